@@ -1,0 +1,12 @@
+/**
+ * Tensor-free foundation shared by every @lora package: error classes, zod schema helpers,
+ * a seeded RNG and the asset resolver.
+ *
+ * @packageDocumentation
+ */
+export { LoraError, type LoraErrorOptions } from './errors/lora-error.js';
+export { InvalidArgumentError } from './errors/invalid-argument-error.js';
+export { FileFormatError } from './errors/file-format-error.js';
+export { AssetNotFoundError } from './errors/asset-not-found-error.js';
+export { parseJson, validate, formatIssuePath, type Source } from './schema.js';
+export { Rng, type RngState } from './rng.js';

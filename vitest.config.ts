@@ -1,0 +1,29 @@
+import { readdirSync, existsSync } from 'node:fs';
+import { defineConfig } from 'vitest/config';
+
+// One vitest project per package (and example): `vitest run --project models` runs one.
+// The `@lora/source` export condition resolves workspace packages to their TypeScript sources,
+// so tests run without a build.
+const roots = ['packages', 'examples'];
+const projects = roots.flatMap((root) =>
+  existsSync(root)
+    ? readdirSync(root, { withFileTypes: true })
+        .filter((d) => d.isDirectory() && existsSync(`${root}/${d.name}/package.json`))
+        .map((d) => ({
+          extends: true as const,
+          test: { name: d.name, include: [`${root}/${d.name}/src/**/*.test.ts`, `${root}/${d.name}/test/**/*.test.ts`] },
+        }))
+    : [],
+);
+
+export default defineConfig({
+  resolve: { conditions: ['@lora/source', 'module', 'node', 'import', 'default'] },
+  ssr: { resolve: { conditions: ['@lora/source', 'node', 'import', 'default'], externalConditions: ['node'] } },
+  test: {
+    projects,
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    reporters: ['default'],
+  },
+});
