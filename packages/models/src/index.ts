@@ -1,1 +1,67 @@
-export {};
+/**
+ * Hugging Face causal LMs on TensorFlow.js: `config.json` parsing, safetensors IO, backend
+ * selection, Llama / Mistral / Qwen3 / Gemma 3 decoders, KV-cache generation, log-probability
+ * scoring and llama2.c import. Ids in, tensors out — tokenizers live in `@lora/data`.
+ *
+ * @example
+ * ```ts
+ * import { selectBackend, loadModel, generate } from '@lora/models';
+ * await selectBackend();
+ * const { model, config } = await loadModel('/models/Qwen3-0.6B');
+ * const { sequences } = await generate(model, [[config.bosTokenId ?? 1]], { maxNewTokens: 32 });
+ * ```
+ *
+ * @packageDocumentation
+ */
+export {
+  parseModelConfig,
+  SUPPORTED_MODEL_TYPES,
+  type ModelConfig,
+  type ModelType,
+  type LayerType,
+  type HiddenAct,
+  type RopeConfig,
+} from './config/model-config.js';
+export { UnsupportedModelError } from './errors/unsupported-model-error.js';
+export { ShapeMismatchError } from './errors/shape-mismatch-error.js';
+
+export { MemoryWeightSource, type HostTensor, type HostDtype, type HostData, type WeightSource } from './io/host-tensor.js';
+export { NodeFileSource, MemoryFileSource, BlobFileSource, openFileSource, type FileSource, type FileOpener } from './io/file-source.js';
+export { SafetensorsReader } from './io/safetensors-reader.js';
+export { serializeSafetensors, writeSafetensors, type TensorToWrite, type SafetensorsWriteOptions } from './io/safetensors-writer.js';
+export {
+  openWeights,
+  ShardedWeightSource,
+  SAFETENSORS_WEIGHTS_NAME,
+  SAFETENSORS_INDEX_NAME,
+  type SafetensorsIndex,
+  type SafetensorsWeights,
+  type OpenWeightsOptions,
+} from './io/sharded.js';
+export { SAFETENSORS_DTYPES, type SafetensorsDtype, type RawTensor } from './io/dtype.js';
+
+export { selectBackend, backendNames, type BackendName, type BackendSelection, type BackendAttempt, type SelectBackendOptions } from './backend/select-backend.js';
+
+export { Linear, type LinearLike, type LinearOptions } from './layers/linear.js';
+export { RMSNorm } from './layers/rms-norm.js';
+export { ropeInverseFrequencies } from './layers/rope.js';
+export { KVCache } from './cache/kv-cache.js';
+export type { CausalLM, ForwardOptions, LinearSlot } from './architectures/causal-lm.js';
+export { DecoderModel, type DecoderBlock, type DecoderParts } from './architectures/decoder-model.js';
+export { createCausalLM } from './architectures/registry.js';
+export { loadModel, type LoadedModel } from './load.js';
+
+export { generate, type GenerateOptions, type GenerateOutput, type FinishReason } from './generate/generate.js';
+export { sampleToken, argmax, type SamplingOptions } from './generate/sample.js';
+export { scoreContinuations, type ScoreRequest, type ScoreResult } from './scoring/log-probs.js';
+
+export {
+  readLlama2cCheckpoint,
+  parseLlama2cCheckpoint,
+  interleavedToRotateHalf,
+  Llama2cTokenizer,
+  type Llama2cCheckpoint,
+  type Llama2cHeader,
+  type Llama2cHfConfig,
+} from './llama2c/index.js';
+export type { TextTokenizer } from './tokenizer.js';

@@ -1,3 +1,5 @@
+import { FileFormatError } from '@lora/core';
+
 /** Element types a {@link HostTensor} can hold once decoded on the host (tfjs dtypes). */
 export type HostDtype = 'float32' | 'int32' | 'bool';
 
@@ -58,7 +60,7 @@ export class MemoryWeightSource implements WeightSource {
 
   private require(name: string): HostTensor {
     const t = this.tensors.get(name);
-    if (t === undefined) throw new Error(`${this.name}: no tensor named "${name}"`);
+    if (t === undefined) throw new FileFormatError({ file: this.name, field: name, message: `no tensor named "${name}".` });
     return t;
   }
 }

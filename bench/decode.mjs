@@ -1,0 +1,186 @@
+#!/usr/bin/env node
+// W4 (DESIGN.md "Benchmarks"): greedy decode with the KV cache, batch 1, 128 new tokens after a
+// 16-token prompt, for stories260K and a random Llama d512 L8 ffn1376 vocab 8192 — and, where
+// Python torch + transformers exist, the same workload in transformers on the same machine.
+//
+//   pnpm build && LORA_ASSETS_DIR=../shared node bench/decode.mjs [--runs 3] [--new-tokens 128]
+//
+// Env: LORA_BACKEND picks the tfjs backend (default automatic); LORA_BENCH_PYTHON overrides the
+// Python interpreter (default /opt/parity/bin/python, then python3); LORA_BENCH_PYTHON=none skips it.
+// Uses the BUILT packages (packages/*/dist). Writes bench/results/decode.json.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism, cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values: args } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    'new-tokens': { type: 'string', default: '128' },
+    'prompt-tokens': { type: 'string', default: '16' },
+    only: { type: 'string' },
+  },
+});
+const runs = Number(args.runs);
+const newTokens = Number(args['new-tokens']);
+const promptTokens = Number(args['prompt-tokens']);
+
+async function importBuilt(pkg, entry = 'index.js') {
+  const file = join(root, 'packages', pkg, 'dist', entry);
+  if (!existsSync(file)) {
+    console.error(`bench/decode.mjs: ${file} is missing — build first: pnpm build`);
+    process.exit(1);
+  }
+  return import(pathToFileURL(file).href);
+}
+
+const core = await importBuilt('core');
+const models = await importBuilt('models');
+const testing = await importBuilt('models', 'test/index.js');
+// The same @tensorflow/tfjs instance the models package uses (for the tensor-leak check).
+const tf = await import(pathToFileURL(createRequire(join(root, 'packages/models/package.json')).resolve('@tensorflow/tfjs')).href);
+
+const backend = await models.selectBackend({});
+// wasm has threads off in Node and the cpu backend is single-threaded: compare with 1 torch thread.
+const threads = backend.name === 'wasm' || backend.name === 'cpu' ? 1 : availableParallelism();
+
+/** Deterministic prompt: BOS then ids spread over the vocabulary. */
+function promptIds(config) {
+  const bos = config.bosTokenId ?? 1;
+  return [bos, ...Array.from({ length: promptTokens - 1 }, (_, i) => 3 + ((i * 37) % (config.vocabSize - 3)))];
+}
+
+/** LlamaConfig kwargs for transformers with the same shapes as our model. */
+function hfConfig(c) {
+  return {
+    vocab_size: c.vocabSize,
+    hidden_size: c.hiddenSize,
+    intermediate_size: c.intermediateSize,
+    num_hidden_layers: c.numHiddenLayers,
+    num_attention_heads: c.numAttentionHeads,
+    num_key_value_heads: c.numKeyValueHeads,
+    head_dim: c.headDim,
+    max_position_embeddings: c.maxPositionEmbeddings,
+    rms_norm_eps: c.rmsNormEps,
+    tie_word_embeddings: c.tieWordEmbeddings,
+    rope_theta: c.rope.full_attention?.theta ?? 10000,
+  };
+}
+
+async function timeDecode(model, prompt) {
+  const options = { maxNewTokens: newTokens, temperature: 0, stopTokenIds: [] };
+  const before = tf.memory().numTensors;
+  const warm = await models.generate(model, [prompt], options); // warm-up, excluded
+  if (warm.sequences[0].length !== newTokens) throw new Error(`expected ${newTokens} tokens, got ${warm.sequences[0].length}`);
+  const seconds = [];
+  for (let r = 0; r < runs; r++) {
+    const start = performance.now();
+    await models.generate(model, [prompt], options);
+    seconds.push((performance.now() - start) / 1000);
+  }
+  const leaked = tf.memory().numTensors - before;
+  const median = [...seconds].sort((a, b) => a - b)[Math.floor(seconds.length / 2)];
+  return { tokensPerS: newTokens / median, seconds, leakedTensors: leaked };
+}
+
+const workloads = [];
+if (!args.only || args.only === 'stories260K') {
+  try {
+    const dir = await core.resolveAsset('stories260K', { kind: 'model', allowDownload: false });
+    const loaded = await models.loadModel(dir);
+    workloads.push({ name: 'stories260K', model: loaded.model, dispose: () => loaded.dispose() });
+  } catch (error) {
+    console.error(`stories260K skipped: ${error.message.split('\n')[0]} (set LORA_ASSETS_DIR)`);
+  }
+}
+if (!args.only || args.only === 'llama-d512') {
+  const model = await testing.randomCausalLM('llama', {
+    overrides: {
+      vocab_size: 8192,
+      hidden_size: 512,
+      intermediate_size: 1376,
+      num_hidden_layers: 8,
+      num_attention_heads: 8,
+      num_key_value_heads: 8,
+      max_position_embeddings: 2048,
+      tie_word_embeddings: false,
+    },
+    seed: 0,
+  });
+  workloads.push({ name: 'llama-d512-L8-ffn1376-v8192', model, dispose: () => model.dispose() });
+}
+
+const rows = [];
+for (const w of workloads) {
+  const prompt = promptIds(w.model.config);
+  const ours = await timeDecode(w.model, prompt);
+  rows.push({ name: w.name, prompt, config: hfConfig(w.model.config), lora: ours });
+  w.dispose();
+}
+
+// The reference: transformers, same configs and prompts, same thread count, in the same run.
+let reference = null;
+let referenceNote = '';
+const candidates = process.env.LORA_BENCH_PYTHON ? [process.env.LORA_BENCH_PYTHON] : ['/opt/parity/bin/python', 'python3'];
+for (const python of candidates) {
+  if (python === 'none') {
+    referenceNote = 'skipped (LORA_BENCH_PYTHON=none)';
+    break;
+  }
+  const probe = spawnSync(python, ['-c', 'import torch, transformers'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    referenceNote += `${python}: no torch+transformers; `;
+    continue;
+  }
+  const spec = { threads, new_tokens: newTokens, runs, workloads: rows.map((r) => ({ name: r.name, prompt: r.prompt, config: r.config })) };
+  const child = spawnSync(python, [join(root, 'bench', 'decode_transformers.py')], {
+    input: JSON.stringify(spec),
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
+  if (child.status !== 0) {
+    referenceNote = `${python} failed: ${child.stderr.trim().split('\n').at(-1)}`;
+    break;
+  }
+  reference = { python, ...JSON.parse(child.stdout) };
+  break;
+}
+
+const table = rows.map((r) => {
+  const ref = reference?.results.find((x) => x.name === r.name);
+  return {
+    workload: r.name,
+    lora: r.lora.tokensPerS,
+    transformers: ref?.tokens_per_s,
+    ratio: ref === undefined ? undefined : r.lora.tokensPerS / ref.tokens_per_s,
+  };
+});
+const fmt = (x, d = 1) => (x === undefined ? 'n/a' : x.toFixed(d));
+console.log(`decode: greedy, KV cache, batch 1, ${promptTokens}-token prompt, ${newTokens} new tokens, median of ${runs} (warm-up excluded)`);
+console.log(`@lora backend ${backend.name}; transformers ${reference ? `${reference.transformers} / torch ${reference.torch}, ${reference.threads} thread(s)` : referenceNote}`);
+console.log(['workload'.padEnd(30), '@lora tok/s'.padStart(12), 'transformers tok/s'.padStart(19), 'ratio'.padStart(7)].join(' '));
+for (const t of table) {
+  console.log([t.workload.padEnd(30), fmt(t.lora).padStart(12), fmt(t.transformers).padStart(19), fmt(t.ratio, 2).padStart(7)].join(' '));
+}
+
+mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+const result = {
+  benchmark: 'decode',
+  date: new Date().toISOString(),
+  machine: { cpu: cpus()[0]?.model, cores: availableParallelism(), node: process.version },
+  settings: { promptTokens, newTokens, runs, batch: 1, greedy: true, threads },
+  backend: backend.name,
+  reference: reference === null ? { skipped: referenceNote } : { python: reference.python, torch: reference.torch, transformers: reference.transformers, threads: reference.threads },
+  workloads: rows.map((r, i) => ({
+    name: r.name,
+    config: r.config,
+    lora: r.lora,
+    transformers: reference?.results.find((x) => x.name === r.name) ?? null,
+    ratio: table[i].ratio ?? null,
+  })),
+};
+writeFileSync(join(root, 'bench', 'results', 'decode.json'), `${JSON.stringify(result, null, 2)}\n`);

@@ -1,0 +1,112 @@
+import { InvalidArgumentError as CommanderArgumentError, Option, type Command } from 'commander';
+import type { CliIo } from '../io.js';
+import type { BackendName } from '@lora/models';
+
+/** Parsed options of `lora generate`. */
+export interface GenerateOptions {
+  /** Model name (resolved through the asset resolver) or path to a model directory/file. */
+  model: string;
+  /** Prompt text; empty means "start from BOS". */
+  prompt: string;
+  /** Number of tokens to generate at most. */
+  maxNewTokens: number;
+  /** Sampling temperature; 0 is greedy decoding. */
+  temperature: number;
+  /** Keep only the k most likely tokens (0 = off). */
+  topK: number | undefined;
+  /** Nucleus sampling mass (1 = off). */
+  topP: number | undefined;
+  /** Seed of the sampler's RNG. */
+  seed: number | undefined;
+  /** Backend to use instead of the automatic choice. */
+  backend: BackendName | undefined;
+  /** Allow downloading the model from the Hugging Face Hub when it is not found locally. */
+  download: boolean;
+}
+
+function integer(min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new CommanderArgumentError(`expected an integer >= ${min}, got "${value}".`);
+    return n;
+  };
+}
+
+function real(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+      throw new CommanderArgumentError(`expected a number in [${min}, ${max}], got "${value}".`);
+    }
+    return n;
+  };
+}
+
+/**
+ * Registers `lora generate`: resolves the model (name or path), loads it, generates from the prompt
+ * with the KV cache, and prints only the generated text on stdout. The backend line goes to stderr.
+ *
+ * @example
+ * ```sh
+ * LORA_ASSETS_DIR=../shared lora generate --model stories260K --max-new-tokens 50
+ * ```
+ */
+export function registerGenerate(program: Command, io: CliIo): void {
+  program
+    .command('generate')
+    .description('Generate text from a prompt with a causal LM (prints only the generated text).')
+    .requiredOption('-m, --model <name-or-path>', 'model directory, file, local asset name or Hugging Face repo id')
+    .option('-p, --prompt <text>', 'prompt text (empty: start from the BOS token)', '')
+    .option('-n, --max-new-tokens <n>', 'maximum number of new tokens', integer(1), 128)
+    .option('-t, --temperature <t>', 'sampling temperature; 0 = greedy', real(0, 100), 0)
+    .option('--top-k <k>', 'sample among the k most likely tokens (0 = off)', integer(0))
+    .option('--top-p <p>', 'nucleus sampling probability mass (1 = off)', real(0, 1))
+    .option('--seed <s>', 'seed of the sampler', integer(0))
+    .addOption(
+      new Option('--backend <name>', 'tfjs backend (default: LORA_BACKEND or automatic)').choices([
+        'tensorflow',
+        'tensorflow-gpu',
+        'webgpu',
+        'wasm',
+        'cpu',
+      ]),
+    )
+    .option('--no-download', 'never download from the Hugging Face Hub')
+    .action(async (options: GenerateOptions) => {
+      await generateCommand(options, io);
+    });
+}
+
+async function generateCommand(options: GenerateOptions, io: CliIo): Promise<void> {
+  const { resolveAsset } = await import('@lora/core');
+  const path = await resolveAsset(options.model, {
+    kind: 'model',
+    env: io.env,
+    allowDownload: options.download,
+    onProgress: (p) => io.writeErr(`${p.message}\n`),
+  });
+  // Heavy imports happen only now, so `lora --help` and asset errors stay instant.
+  const models = await import('@lora/models');
+  await models.selectBackend({
+    ...(options.backend === undefined ? {} : { backend: options.backend as BackendName }),
+    env: io.env,
+    log: (line: string) => io.writeErr(`${line}\n`),
+  });
+  const loaded = await models.loadModel(path);
+  try {
+    const { model, tokenizer } = loaded;
+    const promptIds = tokenizer.encode(options.prompt, { addBos: true });
+    const { sequences } = await models.generate(model, [promptIds], {
+      maxNewTokens: options.maxNewTokens,
+      temperature: options.temperature,
+      ...(options.topK === undefined ? {} : { topK: options.topK }),
+      ...(options.topP === undefined ? {} : { topP: options.topP }),
+      ...(options.seed === undefined ? {} : { seed: options.seed }),
+      stopTokenIds: tokenizer.eosTokenIds,
+    });
+    const newIds = sequences[0] ?? [];
+    io.writeOut(`${tokenizer.decode(newIds)}\n`);
+  } finally {
+    loaded.dispose();
+  }
+}

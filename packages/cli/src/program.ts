@@ -1,0 +1,57 @@
+import { Command, CommanderError } from 'commander';
+import { LoraError } from '@lora/core';
+import { registerGenerate } from './commands/generate.js';
+import { processIo, type CliIo } from './io.js';
+
+/** Registers one command on the program; one per file in `src/commands/`. */
+export type RegisterCommand = (program: Command, io: CliIo) => void;
+
+/** Every command of `lora`, in help order. Adding a command = adding a file and a line here. */
+const commands: readonly RegisterCommand[] = [registerGenerate];
+
+/** The CLI version, printed by `lora --version`. */
+export const version = '0.1.0';
+
+/**
+ * Builds the `lora` commander program with every command registered. Output goes through `io`;
+ * commander's own exits are turned into exceptions so {@link run} can return an exit code.
+ */
+export function buildProgram(io: CliIo = processIo()): Command {
+  const program = new Command('lora')
+    .description('Fine-tune and run Hugging Face causal LMs on TensorFlow.js.')
+    .version(version)
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: io.writeOut, writeErr: io.writeErr })
+    .exitOverride();
+  for (const register of commands) register(program, io);
+  for (const command of program.commands) {
+    command.configureOutput({ writeOut: io.writeOut, writeErr: io.writeErr }).exitOverride();
+  }
+  return program;
+}
+
+/**
+ * Runs `lora` with `argv` (as in `process.argv`: node path and script path first) and resolves
+ * to the exit code. @lora errors print their message (which says the fix) on stderr, without a
+ * stack trace; unexpected errors print the stack.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await run(process.argv);
+ * ```
+ */
+export async function run(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync([...argv]);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    if (LoraError.isInstance(error)) {
+      io.writeErr(`lora: ${error.message}\n`);
+      return 1;
+    }
+    io.writeErr(`lora: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 2;
+  }
+}

@@ -1,0 +1,108 @@
+import { FileFormatError, validate } from '@lora/core';
+import type { z } from 'zod';
+import { emptyReadReport, type ReadMode, type ReadReport } from './read-report.js';
+
+/** Options every reader takes. */
+export interface ReaderOptions<S extends z.ZodType> {
+  /** zod schema each record must satisfy; its output is what the reader yields. */
+  schema: S;
+  /** `strict` (default) throws on the first bad record; `skip` leaves it out and lists it in the report. */
+  mode?: ReadMode;
+}
+
+/** A validated record with the 1-based line where it starts (row number for Parquet). */
+export interface LocatedRecord<T> {
+  /** 1-based line (JSONL, JSON, CSV) or row number (Parquet) where the record starts. */
+  readonly line: number;
+  /** 0-based index of the record among all records read (good and bad). */
+  readonly index: number;
+  /** The schema's output. */
+  readonly value: T;
+}
+
+/**
+ * A record as a format parser produced it: a value to validate, or a syntax error confined to
+ * this record (the parser could resynchronise at the next one).
+ * @internal
+ */
+export type RawRecord =
+  | { readonly line: number; readonly value: unknown }
+  | { readonly line: number; readonly syntaxError: string };
+
+/**
+ * A streaming, validating reader over one file. Iterate it (`for await`) for the validated
+ * records, or {@link RecordReader.entries} for records with their line numbers. Every iteration
+ * reads the file again and resets {@link RecordReader.report}.
+ *
+ * @example
+ * ```ts
+ * const reader = readJsonl('train.jsonl', { schema: MessagesExampleSchema, mode: 'skip' });
+ * for await (const example of reader) use(example);
+ * console.log(formatReadReport(reader.report));
+ * ```
+ */
+export class RecordReader<T> implements AsyncIterable<T> {
+  private current: ReadReport;
+
+  /** @internal Readers construct this; use `readJsonl`, `readCsv`, … */
+  constructor(
+    /** The file being read. */
+    readonly file: string,
+    private readonly schema: z.ZodType,
+    /** `strict` or `skip`. */
+    readonly mode: ReadMode,
+    private readonly source: () => AsyncIterable<RawRecord>,
+  ) {
+    this.current = emptyReadReport(file);
+  }
+
+  /** Counts of the latest (or ongoing) pass over the file. */
+  get report(): ReadReport {
+    return this.current;
+  }
+
+  /** Validated records with their line numbers, in file order. */
+  async *entries(): AsyncGenerator<LocatedRecord<T>> {
+    const report = emptyReadReport(this.file);
+    this.current = report;
+    for await (const raw of this.source()) {
+      const index = report.read;
+      report.read += 1;
+      if ('syntaxError' in raw) {
+        const error = new FileFormatError({ file: this.file, line: raw.line, message: raw.syntaxError });
+        if (this.mode === 'strict') throw error;
+        report.skipped.push({ line: raw.line, field: '<record>', message: raw.syntaxError });
+        continue;
+      }
+      let value: T;
+      try {
+        value = validate(raw.value, this.schema, { file: this.file, line: raw.line }) as T;
+      } catch (error) {
+        if (this.mode === 'strict' || !FileFormatError.isInstance(error)) throw error;
+        const first = firstIssue(error);
+        report.skipped.push({ line: raw.line, field: error.field ?? '<record>', message: first });
+        continue;
+      }
+      report.kept += 1;
+      yield { line: raw.line, index, value };
+    }
+  }
+
+  /** Validated records, in file order. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<T> {
+    for await (const entry of this.entries()) yield entry.value;
+  }
+
+  /** Reads the whole file into an array (for small files; prefer iterating). */
+  async toArray(): Promise<T[]> {
+    const out: T[] = [];
+    for await (const value of this) out.push(value);
+    return out;
+  }
+}
+
+/** The first zod issue of a validation error, as `message` (without the path). */
+function firstIssue(error: FileFormatError): string {
+  const cause = error.cause as { issues?: { message: string }[] } | undefined;
+  return cause?.issues?.[0]?.message ?? error.message;
+}

@@ -1,0 +1,95 @@
+import * as tf from '@tensorflow/tfjs';
+import { KVCache } from '../cache/kv-cache.js';
+import type { ModelConfig } from '../config/model-config.js';
+import { type DecoderContext, RopeFrequencies, decoderContext } from '../layers/decoder-context.js';
+import type { Embedding } from '../layers/embedding.js';
+import type { LinearLike } from '../layers/linear.js';
+import type { RMSNorm } from '../layers/rms-norm.js';
+import { type CausalLM, type ForwardOptions, type LinearSlot, slot } from './causal-lm.js';
+
+/** A decoder block whose modules follow the HF names `self_attn.{q,k,v,o}_proj` and `mlp.{gate,up,down}_proj`. */
+export interface DecoderBlock {
+  readonly selfAttn: Record<'qProj' | 'kProj' | 'vProj' | 'oProj', LinearLike>;
+  readonly mlp: Record<'gateProj' | 'upProj' | 'downProj', LinearLike>;
+  apply(x: tf.Tensor3D, ctx: DecoderContext): tf.Tensor3D;
+  dispose(): void;
+}
+
+/** Parts of a {@link DecoderModel}, assembled by an architecture's loader. */
+export interface DecoderParts {
+  embedding: Embedding;
+  layers: DecoderBlock[];
+  norm: RMSNorm;
+  lmHead: LinearLike;
+}
+
+/**
+ * The model shell shared by every architecture: embedding → blocks → final norm → `lm_head`.
+ * What differs between Llama, Qwen3 and Gemma 3 lives in their blocks (see the architecture files).
+ */
+export class DecoderModel implements CausalLM {
+  private readonly rope: RopeFrequencies;
+  private readonly head: { lmHead: LinearLike };
+
+  constructor(
+    readonly config: ModelConfig,
+    private readonly parts: DecoderParts,
+  ) {
+    this.rope = new RopeFrequencies(config);
+    this.head = { lmHead: parts.lmHead };
+  }
+
+  /** The decoder blocks (`model.layers`). */
+  get layers(): readonly DecoderBlock[] {
+    return this.parts.layers;
+  }
+
+  forward(inputIds: tf.Tensor2D, options: ForwardOptions = {}): tf.Tensor3D {
+    const [b, t] = inputIds.shape;
+    const out = tf.tidy(() => {
+      const ctx = decoderContext(this.config, this.rope, b, t, options);
+      let x = this.parts.embedding.apply(inputIds);
+      for (const layer of this.parts.layers) x = layer.apply(x, ctx);
+      const hidden = this.parts.norm.apply(x) as tf.Tensor3D;
+      const keep = options.logitsToKeep;
+      const kept = keep === undefined || keep >= t ? hidden : tf.slice(hidden, [0, t - keep, 0], [-1, -1, -1]);
+      let logits = this.head.lmHead.apply(kept) as tf.Tensor3D;
+      const cap = this.config.finalLogitSoftcapping;
+      if (cap !== undefined) logits = tf.mul(tf.tanh(tf.div(logits, cap)), cap);
+      return logits;
+    });
+    if (options.cache !== undefined) options.cache.offset += t;
+    return out;
+  }
+
+  makeCache(): KVCache {
+    return new KVCache(this.config.numHiddenLayers);
+  }
+
+  linearModules(): LinearSlot[] {
+    const slots: LinearSlot[] = [];
+    this.parts.layers.forEach((layer, i) => {
+      const p = `model.layers.${i}`;
+      const a = layer.selfAttn;
+      slots.push(slot(a, 'qProj', `${p}.self_attn.q_proj`), slot(a, 'kProj', `${p}.self_attn.k_proj`));
+      slots.push(slot(a, 'vProj', `${p}.self_attn.v_proj`), slot(a, 'oProj', `${p}.self_attn.o_proj`));
+      slots.push(slot(layer.mlp, 'gateProj', `${p}.mlp.gate_proj`), slot(layer.mlp, 'upProj', `${p}.mlp.up_proj`));
+      slots.push(slot(layer.mlp, 'downProj', `${p}.mlp.down_proj`));
+    });
+    if (!this.config.tieWordEmbeddings) slots.push(slot(this.head, 'lmHead', 'lm_head'));
+    return slots;
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return this.linearModules().flatMap((s) => s.get().trainableVariables());
+  }
+
+  dispose(): void {
+    for (const layer of this.parts.layers) layer.dispose();
+    this.parts.norm.dispose();
+    this.head.lmHead.dispose();
+    // A tied embedding shares the head's weight, already disposed with it.
+    if (!this.config.tieWordEmbeddings) this.parts.embedding.dispose();
+    this.rope.dispose();
+  }
+}

@@ -1,0 +1,63 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { generate } from '../generate/generate.js';
+import { expectArraysClose, randomCausalLM, setupTestBackend } from '../test/index.js';
+
+const TYPES = ['llama', 'mistral', 'qwen3', 'gemma3_text'] as const;
+
+beforeAll(async () => {
+  await setupTestBackend();
+});
+
+describe.each(TYPES)('%s tiny decoder', (type) => {
+  it('gives logits of shape [B, T, V] and batch rows equal to single-row forwards', async () => {
+    const model = await randomCausalLM(type, { seed: 1 });
+    const ids = [
+      [1, 5, 9, 3, 7, 11, 2, 4],
+      [1, 8, 6, 10, 12, 13, 14, 15],
+    ];
+    const both = model.forward(tf.tensor2d(ids.flat(), [2, 8], 'int32'));
+    expect(both.shape).toEqual([2, 8, 64]);
+    const second = model.forward(tf.tensor2d(ids[1] as number[], [1, 8], 'int32'));
+    expectArraysClose(tf.slice(both, [1, 0, 0], [1, -1, -1]), second, { rtol: 1e-4, atol: 1e-5 });
+    tf.dispose([both, second]);
+    model.dispose();
+  });
+
+  it('cached incremental decoding equals the full forward at every step', async () => {
+    const model = await randomCausalLM(type, { seed: 2 });
+    const prompt = [1, 7, 3, 9, 4];
+    const { sequences } = await generate(model, [prompt], { maxNewTokens: 8 });
+    const tokens = [...prompt, ...(sequences[0] as number[])];
+    const full = model.forward(tf.tensor2d(tokens, [1, tokens.length], 'int32'));
+    const argmax = (await tf.argMax(full, -1).array()) as number[][];
+    full.dispose();
+    const expected = (argmax[0] as number[]).slice(prompt.length - 1, tokens.length - 1);
+    expect(sequences[0]).toEqual(expected);
+    model.dispose();
+  });
+
+  it('left-padded batch generation matches each prompt generated alone', async () => {
+    const model = await randomCausalLM(type, { seed: 3 });
+    const prompts = [[1, 4, 9], [1, 5, 6, 7, 8, 10]];
+    const batched = await generate(model, prompts, { maxNewTokens: 6, padTokenId: 0 });
+    for (const [i, p] of prompts.entries()) {
+      const alone = await generate(model, [p], { maxNewTokens: 6 });
+      expect(batched.sequences[i]).toEqual(alone.sequences[0]);
+    }
+    model.dispose();
+  });
+
+  it('does not leak tensors across forwards and generations', async () => {
+    const model = await randomCausalLM(type, { seed: 4 });
+    const ids = tf.tensor2d([1, 2, 3, 4], [1, 4], 'int32');
+    model.forward(ids).dispose();
+    await generate(model, [[1, 2]], { maxNewTokens: 3 });
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) model.forward(ids).dispose();
+    await generate(model, [[1, 2], [3]], { maxNewTokens: 4, temperature: 0.8, topK: 5, seed: 1 });
+    expect(tf.memory().numTensors).toBe(before);
+    ids.dispose();
+    model.dispose();
+  });
+});

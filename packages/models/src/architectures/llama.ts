@@ -1,0 +1,183 @@
+// Llama (1/2/3, incl. llama3 rope scaling) and Mistral (optional sliding window): the two differ
+// only by configuration, so Mistral is an alias of this file (as in mlx-lm).
+// Reference: transformers/models/llama/modeling_llama.py, mistral/modeling_mistral.py.
+import * as tf from '@tensorflow/tfjs';
+import type { LayerType, ModelConfig } from '../config/model-config.js';
+import type { WeightSource } from '../io/host-tensor.js';
+import { scaledDotProductAttention } from '../layers/attention.js';
+import type { DecoderContext } from '../layers/decoder-context.js';
+import { Embedding } from '../layers/embedding.js';
+import { Linear, type LinearLike } from '../layers/linear.js';
+import { GatedMLP } from '../layers/mlp.js';
+import { RMSNorm } from '../layers/rms-norm.js';
+import { applyRope } from '../layers/rope.js';
+import { type DecoderBlock, DecoderModel } from './decoder-model.js';
+import { WeightReader } from './weight-reader.js';
+
+/** Per-head norms applied to queries and keys before RoPE (Qwen3, Gemma 3); Llama has none. */
+export interface QkNorms {
+  q: RMSNorm;
+  k: RMSNorm;
+}
+
+/** Multi-head attention with grouped KV heads, rotary embeddings and optional q/k norms. */
+export class LlamaAttention {
+  constructor(
+    public qProj: LinearLike,
+    public kProj: LinearLike,
+    public vProj: LinearLike,
+    public oProj: LinearLike,
+    private readonly config: ModelConfig,
+    private readonly layerIndex: number,
+    private readonly qkNorms?: QkNorms,
+  ) {}
+
+  /** Attention kind of this layer (sliding window or full). */
+  get layerType(): LayerType {
+    return this.config.layerTypes[this.layerIndex] as LayerType;
+  }
+
+  apply(x: tf.Tensor3D, ctx: DecoderContext): tf.Tensor3D {
+    return tf.tidy(() => {
+      const [b, t] = x.shape;
+      const { numAttentionHeads: h, numKeyValueHeads: kv, headDim: d } = this.config;
+      const type = this.layerType;
+      const split = (y: tf.Tensor, n: number, norm: RMSNorm | undefined) => {
+        const heads = tf.reshape(y, [b, t, n, d]);
+        return tf.transpose(norm === undefined ? heads : norm.apply(heads), [0, 2, 1, 3]) as tf.Tensor4D;
+      };
+      let q = split(this.qProj.apply(x), h, this.qkNorms?.q);
+      let k = split(this.kProj.apply(x), kv, this.qkNorms?.k);
+      let v = split(this.vProj.apply(x), kv, undefined);
+      q = applyRope(q, ctx.cos[type], ctx.sin[type]);
+      k = applyRope(k, ctx.cos[type], ctx.sin[type]);
+      if (ctx.cache !== undefined) ({ keys: k, values: v } = ctx.cache.update(this.layerIndex, k, v));
+      const scale = 1 / Math.sqrt(this.config.queryPreAttnScalar ?? d);
+      const out = scaledDotProductAttention(q, k, v, {
+        scale,
+        mask: ctx.mask[type],
+        softcap: this.config.attnLogitSoftcapping,
+      });
+      return this.oProj.apply(tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [b, t, h * d])) as tf.Tensor3D;
+    });
+  }
+
+  dispose(): void {
+    for (const m of [this.qProj, this.kProj, this.vProj, this.oProj]) m.dispose();
+    this.qkNorms?.q.dispose();
+    this.qkNorms?.k.dispose();
+  }
+}
+
+/** Pre-norm decoder block: `h = x + attn(norm(x)); out = h + mlp(norm(h))` (Llama, Mistral, Qwen3). */
+export class LlamaDecoderLayer implements DecoderBlock {
+  constructor(
+    readonly selfAttn: LlamaAttention,
+    readonly mlp: GatedMLP,
+    readonly inputLayernorm: RMSNorm,
+    readonly postAttentionLayernorm: RMSNorm,
+  ) {}
+
+  apply(x: tf.Tensor3D, ctx: DecoderContext): tf.Tensor3D {
+    return tf.tidy(() => {
+      const h = tf.add(x, this.selfAttn.apply(this.inputLayernorm.apply(x) as tf.Tensor3D, ctx));
+      return tf.add(h, this.mlp.apply(this.postAttentionLayernorm.apply(h))) as tf.Tensor3D;
+    });
+  }
+
+  dispose(): void {
+    this.selfAttn.dispose();
+    this.mlp.dispose();
+    this.inputLayernorm.dispose();
+    this.postAttentionLayernorm.dispose();
+  }
+}
+
+/**
+ * Loads `LlamaForCausalLM` / `MistralForCausalLM` (and, with `qkNorm`, `Qwen3ForCausalLM`) from
+ * HF-named weights. Strict: a missing, misshapen or unused tensor is an error.
+ */
+export async function loadLlama(
+  config: ModelConfig,
+  weights: WeightSource,
+  file = '<weights>',
+  options: { qkNorm?: boolean } = {},
+): Promise<DecoderModel> {
+  const r = new WeightReader(weights, file, (key) => (key.endsWith('.rotary_emb.inv_freq') ? undefined : key));
+  const { hiddenSize: dm, rmsNormEps: eps, headDim: d } = config;
+  const layers: LlamaDecoderLayer[] = [];
+  for (let i = 0; i < config.numHiddenLayers; i++) {
+    const p = `model.layers.${i}`;
+    const { q, k, v } = await loadQkv(r, config, p);
+    const norms = options.qkNorm
+      ? {
+          q: new RMSNorm(await r.float(`${p}.self_attn.q_norm.weight`, [d]), eps),
+          k: new RMSNorm(await r.float(`${p}.self_attn.k_norm.weight`, [d]), eps),
+        }
+      : undefined;
+    const attn = new LlamaAttention(q, k, v, await loadOProj(r, config, p), config, i, norms);
+    layers.push(
+      new LlamaDecoderLayer(
+        attn,
+        await loadMlp(r, config, p),
+        new RMSNorm(await r.float(`${p}.input_layernorm.weight`, [dm]), eps),
+        new RMSNorm(await r.float(`${p}.post_attention_layernorm.weight`, [dm]), eps),
+      ),
+    );
+  }
+  const norm = new RMSNorm(await r.float('model.norm.weight', [dm]), eps);
+  const { embedding, lmHead } = await loadEmbeddingAndHead(r, config);
+  r.finish();
+  return new DecoderModel(config, { embedding, layers, norm, lmHead });
+}
+
+/**
+ * Loads `model.embed_tokens` and `lm_head`. A tied head shares the table: it is stored once as
+ * `[hidden, vocab]`, serving the lookup (gather on axis 1) and the flag-free head matmul.
+ */
+export async function loadEmbeddingAndHead(
+  r: WeightReader,
+  config: ModelConfig,
+  embedScale = 1,
+): Promise<{ embedding: Embedding; lmHead: LinearLike }> {
+  const { vocabSize: v, hiddenSize: dm } = config;
+  const table = await r.float('model.embed_tokens.weight', [v, dm]);
+  if (config.tieWordEmbeddings) {
+    r.ignore('lm_head.weight');
+    const lmHead = Linear.fromTorch(table, v, dm, { name: 'lm_head' });
+    // The embedding reads the head's [hidden, vocab] weight; the head owns (and disposes) it.
+    return { embedding: new Embedding(lmHead.weight, 'hidden-major', embedScale), lmHead };
+  }
+  const embedding = new Embedding(tf.tensor2d(table, [v, dm]), 'vocab-major', embedScale);
+  return { embedding, lmHead: await r.linear('lm_head', v, dm) };
+}
+
+/** Loads `q_proj`, `k_proj`, `v_proj` of layer prefix `p`. */
+export async function loadQkv(
+  r: WeightReader,
+  config: ModelConfig,
+  p: string,
+): Promise<{ q: LinearLike; k: LinearLike; v: LinearLike }> {
+  const { hiddenSize: dm, numAttentionHeads: h, numKeyValueHeads: kv, headDim: d, attentionBias: bias } = config;
+  return {
+    q: await r.linear(`${p}.self_attn.q_proj`, h * d, dm, bias),
+    k: await r.linear(`${p}.self_attn.k_proj`, kv * d, dm, bias),
+    v: await r.linear(`${p}.self_attn.v_proj`, kv * d, dm, bias),
+  };
+}
+
+/** Loads `o_proj` of layer prefix `p`. */
+export function loadOProj(r: WeightReader, config: ModelConfig, p: string): Promise<LinearLike> {
+  return r.linear(`${p}.self_attn.o_proj`, config.hiddenSize, config.numAttentionHeads * config.headDim, config.attentionBias);
+}
+
+/** Loads the gated MLP of layer prefix `p`. */
+export async function loadMlp(r: WeightReader, config: ModelConfig, p: string): Promise<GatedMLP> {
+  const { hiddenSize: dm, intermediateSize: ff, mlpBias: bias } = config;
+  return new GatedMLP(
+    await r.linear(`${p}.mlp.gate_proj`, ff, dm, bias),
+    await r.linear(`${p}.mlp.up_proj`, ff, dm, bias),
+    await r.linear(`${p}.mlp.down_proj`, dm, ff, bias),
+    config.hiddenAct,
+  );
+}

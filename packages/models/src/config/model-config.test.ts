@@ -1,0 +1,95 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { FileFormatError } from '@lora/core';
+import { describe, expect, it } from 'vitest';
+import { UnsupportedModelError } from '../errors/unsupported-model-error.js';
+import { parseModelConfig } from './model-config.js';
+
+const CONFIGS = join(import.meta.dirname, '../../../../fixtures/configs');
+const load = (file: string) => parseModelConfig(JSON.parse(readFileSync(join(CONFIGS, file), 'utf8')), { file });
+
+describe('parseModelConfig on real checkpoint configs', () => {
+  it('Llama 3.1 8B: GQA, llama3 rope scaling, eos list', () => {
+    const c = load('Llama-3.1-8B.config.json');
+    expect(c).toMatchObject({ modelType: 'llama', hiddenSize: 4096, numHiddenLayers: 32, numAttentionHeads: 32, numKeyValueHeads: 8, headDim: 128, tieWordEmbeddings: false });
+    expect(c.rope.full_attention).toEqual({ type: 'llama3', theta: 500000, factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 });
+    expect(c.layerTypes.every((t) => t === 'full_attention')).toBe(true);
+  });
+
+  it('Llama 3.2 3B: tied embeddings, factor 32', () => {
+    const c = load('Llama-3.2-3B.config.json');
+    expect(c).toMatchObject({ tieWordEmbeddings: true, headDim: 128, numKeyValueHeads: 8 });
+    expect(c.rope.full_attention.factor).toBe(32);
+  });
+
+  it('Qwen3 4B (and 2507): explicit head_dim, tied, no sliding window', () => {
+    for (const file of ['Qwen3-4B.config.json', 'Qwen3-4B-Instruct-2507.config.json']) {
+      const c = load(file);
+      expect(c).toMatchObject({ modelType: 'qwen3', hiddenSize: 2560, headDim: 128, numAttentionHeads: 32, numKeyValueHeads: 8, tieWordEmbeddings: true, slidingWindow: undefined });
+      expect(c.layerTypes.every((t) => t === 'full_attention')).toBe(true);
+    }
+    expect(load('Qwen3-4B-Instruct-2507.config.json').rope.full_attention.theta).toBe(5_000_000);
+  });
+
+  it('Gemma 3 1B: 5 local : 1 global, local rope base 10k, global 1M, query_pre_attn_scalar', () => {
+    const c = load('gemma-3-1b-it.config.json');
+    expect(c.modelType).toBe('gemma3_text');
+    expect(c.layerTypes.slice(0, 6)).toEqual(['sliding_attention', 'sliding_attention', 'sliding_attention', 'sliding_attention', 'sliding_attention', 'full_attention']);
+    expect(c.rope.sliding_attention.theta).toBe(10000);
+    expect(c.rope.full_attention.theta).toBe(1_000_000);
+    expect(c.hiddenAct).toBe('gelu_pytorch_tanh');
+    expect(c.queryPreAttnScalar).toBe(256);
+    expect(c.slidingWindow).toBe(512);
+  });
+
+  it('parses every transformers-5-written config identically to its v4 original where both exist', () => {
+    const dir = join(CONFIGS, 'v5-written');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.config.json'));
+    expect(files.length).toBeGreaterThanOrEqual(5);
+    for (const file of files) {
+      const v5 = parseModelConfig(JSON.parse(readFileSync(join(dir, file), 'utf8')), { file });
+      const v4 = load(file);
+      expect(v5.rope).toEqual(v4.rope);
+      expect(v5.layerTypes).toEqual(v4.layerTypes);
+      expect(v5.headDim).toBe(v4.headDim);
+    }
+  });
+
+  it('reads the text part of a multimodal gemma3 config', () => {
+    const json = JSON.parse(readFileSync(join(CONFIGS, '../tiny-gemma3-mm/config.json'), 'utf8'));
+    const c = parseModelConfig(json, { file: 'config.json' });
+    expect(c.modelType).toBe('gemma3_text');
+    expect(c.architecture).toBe('Gemma3ForConditionalGeneration');
+  });
+});
+
+describe('parseModelConfig errors', () => {
+  const base = { model_type: 'llama', vocab_size: 10, hidden_size: 8, intermediate_size: 16, num_hidden_layers: 1, num_attention_heads: 2 };
+
+  it('rejects an unsupported model_type, listing the supported ones', () => {
+    const err = (() => {
+      try {
+        parseModelConfig({ ...base, model_type: 'gpt2' }, { file: 'x/config.json' });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(UnsupportedModelError.isInstance(err)).toBe(true);
+    expect((err as Error).message).toMatch(/x\/config\.json: model_type "gpt2" is not supported\. Supported: llama, mistral, qwen3, gemma3_text/);
+  });
+
+  it('names the malformed field', () => {
+    expect(() => parseModelConfig({ ...base, hidden_size: 'big' }, { file: 'config.json' })).toThrow(FileFormatError);
+    expect(() => parseModelConfig({ ...base, hidden_size: 'big' }, { file: 'config.json' })).toThrow(/\(hidden_size\)/);
+  });
+
+  it('rejects unsupported rope types and activations clearly', () => {
+    expect(() => parseModelConfig({ ...base, rope_scaling: { rope_type: 'yarn', factor: 4 } }, { file: 'c.json' })).toThrow(/rope type "yarn".*Supported: default, linear, llama3/);
+    expect(() => parseModelConfig({ ...base, hidden_act: 'relu' }, { file: 'c.json' })).toThrow(/activation "relu"/);
+  });
+
+  it('rejects heads that do not divide and sliding layers without a window', () => {
+    expect(() => parseModelConfig({ ...base, num_key_value_heads: 3 }, { file: 'c.json' })).toThrow(/multiple of `num_key_value_heads`/);
+    expect(() => parseModelConfig({ ...base, layer_types: ['sliding_attention'] }, { file: 'c.json' })).toThrow(/need `sliding_window`/);
+  });
+});

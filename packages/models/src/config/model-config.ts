@@ -1,0 +1,319 @@
+import { type Source, validate } from '@lora/core';
+import { z } from 'zod';
+import { UnsupportedModelError } from '../errors/unsupported-model-error.js';
+
+/** Architectures with a decoder in this package (gemma3 multimodal checkpoints resolve to `gemma3_text`). */
+export const SUPPORTED_MODEL_TYPES = ['llama', 'mistral', 'qwen3', 'gemma3_text'] as const;
+
+/** One of {@link SUPPORTED_MODEL_TYPES}. */
+export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
+
+/** Attention kind of one layer, with Hugging Face's `layer_types` names. */
+export type LayerType = 'full_attention' | 'sliding_attention';
+
+/** Activation of the gated MLP (`hidden_act` / `hidden_activation`). */
+export type HiddenAct = 'silu' | 'gelu_pytorch_tanh' | 'gelu';
+
+/** Rotary embedding parameters of one layer type (the subset of transformers' rope types we support). */
+export interface RopeConfig {
+  /** `rope_type`: `default`, `linear` (positions divided by factor) or `llama3` (frequency-banded scaling). */
+  readonly type: 'default' | 'linear' | 'llama3';
+  /** Base `rope_theta`. */
+  readonly theta: number;
+  /** Scaling factor (`linear`, `llama3`). */
+  readonly factor: number;
+  /** `llama3` only. */
+  readonly lowFreqFactor: number;
+  /** `llama3` only. */
+  readonly highFreqFactor: number;
+  /** `llama3` only. */
+  readonly originalMaxPositionEmbeddings: number;
+}
+
+/**
+ * A parsed, validated model configuration: `config.json` keys in camelCase with every default the
+ * reference implementation derives filled in (head dim, layer types, rope per layer type).
+ */
+export interface ModelConfig {
+  readonly modelType: ModelType;
+  /** `architectures[0]` as written in config.json, if any. */
+  readonly architecture: string | undefined;
+  readonly vocabSize: number;
+  readonly hiddenSize: number;
+  readonly intermediateSize: number;
+  readonly numHiddenLayers: number;
+  readonly numAttentionHeads: number;
+  readonly numKeyValueHeads: number;
+  readonly headDim: number;
+  readonly maxPositionEmbeddings: number;
+  readonly rmsNormEps: number;
+  readonly hiddenAct: HiddenAct;
+  readonly attentionBias: boolean;
+  readonly mlpBias: boolean;
+  readonly tieWordEmbeddings: boolean;
+  readonly bosTokenId: number | undefined;
+  readonly eosTokenIds: readonly number[];
+  readonly padTokenId: number | undefined;
+  /** Attention kind per layer (length `numHiddenLayers`). */
+  readonly layerTypes: readonly LayerType[];
+  /** Window of sliding-attention layers: a query attends to itself and the `slidingWindow - 1` keys before it. */
+  readonly slidingWindow: number | undefined;
+  /** Rotary parameters per layer type. */
+  readonly rope: Readonly<Record<LayerType, RopeConfig>>;
+  /** Gemma 3: attention scale is `queryPreAttnScalar ** -0.5` instead of `headDim ** -0.5`. */
+  readonly queryPreAttnScalar: number | undefined;
+  /** Gemma: soft-capping of attention scores (`tanh(x / c) * c`), if set. */
+  readonly attnLogitSoftcapping: number | undefined;
+  /** Gemma: soft-capping of final logits, if set. */
+  readonly finalLogitSoftcapping: number | undefined;
+  /** The raw `quantization_config`, left for @lora/quant to interpret. */
+  readonly quantizationConfig: unknown;
+}
+
+const tokenIds = z.union([z.number().int(), z.array(z.number().int()), z.null()]).optional();
+
+const RopeParams = z.looseObject({
+  rope_type: z.string().optional(),
+  type: z.string().optional(),
+  rope_theta: z.number().positive().optional(),
+  factor: z.number().positive().optional(),
+  low_freq_factor: z.number().optional(),
+  high_freq_factor: z.number().optional(),
+  original_max_position_embeddings: z.number().int().optional(),
+});
+type RopeParams = z.infer<typeof RopeParams>;
+
+const HfTextConfig = z.looseObject({
+  model_type: z.string(),
+  architectures: z.array(z.string()).nullish(),
+  vocab_size: z.number().int().positive(),
+  hidden_size: z.number().int().positive(),
+  intermediate_size: z.number().int().positive(),
+  num_hidden_layers: z.number().int().positive(),
+  num_attention_heads: z.number().int().positive(),
+  num_key_value_heads: z.number().int().positive().nullish(),
+  head_dim: z.number().int().positive().nullish(),
+  max_position_embeddings: z.number().int().positive().default(2048),
+  rms_norm_eps: z.number().positive().default(1e-6),
+  hidden_act: z.string().nullish(),
+  hidden_activation: z.string().nullish(),
+  attention_bias: z.boolean().default(false),
+  mlp_bias: z.boolean().default(false),
+  tie_word_embeddings: z.boolean().nullish(),
+  bos_token_id: tokenIds,
+  eos_token_id: tokenIds,
+  pad_token_id: tokenIds,
+  rope_theta: z.number().positive().nullish(),
+  rope_scaling: RopeParams.nullish(),
+  rope_parameters: z.union([RopeParams, z.record(z.string(), RopeParams)]).nullish(),
+  rope_local_base_freq: z.number().positive().nullish(),
+  layer_types: z.array(z.enum(['full_attention', 'sliding_attention'])).nullish(),
+  sliding_window: z.number().int().positive().nullish(),
+  sliding_window_pattern: z.number().int().positive().nullish(),
+  use_sliding_window: z.boolean().nullish(),
+  max_window_layers: z.number().int().nullish(),
+  query_pre_attn_scalar: z.number().positive().nullish(),
+  attn_logit_softcapping: z.number().positive().nullish(),
+  final_logit_softcapping: z.number().positive().nullish(),
+  quantization_config: z.unknown().optional(),
+});
+type HfTextConfig = z.infer<typeof HfTextConfig>;
+
+const HfConfig = z.looseObject({
+  model_type: z.string({ error: '`model_type` is required (a string such as "llama")' }),
+  text_config: z.record(z.string(), z.unknown()).nullish(),
+});
+
+/** Per-architecture defaults that transformers' config classes supply when a key is absent. */
+const DEFAULTS: Record<ModelType, { ropeTheta: number; hiddenAct: HiddenAct; tie: boolean }> = {
+  llama: { ropeTheta: 10000, hiddenAct: 'silu', tie: false },
+  mistral: { ropeTheta: 10000, hiddenAct: 'silu', tie: false },
+  qwen3: { ropeTheta: 10000, hiddenAct: 'silu', tie: false },
+  gemma3_text: { ropeTheta: 1_000_000, hiddenAct: 'gelu_pytorch_tanh', tie: true },
+};
+
+/**
+ * Parses a Hugging Face `config.json` object into a {@link ModelConfig}. Accepts `llama`,
+ * `mistral`, `qwen3`, `gemma3_text`, and multimodal `gemma3` (its `text_config`); both the
+ * `rope_theta`/`rope_scaling` keys and transformers v5's `rope_parameters`.
+ *
+ * @throws FileFormatError naming the file and field when a value is malformed.
+ * @throws UnsupportedModelError for another `model_type`, rope type or activation.
+ *
+ * @example
+ * ```ts
+ * const config = parseModelConfig(JSON.parse(await readFile('config.json', 'utf8')), { file: 'config.json' });
+ * config.headDim; // 128
+ * ```
+ */
+export function parseModelConfig(json: unknown, source: Source): ModelConfig {
+  const outer = validate(json, HfConfig, source);
+  let raw: unknown = json;
+  let architecture = (json as { architectures?: string[] }).architectures?.[0];
+  if (outer.model_type === 'gemma3') {
+    if (outer.text_config == null) {
+      throw new UnsupportedModelError({
+        modelType: 'gemma3',
+        message: `${source.file}: a "gemma3" config without \`text_config\` has no text decoder to load.`,
+      });
+    }
+    // The text part of a multimodal checkpoint; token ids may live on the outer config.
+    const outerObj = json as Record<string, unknown>;
+    raw = {
+      model_type: 'gemma3_text',
+      eos_token_id: outerObj.eos_token_id,
+      bos_token_id: outerObj.bos_token_id,
+      pad_token_id: outerObj.pad_token_id,
+      ...outer.text_config,
+    };
+    architecture = 'Gemma3ForConditionalGeneration';
+  }
+  const c = validate(raw, HfTextConfig, source);
+  const modelType = c.model_type as ModelType;
+  if (!(SUPPORTED_MODEL_TYPES as readonly string[]).includes(modelType)) {
+    throw new UnsupportedModelError({
+      modelType: c.model_type,
+      message: `${source.file}: model_type "${c.model_type}" is not supported. Supported: ${SUPPORTED_MODEL_TYPES.join(', ')}, gemma3.`,
+    });
+  }
+  const defaults = DEFAULTS[modelType];
+  const numKeyValueHeads = c.num_key_value_heads ?? c.num_attention_heads;
+  if (c.num_attention_heads % numKeyValueHeads !== 0) {
+    throw new UnsupportedModelError({
+      modelType,
+      message: `${source.file}: \`num_attention_heads\` (${c.num_attention_heads}) must be a multiple of \`num_key_value_heads\` (${numKeyValueHeads}).`,
+    });
+  }
+  const headDim = c.head_dim ?? c.hidden_size / c.num_attention_heads;
+  if (!Number.isInteger(headDim)) {
+    throw new UnsupportedModelError({
+      modelType,
+      message: `${source.file}: \`hidden_size\` (${c.hidden_size}) is not divisible by \`num_attention_heads\` (${c.num_attention_heads}); set \`head_dim\`.`,
+    });
+  }
+  const layerTypes = resolveLayerTypes(c, modelType, source);
+  const slidingWindow = layerTypes.includes('sliding_attention') ? (c.sliding_window ?? undefined) : undefined;
+  if (layerTypes.includes('sliding_attention') && slidingWindow === undefined) {
+    throw new UnsupportedModelError({
+      modelType,
+      message: `${source.file}: sliding-attention layers need \`sliding_window\`.`,
+    });
+  }
+  return Object.freeze({
+    modelType,
+    architecture: architecture ?? undefined,
+    vocabSize: c.vocab_size,
+    hiddenSize: c.hidden_size,
+    intermediateSize: c.intermediate_size,
+    numHiddenLayers: c.num_hidden_layers,
+    numAttentionHeads: c.num_attention_heads,
+    numKeyValueHeads,
+    headDim,
+    maxPositionEmbeddings: c.max_position_embeddings,
+    rmsNormEps: c.rms_norm_eps,
+    hiddenAct: resolveActivation(c.hidden_activation ?? c.hidden_act ?? defaults.hiddenAct, modelType, source),
+    attentionBias: c.attention_bias,
+    mlpBias: c.mlp_bias,
+    tieWordEmbeddings: c.tie_word_embeddings ?? defaults.tie,
+    bosTokenId: firstId(c.bos_token_id),
+    eosTokenIds: toIds(c.eos_token_id),
+    padTokenId: firstId(c.pad_token_id),
+    layerTypes: Object.freeze(layerTypes),
+    slidingWindow,
+    rope: Object.freeze(resolveRope(c, modelType, defaults.ropeTheta, source)),
+    queryPreAttnScalar: modelType === 'gemma3_text' ? (c.query_pre_attn_scalar ?? 256) : undefined,
+    attnLogitSoftcapping: c.attn_logit_softcapping ?? undefined,
+    finalLogitSoftcapping: c.final_logit_softcapping ?? undefined,
+    quantizationConfig: c.quantization_config,
+  });
+}
+
+function toIds(v: number | number[] | null | undefined): number[] {
+  if (v == null) return [];
+  return Array.isArray(v) ? v : [v];
+}
+
+function firstId(v: number | number[] | null | undefined): number | undefined {
+  return toIds(v)[0];
+}
+
+function resolveActivation(name: string, modelType: ModelType, source: Source): HiddenAct {
+  if (name === 'silu' || name === 'swish') return 'silu';
+  if (name === 'gelu_pytorch_tanh' || name === 'gelu_new' || name === 'gelu_fast') return 'gelu_pytorch_tanh';
+  if (name === 'gelu') return 'gelu';
+  throw new UnsupportedModelError({
+    modelType,
+    message: `${source.file}: activation "${name}" (\`hidden_act\`) is not supported. Supported: silu, gelu_pytorch_tanh, gelu.`,
+  });
+}
+
+function resolveLayerTypes(c: HfTextConfig, modelType: ModelType, source: Source): LayerType[] {
+  const n = c.num_hidden_layers;
+  if (c.layer_types != null) {
+    if (c.layer_types.length !== n) {
+      throw new UnsupportedModelError({
+        modelType,
+        message: `${source.file}: \`layer_types\` has ${c.layer_types.length} entries but \`num_hidden_layers\` is ${n}.`,
+      });
+    }
+    return [...c.layer_types];
+  }
+  const all = (t: LayerType): LayerType[] => Array.from({ length: n }, () => t);
+  switch (modelType) {
+    case 'gemma3_text': {
+      const pattern = c.sliding_window_pattern ?? 6;
+      return Array.from({ length: n }, (_, i) => ((i + 1) % pattern === 0 ? 'full_attention' : 'sliding_attention'));
+    }
+    case 'mistral':
+      return all(c.sliding_window == null ? 'full_attention' : 'sliding_attention');
+    case 'qwen3': {
+      if (!c.use_sliding_window || c.sliding_window == null) return all('full_attention');
+      const first = c.max_window_layers ?? n;
+      return Array.from({ length: n }, (_, i) => (i >= first ? 'sliding_attention' : 'full_attention'));
+    }
+    case 'llama':
+      return all('full_attention');
+  }
+}
+
+function resolveRope(
+  c: HfTextConfig,
+  modelType: ModelType,
+  defaultTheta: number,
+  source: Source,
+): Record<LayerType, RopeConfig> {
+  const params = c.rope_parameters;
+  const perType =
+    params != null && ('full_attention' in params || 'sliding_attention' in params)
+      ? (params as Record<string, RopeParams>)
+      : undefined;
+  if (modelType === 'gemma3_text') {
+    const full = perType?.full_attention ?? { rope_theta: c.rope_theta ?? defaultTheta, ...(c.rope_scaling ?? {}) };
+    const sliding = perType?.sliding_attention ?? { rope_theta: c.rope_local_base_freq ?? 10000, rope_type: 'default' };
+    return {
+      full_attention: toRope(full, defaultTheta, c, source, 'full_attention'),
+      sliding_attention: toRope(sliding, 10000, c, source, 'sliding_attention'),
+    };
+  }
+  const single: RopeParams =
+    perType?.full_attention ??
+    (params as RopeParams | null | undefined) ?? { rope_theta: c.rope_theta ?? defaultTheta, ...(c.rope_scaling ?? {}) };
+  const rope = toRope({ rope_theta: c.rope_theta ?? defaultTheta, ...single }, defaultTheta, c, source, 'rope');
+  return { full_attention: rope, sliding_attention: rope };
+}
+
+function toRope(p: RopeParams, defaultTheta: number, c: HfTextConfig, source: Source, field: string): RopeConfig {
+  const type = p.rope_type ?? p.type ?? 'default';
+  const base = {
+    theta: p.rope_theta ?? defaultTheta,
+    factor: p.factor ?? 1,
+    lowFreqFactor: p.low_freq_factor ?? 1,
+    highFreqFactor: p.high_freq_factor ?? 4,
+    originalMaxPositionEmbeddings: p.original_max_position_embeddings ?? c.max_position_embeddings,
+  };
+  if (type === 'default' || type === 'linear' || type === 'llama3') return { type, ...base };
+  throw new UnsupportedModelError({
+    modelType: c.model_type,
+    message: `${source.file}: rope type "${type}" (\`${field}\`) is not supported. Supported: default, linear, llama3.`,
+  });
+}

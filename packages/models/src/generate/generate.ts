@@ -1,0 +1,108 @@
+import { InvalidArgumentError, Rng } from '@lora/core';
+import * as tf from '@tensorflow/tfjs';
+import type { CausalLM } from '../architectures/causal-lm.js';
+import { type SamplingOptions, sampleToken } from './sample.js';
+
+/** Options of {@link generate}. */
+export interface GenerateOptions extends SamplingOptions {
+  /** Maximum number of new tokens per sequence. */
+  maxNewTokens: number;
+  /** Generation stops for a row when it produces one of these (included in the output). */
+  stopTokenIds?: readonly number[];
+  /** Stop tokens are suppressed until a row has this many new tokens (transformers' `min_new_tokens`). */
+  minNewTokens?: number;
+  /** Custom stop criterion over the new tokens of a row (e.g. a decoded stop string). */
+  stop?: (tokens: readonly number[], row: number) => boolean;
+  /** Seed of the sampler (ignored when greedy). Default 0. */
+  seed?: number;
+  /** Id used to left-pad shorter prompts (masked, never attended). Default 0. */
+  padTokenId?: number;
+  /** Called with each new token as it is produced (streaming). */
+  onToken?: (token: number, row: number) => void;
+}
+
+/** Why a row stopped. */
+export type FinishReason = 'stop' | 'length';
+
+/** Result of {@link generate}. */
+export interface GenerateOutput {
+  /** New tokens per row (a stop token that ended the row is included). */
+  sequences: number[][];
+  finishReasons: FinishReason[];
+}
+
+/**
+ * Autoregressive generation with a KV cache, for a batch of prompts (token ids). Prompts of
+ * different lengths are left-padded and masked; each row gets positions 0.. of its own tokens,
+ * as transformers' `generate` does. Greedy by default; temperature / top-k / top-p sampling is
+ * seeded.
+ *
+ * @example
+ * ```ts
+ * const { sequences } = await generate(model, [[1]], { maxNewTokens: 50, stopTokenIds: [2] });
+ * ```
+ */
+export async function generate(model: CausalLM, prompts: readonly (readonly number[])[], options: GenerateOptions): Promise<GenerateOutput> {
+  if (prompts.length === 0) throw new InvalidArgumentError({ argument: 'prompts', message: 'at least one prompt is required.' });
+  prompts.forEach((p, i) => {
+    if (p.length === 0) {
+      throw new InvalidArgumentError({ argument: `prompts[${i}]`, message: 'a prompt needs at least one token (e.g. BOS).' });
+    }
+  });
+  if (!Number.isInteger(options.maxNewTokens) || options.maxNewTokens < 0) {
+    throw new InvalidArgumentError({ argument: 'maxNewTokens', message: `must be a non-negative integer, got ${options.maxNewTokens}.` });
+  }
+  const batch = prompts.length;
+  const width = Math.max(...prompts.map((p) => p.length));
+  const pad = options.padTokenId ?? 0;
+  const ids = new Int32Array(batch * width).fill(pad);
+  const padding = prompts.map((p) => Array.from({ length: width }, (_, t) => (t >= width - p.length ? 1 : 0)));
+  const positions = prompts.map((p) => Array.from({ length: width }, (_, t) => Math.max(0, t - (width - p.length))));
+  prompts.forEach((p, b) => ids.set(p, b * width + width - p.length));
+
+  const stopIds = new Set(options.stopTokenIds ?? []);
+  const rng = new Rng(options.seed ?? 0);
+  const sequences: number[][] = prompts.map(() => []);
+  const finishReasons: FinishReason[] = prompts.map(() => 'length');
+  const done = prompts.map(() => false);
+  const nextPosition = prompts.map((p) => p.length);
+  const vocab = model.config.vocabSize;
+
+  const cache = model.makeCache();
+  try {
+    let input = tf.tensor2d(ids, [batch, width], 'int32');
+    let logits = model.forward(input, { cache, attentionMask: padding, positionIds: positions, logitsToKeep: 1 });
+    input.dispose();
+    for (let step = 0; step < options.maxNewTokens; step++) {
+      const data = await logits.data();
+      logits.dispose();
+      const next = new Int32Array(batch);
+      for (let b = 0; b < batch; b++) {
+        if (done[b]) {
+          next[b] = pad;
+          continue;
+        }
+        const row = data.subarray(b * vocab, (b + 1) * vocab);
+        if ((sequences[b] as number[]).length < (options.minNewTokens ?? 0)) for (const id of stopIds) row[id] = -Infinity;
+        const token = sampleToken(row, options, rng);
+        next[b] = token;
+        sequences[b]?.push(token);
+        options.onToken?.(token, b);
+        if (stopIds.has(token) || options.stop?.(sequences[b] as number[], b) === true) {
+          done[b] = true;
+          finishReasons[b] = 'stop';
+        }
+      }
+      if (done.every(Boolean) || step === options.maxNewTokens - 1) return { sequences, finishReasons };
+      input = tf.tensor2d(next, [batch, 1], 'int32');
+      const positionIds = nextPosition.map((p) => [p]);
+      nextPosition.forEach((p, b) => (nextPosition[b] = p + 1));
+      logits = model.forward(input, { cache, attentionMask: prompts.map(() => [1]), positionIds });
+      input.dispose();
+    }
+    logits.dispose();
+    return { sequences, finishReasons };
+  } finally {
+    cache.dispose();
+  }
+}

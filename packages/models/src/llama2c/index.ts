@@ -1,0 +1,13 @@
+/**
+ * Import of karpathy/llama2.c legacy checkpoints (`.bin`, version 0) and `tokenizer.bin` files.
+ * Re-exported from the package entry point.
+ */
+export {
+  interleavedToRotateHalf,
+  parseLlama2cCheckpoint,
+  readLlama2cCheckpoint,
+  type Llama2cCheckpoint,
+  type Llama2cHeader,
+  type Llama2cHfConfig,
+} from './checkpoint.js';
+export { Llama2cTokenizer } from './tokenizer.js';

@@ -1,0 +1,68 @@
+import { readFile, stat, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FileFormatError } from '@lora/core';
+import type { CausalLM } from './architectures/causal-lm.js';
+import { createCausalLM } from './architectures/registry.js';
+import { type ModelConfig, parseModelConfig } from './config/model-config.js';
+import { openWeights } from './io/sharded.js';
+import { readLlama2cCheckpoint } from './llama2c/checkpoint.js';
+
+/** A model loaded from disk. */
+export interface LoadedModel {
+  model: CausalLM;
+  config: ModelConfig;
+  /** The folder or file it was loaded from. */
+  path: string;
+  /** `safetensors` (Hugging Face folder) or `llama2c` (legacy `.bin`). */
+  format: 'safetensors' | 'llama2c';
+}
+
+/**
+ * Loads a causal LM from a local path: a Hugging Face folder (`config.json` +
+ * `model.safetensors` or a sharded index), a llama2.c legacy checkpoint file, or a folder holding
+ * one (e.g. `stories260K/` with `stories260K.bin`). Resolve names to paths with `resolveAsset`.
+ *
+ * @example
+ * ```ts
+ * const { model } = await loadModel(await resolveAsset('stories260K', { kind: 'model' }));
+ * ```
+ */
+export async function loadModel(path: string): Promise<LoadedModel> {
+  const info = await stat(path).catch(() => undefined);
+  if (info === undefined) throw new FileFormatError({ file: path, message: 'no such file or folder.' });
+  if (info.isFile()) return loadLlama2c(path);
+  const configPath = join(path, 'config.json');
+  const configText = await readFile(configPath, 'utf8').catch(() => undefined);
+  if (configText !== undefined) {
+    let json: unknown;
+    try {
+      json = JSON.parse(configText);
+    } catch (error) {
+      throw new FileFormatError({ file: configPath, message: `invalid JSON: ${(error as Error).message}`, cause: error });
+    }
+    const config = parseModelConfig(json, { file: configPath });
+    const weights = await openWeights(path);
+    try {
+      const model = await createCausalLM(config, weights, path);
+      return { model, config, path, format: 'safetensors' };
+    } finally {
+      await weights.close();
+    }
+  }
+  const bins = (await readdir(path)).filter((f) => f.endsWith('.bin') && !/^tok(enizer)?\d*\.bin$/.test(f)).sort();
+  if (bins.length === 1) return loadLlama2c(join(path, bins[0] as string));
+  throw new FileFormatError({
+    file: path,
+    message:
+      bins.length === 0
+        ? 'found neither config.json (Hugging Face) nor a llama2.c .bin checkpoint.'
+        : `several llama2.c checkpoints (${bins.join(', ')}): pass the file itself.`,
+  });
+}
+
+async function loadLlama2c(file: string): Promise<LoadedModel> {
+  const checkpoint = await readLlama2cCheckpoint(file);
+  const config = parseModelConfig(checkpoint.config, { file });
+  const model = await createCausalLM(config, checkpoint.weights, file);
+  return { model, config, path: file, format: 'llama2c' };
+}
