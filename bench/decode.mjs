@@ -92,9 +92,9 @@ if (!args.only || args.only === 'stories260K') {
   try {
     const dir = await core.resolveAsset('stories260K', { kind: 'model', allowDownload: false });
     const loaded = await models.loadModel(dir);
-    workloads.push({ name: 'stories260K', model: loaded.model, dispose: () => loaded.dispose() });
+    workloads.push({ name: 'stories260K', model: loaded.model, dispose: () => loaded.model.dispose() });
   } catch (error) {
-    console.error(`stories260K skipped: ${error.message.split('\n')[0]} (set LORA_ASSETS_DIR)`);
+    console.error(`stories260K skipped: ${error.message.split('\n')[0]}${process.env.LORA_ASSETS_DIR ? '' : ' (set LORA_ASSETS_DIR)'}`);
   }
 }
 if (!args.only || args.only === 'llama-d512') {

@@ -6,7 +6,7 @@ Regenerate (from the repo root, after `pnpm install`):
 Writes packages/data/fixtures/chat/<template>.json. For each conversation and option set:
   rendered / renderedPrompt  apply_chat_template(tokenize=False) of all messages (no generation prompt)
                              and of messages[:-1] with add_generation_prompt=True; or the exception text
-  spans                      character spans [start, end) trained under mask='assistant' and 'completion',
+  spans                      character spans [start, end) (UTF-16 code units, as JavaScript indexes strings) trained under mask='assistant' and 'completion',
                              computed here independently (see `assistant_spans`)
   ids / masks                token ids of `rendered` (add_special_tokens=False) and the 0/1 label masks, from
                              the fast tokenizer's offset mapping (a token is trained when it overlaps a span,
@@ -167,6 +167,11 @@ def assistant_spans(render, messages) -> list[list[int]]:
     return spans
 
 
+def utf16(text: str, i: int) -> int:
+    """Python string index -> JavaScript (UTF-16 code unit) index."""
+    return len(text[:i].encode("utf-16-le")) // 2
+
+
 def token_mask(offsets, spans) -> str:
     return "".join("1" if any(o[0] < e and o[1] > s for s, e in spans) else "0" for o in offsets)
 
@@ -196,10 +201,11 @@ def main() -> None:
                     cases.append(case)
                     continue
                 spans = assistant_spans(render, conv)
-                case["spans"] = {"assistant": spans, "completion": spans[-1:]}
                 enc = tok(case["rendered"], add_special_tokens=False, return_offsets_mapping=True)
                 case["ids"] = enc["input_ids"]
-                case["masks"] = {k: token_mask(enc["offset_mapping"], v) for k, v in case["spans"].items()}
+                case["masks"] = {k: token_mask(enc["offset_mapping"], v) for k, v in {"assistant": spans, "completion": spans[-1:]}.items()}
+                js = [[utf16(case["rendered"], s), utf16(case["rendered"], e)] for s, e in spans]
+                case["spans"] = {"assistant": js, "completion": js[-1:]}
                 if "{% generation" in (override or "") or "{%- generation" in (override or ""):
                     out = tok.apply_chat_template(
                         copy.deepcopy(conv), tools=tools, chat_template=override, tokenize=True,

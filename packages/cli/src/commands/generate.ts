@@ -1,5 +1,6 @@
 import { InvalidArgumentError as CommanderArgumentError, Option, type Command } from 'commander';
 import type { CliIo } from '../io.js';
+import { decodeContinuation, loadTokenizer } from '../tokenizer.js';
 import type { BackendName } from '@lora/models';
 
 /** Parsed options of `lora generate`. */
@@ -94,9 +95,9 @@ async function generateCommand(options: GenerateOptions, io: CliIo): Promise<voi
   });
   const loaded = await models.loadModel(path);
   try {
-    const { model, tokenizer } = loaded;
+    const tokenizer = await loadTokenizer(loaded);
     const promptIds = tokenizer.encode(options.prompt, { addBos: true });
-    const { sequences } = await models.generate(model, [promptIds], {
+    const { sequences } = await models.generate(loaded.model, [promptIds], {
       maxNewTokens: options.maxNewTokens,
       temperature: options.temperature,
       ...(options.topK === undefined ? {} : { topK: options.topK }),
@@ -104,9 +105,8 @@ async function generateCommand(options: GenerateOptions, io: CliIo): Promise<voi
       ...(options.seed === undefined ? {} : { seed: options.seed }),
       stopTokenIds: tokenizer.eosTokenIds,
     });
-    const newIds = sequences[0] ?? [];
-    io.writeOut(`${tokenizer.decode(newIds)}\n`);
+    io.writeOut(`${decodeContinuation(tokenizer, promptIds, sequences[0] ?? [])}\n`);
   } finally {
-    loaded.dispose();
+    loaded.model.dispose();
   }
 }

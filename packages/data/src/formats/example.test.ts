@@ -2,7 +2,7 @@ import { FileFormatError } from '@lora/core';
 import { describe, expect, it } from 'vitest';
 import { detectFormat, exampleSchema, toExample } from './example.js';
 import { ChatMessageSchema } from './messages.js';
-import { optionLetter } from './multiple-choice.js';
+import { multipleChoicePrompt, optionLetter } from './multiple-choice.js';
 
 describe('formats', () => {
   it('detects each format from its keys', () => {
@@ -62,6 +62,7 @@ describe('formats', () => {
     expect([mc(3), mc('D'), mc('AB'), mc(-1), mc(1.5)]).toEqual(Array(5).fill('error at answer'));
     expect(exampleSchema('mc').safeParse({ question: 'q', options: ['only'], answer: 0 }).success).toBe(false);
     expect([optionLetter(0), optionLetter(25)]).toEqual(['A', 'Z']);
+    expect(multipleChoicePrompt({ question: 'q?', options: ['x', 'y'], answer: 1 })).toEqual({ prompt: 'q?\nA. x\nB. y\nAnswer:', completion: ' B' });
   });
 
   it('auto schema: converts each format and explains undetectable records', () => {

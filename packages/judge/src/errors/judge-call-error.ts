@@ -1,0 +1,49 @@
+import { LoraError, type LoraErrorOptions } from '@lora/core';
+
+const name = 'JudgeCallError';
+const symbol = Symbol.for(`lora.error.${name}`);
+
+/** What went wrong with one judge call; decides whether it is retried. */
+export type JudgeCallErrorKind = 'rate-limit' | 'server' | 'timeout' | 'network' | 'invalid-response' | 'client';
+
+/**
+ * A call to a judge model failed: an HTTP error, a timeout, a network error, or a reply that is
+ * not valid JSON or does not match the verdict schema. `retryable` says whether
+ * {@link retryWithBackoff} tries again; `retryAfterMs` carries the server's `Retry-After`.
+ */
+export class JudgeCallError extends LoraError {
+  private readonly [symbol] = true;
+  /** Provider name (`openai`, `gemini`, `openai-compatible`, `local`). */
+  readonly provider: string;
+  /** Classification of the failure. */
+  readonly kind: JudgeCallErrorKind;
+  /** HTTP status when the server answered. */
+  readonly status: number | undefined;
+  /** Delay the server asked for (from `Retry-After`), in milliseconds. */
+  readonly retryAfterMs: number | undefined;
+  /** Whether trying again can help. */
+  readonly retryable: boolean;
+
+  constructor(
+    options: {
+      provider: string;
+      kind: JudgeCallErrorKind;
+      message: string;
+      status?: number;
+      retryAfterMs?: number;
+    } & LoraErrorOptions,
+  ) {
+    super(`${options.provider} judge call failed (${options.kind}${options.status === undefined ? '' : ` ${options.status}`}): ${options.message}`, options);
+    this.name = name;
+    this.provider = options.provider;
+    this.kind = options.kind;
+    this.status = options.status;
+    this.retryAfterMs = options.retryAfterMs;
+    this.retryable = options.kind !== 'client';
+  }
+
+  /** True when `error` is a {@link JudgeCallError}. */
+  static override isInstance(error: unknown): error is JudgeCallError {
+    return LoraError.hasMarker(error, `lora.error.${name}`);
+  }
+}

@@ -1,0 +1,57 @@
+import { JudgeCallError } from '../errors/judge-call-error.js';
+import type { JudgeCompletion, JudgeModel, JudgeRequest } from '../model.js';
+import { z } from 'zod';
+
+/** Settings of {@link createLocalJudge}. */
+export interface LocalJudgeSettings {
+  /** Name of the local model (cache key and reports), e.g. `llama-3.2-1b+adapter`. */
+  model: string;
+  /** Generates a completion for a plain prompt. Plug a @lora model's generate here. */
+  generate: (prompt: string) => Promise<string>;
+  /** Token counter for usage accounting; defaults to none (usage reported as 0). */
+  countTokens?: (text: string) => number;
+  /**
+   * Renders the messages into one prompt. The default joins system and user turns with blank
+   * lines and, when JSON is requested, appends the JSON Schema and an instruction to answer with
+   * JSON only (local models have no constrained decoding here).
+   */
+  formatPrompt?: (request: JudgeRequest) => string;
+}
+
+/**
+ * A {@link JudgeModel} over a local `generate(prompt)` function, so a model running in-process
+ * (a @lora model, any other runtime) can judge. This package stays tensor-free; the caller wires
+ * the model in.
+ *
+ * @example
+ * ```ts
+ * const judge = createLocalJudge({ model: 'tiny', generate: async (p) => myModel.generateText(p) });
+ * ```
+ */
+export function createLocalJudge(settings: LocalJudgeSettings): JudgeModel {
+  const format = settings.formatPrompt ?? defaultFormatPrompt;
+  return {
+    provider: 'local',
+    modelId: settings.model,
+    async complete(request: JudgeRequest): Promise<JudgeCompletion> {
+      const prompt = format(request);
+      let text: string;
+      try {
+        text = await settings.generate(prompt);
+      } catch (error) {
+        throw new JudgeCallError({ provider: 'local', kind: 'server', message: error instanceof Error ? error.message : String(error), cause: error });
+      }
+      const count = settings.countTokens;
+      return { text, usage: { inputTokens: count ? count(prompt) : 0, outputTokens: count ? count(text) : 0 } };
+    },
+  };
+}
+
+/** The default local prompt renderer used by {@link createLocalJudge}. */
+export function defaultFormatPrompt(request: JudgeRequest): string {
+  const parts = request.messages.map((m) => m.content);
+  if (request.responseFormat !== undefined) {
+    parts.push(`Answer with one JSON object only, matching this JSON Schema:\n${JSON.stringify(z.toJSONSchema(request.responseFormat.schema))}`);
+  }
+  return parts.join('\n\n');
+}

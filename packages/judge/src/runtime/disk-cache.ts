@@ -1,0 +1,67 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { JudgeCompletion } from '../model.js';
+
+const EntrySchema = z.object({
+  version: z.literal(1),
+  provider: z.string(),
+  model: z.string(),
+  completion: z.object({
+    text: z.string(),
+    usage: z.object({ inputTokens: z.number(), outputTokens: z.number() }),
+  }),
+});
+
+/** One cached answer as stored on disk. */
+export type CacheEntry = z.infer<typeof EntrySchema>;
+
+/** sha256 (hex) of provider, model and the full request, as a cache key. */
+export function cacheKey(provider: string, model: string, request: unknown): string {
+  return createHash('sha256').update(JSON.stringify({ provider, model, request })).digest('hex');
+}
+
+/**
+ * A persistent cache of judge answers: one JSON file per key under `dir/<first two hex>/<key>.json`,
+ * written atomically (temporary file, then rename), so concurrent runs and crashes never leave a
+ * half-written entry. An unreadable or malformed entry counts as a miss and is overwritten.
+ */
+export class DiskCache {
+  /** Root directory of the cache. */
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  private path(key: string): string {
+    return join(this.dir, key.slice(0, 2), `${key}.json`);
+  }
+
+  /** Returns the stored completion for `key`, or `undefined`. */
+  async get(key: string): Promise<JudgeCompletion | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.path(key), 'utf8');
+    } catch {
+      return undefined;
+    }
+    try {
+      const parsed = EntrySchema.safeParse(JSON.parse(text));
+      return parsed.success ? parsed.data.completion : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Stores `completion` under `key` atomically. */
+  async set(key: string, entry: { provider: string; model: string; completion: JudgeCompletion }): Promise<void> {
+    const file = this.path(key);
+    await mkdir(join(this.dir, key.slice(0, 2)), { recursive: true });
+    const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+    const value: CacheEntry = { version: 1, provider: entry.provider, model: entry.model, completion: entry.completion };
+    await writeFile(tmp, `${JSON.stringify(value)}\n`, 'utf8');
+    await rename(tmp, file);
+  }
+}

@@ -1,0 +1,242 @@
+import { z } from 'zod';
+import { BudgetExceededError } from '../errors/budget-exceeded-error.js';
+import { JudgeCallError, type JudgeCallErrorKind } from '../errors/judge-call-error.js';
+import type { JudgeCompletion, JudgeModel, JudgeRequest } from '../model.js';
+import { DiskCache, cacheKey } from './disk-cache.js';
+import { Limiter } from './limiter.js';
+import { costOf, defaultPrices, findPrice, type ModelPrice, type PriceTable } from './pricing.js';
+import { retryWithBackoff, type RetryOptions } from './retry.js';
+import { InvalidArgumentError } from '@lora/core';
+
+/** Production settings of a {@link JudgeClient}. */
+export interface JudgeClientOptions {
+  /** Directory of the persistent answer cache; no cache when unset. */
+  cacheDir?: string;
+  /** Most calls in flight at once (default 4). */
+  concurrency?: number;
+  /** Most call starts per minute (default unlimited). */
+  requestsPerMinute?: number;
+  /** Retry and backoff settings (default 4 retries, 500 ms doubling, jitter 0.5). */
+  retry?: RetryOptions;
+  /** Stop issuing calls once this many have been made (cache hits are free and still served). */
+  maxCalls?: number;
+  /** Stop issuing calls once this much has been spent, in USD. Needs a known price for the model. */
+  maxCostUsd?: number;
+  /** Price table (default {@link defaultPrices}). */
+  prices?: PriceTable;
+}
+
+/** Counters of a {@link JudgeClient}; all cumulative. */
+export interface JudgeStats {
+  /** Provider name. */
+  provider: string;
+  /** Model id. */
+  model: string;
+  /** HTTP (or local) calls issued, retries included. */
+  callsMade: number;
+  /** Requests answered from the cache. */
+  callsFromCache: number;
+  /** Retries after failed attempts. */
+  retries: number;
+  /** Failed attempts by kind (`rate-limit`, `server`, `timeout`, `network`, `invalid-response`, `client`). */
+  failuresByKind: Partial<Record<JudgeCallErrorKind, number>>;
+  /** Requests that failed for good (after retries). */
+  failedRequests: number;
+  /** Prompt tokens billed. */
+  inputTokens: number;
+  /** Output tokens billed. */
+  outputTokens: number;
+  /** Estimated cost in USD (0 when the model's price is unknown). */
+  costUsd: number;
+  /** Whether the model had a price in the table. */
+  priceKnown: boolean;
+}
+
+/** A structured answer and where it came from. */
+export interface JudgeJsonResult<T> {
+  /** The validated value. */
+  value: T;
+  /** Whether the answer came from the cache. */
+  cached: boolean;
+}
+
+/**
+ * Extracts a JSON value from model text: the whole text, else the body of a fenced code block,
+ * else the span from the first `{` to the last `}`. Returns `undefined` when none parses.
+ */
+export function extractJson(text: string): unknown {
+  const candidates = [text.trim()];
+  const fence = /```(?:json)?\s*([\s\S]*?)```/i.exec(text);
+  if (fence?.[1] !== undefined) candidates.push(fence[1].trim());
+  const first = text.indexOf('{');
+  const last = text.lastIndexOf('}');
+  if (first >= 0 && last > first) candidates.push(text.slice(first, last + 1));
+  for (const candidate of candidates) {
+    try {
+      return JSON.parse(candidate) as unknown;
+    } catch {
+      // try the next candidate
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Wraps a {@link JudgeModel} with what production judging needs: a concurrency and rate limit,
+ * retries with backoff and jitter (429 honouring `Retry-After`, 5xx, timeouts, network errors,
+ * invalid JSON or schema mismatches), a persistent cache keyed by sha256(provider + model + full
+ * request), in-flight de-duplication, token and cost accounting, and a budget cap.
+ *
+ * @example
+ * ```ts
+ * const client = new JudgeClient(createOpenAIJudge({ model: 'gpt-4o-mini' }), { cacheDir: '.judge-cache', maxCostUsd: 2 });
+ * const { value } = await client.completeJson({ messages, responseFormat: { name: 'verdict', schema: VerdictSchema } });
+ * ```
+ */
+export class JudgeClient {
+  /** The wrapped model. */
+  readonly model: JudgeModel;
+  private readonly options: JudgeClientOptions;
+  private readonly cache: DiskCache | undefined;
+  private readonly limiter: Limiter;
+  private readonly price: ModelPrice | undefined;
+  private readonly inFlight = new Map<string, Promise<JudgeJsonResult<unknown>>>();
+  private budgetError: BudgetExceededError | undefined;
+  private readonly counters: JudgeStats;
+
+  constructor(model: JudgeModel, options: JudgeClientOptions = {}) {
+    this.model = model;
+    this.options = options;
+    this.cache = options.cacheDir === undefined ? undefined : new DiskCache(options.cacheDir);
+    this.limiter = new Limiter({
+      ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+      ...(options.requestsPerMinute === undefined ? {} : { requestsPerMinute: options.requestsPerMinute }),
+    });
+    this.price = findPrice(model.modelId, options.prices ?? defaultPrices);
+    if (options.maxCostUsd !== undefined && this.price === undefined) {
+      throw new InvalidArgumentError({
+        argument: 'maxCostUsd',
+        message: `no price is known for model \`${model.modelId}\`; add it to \`prices\` (USD per 1M input/output tokens) or cap calls with \`maxCalls\``,
+      });
+    }
+    this.counters = {
+      provider: model.provider,
+      model: model.modelId,
+      callsMade: 0,
+      callsFromCache: 0,
+      retries: 0,
+      failuresByKind: {},
+      failedRequests: 0,
+      inputTokens: 0,
+      outputTokens: 0,
+      costUsd: 0,
+      priceKnown: this.price !== undefined,
+    };
+  }
+
+  /** A snapshot of the counters. */
+  stats(): JudgeStats {
+    return { ...this.counters, failuresByKind: { ...this.counters.failuresByKind } };
+  }
+
+  /** The budget error once a cap was hit, else `undefined`. */
+  get budgetExceeded(): BudgetExceededError | undefined {
+    return this.budgetError;
+  }
+
+  /**
+   * Asks for JSON matching `request.responseFormat.schema` and returns the validated value.
+   * Answers that are not JSON or do not match are retried like transport errors; only valid
+   * answers are cached. Throws {@link BudgetExceededError} when a cap stops a needed call, and
+   * {@link JudgeCallError} when retries run out.
+   */
+  async completeJson<S extends z.ZodType>(request: JudgeRequest & { responseFormat: { name: string; schema: S } }): Promise<JudgeJsonResult<z.output<S>>> {
+    const key = cacheKey(this.model.provider, this.model.modelId, {
+      messages: request.messages,
+      temperature: request.temperature ?? 0,
+      maxOutputTokens: request.maxOutputTokens ?? null,
+      responseFormat: { name: request.responseFormat.name, jsonSchema: z.toJSONSchema(request.responseFormat.schema) },
+    });
+    const pending = this.inFlight.get(key);
+    if (pending !== undefined) {
+      const shared = await pending;
+      return { value: shared.value as z.output<S>, cached: true };
+    }
+    const promise = this.resolve(key, request);
+    this.inFlight.set(key, promise);
+    try {
+      return (await promise) as JudgeJsonResult<z.output<S>>;
+    } finally {
+      this.inFlight.delete(key);
+    }
+  }
+
+  private async resolve(key: string, request: JudgeRequest & { responseFormat: { name: string; schema: z.ZodType } }): Promise<JudgeJsonResult<unknown>> {
+    const schema = request.responseFormat.schema;
+    const hit = await this.cache?.get(key);
+    if (hit !== undefined) {
+      const parsed = schema.safeParse(extractJson(hit.text));
+      if (parsed.success) {
+        this.counters.callsFromCache++;
+        return { value: parsed.data, cached: true };
+      }
+    }
+    try {
+      const { value, completion } = await retryWithBackoff(
+        async () => {
+          this.checkBudget();
+          this.counters.callsMade++;
+          let completion: JudgeCompletion;
+          try {
+            completion = await this.limiter.run(() => this.model.complete(request));
+          } catch (error) {
+            this.countFailure(error);
+            throw error;
+          }
+          this.account(completion);
+          const json = extractJson(completion.text);
+          const parsed = schema.safeParse(json);
+          if (!parsed.success) {
+            const error = new JudgeCallError({
+              provider: this.model.provider,
+              kind: 'invalid-response',
+              message: json === undefined ? `reply is not JSON: ${completion.text.slice(0, 200)}` : `reply does not match schema \`${request.responseFormat.name}\`: ${parsed.error.message}`,
+            });
+            this.countFailure(error);
+            throw error;
+          }
+          return { value: parsed.data as unknown, completion };
+        },
+        { ...this.options.retry, onRetry: (event) => { this.counters.retries++; this.options.retry?.onRetry?.(event); } },
+      );
+      await this.cache?.set(key, { provider: this.model.provider, model: this.model.modelId, completion });
+      return { value, cached: false };
+    } catch (error) {
+      if (!BudgetExceededError.isInstance(error)) this.counters.failedRequests++;
+      throw error;
+    }
+  }
+
+  private checkBudget(): void {
+    if (this.budgetError !== undefined) throw this.budgetError;
+    const { maxCalls, maxCostUsd } = this.options;
+    const { callsMade, costUsd } = this.counters;
+    if (maxCalls !== undefined && callsMade >= maxCalls) {
+      this.budgetError = new BudgetExceededError({ limit: 'calls', cap: maxCalls, callsMade, costUsd });
+    } else if (maxCostUsd !== undefined && costUsd >= maxCostUsd) {
+      this.budgetError = new BudgetExceededError({ limit: 'cost', cap: maxCostUsd, callsMade, costUsd });
+    }
+    if (this.budgetError !== undefined) throw this.budgetError;
+  }
+
+  private account(completion: JudgeCompletion): void {
+    this.counters.inputTokens += completion.usage.inputTokens;
+    this.counters.outputTokens += completion.usage.outputTokens;
+    this.counters.costUsd += costOf(completion.usage, this.price);
+  }
+
+  private countFailure(error: unknown): void {
+    const kind: JudgeCallErrorKind = JudgeCallError.isInstance(error) ? error.kind : 'network';
+    this.counters.failuresByKind[kind] = (this.counters.failuresByKind[kind] ?? 0) + 1;
+  }
+}

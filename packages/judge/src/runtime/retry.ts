@@ -1,0 +1,51 @@
+import { JudgeCallError } from '../errors/judge-call-error.js';
+
+/** Backoff settings of {@link retryWithBackoff}. */
+export interface RetryOptions {
+  /** Retries after the first attempt (default 4). */
+  maxRetries?: number;
+  /** Delay before the first retry in ms (default 500). */
+  initialDelayMs?: number;
+  /** Growth factor per retry (default 2). */
+  factor?: number;
+  /** Largest backoff delay in ms (default 30 000). */
+  maxDelayMs?: number;
+  /** Jitter as a fraction of the delay: the delay is drawn from [d·(1−jitter), d] (default 0.5). */
+  jitter?: number;
+  /** Largest `Retry-After` honoured, in ms (default 120 000); longer waits fail instead. */
+  maxRetryAfterMs?: number;
+  /** Called before each wait, e.g. to count retries. */
+  onRetry?: (event: { attempt: number; delayMs: number; error: JudgeCallError }) => void;
+}
+
+/**
+ * The delay before retry number `attempt` (0-based): exponential backoff with jitter, or the
+ * server's `Retry-After` when it is longer.
+ */
+export function backoffDelay(attempt: number, error: JudgeCallError | undefined, options: RetryOptions = {}, random = Math.random): number {
+  const base = Math.min(options.maxDelayMs ?? 30_000, (options.initialDelayMs ?? 500) * (options.factor ?? 2) ** attempt);
+  const jitter = options.jitter ?? 0.5;
+  const backoff = base * (1 - jitter * random());
+  const retryAfter = error?.retryAfterMs;
+  return retryAfter === undefined ? backoff : Math.max(retryAfter, backoff * 0.1);
+}
+
+/**
+ * Runs `attempt` until it succeeds, retrying retryable {@link JudgeCallError}s (429, 5xx,
+ * timeouts, network errors, invalid JSON) with exponential backoff and jitter, and honouring
+ * `Retry-After`. Other errors propagate at once.
+ */
+export async function retryWithBackoff<T>(attempt: (attemptIndex: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  const maxRetries = options.maxRetries ?? 4;
+  for (let i = 0; ; i++) {
+    try {
+      return await attempt(i);
+    } catch (error) {
+      if (!JudgeCallError.isInstance(error) || !error.retryable || i >= maxRetries) throw error;
+      if (error.retryAfterMs !== undefined && error.retryAfterMs > (options.maxRetryAfterMs ?? 120_000)) throw error;
+      const delayMs = backoffDelay(i, error, options);
+      options.onRetry?.({ attempt: i + 1, delayMs, error });
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}

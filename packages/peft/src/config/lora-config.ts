@@ -1,0 +1,324 @@
+import { FileFormatError, InvalidArgumentError, type Source, formatIssuePath, parseJson } from '@lora/core';
+import { z } from 'zod';
+import { PEFT_FORMAT_VERSION, pythonJsonDumps } from '../io/format.js';
+
+/**
+ * How LoRA weights are initialised (PEFT `init_lora_weights`): `true` = A kaiming-uniform
+ * (U(±1/√in)), B = 0; `'gaussian'` = A ~ N(0, 1/r²), B = 0; `false` = A and B both
+ * kaiming-uniform (not a no-op: for tests and debugging). `'pissa'` and `'olora'` are parsed but
+ * rejected when a fresh adapter is created (they need an SVD / QR of the base weight).
+ */
+export type InitLoraWeights = boolean | 'gaussian' | 'pissa' | 'olora' | `pissa_niter_${number}`;
+
+/** A validated LoRA adapter configuration (PEFT `LoraConfig`, camelCase, frozen). */
+export interface LoraConfig {
+  /** Always `"LORA"`. */
+  readonly peftType: 'LORA';
+  /** `"CAUSAL_LM"` (or `null` in files written without a task type). */
+  readonly taskType: 'CAUSAL_LM' | null;
+  /** LoRA rank (default 8). */
+  readonly r: number;
+  /** LoRA alpha (default 8); scaling is `loraAlpha / r`, or `loraAlpha / √r` with {@link LoraConfig.useRslora}. */
+  readonly loraAlpha: number;
+  /** Dropout probability on the LoRA input while training (default 0). */
+  readonly loraDropout: number;
+  /**
+   * Modules to adapt: a list of names (a module matches when its path equals one or ends with
+   * `.name`), a regular expression that must match the whole path, `"all-linear"` (every linear
+   * except `lm_head`), or `null` for the model type's default (`q_proj`, `v_proj`).
+   */
+  readonly targetModules: readonly string[] | string | null;
+  /** Modules never adapted: a list (same matching as targets) or a full-match regex. */
+  readonly excludeModules: readonly string[] | string | null;
+  /** Only adapt these layer indices (needs a list `targetModules`). */
+  readonly layersToTransform: readonly number[] | number | null;
+  /** Name(s) of the layer list the indices refer to (e.g. `"layers"`); needs `layersToTransform`. */
+  readonly layersPattern: readonly string[] | string | null;
+  /** Per-module rank overrides, keyed by a regex matched against the end of the module path. */
+  readonly rankPattern: Readonly<Record<string, number>>;
+  /** Per-module alpha overrides, keyed like {@link LoraConfig.rankPattern}. */
+  readonly alphaPattern: Readonly<Record<string, number>>;
+  /** Which biases train: only `"none"` is supported. */
+  readonly bias: 'none';
+  /** Rank-stabilised LoRA: scaling `loraAlpha / √r` (default false). */
+  readonly useRslora: boolean;
+  /** Weight-decomposed LoRA (DoRA): a trained magnitude vector per output (default false). */
+  readonly useDora: boolean;
+  /** Initialisation of fresh adapters (default `true`). */
+  readonly initLoraWeights: InitLoraWeights;
+  /** Extra fully-trained modules: not supported, always `null`. */
+  readonly modulesToSave: null;
+  /** Weight stored as (in, out) (GPT-2 Conv1D); our linears are never that, so always false. */
+  readonly fanInFanOut: boolean;
+  /** The base model this adapter was trained on (path or Hub id). */
+  readonly baseModelNameOrPath: string | null;
+  /** Loaded for inference only: the adapter's variables are not trainable. */
+  readonly inferenceMode: boolean;
+  /** Hub revision of the base model. */
+  readonly revision: string | null;
+  /** PEFT version that wrote the file (stamped with {@link PEFT_FORMAT_VERSION} on save). */
+  readonly peftVersion: string | null;
+}
+
+/** Options of {@link loraConfig}: every {@link LoraConfig} field, optional, with PEFT's defaults. */
+export type LoraConfigOptions = Partial<Omit<LoraConfig, 'peftType' | 'modulesToSave' | 'bias'>> & {
+  /** Only `"none"` (the default) is supported. */
+  readonly bias?: 'none' | 'all' | 'lora_only';
+  /** Not supported; `null`, `undefined` or `[]` only. */
+  readonly modulesToSave?: readonly string[] | null;
+};
+
+/** Warning sink (defaults to `console.warn`). */
+export type WarningHandler = (message: string) => void;
+
+const defaultWarn: WarningHandler = (message) => console.warn(`@lora/peft: ${message}`);
+
+const stringOrList = z.union([z.string(), z.array(z.string())]);
+const initLoraWeights = z.union([
+  z.boolean(),
+  z.enum(['gaussian', 'pissa', 'olora']),
+  z.string().regex(/^pissa_niter_\d+$/, 'expected pissa_niter_<n>') as unknown as z.ZodType<`pissa_niter_${number}`>,
+  z.string(),
+]);
+
+/** `adapter_config.json` as PEFT writes it (snake_case). Unknown keys are kept to be reported. */
+const AdapterConfigFile = z
+  .looseObject({
+    peft_type: z.literal('LORA', { error: '`peft_type` must be "LORA" (this package reads LoRA adapters only)' }).default('LORA'),
+    task_type: z.string().nullable().default('CAUSAL_LM'),
+    r: z.number().int().positive().default(8),
+    lora_alpha: z.number().positive().default(8),
+    lora_dropout: z.number().min(0).lt(1).default(0),
+    target_modules: stringOrList.nullable().default(null),
+    exclude_modules: stringOrList.nullable().default(null),
+    layers_to_transform: z.union([z.number().int().nonnegative(), z.array(z.number().int().nonnegative())]).nullable().default(null),
+    layers_pattern: stringOrList.nullable().default(null),
+    rank_pattern: z.record(z.string(), z.number().int().positive()).nullable().default({}),
+    alpha_pattern: z.record(z.string(), z.number().positive()).nullable().default({}),
+    bias: z.enum(['none', 'all', 'lora_only']).default('none'),
+    use_rslora: z.boolean().default(false),
+    use_dora: z.boolean().default(false),
+    init_lora_weights: initLoraWeights.default(true),
+    modules_to_save: z.array(z.string()).nullable().default(null),
+    fan_in_fan_out: z.boolean().default(false),
+    base_model_name_or_path: z.string().nullable().default(null),
+    inference_mode: z.boolean().default(false),
+    revision: z.string().nullable().default(null),
+    peft_version: z.string().nullable().default(null),
+    lora_bias: z.boolean().default(false),
+  })
+  .superRefine((c, ctx) => {
+    const fail = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (typeof c.target_modules === 'string' && c.target_modules.toLowerCase() !== 'all-linear') {
+      if (c.layers_to_transform !== null) fail('layers_to_transform', '`layers_to_transform` cannot be used when `target_modules` is a str (regex).');
+      if (c.layers_pattern !== null) fail('layers_pattern', '`layers_pattern` cannot be used when `target_modules` is a str (regex).');
+    }
+    if (c.layers_pattern !== null && c.layers_pattern.length > 0 && c.layers_to_transform === null) {
+      fail('layers_pattern', 'When `layers_pattern` is specified, `layers_to_transform` must also be specified.');
+    }
+    if (c.task_type !== null && c.task_type !== 'CAUSAL_LM') {
+      fail('task_type', `\`task_type\` "${c.task_type}" is not supported: @lora/peft adapts causal LMs only ("CAUSAL_LM").`);
+    }
+    if (c.bias !== 'none') {
+      fail('bias', `\`bias\` "${c.bias}" (training base biases) is not supported by @lora/peft; use "none".`);
+    }
+    if (c.lora_bias) fail('lora_bias', '`lora_bias` (a bias on lora_B) is not supported by @lora/peft; set it to false.');
+    if (c.modules_to_save !== null && c.modules_to_save.length > 0) {
+      fail('modules_to_save', '`modules_to_save` (fully trained extra modules) is not supported by @lora/peft; set it to null.');
+    }
+    const init = c.init_lora_weights;
+    if (typeof init === 'string' && !['gaussian', 'pissa', 'olora'].includes(init) && !/^pissa_niter_\d+$/.test(init)) {
+      fail('init_lora_weights', `\`init_lora_weights\` "${init}" is not supported; use true, false, "gaussian", "pissa" or "olora".`);
+    }
+  });
+
+type AdapterConfigFile = z.output<typeof AdapterConfigFile>;
+
+/**
+ * Keys PEFT 0.21 writes for features this package does not implement, with the value that means
+ * "off". A file that turns one on is rejected; one left at its default is accepted silently.
+ */
+const INERT_KEYS: Readonly<Record<string, unknown>> = {
+  alora_invocation_tokens: null,
+  arrow_config: null,
+  auto_mapping: null,
+  corda_config: null,
+  ensure_weight_tying: false,
+  eva_config: null,
+  kasa_config: null,
+  layer_replication: null,
+  loftq_config: {},
+  lora_ga_config: null,
+  megatron_config: null,
+  megatron_core: 'megatron.core',
+  monteclora_config: null,
+  qalora_group_size: 16,
+  target_parameters: null,
+  trainable_token_indices: null,
+  use_bdlora: null,
+  use_qalora: false,
+  velora_config: null,
+};
+
+const KNOWN_KEYS = new Set(Object.keys(AdapterConfigFile.shape));
+
+function isInert(key: string, value: unknown): boolean {
+  if (value === null || value === false) return true;
+  if (typeof value === 'object' && Object.keys(value as object).length === 0) return true;
+  return JSON.stringify(value) === JSON.stringify(INERT_KEYS[key]);
+}
+
+/** Options of {@link parseLoraConfig}. */
+export interface ParseLoraConfigOptions {
+  /** Receives warnings (unknown keys from a newer PEFT, ignored options). Default `console.warn`. */
+  readonly onWarning?: WarningHandler;
+}
+
+function fromFile(c: AdapterConfigFile, source: Source, warn: WarningHandler): LoraConfig {
+  for (const [key, value] of Object.entries(c)) {
+    if (KNOWN_KEYS.has(key)) continue;
+    if (key in INERT_KEYS) {
+      if (!isInert(key, value)) {
+        throw new FileFormatError({
+          file: source.file,
+          field: key,
+          message: `\`${key}\` = ${JSON.stringify(value)} turns on a PEFT feature @lora/peft does not implement; remove it or set it to ${JSON.stringify(INERT_KEYS[key])}.`,
+        });
+      }
+      continue;
+    }
+    warn(`${source.file}: unknown key \`${key}\` (written by a newer PEFT?) is ignored.`);
+  }
+  if (c.fan_in_fan_out) {
+    warn(`${source.file}: \`fan_in_fan_out\` is true but the target modules are plain linears (weight [out, in]); setting it to false, as PEFT does for torch.nn.Linear.`);
+  }
+  const init = c.init_lora_weights as InitLoraWeights;
+  if (c.use_rslora && (Object.keys(c.rank_pattern ?? {}).length > 0 || Object.keys(c.alpha_pattern ?? {}).length > 0) && (init === 'olora' || (typeof init === 'string' && init.startsWith('pissa')))) {
+    warn(`${source.file}: \`use_rslora\` with \`rank_pattern\`/\`alpha_pattern\` and \`init_lora_weights\` "${init}" cannot be converted back to a plain LoRA adapter after training.`);
+  }
+  return Object.freeze({
+    peftType: 'LORA',
+    taskType: c.task_type === null ? null : 'CAUSAL_LM',
+    r: c.r,
+    loraAlpha: c.lora_alpha,
+    loraDropout: c.lora_dropout,
+    targetModules: freezeList(c.target_modules),
+    excludeModules: freezeList(c.exclude_modules),
+    layersToTransform: Array.isArray(c.layers_to_transform) ? Object.freeze([...c.layers_to_transform]) : c.layers_to_transform,
+    layersPattern: freezeList(c.layers_pattern),
+    rankPattern: Object.freeze({ ...(c.rank_pattern ?? {}) }),
+    alphaPattern: Object.freeze({ ...(c.alpha_pattern ?? {}) }),
+    bias: 'none',
+    useRslora: c.use_rslora,
+    useDora: c.use_dora,
+    initLoraWeights: init,
+    modulesToSave: null,
+    fanInFanOut: false,
+    baseModelNameOrPath: c.base_model_name_or_path,
+    inferenceMode: c.inference_mode,
+    revision: c.revision,
+    peftVersion: c.peft_version,
+  } satisfies LoraConfig);
+}
+
+function freezeList<T extends string | readonly string[] | null>(v: T): T {
+  return (Array.isArray(v) ? Object.freeze([...new Set(v)]) : v) as T;
+}
+
+/**
+ * Parses and validates the text of an `adapter_config.json`. Keys of PEFT features left off are
+ * accepted; unknown keys (a newer PEFT) warn; unsupported settings fail naming the field.
+ *
+ * @throws FileFormatError naming the file and the offending field.
+ *
+ * @example
+ * ```ts
+ * const config = parseLoraConfig(await readFile('adapter/adapter_config.json', 'utf8'), { file: 'adapter_config.json' });
+ * config.loraAlpha; // 16
+ * ```
+ */
+export function parseLoraConfig(text: string, source: Source, options: ParseLoraConfigOptions = {}): LoraConfig {
+  const parsed = parseJson(text, AdapterConfigFile, source);
+  return fromFile(parsed, source, options.onWarning ?? defaultWarn);
+}
+
+/**
+ * Builds a {@link LoraConfig} from camelCase options with PEFT 0.21's defaults and checks.
+ *
+ * @throws InvalidArgumentError naming the option.
+ *
+ * @example
+ * ```ts
+ * const config = loraConfig({ r: 16, loraAlpha: 32, targetModules: 'all-linear', useRslora: true });
+ * ```
+ */
+export function loraConfig(options: LoraConfigOptions = {}, parseOptions: ParseLoraConfigOptions = {}): LoraConfig {
+  const snake: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined) snake[toSnake(key)] = value;
+  }
+  const result = AdapterConfigFile.safeParse(snake);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const field = issue === undefined ? 'options' : toCamel(formatIssuePath(issue.path));
+    const message = result.error.issues.map((i) => `\`${toCamel(formatIssuePath(i.path))}\`: ${i.message}`).join('; ');
+    throw new InvalidArgumentError({ argument: `LoraConfig.${field}`, message });
+  }
+  for (const key of Object.keys(result.data)) {
+    if (!KNOWN_KEYS.has(key)) throw new InvalidArgumentError({ argument: `LoraConfig.${toCamel(key)}`, message: 'unknown option.' });
+  }
+  return fromFile(result.data, { file: 'LoraConfig options' }, parseOptions.onWarning ?? defaultWarn);
+}
+
+/** A copy of `config` with some fields replaced (re-validated). */
+export function withLoraConfig(config: LoraConfig, changes: LoraConfigOptions): LoraConfig {
+  const { peftType: _p, modulesToSave: _m, ...rest } = config;
+  return loraConfig({ ...rest, ...changes }, { onWarning: () => {} });
+}
+
+const FLOAT_KEYS = new Set(['lora_dropout']);
+
+/**
+ * The `adapter_config.json` object PEFT 0.21 would write for `config` (every key it writes,
+ * features we lack at their "off" value), with `peft_version` stamped.
+ */
+export function loraConfigToJson(config: LoraConfig): Record<string, unknown> {
+  return {
+    ...INERT_KEYS,
+    alpha_pattern: { ...config.alphaPattern },
+    base_model_name_or_path: config.baseModelNameOrPath,
+    bias: config.bias,
+    exclude_modules: config.excludeModules === null || typeof config.excludeModules === 'string' ? config.excludeModules : [...config.excludeModules],
+    fan_in_fan_out: config.fanInFanOut,
+    inference_mode: config.inferenceMode,
+    init_lora_weights: config.initLoraWeights,
+    layers_pattern: config.layersPattern === null || typeof config.layersPattern === 'string' ? config.layersPattern : [...config.layersPattern],
+    layers_to_transform: config.layersToTransform === null || typeof config.layersToTransform === 'number' ? config.layersToTransform : [...config.layersToTransform],
+    lora_alpha: config.loraAlpha,
+    lora_bias: false,
+    lora_dropout: config.loraDropout,
+    modules_to_save: null,
+    peft_type: 'LORA',
+    peft_version: PEFT_FORMAT_VERSION,
+    r: config.r,
+    rank_pattern: { ...config.rankPattern },
+    revision: config.revision,
+    target_modules: config.targetModules === null || typeof config.targetModules === 'string' ? config.targetModules : [...config.targetModules],
+    task_type: config.taskType,
+    use_dora: config.useDora,
+    use_rslora: config.useRslora,
+  };
+}
+
+/** The text of `adapter_config.json` for `config`, formatted as PEFT writes it (sorted keys, indent 2). */
+export function serializeLoraConfig(config: LoraConfig): string {
+  return pythonJsonDumps(loraConfigToJson(config), FLOAT_KEYS);
+}
+
+function toSnake(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+function toCamel(key: string): string {
+  return key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+}

@@ -1,0 +1,104 @@
+import { InvalidArgumentError, LoraError, Rng } from '@lora/core';
+import type { CausalLM, LinearLike, LinearSlot } from '@lora/models';
+import { type LoraConfig, withLoraConfig } from '../config/lora-config.js';
+import { LoraLinear } from '../layers/lora-linear.js';
+import { isTargetModule, patternValue, resolveTargetModules } from './target-modules.js';
+
+/** Options of {@link injectAdapter}. */
+export interface InjectOptions {
+  /** Name of the adapter in every wrapped layer. */
+  readonly adapterName: string;
+  /** Seed of the RNG that draws the initial weights, in module order (default 0). */
+  readonly seed?: number;
+  /** Whether the new variables are trainable. */
+  readonly trainable: boolean;
+  /** Receives warnings (default `console.warn`). */
+  readonly onWarning?: (message: string) => void;
+}
+
+/** One wrapper type the injector can put in place of a base module (first match wins). */
+interface Dispatcher {
+  readonly name: string;
+  matches(module: LinearLike): boolean;
+  wrap(module: LinearLike): LoraLinear;
+}
+
+function isLinearLike(module: unknown): module is LinearLike {
+  const m = module as Partial<LinearLike> | undefined;
+  return (
+    m !== undefined &&
+    typeof m.inFeatures === 'number' &&
+    typeof m.outFeatures === 'number' &&
+    typeof m.apply === 'function' &&
+    typeof m.denseWeight === 'function'
+  );
+}
+
+const DISPATCHERS: readonly Dispatcher[] = [
+  { name: 'LoraLinear (adds another adapter)', matches: (m) => m instanceof LoraLinear, wrap: (m) => m as LoraLinear },
+  { name: 'LinearLike (Linear from @lora/models, Nf4Linear from @lora/quant)', matches: isLinearLike, wrap: (m) => new LoraLinear(m) },
+];
+
+/** The module paths a config selects in `model`, and the config with `targetModules` resolved as PEFT saves it. */
+export function selectTargets(model: CausalLM, config: LoraConfig): { slots: LinearSlot[]; config: LoraConfig } {
+  const slots = model.linearModules();
+  const targets = resolveTargetModules(config, model.config.modelType, slots.map((s) => s.path));
+  const resolved = typeof targets === 'string' ? config : withLoraConfig(config, { targetModules: targets });
+  const selected = slots.filter((s) => isTargetModule(config, targets, s.path));
+  if (selected.length === 0) {
+    const shown = typeof targets === 'string' ? `regex "${targets}"` : `[${targets.join(', ')}]`;
+    throw new InvalidArgumentError({
+      argument: 'LoraConfig.targetModules',
+      message: `Target modules ${shown} not found in the base model (its linear modules: ${slots.map((s) => s.path).join(', ')}). Please check the target modules and try again.`,
+    });
+  }
+  return { slots: selected, config: resolved };
+}
+
+/**
+ * Adds an adapter to every module of `model` that `config` targets, wrapping plain linears in a
+ * {@link LoraLinear} through their slots (modules already wrapped get one more adapter). Returns
+ * the wrapped layers by path and the config with `targetModules` resolved.
+ *
+ * @throws LoraError when a target is of an unsupported type (the message lists supported ones).
+ */
+export function injectAdapter(model: CausalLM, config: LoraConfig, options: InjectOptions): { layers: Map<string, LoraLinear>; config: LoraConfig } {
+  const { slots, config: resolved } = selectTargets(model, config);
+  const rng = new Rng(options.seed ?? 0);
+  const layers = new Map<string, LoraLinear>();
+  for (const s of slots) {
+    const module = s.get();
+    const dispatcher = DISPATCHERS.find((d) => d.matches(module));
+    if (dispatcher === undefined) {
+      throw new LoraError(
+        `Target module ${s.path} (${(module as object).constructor?.name ?? typeof module}) is not supported. Currently, only the following modules are supported: ${DISPATCHERS.map((d) => d.name).join('; ')}.`,
+      );
+    }
+    const layer = dispatcher.wrap(module);
+    layer.addAdapter(options.adapterName, {
+      r: patternValue(config.rankPattern, s.path, config.r),
+      loraAlpha: patternValue(config.alphaPattern, s.path, config.loraAlpha),
+      useRslora: config.useRslora,
+      useDora: config.useDora,
+      loraDropout: config.loraDropout,
+      initLoraWeights: config.initLoraWeights,
+      rng,
+      trainable: options.trainable,
+      path: s.path,
+      ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
+    });
+    if (layer !== module) s.set(layer);
+    layers.set(s.path, layer);
+  }
+  return { layers, config: resolved };
+}
+
+/** Every {@link LoraLinear} currently in `model`, by module path. */
+export function loraLayers(model: CausalLM): Map<string, LoraLinear> {
+  const out = new Map<string, LoraLinear>();
+  for (const s of model.linearModules()) {
+    const m = s.get();
+    if (m instanceof LoraLinear) out.set(s.path, m);
+  }
+  return out;
+}

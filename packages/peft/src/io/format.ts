@@ -1,0 +1,74 @@
+/**
+ * The PEFT adapter file format, in one place (STYLE.md 15): file names, the `base_model.model.`
+ * key prefix, tensor names with the adapter name stripped, and the PyTorch layouts
+ * (`lora_A.weight` `[r, in]`, `lora_B.weight` `[out, r]`, DoRA `lora_magnitude_vector` `[out]`,
+ * which PEFT saves without a `.weight` suffix).
+ */
+
+/** Adapter weights file written by PEFT's `save_pretrained` (`peft.utils.constants.SAFETENSORS_WEIGHTS_NAME`). */
+export const ADAPTER_WEIGHTS_NAME = 'adapter_model.safetensors';
+/** Adapter config file (`peft.utils.constants.CONFIG_NAME`). */
+export const ADAPTER_CONFIG_NAME = 'adapter_config.json';
+/** Prefix PEFT puts before module paths (`PeftModel.base_model` → `LoraModel.model`). */
+export const PEFT_KEY_PREFIX = 'base_model.model.';
+/** `__metadata__` PEFT writes into `adapter_model.safetensors`. */
+export const ADAPTER_WEIGHTS_METADATA: Readonly<Record<string, string>> = Object.freeze({ format: 'pt' });
+/** The PEFT version whose format this package writes and stamps into `peft_version`. */
+export const PEFT_FORMAT_VERSION = '0.21.2';
+
+/** Which adapter tensor of a module a key names. */
+export type AdapterTensorKind = 'lora_A' | 'lora_B' | 'lora_magnitude_vector';
+
+/** The safetensors key of one adapter tensor of the module at `modulePath`. */
+export function adapterTensorKey(modulePath: string, kind: AdapterTensorKind): string {
+  const suffix = kind === 'lora_magnitude_vector' ? kind : `${kind}.weight`;
+  return `${PEFT_KEY_PREFIX}${modulePath}.${suffix}`;
+}
+
+/** Splits an adapter key into module path and tensor kind; `undefined` when it is not one. */
+export function parseAdapterTensorKey(key: string): { modulePath: string; kind: AdapterTensorKind } | undefined {
+  const match = /^base_model\.model\.(.+)\.(lora_A\.weight|lora_B\.weight|lora_magnitude_vector)$/.exec(key);
+  if (match === null) return undefined;
+  const kind = (match[2] as string).replace('.weight', '') as AdapterTensorKind;
+  return { modulePath: match[1] as string, kind };
+}
+
+/**
+ * Serializes JSON the way Python's `json.dumps(value, indent=2, sort_keys=True)` does (PEFT's
+ * `adapter_config.json`): keys sorted, two-space indent, and the numbers under `floatKeys`
+ * written as Python floats (`0.0`, `1e-05`).
+ */
+export function pythonJsonDumps(value: unknown, floatKeys: ReadonlySet<string> = new Set()): string {
+  const render = (v: unknown, indent: string, key: string | undefined): string => {
+    if (v === null || v === undefined) return 'null';
+    if (typeof v === 'number') return key !== undefined && floatKeys.has(key) ? pythonFloat(v) : pythonNumber(v);
+    if (typeof v === 'boolean' || typeof v === 'string') return JSON.stringify(v);
+    const inner = `${indent}  `;
+    if (Array.isArray(v)) {
+      if (v.length === 0) return '[]';
+      return `[\n${v.map((x) => inner + render(x, inner, key)).join(',\n')}\n${indent}]`;
+    }
+    const entries = Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    if (entries.length === 0) return '{}';
+    return `{\n${entries.map(([k, x]) => `${inner}${JSON.stringify(k)}: ${render(x, inner, k)}`).join(',\n')}\n${indent}}`;
+  };
+  return render(value, '', undefined);
+}
+
+function pythonNumber(v: number): string {
+  return Number.isInteger(v) ? String(v) : pythonFloat(v);
+}
+
+/** Python's `repr(float)`: shortest round-trip digits, scientific below 1e-4 or from 1e16. */
+function pythonFloat(v: number): string {
+  if (!Number.isFinite(v)) return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
+  if (v === 0) return Object.is(v, -0) ? '-0.0' : '0.0';
+  const [mantissa, expText] = v.toExponential().split('e') as [string, string];
+  const exp = Number(expText);
+  if (exp < -4 || exp >= 16) {
+    const sign = exp < 0 ? '-' : '+';
+    return `${mantissa}e${sign}${String(Math.abs(exp)).padStart(2, '0')}`;
+  }
+  const text = String(v);
+  return text.includes('.') ? text : `${text}.0`;
+}

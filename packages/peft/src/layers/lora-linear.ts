@@ -1,0 +1,393 @@
+import { InvalidArgumentError, LoraError, type Rng } from '@lora/core';
+import { Linear, type LinearLike } from '@lora/models';
+import * as tf from '@tensorflow/tfjs';
+import type { InitLoraWeights } from '../config/lora-config.js';
+import { doraForward, doraWeightNorm } from './dora.js';
+import { matMul2d } from './ops.js';
+
+/**
+ * A base layer that can be rebuilt around a new dense weight: the hook merging uses for bases
+ * that are not a plain {@link Linear} (e.g. @lora/quant's NF4 layer: dequantize, add,
+ * requantize). `lossy` makes merging warn, as PEFT does for 4-bit bases.
+ */
+export interface RebuildableLinear extends LinearLike {
+  /** A new module of the same kind holding `weight` (`[in, out]`, the caller keeps ownership) and a copy of this bias. */
+  withDenseWeight(weight: tf.Tensor2D): LinearLike;
+  /** True when rebuilding rounds the weight (quantized storage). */
+  readonly lossyRebuild?: boolean;
+}
+
+/** True when `module` implements {@link RebuildableLinear}. */
+export function isRebuildableLinear(module: LinearLike): module is RebuildableLinear {
+  return typeof (module as Partial<RebuildableLinear>).withDenseWeight === 'function';
+}
+
+/** How one adapter of a {@link LoraLinear} is created. */
+export interface LoraAdapterOptions {
+  /** Rank. */
+  readonly r: number;
+  /** Alpha. */
+  readonly loraAlpha: number;
+  /** Scaling α/√r instead of α/r. */
+  readonly useRslora: boolean;
+  /** DoRA magnitude vector. */
+  readonly useDora: boolean;
+  /** Dropout on the adapter input while training. */
+  readonly loraDropout: number;
+  /** Initialisation (`'pissa'`/`'olora'` are rejected). */
+  readonly initLoraWeights: InitLoraWeights;
+  /** Draws A (and B when `initLoraWeights` is false), in PEFT's `[r, in]` / `[out, r]` order. */
+  readonly rng: Rng;
+  /** Whether the adapter's variables are trainable (false for inference-only adapters). */
+  readonly trainable: boolean;
+  /** Module path, for error messages. */
+  readonly path?: string;
+  /** Receives warnings (default `console.warn`). */
+  readonly onWarning?: (message: string) => void;
+}
+
+/** The tensors of one adapter, in our layouts. */
+export interface LoraAdapterWeights {
+  /** `lora_A` as `[in, r]` (PEFT stores `[r, in]`). */
+  readonly a: tf.Variable<tf.Rank.R2>;
+  /** `lora_B` as `[r, out]` (PEFT stores `[out, r]`). */
+  readonly b: tf.Variable<tf.Rank.R2>;
+  /** DoRA magnitude `[out]`, when the adapter uses DoRA. */
+  readonly magnitude: tf.Variable<tf.Rank.R1> | undefined;
+}
+
+interface Adapter extends LoraAdapterWeights {
+  readonly r: number;
+  readonly loraAlpha: number;
+  readonly scaling: number;
+  readonly dropout: number;
+  readonly trainable: boolean;
+}
+
+/** Uniform U(±1/√fanIn) host values in row-major `[rows, fanIn]` order (kaiming_uniform, a = √5). */
+function kaimingUniform(rng: Rng, rows: number, fanIn: number): Float32Array {
+  const bound = 1 / Math.sqrt(fanIn);
+  return Float32Array.from({ length: rows * fanIn }, () => (2 * rng.next() - 1) * bound);
+}
+
+function transposed(data: Float32Array, rows: number, cols: number): tf.Tensor2D {
+  return tf.tidy(() => tf.transpose(tf.tensor2d(data, [rows, cols])) as tf.Tensor2D);
+}
+
+/**
+ * A linear layer with LoRA adapters: `y = base(x) + s · B(A(dropout(x)))` with `s = α/r` or
+ * `α/√r` (rsLoRA), or DoRA when the adapter has a magnitude vector. Wraps any
+ * {@link LinearLike} (dense or NF4); only the adapter variables train. A is kept as `[in, r]` and
+ * B as `[r, out]` so every matmul is flag-free; the transposes to PEFT's layout happen at the file
+ * boundary.
+ */
+export class LoraLinear implements LinearLike {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  /** Dropout is applied only while true (see {@link PeftModel.train}). */
+  training = false;
+  /** While true the layer outputs the base layer's output exactly. */
+  disabled = false;
+  private baseLayer: LinearLike;
+  private readonly adapters = new Map<string, Adapter>();
+  private active: string[] = [];
+  private readonly merged: { name: string; factor: tf.Tensor1D | undefined }[] = [];
+  private dropoutRng: Rng | undefined;
+
+  constructor(base: LinearLike) {
+    this.baseLayer = base;
+    this.inFeatures = base.inFeatures;
+    this.outFeatures = base.outFeatures;
+  }
+
+  /** Wraps `base` and adds a first adapter named `adapterName`, made active. */
+  static fromBase(base: LinearLike, adapterName: string, options: LoraAdapterOptions): LoraLinear {
+    const layer = new LoraLinear(base);
+    layer.addAdapter(adapterName, options);
+    layer.setAdapter([adapterName]);
+    return layer;
+  }
+
+  /** The wrapped base layer. */
+  get base(): LinearLike {
+    return this.baseLayer;
+  }
+
+  get bias(): tf.Tensor1D | undefined {
+    return this.baseLayer.bias;
+  }
+
+  /** Names of the adapters this layer holds. */
+  adapterNames(): string[] {
+    return [...this.adapters.keys()];
+  }
+
+  /** Names of the active adapters (those present in this layer). */
+  activeAdapters(): string[] {
+    return this.active.filter((n) => this.adapters.has(n));
+  }
+
+  /** Names of the adapters merged into the base weight, in merge order. */
+  mergedAdapters(): string[] {
+    return this.merged.map((m) => m.name);
+  }
+
+  /** Scaling `s` of an adapter. */
+  scaling(name: string): number {
+    return this.require(name).scaling;
+  }
+
+  /** Rank and alpha of an adapter. */
+  rank(name: string): { r: number; loraAlpha: number } {
+    const a = this.require(name);
+    return { r: a.r, loraAlpha: a.loraAlpha };
+  }
+
+  /** The variables of an adapter (owned by the layer). */
+  weights(name: string): LoraAdapterWeights {
+    const { a, b, magnitude } = this.require(name);
+    return { a, b, magnitude };
+  }
+
+  /** Adds an adapter (inactive until {@link LoraLinear.setAdapter}). */
+  addAdapter(name: string, options: LoraAdapterOptions): void {
+    const where = options.path ?? 'linear';
+    if (this.adapters.has(name)) throw new InvalidArgumentError({ argument: 'adapterName', message: `${where} already has an adapter "${name}"; delete it first.` });
+    if (!Number.isInteger(options.r) || options.r <= 0) throw new InvalidArgumentError({ argument: 'r', message: `\`r\` must be a positive integer (got ${options.r}) at ${where}.` });
+    const init = options.initLoraWeights;
+    if (typeof init === 'string' && init !== 'gaussian') {
+      throw new LoraError(
+        `\`init_lora_weights\` "${init}" is not supported by @lora/peft (it needs an ${init === 'olora' ? 'QR' : 'SVD'} of the base weight and rewrites it); use true, false or "gaussian".`,
+      );
+    }
+    const { r } = options;
+    const [inF, outF] = [this.inFeatures, this.outFeatures];
+    const rng = options.rng;
+    let aData: Float32Array;
+    if (init === 'gaussian') aData = Float32Array.from({ length: r * inF }, () => rng.normal() / r);
+    else aData = kaimingUniform(rng, r, inF);
+    const a = tf.variable(transposed(aData, r, inF), options.trainable) as tf.Variable<tf.Rank.R2>;
+    const bInit = init === false ? transposed(kaimingUniform(rng, outF, r), outF, r) : tf.zeros([r, outF]);
+    const b = tf.variable(bInit, options.trainable) as tf.Variable<tf.Rank.R2>;
+    bInit.dispose();
+    const scaling = options.useRslora ? options.loraAlpha / Math.sqrt(r) : options.loraAlpha / r;
+    let magnitude: tf.Variable<tf.Rank.R1> | undefined;
+    if (options.useDora) {
+      const norm = tf.tidy(() => {
+        const w = this.baseLayer.denseWeight();
+        return doraWeightNorm(w, a, b, scaling);
+      });
+      magnitude = tf.variable(norm, options.trainable) as tf.Variable<tf.Rank.R1>;
+      norm.dispose();
+    }
+    this.dropoutRng ??= rng;
+    this.adapters.set(name, { a, b, magnitude, r, loraAlpha: options.loraAlpha, scaling, dropout: options.loraDropout, trainable: options.trainable });
+  }
+
+  /**
+   * Replaces an adapter's values from host data in PEFT's layouts (`lora_A` `[r, in]`,
+   * `lora_B` `[out, r]`, magnitude `[out]`); shapes are checked by the caller.
+   */
+  assignFromTorch(name: string, values: { a: Float32Array; b: Float32Array; magnitude?: Float32Array }): void {
+    const adapter = this.require(name);
+    const { r } = adapter;
+    tf.tidy(() => {
+      adapter.a.assign(transposed(values.a, r, this.inFeatures));
+      adapter.b.assign(transposed(values.b, this.outFeatures, r));
+      if (adapter.magnitude !== undefined && values.magnitude !== undefined) adapter.magnitude.assign(tf.tensor1d(values.magnitude));
+    });
+  }
+
+  /** Reads an adapter back in PEFT's layouts (`lora_A` `[r, in]`, `lora_B` `[out, r]`). */
+  async toTorch(name: string): Promise<{ a: Float32Array; b: Float32Array; magnitude: Float32Array | undefined }> {
+    const adapter = this.require(name);
+    const [at, bt] = tf.tidy(() => [tf.transpose(adapter.a), tf.transpose(adapter.b)]) as [tf.Tensor, tf.Tensor];
+    const a = (await at.data()) as Float32Array;
+    const b = (await bt.data()) as Float32Array;
+    at.dispose();
+    bt.dispose();
+    const magnitude = adapter.magnitude === undefined ? undefined : ((await adapter.magnitude.data()) as Float32Array);
+    return { a, b, magnitude };
+  }
+
+  /** Makes `names` the active adapters (names this layer lacks are skipped, as in PEFT). */
+  setAdapter(names: readonly string[]): void {
+    this.active = [...names];
+  }
+
+  /** Removes an adapter and frees its variables. */
+  deleteAdapter(name: string): void {
+    const adapter = this.require(name);
+    if (this.mergedAdapters().includes(name)) {
+      throw new LoraError(`adapter "${name}" is merged into the base weight; unmerge it before deleting it.`);
+    }
+    adapter.a.dispose();
+    adapter.b.dispose();
+    adapter.magnitude?.dispose();
+    this.adapters.delete(name);
+    this.active = this.active.filter((n) => n !== name);
+  }
+
+  apply(x: tf.Tensor): tf.Tensor {
+    if (this.disabled && this.merged.length > 0) this.unmerge();
+    if (this.disabled || this.merged.length > 0) return this.baseLayer.apply(x);
+    const names = this.activeAdapters();
+    if (names.length === 0) return this.baseLayer.apply(x);
+    return tf.tidy(() => {
+      const lead = x.shape.slice(0, -1);
+      const x2 = x.reshape([-1, this.inFeatures]) as tf.Tensor2D;
+      let result = this.baseLayer.apply(x2) as tf.Tensor2D;
+      for (const name of names) {
+        const ad = this.adapters.get(name) as Adapter;
+        const dropped = this.training && ad.dropout > 0;
+        const xin = dropped ? (tf.dropout(x2, ad.dropout, undefined, this.nextSeed()) as tf.Tensor2D) : x2;
+        if (ad.magnitude === undefined) {
+          const lora = matMul2d(matMul2d(xin, ad.a), ad.b);
+          result = tf.add(result, tf.mul(lora, ad.scaling));
+        } else {
+          const weight = this.baseLayer.denseWeight();
+          result = doraForward({ result, x: xin, dropped, weight, bias: this.baseLayer.bias, a: ad.a, b: ad.b, magnitude: ad.magnitude, scaling: ad.scaling });
+        }
+      }
+      return result.reshape([...lead, this.outFeatures]);
+    });
+  }
+
+  /** Variables of the active, trainable adapters (the base layer is frozen). */
+  trainableVariables(): tf.Variable[] {
+    return this.activeAdapters().flatMap((name) => {
+      const ad = this.adapters.get(name) as Adapter;
+      if (!ad.trainable) return [];
+      return ad.magnitude === undefined ? [ad.a, ad.b] : [ad.a, ad.b, ad.magnitude];
+    });
+  }
+
+  /** The effective weight `[in, out]`: the base with the active adapters applied (or merged). */
+  denseWeight(): tf.Tensor2D {
+    if (this.disabled || this.merged.length > 0) return this.baseLayer.denseWeight();
+    return tf.tidy(() => {
+      let w = this.baseLayer.denseWeight();
+      for (const name of this.activeAdapters()) w = this.mergedWeight(w, this.adapters.get(name) as Adapter).weight;
+      return w;
+    });
+  }
+
+  /** `ΔW = s · A B` of an adapter, `[in, out]`. */
+  deltaWeight(name: string): tf.Tensor2D {
+    const ad = this.require(name);
+    return tf.tidy(() => tf.mul(matMul2d(ad.a, ad.b), ad.scaling) as tf.Tensor2D);
+  }
+
+  /**
+   * Folds the active adapters (or `names`) into the base weight; forward then runs the base only.
+   * The base is rebuilt around the new weight: a {@link Linear} directly, any other base through
+   * {@link RebuildableLinear} (NF4: dequantize, add, requantize — lossy, with a warning).
+   *
+   * @param safe - check the merged weight for NaN/Inf before committing (PEFT `safe_merge`).
+   */
+  merge(names: readonly string[] = this.activeAdapters(), { safe = false, onWarning }: { safe?: boolean; onWarning?: (m: string) => void } = {}): void {
+    for (const name of names) {
+      if (this.mergedAdapters().includes(name)) {
+        (onWarning ?? console.warn)(`adapter "${name}" is already merged; skipping it.`);
+        continue;
+      }
+      const adapter = this.require(name);
+      const { weight, factor } = tf.tidy(() => this.mergedWeight(this.baseLayer.denseWeight(), adapter));
+      if (safe) {
+        const finite = tf.tidy(() => tf.all(tf.isFinite(weight)).dataSync()[0] === 1);
+        if (!finite) {
+          weight.dispose();
+          factor?.dispose();
+          throw new LoraError(`NaNs detected in the merged weights. The adapter "${name}" seems to be broken.`);
+        }
+      }
+      this.rebuildBase(weight, onWarning);
+      this.merged.push({ name, factor });
+    }
+  }
+
+  /** Undoes {@link LoraLinear.merge} for every merged adapter (last merged first). */
+  unmerge({ onWarning }: { onWarning?: (m: string) => void } = {}): void {
+    if (this.merged.length === 0) {
+      (onWarning ?? console.warn)('Already unmerged. Nothing to do.');
+      return;
+    }
+    while (this.merged.length > 0) {
+      const { name, factor } = this.merged.pop() as { name: string; factor: tf.Tensor1D | undefined };
+      const adapter = this.require(name);
+      const weight = tf.tidy(() => {
+        const w = this.baseLayer.denseWeight();
+        const delta = tf.mul(matMul2d(adapter.a, adapter.b), adapter.scaling);
+        return tf.sub(factor === undefined ? w : tf.div(w, factor), delta) as tf.Tensor2D;
+      });
+      factor?.dispose();
+      this.rebuildBase(weight, onWarning);
+    }
+  }
+
+  /**
+   * Returns the base layer, freeing every adapter (the layer must not be used afterwards). With
+   * merged adapters the returned base holds them.
+   */
+  unload(): LinearLike {
+    for (const { factor } of this.merged) factor?.dispose();
+    this.merged.length = 0;
+    for (const ad of this.adapters.values()) {
+      ad.a.dispose();
+      ad.b.dispose();
+      ad.magnitude?.dispose();
+    }
+    this.adapters.clear();
+    this.active = [];
+    return this.baseLayer;
+  }
+
+  dispose(): void {
+    this.unload().dispose();
+  }
+
+  /** `W + ΔW`, or DoRA's `(m / ‖W + ΔW‖) ⊙ (W + ΔW)` (per output column); disposes `w`. */
+  private mergedWeight(w: tf.Tensor2D, ad: Adapter): { weight: tf.Tensor2D; factor: tf.Tensor1D | undefined } {
+    const out = tf.tidy(() => {
+      const combined = tf.add(w, tf.mul(matMul2d(ad.a, ad.b), ad.scaling)) as tf.Tensor2D;
+      if (ad.magnitude === undefined) return { weight: combined, factor: undefined };
+      const norm = tf.sqrt(tf.sum(tf.square(combined), 0));
+      const factor = tf.div(ad.magnitude, norm) as tf.Tensor1D;
+      return { weight: tf.mul(combined, factor) as tf.Tensor2D, factor };
+    });
+    w.dispose();
+    return out;
+  }
+
+  /** Puts a new base around `weight` (consumed) and frees the old one. */
+  private rebuildBase(weight: tf.Tensor2D, onWarning: ((m: string) => void) | undefined): void {
+    const old = this.baseLayer;
+    if (old instanceof Linear) {
+      this.baseLayer = new Linear(weight, old.bias === undefined ? {} : { bias: old.bias.clone() });
+    } else if (isRebuildableLinear(old)) {
+      if (old.lossyRebuild === true) {
+        (onWarning ?? console.warn)('Merge lora module to 4-bit linear may get different generations due to rounding errors.');
+      }
+      this.baseLayer = old.withDenseWeight(weight);
+      weight.dispose();
+    } else {
+      weight.dispose();
+      throw new LoraError(
+        `cannot merge into a base layer of type ${old.constructor.name}: merging needs a Linear from @lora/models or a layer implementing RebuildableLinear.withDenseWeight (e.g. @lora/quant's NF4 layer).`,
+      );
+    }
+    old.dispose();
+  }
+
+  private nextSeed(): number {
+    return (this.dropoutRng as Rng).nextUint32();
+  }
+
+  private require(name: string): Adapter {
+    const adapter = this.adapters.get(name);
+    if (adapter === undefined) {
+      throw new InvalidArgumentError({ argument: 'adapterName', message: `no adapter "${name}" (this layer has: ${this.adapterNames().join(', ') || 'none'}).` });
+    }
+    return adapter;
+  }
+}

@@ -1,0 +1,24 @@
+import * as tf from '@tensorflow/tfjs';
+
+type CustomGradFn = Parameters<typeof tf.customGrad>[0];
+
+/**
+ * `x @ w` for 2-D tensors with an explicit gradient that materialises the transposes instead of
+ * using `transposeA/B` flags (on wasm the flagged matmul is ~10× slower; DESIGN.md).
+ */
+export const matMul2d = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, save: tf.GradSaveFunc) => {
+  save([x, w]);
+  return {
+    value: tf.matMul(x, w),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)), tf.matMul(tf.transpose(xs), dy as tf.Tensor2D)];
+    },
+  };
+}) as unknown as CustomGradFn) as unknown as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
+
+/** Identity whose gradient is zero (PyTorch's `.detach()` inside a differentiated function). */
+export const stopGradient = tf.customGrad(((x: tf.Tensor) => ({
+  value: tf.clone(x),
+  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+})) as unknown as CustomGradFn) as unknown as <T extends tf.Tensor>(x: T) => T;
