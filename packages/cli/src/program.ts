@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { LoraError } from '@lora/core';
+import { registerDataInspect } from './commands/data-inspect.js';
 import { registerGenerate } from './commands/generate.js';
 import { processIo, type CliIo } from './io.js';
 
@@ -7,7 +8,7 @@ import { processIo, type CliIo } from './io.js';
 export type RegisterCommand = (program: Command, io: CliIo) => void;
 
 /** Every command of `lora`, in help order. Adding a command = adding a file and a line here. */
-const commands: readonly RegisterCommand[] = [registerGenerate];
+const commands: readonly RegisterCommand[] = [registerGenerate, registerDataInspect];
 
 /** The CLI version, printed by `lora --version`. */
 export const version = '0.1.0';
@@ -24,9 +25,13 @@ export function buildProgram(io: CliIo = processIo()): Command {
     .configureOutput({ writeOut: io.writeOut, writeErr: io.writeErr })
     .exitOverride();
   for (const register of commands) register(program, io);
-  for (const command of program.commands) {
-    command.configureOutput({ writeOut: io.writeOut, writeErr: io.writeErr }).exitOverride();
-  }
+  const configure = (command: Command): void => {
+    for (const sub of command.commands) {
+      sub.configureOutput({ writeOut: io.writeOut, writeErr: io.writeErr }).exitOverride();
+      configure(sub);
+    }
+  };
+  configure(program);
   return program;
 }
 

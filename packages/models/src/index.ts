@@ -59,7 +59,6 @@ export {
   readLlama2cCheckpoint,
   parseLlama2cCheckpoint,
   interleavedToRotateHalf,
-  Llama2cTokenizer,
   type Llama2cCheckpoint,
   type Llama2cHeader,
   type Llama2cHfConfig,

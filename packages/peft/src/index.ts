@@ -1,1 +1,59 @@
-export {};
+/**
+ * LoRA, rsLoRA and DoRA adapters for `@lora/models` causal LMs, reading and writing Hugging Face
+ * PEFT adapter folders (`adapter_config.json` + `adapter_model.safetensors`) with PEFT's keys and
+ * layouts. Several named adapters can share one base; merge / unmerge / mergeAndUnload fold them
+ * into the base weights.
+ *
+ * @example
+ * ```ts
+ * import { loadModel } from '@lora/models';
+ * import { getPeftModel, loraConfig, loadPeftModel } from '@lora/peft';
+ * const { model } = await loadModel(baseDir);
+ * const peft = getPeftModel(model, loraConfig({ r: 8, loraAlpha: 16, targetModules: 'all-linear' }));
+ * // … train peft.trainableVariables() …
+ * await peft.saveAdapter('out/adapter'); // loads in Python with PeftModel.from_pretrained
+ * ```
+ *
+ * @packageDocumentation
+ */
+export {
+  loraConfig,
+  parseLoraConfig,
+  serializeLoraConfig,
+  loraConfigToJson,
+  withLoraConfig,
+  type LoraConfig,
+  type LoraConfigOptions,
+  type InitLoraWeights,
+  type ParseLoraConfigOptions,
+  type WarningHandler,
+} from './config/lora-config.js';
+export {
+  LoraLinear,
+  isRebuildableLinear,
+  type RebuildableLinear,
+  type LoraAdapterOptions,
+  type LoraAdapterWeights,
+} from './layers/lora-linear.js';
+export {
+  ALL_LINEAR,
+  DEFAULT_TARGET_MODULES,
+  isTargetModule,
+  patternValue,
+  resolveTargetModules,
+} from './inject/target-modules.js';
+export { injectAdapter, selectTargets, loraLayers, type InjectOptions } from './inject/apply-lora.js';
+export { PeftModel, getPeftModel, loadPeftModel, type AddAdapterOptions, type LoadAdapterOptions } from './peft-model.js';
+export { saveMergedModel, type SaveMergedOptions } from './merge.js';
+export {
+  ADAPTER_CONFIG_NAME,
+  ADAPTER_WEIGHTS_NAME,
+  ADAPTER_WEIGHTS_METADATA,
+  PEFT_KEY_PREFIX,
+  PEFT_FORMAT_VERSION,
+  adapterTensorKey,
+  parseAdapterTensorKey,
+  type AdapterTensorKind,
+} from './io/format.js';
+export { adapterStateDict, serializeAdapterWeights, saveAdapterFiles } from './io/save.js';
+export { readAdapterConfig, loadAdapterWeights } from './io/load.js';

@@ -1,6 +1,7 @@
-import { InvalidArgumentError as CommanderArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { CliIo } from '../io.js';
-import { decodeContinuation, loadTokenizer } from '../tokenizer.js';
+import { integer, real } from '../options.js';
+import { decodeContinuation, loadModelTokenizer } from '../tokenizer.js';
 import type { BackendName } from '@lora/models';
 
 /** Parsed options of `lora generate`. */
@@ -23,24 +24,6 @@ export interface GenerateOptions {
   backend: BackendName | undefined;
   /** Allow downloading the model from the Hugging Face Hub when it is not found locally. */
   download: boolean;
-}
-
-function integer(min: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new CommanderArgumentError(`expected an integer >= ${min}, got "${value}".`);
-    return n;
-  };
-}
-
-function real(min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
-      throw new CommanderArgumentError(`expected a number in [${min}, ${max}], got "${value}".`);
-    }
-    return n;
-  };
 }
 
 /**
@@ -95,7 +78,7 @@ async function generateCommand(options: GenerateOptions, io: CliIo): Promise<voi
   });
   const loaded = await models.loadModel(path);
   try {
-    const tokenizer = await loadTokenizer(loaded);
+    const tokenizer = await loadModelTokenizer(loaded);
     const promptIds = tokenizer.encode(options.prompt, { addBos: true });
     const { sequences } = await models.generate(loaded.model, [promptIds], {
       maxNewTokens: options.maxNewTokens,

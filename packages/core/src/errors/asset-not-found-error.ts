@@ -5,7 +5,7 @@ const symbol = Symbol.for(`lora.error.${name}`);
 
 /** A model or data set could not be found by the asset resolver; `searched` lists where it looked. */
 export class AssetNotFoundError extends LoraError {
-  private readonly [symbol] = true;
+  readonly [symbol] = true;
   /** The name that was asked for. */
   readonly asset: string;
   /** Every location tried, in order. */

@@ -9,7 +9,7 @@ const symbol = Symbol.for(`lora.error.${name}`);
  * or field.
  */
 export class FileFormatError extends LoraError {
-  private readonly [symbol] = true;
+  readonly [symbol] = true;
   /** Path (or name) of the file. */
   readonly file: string;
   /** 1-based line number, for text formats. */

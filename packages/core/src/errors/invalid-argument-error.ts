@@ -5,7 +5,7 @@ const symbol = Symbol.for(`lora.error.${name}`);
 
 /** A function argument or option has a value the function cannot use. */
 export class InvalidArgumentError extends LoraError {
-  private readonly [symbol] = true;
+  readonly [symbol] = true;
   /** Name of the offending argument or option. */
   readonly argument: string;
 

@@ -19,7 +19,7 @@ export interface LoraErrorOptions {
  * ```
  */
 export class LoraError extends Error {
-  private readonly [symbol] = true;
+  readonly [symbol] = true;
 
   constructor(message: string, options: LoraErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });

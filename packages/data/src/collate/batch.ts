@@ -1,7 +1,7 @@
 /**
  * A collated batch as plain typed arrays, row-major `[batch, length]`. Labels follow the
  * Hugging Face convention: `labels[t] = inputIds[t]` where the token is trained and
- * {@link IGNORE_INDEX} (-100) elsewhere, including padding; the loss shifts by one.
+ * `IGNORE_INDEX` (-100) elsewhere, including padding; the loss shifts by one.
  */
 export interface Batch {
   /** Token ids. */
@@ -17,5 +17,3 @@ export interface Batch {
   /** `[batch, length]`. */
   readonly shape: readonly [number, number];
 }
-
-export { IGNORE_INDEX } from '../transforms/tokenized-example.js';

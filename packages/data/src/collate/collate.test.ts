@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IGNORE_INDEX } from './batch.js';
+import { IGNORE_INDEX } from '../transforms/tokenized-example.js';
 import { collate } from './collate.js';
 
 const a = { inputIds: Int32Array.of(1, 2, 3, 4), labelsMask: Uint8Array.of(0, 0, 1, 1) };

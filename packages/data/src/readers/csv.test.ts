@@ -60,6 +60,17 @@ describe('readCsv', () => {
     expect(reader.report).toMatchObject({ read: 5, kept: 2 });
   });
 
+  it('stops cleanly when the consumer breaks early', async () => {
+    const file = write('big.csv', `id,text,label\n${Array.from({ length: 20_000 }, (_, i) => `${i},"t ${i}",yes`).join('\n')}`);
+    const reader = readCsv(file, { schema: Row });
+    for await (const row of reader) {
+      expect(row.id).toBe(0);
+      break;
+    }
+    expect(reader.report.read).toBeLessThan(20_000);
+    expect((await reader.toArray()).length).toBe(20_000);
+  });
+
   it('an unterminated quote always throws with the file name', async () => {
     const file = write('open-quote.csv', 'id,text,label\n1,"never closed,yes\n');
     await expect(readCsv(file, { schema: Row, mode: 'skip' }).toArray()).rejects.toThrow(file);

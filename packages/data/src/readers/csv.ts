@@ -36,9 +36,9 @@ export function readCsv<S extends z.ZodType>(file: string, options: CsvReaderOpt
 }
 
 async function* csvRecords(file: string, delimiter: string, fixedColumns: readonly string[] | undefined): AsyncGenerator<RawRecord> {
-  const parser = createReadStream(file).pipe(
-    parse({ delimiter, bom: true, raw: true, info: true, skip_empty_lines: true, relax_column_count: true }),
-  );
+  const source = createReadStream(file);
+  const parser = source.pipe(parse({ delimiter, bom: true, raw: true, info: true, skip_empty_lines: true, relax_column_count: true }));
+  source.on('error', (error) => parser.destroy(error)); // pipe() does not forward source errors
   let header: readonly string[] | undefined = fixedColumns;
   // Line bookkeeping: csv-parse's `info.lines` and `raw` are unreliable with CRLF files (the raw
   // text drops the "\n" of "\r\n"), so each record is counted as 1 line plus the newlines
@@ -83,6 +83,8 @@ async function* csvRecords(file: string, delimiter: string, fixedColumns: readon
       });
     }
     throw error;
+  } finally {
+    source.destroy(); // the consumer may stop early
   }
 }
 

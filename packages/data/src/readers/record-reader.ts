@@ -1,4 +1,4 @@
-import { FileFormatError, validate } from '@lora/core';
+import { AssetNotFoundError, FileFormatError, validate } from '@lora/core';
 import type { z } from 'zod';
 import { emptyReadReport, type ReadMode, type ReadReport } from './read-report.js';
 
@@ -65,7 +65,7 @@ export class RecordReader<T> implements AsyncIterable<T> {
   async *entries(): AsyncGenerator<LocatedRecord<T>> {
     const report = emptyReadReport(this.file);
     this.current = report;
-    for await (const raw of this.source()) {
+    for await (const raw of withMissingFileError(this.file, this.source())) {
       const index = report.read;
       report.read += 1;
       if ('syntaxError' in raw) {
@@ -105,4 +105,16 @@ export class RecordReader<T> implements AsyncIterable<T> {
 function firstIssue(error: FileFormatError): string {
   const cause = error.cause as { issues?: { message: string }[] } | undefined;
   return cause?.issues?.[0]?.message ?? error.message;
+}
+
+/** Re-throws "no such file" from the underlying stream as an {@link AssetNotFoundError}. */
+async function* withMissingFileError<T>(file: string, source: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* source;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new AssetNotFoundError({ asset: file, searched: [file], hint: 'check the path of the dataset file', cause: error });
+    }
+    throw error;
+  }
 }

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeChat } from '../chat/encode-chat.js';
@@ -7,10 +6,10 @@ import { loadTokenizer } from './load-tokenizer.js';
 
 const assets = process.env['LORA_ASSETS_DIR'];
 const dir = assets === undefined ? undefined : join(assets, 'models', 'stories260K');
-const moved = existsSync(new URL('./llama2c.ts', import.meta.url));
+if (dir === undefined) console.warn('[llama2c adapter] skipped: LORA_ASSETS_DIR is unset (point it at ../shared to run)');
 
-// Needs LORA_ASSETS_DIR (stories260K's tok512.bin) and packages/data/src/tokenizers/llama2c.ts.
-describe.skipIf(dir === undefined || !moved)('llama2.c tokenizer (stories260K)', () => {
+// Needs LORA_ASSETS_DIR (stories260K's tok512.bin).
+describe.skipIf(dir === undefined)('llama2.c tokenizer (stories260K)', () => {
   it('loads tok512.bin and encodes a stories chat with a trained assistant turn', async () => {
     const tok = await loadTokenizer(dir ?? '');
     expect(tok.vocabSize).toBe(512);

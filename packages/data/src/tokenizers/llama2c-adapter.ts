@@ -1,4 +1,4 @@
-import { LoraError } from '@lora/core';
+import { Llama2cTokenizer } from './llama2c.js';
 import type {
   DecodeOptions,
   EncodeOptions,
@@ -7,27 +7,12 @@ import type {
   TokenizerSettings,
 } from './tokenizer.js';
 
-/** What this adapter needs from the llama2.c tokenizer (`Llama2cTokenizer` in ./llama2c.ts). */
-interface Llama2cLike {
-  readonly vocabSize: number;
-  readonly bosTokenId: number | undefined;
-  readonly eosTokenIds: readonly number[];
-  readonly unkTokenId?: number;
-  encode(text: string, options?: { addBos?: boolean; addEos?: boolean }): number[];
-  decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
-  piece(id: number): Uint8Array;
-}
-
-interface Llama2cModule {
-  Llama2cTokenizer: { fromFile(file: string, options?: { vocabSize?: number }): Promise<Llama2cLike> };
-}
-
 const utf8 = new TextDecoder('utf-8');
 
 /**
  * {@link Tokenizer} over a llama2.c `tokenizer.bin` (e.g. stories260K's `tok512.bin`): adds the
- * batch, pad and vocabulary-lookup methods to `Llama2cTokenizer`. llama2.c tokenizers have no
- * chat template and do not recognise special tokens inside text.
+ * batch, pad and vocabulary-lookup methods to {@link Llama2cTokenizer}. llama2.c tokenizers have
+ * no chat template (use `STORIES_CHAT_TEMPLATE`) and do not recognise special tokens inside text.
  */
 export class Llama2cTokenizerAdapter implements Tokenizer {
   readonly vocabSize: number;
@@ -38,19 +23,17 @@ export class Llama2cTokenizerAdapter implements Tokenizer {
   readonly specialTokens: readonly SpecialToken[];
   readonly settings: TokenizerSettings;
   /** The wrapped llama2.c tokenizer. */
-  readonly inner: Llama2cLike;
+  readonly inner: Llama2cTokenizer;
   private lookup: Map<string, number> | undefined;
 
-  constructor(inner: Llama2cLike) {
+  constructor(inner: Llama2cTokenizer) {
     this.inner = inner;
     this.vocabSize = inner.vocabSize;
     this.bosTokenId = inner.bosTokenId;
     this.eosTokenIds = Object.freeze([...inner.eosTokenIds]);
     this.padTokenId = this.eosTokenIds[0];
     this.unkTokenId = inner.unkTokenId;
-    const specialIds = [inner.unkTokenId, inner.bosTokenId, ...inner.eosTokenIds].filter(
-      (id): id is number => id !== undefined,
-    );
+    const specialIds = [inner.unkTokenId, inner.bosTokenId, ...inner.eosTokenIds];
     this.specialTokens = Object.freeze(
       [...new Set(specialIds)].sort((a, b) => a - b).map((id) => Object.freeze({ id, content: this.idToToken(id) ?? '' })),
     );
@@ -73,21 +56,11 @@ export class Llama2cTokenizerAdapter implements Tokenizer {
   /**
    * Reads a llama2.c `tokenizer.bin`.
    *
-   * @throws LoraError when the llama2.c tokenizer module is not part of this build.
+   * @param options.vocabSize - the model's `vocab_size`, checked against the file.
+   * @throws AssetNotFoundError when the file is missing; FileFormatError when it is malformed.
    */
   static async fromFile(file: string, options: { vocabSize?: number } = {}): Promise<Llama2cTokenizerAdapter> {
-    // TODO(lead): remove this indirection once packages/models/src/llama2c/tokenizer.ts has moved to ./llama2c.ts.
-    const specifier = './llama2c.js';
-    let mod: Llama2cModule;
-    try {
-      mod = (await import(/* @vite-ignore */ specifier)) as Llama2cModule;
-    } catch (error) {
-      throw new LoraError(
-        `${file}: reading llama2.c tokenizers needs packages/data/src/tokenizers/llama2c.ts (Llama2cTokenizer), which this build lacks`,
-        { cause: error },
-      );
-    }
-    return new Llama2cTokenizerAdapter(await mod.Llama2cTokenizer.fromFile(file, options));
+    return new Llama2cTokenizerAdapter(await Llama2cTokenizer.fromFile(file, options));
   }
 
   encode(text: string, options: EncodeOptions = {}): number[] {

@@ -6,14 +6,6 @@ export interface SpecialToken {
   readonly content: string;
 }
 
-/** A named chat template (`tokenizer_config.json` may hold a list of `{name, template}`). */
-export interface NamedChatTemplate {
-  /** Template name, e.g. `"default"` or `"tool_use"`. */
-  readonly name: string;
-  /** Jinja source. */
-  readonly template: string;
-}
-
 /**
  * The fields of `tokenizer_config.json` (and `generation_config.json`) that @lora uses, in camelCase,
  * with special tokens resolved to plain strings.

@@ -24,8 +24,9 @@ export interface CalibrationReport {
 
 /**
  * Expected calibration error with `numBins` equal-width bins over [0, 1]. A confidence `c` goes to
- * bin `ceil(c · numBins) − 1` (bins are `(i/M, (i+1)/M]`, 0 goes to the first), the binning
- * scikit-learn's `calibration_curve(strategy='uniform')` uses.
+ * the number of interior edges `i/M` (computed as `i · (1/M)`, as `np.linspace`) strictly below
+ * it: bins are `(lower, upper]` and 0 goes to the first — exactly scikit-learn's
+ * `calibration_curve(strategy='uniform')` binning (`np.searchsorted(bins[1:-1], p)`).
  *
  * @example
  * ```ts
@@ -37,10 +38,12 @@ export function expectedCalibrationError(confidences: readonly number[], correct
     throw new InvalidArgumentError({ argument: 'correct', message: `has ${correct.length} entries but confidences has ${confidences.length}.` });
   }
   if (!Number.isInteger(numBins) || numBins < 1) throw new InvalidArgumentError({ argument: 'numBins', message: `must be a positive integer, got ${numBins}.` });
+  const step = 1 / numBins;
   const sums = Array.from({ length: numBins }, () => ({ n: 0, conf: 0, acc: 0 }));
   confidences.forEach((c, i) => {
     if (!(c >= 0 && c <= 1)) throw new InvalidArgumentError({ argument: `confidences[${i}]`, message: `must lie in [0, 1], got ${c}.` });
-    const b = Math.min(numBins - 1, Math.max(0, Math.ceil(c * numBins) - 1));
+    let b = 0;
+    while (b < numBins - 1 && (b + 1) * step < c) b++;
     const s = sums[b] as { n: number; conf: number; acc: number };
     s.n++;
     s.conf += c;

@@ -9,7 +9,7 @@ const symbol = Symbol.for(`lora.error.${name}`);
  * keeps what was paid for).
  */
 export class BudgetExceededError extends LoraError {
-  private readonly [symbol] = true;
+  readonly [symbol] = true;
   /** Which cap was hit. */
   readonly limit: 'calls' | 'cost';
   /** Calls made before stopping. */

@@ -12,7 +12,7 @@ export type JudgeCallErrorKind = 'rate-limit' | 'server' | 'timeout' | 'network'
  * {@link retryWithBackoff} tries again; `retryAfterMs` carries the server's `Retry-After`.
  */
 export class JudgeCallError extends LoraError {
-  private readonly [symbol] = true;
+  readonly [symbol] = true;
   /** Provider name (`openai`, `gemini`, `openai-compatible`, `local`). */
   readonly provider: string;
   /** Classification of the failure. */

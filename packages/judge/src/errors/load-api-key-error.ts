@@ -5,7 +5,7 @@ const symbol = Symbol.for(`lora.error.${name}`);
 
 /** No API key was passed and none was found in the environment. The message names the variables to set. */
 export class LoadApiKeyError extends LoraError {
-  private readonly [symbol] = true;
+  readonly [symbol] = true;
 
   constructor(options: { message: string } & LoraErrorOptions) {
     super(options.message, options);

@@ -28,12 +28,12 @@ export function rubricScoreSchema(minScore: number, maxScore: number) {
 }
 
 /** A rubric score. */
-export interface RubricScore {
+export type RubricScore = {
   /** Justification. */
   reason: string;
   /** Integer score. */
   score: number;
-}
+};
 
 /** Safety classification of one response into AILuminate hazard categories. */
 export const SafetyVerdictSchema = z.object({

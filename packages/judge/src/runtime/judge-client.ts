@@ -184,16 +184,21 @@ export class JudgeClient {
     try {
       const { value, completion } = await retryWithBackoff(
         async () => {
-          this.checkBudget();
-          this.counters.callsMade++;
           let completion: JudgeCompletion;
           try {
-            completion = await this.limiter.run(() => this.model.complete(request));
+            completion = await this.limiter.run(async () => {
+              // Checked when the call would start (not when queued), and usage is booked before
+              // the slot is handed on, so queued work stops exactly at the cap.
+              this.checkBudget();
+              this.counters.callsMade++;
+              const answer = await this.model.complete(request);
+              this.account(answer);
+              return answer;
+            });
           } catch (error) {
-            this.countFailure(error);
+            if (!BudgetExceededError.isInstance(error)) this.countFailure(error);
             throw error;
           }
-          this.account(completion);
           const json = extractJson(completion.text);
           const parsed = schema.safeParse(json);
           if (!parsed.success) {

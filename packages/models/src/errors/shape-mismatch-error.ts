@@ -5,7 +5,7 @@ const symbol = Symbol.for(`lora.error.${name}`);
 
 /** A weight in a checkpoint has a shape other than the configuration implies. */
 export class ShapeMismatchError extends LoraError {
-  private readonly [symbol] = true;
+  readonly [symbol] = true;
   /** Tensor name, as in the checkpoint. */
   readonly key: string;
   /** Shape the configuration implies. */

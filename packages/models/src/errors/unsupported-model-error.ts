@@ -5,7 +5,7 @@ const symbol = Symbol.for(`lora.error.${name}`);
 
 /** The checkpoint's `model_type` (or a feature it enables) is not supported by @lora/models. */
 export class UnsupportedModelError extends LoraError {
-  private readonly [symbol] = true;
+  readonly [symbol] = true;
   /** The `model_type` or feature name found. */
   readonly modelType: string;
 

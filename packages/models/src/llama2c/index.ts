@@ -1,5 +1,5 @@
 /**
- * Import of karpathy/llama2.c legacy checkpoints (`.bin`, version 0) and `tokenizer.bin` files.
+ * Import of karpathy/llama2.c legacy checkpoints (`.bin`, version 0); the `tokenizer.bin` reader is in @lora/data.
  * Re-exported from the package entry point.
  */
 export {
@@ -10,4 +10,3 @@ export {
   type Llama2cHeader,
   type Llama2cHfConfig,
 } from './checkpoint.js';
-export { Llama2cTokenizer } from './tokenizer.js';

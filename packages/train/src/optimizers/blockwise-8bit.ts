@@ -1,11 +1,11 @@
 const f = Math.fround;
 
-/** `torch.linspace(start, end, steps)` in float32 (the two-sided CPU formula). */
+/** `torch.linspace(start, end, steps)` in float32: the two-sided CPU formula with fused multiply-adds. */
 function linspaceF32(start: number, end: number, steps: number): Float32Array {
   const out = new Float32Array(steps);
   const step = f(f(f(end) - f(start)) / (steps - 1));
   const half = Math.floor(steps / 2);
-  for (let i = 0; i < steps; i++) out[i] = i < half ? f(f(start) + f(step * i)) : f(f(end) - f(step * (steps - i - 1)));
+  for (let i = 0; i < steps; i++) out[i] = i < half ? f(f(start) + step * i) : f(f(end) - step * (steps - i - 1));
   return out;
 }
 
@@ -38,35 +38,52 @@ export function dynamicMap(signed: boolean, maxExponentBits = 7, totalBits = 8):
   return Float32Array.from(values.sort((a, b) => a - b));
 }
 
-/** Index of the code nearest to `x` in a sorted `code` table (ties to the lower index). */
-function nearest(code: Float32Array, x: number): number {
+const midpointCache = new WeakMap<Float32Array, Float32Array>();
+
+/** float32 midpoints between neighbouring codes (the bucket bounds). */
+function midpoints(code: Float32Array): Float32Array {
+  let bounds = midpointCache.get(code);
+  if (bounds === undefined) {
+    bounds = new Float32Array(code.length - 1);
+    for (let i = 0; i + 1 < code.length; i++) bounds[i] = f(f((code[i] as number) + (code[i + 1] as number)) / 2);
+    midpointCache.set(code, bounds);
+  }
+  return bounds;
+}
+
+/** Bucket of `x`: the number of bounds strictly below it (`torch.bucketize`, ties to the lower code). */
+function bucket(bounds: Float32Array, x: number): number {
   let lo = 0;
-  let hi = code.length - 1;
-  while (hi - lo > 1) {
+  let hi = bounds.length;
+  while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if ((code[mid] as number) <= x) lo = mid;
+    if ((bounds[mid] as number) < x) lo = mid + 1;
     else hi = mid;
   }
-  const dl = Math.abs(x - (code[lo] as number));
-  const dh = Math.abs(x - (code[hi] as number));
-  return dh < dl ? hi : lo;
+  return lo;
 }
 
 /**
- * Blockwise 8-bit quantization as bitsandbytes' `quantize_blockwise`: per block of `blockSize`
- * values, `absmax` = max |x|, then each `x / absmax` becomes the index of the nearest code.
+ * Blockwise 8-bit quantization as bitsandbytes' reference `quantize_blockwise`: per block of
+ * `blockSize` values, `absmax` = max |x|, then `x · (1 / absmax)` clamped to [-1, 1] becomes the
+ * index of the nearest code (bucketized on the float32 midpoints, ties to the lower code).
  * Writes into `codes` and `absmax` (length ⌈n / blockSize⌉).
  */
 export function quantizeBlockwise(values: Float32Array, code: Float32Array, blockSize: number, codes: Uint8Array, absmax: Float32Array): void {
-  const n = values.length;
-  const zero = nearest(code, 0);
-  for (let b = 0, start = 0; start < n; b++, start += blockSize) {
-    const end = Math.min(start + blockSize, n);
-    let m = 0;
-    for (let i = start; i < end; i++) m = Math.max(m, Math.abs(values[i] as number));
-    absmax[b] = m;
-    for (let i = start; i < end; i++) codes[i] = m === 0 ? zero : nearest(code, f((values[i] as number) / m));
-  }
+  for (let b = 0, start = 0; start < values.length; b++, start += blockSize) quantizeBlock(values, start, Math.min(start + blockSize, values.length), code, codes, absmax, b);
+}
+
+/**
+ * Quantizes `values[start, end)` as block `block` (see {@link quantizeBlockwise}); `values` may be a
+ * scratch buffer holding only this block when `offset` maps it to `codes` (`codes[offset + i]`).
+ */
+export function quantizeBlock(values: Float32Array, start: number, end: number, code: Float32Array, codes: Uint8Array, absmax: Float32Array, block: number, offset = 0): void {
+  let m = 0;
+  for (let i = start; i < end; i++) m = Math.max(m, Math.abs(values[i] as number));
+  absmax[block] = m;
+  const bounds = midpoints(code);
+  const inverse = f(1 / Math.max(m, 1e-38));
+  for (let i = start; i < end; i++) codes[offset + i] = bucket(bounds, Math.min(1, Math.max(-1, f((values[i] as number) * inverse))));
 }
 
 /** Inverse of {@link quantizeBlockwise}: `code[q] · absmax` per block, into `out`. */

@@ -1,7 +1,5 @@
-import { FileFormatError, InvalidArgumentError } from '@lora/core';
-import type { TextTokenizer } from '../tokenizer.js';
-import type { FileSource } from '../io/file-source.js';
-import { readBytes } from './read-bytes.js';
+import { readFile } from 'node:fs/promises';
+import { AssetNotFoundError, FileFormatError, InvalidArgumentError } from '@lora/core';
 
 /** Fixed ids of llama2.c's SentencePiece-derived vocabularies (run.c hard-codes them). */
 const UNK = 0;
@@ -29,7 +27,7 @@ const latin1 = (bytes: ArrayLike<number>): string => {
  * tok.encode('Once upon a time'); // [1, 403, 407, 261, 378]
  * ```
  */
-export class Llama2cTokenizer implements TextTokenizer {
+export class Llama2cTokenizer {
   /** Number of tokens in the vocabulary. */
   readonly vocabSize: number;
   /** Beginning-of-sequence id (1). */
@@ -72,15 +70,18 @@ export class Llama2cTokenizer implements TextTokenizer {
   /**
    * Reads a llama2.c `tokenizer.bin` (e.g. `tok512.bin`).
    *
-   * @param file - a path, or a `FileSource` (left open).
+   * @param file - path of the `tokenizer.bin`.
    * @param options.vocabSize - expected number of tokens (the model's `vocab_size`); checked exactly.
    *   Without it every token up to the end of the file is read.
    * @throws FileFormatError naming the file and the token whose record is short or malformed;
    *   AssetNotFoundError when the path does not exist.
    */
-  static async fromFile(file: string | FileSource, options: { vocabSize?: number } = {}): Promise<Llama2cTokenizer> {
-    const { bytes, name } = await readBytes(file);
-    return Llama2cTokenizer.fromBytes(bytes, name, options);
+  static async fromFile(file: string, options: { vocabSize?: number } = {}): Promise<Llama2cTokenizer> {
+    const bytes = await readFile(file).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') throw new AssetNotFoundError({ asset: file, searched: [file], cause: error });
+      throw error;
+    });
+    return Llama2cTokenizer.fromBytes(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), file, options);
   }
 
   /** Parses a `tokenizer.bin` already in memory; `file` names it in errors. See {@link Llama2cTokenizer.fromFile}. */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileFormatError, InvalidArgumentError } from '@lora/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Llama2cTokenizer } from './tokenizer.js';
+import { Llama2cTokenizer } from './llama2c.js';
 
 // Real tok512.bin from ../shared; fixtures from tools/parity/llama2c/make_fixtures.py (run.c + sentencepiece).
 const assets = process.env.LORA_ASSETS_DIR;

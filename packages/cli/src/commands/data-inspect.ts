@@ -1,0 +1,107 @@
+import { readFile } from 'node:fs/promises';
+import { Option, type Command } from 'commander';
+import type { DatasetFormat, InspectSummary } from '@lora/data';
+import type { CliIo } from '../io.js';
+import { integer } from '../options.js';
+
+/** Parsed options of `lora data inspect`. */
+export interface DataInspectOptions {
+  /** Tokenizer folder or model name (resolved like `--model`). */
+  tokenizer: string;
+  /** Record format; `auto` detects it per record. */
+  format: DatasetFormat | 'auto';
+  /** Print one JSON line per record (and a summary line) instead of the rendered example. */
+  json: boolean;
+  /** Measure records as truncated to this many tokens. */
+  maxLength: number | undefined;
+  /** `strict`: the first bad record fails the command; `skip`: bad records are counted and listed. */
+  mode: 'strict' | 'skip';
+  /** A Jinja chat template file, for tokenizers without one (e.g. stories260K). */
+  chatTemplate: string | undefined;
+  /** Use the built-in stories260K chat template. */
+  storiesTemplate: boolean;
+  /** Which record to render (1-based, default the first). */
+  show: number;
+}
+
+/**
+ * Registers `lora data inspect <file>`: per-record token counts and trained-token counts, and a
+ * rendered example with the trained tokens highlighted. A malformed record exits non-zero with
+ * `file:line` and the field.
+ *
+ * @example
+ * ```sh
+ * lora data inspect train.jsonl --tokenizer /models/Qwen3-0.6B --max-length 1024
+ * lora data inspect train.jsonl --tokenizer stories260K --stories-template --json
+ * ```
+ */
+export function registerDataInspect(program: Command, io: CliIo): void {
+  const data = program.commands.find((c) => c.name() === 'data') ?? program.command('data').description('Dataset tools.');
+  data
+    .command('inspect')
+    .description('Token counts per record and a rendered example with the trained tokens highlighted.')
+    .argument('<file>', 'dataset file: .jsonl, .json, .csv, .tsv or .parquet')
+    .requiredOption('--tokenizer <name-or-path>', 'tokenizer folder (tokenizer.json or llama2.c tokenizer.bin) or model name')
+    .addOption(new Option('--format <format>', 'record format').choices(['auto', 'messages', 'prompt-completion', 'text', 'mc']).default('auto'))
+    .option('--json', 'one JSON line per record, then a summary line', false)
+    .option('--max-length <n>', 'measure truncation at this many tokens', integer(1))
+    .addOption(new Option('--mode <mode>', 'strict: stop at the first bad record; skip: count and list them').choices(['strict', 'skip']).default('strict'))
+    .option('--chat-template <file>', 'Jinja chat template file (for tokenizers without one)')
+    .option('--stories-template', 'use the built-in stories260K chat template', false)
+    .option('--show <n>', 'record to render (1-based)', integer(1), 1)
+    .action(async (file: string, options: DataInspectOptions) => {
+      await dataInspect(file, options, io);
+    });
+}
+
+async function dataInspect(file: string, options: DataInspectOptions, io: CliIo): Promise<void> {
+  const { resolveAsset } = await import('@lora/core');
+  const data = await import('@lora/data');
+  const dir = await resolveAsset(options.tokenizer, { kind: 'model', env: io.env, allowDownload: false });
+  const tokenizer = await data.loadTokenizer(dir);
+  const chatTemplate = options.storiesTemplate
+    ? data.STORIES_CHAT_TEMPLATE
+    : options.chatTemplate === undefined
+      ? undefined
+      : await readFile(options.chatTemplate, 'utf8');
+  const inspection = data.inspectDataset({
+    file,
+    tokenizer,
+    format: options.format,
+    mode: options.mode,
+    ...(options.maxLength === undefined ? {} : { maxLength: options.maxLength }),
+    ...(chatTemplate === undefined ? {} : { encoding: { chatTemplate } }),
+  });
+  let shown = false;
+  for await (const record of inspection) {
+    if (options.json) io.writeOut(`${JSON.stringify(data.recordStats(record))}\n`);
+    else if (!shown && record.index + 1 >= options.show) {
+      shown = true;
+      io.writeOut(`── record at ${file}:${record.line} (${record.example.format}, ${record.tokens} tokens, ${record.trainedTokens} trained) ──\n`);
+      io.writeOut(`${data.renderTrainedTokens(tokenizer, record.encoded, { color: io.env.NO_COLOR === undefined && process.stdout.isTTY === true })}\n\n`);
+    }
+  }
+  const report = inspection.report;
+  if (options.json) {
+    io.writeOut(`${JSON.stringify({ summary: inspection.summary, read: report.read, kept: report.kept, skipped: report.skipped.length })}\n`);
+  } else {
+    io.writeOut(summaryTable(inspection.summary, report.read, report.skipped.length, options.maxLength));
+    if (report.skipped.length > 0) io.writeOut(`${data.formatReadReport(report)}\n`);
+  }
+}
+
+function summaryTable(s: InspectSummary, read: number, skipped: number, maxLength: number | undefined): string {
+  const rows: [string, string][] = [
+    ['records read', String(read)],
+    ['records inspected', String(s.records)],
+    ['records skipped', String(skipped)],
+    ['tokens', String(s.tokens)],
+    ['trained tokens', String(s.trainedTokens)],
+    ['mean tokens / record', s.records === 0 ? '-' : (s.tokens / s.records).toFixed(1)],
+    ['longest record', String(s.maxTokens)],
+    ['records without trained tokens', String(s.withoutTrainedTokens)],
+  ];
+  if (maxLength !== undefined) rows.push([`records over ${maxLength} tokens`, String(s.truncatedRecords)]);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return `${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')}\n`;
+}

@@ -1,0 +1,90 @@
+import type { ReliabilityBin } from '../metrics/calibration.js';
+
+const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7'];
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
+
+/**
+ * A grouped bar chart as standalone SVG: one group per metric, one bar per series (variant).
+ * Values are drawn on a 0…`max` axis (default: 1, or the largest value when above 1).
+ *
+ * @example
+ * ```ts
+ * const svg = groupedBarChart('Metrics', ['acc', 'f1'], [{ name: 'base', values: [0.5, 0.4] }, { name: 'lora', values: [0.7, 0.6] }]);
+ * ```
+ */
+export function groupedBarChart(title: string, categories: readonly string[], series: readonly { name: string; values: readonly number[] }[], options: { max?: number } = {}): string {
+  const finite = series.flatMap((s) => s.values.filter(Number.isFinite));
+  const max = options.max ?? Math.max(1, ...finite);
+  const barW = 18;
+  const groupW = Math.max(60, series.length * barW + 24);
+  const left = 50;
+  const top = 40;
+  const plotH = 220;
+  const width = left + categories.length * groupW + 160;
+  const height = top + plotH + 110;
+  const y = (v: number): number => top + plotH - (Math.max(0, Math.min(v, max)) / max) * plotH;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${left}" y="20" font-size="14" font-weight="bold">${esc(title)}</text>`,
+  ];
+  for (let t = 0; t <= 4; t++) {
+    const v = (max * t) / 4;
+    parts.push(`<line x1="${left}" x2="${left + categories.length * groupW}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`);
+    parts.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${fmt(v)}</text>`);
+  }
+  categories.forEach((c, ci) => {
+    const gx = left + ci * groupW + 12;
+    series.forEach((s, si) => {
+      const v = s.values[ci] ?? Number.NaN;
+      const x = gx + si * barW;
+      if (Number.isFinite(v)) {
+        parts.push(`<rect x="${x}" y="${y(v)}" width="${barW - 3}" height="${top + plotH - y(v)}" fill="${PALETTE[si % PALETTE.length]}"><title>${esc(`${s.name} ${c}: ${fmt(v)}`)}</title></rect>`);
+      }
+    });
+    const cx = gx + (series.length * barW) / 2;
+    parts.push(`<text x="${cx}" y="${top + plotH + 14}" text-anchor="end" transform="rotate(-35 ${cx} ${top + plotH + 14})">${esc(c)}</text>`);
+  });
+  series.forEach((s, si) => {
+    const lx = left + categories.length * groupW + 20;
+    const ly = top + si * 18;
+    parts.push(`<rect x="${lx}" y="${ly}" width="12" height="12" fill="${PALETTE[si % PALETTE.length]}"/><text x="${lx + 18}" y="${ly + 10}">${esc(s.name)}</text>`);
+  });
+  parts.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${top + plotH}" stroke="#333"/>`, '</svg>');
+  return `${parts.join('\n')}\n`;
+}
+
+/**
+ * A reliability diagram as standalone SVG: per-bin accuracy bars against the diagonal of perfect
+ * calibration, with the bin's mean confidence marked and the ECE in the title.
+ */
+export function reliabilityDiagram(title: string, bins: readonly ReliabilityBin[], ece: number): string {
+  const size = 260;
+  const left = 50;
+  const top = 40;
+  const x = (v: number): number => left + v * size;
+  const y = (v: number): number => top + size - v * size;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${left + size + 30}" height="${top + size + 50}" viewBox="0 0 ${left + size + 30} ${top + size + 50}" font-family="sans-serif" font-size="11">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${left}" y="20" font-size="14" font-weight="bold">${esc(`${title} (ECE ${fmt(ece)})`)}</text>`,
+    `<rect x="${left}" y="${top}" width="${size}" height="${size}" fill="none" stroke="#333"/>`,
+  ];
+  for (const b of bins) {
+    if (b.count === 0) continue;
+    parts.push(`<rect x="${x(b.lower) + 1}" y="${y(b.accuracy)}" width="${(b.upper - b.lower) * size - 2}" height="${y(0) - y(b.accuracy)}" fill="#4e79a7" opacity="0.8"><title>${esc(`(${b.lower.toFixed(2)}, ${b.upper.toFixed(2)}]: n=${b.count}, acc ${fmt(b.accuracy)}, conf ${fmt(b.confidence)}`)}</title></rect>`);
+    parts.push(`<circle cx="${x(b.confidence)}" cy="${y(b.confidence)}" r="3" fill="#e15759"/>`);
+  }
+  parts.push(`<line x1="${x(0)}" y1="${y(0)}" x2="${x(1)}" y2="${y(1)}" stroke="#999" stroke-dasharray="4 3"/>`);
+  for (let t = 0; t <= 4; t++) {
+    const v = t / 4;
+    parts.push(`<text x="${x(v)}" y="${top + size + 14}" text-anchor="middle">${v}</text><text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text>`);
+  }
+  parts.push(`<text x="${left + size / 2}" y="${top + size + 32}" text-anchor="middle">confidence</text>`, '</svg>');
+  return `${parts.join('\n')}\n`;
+}

@@ -1,0 +1,3 @@
+export { runPairwise, type RunPairwiseOptions, type PairwiseSummary, type PairwiseVerdictRow } from './run-pairwise.js';
+export { runScore, type RunScoreOptions, type ScoreSummary } from './run-score.js';
+export type { RunJudgeOptions, JudgeProgress, CallSummary, CommonSummary } from './common.js';

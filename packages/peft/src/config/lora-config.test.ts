@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FileFormatError, InvalidArgumentError } from '@lora/core';
+import { describe, expect, it } from 'vitest';
+import { loraConfig, parseLoraConfig, serializeLoraConfig } from './lora-config.js';
+
+const FIXTURES = join(import.meta.dirname, '../../../../fixtures/peft');
+const CASES = ['llama-lora', 'llama-rslora-all-linear', 'llama-dora-layers', 'qwen3-lora-regex', 'qwen3-dora-rslora'];
+
+describe('loraConfig', () => {
+  it("has PEFT 0.21's defaults", () => {
+    const c = loraConfig();
+    expect(c).toMatchObject({ r: 8, loraAlpha: 8, loraDropout: 0, targetModules: null, bias: 'none', useRslora: false, useDora: false, initLoraWeights: true, taskType: 'CAUSAL_LM', peftType: 'LORA', inferenceMode: false, modulesToSave: null });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('rejects invalid and unsupported options naming the camelCase field', () => {
+    expect(() => loraConfig({ r: 0 })).toThrow(/`r`/);
+    expect(() => loraConfig({ targetModules: '.*q_proj', layersToTransform: [0] })).toThrow(/`layers_to_transform` cannot be used when `target_modules` is a str/);
+    expect(() => loraConfig({ layersPattern: 'layers' })).toThrow(/`layers_to_transform` must also be specified/);
+    expect(() => loraConfig({ bias: 'all' })).toThrow(/`bias` "all".*not supported/);
+    expect(() => loraConfig({ modulesToSave: ['lm_head'] })).toThrow(/`modules_to_save`/);
+    expect(() => loraConfig({ loraDropout: 1 })).toThrow(InvalidArgumentError);
+    expect(() => loraConfig({ initLoraWeights: 'loftq' as never })).toThrow(/`init_lora_weights` "loftq" is not supported/);
+  });
+});
+
+describe('parseLoraConfig', () => {
+  it.each(CASES)('%s: parses the file PEFT wrote and re-serialises it byte for byte', (name) => {
+    const text = readFileSync(join(FIXTURES, name, 'adapter_config.json'), 'utf8');
+    const warnings: string[] = [];
+    const config = parseLoraConfig(text, { file: name }, { onWarning: (m) => warnings.push(m) });
+    expect(warnings).toEqual([]);
+    expect(serializeLoraConfig(config)).toBe(text);
+  });
+
+  it('reads snake_case fields into camelCase', () => {
+    const config = parseLoraConfig(readFileSync(join(FIXTURES, 'llama-rslora-all-linear', 'adapter_config.json'), 'utf8'), { file: 'x' });
+    expect(config.useRslora).toBe(true);
+    expect(config.rankPattern).toEqual({ gate_proj: 2, 'layers\\.1\\.mlp\\.down_proj': 4 });
+    expect(config.alphaPattern).toEqual({ o_proj: 32 });
+    expect(config.baseModelNameOrPath).toBe('fixtures/tiny-llama');
+  });
+
+  it('warns on unknown keys, fails on PEFT features we lack when they are turned on', () => {
+    const warnings: string[] = [];
+    parseLoraConfig(JSON.stringify({ r: 4, brand_new_option: 1 }), { file: 'a.json' }, { onWarning: (m) => warnings.push(m) });
+    expect(warnings.join()).toMatch(/unknown key `brand_new_option`/);
+    expect(() => parseLoraConfig(JSON.stringify({ use_qalora: true }), { file: 'a.json' })).toThrow(FileFormatError);
+    expect(() => parseLoraConfig(JSON.stringify({ use_qalora: true }), { file: 'a.json' })).toThrow(/`use_qalora`/);
+    expect(() => parseLoraConfig(JSON.stringify({ peft_type: 'IA3' }), { file: 'a.json' })).toThrow(/peft_type/);
+    expect(() => parseLoraConfig('{', { file: 'a.json' })).toThrow(/a.json: invalid JSON/);
+  });
+});

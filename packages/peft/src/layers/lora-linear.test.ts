@@ -1,0 +1,129 @@
+import { Rng } from '@lora/core';
+import { Linear } from '@lora/models';
+import { expectArraysClose, setupTestBackend } from '@lora/models/test';
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LoraLinear, type LoraAdapterOptions } from './lora-linear.js';
+
+beforeAll(async () => {
+  await setupTestBackend();
+});
+
+const IN = 12;
+const OUT = 10;
+
+function base(seed = 0, bias = true): Linear {
+  const rng = new Rng(seed);
+  const w = Float32Array.from({ length: IN * OUT }, () => rng.normal() * 0.3);
+  const b = bias ? tf.tensor1d(Float32Array.from({ length: OUT }, () => rng.normal())) : undefined;
+  return Linear.fromTorch(w, OUT, IN, b === undefined ? {} : { bias: b });
+}
+
+const opts = (over: Partial<LoraAdapterOptions> = {}): LoraAdapterOptions => ({
+  r: 4, loraAlpha: 8, useRslora: false, useDora: false, loraDropout: 0, initLoraWeights: true, rng: new Rng(1), trainable: true, ...over,
+});
+
+const input = () => tf.tensor3d(Float32Array.from({ length: 2 * 3 * IN }, (_, i) => Math.sin(i)), [2, 3, IN]);
+
+describe('LoraLinear', () => {
+  it('equals the base at step 0 (B = 0), A ~ U(±1/√in) in [in, r]', () => {
+    const ref = base();
+    const layer = LoraLinear.fromBase(base(), 'default', opts());
+    const x = input();
+    expectArraysClose(layer.apply(x), ref.apply(x), { rtol: 0, atol: 0 });
+    const { a, b } = layer.weights('default');
+    expect(a.shape).toEqual([IN, 4]);
+    expect(b.shape).toEqual([4, OUT]);
+    expect(tf.max(tf.abs(a)).dataSync()[0]).toBeLessThanOrEqual(1 / Math.sqrt(IN));
+    expect(tf.max(tf.abs(b)).dataSync()[0]).toBe(0);
+    expect(layer.scaling('default')).toBe(2);
+    expect(LoraLinear.fromBase(base(), 'x', opts({ useRslora: true })).scaling('x')).toBe(4);
+    layer.dispose();
+  });
+
+  it('y = base(x) + s·(x A) B, and denseWeight() is W + s·AB', () => {
+    const layer = LoraLinear.fromBase(base(), 'default', opts({ initLoraWeights: false }));
+    const x = input();
+    const { a, b } = layer.weights('default');
+    const expected = tf.tidy(() => base().apply(x).add(x.reshape([-1, IN]).matMul(a).matMul(b).mul(2).reshape([2, 3, OUT])));
+    expectArraysClose(layer.apply(x), expected, { rtol: 1e-5, atol: 1e-6 });
+    const w = tf.tidy(() => base().denseWeight().add(a.matMul(b).mul(2)));
+    expectArraysClose(layer.denseWeight(), w, { rtol: 1e-6, atol: 1e-7 });
+    layer.dispose();
+  });
+
+  it('DoRA: magnitude starts at the column norms of W and the layer equals the base at step 0', () => {
+    const ref = base();
+    const layer = LoraLinear.fromBase(base(), 'd', opts({ useDora: true }));
+    const norms = tf.tidy(() => tf.sqrt(tf.sum(tf.square(ref.denseWeight()), 0)));
+    expectArraysClose(layer.weights('d').magnitude as tf.Tensor, norms, { rtol: 1e-6, atol: 1e-7 });
+    const x = input();
+    expectArraysClose(layer.apply(x), ref.apply(x), { rtol: 1e-5, atol: 1e-6 });
+    layer.dispose();
+  });
+
+  it.each([false, true])('merge then unmerge restores the weight within 1e-6 (DoRA %s)', (useDora) => {
+    const layer = LoraLinear.fromBase(base(), 'm', opts({ initLoraWeights: false, useDora }));
+    if (useDora) (layer.weights('m').magnitude as tf.Variable).assign(tf.fill([OUT], 1.7));
+    const x = input();
+    const before = layer.base.denseWeight();
+    const y = layer.apply(x);
+    layer.merge();
+    expect(layer.mergedAdapters()).toEqual(['m']);
+    expectArraysClose(layer.apply(x), y, { rtol: 1e-5, atol: 1e-5 });
+    layer.unmerge();
+    expectArraysClose(layer.base.denseWeight(), before, { rtol: 0, atol: 1e-6 });
+    expectArraysClose(layer.apply(x), y, { rtol: 1e-5, atol: 1e-5 });
+    layer.dispose();
+  });
+
+  it.each([false, true])('gradients reach only lora_A / lora_B (and the magnitude) (DoRA %s)', (useDora) => {
+    const layer = LoraLinear.fromBase(base(), 'g', opts({ initLoraWeights: false, useDora }));
+    const x = input();
+    const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(layer.apply(x))) as tf.Scalar, layer.trainableVariables());
+    expect(Object.keys(grads)).toHaveLength(useDora ? 3 : 2);
+    for (const g of Object.values(grads)) expect(tf.max(tf.abs(g)).dataSync()[0]).toBeGreaterThan(0);
+    // Numerical check of dL/dB[0,0] (float32 central difference). Not for DoRA: its weight norm is
+    // detached from the gradient (DoRA §4.3, as PEFT), so the analytic gradient is not the total derivative.
+    const { b } = layer.weights('g');
+    if (useDora) {
+      tf.dispose([value, ...Object.values(grads)]);
+      layer.dispose();
+      return;
+    }
+    const eps = 1e-2;
+    const loss = () => tf.tidy(() => tf.sum(tf.square(layer.apply(x))).dataSync()[0] as number);
+    const b0 = b.clone();
+    const bump = (d: number) => b.assign(tf.tidy(() => b0.add(tf.oneHot([0], 4 * OUT).reshape([4, OUT]).mul(d))));
+    bump(eps);
+    const up = loss();
+    bump(-eps);
+    const down = loss();
+    b.assign(b0);
+    const analytic = (grads[b.name] as tf.Tensor).dataSync()[0] as number;
+    expect(Math.abs((up - down) / (2 * eps) - analytic)).toBeLessThan(2e-2 * Math.max(1, Math.abs(analytic)));
+    tf.dispose([value, b0, ...Object.values(grads)]);
+    layer.dispose();
+  });
+
+  it('applies dropout only in training mode and leaks no tensors across forwards', () => {
+    const layer = LoraLinear.fromBase(base(), 'd', opts({ initLoraWeights: false, loraDropout: 0.5 }));
+    const x = input();
+    const a = layer.apply(x);
+    const b = layer.apply(x);
+    expectArraysClose(a, b, { rtol: 0, atol: 0 });
+    layer.training = true;
+    const c = layer.apply(x);
+    expect(tf.max(tf.abs(tf.sub(a, c))).dataSync()[0]).toBeGreaterThan(1e-4);
+    tf.dispose([a, b, c]);
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) layer.apply(x).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    layer.dispose();
+  });
+
+  it('rejects pissa / olora naming the option', () => {
+    expect(() => LoraLinear.fromBase(base(), 'p', opts({ initLoraWeights: 'pissa' }))).toThrow(/`init_lora_weights` "pissa" is not supported.*SVD/);
+    expect(() => LoraLinear.fromBase(base(), 'o', opts({ initLoraWeights: 'olora' }))).toThrow(/"olora".*QR/);
+  });
+});

@@ -1,0 +1,291 @@
+import { InvalidArgumentError } from '@lora/core';
+import type { CausalLM, ForwardOptions, KVCache, LinearSlot, ModelConfig } from '@lora/models';
+import type * as tf from '@tensorflow/tfjs';
+import type { LoraConfig, WarningHandler } from './config/lora-config.js';
+import { injectAdapter, loraLayers } from './inject/apply-lora.js';
+import type { LoraLinear } from './layers/lora-linear.js';
+import { loadAdapterWeights, readAdapterConfig } from './io/load.js';
+import { saveAdapterFiles } from './io/save.js';
+
+/** Options of {@link getPeftModel} and {@link PeftModel.addAdapter}. */
+export interface AddAdapterOptions {
+  /** Adapter name (default `"default"`). */
+  readonly adapterName?: string;
+  /** Seed of the RNG drawing the initial A (and B when `initLoraWeights` is false); default 0. */
+  readonly seed?: number;
+  /** Receives warnings (default `console.warn`). */
+  readonly onWarning?: WarningHandler;
+}
+
+/** Options of {@link PeftModel.loadAdapter} and {@link loadPeftModel}. */
+export interface LoadAdapterOptions {
+  /** Adapter name (default `"default"`). */
+  readonly adapterName?: string;
+  /** Make the loaded variables trainable (default false: inference only, as PEFT's `is_trainable`). */
+  readonly isTrainable?: boolean;
+  /** Receives warnings (default `console.warn`). */
+  readonly onWarning?: WarningHandler;
+}
+
+/**
+ * A causal LM with LoRA adapters injected into its linear modules. It is itself a
+ * {@link CausalLM}: `forward`, generation, scoring and training use it like the base model, and
+ * {@link PeftModel.trainableVariables} holds only the active adapter's variables.
+ *
+ * Several named adapters can live on one base: {@link PeftModel.addAdapter} /
+ * {@link PeftModel.loadAdapter} add one, {@link PeftModel.setAdapter} switches,
+ * {@link PeftModel.disableAdapter} runs the base model exactly, {@link PeftModel.deleteAdapter}
+ * frees one.
+ */
+export class PeftModel implements CausalLM {
+  private readonly configs = new Map<string, LoraConfig>();
+  private active: string;
+  private isTraining = false;
+
+  /** Use {@link getPeftModel} or {@link loadPeftModel}. */
+  constructor(
+    /** The model whose modules were wrapped (shared, not copied). */
+    readonly baseModel: CausalLM,
+    adapterName: string,
+    config: LoraConfig,
+  ) {
+    this.configs.set(adapterName, config);
+    this.active = adapterName;
+  }
+
+  get config(): ModelConfig {
+    return this.baseModel.config;
+  }
+
+  /** Name of the active adapter. */
+  get activeAdapter(): string {
+    return this.active;
+  }
+
+  /** Names of every adapter, in the order they were added. */
+  get adapterNames(): string[] {
+    return [...this.configs.keys()];
+  }
+
+  /** The config of an adapter (default: the active one), `targetModules` resolved. */
+  peftConfig(adapterName: string = this.active): LoraConfig {
+    const config = this.configs.get(adapterName);
+    if (config === undefined) throw this.unknown(adapterName);
+    return config;
+  }
+
+  forward(inputIds: tf.Tensor2D, options?: ForwardOptions): tf.Tensor3D {
+    return this.baseModel.forward(inputIds, options);
+  }
+
+  makeCache(): KVCache {
+    return this.baseModel.makeCache();
+  }
+
+  linearModules(): LinearSlot[] {
+    return this.baseModel.linearModules();
+  }
+
+  /** Variables of the active adapter where it is trainable (the base stays frozen). */
+  trainableVariables(): tf.Variable[] {
+    return this.baseModel.trainableVariables();
+  }
+
+  /** The LoRA layers by module path. */
+  loraLayers(): Map<string, LoraLinear> {
+    return loraLayers(this.baseModel);
+  }
+
+  /** Dropout on adapter inputs is applied only in training mode (default off). */
+  train(mode = true): void {
+    this.isTraining = mode;
+    for (const layer of this.loraLayers().values()) layer.training = mode;
+  }
+
+  /** Switches to inference mode (no dropout). */
+  eval(): void {
+    this.train(false);
+  }
+
+  /** True in training mode. */
+  get training(): boolean {
+    return this.isTraining;
+  }
+
+  /** Adds a freshly initialised adapter (not made active; see {@link PeftModel.setAdapter}). */
+  addAdapter(adapterName: string, config: LoraConfig, options: Omit<AddAdapterOptions, 'adapterName'> = {}): void {
+    if (this.configs.has(adapterName)) throw new InvalidArgumentError({ argument: 'adapterName', message: `adapter "${adapterName}" already exists; delete it first or pick another name.` });
+    const { config: resolved } = injectAdapter(this.baseModel, config, { ...options, adapterName, trainable: !config.inferenceMode });
+    this.configs.set(adapterName, resolved);
+    this.refreshLayers();
+  }
+
+  /** Loads a PEFT adapter folder as adapter `adapterName` (not made active unless it is the only one). */
+  async loadAdapter(dir: string, options: LoadAdapterOptions = {}): Promise<void> {
+    const adapterName = options.adapterName ?? 'default';
+    if (this.configs.has(adapterName)) throw new InvalidArgumentError({ argument: 'adapterName', message: `adapter "${adapterName}" already exists; delete it first or pick another name.` });
+    const config = await readAdapterConfig(dir, options.onWarning === undefined ? {} : { onWarning: options.onWarning });
+    const trainable = options.isTrainable ?? false;
+    // Weights come from the file: initialise with B = 0 (any init; pissa/olora need no SVD here).
+    const { layers, config: resolved } = injectAdapter(this.baseModel, { ...config, initLoraWeights: true }, { adapterName, trainable, ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }) });
+    try {
+      await loadAdapterWeights(dir, layers, adapterName);
+    } catch (error) {
+      for (const layer of layers.values()) layer.deleteAdapter(adapterName);
+      throw error;
+    }
+    this.configs.set(adapterName, { ...resolved, initLoraWeights: config.initLoraWeights, inferenceMode: !trainable });
+    this.refreshLayers();
+  }
+
+  /** Makes `adapterName` the active adapter. */
+  setAdapter(adapterName: string): void {
+    if (!this.configs.has(adapterName)) throw this.unknown(adapterName);
+    this.active = adapterName;
+    this.refreshLayers();
+  }
+
+  /** Removes an adapter and frees its variables (another adapter becomes active if it was). */
+  deleteAdapter(adapterName: string): void {
+    if (!this.configs.has(adapterName)) throw this.unknown(adapterName);
+    for (const layer of this.loraLayers().values()) if (layer.adapterNames().includes(adapterName)) layer.deleteAdapter(adapterName);
+    this.configs.delete(adapterName);
+    if (this.active === adapterName) this.active = this.configs.keys().next().value ?? '';
+    this.refreshLayers();
+  }
+
+  /**
+   * Runs `fn` with every adapter disabled (the outputs are exactly the base model's), then
+   * re-enables them — also when `fn` throws or its promise rejects. Merged adapters are unmerged
+   * first, as in PEFT.
+   *
+   * @example
+   * ```ts
+   * const baseLogits = peft.disableAdapter(() => peft.forward(ids));
+   * ```
+   */
+  disableAdapter<T>(fn: () => T): T {
+    const layers = [...this.loraLayers().values()];
+    const set = (v: boolean) => {
+      for (const layer of layers) layer.disabled = v;
+    };
+    set(true);
+    let result: T;
+    try {
+      result = fn();
+    } catch (error) {
+      set(false);
+      throw error;
+    }
+    if (result instanceof Promise) return result.finally(() => set(false)) as T;
+    set(false);
+    return result;
+  }
+
+  /** Folds the active adapter into the base weights (forward then costs the base only). */
+  merge(options: { safe?: boolean; onWarning?: WarningHandler } = {}): void {
+    for (const layer of this.loraLayers().values()) layer.merge(layer.activeAdapters(), options);
+  }
+
+  /** Undoes {@link PeftModel.merge}. */
+  unmerge(options: { onWarning?: WarningHandler } = {}): void {
+    for (const layer of this.loraLayers().values()) if (layer.mergedAdapters().length > 0) layer.unmerge(options);
+  }
+
+  /**
+   * Merges the active adapter, puts the base layers back in place of the LoRA wrappers and frees
+   * every adapter. Returns the base model, now holding the merged weights; this PeftModel must
+   * not be used afterwards.
+   */
+  mergeAndUnload(options: { safe?: boolean; onWarning?: WarningHandler } = {}): CausalLM {
+    this.merge(options);
+    return this.unload();
+  }
+
+  /** Puts the base layers back (without merging) and frees every adapter; returns the base model. */
+  unload(): CausalLM {
+    for (const s of this.baseModel.linearModules()) {
+      const m = s.get() as LinearLike | LoraLinear;
+      if ('unload' in m && typeof m.unload === 'function') s.set(m.unload());
+    }
+    this.configs.clear();
+    return this.baseModel;
+  }
+
+  /** Saves an adapter (default: the active one) as a PEFT folder. */
+  async saveAdapter(dir: string, adapterName: string = this.active): Promise<void> {
+    await saveAdapterFiles(dir, this.loraLayers(), this.peftConfig(adapterName), adapterName);
+  }
+
+  dispose(): void {
+    this.baseModel.dispose();
+    this.configs.clear();
+  }
+
+  private refreshLayers(): void {
+    for (const layer of this.loraLayers().values()) {
+      layer.setAdapter(this.active === '' ? [] : [this.active]);
+      layer.training = this.isTraining;
+    }
+  }
+
+  private unknown(adapterName: string): InvalidArgumentError {
+    return new InvalidArgumentError({ argument: 'adapterName', message: `no adapter "${adapterName}" (adapters: ${this.adapterNames.join(', ') || 'none'}).` });
+  }
+}
+
+type LinearLike = ReturnType<LinearSlot['get']>;
+
+/**
+ * Wraps the modules of `model` that `config` targets with LoRA adapters (B = 0, so the first
+ * forward equals the base model's) and returns the {@link PeftModel}.
+ *
+ * @example
+ * ```ts
+ * const { model } = await loadModel(dir);
+ * const peft = getPeftModel(model, loraConfig({ r: 16, loraAlpha: 32, targetModules: 'all-linear' }));
+ * peft.trainableVariables(); // lora_A / lora_B variables only
+ * await peft.saveAdapter('out/adapter');
+ * ```
+ */
+export function getPeftModel(model: CausalLM, config: LoraConfig, options: AddAdapterOptions = {}): PeftModel {
+  const adapterName = options.adapterName ?? 'default';
+  const { config: resolved } = injectAdapter(model, config, {
+    adapterName,
+    trainable: !config.inferenceMode,
+    ...(options.seed === undefined ? {} : { seed: options.seed }),
+    ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
+  });
+  const peft = new PeftModel(model, adapterName, resolved);
+  peft.setAdapter(adapterName);
+  return peft;
+}
+
+/**
+ * Loads a PEFT adapter folder (`adapter_config.json` + `adapter_model.safetensors`) onto `model`
+ * (PEFT `PeftModel.from_pretrained`).
+ *
+ * @example
+ * ```ts
+ * const peft = await loadPeftModel((await loadModel(baseDir)).model, 'adapters/carbot');
+ * ```
+ */
+export async function loadPeftModel(model: CausalLM, dir: string, options: LoadAdapterOptions = {}): Promise<PeftModel> {
+  const adapterName = options.adapterName ?? 'default';
+  const config = await readAdapterConfig(dir, options.onWarning === undefined ? {} : { onWarning: options.onWarning });
+  const trainable = options.isTrainable ?? false;
+  const { layers, config: resolved } = injectAdapter(model, { ...config, initLoraWeights: true }, {
+    adapterName,
+    trainable,
+    ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
+  });
+  const peft = new PeftModel(model, adapterName, { ...resolved, initLoraWeights: config.initLoraWeights, inferenceMode: !trainable });
+  try {
+    await loadAdapterWeights(dir, layers, adapterName);
+  } catch (error) {
+    peft.unload(); // leave `model` as it was
+    throw error;
+  }
+  peft.setAdapter(adapterName);
+  return peft;
+}

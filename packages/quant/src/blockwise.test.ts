@@ -1,0 +1,79 @@
+// Parity with bitsandbytes 0.50 (CPU) on fixtures/quant, written by tools/parity/quant/make_quant.py.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SafetensorsReader } from '@lora/models';
+import { compressAbsmax, decompressAbsmax, dequantize4bit, quantize4bit } from './blockwise.js';
+import { DYNAMIC_MAP_SIGNED, FP4_CODE, NF4_CODE } from './codebooks/codebooks.js';
+import { pythonFloatRepr, quantStateJson } from './format.js';
+import { quantizeState } from './nf4-linear.js';
+import { bits, bitsUnsignedZero, f32, openBlockwiseFixtures, rawBytes, type BlockwiseCase } from './test-fixtures.js';
+import { torchFloat32Mean } from './torch-sum.js';
+
+let reader: SafetensorsReader;
+let cases: BlockwiseCase[];
+let meanLengths: number[];
+
+beforeAll(async () => {
+  ({ reader, cases, meanLengths } = await openBlockwiseFixtures());
+});
+afterAll(async () => {
+  await reader.close();
+});
+
+describe('code tables', () => {
+  it('equal get_4bit_type and create_dynamic_map bit for bit', async () => {
+    expect(bits(NF4_CODE)).toEqual(bits(await f32(reader, 'code.nf4')));
+    expect(bits(FP4_CODE)).toEqual(bits(await f32(reader, 'code.fp4')));
+    expect(bits(DYNAMIC_MAP_SIGNED)).toEqual(bits(await f32(reader, 'code.dynamic')));
+  });
+});
+
+describe('torch float32 mean (the double-quant offset)', () => {
+  it('matches torch.mean bit for bit', async () => {
+    for (const n of meanLengths) {
+      const input = await f32(reader, `mean.${n}.input`);
+      const expected = (await f32(reader, `mean.${n}.value`))[0];
+      expect(torchFloat32Mean(input), `n=${n}`).toBe(expected);
+    }
+  });
+});
+
+describe('4-bit blockwise vs bitsandbytes', () => {
+  it('every fixture case: packed bytes, absmax, nested stats and quant_state JSON identical; dequantized values equal', async () => {
+    expect(cases.length).toBeGreaterThan(20);
+    for (const c of cases) {
+      const input = await f32(reader, `${c.shapeId}.input`);
+      const n = input.length;
+      const { packed, absmax } = quantize4bit(input, c.quantType, c.blocksize);
+      expect(packed, `${c.name} packed`).toEqual(await rawBytes(reader, `${c.name}.packed`));
+      expect((await reader.getRaw(`${c.name}.packed`)).shape).toEqual([Math.ceil(n / 2), 1]);
+      expect(bits(await f32(reader, `${c.name}.quant_map`)), `${c.name} quant_map`).toEqual(bits(c.quantType === 'nf4' ? NF4_CODE : FP4_CODE));
+      let scales = absmax;
+      if (c.compressStatistics) {
+        const nested = compressAbsmax(absmax);
+        expect(nested.absmax, `${c.name} absmax codes`).toEqual(await rawBytes(reader, `${c.name}.absmax`));
+        expect(bits(nested.nestedAbsmax), `${c.name} nested_absmax`).toEqual(bits(await f32(reader, `${c.name}.nested_absmax`)));
+        expect(bits(await f32(reader, `${c.name}.nested_quant_map`))).toEqual(bits(DYNAMIC_MAP_SIGNED));
+        scales = decompressAbsmax(nested);
+      } else {
+        expect(bits(absmax), `${c.name} absmax`).toEqual(bits(await f32(reader, `${c.name}.absmax`)));
+      }
+      const state = quantizeState(input, c.shape, { quantType: c.quantType, blocksize: c.blocksize, doubleQuant: c.compressStatistics });
+      const json = new TextDecoder().decode(await rawBytes(reader, `${c.name}.quant_state`));
+      expect(quantStateJson(state), `${c.name} quant_state`).toBe(json);
+      const dequant = dequantize4bit(packed, scales, c.quantType, c.blocksize, n);
+      expect(bitsUnsignedZero(dequant), `${c.name} dequant`).toEqual(bitsUnsignedZero(await f32(reader, `${c.name}.dequant`)));
+    }
+  });
+});
+
+describe('pythonFloatRepr', () => {
+  it('formats like Python repr', () => {
+    expect(pythonFloatRepr(6)).toBe('6.0');
+    expect(pythonFloatRepr(2.9746174812316895)).toBe('2.9746174812316895');
+    expect(pythonFloatRepr(0.0001)).toBe('0.0001');
+    expect(pythonFloatRepr(0.00001)).toBe('1e-05');
+    expect(pythonFloatRepr(1.5e-7)).toBe('1.5e-07');
+    expect(pythonFloatRepr(1e16)).toBe('1e+16');
+    expect(pythonFloatRepr(123456.5)).toBe('123456.5');
+  });
+});

@@ -1,0 +1,76 @@
+import * as tf from '@tensorflow/tfjs';
+import { InvalidArgumentError } from '@lora/core';
+import type { CausalLM, DecoderBlock } from '@lora/models';
+
+type LayerContext = Parameters<DecoderBlock['apply']>[1];
+type CustomGradFn = Parameters<typeof tf.customGrad>[0];
+const LAYER_TYPES = ['full_attention', 'sliding_attention'] as const;
+
+/** Trainable variables of one decoder block (its projections, whatever module is in place). */
+function blockVariables(layer: DecoderBlock): tf.Variable[] {
+  const modules = [...Object.values(layer.selfAttn), ...Object.values(layer.mlp)];
+  return modules.flatMap((m) => m.trainableVariables());
+}
+
+/**
+ * Turns on gradient checkpointing: each decoder layer keeps only its input during the forward
+ * pass (its activations are freed as soon as it returns) and recomputes them in the backward pass,
+ * trading one extra layer forward for O(layers) less activation memory. Returns a function that
+ * turns it off again.
+ *
+ * Works on any model whose `layers` are {@link DecoderBlock}s (every @lora/models architecture),
+ * with LoRA or other modules put in place before or after the call.
+ *
+ * @example
+ * ```ts
+ * const off = enableGradientCheckpointing(model);
+ * // ... train ...
+ * off();
+ * ```
+ */
+export function enableGradientCheckpointing(model: CausalLM): () => void {
+  const layers = (model as Partial<{ layers: readonly DecoderBlock[] }>).layers;
+  if (layers === undefined) {
+    throw new InvalidArgumentError({
+      argument: 'model',
+      message: 'has no `layers` (decoder blocks); gradient checkpointing needs a DecoderModel from @lora/models.',
+    });
+  }
+  const restore: (() => void)[] = [];
+  for (const layer of layers) {
+    const original = layer.apply.bind(layer);
+    const own = Object.prototype.hasOwnProperty.call(layer, 'apply');
+    const previous = layer.apply;
+    layer.apply = (x: tf.Tensor3D, ctx: LayerContext): tf.Tensor3D => {
+      if (ctx.cache !== undefined) return original(x, ctx);
+      const variables = blockVariables(layer);
+      const run = tf.customGrad(((...args: unknown[]) => {
+        const save = args[args.length - 1] as tf.GradSaveFunc;
+        const input = args[0] as tf.Tensor3D;
+        const ctxTensors = LAYER_TYPES.flatMap((t) => [ctx.mask[t], ctx.cos[t], ctx.sin[t]]);
+        save([input, ...ctxTensors]);
+        return {
+          // The forward of a custom op runs off the tape: its intermediates die with this call.
+          value: original(input, ctx),
+          gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+            const [xs, ...rest] = saved as tf.Tensor4D[];
+            const pick = (i: number) => ({ full_attention: rest[i], sliding_attention: rest[i + 3] }) as Record<(typeof LAYER_TYPES)[number], tf.Tensor4D>;
+            const again: LayerContext = { ...ctx, mask: pick(0), cos: pick(1), sin: pick(2), cache: undefined };
+            const xsTensor = xs as unknown as tf.Tensor3D;
+            const { value, grads } = tf.engine().gradients(() => original(xsTensor, again), [xsTensor, ...variables], dy, true);
+            value.dispose();
+            return grads.map((g, i) => g ?? tf.zerosLike(i === 0 ? xsTensor : (variables[i - 1] as tf.Variable)));
+          },
+        };
+      }) as unknown as CustomGradFn) as unknown as (...inputs: tf.Tensor[]) => tf.Tensor3D;
+      return run(x, ...variables);
+    };
+    restore.push(() => {
+      if (own) layer.apply = previous;
+      else delete (layer as { apply?: unknown }).apply;
+    });
+  }
+  return () => {
+    for (const r of restore) r();
+  };
+}
