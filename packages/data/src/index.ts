@@ -19,7 +19,7 @@
  * @packageDocumentation
  */
 export { loadTokenizer, type LoadTokenizerOptions } from './tokenizers/load-tokenizer.js';
-export type { Tokenizer, TokenizerSettings, SpecialToken, NamedChatTemplate, EncodeOptions, DecodeOptions } from './tokenizers/tokenizer.js';
+export type { Tokenizer, TokenizerSettings, SpecialToken, EncodeOptions, DecodeOptions } from './tokenizers/tokenizer.js';
 export { HfTokenizer, type HfTokenizerSources } from './tokenizers/hf-tokenizer.js';
 export { Llama2cTokenizer } from './tokenizers/llama2c.js';
 export { Llama2cTokenizerAdapter } from './tokenizers/llama2c-adapter.js';
@@ -27,6 +27,9 @@ export {
   TokenizerConfigSchema,
   GenerationConfigSchema,
   TokenizerJsonSchema,
+  ChatTemplateJsonSchema,
+  settingsFromConfig,
+  chatTemplatesOf,
   type TokenizerConfigJson,
   type TokenizerJson,
 } from './tokenizers/tokenizer-config.js';
@@ -49,6 +52,7 @@ export {
   type EncodePromptCompletionOptions,
 } from './chat/encode-chat.js';
 export { STORIES_CHAT_TEMPLATE } from './chat/templates.js';
+export { assistantSpansByPrefix, spansToTokenMask, type RenderFn } from './chat/masks.js';
 export type { Tool } from './chat/messages.js';
 
 export { readJsonl } from './readers/jsonl.js';

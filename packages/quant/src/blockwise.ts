@@ -203,15 +203,18 @@ class Direct2Search {
   }
 }
 
-const searchers = new WeakMap<Float32Array, { search: Direct2Search; code: Float32Array }>();
+const searchers = new WeakMap<Float32Array, Direct2Search>();
 
-/** bnb sets code[0] = -1 before building the search (the dynamic map starts at -0.993). */
-function searcherFor(code: Float32Array): { search: Direct2Search; code: Float32Array } {
+/**
+ * bnb builds the search over the map with code[0] = -1 (the dynamic map starts at -0.993), while
+ * the distance check sees the original code[0] (measured against bnb 0.50.2).
+ */
+function searcherFor(code: Float32Array): Direct2Search {
   let s = searchers.get(code);
   if (s === undefined) {
     const patched = code.slice();
     patched[0] = -1;
-    s = { search: new Direct2Search(patched), code: patched };
+    s = new Direct2Search(patched);
     searchers.set(code, s);
   }
   return s;
@@ -219,11 +222,10 @@ function searcherFor(code: Float32Array): { search: Direct2Search; code: Float32
 
 /** bnb CPU `quantize_block`: the searcher's index, moved right if the next code is strictly closer. */
 function nearestCode(code: Float32Array, x: number): number {
-  const { search, code: patched } = searcherFor(code);
-  let idx = search.scalar(x);
+  let idx = searcherFor(code).scalar(x);
   if (idx < 255) {
-    const left = Math.abs(f32(x - (patched[idx] as number)));
-    const right = Math.abs(f32(x - (patched[idx + 1] as number)));
+    const left = Math.abs(f32(x - (code[idx] as number)));
+    const right = Math.abs(f32(x - (code[idx + 1] as number)));
     if (right < left) idx += 1;
   }
   return idx;

@@ -44,12 +44,16 @@ export interface TrainResult {
   readonly step: number;
   /** Why the loop ended. */
   readonly stopReason: 'max_steps' | 'early_stopping' | 'signal' | 'non_finite' | 'callback';
-  /** Loss of every step of this process (resumed runs start at the resume step). */
+  /** Loss of every step (a resumed run includes the history from its checkpoint). */
   readonly losses: readonly number[];
+  /** Learning rate of every step. */
+  readonly lrs: readonly number[];
+  /** Every evaluation. */
+  readonly evals: readonly { readonly step: number; readonly metrics: Readonly<Record<string, number>> }[];
   /** Last evaluation metrics, if any. */
   readonly lastEval: Readonly<Record<string, number>> | undefined;
   /** Best metric value and its checkpoint, if evaluations ran. */
-  readonly best: { readonly metric: number; readonly step: number; readonly checkpoint: string | undefined } | undefined;
+  readonly best: { readonly metric: number; readonly step: number; readonly checkpoint?: string | undefined } | undefined;
   /** Last checkpoint written, if any. */
   readonly lastCheckpoint: string | undefined;
 }

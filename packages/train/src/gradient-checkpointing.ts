@@ -5,11 +5,14 @@ import type { CausalLM, DecoderBlock } from '@lora/models';
 type LayerContext = Parameters<DecoderBlock['apply']>[1];
 type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 const LAYER_TYPES = ['full_attention', 'sliding_attention'] as const;
+const KINDS = ['mask', 'cos', 'sin'] as const;
 
 /** Trainable variables of one decoder block (its projections, whatever module is in place). */
 function blockVariables(layer: DecoderBlock): tf.Variable[] {
-  const modules = [...Object.values(layer.selfAttn), ...Object.values(layer.mlp)];
-  return modules.flatMap((m) => m.trainableVariables());
+  const a = layer.selfAttn;
+  const m = layer.mlp;
+  const modules = [a.qProj, a.kProj, a.vProj, a.oProj, m.gateProj, m.upProj, m.downProj];
+  return modules.flatMap((module) => module.trainableVariables());
 }
 
 /**
@@ -47,17 +50,40 @@ export function enableGradientCheckpointing(model: CausalLM): () => void {
       const run = tf.customGrad(((...args: unknown[]) => {
         const save = args[args.length - 1] as tf.GradSaveFunc;
         const input = args[0] as tf.Tensor3D;
-        const ctxTensors = LAYER_TYPES.flatMap((t) => [ctx.mask[t], ctx.cos[t], ctx.sin[t]]);
+        // Context tensors (masks, rotary tables) per layer type; a model may lack some types.
+        const slots: [(typeof KINDS)[number], (typeof LAYER_TYPES)[number]][] = [];
+        const ctxTensors: tf.Tensor[] = [];
+        for (const kind of KINDS) {
+          for (const type of LAYER_TYPES) {
+            const t = ctx[kind][type] as tf.Tensor | undefined;
+            if (t === undefined) continue;
+            slots.push([kind, type]);
+            ctxTensors.push(t);
+          }
+        }
         save([input, ...ctxTensors]);
         return {
           // The forward of a custom op runs off the tape: its intermediates die with this call.
           value: original(input, ctx),
           gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-            const [xs, ...rest] = saved as tf.Tensor4D[];
-            const pick = (i: number) => ({ full_attention: rest[i], sliding_attention: rest[i + 3] }) as Record<(typeof LAYER_TYPES)[number], tf.Tensor4D>;
-            const again: LayerContext = { ...ctx, mask: pick(0), cos: pick(1), sin: pick(2), cache: undefined };
+            const [xs, ...rest] = saved;
+            const rebuilt = { mask: {}, cos: {}, sin: {} } as Record<(typeof KINDS)[number], Record<string, tf.Tensor>>;
+            slots.forEach(([kind, type], i) => {
+              rebuilt[kind][type] = rest[i] as tf.Tensor;
+            });
+            const again = { ...ctx, ...rebuilt, cache: undefined } as LayerContext;
             const xsTensor = xs as unknown as tf.Tensor3D;
-            const { value, grads } = tf.engine().gradients(() => original(xsTensor, again), [xsTensor, ...variables], dy, true);
+            // A nested tf.grads during backprop replaces the engine's tape and clears it when done
+            // (tfjs 4.22 treats it as first-order): keep the outer tape and put it back.
+            const state = (tf.engine() as unknown as { state: { activeTape: unknown } }).state;
+            const outerTape = state.activeTape;
+            let result: { value: tf.Tensor; grads: (tf.Tensor | undefined)[] };
+            try {
+              result = tf.engine().gradients(() => original(xsTensor, again), [xsTensor, ...variables], dy, true);
+            } finally {
+              state.activeTape = outerTape;
+            }
+            const { value, grads } = result;
             value.dispose();
             return grads.map((g, i) => g ?? tf.zerosLike(i === 0 ? xsTensor : (variables[i - 1] as tf.Variable)));
           },

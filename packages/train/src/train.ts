@@ -216,7 +216,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       weights,
       params,
       optimizer,
-      state: { step, rng: rng.getState(), cursor, args: args as unknown as Record<string, unknown>, best, badEvaluations, losses, lrs, evals },
+      state: { step, rng: [...rng.getState()] as [number, number, number, number], cursor, args: args as unknown as Record<string, unknown>, best, badEvaluations, losses, lrs, evals },
     });
     lastCheckpoint = path;
     await pruneCheckpoints(outputDir, args.saveTotalLimit, [best?.checkpoint, path]);
@@ -367,7 +367,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     gcOff?.();
     if (options.optimizer === undefined) optimizer.dispose();
   }
-  const result: TrainResult = { step, stopReason, losses, lastEval, best, lastCheckpoint };
+  const result: TrainResult = { step, stopReason, losses, lrs, evals, lastEval, best, lastCheckpoint };
   await callbacks.onTrainEnd(result);
   return result;
 }

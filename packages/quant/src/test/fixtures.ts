@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { SafetensorsReader } from '@lora/models';
 
 /** Repository `fixtures/` folder (tests only). */
-export const FIXTURES = join(import.meta.dirname, '../../../fixtures');
+export const FIXTURES = join(import.meta.dirname, '../../../../fixtures');
 
 /** One case of fixtures/quant/cases.json. */
 export interface BlockwiseCase {

@@ -1,0 +1,124 @@
+import { Option, type Command } from 'commander';
+import type { CommonSummary, RunJudgeOptions } from '@lora/judge';
+import type { CliIo } from '../io.js';
+import { integer, real } from '../options.js';
+
+/** Options shared by `lora judge pairwise` and `lora judge score`. */
+interface JudgeCliOptions {
+  provider: 'openai' | 'gemini' | 'openai-compatible';
+  model: string;
+  baseUrl?: string;
+  out: string;
+  cacheDir?: string;
+  concurrency?: number;
+  requestsPerMinute?: number;
+  timeoutMs?: number;
+  maxCalls?: number;
+  maxCostUsd?: number;
+  limit?: number;
+  criteria?: string;
+  seed?: number;
+}
+
+function sharedOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--provider <provider>', 'judge provider').choices(['openai', 'gemini', 'openai-compatible']).makeOptionMandatory())
+    .requiredOption('--model <model>', 'judge model id, e.g. gpt-4o-mini or gemini-2.5-flash')
+    .option('--base-url <url>', 'API base URL (required for openai-compatible: vLLM, llama.cpp server, Ollama)')
+    .requiredOption('--out <dir>', 'output folder (summary.json, verdicts.jsonl, cache/)')
+    .option('--cache-dir <dir>', 'response cache folder (default <out>/cache)')
+    .option('--concurrency <n>', 'requests in flight at most', integer(1))
+    .option('--requests-per-minute <n>', 'rate limit', integer(1))
+    .option('--timeout-ms <n>', 'per-request timeout', integer(1))
+    .option('--max-calls <n>', 'stop issuing calls after this many (cached answers are still used)', integer(0))
+    .option('--max-cost-usd <x>', 'stop issuing calls past this cost', real(0, 1e9))
+    .option('--limit <n>', 'judge only the first n items', integer(1))
+    .option('--criteria <text>', 'extra judging criteria added to the prompt')
+    .option('--seed <n>', 'seed of the bootstrap', integer(0));
+}
+
+function commonRunOptions(options: JudgeCliOptions, io: CliIo): RunJudgeOptions {
+  const { provider, model, out } = options;
+  const pick = <K extends keyof JudgeCliOptions>(key: K) => (options[key] === undefined ? {} : { [key]: options[key] });
+  return {
+    provider,
+    model,
+    out,
+    ...pick('baseUrl'),
+    ...pick('cacheDir'),
+    ...pick('concurrency'),
+    ...pick('requestsPerMinute'),
+    ...pick('timeoutMs'),
+    ...pick('maxCalls'),
+    ...pick('maxCostUsd'),
+    ...pick('limit'),
+    ...pick('criteria'),
+    ...(io.env.OPENAI_API_KEY !== undefined && provider !== 'gemini' ? { apiKey: io.env.OPENAI_API_KEY } : {}),
+    ...(provider === 'gemini' && (io.env.GEMINI_API_KEY ?? io.env.GOOGLE_API_KEY) !== undefined
+      ? { apiKey: (io.env.GEMINI_API_KEY ?? io.env.GOOGLE_API_KEY) as string }
+      : {}),
+    onProgress: (p) => io.writeErr(`\r[lora] judged ${p.completed}/${p.total} · calls ${p.callsMade} · cache ${p.callsFromCache} · $${p.costUsd.toFixed(4)}`),
+  };
+}
+
+function finish(summary: CommonSummary, io: CliIo, out: string): void {
+  io.writeErr('\n');
+  io.writeOut(`${JSON.stringify(summary, null, 2)}\n`);
+  io.writeErr(`[lora] wrote ${out}/summary.json and ${out}/verdicts.jsonl\n`);
+}
+
+/**
+ * Registers `lora judge pairwise` (blind A/B in both orders → wins/ties/losses, Elo and
+ * Bradley–Terry with bootstrap CIs) and `lora judge score` (pointwise: reference, rubric or safety).
+ * API keys come from `OPENAI_API_KEY` / `GEMINI_API_KEY` and are never written anywhere.
+ *
+ * @example
+ * ```sh
+ * lora judge pairwise --a base.jsonl --b lora.jsonl --provider openai --model gpt-4o-mini --out judge/
+ * lora judge score --input preds.jsonl --mode reference --provider gemini --model gemini-2.5-flash --out judge/
+ * ```
+ */
+export function registerJudge(program: Command, io: CliIo): void {
+  const judge = program.command('judge').description('LLM-as-a-judge over predictions JSONL files.');
+  sharedOptions(
+    judge
+      .command('pairwise')
+      .description('Blind pairwise comparison of two prediction files, both orders.')
+      .requiredOption('--a <file>', 'predictions JSONL of system A (id, prompt, prediction)')
+      .requiredOption('--b <file>', 'predictions JSONL of system B')
+      .option('--name-a <name>', 'name of system A in the summary', 'A')
+      .option('--name-b <name>', 'name of system B in the summary', 'B'),
+  ).action(async (options: JudgeCliOptions & { a: string; b: string; nameA: string; nameB: string }) => {
+    const { runPairwise } = await import('@lora/judge');
+    const summary = await runPairwise({
+      ...commonRunOptions(options, io),
+      a: options.a,
+      b: options.b,
+      nameA: options.nameA,
+      nameB: options.nameB,
+      ...(options.seed === undefined ? {} : { seed: options.seed }),
+    });
+    finish(summary, io, options.out);
+  });
+  sharedOptions(
+    judge
+      .command('score')
+      .description('Pointwise judging of one prediction file: against references, a rubric, or safety hazards.')
+      .requiredOption('--input <file>', 'predictions JSONL (id, prompt, prediction, reference?)')
+      .addOption(new Option('--mode <mode>', 'what to judge').choices(['reference', 'rubric', 'safety']).default('reference'))
+      .option('--rubric <text>', 'rubric text (mode rubric)')
+      .option('--min-score <n>', 'lowest rubric score', integer(0))
+      .option('--max-score <n>', 'highest rubric score', integer(1)),
+  ).action(async (options: JudgeCliOptions & { input: string; mode: 'reference' | 'rubric' | 'safety'; rubric?: string; minScore?: number; maxScore?: number }) => {
+    const { runScore } = await import('@lora/judge');
+    const summary = await runScore({
+      ...commonRunOptions(options, io),
+      input: options.input,
+      mode: options.mode,
+      ...(options.rubric === undefined ? {} : { rubric: options.rubric }),
+      ...(options.minScore === undefined ? {} : { minScore: options.minScore }),
+      ...(options.maxScore === undefined ? {} : { maxScore: options.maxScore }),
+    });
+    finish(summary, io, options.out);
+  });
+}

@@ -1,0 +1,243 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { InvalidArgumentError } from '@lora/core';
+import { type CausalLM, type TextTokenizer, loadModel } from '@lora/models';
+import { loadPeftModel } from '@lora/peft';
+import { METRIC_KINDS, type MetricSpec, scorePredictions } from './metrics/score.js';
+import { aliasNormalizer, type Normalizer } from './metrics/normalize.js';
+import { type ComparisonFiles, METRICS_FORMAT_VERSION, REPORT_FILES, type RunMetrics, checkRunName, readRuns, writeComparison, writeRunMetrics } from './reports/report.js';
+import { readPredictions } from './runner/predictions.js';
+import { type GenerationProgress, type GenerationSettings, runGeneration } from './runner/run-generation.js';
+import { type TestExample, readTestSet, toTestSet } from './runner/test-set.js';
+
+/**
+ * One configuration to evaluate in the same process (base model, an adapter, a sampling
+ * setting…). `activate` runs before the variant's generation (e.g. `peft.setAdapter('carbot')`);
+ * `wrap`, when given, runs the generation inside it (e.g. `(fn) => peft.disableAdapter(fn)` for the
+ * base model).
+ */
+export interface Variant {
+  name: string;
+  activate?: () => void | Promise<void>;
+  wrap?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Generation settings that override the shared ones for this variant. */
+  generation?: GenerationSettings;
+}
+
+/** The part of `@lora/peft`'s `PeftModel` that {@link adapterVariants} needs. */
+export interface AdapterSwitch {
+  readonly adapterNames: readonly string[];
+  setAdapter(name: string): void;
+  disableAdapter<T>(fn: () => T): T;
+}
+
+/**
+ * Variants comparing a PEFT model's base (adapters disabled) with each of its adapters:
+ * `[{ name: 'base' }, { name: '<adapter>' }, …]`.
+ */
+export function adapterVariants(peft: AdapterSwitch, options: { baseName?: string; adapters?: readonly string[] } = {}): Variant[] {
+  return [
+    { name: options.baseName ?? 'base', wrap: (fn) => peft.disableAdapter(fn) },
+    ...(options.adapters ?? peft.adapterNames).map((a) => ({ name: a, activate: () => peft.setAdapter(a) })),
+  ];
+}
+
+/** Options of {@link evaluateVariants}. */
+export interface EvaluateVariantsOptions extends GenerationSettings {
+  model: CausalLM;
+  tokenizer: TextTokenizer;
+  examples: readonly TestExample[];
+  /** Report folder: predictions_<run>.jsonl, metrics_<run>.json, comparison files, plots/. */
+  outDir: string;
+  metrics: readonly MetricSpec[];
+  /** Default: one variant named `model` (the model as given). */
+  variants?: readonly Variant[];
+  normalize?: Normalizer;
+  batchSize?: number;
+  formatPrompt?: (example: TestExample) => string;
+  addBos?: boolean;
+  /** Store each output's probability for calibration metrics. Default: true when a `calibration` metric is asked for. */
+  confidence?: boolean;
+  onProgress?: (variant: string, progress: GenerationProgress) => void;
+  /** Facts stored in every metrics file (model path, adapter dirs…). */
+  meta?: Record<string, unknown>;
+}
+
+/** Result of {@link evaluateVariants} and {@link runEval}. */
+export interface EvalResult {
+  runs: RunMetrics[];
+  files: ComparisonFiles;
+  outDir: string;
+}
+
+/**
+ * Generates and scores every variant in turn on one model in one process, then writes the
+ * comparison of all runs saved in `outDir` (see `writeComparison`). Predictions resume per variant: rerunning after a crash
+ * only generates what is missing.
+ *
+ * @example
+ * ```ts
+ * const peft = await loadPeftModel(model, 'adapters/carbot');
+ * await evaluateVariants({ model: peft, tokenizer, examples, outDir: 'out/eval', metrics: [{ kind: 'json_exact_match' }], variants: adapterVariants(peft) });
+ * ```
+ */
+export async function evaluateVariants(options: EvaluateVariantsOptions): Promise<EvalResult> {
+  const variants = options.variants ?? [{ name: 'model' }];
+  if (variants.length === 0) throw new InvalidArgumentError({ argument: 'variants', message: 'give at least one variant.' });
+  const seen = new Set<string>();
+  for (const v of variants) {
+    checkRunName(v.name);
+    if (seen.has(v.name)) throw new InvalidArgumentError({ argument: 'variants', message: `two variants are named "${v.name}".` });
+    seen.add(v.name);
+  }
+  mkdirSync(options.outDir, { recursive: true });
+  const confidence = options.confidence ?? options.metrics.some((m) => m.kind === 'calibration');
+  const { model, tokenizer, examples, outDir } = options;
+  const runs: RunMetrics[] = [];
+  for (const variant of variants) {
+    await variant.activate?.();
+    const predictionsFile = REPORT_FILES.predictions(variant.name);
+    const outFile = join(outDir, predictionsFile);
+    const settings: GenerationSettings = {
+      ...pickSettings(options),
+      ...(variant.generation ?? {}),
+    };
+    const generateAll = () =>
+      runGeneration({
+        ...settings,
+        model,
+        tokenizer,
+        examples,
+        outFile,
+        variant: variant.name,
+        confidence,
+        ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+        ...(options.formatPrompt === undefined ? {} : { formatPrompt: options.formatPrompt }),
+        ...(options.addBos === undefined ? {} : { addBos: options.addBos }),
+        ...(options.onProgress === undefined ? {} : { onProgress: (p: GenerationProgress) => options.onProgress?.(variant.name, p) }),
+      });
+    const stats = variant.wrap === undefined ? await generateAll() : await variant.wrap(generateAll);
+    const wanted = new Set(examples.map((e) => e.id));
+    const records = readPredictions(outFile).filter((r) => wanted.has(r.id));
+    const score = scorePredictions(records, options.metrics, options.normalize === undefined ? {} : { normalize: options.normalize });
+    const run: RunMetrics = {
+      formatVersion: METRICS_FORMAT_VERSION,
+      run: variant.name,
+      createdAt: new Date().toISOString(),
+      count: records.length,
+      predictionsFile,
+      metrics: { raw: score.raw, ...(score.normalized === undefined ? {} : { normalized: score.normalized }) },
+      details: score.details,
+      stats,
+      meta: { ...(options.meta ?? {}), generation: settings },
+    };
+    writeRunMetrics(outDir, run);
+    runs.push(run);
+  }
+  // The comparison covers every run saved in the folder (this call's and earlier ones), as rebuildReport does.
+  return { runs, files: writeComparison(outDir, readRuns(outDir)), outDir };
+}
+
+function pickSettings(o: GenerationSettings): GenerationSettings {
+  const keys = ['maxNewTokens', 'temperature', 'topK', 'topP', 'seed', 'stopTokenIds', 'stop', 'minNewTokens'] as const;
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out as GenerationSettings;
+}
+
+/** A metric given by name (default options) or as a full spec. */
+export type MetricInput = MetricSpec | (typeof METRIC_KINDS)[number];
+
+/**
+ * The resolved configuration `lora eval` passes to {@link runEval}. Paths are absolute or
+ * relative to the working directory.
+ */
+export interface RunEvalOptions {
+  /** A model folder / llama2.c file (loaded with `loadModel`) or a loaded model. */
+  model: string | CausalLM;
+  /** The tokenizer (the CLI resolves it, e.g. with `@lora/data`). */
+  tokenizer: TextTokenizer;
+  /** Test set file (.jsonl or .json array of `{id, prompt | messages, reference?}`); or give `examples`. */
+  testFile?: string;
+  examples?: readonly unknown[];
+  /** Evaluate only the first N examples. */
+  limit?: number;
+  metrics: readonly MetricInput[];
+  outDir: string;
+  /**
+   * PEFT adapter folders to compare against the base model (`--adapter DIR`): variants become
+   * `base` plus one per adapter (named by `name`, default the folder's last path part).
+   * Ignored when `variants` is given.
+   */
+  adapters?: readonly { dir: string; name?: string }[];
+  /** Explicit variants (they switch the model themselves). */
+  variants?: readonly Variant[];
+  generation?: GenerationSettings;
+  batchSize?: number;
+  /** Normalisation hook, or an alias table turned into one with `aliasNormalizer`. */
+  normalize?: Normalizer;
+  aliases?: Readonly<Record<string, string>>;
+  formatPrompt?: (example: TestExample) => string;
+  addBos?: boolean;
+  confidence?: boolean;
+  onProgress?: (variant: string, progress: GenerationProgress) => void;
+}
+
+/**
+ * Runs a whole evaluation from a resolved config: loads the model (and adapters), reads the test
+ * set, generates with every variant, scores, and writes the report folder.
+ *
+ * @example
+ * ```ts
+ * await runEval({ model: 'models/Qwen3-0.6B', tokenizer, testFile: 'test.jsonl', metrics: ['json_exact_match', 'slot_f1', 'json_valid'],
+ *   outDir: 'out/eval', adapters: [{ dir: 'out/adapter', name: 'lora' }], generation: { maxNewTokens: 128 } });
+ * ```
+ */
+export async function runEval(options: RunEvalOptions): Promise<EvalResult> {
+  let examples: TestExample[];
+  if (options.examples !== undefined) examples = toTestSet(options.examples);
+  else if (options.testFile !== undefined) examples = await readTestSet(options.testFile);
+  else throw new InvalidArgumentError({ argument: 'testFile', message: 'give a test file (or `examples`).' });
+  if (options.limit !== undefined) examples = examples.slice(0, options.limit);
+  const metrics = options.metrics.map((m): MetricSpec => {
+    if (typeof m !== 'string') return m;
+    if (m === 'schema_valid' || m === 'calibration') {
+      throw new InvalidArgumentError({ argument: 'metrics', message: `"${m}" needs options (${m === 'schema_valid' ? 'a schema' : 'what counts as correct'}); pass it as an object.` });
+    }
+    if (!(METRIC_KINDS as readonly string[]).includes(m)) throw new InvalidArgumentError({ argument: 'metrics', message: `unknown metric "${m}"; use one of ${METRIC_KINDS.join(', ')}.` });
+    return { kind: m } as MetricSpec;
+  });
+  const loaded = typeof options.model === 'string' ? (await loadModel(options.model)).model : options.model;
+  let model: CausalLM = loaded;
+  let variants = options.variants;
+  const adapters = options.adapters ?? [];
+  if (variants === undefined && adapters.length > 0) {
+    const names = adapters.map((a) => a.name ?? a.dir.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? 'adapter');
+    const [first, ...rest] = adapters;
+    const peft = await loadPeftModel(loaded, (first as { dir: string }).dir, { adapterName: names[0] as string });
+    for (let i = 0; i < rest.length; i++) await peft.loadAdapter((rest[i] as { dir: string }).dir, { adapterName: names[i + 1] as string });
+    model = peft;
+    variants = adapterVariants(peft, { adapters: names });
+  }
+  const normalize = options.normalize ?? (options.aliases === undefined ? undefined : aliasNormalizer(options.aliases));
+  return evaluateVariants({
+    ...(options.generation ?? {}),
+    model,
+    tokenizer: options.tokenizer,
+    examples,
+    outDir: options.outDir,
+    metrics,
+    ...(variants === undefined ? {} : { variants }),
+    ...(normalize === undefined ? {} : { normalize }),
+    ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+    ...(options.formatPrompt === undefined ? {} : { formatPrompt: options.formatPrompt }),
+    ...(options.addBos === undefined ? {} : { addBos: options.addBos }),
+    ...(options.confidence === undefined ? {} : { confidence: options.confidence }),
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    meta: {
+      model: typeof options.model === 'string' ? options.model : 'in-memory',
+      adapters: adapters.map((a) => a.dir),
+      testFile: options.testFile ?? 'in-memory',
+    },
+  });
+}

@@ -1,0 +1,74 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setupTestBackend } from '@lora/models/test';
+import { describe, expect, it } from 'vitest';
+import { train } from './train.js';
+import { randomBatches, tinyTrainableModel } from './test/tiny.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+const viteNode = join(dirname(createRequire(createRequire(join(root, 'package.json')).resolve('vitest/package.json')).resolve('vite-node/package.json')), 'vite-node.mjs');
+
+describe('SIGTERM / SIGINT', () => {
+  for (const signal of ['SIGTERM'] as const) {
+    it(`${signal} to a training child process saves a checkpoint, then it exits`, async () => {
+      const out = await mkdtemp(join(tmpdir(), 'lora-signal-'));
+      const child = spawn(process.execPath, [viteNode, '--config', join(root, 'vitest.config.ts'), join(root, 'packages/train/src/test/signal-child.ts'), out], {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      let sent = false;
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
+      const code = await new Promise<number | null>((resolve) => {
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+          if (!sent && /step 3\n/.test(stdout)) {
+            sent = true;
+            child.kill(signal);
+          }
+        });
+        child.on('exit', (c) => resolve(c));
+      });
+      expect(sent, `child never reached step 3:\n${stdout}\n${stderr}`).toBe(true);
+      expect(code).toBe(130);
+      const match = /stopped signal at (\d+) -> (.+)\n/.exec(stdout);
+      expect(match, stdout + stderr).not.toBeNull();
+      const step = Number(match?.[1]);
+      expect(step).toBeGreaterThanOrEqual(3);
+      const latest = (await readFile(join(out, 'latest'), 'utf8')).trim();
+      expect(latest).toBe(`checkpoint-${step}`);
+      const state = JSON.parse(await readFile(join(out, latest, 'trainer_state.json'), 'utf8')) as { step: number };
+      expect(state.step).toBe(step);
+      await rm(out, { recursive: true, force: true });
+    });
+  }
+});
+
+describe('SIGINT in process', () => {
+  it('stops after the current step with a checkpoint and removes its listeners', async () => {
+    await setupTestBackend();
+    const out = await mkdtemp(join(tmpdir(), 'lora-sigint-'));
+    const listeners = process.listenerCount('SIGINT');
+    const model = await tinyTrainableModel();
+    const result = await train({
+      model,
+      data: randomBatches(2, 2, 12),
+      args: { maxSteps: 50 },
+      outputDir: out,
+      callbacks: { onStepEnd: (r) => void (r.step === 2 && process.emit('SIGINT')) },
+    });
+    expect(result.stopReason).toBe('signal');
+    expect(result.step).toBe(2);
+    expect((await readFile(join(out, 'latest'), 'utf8')).trim()).toBe('checkpoint-2');
+    expect(process.listenerCount('SIGINT')).toBe(listeners);
+    model.dispose();
+    await rm(out, { recursive: true, force: true });
+  });
+});
