@@ -1,7 +1,8 @@
 import { readdirSync, existsSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
 
-// One vitest project per package (and example): `vitest run --project models` runs one.
+// One vitest project per package and example: `vitest run --project models` runs a package,
+// `--project example-carbot` an example.
 // The `@lora/source` export condition resolves workspace packages to their TypeScript sources,
 // so tests run without a build.
 const roots = ['packages', 'examples'];
@@ -11,7 +12,7 @@ const projects = roots.flatMap((root) =>
         .filter((d) => d.isDirectory() && existsSync(`${root}/${d.name}/package.json`))
         .map((d) => ({
           extends: true as const,
-          test: { name: d.name, include: [`${root}/${d.name}/src/**/*.test.ts`, `${root}/${d.name}/test/**/*.test.ts`] },
+          test: { name: root === 'examples' ? `example-${d.name}` : d.name, include: [`${root}/${d.name}/src/**/*.test.ts`, `${root}/${d.name}/test/**/*.test.ts`] },
         }))
     : [],
 );

@@ -125,7 +125,7 @@ const raw: Record<CarbotLabel, Spec[]> = {
     { text: 'dip the headlights to low beam', fixed: { mode: 'on', high_beam: false } },
     { text: 'turn on the high beams', fixed: { mode: 'on', high_beam: true } },
     { text: 'high beams on', fixed: { mode: 'on', high_beam: true } },
-    { text: 'full beam please', fixed: { mode: 'on', high_beam: true } },
+    { text: 'full beam', fixed: { mode: 'on', high_beam: true } },
     { text: 'turn off the lights', fixed: { mode: 'off', high_beam: false } },
     { text: 'headlights off', fixed: { mode: 'off', high_beam: false } },
     { text: 'switch the lights off', fixed: { mode: 'off', high_beam: false } },
@@ -242,8 +242,8 @@ export const SLOT_PHRASES = {
     passenger: ['the passenger seat', 'the front passenger seat', "my passenger's seat"],
   },
   feature: {
-    heat: ['heating', 'heater', 'seat heat', 'warmer'],
-    vent: ['ventilation', 'cooling', 'fan', 'seat ventilation'],
+    heat: ['heating', 'heater', 'heat', 'warmer'],
+    vent: ['ventilation', 'cooling', 'fan', 'cooler'],
   },
   media: {
     play: ['play the music', 'resume playback', 'start the music', 'play'],

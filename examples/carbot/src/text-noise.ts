@@ -6,15 +6,23 @@ export const NUMBER_WORDS = [
   'eight', 'nine', 'ten', 'eleven', 'twelve', 'thirteen', 'fourteen', 'fifteen',
 ] as const;
 
-/** `2` → `"two"` for 0–15; other values as digits. */
+const TEENS = ['sixteen', 'seventeen', 'eighteen', 'nineteen'];
+const TENS = ['', '', 'twenty', 'thirty', 'forty', 'fifty', 'sixty', 'seventy', 'eighty', 'ninety'];
+
+/** `2` → `"two"`, `22` → `"twenty-two"` for integers 0–99; other values as digits. */
 export function numberToWord(value: number): string {
-  return NUMBER_WORDS[value] ?? String(value);
+  if (!Number.isInteger(value) || value < 0 || value > 99) return String(value);
+  if (value < 16) return NUMBER_WORDS[value] as string;
+  if (value < 20) return TEENS[value - 16] as string;
+  const unit = value % 10;
+  return `${TENS[Math.floor(value / 10)]}${unit === 0 ? '' : `-${NUMBER_WORDS[unit]}`}`;
 }
 
-/** `"two"` → 2 (0–15, case-insensitive); `undefined` for anything else. */
+/** `"two"` → 2, `"twenty two"` → 22 (0–99, case-insensitive); `undefined` for anything else. */
 export function wordToNumber(word: string): number | undefined {
-  const i = (NUMBER_WORDS as readonly string[]).indexOf(word.trim().toLowerCase());
-  return i === -1 ? undefined : i;
+  const w = word.trim().toLowerCase().replace(/\s+/g, '-');
+  for (let i = 0; i < 100; i++) if (numberToWord(i) === w) return i;
+  return undefined;
 }
 
 /** QWERTY neighbours of each lowercase letter (same row and the rows above and below). */
@@ -34,7 +42,7 @@ export interface Typo {
   readonly typo: string;
 }
 
-const PROTECTED = new Set<string>([...NUMBER_WORDS, 'off', 'on', 'auto', 'mute', 'unmute', 'high', 'low']);
+const PROTECTED = new Set<string>([...NUMBER_WORDS, ...TEENS, ...TENS.filter((t) => t !== ''), 'off', 'on', 'auto', 'mute', 'unmute', 'high', 'low']);
 
 /**
  * Adds `count` typos to `text`, each in a different word of at least 4 letters: a letter

@@ -25,7 +25,7 @@ export const CircuitSchema = z.looseObject({ id, name: z.string().min(1), fullNa
 /** A country file, `countries/<id>.yml`. */
 export const CountrySchema = z.looseObject({ id, name: z.string().min(1), demonym: optionalText, continentId: id });
 /** A Grand Prix file, `grands-prix/<id>.yml`. */
-export const GrandPrixSchema = z.looseObject({ id, name: z.string().min(1), fullName: z.string().min(1), countryId: id });
+export const GrandPrixSchema = z.looseObject({ id, name: z.string().min(1), fullName: z.string().min(1), countryId: optionalText });
 
 const position = z.union([z.number().int(), z.string()]).nullish().transform((v) => v ?? undefined);
 

@@ -43,11 +43,12 @@ describe.skipIf(assets === undefined)(`eval runner on stories260K${assets === un
       { id: 's4', prompt: 'One day, a bird' },
       { id: 's5', prompt: 'The sun was' },
     ];
-    out = mkdtempSync(join(tmpdir(), 'lora-eval-e2e-'));
+    // LORA_EVAL_KEEP=<dir> keeps the report folder for inspection.
+    out = process.env.LORA_EVAL_KEEP ?? mkdtempSync(join(tmpdir(), 'lora-eval-e2e-'));
   });
   afterAll(() => {
     peft?.dispose();
-    if (out !== undefined) rmSync(out, { recursive: true, force: true });
+    if (out !== undefined && process.env.LORA_EVAL_KEEP === undefined) rmSync(out, { recursive: true, force: true });
   });
 
   const variants = (): Variant[] => [

@@ -6,8 +6,9 @@ import { loadPeftModel } from '@lora/peft';
 import { METRIC_KINDS, type MetricSpec, scorePredictions } from './metrics/score.js';
 import { aliasNormalizer, type Normalizer } from './metrics/normalize.js';
 import { type ComparisonFiles, METRICS_FORMAT_VERSION, REPORT_FILES, type RunMetrics, checkRunName, readRuns, writeComparison, writeRunMetrics } from './reports/report.js';
-import { readPredictions } from './runner/predictions.js';
-import { type GenerationProgress, type GenerationSettings, runGeneration } from './runner/run-generation.js';
+import { type PredictionRecord, readPredictions } from './runner/predictions.js';
+import { summarizeLatency } from './runner/stats.js';
+import { type GenerationProgress, type GenerationSettings, type GenerationStats, runGeneration } from './runner/run-generation.js';
 import { type TestExample, readTestSet, toTestSet } from './runner/test-set.js';
 
 /**
@@ -116,9 +117,10 @@ export async function evaluateVariants(options: EvaluateVariantsOptions): Promis
         ...(options.addBos === undefined ? {} : { addBos: options.addBos }),
         ...(options.onProgress === undefined ? {} : { onProgress: (p: GenerationProgress) => options.onProgress?.(variant.name, p) }),
       });
-    const stats = variant.wrap === undefined ? await generateAll() : await variant.wrap(generateAll);
+    const fresh = variant.wrap === undefined ? await generateAll() : await variant.wrap(generateAll);
     const wanted = new Set(examples.map((e) => e.id));
     const records = readPredictions(outFile).filter((r) => wanted.has(r.id));
+    const stats = mergeStats(fresh, records, previousStats(outDir, variant.name));
     const score = scorePredictions(records, options.metrics, options.normalize === undefined ? {} : { normalize: options.normalize });
     const run: RunMetrics = {
       formatVersion: METRICS_FORMAT_VERSION,
@@ -136,6 +138,25 @@ export async function evaluateVariants(options: EvaluateVariantsOptions): Promis
   }
   // The comparison covers every run saved in the folder (this call's and earlier ones), as rebuildReport does.
   return { runs, files: writeComparison(outDir, readRuns(outDir)), outDir };
+}
+
+function previousStats(dir: string, run: string): GenerationStats | undefined {
+  try {
+    return readRuns(dir).find((r) => r.run === run)?.stats;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runtime facts of a run whose predictions may span several calls (resume): latency over every
+ * saved line; throughput and peak memory from this call, or from the previous call when this one
+ * had nothing left to generate.
+ */
+function mergeStats(fresh: GenerationStats, records: readonly PredictionRecord[], previous: GenerationStats | undefined): GenerationStats {
+  const latencies = records.map((r) => r.latencyMs).filter((x): x is number => x !== undefined);
+  const base = fresh.generated === 0 && previous !== undefined ? { ...previous, resumed: fresh.resumed, generated: 0, total: fresh.total, wallMs: fresh.wallMs } : fresh;
+  return { ...base, latencyMs: summarizeLatency(latencies) };
 }
 
 function pickSettings(o: GenerationSettings): GenerationSettings {

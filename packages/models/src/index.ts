@@ -48,7 +48,8 @@ export { ropeInverseFrequencies } from './layers/rope.js';
 export { KVCache } from './cache/kv-cache.js';
 export type { CausalLM, ForwardOptions, LinearSlot } from './architectures/causal-lm.js';
 export { DecoderModel, type DecoderBlock, type DecoderParts } from './architectures/decoder-model.js';
-export { createCausalLM } from './architectures/registry.js';
+export { createCausalLM, type CreateCausalLMOptions } from './architectures/registry.js';
+export { WeightReader, type LinearFactory, type LinearRequest } from './architectures/weight-reader.js';
 export { loadModel, type LoadedModel } from './load.js';
 
 export { generate, type GenerateOptions, type GenerateOutput, type FinishReason } from './generate/generate.js';

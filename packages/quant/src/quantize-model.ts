@@ -4,12 +4,11 @@ import { FileFormatError, InvalidArgumentError, parseJson } from '@lora/core';
 import {
   type CausalLM,
   createCausalLM,
-  type HostTensor,
+  type LinearFactory,
   type ModelConfig,
   openWeights,
   parseModelConfig,
   type SafetensorsWeights,
-  type WeightSource,
   writeSafetensors,
   type TensorToWrite,
 } from '@lora/models';
@@ -17,7 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { checkBlocksize } from './blockwise.js';
 import type { QuantType } from './codebooks/codebooks.js';
-import { pythonFloatRepr, quantStateTensors, quantTypeOf, readQuantState, type RawTensorSource, QUANT_STATE_SUFFIXES } from './format.js';
+import { pythonFloatRepr, quantStateTensors, quantTypeOf, readQuantState, type RawTensorSource } from './format.js';
 import { Nf4Linear } from './nf4-linear.js';
 
 /** Options of {@link quantizeModel}. */
@@ -84,41 +83,6 @@ const BnbConfigSchema = z.object({
   llm_int8_skip_modules: z.array(z.string()).nullable().optional(),
 });
 
-/**
- * The checkpoint seen by the decoder loader: each bnb-quantized weight appears as a float32
- * `[out, in]` tensor of zeros (replaced right after construction), its quant-state entries hidden.
- */
-class PlaceholderSource implements WeightSource {
-  private readonly visible: string[];
-  constructor(
-    private readonly inner: WeightSource,
-    private readonly quantized: ReadonlyMap<string, readonly number[]>,
-  ) {
-    const hidden = new Set<string>();
-    for (const key of quantized.keys()) {
-      for (const suffix of QUANT_STATE_SUFFIXES) hidden.add(`${key}.${suffix}`);
-      hidden.add(`${key}.quant_state.bitsandbytes__nf4`);
-      hidden.add(`${key}.quant_state.bitsandbytes__fp4`);
-    }
-    this.visible = inner.keys().filter((k) => !hidden.has(k));
-  }
-  keys(): readonly string[] {
-    return this.visible;
-  }
-  has(name: string): boolean {
-    return this.visible.includes(name);
-  }
-  shape(name: string): readonly number[] {
-    return this.quantized.get(name) ?? this.inner.shape(name);
-  }
-  async get(name: string): Promise<HostTensor> {
-    const shape = this.quantized.get(name);
-    if (shape === undefined) return this.inner.get(name);
-    return { dtype: 'float32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) };
-  }
-  async close(): Promise<void> {}
-}
-
 /** A model loaded from a bitsandbytes 4-bit checkpoint. */
 export interface LoadedQuantizedModel {
   model: CausalLM;
@@ -131,8 +95,8 @@ export interface LoadedQuantizedModel {
  * Loads a Hugging Face folder saved by transformers with `BitsAndBytesConfig(load_in_4bit=True)`:
  * `config.json` with `quantization_config` and safetensors holding, per quantized linear, the
  * packed U8 weight and its quant state. Each quantized slot becomes an {@link Nf4Linear} built from
- * the file's own bytes. Note: the decoder is first built with zero placeholders for the quantized
- * weights (float32, all layers at once) until @lora/models can take a module factory.
+ * the file's own bytes, one layer at a time (a `linearFactory` of `createCausalLM`): no quantized
+ * weight is ever materialised in float32 during the load.
  *
  * @example
  * ```ts
@@ -149,32 +113,25 @@ export async function loadQuantizedModel(dir: string): Promise<LoadedQuantizedMo
   parseJson(JSON.stringify(config.quantizationConfig ?? null), BnbConfigSchema, { file: `${configPath} (quantization_config)` });
   const weights = await openWeights(dir);
   try {
-    const keys = new Set(weights.keys());
-    const quantized = new Map<string, readonly number[]>();
-    const states = new Map<string, Awaited<ReturnType<typeof readQuantState>>>();
-    for (const key of keys) {
-      if (!key.endsWith('.weight') || quantTypeOf(keys, key) === undefined) continue;
-      const state = await readQuantState(weights as unknown as RawTensorSource, key, dir);
-      quantized.set(key, state.shape);
-      states.set(key, state);
-    }
-    const model = await createCausalLM(config, new PlaceholderSource(weights, quantized), dir);
     const quantizedPaths: string[] = [];
-    for (const slot of model.linearModules()) {
-      const state = states.get(`${slot.path}.weight`);
-      if (state === undefined) continue;
-      const old = slot.get();
-      const bias = old.bias === undefined ? undefined : (tf.keep(old.bias.clone()) as tf.Tensor1D);
-      slot.set(new Nf4Linear(state, { name: slot.path, ...(bias === undefined ? {} : { bias }) }));
-      old.dispose();
-      states.delete(`${slot.path}.weight`);
-      quantizedPaths.push(slot.path);
-    }
-    if (states.size > 0) {
-      const left = [...states.keys()][0] as string;
-      model.dispose();
-      throw new FileFormatError({ file: dir, field: left, message: `quantized tensor "${left}" is not a linear module of this ${config.modelType} model.` });
-    }
+    const linearFactory: LinearFactory = async ({ path, outFeatures, inFeatures, bias, reader }) => {
+      const source: RawTensorSource = { keys: () => reader.canonicalKeys(), getRaw: (name) => reader.raw(name) };
+      const weightKey = `${path}.weight`;
+      if (quantTypeOf(new Set(source.keys()), weightKey) === undefined) return undefined;
+      const state = await readQuantState(source, weightKey, dir);
+      const [out, inF] = state.shape;
+      if (out !== outFeatures || inF !== inFeatures) {
+        throw new FileFormatError({
+          file: dir,
+          field: weightKey,
+          message: `quant_state shape [${state.shape.join(', ')}] but the config implies [${outFeatures}, ${inFeatures}].`,
+        });
+      }
+      const b = bias ? tf.tensor1d(await reader.float(`${path}.bias`, [outFeatures])) : undefined;
+      quantizedPaths.push(path);
+      return new Nf4Linear(state, { name: path, ...(b === undefined ? {} : { bias: b }) });
+    };
+    const model = await createCausalLM(config, weights, dir, { linearFactory });
     return { model, config, quantizedPaths };
   } finally {
     await weights.close();

@@ -6,7 +6,8 @@ import type { CausalLM } from '@lora/models';
 import { setupTestBackend } from '@lora/models/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TrainBatch } from './batch.js';
-import { NonFiniteError, train } from './train.js';
+import { NonFiniteError } from './errors/non-finite-error.js';
+import { train } from './train.js';
 import { randomBatches, tinyTrainableModel } from './test/tiny.js';
 import { namedParameters } from './parameters.js';
 
@@ -135,7 +136,8 @@ describe('train (full fine-tuning of a tiny random Llama)', () => {
     const out = join(dir, 'nan');
     const m1 = poison(await tinyTrainableModel(), 3);
     const error = await train({ model: m1, data, args: { maxSteps: 5, saveSteps: 2 }, outputDir: out }).catch((e: unknown) => e);
-    expect(NonFiniteError.isInstance(error) || error instanceof NonFiniteError).toBe(true);
+    expect(NonFiniteError.isInstance(error)).toBe(true);
+    expect((error as NonFiniteError).step).toBe(3);
     expect(String((error as Error).message)).toMatch(/step 3: the loss is not finite.*checkpoint-2/);
     expect((await readdir(out)).filter((n) => n.startsWith('checkpoint-'))).toEqual(['checkpoint-2']);
     m1.dispose();

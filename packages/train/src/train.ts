@@ -14,6 +14,7 @@ import {
 } from './checkpoints/checkpoint-io.js';
 import type { Cursor, TrainerState } from './checkpoints/trainer-state.js';
 import { clipGradNorm, globalNorm } from './clip-grad-norm.js';
+import { NonFiniteError } from './errors/non-finite-error.js';
 import { enableGradientCheckpointing } from './gradient-checkpointing.js';
 import { causalLmLossSum, countTrainedTokens } from './loss.js';
 import { Adam, AdamW } from './optimizers/adamw.js';
@@ -58,22 +59,6 @@ export interface TrainOptions {
   optimizer?: Optimizer;
   /** Save a checkpoint and stop on SIGINT/SIGTERM; default true when `outputDir` is set. */
   handleSignals?: boolean;
-}
-
-/** Thrown when the loss or a gradient is NaN/Inf and `onNonFinite` is `stop`. */
-export class NonFiniteError extends LoraError {
-  constructor(
-    readonly step: number,
-    readonly what: string,
-    readonly resumeFrom: string | undefined,
-  ) {
-    super(
-      `step ${step}: ${what} is not finite (NaN or Inf); stopped without writing a checkpoint. ` +
-        (resumeFrom === undefined
-          ? 'No checkpoint was written yet: restart, with a lower learning rate or `maxGradNorm`.'
-          : `Resume from ${resumeFrom} with a lower learning rate, or set \`onNonFinite: 'skip'\`.`),
-    );
-  }
 }
 
 function buildOptimizer(args: TrainingArgs, variables: tf.Variable[]): Optimizer {
@@ -298,7 +283,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if (clip.clipped) tf.dispose(Object.values(clip.grads));
       if (!finite && args.onNonFinite === 'stop') {
         stopReason = 'non_finite';
-        throw new NonFiniteError(step + 1, Number.isFinite(loss) ? 'the gradient norm' : 'the loss', lastCheckpoint);
+        throw new NonFiniteError({ step: step + 1, what: Number.isFinite(loss) ? 'the gradient norm' : 'the loss', resumeFrom: lastCheckpoint });
       }
       step++;
       losses.push(loss);

@@ -55,7 +55,10 @@ export interface RunGenerationOptions extends GenerationSettings {
   onProgress?: (progress: GenerationProgress) => void;
 }
 
-/** What a run measured (over the examples generated in this call, not the resumed ones). */
+/**
+ * What a run measured over the examples generated in this call (not the resumed ones);
+ * `evaluateVariants` recomputes `latencyMs` over every saved line.
+ */
 export interface GenerationStats {
   total: number;
   generated: number;

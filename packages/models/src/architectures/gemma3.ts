@@ -10,7 +10,7 @@ import type { GatedMLP } from '../layers/mlp.js';
 import { RMSNorm } from '../layers/rms-norm.js';
 import { type DecoderBlock, DecoderModel } from './decoder-model.js';
 import { LlamaAttention, loadEmbeddingAndHead, loadMlp, loadOProj, loadQkv } from './llama.js';
-import { WeightReader } from './weight-reader.js';
+import { type LinearFactory, WeightReader } from './weight-reader.js';
 
 /** Gemma 3 block: `h = x + postAttnNorm(attn(inputNorm(x))); out = h + postFfNorm(mlp(preFfNorm(h)))`. */
 export class Gemma3DecoderLayer implements DecoderBlock {
@@ -55,8 +55,13 @@ export function gemma3TextKey(key: string): string | undefined {
 }
 
 /** Loads `Gemma3ForCausalLM` (or the text part of `Gemma3ForConditionalGeneration`). */
-export async function loadGemma3(config: ModelConfig, weights: WeightSource, file = '<weights>'): Promise<DecoderModel> {
-  const r = new WeightReader(weights, file, gemma3TextKey);
+export async function loadGemma3(
+  config: ModelConfig,
+  weights: WeightSource,
+  file = '<weights>',
+  options: { linearFactory?: LinearFactory } = {},
+): Promise<DecoderModel> {
+  const r = new WeightReader(weights, file, gemma3TextKey, options.linearFactory);
   const { hiddenSize: dm, rmsNormEps: eps, headDim: d } = config;
   const norm = async (name: string, dim: number) => new RMSNorm(await r.float(name, [dim]), eps, { offset: 1 });
   const layers: Gemma3DecoderLayer[] = [];

@@ -12,7 +12,7 @@ import { GatedMLP } from '../layers/mlp.js';
 import { RMSNorm } from '../layers/rms-norm.js';
 import { applyRope } from '../layers/rope.js';
 import { type DecoderBlock, DecoderModel } from './decoder-model.js';
-import { WeightReader } from './weight-reader.js';
+import { type LinearFactory, WeightReader } from './weight-reader.js';
 
 /** Per-head norms applied to queries and keys before RoPE (Qwen3, Gemma 3); Llama has none. */
 export interface QkNorms {
@@ -101,9 +101,10 @@ export async function loadLlama(
   config: ModelConfig,
   weights: WeightSource,
   file = '<weights>',
-  options: { qkNorm?: boolean } = {},
+  options: { qkNorm?: boolean; linearFactory?: LinearFactory } = {},
 ): Promise<DecoderModel> {
-  const r = new WeightReader(weights, file, (key) => (key.endsWith('.rotary_emb.inv_freq') ? undefined : key));
+  const rename = (key: string) => (key.endsWith('.rotary_emb.inv_freq') ? undefined : key);
+  const r = new WeightReader(weights, file, rename, options.linearFactory);
   const { hiddenSize: dm, rmsNormEps: eps, headDim: d } = config;
   const layers: LlamaDecoderLayer[] = [];
   for (let i = 0; i < config.numHiddenLayers; i++) {
@@ -149,7 +150,7 @@ export async function loadEmbeddingAndHead(
     return { embedding: new Embedding(lmHead.weight, 'hidden-major', embedScale), lmHead };
   }
   const embedding = new Embedding(tf.tensor2d(table, [v, dm]), 'vocab-major', embedScale);
-  return { embedding, lmHead: await r.linear('lm_head', v, dm) };
+  return { embedding, lmHead: await r.dense('lm_head', v, dm) };
 }
 
 /** Loads `q_proj`, `k_proj`, `v_proj` of layer prefix `p`. */

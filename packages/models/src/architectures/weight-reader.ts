@@ -2,7 +2,26 @@ import { FileFormatError } from '@lora/core';
 import * as tf from '@tensorflow/tfjs';
 import { ShapeMismatchError } from '../errors/shape-mismatch-error.js';
 import type { HostTensor, WeightSource } from '../io/host-tensor.js';
-import { Linear } from '../layers/linear.js';
+import { Linear, type LinearLike } from '../layers/linear.js';
+
+/** What a {@link LinearFactory} is asked to build. */
+export interface LinearRequest {
+  /** Module path, e.g. `model.layers.0.self_attn.q_proj` (its weight is `<path>.weight`). */
+  readonly path: string;
+  readonly outFeatures: number;
+  readonly inFeatures: number;
+  /** Whether the config gives the module a bias (`<path>.bias`). */
+  readonly bias: boolean;
+  /** The reader: `has`, `float`, `raw` and `markUsed` over canonical tensor names. */
+  readonly reader: WeightReader;
+}
+
+/**
+ * Builds a linear module straight from the checkpoint (e.g. an NF4 layer from its packed bytes),
+ * or returns undefined to let the loader build a dense {@link Linear}. Tensors it consumes must be
+ * marked with `reader.markUsed` (or read through `reader.float` / `reader.raw`).
+ */
+export type LinearFactory = (request: LinearRequest) => Promise<LinearLike | undefined>;
 
 /**
  * Reads the tensors of one checkpoint by Hugging Face name, checking shapes, and tracks which keys
@@ -15,14 +34,21 @@ export class WeightReader {
 
   constructor(
     private readonly source: WeightSource,
-    private readonly file: string,
+    /** Checkpoint name used in error messages. */
+    readonly file: string,
     rename: (key: string) => string | undefined = (k) => k,
+    private readonly factory?: LinearFactory,
   ) {
     for (const key of source.keys()) {
       const canonical = rename(key);
       if (canonical !== undefined) this.byCanonical.set(canonical, key);
       else this.used.add(key);
     }
+  }
+
+  /** Every canonical tensor name of the checkpoint. */
+  canonicalKeys(): string[] {
+    return [...this.byCanonical.keys()];
   }
 
   /** True when the checkpoint has `name` (canonical). */
@@ -47,8 +73,35 @@ export class WeightReader {
     return t.data;
   }
 
+  /** Reads a tensor's stored bytes undecoded (needs a source with `getRaw`, e.g. safetensors). */
+  async raw(name: string): Promise<{ readonly dtype: string; readonly shape: readonly number[]; readonly bytes: Uint8Array }> {
+    const key = this.byCanonical.get(name);
+    if (key === undefined) throw new FileFormatError({ file: this.file, field: name, message: `missing tensor "${name}".` });
+    if (this.source.getRaw === undefined) {
+      throw new FileFormatError({ file: this.file, field: name, message: 'this weight source cannot read raw bytes (getRaw).' });
+    }
+    const raw = await this.source.getRaw(key);
+    this.used.add(key);
+    return raw;
+  }
+
+  /** Marks a canonical tensor as consumed (a {@link LinearFactory} that read it another way). */
+  markUsed(name: string): void {
+    this.ignore(name);
+  }
+
+  /**
+   * The linear module at `prefix`: from the {@link LinearFactory} when it builds one, otherwise a
+   * frozen {@link Linear} from the PyTorch `[out, in]` weight (and `.bias` when `bias`).
+   */
+  async linear(prefix: string, outFeatures: number, inFeatures: number, bias = false): Promise<LinearLike> {
+    const built = await this.factory?.({ path: prefix, outFeatures, inFeatures, bias, reader: this });
+    if (built !== undefined) return built;
+    return this.dense(prefix, outFeatures, inFeatures, bias);
+  }
+
   /** Reads a PyTorch `[out, in]` weight (and `.bias` when `bias`) into a frozen {@link Linear}. */
-  async linear(prefix: string, outFeatures: number, inFeatures: number, bias = false): Promise<Linear> {
+  async dense(prefix: string, outFeatures: number, inFeatures: number, bias = false): Promise<Linear> {
     const w = await this.float(`${prefix}.weight`, [outFeatures, inFeatures]);
     const b = bias ? tf.tensor1d(await this.float(`${prefix}.bias`, [outFeatures])) : undefined;
     return Linear.fromTorch(w, outFeatures, inFeatures, { ...(b === undefined ? {} : { bias: b }), name: prefix });

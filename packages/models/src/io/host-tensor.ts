@@ -29,6 +29,11 @@ export interface WeightSource {
   shape(name: string): readonly number[];
   /** Reads and decodes one tensor. Throws a FileFormatError naming the file and tensor if absent. */
   get(name: string): Promise<HostTensor>;
+  /**
+   * Reads one tensor's stored bytes undecoded (packed U8 payloads such as bitsandbytes NF4).
+   * Optional: in-memory sources may not have it.
+   */
+  getRaw?(name: string): Promise<{ readonly dtype: string; readonly shape: readonly number[]; readonly bytes: Uint8Array }>;
   /** Releases file handles. */
   close(): Promise<void>;
 }

@@ -1,0 +1,72 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { setupTestBackend } from '@lora/models/test';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { train } from '../train.js';
+import { randomBatches, tinyTrainableModel } from '../test/tiny.js';
+import { curvesWriter } from './curves.js';
+import { jsonlLogger } from './jsonl-log.js';
+import { lineChartSvg } from './plot.js';
+import { formatDuration, progressReporter } from './progress.js';
+
+function capture(isTTY: boolean): Writable & { isTTY: boolean; text: () => string } {
+  let text = '';
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      text += chunk.toString();
+      done();
+    },
+  }) as Writable & { isTTY: boolean; text: () => string };
+  stream.isTTY = isTTY;
+  stream.text = () => text;
+  return stream;
+}
+
+let dir: string;
+beforeAll(async () => {
+  await setupTestBackend();
+  dir = await mkdtemp(join(tmpdir(), 'lora-report-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('progress, JSONL log and curves', () => {
+  it('writes plain lines off a TTY, a bar on one, a JSONL log and SVG curves', async () => {
+    const lines = capture(false);
+    const tty = capture(true);
+    const model = await tinyTrainableModel();
+    const log = join(dir, 'log.jsonl');
+    await train({
+      model,
+      data: randomBatches(2, 2, 12),
+      evalData: randomBatches(1, 2, 12, 64, 4),
+      args: { maxSteps: 4, evalSteps: 2, lrScheduler: 'linear', warmup: 1 },
+      callbacks: [progressReporter({ stream: lines }), progressReporter({ stream: tty }), jsonlLogger(log), curvesWriter(dir)],
+    });
+    model.dispose();
+    const plain = lines.text().split('\n');
+    expect(plain.filter((l) => /^step \d\/4 {2}loss \d+\.\d{4} {2}lr .* tok\/s {2}ETA /.test(l))).toHaveLength(4);
+    expect(plain.some((l) => l.startsWith('eval @ step 2: eval_loss'))).toBe(true);
+    expect(tty.text()).toContain('\r\x1b[2K[');
+    expect(tty.text()).toContain('step 4/4');
+    const records = (await readFile(log, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; step?: number; loss?: number });
+    expect(records.map((r) => r.type)).toEqual(['begin', 'step', 'step', 'eval', 'step', 'step', 'eval', 'end']);
+    expect(records.filter((r) => r.type === 'step').every((r) => typeof r.loss === 'number')).toBe(true);
+    const lossSvg = await readFile(join(dir, 'loss.svg'), 'utf8');
+    expect(lossSvg).toMatch(/^<svg /);
+    expect(lossSvg).toContain('eval loss');
+    expect((await readFile(join(dir, 'lr.svg'), 'utf8')).match(/<path /g)).toHaveLength(1);
+  });
+
+  it('formats durations and draws charts with non-finite points left out', () => {
+    expect(formatDuration(5)).toBe('5s');
+    expect(formatDuration(185)).toBe('3m05s');
+    expect(formatDuration(3720)).toBe('1h02m');
+    const svg = lineChartSvg([{ name: 'x', color: 'red', points: [[1, 1], [2, Number.NaN], [3, 2]] }], { title: 'T <1>', xLabel: 'a', yLabel: 'b' });
+    expect(svg).toContain('T &lt;1&gt;');
+    expect((svg.match(/<path d="M[^"]*"/)?.[0].match(/[ML]/g) ?? []).length).toBe(2);
+  });
+});
