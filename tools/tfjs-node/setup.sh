@@ -14,6 +14,9 @@
 #   --tf-version V      TensorFlow wheel version (default 2.15.1; tested: 2.15.1, see docs)
 #   --cache DIR         where wheels are downloaded and unpacked
 #                       (default ${XDG_CACHE_HOME:-~/.cache}/lora/tfjs-node)
+#   --cuda              with --gpu: also install the CUDA 12 / cuDNN runtime the wheel was built
+#                       against (its `and-cuda` extra: nvidia-*-cu12 wheels from PyPI, ~3 GB) into
+#                       deps/nvidia, where libtensorflow's RUNPATH ($ORIGIN/../nvidia/*/lib) finds them
 #   --force             rebuild even if the package is already set up
 #
 # Environment: PYTHON (default python3, used for `pip download`), NODE_GYP (path to node-gyp.js).
@@ -25,6 +28,7 @@ die() { echo "setup.sh: $*" >&2; exit 1; }
 log() { echo "[tfjs-node setup] $*" >&2; }
 
 gpu=0
+cuda=0
 tf_version=2.15.1
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/lora/tfjs-node"
 force=0
@@ -32,6 +36,7 @@ target=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --gpu) gpu=1 ;;
+    --cuda) cuda=1 ;;
     --tf-version) tf_version="${2:?--tf-version needs a value}"; shift ;;
     --cache) cache="${2:?--cache needs a value}"; shift ;;
     --force) force=1 ;;
@@ -41,6 +46,7 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
+[[ $cuda == 0 || $gpu == 1 ]] || die "--cuda only makes sense with --gpu"
 [[ -n "$target" ]] || die "give the node_modules folder (or the package folder) to set up; see --help"
 [[ "$(uname -s)-$(uname -m)" == "Linux-x86_64" ]] || die "only Linux x86_64 is supported (PyPI wheels for other platforms are not wired up)"
 
@@ -80,6 +86,7 @@ check_addon() {
 
 stamp="$pkg_dir/deps/lora-libtensorflow.txt"
 want_stamp="$wheel_name==$tf_version napi-v$napi_version"
+if [[ $cuda == 1 ]]; then want_stamp+=" +cuda"; fi
 if [[ $force == 0 && -f "$stamp" && "$(cat "$stamp")" == "$want_stamp" && -f "$binding_path" ]]; then
   if out="$(check_addon)"; then log "already set up ($want_stamp): $out"; exit 0; fi
   log "stamp found but the addon does not load; rebuilding"
@@ -155,6 +162,20 @@ for f in "$lib_cc" "$lib_fw"; do ln -f "$f" "$deps/lib/" 2>/dev/null || cp "$f" 
 # rpath $ORIGIN/../../deps/lib.
 ln -sf libtensorflow_cc.so.2 "$deps/lib/libtensorflow.so"
 ln -sf libtensorflow_framework.so.2 "$deps/lib/libtensorflow_framework.so"
+
+if [[ $cuda == 1 ]]; then
+  # The pins of the wheel's own `and-cuda` extra (PEP 508 strings, passed to pip as they are).
+  mapfile -t cuda_reqs < <("${PYTHON:-python3}" -c "
+import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+print(z.read(next(n for n in z.namelist() if n.endswith('.dist-info/METADATA'))).decode())
+" "$wheel" | tr -d '\r' |
+    sed -n "s/^Requires-Dist: \(nvidia-[^;]*\); *extra *== *['\"]and-cuda['\"].*/\1/p" | sed 's/ *$//')
+  [[ ${#cuda_reqs[@]} -gt 0 ]] || die "$wheel declares no and-cuda extra; install CUDA/cuDNN yourself (see docs)"
+  log "installing the CUDA runtime into $deps/nvidia: ${cuda_reqs[*]}"
+  "${PYTHON:-python3}" -m pip install --no-deps --only-binary=:all: --no-compile --target "$deps" \
+    --cache-dir "$cache/pip" "${cuda_reqs[@]}" >&2
+fi
 
 # --- 4. build the addon from source ------------------------------------------------------
 node_gyp="${NODE_GYP:-}"

@@ -40,7 +40,8 @@ export interface LoadBfclOptions {
   categories?: readonly BfclCategory[];
   /**
    * How the assistant's calls are written. `tool_calls` (default): an assistant message with
-   * `tool_calls: [{ type: 'function', function: { name, arguments } }]` and no content, rendered
+   * `tool_calls: [{ type: 'function', function: { name, arguments } }]` and empty content (Qwen3's
+   * template needs a string there), rendered
    * by the chat template (Qwen3, Llama 3.x, Mistral). `text`: the calls as
    * `<tool_call>{"name":…,"arguments":…}</tool_call>` lines in `content`, for templates without
    * tool support (Gemma 3, stories260K).
@@ -74,7 +75,8 @@ export const NO_CALL_ANSWER = 'None of the available functions can help with thi
  * "no call"). Each trace is `system` (tool list) → the BFCL turn (its own system message is
  * merged into ours) → `assistant` making the gold calls, each argument set to its first
  * acceptable value (omitted when that value is `""`). All acceptable values stay in `gold` for
- * scoring. BFCL types become JSON Schema (`dict`→`object`, `float`→`number`, `tuple`→`array`,
+ * scoring; an empty acceptable-value list (a BFCL quirk on a few live_simple rows) is read as
+ * "the empty list". BFCL types become JSON Schema (`dict`→`object`, `float`→`number`, `tuple`→`array`,
  * `any`→no type).
  *
  * multi_turn_base is not converted: its answers are Python call strings that must be executed
@@ -111,7 +113,8 @@ export function loadBfcl(dir: string, options: LoadBfclOptions = {}): BfclLoadRe
       }
       const gold: GoldCall[] = (answer?.ground_truth ?? []).map((call) => {
         const [name, args] = Object.entries(call)[0] as [string, Record<string, unknown[]>];
-        return { name, arguments: args };
+        // BFCL writes `[]` (no acceptable value) where it means "the empty list": `[[]]`.
+        return { name, arguments: Object.fromEntries(Object.entries(args).map(([k, v]) => [k, v.length === 0 ? [[]] : v])) };
       });
       traces.push(convertRow(q, category, gold, options));
     }
@@ -134,7 +137,7 @@ function convertRow(q: z.output<typeof BfclQuestionSchema>, category: BfclCatego
       ? { role: 'assistant', content: NO_CALL_ANSWER }
       : options.toolCallStyle === 'text'
         ? { role: 'assistant', content: formatToolCallsText(calls) }
-        : { role: 'assistant', tool_calls: calls.map((c) => ({ type: 'function' as const, function: { name: c.name, arguments: c.arguments } })) };
+        : { role: 'assistant', content: '', tool_calls: calls.map((c) => ({ type: 'function' as const, function: { name: c.name, arguments: c.arguments } })) };
   const messages: ChatMessage[] = [
     ...(system === '' ? [] : [{ role: 'system' as const, content: system }]),
     ...turn.filter((m) => m.role !== 'system').map((m) => ({ role: m.role, content: m.content })),

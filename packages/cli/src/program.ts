@@ -3,13 +3,14 @@ import { LoraError } from '@lora/core';
 import { registerDataInspect } from './commands/data-inspect.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerJudge } from './commands/judge.js';
+import { registerTrain } from './commands/train.js';
 import { processIo, type CliIo } from './io.js';
 
 /** Registers one command on the program; one per file in `src/commands/`. */
 export type RegisterCommand = (program: Command, io: CliIo) => void;
 
 /** Every command of `lora`, in help order. Adding a command = adding a file and a line here. */
-const commands: readonly RegisterCommand[] = [registerGenerate, registerDataInspect, registerJudge];
+const commands: readonly RegisterCommand[] = [registerGenerate, registerDataInspect, registerTrain, registerJudge];
 
 /** The CLI version, printed by `lora --version`. */
 export const version = '0.1.0';

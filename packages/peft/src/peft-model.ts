@@ -27,6 +27,16 @@ export interface LoadAdapterOptions {
   readonly onWarning?: WarningHandler;
 }
 
+/** A warning handler that passes each distinct message on once (default `console.warn`). */
+function onceEach(handler: WarningHandler | undefined): WarningHandler {
+  const seen = new Set<string>();
+  return (message: string) => {
+    if (seen.has(message)) return;
+    seen.add(message);
+    (handler ?? console.warn)(message);
+  };
+}
+
 /**
  * A causal LM with LoRA adapters injected into its linear modules. It is itself a
  * {@link CausalLM}: `forward`, generation, scoring and training use it like the base model, and
@@ -182,14 +192,20 @@ export class PeftModel implements CausalLM {
     return result;
   }
 
-  /** Folds the active adapter into the base weights (forward then costs the base only). */
+  /**
+   * Folds the active adapter into the base weights (forward then costs the base only). On a 4-bit
+   * base each layer is dequantized, summed and requantized; PEFT's rounding warning is reported
+   * once per call (PEFT warns per layer, and Python's default warning filter shows it once).
+   */
   merge(options: { safe?: boolean; onWarning?: WarningHandler } = {}): void {
-    for (const layer of this.loraLayers().values()) layer.merge(layer.activeAdapters(), options);
+    const onWarning = onceEach(options.onWarning);
+    for (const layer of this.loraLayers().values()) layer.merge(layer.activeAdapters(), { ...options, onWarning });
   }
 
-  /** Undoes {@link PeftModel.merge}. */
+  /** Undoes {@link PeftModel.merge} (a 4-bit base is requantized again, with PEFT's warning once). */
   unmerge(options: { onWarning?: WarningHandler } = {}): void {
-    for (const layer of this.loraLayers().values()) if (layer.mergedAdapters().length > 0) layer.unmerge(options);
+    const onWarning = onceEach(options.onWarning);
+    for (const layer of this.loraLayers().values()) if (layer.mergedAdapters().length > 0) layer.unmerge({ ...options, onWarning });
   }
 
   /**

@@ -123,119 +123,60 @@ export function dequantize4bit(packed: Uint8Array, absmax: Float32Array, quantTy
   return out;
 }
 
-/** The next float32 above a positive float32 `h`. */
-function nextUp(h: number): number {
-  const view = new DataView(new ArrayBuffer(4));
-  view.setFloat32(0, h);
-  view.setUint32(0, view.getUint32(0) + 1);
-  return view.getFloat32(0);
+/** Number of bins of bitsandbytes' CPU 8-bit quantization lookup table over [-1, 1]. */
+const LUT_SIZE = 65536;
+
+/**
+ * bitsandbytes' CPU 8-bit lookup table (0.50, `build_quantize_lut` in csrc/cpu_ops.cpp): float32
+ * midpoints 0.5·(c[i] + c[i+1]), bin i at v = 2i/65535 − 1 in float32, lut[i] = the number of
+ * midpoints strictly below v (a value on a midpoint goes to the lower code).
+ */
+function buildLut(code: Float32Array): Uint8Array {
+  const last = code.length - 1;
+  const mid = new Float32Array(last);
+  for (let i = 0; i < last; i++) mid[i] = f32(0.5 * f32((code[i] as number) + (code[i + 1] as number)));
+  const lut = new Uint8Array(LUT_SIZE);
+  let q = 0;
+  for (let i = 0; i < LUT_SIZE; i++) {
+    const v = f32(f32((2 * i) / (LUT_SIZE - 1)) - 1);
+    while (q < last && (mid[q] as number) < v) q++;
+    lut[i] = q;
+  }
+  return lut;
+}
+
+const luts = new WeakMap<Float32Array, Uint8Array>();
+
+function lutFor(code: Float32Array): Uint8Array {
+  let lut = luts.get(code);
+  if (lut === undefined) {
+    lut = buildLut(code);
+    luts.set(code, lut);
+  }
+  return lut;
 }
 
 /**
- * The "Direct2" bucketed search bitsandbytes' CPU `quantize_blockwise` uses (its bundled BinSearch
- * library, Gap 2): a float32 scaler H makes `trunc(H·(z − x0))` index a bucket table, then two
- * comparisons pick the left neighbour. It is NOT always the true left neighbour where the map is
- * dense (near 0), and bnb only compares that index with the next one — reproduced exactly here so
- * the 8-bit codes match.
+ * The table bin of a scaled value as bnb's x86-64 build computes it: clamp to [-1, 1], then
+ * trunc(fma((v + 1)·0.5, 65535, 0.5)) — GCC contracts the last multiply-add into one FMA (one
+ * rounding). (v+1)·0.5 is a float32 ≥ 2^-25, so the double product-plus-half is exact and
+ * `Math.fround` of it is the FMA's single rounding.
  */
-class Direct2Search {
-  private readonly xi: Float32Array;
-  private readonly buckets: Uint32Array;
-  private readonly h: number;
-  private readonly x0: number;
-
-  constructor(x: Float32Array) {
-    const n = x.length;
-    const x0 = x[0] as number;
-    const gap = 2;
-    let deltaMin = f32((x[n - 1] as number) - x0);
-    for (let i = gap; i < n; i++) {
-      const d = f32(f32((x[i] as number) - x0) - f32((x[i - gap] as number) - x0));
-      if (d < deltaMin) deltaMin = d;
-    }
-    let h = f32(1 / deltaMin);
-    const index = (hh: number, z: number): number => Math.trunc(f32(hh * f32(z - x0)));
-    let step = f32(nextUp(h) - h);
-    let checkedFrom = n;
-    let modified: boolean;
-    do {
-      let last = checkedFrom - 1;
-      modified = false;
-      for (let i = gap; i <= last; i++) {
-        while (index(h, x[i - gap] as number) === index(h, x[i] as number)) {
-          checkedFrom = i;
-          last = n - 1;
-          modified = true;
-          h = f32(h + step);
-          step = f32(step * 2);
-        }
-      }
-    } while (modified);
-    this.h = h;
-    this.x0 = x0;
-    // Padded copy: xi[0] = x0, xi[k] = x[k-1].
-    const xi = new Float32Array(n + 1);
-    xi[0] = x0;
-    xi.set(x, 1);
-    this.xi = xi;
-    const nb = 1 + index(h, x[n - 1] as number);
-    const buckets = new Uint32Array(nb);
-    for (let i = n, b = nb - 1, j = 0; ; --i) {
-      const idx = index(h, xi[i] as number);
-      while (b > idx) buckets[b--] = j;
-      if (b === idx) {
-        j = i - 1;
-        buckets[b] = j;
-        if (b-- === 0) break;
-      }
-    }
-    this.buckets = buckets;
-  }
-
-  /** bnb's `bin_searcher->scalar(z)`. */
-  scalar(z: number): number {
-    const bidx = Math.trunc(f32(this.h * f32(z - this.x0)));
-    let iidx = this.buckets[bidx] as number;
-    const p = iidx;
-    if (z < (this.xi[p] as number)) iidx--;
-    if (z < (this.xi[p + 1] as number)) iidx--;
-    return iidx;
-  }
-}
-
-const searchers = new WeakMap<Float32Array, Direct2Search>();
-
-/**
- * bnb builds the search over the map with code[0] = -1 (the dynamic map starts at -0.993), while
- * the distance check sees the original code[0] (measured against bnb 0.50.2).
- */
-function searcherFor(code: Float32Array): Direct2Search {
-  let s = searchers.get(code);
-  if (s === undefined) {
-    const patched = code.slice();
-    patched[0] = -1;
-    s = new Direct2Search(patched);
-    searchers.set(code, s);
-  }
-  return s;
-}
-
-/** bnb CPU `quantize_block`: the searcher's index, moved right if the next code is strictly closer. */
-function nearestCode(code: Float32Array, x: number): number {
-  let idx = searcherFor(code).scalar(x);
-  if (idx < 255) {
-    const left = Math.abs(f32(x - (code[idx] as number)));
-    const right = Math.abs(f32(x - (code[idx + 1] as number)));
-    if (right < left) idx += 1;
-  }
-  return idx;
+function lutIndex(v: number): number {
+  const c = v < -1 ? -1 : v > 1 ? 1 : v;
+  const t = f32(f32(c + 1) * 0.5);
+  return Math.trunc(f32(t * (LUT_SIZE - 1) + 0.5));
 }
 
 /**
  * 8-bit blockwise quantization with a sorted 256-entry map, byte-identical to bitsandbytes' CPU
- * `quantize_blockwise` (absmax = max |x| per block, x/absmax, nearest code, ties to the lower).
+ * `quantize_blockwise` (0.50 `quantize_cpu`): absmax = max |x| per block (the last block may be
+ * partial), v = x·f32(1/absmax), code = lut[bin(v)] of a 65536-bin table (so near a midpoint the
+ * code may be the farther neighbour, as in bnb); a block whose absmax is 0 gets code 0 throughout.
  */
 export function quantizeBlockwise8bit(data: Float32Array, code: Float32Array, blocksize: number): { codes: Uint8Array; absmax: Float32Array } {
+  if (code.length !== 256) throw new InvalidArgumentError({ argument: 'code', message: `expected a 256-entry map, found ${code.length} entries.` });
+  const lut = lutFor(code);
   const n = data.length;
   const blocks = blockCount(n, blocksize);
   const absmax = new Float32Array(blocks);
@@ -243,10 +184,12 @@ export function quantizeBlockwise8bit(data: Float32Array, code: Float32Array, bl
   for (let b = 0; b < blocks; b++) {
     const start = b * blocksize;
     const end = Math.min(n, start + blocksize);
-    let m = -Number.MAX_VALUE;
+    let m = 0;
     for (let i = start; i < end; i++) m = Math.max(m, Math.abs(data[i] as number));
     absmax[b] = m;
-    for (let i = start; i < end; i++) codes[i] = nearestCode(code, f32((data[i] as number) / (absmax[b] as number)));
+    if (m === 0) continue;
+    const inverse = f32(1 / m);
+    for (let i = start; i < end; i++) codes[i] = lut[lutIndex(f32((data[i] as number) * inverse))] as number;
   }
   return { codes, absmax };
 }

@@ -116,6 +116,35 @@ export class Nf4Linear implements LinearLike {
     return tf.tidy(() => tf.transpose(this.dequantizeTorchLayout()));
   }
 
+  /**
+   * Merging LoRA into a 4-bit base rounds: @lora/peft warns with PEFT's message when this is true
+   * (`RebuildableLinear.lossyRebuild`).
+   */
+  readonly lossyRebuild = true;
+
+  /**
+   * A new 4-bit layer holding `weight` (`[in, out]`, the caller keeps ownership), requantized with
+   * this layer's quant type, blocksize and double-quant setting (bnb bytes of the new weight), and
+   * a copy of the bias. This is the `RebuildableLinear` hook @lora/peft's merge / unmerge call:
+   * dequantize, add ΔW, requantize, as PEFT's bnb `Linear4bit.merge` does.
+   */
+  withDenseWeight(weight: tf.Tensor2D): Nf4Linear {
+    if (weight.shape[0] !== this.inFeatures || weight.shape[1] !== this.outFeatures) {
+      throw new InvalidArgumentError({
+        argument: 'weight',
+        message: `expected a [${this.inFeatures}, ${this.outFeatures}] ([in, out]) weight for this ${this.quantType} layer, found [${weight.shape.join(', ')}].`,
+      });
+    }
+    const torchLayout = tf.tidy(() => tf.transpose(weight));
+    const data = torchLayout.dataSync() as Float32Array;
+    torchLayout.dispose();
+    return new Nf4Linear(quantizeState(data, [this.outFeatures, this.inFeatures], {
+      quantType: this.quantType,
+      blocksize: this.blocksize,
+      doubleQuant: this.host.nested !== undefined,
+    }), this.bias === undefined ? {} : { bias: this.bias.clone() });
+  }
+
   /** Same as {@link denseWeight}: the float32 weight `[in, out]` that merging adapters adds to. */
   dequantizedWeight(): tf.Tensor2D {
     return this.denseWeight();

@@ -85,7 +85,8 @@ describe('bitsandbytes 4-bit checkpoint', () => {
       expect(ours.length).toBe(theirs.length);
       const differing = ours.reduce((n, b, i) => n + (b === theirs[i] ? 0 : 1), 0);
       console.log(`saved model.safetensors: ${differing} of ${ours.length} bytes differ from transformers+bnb`);
-      expect(differing).toBeLessThanOrEqual(4);
+      expect(differing).toBe(0);
+      expect(ours.equals(theirs)).toBe(true);
       expect(await readFile(join(dir, 'config.json'), 'utf8')).toBe(await readFile(join(BNB_DIR, 'config.json'), 'utf8'));
       // What we save loads back and computes the same logits as the model in memory.
       const { model: again } = await loadQuantizedModel(dir);

@@ -5,6 +5,7 @@ import { enableGradientCheckpointing } from './gradient-checkpointing.js';
 import { causalLmLoss } from './loss.js';
 import { namedParameters } from './parameters.js';
 import { randomBatches, tinyTrainableModel } from './test/tiny.js';
+import { train } from './train.js';
 
 beforeAll(async () => {
   await setupTestBackend();
@@ -49,5 +50,18 @@ describe('gradient checkpointing', () => {
     const again = await measure();
     expect(again.peak).toBe(plain.peak);
     model.dispose();
+  });
+
+  it('train({ gradientCheckpointing: true }) follows the same loss trajectory and restores the layers', async () => {
+    const data = randomBatches(2, 2, 16);
+    const args = { maxSteps: 3, learningRate: 1e-2 };
+    const a = await tinyTrainableModel();
+    const plain = await train({ model: a, data, args });
+    const b = await tinyTrainableModel();
+    const checkpointed = await train({ model: b, data, args: { ...args, gradientCheckpointing: true } });
+    expect(checkpointed.losses).toEqual(plain.losses);
+    expect(Object.prototype.hasOwnProperty.call((b as unknown as { layers: object[] }).layers[0], 'apply')).toBe(false);
+    a.dispose();
+    b.dispose();
   });
 });

@@ -22,7 +22,8 @@ function blockVariables(layer: DecoderBlock): tf.Variable[] {
  * turns it off again.
  *
  * Works on any model whose `layers` are {@link DecoderBlock}s (every @lora/models architecture),
- * with LoRA or other modules put in place before or after the call.
+ * or a wrapper holding one as `baseModel` (a @lora/peft `PeftModel`), with LoRA or other modules
+ * put in place before or after the call.
  *
  * @example
  * ```ts
@@ -32,7 +33,12 @@ function blockVariables(layer: DecoderBlock): tf.Variable[] {
  * ```
  */
 export function enableGradientCheckpointing(model: CausalLM): () => void {
-  const layers = (model as Partial<{ layers: readonly DecoderBlock[] }>).layers;
+  // A wrapper (e.g. @lora/peft's PeftModel) exposes the decoder as `baseModel`.
+  let inner: unknown = model;
+  while ((inner as Partial<{ layers: unknown }>).layers === undefined && (inner as Partial<{ baseModel: unknown }>).baseModel !== undefined) {
+    inner = (inner as { baseModel: unknown }).baseModel;
+  }
+  const layers = (inner as Partial<{ layers: readonly DecoderBlock[] }>).layers;
   if (layers === undefined) {
     throw new InvalidArgumentError({
       argument: 'model',

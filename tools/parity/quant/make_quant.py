@@ -10,8 +10,13 @@ Writes, under fixtures/quant/:
                            `quant_map`, `nested_absmax`, `nested_quant_map`, `quant_state` = the JSON
                            bytes) and `<case>.dequant` (dequantize_4bit, F32, input shape);
                            `code.nf4`, `code.fp4` (get_4bit_type), `code.dynamic` (create_dynamic_map);
-                           `mean.<n>.input` / `mean.<n>.value` (torch float32 mean, the DQ offset)
-    cases.json             the case list: name, shape id, shape, quant_type, blocksize, compress_statistics
+                           `mean.<n>.input` / `mean.<n>.value` (torch float32 mean, the DQ offset);
+                           per 8-bit case `q8.<id>.input` (F32), `.codes` (U8), `.absmax` (F32): F.quantize_blockwise
+                           with the signed dynamic map (the double-quant path), on inputs that stress its
+                           65536-bin lookup table: exact float32 code midpoints ± 1 ulp, lookup-bin edges,
+                           values near -1, many blocks with a partial last one and an all-zero block
+    cases.json             the case list: name, shape id, shape, quant_type, blocksize, compress_statistics;
+                           `q8Cases`: id, n, blocksize
     tiny-llama-nf4/        fixtures/tiny-llama loaded by transformers with BitsAndBytesConfig(load_in_4bit,
                            nf4, double quant, compute fp32) on CPU and save_pretrained'ed (config.json with
                            quantization_config, model.safetensors with the bnb keys), plus reference.safetensors:
@@ -33,6 +38,7 @@ from pathlib import Path
 
 import bitsandbytes
 import bitsandbytes.functional as F
+import numpy as np
 import torch
 import transformers
 from safetensors.torch import load_file, save_file
@@ -51,6 +57,7 @@ SHAPES = [
     ("s48x40", [48, 40], [128, 256]),
     ("s100x90", [100, 90], [32]),
     ("s24x190", [24, 190], [4096]),
+    ("s16x288", [16, 288], [32]),  # 144 blocks, rows scaled 1e-3..10: absmax spread over the dynamic map
 ]
 MEAN_LENGTHS = [3, 17, 63, 100, 282, 1000, 5000, 12000]
 
@@ -61,12 +68,69 @@ def make_input(shape: list[int], seed: int) -> torch.Tensor:
     for d in shape:
         n *= d
     x = torch.randn(n, generator=g) * (0.02 + torch.rand(n, generator=g) * 2)
+    if len(shape) == 2 and shape[0] == 16:
+        x = (x.reshape(shape) * torch.logspace(-3, 1, shape[0]).reshape(-1, 1)).reshape(n)
     # Exact zeros, a repeated value and one all-zero block (absmax 0) when the tensor is long enough.
     x[::11] = 0.0
     x[5::13] = 0.125
     if n >= 256:
         x[64:96] = 0.0
     return x.reshape(shape).contiguous()
+
+
+def q8_inputs() -> list[tuple[str, torch.Tensor, int]]:
+    """Inputs for the 8-bit blockwise quantizer (id, flat float32 tensor, blocksize)."""
+    code = F.create_dynamic_map().numpy().astype(np.float32)
+    mids = ((code[:-1] + code[1:]) * np.float32(0.5)).astype(np.float32)
+    up = np.nextafter(mids, np.float32(2))
+    down = np.nextafter(mids, np.float32(-2))
+    near = np.concatenate([mids, up, down, code, np.nextafter(code, np.float32(2)), np.nextafter(code, np.float32(-2))])
+    # Every block of 256 starts with 1.0 so absmax = 1 and x·(1/absmax) = x exactly.
+    def with_unit_absmax(v: np.ndarray) -> np.ndarray:
+        v = np.clip(v, -1, 1).astype(np.float32)
+        blocks = [np.concatenate([[np.float32(1)], v[i : i + 255]]) for i in range(0, len(v), 255)]
+        return np.concatenate(blocks).astype(np.float32)
+
+    # Lookup-bin edges: bin k starts where (v+1)*0.5*65535 + 0.5 reaches k.
+    rng = np.random.default_rng(7)
+    k = np.concatenate([np.arange(0, 65536, 199), rng.integers(0, 65536, 200), [0, 1, 2, 32767, 32768, 65534, 65535]])
+    edge = (np.float32(2) * (k.astype(np.float32) - np.float32(0.5)) / np.float32(65535) - np.float32(1)).astype(np.float32)
+    edges = np.concatenate([edge, np.nextafter(edge, np.float32(2)), np.nextafter(edge, np.float32(-2)),
+                            np.nextafter(np.nextafter(edge, np.float32(2)), np.float32(2))])
+    # Near -1 (and +1): the first code is -0.99297, the bins there are 2/65535 wide.
+    ulp = np.float32(2.0**-24)
+    ends = np.concatenate([-1 + ulp * np.arange(0, 64, dtype=np.float32), np.linspace(-1, code[1], 200, dtype=np.float32),
+                           1 - ulp * np.arange(0, 32, dtype=np.float32) / 2, np.linspace(code[-2], 1, 100, dtype=np.float32)])
+    # Many blocks: random absmax-like values minus their mean (the double-quant input), a partial last
+    # block, an all-zero block, and blocks whose absmax is not 1 (so x·(1/absmax) rounds).
+    g = torch.Generator().manual_seed(99)
+    many = torch.rand(256 * 11 + 77, generator=g) * torch.logspace(-4, 0, 256 * 11 + 77)
+    many = many - many.mean()
+    many[256 * 3 : 256 * 4] = 0.0
+    scaled = torch.from_numpy(np.concatenate([near * np.float32(0.37), edges[::2] * np.float32(3.1)]).astype(np.float32))
+    return [
+        ("midpoints", torch.from_numpy(with_unit_absmax(near)), 256),
+        ("bin_edges", torch.from_numpy(with_unit_absmax(edges)), 256),
+        ("ends", torch.from_numpy(with_unit_absmax(ends)), 256),
+        ("many", many.float(), 256),
+        ("scaled", scaled, 256),
+        ("many_b64", many.float()[:1000].clone(), 64),
+    ]
+
+
+def blockwise8(tensors: dict[str, torch.Tensor]) -> list[dict]:
+    cases = []
+    for qid, x, blocksize in q8_inputs():
+        codes, state = F.quantize_blockwise(x, blocksize=blocksize)
+        assert torch.equal(state.code, F.create_dynamic_map())
+        tensors[f"q8.{qid}.input"] = x
+        tensors[f"q8.{qid}.codes"] = codes
+        tensors[f"q8.{qid}.absmax"] = state.absmax
+        exact = torch.argmin((x.reshape(-1, 1) / state.absmax.repeat_interleave(blocksize)[: x.numel()].reshape(-1, 1) - state.code).abs(), dim=1)
+        off = (exact != codes.long()).sum().item()
+        print(f"q8.{qid}: n={x.numel()} blocksize={blocksize}: {off} codes differ from the exact nearest code")
+        cases.append({"id": qid, "n": x.numel(), "blocksize": blocksize})
+    return cases
 
 
 def blockwise(tensors: dict[str, torch.Tensor]) -> list[dict]:
@@ -160,6 +224,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
     cases = blockwise(tensors)
+    q8_cases = blockwise8(tensors)
     save_file(
         {k: v.contiguous() for k, v in tensors.items()},
         OUT / "blockwise.safetensors",
@@ -174,6 +239,7 @@ def main() -> None:
                 "cpuCapability": torch.backends.cpu.get_cpu_capability(),
                 "meanLengths": MEAN_LENGTHS,
                 "cases": cases,
+                "q8Cases": q8_cases,
             },
             indent=1,
         )

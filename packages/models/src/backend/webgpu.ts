@@ -43,29 +43,81 @@ interface DawnAdapter {
   features: { has(name: string): boolean };
   limits: Record<string, number>;
   requestAdapterInfo?: () => Promise<AdapterDescription>;
-  requestDevice(descriptor?: object): Promise<unknown>;
+  requestDevice(descriptor?: object): Promise<DawnDevice>;
+}
+interface DawnDevice {
+  addEventListener?(type: 'uncapturederror', listener: (event: { error?: { message?: string } }) => void): void;
+}
+
+/** Options of {@link registerWebGpu}. */
+export interface WebGpuOptions {
+  /**
+   * Accept software adapters (Mesa lavapipe/llvmpipe, SwiftShader). Only for tests and CI:
+   * automatic selection never sets it, since wasm is faster than a software rasterizer.
+   */
+  allowSoftware?: boolean;
+  /**
+   * Dawn API to use: `vulkan` (Linux default; Mesa lavapipe without a GPU) or `opengles`
+   * (Mesa llvmpipe through EGL; implies `featureLevel: 'compatibility'` and sets
+   * `EGL_PLATFORM=surfaceless` when it is unset). Default: Dawn's own choice.
+   */
+  dawnBackend?: 'vulkan' | 'opengles';
+  /** Called with each uncaptured WebGPU validation/out-of-memory error (default: written to stderr). */
+  onError?: (message: string) => void;
+}
+
+/** Dawn's own Node globals (`GPUBufferUsage`, `GPUMapMode`, ...) and `navigator.gpu`, installed once. */
+let dawnGpu: ReturnType<DawnModule['create']> | undefined;
+let dawnGpuBackend: string | undefined;
+
+async function loadDawn(dawnBackend: WebGpuOptions['dawnBackend']): Promise<ReturnType<DawnModule['create']>> {
+  if (dawnGpu !== undefined) {
+    if (dawnGpuBackend !== (dawnBackend ?? 'default')) {
+      throw new LoraError(
+        `WebGPU: Dawn was already started with backend "${dawnGpuBackend}"; one process can use only one (asked for "${dawnBackend ?? 'default'}").`,
+      );
+    }
+    return dawnGpu;
+  }
+  const dawn = (await importOptional('webgpu')) as DawnModule;
+  if (dawnBackend === 'opengles') process.env.EGL_PLATFORM ??= 'surfaceless';
+  Object.assign(globalThis, dawn.globals);
+  const gpu = dawn.create(dawnBackend === undefined ? [] : [`backend=${dawnBackend}`]);
+  const holder = globalThis as unknown as { navigator?: Record<string, unknown> };
+  const nav = (holder.navigator ??= {});
+  if (nav.gpu === undefined) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
+  dawnGpu = gpu;
+  dawnGpuBackend = dawnBackend ?? 'default';
+  return gpu;
 }
 
 /**
  * Loads WebGPU in Node through the `webgpu` package (Dawn) and `@tensorflow/tfjs-backend-webgpu`,
- * requests a high-performance adapter, rejects software adapters, and registers the tfjs
- * `webgpu` backend on that adapter's device. Throws (with the reason) when any step fails.
+ * requests a high-performance adapter, rejects software adapters unless `allowSoftware` is set,
+ * and registers the tfjs `webgpu` backend on that adapter's device (it does not activate it).
+ * Uncaptured WebGPU errors (e.g. a buffer over the adapter's binding limit) are reported through
+ * `onError` instead of silently producing zeros.
+ *
+ * @returns a one-line description of the adapter, for the backend log line.
+ * @throws {@link LoraError} when no adapter is found, the adapter is rejected, or a package is missing.
  */
-export async function registerHardwareWebGpu(): Promise<string> {
-  const dawn = (await importOptional('webgpu')) as DawnModule;
-  Object.assign(globalThis, dawn.globals);
-  const gpu = dawn.create([]);
-  const holder = globalThis as unknown as { navigator?: Record<string, unknown> };
-  const nav = (holder.navigator ??= {});
-  if (nav.gpu === undefined) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
-  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (adapter === null) throw new LoraError('WebGPU: no adapter available (no GPU driver or Vulkan ICD found).');
+export async function registerWebGpu(options: WebGpuOptions = {}): Promise<string> {
+  const gpu = await loadDawn(options.dawnBackend);
+  const featureLevel = options.dawnBackend === 'opengles' ? 'compatibility' : 'core';
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance', featureLevel });
+  if (adapter === null) {
+    throw new LoraError(
+      'WebGPU: no adapter available (no GPU driver or Vulkan ICD found; without a GPU install Mesa >= 25, see docs/webgpu.md).',
+    );
+  }
   const info: AdapterDescription = {
     ...(adapter.info ?? (await adapter.requestAdapterInfo?.()) ?? {}),
     ...(adapter.isFallbackAdapter === undefined ? {} : { isFallbackAdapter: adapter.isFallbackAdapter }),
   };
   const software = softwareAdapterReason(info);
-  if (software !== undefined) throw new LoraError(`WebGPU adapter "${describe(info)}" rejected: ${software}.`);
+  if (software !== undefined && options.allowSoftware !== true) {
+    throw new LoraError(`WebGPU adapter "${describe(info)}" rejected: ${software}.`);
+  }
 
   const webgpu = (await importOptional('@tensorflow/tfjs-backend-webgpu')) as {
     WebGPUBackend: new (device: unknown, info: AdapterDescription) => tf.KernelBackend;
@@ -83,8 +135,18 @@ export async function registerHardwareWebGpu(): Promise<string> {
       maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
     },
   });
+  const onError = options.onError ?? ((message: string) => void process.stderr.write(`[lora] WebGPU error: ${message}\n`));
+  device.addEventListener?.('uncapturederror', (event) => onError(event.error?.message ?? 'unknown WebGPU error'));
   // Register on the vetted adapter's device (the package's own factory would pick its own adapter).
   if (tf.findBackendFactory('webgpu') !== null) tf.removeBackend('webgpu');
   tf.registerBackend('webgpu', () => new webgpu.WebGPUBackend(device, info));
   return describe(info);
+}
+
+/**
+ * {@link registerWebGpu} for automatic selection: hardware adapters only (software adapters are
+ * slower than wasm and are rejected with the reason).
+ */
+export function registerHardwareWebGpu(): Promise<string> {
+  return registerWebGpu();
 }

@@ -33,17 +33,12 @@ export function compareArrays(
   return { maxAbs, maxRel, worst };
 }
 
-/**
- * Asserts two float arrays are close: |a-b| <= atol + rtol*|b| everywhere (defaults rtol 1e-5,
- * atol 1e-6 for float32). Throws with the worst element on failure; returns the report.
- */
-export function expectArraysClose(
-  actual: ArrayLike<number> | tf.Tensor,
-  expected: ArrayLike<number> | tf.Tensor,
-  { rtol = 1e-5, atol = 1e-6 }: { rtol?: number; atol?: number } = {},
+function assertClose(
+  a: ArrayLike<number>,
+  e: ArrayLike<number>,
+  rtol: number,
+  atol: number,
 ): CloseReport {
-  const a = actual instanceof tf.Tensor ? actual.dataSync() : actual;
-  const e = expected instanceof tf.Tensor ? expected.dataSync() : expected;
   const report = compareArrays(a, e);
   for (let i = 0; i < a.length; i++) {
     const x = a[i] as number;
@@ -55,4 +50,42 @@ export function expectArraysClose(
     }
   }
   return report;
+}
+
+function readSync(value: ArrayLike<number> | tf.Tensor): ArrayLike<number> {
+  if (!(value instanceof tf.Tensor)) return value;
+  if (tf.getBackend() === 'webgpu') {
+    throw new Error(
+      'expectArraysClose reads tensors synchronously (dataSync), which the webgpu backend cannot do in Node: use `await expectTensorsClose(...)`.',
+    );
+  }
+  return value.dataSync();
+}
+
+/**
+ * Asserts two float arrays are close: |a-b| <= atol + rtol*|b| everywhere (defaults rtol 1e-5,
+ * atol 1e-6 for float32). Throws with the worst element on failure; returns the report.
+ * Tensors are read with `dataSync`, which throws on webgpu: use {@link expectTensorsClose} there.
+ */
+export function expectArraysClose(
+  actual: ArrayLike<number> | tf.Tensor,
+  expected: ArrayLike<number> | tf.Tensor,
+  { rtol = 1e-5, atol = 1e-6 }: { rtol?: number; atol?: number } = {},
+): CloseReport {
+  return assertClose(readSync(actual), readSync(expected), rtol, atol);
+}
+
+/**
+ * {@link expectArraysClose} that reads tensors asynchronously (`await t.data()`), so it works on
+ * every backend, webgpu included. Await it before disposing the tensors.
+ */
+export async function expectTensorsClose(
+  actual: ArrayLike<number> | tf.Tensor,
+  expected: ArrayLike<number> | tf.Tensor,
+  { rtol = 1e-5, atol = 1e-6 }: { rtol?: number; atol?: number } = {},
+): Promise<CloseReport> {
+  const [a, e] = await Promise.all(
+    [actual, expected].map((v) => (v instanceof tf.Tensor ? v.data() : Promise.resolve(v))),
+  );
+  return assertClose(a as ArrayLike<number>, e as ArrayLike<number>, rtol, atol);
 }

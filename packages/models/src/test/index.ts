@@ -4,6 +4,6 @@
  *
  * @packageDocumentation
  */
-export { setupTestBackend, type TestBackend } from './backend.js';
-export { compareArrays, expectArraysClose, type CloseReport } from './expect-close.js';
+export { setupTestBackend, syncReadUnsupported, type TestBackend } from './backend.js';
+export { compareArrays, expectArraysClose, expectTensorsClose, type CloseReport } from './expect-close.js';
 export { tinyConfigJson, weightShapes, randomWeights, randomCausalLM } from './random-model.js';

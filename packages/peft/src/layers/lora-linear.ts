@@ -301,7 +301,7 @@ export class LoraLinear implements LinearLike {
           throw new LoraError(`NaNs detected in the merged weights. The adapter "${name}" seems to be broken.`);
         }
       }
-      this.rebuildBase(weight, onWarning);
+      this.rebuildBase(weight, onWarning, 'Merge');
       this.merged.push({ name, factor });
     }
   }
@@ -321,7 +321,7 @@ export class LoraLinear implements LinearLike {
         return tf.sub(factor === undefined ? w : tf.div(w, factor), delta) as tf.Tensor2D;
       });
       factor?.dispose();
-      this.rebuildBase(weight, onWarning);
+      this.rebuildBase(weight, onWarning, 'Unmerge');
     }
   }
 
@@ -359,14 +359,17 @@ export class LoraLinear implements LinearLike {
     return out;
   }
 
-  /** Puts a new base around `weight` (consumed) and frees the old one. */
-  private rebuildBase(weight: tf.Tensor2D, onWarning: ((m: string) => void) | undefined): void {
+  /**
+   * Puts a new base around `weight` (consumed) and frees the old one. A lossy base warns with
+   * PEFT's bnb message (`Merge` or `Unmerge lora module to 4-bit linear …`).
+   */
+  private rebuildBase(weight: tf.Tensor2D, onWarning: ((m: string) => void) | undefined, verb: 'Merge' | 'Unmerge'): void {
     const old = this.baseLayer;
     if (old instanceof Linear) {
       this.baseLayer = new Linear(weight, old.bias === undefined ? {} : { bias: old.bias.clone() });
     } else if (isRebuildableLinear(old)) {
       if (old.lossyRebuild === true) {
-        (onWarning ?? console.warn)('Merge lora module to 4-bit linear may get different generations due to rounding errors.');
+        (onWarning ?? console.warn)(`${verb} lora module to 4-bit linear may get different generations due to rounding errors.`);
       }
       this.baseLayer = old.withDenseWeight(weight);
       weight.dispose();

@@ -15,10 +15,17 @@ export interface BlockwiseCase {
   compressStatistics: boolean;
 }
 
+/** One 8-bit case of fixtures/quant/cases.json (`q8Cases`): `q8.<id>.input|codes|absmax`. */
+export interface Blockwise8bitCase {
+  id: string;
+  n: number;
+  blocksize: number;
+}
+
 /** cases.json and a reader over blockwise.safetensors (written by tools/parity/quant/make_quant.py). */
-export async function openBlockwiseFixtures(): Promise<{ cases: BlockwiseCase[]; meanLengths: number[]; reader: SafetensorsReader }> {
+export async function openBlockwiseFixtures(): Promise<{ cases: BlockwiseCase[]; meanLengths: number[]; q8Cases: Blockwise8bitCase[]; reader: SafetensorsReader }> {
   const dir = join(FIXTURES, 'quant');
-  const meta = JSON.parse(readFileSync(join(dir, 'cases.json'), 'utf8')) as { cases: BlockwiseCase[]; meanLengths: number[] };
+  const meta = JSON.parse(readFileSync(join(dir, 'cases.json'), 'utf8')) as { cases: BlockwiseCase[]; meanLengths: number[]; q8Cases: Blockwise8bitCase[] };
   return { ...meta, reader: await SafetensorsReader.open(join(dir, 'blockwise.safetensors')) };
 }
 

@@ -1,0 +1,51 @@
+import type { Command } from 'commander';
+import type { CliIo } from '../io.js';
+import { integer } from '../options.js';
+
+/** Parsed options of `lora train`. */
+export interface TrainCliOptions {
+  /** Output folder (overrides the recipe's `output`). */
+  output?: string;
+  /** Continue from the output folder's latest checkpoint. */
+  resume: boolean;
+  /** Stop after N optimizer steps (overrides `training.maxSteps`). */
+  maxSteps?: number;
+}
+
+/**
+ * Registers `lora train <recipe.yaml>`: trains as the recipe says and writes
+ * `adapter_config.json`, `adapter_model.safetensors`, `trainer_state.json`, `train_log.jsonl`,
+ * `loss.svg` / `lr.svg` and checkpoints to the output folder. Ctrl-C saves a checkpoint first;
+ * `--resume` continues exactly where it stopped.
+ *
+ * @example
+ * ```sh
+ * lora train examples/carbot/recipes/smoke.yaml --output runs/carbot --max-steps 50
+ * lora train examples/carbot/recipes/smoke.yaml --output runs/carbot --resume
+ * ```
+ */
+export function registerTrain(program: Command, io: CliIo): void {
+  program
+    .command('train')
+    .description('Fine-tune a model (LoRA, DoRA, QLoRA or full) as a recipe YAML says.')
+    .argument('<recipe>', 'recipe file (.yaml / .json)')
+    .option('-o, --output <dir>', 'output folder (default: the recipe\'s `output`, else runs/<name>)')
+    .option('--resume', 'continue from the latest checkpoint in the output folder', false)
+    .option('--max-steps <n>', 'stop after this many optimizer steps', integer(1))
+    .action(async (file: string, options: TrainCliOptions) => {
+      const { loadRecipe, trainRecipe } = await import('@lora/train');
+      const recipe = await loadRecipe(file, io.env);
+      const { result, output, model } = await trainRecipe(recipe, {
+        ...(options.output === undefined ? {} : { output: options.output }),
+        resume: options.resume,
+        ...(options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps }),
+        env: io.env,
+        log: (line) => io.writeErr(`${line}\n`),
+      });
+      model.dispose();
+      io.writeOut(
+        `${JSON.stringify({ output, steps: result.step, stopReason: result.stopReason, firstLoss: result.losses[0], lastLoss: result.losses.at(-1), lastEval: result.lastEval ?? null })}\n`,
+      );
+      if (result.stopReason === 'non_finite') throw new (await import('@lora/core')).LoraError(`training stopped on a non-finite value at step ${result.step}.`);
+    });
+}
