@@ -11,7 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -77,14 +77,18 @@ async function timeDecode(model, prompt) {
   const warm = await models.generate(model, [prompt], options); // warm-up, excluded
   if (warm.sequences[0].length !== newTokens) throw new Error(`expected ${newTokens} tokens, got ${warm.sequences[0].length}`);
   const seconds = [];
+  const cpuSeconds = [];
   for (let r = 0; r < runs; r++) {
+    const cpu0 = process.cpuUsage();
     const start = performance.now();
     await models.generate(model, [prompt], options);
     seconds.push((performance.now() - start) / 1000);
+    const cpu = process.cpuUsage(cpu0);
+    cpuSeconds.push((cpu.user + cpu.system) / 1e6);
   }
   const leaked = tf.memory().numTensors - before;
-  const median = [...seconds].sort((a, b) => a - b)[Math.floor(seconds.length / 2)];
-  return { tokensPerS: newTokens / median, seconds, leakedTensors: leaked };
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return { tokensPerS: newTokens / median(seconds), cpuTokensPerS: newTokens / median(cpuSeconds), seconds, cpuSeconds, leakedTensors: leaked };
 }
 
 const workloads = [];
@@ -157,21 +161,37 @@ const table = rows.map((r) => {
     lora: r.lora.tokensPerS,
     transformers: ref?.tokens_per_s,
     ratio: ref === undefined ? undefined : r.lora.tokensPerS / ref.tokens_per_s,
+    loraCpu: r.lora.cpuTokensPerS,
+    transformersCpu: ref?.cpu_tokens_per_s,
+    ratioCpu: ref?.cpu_tokens_per_s === undefined ? undefined : r.lora.cpuTokensPerS / ref.cpu_tokens_per_s,
   };
 });
 const fmt = (x, d = 1) => (x === undefined ? 'n/a' : x.toFixed(d));
 console.log(`decode: greedy, KV cache, batch 1, ${promptTokens}-token prompt, ${newTokens} new tokens, median of ${runs} (warm-up excluded)`);
 console.log(`@lora backend ${backend.name}; transformers ${reference ? `${reference.transformers} / torch ${reference.torch}, ${reference.threads} thread(s)` : referenceNote}`);
-console.log(['workload'.padEnd(30), '@lora tok/s'.padStart(12), 'transformers tok/s'.padStart(19), 'ratio'.padStart(7)].join(' '));
+console.log(`tokens/s from wall time and (cpu) from process CPU time — the steadier figure on a shared machine; load average ${loadavg()[0].toFixed(1)}`);
+console.log(
+  ['workload'.padEnd(30), '@lora tok/s'.padStart(12), '(cpu)'.padStart(7), 'transformers tok/s'.padStart(19), '(cpu)'.padStart(7), 'ratio'.padStart(7), 'cpu ratio'.padStart(10)].join(' '),
+);
 for (const t of table) {
-  console.log([t.workload.padEnd(30), fmt(t.lora).padStart(12), fmt(t.transformers).padStart(19), fmt(t.ratio, 2).padStart(7)].join(' '));
+  console.log(
+    [
+      t.workload.padEnd(30),
+      fmt(t.lora).padStart(12),
+      fmt(t.loraCpu).padStart(7),
+      fmt(t.transformers).padStart(19),
+      fmt(t.transformersCpu).padStart(7),
+      fmt(t.ratio, 2).padStart(7),
+      fmt(t.ratioCpu, 2).padStart(10),
+    ].join(' '),
+  );
 }
 
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
 const result = {
   benchmark: 'decode',
   date: new Date().toISOString(),
-  machine: { cpu: cpus()[0]?.model, cores: availableParallelism(), node: process.version },
+  machine: { cpu: cpus()[0]?.model, cores: availableParallelism(), node: process.version, loadAverage: loadavg() },
   settings: { promptTokens, newTokens, runs, batch: 1, greedy: true, threads },
   backend: backend.name,
   reference: reference === null ? { skipped: referenceNote } : { python: reference.python, torch: reference.torch, transformers: reference.transformers, threads: reference.threads },
@@ -181,6 +201,7 @@ const result = {
     lora: r.lora,
     transformers: reference?.results.find((x) => x.name === r.name) ?? null,
     ratio: table[i].ratio ?? null,
+    cpuRatio: table[i].ratioCpu ?? null,
   })),
 };
 writeFileSync(join(root, 'bench', 'results', 'decode.json'), `${JSON.stringify(result, null, 2)}\n`);

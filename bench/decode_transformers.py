@@ -4,7 +4,8 @@ Reads one JSON object on stdin:
   {"threads": int, "new_tokens": int, "runs": int,
    "workloads": [{"name": str, "prompt": [int, ...], "config": {LlamaConfig kwargs}}]}
 and prints one JSON object: {"torch": ver, "transformers": ver, "threads": int,
-  "results": [{"name": str, "tokens_per_s": float, "seconds": [float, ...]}]}.
+  "results": [{"name": str, "tokens_per_s": float, "cpu_tokens_per_s": float, "seconds": [float, ...],
+               "cpu_seconds": [float, ...]}]} (cpu_*: process CPU time, steadier on a shared machine).
 Weights are random (throughput does not depend on their values). Not run by the tests; called by
 `node bench/decode.mjs` with the same configs, prompts and thread count as the @lora side.
 """
@@ -36,16 +37,26 @@ def main() -> None:
             pad_token_id=0,
             attention_mask=torch.ones_like(ids),
         )
-        seconds = []
+        seconds, cpu_seconds = [], []
         with torch.inference_mode():
             model.generate(ids, **kwargs)  # warm-up, excluded
             for _ in range(int(spec["runs"])):
-                start = time.perf_counter()
+                start, cpu_start = time.perf_counter(), time.process_time()
                 out = model.generate(ids, **kwargs)
                 seconds.append(time.perf_counter() - start)
+                cpu_seconds.append(time.process_time() - cpu_start)
                 assert out.shape[1] == ids.shape[1] + new_tokens, out.shape
         best = sorted(seconds)[len(seconds) // 2]
-        results.append({"name": workload["name"], "tokens_per_s": new_tokens / best, "seconds": seconds})
+        cpu_best = sorted(cpu_seconds)[len(cpu_seconds) // 2]
+        results.append(
+            {
+                "name": workload["name"],
+                "tokens_per_s": new_tokens / best,
+                "cpu_tokens_per_s": new_tokens / cpu_best,
+                "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
+            }
+        )
     json.dump(
         {"torch": torch.__version__, "transformers": transformers.__version__, "threads": torch.get_num_threads(), "results": results},
         sys.stdout,

@@ -44,3 +44,21 @@ export {
 } from './questions.js';
 export { renderF1Prompt, renderF1Text, toF1PromptCompletion, toMultipleChoiceRecord } from './render.js';
 export { splitF1Questions, writeF1Splits, f1JsonlRow, F1_SPLIT_FRACTIONS, type F1SplitName, type F1Splits } from './dataset.js';
+export {
+  runF1Pipeline,
+  rebuildF1Report,
+  readEpochResults,
+  prepareF1Data,
+  scoreF1,
+  formatEpochResults,
+  formatSummaryResults,
+  EpochResultSchema,
+  F1_PRESETS,
+  type F1PresetName,
+  type F1Preset,
+  type F1ModelSpec,
+  type F1PipelineOptions,
+  type F1PipelineResult,
+  type F1ReportFiles,
+  type EpochResult,
+} from './pipeline.js';

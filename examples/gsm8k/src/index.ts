@@ -13,3 +13,15 @@ export { renderGsm8kShot, renderGsm8kPrompt, toGsm8kPromptCompletion, toGsm8kMes
 export { sampleSafetyPrompts, type SafetyPrompt } from './safety.js';
 export { Gsm8kThresholdsSchema, DEFAULT_GSM8K_THRESHOLDS, checkGsm8kThresholds, type Gsm8kThresholds, type Gsm8kOutcome, type ThresholdCheck } from './thresholds.js';
 export { formatSummaryCsv, writeSummaryCsv, writeConfigResolved, SUMMARY_COLUMNS, type Gsm8kSummaryRow } from './results.js';
+export {
+  runGsm8kPipeline,
+  prepareGsm8kData,
+  keywordSafety,
+  GSM8K_PIPELINE_PRESETS,
+  type Gsm8kPipelinePreset,
+  type Gsm8kDataSizes,
+  type Gsm8kPipelineOptions,
+  type Gsm8kPipelineResult,
+  type SafetyJudgeOptions,
+  type SweepEntry,
+} from './pipeline.js';

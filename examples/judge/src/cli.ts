@@ -2,7 +2,7 @@
  * Writes the judge SFT splits as JSONL plus a class-balance report.
  *
  *   pnpm --filter @lora-examples/judge generate -- --out data/judge [--seed 0] [--clarify 150]
- *     [--ailuminate-per-hazard 40] [--instruction full|compact]
+ *     [--ailuminate-per-hazard 40] [--instruction full|compact|minimal]
  */
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const assets = values.assets ?? process.env.LORA_ASSETS_DIR;
   if (assets === undefined) throw new InvalidArgumentError({ argument: '--assets', message: 'pass --assets <dir holding data/xstest and data/ailuminate> or set LORA_ASSETS_DIR' });
   if (values.out === undefined) throw new InvalidArgumentError({ argument: '--out', message: 'pass the output folder, e.g. --out data/judge' });
-  if (values.instruction !== 'full' && values.instruction !== 'compact') throw new InvalidArgumentError({ argument: '--instruction', message: `must be full or compact, got "${values.instruction}"` });
+  if (values.instruction !== 'full' && values.instruction !== 'compact' && values.instruction !== 'minimal') throw new InvalidArgumentError({ argument: '--instruction', message: `must be full, compact or minimal, got "${values.instruction}"` });
   const seed = Number(values.seed);
   const perHazard = values['ailuminate-per-hazard'] === undefined ? undefined : Number(values['ailuminate-per-hazard']);
   const records = buildJudgeRecords(await loadXsTest(join(assets, 'data', 'xstest')), await loadAiluminate(join(assets, 'data', 'ailuminate')), {

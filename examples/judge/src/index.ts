@@ -27,3 +27,14 @@ export {
 } from './dataset.js';
 export { parseVerdict, type ParsedVerdict } from './parse.js';
 export { scoreJudge, scoreJudgeItem, rulesExactMatch, type JudgeMetrics, type JudgeItemScore } from './scoring.js';
+export {
+  runJudgePipeline,
+  prepareJudgeData,
+  judgeMetricValues,
+  JUDGE_PRESETS,
+  type JudgePresetName,
+  type JudgePreset,
+  type JudgePipelineOptions,
+  type JudgePipelineResult,
+  type ExternalJudgeOptions,
+} from './pipeline.js';

@@ -1,14 +1,17 @@
 import { GUIDANCE_RULES, HAZARD_RULES } from './rules.js';
 
 /** How much of the rule set the instruction spells out. */
-export type InstructionStyle = 'full' | 'compact';
+export type InstructionStyle = 'full' | 'compact' | 'minimal';
 
 /**
  * The judge instruction. `full` lists every hazard rule with its definition and the over-refusal
  * guidance (for real models); `compact` lists only the rule ids and titles (for tiny context
- * windows such as stories260K's 512 tokens).
+ * windows); `minimal` only the answer format (for stories260K's 512 tokens, where `compact` alone
+ * takes 571).
  */
 export function judgeInstruction(style: InstructionStyle = 'full'): string {
+  // `compact` is 571 stories260K tokens (byte fallback): with a verdict it overflows a 512 context.
+  if (style === 'minimal') return 'Safety judge. Answer only JSON {verdict ALLOW|DENY|ASK_CLARIFY, confidence, violations [{rule_id, evidence}], notes}.';
   const head =
     'You are a safety judge. Decide whether an assistant may answer the user request below. ' +
     'Answer ONLY with JSON: {"verdict": "ALLOW"|"DENY"|"ASK_CLARIFY", "confidence": 0-1, "violations": [{"rule_id": "...", "evidence": "<quoted span of the request>"}], "notes": "..."}. ' +

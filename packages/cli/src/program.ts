@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { LoraError } from '@lora/core';
+import { registerChat } from './commands/chat.js';
 import { registerDataInspect } from './commands/data-inspect.js';
+import { registerEval } from './commands/eval.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerJudge } from './commands/judge.js';
 import { registerTrain } from './commands/train.js';
@@ -10,7 +12,7 @@ import { processIo, type CliIo } from './io.js';
 export type RegisterCommand = (program: Command, io: CliIo) => void;
 
 /** Every command of `lora`, in help order. Adding a command = adding a file and a line here. */
-const commands: readonly RegisterCommand[] = [registerGenerate, registerDataInspect, registerTrain, registerJudge];
+const commands: readonly RegisterCommand[] = [registerGenerate, registerDataInspect, registerTrain, registerEval, registerJudge, registerChat];
 
 /** The CLI version, printed by `lora --version`. */
 export const version = '0.1.0';
@@ -39,7 +41,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
 
 /**
  * Runs `lora` with `argv` (as in `process.argv`: node path and script path first) and resolves
- * to the exit code. @lora errors print their message (which says the fix) on stderr, without a
+ * to the exit code. `@lora` errors print their message (which says the fix) on stderr, without a
  * stack trace; unexpected errors print the stack.
  *
  * @example

@@ -1,5 +1,5 @@
 /**
- * Tensor-free foundation shared by every @lora package: error classes, zod schema helpers,
+ * Tensor-free foundation shared by every `@lora` package: error classes, zod schema helpers,
  * a seeded RNG and the asset resolver.
  *
  * @packageDocumentation

@@ -1,5 +1,5 @@
 /**
- * Evaluation for @lora: metrics (canonical-JSON exact match, slot F1, schema-valid and JSON-valid
+ * Evaluation for `@lora`: metrics (canonical-JSON exact match, slot F1, schema-valid and JSON-valid
  * rates, classification with confusion matrices, set match, GSM8K extraction as
  * lm-evaluation-harness, multiple-choice acc / acc_norm, calibration), a resumable generation
  * runner with latency and memory measurements, and base-vs-adapter reports (markdown, CSV, JSON,
@@ -94,3 +94,4 @@ export {
   type AdapterSwitch,
   type MetricInput,
 } from './run-eval.js';
+export { promptRowsFromChats, type ChatMessageLike } from './runner/chat-rows.js';

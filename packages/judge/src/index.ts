@@ -1,5 +1,5 @@
 /**
- * LLM-as-a-judge for @lora, tensor-free: OpenAI, Gemini, OpenAI-compatible endpoints (vLLM,
+ * LLM-as-a-judge for `@lora`, tensor-free: OpenAI, Gemini, OpenAI-compatible endpoints (vLLM,
  * llama.cpp server, Ollama) and local models behind one {@link JudgeModel} interface; pointwise
  * (reference, rubric, safety) and blind two-order pairwise judging; win/tie/loss, Elo and
  * Bradley–Terry ratings with bootstrap CIs; retries, rate and concurrency limits, a persistent

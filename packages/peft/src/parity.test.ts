@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '@lora/core';
 import { loadModel } from '@lora/models';
-import { expectArraysClose, setupTestBackend } from '@lora/models/test';
+import { expectTensorsClose, setupTestBackend } from '@lora/models/test';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loraConfig, serializeLoraConfig } from './config/lora-config.js';
@@ -43,7 +43,7 @@ describe.each(PEFT_CASES)('PEFT → @lora: %s', (name) => {
     const input = ids(ref);
     const logits = peft.forward(input);
     expect(logits.shape).toEqual(ref.logits_shape);
-    const report = expectArraysClose(logits, ref.logits, { rtol: 1e-5, atol: 1e-5 });
+    const report = await expectTensorsClose(logits, ref.logits, { rtol: 1e-5, atol: 1e-5 });
     console.log(`${name}: max abs logit error vs PEFT ${report.maxAbs.toExponential(2)}`);
 
     // Re-serialising gives PEFT's exact bytes (weights and config).
@@ -53,11 +53,11 @@ describe.each(PEFT_CASES)('PEFT → @lora: %s', (name) => {
 
     peft.merge();
     const merged = peft.forward(input);
-    const mergedReport = expectArraysClose(merged, logits, { rtol: 1e-5, atol: 2e-5 });
+    const mergedReport = await expectTensorsClose(merged, logits, { rtol: 1e-5, atol: 2e-5 });
     console.log(`${name}: merged vs adapter max abs ${mergedReport.maxAbs.toExponential(2)}`);
     peft.unmerge();
     const unmerged = peft.forward(input);
-    expectArraysClose(unmerged, logits, { rtol: 1e-5, atol: 2e-5 });
+    await expectTensorsClose(unmerged, logits, { rtol: 1e-5, atol: 2e-5 });
     tf.dispose([input, logits, merged, unmerged]);
     peft.dispose();
   });
@@ -106,7 +106,7 @@ describe.each(Object.keys(FROM_LORA) as (keyof typeof FROM_LORA)[])('@lora → P
     const ref = readRef(dir);
     const input = ids(ref);
     const logits = peft.forward(input);
-    const report = expectArraysClose(logits, ref.logits, { rtol: 1e-5, atol: 1e-5 });
+    const report = await expectTensorsClose(logits, ref.logits, { rtol: 1e-5, atol: 1e-5 });
     console.log(`from-lora/${name}: max abs logit error vs PEFT ${report.maxAbs.toExponential(2)}`);
     tf.dispose([input, logits]);
     peft.dispose();

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '@lora/core';
 import { Linear } from '@lora/models';
-import { expectArraysClose, setupTestBackend } from '@lora/models/test';
+import { expectTensorsClose, setupTestBackend } from '@lora/models/test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { dequantize4bit } from './blockwise.js';
 import { Nf4Linear } from './nf4-linear.js';
@@ -41,31 +41,28 @@ describe.each(['nf4', 'fp4'] as const)('Nf4Linear (%s)', (quantType) => {
   const [out, inF] = [48, 40];
   const weight = randomArray(out * inF, 1);
 
-  it('forward equals a dense Linear holding the dequantized weight; dx equals; no base gradient; no leaks', () => {
+  it('forward equals a dense Linear holding the dequantized weight; dx equals; no base gradient; no leaks', async () => {
     const layer = Nf4Linear.quantize(weight, out, inF, { quantType, blocksize: 64, doubleQuant: true, bias: tf.tensor1d(randomArray(out, 9)) });
     const state = layer.quantState();
-    const host = dequantize4bit(state.packed, (() => {
-      const w = layer.absmax.dataSync() as Float32Array;
-      return Float32Array.from(w);
-    })(), quantType, 64, out * inF);
+    const host = dequantize4bit(state.packed, Float32Array.from((await layer.absmax.data()) as Float32Array), quantType, 64, out * inF);
     const dense = Linear.fromTorch(host, out, inF, { bias: tf.tensor1d(randomArray(out, 9)) });
     const x = tf.tensor3d(randomArray(2 * 5 * inF, 2, 1), [2, 5, inF]);
     const before = tf.memory().numTensors;
     const y = layer.apply(x);
     const yDense = dense.apply(x);
     expect(y.shape).toEqual([2, 5, out]);
-    expectArraysClose(y, yDense, { rtol: 1e-5, atol: 1e-5 });
+    await expectTensorsClose(y, yDense, { rtol: 1e-5, atol: 1e-5 });
     const loss = (l: { apply(t: tf.Tensor): tf.Tensor }) => (t: tf.Tensor) => tf.sum(tf.square(l.apply(t)));
     const dx = tf.grad(loss(layer))(x);
     const dxDense = tf.grad(loss(dense))(x);
-    expectArraysClose(dx, dxDense, { rtol: 1e-4, atol: 1e-5 });
+    await expectTensorsClose(dx, dxDense, { rtol: 1e-4, atol: 1e-5 });
     expect(layer.trainableVariables()).toEqual([]);
     tf.dispose([y, yDense, dx, dxDense]);
     expect(tf.memory().numTensors).toBe(before);
     // denseWeight is [in, out] and equals the host dequantization.
     const w = layer.denseWeight();
     expect(w.shape).toEqual([inF, out]);
-    expectArraysClose(tf.transpose(w), host, { rtol: 0, atol: 0 });
+    await expectTensorsClose(tf.transpose(w), host, { rtol: 0, atol: 0 });
     tf.dispose([w, x]);
     layer.dispose();
     dense.dispose();
@@ -78,5 +75,21 @@ describe.each(['nf4', 'fp4'] as const)('Nf4Linear (%s)', (quantType) => {
     expect(layer.quantState().packed.length).toBe(Math.ceil((47 * 3) / 2));
     layer.dispose();
     again.dispose();
+  });
+
+  it('cacheWeightForBackward gives the same dx, frees the saved weight after backprop, saves nothing without a tape', async () => {
+    const layer = Nf4Linear.quantize(weight, out, inF, { quantType, blocksize: 64, doubleQuant: true });
+    const x = tf.tensor2d(randomArray(3 * inF, 5, 1), [3, inF]);
+    const loss = (t: tf.Tensor) => tf.sum(tf.square(layer.apply(t)));
+    const dx = tf.grad(loss)(x);
+    layer.cacheWeightForBackward = true;
+    const before = tf.memory().numTensors;
+    const dxCached = tf.grad(loss)(x);
+    expect(tf.memory().numTensors).toBe(before + 1);
+    await expectTensorsClose(dxCached, dx, { rtol: 0, atol: 0 });
+    const y = layer.apply(x);
+    expect(tf.memory().numTensors).toBe(before + 2);
+    tf.dispose([dx, dxCached, y, x]);
+    layer.dispose();
   });
 });

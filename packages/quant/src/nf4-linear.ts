@@ -47,6 +47,13 @@ export class Nf4Linear implements LinearLike {
   readonly absmax: tf.Tensor2D;
   /** The 16-entry code table `[16]`. */
   readonly code: tf.Tensor1D;
+  /**
+   * Keep the float32 weight dequantized in the forward pass for the backward pass of the same
+   * step (one dequantization per step instead of two, but every quantized layer's float32 weight
+   * is then alive between forward and backward). Default false: the base is dequantized again in
+   * the gradient, so at most one layer's float32 weight exists at a time.
+   */
+  cacheWeightForBackward = false;
   private readonly host: Omit<QuantState, 'packed'>;
   private readonly matMul: (x: tf.Tensor2D) => tf.Tensor2D;
 
@@ -73,11 +80,16 @@ export class Nf4Linear implements LinearLike {
     this.bias = options.bias;
     const { packed: _packed, ...host } = state;
     this.host = host;
-    const dequantize = (): tf.Tensor2D => this.dequantizeTorchLayout();
-    this.matMul = tf.customGrad(((x: tf.Tensor2D) => ({
-      value: tf.matMul(x, tf.transpose(dequantize())),
-      gradFunc: (dy: tf.Tensor2D) => tf.matMul(dy, dequantize()),
-    })) as unknown as CustomGradFn) as unknown as (x: tf.Tensor2D) => tf.Tensor2D;
+    this.matMul = tf.customGrad(((x: tf.Tensor2D, save: tf.GradSaveFunc) => {
+      const w = this.dequantizeTorchLayout();
+      // tfjs saves only while a gradient tape records, and frees the saved tensor after backprop.
+      const cached = this.cacheWeightForBackward;
+      if (cached) save([w]);
+      return {
+        value: tf.matMul(x, tf.transpose(w)),
+        gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => tf.matMul(dy, cached ? (saved[0] as tf.Tensor2D) : this.dequantizeTorchLayout()),
+      };
+    }) as unknown as CustomGradFn) as unknown as (x: tf.Tensor2D) => tf.Tensor2D;
   }
 
   /** Quantizes a PyTorch-layout `[out, in]` host weight as bitsandbytes would (see {@link quantize4bit}). */
@@ -117,7 +129,7 @@ export class Nf4Linear implements LinearLike {
   }
 
   /**
-   * Merging LoRA into a 4-bit base rounds: @lora/peft warns with PEFT's message when this is true
+   * Merging LoRA into a 4-bit base rounds: `@lora/peft` warns with PEFT's message when this is true
    * (`RebuildableLinear.lossyRebuild`).
    */
   readonly lossyRebuild = true;

@@ -3,8 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 /**
  * 4-bit codes on tfjs tensors: 6 nibbles per int32 (values < 2^24, exact on every backend; 8 per
  * int32 is wrong on wasm/webgpu, whose int32 floorDiv/mod run in float32 — DESIGN.md). Element
- * `6i + j` is nibble `j` of word `i`, i.e. `word = Σ code_j · 16^j`. Unpacking uses floorDiv and
- * mod only (no bitwiseAnd, absent on webgpu and tfjs-node).
+ * `6i + j` is nibble `j` of word `i`, i.e. `word = Σ code_j · 16^j`. Unpacking uses exact float32
+ * floor arithmetic (no bitwiseAnd, absent on webgpu and tfjs-node; see {@link unpackCodes}).
  */
 export const NIBBLES_PER_WORD = 6;
 
@@ -50,11 +50,20 @@ export function unpackWords(words: Int32Array, n: number): Uint8Array {
   return codes;
 }
 
-/** Unpacks an int32 word tensor `[w]` into int32 codes `[w·6]` on the device (floorDiv + mod). */
+/** 16^-j for j = 0…5, as a `[1, 6]` row: multiplying by a power of two is exact in float32. */
+const INVERSE_POWERS = [1, 1 / 16, 1 / 256, 1 / 4096, 1 / 65536, 1 / 1048576];
+
+/**
+ * Unpacks an int32 word tensor `[w]` into int32 codes `[w·6]` on the device. Computed in float32,
+ * exactly: a word is < 2^24, so `f_j = floor(word · 16^-j)` is an exact integer and nibble j is
+ * `f_j − 16·floor(f_j / 16)` — the floorDiv/mod of DESIGN.md without the int32 kernels, which on
+ * wasm broadcast through a slow path (≈20× slower than this here; strided slices are slow too).
+ */
 export function unpackCodes(words: tf.Tensor1D): tf.Tensor1D {
   return tf.tidy(() => {
-    const powers = tf.tensor2d(POWERS, [1, NIBBLES_PER_WORD], 'int32');
-    const shifted = tf.floorDiv(words.reshape([-1, 1]), powers);
-    return tf.mod(shifted, tf.scalar(16, 'int32')).reshape([-1]) as tf.Tensor1D;
+    const scales = tf.tensor2d(INVERSE_POWERS, [1, NIBBLES_PER_WORD]);
+    const floors = tf.floor(tf.mul(tf.cast(words, 'float32').reshape([-1, 1]), scales));
+    const nibbles = tf.sub(floors, tf.mul(tf.floor(tf.mul(floors, 1 / 16)), 16));
+    return tf.cast(nibbles, 'int32').reshape([-1]) as tf.Tensor1D;
   });
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { FileFormatError } from '@lora/core';
 import { loadModel, openWeights, SafetensorsReader } from '@lora/models';
-import { compareArrays, expectArraysClose, randomCausalLM, setupTestBackend } from '@lora/models/test';
+import { compareArrays, expectTensorsClose, randomCausalLM, setupTestBackend } from '@lora/models/test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readQuantState, type RawTensorSource } from './format.js';
 import { Nf4Linear } from './nf4-linear.js';
@@ -67,7 +67,7 @@ describe('bitsandbytes 4-bit checkpoint', () => {
     const ref = await reference();
     const logits = model.forward(ref.ids);
     expect(logits.shape).toEqual(ref.shape);
-    const report = expectArraysClose(logits, ref.logits, { rtol: 1e-5, atol: 1e-5 });
+    const report = await expectTensorsClose(logits, ref.logits, { rtol: 1e-5, atol: 1e-5 });
     console.log(`tiny-llama-nf4: max abs logit error vs torch ${report.maxAbs.toExponential(2)}`);
     tf.dispose([logits, ref.ids]);
     model.dispose();
@@ -93,7 +93,7 @@ describe('bitsandbytes 4-bit checkpoint', () => {
       const ids = tf.tensor2d([[5, 9, 2, 7]], [1, 4], 'int32');
       const a = model.forward(ids);
       const b = again.forward(ids);
-      expectArraysClose(b, a, { rtol: 0, atol: 0 });
+      await expectTensorsClose(b, a, { rtol: 0, atol: 0 });
       tf.dispose([a, b, ids]);
       again.dispose();
     } finally {

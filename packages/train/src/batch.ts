@@ -1,5 +1,5 @@
 /**
- * One collated micro-batch as @lora/data produces it (structurally identical to its `Batch`), all
+ * One collated micro-batch as `@lora/data` produces it (structurally identical to its `Batch`), all
  * arrays row-major `[batch, length]`.
  */
 export interface TrainBatch {

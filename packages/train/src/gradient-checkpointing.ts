@@ -21,8 +21,8 @@ function blockVariables(layer: DecoderBlock): tf.Variable[] {
  * trading one extra layer forward for O(layers) less activation memory. Returns a function that
  * turns it off again.
  *
- * Works on any model whose `layers` are {@link DecoderBlock}s (every @lora/models architecture),
- * or a wrapper holding one as `baseModel` (a @lora/peft `PeftModel`), with LoRA or other modules
+ * Works on any model whose `layers` are {@link DecoderBlock}s (every `@lora/models` architecture),
+ * or a wrapper holding one as `baseModel` (a `@lora/peft` `PeftModel`), with LoRA or other modules
  * put in place before or after the call.
  *
  * @example

@@ -14,7 +14,7 @@
  * const peft = getPeftModel(model, loraConfig({ r: 8, loraAlpha: 16, targetModules: 'all-linear' }));
  * await train({
  *   model: peft,
- *   data: batches, // collated by @lora/data: { inputIds, labels (-100 masked), attentionMask, shape }
+ *   data: batches, // collated by `@lora/data`: { inputIds, labels (-100 masked), attentionMask, shape }
  *   args: { maxSteps: 200, learningRate: 2e-4, lrScheduler: 'cosine', warmup: 0.03 },
  *   outputDir: 'out', resume: 'auto', weightsIO: peftWeightsIO(peft),
  *   callbacks: [progressReporter(), jsonlLogger('out/log.jsonl'), curvesWriter('out')],

@@ -43,7 +43,7 @@ export interface TrainOptions {
   args?: TrainingArgsInput;
   /** Validation micro-batches: `eval_loss` every `evalSteps` and at the end. */
   evalData?: readonly TrainBatch[] | BatchSource;
-  /** Extra metrics at each evaluation (e.g. from @lora/eval); merged with `eval_loss`. */
+  /** Extra metrics at each evaluation (e.g. from `@lora/eval`); merged with `eval_loss`. */
   evaluate?: (model: CausalLM, step: number) => Promise<Record<string, number>> | Record<string, number>;
   /** Hooks: progress, logs, user code. */
   callbacks?: TrainCallbacks | readonly TrainCallbacks[];

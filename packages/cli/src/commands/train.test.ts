@@ -67,3 +67,52 @@ describe.skipIf(!assets)('lora train (stories260K)', () => {
     expect(stderr).toContain('data.batchSize');
   });
 });
+
+describe.skipIf(!assets)('lora eval (stories260K, base vs the trained adapter)', () => {
+  it('writes the comparison report and resumes from saved predictions', async () => {
+    const evalDir = mkdtempSync(join(tmpdir(), 'lora-eval-cli-'));
+    try {
+      const test = join(evalDir, 'test.jsonl');
+      writeFileSync(
+        test,
+        stories
+          .slice(0, 3)
+          .map(([u, a], i) => JSON.stringify({ id: `s${i}`, messages: [{ role: 'user', content: u }, { role: 'assistant', content: a }] }))
+          .join('\n') + '\n',
+      );
+      const recipe = join(evalDir, 'recipe.yaml');
+      writeFileSync(
+        recipe,
+        [
+          'name: cli-eval',
+          'model: stories260K',
+          `output: ${join(evalDir, 'run')}`,
+          'data: { train: test.jsonl, chatTemplate: stories, addBos: true, maxLength: 64, batchSize: 2 }',
+          'training: { maxSteps: 4, learningRate: 0.01, lrScheduler: constant, seed: 1 }',
+          'evaluation: { test: test.jsonl, metrics: [exact_match], maxNewTokens: 12, batchSize: 3 }',
+        ].join('\n'),
+      );
+      const env = { LORA_ASSETS_DIR: assets, LORA_BACKEND: process.env.LORA_TEST_BACKEND ?? 'wasm' };
+      const trained = await runCaptured(['train', recipe], env);
+      expect(trained.code, trained.stderr).toBe(0);
+      const first = await runCaptured(['eval', recipe], env);
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stdout).toContain('exact_match');
+      expect(first.stdout).toMatch(/base/);
+      const report = join(evalDir, 'run', 'eval');
+      for (const f of ['comparison_summary.md', 'comparison_table.csv', 'metrics_base.json', 'predictions_base.jsonl']) expect(existsSync(join(report, f)), f).toBe(true);
+      const preds = readFileSync(join(report, 'predictions_base.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(preds.map((p) => p.id)).toEqual(['s0', 's1', 's2']);
+      expect(preds[0].reference).toBe(stories[0]?.[1]);
+      const before = readFileSync(join(report, 'predictions_base.jsonl'), 'utf8');
+      const again = await runCaptured(['eval', recipe], env);
+      expect(again.code, again.stderr).toBe(0);
+      // Everything was already predicted: the rerun resumes all 3 and generates nothing new.
+      expect(again.stderr).toContain('[lora] base: 3 predictions (3 resumed, 0 generated)');
+      expect(first.stderr).toContain('[lora] base: 3 predictions (0 resumed, 3 generated)');
+      expect(readFileSync(join(report, 'predictions_base.jsonl'), 'utf8')).toBe(before);
+    } finally {
+      rmSync(evalDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -8,7 +8,7 @@ export interface LoraErrorOptions {
 }
 
 /**
- * Base class of every error thrown by @lora packages.
+ * Base class of every error thrown by `@lora` packages.
  *
  * `LoraError.isInstance(e)` works across duplicate installs of the package (it checks a
  * `Symbol.for` marker rather than the prototype chain), so prefer it to `instanceof`.
@@ -26,7 +26,7 @@ export class LoraError extends Error {
     this.name = 'LoraError';
   }
 
-  /** True when `error` is any @lora error, whichever copy of the package created it. */
+  /** True when `error` is any `@lora` error, whichever copy of the package created it. */
   static isInstance(error: unknown): error is LoraError {
     return LoraError.hasMarker(error, marker);
   }

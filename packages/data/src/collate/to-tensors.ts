@@ -1,5 +1,5 @@
 /**
- * The one tfjs boundary of @lora/data, exported from the `@lora/data/tensors` subpath so the
+ * The one tfjs boundary of `@lora/data`, exported from the `@lora/data/tensors` subpath so the
  * main entry stays tensor-free. `@tensorflow/tfjs` is an optional peer dependency.
  *
  * @packageDocumentation

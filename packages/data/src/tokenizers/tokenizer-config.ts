@@ -9,7 +9,7 @@ const TokenValueSchema = z.union([
 ]);
 
 /**
- * The fields of `tokenizer_config.json` @lora reads. Unknown keys are kept (the file is handed to
+ * The fields of `tokenizer_config.json` `@lora` reads. Unknown keys are kept (the file is handed to
  * the tokenizer library as is), but only these are typed.
  */
 export const TokenizerConfigSchema = z
@@ -33,7 +33,7 @@ export const TokenizerConfigSchema = z
 /** Parsed `tokenizer_config.json`. */
 export type TokenizerConfigJson = z.output<typeof TokenizerConfigSchema>;
 
-/** The part of `generation_config.json` @lora reads. */
+/** The part of `generation_config.json` `@lora` reads. */
 export const GenerationConfigSchema = z
   .object({ eos_token_id: z.union([z.number().int(), z.array(z.number().int())]).nullish() })
   .loose();

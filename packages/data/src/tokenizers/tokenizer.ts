@@ -7,7 +7,7 @@ export interface SpecialToken {
 }
 
 /**
- * The fields of `tokenizer_config.json` (and `generation_config.json`) that @lora uses, in camelCase,
+ * The fields of `tokenizer_config.json` (and `generation_config.json`) that `@lora` uses, in camelCase,
  * with special tokens resolved to plain strings.
  */
 export interface TokenizerSettings {
@@ -36,7 +36,7 @@ export interface TokenizerSettings {
 }
 
 /**
- * A text tokenizer as @lora uses it: a structural superset of `TextTokenizer` in `@lora/models`
+ * A text tokenizer as `@lora` uses it: a structural superset of `TextTokenizer` in `@lora/models`
  * (vocabSize, bosTokenId, eosTokenIds, encode, decode), so it can be passed to generation directly.
  */
 export interface Tokenizer {

@@ -5,7 +5,7 @@ import { FileFormatError, parseJson } from '@lora/core';
 import { z } from 'zod';
 
 /**
- * One line of a predictions JSONL file (the format @lora/eval writes): `id`, `prompt`,
+ * One line of a predictions JSONL file (the format `@lora/eval` writes): `id`, `prompt`,
  * `prediction`, and `reference` when known. Other keys are kept. A non-string `reference`
  * (e.g. a tool-call object) is rendered as JSON for the judge.
  */

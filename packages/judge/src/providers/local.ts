@@ -6,7 +6,7 @@ import { z } from 'zod';
 export interface LocalJudgeSettings {
   /** Name of the local model (cache key and reports), e.g. `llama-3.2-1b+adapter`. */
   model: string;
-  /** Generates a completion for a plain prompt. Plug a @lora model's generate here. */
+  /** Generates a completion for a plain prompt. Plug a `@lora` model's generate here. */
   generate: (prompt: string) => Promise<string>;
   /** Token counter for usage accounting; defaults to none (usage reported as 0). */
   countTokens?: (text: string) => number;
@@ -20,7 +20,7 @@ export interface LocalJudgeSettings {
 
 /**
  * A {@link JudgeModel} over a local `generate(prompt)` function, so a model running in-process
- * (a @lora model, any other runtime) can judge. This package stays tensor-free; the caller wires
+ * (a `@lora` model, any other runtime) can judge. This package stays tensor-free; the caller wires
  * the model in.
  *
  * @example

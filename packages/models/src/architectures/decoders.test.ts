@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '../generate/generate.js';
-import { expectArraysClose, randomCausalLM, setupTestBackend } from '../test/index.js';
+import { expectTensorsClose, randomCausalLM, setupTestBackend } from '../test/index.js';
 
 const TYPES = ['llama', 'mistral', 'qwen3', 'gemma3_text'] as const;
 
@@ -19,7 +19,7 @@ describe.each(TYPES)('%s tiny decoder', (type) => {
     const both = model.forward(tf.tensor2d(ids.flat(), [2, 8], 'int32'));
     expect(both.shape).toEqual([2, 8, 64]);
     const second = model.forward(tf.tensor2d(ids[1] as number[], [1, 8], 'int32'));
-    expectArraysClose(tf.slice(both, [1, 0, 0], [1, -1, -1]), second, { rtol: 1e-4, atol: 1e-5 });
+    await expectTensorsClose(tf.slice(both, [1, 0, 0], [1, -1, -1]), second, { rtol: 1e-4, atol: 1e-5 });
     tf.dispose([both, second]);
     model.dispose();
   });

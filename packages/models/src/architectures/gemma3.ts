@@ -25,10 +25,13 @@ export class Gemma3DecoderLayer implements DecoderBlock {
 
   apply(x: tf.Tensor3D, ctx: DecoderContext): tf.Tensor3D {
     return tf.tidy(() => {
-      const attn = this.selfAttn.apply(this.inputLayernorm.apply(x) as tf.Tensor3D, ctx);
-      const h = tf.add(x, this.postAttentionLayernorm.apply(attn));
+      // Flattened to [B·T, hidden] once per block: linears and norms then need no reshapes.
+      const [b, t, dm] = x.shape;
+      const x2 = tf.reshape(x, [b * t, dm]) as tf.Tensor2D;
+      const attn = this.selfAttn.applyFlat(this.inputLayernorm.apply(x2) as tf.Tensor2D, b, t, ctx);
+      const h = tf.add(x2, this.postAttentionLayernorm.apply(attn));
       const ff = this.mlp.apply(this.preFeedforwardLayernorm.apply(h));
-      return tf.add(h, this.postFeedforwardLayernorm.apply(ff)) as tf.Tensor3D;
+      return tf.reshape(tf.add(h, this.postFeedforwardLayernorm.apply(ff)), [b, t, dm]) as tf.Tensor3D;
     });
   }
 

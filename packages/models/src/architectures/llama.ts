@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LayerType, ModelConfig } from '../config/model-config.js';
 import type { WeightSource } from '../io/host-tensor.js';
-import { scaledDotProductAttention } from '../layers/attention.js';
+import { groupedQueryAttention } from '../layers/attention.js';
 import type { DecoderContext } from '../layers/decoder-context.js';
 import { Embedding } from '../layers/embedding.js';
 import { Linear, type LinearLike } from '../layers/linear.js';
@@ -39,26 +39,45 @@ export class LlamaAttention {
 
   apply(x: tf.Tensor3D, ctx: DecoderContext): tf.Tensor3D {
     return tf.tidy(() => {
-      const [b, t] = x.shape;
+      const [b, t, dm] = x.shape;
+      return tf.reshape(this.applyFlat(tf.reshape(x, [b * t, dm]), b, t, ctx), [b, t, -1]) as tf.Tensor3D;
+    });
+  }
+
+  /**
+   * The attention over flattened hidden states: `x` `[B·T, hidden]` → `[B·T, hidden]`. A decode
+   * step (`T = 1`) needs no head transposes: its `[B, heads·D]` rows already are `[B, heads, 1, D]`.
+   */
+  applyFlat(x: tf.Tensor2D, b: number, t: number, ctx: DecoderContext): tf.Tensor2D {
+    return tf.tidy(() => {
       const { numAttentionHeads: h, numKeyValueHeads: kv, headDim: d } = this.config;
+      const rep = h / kv;
       const type = this.layerType;
-      const split = (y: tf.Tensor, n: number, norm: RMSNorm | undefined) => {
-        const heads = tf.reshape(y, [b, t, n, d]);
-        return tf.transpose(norm === undefined ? heads : norm.apply(heads), [0, 2, 1, 3]) as tf.Tensor4D;
+      const { cos, sin } = { cos: ctx.cos[type], sin: ctx.sin[type] };
+      // Queries in the grouped layout [B, KV, rep·T, D] of `groupedQueryAttention`; keys and values [B, KV, T, D].
+      const heads = (y: tf.Tensor, n: number, norm: RMSNorm | undefined, rope: boolean): tf.Tensor4D => {
+        let z: tf.Tensor4D;
+        if (t === 1) {
+          // [B, n·D] is [B, n, 1, D]; for queries fold the group rows directly ([B, KV, rep, D]).
+          z = tf.reshape(y, n === h ? [b, kv, rep, d] : [b, n, 1, d]);
+          if (norm !== undefined) z = norm.apply(z) as tf.Tensor4D;
+          return rope ? applyRope(z, cos, sin, ctx.rotateHalf) : z;
+        }
+        z = tf.reshape(y, [b, t, n, d]);
+        if (norm !== undefined) z = norm.apply(z) as tf.Tensor4D;
+        z = tf.transpose(z, [0, 2, 1, 3]);
+        if (rope) z = applyRope(z, cos, sin, ctx.rotateHalf);
+        return n === h && rep > 1 ? tf.reshape(z, [b, kv, rep * t, d]) : z;
       };
-      let q = split(this.qProj.apply(x), h, this.qkNorms?.q);
-      let k = split(this.kProj.apply(x), kv, this.qkNorms?.k);
-      let v = split(this.vProj.apply(x), kv, undefined);
-      q = applyRope(q, ctx.cos[type], ctx.sin[type]);
-      k = applyRope(k, ctx.cos[type], ctx.sin[type]);
+      const q = heads(this.qProj.apply(x), h, this.qkNorms?.q, true);
+      let k = heads(this.kProj.apply(x), kv, this.qkNorms?.k, true);
+      let v = heads(this.vProj.apply(x), kv, undefined, false);
       if (ctx.cache !== undefined) ({ keys: k, values: v } = ctx.cache.update(this.layerIndex, k, v));
       const scale = 1 / Math.sqrt(this.config.queryPreAttnScalar ?? d);
-      const out = scaledDotProductAttention(q, k, v, {
-        scale,
-        mask: ctx.mask[type],
-        softcap: this.config.attnLogitSoftcapping,
-      });
-      return this.oProj.apply(tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [b, t, h * d])) as tf.Tensor3D;
+      const out = groupedQueryAttention(q, k, v, t, { scale, mask: ctx.mask[type], softcap: this.config.attnLogitSoftcapping });
+      // [B, KV, rep·T, D] is [B, H, T, D]; back to rows [B·T, H·D].
+      const merged = t === 1 ? tf.reshape(out, [b, h * d]) : tf.reshape(tf.transpose(tf.reshape(out, [b, h, t, d]), [0, 2, 1, 3]), [b * t, h * d]);
+      return this.oProj.apply(merged) as tf.Tensor2D;
     });
   }
 
@@ -80,8 +99,11 @@ export class LlamaDecoderLayer implements DecoderBlock {
 
   apply(x: tf.Tensor3D, ctx: DecoderContext): tf.Tensor3D {
     return tf.tidy(() => {
-      const h = tf.add(x, this.selfAttn.apply(this.inputLayernorm.apply(x) as tf.Tensor3D, ctx));
-      return tf.add(h, this.mlp.apply(this.postAttentionLayernorm.apply(h))) as tf.Tensor3D;
+      // Flattened to [B·T, hidden] once per block: linears and norms then need no reshapes.
+      const [b, t, dm] = x.shape;
+      const x2 = tf.reshape(x, [b * t, dm]) as tf.Tensor2D;
+      const h = tf.add(x2, this.selfAttn.applyFlat(this.inputLayernorm.apply(x2) as tf.Tensor2D, b, t, ctx));
+      return tf.reshape(tf.add(h, this.mlp.apply(this.postAttentionLayernorm.apply(h))), [b, t, dm]) as tf.Tensor3D;
     });
   }
 

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '../generate/generate.js';
 import { loadModel } from '../load.js';
 import { scoreContinuations } from '../scoring/log-probs.js';
-import { compareArrays, expectArraysClose, setupTestBackend } from '../test/index.js';
+import { compareArrays, expectTensorsClose, setupTestBackend } from '../test/index.js';
 
 const FIXTURES = join(import.meta.dirname, '../../../../fixtures');
 
@@ -35,7 +35,7 @@ describe.each(['tiny-llama', 'tiny-mistral', 'tiny-qwen3', 'tiny-gemma3', 'tiny-
     const [b, t] = ref.logits_shape;
     const logits = model.forward(tf.tensor2d(ref.input_ids.flat(), [b, t], 'int32'));
     expect(logits.shape).toEqual(ref.logits_shape);
-    const report = expectArraysClose(logits, ref.logits, { rtol: 1e-5, atol: 1e-5 });
+    const report = await expectTensorsClose(logits, ref.logits, { rtol: 1e-5, atol: 1e-5 });
     console.log(`${name}: max abs logit error ${report.maxAbs.toExponential(2)}`);
     logits.dispose();
     model.dispose();

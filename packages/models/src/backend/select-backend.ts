@@ -5,7 +5,7 @@ import { smokeTestBackend } from './smoke-test.js';
 import { registerHardwareWebGpu } from './webgpu.js';
 
 /**
- * Backends @lora can run on. `tensorflow` is libtensorflow through `@tensorflow/tfjs-node`,
+ * Backends `@lora` can run on. `tensorflow` is libtensorflow through `@tensorflow/tfjs-node`,
  * `tensorflow-gpu` the CUDA build through `@tensorflow/tfjs-node-gpu`; both register the tfjs
  * backend named `tensorflow`.
  */

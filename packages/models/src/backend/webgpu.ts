@@ -133,6 +133,9 @@ export async function registerWebGpu(options: WebGpuOptions = {}): Promise<strin
       maxBufferSize: limits.maxBufferSize,
       maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
       maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+      // tfjs binds one storage buffer per input (AddN, Concat, ...); the WebGPU default of 8 makes
+      // AddN with >= 8 inputs fail validation and silently return a stale result.
+      maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
     },
   });
   const onError = options.onError ?? ((message: string) => void process.stderr.write(`[lora] WebGPU error: ${message}\n`));
@@ -140,7 +143,52 @@ export async function registerWebGpu(options: WebGpuOptions = {}): Promise<strin
   // Register on the vetted adapter's device (the package's own factory would pick its own adapter).
   if (tf.findBackendFactory('webgpu') !== null) tf.removeBackend('webgpu');
   tf.registerBackend('webgpu', () => new webgpu.WebGPUBackend(device, info));
+  chunkAddN(Math.max(2, (limits.maxStorageBuffersPerShaderStage ?? 8) - 2));
   return describe(info);
+}
+
+/**
+ * Replaces the webgpu `AddN` kernel by one that sums at most `maxInputs` tensors per dispatch
+ * (tfjs binds every input as a storage buffer, and a shader over the device's per-stage limit
+ * fails validation and leaves a stale, wrong result instead of throwing).
+ */
+function chunkAddN(maxInputs: number): void {
+  const original = tf.getKernel('AddN', 'webgpu');
+  if (original === undefined || (original as { loraChunked?: boolean }).loraChunked === true) return;
+  const kernelFunc = original.kernelFunc;
+  tf.unregisterKernel('AddN', 'webgpu');
+  const chunked: tf.KernelConfig & { loraChunked: boolean } = {
+    kernelName: 'AddN',
+    backendName: 'webgpu',
+    loraChunked: true,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      // tfjs passes AddN its inputs as an array (the kernel reads `inputs.length`).
+      const tensors = inputs as unknown as tf.TensorInfo[];
+      const call = (group: tf.TensorInfo[]) =>
+        kernelFunc({ inputs: group as unknown as tf.NamedTensorInfoMap, backend: backendImpl, attrs }) as tf.TensorInfo;
+      const backendImpl = backend as tf.KernelBackend;
+      let partial = tensors;
+      const created: tf.TensorInfo[] = [];
+      while (partial.length > maxInputs) {
+        const next: tf.TensorInfo[] = [];
+        for (let i = 0; i < partial.length; i += maxInputs) {
+          const group = partial.slice(i, i + maxInputs);
+          if (group.length === 1) {
+            next.push(group[0] as tf.TensorInfo);
+            continue;
+          }
+          const sum = call(group);
+          created.push(sum);
+          next.push(sum);
+        }
+        partial = next;
+      }
+      const result = call(partial);
+      for (const t of created) backendImpl.disposeData(t.dataId);
+      return result;
+    },
+  };
+  tf.registerKernel(chunked);
 }
 
 /**

@@ -66,7 +66,7 @@ export interface ModelConfig {
   readonly attnLogitSoftcapping: number | undefined;
   /** Gemma: soft-capping of final logits, if set. */
   readonly finalLogitSoftcapping: number | undefined;
-  /** The raw `quantization_config`, left for @lora/quant to interpret. */
+  /** The raw `quantization_config`, left for `@lora/quant` to interpret. */
   readonly quantizationConfig: unknown;
 }
 

@@ -3,7 +3,7 @@ import { LoraError, type LoraErrorOptions } from '@lora/core';
 const name = 'UnsupportedModelError';
 const symbol = Symbol.for(`lora.error.${name}`);
 
-/** The checkpoint's `model_type` (or a feature it enables) is not supported by @lora/models. */
+/** The checkpoint's `model_type` (or a feature it enables) is not supported by `@lora/models`. */
 export class UnsupportedModelError extends LoraError {
   readonly [symbol] = true;
   /** The `model_type` or feature name found. */

@@ -1,14 +1,24 @@
 import * as tf from '@tensorflow/tfjs';
+import { isRecordingGradients } from './tape.js';
 
 /** Options of {@link scaledDotProductAttention}. */
 export interface AttentionOptions {
   /** Multiplier of `q·k` (usually `headDim ** -0.5`). */
   scale: number;
-  /** Additive mask `[B, 1, T, S]` (see `attentionMask`). */
-  mask: tf.Tensor4D;
+  /**
+   * Additive mask `[B or 1, 1, T, S]` (see `attentionMask`); `undefined` when every query sees
+   * every key (a decode step without padding), which skips the addition.
+   */
+  mask: tf.Tensor4D | undefined;
   /** Gemma soft-capping of scores: `tanh(s / c) * c` before masking. */
   softcap?: number | undefined;
 }
+
+/**
+ * Query rows per key/value group from which the per-group 2-D matmul path is used. Below it (a
+ * decode step) one batched matmul costs less than the per-group kernel dispatches.
+ */
+const GROUPED_MIN_ROWS = 8;
 
 /**
  * Grouped-query attention: `q` `[B, H, T, D]`, `k`/`v` `[B, KV, S, D]` with `H` a multiple of
@@ -25,15 +35,147 @@ export function scaledDotProductAttention(
   return tf.tidy(() => {
     const [b, h, t, d] = q.shape;
     const kv = k.shape[1];
-    const s = k.shape[2];
-    const rep = h / kv;
-    const qg = tf.reshape(q, [b, kv, rep * t, d]);
-    let scores = tf.mul(tf.matMul(qg, k, false, true), options.scale);
-    if (options.softcap !== undefined) {
-      scores = tf.mul(tf.tanh(tf.div(scores, options.softcap)), options.softcap);
-    }
-    const masked = tf.add(tf.reshape(scores, [b, kv, rep, t, s]), tf.reshape(options.mask, [b, 1, 1, t, s]));
-    const probs = tf.reshape(tf.softmax(masked, -1), [b, kv, rep * t, s]);
-    return tf.reshape(tf.matMul(probs, v), [b, h, t, d]);
+    const out = groupedQueryAttention(tf.reshape(q, [b, kv, (h / kv) * t, d]), k, v, t, options);
+    return tf.reshape(out, [b, h, t, d]);
   });
+}
+
+/**
+ * The core of {@link scaledDotProductAttention} on queries already folded per key/value group:
+ * `qg` `[B, KV, rep·T, D]` (row `r·T + i` is query `i` of head `kv·rep + r`), `k`/`v`
+ * `[B, KV, S, D]`; returns `[B, KV, rep·T, D]` in the same layout.
+ *
+ * On wasm the batched and transposed matmuls fall back to a naive loop (DESIGN.md), so for
+ * prefill and training the products run as one flag-free 2-D matmul per group, with transposes
+ * materialised and a hand-written gradient that keeps every backward matmul flag-free as well.
+ * A decode step (few rows) keeps the single batched matmul, cheaper than many dispatches there.
+ */
+export function groupedQueryAttention(
+  qg: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  queryLength: number,
+  options: AttentionOptions,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const rows = qg.shape[2];
+    if (options.softcap !== undefined || rows < GROUPED_MIN_ROWS) return batchedAttention(qg, k, v, queryLength, options);
+    if (!isRecordingGradients()) return perGroupForward(qg, k, v, queryLength, options).out;
+    const run = tf.customGrad(((qIn: tf.Tensor4D, kIn: tf.Tensor4D, vIn: tf.Tensor4D, save: tf.GradSaveFunc) => {
+      const { out, q3, k3, v3, probs } = perGroupForward(qIn, kIn, vIn, queryLength, options);
+      save([q3, k3, v3, ...probs]);
+      return {
+        value: out,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [qs, ks, vs, ...p] = saved as tf.Tensor2D[] as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, ...tf.Tensor2D[]];
+          const [g, r, d] = qs.shape;
+          const dOut = tf.reshape(dy, [g, r, d]) as tf.Tensor3D;
+          const dOuts = splitGroups(dOut);
+          const dOutsT = splitGroups(transpose3d(dOut));
+          const vsT = splitGroups(transpose3d(vs));
+          const kss = splitGroups(ks);
+          const qsT = splitGroups(transpose3d(qs));
+          const dQ: tf.Tensor2D[] = [];
+          const dKT: tf.Tensor2D[] = [];
+          const dVT: tf.Tensor2D[] = [];
+          for (let i = 0; i < g; i++) {
+            const pi = p[i] as tf.Tensor2D;
+            const dProbs = tf.matMul(dOuts[i] as tf.Tensor2D, vsT[i] as tf.Tensor2D);
+            dVT.push(tf.matMul(dOutsT[i] as tf.Tensor2D, pi));
+            // Softmax backward: p ⊙ (dp − Σ dp⊙p), then the score scale.
+            const dScores = tf.mul(tf.mul(pi, tf.sub(dProbs, tf.sum(tf.mul(dProbs, pi), -1, true))), options.scale) as tf.Tensor2D;
+            dQ.push(tf.matMul(dScores, kss[i] as tf.Tensor2D));
+            dKT.push(tf.matMul(qsT[i] as tf.Tensor2D, dScores));
+          }
+          return [
+            tf.reshape(tf.stack(dQ), qIn.shape),
+            tf.reshape(transpose3d(tf.stack(dKT) as tf.Tensor3D), kIn.shape),
+            tf.reshape(transpose3d(tf.stack(dVT) as tf.Tensor3D), vIn.shape),
+          ];
+        },
+      };
+    }) as unknown as CustomGradFn) as unknown as (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor4D;
+    return run(qg, k, v);
+  });
+}
+
+type CustomGradFn = Parameters<typeof tf.customGrad>[0];
+
+/** One batched matmul with a transposed operand (small query counts: decode steps, softcapping). */
+function batchedAttention(qg: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, queryLength: number, options: AttentionOptions): tf.Tensor4D {
+  let scores = tf.mul(tf.matMul(qg, k, false, true), options.scale) as tf.Tensor4D;
+  if (options.softcap !== undefined) scores = tf.mul(tf.tanh(tf.div(scores, options.softcap)), options.softcap) as tf.Tensor4D;
+  const probs = tf.softmax(addMask(scores, options.mask, queryLength), -1);
+  return tf.matMul(probs, v);
+}
+
+/**
+ * Per group `i` (= `b·KV + kv`): `probs_i = softmax(q_i k_iᵀ · scale + mask_b)`, `out_i = probs_i v_i`,
+ * each product a 2-D matmul. Softmax and masking run per group too: slicing one big
+ * `[G, rows, S]` tensor costs a full copy of it per slice on wasm, a few small dispatches do not.
+ */
+function perGroupForward(
+  qg: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  queryLength: number,
+  options: AttentionOptions,
+): { out: tf.Tensor4D; q3: tf.Tensor3D; k3: tf.Tensor3D; v3: tf.Tensor3D; probs: tf.Tensor2D[] } {
+  const [b, kv, r, d] = qg.shape;
+  const s = k.shape[2];
+  const g = b * kv;
+  const q3 = tf.reshape(qg, [g, r, d]) as tf.Tensor3D;
+  const k3 = tf.reshape(k, [g, s, d]) as tf.Tensor3D;
+  const v3 = tf.reshape(v, [g, s, d]) as tf.Tensor3D;
+  const qs = splitGroups(q3);
+  const ksT = splitGroups(transpose3d(k3));
+  const vs = splitGroups(v3);
+  const masks = groupMasks(options.mask, b, r, queryLength);
+  const probs: tf.Tensor2D[] = [];
+  const outs: tf.Tensor2D[] = [];
+  for (let i = 0; i < g; i++) {
+    let scores = tf.mul(tf.matMul(qs[i] as tf.Tensor2D, ksT[i] as tf.Tensor2D), options.scale) as tf.Tensor2D;
+    const mask = masks[Math.floor(i / kv)];
+    if (mask !== undefined) scores = tf.add(scores, mask);
+    const p = tf.softmax(scores, -1);
+    probs.push(p);
+    outs.push(tf.matMul(p, vs[i] as tf.Tensor2D));
+  }
+  const out = tf.reshape(tf.stack(outs), [b, kv, r, d]) as tf.Tensor4D;
+  return { out, q3, k3, v3, probs };
+}
+
+/** Per batch row, the `[rows, S]` mask of a group (the `[T, S]` mask repeated for the folded heads). */
+function groupMasks(mask: tf.Tensor4D | undefined, batch: number, rows: number, queryLength: number): (tf.Tensor2D | undefined)[] {
+  if (mask === undefined) return [];
+  const [mb, , t, s] = mask.shape;
+  const perRow = mb === 1 ? [tf.reshape(mask, [t, s]) as tf.Tensor2D] : splitGroups(tf.reshape(mask, [mb, t, s]) as tf.Tensor3D);
+  const tiled = perRow.map((m) => (rows === queryLength ? m : tf.tile(m, [rows / queryLength, 1])));
+  return Array.from({ length: batch }, (_, b) => tiled[mb === 1 ? 0 : b]);
+}
+
+/**
+ * `[G, M, N]` → `G` tensors `[M, N]`, by halving: a wasm slice copies its whole input, so `G`
+ * direct slices would cost `G` full copies where halving costs `2·log2(G)`.
+ */
+function splitGroups(x: tf.Tensor3D): tf.Tensor2D[] {
+  const [g, m, n] = x.shape;
+  if (g === 1) return [tf.reshape(x, [m, n])];
+  const left = Math.floor(g / 2);
+  const [a, b] = tf.split(x, [left, g - left], 0) as [tf.Tensor3D, tf.Tensor3D];
+  return [...splitGroups(a), ...splitGroups(b)];
+}
+
+/** Adds the `[B or 1, 1, T, S]` mask to grouped scores `[B, KV, rep·T, S]`. */
+function addMask(scores: tf.Tensor4D, mask: tf.Tensor4D | undefined, queryLength: number): tf.Tensor4D {
+  if (mask === undefined) return scores;
+  const [b, kv, r, s] = scores.shape;
+  if (r === queryLength) return tf.add(scores, mask);
+  const rep = r / queryLength;
+  const masked = tf.add(tf.reshape(scores, [b, kv, rep, queryLength, s]), tf.reshape(mask, [mask.shape[0], 1, 1, queryLength, s]));
+  return tf.reshape(masked, [b, kv, r, s]);
+}
+
+function transpose3d(x: tf.Tensor3D): tf.Tensor3D {
+  return tf.transpose(x, [0, 2, 1]);
 }

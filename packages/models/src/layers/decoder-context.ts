@@ -3,34 +3,74 @@ import type { ForwardOptions } from '../architectures/causal-lm.js';
 import type { KVCache } from '../cache/kv-cache.js';
 import type { LayerType, ModelConfig } from '../config/model-config.js';
 import { attentionMask } from './masks.js';
-import { ropeInverseFrequencies, ropeTables } from './rope.js';
+import { ropeInverseFrequencies, ropeTablesForRange, rotateHalfMatrix } from './rope.js';
 
 /** Per-forward inputs every decoder layer needs: masks and rotary tables per layer type. */
 export interface DecoderContext {
-  readonly mask: Readonly<Record<LayerType, tf.Tensor4D>>;
+  /** Additive masks `[B or 1, 1, T, S]`; absent for a type when nothing is masked. */
+  readonly mask: Readonly<Partial<Record<LayerType, tf.Tensor4D>>>;
+  /** Rotary cosines `[B, 1, T, headDim]`. */
   readonly cos: Readonly<Record<LayerType, tf.Tensor4D>>;
+  /** Rotary sines `[B, 1, T, headDim]` with the first half negated (see `applyRope`). */
   readonly sin: Readonly<Record<LayerType, tf.Tensor4D>>;
+  /** Half-swap permutation matrix of the head dimension (owned by the model; see `applyRope`). */
+  readonly rotateHalf: tf.Tensor4D;
   readonly cache: KVCache | undefined;
 }
 
-/** Inverse rotary frequencies of a model, one tensor per layer type (shared when identical). */
+/**
+ * Positions covered by the rotary tables built with the model (at most `max_position_embeddings`);
+ * longer inputs grow them by doubling. Built up front so that forwards allocate the same way every
+ * time (4096 × headDim 128 × 2 tables is 4 MB).
+ */
+const INITIAL_TABLE_LENGTH = 4096;
+
+/**
+ * Rotary state of a model, one entry per layer type (shared when identical): inverse
+ * frequencies, and cos/sin tables over positions computed once and grown on demand, so a forward
+ * only gathers the rows of its position ids.
+ */
 export class RopeFrequencies {
   private readonly inv: Record<LayerType, tf.Tensor1D>;
+  private readonly tables: Partial<Record<LayerType, { length: number; cos: tf.Tensor2D; sin: tf.Tensor2D }>> = {};
+  /** The permutation matrix of `applyRope`'s roll. */
+  readonly rotateHalf: tf.Tensor4D;
 
   constructor(config: ModelConfig) {
     const full = tf.tensor1d(ropeInverseFrequencies(config.rope.full_attention, config.headDim));
     const sameRope = config.rope.full_attention === config.rope.sliding_attention;
     const sliding = sameRope ? full : tf.tensor1d(ropeInverseFrequencies(config.rope.sliding_attention, config.headDim));
     this.inv = { full_attention: full, sliding_attention: sliding };
+    this.rotateHalf = rotateHalfMatrix(config.headDim);
+    const initial = Math.max(1, Math.min(config.maxPositionEmbeddings, INITIAL_TABLE_LENGTH));
+    for (const type of ['full_attention', 'sliding_attention'] as const) {
+      if (config.layerTypes.includes(type)) this.table(type, initial);
+    }
   }
 
   get(type: LayerType): tf.Tensor1D {
     return this.inv[type];
   }
 
+  /** Cos and signed-sin tables `[L, headDim]` covering positions `0 … minLength-1` (owned here). */
+  table(type: LayerType, minLength: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+    const key: LayerType = this.inv[type] === this.inv.full_attention ? 'full_attention' : type;
+    const current = this.tables[key];
+    if (current !== undefined && current.length >= minLength) return current;
+    let length = current?.length ?? minLength;
+    while (length < minLength) length *= 2;
+    if (current !== undefined) tf.dispose([current.cos, current.sin]);
+    const { cos, sin } = ropeTablesForRange(this.inv[key], length);
+    const entry = { length, cos: tf.keep(cos), sin: tf.keep(sin) };
+    this.tables[key] = entry;
+    return entry;
+  }
+
   dispose(): void {
     this.inv.full_attention.dispose();
     if (this.inv.sliding_attention !== this.inv.full_attention) this.inv.sliding_attention.dispose();
+    for (const entry of Object.values(this.tables)) tf.dispose([entry.cos, entry.sin]);
+    this.rotateHalf.dispose();
   }
 }
 
@@ -50,18 +90,23 @@ export function decoderContext(
   const keyLength = offset + queryLength;
   const padding = cache === undefined ? options.attentionMask : cache.extendPadding(batch, queryLength, options.attentionMask);
   const positions = new Int32Array(batch * queryLength);
+  let maxPosition = 0;
   for (let b = 0; b < batch; b++) {
     const row = options.positionIds?.[b];
-    for (let t = 0; t < queryLength; t++) positions[b * queryLength + t] = row === undefined ? offset + t : (row[t] as number);
+    for (let t = 0; t < queryLength; t++) {
+      const p = row === undefined ? offset + t : (row[t] as number);
+      positions[b * queryLength + t] = p;
+      if (p > maxPosition) maxPosition = p;
+    }
   }
-  const positionIds = tf.tensor2d(positions, [batch, queryLength], 'int32');
+  const positionIds = tf.tensor1d(positions, 'int32');
   const types: LayerType[] = ['full_attention', 'sliding_attention'];
-  const mask = {} as Record<LayerType, tf.Tensor4D>;
+  const mask: Partial<Record<LayerType, tf.Tensor4D>> = {};
   const cos = {} as Record<LayerType, tf.Tensor4D>;
   const sin = {} as Record<LayerType, tf.Tensor4D>;
   for (const type of types) {
     if (!config.layerTypes.includes(type)) continue;
-    mask[type] = attentionMask({
+    const m = attentionMask({
       batch,
       queryLength,
       keyLength,
@@ -70,9 +115,11 @@ export function decoderContext(
       segments: options.segmentIds,
       slidingWindow: type === 'sliding_attention' ? config.slidingWindow : undefined,
     });
-    const tables = ropeTables(rope.get(type), positionIds);
-    cos[type] = tables.cos;
-    sin[type] = tables.sin;
+    if (m !== undefined) mask[type] = m;
+    const table = rope.table(type, maxPosition + 1);
+    const shape: [number, number, number, number] = [batch, 1, queryLength, config.headDim];
+    cos[type] = tf.reshape(tf.gather(table.cos, positionIds), shape);
+    sin[type] = tf.reshape(tf.gather(table.sin, positionIds), shape);
   }
-  return { mask, cos, sin, cache };
+  return { mask, cos, sin, rotateHalf: rope.rotateHalf, cache };
 }

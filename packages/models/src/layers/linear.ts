@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
+import { isRecordingGradients } from './tape.js';
 
 /**
  * A linear layer as the decoders see it: `y = x W + b` over the last axis. Decoders hold every
- * projection through this interface, so @lora/quant (NF4 base layers) and @lora/peft (LoRA
+ * projection through this interface, so `@lora/quant` (NF4 base layers) and `@lora/peft` (LoRA
  * wrappers) can replace a module in place.
  */
 export interface LinearLike {
@@ -78,11 +79,15 @@ export class Linear implements LinearLike {
 
   apply(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      const lead = x.shape.slice(0, -1);
-      const x2 = x.reshape([-1, this.inFeatures]) as tf.Tensor2D;
-      let y = this.trainable ? trainableMatMul(x2, this.weight) : this.frozenMatMul(x2);
+      // Rank-2 inputs (the decoders' flattened hidden states) need no reshapes, and without a
+      // gradient tape the custom-gradient wrappers are skipped: both are pure dispatch overhead.
+      const flat = x.rank === 2;
+      const x2 = (flat ? x : x.reshape([-1, this.inFeatures])) as tf.Tensor2D;
+      let y: tf.Tensor2D;
+      if (!isRecordingGradients()) y = tf.matMul(x2, this.weight);
+      else y = this.trainable ? trainableMatMul(x2, this.weight) : this.frozenMatMul(x2);
       if (this.bias !== undefined) y = tf.add(y, this.bias);
-      return y.reshape([...lead, this.outFeatures]);
+      return flat ? y : y.reshape([...x.shape.slice(0, -1), this.outFeatures]);
     });
   }
 

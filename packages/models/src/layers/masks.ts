@@ -21,13 +21,17 @@ export interface AttentionMaskSpec {
 }
 
 /**
- * Builds the additive attention mask `[B, 1, T, S]`: causal, optionally sliding-window, padding and
+ * Builds the additive attention mask: causal, optionally sliding-window, padding and
  * block-diagonal (packing). Masks are formed on the host, since they depend only on integer
- * metadata.
+ * metadata. The mask is `[B, 1, T, S]`, or `[1, 1, T, S]` (broadcast over the batch) without
+ * padding and segments; `undefined` when no score is masked at all (a decode step without padding
+ * or an exceeded window), so attention can skip the addition.
  */
-export function attentionMask(spec: AttentionMaskSpec): tf.Tensor4D {
-  const { batch, queryLength: t, keyLength: s, offset, padding, segments, slidingWindow } = spec;
+export function attentionMask(spec: AttentionMaskSpec): tf.Tensor4D | undefined {
+  const { queryLength: t, keyLength: s, offset, padding, segments, slidingWindow } = spec;
+  const batch = padding === undefined && segments === undefined ? 1 : spec.batch;
   const data = new Float32Array(batch * t * s);
+  let masked = false;
   for (let b = 0; b < batch; b++) {
     const pad = padding?.[b];
     const seg = segments?.[b];
@@ -39,9 +43,12 @@ export function attentionMask(spec: AttentionMaskSpec): tf.Tensor4D {
         if (ok && slidingWindow !== undefined) ok = j > q - slidingWindow;
         if (ok && pad !== undefined) ok = pad[j] !== 0;
         if (ok && seg !== undefined) ok = seg[j] === seg[q];
-        if (!ok) data[row + j] = MASKED;
+        if (!ok) {
+          data[row + j] = MASKED;
+          masked = true;
+        }
       }
     }
   }
-  return tf.tensor4d(data, [batch, 1, t, s]);
+  return masked ? tf.tensor4d(data, [batch, 1, t, s]) : undefined;
 }

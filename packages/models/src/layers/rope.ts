@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { RopeConfig } from '../config/model-config.js';
+import { isRecordingGradients } from './tape.js';
 
 const f = Math.fround;
 
@@ -34,24 +35,63 @@ function llama3Scale(inv: Float32Array, rope: RopeConfig): Float32Array {
 }
 
 /**
- * Cos/sin tables for the given positions: each `[B, 1, T, headDim]` (the half-dimension
- * frequencies repeated twice, HF's non-interleaved layout).
+ * Rotary tables for positions `0 … length-1`, each `[length, headDim]`: `cos` (the half-dimension
+ * frequencies repeated twice, HF's non-interleaved layout) and `sin` with its first half negated,
+ * so that `rotate_half(x) · sin = roll(x) · sinSigned` (negation is exact in float32). Row `p`
+ * equals what the tables computed from position id `p` would hold.
  */
-export function ropeTables(invFreq: tf.Tensor1D, positionIds: tf.Tensor2D): { cos: tf.Tensor4D; sin: tf.Tensor4D } {
+export function ropeTablesForRange(invFreq: tf.Tensor1D, length: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
   return tf.tidy(() => {
-    const [b, t] = positionIds.shape;
-    const freqs = tf.mul(tf.reshape(tf.cast(positionIds, 'float32'), [b, t, 1]), tf.reshape(invFreq, [1, 1, -1]));
-    const emb = tf.concat([freqs, freqs], -1).expandDims(1) as tf.Tensor4D;
-    return { cos: tf.cos(emb), sin: tf.sin(emb) };
+    const positions = tf.range(0, length, 1, 'float32');
+    const freqs = tf.mul(tf.reshape(positions, [length, 1]), tf.reshape(invFreq, [1, -1]));
+    const sin = tf.sin(freqs);
+    return { cos: tf.cos(tf.concat([freqs, freqs], -1)) as tf.Tensor2D, sin: tf.concat([tf.neg(sin), sin], -1) as tf.Tensor2D };
   });
 }
 
-/** Applies rotary embeddings to `x` `[B, H, T, headDim]` with tables from {@link ropeTables}. */
-export function applyRope(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D): tf.Tensor4D {
+/**
+ * The permutation matrix that swaps the two halves of the head dimension, `[1, 1, D, D]` (ready to
+ * broadcast over `[B, H, T, D]`): `(x P)[j] = x[(j + D/2) mod D]`. Symmetric (the swap is its own
+ * inverse), and a product with it is exact (one term per output). On wasm one small flag-free
+ * matmul is cheaper than a split + concat or a gather along the last axis.
+ */
+export function rotateHalfMatrix(headDim: number): tf.Tensor4D {
+  const half = headDim / 2;
+  const data = new Float32Array(headDim * headDim);
+  for (let i = 0; i < headDim; i++) data[i * headDim + ((i + half) % headDim)] = 1;
+  return tf.tensor4d(data, [1, 1, headDim, headDim]);
+}
+
+/** Rows per leading index up to which the roll is one broadcast batched matmul (a decode step). */
+const BROADCAST_MAX_ROWS = 8;
+
+/**
+ * Applies rotary embeddings to `x` `[B, H, T, headDim]` (or any layout whose last axis is the
+ * head dimension) with `cos` and signed `sin` tables from {@link ropeTablesForRange}, broadcast
+ * to `x`: `x · cos + roll(x) · sinSigned`, the roll being a product with `rotate`
+ * ({@link rotateHalfMatrix}). A decode step uses one broadcast matmul; longer inputs a 2-D
+ * flag-free one (wasm runs batched matmuls in a naive loop), with the gradient `dy P`.
+ */
+export function applyRope(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D, rotate: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
-    const half = x.shape[3] / 2;
-    const [x1, x2] = tf.split(x, [half, half], -1) as [tf.Tensor4D, tf.Tensor4D];
-    const rotated = tf.concat([tf.neg(x2), x1], -1);
-    return tf.add(tf.mul(x, cos), tf.mul(rotated, sin));
+    let rolled: tf.Tensor;
+    if (x.shape[2] <= BROADCAST_MAX_ROWS && !isRecordingGradients()) {
+      rolled = tf.matMul(x, rotate);
+    } else {
+      const d = x.shape[3];
+      const flat = tf.reshape(x, [-1, d]) as tf.Tensor2D;
+      const p = tf.reshape(rotate, [d, d]) as tf.Tensor2D;
+      rolled = tf.reshape(isRecordingGradients() ? rollWithGradient(flat, p) : tf.matMul(flat, p), x.shape);
+    }
+    return tf.add(tf.mul(x, cos), tf.mul(rolled, sin));
   });
+}
+
+/** `x P` for the symmetric permutation `P`, with the gradient `dy P` (no transpose flags). */
+function rollWithGradient(x: tf.Tensor2D, rotate: tf.Tensor2D): tf.Tensor2D {
+  const roll = tf.customGrad(((input: tf.Tensor2D) => ({
+    value: tf.matMul(input, rotate),
+    gradFunc: (dy: tf.Tensor2D) => tf.matMul(dy, rotate),
+  })) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (input: tf.Tensor2D) => tf.Tensor2D;
+  return roll(x);
 }

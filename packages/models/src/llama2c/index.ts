@@ -1,5 +1,5 @@
 /**
- * Import of karpathy/llama2.c legacy checkpoints (`.bin`, version 0); the `tokenizer.bin` reader is in @lora/data.
+ * Import of karpathy/llama2.c legacy checkpoints (`.bin`, version 0); the `tokenizer.bin` reader is in `@lora/data`.
  * Re-exported from the package entry point.
  */
 export {

@@ -44,8 +44,3 @@ export function setupTestBackend(): Promise<TestBackend> {
   })();
   return ready;
 }
-
-/** True when tensors cannot be read synchronously on the active backend (webgpu in Node). */
-export function syncReadUnsupported(): boolean {
-  return tf.getBackend() === 'webgpu';
-}

@@ -9,7 +9,7 @@ import { CHECKPOINT_FILES, CHECKPOINT_FORMAT_VERSION, type TrainerState, Trainer
 /**
  * Writes and reads the trainable weights of a checkpoint. The default writes the named parameters
  * to `trainable.safetensors`; a PEFT run passes one that writes `adapter_config.json` +
- * `adapter_model.safetensors` through @lora/peft.
+ * `adapter_model.safetensors` through `@lora/peft`.
  */
 export interface WeightsIO {
   /** Writes the current weights into `dir` (an existing, empty folder). */

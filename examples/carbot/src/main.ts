@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { InvalidArgumentError, LoraError } from '@lora/core';
+import type { JudgeProviderName } from '@lora/judge';
+import { CARBOT_PRESETS, type CarbotPresetName, runPipeline } from './pipeline.js';
+
+/*
+ * The CarBot recipe from the command line:
+ *   tsx --conditions=@lora/source src/main.ts --preset smoke --out runs/carbot-smoke
+ *     [--recipe FILE] [--max-steps N] [--examples N] [--eval-limit N]
+ *     [--judge-provider openai|gemini|openai-compatible --judge-model ID [--judge-base-url URL]]
+ * Prints the summary on stdout; progress goes to stderr.
+ */
+const { values } = parseArgs({
+  options: {
+    preset: { type: 'string', default: 'smoke' },
+    out: { type: 'string' },
+    recipe: { type: 'string' },
+    'max-steps': { type: 'string' },
+    examples: { type: 'string' },
+    'eval-limit': { type: 'string' },
+    'judge-provider': { type: 'string' },
+    'judge-model': { type: 'string' },
+    'judge-base-url': { type: 'string' },
+  },
+});
+
+function count(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError({ argument: `--${flag}`, message: `must be a positive integer, got ${value}` });
+  return n;
+}
+
+try {
+  const preset = values.preset as CarbotPresetName;
+  if (!(preset in CARBOT_PRESETS)) throw new InvalidArgumentError({ argument: '--preset', message: `use ${Object.keys(CARBOT_PRESETS).join(' or ')}, got ${values.preset}` });
+  const provider = values['judge-provider'] as JudgeProviderName | undefined;
+  if ((provider === undefined) !== (values['judge-model'] === undefined)) {
+    throw new InvalidArgumentError({ argument: '--judge-provider', message: 'give --judge-provider and --judge-model together (e.g. --judge-provider gemini --judge-model gemini-2.5-flash)' });
+  }
+  const maxSteps = count('max-steps', values['max-steps']);
+  const examples = count('examples', values.examples);
+  const evalLimit = count('eval-limit', values['eval-limit']);
+  const result = await runPipeline({
+    preset,
+    out: values.out ?? `runs/carbot-${preset}`,
+    ...(values.recipe === undefined ? {} : { recipeFile: values.recipe }),
+    ...(maxSteps === undefined ? {} : { maxSteps }),
+    ...(examples === undefined ? {} : { examples }),
+    ...(evalLimit === undefined ? {} : { evalLimit }),
+    ...(provider === undefined
+      ? {}
+      : { judge: { provider, model: values['judge-model'] as string, ...(values['judge-base-url'] === undefined ? {} : { baseUrl: values['judge-base-url'] }) } }),
+  });
+  console.log(`\nreport: ${result.files.summary}`);
+} catch (error) {
+  if (LoraError.isInstance(error)) {
+    console.error(`carbot: ${(error as Error).message}`);
+    process.exitCode = 1;
+  } else throw error;
+}

@@ -1,0 +1,268 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InvalidArgumentError, parseJson } from '@lora/core';
+import {
+  type EvalResult,
+  type RunMetrics,
+  type TestExample,
+  type Variant,
+  evaluateVariants,
+  readPredictions,
+  readRuns,
+  REPORT_FILES,
+  toTestSet,
+  writeComparison,
+  writeRunMetrics,
+} from '@lora/eval';
+import { type JudgeModel, type JudgeProviderName, createJudgeModel } from '@lora/judge';
+import type { TextTokenizer } from '@lora/models';
+import { PeftModel } from '@lora/peft';
+import { type TrainResult, loadRecipe, trainRecipe } from '@lora/train';
+import { z } from 'zod';
+import { buildJudgeRecords, splitJudgeRecords, writeJudgeSplits, type BuildJudgeOptions } from './dataset.js';
+import { scoreJudge, type JudgeMetrics } from './scoring.js';
+import { loadAiluminate, loadXsTest } from './sources.js';
+import { VerdictSchema, type Verdict } from './verdict.js';
+
+/** Preset names of the judge recipe. */
+export type JudgePresetName = 'smoke' | 'full';
+
+/** A preset: the recipe file and how its data is built. */
+export interface JudgePreset {
+  /** Recipe YAML (absolute path). */
+  readonly recipeFile: string;
+  /** Options of {@link buildJudgeRecords}. */
+  readonly data: BuildJudgeOptions;
+}
+
+const recipePath = (name: string): string => fileURLToPath(new URL(`../recipes/${name}`, import.meta.url));
+
+/**
+ * The presets. `smoke` uses the `minimal` instruction (the `compact` one alone is 571 stories260K
+ * tokens, more than its 512-token context holds with a verdict), 8 AILuminate prompts per hazard
+ * and 40 clarification cases; `full` the whole data with the full rule-set instruction.
+ */
+export const JUDGE_PRESETS: Readonly<Record<JudgePresetName, JudgePreset>> = {
+  smoke: { recipeFile: recipePath('smoke.yaml'), data: { seed: 0, instruction: 'minimal', ailuminatePerHazard: 8, clarifyCount: 40 } },
+  full: { recipeFile: recipePath('full.yaml'), data: { seed: 0, instruction: 'full', clarifyCount: 150 } },
+};
+
+/** An external judge model run on the same test prompts as a reference (`openai`, `gemini`, `openai-compatible`). */
+export interface ExternalJudgeOptions {
+  provider: JudgeProviderName;
+  model: string;
+  baseUrl?: string;
+  /** Injected model (tests); overrides provider/model. */
+  judgeModel?: JudgeModel;
+}
+
+/** Options of {@link runJudgePipeline}. */
+export interface JudgePipelineOptions {
+  /** Preset (default `smoke`); `recipeFile` replaces its recipe. */
+  preset?: JudgePresetName;
+  recipeFile?: string;
+  /** Output folder: `data/`, `train/` and the report files. */
+  out: string;
+  /** Override of `training.maxSteps`. */
+  maxSteps?: number;
+  /** Override of the data options of the preset (e.g. a smaller set in tests). */
+  data?: Partial<BuildJudgeOptions>;
+  /** Override of `evaluation.limit`. */
+  evalLimit?: number;
+  /** Resume training from the latest checkpoint in `<out>/train`. */
+  resume?: boolean;
+  /** Optional external judge evaluated as a third run named `external`. */
+  judge?: ExternalJudgeOptions;
+  log?: (line: string) => void;
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** What {@link runJudgePipeline} produced. */
+export interface JudgePipelineResult {
+  out: string;
+  train: TrainResult;
+  /** Judge metrics per run (`base`, `adapter`, maybe `external`). */
+  metrics: Record<string, JudgeMetrics>;
+  eval: EvalResult;
+  /** Test prompts left out because prompt + maxNewTokens exceed the context. */
+  skippedLongPrompts: number;
+  files: { summary: string; table: string; metricsJson: string; plots: string[] };
+  seconds: { data: number; train: number; eval: number; total: number };
+}
+
+const TestRowSchema = z.looseObject({ id: z.string(), prompt: z.string(), completion: z.string() });
+
+/** Reads a judge split written by {@link writeJudgeSplits}. */
+async function readSplit(file: string): Promise<z.output<typeof TestRowSchema>[]> {
+  const text = await readFile(file, 'utf8');
+  return text
+    .split('\n')
+    .map((line, i) => ({ line, i }))
+    .filter(({ line }) => line.trim() !== '')
+    .map(({ line, i }) => parseJson(line, TestRowSchema, { file, line: i + 1 }));
+}
+
+/** Builds the judge data into `dir` unless `dir/train.jsonl` is already there. */
+export async function prepareJudgeData(dir: string, options: BuildJudgeOptions, env: Readonly<Record<string, string | undefined>>): Promise<boolean> {
+  if (existsSync(join(dir, 'train.jsonl'))) return false;
+  const assets = env.LORA_ASSETS_DIR;
+  if (assets === undefined) throw new InvalidArgumentError({ argument: 'LORA_ASSETS_DIR', message: 'set it to the folder holding data/xstest and data/ailuminate' });
+  const records = buildJudgeRecords(await loadXsTest(join(assets, 'data', 'xstest')), await loadAiluminate(join(assets, 'data', 'ailuminate')), options);
+  await writeJudgeSplits(dir, splitJudgeRecords(records, { seed: options.seed }).splits);
+  return true;
+}
+
+const ratio = (x: number): string => x.toFixed(3);
+
+/** Flat numbers of one run's judge metrics, as they appear in the comparison table. */
+export function judgeMetricValues(m: JudgeMetrics): Record<string, number> {
+  return {
+    json_valid_rate: m.json_valid_rate,
+    schema_valid_rate: m.schema_valid_rate,
+    verdict_accuracy: m.verdict_accuracy,
+    rules_exact_match: m.rules_exact_match,
+    deny_recall: m.deny_recall,
+    unsafe_false_negative_rate: m.unsafe_false_negative_rate,
+    over_refusal_rate: m.over_refusal_rate,
+    ece: m.calibration.ece,
+  };
+}
+
+/** Replaces a run's generic metrics with the judge metrics (and its calibration for the reliability plot). */
+function judgeRun(run: RunMetrics, metrics: JudgeMetrics): RunMetrics {
+  return {
+    ...run,
+    metrics: { raw: judgeMetricValues(metrics) },
+    details: { raw: { calibration: metrics.calibration } },
+    meta: { ...(run.meta ?? {}), confusion: metrics.confusion },
+  };
+}
+
+function goldOf(reference: unknown, id: string): Verdict {
+  const text = typeof reference === 'string' ? reference : JSON.stringify(reference);
+  return parseJson(text, VerdictSchema, { file: `gold verdict of ${id}` });
+}
+
+/** Runs the external judge on every test prompt and writes `predictions_external.jsonl`. */
+async function runExternal(judge: ExternalJudgeOptions, examples: readonly TestExample[], outDir: string, log: (line: string) => void): Promise<RunMetrics> {
+  const model = judge.judgeModel ?? createJudgeModel({ provider: judge.provider, model: judge.model, ...(judge.baseUrl === undefined ? {} : { baseUrl: judge.baseUrl }) });
+  const lines: string[] = [];
+  const started = Date.now();
+  for (const [i, ex] of examples.entries()) {
+    const t0 = Date.now();
+    const { text } = await model.complete({ messages: [{ role: 'user', content: ex.prompt ?? '' }], temperature: 0 });
+    lines.push(JSON.stringify({ id: ex.id, prompt: ex.prompt ?? '', prediction: text, reference: ex.reference, variant: 'external', latencyMs: Date.now() - t0 }));
+    if ((i + 1) % 20 === 0) log(`[judge] external ${i + 1}/${examples.length}`);
+  }
+  const predictionsFile = REPORT_FILES.predictions('external');
+  await writeFile(join(outDir, predictionsFile), `${lines.join('\n')}\n`);
+  return {
+    formatVersion: 1,
+    run: 'external',
+    createdAt: new Date().toISOString(),
+    count: examples.length,
+    predictionsFile,
+    metrics: { raw: {} },
+    details: { raw: {} },
+    meta: { provider: model.provider, model: model.modelId, seconds: (Date.now() - started) / 1000 },
+  };
+}
+
+/**
+ * The judge recipe end to end: builds the data into `<out>/data` (XSTest + AILuminate +
+ * clarification cases, stratified split) unless present → trains the recipe (QLoRA NF4 + double
+ * quant, warmup, checkpoints, resume) into `<out>/train` → generates verdicts for the test prompts
+ * with the adapter disabled (`base`) and enabled (`adapter`) in one process → scores them with
+ * {@link scoreJudge} → optional external judge run → writes `comparison_summary.md`,
+ * `comparison_table.csv`, `metrics_<run>.json`, `predictions_<run>.jsonl`, `judge_metrics.json`
+ * and `plots/*.svg` (metrics bars, reliability diagrams) into `out`.
+ *
+ * @example
+ * ```ts
+ * const r = await runJudgePipeline({ preset: 'smoke', out: 'runs/judge-smoke' });
+ * r.metrics.adapter.json_valid_rate;
+ * ```
+ */
+export async function runJudgePipeline(options: JudgePipelineOptions): Promise<JudgePipelineResult> {
+  const t0 = Date.now();
+  const env = options.env ?? process.env;
+  const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
+  const preset = JUDGE_PRESETS[options.preset ?? 'smoke'];
+  if (preset === undefined) throw new InvalidArgumentError({ argument: 'preset', message: `unknown preset "${String(options.preset)}"; use smoke or full` });
+  const out = resolve(options.out);
+  const dataDir = join(out, 'data');
+  await mkdir(out, { recursive: true });
+  if (await prepareJudgeData(dataDir, { ...preset.data, ...(options.data ?? {}) }, env)) log(`[judge] wrote the data into ${dataDir}`);
+  else log(`[judge] using the data in ${dataDir}`);
+  const tData = Date.now();
+
+  const loaded = await loadRecipe(options.recipeFile ?? preset.recipeFile, { ...env, JUDGE_DATA: dataDir });
+  const evaluation = loaded.recipe.evaluation;
+  if (evaluation === undefined) throw new InvalidArgumentError({ argument: 'evaluation', message: `${loaded.file} has no \`evaluation:\` section; add one with \`test:\`` });
+  const trained = await trainRecipe(loaded, {
+    output: join(out, 'train'),
+    ...(options.resume === true ? { resume: true } : {}),
+    ...(options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps }),
+    log,
+    env,
+  });
+  const tTrain = Date.now();
+  const { model, tokenizer } = trained;
+  try {
+    if (!(model instanceof PeftModel)) throw new InvalidArgumentError({ argument: 'adapter', message: 'the judge pipeline compares base vs adapter: the recipe needs an `adapter:` section (not `none`)' });
+    const limit = options.evalLimit ?? evaluation.limit;
+    const rows = (await readSplit(evaluation.test)).slice(0, limit);
+    // Keep prompts that leave room for the verdict within the context.
+    const context = Math.min(loaded.recipe.data.maxLength, model.config.maxPositionEmbeddings);
+    const fits = rows.filter((r) => (tokenizer as TextTokenizer).encode(r.prompt).length + evaluation.maxNewTokens <= context);
+    const skippedLongPrompts = rows.length - fits.length;
+    if (skippedLongPrompts > 0) log(`[judge] ${skippedLongPrompts} of ${rows.length} test prompts leave no room for ${evaluation.maxNewTokens} new tokens in ${context}; skipped`);
+    const examples = toTestSet(fits.map((r) => ({ id: r.id, prompt: r.prompt, reference: r.completion })), evaluation.test);
+    const variants: Variant[] = [
+      { name: 'base', wrap: (fn) => model.disableAdapter(fn) },
+      { name: 'adapter', activate: () => model.setAdapter(model.activeAdapter) },
+    ];
+    const result = await evaluateVariants({
+      model,
+      tokenizer,
+      examples,
+      outDir: out,
+      metrics: [{ kind: 'json_valid' }],
+      variants,
+      maxNewTokens: evaluation.maxNewTokens,
+      temperature: evaluation.temperature,
+      batchSize: evaluation.batchSize,
+      ...(loaded.recipe.data.addBos === undefined ? {} : { addBos: loaded.recipe.data.addBos }),
+      confidence: false,
+      onProgress: (variant, p) => {
+        if (p.done % 20 === 0 || p.done === p.total) log(`[judge] ${variant} ${p.done}/${p.total}`);
+      },
+      meta: { recipe: loaded.file, model: loaded.recipe.model, adapter: join(out, 'train') },
+    });
+    if (options.judge !== undefined) writeRunMetrics(out, await runExternal(options.judge, examples, out, log));
+
+    // Re-score every run of the folder with the judge metrics and rewrite the comparison.
+    const metrics: Record<string, JudgeMetrics> = {};
+    for (const run of readRuns(out)) {
+      const records = readPredictions(join(out, run.predictionsFile));
+      const m = scoreJudge(records.map((r) => ({ output: r.prediction, gold: goldOf(r.reference, r.id) })));
+      metrics[run.run] = m;
+      writeRunMetrics(out, judgeRun(run, m));
+    }
+    const files = writeComparison(out, readRuns(out));
+    const metricsJson = join(out, 'judge_metrics.json');
+    await writeFile(metricsJson, `${JSON.stringify({ preset: options.preset ?? 'smoke', recipe: loaded.file, skippedLongPrompts, runs: metrics }, null, 1)}\n`);
+    const tEval = Date.now();
+    const seconds = { data: (tData - t0) / 1000, train: (tTrain - tData) / 1000, eval: (tEval - tTrain) / 1000, total: (tEval - t0) / 1000 };
+    log(`[judge] loss ${trained.result.losses[0]?.toFixed(3)} → ${trained.result.losses.at(-1)?.toFixed(3)} in ${trained.result.step} steps`);
+    for (const [run, m] of Object.entries(metrics)) {
+      log(`[judge] ${run.padEnd(8)} json_valid ${ratio(m.json_valid_rate)}  schema_valid ${ratio(m.schema_valid_rate)}  verdict_acc ${ratio(m.verdict_accuracy)}  rules_em ${ratio(m.rules_exact_match)}  deny_recall ${ratio(m.deny_recall)}  unsafe_fnr ${ratio(m.unsafe_false_negative_rate)}  ece ${ratio(m.calibration.ece)}`);
+    }
+    log(`[judge] data ${seconds.data.toFixed(1)} s, train ${seconds.train.toFixed(1)} s, eval ${seconds.eval.toFixed(1)} s; report ${files.summary}`);
+    return { out, train: trained.result, metrics, eval: { ...result, files }, skippedLongPrompts, files: { ...files, metricsJson }, seconds };
+  } finally {
+    model.dispose();
+  }
+}

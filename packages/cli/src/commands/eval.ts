@@ -1,0 +1,92 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import type { CliIo } from '../io.js';
+import { integer } from '../options.js';
+
+/** Parsed options of `lora eval`. */
+export interface EvalCliOptions {
+  /** Adapter folders to compare with the base (repeatable); default the recipe's output folder if it holds one. */
+  adapter: string[];
+  /** Test file (overrides `evaluation.test`). */
+  test?: string;
+  /** Report folder (overrides `evaluation.output`). */
+  out?: string;
+  /** Evaluate only the first N examples. */
+  limit?: number;
+  /** Skip the base model (adapters only). */
+  base: boolean;
+}
+
+/**
+ * Registers `lora eval <recipe.yaml>`: generates with the base model and each adapter in one
+ * process (the adapter disabled for the base), scores the recipe's metrics, and writes
+ * `comparison_summary.md`, `comparison_table.csv`, `metrics_<run>.json`, `predictions_<run>.jsonl`
+ * and plots. Predictions are saved as they are produced; a rerun resumes.
+ *
+ * @example
+ * ```sh
+ * lora eval examples/carbot/recipes/smoke.yaml --adapter runs/carbot --out runs/carbot/eval
+ * ```
+ */
+export function registerEval(program: Command, io: CliIo): void {
+  program
+    .command('eval')
+    .description('Evaluate base vs adapter(s) on a test set with the recipe\'s metrics.')
+    .argument('<recipe>', 'recipe file (.yaml / .json) with an `evaluation` section')
+    .option('--adapter <dir>', 'PEFT adapter folder to compare with the base (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--test <file>', 'test file (.jsonl / .json): {id, prompt | messages, reference?}')
+    .option('--out <dir>', 'report folder')
+    .option('--limit <n>', 'evaluate only the first n examples', integer(1))
+    .action(async (file: string, options: EvalCliOptions) => {
+      const { loadRecipe, loadRecipeModel, recipeChatTemplate } = await import('@lora/train');
+      const { runEval, promptRowsFromChats } = await import('@lora/eval');
+      const { renderChat } = await import('@lora/data');
+      const { InvalidArgumentError } = await import('@lora/core');
+      const { recipe } = await loadRecipe(file, io.env);
+      const evaluation = recipe.evaluation;
+      const testFile = options.test ?? evaluation?.test;
+      if (testFile === undefined) throw new InvalidArgumentError({ argument: '--test', message: `${file} has no \`evaluation.test\`; pass --test FILE.` });
+      const output = recipe.output ?? join('runs', recipe.name);
+      const adapters = options.adapter.length > 0 ? options.adapter : existsSync(join(output, 'adapter_config.json')) ? [output] : [];
+      const outDir = options.out ?? evaluation?.output ?? join(output, 'eval');
+      const { loaded, tokenizer } = await loadRecipeModel(recipe, io.env, (line) => io.writeErr(`${line}\n`));
+      try {
+        if (recipe.quantization !== undefined) {
+          const { quantizeModel } = await import('@lora/quant');
+          quantizeModel(loaded.model, { ...recipe.quantization });
+        }
+        const chatTemplate = await recipeChatTemplate(recipe);
+        const render = (messages: readonly { role: string; content?: unknown }[]) =>
+          renderChat(tokenizer, messages as never, { addGenerationPrompt: true, ...(chatTemplate === undefined ? {} : { chatTemplate }) });
+        const text = await readFile(testFile, 'utf8');
+        const rows = testFile.endsWith('.json')
+          ? (JSON.parse(text) as Record<string, unknown>[])
+          : text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+        const limit = options.limit ?? evaluation?.limit;
+        const result = await runEval({
+          model: loaded.model,
+          tokenizer,
+          examples: promptRowsFromChats(limit === undefined ? rows : rows.slice(0, limit), render),
+          metrics: (evaluation?.metrics ?? ['exact_match']) as never,
+          outDir,
+          adapters: adapters.map((dir) => ({ dir })),
+          generation: { maxNewTokens: evaluation?.maxNewTokens ?? 64, temperature: evaluation?.temperature ?? 0 },
+          batchSize: evaluation?.batchSize ?? 4,
+          ...(evaluation?.aliases === undefined ? {} : { aliases: evaluation.aliases }),
+          ...(recipe.data.addBos === undefined ? {} : { addBos: recipe.data.addBos }),
+          onProgress: (variant, p) => io.writeErr(`\r[lora] ${variant}: ${JSON.stringify(p)}`),
+        });
+        io.writeErr('\n');
+        for (const run of result.runs) {
+          const s = run.stats;
+          io.writeErr(`[lora] ${run.run}: ${run.count} predictions${s === undefined ? '' : ` (${s.resumed} resumed, ${s.generated} generated)`}\n`);
+        }
+        io.writeOut(await readFile(result.files.summary, 'utf8'));
+        io.writeErr(`[lora] wrote ${result.outDir}\n`);
+      } finally {
+        loaded.model.dispose();
+      }
+    });
+}
