@@ -9,6 +9,9 @@
 //
 //   pnpm build && node bench/qlora-step.mjs [--steps 2] [--seq 256] [--batch 4] [--json out.json]
 //
+// On wasm, batch 4 × seq 256 aborts (wasm heap exhausted in the dense step): use --batch 1. Times are
+// reported as process CPU time (wasm is single-threaded, so this holds on a loaded machine) and wall.
+//
 // Env: LORA_BACKEND picks the tfjs backend (default wasm). Uses the BUILT packages (packages/*/dist).
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -183,7 +183,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       ...(recipe.data.chatTemplate === 'stories' ? { stop: ['\nUser:'] } : {}),
       ...(recipe.data.addBos === undefined ? {} : { addBos: recipe.data.addBos }),
       meta: { recipe: recipeFile, model: recipe.model, adapter: trained.output },
-      onProgress: (variant, p) => log(`[carbot] ${variant}: ${JSON.stringify(p)}`),
+      onProgress: (variant, p) => log(`[carbot] ${variant}: ${p.done}/${p.total} answers`),
     });
 
     // The CarBot parser's own EM (strict layout vs lenient + aliases), added to each run's metrics.

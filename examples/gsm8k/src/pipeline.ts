@@ -61,6 +61,8 @@ export interface Gsm8kPipelineOptions {
   maxSteps?: number;
   /** Override of the test problems evaluated. */
   evalLimit?: number;
+  /** Override of `evaluation.maxNewTokens`. */
+  maxNewTokens?: number;
   /** Override of the data sizes. */
   data?: Partial<Gsm8kDataSizes>;
   /** A @lora/judge provider for the safety probe; the keyword classifier otherwise. */
@@ -164,8 +166,9 @@ export async function runGsm8kPipeline(options: Gsm8kPipelineOptions): Promise<G
   const dataDir = join(out, 'data');
   if (await prepareGsm8kData(dataDir, preset, sizes, env)) log(`[gsm8k] wrote the data into ${dataDir}`);
   const loaded = await loadRecipe(options.recipeFile ?? entry.recipeFile, { ...env, GSM8K_DATA: dataDir });
-  const evaluation = loaded.recipe.evaluation;
-  if (evaluation === undefined) throw new InvalidArgumentError({ argument: 'evaluation', message: `${loaded.file} has no \`evaluation:\` section` });
+  const section = loaded.recipe.evaluation;
+  if (section === undefined) throw new InvalidArgumentError({ argument: 'evaluation', message: `${loaded.file} has no \`evaluation:\` section` });
+  const evaluation = { ...section, ...(options.maxNewTokens === undefined ? {} : { maxNewTokens: options.maxNewTokens }) };
   const safetyClassifier = options.judge === undefined ? 'keyword' : `${options.judge.provider}:${options.judge.model}`;
   await writeConfigResolved(out, { preset: name, gsm8kPreset: preset, recipe: loaded.recipe, recipeFile: loaded.file, sizes, thresholds, evalLimit: options.evalLimit ?? evaluation.limit, maxSteps: options.maxSteps, safetyClassifier, judgeBaseUrl: options.judge?.baseUrl });
 

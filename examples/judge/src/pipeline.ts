@@ -71,6 +71,8 @@ export interface JudgePipelineOptions {
   data?: Partial<BuildJudgeOptions>;
   /** Override of `evaluation.limit`. */
   evalLimit?: number;
+  /** Override of `evaluation.maxNewTokens`. */
+  maxNewTokens?: number;
   /** Resume training from the latest checkpoint in `<out>/train`. */
   resume?: boolean;
   /** Optional external judge evaluated as a third run named `external`. */
@@ -199,8 +201,9 @@ export async function runJudgePipeline(options: JudgePipelineOptions): Promise<J
   const tData = Date.now();
 
   const loaded = await loadRecipe(options.recipeFile ?? preset.recipeFile, { ...env, JUDGE_DATA: dataDir });
-  const evaluation = loaded.recipe.evaluation;
-  if (evaluation === undefined) throw new InvalidArgumentError({ argument: 'evaluation', message: `${loaded.file} has no \`evaluation:\` section; add one with \`test:\`` });
+  const section = loaded.recipe.evaluation;
+  if (section === undefined) throw new InvalidArgumentError({ argument: 'evaluation', message: `${loaded.file} has no \`evaluation:\` section; add one with \`test:\`` });
+  const evaluation = { ...section, ...(options.maxNewTokens === undefined ? {} : { maxNewTokens: options.maxNewTokens }) };
   const trained = await trainRecipe(loaded, {
     output: join(out, 'train'),
     ...(options.resume === true ? { resume: true } : {}),
