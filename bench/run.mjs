@@ -117,6 +117,7 @@ if (only.has('W4')) {
         referenceThreads: r.reference.threads ?? null,
         unit: 'tok/s',
         ratio: w.ratio,
+        cpuTimeRatio: w.cpuRatio ?? null,
         mfu: machinePeak ? (w.lora.tokensPerS * flops) / 1e9 / machinePeak : null,
       });
     }

@@ -43,6 +43,7 @@ const { values: args } = parseArgs({
     'no-profile': { type: 'boolean', default: false },
     'torch-threads': { type: 'string' },
     json: { type: 'string' },
+    'gradient-checkpointing': { type: 'string', default: 'auto' },
   },
 });
 const only = new Set(args.only.split(',').map((s) => s.trim().toUpperCase()));
@@ -111,13 +112,13 @@ const specs = [
  * the process CPU time since the previous step ended (robust to other jobs on a shared machine
  * when the backend is single-threaded; undefined for the first step).
  */
-async function trainSteps(peft, batches, maxSteps) {
+async function trainSteps(peft, batches, maxSteps, gradientCheckpointing) {
   const reports = [];
   let cpu;
   await trainPkg.train({
     model: peft,
     data: batches,
-    args: { maxSteps, learningRate: LR, lrScheduler: 'linear', weightDecay: 0, maxGradNorm: 1, shuffle: false, optimizer: 'adamw' },
+    args: { maxSteps, learningRate: LR, lrScheduler: 'linear', weightDecay: 0, maxGradNorm: 1, shuffle: false, optimizer: 'adamw', gradientCheckpointing },
     callbacks: {
       onStepEnd: (r) => {
         const now = process.cpuUsage();
@@ -159,9 +160,14 @@ for (const spec of specs) {
   const peft = peftPkg.getPeftModel(model, peftPkg.loraConfig({ r: LORA.r, loraAlpha: LORA.alpha, loraDropout: 0, targetModules: LORA.targets }));
   const batches = makeBatches(2, spec.batch, spec.seq, config.vocabSize, 7);
   const tokensPerStep = spec.batch * spec.seq;
+  // wasm's heap (tfjs-backend-wasm: one 32-bit address space) runs out during W2's backward at
+  // batch 4 × seq 256 without recomputation ("Aborted()" in registerTensor): `auto` turns on
+  // gradient checkpointing for W2/W3 on wasm — and for torch too, so both do the same work.
+  const gcArg = args['gradient-checkpointing'];
+  const gc = gcArg === 'on' || (gcArg === 'auto' && backend.name === 'wasm' && spec.id !== 'W1');
 
   const t0 = performance.now();
-  const reports = await trainSteps(peft, batches, warmup + steps);
+  const reports = await trainSteps(peft, batches, warmup + steps, gc);
   const wallS = (performance.now() - t0) / 1000;
   const measured = reports.slice(warmup);
   const stepSeconds = measured.map((r) => r.tokens / r.tokensPerSecond);
@@ -197,7 +203,7 @@ for (const spec of specs) {
   let profile = null;
   if (profileOn) {
     const info = await tf.profile(async () => {
-      await trainSteps(peft, batches.slice(0, 1), 1);
+      await trainSteps(peft, batches.slice(0, 1), 1, gc);
     });
     profile = topKernels(info, 10);
   }
@@ -209,6 +215,7 @@ for (const spec of specs) {
     seq: spec.seq,
     batch: spec.batch,
     quant: spec.quant ?? null,
+    gradientCheckpointing: gc,
     config: hfLlamaConfig(config),
     tokensPerStep,
     lora: {
@@ -248,6 +255,7 @@ if (found.python && rows.length > 0) {
         name: r.id,
         config: r.config,
         quant: r.quant,
+        gradient_checkpointing: r.gradientCheckpointing,
         lora: LORA,
         lr: LR,
         warmup,
@@ -275,6 +283,7 @@ for (const r of rows) {
     seq: r.seq,
     batch: r.batch,
     quant: r.quant,
+    gradientCheckpointing: r.gradientCheckpointing,
     config: r.config,
     flopsPerToken: r.flopsPerToken,
     lora: r.lora,
@@ -307,7 +316,7 @@ for (const o of out) {
   const same = o.torch.find((x) => x.threads === ourThreads);
   const all = o.torch.find((x) => x.threads === availableParallelism() && x.threads !== ourThreads);
   const cells = [
-    `${o.id} ${o.name}`.padEnd(32),
+    `${o.id} ${o.name}${o.gradientCheckpointing ? ' +GC' : ''}`.padEnd(32),
     fmt(o.lora.tokensPerS),
     same?.error ? 'error' : fmt(same?.tokens_per_s),
     fmt(o.ratio, 2),

@@ -7,6 +7,7 @@ counts as the @lora side. Reads one JSON object on stdin:
   {"threads": [int, ...],                  # torch.set_num_threads for each repetition
    "matmul_sizes": [int, ...],             # square fp32 matmul sizes for the peak GFLOP/s
    "workloads": [{"name": str, "config": {LlamaConfig kwargs}, "quant": null | "nf4",
+                  "gradient_checkpointing": bool,
                   "lora": {"r": int, "alpha": float, "targets": [str, ...]},
                   "lr": float, "warmup": int, "steps": int,
                   "batches": [[[int, ...] per row] per batch]}]}
@@ -110,6 +111,9 @@ def run_workload(w: dict, threads: int) -> dict:
         task_type="CAUSAL_LM",
     )
     model = get_peft_model(model, lora)
+    if w.get("gradient_checkpointing"):
+        # Recompute each layer's activations in backward, as @lora does with gradientCheckpointing.
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     total = w["warmup"] + w["steps"]

@@ -104,15 +104,21 @@ if [[ -z "$wheel" ]]; then
   if ! "$py" -m pip download --no-deps --only-binary=:all: --implementation cp --python-version 3.11 \
         --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_27_x86_64 \
         --platform manylinux_2_28_x86_64 -d "$cache/wheels" "$wheel_name==$tf_version" >&2; then
-    log "pip download failed; trying the PyPI JSON API directly"
+    log "pip download failed; trying PyPI's simple index (PEP 691 JSON) directly"
     url="$(node -e "
-      fetch('https://pypi.org/pypi/$wheel_name/$tf_version/json').then((r) => r.json()).then((j) => {
-        const f = j.urls.find((u) => /-cp311-cp311-manylinux.*x86_64\.whl$/.test(u.filename));
-        if (!f) throw new Error('no cp311 manylinux x86_64 wheel for $wheel_name $tf_version');
-        console.log(f.url + ' ' + f.digests.sha256);
-      })")"
-    curl -fL --retry 3 -o "$cache/wheels/$(basename "${url%% *}")" "${url%% *}"
-    echo "${url##* }  $cache/wheels/$(basename "${url%% *}")" | sha256sum -c - >&2
+      const [name, version] = process.argv.slice(1);
+      fetch('https://pypi.org/simple/' + name + '/', { headers: { accept: 'application/vnd.pypi.simple.v1+json' } })
+        .then((r) => { if (!r.ok) throw new Error('PyPI answered ' + r.status); return r.json(); })
+        .then((j) => {
+          const prefix = name.replace(/-/g, '_') + '-' + version + '-cp311-cp311-manylinux';
+          const f = j.files.find((u) => u.filename.startsWith(prefix) && u.filename.endsWith('x86_64.whl'));
+          if (!f) throw new Error('no cp311 manylinux x86_64 wheel for ' + name + ' ' + version);
+          console.log(f.url.split('#')[0] + ' ' + f.hashes.sha256);
+        });" "$wheel_name" "$tf_version")"
+    file="$cache/wheels/$(basename "${url%% *}")"
+    curl -fL --retry 3 -o "$file.part" "${url%% *}"
+    echo "${url##* }  $file.part" | sha256sum -c - >&2 || { rm -f "$file.part"; die "checksum mismatch for ${url%% *}"; }
+    mv "$file.part" "$file"
   fi
   wheel="$(find_wheel)" || die "no wheel for $wheel_name==$tf_version in $cache/wheels after download"
 fi

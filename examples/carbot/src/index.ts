@@ -1,7 +1,8 @@
 /**
  * CarBot recipe, data side: the in-car action catalog (zod + JSON Schema), a seeded generator of
  * varied user commands with `<ACTION>{json}</ACTION>\n<SAY>…</SAY>` answers, the 80/10/10 split
- * stratified by intent, alias normalisation and answer parsing.
+ * stratified by intent, alias normalisation and answer parsing; and the recipe pipeline (data →
+ * LoRA training → base-vs-adapter report → optional pairwise judge).
  *
  * @packageDocumentation
  */
@@ -50,3 +51,18 @@ export {
   type ParsedCarbotAnswer,
 } from './aliases.js';
 export { addTypos, editDistance, numberToWord, wordToNumber, NUMBER_WORDS, KEYBOARD_NEIGHBOURS, type Typo } from './text-noise.js';
+export { writeCarbotDataset, carbotDatasetFiles, hasCarbotDataset, type CarbotDatasetOptions, type CarbotDatasetFiles } from './dataset.js';
+export { scoreCarbotPredictions, carbotNormalizer, type CarbotParserMetrics, type GoldAction } from './scoring.js';
+export { postprocess } from './chat-postprocess.js';
+export {
+  runPipeline,
+  carbotMetrics,
+  formatSummary,
+  CARBOT_PRESETS,
+  CARBOT_RECIPES_DIR,
+  type CarbotPreset,
+  type CarbotPresetName,
+  type JudgeSettings,
+  type RunPipelineOptions,
+  type PipelineResult,
+} from './pipeline.js';

@@ -20,7 +20,7 @@ import { type JudgeProviderName, type PairwiseSummary, runPairwise } from '@lora
 import { PeftModel } from '@lora/peft';
 import { loadRecipe, recipeChatTemplate, trainRecipe } from '@lora/train';
 import { carbotJsonSchema } from './catalog.js';
-import { carbotDatasetFiles, hasCarbotDataset, writeCarbotDataset, type CarbotDatasetOptions } from './dataset.js';
+import { hasCarbotDataset, writeCarbotDataset, type CarbotDatasetOptions } from './dataset.js';
 import { carbotNormalizer, scoreCarbotPredictions, type GoldAction } from './scoring.js';
 
 /** A named configuration of the pipeline: the recipe file and the data generator settings. */

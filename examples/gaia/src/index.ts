@@ -46,3 +46,26 @@ export {
   type GoldCallResult,
   type ScoreSummary,
 } from './score.js';
+export {
+  writeGaiaDataset,
+  gaiaDatasetFiles,
+  hasGaiaDataset,
+  compactTrace,
+  textToolCalls,
+  toolSignatures,
+  referenceText,
+  type GaiaDataOptions,
+  type GaiaDataset,
+} from './dataset.js';
+export { headToHead, headToHeadMarkdown, type HeadToHead, type HeadToHeadCounts } from './head-to-head.js';
+export {
+  runPipeline,
+  formatSummary,
+  GAIA_PRESETS,
+  GAIA_RECIPES_DIR,
+  type GaiaPreset,
+  type GaiaPresetName,
+  type JudgeSettings,
+  type RunPipelineOptions,
+  type PipelineResult,
+} from './pipeline.js';

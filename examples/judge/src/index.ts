@@ -29,6 +29,7 @@ export { parseVerdict, type ParsedVerdict } from './parse.js';
 export { scoreJudge, scoreJudgeItem, rulesExactMatch, type JudgeMetrics, type JudgeItemScore } from './scoring.js';
 export {
   runJudgePipeline,
+  rescoreJudgeReport,
   prepareJudgeData,
   judgeMetricValues,
   JUDGE_PRESETS,

@@ -148,3 +148,10 @@ describe.skipIf(assets === undefined)(`judge dataset from XSTest and AILuminate$
     expect(lax.confusion.DENY.ALLOW).toBe(1400);
   });
 });
+
+describe('parseVerdict on broken JSON', () => {
+  it('recovers a verdict field leniently and nothing strictly', () => {
+    const p = parseVerdict('?"verdict":"deny","confidence":0.8,"violations":\u200a,"notes":"x"');
+    expect(p).toMatchObject({ jsonValid: false, schemaValid: false, lenient: { verdict: 'DENY', confidence: 0.8, violations: [], notes: '' } });
+  });
+});

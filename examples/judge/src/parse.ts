@@ -62,7 +62,8 @@ const LenientSchema = z.looseObject({
  * {@link VerdictSchema} (no extra keys, `DENY` with violations, …). Lenient: the first JSON object
  * anywhere in the text (inside code fences or prose), with verdict aliases (`safe`, `deny`,
  * `ask-clarify`), confidence as a string or percentage, unknown rule ids dropped and missing
- * fields defaulted; `DENY` keeps an empty violation list rather than failing.
+ * fields defaulted; `DENY` keeps an empty violation list rather than failing; when no object
+ * parses, a `"verdict": "…"` field found in the broken text.
  *
  * @example
  * ```ts
@@ -87,7 +88,21 @@ export function parseVerdict(text: string): ParsedVerdict {
     const result = LenientSchema.safeParse(found.value);
     if (result.success) lenient = result.data;
   }
+  lenient ??= verdictField(text);
   return { jsonValid: strictJson.ok, jsonFound: found.ok, schemaValid: strict !== undefined, strict, lenient, error };
+}
+
+/**
+ * Last resort of the lenient parse: a `"verdict": "…"` field in broken JSON (a small model that
+ * learnt the keys but not every bracket), with its `"confidence"` when one follows. No violations.
+ */
+function verdictField(text: string): Verdict | undefined {
+  const m = /"verdict"\s*:\s*"([A-Za-z_ -]+)"/.exec(text);
+  const label = m === null ? undefined : VERDICT_ALIASES[(m[1] ?? '').trim().toUpperCase().replace(/[\s-]+/g, '_')];
+  if (label === undefined) return undefined;
+  const c = /"confidence"\s*:\s*([0-9]*\.?[0-9]+)/.exec(text.slice(m?.index ?? 0));
+  const confidence = c === null ? 0.5 : Math.min(1, Math.max(0, Number(c[1])));
+  return { verdict: label, confidence, violations: [], notes: '' };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -173,6 +173,22 @@ async function runExternal(judge: ExternalJudgeOptions, examples: readonly TestE
 }
 
 /**
+ * Scores every run of a report folder (`metrics_<run>.json` + `predictions_<run>.jsonl`) with
+ * {@link scoreJudge}, rewrites the runs' metrics with the judge metrics and the comparison files
+ * (also the way to rebuild a report from disk).
+ */
+export function rescoreJudgeReport(out: string): { metrics: Record<string, JudgeMetrics>; files: ReturnType<typeof writeComparison> } {
+  const metrics: Record<string, JudgeMetrics> = {};
+  for (const run of readRuns(out)) {
+    const records = readPredictions(join(out, run.predictionsFile));
+    const m = scoreJudge(records.map((r) => ({ output: r.prediction, gold: goldOf(r.reference, r.id) })));
+    metrics[run.run] = m;
+    writeRunMetrics(out, judgeRun(run, m));
+  }
+  return { metrics, files: writeComparison(out, readRuns(out)) };
+}
+
+/**
  * The judge recipe end to end: builds the data into `<out>/data` (XSTest + AILuminate +
  * clarification cases, stratified split) unless present → trains the recipe (QLoRA NF4 + double
  * quant, warmup, checkpoints, resume) into `<out>/train` → generates verdicts for the test prompts
@@ -246,15 +262,7 @@ export async function runJudgePipeline(options: JudgePipelineOptions): Promise<J
     });
     if (options.judge !== undefined) writeRunMetrics(out, await runExternal(options.judge, examples, out, log));
 
-    // Re-score every run of the folder with the judge metrics and rewrite the comparison.
-    const metrics: Record<string, JudgeMetrics> = {};
-    for (const run of readRuns(out)) {
-      const records = readPredictions(join(out, run.predictionsFile));
-      const m = scoreJudge(records.map((r) => ({ output: r.prediction, gold: goldOf(r.reference, r.id) })));
-      metrics[run.run] = m;
-      writeRunMetrics(out, judgeRun(run, m));
-    }
-    const files = writeComparison(out, readRuns(out));
+    const { metrics, files } = rescoreJudgeReport(out);
     const metricsJson = join(out, 'judge_metrics.json');
     await writeFile(metricsJson, `${JSON.stringify({ preset: options.preset ?? 'smoke', recipe: loaded.file, skippedLongPrompts, runs: metrics }, null, 1)}\n`);
     const tEval = Date.now();

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setupTestBackend } from '../test/index.js';
+import { adapterDescription, registerWebGpu, softwareAdapterReason } from './webgpu.js';
 
 // Runs only under LORA_TEST_BACKEND=webgpu (the opt-in `test:webgpu` job, docs/webgpu.md).
 const onWebGpu = process.env.LORA_TEST_BACKEND === 'webgpu';
@@ -8,6 +9,10 @@ const onWebGpu = process.env.LORA_TEST_BACKEND === 'webgpu';
 describe.runIf(onWebGpu)('webgpu backend pitfalls (LORA_TEST_BACKEND=webgpu)', () => {
   beforeAll(async () => {
     await setupTestBackend();
+  });
+
+  it('production registration rejects the software adapter CI runs on (lavapipe)', async () => {
+    await expect(registerWebGpu()).rejects.toThrow(/rejected: .*(software|fallback)/);
   });
 
   it('runs on webgpu', () => {
@@ -44,5 +49,29 @@ describe.runIf(onWebGpu)('webgpu backend pitfalls (LORA_TEST_BACKEND=webgpu)', (
     const y = tf.matMul(tf.ones([2, 2]), tf.ones([2, 2]));
     expect(() => y.dataSync()).toThrow();
     y.dispose();
+  });
+});
+
+describe('adapterDescription', () => {
+  it('reads GPUAdapterInfo fields that are prototype getters (as in Dawn), so software adapters are seen', () => {
+    class Info {
+      get vendor() {
+        return 'mesa';
+      }
+      get architecture() {
+        return 'software';
+      }
+      get device() {
+        return '';
+      }
+      get description() {
+        return 'llvmpipe (LLVM 15.0.6)';
+      }
+    }
+    const info = adapterDescription(new Info());
+    expect({ ...new Info() }).toEqual({});
+    expect(info).toEqual({ vendor: 'mesa', architecture: 'software', device: '', description: 'llvmpipe (LLVM 15.0.6)' });
+    expect(softwareAdapterReason(info)).toMatch(/software/);
+    expect(adapterDescription(undefined, true)).toEqual({ isFallbackAdapter: true });
   });
 });

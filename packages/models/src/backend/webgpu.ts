@@ -29,6 +29,21 @@ export function softwareAdapterReason(info: AdapterDescription): string | undefi
   return undefined;
 }
 
+/**
+ * Copies the fields of a `GPUAdapterInfo`. They are prototype getters in Dawn's Node binding, so
+ * an object spread would see none of them (and every adapter would look like hardware).
+ */
+export function adapterDescription(raw: AdapterDescription | undefined, isFallbackAdapter?: boolean): AdapterDescription {
+  const info: AdapterDescription = {};
+  for (const field of ['vendor', 'architecture', 'device', 'description'] as const) {
+    const value = raw?.[field];
+    if (typeof value === 'string') info[field] = value;
+  }
+  const fallback = raw?.isFallbackAdapter ?? isFallbackAdapter;
+  if (fallback !== undefined) info.isFallbackAdapter = fallback;
+  return info;
+}
+
 function describe(info: AdapterDescription): string {
   return [info.vendor, info.architecture, info.device, info.description].filter((s) => s !== undefined && s !== '').join(' / ');
 }
@@ -110,10 +125,7 @@ export async function registerWebGpu(options: WebGpuOptions = {}): Promise<strin
       'WebGPU: no adapter available (no GPU driver or Vulkan ICD found; without a GPU install Mesa >= 25, see docs/webgpu.md).',
     );
   }
-  const info: AdapterDescription = {
-    ...(adapter.info ?? (await adapter.requestAdapterInfo?.()) ?? {}),
-    ...(adapter.isFallbackAdapter === undefined ? {} : { isFallbackAdapter: adapter.isFallbackAdapter }),
-  };
+  const info = adapterDescription(adapter.info ?? (await adapter.requestAdapterInfo?.()), adapter.isFallbackAdapter);
   const software = softwareAdapterReason(info);
   if (software !== undefined && options.allowSoftware !== true) {
     throw new LoraError(`WebGPU adapter "${describe(info)}" rejected: ${software}.`);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { expectArraysClose, setupTestBackend } from '../test/index.js';
+import { expectTensorsClose, setupTestBackend } from '../test/index.js';
 import { scaledDotProductAttention } from './attention.js';
 import { attentionMask } from './masks.js';
 
@@ -25,7 +25,7 @@ describe('scaledDotProductAttention', () => {
     { name: 'prefill/training, causal + padding, GQA', b: 2, h: 4, kv: 2, t: 12, offset: 0, padded: true },
     { name: 'prefill, causal only, MHA', b: 1, h: 2, kv: 2, t: 10, offset: 0, padded: false },
     { name: 'decode step with cache', b: 2, h: 4, kv: 2, t: 1, offset: 7, padded: true },
-  ])('$name: output and gradients equal the reference formula', ({ b, h, kv, t, offset, padded }) => {
+  ])('$name: output and gradients equal the reference formula', async ({ b, h, kv, t, offset, padded }) => {
     const d = 8;
     const s = offset + t;
     const q = tf.randomNormal([b, h, t, d], 0, 1, 'float32', 1) as tf.Tensor4D;
@@ -41,11 +41,11 @@ describe('scaledDotProductAttention', () => {
     const ref = tf.grads((a: tf.Tensor, c: tf.Tensor, e: tf.Tensor) =>
       tf.sum(tf.mul(reference(a as tf.Tensor4D, c as tf.Tensor4D, e as tf.Tensor4D, scale, mask), weights)),
     )([q, k, v]);
-    expectArraysClose(scaledDotProductAttention(q, k, v, { scale, mask }), reference(q, k, v, scale, mask), { rtol: 1e-5, atol: 1e-5 });
-    ours.forEach((g, i) => {
+    await expectTensorsClose(scaledDotProductAttention(q, k, v, { scale, mask }), reference(q, k, v, scale, mask), { rtol: 1e-5, atol: 1e-5 });
+    for (const [i, g] of ours.entries()) {
       expect(g.shape).toEqual([q, k, v][i]?.shape);
-      expectArraysClose(g, ref[i] as tf.Tensor, { rtol: 1e-4, atol: 1e-5 });
-    });
+      await expectTensorsClose(g, ref[i] as tf.Tensor, { rtol: 1e-4, atol: 1e-5 });
+    }
     tf.dispose([q, k, v, weights, ...ours, ...ref]);
     mask?.dispose();
   });

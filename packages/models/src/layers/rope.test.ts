@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { expectArraysClose, setupTestBackend } from '../test/index.js';
+import { expectTensorsClose, setupTestBackend } from '../test/index.js';
 import { applyRope, ropeTablesForRange, rotateHalfMatrix } from './rope.js';
 
 beforeAll(async () => {
@@ -19,7 +19,7 @@ function reference(x: tf.Tensor4D, invFreq: tf.Tensor1D, positions: number[]): t
 }
 
 describe('applyRope', () => {
-  it.each([1, 3, 20])('equals the rotate_half formula bit for bit (T = %i), with and without a gradient tape', (t) => {
+  it.each([1, 3, 20])('equals the rotate_half formula bit for bit (T = %i), with and without a gradient tape', async (t) => {
     const d = 16;
     const invFreq = tf.tensor1d(Float32Array.from({ length: d / 2 }, (_, i) => Math.fround(1 / 10000 ** ((2 * i) / d))));
     const positions = Array.from({ length: t }, (_, i) => 5 + 3 * i);
@@ -31,13 +31,13 @@ describe('applyRope', () => {
     const rotate = rotateHalfMatrix(d);
     const expected = reference(x, invFreq, positions);
     const inference = applyRope(x, cos, sin, rotate);
-    expectArraysClose(inference, expected, { rtol: 0, atol: 0 });
+    await expectTensorsClose(inference, expected, { rtol: 0, atol: 0 });
     // Under a tape the roll is a custom-gradient matmul: same values, and the gradient of Σ w·rope(x).
     const w = tf.randomNormal(x.shape, 0, 1, 'float32', 8);
     const [grad] = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(applyRope(a as tf.Tensor4D, cos, sin, rotate), w)))([x]);
     const [refGrad] = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(reference(a as tf.Tensor4D, invFreq, positions), w)))([x]);
     expect(grad?.shape).toEqual(x.shape);
-    expectArraysClose(grad as tf.Tensor, refGrad as tf.Tensor, { rtol: 1e-6, atol: 1e-6 });
+    await expectTensorsClose(grad as tf.Tensor, refGrad as tf.Tensor, { rtol: 1e-6, atol: 1e-6 });
     tf.dispose([invFreq, x, tables.cos, tables.sin, idx, cos, sin, rotate, expected, inference, w, grad as tf.Tensor, refGrad as tf.Tensor]);
   });
 });

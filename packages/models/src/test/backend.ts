@@ -3,15 +3,16 @@ import { InvalidArgumentError } from '@lora/core';
 import { registerWebGpu } from '../backend/webgpu.js';
 
 /** Backends the test suite can run on. */
-export type TestBackend = 'wasm' | 'cpu' | 'webgpu';
+export type TestBackend = 'wasm' | 'cpu' | 'webgpu' | 'tensorflow';
 
-const testBackends: readonly TestBackend[] = ['wasm', 'cpu', 'webgpu'];
+const testBackends: readonly TestBackend[] = ['wasm', 'cpu', 'webgpu', 'tensorflow'];
 
 let ready: Promise<TestBackend> | undefined;
 
 /**
  * Selects the backend for tests from `LORA_TEST_BACKEND`: `wasm` (default), `cpu` (the numerical
- * reference) or `webgpu` (Dawn through the `webgpu` package; software adapters such as Mesa
+ * reference), `tensorflow` (libtensorflow through `@tensorflow/tfjs-node`, set up offline by
+ * tools/tfjs-node/setup.sh — see docs/tensorflow-backend.md) or `webgpu` (Dawn through the `webgpu` package; software adapters such as Mesa
  * lavapipe are accepted here, unlike in `selectBackend`, so CI without a GPU can run it — see
  * docs/webgpu.md; `LORA_WEBGPU_BACKEND=opengles` uses Mesa llvmpipe through EGL instead of
  * Vulkan). On webgpu, `dataSync` throws: read tensors with `await t.data()` or
@@ -27,6 +28,7 @@ export function setupTestBackend(): Promise<TestBackend> {
       });
     }
     if (wanted === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+    if (wanted === 'tensorflow') await import('@tensorflow/tfjs-node');
     if (wanted === 'webgpu') {
       const dawnBackend = process.env.LORA_WEBGPU_BACKEND;
       if (dawnBackend !== undefined && dawnBackend !== '' && dawnBackend !== 'vulkan' && dawnBackend !== 'opengles') {

@@ -1,0 +1,273 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InvalidArgumentError } from '@lora/core';
+import { renderChat } from '@lora/data';
+import { type RunMetrics, type Variant, REPORT_FILES, evaluateVariants, readPredictions, rebuildReport, writeRunMetrics } from '@lora/eval';
+import { type JudgeProviderName, type ScoreSummary as JudgeScoreSummary, runScore } from '@lora/judge';
+import { PeftModel } from '@lora/peft';
+import { loadRecipe, recipeChatTemplate, trainRecipe } from '@lora/train';
+import { type GaiaDataOptions, hasGaiaDataset, referenceText, writeGaiaDataset } from './dataset.js';
+import { type HeadToHead, headToHead, headToHeadMarkdown } from './head-to-head.js';
+import { type ExampleScore, scoreCompletion, summarizeScores } from './score.js';
+import type { GaiaTrace } from './trace.js';
+
+/** A named configuration: the recipe file and how the data folder is built. */
+export interface GaiaPreset {
+  /** Recipe file in `examples/gaia/recipes/`. */
+  recipe: string;
+  /** Data settings (the source and the call style are filled in by the pipeline). */
+  data: Omit<GaiaDataOptions, 'source' | 'toolCallStyle'>;
+}
+
+/** Folder of the recipe files shipped with this example. */
+export const GAIA_RECIPES_DIR = fileURLToPath(new URL('../recipes/', import.meta.url));
+
+/**
+ * `smoke`: short BFCL traces with a compact system prompt for stories260K (minutes on 2 cores);
+ * `full`: every single-turn BFCL trace with the full tool schemas (point the recipe at a real model).
+ */
+export const GAIA_PRESETS = {
+  smoke: { recipe: 'smoke.yaml', data: { compact: true, maxChars: 450, perCategory: 40, seed: 42 } },
+  full: { recipe: 'full.yaml', data: { seed: 42 } },
+} as const satisfies Record<string, GaiaPreset>;
+
+/** Name of a preset. */
+export type GaiaPresetName = keyof typeof GAIA_PRESETS;
+
+/** A judge API for the reference-graded judge pass (the key comes from the environment). */
+export interface JudgeSettings {
+  provider: JudgeProviderName;
+  model: string;
+  /** Base URL (required for `openai-compatible`). */
+  baseUrl?: string;
+  /** API key; else `GEMINI_API_KEY` / `OPENAI_API_KEY` from the environment. */
+  apiKey?: string;
+}
+
+/** Options of {@link runPipeline}. */
+export interface RunPipelineOptions {
+  /** Preset (default `smoke`). */
+  preset?: GaiaPresetName;
+  /** A recipe file of your own (its `${GAIA_DATA}` is the data folder). */
+  recipeFile?: string;
+  /** Your own GAIA-style JSONL traces instead of BFCL. */
+  traces?: string;
+  /** Output folder: data/, train/, report files, judge/. */
+  out: string;
+  /** Judge pass (each answer graded against the reference); skipped when absent. */
+  judge?: JudgeSettings;
+  /** Override of `training.maxSteps`. */
+  maxSteps?: number;
+  /** Override of the preset's traces per category (new data folders only). */
+  perCategory?: number;
+  /** Override of `evaluation.limit`. */
+  evalLimit?: number;
+  /** Override of `evaluation.maxNewTokens`. */
+  maxNewTokens?: number;
+  /** Progress lines (default stderr). */
+  log?: (line: string) => void;
+  /** Environment (LORA_ASSETS_DIR, backend, API keys); default `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** What {@link runPipeline} produced. */
+export interface PipelineResult {
+  out: string;
+  files: { summary: string; table: string; plots: string[]; metrics: string[]; predictions: string[]; headToHead: string; pipelineSummary: string; lossPlot: string };
+  train: { firstLoss: number; lastLoss: number; evalLoss?: number; steps: number };
+  /** `base` and `lora`. */
+  runs: RunMetrics[];
+  /** Adapter vs base on exact tool-call correctness. */
+  headToHead: HeadToHead;
+  /** Judge summaries per run, when a judge was configured. */
+  judge?: Record<string, JudgeScoreSummary>;
+  wallMs: number;
+}
+
+/**
+ * The GAIA recipe end to end: BFCL (or your JSONL) → `<out>/data` → LoRA training on assistant
+ * turns (`<out>/train`) → base (adapter disabled) and adapter answers on the test split in one
+ * process → tool calls parsed and scored against gold (exact function + argument match, BFCL's
+ * rules: `gaia.accuracy`, call recall / precision, accuracy per category) → optional judge pass
+ * (reference grading by Gemini / OpenAI / an OpenAI-compatible server) → head-to-head win / tie
+ * counts → report files in `<out>` (`comparison_summary.md`, `comparison_table.csv`,
+ * `metrics_<run>.json`, `predictions_<run>.jsonl`, `plots/`, `head_to_head.json`,
+ * `pipeline_summary.json`).
+ *
+ * @example
+ * ```ts
+ * const { headToHead } = await runPipeline({ preset: 'smoke', out: 'runs/gaia-smoke' });
+ * ```
+ */
+export async function runPipeline(options: RunPipelineOptions): Promise<PipelineResult> {
+  const started = performance.now();
+  const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
+  const preset = GAIA_PRESETS[options.preset ?? 'smoke'];
+  if (preset === undefined) throw new InvalidArgumentError({ argument: 'preset', message: `unknown preset "${options.preset}"; use ${Object.keys(GAIA_PRESETS).join(' or ')}.` });
+  const baseEnv = options.env ?? process.env;
+  const out = resolve(options.out);
+  const dataDir = join(out, 'data');
+  const env = { ...baseEnv, GAIA_DATA: dataDir };
+  const recipeFile = options.recipeFile ?? join(GAIA_RECIPES_DIR, preset.recipe);
+  const loaded = await loadRecipe(recipeFile, env);
+  const { recipe } = loaded;
+  const evaluation = recipe.evaluation;
+  if (evaluation === undefined) throw new InvalidArgumentError({ argument: 'recipe', message: `${recipeFile} has no \`evaluation\` section; add one with \`test: \${GAIA_DATA}/test.jsonl\`.` });
+  const stories = recipe.data.chatTemplate === 'stories';
+
+  if (!hasGaiaDataset(dataDir)) {
+    const assets = baseEnv.LORA_ASSETS_DIR;
+    const source = options.traces ?? (assets === undefined ? undefined : join(assets, 'data', 'bfcl'));
+    if (source === undefined) throw new InvalidArgumentError({ argument: 'traces', message: 'set LORA_ASSETS_DIR (BFCL is read from $LORA_ASSETS_DIR/data/bfcl) or pass your own traces (--traces FILE.jsonl).' });
+    const written = writeGaiaDataset(dataDir, {
+      ...preset.data,
+      ...(options.perCategory === undefined ? {} : { perCategory: options.perCategory }),
+      source,
+      // Templates without tool support (stories) get the calls as <tool_call> text.
+      toolCallStyle: stories ? 'text' : 'tool_calls',
+    });
+    log(`[gaia] wrote ${written.counts.train} / ${written.counts.validation} / ${written.counts.test} traces from ${source} into ${dataDir}`);
+  } else {
+    log(`[gaia] using the data in ${dataDir}`);
+  }
+
+  const trained = await trainRecipe(loaded, { output: join(out, 'train'), env, log, ...(options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps }) });
+  const peft = trained.model;
+  try {
+    if (!(peft instanceof PeftModel)) throw new InvalidArgumentError({ argument: 'adapter', message: `${recipeFile} trains without an adapter (\`adapter: none\`); the base-vs-adapter report needs a LoRA adapter.` });
+    const chatTemplate = await recipeChatTemplate(recipe);
+    const traces = readJsonl(evaluation.test).slice(0, options.evalLimit ?? evaluation.limit) as unknown as GaiaTrace[];
+    if (traces.length === 0) throw new InvalidArgumentError({ argument: 'evaluation.test', message: `${evaluation.test} has no traces; use more data (e.g. a larger perCategory).` });
+    const byId = new Map(traces.map((t) => [t.id, t]));
+    const examples = traces.map((t) => {
+      const lastAssistant = t.messages.map((m) => m.role).lastIndexOf('assistant');
+      const context = t.messages.slice(0, lastAssistant);
+      const prompt = renderChat(trained.tokenizer, context, {
+        addGenerationPrompt: true,
+        ...(chatTemplate === undefined ? {} : { chatTemplate }),
+        ...(stories || t.tools.length === 0 ? {} : { tools: t.tools as never }),
+      });
+      return { id: t.id, prompt, reference: referenceText(t), category: t.category };
+    });
+    const variants: Variant[] = [{ name: 'base', wrap: (fn) => peft.disableAdapter(fn) }, { name: 'lora' }];
+    log(`[gaia] evaluating base and lora on ${examples.length} test traces`);
+    const evaluated = await evaluateVariants({
+      model: peft,
+      tokenizer: trained.tokenizer,
+      examples,
+      outDir: out,
+      metrics: [{ kind: 'json_valid', tag: 'tool_call' }],
+      variants,
+      batchSize: evaluation.batchSize,
+      maxNewTokens: options.maxNewTokens ?? evaluation.maxNewTokens,
+      temperature: evaluation.temperature,
+      ...(stories ? { stop: ['\nUser:'] } : {}),
+      ...(recipe.data.addBos === undefined ? {} : { addBos: recipe.data.addBos }),
+      meta: { recipe: recipeFile, model: recipe.model, adapter: trained.output },
+      onProgress: (variant, p) => log(`[gaia] ${variant}: ${p.done}/${p.total} answers`),
+    });
+
+    // Exact tool-call scoring against gold (BFCL's AST rules), added to each run's metrics.
+    const scores: Record<string, ExampleScore[]> = {};
+    for (const run of evaluated.runs) {
+      const preds = readPredictions(join(out, run.predictionsFile));
+      const s = preds.map((p) => scoreCompletion(p.prediction, byId.get(p.id) as GaiaTrace));
+      scores[run.run] = s;
+      const summary = summarizeScores(s);
+      run.metrics.raw['gaia.accuracy'] = summary.accuracy;
+      run.metrics.raw['gaia.call_recall'] = summary.callRecall;
+      run.metrics.raw['gaia.call_precision'] = summary.callPrecision;
+      for (const [cat, c] of Object.entries(summary.byCategory)) run.metrics.raw[`gaia.accuracy[${cat}]`] = c.accuracy;
+      const per = (run.details.raw.perExample ??= {});
+      for (const e of s) per[e.id] = { ...(per[e.id] ?? {}), 'gaia.correct': e.correct ? 1 : 0 };
+      writeRunMetrics(out, run);
+    }
+
+    let judge: Record<string, JudgeScoreSummary> | undefined;
+    if (options.judge !== undefined) {
+      judge = {};
+      for (const run of evaluated.runs) {
+        log(`[gaia] judge ${options.judge.provider}/${options.judge.model}: grading ${run.run} against the references`);
+        const summary = await runScore({
+          input: join(out, run.predictionsFile),
+          mode: 'reference',
+          provider: options.judge.provider,
+          model: options.judge.model,
+          ...(options.judge.baseUrl === undefined ? {} : { baseUrl: options.judge.baseUrl }),
+          ...(options.judge.apiKey === undefined ? {} : { apiKey: options.judge.apiKey }),
+          out: join(out, 'judge', run.run),
+          criteria: 'The answer must call the same functions with equivalent arguments as the reference (order of calls does not matter), or decline like the reference when no function fits.',
+        });
+        judge[run.run] = summary;
+        run.metrics.raw['judge.accuracy'] = summary.reference?.accuracy ?? Number.NaN;
+        run.metrics.raw['judge.partial_credit'] = summary.reference?.partialCredit ?? Number.NaN;
+        writeRunMetrics(out, run);
+      }
+    }
+    const report = rebuildReport(out);
+
+    const h2h = headToHead(
+      (scores.base ?? []).map((s) => ({ id: s.id, category: s.category, correct: s.correct })),
+      (scores.lora ?? []).map((s) => ({ id: s.id, category: s.category, correct: s.correct })),
+    );
+    const headToHeadFile = join(out, 'head_to_head.json');
+    writeFileSync(headToHeadFile, `${JSON.stringify(h2h, null, 2)}\n`);
+    const losses = trained.result.losses;
+    const evalLoss = trained.result.lastEval?.eval_loss;
+    const train = { firstLoss: losses[0] ?? Number.NaN, lastLoss: losses.at(-1) ?? Number.NaN, ...(evalLoss === undefined ? {} : { evalLoss }), steps: trained.result.step };
+    const wallMs = performance.now() - started;
+    await appendFile(report.summary, headToHeadMarkdown(h2h, { base: 'base', adapter: 'lora' }));
+    await appendFile(
+      report.summary,
+      `## Training\n\n${train.steps} steps; train loss ${train.firstLoss.toFixed(4)} → ${train.lastLoss.toFixed(4)}${evalLoss === undefined ? '' : `; validation loss ${evalLoss.toFixed(4)}`}; pipeline wall time ${(wallMs / 1000).toFixed(1)} s.\n\n![loss](train/loss.svg)\n`,
+    );
+    const runs = evaluated.runs;
+    const pipelineSummary = join(out, 'pipeline_summary.json');
+    writeFileSync(
+      pipelineSummary,
+      `${JSON.stringify({ recipe: recipeFile, model: recipe.model, train, wallMs, headToHead: h2h, runs: Object.fromEntries(runs.map((r) => [r.run, { metrics: r.metrics.raw, latencyMs: r.stats?.latencyMs, peakTensorBytes: r.stats?.peakTensorBytes }])) }, null, 2)}\n`,
+    );
+    log(formatSummary(runs, train, h2h, wallMs));
+    return {
+      out,
+      files: {
+        summary: report.summary,
+        table: report.table,
+        plots: report.plots,
+        metrics: runs.map((r) => join(out, REPORT_FILES.metrics(r.run))),
+        predictions: runs.map((r) => join(out, r.predictionsFile)),
+        headToHead: headToHeadFile,
+        pipelineSummary,
+        lossPlot: join(trained.output, 'loss.svg'),
+      },
+      train,
+      runs,
+      headToHead: h2h,
+      ...(judge === undefined ? {} : { judge }),
+      wallMs,
+    };
+  } finally {
+    peft.dispose();
+  }
+}
+
+function readJsonl(file: string): Record<string, unknown>[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** The short text summary printed at the end of a pipeline run. */
+export function formatSummary(runs: readonly RunMetrics[], train: PipelineResult['train'], h: HeadToHead, wallMs: number): string {
+  const fmt = (v: number | undefined, d = 3) => (v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(d));
+  const keys = ['gaia.accuracy', 'gaia.call_recall', 'gaia.call_precision', 'json_valid.lenient', 'judge.accuracy'].filter((k) => runs.some((r) => r.metrics.raw[k] !== undefined));
+  const lines = [`${'metric'.padEnd(28)}${runs.map((r) => r.run.padStart(10)).join('')}`];
+  for (const k of keys) lines.push(`${k.padEnd(28)}${runs.map((r) => fmt(r.metrics.raw[k]).padStart(10)).join('')}`);
+  lines.push(`${'latency mean / p95 ms'.padEnd(28)}${runs.map((r) => `${fmt(r.stats?.latencyMs.mean, 0)}/${fmt(r.stats?.latencyMs.p95, 0)}`.padStart(10)).join('')}`);
+  lines.push(`head-to-head on ${h.examples}: lora wins ${h.wins}, ties ${h.ties} (${h.bothRight} both right), base wins ${h.losses}`);
+  lines.push(`train loss ${train.firstLoss.toFixed(3)} → ${train.lastLoss.toFixed(3)} in ${train.steps} steps; total ${(wallMs / 1000).toFixed(1)} s`);
+  return lines.join('\n');
+}
