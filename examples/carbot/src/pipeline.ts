@@ -3,7 +3,8 @@ import { appendFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from '@lora/core';
-import { renderChat } from '@lora/data';
+import { type Example, type TokenizedExample, type Tokenizer, exampleEncoder, exampleSchema, readDataset, renderChat, truncateExamples } from '@lora/data';
+import type { CausalLM } from '@lora/models';
 import {
   type EvalResult,
   type MetricSpec,
@@ -18,7 +19,7 @@ import {
 } from '@lora/eval';
 import { type JudgeProviderName, type PairwiseSummary, runPairwise } from '@lora/judge';
 import { PeftModel } from '@lora/peft';
-import { loadRecipe, recipeChatTemplate, trainRecipe } from '@lora/train';
+import { type Recipe, batchExamples, evaluateLoss, loadRecipe, recipeChatTemplate, trainRecipe } from '@lora/train';
 import { carbotJsonSchema } from './catalog.js';
 import { hasCarbotDataset, writeCarbotDataset, type CarbotDatasetOptions } from './dataset.js';
 import { carbotNormalizer, scoreCarbotPredictions, type GoldAction } from './scoring.js';
@@ -153,6 +154,12 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   const peft = trained.model;
   try {
     if (!(peft instanceof PeftModel)) throw new InvalidArgumentError({ argument: 'adapter', message: `${recipeFile} trains without an adapter (\`adapter: none\`); the base-vs-adapter report needs a LoRA adapter.` });
+    // Validation loss of the base (adapter disabled) and of the adapter: the metric that moves first.
+    const validation = {
+      base: await peft.disableAdapter(() => validationLoss(recipe, trained.tokenizer, peft)),
+      lora: await validationLoss(recipe, trained.tokenizer, peft),
+    };
+    log(`[carbot] validation loss: base ${validation.base?.toFixed(4)}, lora ${validation.lora?.toFixed(4)}`);
     const chatTemplate = await recipeChatTemplate(recipe);
     const render = (messages: readonly { role: string; content?: unknown }[]): string =>
       renderChat(trained.tokenizer, messages as never, { addGenerationPrompt: true, ...(chatTemplate === undefined ? {} : { chatTemplate }) });
@@ -198,6 +205,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       }
       const per = (run.details.raw.perExample ??= {});
       for (const [id, v] of Object.entries(parsed.perExample)) per[id] = { ...(per[id] ?? {}), ...v };
+      const vl = validation[run.run as 'base' | 'lora'];
+      if (vl !== undefined) run.metrics.raw.validation_loss = vl;
       writeRunMetrics(out, run);
     }
     const report = rebuildReport(out);
@@ -315,4 +324,24 @@ export function formatSummary(runs: readonly RunMetrics[], train: PipelineResult
 
 function fmt(v: number | undefined, digits = 3): string {
   return v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits);
+}
+
+/**
+ * Mean token loss of `model` on the recipe's validation split, encoded exactly as training
+ * encodes it (same template, mask, truncation and batching); undefined without a validation file.
+ */
+async function validationLoss(recipe: Recipe, tokenizer: Tokenizer, model: CausalLM): Promise<number | undefined> {
+  const file = recipe.data.validation;
+  if (file === undefined) return undefined;
+  const chatTemplate = await recipeChatTemplate(recipe);
+  const encode = exampleEncoder(tokenizer, {
+    mask: recipe.data.mask,
+    ...(chatTemplate === undefined ? {} : { chatTemplate }),
+    ...(recipe.data.addBos === undefined ? {} : { addBos: recipe.data.addBos }),
+  });
+  const encoded: TokenizedExample[] = [];
+  for await (const { value } of readDataset(file, { schema: (recipe.data.format === 'auto' ? exampleSchema('auto') : exampleSchema(recipe.data.format)) as never, mode: recipe.data.mode }).entries()) encoded.push(encode(value as Example));
+  const { examples } = truncateExamples(encoded, { maxLength: recipe.data.maxLength, side: recipe.data.truncation });
+  const batches = batchExamples(examples.filter((e) => e.labelsMask.some((m) => m !== 0)), recipe, tokenizer.padTokenId ?? tokenizer.eosTokenIds[0] ?? 0);
+  return batches.length === 0 ? undefined : (await evaluateLoss(model, batches)).loss;
 }

@@ -3,11 +3,12 @@ import { appendFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from '@lora/core';
-import { renderChat } from '@lora/data';
+import { type Example, type TokenizedExample, type Tokenizer, exampleEncoder, exampleSchema, readDataset, renderChat, truncateExamples } from '@lora/data';
+import type { CausalLM } from '@lora/models';
 import { type RunMetrics, type Variant, REPORT_FILES, evaluateVariants, readPredictions, rebuildReport, writeRunMetrics } from '@lora/eval';
 import { type JudgeProviderName, type ScoreSummary as JudgeScoreSummary, runScore } from '@lora/judge';
 import { PeftModel } from '@lora/peft';
-import { loadRecipe, recipeChatTemplate, trainRecipe } from '@lora/train';
+import { type Recipe, batchExamples, evaluateLoss, loadRecipe, recipeChatTemplate, trainRecipe } from '@lora/train';
 import { type GaiaDataOptions, hasGaiaDataset, referenceText, writeGaiaDataset } from './dataset.js';
 import { type HeadToHead, headToHead, headToHeadMarkdown } from './head-to-head.js';
 import { type ExampleScore, scoreCompletion, summarizeScores } from './score.js';
@@ -137,6 +138,12 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   const peft = trained.model;
   try {
     if (!(peft instanceof PeftModel)) throw new InvalidArgumentError({ argument: 'adapter', message: `${recipeFile} trains without an adapter (\`adapter: none\`); the base-vs-adapter report needs a LoRA adapter.` });
+    // Validation loss of the base (adapter disabled) and of the adapter: the metric that moves first.
+    const validation = {
+      base: await peft.disableAdapter(() => validationLoss(recipe, trained.tokenizer, peft)),
+      lora: await validationLoss(recipe, trained.tokenizer, peft),
+    };
+    log(`[gaia] validation loss: base ${validation.base?.toFixed(4)}, lora ${validation.lora?.toFixed(4)}`);
     const chatTemplate = await recipeChatTemplate(recipe);
     const traces = readJsonl(evaluation.test).slice(0, options.evalLimit ?? evaluation.limit) as unknown as GaiaTrace[];
     if (traces.length === 0) throw new InvalidArgumentError({ argument: 'evaluation.test', message: `${evaluation.test} has no traces; use more data (e.g. a larger perCategory).` });
@@ -182,6 +189,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       for (const [cat, c] of Object.entries(summary.byCategory)) run.metrics.raw[`gaia.accuracy[${cat}]`] = c.accuracy;
       const per = (run.details.raw.perExample ??= {});
       for (const e of s) per[e.id] = { ...(per[e.id] ?? {}), 'gaia.correct': e.correct ? 1 : 0 };
+      const vl = validation[run.run as 'base' | 'lora'];
+      if (vl !== undefined) run.metrics.raw.validation_loss = vl;
       writeRunMetrics(out, run);
     }
 
@@ -270,4 +279,24 @@ export function formatSummary(runs: readonly RunMetrics[], train: PipelineResult
   lines.push(`head-to-head on ${h.examples}: lora wins ${h.wins}, ties ${h.ties} (${h.bothRight} both right), base wins ${h.losses}`);
   lines.push(`train loss ${train.firstLoss.toFixed(3)} → ${train.lastLoss.toFixed(3)} in ${train.steps} steps; total ${(wallMs / 1000).toFixed(1)} s`);
   return lines.join('\n');
+}
+
+/**
+ * Mean token loss of `model` on the recipe's validation split, encoded exactly as training
+ * encodes it (same template, mask, truncation and batching); undefined without a validation file.
+ */
+async function validationLoss(recipe: Recipe, tokenizer: Tokenizer, model: CausalLM): Promise<number | undefined> {
+  const file = recipe.data.validation;
+  if (file === undefined) return undefined;
+  const chatTemplate = await recipeChatTemplate(recipe);
+  const encode = exampleEncoder(tokenizer, {
+    mask: recipe.data.mask,
+    ...(chatTemplate === undefined ? {} : { chatTemplate }),
+    ...(recipe.data.addBos === undefined ? {} : { addBos: recipe.data.addBos }),
+  });
+  const encoded: TokenizedExample[] = [];
+  for await (const { value } of readDataset(file, { schema: (recipe.data.format === 'auto' ? exampleSchema('auto') : exampleSchema(recipe.data.format)) as never, mode: recipe.data.mode }).entries()) encoded.push(encode(value as Example));
+  const { examples } = truncateExamples(encoded, { maxLength: recipe.data.maxLength, side: recipe.data.truncation });
+  const batches = batchExamples(examples.filter((e) => e.labelsMask.some((m) => m !== 0)), recipe, tokenizer.padTokenId ?? tokenizer.eosTokenIds[0] ?? 0);
+  return batches.length === 0 ? undefined : (await evaluateLoss(model, batches)).loss;
 }

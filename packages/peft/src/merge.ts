@@ -20,7 +20,7 @@ export interface SaveMergedOptions {
  *
  * @example
  * ```ts
- * const merged = peft.mergeAndUnload();
+ * const merged = await peft.mergeAndUnload();
  * await saveMergedModel(merged, 'out/merged', { baseDir });
  * ```
  */

@@ -51,11 +51,11 @@ describe.each(PEFT_CASES)('PEFT → @lora: %s', (name) => {
     expect(Buffer.from(bytes).equals(readFileSync(join(dir, ADAPTER_WEIGHTS_NAME)))).toBe(true);
     expect(serializeLoraConfig(peft.peftConfig())).toBe(readFileSync(join(dir, ADAPTER_CONFIG_NAME), 'utf8'));
 
-    peft.merge();
+    await peft.merge();
     const merged = peft.forward(input);
     const mergedReport = await expectTensorsClose(merged, logits, { rtol: 1e-5, atol: 2e-5 });
     console.log(`${name}: merged vs adapter max abs ${mergedReport.maxAbs.toExponential(2)}`);
-    peft.unmerge();
+    await peft.unmerge();
     const unmerged = peft.forward(input);
     await expectTensorsClose(unmerged, logits, { rtol: 1e-5, atol: 2e-5 });
     tf.dispose([input, logits, merged, unmerged]);

@@ -117,7 +117,7 @@ describe('PeftModel with several adapters', () => {
     await expectTensorsClose(other.forward(x), logits, { rtol: 1e-6, atol: 1e-6 });
     other.dispose();
 
-    const merged = peft.mergeAndUnload();
+    const merged = await peft.mergeAndUnload();
     expect(merged.linearModules().some((s) => s.get() instanceof LoraLinear)).toBe(false);
     await expectTensorsClose(merged.forward(x), logits, { rtol: 1e-5, atol: 1e-5 });
     await saveMergedModel(merged, join(tmp, 'merged'), { baseDir: dir });

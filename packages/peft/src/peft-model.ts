@@ -196,25 +196,29 @@ export class PeftModel implements CausalLM {
    * Folds the active adapter into the base weights (forward then costs the base only). On a 4-bit
    * base each layer is dequantized, summed and requantized; PEFT's rounding warning is reported
    * once per call (PEFT warns per layer, and Python's default warning filter shows it once).
+   * Asynchronous (see {@link LoraLinear.merge}): await it before the next forward.
    */
-  merge(options: { safe?: boolean; onWarning?: WarningHandler } = {}): void {
+  async merge(options: { safe?: boolean; onWarning?: WarningHandler } = {}): Promise<void> {
     const onWarning = onceEach(options.onWarning);
-    for (const layer of this.loraLayers().values()) layer.merge(layer.activeAdapters(), { ...options, onWarning });
+    for (const layer of this.loraLayers().values()) await layer.merge(layer.activeAdapters(), { ...options, onWarning });
   }
 
-  /** Undoes {@link PeftModel.merge} (a 4-bit base is requantized again, with PEFT's warning once). */
-  unmerge(options: { onWarning?: WarningHandler } = {}): void {
+  /**
+   * Undoes {@link PeftModel.merge} (a 4-bit base is requantized again, with PEFT's warning once).
+   * Asynchronous, like `merge`.
+   */
+  async unmerge(options: { onWarning?: WarningHandler } = {}): Promise<void> {
     const onWarning = onceEach(options.onWarning);
-    for (const layer of this.loraLayers().values()) if (layer.mergedAdapters().length > 0) layer.unmerge({ ...options, onWarning });
+    for (const layer of this.loraLayers().values()) if (layer.mergedAdapters().length > 0) await layer.unmerge({ ...options, onWarning });
   }
 
   /**
    * Merges the active adapter, puts the base layers back in place of the LoRA wrappers and frees
-   * every adapter. Returns the base model, now holding the merged weights; this PeftModel must
+   * every adapter. Resolves to the base model, now holding the merged weights; this PeftModel must
    * not be used afterwards.
    */
-  mergeAndUnload(options: { safe?: boolean; onWarning?: WarningHandler } = {}): CausalLM {
-    this.merge(options);
+  async mergeAndUnload(options: { safe?: boolean; onWarning?: WarningHandler } = {}): Promise<CausalLM> {
+    await this.merge(options);
     return this.unload();
   }
 

@@ -43,7 +43,7 @@ describe.each(['nf4', 'fp4'] as const)('Nf4Linear (%s)', (quantType) => {
 
   it('forward equals a dense Linear holding the dequantized weight; dx equals; no base gradient; no leaks', async () => {
     const layer = Nf4Linear.quantize(weight, out, inF, { quantType, blocksize: 64, doubleQuant: true, bias: tf.tensor1d(randomArray(out, 9)) });
-    const state = layer.quantState();
+    const state = await layer.quantState();
     const host = dequantize4bit(state.packed, Float32Array.from((await layer.absmax.data()) as Float32Array), quantType, 64, out * inF);
     const dense = Linear.fromTorch(host, out, inF, { bias: tf.tensor1d(randomArray(out, 9)) });
     const x = tf.tensor3d(randomArray(2 * 5 * inF, 2, 1), [2, 5, inF]);
@@ -68,11 +68,11 @@ describe.each(['nf4', 'fp4'] as const)('Nf4Linear (%s)', (quantType) => {
     dense.dispose();
   });
 
-  it('quantState() gives back the bnb bytes it was built from', () => {
+  it('quantState() gives back the bnb bytes it was built from', async () => {
     const layer = Nf4Linear.quantize(weight.subarray(0, 47 * 3), 47, 3, { quantType, blocksize: 32, doubleQuant: false });
-    const again = new Nf4Linear(layer.quantState());
-    expect(again.quantState().packed).toEqual(layer.quantState().packed);
-    expect(layer.quantState().packed.length).toBe(Math.ceil((47 * 3) / 2));
+    const again = new Nf4Linear(await layer.quantState());
+    expect((await again.quantState()).packed).toEqual((await layer.quantState()).packed);
+    expect((await layer.quantState()).packed.length).toBe(Math.ceil((47 * 3) / 2));
     layer.dispose();
     again.dispose();
   });

@@ -138,9 +138,10 @@ export class Nf4Linear implements LinearLike {
    * A new 4-bit layer holding `weight` (`[in, out]`, the caller keeps ownership), requantized with
    * this layer's quant type, blocksize and double-quant setting (bnb bytes of the new weight), and
    * a copy of the bias. This is the `RebuildableLinear` hook @lora/peft's merge / unmerge call:
-   * dequantize, add ΔW, requantize, as PEFT's bnb `Linear4bit.merge` does.
+   * dequantize, add ΔW, requantize, as PEFT's bnb `Linear4bit.merge` does. Asynchronous: the weight
+   * is read back with `await data()` (requantization runs on the host; webgpu has no `dataSync`).
    */
-  withDenseWeight(weight: tf.Tensor2D): Nf4Linear {
+  async withDenseWeight(weight: tf.Tensor2D): Promise<Nf4Linear> {
     if (weight.shape[0] !== this.inFeatures || weight.shape[1] !== this.outFeatures) {
       throw new InvalidArgumentError({
         argument: 'weight',
@@ -148,7 +149,7 @@ export class Nf4Linear implements LinearLike {
       });
     }
     const torchLayout = tf.tidy(() => tf.transpose(weight));
-    const data = torchLayout.dataSync() as Float32Array;
+    const data = (await torchLayout.data()) as Float32Array;
     torchLayout.dispose();
     return new Nf4Linear(quantizeState(data, [this.outFeatures, this.inFeatures], {
       quantType: this.quantType,
@@ -162,10 +163,13 @@ export class Nf4Linear implements LinearLike {
     return this.denseWeight();
   }
 
-  /** The bitsandbytes quant state (packed bytes rebuilt from the device words), for saving. */
-  quantState(): QuantState {
+  /**
+   * The bitsandbytes quant state (packed bytes rebuilt from the device words), for saving.
+   * Asynchronous: the words are read back with `await data()` (webgpu has no `dataSync`).
+   */
+  async quantState(): Promise<QuantState> {
     const n = this.outFeatures * this.inFeatures;
-    const codes = unpackWords(this.words.dataSync() as Int32Array, n);
+    const codes = unpackWords((await this.words.data()) as Int32Array, n);
     // bnb pads an odd element count with the code of 0 (7 for NF4, 0 for FP4).
     const packed = codesToBnbBytes(codes, n, this.quantType === 'nf4' ? 7 : 0);
     return { ...this.host, packed };

@@ -47,7 +47,7 @@ describe('merging LoRA into an NF4 base', () => {
     const { model } = await loadModel(join(FIXTURES, 'tiny-llama'));
     const ids = tf.tensor2d([[3, 17, 9, 1, 40, 5, 22, 8], [7, 7, 2, 31, 4, 11, 0, 6]], [2, 8], 'int32');
     const dense = model.forward(ids);
-    quantizeModel(model, { type: 'nf4', blocksize: 64, doubleQuant: true });
+    await quantizeModel(model, { type: 'nf4', blocksize: 64, doubleQuant: true });
     const quantLogits = model.forward(ids);
     // init_lora_weights=false: B is random and non-zero (kaiming-uniform), as in PEFT.
     const peft = getPeftModel(model, loraConfig({ r: 8, loraAlpha: 16, targetModules: 'all-linear', initLoraWeights: false }), { seed: 3 });
@@ -58,22 +58,24 @@ describe('merging LoRA into an NF4 base', () => {
     for (const [path, layer] of layers) {
       const base = layer.base as Nf4Linear;
       const w = tf.tidy(() => tf.transpose(layer.denseWeight()));
-      expected.set(path, quantizeState(w.dataSync() as Float32Array, [base.outFeatures, base.inFeatures], { blocksize: 64, doubleQuant: true }).packed);
+      expected.set(path, quantizeState((await w.data()) as Float32Array, [base.outFeatures, base.inFeatures], { blocksize: 64, doubleQuant: true }).packed);
       w.dispose();
     }
     const adapterLogits = peft.forward(ids);
-    const ratio = tf.tidy(() => {
+    const ratioTensor = tf.tidy(() => {
       const [, l] = layers[0] as [string, LoraLinear];
       const w = (l.base as Nf4Linear).denseWeight();
-      return tf.div(tf.norm(l.deltaWeight('default')), tf.norm(w)).dataSync()[0] as number;
+      return tf.div(tf.norm(l.deltaWeight('default')), tf.norm(w));
     });
+    const ratio = (await ratioTensor.data())[0] as number;
+    ratioTensor.dispose();
     const warnings: string[] = [];
-    const merged = peft.mergeAndUnload({ onWarning: (m) => warnings.push(m) });
+    const merged = await peft.mergeAndUnload({ onWarning: (m) => warnings.push(m) });
     expect(warnings).toEqual([MERGE_WARNING]);
     const after = nf4Layers(merged);
     expect(after.size).toBe(layers.length);
     for (const [path, layer] of after) {
-      const state = layer.quantState();
+      const state = await layer.quantState();
       expect(state.packed, `${path} packed`).toEqual(expected.get(path));
       expect(state.blocksize).toBe(64);
       expect(state.quantType).toBe('nf4');
@@ -97,15 +99,16 @@ describe('merging LoRA into an NF4 base', () => {
 
   it('merge then unmerge of a zero adapter keeps the NF4 weights; unmerge warns as PEFT does', async () => {
     const { model } = await loadModel(join(FIXTURES, 'tiny-llama'));
-    quantizeModel(model, { type: 'nf4', blocksize: 64, doubleQuant: false });
-    const before = new Map([...nf4Layers(model)].map(([p, l]) => [p, l.quantState()]));
+    await quantizeModel(model, { type: 'nf4', blocksize: 64, doubleQuant: false });
+    const before = new Map<string, Awaited<ReturnType<Nf4Linear['quantState']>>>();
+    for (const [p, l] of nf4Layers(model)) before.set(p, await l.quantState());
     const peft = getPeftModel(model, loraConfig({ targetModules: ['q_proj', 'down_proj'] }));
     const warnings: string[] = [];
-    peft.merge({ onWarning: (m) => warnings.push(m) });
-    peft.unmerge({ onWarning: (m) => warnings.push(m) });
+    await peft.merge({ onWarning: (m) => warnings.push(m) });
+    await peft.unmerge({ onWarning: (m) => warnings.push(m) });
     expect(warnings).toEqual([MERGE_WARNING, UNMERGE_WARNING]);
     for (const [path, layer] of nf4Layers(model)) {
-      const state = layer.quantState();
+      const state = await layer.quantState();
       const old = before.get(path);
       // B = 0: requantizing dequant(W) gives back the same codes and absmax (absmax is a code-±1 element).
       expect(state.packed, path).toEqual(old?.packed);
@@ -127,16 +130,20 @@ describe('QLoRA training step on stories260K', () => {
     const { model } = await loadModel(join(assets as string, 'models', 'stories260K'));
     // dim 64, hidden 172, 5 layers, kv dim 32: every linear but the tied lm_head is quantizable (bnb
     // takes any element count; 172·64 = 172 blocks of 64).
-    const quantized = quantizeModel(model, { type: 'nf4', blocksize: 64, doubleQuant: true });
+    const quantized = await quantizeModel(model, { type: 'nf4', blocksize: 64, doubleQuant: true });
     expect(quantized.length).toBe(5 * 7);
     const bases = nf4Layers(model);
-    const snapshot = new Map([...bases].map(([p, l]) => [p, { packed: l.quantState().packed, words: Int32Array.from(l.words.dataSync() as Int32Array), absmax: Float32Array.from(l.absmax.dataSync() as Float32Array) }]));
+    const snapshot = new Map<string, { packed: Uint8Array; words: Int32Array; absmax: Float32Array }>();
+    for (const [p, l] of bases) {
+      snapshot.set(p, { packed: (await l.quantState()).packed, words: Int32Array.from((await l.words.data()) as Int32Array), absmax: Float32Array.from((await l.absmax.data()) as Float32Array) });
+    }
     const peft = getPeftModel(model, loraConfig({ r: 8, loraAlpha: 16, targetModules: 'all-linear' }), { seed: 1 });
     expect(peft.loraLayers().size).toBe(35);
     const trainable = peft.trainableVariables();
     expect(trainable.length).toBe(70);
     const loraNames = new Set(trainable.map((v) => v.name));
-    const variablesBefore = new Map(Object.values(tf.engine().registeredVariables).map((v) => [v.name, Float32Array.from(v.dataSync() as Float32Array)]));
+    const variablesBefore = new Map<string, Float32Array>();
+    for (const v of Object.values(tf.engine().registeredVariables)) variablesBefore.set(v.name, Float32Array.from((await v.data()) as Float32Array));
 
     const rng = new Rng(42);
     const ids = tf.tensor2d(Int32Array.from({ length: 4 * 33 }, () => rng.nextInt(512)), [4, 33], 'int32');
@@ -160,15 +167,15 @@ describe('QLoRA training step on stories260K', () => {
     for (const [path, layer] of nf4Layers(model)) {
       expect(layer, `${path} is still the same base`).toBe(bases.get(path));
       const old = snapshot.get(path);
-      expect(layer.quantState().packed, `${path} packed`).toEqual(old?.packed);
-      expect(layer.words.dataSync(), `${path} words`).toEqual(old?.words);
-      expect(layer.absmax.dataSync(), `${path} absmax`).toEqual(old?.absmax);
+      expect((await layer.quantState()).packed, `${path} packed`).toEqual(old?.packed);
+      expect(await layer.words.data(), `${path} words`).toEqual(old?.words);
+      expect(await layer.absmax.data(), `${path} absmax`).toEqual(old?.absmax);
     }
     let changed = 0;
     for (const v of Object.values(tf.engine().registeredVariables)) {
       const old = variablesBefore.get(v.name);
       if (old === undefined) continue; // optimizer moments
-      const same = compareArrays(v.dataSync() as Float32Array, old).maxAbs === 0;
+      const same = compareArrays((await v.data()) as Float32Array, old).maxAbs === 0;
       if (loraNames.has(v.name)) {
         if (!same) changed++;
       } else {

@@ -32,7 +32,7 @@ describe('quantizeModel', () => {
     const model = await randomCausalLM('llama', { overrides: { hidden_size: 64, intermediate_size: 128 } });
     const ids = tf.tensor2d([[3, 7, 9, 1, 4, 5]], [1, 6], 'int32');
     const dense = model.forward(ids);
-    const paths = quantizeModel(model, { type: 'nf4', blocksize: 64, doubleQuant: true });
+    const paths = await quantizeModel(model, { type: 'nf4', blocksize: 64, doubleQuant: true });
     expect(paths).not.toContain('lm_head');
     expect(paths.length).toBe(14);
     const before = tf.memory().numTensors;
@@ -75,7 +75,7 @@ describe('bitsandbytes 4-bit checkpoint', () => {
 
   it('quantizing fixtures/tiny-llama and saving gives the bnb file byte for byte (config.json too)', async () => {
     const { model } = await loadModel(FP32_DIR);
-    quantizeModel(model, { type: 'nf4', blocksize: 64, doubleQuant: true });
+    await quantizeModel(model, { type: 'nf4', blocksize: 64, doubleQuant: true });
     const dir = await mkdtemp(join(tmpdir(), 'lora-quant-'));
     const source = await openWeights(FP32_DIR);
     try {

@@ -39,15 +39,19 @@ function skipped(path: string, skip: readonly (string | RegExp)[]): boolean {
 /**
  * Replaces every linear module of `model` except `lm_head` (embeddings and norms are not linear
  * modules and stay float32) by an {@link Nf4Linear} quantized as bitsandbytes would, one layer at a
- * time (the dense layer is disposed after its replacement is built). Returns the quantized paths.
+ * time (the dense layer is disposed after its replacement is built). Resolves to the quantized paths.
+ *
+ * Asynchronous: each dense weight is read back to the host with `await data()` (quantization runs
+ * in JavaScript), which works on every backend, webgpu included (its `dataSync` throws in Node).
+ * Await it before using the model: until it resolves, some layers are still dense.
  *
  * @example
  * ```ts
  * const { model } = await loadModel(dir);
- * quantizeModel(model, { type: 'nf4', blocksize: 64, doubleQuant: true });
+ * await quantizeModel(model, { type: 'nf4', blocksize: 64, doubleQuant: true });
  * ```
  */
-export function quantizeModel(model: CausalLM, options: QuantizeModelOptions = {}): string[] {
+export async function quantizeModel(model: CausalLM, options: QuantizeModelOptions = {}): Promise<string[]> {
   const blocksize = options.blocksize ?? 64;
   checkBlocksize(blocksize, 'options.blocksize');
   const done: string[] = [];
@@ -56,7 +60,7 @@ export function quantizeModel(model: CausalLM, options: QuantizeModelOptions = {
     const dense = slot.get();
     if (dense instanceof Nf4Linear) continue;
     const weight = tf.tidy(() => tf.transpose(dense.denseWeight()));
-    const data = weight.dataSync() as Float32Array;
+    const data = (await weight.data()) as Float32Array;
     weight.dispose();
     const bias = dense.bias === undefined ? undefined : (tf.keep(dense.bias.clone()) as tf.Tensor1D);
     slot.set(
@@ -202,13 +206,13 @@ export async function saveQuantizedModel(dir: string, model: CausalLM, options: 
   for (const slot of model.linearModules()) {
     const module = slot.get();
     if (!(module instanceof Nf4Linear)) continue;
-    const state = module.quantState();
+    const state = await module.quantState();
     quantType ??= state.quantType;
     doubleQuant ||= state.nested !== undefined;
     replaced.add(`${slot.path}.weight`);
     for (const [name, t] of quantStateTensors(`${slot.path}.weight`, state)) tensors[name] = t;
   }
-  if (quantType === undefined) throw new InvalidArgumentError({ argument: 'model', message: 'no Nf4Linear module: call quantizeModel first.' });
+  if (quantType === undefined) throw new InvalidArgumentError({ argument: 'model', message: 'no Nf4Linear module: await quantizeModel(model) first.' });
   for (const key of options.source.keys()) {
     if (replaced.has(key) || key in tensors) continue;
     const raw = await options.source.getRaw(key);

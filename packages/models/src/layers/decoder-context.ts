@@ -14,7 +14,7 @@ export interface DecoderContext {
   /** Rotary sines `[B, 1, T, headDim]` with the first half negated (see `applyRope`). */
   readonly sin: Readonly<Record<LayerType, tf.Tensor4D>>;
   /** Half-swap permutation matrix of the head dimension (owned by the model; see `applyRope`). */
-  readonly rotateHalf: tf.Tensor4D;
+  readonly rotateHalf: tf.Tensor2D;
   readonly cache: KVCache | undefined;
 }
 
@@ -34,7 +34,7 @@ export class RopeFrequencies {
   private readonly inv: Record<LayerType, tf.Tensor1D>;
   private readonly tables: Partial<Record<LayerType, { length: number; cos: tf.Tensor2D; sin: tf.Tensor2D }>> = {};
   /** The permutation matrix of `applyRope`'s roll. */
-  readonly rotateHalf: tf.Tensor4D;
+  readonly rotateHalf: tf.Tensor2D;
 
   constructor(config: ModelConfig) {
     const full = tf.tensor1d(ropeInverseFrequencies(config.rope.full_attention, config.headDim));

@@ -55,11 +55,11 @@ export function ropeTablesForRange(invFreq: tf.Tensor1D, length: number): { cos:
  * inverse), and a product with it is exact (one term per output). On wasm one small flag-free
  * matmul is cheaper than a split + concat or a gather along the last axis.
  */
-export function rotateHalfMatrix(headDim: number): tf.Tensor4D {
+export function rotateHalfMatrix(headDim: number): tf.Tensor2D {
   const half = headDim / 2;
   const data = new Float32Array(headDim * headDim);
   for (let i = 0; i < headDim; i++) data[i * headDim + ((i + half) % headDim)] = 1;
-  return tf.tensor4d(data, [1, 1, headDim, headDim]);
+  return tf.tensor2d(data, [headDim, headDim]);
 }
 
 /** Rows per leading index up to which the roll is one broadcast batched matmul (a decode step). */
@@ -72,16 +72,16 @@ const BROADCAST_MAX_ROWS = 8;
  * ({@link rotateHalfMatrix}). A decode step uses one broadcast matmul; longer inputs a 2-D
  * flag-free one (wasm runs batched matmuls in a naive loop), with the gradient `dy P`.
  */
-export function applyRope(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D, rotate: tf.Tensor4D): tf.Tensor4D {
+export function applyRope(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D, rotate: tf.Tensor2D): tf.Tensor4D {
   return tf.tidy(() => {
     let rolled: tf.Tensor;
+    const d = x.shape[3];
     if (x.shape[2] <= BROADCAST_MAX_ROWS && !isRecordingGradients()) {
-      rolled = tf.matMul(x, rotate);
+      rolled = tf.matMul(x, tf.reshape(rotate, [1, 1, d, d]) as tf.Tensor4D);
     } else {
-      const d = x.shape[3];
       const flat = tf.reshape(x, [-1, d]) as tf.Tensor2D;
-      const p = tf.reshape(rotate, [d, d]) as tf.Tensor2D;
-      rolled = tf.reshape(isRecordingGradients() ? rollWithGradient(flat, p) : tf.matMul(flat, p), x.shape);
+      // `rotate` is owned by the model (not this scope): the gradient closure may keep it.
+      rolled = tf.reshape(isRecordingGradients() ? rollWithGradient(flat, rotate) : tf.matMul(flat, rotate), x.shape);
     }
     return tf.add(tf.mul(x, cos), tf.mul(rolled, sin));
   });

@@ -68,13 +68,48 @@ describe('LoraLinear', () => {
     const x = input();
     const before = layer.base.denseWeight();
     const y = layer.apply(x);
-    layer.merge();
+    await layer.merge();
     expect(layer.mergedAdapters()).toEqual(['m']);
     await expectTensorsClose(layer.apply(x), y, { rtol: 1e-5, atol: 1e-5 });
-    layer.unmerge();
+    await layer.unmerge();
     await expectTensorsClose(layer.base.denseWeight(), before, { rtol: 0, atol: 1e-6 });
     await expectTensorsClose(layer.apply(x), y, { rtol: 1e-5, atol: 1e-5 });
     layer.dispose();
+  });
+
+  it('merge({ safe: true }) commits a finite merge and refuses a NaN adapter without touching the base (PEFT safe_merge)', async () => {
+    const layer = LoraLinear.fromBase(base(), 'ok', opts({ initLoraWeights: false }));
+    const x = input();
+    const y = layer.apply(x);
+    await layer.merge(['ok'], { safe: true });
+    expect(layer.mergedAdapters()).toEqual(['ok']);
+    await expectTensorsClose(layer.apply(x), y, { rtol: 1e-5, atol: 1e-5 });
+    await layer.unmerge();
+
+    const broken = LoraLinear.fromBase(base(), 'nan', opts({ initLoraWeights: false }));
+    const before = broken.base.denseWeight();
+    const { b } = broken.weights('nan');
+    b.assign(tf.tidy(() => tf.mul(b, tf.scalar(Number.NaN))));
+    const count = tf.memory().numTensors;
+    await expect(broken.merge(['nan'], { safe: true })).rejects.toThrow(/NaNs detected in the merged weights. The adapter "nan" seems to be broken/);
+    expect(broken.mergedAdapters()).toEqual([]);
+    expect(tf.memory().numTensors).toBe(count);
+    await expectTensorsClose(broken.base.denseWeight(), before, { rtol: 0, atol: 0 });
+    tf.dispose([x, y, before]);
+    layer.dispose();
+    broken.dispose();
+  });
+
+  it('disabled while merged: forward unmerges a Linear base first (as PEFT) and returns the base output', async () => {
+    const ref = base();
+    const layer = LoraLinear.fromBase(base(), 'm', opts({ initLoraWeights: false }));
+    const x = input();
+    await layer.merge();
+    layer.disabled = true;
+    await expectTensorsClose(layer.apply(x), ref.apply(x), { rtol: 1e-5, atol: 1e-6 });
+    expect(layer.mergedAdapters()).toEqual([]);
+    layer.dispose();
+    ref.dispose();
   });
 
   it.each([false, true])('gradients reach only lora_A / lora_B (and the magnitude) (DoRA %s)', async (useDora) => {

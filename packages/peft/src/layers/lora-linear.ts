@@ -11,8 +11,12 @@ import { matMul2d } from './ops.js';
  * requantize). `lossy` makes merging warn, as PEFT does for 4-bit bases.
  */
 export interface RebuildableLinear extends LinearLike {
-  /** A new module of the same kind holding `weight` (`[in, out]`, the caller keeps ownership) and a copy of this bias. */
-  withDenseWeight(weight: tf.Tensor2D): LinearLike;
+  /**
+   * A new module of the same kind holding `weight` (`[in, out]`, the caller keeps ownership until
+   * the promise settles) and a copy of this bias. May be asynchronous: rebuilding can read the
+   * weight back to the host (`await data()`; webgpu has no `dataSync`).
+   */
+  withDenseWeight(weight: tf.Tensor2D): LinearLike | Promise<LinearLike>;
   /** True when rebuilding rounds the weight (quantized storage). */
   readonly lossyRebuild?: boolean;
 }
@@ -229,7 +233,7 @@ export class LoraLinear implements LinearLike {
   }
 
   apply(x: tf.Tensor): tf.Tensor {
-    if (this.disabled && this.merged.length > 0) this.unmerge();
+    if (this.disabled && this.merged.length > 0) this.unmergeNow();
     if (this.disabled || this.merged.length > 0) return this.baseLayer.apply(x);
     const names = this.activeAdapters();
     if (names.length === 0) return this.baseLayer.apply(x);
@@ -283,9 +287,12 @@ export class LoraLinear implements LinearLike {
    * The base is rebuilt around the new weight: a {@link Linear} directly, any other base through
    * {@link RebuildableLinear} (NF4: dequantize, add, requantize — lossy, with a warning).
    *
+   * Asynchronous (await it before the next forward): `safe` reads a flag back to the host and an
+   * NF4 base is requantized on the host, both with `await data()`, which every backend supports.
+   *
    * @param safe - check the merged weight for NaN/Inf before committing (PEFT `safe_merge`).
    */
-  merge(names: readonly string[] = this.activeAdapters(), { safe = false, onWarning }: { safe?: boolean; onWarning?: (m: string) => void } = {}): void {
+  async merge(names: readonly string[] = this.activeAdapters(), { safe = false, onWarning }: { safe?: boolean; onWarning?: (m: string) => void } = {}): Promise<void> {
     for (const name of names) {
       if (this.mergedAdapters().includes(name)) {
         (onWarning ?? console.warn)(`adapter "${name}" is already merged; skipping it.`);
@@ -294,35 +301,57 @@ export class LoraLinear implements LinearLike {
       const adapter = this.require(name);
       const { weight, factor } = tf.tidy(() => this.mergedWeight(this.baseLayer.denseWeight(), adapter));
       if (safe) {
-        const finite = tf.tidy(() => tf.all(tf.isFinite(weight)).dataSync()[0] === 1);
+        const flag = tf.tidy(() => tf.all(tf.isFinite(weight)));
+        const finite = (await flag.data())[0] === 1;
+        flag.dispose();
         if (!finite) {
           weight.dispose();
           factor?.dispose();
           throw new LoraError(`NaNs detected in the merged weights. The adapter "${name}" seems to be broken.`);
         }
       }
-      this.rebuildBase(weight, onWarning, 'Merge');
+      await this.rebuildBase(weight, onWarning, 'Merge');
       this.merged.push({ name, factor });
     }
   }
 
-  /** Undoes {@link LoraLinear.merge} for every merged adapter (last merged first). */
-  unmerge({ onWarning }: { onWarning?: (m: string) => void } = {}): void {
+  /**
+   * Undoes {@link LoraLinear.merge} for every merged adapter (last merged first). Asynchronous for
+   * the same reason as `merge` (an NF4 base is requantized on the host).
+   */
+  async unmerge({ onWarning }: { onWarning?: (m: string) => void } = {}): Promise<void> {
     if (this.merged.length === 0) {
       (onWarning ?? console.warn)('Already unmerged. Nothing to do.');
       return;
     }
-    while (this.merged.length > 0) {
-      const { name, factor } = this.merged.pop() as { name: string; factor: tf.Tensor1D | undefined };
-      const adapter = this.require(name);
-      const weight = tf.tidy(() => {
-        const w = this.baseLayer.denseWeight();
-        const delta = tf.mul(matMul2d(adapter.a, adapter.b), adapter.scaling);
-        return tf.sub(factor === undefined ? w : tf.div(w, factor), delta) as tf.Tensor2D;
-      });
-      factor?.dispose();
-      this.rebuildBase(weight, onWarning, 'Unmerge');
+    while (this.merged.length > 0) await this.unmergeLast(onWarning);
+  }
+
+  /**
+   * Unmerges synchronously inside `apply` when adapters were disabled while merged (as PEFT's
+   * forward does). Only a {@link Linear} base is rebuilt synchronously; other bases (NF4) need the
+   * asynchronous {@link LoraLinear.unmerge} first.
+   */
+  private unmergeNow(): void {
+    if (!(this.baseLayer instanceof Linear)) {
+      throw new LoraError(
+        `adapters ${this.mergedAdapters().map((n) => `"${n}"`).join(', ')} are merged into a ${this.baseLayer.constructor.name} base, which is rebuilt asynchronously: \`await unmerge()\` (PeftModel.unmerge) before running with adapters disabled.`,
+      );
     }
+    while (this.merged.length > 0) void this.unmergeLast(undefined);
+  }
+
+  /** Takes the last merged adapter out of the base weight; synchronous for a {@link Linear} base. */
+  private unmergeLast(onWarning: ((m: string) => void) | undefined): void | Promise<void> {
+    const { name, factor } = this.merged.pop() as { name: string; factor: tf.Tensor1D | undefined };
+    const adapter = this.require(name);
+    const weight = tf.tidy(() => {
+      const w = this.baseLayer.denseWeight();
+      const delta = tf.mul(matMul2d(adapter.a, adapter.b), adapter.scaling);
+      return tf.sub(factor === undefined ? w : tf.div(w, factor), delta) as tf.Tensor2D;
+    });
+    factor?.dispose();
+    return this.rebuildBase(weight, onWarning, 'Unmerge');
   }
 
   /**
@@ -361,25 +390,42 @@ export class LoraLinear implements LinearLike {
 
   /**
    * Puts a new base around `weight` (consumed) and frees the old one. A lossy base warns with
-   * PEFT's bnb message (`Merge` or `Unmerge lora module to 4-bit linear …`).
+   * PEFT's bnb message (`Merge` or `Unmerge lora module to 4-bit linear …`). Synchronous for a
+   * {@link Linear} base (and any rebuild that returns a module); otherwise it returns a promise.
    */
-  private rebuildBase(weight: tf.Tensor2D, onWarning: ((m: string) => void) | undefined, verb: 'Merge' | 'Unmerge'): void {
+  private rebuildBase(weight: tf.Tensor2D, onWarning: ((m: string) => void) | undefined, verb: 'Merge' | 'Unmerge'): void | Promise<void> {
     const old = this.baseLayer;
     if (old instanceof Linear) {
       this.baseLayer = new Linear(weight, old.bias === undefined ? {} : { bias: old.bias.clone() });
-    } else if (isRebuildableLinear(old)) {
-      if (old.lossyRebuild === true) {
-        (onWarning ?? console.warn)(`${verb} lora module to 4-bit linear may get different generations due to rounding errors.`);
-      }
-      this.baseLayer = old.withDenseWeight(weight);
-      weight.dispose();
-    } else {
+      old.dispose();
+      return;
+    }
+    if (!isRebuildableLinear(old)) {
       weight.dispose();
       throw new LoraError(
         `cannot merge into a base layer of type ${old.constructor.name}: merging needs a Linear from @lora/models or a layer implementing RebuildableLinear.withDenseWeight (e.g. @lora/quant's NF4 layer).`,
       );
     }
-    old.dispose();
+    if (old.lossyRebuild === true) {
+      (onWarning ?? console.warn)(`${verb} lora module to 4-bit linear may get different generations due to rounding errors.`);
+    }
+    const install = (next: LinearLike): void => {
+      weight.dispose();
+      this.baseLayer = next;
+      old.dispose();
+    };
+    let next: LinearLike | Promise<LinearLike>;
+    try {
+      next = old.withDenseWeight(weight);
+    } catch (error) {
+      weight.dispose();
+      throw error;
+    }
+    if (!(next instanceof Promise)) return install(next);
+    return next.then(install, (error: unknown) => {
+      weight.dispose();
+      throw error;
+    });
   }
 
   private nextSeed(): number {
