@@ -50,7 +50,9 @@ describe.skipIf(assets === undefined)(`CarBot pipeline on stories260K${assets ==
 
   it('reports every metric as a number for base and adapter', () => {
     expect(result.runs.map((r) => r.run)).toEqual(['base', 'lora']);
-    const keys = ['carbot.action_em', 'carbot.intent_accuracy', 'json_exact_match', 'slot_f1.micro', 'slot_f1.macro', 'schema_valid', 'json_valid.strict', 'json_valid.lenient'];
+    expect(result.runs.every((r) => Number.isFinite(r.metrics.raw.validation_loss))).toBe(true);
+    expect(result.runs[1]?.metrics.raw.validation_loss).toBeLessThan(result.runs[0]?.metrics.raw.validation_loss ?? Number.NaN);
+    const keys = ['carbot.action_em', 'carbot.intent_accuracy', 'carbot.name_mentioned', 'json_exact_match', 'slot_f1.micro', 'slot_f1.macro', 'schema_valid', 'json_valid.strict', 'json_valid.lenient'];
     for (const run of result.runs) {
       expect(run.count).toBe(4);
       for (const k of keys) {

@@ -199,6 +199,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       const parsed = scoreCarbotPredictions(preds.map((p) => ({ id: p.id, prediction: p.prediction, gold: gold.get(p.id) as GoldAction })));
       run.metrics.raw['carbot.action_em'] = parsed.actionEmStrict;
       run.metrics.raw['carbot.intent_accuracy'] = parsed.intentAccuracyStrict;
+      run.metrics.raw['carbot.name_mentioned'] = parsed.nameMentioned;
       if (run.metrics.normalized !== undefined) {
         run.metrics.normalized['carbot.action_em'] = parsed.actionEmLenient;
         run.metrics.normalized['carbot.intent_accuracy'] = parsed.intentAccuracyLenient;
@@ -273,6 +274,7 @@ function readJsonl(file: string): Record<string, unknown>[] {
 function judgeSection(j: PairwiseSummary): string {
   const bt = Object.entries(j.bradleyTerry).map(([name, r]) => `${name} ${r.rating.toFixed(0)} [${r.lower.toFixed(0)}, ${r.upper.toFixed(0)}]`);
   return [
+    '',
     '## Pairwise judge (base = A, lora = B)',
     '',
     `Judge: ${j.judge.provider}/${j.judge.model}; ${j.judged} items judged in both orders (${j.inconsistent} order disagreements counted as ties).`,
@@ -286,6 +288,7 @@ function judgeSection(j: PairwiseSummary): string {
 
 function trainingSection(t: PipelineResult['train'], wallMs: number, plot: string): string {
   return [
+    '',
     '## Training',
     '',
     `${t.steps} steps; train loss ${t.firstLoss.toFixed(4)} → ${t.lastLoss.toFixed(4)}${t.evalLoss === undefined ? '' : `; validation loss ${t.evalLoss.toFixed(4)}`}; pipeline wall time ${(wallMs / 1000).toFixed(1)} s.`,
@@ -296,6 +299,8 @@ function trainingSection(t: PipelineResult['train'], wallMs: number, plot: strin
 }
 
 const SUMMARY_KEYS: [string, 'raw' | 'normalized'][] = [
+  ['validation_loss', 'raw'],
+  ['carbot.name_mentioned', 'raw'],
   ['carbot.action_em', 'raw'],
   ['carbot.action_em', 'normalized'],
   ['json_exact_match', 'raw'],

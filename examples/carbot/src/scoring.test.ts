@@ -25,6 +25,8 @@ describe('CarBot parser metrics', () => {
     expect(r.actionEmLenient).toBe(0.5);
     expect(r.intentAccuracyStrict).toBe(0.5);
     expect(r.intentAccuracyLenient).toBe(0.75);
+    // a and c quote "car.window.set_level"; b uses an alias, d no name.
+    expect(r.nameMentioned).toBe(0.5);
   });
 
   it('normalises action objects and leaves other values alone', () => {

@@ -25,6 +25,11 @@ export interface CarbotParserMetrics {
   intentAccuracyStrict: number;
   /** Action name equal to gold, lenient parser with aliases. */
   intentAccuracyLenient: number;
+  /**
+   * The gold action name appears quoted (`"car.media.set_volume"`) anywhere in the answer: a
+   * diagnostic that moves before the JSON is well-formed (tiny models), not a correctness metric.
+   */
+  nameMentioned: number;
   /** Per prediction id: 1/0 for the strict and lenient action EM. */
   perExample: Record<string, { action_em_strict: number; action_em_lenient: number }>;
 }
@@ -57,6 +62,7 @@ export function scoreCarbotPredictions(rows: readonly { id: string; prediction: 
   let emL = 0;
   let inS = 0;
   let inL = 0;
+  let mentioned = 0;
   for (const r of rows) {
     const strict = parseCarbotAnswer(r.prediction, { mode: 'strict' }).action;
     const lenient = parseCarbotAnswer(r.prediction, { mode: 'lenient' }).action;
@@ -66,8 +72,9 @@ export function scoreCarbotPredictions(rows: readonly { id: string; prediction: 
     emL += l;
     inS += strict?.name === r.gold.name ? 1 : 0;
     inL += lenient?.name === r.gold.name ? 1 : 0;
+    mentioned += r.prediction.includes(JSON.stringify(r.gold.name)) ? 1 : 0;
     perExample[r.id] = { action_em_strict: s, action_em_lenient: l };
   }
   const n = Math.max(rows.length, 1);
-  return { actionEmStrict: emS / n, actionEmLenient: emL / n, intentAccuracyStrict: inS / n, intentAccuracyLenient: inL / n, perExample };
+  return { actionEmStrict: emS / n, actionEmLenient: emL / n, intentAccuracyStrict: inS / n, intentAccuracyLenient: inL / n, nameMentioned: mentioned / n, perExample };
 }

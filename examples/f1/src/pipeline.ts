@@ -306,7 +306,7 @@ export async function runF1Pipeline(options: F1PipelineOptions): Promise<F1Pipel
     // Epoch 0: the base model as it is trained (4-bit when the recipe quantizes).
     const base = await loadRecipeModel(recipe, env, log);
     try {
-      if (recipe.quantization !== undefined) quantizeModel(base.loaded.model, { type: recipe.quantization.type, blocksize: recipe.quantization.blocksize, doubleQuant: recipe.quantization.doubleQuant, skip: recipe.quantization.skip });
+      if (recipe.quantization !== undefined) await quantizeModel(base.loaded.model, { type: recipe.quantization.type, blocksize: recipe.quantization.blocksize, doubleQuant: recipe.quantization.doubleQuant, skip: recipe.quantization.skip });
       rows.push(await evaluateEpoch(base.loaded.model, base.tokenizer, items, { model: spec.name, epoch: 0, step: 0, trainLoss: null, trainSeconds: 0 }, join(modelDir, 'epoch_0'), { log, ...(options.progressEvery === undefined ? {} : { progressEvery: options.progressEvery }) }));
     } finally {
       base.loaded.model.dispose();

@@ -24,6 +24,7 @@ describe('headToHead', () => {
   });
   it('renders a markdown table', () => {
     const md = headToHeadMarkdown(headToHead(base, adapter), { base: 'base', adapter: 'lora' });
+    expect(md.startsWith('\n## Head-to-head: lora vs base')).toBe(true);
     expect(md).toContain('| all | 4 | 1 | 2 (1 both right, 1 both wrong) | 1 |');
     expect(md).toContain('| x | 2 | 1 | 0 (0 both right, 0 both wrong) | 1 |');
   });

@@ -59,6 +59,7 @@ export function headToHead(
 export function headToHeadMarkdown(h: HeadToHead, names: { base: string; adapter: string }): string {
   const row = (label: string, c: HeadToHeadCounts) => `| ${label} | ${c.examples} | ${c.wins} | ${c.ties} (${c.bothRight} both right, ${c.bothWrong} both wrong) | ${c.losses} |`;
   return [
+    '',
     `## Head-to-head: ${names.adapter} vs ${names.base}`,
     '',
     `A win: ${names.adapter} right and ${names.base} wrong (exact function + argument match); a loss: the other way round.`,

@@ -30,7 +30,7 @@ export const GAIA_RECIPES_DIR = fileURLToPath(new URL('../recipes/', import.meta
  * `full`: every single-turn BFCL trace with the full tool schemas (point the recipe at a real model).
  */
 export const GAIA_PRESETS = {
-  smoke: { recipe: 'smoke.yaml', data: { compact: true, maxChars: 450, perCategory: 40, seed: 42 } },
+  smoke: { recipe: 'smoke.yaml', data: { compact: true, maxChars: 600, perCategory: 30, seed: 42 } },
   full: { recipe: 'full.yaml', data: { seed: 42 } },
 } as const satisfies Record<string, GaiaPreset>;
 
@@ -230,7 +230,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     await appendFile(report.summary, headToHeadMarkdown(h2h, { base: 'base', adapter: 'lora' }));
     await appendFile(
       report.summary,
-      `## Training\n\n${train.steps} steps; train loss ${train.firstLoss.toFixed(4)} → ${train.lastLoss.toFixed(4)}${evalLoss === undefined ? '' : `; validation loss ${evalLoss.toFixed(4)}`}; pipeline wall time ${(wallMs / 1000).toFixed(1)} s.\n\n![loss](train/loss.svg)\n`,
+      `\n## Training\n\n${train.steps} steps; train loss ${train.firstLoss.toFixed(4)} → ${train.lastLoss.toFixed(4)}${evalLoss === undefined ? '' : `; validation loss ${evalLoss.toFixed(4)}`}; pipeline wall time ${(wallMs / 1000).toFixed(1)} s.\n\n![loss](train/loss.svg)\n`,
     );
     const runs = evaluated.runs;
     const pipelineSummary = join(out, 'pipeline_summary.json');
@@ -272,7 +272,7 @@ function readJsonl(file: string): Record<string, unknown>[] {
 /** The short text summary printed at the end of a pipeline run. */
 export function formatSummary(runs: readonly RunMetrics[], train: PipelineResult['train'], h: HeadToHead, wallMs: number): string {
   const fmt = (v: number | undefined, d = 3) => (v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(d));
-  const keys = ['gaia.accuracy', 'gaia.call_recall', 'gaia.call_precision', 'json_valid.lenient', 'judge.accuracy'].filter((k) => runs.some((r) => r.metrics.raw[k] !== undefined));
+  const keys = ['validation_loss', 'gaia.accuracy', 'gaia.call_recall', 'gaia.call_precision', 'json_valid.lenient', 'judge.accuracy'].filter((k) => runs.some((r) => r.metrics.raw[k] !== undefined));
   const lines = [`${'metric'.padEnd(28)}${runs.map((r) => r.run.padStart(10)).join('')}`];
   for (const k of keys) lines.push(`${k.padEnd(28)}${runs.map((r) => fmt(r.metrics.raw[k]).padStart(10)).join('')}`);
   lines.push(`${'latency mean / p95 ms'.padEnd(28)}${runs.map((r) => `${fmt(r.stats?.latencyMs.mean, 0)}/${fmt(r.stats?.latencyMs.p95, 0)}`.padStart(10)).join('')}`);

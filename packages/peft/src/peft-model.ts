@@ -167,7 +167,8 @@ export class PeftModel implements CausalLM {
   /**
    * Runs `fn` with every adapter disabled (the outputs are exactly the base model's), then
    * re-enables them — also when `fn` throws or its promise rejects. Merged adapters are unmerged
-   * first, as in PEFT.
+   * first, as in PEFT, when the base is a plain `Linear`; adapters merged into a 4-bit base need
+   * `await peft.unmerge()` before (requantizing is asynchronous), otherwise the forward throws.
    *
    * @example
    * ```ts

@@ -7,6 +7,7 @@ import { compareArrays, expectTensorsClose, setupTestBackend } from '@lora/model
 import { getPeftModel, LoraLinear, loraConfig } from '@lora/peft';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { QuantState } from './format.js';
 import { Nf4Linear, quantizeState } from './nf4-linear.js';
 import { quantizeModel } from './quantize-model.js';
 import { FIXTURES } from './test/fixtures.js';
@@ -100,11 +101,17 @@ describe('merging LoRA into an NF4 base', () => {
   it('merge then unmerge of a zero adapter keeps the NF4 weights; unmerge warns as PEFT does', async () => {
     const { model } = await loadModel(join(FIXTURES, 'tiny-llama'));
     await quantizeModel(model, { type: 'nf4', blocksize: 64, doubleQuant: false });
-    const before = new Map<string, Awaited<ReturnType<Nf4Linear['quantState']>>>();
+    const before = new Map<string, QuantState>();
     for (const [p, l] of nf4Layers(model)) before.set(p, await l.quantState());
     const peft = getPeftModel(model, loraConfig({ targetModules: ['q_proj', 'down_proj'] }));
     const warnings: string[] = [];
     await peft.merge({ onWarning: (m) => warnings.push(m) });
+    // Requantizing is asynchronous: a forward with adapters disabled cannot unmerge an NF4 base itself.
+    const probe = tf.tensor2d([[1, 2, 3]], [1, 3], 'int32');
+    const count = tf.memory().numTensors;
+    expect(() => peft.disableAdapter(() => peft.forward(probe))).toThrow(/merged into the Nf4Linear base.*await unmerge\(\)/);
+    expect(tf.memory().numTensors).toBe(count);
+    probe.dispose();
     await peft.unmerge({ onWarning: (m) => warnings.push(m) });
     expect(warnings).toEqual([MERGE_WARNING, UNMERGE_WARNING]);
     for (const [path, layer] of nf4Layers(model)) {

@@ -22,10 +22,12 @@ describe('gradient checkpointing', () => {
     const measure = async () => {
       let grads: Record<string, Float32Array> = {};
       let loss = 0;
-      const info = await tf.profile(() => {
+      const info = await tf.profile(async () => {
         const r = step();
-        loss = r.value.dataSync()[0] as number;
-        grads = Object.fromEntries(Object.entries(r.grads).map(([k, g]) => [k, g.dataSync() as Float32Array]));
+        loss = (await r.value.data())[0] as number;
+        const entries = Object.entries(r.grads);
+        const values = await Promise.all(entries.map(([, g]) => g.data() as Promise<Float32Array>));
+        grads = Object.fromEntries(entries.map(([k], i) => [k, values[i] as Float32Array]));
         tf.dispose([r.value, ...Object.values(r.grads)]);
       });
       return { loss, grads, peak: info.peakBytes - (tf.memory().numBytes) };

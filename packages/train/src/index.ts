@@ -46,7 +46,7 @@ export {
   type WeightDecayFilter,
 } from './optimizers/index.js';
 export { makeSchedule, warmupSteps, type Schedule, type ScheduleName, type ScheduleOptions } from './schedules.js';
-export { clipGradNorm, globalNorm, allFinite, type ClipResult } from './clip-grad-norm.js';
+export { clipGradNorm, clipGradNormOnDevice, globalNorm, globalNormTensor, allFinite, type ClipResult, type DeviceClipResult } from './clip-grad-norm.js';
 export { enableGradientCheckpointing } from './gradient-checkpointing.js';
 export { namedParameters, makeLinearsTrainable } from './parameters.js';
 export { composeCallbacks, type TrainCallbacks, type StepReport, type EvalReport, type CheckpointReport, type TrainResult } from './callbacks.js';

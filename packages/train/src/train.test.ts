@@ -20,8 +20,10 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function snapshot(model: CausalLM): Map<string, Float32Array> {
-  return new Map([...namedParameters(model)].map(([k, v]) => [k, v.dataSync() as Float32Array]));
+async function snapshot(model: CausalLM): Promise<Map<string, Float32Array>> {
+  const entries = [...namedParameters(model)];
+  const values = await Promise.all(entries.map(([, v]) => v.data() as Promise<Float32Array>));
+  return new Map(entries.map(([k], i) => [k, values[i] as Float32Array]));
 }
 
 describe('train (full fine-tuning of a tiny random Llama)', () => {
@@ -53,13 +55,13 @@ describe('train (full fine-tuning of a tiny random Llama)', () => {
     // SGD at lr 1 without clipping: the update is exactly −gradient.
     const args = { maxSteps: 1, learningRate: 1, optimizer: 'sgd' as const, lrScheduler: 'constant' as const, maxGradNorm: 0, shuffle: false };
     const m1 = await tinyTrainableModel();
-    const before = snapshot(m1);
+    const before = await snapshot(m1);
     const r1 = await train({ model: m1, data: [a, b], args: { ...args, gradientAccumulationSteps: 2 } });
     const m2 = await tinyTrainableModel();
     const r2 = await train({ model: m2, data: [joined], args });
     expect(Math.abs((r1.losses[0] as number) - (r2.losses[0] as number))).toBeLessThan(1e-5);
-    const after1 = snapshot(m1);
-    const after2 = snapshot(m2);
+    const after1 = await snapshot(m1);
+    const after2 = await snapshot(m2);
     let worst = 0;
     for (const [key, p0] of before) {
       const g1 = after1.get(key) as Float32Array;

@@ -13,7 +13,7 @@ import {
   writeCheckpoint,
 } from './checkpoints/checkpoint-io.js';
 import type { Cursor, TrainerState } from './checkpoints/trainer-state.js';
-import { clipGradNorm, globalNorm } from './clip-grad-norm.js';
+import { clipGradNormOnDevice, globalNorm } from './clip-grad-norm.js';
 import { NonFiniteError } from './errors/non-finite-error.js';
 import { enableGradientCheckpointing } from './gradient-checkpointing.js';
 import { causalLmLossSum, countTrainedTokens } from './loss.js';
@@ -88,23 +88,37 @@ function sourceOf(data: readonly TrainBatch[] | BatchSource): BatchSource {
   return 'get' in data && typeof data.get === 'function' ? (data as BatchSource) : { length: (data as readonly TrainBatch[]).length, get: (i) => (data as readonly TrainBatch[])[i] as TrainBatch };
 }
 
-/** Loss sum and trained-token count of a dataset, without gradients. */
+/**
+ * Loss sum and trained-token count of a dataset, without gradients. The per-batch loss sums stay
+ * on the device and are read back once, at the end.
+ */
 export async function evaluateLoss(model: CausalLM, data: readonly TrainBatch[] | BatchSource): Promise<{ loss: number; tokens: number }> {
   const source = sourceOf(data);
-  let sum = 0;
+  const sums: tf.Scalar[] = [];
   let tokens = 0;
-  for (let i = 0; i < source.length; i++) {
-    const batch = await source.get(i);
-    const value = tf.tidy(() => {
-      const ids = tf.tensor2d(batch.inputIds, [...batch.shape], 'int32');
-      const { sum: s, count } = causalLmLossSum(model.forward(ids, forwardOptions(batch)), batch.labels);
-      tokens += count;
-      return s;
-    });
-    sum += (await value.data())[0] as number;
-    value.dispose();
+  try {
+    for (let i = 0; i < source.length; i++) {
+      const batch = await source.get(i);
+      sums.push(
+        tf.tidy(() => {
+          const ids = tf.tensor2d(batch.inputIds, [...batch.shape], 'int32');
+          const { sum: s, count } = causalLmLossSum(model.forward(ids, forwardOptions(batch)), batch.labels);
+          tokens += count;
+          return s;
+        }),
+      );
+    }
+    let sum = 0;
+    if (sums.length > 0) {
+      const stacked = tf.stack(sums);
+      const values = await stacked.data();
+      stacked.dispose();
+      for (const v of values) sum += v;
+    }
+    return { loss: tokens === 0 ? Number.NaN : sum / tokens, tokens };
+  } finally {
+    tf.dispose(sums);
   }
-  return { loss: tokens === 0 ? Number.NaN : sum / tokens, tokens };
 }
 
 /** Adds `b` into `a` (disposing the old sums). */
@@ -125,7 +139,9 @@ function accumulate(into: Record<string, tf.Tensor> | undefined, grads: NamedGra
  * Supervised fine-tuning loop — a function, not a framework. Each optimizer step runs
  * `gradientAccumulationSteps` micro-batches, normalises the summed token loss by the step's total
  * of trained tokens (as transformers' `num_items_in_batch`), clips the global gradient norm,
- * applies the optimizer at the scheduled learning rate, and reports through `callbacks`.
+ * applies the optimizer at the scheduled learning rate, and reports through `callbacks`. Tensors
+ * are only read asynchronously (any backend, webgpu included), and a step reads the device once:
+ * its micro-batch losses and gradient norm together (the clip coefficient stays on the device).
  * Evaluates every `evalSteps`, saves `checkpoint-<step>` every `saveSteps` and at the end
  * (weights, optimizer state, RNG, data cursor, step, args), keeps the last `saveTotalLimit` and the
  * best, and resumes from the latest checkpoint with the same loss trajectory bit for bit on the
@@ -194,7 +210,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   const save = async (): Promise<string | undefined> => {
     if (outputDir === undefined) return undefined;
-    if (!Number.isFinite(globalNorm(Object.fromEntries(params)))) {
+    if (!Number.isFinite(await globalNorm(Object.fromEntries(params)))) {
       throw new LoraError(`step ${step}: the weights hold NaN or Inf; refusing to write a poisoned checkpoint. Resume from ${lastCheckpoint ?? 'the start'}.`);
     }
     const path = await writeCheckpoint(outputDir, {
@@ -263,24 +279,30 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const tokens = micro.reduce((n, b) => n + b.shape[0] * b.shape[1], 0);
       const denominator = Math.max(trainedTokens, 1);
       let grads: Record<string, tf.Tensor> | undefined;
-      let lossSum = 0;
+      const microLosses: tf.Scalar[] = [];
       for (const batch of micro) {
         const { value, grads: g } = tf.variableGrads(() => {
           const ids = tf.tensor2d(batch.inputIds, [...batch.shape], 'int32');
           const { sum } = causalLmLossSum(model.forward(ids, forwardOptions(batch)), batch.labels);
           return tf.div(sum, denominator) as tf.Scalar;
         }, variables);
-        lossSum += (await value.data())[0] as number;
-        value.dispose();
+        microLosses.push(value);
         grads = accumulate(grads, g);
       }
       const summed = grads ?? {};
-      const clip = clipGradNorm(summed, args.maxGradNorm);
-      const loss = lossSum;
-      const finite = Number.isFinite(loss) && Number.isFinite(clip.norm);
-      if (finite) optimizer.applyGradients(clip.grads, lr);
-      tf.dispose(Object.values(summed));
-      if (clip.clipped) tf.dispose(Object.values(clip.grads));
+      // The clip coefficient is computed on the device; the micro-batch losses and the gradient
+      // norm come back in ONE read per step (the loss is logged, and a non-finite step must not
+      // be applied), so the backend is never waited on per micro-batch or for the clip.
+      const clip = clipGradNormOnDevice(summed, args.maxGradNorm);
+      const readback = tf.tidy(() => tf.stack([...microLosses, clip.norm]));
+      const values = await readback.data();
+      tf.dispose([readback, clip.norm, ...microLosses]);
+      let loss = 0;
+      for (let i = 0; i < microLosses.length; i++) loss += values[i] as number;
+      const gradNorm = values[microLosses.length] as number;
+      const finite = Number.isFinite(loss) && Number.isFinite(gradNorm);
+      if (finite) await optimizer.applyGradients(clip.grads, lr);
+      tf.dispose([...new Set([...Object.values(summed), ...Object.values(clip.grads)])]);
       if (!finite && args.onNonFinite === 'stop') {
         stopReason = 'non_finite';
         throw new NonFiniteError({ step: step + 1, what: Number.isFinite(loss) ? 'the gradient norm' : 'the loss', resumeFrom: lastCheckpoint });
@@ -294,7 +316,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         maxSteps: args.maxSteps,
         loss,
         lr,
-        gradNorm: clip.norm,
+        gradNorm,
         trainedTokens,
         tokens,
         tokensPerSecond: tokens / Math.max(seconds, 1e-9),

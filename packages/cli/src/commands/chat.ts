@@ -110,7 +110,7 @@ async function chatCommand(options: ChatOptions, io: ChatIo): Promise<void> {
   try {
     if (options.quantize !== undefined) {
       const { quantizeModel } = await import('@lora/quant');
-      const n = quantizeModel(model, { type: options.quantize }).length;
+      const n = (await quantizeModel(model, { type: options.quantize })).length;
       io.writeErr(`[lora] quantized ${n} linear modules to ${options.quantize}\n`);
     }
     if (options.adapter !== undefined) {

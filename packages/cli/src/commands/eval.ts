@@ -55,7 +55,7 @@ export function registerEval(program: Command, io: CliIo): void {
       try {
         if (recipe.quantization !== undefined) {
           const { quantizeModel } = await import('@lora/quant');
-          quantizeModel(loaded.model, { ...recipe.quantization });
+          await quantizeModel(loaded.model, { ...recipe.quantization });
         }
         const chatTemplate = await recipeChatTemplate(recipe);
         const render = (messages: readonly { role: string; content?: unknown }[]) =>

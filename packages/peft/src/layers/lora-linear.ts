@@ -335,7 +335,7 @@ export class LoraLinear implements LinearLike {
   private unmergeNow(): void {
     if (!(this.baseLayer instanceof Linear)) {
       throw new LoraError(
-        `adapters ${this.mergedAdapters().map((n) => `"${n}"`).join(', ')} are merged into a ${this.baseLayer.constructor.name} base, which is rebuilt asynchronously: \`await unmerge()\` (PeftModel.unmerge) before running with adapters disabled.`,
+        `adapters ${this.mergedAdapters().map((n) => `"${n}"`).join(', ')} are merged into the ${this.baseLayer.constructor.name} base, which is rebuilt asynchronously: \`await unmerge()\` (PeftModel.unmerge) before running with adapters disabled.`,
       );
     }
     while (this.merged.length > 0) void this.unmergeLast(undefined);

@@ -89,7 +89,7 @@ export async function writeCheckpoint(outputDir: string, content: CheckpointCont
   await mkdir(temporary);
   try {
     await content.weights.save(temporary);
-    const optimizerState = renameState(content.optimizer.getState(), content.params, true);
+    const optimizerState = renameState(await content.optimizer.getState(), content.params, true);
     const tensors: Record<string, TensorToWrite> = {};
     for (const [key, { shape, data }] of Object.entries(optimizerState.tensors)) {
       tensors[key] = data instanceof Uint8Array ? { dtype: 'U8', shape, bytes: data } : { dtype: 'F32', shape, data };

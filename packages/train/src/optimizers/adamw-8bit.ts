@@ -35,7 +35,9 @@ const f = Math.fround;
  * States live on the host (tfjs tensors have no 8-bit dtype: a uint8 tensor would be int32), so
  * the state takes ≈ 2.03 bytes per parameter instead of 8 (plus one block of float32 scratch), and
  * nothing on the tensor backend. The update runs in JavaScript: fine
- * for adapter-sized parameter counts; each step reads the gradient and writes the parameter once.
+ * for adapter-sized parameter counts; each step reads the gradient and the parameter back with
+ * `await data()` (so `applyGradients` returns a promise; any backend, webgpu included) and writes
+ * the parameter once.
  */
 export class AdamW8bit implements Optimizer {
   readonly kind = 'adamw8bit';
@@ -98,7 +100,11 @@ export class AdamW8bit implements Optimizer {
     return s;
   }
 
-  applyGradients(grads: NamedGradients, lr: number): void {
+  async applyGradients(grads: NamedGradients, lr: number): Promise<void> {
+    const present = this.variables.filter((p) => grads[p.name] !== undefined);
+    // One wait for the device: every gradient and parameter of the step is read together.
+    const read = await Promise.all(present.map((p) => Promise.all([(grads[p.name] as tf.Tensor).data() as Promise<Float32Array>, p.data() as Promise<Float32Array>])));
+    const host = new Map(present.map((p, i) => [p.name, read[i] as [Float32Array, Float32Array]]));
     this.steps++;
     const { beta1, beta2, eps } = this;
     const correction1 = 1 - beta1 ** this.steps;
@@ -111,12 +117,10 @@ export class AdamW8bit implements Optimizer {
     const b1 = f(beta1);
     const b2 = f(beta2);
     const epsF = f(eps);
-    for (const p of this.variables) {
-      const grad = grads[p.name];
-      if (grad === undefined) continue;
+    for (const p of present) {
       const s = this.state(p);
-      const g = grad.dataSync() as Float32Array;
-      const param = Float32Array.from(p.dataSync() as Float32Array);
+      const [g, paramData] = host.get(p.name) as [Float32Array, Float32Array];
+      const param = Float32Array.from(paramData);
       const decay = this.decays.has(p.name) ? f(1 - lr * this.weightDecay) : 1;
       const update = (m1: Float32Array, m2: Float32Array, start: number, end: number, base: number): void => {
         for (let i = start; i < end; i++) {
@@ -154,7 +158,7 @@ export class AdamW8bit implements Optimizer {
     }
   }
 
-  getState(): OptimizerState {
+  async getState(): Promise<OptimizerState> {
     const tensors: Record<string, { shape: number[]; data: Float32Array | Uint8Array }> = {};
     for (const [name, s] of this.states) {
       if (s.eightBit) {

@@ -85,7 +85,7 @@ abstract class AdamBase extends TensorOptimizer {
  * ```ts
  * const optimizer = new AdamW(model.trainableVariables(), { weightDecay: 0.01 });
  * const { grads } = tf.variableGrads(lossFn);
- * optimizer.applyGradients(grads, schedule(step));
+ * await optimizer.applyGradients(grads, schedule(step));
  * ```
  */
 export class AdamW extends AdamBase {

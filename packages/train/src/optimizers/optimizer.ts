@@ -23,10 +23,15 @@ export interface Optimizer {
   readonly kind: string;
   /** Number of steps taken so far (1-based bias correction uses `step` after increment). */
   readonly step: number;
-  /** Updates the variables in place from their gradients at learning rate `lr`. Variables without a gradient are left alone. */
-  applyGradients(grads: NamedGradients, lr: number): void;
-  /** Copies the state to the host (for checkpoints). */
-  getState(): OptimizerState;
+  /**
+   * Updates the variables in place from their gradients at learning rate `lr`. Variables without a
+   * gradient are left alone. Optimizers whose update runs on the backend (AdamW, Adam, SGD) return
+   * nothing and never wait for the device; one that updates on the host (AdamW8bit) reads
+   * asynchronously and returns a promise. Always `await` the result before the next step.
+   */
+  applyGradients(grads: NamedGradients, lr: number): void | Promise<void>;
+  /** Copies the state to the host (for checkpoints); asynchronous, as reading tensors back is (webgpu has no `dataSync`). */
+  getState(): Promise<OptimizerState>;
   /** Restores a state from {@link Optimizer.getState} (same variables). */
   setState(state: OptimizerState): void;
   /** Bytes held by the state: `tensor` in tfjs tensors, `host` in JS typed arrays. */
@@ -87,12 +92,17 @@ export abstract class TensorOptimizer implements Optimizer {
 
   abstract applyGradients(grads: NamedGradients, lr: number): void;
 
-  getState(): OptimizerState {
+  async getState(): Promise<OptimizerState> {
+    const steps = this.steps;
+    const entries: [string, tf.Variable][] = [];
+    for (const [slot, map] of this.slots) for (const [name, buffer] of map) entries.push([`${name}.${slot}`, buffer]);
+    // Read every buffer at once (a copy each), so the state is one consistent snapshot.
+    const data = await Promise.all(entries.map(([, buffer]) => buffer.data() as Promise<Float32Array>));
     const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
-    for (const [slot, map] of this.slots) {
-      for (const [name, buffer] of map) tensors[`${name}.${slot}`] = { shape: buffer.shape, data: buffer.dataSync() as Float32Array };
-    }
-    return { kind: this.kind, step: this.steps, tensors };
+    entries.forEach(([key, buffer], i) => {
+      tensors[key] = { shape: buffer.shape, data: data[i] as Float32Array };
+    });
+    return { kind: this.kind, step: steps, tensors };
   }
 
   setState(state: OptimizerState): void {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { compareArrays, expectArraysClose, setupTestBackend } from '@lora/models/test';
+import { compareArrays, expectTensorsClose, setupTestBackend } from '@lora/models/test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Adam, AdamW } from './adamw.js';
 import { AdamW8bit } from './adamw-8bit.js';
@@ -48,29 +48,29 @@ function build(c: Case, variables: tf.Variable[]): Optimizer {
 
 describe('optimizers match torch.optim', () => {
   fixture.cases.forEach((c, index) => {
-    it(`${c.kind} #${index} ${JSON.stringify(c.options)}`, () => {
+    it(`${c.kind} #${index} ${JSON.stringify(c.options)}`, async () => {
       const variables = Object.entries(c.shapes).map(([name, shape]) => tf.variable(tf.tensor(c.init[name] as number[], shape), true, `opt${index}.${name}`));
       const optimizer = build(c, variables);
       const start = tf.memory().numTensors;
       let worst = 0;
-      c.grads.forEach((step, s) => {
+      for (const [s, step] of c.grads.entries()) {
         const grads = Object.fromEntries(variables.map((v) => [v.name, tf.tensor(step[v.name.split('.')[1] as string] as number[], v.shape)]));
-        optimizer.applyGradients(grads, c.lrs[s] as number);
+        await optimizer.applyGradients(grads, c.lrs[s] as number);
         tf.dispose(Object.values(grads));
         for (const v of variables) {
           const expected = c.params[s]?.[v.name.split('.')[1] as string] as number[];
-          worst = Math.max(worst, expectArraysClose(v, expected, { rtol: 1e-6, atol: 1e-7 }).maxRel);
+          worst = Math.max(worst, (await expectTensorsClose(v, expected, { rtol: 1e-6, atol: 1e-7 })).maxRel);
         }
         // Slots are created on the first step; afterwards the tensor count stays fixed.
         if (s === 0) expect(tf.memory().numTensors).toBeGreaterThanOrEqual(start);
-      });
+      }
       const after = tf.memory().numTensors;
       expect(optimizer.step).toBe(c.grads.length);
       // The state round-trips through host arrays.
-      const state = optimizer.getState();
+      const state = await optimizer.getState();
       const copy = build(c, variables);
       copy.setState(state);
-      expect(copy.getState()).toEqual(state);
+      expect(await copy.getState()).toEqual(state);
       copy.dispose();
       expect(tf.memory().numTensors).toBe(after);
       optimizer.dispose();
@@ -98,16 +98,16 @@ describe('8-bit blockwise AdamW (bitsandbytes scheme)', () => {
     expect(Array.from(back)).toEqual(dequantized.map(Math.fround));
   });
 
-  it('follows bnb.optim.AdamW8bit over 5 steps and stores 2 bytes per value', () => {
+  it('follows bnb.optim.AdamW8bit over 5 steps and stores 2 bytes per value', async () => {
     const fx = fixture.adamw8bit;
     const p = tf.variable(tf.tensor2d(fx.init, [24, 25]), true, 'adamw8bit.p');
     const optimizer = new AdamW8bit([p], { betas: fx.betas, eps: fx.eps, weightDecay: fx.weight_decay, minSize: 0 });
-    fx.steps.forEach((step, s) => {
+    for (const [s, step] of fx.steps.entries()) {
       const grads = { [p.name]: tf.tensor2d(fx.grads[s] as number[], [24, 25]) };
-      optimizer.applyGradients(grads, fx.lr);
+      await optimizer.applyGradients(grads, fx.lr);
       tf.dispose(Object.values(grads));
-      const report = compareArrays(p.dataSync(), step.param);
-      const state = optimizer.getState().tensors;
+      const report = compareArrays(await p.data(), step.param);
+      const state = (await optimizer.getState()).tensors;
       const codes1 = state[`${p.name}.state1`]?.data as Uint8Array;
       const codes2 = state[`${p.name}.state2`]?.data as Uint8Array;
       const mismatched1 = step.state1.filter((q, i) => q !== codes1[i]).length;
@@ -115,28 +115,28 @@ describe('8-bit blockwise AdamW (bitsandbytes scheme)', () => {
       expect({ step: s + 1, mismatched1, mismatched2 }).toEqual({ step: s + 1, mismatched1: 0, mismatched2: 0 });
       expect(Array.from(state[`${p.name}.absmax1`]?.data ?? [])).toEqual(step.absmax1.map(Math.fround));
       expect(report.maxRel).toBeLessThan(1e-6);
-    });
+    }
     // 600 values: 2 × 600 code bytes + 2 × 3 absmax floats + one block of scratch per moment.
     expect(optimizer.stateBytes()).toEqual({ tensor: 0, host: 1200 + 24 + 2 * 4 * 256 });
     optimizer.dispose();
     p.dispose();
   });
 
-  it('saves state memory against float32 AdamW (tf.memory)', () => {
+  it('saves state memory against float32 AdamW (tf.memory)', async () => {
     const shapes: [number, number][] = [[256, 256], [256, 64], [64, 256]];
     const make = (tag: string): tf.Variable[] => shapes.map((s, i) => tf.variable(tf.randomNormal(s), true, `${tag}.${i}`));
-    const measure = (variables: tf.Variable[], optimizer: Optimizer): { tensorBytes: number; host: number } => {
+    const measure = async (variables: tf.Variable[], optimizer: Optimizer): Promise<{ tensorBytes: number; host: number }> => {
       const before = tf.memory().numBytes;
       const grads = Object.fromEntries(variables.map((v) => [v.name, tf.randomNormal(v.shape)]));
-      optimizer.applyGradients(grads, 1e-3);
+      await optimizer.applyGradients(grads, 1e-3);
       tf.dispose(Object.values(grads));
       const tensorBytes = tf.memory().numBytes - before;
       return { tensorBytes, host: optimizer.stateBytes().host };
     };
     const a = make('fp32');
     const b = make('int8');
-    const fp32 = measure(a, new AdamW(a));
-    const int8 = measure(b, new AdamW8bit(b));
+    const fp32 = await measure(a, new AdamW(a));
+    const int8 = await measure(b, new AdamW8bit(b));
     const params = shapes.reduce((n, [r, c]) => n + r * c, 0);
     expect(fp32.tensorBytes).toBe(8 * params);
     expect(int8.tensorBytes).toBe(0);

@@ -182,7 +182,7 @@ export async function trainRecipe(loadedRecipe: LoadedRecipe, options: TrainReci
   try {
     if (recipe.quantization !== undefined) {
       const q = recipe.quantization;
-      const paths = quantizeModel(model, { type: q.type, blocksize: q.blocksize, doubleQuant: q.doubleQuant, skip: q.skip });
+      const paths = await quantizeModel(model, { type: q.type, blocksize: q.blocksize, doubleQuant: q.doubleQuant, skip: q.skip });
       log(`[lora] quantized ${paths.length} linear modules to ${q.type}${q.doubleQuant ? ' + double quant' : ''} (blocksize ${q.blocksize})`);
     }
     if (recipe.adapter === 'none') {
