@@ -140,7 +140,7 @@ const dense = timeSteps('LoRA, dense fp32 base', peft);
 peft.unload();
 
 const before = tf.memory().numBytes;
-quant.quantizeModel(model, { type: 'nf4', blocksize: 64, doubleQuant: true });
+await quant.quantizeModel(model, { type: 'nf4', blocksize: 64, doubleQuant: true });
 const after = tf.memory().numBytes;
 const resident = model.linearModules().reduce((n, s) => n + (s.get() instanceof quant.Nf4Linear ? s.get().residentBytes() : 0), 0);
 const bitsPerParam = (8 * (4 * params - (before - after))) / params;

@@ -97,7 +97,7 @@ const denseMs = timeSteps(`dense fp32 (${backend})`);
 slot0.set(original);
 const before = tf.memory().numBytes;
 const t0 = performance.now();
-quant.quantizeModel(model, { type: 'nf4', blocksize: 64, doubleQuant: true });
+await quant.quantizeModel(model, { type: 'nf4', blocksize: 64, doubleQuant: true });
 const quantizeMs = performance.now() - t0;
 const after = tf.memory().numBytes;
 const resident = model.linearModules().reduce((n, s) => n + (s.get() instanceof quant.Nf4Linear ? s.get().residentBytes() : 0), 0);

@@ -145,7 +145,7 @@ for (const spec of specs) {
   const config = model.config;
   let bytesPerParam = null;
   if (spec.quant === 'nf4') {
-    quant.quantizeModel(model, { type: 'nf4', blocksize: 64, doubleQuant: true });
+    await quant.quantizeModel(model, { type: 'nf4', blocksize: 64, doubleQuant: true });
     let bytes = 0;
     let params = 0;
     for (const slot of model.linearModules()) {

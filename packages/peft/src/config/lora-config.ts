@@ -5,8 +5,9 @@ import { PEFT_FORMAT_VERSION, pythonJsonDumps } from '../io/format.js';
 /**
  * How LoRA weights are initialised (PEFT `init_lora_weights`): `true` = A kaiming-uniform
  * (U(±1/√in)), B = 0; `'gaussian'` = A ~ N(0, 1/r²), B = 0; `false` = A and B both
- * kaiming-uniform (not a no-op: for tests and debugging). `'pissa'` and `'olora'` are parsed but
- * rejected when a fresh adapter is created (they need an SVD / QR of the base weight).
+ * kaiming-uniform (not a no-op: for tests and debugging). `'pissa'` (exact SVD),
+ * `'pissa_niter_<n>'` (randomized SVD, seeded) and `'olora'` (QR) factor the base weight into A / B
+ * and replace the base with the residual `W − s·B·A` (dense bases only; quantized bases are refused).
  */
 export type InitLoraWeights = boolean | 'gaussian' | 'pissa' | 'olora' | `pissa_niter_${number}`;
 

@@ -162,8 +162,17 @@ describe('LoraLinear', () => {
     layer.dispose();
   });
 
-  it('rejects pissa / olora naming the option', () => {
-    expect(() => LoraLinear.fromBase(base(), 'p', opts({ initLoraWeights: 'pissa' }))).toThrow(/`init_lora_weights` "pissa" is not supported.*SVD/);
-    expect(() => LoraLinear.fromBase(base(), 'o', opts({ initLoraWeights: 'olora' }))).toThrow(/"olora".*QR/);
+  it('pissa / olora keep the output (residual base) and reject unknown inits naming the option', async () => {
+    const ref = base();
+    const x = input();
+    for (const init of ['pissa', 'olora'] as const) {
+      const layer = LoraLinear.fromBase(base(), init, opts({ initLoraWeights: init }));
+      expect(layer.base).not.toBeInstanceOf(LoraLinear);
+      await expectTensorsClose(layer.apply(x), ref.apply(x), { rtol: 1e-5, atol: 1e-5 });
+      layer.dispose();
+    }
+    expect(() => LoraLinear.fromBase(base(), 'l', opts({ initLoraWeights: 'loftq' as never }))).toThrow(/`init_lora_weights` "loftq" is not supported/);
+    tf.dispose([x]);
+    ref.dispose();
   });
 });

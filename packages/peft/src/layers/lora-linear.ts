@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { InitLoraWeights } from '../config/lora-config.js';
 import { doraForward, doraWeightNorm } from './dora.js';
 import { matMul2d } from './ops.js';
+import { oloraFactors, pissaFactors } from './svd-init.js';
 
 /**
  * A base layer that can be rebuilt around a new dense weight: the hook merging uses for bases
@@ -38,7 +39,10 @@ export interface LoraAdapterOptions {
   readonly useDora: boolean;
   /** Dropout on the adapter input while training. */
   readonly loraDropout: number;
-  /** Initialisation (`'pissa'`/`'olora'` are rejected). */
+  /**
+   * Initialisation. `'pissa'`, `'pissa_niter_<n>'` and `'olora'` factor the base weight and replace
+   * the base with the residual (see {@link LoraLinear.addAdapter}).
+   */
   readonly initLoraWeights: InitLoraWeights;
   /** Draws A (and B when `initLoraWeights` is false), in PEFT's `[r, in]` / `[out, r]` order. */
   readonly rng: Rng;
@@ -153,28 +157,33 @@ export class LoraLinear implements LinearLike {
     return { a, b, magnitude };
   }
 
-  /** Adds an adapter (inactive until {@link LoraLinear.setAdapter}). */
+  /**
+   * Adds an adapter (inactive until {@link LoraLinear.setAdapter}). PiSSA / OLoRA inits read the
+   * base weight back synchronously (`dataSync`: cpu, wasm, webgl) and rebuild the base around the
+   * residual weight; a quantized base is refused.
+   */
   addAdapter(name: string, options: LoraAdapterOptions): void {
     const where = options.path ?? 'linear';
     if (this.adapters.has(name)) throw new InvalidArgumentError({ argument: 'adapterName', message: `${where} already has an adapter "${name}"; delete it first.` });
     if (!Number.isInteger(options.r) || options.r <= 0) throw new InvalidArgumentError({ argument: 'r', message: `\`r\` must be a positive integer (got ${options.r}) at ${where}.` });
     const init = options.initLoraWeights;
-    if (typeof init === 'string' && init !== 'gaussian') {
-      throw new LoraError(
-        `\`init_lora_weights\` "${init}" is not supported by @lora/peft (it needs an ${init === 'olora' ? 'QR' : 'SVD'} of the base weight and rewrites it); use true, false or "gaussian".`,
-      );
-    }
     const { r } = options;
     const [inF, outF] = [this.inFeatures, this.outFeatures];
     const rng = options.rng;
-    let aData: Float32Array;
-    if (init === 'gaussian') aData = Float32Array.from({ length: r * inF }, () => rng.normal() / r);
-    else aData = kaimingUniform(rng, r, inF);
-    const a = tf.variable(transposed(aData, r, inF), options.trainable) as tf.Variable<tf.Rank.R2>;
-    const bInit = init === false ? transposed(kaimingUniform(rng, outF, r), outF, r) : tf.zeros([r, outF]);
-    const b = tf.variable(bInit, options.trainable) as tf.Variable<tf.Rank.R2>;
-    bInit.dispose();
     const scaling = options.useRslora ? options.loraAlpha / Math.sqrt(r) : options.loraAlpha / r;
+    let a: tf.Variable<tf.Rank.R2>;
+    let b: tf.Variable<tf.Rank.R2>;
+    if (typeof init === 'string' && init !== 'gaussian') {
+      ({ a, b } = this.decomposeBase(init, r, scaling, options));
+    } else {
+      let aData: Float32Array;
+      if (init === 'gaussian') aData = Float32Array.from({ length: r * inF }, () => rng.normal() / r);
+      else aData = kaimingUniform(rng, r, inF);
+      a = tf.variable(transposed(aData, r, inF), options.trainable) as tf.Variable<tf.Rank.R2>;
+      const bInit = init === false ? transposed(kaimingUniform(rng, outF, r), outF, r) : tf.zeros([r, outF]);
+      b = tf.variable(bInit, options.trainable) as tf.Variable<tf.Rank.R2>;
+      bInit.dispose();
+    }
     let magnitude: tf.Variable<tf.Rank.R1> | undefined;
     if (options.useDora) {
       const norm = tf.tidy(() => {
@@ -426,6 +435,76 @@ export class LoraLinear implements LinearLike {
       weight.dispose();
       throw error;
     });
+  }
+
+  /**
+   * PiSSA / OLoRA (PEFT `pissa_init`, `olora_init`): factors the base weight `W` (torch
+   * `[out, in]`, in float64) into `lora_A` / `lora_B` and replaces the base with the residual
+   * `W − s·B·A` (stored float32), so the layer's output is unchanged at init. Needs a dense
+   * {@link Linear} base or a loss-free {@link RebuildableLinear} that rebuilds synchronously; a
+   * quantized (lossy) base is refused, as PEFT refuses PiSSA on 4-bit weights.
+   */
+  private decomposeBase(init: string, r: number, scaling: number, options: LoraAdapterOptions): { a: tf.Variable<tf.Rank.R2>; b: tf.Variable<tf.Rank.R2> } {
+    const where = options.path ?? 'linear';
+    const niterMatch = /^pissa_niter_(\d+)$/.exec(init);
+    if (init !== 'pissa' && init !== 'olora' && niterMatch === null) {
+      throw new InvalidArgumentError({ argument: 'initLoraWeights', message: `\`init_lora_weights\` "${init}" is not supported at ${where}; use true, false, "gaussian", "pissa", "pissa_niter_<n>" or "olora".` });
+    }
+    const base = this.baseLayer;
+    if (!(base instanceof Linear)) {
+      if (!isRebuildableLinear(base)) {
+        throw new LoraError(`\`init_lora_weights\` "${init}" rewrites the base weight, but the base layer at ${where} is a ${base.constructor.name}, which cannot be rebuilt; use a Linear from @lora/models.`);
+      }
+      if (base.lossyRebuild === true) {
+        throw new LoraError(
+          `\`init_lora_weights\` "${init}" rewrites the base weight, but the base layer at ${where} (${base.constructor.name}) is quantized and would round the residual weight; initialise on the full-precision model, then quantize the residual model (as PEFT requires for 4-bit bases).`,
+        );
+      }
+    }
+    const [inF, outF] = [this.inFeatures, this.outFeatures];
+    if (r > Math.min(inF, outF)) {
+      throw new InvalidArgumentError({ argument: 'r', message: `\`init_lora_weights\` "${init}" needs \`r\` ≤ min(in, out) = ${Math.min(inF, outF)} at ${where} (got r = ${r}); lower r.` });
+    }
+    // Our [in, out] row-major buffer is torch's [out, in] weight read column-major.
+    const dense = base.denseWeight();
+    const wIn = dense.dataSync();
+    dense.dispose();
+    const w = new Float64Array(outF * inF);
+    for (let i = 0; i < inF; i++) for (let o = 0; o < outF; o++) w[o * inF + i] = wIn[i * outF + o] as number;
+    const shape = { out: outF, in: inF };
+    const { loraA, loraB } =
+      init === 'olora'
+        ? oloraFactors(w, shape, r)
+        : pissaFactors(w, shape, r, scaling, niterMatch === null ? undefined : { niter: Number(niterMatch[1]), rng: options.rng });
+    // Residual in our [in, out] layout: W_res[i, o] = W[o, i] − s · Σ_k B[o, k] A[k, i].
+    const residual = new Float32Array(inF * outF);
+    for (let i = 0; i < inF; i++) {
+      for (let o = 0; o < outF; o++) {
+        let acc = 0;
+        for (let k = 0; k < r; k++) acc += (loraB[o * r + k] as number) * (loraA[k * inF + i] as number);
+        residual[i * outF + o] = (w[o * inF + i] as number) - scaling * acc;
+      }
+    }
+    const weight = tf.tensor2d(residual, [inF, outF]);
+    if (base instanceof Linear) {
+      this.baseLayer = new Linear(weight, base.bias === undefined ? {} : { bias: base.bias.clone() });
+    } else {
+      let next: LinearLike | Promise<LinearLike>;
+      try {
+        next = (base as RebuildableLinear).withDenseWeight(weight);
+      } finally {
+        weight.dispose();
+      }
+      if (next instanceof Promise) {
+        void next.then((m) => m.dispose(), () => undefined);
+        throw new LoraError(`\`init_lora_weights\` "${init}" needs a base that rebuilds synchronously, but ${base.constructor.name}.withDenseWeight at ${where} returned a promise; use a Linear from @lora/models.`);
+      }
+      this.baseLayer = next;
+    }
+    base.dispose();
+    const a = tf.variable(transposed(Float32Array.from(loraA), r, inF), options.trainable) as tf.Variable<tf.Rank.R2>;
+    const b = tf.variable(transposed(Float32Array.from(loraB), outF, r), options.trainable) as tf.Variable<tf.Rank.R2>;
+    return { a, b };
   }
 
   private nextSeed(): number {
