@@ -467,8 +467,17 @@ export class LoraLinear implements LinearLike {
     }
     // Our [in, out] row-major buffer is torch's [out, in] weight read column-major.
     const dense = base.denseWeight();
-    const wIn = dense.dataSync();
-    dense.dispose();
+    let wIn: ArrayLike<number>;
+    try {
+      wIn = dense.dataSync();
+    } catch (error) {
+      throw new LoraError(
+        `\`init_lora_weights\` "${init}" reads the base weight at ${where} back synchronously (adapters are created synchronously), which this backend (${tf.getBackend()}) cannot do; create the adapter on the wasm, cpu or tensorflow backend, or use the default initialisation.`,
+        { cause: error },
+      );
+    } finally {
+      dense.dispose();
+    }
     const w = new Float64Array(outF * inF);
     for (let i = 0; i < inF; i++) for (let o = 0; o < outF; o++) w[o * inF + i] = wIn[i * outF + o] as number;
     const shape = { out: outF, in: inF };
