@@ -8,15 +8,12 @@
 // Env: LORA_BACKEND picks the tfjs backend (default automatic); LORA_BENCH_PYTHON overrides the
 // Python interpreter (default /opt/parity/bin/python, then python3); LORA_BENCH_PYTHON=none skips it.
 // Uses the BUILT packages (packages/*/dist). Writes bench/results/decode.json.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { findPython, hfLlamaConfig, importBuilt, importTf, root, runPython } from './common.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
@@ -29,20 +26,12 @@ const runs = Number(args.runs);
 const newTokens = Number(args['new-tokens']);
 const promptTokens = Number(args['prompt-tokens']);
 
-async function importBuilt(pkg, entry = 'index.js') {
-  const file = join(root, 'packages', pkg, 'dist', entry);
-  if (!existsSync(file)) {
-    console.error(`bench/decode.mjs: ${file} is missing — build first: pnpm build`);
-    process.exit(1);
-  }
-  return import(pathToFileURL(file).href);
-}
 
 const core = await importBuilt('core');
 const models = await importBuilt('models');
 const testing = await importBuilt('models', 'test/index.js');
 // The same @tensorflow/tfjs instance the models package uses (for the tensor-leak check).
-const tf = await import(pathToFileURL(createRequire(join(root, 'packages/models/package.json')).resolve('@tensorflow/tfjs')).href);
+const tf = await importTf();
 
 const backend = await models.selectBackend({});
 // wasm has threads off in Node and the cpu backend is single-threaded: compare with 1 torch thread.
@@ -54,22 +43,6 @@ function promptIds(config) {
   return [bos, ...Array.from({ length: promptTokens - 1 }, (_, i) => 3 + ((i * 37) % (config.vocabSize - 3)))];
 }
 
-/** LlamaConfig kwargs for transformers with the same shapes as our model. */
-function hfConfig(c) {
-  return {
-    vocab_size: c.vocabSize,
-    hidden_size: c.hiddenSize,
-    intermediate_size: c.intermediateSize,
-    num_hidden_layers: c.numHiddenLayers,
-    num_attention_heads: c.numAttentionHeads,
-    num_key_value_heads: c.numKeyValueHeads,
-    head_dim: c.headDim,
-    max_position_embeddings: c.maxPositionEmbeddings,
-    rms_norm_eps: c.rmsNormEps,
-    tie_word_embeddings: c.tieWordEmbeddings,
-    rope_theta: c.rope.full_attention?.theta ?? 10000,
-  };
-}
 
 async function timeDecode(model, prompt) {
   const options = { maxNewTokens: newTokens, temperature: 0, stopTokenIds: [] };
@@ -122,36 +95,22 @@ const rows = [];
 for (const w of workloads) {
   const prompt = promptIds(w.model.config);
   const ours = await timeDecode(w.model, prompt);
-  rows.push({ name: w.name, prompt, config: hfConfig(w.model.config), lora: ours });
+  rows.push({ name: w.name, prompt, config: hfLlamaConfig(w.model.config), lora: ours });
   w.dispose();
 }
 
 // The reference: transformers, same configs and prompts, same thread count, in the same run.
 let reference = null;
 let referenceNote = '';
-const candidates = process.env.LORA_BENCH_PYTHON ? [process.env.LORA_BENCH_PYTHON] : ['/opt/parity/bin/python', 'python3'];
-for (const python of candidates) {
-  if (python === 'none') {
-    referenceNote = 'skipped (LORA_BENCH_PYTHON=none)';
-    break;
+const found = findPython(['torch', 'transformers']);
+if (found.skipped !== undefined) referenceNote = found.skipped;
+else {
+const spec = { threads, new_tokens: newTokens, runs, workloads: rows.map((r) => ({ name: r.name, prompt: r.prompt, config: r.config })) };
+  try {
+    reference = { python: found.python, ...runPython(found.python, 'decode_transformers.py', spec) };
+  } catch (error) {
+    referenceNote = error.message;
   }
-  const probe = spawnSync(python, ['-c', 'import torch, transformers'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    referenceNote += `${python}: no torch+transformers; `;
-    continue;
-  }
-  const spec = { threads, new_tokens: newTokens, runs, workloads: rows.map((r) => ({ name: r.name, prompt: r.prompt, config: r.config })) };
-  const child = spawnSync(python, [join(root, 'bench', 'decode_transformers.py')], {
-    input: JSON.stringify(spec),
-    encoding: 'utf8',
-    maxBuffer: 1 << 24,
-  });
-  if (child.status !== 0) {
-    referenceNote = `${python} failed: ${child.stderr.trim().split('\n').at(-1)}`;
-    break;
-  }
-  reference = { python, ...JSON.parse(child.stdout) };
-  break;
 }
 
 const table = rows.map((r) => {

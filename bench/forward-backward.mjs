@@ -13,15 +13,12 @@
 // Tokens/s come from wall time and from process CPU time (on a shared machine the CPU-time figure
 // of single-threaded runs is the steadier one). Uses the BUILT packages (packages/*/dist).
 // Writes bench/results/forward-backward.json.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { findPython, hfLlamaConfig, importBuilt, importTf, root, runPython } from './common.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
@@ -32,39 +29,15 @@ const { values: args } = parseArgs({
 const runs = Number(args.runs);
 const seq = Number(args.seq);
 
-async function importBuilt(pkg, entry = 'index.js') {
-  const file = join(root, 'packages', pkg, 'dist', entry);
-  if (!existsSync(file)) {
-    console.error(`bench/forward-backward.mjs: ${file} is missing — build first: pnpm build`);
-    process.exit(1);
-  }
-  return import(pathToFileURL(file).href);
-}
 
 const core = await importBuilt('core');
 const models = await importBuilt('models');
 const testing = await importBuilt('models', 'test/index.js');
-const tf = await import(pathToFileURL(createRequire(join(root, 'packages/models/package.json')).resolve('@tensorflow/tfjs')).href);
+const tf = await importTf();
 
 const backend = await models.selectBackend({});
 const cores = availableParallelism();
 
-/** LlamaConfig kwargs for transformers with the same shapes as our model. */
-function hfConfig(c) {
-  return {
-    vocab_size: c.vocabSize,
-    hidden_size: c.hiddenSize,
-    intermediate_size: c.intermediateSize,
-    num_hidden_layers: c.numHiddenLayers,
-    num_attention_heads: c.numAttentionHeads,
-    num_key_value_heads: c.numKeyValueHeads,
-    head_dim: c.headDim,
-    max_position_embeddings: Math.max(c.maxPositionEmbeddings, seq),
-    rms_norm_eps: c.rmsNormEps,
-    tie_word_embeddings: c.tieWordEmbeddings,
-    rope_theta: c.rope.full_attention?.theta ?? 10000,
-  };
-}
 
 /** Replaces every linear module by a trainable copy (full fine-tuning). */
 function makeLinearsTrainable(model) {
@@ -142,37 +115,23 @@ for (const w of workloads) {
   const model = await w.make();
   makeLinearsTrainable(model);
   const ours = timeStep(model, w.batch);
-  rows.push({ name: w.name, batch: w.batch, seq, config: hfConfig(model.config), lora: ours });
+  rows.push({ name: w.name, batch: w.batch, seq, config: hfLlamaConfig(model.config), lora: ours });
   model.dispose();
 }
 
 // The reference: PyTorch (transformers' Llama), same shapes, 1 thread and all cores, in the same run.
 let reference = null;
 let referenceNote = '';
-const candidates = process.env.LORA_BENCH_PYTHON ? [process.env.LORA_BENCH_PYTHON] : ['/opt/parity/bin/python', 'python3'];
-for (const python of candidates) {
-  if (python === 'none') {
-    referenceNote = 'skipped (LORA_BENCH_PYTHON=none)';
-    break;
+const found = findPython(['torch', 'transformers']);
+if (found.skipped !== undefined) referenceNote = found.skipped;
+else {
+const threads = cores > 1 ? [1, cores] : [1];
+const spec = { threads, runs, workloads: rows.map((r) => ({ name: r.name, batch: r.batch, seq: r.seq, config: r.config })) };
+  try {
+    reference = { python: found.python, ...runPython(found.python, 'forward_backward_torch.py', spec) };
+  } catch (error) {
+    referenceNote = error.message;
   }
-  const probe = spawnSync(python, ['-c', 'import torch, transformers'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    referenceNote += `${python}: no torch+transformers; `;
-    continue;
-  }
-  const threads = cores > 1 ? [1, cores] : [1];
-  const spec = { threads, runs, workloads: rows.map((r) => ({ name: r.name, batch: r.batch, seq: r.seq, config: r.config })) };
-  const child = spawnSync(python, [join(root, 'bench', 'forward_backward_torch.py')], {
-    input: JSON.stringify(spec),
-    encoding: 'utf8',
-    maxBuffer: 1 << 24,
-  });
-  if (child.status !== 0) {
-    referenceNote = `${python} failed: ${child.stderr.trim().split('\n').at(-1)}`;
-    break;
-  }
-  reference = { python, ...JSON.parse(child.stdout) };
-  break;
 }
 
 const fmt = (x, d = 0) => (x === undefined ? 'n/a' : x.toFixed(d));
