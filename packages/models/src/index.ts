@@ -44,6 +44,7 @@ export { selectBackend, backendNames, type BackendName, type BackendSelection, t
 
 export { Linear, type LinearLike, type LinearOptions } from './layers/linear.js';
 export { RMSNorm } from './layers/rms-norm.js';
+export { fastFlaggedMatMul, isRecordingGradients } from './layers/tape.js';
 export { ropeInverseFrequencies } from './layers/rope.js';
 export { KVCache } from './cache/kv-cache.js';
 export type { CausalLM, ForwardOptions, LinearSlot } from './architectures/causal-lm.js';

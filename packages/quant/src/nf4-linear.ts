@@ -1,10 +1,10 @@
 import { InvalidArgumentError } from '@lora/core';
-import type { LinearLike } from '@lora/models';
+import { fastFlaggedMatMul, type LinearLike } from '@lora/models';
 import * as tf from '@tensorflow/tfjs';
 import { blockCount, compressAbsmax, decompressAbsmax, quantize4bit } from './blockwise.js';
 import type { QuantType } from './codebooks/codebooks.js';
 import { defaultMaps, type QuantState } from './format.js';
-import { bnbBytesToCodes, codesToBnbBytes, NIBBLES_PER_WORD, packWords, unpackCodes, unpackWords } from './pack.js';
+import { bnbBytesToCodes, codesToBnbBytes, lookupWords, NIBBLES_PER_WORD, packWords, tripleTable, unpackWords } from './pack.js';
 
 /** Options of {@link Nf4Linear.quantize}. */
 export interface QuantizeLinearOptions {
@@ -23,11 +23,55 @@ export interface QuantizeLinearOptions {
 type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 
 /**
+ * The `[4096, 3]` look-up tables of `lookupWords`, shared by every layer with the same code map on
+ * the same backend (48 KiB each) and freed when the last of them is disposed.
+ */
+const tripleTables = new Map<string, { table: tf.Tensor2D; users: number }>();
+
+function tableKey(map: ArrayLike<number>): string {
+  return `${tf.getBackend()}:${Array.from(map).join(',')}`;
+}
+
+function acquireTripleTable(map: ArrayLike<number>): tf.Tensor2D {
+  const key = tableKey(map);
+  let entry = tripleTables.get(key);
+  if (entry === undefined || entry.table.isDisposed) {
+    entry = { table: tf.tensor2d(tripleTable(map), [4096, 3]), users: 0 };
+    tripleTables.set(key, entry);
+  }
+  entry.users++;
+  return entry.table;
+}
+
+function releaseTripleTable(map: ArrayLike<number>, table: tf.Tensor2D): void {
+  const key = tableKey(map);
+  const entry = tripleTables.get(key);
+  if (entry === undefined || entry.table !== table) {
+    // Registered under another backend, or already replaced: free it if it is ours alone.
+    if (!table.isDisposed && ![...tripleTables.values()].some((e) => e.table === table)) table.dispose();
+    return;
+  }
+  entry.users--;
+  if (entry.users <= 0) {
+    entry.table.dispose();
+    tripleTables.delete(key);
+  }
+}
+
+/** Bytes of a shared table attributed to each of its users. */
+function tableShareBytes(table: tf.Tensor2D): number {
+  const entry = [...tripleTables.values()].find((e) => e.table === table);
+  return (4 * table.size) / Math.max(entry?.users ?? 1, 1);
+}
+
+/**
  * A frozen 4-bit (NF4 or FP4) linear layer: the QLoRA base. Holds the codes as int32 words of six
  * nibbles and the per-block absmax as float32 (double-quantized absmax is expanded once at
  * construction; the 8-bit codes are kept on the host for saving). The float32 weight exists only
  * inside `apply` (and again inside its gradient), one layer at a time. Gradients flow to the input
- * only, through flag-free matmuls (`dy @ W` with W dequantized as PyTorch's `[out, in]`).
+ * only (`dy @ W` with W dequantized as PyTorch's `[out, in]`; the forward's `x @ Wᵀ` uses a
+ * transpose flag except on wasm, see `fastFlaggedMatMul`). Dequantizing looks the codes up three
+ * at a time in a table shared by the layers (`lookupWords`).
  *
  * @example
  * ```ts
@@ -54,6 +98,8 @@ export class Nf4Linear implements LinearLike {
    * the gradient, so at most one layer's float32 weight exists at a time.
    */
   cacheWeightForBackward = false;
+  /** The shared `[4096, 3]` look-up table of the code map (see `lookupWords`). */
+  private readonly table: tf.Tensor2D;
   private readonly host: Omit<QuantState, 'packed'>;
   private readonly matMul: (x: tf.Tensor2D) => tf.Tensor2D;
 
@@ -77,6 +123,7 @@ export class Nf4Linear implements LinearLike {
     this.words = tf.tensor1d(packWords(bnbBytesToCodes(state.packed, n, padded)), 'int32');
     this.absmax = tf.tensor2d(absmax, [blocks, 1]);
     this.code = tf.tensor1d(state.quantMap);
+    this.table = acquireTripleTable(state.quantMap);
     this.bias = options.bias;
     const { packed: _packed, ...host } = state;
     this.host = host;
@@ -86,7 +133,7 @@ export class Nf4Linear implements LinearLike {
       const cached = this.cacheWeightForBackward;
       if (cached) save([w]);
       return {
-        value: tf.matMul(x, tf.transpose(w)),
+        value: fastFlaggedMatMul() ? tf.matMul(x, w, false, true) : tf.matMul(x, tf.transpose(w)),
         gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => tf.matMul(dy, cached ? (saved[0] as tf.Tensor2D) : this.dequantizeTorchLayout()),
       };
     }) as unknown as CustomGradFn) as unknown as (x: tf.Tensor2D) => tf.Tensor2D;
@@ -117,8 +164,8 @@ export class Nf4Linear implements LinearLike {
   dequantizeTorchLayout(): tf.Tensor2D {
     return tf.tidy(() => {
       const blocks = this.absmax.shape[0];
-      const codes = unpackCodes(this.words).slice(0, blocks * this.blocksize);
-      const scaled = tf.mul(tf.gather(this.code, codes).reshape([blocks, this.blocksize]), this.absmax);
+      const values = lookupWords(this.words, this.table).slice(0, blocks * this.blocksize);
+      const scaled = tf.mul(values.reshape([blocks, this.blocksize]), this.absmax);
       return scaled.reshape([-1]).slice(0, this.outFeatures * this.inFeatures).reshape([this.outFeatures, this.inFeatures]) as tf.Tensor2D;
     });
   }
@@ -175,15 +222,16 @@ export class Nf4Linear implements LinearLike {
     return { ...this.host, packed };
   }
 
-  /** Bytes held in tfjs tensors by this layer (words + absmax + code table, bias excluded). */
+  /** Bytes held in tfjs tensors by this layer (words + absmax + code map, plus its share of the look-up table; bias excluded). */
   residentBytes(): number {
-    return 4 * (this.words.size + this.absmax.size + this.code.size);
+    return 4 * (this.words.size + this.absmax.size + this.code.size) + tableShareBytes(this.table);
   }
 
   dispose(): void {
     this.words.dispose();
     this.absmax.dispose();
     this.code.dispose();
+    releaseTripleTable(this.host.quantMap, this.table);
     this.bias?.dispose();
   }
 }

@@ -67,3 +67,41 @@ export function unpackCodes(words: tf.Tensor1D): tf.Tensor1D {
     return tf.cast(nibbles, 'int32').reshape([-1]) as tf.Tensor1D;
   });
 }
+
+/** Codes per look-up index in {@link lookupWords}: a word's 24 bits are two 12-bit triples. */
+const TRIPLE = 3;
+
+/**
+ * The `[4096, 3]` table of {@link lookupWords} for a 16-entry code map: row `i` holds the values of
+ * the three nibbles of the 12-bit number `i`, lowest first (`map[i & 15]`, `map[(i >> 4) & 15]`,
+ * `map[i >> 8]`).
+ */
+export function tripleTable(map: ArrayLike<number>): Float32Array {
+  if (map.length !== 16) throw new RangeError(`a 4-bit code map has 16 entries, got ${map.length}.`);
+  const table = new Float32Array(4096 * TRIPLE);
+  for (let i = 0; i < 4096; i++) {
+    table[TRIPLE * i] = map[i & 15] as number;
+    table[TRIPLE * i + 1] = map[(i >> 4) & 15] as number;
+    table[TRIPLE * i + 2] = map[i >> 8] as number;
+  }
+  return table;
+}
+
+/**
+ * Looks the codes of packed words `[w]` up in a {@link tripleTable} `[4096, 3]`, returning the
+ * `[w·6]` values (element `6i + j` is nibble `j` of word `i`, as {@link unpackCodes} orders them).
+ * Each word is split into its low and high 12 bits with exact float32 arithmetic (the word is
+ * < 2^24 and 1/4096 is a power of two) and each half gathers three values at once: a third of the
+ * gather indices of one look-up per nibble, and no per-nibble unpacking. Gathers cost per index
+ * on every backend (≈ 27 ns on tensorflow here), so this is ~3× faster than `gather(map,
+ * unpackCodes(words))` and gives the same values bit for bit.
+ */
+export function lookupWords(words: tf.Tensor1D, table: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const f = tf.cast(words, 'float32');
+    const high = tf.floor(tf.mul(f, 1 / 4096));
+    const low = tf.sub(f, tf.mul(high, 4096));
+    const indices = tf.cast(tf.stack([low, high], 1), 'int32').reshape([-1]) as tf.Tensor1D;
+    return tf.gather(table, indices).reshape([-1]) as tf.Tensor1D;
+  });
+}

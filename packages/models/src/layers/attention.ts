@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { isRecordingGradients } from './tape.js';
+import { fastFlaggedMatMul, isRecordingGradients } from './tape.js';
 
 /** Options of {@link scaledDotProductAttention}. */
 export interface AttentionOptions {
@@ -45,10 +45,12 @@ export function scaledDotProductAttention(
  * `qg` `[B, KV, rep·T, D]` (row `r·T + i` is query `i` of head `kv·rep + r`), `k`/`v`
  * `[B, KV, S, D]`; returns `[B, KV, rep·T, D]` in the same layout.
  *
- * On wasm the batched and transposed matmuls fall back to a naive loop (DESIGN.md), so for
- * prefill and training the products run as one flag-free 2-D matmul per group, with transposes
- * materialised and a hand-written gradient that keeps every backward matmul flag-free as well.
- * A decode step (few rows) keeps the single batched matmul, cheaper than many dispatches there.
+ * On backends with fast batched and transposed matmuls (tensorflow, webgpu, cpu; see
+ * `fastFlaggedMatMul`) the products are one `BatchMatMul` each with a transpose flag, and the
+ * gradient is tfjs's. On wasm those fall back to a naive loop (DESIGN.md), so for prefill and
+ * training the products run as one flag-free 2-D matmul per group, with transposes materialised and
+ * a hand-written gradient that keeps every backward matmul flag-free as well; a decode step (few
+ * rows) keeps the single batched matmul there, cheaper than many dispatches.
  */
 export function groupedQueryAttention(
   qg: tf.Tensor4D,
@@ -59,7 +61,7 @@ export function groupedQueryAttention(
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const rows = qg.shape[2];
-    if (options.softcap !== undefined || rows < GROUPED_MIN_ROWS) return batchedAttention(qg, k, v, queryLength, options);
+    if (options.softcap !== undefined || rows < GROUPED_MIN_ROWS || fastFlaggedMatMul()) return batchedAttention(qg, k, v, queryLength, options);
     if (!isRecordingGradients()) return perGroupForward(qg, k, v, queryLength, options).out;
     const run = tf.customGrad(((qIn: tf.Tensor4D, kIn: tf.Tensor4D, vIn: tf.Tensor4D, save: tf.GradSaveFunc) => {
       const { out, q3, k3, v3, probs } = perGroupForward(qIn, kIn, vIn, queryLength, options);
@@ -101,7 +103,7 @@ export function groupedQueryAttention(
 
 type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 
-/** One batched matmul with a transposed operand (small query counts: decode steps, softcapping). */
+/** One batched matmul with a transposed operand (any backend but wasm; on wasm: decode steps, softcapping). */
 function batchedAttention(qg: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, queryLength: number, options: AttentionOptions): tf.Tensor4D {
   let scores = tf.mul(tf.matMul(qg, k, false, true), options.scale) as tf.Tensor4D;
   if (options.softcap !== undefined) scores = tf.mul(tf.tanh(tf.div(scores, options.softcap)), options.softcap) as tf.Tensor4D;

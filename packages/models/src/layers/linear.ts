@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { isRecordingGradients } from './tape.js';
+import { fastFlaggedMatMul, isRecordingGradients } from './tape.js';
 
 /**
  * A linear layer as the decoders see it: `y = x W + b` over the last axis. Decoders hold every
@@ -36,10 +36,10 @@ export interface LinearOptions {
 /**
  * Dense linear layer with its weight stored as `[in, out]`.
  *
- * The forward is a flag-free 2-D matmul and the gradient is written explicitly (transposes
- * materialised, no `transposeA/B` flags): on the wasm backend the flagged and batched matmuls fall
- * back to a naive loop that is ~10× slower (DESIGN.md). A frozen layer passes gradients to its
- * input only.
+ * The forward is a flag-free 2-D matmul and the gradient is written explicitly: on wasm with the
+ * transposes materialised (no `transposeA/B` flags — its flagged matmul falls back to a naive loop
+ * ~10× slower, DESIGN.md), elsewhere with the flags, which cost nothing there (see
+ * `fastFlaggedMatMul`). A frozen layer passes gradients to its input only.
  */
 export class Linear implements LinearLike {
   readonly inFeatures: number;
@@ -68,7 +68,7 @@ export class Linear implements LinearLike {
     const w = this.weight;
     this.frozenMatMul = tf.customGrad(((x: tf.Tensor2D) => ({
       value: tf.matMul(x, w),
-      gradFunc: (dy: tf.Tensor2D) => tf.matMul(dy, tf.transpose(w)),
+      gradFunc: (dy: tf.Tensor2D) => (fastFlaggedMatMul() ? tf.matMul(dy, w, false, true) : tf.matMul(dy, tf.transpose(w))),
     })) as unknown as CustomGradFn) as unknown as (x: tf.Tensor2D) => tf.Tensor2D;
   }
 
@@ -115,10 +115,9 @@ const trainableMatMul = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, save: tf
     value: tf.matMul(x, w),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [
-        tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)),
-        tf.matMul(tf.transpose(xs), dy as tf.Tensor2D),
-      ];
+      const g = dy as tf.Tensor2D;
+      if (fastFlaggedMatMul()) return [tf.matMul(g, ws, false, true), tf.matMul(xs, g, true, false)];
+      return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g)];
     },
   };
 }) as unknown as CustomGradFn) as unknown as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;

@@ -1,10 +1,12 @@
+import { fastFlaggedMatMul } from '@lora/models';
 import * as tf from '@tensorflow/tfjs';
 
 type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 
 /**
- * `x @ w` for 2-D tensors with an explicit gradient that materialises the transposes instead of
- * using `transposeA/B` flags (on wasm the flagged matmul is ~10× slower; DESIGN.md).
+ * `x @ w` for 2-D tensors with an explicit gradient that, on wasm, materialises the transposes
+ * instead of using `transposeA/B` flags (the flagged matmul is ~10× slower there; DESIGN.md) and
+ * uses the flags on every other backend (`fastFlaggedMatMul`).
  */
 export const matMul2d = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, save: tf.GradSaveFunc) => {
   save([x, w]);
@@ -12,7 +14,9 @@ export const matMul2d = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, save: tf
     value: tf.matMul(x, w),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)), tf.matMul(tf.transpose(xs), dy as tf.Tensor2D)];
+      const g = dy as tf.Tensor2D;
+      if (fastFlaggedMatMul()) return [tf.matMul(g, ws, false, true), tf.matMul(xs, g, true, false)];
+      return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g)];
     },
   };
 }) as unknown as CustomGradFn) as unknown as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
