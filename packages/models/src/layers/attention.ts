@@ -84,13 +84,14 @@ export function groupedQueryAttention(
             const pi = p[i] as tf.Tensor2D;
             const dProbs = tf.matMul(dOuts[i] as tf.Tensor2D, vsT[i] as tf.Tensor2D);
             dVT.push(tf.matMul(dOutsT[i] as tf.Tensor2D, pi));
-            // Softmax backward: p ⊙ (dp − Σ dp⊙p), then the score scale.
-            const dScores = tf.mul(tf.mul(pi, tf.sub(dProbs, tf.sum(tf.mul(dProbs, pi), -1, true))), options.scale) as tf.Tensor2D;
+            // Softmax backward: p ⊙ (dp − Σ dp⊙p); the score scale is applied to dQ below (the
+            // forward scaled the queries, not the [rows, S] scores).
+            const dScores = tf.mul(pi, tf.sub(dProbs, tf.sum(tf.mul(dProbs, pi), -1, true))) as tf.Tensor2D;
             dQ.push(tf.matMul(dScores, kss[i] as tf.Tensor2D));
             dKT.push(tf.matMul(qsT[i] as tf.Tensor2D, dScores));
           }
           return [
-            tf.reshape(tf.stack(dQ), qIn.shape),
+            tf.reshape(tf.mul(tf.stack(dQ), options.scale), qIn.shape),
             tf.reshape(transpose3d(tf.stack(dKT) as tf.Tensor3D), kIn.shape),
             tf.reshape(transpose3d(tf.stack(dVT) as tf.Tensor3D), vIn.shape),
           ];
@@ -105,14 +106,16 @@ type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 
 /** One batched matmul with a transposed operand (any backend but wasm; on wasm: decode steps, softcapping). */
 function batchedAttention(qg: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, queryLength: number, options: AttentionOptions): tf.Tensor4D {
-  let scores = tf.mul(tf.matMul(qg, k, false, true), options.scale) as tf.Tensor4D;
+  // Scaling the queries ([.., rows, D]) instead of the scores ([.., rows, S]) saves a pass over the
+  // largest tensor of attention, forward and backward.
+  let scores = tf.matMul(tf.mul(qg, options.scale), k, false, true) as tf.Tensor4D;
   if (options.softcap !== undefined) scores = tf.mul(tf.tanh(tf.div(scores, options.softcap)), options.softcap) as tf.Tensor4D;
   const probs = tf.softmax(addMask(scores, options.mask, queryLength), -1);
   return tf.matMul(probs, v);
 }
 
 /**
- * Per group `i` (= `b·KV + kv`): `probs_i = softmax(q_i k_iᵀ · scale + mask_b)`, `out_i = probs_i v_i`,
+ * Per group `i` (= `b·KV + kv`): `probs_i = softmax((scale · q_i) k_iᵀ + mask_b)`, `out_i = probs_i v_i`,
  * each product a 2-D matmul. Softmax and masking run per group too: slicing one big
  * `[G, rows, S]` tensor costs a full copy of it per slice on wasm, a few small dispatches do not.
  */
@@ -126,7 +129,7 @@ function perGroupForward(
   const [b, kv, r, d] = qg.shape;
   const s = k.shape[2];
   const g = b * kv;
-  const q3 = tf.reshape(qg, [g, r, d]) as tf.Tensor3D;
+  const q3 = tf.mul(tf.reshape(qg, [g, r, d]), options.scale) as tf.Tensor3D;
   const k3 = tf.reshape(k, [g, s, d]) as tf.Tensor3D;
   const v3 = tf.reshape(v, [g, s, d]) as tf.Tensor3D;
   const qs = splitGroups(q3);
@@ -136,7 +139,7 @@ function perGroupForward(
   const probs: tf.Tensor2D[] = [];
   const outs: tf.Tensor2D[] = [];
   for (let i = 0; i < g; i++) {
-    let scores = tf.mul(tf.matMul(qs[i] as tf.Tensor2D, ksT[i] as tf.Tensor2D), options.scale) as tf.Tensor2D;
+    let scores: tf.Tensor2D = tf.matMul(qs[i] as tf.Tensor2D, ksT[i] as tf.Tensor2D);
     const mask = masks[Math.floor(i / kv)];
     if (mask !== undefined) scores = tf.add(scores, mask);
     const p = tf.softmax(scores, -1);
