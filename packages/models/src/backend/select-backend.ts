@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, LoraError } from '@lora/core';
 import { importOptional } from './import-optional.js';
 import { smokeTestBackend } from './smoke-test.js';
+import { installTensorflowKernels } from './tensorflow-kernels.js';
 import { registerHardwareWebGpu } from './webgpu.js';
 
 /**
@@ -98,6 +99,7 @@ async function tryCandidate(candidate: BackendCandidate): Promise<string | undef
   await tf.ready();
   const active = (instance ?? tf.backend()) as { firstUse?: boolean };
   if (candidate.name === 'cpu' && 'firstUse' in active) active.firstUse = false;
+  if (candidate.tfjsBackend === 'tensorflow') installTensorflowKernels();
   await smokeTestBackend();
   return detail;
 }

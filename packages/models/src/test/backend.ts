@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { installTensorflowKernels } from '../backend/tensorflow-kernels.js';
 import { InvalidArgumentError } from '@lora/core';
 import { registerWebGpu } from '../backend/webgpu.js';
 
@@ -42,6 +43,8 @@ export function setupTestBackend(): Promise<TestBackend> {
     const ok = await tf.setBackend(wanted);
     if (!ok) throw new Error(`could not initialise tfjs backend "${wanted}"`);
     await tf.ready();
+    // As selectBackend does: the shape-routed matmul kernel of the tensorflow backend.
+    if (wanted === 'tensorflow' && !installTensorflowKernels()) throw new Error('the tensorflow backend lacks the tfjs-node internals installTensorflowKernels needs');
     return wanted;
   })();
   return ready;

@@ -255,10 +255,8 @@ export class LoraLinear implements LinearLike {
         const dropped = this.training && ad.dropout > 0;
         const xin = dropped ? (tf.dropout(x2, ad.dropout, undefined, this.nextSeed()) as tf.Tensor2D) : x2;
         if (ad.magnitude === undefined) {
-          // PEFT computes `lora_B(lora_A(x)) * scaling`; scaling the rank-r intermediate instead
-          // ([N, r], not [N, out]) is the same product with a much smaller elementwise pass.
-          const down = matMul2d(xin, ad.a);
-          result = tf.add(result, matMul2d(ad.scaling === 1 ? down : tf.mul(down, ad.scaling), ad.b));
+          const lora = matMul2d(matMul2d(xin, ad.a), ad.b);
+          result = tf.add(result, tf.mul(lora, ad.scaling));
         } else {
           const weight = this.baseLayer.denseWeight();
           result = doraForward({ result, x: xin, dropped, weight, bias: this.baseLayer.bias, a: ad.a, b: ad.b, magnitude: ad.magnitude, scaling: ad.scaling });
