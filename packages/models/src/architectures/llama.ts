@@ -61,7 +61,7 @@ export class LlamaAttention {
           // [B, n·D] is [B, n, 1, D]; for queries fold the group rows directly ([B, KV, rep, D]).
           z = tf.reshape(y, n === h ? [b, kv, rep, d] : [b, n, 1, d]);
           if (norm !== undefined) z = norm.apply(z) as tf.Tensor4D;
-          return rope ? applyRope(z, cos, sin, ctx.rotateHalf) : z;
+          return rope ? applyRope(z, cos, sin, ctx.rotateHalf, ctx.ropeMatrix?.[type]) : z;
         }
         z = tf.reshape(y, [b, t, n, d]);
         if (norm !== undefined) z = norm.apply(z) as tf.Tensor4D;
