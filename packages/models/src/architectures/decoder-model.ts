@@ -5,6 +5,7 @@ import { type DecoderContext, RopeFrequencies, decoderContext } from '../layers/
 import type { Embedding } from '../layers/embedding.js';
 import type { LinearLike } from '../layers/linear.js';
 import type { RMSNorm } from '../layers/rms-norm.js';
+import { isRecordingGradients } from '../layers/tape.js';
 import { type CausalLM, type ForwardOptions, type LinearSlot, slot } from './causal-lm.js';
 
 /** A decoder block whose modules follow the HF names `self_attn.{q,k,v,o}_proj` and `mlp.{gate,up,down}_proj`. */
@@ -12,6 +13,13 @@ export interface DecoderBlock {
   readonly selfAttn: Record<'qProj' | 'kProj' | 'vProj' | 'oProj', LinearLike>;
   readonly mlp: Record<'gateProj' | 'upProj' | 'downProj', LinearLike>;
   apply(x: tf.Tensor3D, ctx: DecoderContext): tf.Tensor3D;
+  /**
+   * Optional: {@link apply} on hidden states flattened to `[B·T, hidden]` (batch `B`, length `T`).
+   * Without a gradient tape the model runs its blocks through it, saving two reshapes per block
+   * per step; while recording gradients it always calls `apply` (which gradient checkpointing
+   * wraps).
+   */
+  applyFlat?(x: tf.Tensor2D, batch: number, length: number, ctx: DecoderContext): tf.Tensor2D;
   dispose(): void;
 }
 
@@ -49,7 +57,15 @@ export class DecoderModel implements CausalLM {
     const out = tf.tidy(() => {
       const ctx = decoderContext(this.config, this.rope, b, t, options);
       let x = this.parts.embedding.apply(inputIds);
-      for (const layer of this.parts.layers) x = layer.apply(x, ctx);
+      const layers = this.parts.layers;
+      if (!isRecordingGradients() && layers.every((l) => l.applyFlat !== undefined)) {
+        const dm = x.shape[2];
+        let flat = tf.reshape(x, [b * t, dm]) as tf.Tensor2D;
+        for (const layer of layers) flat = (layer.applyFlat as NonNullable<DecoderBlock['applyFlat']>).call(layer, flat, b, t, ctx);
+        x = tf.reshape(flat, [b, t, dm]);
+      } else {
+        for (const layer of layers) x = layer.apply(x, ctx);
+      }
       const hidden = this.parts.norm.apply(x) as tf.Tensor3D;
       const keep = options.logitsToKeep;
       const kept = keep === undefined || keep >= t ? hidden : tf.slice(hidden, [0, t - keep, 0], [-1, -1, -1]);

@@ -27,11 +27,17 @@ export class Gemma3DecoderLayer implements DecoderBlock {
     return tf.tidy(() => {
       // Flattened to [B·T, hidden] once per block: linears and norms then need no reshapes.
       const [b, t, dm] = x.shape;
-      const x2 = tf.reshape(x, [b * t, dm]) as tf.Tensor2D;
+      return tf.reshape(this.applyFlat(tf.reshape(x, [b * t, dm]) as tf.Tensor2D, b, t, ctx), [b, t, dm]) as tf.Tensor3D;
+    });
+  }
+
+  /** {@link apply} on hidden states already flattened to `[B·T, hidden]`. */
+  applyFlat(x2: tf.Tensor2D, b: number, t: number, ctx: DecoderContext): tf.Tensor2D {
+    return tf.tidy(() => {
       const attn = this.selfAttn.applyFlat(this.inputLayernorm.apply(x2) as tf.Tensor2D, b, t, ctx);
       const h = tf.add(x2, this.postAttentionLayernorm.apply(attn));
       const ff = this.mlp.apply(this.preFeedforwardLayernorm.apply(h));
-      return tf.reshape(tf.add(h, this.postFeedforwardLayernorm.apply(ff)), [b, t, dm]) as tf.Tensor3D;
+      return tf.add(h, this.postFeedforwardLayernorm.apply(ff)) as tf.Tensor2D;
     });
   }
 

@@ -55,13 +55,22 @@ export class LlamaAttention {
       const type = this.layerType;
       const { cos, sin } = { cos: ctx.cos[type], sin: ctx.sin[type] };
       // Queries in the grouped layout [B, KV, rep·T, D] of `groupedQueryAttention`; keys and values [B, KV, T, D].
+      // A decode step rotates with one matmul per projection (DecoderContext.ropeMatrix); the
+      // queries' matrix also carries the attention scale.
+      const queryMatrix = t === 1 ? ctx.queryRopeMatrix?.[type] : undefined;
       const heads = (y: tf.Tensor, n: number, norm: RMSNorm | undefined, rope: boolean): tf.Tensor4D => {
         let z: tf.Tensor4D;
+        const matrix = !rope || t !== 1 ? undefined : n === h ? queryMatrix : ctx.ropeMatrix?.[type];
+        if (matrix !== undefined) {
+          let z3 = tf.reshape(y, [b, n, d]);
+          if (norm !== undefined) z3 = norm.apply(z3);
+          return tf.reshape(tf.matMul(z3, matrix), n === h ? [b, kv, rep, d] : [b, n, 1, d]);
+        }
         if (t === 1) {
           // [B, n·D] is [B, n, 1, D]; for queries fold the group rows directly ([B, KV, rep, D]).
           z = tf.reshape(y, n === h ? [b, kv, rep, d] : [b, n, 1, d]);
           if (norm !== undefined) z = norm.apply(z) as tf.Tensor4D;
-          return rope ? applyRope(z, cos, sin, ctx.rotateHalf, ctx.ropeMatrix?.[type]) : z;
+          return rope ? applyRope(z, cos, sin, ctx.rotateHalf) : z;
         }
         z = tf.reshape(y, [b, t, n, d]);
         if (norm !== undefined) z = norm.apply(z) as tf.Tensor4D;
@@ -73,7 +82,7 @@ export class LlamaAttention {
       let k = heads(this.kProj.apply(x), kv, this.qkNorms?.k, true);
       let v = heads(this.vProj.apply(x), kv, undefined, false);
       if (ctx.cache !== undefined) ({ keys: k, values: v } = ctx.cache.update(this.layerIndex, k, v));
-      const scale = 1 / Math.sqrt(this.config.queryPreAttnScalar ?? d);
+      const scale = queryMatrix !== undefined ? 1 : 1 / Math.sqrt(this.config.queryPreAttnScalar ?? d);
       const out = groupedQueryAttention(q, k, v, t, { scale, mask: ctx.mask[type], softcap: this.config.attnLogitSoftcapping });
       // [B, KV, rep·T, D] is [B, H, T, D]; back to rows [B·T, H·D].
       const merged = t === 1 ? tf.reshape(out, [b, h * d]) : tf.reshape(tf.transpose(tf.reshape(out, [b, h, t, d]), [0, 2, 1, 3]), [b * t, h * d]);
@@ -101,9 +110,15 @@ export class LlamaDecoderLayer implements DecoderBlock {
     return tf.tidy(() => {
       // Flattened to [B·T, hidden] once per block: linears and norms then need no reshapes.
       const [b, t, dm] = x.shape;
-      const x2 = tf.reshape(x, [b * t, dm]) as tf.Tensor2D;
+      return tf.reshape(this.applyFlat(tf.reshape(x, [b * t, dm]) as tf.Tensor2D, b, t, ctx), [b, t, dm]) as tf.Tensor3D;
+    });
+  }
+
+  /** {@link apply} on hidden states already flattened to `[B·T, hidden]`. */
+  applyFlat(x2: tf.Tensor2D, b: number, t: number, ctx: DecoderContext): tf.Tensor2D {
+    return tf.tidy(() => {
       const h = tf.add(x2, this.selfAttn.applyFlat(this.inputLayernorm.apply(x2) as tf.Tensor2D, b, t, ctx));
-      return tf.reshape(tf.add(h, this.mlp.apply(this.postAttentionLayernorm.apply(h))), [b, t, dm]) as tf.Tensor3D;
+      return tf.add(h, this.mlp.apply(this.postAttentionLayernorm.apply(h))) as tf.Tensor2D;
     });
   }
 

@@ -91,7 +91,7 @@ export function groupedQueryAttention(
             dKT.push(tf.matMul(qsT[i] as tf.Tensor2D, dScores));
           }
           return [
-            tf.reshape(tf.mul(tf.stack(dQ), options.scale), qIn.shape),
+            tf.reshape(options.scale === 1 ? tf.stack(dQ) : tf.mul(tf.stack(dQ), options.scale), qIn.shape),
             tf.reshape(transpose3d(tf.stack(dKT) as tf.Tensor3D), kIn.shape),
             tf.reshape(transpose3d(tf.stack(dVT) as tf.Tensor3D), vIn.shape),
           ];
@@ -108,7 +108,7 @@ type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 function batchedAttention(qg: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, queryLength: number, options: AttentionOptions): tf.Tensor4D {
   // Scaling the queries ([.., rows, D]) instead of the scores ([.., rows, S]) saves a pass over the
   // largest tensor of attention, forward and backward.
-  let scores = tf.matMul(tf.mul(qg, options.scale), k, false, true) as tf.Tensor4D;
+  let scores = tf.matMul(options.scale === 1 ? qg : tf.mul(qg, options.scale), k, false, true) as tf.Tensor4D;
   if (options.softcap !== undefined) scores = tf.mul(tf.tanh(tf.div(scores, options.softcap)), options.softcap) as tf.Tensor4D;
   const probs = tf.softmax(addMask(scores, options.mask, queryLength), -1);
   return tf.matMul(probs, v);
@@ -129,7 +129,7 @@ function perGroupForward(
   const [b, kv, r, d] = qg.shape;
   const s = k.shape[2];
   const g = b * kv;
-  const q3 = tf.mul(tf.reshape(qg, [g, r, d]), options.scale) as tf.Tensor3D;
+  const q3 = (options.scale === 1 ? tf.reshape(qg, [g, r, d]) : tf.mul(tf.reshape(qg, [g, r, d]), options.scale)) as tf.Tensor3D;
   const k3 = tf.reshape(k, [g, s, d]) as tf.Tensor3D;
   const v3 = tf.reshape(v, [g, s, d]) as tf.Tensor3D;
   const qs = splitGroups(q3);

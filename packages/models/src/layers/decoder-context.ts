@@ -22,6 +22,11 @@ export interface DecoderContext {
    * is one matmul instead of a roll and three elementwise ops per projection and layer.
    */
   readonly ropeMatrix?: Readonly<Partial<Record<LayerType, tf.Tensor3D>>>;
+  /**
+   * {@link ropeMatrix} times the attention scale (`1/√(queryPreAttnScalar ?? headDim)`): queries
+   * rotated with it arrive at attention already scaled.
+   */
+  readonly queryRopeMatrix?: Readonly<Partial<Record<LayerType, tf.Tensor3D>>>;
   readonly cache: KVCache | undefined;
 }
 
@@ -134,12 +139,16 @@ export function decoderContext(
   }
   if (queryLength !== 1 || isRecordingGradients()) return { mask, cos, sin, rotateHalf: rope.rotateHalf, cache };
   const ropeMatrix: Partial<Record<LayerType, tf.Tensor3D>> = {};
+  const queryRopeMatrix: Partial<Record<LayerType, tf.Tensor3D>> = {};
+  const scale = 1 / Math.sqrt(config.queryPreAttnScalar ?? config.headDim);
   for (const type of types) {
     const c = cos[type];
     const s = sin[type];
     if (c === undefined || s === undefined) continue;
     // Column j of the matrix: cos_j at row j and the signed sin_j at the row rotateHalf maps to j.
-    ropeMatrix[type] = tf.reshape(tf.add(tf.mul(rope.identity, c), tf.mul(rope.rotateHalf, s)), [batch, config.headDim, config.headDim]) as tf.Tensor3D;
+    const matrix = tf.reshape(tf.add(tf.mul(rope.identity, c), tf.mul(rope.rotateHalf, s)), [batch, config.headDim, config.headDim]) as tf.Tensor3D;
+    ropeMatrix[type] = matrix;
+    queryRopeMatrix[type] = tf.mul(matrix, scale) as tf.Tensor3D;
   }
-  return { mask, cos, sin, rotateHalf: rope.rotateHalf, cache, ropeMatrix };
+  return { mask, cos, sin, rotateHalf: rope.rotateHalf, cache, ropeMatrix, queryRopeMatrix };
 }

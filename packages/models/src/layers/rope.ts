@@ -70,13 +70,10 @@ const BROADCAST_MAX_ROWS = 8;
  * head dimension) with `cos` and signed `sin` tables from {@link ropeTablesForRange}, broadcast
  * to `x`: `x · cos + roll(x) · sinSigned`, the roll being a product with `rotate`
  * ({@link rotateHalfMatrix}). A decode step uses one broadcast matmul; longer inputs a 2-D
- * flag-free one (wasm runs batched matmuls in a naive loop), with the gradient `dy P`. With
- * `matrix` (`DecoderContext.ropeMatrix`, a single-token step: `[B, headDim, headDim]`) the
- * rotation is that one matmul; `x` then holds one position per batch row.
+ * flag-free one (wasm runs batched matmuls in a naive loop), with the gradient `dy P`. (Decode
+ * steps of the decoders use `DecoderContext.ropeMatrix` instead: one matmul.)
  */
-export function applyRope(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D, rotate: tf.Tensor2D, matrix?: tf.Tensor3D): tf.Tensor4D {
-  // Batch dimensions of equal size only: cpu/wasm/webgpu pair [B, H] with [B, 1] wrongly.
-  if (matrix !== undefined) return tf.tidy(() => tf.reshape(tf.matMul(tf.reshape(x, [x.shape[0], -1, x.shape[3]]), matrix), x.shape));
+export function applyRope(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D, rotate: tf.Tensor2D): tf.Tensor4D {
   return tf.tidy(() => {
     let rolled: tf.Tensor;
     const d = x.shape[3];
