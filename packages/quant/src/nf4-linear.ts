@@ -1,10 +1,22 @@
 import { InvalidArgumentError } from '@lora/core';
 import { fastFlaggedMatMul, type LinearLike } from '@lora/models';
 import * as tf from '@tensorflow/tfjs';
-import { blockCount, compressAbsmax, decompressAbsmax, quantize4bit } from './blockwise.js';
+import { blockCount, compressAbsmax, quantize4bit } from './blockwise.js';
 import type { QuantType } from './codebooks/codebooks.js';
 import { defaultMaps, type QuantState } from './format.js';
-import { bnbBytesToCodes, codesToBnbBytes, lookupWords, NIBBLES_PER_WORD, packWords, tripleTable, unpackWords } from './pack.js';
+import {
+  bnbBytesToCodes,
+  codesToBnbBytes,
+  codesToPairBytes,
+  gatherRows,
+  packBytePlanes,
+  pairBytesToCodes,
+  pairTable,
+  splitBytePlanes,
+  unpackBytePlanes,
+  wordBitsOf,
+  type WordBits,
+} from './pack.js';
 
 /** Options of {@link Nf4Linear.quantize}. */
 export interface QuantizeLinearOptions {
@@ -23,55 +35,72 @@ export interface QuantizeLinearOptions {
 type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 
 /**
- * The `[4096, 3]` look-up tables of `lookupWords`, shared by every layer with the same code map on
- * the same backend (48 KiB each) and freed when the last of them is disposed.
+ * Look-up tables shared by every layer with the same contents on the same backend, freed when the
+ * last of them is disposed: the `[256, 2]` nibble-pair table of a code map (2 KiB) and the
+ * `[256, 1]` nested map of double quantization (1 KiB).
  */
-const tripleTables = new Map<string, { table: tf.Tensor2D; users: number }>();
+const sharedTables = new Map<string, { table: tf.Tensor2D; users: number }>();
 
-function tableKey(map: ArrayLike<number>): string {
-  return `${tf.getBackend()}:${Array.from(map).join(',')}`;
+function tableKey(kind: string, values: ArrayLike<number>): string {
+  return `${tf.getBackend()}:${kind}:${Array.from(values).join(',')}`;
 }
 
-function acquireTripleTable(map: ArrayLike<number>): tf.Tensor2D {
-  const key = tableKey(map);
-  let entry = tripleTables.get(key);
+function acquireTable(key: string, make: () => tf.Tensor2D): tf.Tensor2D {
+  let entry = sharedTables.get(key);
   if (entry === undefined || entry.table.isDisposed) {
-    entry = { table: tf.tensor2d(tripleTable(map), [4096, 3]), users: 0 };
-    tripleTables.set(key, entry);
+    entry = { table: make(), users: 0 };
+    sharedTables.set(key, entry);
   }
   entry.users++;
   return entry.table;
 }
 
-function releaseTripleTable(map: ArrayLike<number>, table: tf.Tensor2D): void {
-  const key = tableKey(map);
-  const entry = tripleTables.get(key);
+function releaseTable(key: string, table: tf.Tensor2D): void {
+  const entry = sharedTables.get(key);
   if (entry === undefined || entry.table !== table) {
-    // Registered under another backend, or already replaced: free it if it is ours alone.
-    if (!table.isDisposed && ![...tripleTables.values()].some((e) => e.table === table)) table.dispose();
+    // Already replaced: free it if it is ours alone.
+    if (!table.isDisposed && ![...sharedTables.values()].some((e) => e.table === table)) table.dispose();
     return;
   }
   entry.users--;
   if (entry.users <= 0) {
     entry.table.dispose();
-    tripleTables.delete(key);
+    sharedTables.delete(key);
   }
 }
 
 /** Bytes of a shared table attributed to each of its users. */
-function tableShareBytes(table: tf.Tensor2D): number {
-  const entry = [...tripleTables.values()].find((e) => e.table === table);
-  return (4 * table.size) / Math.max(entry?.users ?? 1, 1);
+function tableShareBytes(key: string): number {
+  const entry = sharedTables.get(key);
+  return entry === undefined ? 0 : (4 * entry.table.size) / Math.max(entry.users, 1);
+}
+
+/** Double-quantized absmax on the device: 8-bit codes in the layer's words, dequantized per use. */
+interface DeviceNestedAbsmax {
+  /** Bytes `[codeBytes, codeBytes + nestedBlocks·blocksize)` of the words hold the codes (zero-padded). */
+  readonly codeBytes: number;
+  /** float32 absmax of each nested block, `[nestedBlocks, 1]`. */
+  readonly nestedAbsmax: tf.Tensor2D;
+  /** The float32 offset (mean of the original absmax), a scalar. */
+  readonly offset: tf.Scalar;
+  /** The shared `[256, 1]` nested code map and its key. */
+  readonly map: tf.Tensor2D;
+  readonly mapKey: string;
+  readonly blocksize: number;
 }
 
 /**
- * A frozen 4-bit (NF4 or FP4) linear layer: the QLoRA base. Holds the codes as int32 words of six
- * nibbles and the per-block absmax as float32 (double-quantized absmax is expanded once at
- * construction; the 8-bit codes are kept on the host for saving). The float32 weight exists only
- * inside `apply` (and again inside its gradient), one layer at a time. Gradients flow to the input
- * only (`dy @ W` with W dequantized as PyTorch's `[out, in]`; the forward's `x @ Wᵀ` uses a
- * transpose flag except on wasm, see `fastFlaggedMatMul`). Dequantizing looks the codes up three
- * at a time in a table shared by the layers (`lookupWords`).
+ * A frozen 4-bit (NF4 or FP4) linear layer: the QLoRA base. Holds the codes as int32 words of
+ * eight nibbles (4 bits per parameter) on backends with exact wrapping int32 arithmetic —
+ * tensorflow, wasm, cpu — and of six elsewhere (webgpu), see {@link wordBitsOf}. With double
+ * quantization the absmax stays 8-bit on the device (bytes after the codes in the same words)
+ * with its float32 nested absmax and offset, as bitsandbytes keeps it; it is dequantized on each
+ * use, bit for bit as `decompressAbsmax`. Resident: 0.516 bytes/param for NF4+DQ blocksize 64
+ * (4-bit codes, 8-bit absmax), against 0.73 with six nibbles per word and float32 absmax. The float32 weight exists only inside `apply` (and again inside
+ * its gradient), one layer at a time. Gradients flow to the input only (`dy @ W` with W
+ * dequantized as PyTorch's `[out, in]`; the forward's `x @ Wᵀ` uses a transpose flag except on
+ * wasm, see `fastFlaggedMatMul`). Dequantizing looks the codes up a byte (two nibbles) at a time
+ * in a 2 KiB table shared by the layers (`lookupBytePlanes`).
  *
  * @example
  * ```ts
@@ -85,10 +114,14 @@ export class Nf4Linear implements LinearLike {
   readonly bias: tf.Tensor1D | undefined;
   readonly quantType: QuantType;
   readonly blocksize: number;
-  /** Six codes per int32 word, `[⌈blocks·blocksize/6⌉]`. */
+  /** Bits used per int32 word of {@link words} and of the 8-bit absmax (see {@link wordBitsOf}). */
+  readonly wordBits: WordBits;
+  /**
+   * `wordBits / 8` bytes per int32 word in byte planes (`packBytePlanes`): the codes of the
+   * `blocks·blocksize` elements, two per byte (low nibble first), then with double quantization
+   * the 8-bit absmax codes padded to whole nested blocks — one split of the words per dequantization.
+   */
   readonly words: tf.Tensor1D;
-  /** float32 absmax per block, `[blocks, 1]`. */
-  readonly absmax: tf.Tensor2D;
   /** The 16-entry code table `[16]`. */
   readonly code: tf.Tensor1D;
   /**
@@ -98,8 +131,14 @@ export class Nf4Linear implements LinearLike {
    * the gradient, so at most one layer's float32 weight exists at a time.
    */
   cacheWeightForBackward = false;
-  /** The shared `[4096, 3]` look-up table of the code map (see `lookupWords`). */
+  /** float32 absmax per block `[blocks, 1]` without double quantization. */
+  private readonly plainAbsmax: tf.Tensor2D | undefined;
+  /** The 8-bit absmax with double quantization. */
+  private readonly nestedAbsmax: DeviceNestedAbsmax | undefined;
+  /** The shared `[256, 2]` nibble-pair table of the code map (see `lookupBytePlanes`). */
   private readonly table: tf.Tensor2D;
+  private readonly tableKey: string;
+  private readonly blocks: number;
   private readonly host: Omit<QuantState, 'packed'>;
   private readonly matMul: (x: tf.Tensor2D) => tf.Tensor2D;
 
@@ -114,16 +153,36 @@ export class Nf4Linear implements LinearLike {
     this.inFeatures = inF;
     this.quantType = state.quantType;
     this.blocksize = state.blocksize;
+    this.wordBits = wordBitsOf();
     const n = out * inF;
-    const blocks = blockCount(n, state.blocksize);
-    const absmax = state.nested === undefined
-      ? (state.absmax as Float32Array)
-      : decompressAbsmax({ absmax: state.absmax as Uint8Array, nestedAbsmax: state.nested.absmax, offset: state.nested.offset }, state.nested.quantMap, state.nested.blocksize);
-    const padded = Math.ceil((blocks * state.blocksize) / NIBBLES_PER_WORD) * NIBBLES_PER_WORD;
-    this.words = tf.tensor1d(packWords(bnbBytesToCodes(state.packed, n, padded)), 'int32');
-    this.absmax = tf.tensor2d(absmax, [blocks, 1]);
+    this.blocks = blockCount(n, state.blocksize);
+    if (state.absmax.length !== this.blocks) {
+      throw new InvalidArgumentError({ argument: `${name}.absmax`, message: `expected ${this.blocks} absmax entries for ${n} elements in blocks of ${state.blocksize}, found ${state.absmax.length}.` });
+    }
+    const codeBytes = codesToPairBytes(bnbBytesToCodes(state.packed, n, this.blocks * state.blocksize));
+    if (state.nested === undefined) {
+      this.words = tf.tensor1d(packBytePlanes(codeBytes, this.wordBits), 'int32');
+      this.plainAbsmax = tf.tensor2d(state.absmax as Float32Array, [this.blocks, 1]);
+    } else {
+      const nested = state.nested;
+      const nestedBlocks = blockCount(this.blocks, nested.blocksize);
+      const bytes = new Uint8Array(codeBytes.length + nestedBlocks * nested.blocksize);
+      bytes.set(codeBytes);
+      bytes.set(state.absmax as Uint8Array, codeBytes.length);
+      this.words = tf.tensor1d(packBytePlanes(bytes, this.wordBits), 'int32');
+      const mapKey = tableKey('nested', nested.quantMap);
+      this.nestedAbsmax = {
+        codeBytes: codeBytes.length,
+        nestedAbsmax: tf.tensor2d(nested.absmax, [nestedBlocks, 1]),
+        offset: tf.scalar(nested.offset),
+        map: acquireTable(mapKey, () => tf.tensor2d(nested.quantMap, [nested.quantMap.length, 1])),
+        mapKey,
+        blocksize: nested.blocksize,
+      };
+    }
     this.code = tf.tensor1d(state.quantMap);
-    this.table = acquireTripleTable(state.quantMap);
+    this.tableKey = tableKey('pair', state.quantMap);
+    this.table = acquireTable(this.tableKey, () => tf.tensor2d(pairTable(state.quantMap), [256, 2]));
     this.bias = options.bias;
     const { packed: _packed, ...host } = state;
     this.host = host;
@@ -160,16 +219,38 @@ export class Nf4Linear implements LinearLike {
     return [];
   }
 
+  /**
+   * The float32 absmax per block `[blocks, 1]`, a new tensor the caller disposes. With double
+   * quantization it is dequantized from the 8-bit codes: `f32(f32(nested_map[code] · nested_absmax)
+   * + offset)`, bitsandbytes' order (equal to `decompressAbsmax` bit for bit).
+   */
+  get absmax(): tf.Tensor2D {
+    return tf.tidy(() => this.absmaxOf(splitBytePlanes(this.words, this.wordBits)));
+  }
+
+  /** The float32 absmax `[blocks, 1]` from the split bytes of the words. */
+  private absmaxOf(bytes: tf.Tensor1D): tf.Tensor2D {
+    const nested = this.nestedAbsmax;
+    if (nested === undefined) return (this.plainAbsmax as tf.Tensor2D).clone();
+    const total = nested.nestedAbsmax.shape[0] * nested.blocksize;
+    const values = gatherRows(nested.map, bytes.slice(nested.codeBytes, total)).reshape([-1, nested.blocksize]);
+    const absmax = tf.add(tf.mul(values, nested.nestedAbsmax), nested.offset);
+    return (total === this.blocks ? absmax : absmax.reshape([-1]).slice(0, this.blocks)).reshape([this.blocks, 1]) as tf.Tensor2D;
+  }
+
   /** The dequantized weight in PyTorch layout `[out, in]` (caller disposes). */
   dequantizeTorchLayout(): tf.Tensor2D {
     return tf.tidy(() => {
-      const blocks = this.absmax.shape[0];
-      const values = lookupWords(this.words, this.table).slice(0, blocks * this.blocksize);
-      const scaled = tf.mul(values.reshape([blocks, this.blocksize]), this.absmax);
-      return scaled.reshape([-1]).slice(0, this.outFeatures * this.inFeatures).reshape([this.outFeatures, this.inFeatures]) as tf.Tensor2D;
+      const n = this.outFeatures * this.inFeatures;
+      const padded = this.blocks * this.blocksize;
+      const bytes = splitBytePlanes(this.words, this.wordBits);
+      // A slice from 0 (and one 64-byte aligned, as here) shares the buffer on tensorflow.
+      const codeBytes = padded / 2;
+      const values = gatherRows(this.table, bytes.shape[0] === codeBytes ? bytes : bytes.slice(0, codeBytes));
+      const scaled = tf.mul(values.reshape([this.blocks, this.blocksize]), this.absmaxOf(bytes));
+      return (n === padded ? scaled : scaled.reshape([-1]).slice(0, n)).reshape([this.outFeatures, this.inFeatures]) as tf.Tensor2D;
     });
   }
-
   /** The dequantized weight `[in, out]` (caller disposes). */
   denseWeight(): tf.Tensor2D {
     return tf.tidy(() => tf.transpose(this.dequantizeTorchLayout()));
@@ -216,22 +297,35 @@ export class Nf4Linear implements LinearLike {
    */
   async quantState(): Promise<QuantState> {
     const n = this.outFeatures * this.inFeatures;
-    const codes = unpackWords((await this.words.data()) as Int32Array, n);
+    const bytes = unpackBytePlanes((await this.words.data()) as Int32Array, this.wordBits, Math.ceil(n / 2));
+    const codes = pairBytesToCodes(bytes, n);
     // bnb pads an odd element count with the code of 0 (7 for NF4, 0 for FP4).
     const packed = codesToBnbBytes(codes, n, this.quantType === 'nf4' ? 7 : 0);
     return { ...this.host, packed };
   }
 
-  /** Bytes held in tfjs tensors by this layer (words + absmax + code map, plus its share of the look-up table; bias excluded). */
+  /**
+   * Bytes held in tfjs tensors by this layer: code words, absmax (float32, or 8-bit words with the
+   * nested absmax and offset), code map, and its share of the shared look-up tables; bias excluded.
+   */
   residentBytes(): number {
-    return 4 * (this.words.size + this.absmax.size + this.code.size) + tableShareBytes(this.table);
+    const nested = this.nestedAbsmax;
+    const absmax = nested === undefined
+      ? 4 * (this.plainAbsmax as tf.Tensor2D).size
+      : 4 * (nested.nestedAbsmax.size + nested.offset.size) + tableShareBytes(nested.mapKey);
+    return 4 * (this.words.size + this.code.size) + absmax + tableShareBytes(this.tableKey);
   }
 
   dispose(): void {
     this.words.dispose();
-    this.absmax.dispose();
+    this.plainAbsmax?.dispose();
+    const nested = this.nestedAbsmax;
+    if (nested !== undefined) {
+      tf.dispose([nested.nestedAbsmax, nested.offset]);
+      releaseTable(nested.mapKey, nested.map);
+    }
     this.code.dispose();
-    releaseTripleTable(this.host.quantMap, this.table);
+    releaseTable(this.tableKey, this.table);
     this.bias?.dispose();
   }
 }
