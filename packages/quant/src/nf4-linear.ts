@@ -208,10 +208,10 @@ export class Nf4Linear implements LinearLike {
 
   apply(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      const lead = x.shape.slice(0, -1);
-      let y = this.matMul(x.reshape([-1, this.inFeatures]) as tf.Tensor2D);
+      const flat = x.rank === 2;
+      let y = this.matMul((flat ? x : x.reshape([-1, this.inFeatures])) as tf.Tensor2D);
       if (this.bias !== undefined) y = tf.add(y, this.bias);
-      return y.reshape([...lead, this.outFeatures]);
+      return flat ? y : y.reshape([...x.shape.slice(0, -1), this.outFeatures]);
     });
   }
 

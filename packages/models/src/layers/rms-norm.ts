@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { isRecordingGradients } from './tape.js';
 
 /**
  * Root-mean-square layer norm over the last axis: `x * rsqrt(mean(x²) + eps) * scale`.
@@ -19,13 +20,33 @@ export class RMSNorm {
     this.scale = tf.tensor1d(scale);
   }
 
-  /** Normalises `x` of shape `[..., dim]`. */
+  /**
+   * Normalises `x` of shape `[..., dim]`. While a gradient tape records, the same forward kernels
+   * run inside a hand-written gradient, `dx = r · (g − x̂ · mean(g · x̂))` with `g = dy · scale`,
+   * `r = rsqrt(mean(x²) + eps)`, `x̂ = x · r`: six kernels where tfjs's chain rule through the mean,
+   * rsqrt and broadcasts runs about fifteen. (The scale is frozen: no gradient for it.)
+   */
   apply(x: tf.Tensor): tf.Tensor {
+    if (isRecordingGradients()) return this.withGradient(x);
     return tf.tidy(() => {
       const variance = tf.mean(tf.square(x), -1, true);
       return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, this.eps))), this.scale);
     });
   }
+
+  private readonly withGradient = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    const r = tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), this.eps));
+    const normed = tf.mul(x, r);
+    save([normed, r]);
+    return {
+      value: tf.mul(normed, this.scale),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xhat, rs] = saved as [tf.Tensor, tf.Tensor];
+        const g = tf.mul(dy, this.scale);
+        return tf.mul(tf.sub(g, tf.mul(xhat, tf.mean(tf.mul(g, xhat), -1, true))), rs);
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
 
   dispose(): void {
     this.scale.dispose();

@@ -247,8 +247,10 @@ export class LoraLinear implements LinearLike {
     const names = this.activeAdapters();
     if (names.length === 0) return this.baseLayer.apply(x);
     return tf.tidy(() => {
+      // Rank-2 inputs (the decoders' flattened hidden states) need no reshapes, forward or backward.
+      const flat = x.rank === 2;
       const lead = x.shape.slice(0, -1);
-      const x2 = x.reshape([-1, this.inFeatures]) as tf.Tensor2D;
+      const x2 = (flat ? x : x.reshape([-1, this.inFeatures])) as tf.Tensor2D;
       let result = this.baseLayer.apply(x2) as tf.Tensor2D;
       for (const name of names) {
         const ad = this.adapters.get(name) as Adapter;
@@ -262,7 +264,7 @@ export class LoraLinear implements LinearLike {
           result = doraForward({ result, x: xin, dropped, weight, bias: this.baseLayer.bias, a: ad.a, b: ad.b, magnitude: ad.magnitude, scaling: ad.scaling });
         }
       }
-      return result.reshape([...lead, this.outFeatures]);
+      return flat ? result : result.reshape([...lead, this.outFeatures]);
     });
   }
 
