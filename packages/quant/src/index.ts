@@ -41,7 +41,7 @@ export {
   type BnbTensor,
   type RawTensorSource,
 } from './format.js';
-export { NIBBLES_PER_WORD, packWords, unpackWords, unpackCodes, lookupWords, tripleTable, bnbBytesToCodes, codesToBnbBytes } from './pack.js';
+export { NIBBLES_PER_WORD, packWords, unpackWords, unpackCodes, bnbBytesToCodes, codesToBnbBytes } from './pack.js';
 export { Nf4Linear, quantizeState, type QuantizeLinearOptions } from './nf4-linear.js';
 export {
   quantizeModel,

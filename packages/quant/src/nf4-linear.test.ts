@@ -9,13 +9,11 @@ import { defaultMaps } from './format.js';
 import { Nf4Linear } from './nf4-linear.js';
 import {
   lookupBytePlanes,
-  lookupWords,
   packBytePlanes,
   packCodePlanes,
   packWords,
   pairTable,
   splitBytePlanes,
-  tripleTable,
   unpackBytePlanes,
   unpackCodePlanes,
   unpackCodes,
@@ -66,25 +64,6 @@ describe('6-nibble packing', () => {
       expect(Array.from(await out.data())).toEqual(Array.from(codes));
       t.dispose();
       out.dispose();
-    } finally {
-      await tf.setBackend(backend);
-    }
-  });
-
-  it.each(['test backend', 'wasm', 'cpu'])('lookupWords gives the code-map values of every nibble bit for bit on %s', async (name) => {
-    if (name === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
-    if (name !== 'test backend') expect(await tf.setBackend(name)).toBe(true);
-    try {
-      const rng = new Rng(5);
-      // Every 12-bit triple appears (words i·4097 cover low = high = i), plus random words and 2^24 - 1.
-      const words = Int32Array.from({ length: 4096 + 700 }, (_, i) => (i < 4096 ? i * 4097 : i === 4096 ? 2 ** 24 - 1 : rng.nextInt(2 ** 24)));
-      const map = defaultMaps('nf4').quantMap;
-      const table = tf.tensor2d(tripleTable(map), [4096, 3]);
-      const t = tf.tensor1d(words, 'int32');
-      const values = lookupWords(t, table);
-      const codes = unpackWords(words, words.length * 6);
-      expect(Array.from(await values.data())).toEqual(Array.from(codes, (c) => map[c] as number));
-      tf.dispose([table, t, values]);
     } finally {
       await tf.setBackend(backend);
     }

@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * 4-bit codes on tfjs tensors: 6 nibbles per int32 (values < 2^24, exact on every backend; 8 per
- * int32 is wrong on wasm/webgpu, whose int32 floorDiv/mod run in float32 — DESIGN.md). Element
- * `6i + j` is nibble `j` of word `i`, i.e. `word = Σ code_j · 16^j`. Unpacking uses exact float32
- * floor arithmetic (no bitwiseAnd, absent on webgpu and tfjs-node; see {@link unpackCodes}).
+ * 4-bit codes on tfjs tensors. `Nf4Linear` keeps its codes (and 8-bit double-quant absmax) in
+ * byte planes of int32 words — 4 bytes per word where int32 multiplication wraps and subtraction
+ * is exact (tensorflow, wasm, cpu), 3 bytes (< 2^24) on webgpu — see {@link packBytePlanes} and
+ * {@link lookupBytePlanes}. The older 6-nibbles-per-word layout (`word = Σ code_j · 16^j`, exact on
+ * every backend with float32 floor arithmetic; no bitwiseAnd exists on webgpu and tfjs-node) is
+ * kept below for callers of {@link packWords} / {@link unpackCodes}.
  */
 export const NIBBLES_PER_WORD = 6;
 
@@ -65,48 +67,6 @@ export function unpackCodes(words: tf.Tensor1D): tf.Tensor1D {
     const floors = tf.floor(tf.mul(tf.cast(words, 'float32').reshape([-1, 1]), scales));
     const nibbles = tf.sub(floors, tf.mul(tf.floor(tf.mul(floors, 1 / 16)), 16));
     return tf.cast(nibbles, 'int32').reshape([-1]) as tf.Tensor1D;
-  });
-}
-
-/** Codes per look-up index in {@link lookupWords}: a word's 24 bits are two 12-bit triples. */
-const TRIPLE = 3;
-
-/**
- * The `[4096, 3]` table of {@link lookupWords} for a 16-entry code map: row `i` holds the values of
- * the three nibbles of the 12-bit number `i`, lowest first (`map[i & 15]`, `map[(i >> 4) & 15]`,
- * `map[i >> 8]`).
- */
-export function tripleTable(map: ArrayLike<number>): Float32Array {
-  if (map.length !== 16) throw new RangeError(`a 4-bit code map has 16 entries, got ${map.length}.`);
-  const table = new Float32Array(4096 * TRIPLE);
-  for (let i = 0; i < 4096; i++) {
-    table[TRIPLE * i] = map[i & 15] as number;
-    table[TRIPLE * i + 1] = map[(i >> 4) & 15] as number;
-    table[TRIPLE * i + 2] = map[i >> 8] as number;
-  }
-  return table;
-}
-
-/**
- * Looks the codes of packed words `[w]` up in a {@link tripleTable} `[4096, 3]`, returning the
- * `[w·6]` values (element `6i + j` is nibble `j` of word `i`, as {@link unpackCodes} orders them).
- * Each word is split into its low and high 12 bits with exact float32 arithmetic (the word is
- * < 2^24 and 1/4096 is a power of two) and each half gathers three values at once: a third of the
- * gather indices of one look-up per nibble, and no per-nibble unpacking. Gathers cost per index,
- * and `gatherND` far less than `gather` on tensorflow and wasm (2 vs 29 ns and 8 vs 86 ns per
- * index on this machine), so this is 10–30× faster there than `gather(map, unpackCodes(words))`,
- * with the same values bit for bit.
- */
-export function lookupWords(words: tf.Tensor1D, table: tf.Tensor2D): tf.Tensor1D {
-  return tf.tidy(() => {
-    const f = tf.cast(words, 'float32');
-    const high = tf.floor(tf.mul(f, 1 / 4096));
-    const low = tf.sub(f, tf.mul(high, 4096));
-    const indices = tf.cast(tf.stack([low, high], 1), 'int32');
-    // GatherNd costs 2–8 ns per index on tensorflow and wasm, GatherV2 27–86 ns there; the cpu
-    // backend is the other way round.
-    const values = tf.getBackend() === 'cpu' ? tf.gather(table, indices.reshape([-1])) : tf.gatherND(table, indices.reshape([-1, 1]));
-    return values.reshape([-1]) as tf.Tensor1D;
   });
 }
 
