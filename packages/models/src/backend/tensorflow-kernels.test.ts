@@ -84,3 +84,62 @@ describe('matmul kernel (routed on tensorflow)', () => {
     tf.dispose([a, b]);
   });
 });
+
+// The argument-caching kernels (Reshape, Transpose, Mean, Sum, Concat, Cast) on tensorflow; the
+// same expectations hold for the stock kernels elsewhere.
+describe('shape and reduction kernels (cached arguments on tensorflow)', () => {
+  const x = () => tf.tensor3d(Float32Array.from({ length: 24 }, (_, i) => (i % 7) - 2.5), [2, 3, 4]);
+
+  it('reshape, transpose, mean, sum, concat and cast give the host-computed values; nothing leaks', async () => {
+    if (backend === 'tensorflow') expect(installTensorflowKernels()).toBe(true);
+    const a = x();
+    const host = Float32Array.from(await a.data());
+    const at = (i: number, j: number, k: number) => host[i * 12 + j * 4 + k] as number;
+    const before = tf.memory().numTensors;
+    const dataIdsBefore = (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+    for (let round = 0; round < 3; round++) {
+      // Repeated calls hit the cached argument tensors.
+      const r = tf.reshape(a, [4, -1]);
+      expect(r.shape).toEqual([4, 6]);
+      expect(Array.from(await r.data())).toEqual(Array.from(host));
+      const t = tf.transpose(a, [2, 0, 1]);
+      expect(t.shape).toEqual([4, 2, 3]);
+      const tv = await t.data();
+      expect(tv[1 * 6 + 1 * 3 + 2]).toBe(at(1, 2, 1));
+      const m = tf.mean(a, -1, true);
+      expect(m.shape).toEqual([2, 3, 1]);
+      const mv = await m.data();
+      for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) expect(mv[i * 3 + j]).toBeCloseTo((at(i, j, 0) + at(i, j, 1) + at(i, j, 2) + at(i, j, 3)) / 4, 6);
+      const s = tf.sum(a, [0, 2]);
+      expect(s.shape).toEqual([3]);
+      const sv = await s.data();
+      for (let j = 0; j < 3; j++) {
+        let want = 0;
+        for (let i = 0; i < 2; i++) for (let k = 0; k < 4; k++) want += at(i, j, k);
+        expect(sv[j]).toBeCloseTo(want, 5);
+      }
+      const ints = tf.tensor1d([1, 2, 3], 'int32');
+      const si = tf.sum(ints);
+      expect(si.dtype).toBe('int32');
+      expect(await si.data()).toEqual(Int32Array.from([6]));
+      const negated = tf.neg(a);
+      const c = tf.concat([a, negated], 1);
+      expect(c.shape).toEqual([2, 6, 4]);
+      const cv = await c.data();
+      expect(cv[1 * 24 + 4 * 4 + 3]).toBe(-at(1, 1, 3));
+      const [one, two] = [tf.tensor1d([1], 'int32'), tf.tensor1d([2, 3], 'int32')];
+      const ci = tf.concat([one, two]);
+      expect(Array.from(await ci.data())).toEqual([1, 2, 3]);
+      const same = tf.cast(a, 'float32');
+      const other = tf.cast(a, 'int32');
+      expect(Array.from(await same.data())).toEqual(Array.from(host));
+      expect(other.dtype).toBe('int32');
+      tf.dispose([r, t, m, s, ints, si, negated, c, one, two, ci, same, other]);
+      // The cast that shares data must not free the original.
+      expect((await a.data()).length).toBe(24);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    expect((tf.backend() as unknown as { numDataIds(): number }).numDataIds()).toBe(dataIdsBefore);
+    a.dispose();
+  });
+});

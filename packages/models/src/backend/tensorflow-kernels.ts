@@ -39,14 +39,20 @@ interface TensorMetadata {
 interface NodeBinding {
   TF_ATTR_TYPE: number;
   TF_ATTR_BOOL: number;
+  TF_ATTR_INT: number;
   TF_FLOAT: number;
+  TF_INT32: number;
+  TF_BOOL: number;
   executeOp(name: string, attrs: OpAttr[], inputIds: number[], numOutputs: number): TensorMetadata[];
+  createTensor(shape: number[], dtype: number, values: Int32Array): number;
+  deleteTensor(id: number): void;
 }
 
 interface NodeBackend {
   binding: NodeBinding;
   getInputTensorIds(tensors: tf.TensorInfo[]): number[];
   createOutputTensor(metadata: TensorMetadata): tf.TensorInfo;
+  incRef(dataId: object): void;
 }
 
 function asNodeBackend(backend: unknown): NodeBackend | undefined {
@@ -54,7 +60,8 @@ function asNodeBackend(backend: unknown): NodeBackend | undefined {
   if (b === null || typeof b !== 'object') return undefined;
   const binding = b.binding as Partial<NodeBinding> | undefined;
   if (typeof binding?.executeOp !== 'function' || typeof binding.TF_FLOAT !== 'number') return undefined;
-  if (typeof b.getInputTensorIds !== 'function' || typeof b.createOutputTensor !== 'function') return undefined;
+  if (typeof b.getInputTensorIds !== 'function' || typeof b.createOutputTensor !== 'function' || typeof b.incRef !== 'function') return undefined;
+  if (typeof binding.createTensor !== 'function' || typeof binding.deleteTensor !== 'function') return undefined;
   return b as NodeBackend;
 }
 
@@ -97,6 +104,96 @@ export function installTensorflowKernels(): boolean {
   };
   tf.unregisterKernel('BatchMatMul', 'tensorflow');
   tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'tensorflow', kernelFunc });
+  installConstantArgumentKernels(backend);
   installed.add(backend);
   return true;
+}
+
+/** Most int32 argument tensors kept alive by {@link installConstantArgumentKernels} at once. */
+const MAX_CACHED_ARGUMENTS = 4096;
+
+/**
+ * tfjs-node's `Reshape`, `Transpose`, `Mean`, `Sum` and `Concat` kernels create a small int32
+ * tensor for their shape / permutation / axes on every call (a tfjs tensor, written into
+ * TensorFlow, then deleted: three extra N-API round trips), and `Mean` first casts its input to
+ * float32 even when it is float32 already (a TensorFlow `Cast` op). `Cast` to the same dtype also
+ * runs an op. These replacements run the same TensorFlow ops with the same inputs — identical
+ * results — but keep the int32 arguments in a bounded cache of TensorFlow handles and skip the
+ * no-op casts (a same-dtype `Cast` shares the input's data, as the cpu backend's does). A decode
+ * step of stories260K has ~70 such ops; anything they do not cover goes to the stock kernel.
+ */
+function installConstantArgumentKernels(backend: NodeBackend): void {
+  const { binding } = backend;
+  const cache = new Map<string, number>();
+  const argument = (values: readonly number[], scalar = false): number => {
+    const key = `${scalar ? 's' : 'v'}${values.join(',')}`;
+    let id = cache.get(key);
+    if (id === undefined) {
+      if (cache.size >= MAX_CACHED_ARGUMENTS) {
+        for (const old of cache.values()) binding.deleteTensor(old);
+        cache.clear();
+      }
+      id = binding.createTensor(scalar ? [] : [values.length], binding.TF_INT32, Int32Array.from(values));
+      cache.set(key, id);
+    }
+    return id;
+  };
+  const tfType = (dtype: string): number | undefined =>
+    dtype === 'float32' ? binding.TF_FLOAT : dtype === 'int32' ? binding.TF_INT32 : dtype === 'bool' ? binding.TF_BOOL : undefined;
+  const typeAttr = (name: string, value: number): OpAttr => ({ name, type: binding.TF_ATTR_TYPE, value });
+  const int32Attr = (name: string): OpAttr => typeAttr(name, binding.TF_INT32);
+  const run = (op: string, attrs: OpAttr[], inputIds: number[]): tf.TensorInfo => {
+    const [out] = binding.executeOp(op, attrs, inputIds, 1);
+    return backend.createOutputTensor(out as TensorMetadata);
+  };
+  const idOf = (x: tf.TensorInfo): number => backend.getInputTensorIds([x])[0] as number;
+  /** Registers `fast` for `name`; when it returns undefined the stock kernel runs. */
+  const replace = (name: string, fast: (args: Parameters<tf.KernelFunc>[0]) => tf.TensorInfo | undefined): void => {
+    const stock = tf.getKernel(name, 'tensorflow');
+    if (stock === undefined) return;
+    tf.unregisterKernel(name, 'tensorflow');
+    tf.registerKernel({
+      kernelName: name,
+      backendName: 'tensorflow',
+      kernelFunc: (args) => fast(args) ?? (stock.kernelFunc(args) as tf.TensorInfo),
+    });
+  };
+
+  replace('Reshape', ({ inputs, attrs }) => {
+    const x = inputs.x as tf.TensorInfo;
+    const t = tfType(x.dtype);
+    if (t === undefined) return undefined;
+    return run('Reshape', [typeAttr('T', t), int32Attr('Tshape')], [idOf(x), argument((attrs as { shape: number[] }).shape)]);
+  });
+  replace('Transpose', ({ inputs, attrs }) => {
+    const x = inputs.x as tf.TensorInfo;
+    const t = tfType(x.dtype);
+    if (t === undefined) return undefined;
+    return run('Transpose', [typeAttr('T', t), int32Attr('Tperm')], [idOf(x), argument((attrs as { perm: number[] }).perm)]);
+  });
+  for (const op of ['Mean', 'Sum'] as const) {
+    replace(op, ({ inputs, attrs }) => {
+      const x = inputs.x as tf.TensorInfo;
+      // Mean of int32 is computed in float32 by tfjs: leave that (and bool) to the stock kernel.
+      if (x.dtype !== 'float32' && !(op === 'Sum' && x.dtype === 'int32')) return undefined;
+      const { axis, keepDims } = attrs as { axis: number | number[]; keepDims: boolean };
+      const axes = tf.util.parseAxisParam(axis, x.shape);
+      const attrList = [{ name: 'keep_dims', type: binding.TF_ATTR_BOOL, value: keepDims }, typeAttr('T', tfType(x.dtype) as number), int32Attr('Tidx')];
+      return run(op, attrList, [idOf(x), argument(axes)]);
+    });
+  }
+  replace('Concat', ({ inputs, attrs }) => {
+    const xs = Object.values(inputs) as tf.TensorInfo[];
+    const t = tfType(xs[0]?.dtype ?? 'string');
+    if (xs.length < 2 || t === undefined || xs.some((x) => x.dtype !== xs[0]?.dtype || x.shape.some((d) => d === 0))) return undefined;
+    const axis = tf.util.parseAxisParam((attrs as { axis: number }).axis, xs[0]?.shape ?? [])[0] as number;
+    const attrList = [{ name: 'N', type: binding.TF_ATTR_INT, value: xs.length }, int32Attr('Tidx'), typeAttr('T', t)];
+    return run('ConcatV2', attrList, [...backend.getInputTensorIds(xs), argument([axis], true)]);
+  });
+  replace('Cast', ({ inputs, attrs }) => {
+    const x = inputs.x as tf.TensorInfo;
+    if (x.dtype !== (attrs as { dtype: string }).dtype) return undefined;
+    backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  });
 }
