@@ -41,6 +41,7 @@ export {
 export { SAFETENSORS_DTYPES, type SafetensorsDtype, type RawTensor } from './io/dtype.js';
 
 export { selectBackend, backendNames, type BackendName, type BackendSelection, type BackendAttempt, type SelectBackendOptions } from './backend/select-backend.js';
+export { installTensorflowKernels, SMALL_BATCHED_ROWS } from './backend/tensorflow-kernels.js';
 
 export { Linear, type LinearLike, type LinearOptions } from './layers/linear.js';
 export { RMSNorm } from './layers/rms-norm.js';

@@ -153,7 +153,10 @@ export async function selectFromCandidates(
  * hardware WebGPU (`webgpu` + `@tensorflow/tfjs-backend-webgpu`, software adapters rejected),
  * tensorflow (`@tensorflow/tfjs-node`), wasm and cpu that loads and passes a matmul + gradient
  * smoke test. Missing optional packages are a normal fallback (reported through `debug`).
- * Prints one line naming the backend (stderr by default).
+ * Prints one line naming the backend (stderr by default). Activating a tensorflow backend also
+ * installs @lora's faster tfjs-node kernels (`installTensorflowKernels`: shape-routed matmuls,
+ * cached int32 arguments — the same TensorFlow ops, the same results); call that yourself if you
+ * activate tfjs-node with `tf.setBackend('tensorflow')` directly.
  *
  * @example
  * ```ts
