@@ -25,7 +25,10 @@ describe('scaledDotProductAttention', () => {
     { name: 'prefill/training, causal + padding, GQA', b: 2, h: 4, kv: 2, t: 12, offset: 0, padded: true },
     { name: 'prefill, causal only, MHA', b: 1, h: 2, kv: 2, t: 10, offset: 0, padded: false },
     { name: 'decode step with cache', b: 2, h: 4, kv: 2, t: 1, offset: 7, padded: true },
-  ])('$name: output and gradients equal the reference formula', async ({ b, h, kv, t, offset, padded }) => {
+    // causal, unpadded and T ≥ 128: two query blocks on backends with fast batched matmuls (odd T, cache offset).
+    { name: 'training, causal query blocks, GQA', b: 2, h: 4, kv: 2, t: 131, offset: 0, padded: false, causal: true },
+    { name: 'causal query blocks after a cache offset', b: 1, h: 2, kv: 1, t: 128, offset: 5, padded: false, causal: true },
+  ])('$name: output and gradients equal the reference formula', async ({ b, h, kv, t, offset, padded, causal }) => {
     const d = 8;
     const s = offset + t;
     const q = tf.randomNormal([b, h, t, d], 0, 1, 'float32', 1) as tf.Tensor4D;
@@ -36,12 +39,12 @@ describe('scaledDotProductAttention', () => {
     const mask = attentionMask({ batch: b, queryLength: t, keyLength: s, offset, padding });
     const scale = 1 / Math.sqrt(d);
     const ours = tf.grads((a: tf.Tensor, c: tf.Tensor, e: tf.Tensor) =>
-      tf.sum(tf.mul(scaledDotProductAttention(a as tf.Tensor4D, c as tf.Tensor4D, e as tf.Tensor4D, { scale, mask }), weights)),
+      tf.sum(tf.mul(scaledDotProductAttention(a as tf.Tensor4D, c as tf.Tensor4D, e as tf.Tensor4D, { scale, mask, causal }), weights)),
     )([q, k, v]);
     const ref = tf.grads((a: tf.Tensor, c: tf.Tensor, e: tf.Tensor) =>
       tf.sum(tf.mul(reference(a as tf.Tensor4D, c as tf.Tensor4D, e as tf.Tensor4D, scale, mask), weights)),
     )([q, k, v]);
-    await expectTensorsClose(scaledDotProductAttention(q, k, v, { scale, mask }), reference(q, k, v, scale, mask), { rtol: 1e-5, atol: 1e-5 });
+    await expectTensorsClose(scaledDotProductAttention(q, k, v, { scale, mask, causal }), reference(q, k, v, scale, mask), { rtol: 1e-5, atol: 1e-5 });
     for (const [i, g] of ours.entries()) {
       expect(g.shape).toEqual([q, k, v][i]?.shape);
       await expectTensorsClose(g, ref[i] as tf.Tensor, { rtol: 1e-4, atol: 1e-5 });

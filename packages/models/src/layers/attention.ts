@@ -12,7 +12,19 @@ export interface AttentionOptions {
   mask: tf.Tensor4D | undefined;
   /** Gemma soft-capping of scores: `tanh(s / c) * c` before masking. */
   softcap?: number | undefined;
+  /**
+   * The mask is causal (query `i` never sees keys after position `offset + i`; segments and
+   * windows only remove more) and no query row is fully masked (no padding: every query sees at
+   * least itself). Long training inputs then split the queries in two blocks and skip the first
+   * block's all-masked keys (a quarter of the score work); the results equal the unsplit ones up
+   * to float32 summation order. (A fully masked row would be uniform over all keys unsplit but
+   * over the block's keys split — hence the condition.)
+   */
+  causal?: boolean;
 }
+
+/** Query length from which causal training attention runs in two query blocks. */
+const CAUSAL_SPLIT_MIN_LENGTH = 128;
 
 /**
  * Query rows per key/value group from which the per-group 2-D matmul path is used. Below it (a
@@ -61,7 +73,10 @@ export function groupedQueryAttention(
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const rows = qg.shape[2];
-    if (fastFlaggedMatMul() && options.softcap === undefined && isRecordingGradients()) return batchedAttentionWithGradient(qg, k, v, queryLength, options);
+    if (fastFlaggedMatMul() && options.softcap === undefined && isRecordingGradients()) {
+      if (options.causal === true && queryLength >= CAUSAL_SPLIT_MIN_LENGTH) return causalQueryBlocks(qg, k, v, queryLength, options);
+      return batchedAttentionWithGradient(qg, k, v, queryLength, options);
+    }
     if (options.softcap !== undefined || rows < GROUPED_MIN_ROWS || fastFlaggedMatMul()) return batchedAttention(qg, k, v, queryLength, options);
     if (!isRecordingGradients()) return perGroupForward(qg, k, v, queryLength, options).out;
     const run = tf.customGrad(((qIn: tf.Tensor4D, kIn: tf.Tensor4D, vIn: tf.Tensor4D, save: tf.GradSaveFunc) => {
@@ -145,6 +160,33 @@ function batchedAttentionWithGradient(qg: tf.Tensor4D, k: tf.Tensor4D, v: tf.Ten
     };
   }) as unknown as CustomGradFn) as unknown as (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor4D;
   return run(qg, k, v);
+}
+
+/**
+ * Causal attention in two query blocks: queries `[0, T/2)` attend to keys `[0, offset + T/2)` only,
+ * the rest to all `S` keys, so the first block's scores (all masked beyond that) are never formed.
+ * Each block is {@link batchedAttentionWithGradient}; slices and the final concat differentiate
+ * through tfjs.
+ */
+function causalQueryBlocks(qg: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, queryLength: number, options: AttentionOptions): tf.Tensor4D {
+  const [b, kv, rows, d] = qg.shape;
+  const rep = rows / queryLength;
+  const s = k.shape[2];
+  const offset = s - queryLength;
+  const half = Math.floor(queryLength / 2);
+  const q5 = tf.reshape(qg, [b, kv, rep, queryLength, d]);
+  const outs: tf.Tensor[] = [];
+  for (const [start, end] of [[0, half], [half, queryLength]] as const) {
+    const length = end - start;
+    const keys = offset + end;
+    const qb = tf.reshape(tf.slice(q5, [0, 0, 0, start, 0], [-1, -1, -1, length, -1]), [b, kv, rep * length, d]) as tf.Tensor4D;
+    const kb = keys === s ? k : (tf.slice(k, [0, 0, 0, 0], [-1, -1, keys, -1]) as tf.Tensor4D);
+    const vb = keys === s ? v : (tf.slice(v, [0, 0, 0, 0], [-1, -1, keys, -1]) as tf.Tensor4D);
+    const mask = options.mask === undefined ? undefined : (tf.slice(options.mask, [0, 0, start, 0], [-1, -1, length, keys]) as tf.Tensor4D);
+    const out = batchedAttentionWithGradient(qb, kb, vb, length, { ...options, mask });
+    outs.push(tf.reshape(out, [b, kv, rep, length, d]));
+  }
+  return tf.reshape(tf.concat(outs, 3), [b, kv, rows, d]) as tf.Tensor4D;
 }
 
 /**

@@ -16,6 +16,8 @@ export interface DecoderContext {
   readonly sin: Readonly<Record<LayerType, tf.Tensor4D>>;
   /** Half-swap permutation matrix of the head dimension (owned by the model; see `applyRope`). */
   readonly rotateHalf: tf.Tensor2D;
+  /** No key is padding (no attention mask, or one of all ones): every query sees at least itself. */
+  readonly unpadded: boolean;
   /**
    * For a single-token step without a gradient tape (decoding): the whole rotation per batch row
    * as one matrix `[B, headDim, headDim]` = diag(cos) + rotateHalf · diag(sin), so `applyRope`
@@ -137,7 +139,8 @@ export function decoderContext(
     cos[type] = tf.reshape(tf.gather(table.cos, positionIds), shape);
     sin[type] = tf.reshape(tf.gather(table.sin, positionIds), shape);
   }
-  if (queryLength !== 1 || isRecordingGradients()) return { mask, cos, sin, rotateHalf: rope.rotateHalf, cache };
+  const unpadded = padding === undefined || padding.every((row) => Array.prototype.every.call(row, (x: number) => x === 1));
+  if (queryLength !== 1 || isRecordingGradients()) return { mask, cos, sin, rotateHalf: rope.rotateHalf, cache, unpadded };
   const ropeMatrix: Partial<Record<LayerType, tf.Tensor3D>> = {};
   const queryRopeMatrix: Partial<Record<LayerType, tf.Tensor3D>> = {};
   const scale = 1 / Math.sqrt(config.queryPreAttnScalar ?? config.headDim);
@@ -150,5 +153,5 @@ export function decoderContext(
     ropeMatrix[type] = matrix;
     queryRopeMatrix[type] = tf.mul(matrix, scale) as tf.Tensor3D;
   }
-  return { mask, cos, sin, rotateHalf: rope.rotateHalf, cache, ropeMatrix, queryRopeMatrix };
+  return { mask, cos, sin, rotateHalf: rope.rotateHalf, cache, unpadded, ropeMatrix, queryRopeMatrix };
 }
