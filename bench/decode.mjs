@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { findPython, hfLlamaConfig, importBuilt, importTf, root, runPython } from './common.mjs';
+import { W2_CONFIG_JSON, findPython, hfLlamaConfig, importBuilt, importTf, root, runPython } from './common.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -75,19 +75,7 @@ if (!args.only || args.only === 'stories260K') {
   }
 }
 if (!args.only || args.only === 'llama-d512') {
-  const model = await testing.randomCausalLM('llama', {
-    overrides: {
-      vocab_size: 8192,
-      hidden_size: 512,
-      intermediate_size: 1376,
-      num_hidden_layers: 8,
-      num_attention_heads: 8,
-      num_key_value_heads: 8,
-      max_position_embeddings: 2048,
-      tie_word_embeddings: false,
-    },
-    seed: 0,
-  });
+  const model = await testing.randomCausalLM('llama', { overrides: W2_CONFIG_JSON, seed: 0 });
   workloads.push({ name: 'llama-d512-L8-ffn1376-v8192', model, dispose: () => model.dispose() });
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { InvalidArgumentError, LoraError } from '@lora/core';
+import { InvalidArgumentError, LoraError, positiveIntegerFlag } from '@lora/core';
 import type { JudgeProviderName } from '@lora/judge';
 import { CARBOT_PRESETS, type CarbotPresetName, runPipeline } from './pipeline.js';
 
@@ -25,12 +25,6 @@ const { values } = parseArgs({
   },
 });
 
-function count(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError({ argument: `--${flag}`, message: `must be a positive integer, got ${value}` });
-  return n;
-}
 
 try {
   const preset = values.preset as CarbotPresetName;
@@ -39,9 +33,9 @@ try {
   if ((provider === undefined) !== (values['judge-model'] === undefined)) {
     throw new InvalidArgumentError({ argument: '--judge-provider', message: 'give --judge-provider and --judge-model together (e.g. --judge-provider gemini --judge-model gemini-2.5-flash)' });
   }
-  const maxSteps = count('max-steps', values['max-steps']);
-  const examples = count('examples', values.examples);
-  const evalLimit = count('eval-limit', values['eval-limit']);
+  const maxSteps = positiveIntegerFlag('max-steps', values['max-steps']);
+  const examples = positiveIntegerFlag('examples', values.examples);
+  const evalLimit = positiveIntegerFlag('eval-limit', values['eval-limit']);
   const result = await runPipeline({
     preset,
     out: values.out ?? `runs/carbot-${preset}`,

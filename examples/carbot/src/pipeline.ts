@@ -17,7 +17,7 @@ import {
   writeRunMetrics,
   REPORT_FILES,
 } from '@lora/eval';
-import { type JudgeProviderName, type PairwiseSummary, runPairwise } from '@lora/judge';
+import { type CreateJudgeModelOptions, type PairwiseSummary, runPairwise } from '@lora/judge';
 import { PeftModel } from '@lora/peft';
 import { type Recipe, batchExamples, evaluateLoss, loadRecipe, recipeChatTemplate, trainRecipe } from '@lora/train';
 import { carbotJsonSchema } from './catalog.js';
@@ -48,15 +48,8 @@ export const CARBOT_PRESETS = {
 /** Name of a preset. */
 export type CarbotPresetName = keyof typeof CARBOT_PRESETS;
 
-/** A judge for the optional pairwise pass (an API; the key comes from the environment). */
-export interface JudgeSettings {
-  provider: JudgeProviderName;
-  model: string;
-  /** Base URL (required for `openai-compatible`; optional for the others, e.g. a proxy). */
-  baseUrl?: string;
-  /** API key; else `OPENAI_API_KEY` / `GEMINI_API_KEY` from the environment. */
-  apiKey?: string;
-}
+/** A judge API for the optional judge pass: provider, model, base URL, key (else from the environment). */
+export type JudgeSettings = Pick<CreateJudgeModelOptions, 'provider' | 'model' | 'baseUrl' | 'apiKey'>;
 
 /** Options of {@link runPipeline}. */
 export interface RunPipelineOptions {

@@ -7,15 +7,9 @@
  *   tsx --conditions=@lora/source src/main.ts rebuild --out DIR   # epoch_results.csv, summary_results.csv, comparison, plots
  */
 import { parseArgs } from 'node:util';
-import { InvalidArgumentError } from '@lora/core';
+import { InvalidArgumentError, positiveIntegerFlag } from '@lora/core';
 import { rebuildF1Report, runF1Pipeline } from './pipeline.js';
 
-function intOption(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError({ argument: `--${name}`, message: `must be a positive integer, got "${value}"` });
-  return n;
-}
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -42,9 +36,9 @@ async function main(): Promise<void> {
   if (command !== 'run') throw new InvalidArgumentError({ argument: 'command', message: `unknown command "${command}"; use run or rebuild` });
   // MC scoring by log-probability needs no judge; the flags are accepted for a uniform recipe CLI.
   if (values['judge-provider'] !== undefined) console.error('[f1] --judge-provider ignored: answers are scored by log-probability of the options');
-  const epochs = intOption('epochs', values.epochs);
-  const maxSteps = intOption('max-steps', values['max-steps']);
-  const evalLimit = intOption('limit', values.limit);
+  const epochs = positiveIntegerFlag('epochs', values.epochs);
+  const maxSteps = positiveIntegerFlag('max-steps', values['max-steps']);
+  const evalLimit = positiveIntegerFlag('limit', values.limit);
   await runF1Pipeline({
     preset: values.preset,
     out,

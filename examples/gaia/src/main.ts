@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { InvalidArgumentError, LoraError } from '@lora/core';
+import { InvalidArgumentError, LoraError, positiveIntegerFlag } from '@lora/core';
 import type { JudgeProviderName } from '@lora/judge';
 import { GAIA_PRESETS, type GaiaPresetName, runPipeline } from './pipeline.js';
 
@@ -26,12 +26,6 @@ const { values } = parseArgs({
   },
 });
 
-function count(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError({ argument: `--${flag}`, message: `must be a positive integer, got ${value}` });
-  return n;
-}
 
 try {
   const preset = values.preset as GaiaPresetName;
@@ -40,9 +34,9 @@ try {
   if ((provider === undefined) !== (values['judge-model'] === undefined)) {
     throw new InvalidArgumentError({ argument: '--judge-provider', message: 'give --judge-provider and --judge-model together (e.g. --judge-provider gemini --judge-model gemini-2.5-flash)' });
   }
-  const maxSteps = count('max-steps', values['max-steps']);
-  const perCategory = count('per-category', values['per-category']);
-  const evalLimit = count('eval-limit', values['eval-limit']);
+  const maxSteps = positiveIntegerFlag('max-steps', values['max-steps']);
+  const perCategory = positiveIntegerFlag('per-category', values['per-category']);
+  const evalLimit = positiveIntegerFlag('eval-limit', values['eval-limit']);
   const result = await runPipeline({
     preset,
     out: values.out ?? `runs/gaia-${preset}`,

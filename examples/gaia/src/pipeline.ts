@@ -6,7 +6,7 @@ import { InvalidArgumentError } from '@lora/core';
 import { type Example, type TokenizedExample, type Tokenizer, exampleEncoder, exampleSchema, readDataset, renderChat, truncateExamples } from '@lora/data';
 import type { CausalLM } from '@lora/models';
 import { type RunMetrics, type Variant, REPORT_FILES, evaluateVariants, readPredictions, rebuildReport, writeRunMetrics } from '@lora/eval';
-import { type JudgeProviderName, type ScoreSummary as JudgeScoreSummary, runScore } from '@lora/judge';
+import { type CreateJudgeModelOptions, type ScoreSummary as JudgeScoreSummary, runScore } from '@lora/judge';
 import { PeftModel } from '@lora/peft';
 import { type Recipe, batchExamples, evaluateLoss, loadRecipe, recipeChatTemplate, trainRecipe } from '@lora/train';
 import { type GaiaDataOptions, hasGaiaDataset, referenceText, writeGaiaDataset } from './dataset.js';
@@ -37,15 +37,8 @@ export const GAIA_PRESETS = {
 /** Name of a preset. */
 export type GaiaPresetName = keyof typeof GAIA_PRESETS;
 
-/** A judge API for the reference-graded judge pass (the key comes from the environment). */
-export interface JudgeSettings {
-  provider: JudgeProviderName;
-  model: string;
-  /** Base URL (required for `openai-compatible`). */
-  baseUrl?: string;
-  /** API key; else `GEMINI_API_KEY` / `OPENAI_API_KEY` from the environment. */
-  apiKey?: string;
-}
+/** A judge API for the optional judge pass: provider, model, base URL, key (else from the environment). */
+export type JudgeSettings = Pick<CreateJudgeModelOptions, 'provider' | 'model' | 'baseUrl' | 'apiKey'>;
 
 /** Options of {@link runPipeline}. */
 export interface RunPipelineOptions {

@@ -10,7 +10,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { InvalidArgumentError, validate } from '@lora/core';
+import { InvalidArgumentError, validate, positiveIntegerFlag } from '@lora/core';
 import type { JudgeProviderName } from '@lora/judge';
 import { parse as parseYaml } from 'yaml';
 import { runGsm8kPipeline, type Gsm8kPipelinePreset } from './pipeline.js';
@@ -18,12 +18,6 @@ import { Gsm8kThresholdsSchema, type Gsm8kThresholds } from './thresholds.js';
 
 const PRESETS = ['smoke', 'simple', 'medium', 'strong'] as const;
 
-function intOption(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError({ argument: `--${name}`, message: `must be a positive integer, got "${value}"` });
-  return n;
-}
 
 async function readThresholds(file: string | undefined): Promise<Gsm8kThresholds | undefined> {
   if (file === undefined) return undefined;
@@ -49,8 +43,8 @@ async function main(): Promise<void> {
   if (!(PRESETS as readonly string[]).includes(preset)) throw new InvalidArgumentError({ argument: '--preset', message: `must be one of ${PRESETS.join(', ')}, got "${preset}"` });
   const provider = values['judge-provider'];
   if (provider !== undefined && values['judge-model'] === undefined) throw new InvalidArgumentError({ argument: '--judge-model', message: 'give the model id of the --judge-provider' });
-  const maxSteps = intOption('max-steps', values['max-steps']);
-  const evalLimit = intOption('limit', values.limit);
+  const maxSteps = positiveIntegerFlag('max-steps', values['max-steps']);
+  const evalLimit = positiveIntegerFlag('limit', values.limit);
   const thresholds = await readThresholds(values.thresholds);
   const result = await runGsm8kPipeline({
     preset: preset as Gsm8kPipelinePreset,

@@ -7,16 +7,10 @@
  *     [--limit N] [--resume] [--judge-provider openai|gemini|openai-compatible --judge-model ID [--judge-base-url URL]]
  */
 import { parseArgs } from 'node:util';
-import { InvalidArgumentError } from '@lora/core';
+import { InvalidArgumentError, positiveIntegerFlag } from '@lora/core';
 import type { JudgeProviderName } from '@lora/judge';
 import { runJudgePipeline, type JudgePresetName } from './pipeline.js';
 
-function intOption(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError({ argument: `--${name}`, message: `must be a positive integer, got "${value}"` });
-  return n;
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -36,8 +30,8 @@ async function main(): Promise<void> {
   const preset: JudgePresetName = values.preset;
   const provider = values['judge-provider'];
   if (provider !== undefined && values['judge-model'] === undefined) throw new InvalidArgumentError({ argument: '--judge-model', message: 'give the model id of the --judge-provider' });
-  const maxSteps = intOption('max-steps', values['max-steps']);
-  const evalLimit = intOption('limit', values.limit);
+  const maxSteps = positiveIntegerFlag('max-steps', values['max-steps']);
+  const evalLimit = positiveIntegerFlag('limit', values.limit);
   await runJudgePipeline({
     preset,
     out: values.out ?? `runs/judge-${preset}`,
