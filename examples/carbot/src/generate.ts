@@ -18,10 +18,12 @@ import {
 import { SLOT_PHRASES, TEMPLATES, type CommandTemplate } from './templates.js';
 import { addTypos, numberToWord } from './text-noise.js';
 
-/** Default system prompt of generated conversations: the answer format, no catalog (short for tiny models). */
+/**
+ * Default system prompt of generated conversations: the seed project's prompt, which names the
+ * answer format and no catalog (short enough for small models).
+ */
 export const CARBOT_SYSTEM_PROMPT =
-  'You are CarBot, an in-car assistant. Answer with <ACTION>{"name": ..., "args": {...}}</ACTION> on one line, ' +
-  'then <SAY>a short confirmation</SAY>. Use {"name":"none","args":{}} when the request is not a car control.';
+  'You are CarBot, an in-vehicle assistant. Always output two parts: <ACTION>{...}</ACTION> and <SAY>...</SAY>.';
 
 /**
  * One generated example, as written to JSONL (one object per line). `messages` is the chat in

@@ -41,6 +41,16 @@ export {
 export { SAFETENSORS_DTYPES, type SafetensorsDtype, type RawTensor } from './io/dtype.js';
 
 export { selectBackend, backendNames, type BackendName, type BackendSelection, type BackendAttempt, type SelectBackendOptions } from './backend/select-backend.js';
+export {
+  estimateMemory,
+  assertFitsBackend,
+  wasmHeapBytes,
+  countParameters,
+  InsufficientMemoryError,
+  WASM_HEAP_LIMIT_BYTES,
+  type MemoryEstimate,
+  type MemoryWorkload,
+} from './backend/memory.js';
 export { installTensorflowKernels, SMALL_BATCHED_ROWS } from './backend/tensorflow-kernels.js';
 
 export { Linear, type LinearLike, type LinearOptions } from './layers/linear.js';
@@ -52,7 +62,7 @@ export type { CausalLM, ForwardOptions, LinearSlot } from './architectures/causa
 export { DecoderModel, type DecoderBlock, type DecoderParts } from './architectures/decoder-model.js';
 export { createCausalLM, type CreateCausalLMOptions } from './architectures/registry.js';
 export { WeightReader, type LinearFactory, type LinearRequest } from './architectures/weight-reader.js';
-export { loadModel, type LoadedModel } from './load.js';
+export { loadModel, type LoadedModel, type LoadModelOptions } from './load.js';
 
 export { generate, type GenerateOptions, type GenerateOutput, type FinishReason } from './generate/generate.js';
 export { sampleToken, argmax, type SamplingOptions } from './generate/sample.js';

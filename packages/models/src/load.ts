@@ -17,6 +17,15 @@ export interface LoadedModel {
   format: 'safetensors' | 'llama2c';
 }
 
+/** Options of {@link loadModel}. */
+export interface LoadModelOptions {
+  /**
+   * Called with the parsed config before any weight is read; throwing aborts the load (e.g.
+   * `assertFitsBackend` refusing a model too large for the wasm heap).
+   */
+  beforeWeights?: (config: ModelConfig) => void | Promise<void>;
+}
+
 /**
  * Loads a causal LM from a local path: a Hugging Face folder (`config.json` +
  * `model.safetensors` or a sharded index), a llama2.c legacy checkpoint file, or a folder holding
@@ -27,10 +36,10 @@ export interface LoadedModel {
  * const { model } = await loadModel(await resolveAsset('stories260K', { kind: 'model' }));
  * ```
  */
-export async function loadModel(path: string): Promise<LoadedModel> {
+export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
   const info = await stat(path).catch(() => undefined);
   if (info === undefined) throw new FileFormatError({ file: path, message: 'no such file or folder.' });
-  if (info.isFile()) return loadLlama2c(path);
+  if (info.isFile()) return loadLlama2c(path, options);
   const configPath = join(path, 'config.json');
   const configText = await readFile(configPath, 'utf8').catch(() => undefined);
   if (configText !== undefined) {
@@ -41,6 +50,7 @@ export async function loadModel(path: string): Promise<LoadedModel> {
       throw new FileFormatError({ file: configPath, message: `invalid JSON: ${(error as Error).message}`, cause: error });
     }
     const config = parseModelConfig(json, { file: configPath });
+    await options.beforeWeights?.(config);
     const weights = await openWeights(path);
     try {
       const model = await createCausalLM(config, weights, path);
@@ -50,7 +60,7 @@ export async function loadModel(path: string): Promise<LoadedModel> {
     }
   }
   const bins = (await readdir(path)).filter((f) => f.endsWith('.bin') && !/^tok(enizer)?\d*\.bin$/.test(f)).sort();
-  if (bins.length === 1) return loadLlama2c(join(path, bins[0] as string));
+  if (bins.length === 1) return loadLlama2c(join(path, bins[0] as string), options);
   throw new FileFormatError({
     file: path,
     message:
@@ -60,9 +70,10 @@ export async function loadModel(path: string): Promise<LoadedModel> {
   });
 }
 
-async function loadLlama2c(file: string): Promise<LoadedModel> {
+async function loadLlama2c(file: string, options: LoadModelOptions): Promise<LoadedModel> {
   const checkpoint = await readLlama2cCheckpoint(file);
   const config = parseModelConfig(checkpoint.config, { file });
+  await options.beforeWeights?.(config);
   const model = await createCausalLM(config, checkpoint.weights, file);
   return { model, config, path: file, format: 'llama2c' };
 }

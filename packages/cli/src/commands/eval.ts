@@ -51,7 +51,7 @@ export function registerEval(program: Command, io: CliIo): void {
       const output = recipe.output ?? join('runs', recipe.name);
       const adapters = options.adapter.length > 0 ? options.adapter : existsSync(join(output, 'adapter_config.json')) ? [output] : [];
       const outDir = options.out ?? evaluation?.output ?? join(output, 'eval');
-      const { loaded, tokenizer } = await loadRecipeModel(recipe, io.env, (line) => io.writeErr(`${line}\n`));
+      const { loaded, tokenizer } = await loadRecipeModel(recipe, io.env, (line) => io.writeErr(`${line}\n`), 'inference');
       try {
         if (recipe.quantization !== undefined) {
           const { quantizeModel } = await import('@lora/quant');

@@ -17,7 +17,7 @@ import {
   readDataset,
   truncateExamples,
 } from '@lora/data';
-import { type CausalLM, type LoadedModel, loadModel, selectBackend } from '@lora/models';
+import { type CausalLM, type LoadedModel, type MemoryWorkload, assertFitsBackend, loadModel, selectBackend } from '@lora/models';
 import { type PeftModel, getPeftModel, loraConfig } from '@lora/peft';
 import { quantizeModel } from '@lora/quant';
 import type { TrainCallbacks, TrainResult } from '../callbacks.js';
@@ -87,15 +87,26 @@ export async function recipeChatTemplate(recipe: Recipe): Promise<string | undef
   return readFile(t, 'utf8');
 }
 
-/** Loads the recipe's model (backend chosen first) and tokenizer. */
+/**
+ * Loads the recipe's model (backend chosen first) and tokenizer. Before any weight is read, the
+ * memory the work needs is estimated from the config (`assertFitsBackend`): on wasm, a model and
+ * batch over its 4 GiB heap fail here with the estimate and what to install, never `Aborted()`.
+ *
+ * @param kind - `training` (default: activations of `data.batchSize` × `data.maxLength` kept for the
+ *   backward pass) or `inference` (evaluation batches of `evaluation.batchSize`).
+ */
 export async function loadRecipeModel(
   recipe: Recipe,
   env: Readonly<Record<string, string | undefined>>,
   log: (line: string) => void,
+  kind: MemoryWorkload['kind'] = 'training',
 ): Promise<{ loaded: LoadedModel; tokenizer: Tokenizer; modelDir: string }> {
-  await selectBackend({ ...(recipe.backend === undefined ? {} : { backend: recipe.backend }), env, log });
+  const backend = await selectBackend({ ...(recipe.backend === undefined ? {} : { backend: recipe.backend }), env, log });
   const path = await resolveAsset(recipe.model, { kind: 'model', env });
-  const loaded = await loadModel(path);
+  const batchSize = kind === 'training' ? recipe.data.batchSize : (recipe.evaluation?.batchSize ?? recipe.data.batchSize);
+  const loaded = await loadModel(path, {
+    beforeWeights: (config) => void assertFitsBackend(backend.tfjsBackend, config, { kind, batchSize, sequenceLength: recipe.data.maxLength }, recipe.model),
+  });
   const modelDir = loaded.format === 'llama2c' ? dirname(loaded.path) : loaded.path;
   const tokenizer = await loadTokenizer(recipe.tokenizer ?? modelDir, { vocabSize: loaded.config.vocabSize });
   return { loaded, tokenizer, modelDir };
