@@ -95,6 +95,11 @@ def make_blocks() -> None:
     out.mkdir(parents=True, exist_ok=True)
     writer = gguf.GGUFWriter(str(out / "blocks.gguf"), "blocks-test")
     writer.add_string("test.note", "one tensor per ggml block type; see tools/parity/gguf/make_fixtures.py")
+    writer.add_array("test.strings", ["a", "bc", "d\u00e9f"])  # arrays too, for the reader and the fuzz test
+    writer.add_array("test.ints", [1, -2, 3])
+    writer.add_uint64("test.u64", 2**60)
+    writer.add_float64("test.f64", 0.1)
+    writer.add_bool("test.bool", True)
     index = []
     expected = []
     offset = 0
