@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileFormatError, openGguf } from '@lora/core';
+import { FileFormatError, openGguf, resolveAsset } from '@lora/core';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UnsupportedModelError } from '../../errors/unsupported-model-error.js';
@@ -165,15 +165,17 @@ const SMOL_REF = join(FIXTURES, 'smollm2', 'reference.json');
 const haveSmol = ASSETS !== undefined && existsSync(join(SMOL_DIR, 'SmolLM2-135M-Instruct.Q4_1.gguf'));
 
 describe.skipIf(!haveSmol)('SmolLM2-135M-Instruct Q4_1 GGUF vs transformers (needs LORA_ASSETS_DIR with models/SmolLM2-135M-Instruct; skipped without it)', () => {
-  it('loadModel(folder) logits match within 1e-4 abs on 256 vocab ids per position, same argmax', async () => {
+  it('loadModel(resolveAsset folder) logits match within 1e-4 abs on 256 vocab ids per position, same argmax', async () => {
     const ref = JSON.parse(readFileSync(SMOL_REF, 'utf8')) as {
       input_ids: number[];
       argmax: number[];
       vocab_ids: number[];
       logits: number[][];
     };
+    const dir = await resolveAsset('SmolLM2-135M-Instruct', { kind: 'model', allowDownload: false });
+    expect(dir).toBe(SMOL_DIR);
     const started = performance.now();
-    const { model, config, format } = await loadModel(SMOL_DIR);
+    const { model, config, format } = await loadModel(dir);
     const loadSeconds = (performance.now() - started) / 1000;
     expect(format).toBe('gguf');
     expect(config).toMatchObject({ numHiddenLayers: 30, hiddenSize: 576, numKeyValueHeads: 3, tieWordEmbeddings: true, bosTokenId: 1 });
