@@ -93,7 +93,8 @@ async function isGguf(file: string): Promise<boolean> {
 async function loadGguf(file: string): Promise<LoadedModel> {
   const weights = await GgufWeightSource.open(file);
   try {
-    const config = parseModelConfig(ggufToHfConfig(weights.gguf), { file });
+    const ropeFreqs = await weights.ropeFreqs();
+    const config = parseModelConfig(ggufToHfConfig(weights.gguf, ropeFreqs === undefined ? {} : { ropeFreqs }), { file });
     const model = await createCausalLM(config, weights, file);
     return { model, config, path: file, format: 'gguf' };
   } finally {

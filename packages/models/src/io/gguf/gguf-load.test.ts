@@ -159,6 +159,42 @@ describe('tiny random Llama GGUF vs transformers from_pretrained(gguf_file=...)'
   });
 });
 
+describe('tiny Llama with llama3 rope scaling stored as rope_freqs.weight', () => {
+  const dir = join(FIXTURES, 'tiny-llama3');
+  const file = join(dir, 'tiny-llama3.gguf');
+  const ref = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as {
+    rope_scaling: Record<string, number | string>;
+    input_ids: number[][];
+    logits: number[];
+    logits_shape: [number, number, number];
+  };
+
+  it('recovers rope_scaling from the tensor, and asks for it when not given', async () => {
+    const weights = await GgufWeightSource.open(file);
+    try {
+      expect(weights.keys()).not.toContain('rope_freqs.weight');
+      const ropeFreqs = await weights.ropeFreqs();
+      // (transformers added rope_theta to the dict it was given; config.json keeps it separately)
+      expect(ggufToHfConfig(weights.gguf, { ropeFreqs: ropeFreqs! }).rope_scaling).toEqual({ ...ref.rope_scaling, rope_theta: undefined });
+      expect(() => ggufToHfConfig(weights.gguf)).toThrow(/options\.ropeFreqs/);
+      expect(() => ggufToHfConfig(weights.gguf, { ropeFreqs: new Float32Array(16).fill(3) })).toThrow(UnsupportedModelError);
+    } finally {
+      await weights.close();
+    }
+  });
+
+  it('loadModel logits match the HF model with its llama3 config within 1e-5', async () => {
+    const { model, config } = await loadModel(file);
+    expect(config.rope.full_attention).toMatchObject({ type: 'llama3', factor: 8, originalMaxPositionEmbeddings: 64 });
+    const [b, t] = ref.logits_shape;
+    const logits = model.forward(tf.tensor2d(ref.input_ids.flat(), [b, t], 'int32'));
+    const report = await expectTensorsClose(logits, ref.logits, { rtol: 1e-5, atol: 1e-5 });
+    console.log(`tiny-llama3 GGUF: max abs logit diff ${report.maxAbs.toExponential(2)}`);
+    logits.dispose();
+    model.dispose();
+  });
+});
+
 const ASSETS = process.env.LORA_ASSETS_DIR;
 const SMOL_DIR = ASSETS === undefined ? '' : join(ASSETS, 'models', 'SmolLM2-135M-Instruct');
 const SMOL_REF = join(FIXTURES, 'smollm2', 'reference.json');
