@@ -14,6 +14,7 @@ import { loadModel } from '../../load.js';
 import { expectTensorsClose, setupTestBackend } from '../../test/index.js';
 import { ggufToHfConfig } from './gguf-config.js';
 import { GgufWeightSource } from './gguf-weight-source.js';
+import { MemoryFileSource } from '../file-source.js';
 
 const FIXTURES = join(import.meta.dirname, '../../../../../fixtures/gguf');
 const TINY = join(FIXTURES, 'tiny-llama', 'tiny-llama.gguf');
@@ -147,11 +148,21 @@ describe('tiny random Llama GGUF vs transformers from_pretrained(gguf_file=...)'
     expect(parseModelConfig(qwen, { file: 'q.gguf' })).toMatchObject({ modelType: 'qwen3', headDim: 128 });
   });
 
-  it('a GGUF with a block type it cannot dequantize names the tensor', async () => {
-    const weights = await GgufWeightSource.open(join(FIXTURES, 'blocks', 'blocks.gguf'));
+  it('a block type it cannot dequantize is a FileFormatError naming the tensor and type', async () => {
+    // blocks.gguf (architecture "blocks-test"): names it does not map keep their GGUF name.
+    const bytes = new Uint8Array(readFileSync(join(FIXTURES, 'blocks', 'blocks.gguf')));
+    const name = new TextDecoder('latin1').decode(bytes).indexOf('Q4_K');
+    const typeAt = name + 4 + 4 + 2 * 8; // name, n_dims, two dims
+    expect(new DataView(bytes.buffer).getUint32(typeAt, true)).toBe(12);
+    new DataView(bytes.buffer).setUint32(typeAt, 10, true); // Q4_K → Q2_K (smaller blocks: still inside the file)
+    const weights = await GgufWeightSource.open(new MemoryFileSource(bytes, 'patched.gguf'));
     try {
-      // blocks.gguf has general.architecture "blocks-test": unmapped names keep their GGUF name.
-      expect(weights.keys()).toContain('Q6_K');
+      expect(weights.keys()).toContain('Q4_K');
+      expect((await weights.get('Q8_0')).shape).toEqual([4, 512]);
+      const error = await weights.get('Q4_K').catch((e: unknown) => e);
+      expect(FileFormatError.isInstance(error)).toBe(true);
+      expect(error).toMatchObject({ file: 'patched.gguf', field: 'Q4_K' });
+      expect((error as Error).message).toMatch(/Q2_K \(id 10\) cannot be dequantized/);
       await expect(weights.get('nope')).rejects.toSatisfy((e: unknown) => FileFormatError.isInstance(e) && e.field === 'nope');
     } finally {
       await weights.close();
