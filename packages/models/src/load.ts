@@ -35,7 +35,7 @@ export interface LoadedModel {
 export async function loadModel(path: string): Promise<LoadedModel> {
   const info = await stat(path).catch(() => undefined);
   if (info === undefined) throw new FileFormatError({ file: path, message: 'no such file or folder.' });
-  if (info.isFile()) return (await isGguf(path)) ? loadGguf(path) : loadLlama2c(path);
+  if (info.isFile()) return path.toLowerCase().endsWith('.gguf') || (await isGguf(path)) ? loadGguf(path) : loadLlama2c(path);
   const configPath = join(path, 'config.json');
   const configText = await readFile(configPath, 'utf8').catch(() => undefined);
   if (configText !== undefined) {

@@ -85,6 +85,11 @@ describe('tiny random Llama GGUF vs transformers from_pretrained(gguf_file=...)'
       loaded.model.dispose();
       await copyFile(TINY, join(dir, 'b.gguf'));
       await expect(loadModel(dir)).rejects.toThrow(/several GGUF files/);
+      // a .gguf name with other bytes is reported as a bad GGUF, not tried as llama2.c
+      await writeFile(join(dir, 'c.gguf'), new Uint8Array(64));
+      await expect(loadModel(join(dir, 'c.gguf'))).rejects.toSatisfy(
+        (e: unknown) => FileFormatError.isInstance(e) && e.file === join(dir, 'c.gguf') && /not a GGUF file/.test(e.message),
+      );
     } finally {
       await rm(dir, { recursive: true });
     }
