@@ -36,11 +36,13 @@ export interface CarbotPreset {
 export const CARBOT_RECIPES_DIR = fileURLToPath(new URL('../recipes/', import.meta.url));
 
 /**
- * The presets: `smoke` (stories260K, 480 examples without the system prompt, about 100 steps:
- * minutes on 2 cores) and `full` (2000 examples with the system prompt; point the recipe's `model:`
- * at a real checkpoint).
+ * The presets: `main` (the main job, `pnpm demo`: SmolLM2-135M-Instruct from its GGUF file, 1200
+ * examples with the seed's system prompt, LoRA on the tensorflow backend), `smoke` (stories260K,
+ * 480 examples without the system prompt, about 100 steps on wasm: minutes on 2 cores, for CI) and
+ * `full` (2000 examples with the system prompt; point the recipe's `model:` at a larger checkpoint).
  */
 export const CARBOT_PRESETS = {
+  main: { recipe: 'main.yaml', data: { n: 1200, seed: 42, system: true } },
   smoke: { recipe: 'smoke.yaml', data: { n: 480, seed: 42, system: false } },
   full: { recipe: 'full.yaml', data: { n: 2000, seed: 42, system: true } },
 } as const satisfies Record<string, CarbotPreset>;

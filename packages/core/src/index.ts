@@ -12,3 +12,12 @@ export { parseJson, validate, formatIssuePath, type Source } from './schema.js';
 export { Rng, type RngState } from './rng.js';
 export { positiveIntegerFlag } from './flags.js';
 export { resolveAsset, type ResolveAssetOptions, type AssetKind, type DownloadProgress } from './assets.js';
+export {
+  openGguf,
+  readGguf,
+  type GgufFile,
+  type GgufValue,
+  type GgufTensorInfo,
+  type GgufByteSource,
+} from './gguf/gguf-reader.js';
+export { GgmlType, ggmlTypeInfo, type GgmlTypeInfo } from './gguf/ggml-types.js';
