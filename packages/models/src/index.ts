@@ -28,6 +28,7 @@ export { ShapeMismatchError } from './errors/shape-mismatch-error.js';
 export { MemoryWeightSource, type HostTensor, type HostDtype, type HostData, type WeightSource } from './io/host-tensor.js';
 export { NodeFileSource, MemoryFileSource, BlobFileSource, openFileSource, type FileSource, type FileOpener } from './io/file-source.js';
 export { SafetensorsReader } from './io/safetensors-reader.js';
+export { writeHfCheckpoint, writeJsonAtomic, type HfCheckpointInput } from './io/hf-checkpoint-writer.js';
 export { serializeSafetensors, writeSafetensors, type TensorToWrite, type SafetensorsWriteOptions } from './io/safetensors-writer.js';
 export {
   openWeights,
@@ -66,7 +67,7 @@ export type { CausalLM, ForwardOptions, LinearSlot } from './architectures/causa
 export { DecoderModel, type DecoderBlock, type DecoderParts } from './architectures/decoder-model.js';
 export { createCausalLM, type CreateCausalLMOptions } from './architectures/registry.js';
 export { WeightReader, type LinearFactory, type LinearRequest } from './architectures/weight-reader.js';
-export { loadModel, type LoadedModel, type LoadModelOptions } from './load.js';
+export { loadModel, openCheckpoint, type LoadedModel, type LoadModelOptions, type OpenedCheckpoint } from './load.js';
 
 export { generate, type GenerateOptions, type GenerateOutput, type FinishReason } from './generate/generate.js';
 export { sampleToken, argmax, type SamplingOptions } from './generate/sample.js';

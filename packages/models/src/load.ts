@@ -1,11 +1,12 @@
 import { open, readFile, stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FileFormatError } from '@lora/core';
+import { FileFormatError, type GgufFile } from '@lora/core';
 import type { CausalLM } from './architectures/causal-lm.js';
 import { createCausalLM } from './architectures/registry.js';
 import { type ModelConfig, parseModelConfig } from './config/model-config.js';
 import { ggufToHfConfig } from './io/gguf/gguf-config.js';
 import { GgufWeightSource } from './io/gguf/gguf-weight-source.js';
+import type { WeightSource } from './io/host-tensor.js';
 import { openWeights } from './io/sharded.js';
 import { readLlama2cCheckpoint } from './llama2c/checkpoint.js';
 
@@ -28,6 +29,63 @@ export interface LoadModelOptions {
   beforeWeights?: (config: ModelConfig) => void | Promise<void>;
 }
 
+/** A checkpoint opened without building a model: its config (as `config.json` holds it) and weights. */
+export interface OpenedCheckpoint {
+  /** The file or folder the weights come from (a `.gguf` / `.bin` file, or a Hugging Face folder). */
+  readonly path: string;
+  readonly format: LoadedModel['format'];
+  /** The Hugging Face `config.json` object (read, or derived from GGUF metadata / the llama2.c header). */
+  readonly configJson: Record<string, unknown>;
+  /** The file `configJson` came from, for error messages. */
+  readonly configFile: string;
+  /** The weights under Hugging Face names, `[out, in]` layout, decoded to float32 on read. Close when done. */
+  readonly weights: WeightSource;
+  /** The GGUF header, for a GGUF checkpoint (tokenizer metadata, chat template). */
+  readonly gguf?: GgufFile;
+}
+
+/**
+ * Opens a checkpoint for reading without building a model: a Hugging Face folder, a GGUF file or
+ * a llama2.c `.bin` (or a folder without `config.json` holding exactly one of those). This is
+ * what {@link loadModel} builds on, and what `lora convert` writes out as a Hugging Face folder.
+ *
+ * @throws FileFormatError when the path holds no checkpoint or an ambiguous one.
+ */
+export async function openCheckpoint(path: string): Promise<OpenedCheckpoint> {
+  const info = await stat(path).catch(() => undefined);
+  if (info === undefined) throw new FileFormatError({ file: path, message: 'no such file or folder.' });
+  if (info.isFile()) return path.toLowerCase().endsWith('.gguf') || (await isGguf(path)) ? openGguf(path) : openLlama2c(path);
+  const configPath = join(path, 'config.json');
+  const configText = await readFile(configPath, 'utf8').catch(() => undefined);
+  if (configText !== undefined) {
+    let json: unknown;
+    try {
+      json = JSON.parse(configText);
+    } catch (error) {
+      throw new FileFormatError({ file: configPath, message: `invalid JSON: ${(error as Error).message}`, cause: error });
+    }
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+      throw new FileFormatError({ file: configPath, message: 'expected a JSON object.' });
+    }
+    return { path, format: 'safetensors', configJson: json as Record<string, unknown>, configFile: configPath, weights: await openWeights(path) };
+  }
+  const entries = await readdir(path);
+  const ggufs = entries.filter((f) => f.toLowerCase().endsWith('.gguf')).sort();
+  if (ggufs.length === 1) return openGguf(join(path, ggufs[0] as string));
+  if (ggufs.length > 1) {
+    throw new FileFormatError({ file: path, message: `several GGUF files (${ggufs.join(', ')}) and no config.json: pass the file itself.` });
+  }
+  const bins = entries.filter((f) => f.endsWith('.bin') && !/^tok(enizer)?\d*\.bin$/.test(f)).sort();
+  if (bins.length === 1) return openLlama2c(join(path, bins[0] as string));
+  throw new FileFormatError({
+    file: path,
+    message:
+      bins.length === 0
+        ? 'found neither config.json (Hugging Face), a .gguf file nor a llama2.c .bin checkpoint.'
+        : `several llama2.c checkpoints (${bins.join(', ')}): pass the file itself.`,
+  });
+}
+
 /**
  * Loads a causal LM from a local path: a Hugging Face folder (`config.json` +
  * `model.safetensors` or a sharded index), a GGUF file (llama.cpp; weights dequantized to
@@ -42,51 +100,20 @@ export interface LoadModelOptions {
  * ```
  */
 export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
-  const info = await stat(path).catch(() => undefined);
-  if (info === undefined) throw new FileFormatError({ file: path, message: 'no such file or folder.' });
-  if (info.isFile()) return path.toLowerCase().endsWith('.gguf') || (await isGguf(path)) ? loadGguf(path, options) : loadLlama2c(path, options);
-  const configPath = join(path, 'config.json');
-  const configText = await readFile(configPath, 'utf8').catch(() => undefined);
-  if (configText !== undefined) {
-    let json: unknown;
-    try {
-      json = JSON.parse(configText);
-    } catch (error) {
-      throw new FileFormatError({ file: configPath, message: `invalid JSON: ${(error as Error).message}`, cause: error });
-    }
-    const config = parseModelConfig(json, { file: configPath });
+  const checkpoint = await openCheckpoint(path);
+  try {
+    const config = parseModelConfig(checkpoint.configJson, { file: checkpoint.configFile });
     await options.beforeWeights?.(config);
-    const weights = await openWeights(path);
-    try {
-      const model = await createCausalLM(config, weights, path);
-      return { model, config, path, format: 'safetensors' };
-    } finally {
-      await weights.close();
-    }
+    const model = await createCausalLM(config, checkpoint.weights, checkpoint.path);
+    return { model, config, path: checkpoint.path, format: checkpoint.format };
+  } finally {
+    await checkpoint.weights.close();
   }
-  const entries = await readdir(path);
-  const ggufs = entries.filter((f) => f.toLowerCase().endsWith('.gguf')).sort();
-  if (ggufs.length === 1) return loadGguf(join(path, ggufs[0] as string), options);
-  if (ggufs.length > 1) {
-    throw new FileFormatError({ file: path, message: `several GGUF files (${ggufs.join(', ')}) and no config.json: pass the file itself.` });
-  }
-  const bins = entries.filter((f) => f.endsWith('.bin') && !/^tok(enizer)?\d*\.bin$/.test(f)).sort();
-  if (bins.length === 1) return loadLlama2c(join(path, bins[0] as string), options);
-  throw new FileFormatError({
-    file: path,
-    message:
-      bins.length === 0
-        ? 'found neither config.json (Hugging Face), a .gguf file nor a llama2.c .bin checkpoint.'
-        : `several llama2.c checkpoints (${bins.join(', ')}): pass the file itself.`,
-  });
 }
 
-async function loadLlama2c(file: string, options: LoadModelOptions): Promise<LoadedModel> {
+async function openLlama2c(file: string): Promise<OpenedCheckpoint> {
   const checkpoint = await readLlama2cCheckpoint(file);
-  const config = parseModelConfig(checkpoint.config, { file });
-  await options.beforeWeights?.(config);
-  const model = await createCausalLM(config, checkpoint.weights, file);
-  return { model, config, path: file, format: 'llama2c' };
+  return { path: file, format: 'llama2c', configJson: { ...checkpoint.config }, configFile: file, weights: checkpoint.weights };
 }
 
 /** True when the file starts with the GGUF magic. */
@@ -101,15 +128,14 @@ async function isGguf(file: string): Promise<boolean> {
   }
 }
 
-async function loadGguf(file: string, options: LoadModelOptions): Promise<LoadedModel> {
+async function openGguf(file: string): Promise<OpenedCheckpoint> {
   const weights = await GgufWeightSource.open(file);
   try {
     const ropeFreqs = await weights.ropeFreqs();
-    const config = parseModelConfig(ggufToHfConfig(weights.gguf, ropeFreqs === undefined ? {} : { ropeFreqs }), { file });
-    await options.beforeWeights?.(config);
-    const model = await createCausalLM(config, weights, file);
-    return { model, config, path: file, format: 'gguf' };
-  } finally {
+    const configJson = ggufToHfConfig(weights.gguf, ropeFreqs === undefined ? {} : { ropeFreqs });
+    return { path: file, format: 'gguf', configJson, configFile: file, weights, gguf: weights.gguf };
+  } catch (error) {
     await weights.close();
+    throw error;
   }
 }
