@@ -166,7 +166,9 @@ function batchedAttentionWithGradient(qg: tf.Tensor4D, k: tf.Tensor4D, v: tf.Ten
  * Causal attention in two query blocks: queries `[0, T/2)` attend to keys `[0, offset + T/2)` only,
  * the rest to all `S` keys, so the first block's scores (all masked beyond that) are never formed.
  * Each block is {@link batchedAttentionWithGradient}; slices and the final concat differentiate
- * through tfjs.
+ * through tfjs. Every tensor stays at rank ≤ 4: the gradient of a slice is a pad of the same rank,
+ * and tfjs-backend-webgpu 4.22's rank-5 pad shader does not compile (`vec5` in its WGSL), which
+ * drops the whole command buffer (seen on an NVIDIA H200 through Dawn/Vulkan).
  */
 function causalQueryBlocks(qg: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, queryLength: number, options: AttentionOptions): tf.Tensor4D {
   const [b, kv, rows, d] = qg.shape;
@@ -174,19 +176,19 @@ function causalQueryBlocks(qg: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, quer
   const s = k.shape[2];
   const offset = s - queryLength;
   const half = Math.floor(queryLength / 2);
-  const q5 = tf.reshape(qg, [b, kv, rep, queryLength, d]);
+  const q4 = tf.reshape(qg, [b * kv, rep, queryLength, d]);
   const outs: tf.Tensor[] = [];
   for (const [start, end] of [[0, half], [half, queryLength]] as const) {
     const length = end - start;
     const keys = offset + end;
-    const qb = tf.reshape(tf.slice(q5, [0, 0, 0, start, 0], [-1, -1, -1, length, -1]), [b, kv, rep * length, d]) as tf.Tensor4D;
+    const qb = tf.reshape(tf.slice(q4, [0, 0, start, 0], [-1, -1, length, -1]), [b, kv, rep * length, d]) as tf.Tensor4D;
     const kb = keys === s ? k : (tf.slice(k, [0, 0, 0, 0], [-1, -1, keys, -1]) as tf.Tensor4D);
     const vb = keys === s ? v : (tf.slice(v, [0, 0, 0, 0], [-1, -1, keys, -1]) as tf.Tensor4D);
     const mask = options.mask === undefined ? undefined : (tf.slice(options.mask, [0, 0, start, 0], [-1, -1, length, keys]) as tf.Tensor4D);
     const out = batchedAttentionWithGradient(qb, kb, vb, length, { ...options, mask });
-    outs.push(tf.reshape(out, [b, kv, rep, length, d]));
+    outs.push(tf.reshape(out, [b * kv, rep, length, d]));
   }
-  return tf.reshape(tf.concat(outs, 3), [b, kv, rows, d]) as tf.Tensor4D;
+  return tf.reshape(tf.concat(outs, 2), [b, kv, rows, d]) as tf.Tensor4D;
 }
 
 /**
