@@ -39,6 +39,10 @@ export {
   type OpenWeightsOptions,
 } from './io/sharded.js';
 export { SAFETENSORS_DTYPES, type SafetensorsDtype, type RawTensor } from './io/dtype.js';
+export { GgufWeightSource } from './io/gguf/gguf-weight-source.js';
+export { ggufToHfConfig, GGUF_ARCHITECTURES } from './io/gguf/gguf-config.js';
+export { dequantizeGgml, DEQUANTIZABLE_GGML_TYPES } from './io/gguf/dequantize.js';
+export { ggufToHfTensorName } from './io/gguf/tensor-names.js';
 
 export { selectBackend, backendNames, type BackendName, type BackendSelection, type BackendAttempt, type SelectBackendOptions } from './backend/select-backend.js';
 export { installTensorflowKernels, SMALL_BATCHED_ROWS } from './backend/tensorflow-kernels.js';

@@ -1,0 +1,200 @@
+// GGUF import end to end against transformers' own GGUF loader (fixtures written by
+// tools/parity/gguf/make_fixtures.py): a tiny random Llama with one block type per matrix, and
+// SmolLM2-135M-Instruct Q4_1 from LORA_ASSETS_DIR when it is there.
+import { existsSync, readFileSync } from 'node:fs';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileFormatError, openGguf } from '@lora/core';
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { UnsupportedModelError } from '../../errors/unsupported-model-error.js';
+import { parseModelConfig } from '../../config/model-config.js';
+import { loadModel } from '../../load.js';
+import { expectTensorsClose, setupTestBackend } from '../../test/index.js';
+import { ggufToHfConfig } from './gguf-config.js';
+import { GgufWeightSource } from './gguf-weight-source.js';
+
+const FIXTURES = join(import.meta.dirname, '../../../../../fixtures/gguf');
+const TINY = join(FIXTURES, 'tiny-llama', 'tiny-llama.gguf');
+
+beforeAll(async () => {
+  await setupTestBackend();
+});
+
+describe('tiny random Llama GGUF vs transformers from_pretrained(gguf_file=...)', () => {
+  const ref = JSON.parse(readFileSync(join(FIXTURES, 'tiny-llama', 'reference.json'), 'utf8')) as {
+    input_ids: number[][];
+    logits: number[];
+    logits_shape: [number, number, number];
+  };
+
+  it('maps metadata to a config.json that parseModelConfig accepts', async () => {
+    const config = ggufToHfConfig(await openGguf(TINY));
+    expect(config).toMatchObject({
+      model_type: 'llama',
+      architectures: ['LlamaForCausalLM'],
+      vocab_size: 128,
+      hidden_size: 256,
+      intermediate_size: 256,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      num_key_value_heads: 1,
+      head_dim: 64,
+      max_position_embeddings: 64,
+      rms_norm_eps: 1e-5,
+      rope_theta: 10000,
+      tie_word_embeddings: false,
+      bos_token_id: 1,
+      eos_token_id: 2,
+    });
+    expect(parseModelConfig(config, { file: TINY }).numKeyValueHeads).toBe(1);
+  });
+
+  it('exposes Hugging Face names and [out, in] shapes', async () => {
+    const weights = await GgufWeightSource.open(TINY);
+    try {
+      expect(weights.keys()).toContain('model.layers.1.self_attn.q_proj.weight');
+      expect(weights.keys()).toContain('lm_head.weight');
+      expect(weights.shape('model.embed_tokens.weight')).toEqual([128, 256]);
+      expect(weights.shape('model.layers.0.self_attn.k_proj.weight')).toEqual([64, 256]);
+      expect(weights.info('model.layers.0.self_attn.q_proj.weight').typeName).toBe('Q4_K');
+    } finally {
+      await weights.close();
+    }
+  });
+
+  it('loadModel(file) logits match within 1e-5', async () => {
+    const loaded = await loadModel(TINY);
+    expect(loaded.format).toBe('gguf');
+    const [b, t] = ref.logits_shape;
+    const logits = loaded.model.forward(tf.tensor2d(ref.input_ids.flat(), [b, t], 'int32'));
+    const report = await expectTensorsClose(logits, ref.logits, { rtol: 1e-5, atol: 1e-5 });
+    console.log(`tiny-llama GGUF: max abs logit diff ${report.maxAbs.toExponential(2)}`);
+    logits.dispose();
+    loaded.model.dispose();
+  });
+
+  it('loads a folder without config.json holding one .gguf, and refuses two', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gguf-load-'));
+    try {
+      await copyFile(TINY, join(dir, 'a.gguf'));
+      const loaded = await loadModel(dir);
+      expect(loaded).toMatchObject({ format: 'gguf', path: join(dir, 'a.gguf') });
+      loaded.model.dispose();
+      await copyFile(TINY, join(dir, 'b.gguf'));
+      await expect(loadModel(dir)).rejects.toThrow(/several GGUF files/);
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  });
+
+  it('an architecture without a decoder is an UnsupportedModelError naming the file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gguf-arch-'));
+    try {
+      // Patch the value of general.architecture ("llama", length-prefixed) to another 5-letter name.
+      const bytes = new Uint8Array(readFileSync(TINY));
+      const text = new TextDecoder('latin1').decode(bytes);
+      const at = text.indexOf('general.architecture') + 'general.architecture'.length + 4 + 8;
+      expect(text.slice(at, at + 5)).toBe('llama');
+      bytes.set(new TextEncoder().encode('gpt2x'), at);
+      const file = join(dir, 'gpt2x.gguf');
+      await writeFile(file, bytes);
+      const error = await loadModel(file).catch((e: unknown) => e);
+      expect(UnsupportedModelError.isInstance(error), String(error)).toBe(true);
+      expect((error as Error).message).toContain(file);
+      expect((error as Error).message).toMatch(/GGUF architecture "gpt2x"/);
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+    // qwen2 maps to a config.json (for `lora convert`), but this package has no qwen2 decoder.
+    const gguf = await openGguf(TINY);
+    const metadata = Object.fromEntries(
+      Object.entries(gguf.metadata).map(([k, v]) => [k.replace(/^llama\./, 'qwen2.'), k === 'general.architecture' ? 'qwen2' : v]),
+    );
+    const config = ggufToHfConfig({ ...gguf, file: 'q.gguf', metadata });
+    expect(config).toMatchObject({ model_type: 'qwen2', architectures: ['Qwen2ForCausalLM'], hidden_size: 256 });
+    expect(() => parseModelConfig(config, { file: 'q.gguf' })).toThrow(/q\.gguf: model_type "qwen2" is not supported/);
+  });
+
+  it('maps Gemma 3 and Qwen 3 metadata the way llama.cpp defines them', async () => {
+    const gguf = await openGguf(TINY);
+    const rename = (arch: string, extra: Record<string, unknown>) =>
+      Object.fromEntries([
+        ...Object.entries(gguf.metadata).map(([k, v]) => [k.replace(/^llama\./, `${arch}.`), k === 'general.architecture' ? arch : v]),
+        ...Object.entries(extra),
+      ]);
+    const noOutput = gguf.tensors.filter((t) => t.name !== 'output.weight');
+    const gemma = ggufToHfConfig({
+      ...gguf,
+      tensors: noOutput,
+      metadata: rename('gemma3', { 'gemma3.attention.key_length': 32, 'gemma3.attention.sliding_window': 512, 'gemma3.rope.scaling.type': 'linear', 'gemma3.rope.scaling.factor': 8 }),
+    });
+    expect(gemma).toMatchObject({
+      model_type: 'gemma3_text',
+      head_dim: 32,
+      query_pre_attn_scalar: 32,
+      sliding_window: 512,
+      sliding_window_pattern: 6,
+      rope_local_base_freq: 10000,
+      rope_scaling: { rope_type: 'linear', factor: 8 },
+      tie_word_embeddings: true,
+    });
+    const parsed = parseModelConfig(gemma, { file: 'g.gguf' });
+    expect(parsed.rope.full_attention).toMatchObject({ type: 'linear', factor: 8 });
+    expect(parsed.rope.sliding_attention).toMatchObject({ type: 'default', theta: 10000 });
+    const qwen = ggufToHfConfig({ ...gguf, metadata: rename('qwen3', { 'qwen3.attention.key_length': 128 }) });
+    expect(parseModelConfig(qwen, { file: 'q.gguf' })).toMatchObject({ modelType: 'qwen3', headDim: 128 });
+  });
+
+  it('a GGUF with a block type it cannot dequantize names the tensor', async () => {
+    const weights = await GgufWeightSource.open(join(FIXTURES, 'blocks', 'blocks.gguf'));
+    try {
+      // blocks.gguf has general.architecture "blocks-test": unmapped names keep their GGUF name.
+      expect(weights.keys()).toContain('Q6_K');
+      await expect(weights.get('nope')).rejects.toSatisfy((e: unknown) => FileFormatError.isInstance(e) && e.field === 'nope');
+    } finally {
+      await weights.close();
+    }
+  });
+});
+
+const ASSETS = process.env.LORA_ASSETS_DIR;
+const SMOL_DIR = ASSETS === undefined ? '' : join(ASSETS, 'models', 'SmolLM2-135M-Instruct');
+const SMOL_REF = join(FIXTURES, 'smollm2', 'reference.json');
+const haveSmol = ASSETS !== undefined && existsSync(join(SMOL_DIR, 'SmolLM2-135M-Instruct.Q4_1.gguf'));
+
+describe.skipIf(!haveSmol)('SmolLM2-135M-Instruct Q4_1 GGUF vs transformers (needs LORA_ASSETS_DIR with models/SmolLM2-135M-Instruct; skipped without it)', () => {
+  it('loadModel(folder) logits match within 1e-4 abs on 256 vocab ids per position, same argmax', async () => {
+    const ref = JSON.parse(readFileSync(SMOL_REF, 'utf8')) as {
+      input_ids: number[];
+      argmax: number[];
+      vocab_ids: number[];
+      logits: number[][];
+    };
+    const started = performance.now();
+    const { model, config, format } = await loadModel(SMOL_DIR);
+    const loadSeconds = (performance.now() - started) / 1000;
+    expect(format).toBe('gguf');
+    expect(config).toMatchObject({ numHiddenLayers: 30, hiddenSize: 576, numKeyValueHeads: 3, tieWordEmbeddings: true, bosTokenId: 1 });
+    const T = ref.input_ids.length;
+    const logits = model.forward(tf.tensor2d(ref.input_ids, [1, T], 'int32'));
+    const all = await logits.data();
+    const V = config.vocabSize;
+    let maxAbs = 0;
+    const argmax: number[] = [];
+    for (let t = 0; t < T; t++) {
+      let best = 0;
+      for (let v = 1; v < V; v++) if (all[t * V + v]! > all[t * V + best]!) best = v;
+      argmax.push(best);
+      ref.vocab_ids.forEach((v, i) => {
+        maxAbs = Math.max(maxAbs, Math.abs(all[t * V + v]! - ref.logits[t]![i]!));
+      });
+    }
+    console.log(`SmolLM2 GGUF: load ${loadSeconds.toFixed(2)} s, max abs logit diff ${maxAbs.toExponential(2)} over ${T}x${ref.vocab_ids.length}`);
+    expect(argmax).toEqual(ref.argmax);
+    expect(maxAbs).toBeLessThan(1e-4);
+    logits.dispose();
+    model.dispose();
+  });
+});
