@@ -1,8 +1,9 @@
 import { open, readFile, stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FileFormatError } from '@lora/core';
+import { FileFormatError, ggufEndOfGenerationTokenIds } from '@lora/core';
 import type { CausalLM } from './architectures/causal-lm.js';
 import { createCausalLM } from './architectures/registry.js';
+import { readGenerationEosTokenIds, withGenerationEosTokenIds } from './config/generation-config.js';
 import { type ModelConfig, parseModelConfig } from './config/model-config.js';
 import { ggufToHfConfig } from './io/gguf/gguf-config.js';
 import { GgufWeightSource } from './io/gguf/gguf-weight-source.js';
@@ -24,7 +25,9 @@ export interface LoadedModel {
  * `model.safetensors` or a sharded index), a GGUF file (llama.cpp; weights dequantized to
  * float32, config from its metadata via `ggufToHfConfig`) or a folder without `config.json`
  * holding exactly one `.gguf`, a llama2.c legacy checkpoint file, or a folder holding one (e.g.
- * `stories260K/` with `stories260K.bin`). Resolve names to paths with `resolveAsset`.
+ * `stories260K/` with `stories260K.bin`). Resolve names to paths with `resolveAsset`. The
+ * `eos_token_id` of a folder's `generation_config.json`, or a GGUF file's EOS and end-of-turn ids,
+ * become `config.generationEosTokenIds`, where `generate` stops by default.
  *
  * @example
  * ```ts
@@ -45,7 +48,7 @@ export async function loadModel(path: string): Promise<LoadedModel> {
     } catch (error) {
       throw new FileFormatError({ file: configPath, message: `invalid JSON: ${(error as Error).message}`, cause: error });
     }
-    const config = parseModelConfig(json, { file: configPath });
+    const config = withGenerationEosTokenIds(parseModelConfig(json, { file: configPath }), await readGenerationEosTokenIds(path));
     const weights = await openWeights(path);
     try {
       const model = await createCausalLM(config, weights, path);
@@ -93,7 +96,9 @@ async function isGguf(file: string): Promise<boolean> {
 async function loadGguf(file: string): Promise<LoadedModel> {
   const weights = await GgufWeightSource.open(file);
   try {
-    const config = parseModelConfig(ggufToHfConfig(weights.gguf), { file });
+    const parsed = parseModelConfig(ggufToHfConfig(weights.gguf), { file });
+    const stopIds = ggufEndOfGenerationTokenIds(weights.gguf.metadata);
+    const config = withGenerationEosTokenIds(parsed, stopIds.length === 0 ? undefined : stopIds);
     const model = await createCausalLM(config, weights, file);
     return { model, config, path: file, format: 'gguf' };
   } finally {

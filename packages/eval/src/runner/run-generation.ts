@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '@lora/core';
-import { type CausalLM, type FinishReason, type TextTokenizer, generate, scoreContinuations } from '@lora/models';
+import { type CausalLM, type FinishReason, type TextTokenizer, defaultStopTokenIds, generate, scoreContinuations } from '@lora/models';
 import * as tf from '@tensorflow/tfjs';
 import { type PredictionRecord, PredictionWriter, readPredictions } from './predictions.js';
 import { type LatencySummary, summarizeLatency } from './stats.js';
@@ -15,7 +15,11 @@ export interface GenerationSettings {
   topP?: number;
   /** Sampler seed. Default 0. */
   seed?: number;
-  /** Token ids that end an example; default the tokenizer's EOS ids. */
+  /**
+   * Token ids that end an example; default the model's stop ids (`defaultStopTokenIds`:
+   * generation_config.json / config.json / a GGUF file's EOS and end-of-turn ids) and the
+   * tokenizer's EOS ids. `[]` generates to `maxNewTokens`.
+   */
   stopTokenIds?: readonly number[];
   /** Strings that end an example; the prediction is cut before the first one (lm-evaluation-harness' `until`). */
   stop?: readonly string[];
@@ -108,7 +112,7 @@ export async function runGeneration(options: RunGenerationOptions): Promise<Gene
   const todo = examples.filter((e) => !existing.has(e.id));
   const resumed = examples.length - todo.length;
   const stops = options.stop ?? [];
-  const stopTokenIds = options.stopTokenIds ?? tokenizer.eosTokenIds;
+  const stopTokenIds = options.stopTokenIds ?? [...new Set([...defaultStopTokenIds(model.config), ...tokenizer.eosTokenIds])];
   const latencies: number[] = [];
   let newTokens = 0;
   let genMs = 0;

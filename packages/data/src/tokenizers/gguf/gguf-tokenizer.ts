@@ -1,4 +1,4 @@
-import { FileFormatError } from '@lora/core';
+import { FileFormatError, ggufEndOfGenerationTokenIds } from '@lora/core';
 import { byteLevelSpelling, isByteLevelSpelled } from './byte-level.js';
 import { GGUF_TOKEN_TYPE, type GgufMetadata, type GgufTokenizerMetadata, parseGgufTokenizerMetadata } from './gguf-metadata.js';
 import { mergesFromScores } from './merges.js';
@@ -75,9 +75,6 @@ export interface GgufTokenizerOptions {
   /** Name of the GGUF file, for error messages. Default `"GGUF metadata"`. */
   file?: string;
 }
-
-/** Tokens that end an assistant turn in common chat templates; generation stops on them too. */
-const END_OF_TURN_TOKENS = ['<|im_end|>', '<|eot_id|>', '<|eom_id|>', '<end_of_turn>', '<|end|>'] as const;
 
 /** Architectures whose SentencePiece GGUF tokenizer transformers builds differently (not supported here). */
 const SENTENCEPIECE_VARIANTS = new Set(['gemma', 'gemma2', 'gemma3', 'phi3']);
@@ -232,9 +229,10 @@ function templateProcessing(bos: { token: string; id: number } | undefined, eos:
  * defaults of the transformers class behind each kind (`<|endoftext|>`; `<s>`, `</s>`, `<unk>`),
  * are special and appended to the vocabulary when absent, as transformers does.
  *
- * The generation config lists the EOS id followed by end-of-turn ids: `tokenizer.ggml.eot_token_id`
- * / `eom_token_id` when set, and CONTROL or USER_DEFINED tokens named `<|im_end|>`, `<|eot_id|>`,
- * `<|eom_id|>`, `<end_of_turn>` or `<|end|>`, so generation stops at the end of an assistant turn.
+ * The generation config lists the EOS id followed by the end-of-turn ids of the file
+ * (`ggufEndOfGenerationTokenIds` of `@lora/core`: `tokenizer.ggml.eot_token_id` / `eom_token_id`,
+ * and CONTROL or USER_DEFINED tokens such as `<|im_end|>`, `<|eot_id|>`, `<end_of_turn>`), so
+ * generation stops at the end of an assistant turn.
  *
  * @param metadata - the metadata record of a GGUF file (`openGguf(path).metadata`).
  * @param options - the file name for error messages.
@@ -341,7 +339,7 @@ export function ggufTokenizerFiles(metadata: GgufMetadata, options: GgufTokenize
 
   const generationConfig: GgufGenerationConfig = {
     ...(meta['tokenizer.ggml.bos_token_id'] === undefined ? {} : { bos_token_id: meta['tokenizer.ggml.bos_token_id'] }),
-    ...eosField(ggufEndOfGenerationIds(meta)),
+    ...eosField(ggufEndOfGenerationTokenIds(metadata)),
     ...(meta['tokenizer.ggml.padding_token_id'] === undefined ? {} : { pad_token_id: meta['tokenizer.ggml.padding_token_id'] }),
   };
   return { tokenizerJson, tokenizerConfig, generationConfig };
@@ -350,24 +348,4 @@ export function ggufTokenizerFiles(metadata: GgufMetadata, options: GgufTokenize
 function eosField(ids: number[]): { eos_token_id?: number | number[] } {
   if (ids.length === 0) return {};
   return { eos_token_id: ids.length === 1 ? (ids[0] as number) : ids };
-}
-
-/** EOS, then end-of-turn ids (explicit keys first, then known end-of-turn token names), without repeats. */
-function ggufEndOfGenerationIds(meta: GgufTokenizerMetadata): number[] {
-  const ids: number[] = [];
-  const push = (id: number | undefined) => {
-    if (id !== undefined && !ids.includes(id)) ids.push(id);
-  };
-  push(meta['tokenizer.ggml.eos_token_id']);
-  push(meta['tokenizer.ggml.eot_token_id']);
-  push(meta['tokenizer.ggml.eom_token_id']);
-  const tokens = meta['tokenizer.ggml.tokens'];
-  const types = meta['tokenizer.ggml.token_type'];
-  const wanted = new Set<string>(END_OF_TURN_TOKENS);
-  tokens.forEach((t, i) => {
-    if (!wanted.has(t)) return;
-    const type = types?.[i];
-    if (type === undefined || type === GGUF_TOKEN_TYPE.control || type === GGUF_TOKEN_TYPE.userDefined) push(i);
-  });
-  return ids;
 }
