@@ -50,7 +50,10 @@ export interface RunGenerationOptions extends GenerationSettings {
   batchSize?: number;
   /** Turns an example into prompt text; default its `prompt`. Needed for `messages` examples (e.g. a chat template). */
   formatPrompt?: (example: TestExample) => string;
-  /** Whether to prepend BOS when encoding prompts; default the tokenizer's rule. */
+  /**
+   * true: make every prompt start with BOS; false: add no special tokens. Default: the tokenizer's
+   * rule, except for examples marked `addSpecialTokens: false` (chat-template renders).
+   */
   addBos?: boolean;
   /** Also score each output and store `confidence` = exp(sum of its token log-probs). Default false. */
   confidence?: boolean;
@@ -123,7 +126,7 @@ export async function runGeneration(options: RunGenerationOptions): Promise<Gene
     for (let start = 0; start < todo.length; start += batchSize) {
       const batch = todo.slice(start, start + batchSize);
       const prompts = batch.map(format);
-      const ids = prompts.map((p) => tokenizer.encode(p, options.addBos === undefined ? {} : { addBos: options.addBos }));
+      const ids = prompts.map((p, i) => tokenizer.encode(p, promptEncodeOptions(batch[i] as TestExample, options.addBos)));
       const finishedAt = batch.map(() => 0);
       const stoppedByString = batch.map(() => false);
       const t0 = performance.now();
@@ -201,4 +204,16 @@ export async function runGeneration(options: RunGenerationOptions): Promise<Gene
     wallMs: performance.now() - started,
     peakTensorBytes: peak,
   };
+}
+
+/**
+ * How a prompt is encoded: an explicit `addBos` wins (recipes pin BOS this way); else a prompt a
+ * chat template rendered (`addSpecialTokens: false`) gets no added special tokens, as
+ * `apply_chat_template` does; else the tokenizer's rule (its post-processor / `add_bos_token`).
+ * @internal
+ */
+export function promptEncodeOptions(example: TestExample, addBos: boolean | undefined): { addBos?: boolean; addSpecialTokens?: boolean } {
+  if (addBos !== undefined) return { addBos };
+  if (example.addSpecialTokens === false) return { addSpecialTokens: false };
+  return {};
 }
