@@ -40,7 +40,7 @@ export {
 } from './io/sharded.js';
 export { SAFETENSORS_DTYPES, type SafetensorsDtype, type RawTensor } from './io/dtype.js';
 export { GgufWeightSource } from './io/gguf/gguf-weight-source.js';
-export { ggufToHfConfig, GGUF_ARCHITECTURES } from './io/gguf/gguf-config.js';
+export { ggufToHfConfig, GGUF_ARCHITECTURES, type GgufToHfConfigOptions } from './io/gguf/gguf-config.js';
 export { dequantizeGgml, DEQUANTIZABLE_GGML_TYPES } from './io/gguf/dequantize.js';
 export { ggufToHfTensorName } from './io/gguf/tensor-names.js';
 

@@ -38,7 +38,7 @@ export interface LoadedModel {
 export async function loadModel(path: string): Promise<LoadedModel> {
   const info = await stat(path).catch(() => undefined);
   if (info === undefined) throw new FileFormatError({ file: path, message: 'no such file or folder.' });
-  if (info.isFile()) return (await isGguf(path)) ? loadGguf(path) : loadLlama2c(path);
+  if (info.isFile()) return path.toLowerCase().endsWith('.gguf') || (await isGguf(path)) ? loadGguf(path) : loadLlama2c(path);
   const configPath = join(path, 'config.json');
   const configText = await readFile(configPath, 'utf8').catch(() => undefined);
   if (configText !== undefined) {
@@ -96,7 +96,8 @@ async function isGguf(file: string): Promise<boolean> {
 async function loadGguf(file: string): Promise<LoadedModel> {
   const weights = await GgufWeightSource.open(file);
   try {
-    const parsed = parseModelConfig(ggufToHfConfig(weights.gguf), { file });
+    const ropeFreqs = await weights.ropeFreqs();
+    const parsed = parseModelConfig(ggufToHfConfig(weights.gguf, ropeFreqs === undefined ? {} : { ropeFreqs }), { file });
     const stopIds = ggufEndOfGenerationTokenIds(weights.gguf.metadata);
     const config = withGenerationEosTokenIds(parsed, stopIds.length === 0 ? undefined : stopIds);
     const model = await createCausalLM(config, weights, file);

@@ -7,7 +7,7 @@ dequantizers and loader are checked against the reference implementations.
 Regenerate (from the repository root):
 
     /opt/parity/bin/python tools/parity/gguf/make_fixtures.py            # all
-    /opt/parity/bin/python tools/parity/gguf/make_fixtures.py blocks tiny  # without SmolLM2
+    /opt/parity/bin/python tools/parity/gguf/make_fixtures.py blocks tiny llama3  # without SmolLM2
     LORA_ASSETS_DIR=/work/shared /opt/parity/bin/python tools/parity/gguf/make_fixtures.py smollm2
 
 Outputs under fixtures/gguf/ (each folder under 1 MB):
@@ -25,6 +25,12 @@ Outputs under fixtures/gguf/ (each folder under 1 MB):
     (q/k rows permuted for interleaved RoPE, llama.* metadata), each matrix in a different block
     type. reference.json: transformers' logits for the GGUF loaded with
     `AutoModelForCausalLM.from_pretrained(dir, gguf_file=...)` (float32) on fixed input ids.
+- tiny-llama3/tiny-llama3.gguf, tiny-llama3/reference.json
+    A random 1-layer Llama with "llama3" rope scaling (factor 8, low 1, high 4, original 64,
+    head_dim 32: three interpolated frequencies), F16 weights, exported llama.cpp-style: the
+    scaling lives only in the `rope_freqs.weight` tensor, computed with convert_hf_to_gguf.py's
+    formula. transformers' GGUF loader ignores that tensor, so the reference logits come from the
+    HF model itself (weights rounded to f16, i.e. exactly the GGUF's), with its llama3 config.
 - smollm2/reference.json
     SmolLM2-135M-Instruct Q4_1 from $LORA_ASSETS_DIR (never copied here): the prompt ids,
     argmax per position and the float32 logits of 256 vocab ids per position, from transformers
@@ -95,6 +101,11 @@ def make_blocks() -> None:
     out.mkdir(parents=True, exist_ok=True)
     writer = gguf.GGUFWriter(str(out / "blocks.gguf"), "blocks-test")
     writer.add_string("test.note", "one tensor per ggml block type; see tools/parity/gguf/make_fixtures.py")
+    writer.add_array("test.strings", ["a", "bc", "d\u00e9f"])  # arrays too, for the reader and the fuzz test
+    writer.add_array("test.ints", [1, -2, 3])
+    writer.add_uint64("test.u64", 2**60)
+    writer.add_float64("test.f64", 0.1)
+    writer.add_bool("test.bool", True)
     index = []
     expected = []
     offset = 0
@@ -232,6 +243,94 @@ def make_tiny() -> None:
     (out / "reference.json").write_text(json.dumps(ref) + "\n")
 
 
+def make_llama3() -> None:
+    import math
+
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(11)
+    scaling = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+               "original_max_position_embeddings": 64}
+    cfg = LlamaConfig(vocab_size=64, hidden_size=64, intermediate_size=128, num_hidden_layers=1,
+                      num_attention_heads=2, num_key_value_heads=1, head_dim=32, max_position_embeddings=256,
+                      rms_norm_eps=1e-5, rope_theta=10000.0, rope_scaling=scaling, tie_word_embeddings=True)
+    hf = LlamaForCausalLM(cfg).eval()
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if name.endswith("norm.weight"):
+                p.copy_(1 + 0.3 * torch.randn_like(p))
+            p.copy_(p.half().float())  # the GGUF stores F16: make the HF weights exactly those
+    sd = {k: v.detach().numpy() for k, v in hf.state_dict().items()}
+
+    # rope_freqs.weight as llama.cpp's converter computes it (float32 torch arithmetic)
+    dim, base = 32, 10000.0
+    freqs = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim))
+    old = scaling["original_max_position_embeddings"]
+    low_wl, high_wl = old / scaling["low_freq_factor"], old / scaling["high_freq_factor"]
+    factors = []
+    for freq in freqs:
+        wavelen = 2 * math.pi / freq
+        if wavelen < high_wl:
+            factors.append(1.0)
+        elif wavelen > low_wl:
+            factors.append(scaling["factor"])
+        else:
+            smooth = (old / wavelen - scaling["low_freq_factor"]) / (scaling["high_freq_factor"] - scaling["low_freq_factor"])
+            factors.append(float(1 / ((1 - smooth) / scaling["factor"] + smooth)))
+    rope_freqs = np.array(factors, dtype=np.float32)
+    assert sum(1.0 < x < 8.0 for x in factors) >= 2, factors
+
+    out = OUT / "tiny-llama3"
+    out.mkdir(parents=True, exist_ok=True)
+    w = gguf.GGUFWriter(str(out / "tiny-llama3.gguf"), "llama")
+    w.add_context_length(cfg.max_position_embeddings)
+    w.add_embedding_length(cfg.hidden_size)
+    w.add_block_count(cfg.num_hidden_layers)
+    w.add_feed_forward_length(cfg.intermediate_size)
+    w.add_rope_dimension_count(dim)
+    w.add_head_count(cfg.num_attention_heads)
+    w.add_head_count_kv(cfg.num_key_value_heads)
+    w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
+    w.add_rope_freq_base(base)
+    w.add_vocab_size(cfg.vocab_size)
+    w.add_tensor("token_embd.weight", sd["model.embed_tokens.weight"].astype(np.float16))
+    w.add_tensor("rope_freqs.weight", rope_freqs)
+    p = "model.layers.0."
+    w.add_tensor("blk.0.attn_norm.weight", sd[p + "input_layernorm.weight"])
+    w.add_tensor("blk.0.ffn_norm.weight", sd[p + "post_attention_layernorm.weight"])
+    names = {"attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj",
+             "attn_output": "self_attn.o_proj", "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj",
+             "ffn_down": "mlp.down_proj"}
+    for g, h in names.items():
+        value = sd[p + h + ".weight"]
+        if g == "attn_q":
+            value = permute(value, cfg.num_attention_heads)
+        elif g == "attn_k":
+            value = permute(value, cfg.num_key_value_heads)
+        w.add_tensor(f"blk.0.{g}.weight", np.ascontiguousarray(value).astype(np.float16))
+    w.add_tensor("output_norm.weight", sd["model.norm.weight"])
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+    input_ids = [[(i * 7 + 3) % 64 for i in range(40)]]
+    with torch.no_grad():
+        logits = hf(torch.tensor(input_ids)).logits.float().numpy()
+    ref = {
+        "generator": {"script": "tools/parity/gguf/make_fixtures.py", "gguf": gguf_version(),
+                      "transformers": __import__("transformers").__version__, "torch": torch.__version__,
+                      "dtype": "float32", "reference": "LlamaForCausalLM with the llama3 config (not the GGUF loader)"},
+        "rope_scaling": scaling,
+        "rope_freqs": [float(x) for x in rope_freqs],
+        "input_ids": input_ids,
+        "logits_shape": list(logits.shape),
+        "logits": [float(x) for x in logits.ravel()],
+    }
+    (out / "reference.json").write_text(json.dumps(ref) + "\n")
+
+
 def make_smollm2() -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -266,7 +365,7 @@ def make_smollm2() -> None:
 
 if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
-    targets = sys.argv[1:] or ["blocks", "tiny", "smollm2"]
+    targets = sys.argv[1:] or ["blocks", "tiny", "llama3", "smollm2"]
     for target in targets:
-        {"blocks": make_blocks, "tiny": make_tiny, "smollm2": make_smollm2}[target]()
+        {"blocks": make_blocks, "tiny": make_tiny, "llama3": make_llama3, "smollm2": make_smollm2}[target]()
         print("wrote", target)

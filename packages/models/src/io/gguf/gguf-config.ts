@@ -1,6 +1,7 @@
-import { FileFormatError, type GgufFile, type GgufValue } from '@lora/core';
+import { FileFormatError, InvalidArgumentError, type GgufFile, type GgufValue } from '@lora/core';
 import { z } from 'zod';
 import { UnsupportedModelError } from '../../errors/unsupported-model-error.js';
+import { recoverLlama3RopeScaling } from './llama3-rope.js';
 
 /** GGUF `general.architecture` → Hugging Face `model_type` and class name. */
 const ARCHITECTURES: Readonly<Record<string, { modelType: string; className: string }>> = {
@@ -71,6 +72,15 @@ function float32Decimal(x: number): number {
   return x;
 }
 
+/** Options of {@link ggufToHfConfig}. */
+export interface GgufToHfConfigOptions {
+  /**
+   * Values of the file's `rope_freqs.weight` tensor (Llama 3 rope scaling), needed when the file
+   * has one: read them with `GgufWeightSource.ropeFreqs()`.
+   */
+  ropeFreqs?: Float32Array;
+}
+
 /**
  * Builds a Hugging Face `config.json` object from a GGUF header's metadata (llama.cpp's key
  * names, as transformers' GGUF loader reads them): `general.architecture` (llama, mistral, qwen2,
@@ -79,12 +89,14 @@ function float32Decimal(x: number): number {
  * `.attention.key_length` (else `.rope.dimension_count`) → `head_dim`, `.context_length`,
  * `.rope.freq_base`, `.rope.scaling.*` → `rope_scaling`, `.attention.layer_norm_rms_epsilon`,
  * `.attention.sliding_window`; tokenizer bos/eos/pad ids; `tie_word_embeddings` when there is no
- * `output.weight`. Gemma 3 gets llama.cpp's fixed facts (5 local : 1 global layers, local rope
+ * `output.weight`; Llama 3 rope scaling recovered from `rope_freqs.weight` (`options.ropeFreqs`:
+ * the `llama3` parameters that reproduce every stored factor). Gemma 3 gets llama.cpp's fixed facts (5 local : 1 global layers, local rope
  * base 10000, attention scale). The result goes through `parseModelConfig` like any config.json,
  * and a later `lora convert` can write it as is.
  *
- * @throws `UnsupportedModelError` naming the file for another architecture, or for Llama 3 rope
- *   scaling stored only as a `rope_freqs.weight` tensor.
+ * @throws `UnsupportedModelError` naming the file for another architecture, or for per-frequency
+ *   rope factors (`rope_freqs.weight`) that no `llama3` scaling reproduces.
+ * @throws `InvalidArgumentError` when the file has `rope_freqs.weight` and `options.ropeFreqs` is missing.
  * @throws `FileFormatError` naming the file and key for a missing or mistyped hyperparameter.
  * @example
  * ```ts
@@ -93,7 +105,7 @@ function float32Decimal(x: number): number {
  * const parsed = parseModelConfig(config, { file: 'SmolLM2-135M-Instruct.Q4_1.gguf' });
  * ```
  */
-export function ggufToHfConfig(gguf: GgufFile): Record<string, unknown> {
+export function ggufToHfConfig(gguf: GgufFile, options: GgufToHfConfigOptions = {}): Record<string, unknown> {
   const arch = gguf.metadata['general.architecture'];
   const known = typeof arch === 'string' ? ARCHITECTURES[arch] : undefined;
   if (known === undefined) {
@@ -107,13 +119,6 @@ export function ggufToHfConfig(gguf: GgufFile): Record<string, unknown> {
   for (const [key, value] of Object.entries(gguf.metadata)) if (key.startsWith(prefix)) own[key.slice(prefix.length)] = value;
   const m = checkMetadata(own, ArchMetadata, gguf.file, prefix);
   const tok = checkMetadata(gguf.metadata, TokenizerMetadata, gguf.file, '');
-
-  if (gguf.tensors.some((t) => t.name === 'rope_freqs.weight')) {
-    throw new UnsupportedModelError({
-      modelType: known.modelType,
-      message: `${gguf.file}: the file stores rope scaling as per-frequency factors (\`rope_freqs.weight\`, Llama 3 "llama3" rope scaling), which cannot be mapped back to config.json's \`rope_scaling\` exactly. Load the Hugging Face checkpoint instead.`,
-    });
-  }
 
   const headDim = m['attention.key_length'] ?? m['rope.dimension_count'];
   const embd = gguf.tensors.find((t) => t.name === 'token_embd.weight');
@@ -147,6 +152,25 @@ export function ggufToHfConfig(gguf: GgufFile): Record<string, unknown> {
         ? {}
         : { original_max_position_embeddings: m['rope.scaling.original_context_length'] }),
     };
+  }
+
+  if (gguf.tensors.some((t) => t.name === 'rope_freqs.weight')) {
+    if (options.ropeFreqs === undefined) {
+      throw new InvalidArgumentError({
+        argument: 'options.ropeFreqs',
+        message: `${gguf.file} has a \`rope_freqs.weight\` tensor (Llama 3 rope scaling): pass its values, e.g. from \`GgufWeightSource.ropeFreqs()\`.`,
+      });
+    }
+    const theta = m['rope.freq_base'] ?? 10000;
+    const dim = m['rope.dimension_count'] ?? headDim ?? m.embedding_length / m['attention.head_count'];
+    const scaling = recoverLlama3RopeScaling(options.ropeFreqs, theta, dim);
+    if (scaling === undefined) {
+      throw new UnsupportedModelError({
+        modelType: known.modelType,
+        message: `${gguf.file}: the per-frequency rope factors in \`rope_freqs.weight\` match no "llama3" rope scaling; other kinds are not supported.`,
+      });
+    }
+    config.rope_scaling = scaling;
   }
 
   if (known.modelType === 'mistral' || known.modelType === 'qwen2' || known.modelType === 'qwen3') {

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileFormatError, openGguf } from '@lora/core';
+import { FileFormatError, openGguf, resolveAsset } from '@lora/core';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UnsupportedModelError } from '../../errors/unsupported-model-error.js';
@@ -14,6 +14,7 @@ import { loadModel } from '../../load.js';
 import { expectTensorsClose, setupTestBackend } from '../../test/index.js';
 import { ggufToHfConfig } from './gguf-config.js';
 import { GgufWeightSource } from './gguf-weight-source.js';
+import { MemoryFileSource } from '../file-source.js';
 
 const FIXTURES = join(import.meta.dirname, '../../../../../fixtures/gguf');
 const TINY = join(FIXTURES, 'tiny-llama', 'tiny-llama.gguf');
@@ -84,6 +85,11 @@ describe('tiny random Llama GGUF vs transformers from_pretrained(gguf_file=...)'
       loaded.model.dispose();
       await copyFile(TINY, join(dir, 'b.gguf'));
       await expect(loadModel(dir)).rejects.toThrow(/several GGUF files/);
+      // a .gguf name with other bytes is reported as a bad GGUF, not tried as llama2.c
+      await writeFile(join(dir, 'c.gguf'), new Uint8Array(64));
+      await expect(loadModel(join(dir, 'c.gguf'))).rejects.toSatisfy(
+        (e: unknown) => FileFormatError.isInstance(e) && e.file === join(dir, 'c.gguf') && /not a GGUF file/.test(e.message),
+      );
     } finally {
       await rm(dir, { recursive: true });
     }
@@ -147,15 +153,61 @@ describe('tiny random Llama GGUF vs transformers from_pretrained(gguf_file=...)'
     expect(parseModelConfig(qwen, { file: 'q.gguf' })).toMatchObject({ modelType: 'qwen3', headDim: 128 });
   });
 
-  it('a GGUF with a block type it cannot dequantize names the tensor', async () => {
-    const weights = await GgufWeightSource.open(join(FIXTURES, 'blocks', 'blocks.gguf'));
+  it('a block type it cannot dequantize is a FileFormatError naming the tensor and type', async () => {
+    // blocks.gguf (architecture "blocks-test"): names it does not map keep their GGUF name.
+    const bytes = new Uint8Array(readFileSync(join(FIXTURES, 'blocks', 'blocks.gguf')));
+    const name = new TextDecoder('latin1').decode(bytes).indexOf('Q4_K');
+    const typeAt = name + 4 + 4 + 2 * 8; // name, n_dims, two dims
+    expect(new DataView(bytes.buffer).getUint32(typeAt, true)).toBe(12);
+    new DataView(bytes.buffer).setUint32(typeAt, 10, true); // Q4_K → Q2_K (smaller blocks: still inside the file)
+    const weights = await GgufWeightSource.open(new MemoryFileSource(bytes, 'patched.gguf'));
     try {
-      // blocks.gguf has general.architecture "blocks-test": unmapped names keep their GGUF name.
-      expect(weights.keys()).toContain('Q6_K');
+      expect(weights.keys()).toContain('Q4_K');
+      expect((await weights.get('Q8_0')).shape).toEqual([4, 512]);
+      const error = await weights.get('Q4_K').catch((e: unknown) => e);
+      expect(FileFormatError.isInstance(error)).toBe(true);
+      expect(error).toMatchObject({ file: 'patched.gguf', field: 'Q4_K' });
+      expect((error as Error).message).toMatch(/Q2_K \(id 10\) cannot be dequantized/);
       await expect(weights.get('nope')).rejects.toSatisfy((e: unknown) => FileFormatError.isInstance(e) && e.field === 'nope');
     } finally {
       await weights.close();
     }
+  });
+});
+
+describe('tiny Llama with llama3 rope scaling stored as rope_freqs.weight', () => {
+  const dir = join(FIXTURES, 'tiny-llama3');
+  const file = join(dir, 'tiny-llama3.gguf');
+  const ref = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as {
+    rope_scaling: Record<string, number | string>;
+    input_ids: number[][];
+    logits: number[];
+    logits_shape: [number, number, number];
+  };
+
+  it('recovers rope_scaling from the tensor, and asks for it when not given', async () => {
+    const weights = await GgufWeightSource.open(file);
+    try {
+      expect(weights.keys()).not.toContain('rope_freqs.weight');
+      const ropeFreqs = await weights.ropeFreqs();
+      // (transformers added rope_theta to the dict it was given; config.json keeps it separately)
+      expect(ggufToHfConfig(weights.gguf, { ropeFreqs: ropeFreqs! }).rope_scaling).toEqual({ ...ref.rope_scaling, rope_theta: undefined });
+      expect(() => ggufToHfConfig(weights.gguf)).toThrow(/options\.ropeFreqs/);
+      expect(() => ggufToHfConfig(weights.gguf, { ropeFreqs: new Float32Array(16).fill(3) })).toThrow(UnsupportedModelError);
+    } finally {
+      await weights.close();
+    }
+  });
+
+  it('loadModel logits match the HF model with its llama3 config within 1e-5', async () => {
+    const { model, config } = await loadModel(file);
+    expect(config.rope.full_attention).toMatchObject({ type: 'llama3', factor: 8, originalMaxPositionEmbeddings: 64 });
+    const [b, t] = ref.logits_shape;
+    const logits = model.forward(tf.tensor2d(ref.input_ids.flat(), [b, t], 'int32'));
+    const report = await expectTensorsClose(logits, ref.logits, { rtol: 1e-5, atol: 1e-5 });
+    console.log(`tiny-llama3 GGUF: max abs logit diff ${report.maxAbs.toExponential(2)}`);
+    logits.dispose();
+    model.dispose();
   });
 });
 
@@ -165,15 +217,17 @@ const SMOL_REF = join(FIXTURES, 'smollm2', 'reference.json');
 const haveSmol = ASSETS !== undefined && existsSync(join(SMOL_DIR, 'SmolLM2-135M-Instruct.Q4_1.gguf'));
 
 describe.skipIf(!haveSmol)('SmolLM2-135M-Instruct Q4_1 GGUF vs transformers (needs LORA_ASSETS_DIR with models/SmolLM2-135M-Instruct; skipped without it)', () => {
-  it('loadModel(folder) logits match within 1e-4 abs on 256 vocab ids per position, same argmax', async () => {
+  it('loadModel(resolveAsset folder) logits match within 1e-4 abs on 256 vocab ids per position, same argmax', async () => {
     const ref = JSON.parse(readFileSync(SMOL_REF, 'utf8')) as {
       input_ids: number[];
       argmax: number[];
       vocab_ids: number[];
       logits: number[][];
     };
+    const dir = await resolveAsset('SmolLM2-135M-Instruct', { kind: 'model', allowDownload: false });
+    expect(dir).toBe(SMOL_DIR);
     const started = performance.now();
-    const { model, config, format } = await loadModel(SMOL_DIR);
+    const { model, config, format } = await loadModel(dir);
     const loadSeconds = (performance.now() - started) / 1000;
     expect(format).toBe('gguf');
     expect(config).toMatchObject({ numHiddenLayers: 30, hiddenSize: 576, numKeyValueHeads: 3, tieWordEmbeddings: true, bosTokenId: 1 });

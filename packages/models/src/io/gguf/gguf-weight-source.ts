@@ -126,6 +126,18 @@ export class GgufWeightSource implements WeightSource {
     return t;
   }
 
+  /**
+   * Values of the `rope_freqs.weight` tensor (Llama 3 rope scaling factors, one per frequency), or
+   * `undefined` when the file has none; `ggufToHfConfig` turns them back into `rope_scaling`. The
+   * tensor is not among {@link GgufWeightSource.keys}: it is config, not a module weight.
+   */
+  async ropeFreqs(): Promise<Float32Array | undefined> {
+    const t = this.gguf.tensors.find((x) => x.name === 'rope_freqs.weight');
+    if (t === undefined) return undefined;
+    const bytes = await this.source.read(t.offset, t.byteLength);
+    return dequantizeGgml(bytes, t.type, t.dims.reduce((a, b) => a * b, 1), { file: this.file, tensor: t.name });
+  }
+
   /** Reads, dequantizes and fixes up one tensor (see the class description). */
   async get(name: string): Promise<HostTensor> {
     const t = this.info(name);
