@@ -21,16 +21,19 @@ Each file holds:
                    model.merges replaced by sha256 digests (`vocabSha256` of the JSON list of [token, id] sorted by
                    id then token, `mergesSha256` of the JSON list of [left, right]; JSON without spaces, non-ASCII
                    kept) -- except synthetic.json, which keeps them whole
-  config           bos/eos/unk/pad tokens, add_bos_token/add_eos_token, chat_template as the tokenizer resolves them
+  config           bos/eos/unk/pad tokens, add_bos_token/add_eos_token as the tokenizer resolves them, and the
+                   sha256 of its chat_template (UTF-8)
   len              len(tokenizer)
-  texts            the corpus, generated deterministically here (edge cases, ChatML specials inside text, GSM8K
-                   rows, code, seeded random mixes of scripts, emoji, digits and whitespace runs); stored, so the
-                   TypeScript side never regenerates it
+  texts            the corpus, generated deterministically here (edge cases, ChatML specials inside text, made-up
+                   GSM8K-style word problems, code, seeded random mixes of scripts, emoji, digits and whitespace
+                   runs); stored, so the TypeScript side never regenerates it. Nothing from LORA_ASSETS_DIR is
+                   stored but ids and digests.
   ids              tokenizer(text)["input_ids"]                   (add_special_tokens=True, the default)
   idsPlain         tokenizer(text, add_special_tokens=False)["input_ids"]
   decoded          [decode(ids, skip_special_tokens=False), decode(ids, skip_special_tokens=True)] per text
-  chats            (smollm2 only) apply_chat_template(tokenize=False) of conversations, with and without
-                   add_generation_prompt, and the ids of each rendering (add_special_tokens=False)
+  chats            (smollm2 only) conversations, with and without add_generation_prompt: the sha256 (UTF-8) of
+                   apply_chat_template(tokenize=False) and the ids of that rendering (add_special_tokens=False);
+                   digests rather than text, since the renders contain the model's template text
   byteRuns         (synthetic sentencepiece) decode(ids, skip_special_tokens=False) of byte-fallback runs that
                    are not valid UTF-8 or start with a BOM
   metadataSha256   (stories260k) digest of the JSON [tokens, token types] written into the GGUF, so the test can
@@ -39,6 +42,7 @@ Each file holds:
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
 import random
@@ -48,7 +52,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import CHATS, EDGE_CASES, FIXTURES, gsm8k_rows  # noqa: E402
+from common import CHATS, EDGE_CASES, FIXTURES  # noqa: E402
 
 warnings.filterwarnings("ignore")
 import gguf  # noqa: E402
@@ -156,11 +160,30 @@ def random_strings(count: int, seed: int) -> list[str]:
     return out
 
 
+WORD_PROBLEMS = [
+    "Tom has {a} apples and buys {b} more. He gives {c} to Anna. How many apples does he have left?",
+    "A train travels {a} km in {b} hours. What is its average speed in km/h?",
+    "Sara saves ${a}.{c}0 a week for {b} weeks, then spends $12.50. How much money is left?",
+    "The recipe needs {c}/4 cup of sugar per batch. How much sugar do {b} batches need?",
+    "{a} students share {b} pizzas equally; each pizza has 8 slices.\nHow many slices does each student get?",
+]
+
+
+def word_problems(count: int, seed: int) -> list[str]:
+    """GSM8K-like arithmetic questions and worked answers (made up here, so no data set text is committed)."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        a, b, c = rng.randint(2, 999), rng.randint(2, 48), rng.randint(1, 3)
+        question = WORD_PROBLEMS[i % len(WORD_PROBLEMS)].format(a=a, b=b, c=c)
+        out.append(question if i % 3 else f"{question}\n{a} + {b} = <<{a}+{b}={a + b}>>{a + b}\n#### {a + b}")
+    return out
+
+
 def corpus(chat_renders: list[str]) -> list[str]:
-    rows = gsm8k_rows(limit=40, step=29)
     texts = EDGE_CASES + EXTRA_CASES + chat_renders
-    texts += [r["question"] for r in rows] + [r["answer"] for r in rows[:15]]
-    texts += random_strings(160, seed=20261204)
+    texts += word_problems(40, seed=7)
+    texts += random_strings(175, seed=20261204)
     seen, unique = set(), []
     for t in texts:
         if t not in seen:
@@ -186,6 +209,7 @@ def backend_of(tok, keep_model: bool) -> dict:
 
 
 def config_of(tok) -> dict:
+    template = tok.chat_template
     return {
         "bos_token": tok.bos_token,
         "eos_token": tok.eos_token,
@@ -193,7 +217,8 @@ def config_of(tok) -> dict:
         "pad_token": tok.pad_token,
         "add_bos_token": tok.add_bos_token,
         "add_eos_token": tok.add_eos_token,
-        "chat_template": tok.chat_template,
+        # A digest: the template is the model's text, which stays in LORA_ASSETS_DIR.
+        "chat_templateSha256": None if template is None else hashlib.sha256(template.encode("utf-8")).hexdigest(),
     }
 
 
@@ -210,7 +235,7 @@ def encodings(tok, texts: list[str]) -> dict:
 def header(source: str) -> dict:
     return {
         "generatedBy": "tools/parity/data/make_gguf_tokenizer_fixtures.py",
-        "versions": {"transformers": transformers.__version__, "gguf": gguf.__version__ if hasattr(gguf, "__version__") else "?"},
+        "versions": {"transformers": transformers.__version__, "gguf": importlib.metadata.version("gguf")},
         "source": source,
     }
 
@@ -249,10 +274,10 @@ def smollm2() -> None:
                 chats.append({
                     "messages": turns,
                     "addGenerationPrompt": add_generation_prompt,
-                    "text": text,
+                    "textSha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
                     "ids": tok(text, add_special_tokens=False)["input_ids"],
                 })
-    texts = corpus([c["text"] for c in chats if c["addGenerationPrompt"]][:4])
+    texts = corpus([])
     fixture = header(f"LORA_ASSETS_DIR/{SMOLLM2.as_posix()}")
     fixture |= {"backend": backend_of(tok, keep_model=False), "config": config_of(tok), "len": len(tok)}
     fixture |= encodings(tok, texts)
