@@ -149,7 +149,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
         ...(chatTemplate === undefined ? {} : { chatTemplate }),
         ...(stories || t.tools.length === 0 ? {} : { tools: t.tools as never }),
       });
-      return { id: t.id, prompt, reference: referenceText(t), category: t.category };
+      // A chat-template render: encoded without added special tokens unless the recipe pins `addBos`.
+      return { id: t.id, prompt, addSpecialTokens: false, reference: referenceText(t), category: t.category };
     });
     const variants: Variant[] = [{ name: 'base', wrap: (fn) => peft.disableAdapter(fn) }, { name: 'lora' }];
     log(`[gaia] evaluating base and lora on ${examples.length} test traces`);

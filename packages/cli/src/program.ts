@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { LoraError } from '@lora/core';
 import { registerChat } from './commands/chat.js';
+import { registerConvert } from './commands/convert.js';
 import { registerDataInspect } from './commands/data-inspect.js';
 import { registerEval } from './commands/eval.js';
 import { registerGenerate } from './commands/generate.js';
@@ -12,7 +13,7 @@ import { processIo, type CliIo } from './io.js';
 export type RegisterCommand = (program: Command, io: CliIo) => void;
 
 /** Every command of `lora`, in help order. Adding a command = adding a file and a line here. */
-const commands: readonly RegisterCommand[] = [registerGenerate, registerDataInspect, registerTrain, registerEval, registerJudge, registerChat];
+const commands: readonly RegisterCommand[] = [registerGenerate, registerDataInspect, registerTrain, registerEval, registerJudge, registerChat, registerConvert];
 
 /** The CLI version, printed by `lora --version`. */
 export const version = '0.1.0';

@@ -21,3 +21,4 @@ export {
   type GgufByteSource,
 } from './gguf/gguf-reader.js';
 export { GgmlType, ggmlTypeInfo, type GgmlTypeInfo } from './gguf/ggml-types.js';
+export { ggufEndOfGenerationTokenIds, END_OF_TURN_TOKENS } from './gguf/gguf-end-of-generation.js';

@@ -24,6 +24,18 @@ export { HfTokenizer, type HfTokenizerSources } from './tokenizers/hf-tokenizer.
 export { Llama2cTokenizer } from './tokenizers/llama2c.js';
 export { Llama2cTokenizerAdapter } from './tokenizers/llama2c-adapter.js';
 export {
+  ggufTokenizerFiles,
+  type GgufTokenizerFiles,
+  type GgufTokenizerOptions,
+  type GgufTokenizerJson,
+  type GgufTokenizerConfig,
+  type GgufGenerationConfig,
+  type GgufAddedToken,
+} from './tokenizers/gguf/gguf-tokenizer.js';
+export { tokenizerFromGguf, type TokenizerFromGgufOptions } from './tokenizers/gguf/gguf-hf-tokenizer.js';
+export { llama2cTokenizerFiles } from './tokenizers/llama2c-tokenizer-files.js';
+export { GgufTokenizerMetadataSchema, GGUF_TOKEN_TYPE, type GgufMetadata, type GgufTokenizerMetadata } from './tokenizers/gguf/gguf-metadata.js';
+export {
   TokenizerConfigSchema,
   GenerationConfigSchema,
   TokenizerJsonSchema,

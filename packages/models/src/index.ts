@@ -70,6 +70,7 @@ export { WeightReader, type LinearFactory, type LinearRequest } from './architec
 export { loadModel, openCheckpoint, type LoadedModel, type LoadModelOptions, type OpenedCheckpoint } from './load.js';
 
 export { generate, type GenerateOptions, type GenerateOutput, type FinishReason } from './generate/generate.js';
+export { defaultStopTokenIds } from './config/generation-config.js';
 export { sampleToken, argmax, type SamplingOptions } from './generate/sample.js';
 export { scoreContinuations, type ScoreRequest, type ScoreResult } from './scoring/log-probs.js';
 

@@ -1,8 +1,9 @@
 import { open, readFile, stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FileFormatError, type GgufFile } from '@lora/core';
+import { FileFormatError, type GgufFile, ggufEndOfGenerationTokenIds } from '@lora/core';
 import type { CausalLM } from './architectures/causal-lm.js';
 import { createCausalLM } from './architectures/registry.js';
+import { readGenerationEosTokenIds, withGenerationEosTokenIds } from './config/generation-config.js';
 import { type ModelConfig, parseModelConfig } from './config/model-config.js';
 import { ggufToHfConfig } from './io/gguf/gguf-config.js';
 import { GgufWeightSource } from './io/gguf/gguf-weight-source.js';
@@ -42,6 +43,8 @@ export interface OpenedCheckpoint {
   readonly weights: WeightSource;
   /** The GGUF header, for a GGUF checkpoint (tokenizer metadata, chat template). */
   readonly gguf?: GgufFile;
+  /** Ids generation stops at (`generation_config.json`'s `eos_token_id`, or GGUF EOS + end-of-turn), when given. */
+  readonly generationEosTokenIds?: readonly number[];
 }
 
 /**
@@ -67,7 +70,15 @@ export async function openCheckpoint(path: string): Promise<OpenedCheckpoint> {
     if (typeof json !== 'object' || json === null || Array.isArray(json)) {
       throw new FileFormatError({ file: configPath, message: 'expected a JSON object.' });
     }
-    return { path, format: 'safetensors', configJson: json as Record<string, unknown>, configFile: configPath, weights: await openWeights(path) };
+    const generationEosTokenIds = await readGenerationEosTokenIds(path);
+    return {
+      path,
+      format: 'safetensors',
+      configJson: json as Record<string, unknown>,
+      configFile: configPath,
+      weights: await openWeights(path),
+      ...(generationEosTokenIds === undefined ? {} : { generationEosTokenIds }),
+    };
   }
   const entries = await readdir(path);
   const ggufs = entries.filter((f) => f.toLowerCase().endsWith('.gguf')).sort();
@@ -91,7 +102,9 @@ export async function openCheckpoint(path: string): Promise<OpenedCheckpoint> {
  * `model.safetensors` or a sharded index), a GGUF file (llama.cpp; weights dequantized to
  * float32, config from its metadata via `ggufToHfConfig`) or a folder without `config.json`
  * holding exactly one `.gguf`, a llama2.c legacy checkpoint file, or a folder holding one (e.g.
- * `stories260K/` with `stories260K.bin`). Resolve names to paths with `resolveAsset`.
+ * `stories260K/` with `stories260K.bin`). Resolve names to paths with `resolveAsset`. The
+ * `eos_token_id` of a folder's `generation_config.json`, or a GGUF file's EOS and end-of-turn ids,
+ * become `config.generationEosTokenIds`, where `generate` stops by default.
  *
  * @example
  * ```ts
@@ -102,7 +115,8 @@ export async function openCheckpoint(path: string): Promise<OpenedCheckpoint> {
 export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
   const checkpoint = await openCheckpoint(path);
   try {
-    const config = parseModelConfig(checkpoint.configJson, { file: checkpoint.configFile });
+    const parsed = parseModelConfig(checkpoint.configJson, { file: checkpoint.configFile });
+    const config = withGenerationEosTokenIds(parsed, checkpoint.generationEosTokenIds);
     await options.beforeWeights?.(config);
     const model = await createCausalLM(config, checkpoint.weights, checkpoint.path);
     return { model, config, path: checkpoint.path, format: checkpoint.format };
@@ -133,7 +147,16 @@ async function openGguf(file: string): Promise<OpenedCheckpoint> {
   try {
     const ropeFreqs = await weights.ropeFreqs();
     const configJson = ggufToHfConfig(weights.gguf, ropeFreqs === undefined ? {} : { ropeFreqs });
-    return { path: file, format: 'gguf', configJson, configFile: file, weights, gguf: weights.gguf };
+    const stopIds = ggufEndOfGenerationTokenIds(weights.gguf.metadata);
+    return {
+      path: file,
+      format: 'gguf',
+      configJson,
+      configFile: file,
+      weights,
+      gguf: weights.gguf,
+      ...(stopIds.length === 0 ? {} : { generationEosTokenIds: stopIds }),
+    };
   } catch (error) {
     await weights.close();
     throw error;

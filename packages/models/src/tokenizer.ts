@@ -9,8 +9,12 @@ export interface TextTokenizer {
   readonly bosTokenId: number | undefined;
   /** End-of-sequence token id(s); generation stops on any of them. */
   readonly eosTokenIds: readonly number[];
-  /** Encodes text to ids; `addBos` prepends the BOS token (default: the tokenizer's own rule). */
-  encode(text: string, options?: { addBos?: boolean }): number[];
+  /**
+   * Encodes text to ids with the special tokens the tokenizer adds (its own rule) by default;
+   * `addSpecialTokens: false` adds none; `addBos` forces a BOS on (true) or every special token off
+   * (false) and wins over `addSpecialTokens`.
+   */
+  encode(text: string, options?: { addBos?: boolean; addSpecialTokens?: boolean }): number[];
   /** Decodes ids to text; special tokens (BOS/EOS/pad) are skipped unless `skipSpecialTokens` is false. */
   decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
 }

@@ -51,7 +51,8 @@ const HELP = 'commands: /reset (forget the conversation), /exit (quit)';
 /**
  * Registers `lora chat`: an interactive conversation with a model (optionally with a PEFT adapter
  * and a 4-bit base). Each line on stdin is a user turn; the whole conversation is rendered with the
- * chat template and answered with KV-cached generation that stops at EOS (or a `--stop` string);
+ * chat template and answered with KV-cached generation that stops at the model's end-of-sequence /
+ * end-of-turn tokens (or a `--stop` string);
  * the reply is printed on stdout, followed by what a `--postprocess` module makes of it. `/reset`
  * forgets the conversation (the system message stays), `/exit` or end of input quits. Works on a
  * TTY and on piped input; the prompt `> ` is shown only on a TTY.
@@ -103,7 +104,7 @@ async function chatCommand(options: ChatOptions, io: ChatIo): Promise<void> {
   const postprocess = options.postprocess === undefined ? undefined : await loadPostprocess(options.postprocess);
   const models = await import('@lora/models');
   const { renderChat, STORIES_CHAT_TEMPLATE } = await import('@lora/data');
-  const { loadModelTokenizer, decodeContinuation } = await import('../tokenizer.js');
+  const { loadModelTokenizer, decodeContinuation, stopTokenIds } = await import('../tokenizer.js');
   await models.selectBackend({ ...(options.backend === undefined ? {} : { backend: options.backend }), env: io.env, log: (line) => io.writeErr(`${line}\n`) });
   const loaded = await models.loadModel(path);
   let model: import('@lora/models').CausalLM = loaded.model;
@@ -119,6 +120,7 @@ async function chatCommand(options: ChatOptions, io: ChatIo): Promise<void> {
       io.writeErr(`[lora] adapter ${options.adapter}\n`);
     }
     const tokenizer = await loadModelTokenizer(loaded);
+    const stopIds = stopTokenIds(tokenizer, models.defaultStopTokenIds(loaded.config));
     const stories = options.chatTemplate === 'stories';
     const chatTemplate = options.chatTemplate === undefined ? undefined : stories ? STORIES_CHAT_TEMPLATE : await readFile(options.chatTemplate, 'utf8');
     // The stories template has no end-of-turn token: the next "User:" turn ends a reply.
@@ -130,7 +132,9 @@ async function chatCommand(options: ChatOptions, io: ChatIo): Promise<void> {
     const encodeConversation = (): number[] => {
       for (;;) {
         const text = renderChat(tokenizer, [...system, ...history], { addGenerationPrompt: true, ...(chatTemplate === undefined ? {} : { chatTemplate }) });
-        const ids = tokenizer.encode(text, { addBos: stories });
+        // A chat template renders its own special tokens (apply_chat_template adds none); the plain-text
+        // stories template is encoded as text, so the tokenizer adds its BOS (stories260K does).
+        const ids = stories ? tokenizer.encode(text) : tokenizer.encode(text, { addSpecialTokens: false });
         // Too long for the context: forget the oldest exchange (the system message stays).
         if (ids.length <= budget || history.length <= 1) return ids;
         history = history.slice(2);
@@ -165,10 +169,10 @@ async function chatCommand(options: ChatOptions, io: ChatIo): Promise<void> {
           maxNewTokens: options.maxNewTokens,
           temperature: options.temperature,
           ...(options.seed === undefined ? {} : { seed: options.seed }),
-          stopTokenIds: tokenizer.eosTokenIds,
+          stopTokenIds: stopIds,
           ...(stops.length === 0 ? {} : { stop: (tokens: readonly number[]) => cut(tokenizer.decode(tokens)) !== undefined }),
         });
-        const newIds = (sequences[0] ?? []).filter((id) => !tokenizer.eosTokenIds.includes(id));
+        const newIds = (sequences[0] ?? []).filter((id) => !stopIds.includes(id));
         const decoded = decodeContinuation(tokenizer, promptIds, newIds);
         const reply = (cut(decoded) ?? decoded).trim();
         history.push({ role: 'assistant', content: reply });

@@ -1,10 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCaptured } from '../testing.js';
 
 const assets = process.env.LORA_ASSETS_DIR;
+const haveSmol = assets !== undefined && existsSync(join(assets, 'models', 'SmolLM2-135M-Instruct'));
+const backend = { LORA_ASSETS_DIR: assets, LORA_BACKEND: process.env.LORA_TEST_BACKEND ?? 'wasm' };
 
 describe('lora generate', () => {
   it('fails with the places tried and a hint when the model is not found', async () => {
@@ -33,5 +35,24 @@ describe('lora generate', () => {
     expect(code).toBe(0);
     expect(stdout.startsWith('Once upon a time')).toBe(true);
     expect(stdout.endsWith('\n')).toBe(true);
+  });
+
+  // SOURCE.txt beside the GGUF: transformers 5.25 (gguf_file=..., fp32, greedy) continues this prompt with
+  // " a small town nestled in the heart of a bustling city. The town was known for its vibrant arts ...".
+  it.skipIf(!haveSmol)('SmolLM2: encodes the prompt as transformers (no BOS) and continues it the same way', async () => {
+    const prompt = 'Once upon a time, there was';
+    const { code, stdout } = await runCaptured(['generate', '--model', 'SmolLM2-135M-Instruct', '--prompt', prompt, '--max-new-tokens', '12', '--no-download'], backend);
+    expect(code).toBe(0);
+    expect(stdout).toBe(' a small town nestled in the heart of a bustling city.\n');
+  });
+
+  it.skipIf(!haveSmol)('SmolLM2: stops at <|im_end|> by default, and runs on with --ignore-eos', async () => {
+    const prompt = '<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n';
+    const args = ['generate', '--model', 'SmolLM2-135M-Instruct', '--prompt', prompt, '--max-new-tokens', '14', '--no-download'];
+    const stopped = await runCaptured(args, backend);
+    expect(stopped.stdout).toBe('The capital of France is Paris.\n');
+    const ignored = await runCaptured([...args, '--ignore-eos'], backend);
+    expect(ignored.stdout.startsWith('The capital of France is Paris.')).toBe(true);
+    expect(ignored.stdout.length).toBeGreaterThan(stopped.stdout.length);
   });
 });

@@ -1,14 +1,14 @@
 import { Option, type Command } from 'commander';
 import type { CliIo } from '../io.js';
 import { integer, real } from '../options.js';
-import { decodeContinuation, loadModelTokenizer } from '../tokenizer.js';
+import { decodeContinuation, encodePrompt, loadModelTokenizer, stopTokenIds } from '../tokenizer.js';
 import type { BackendName } from '@lora/models';
 
 /** Parsed options of `lora generate`. */
 export interface GenerateOptions {
   /** Model name (resolved through the asset resolver) or path to a model directory/file. */
   model: string;
-  /** Prompt text; empty means "start from BOS". */
+  /** Prompt text, encoded as the tokenizer encodes plain text (BOS only if it adds one); empty means "start from BOS". */
   prompt: string;
   /** Number of tokens to generate at most. */
   maxNewTokens: number;
@@ -24,11 +24,16 @@ export interface GenerateOptions {
   backend: BackendName | undefined;
   /** Allow downloading the model from the Hugging Face Hub when it is not found locally. */
   download: boolean;
+  /** Keep generating through end-of-sequence / end-of-turn tokens (up to `maxNewTokens`). */
+  ignoreEos?: boolean;
 }
 
 /**
  * Registers `lora generate`: resolves the model (name or path), loads it, generates from the prompt
  * with the KV cache, and prints only the generated text on stdout. The backend line goes to stderr.
+ * The prompt is encoded as the tokenizer encodes plain text (a BOS only where the tokenizer adds
+ * one, as transformers does), and generation stops at the model's end-of-sequence / end-of-turn
+ * tokens unless `--ignore-eos` is given.
  *
  * @example
  * ```sh
@@ -40,7 +45,7 @@ export function registerGenerate(program: Command, io: CliIo): void {
     .command('generate')
     .description('Generate text from a prompt with a causal LM (prints only the generated text).')
     .requiredOption('-m, --model <name-or-path>', 'model directory, file, local asset name or Hugging Face repo id')
-    .option('-p, --prompt <text>', 'prompt text (empty: start from the BOS token)', '')
+    .option('-p, --prompt <text>', 'prompt text, encoded as the tokenizer encodes text (empty: start from the BOS token)', '')
     .option('-n, --max-new-tokens <n>', 'maximum number of new tokens', integer(1), 128)
     .option('-t, --temperature <t>', 'sampling temperature; 0 = greedy', real(0, 100), 0)
     .option('--top-k <k>', 'sample among the k most likely tokens (0 = off)', integer(0))
@@ -56,6 +61,7 @@ export function registerGenerate(program: Command, io: CliIo): void {
       ]),
     )
     .option('--no-download', 'never download from the Hugging Face Hub')
+    .option('--ignore-eos', 'do not stop at end-of-sequence / end-of-turn tokens')
     .action(async (options: GenerateOptions) => {
       await generateCommand(options, io);
     });
@@ -79,14 +85,14 @@ async function generateCommand(options: GenerateOptions, io: CliIo): Promise<voi
   const loaded = await models.loadModel(path);
   try {
     const tokenizer = await loadModelTokenizer(loaded);
-    const promptIds = tokenizer.encode(options.prompt, { addBos: true });
+    const promptIds = await encodePrompt(tokenizer, options.prompt);
     const { sequences } = await models.generate(loaded.model, [promptIds], {
       maxNewTokens: options.maxNewTokens,
       temperature: options.temperature,
       ...(options.topK === undefined ? {} : { topK: options.topK }),
       ...(options.topP === undefined ? {} : { topP: options.topP }),
       ...(options.seed === undefined ? {} : { seed: options.seed }),
-      stopTokenIds: tokenizer.eosTokenIds,
+      stopTokenIds: options.ignoreEos === true ? [] : stopTokenIds(tokenizer, models.defaultStopTokenIds(loaded.config)),
     });
     io.writeOut(`${decodeContinuation(tokenizer, promptIds, sequences[0] ?? [])}\n`);
   } finally {

@@ -102,6 +102,7 @@ export class HfTokenizer implements Tokenizer {
         cause: error,
       });
     }
+    matchRustByteFallback((core as unknown as { decoder?: unknown }).decoder);
     // transformers v5 applies clean_up_tokenization_spaces only to WordPiece tokenizers.
     const cleanUp = tokenizerJson.model.type === 'WordPiece' && tokenizerConfig['clean_up_tokenization_spaces'] === true;
     return new HfTokenizer(core, tokenizerJson, settings, cleanUp, sources);
@@ -148,5 +149,30 @@ export class HfTokenizer implements Tokenizer {
 
   idToToken(id: number): string | undefined {
     return this.core.id_to_token(id);
+  }
+}
+
+/**
+ * tokenizers.js decodes a run of `<0xNN>` tokens with a default `TextDecoder`, which drops a
+ * leading U+FEFF and replaces invalid bytes per maximal subpart. Rust `tokenizers` keeps the BOM
+ * and, when the run is not valid UTF-8, yields one U+FFFD per byte. Give every ByteFallback step
+ * of the decoder that behaviour (the library keeps its TextDecoder in `text_decoder`, and its
+ * decoders are callable objects; unknown shapes are left alone).
+ */
+function matchRustByteFallback(decoder: unknown): void {
+  if ((typeof decoder !== 'object' && typeof decoder !== 'function') || decoder === null) return;
+  const d = decoder as { config?: { type?: unknown }; decoders?: unknown; text_decoder?: unknown };
+  if (Array.isArray(d.decoders)) for (const inner of d.decoders) matchRustByteFallback(inner);
+  if (d.config?.type === 'ByteFallback' && d.text_decoder !== undefined) {
+    const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+    d.text_decoder = {
+      decode(bytes: Uint8Array): string {
+        try {
+          return strict.decode(bytes);
+        } catch {
+          return '\uFFFD'.repeat(bytes.length);
+        }
+      },
+    };
   }
 }

@@ -89,6 +89,16 @@ describe('loadTokenizer', () => {
     await expect(loadTokenizer(dir)).rejects.toThrow(/chat_template/);
   });
 
+  it('rejects a folder with several GGUF files and a malformed .gguf', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lora-tok-'));
+    writeFileSync(join(dir, 'a.gguf'), 'not a gguf');
+    writeFileSync(join(dir, 'b.gguf'), 'not a gguf');
+    await expect(loadTokenizer(dir)).rejects.toThrow(/several GGUF files \(a\.gguf, b\.gguf\)/);
+    const error = await loadTokenizer(join(dir, 'a.gguf')).catch((e: unknown) => e);
+    expect(FileFormatError.isInstance(error)).toBe(true);
+    expect(String(error)).toMatch(/a\.gguf/);
+  });
+
   it('reports a folder without a tokenizer', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lora-tok-'));
     const error = await loadTokenizer(dir).catch((e: unknown) => e);

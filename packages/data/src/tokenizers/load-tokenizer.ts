@@ -1,6 +1,7 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AssetNotFoundError, FileFormatError, parseJson } from '@lora/core';
+import { AssetNotFoundError, FileFormatError, openGguf, parseJson } from '@lora/core';
+import { tokenizerFromGguf } from './gguf/gguf-hf-tokenizer.js';
 import { HfTokenizer } from './hf-tokenizer.js';
 import { Llama2cTokenizerAdapter } from './llama2c-adapter.js';
 import type { Tokenizer } from './tokenizer.js';
@@ -33,38 +34,59 @@ async function readIfExists(path: string): Promise<string | undefined> {
 }
 
 /**
- * Loads the tokenizer in a model folder, from local files only (never the network):
- * - `tokenizer.json` + `tokenizer_config.json` (+ `generation_config.json` for extra EOS ids,
- *   `chat_template.jinja` / `chat_template.json` when the config has no `chat_template`) → an
- *   {@link HfTokenizer} whose ids equal Python `tokenizers`;
- * - a llama2.c `tokenizer.bin` / `tok*.bin` (stories260K) → a `Llama2cTokenizerAdapter`.
+ * Loads the tokenizer of a model, from local files only (never the network):
+ * - a folder with `tokenizer.json` + `tokenizer_config.json` (+ `generation_config.json` for extra
+ *   EOS ids, `chat_template.jinja` / `chat_template.json` when the config has no `chat_template`)
+ *   → an {@link HfTokenizer} whose ids equal Python `tokenizers`;
+ * - a folder with a llama2.c `tokenizer.bin` / `tok*.bin` (stories260K) → a `Llama2cTokenizerAdapter`;
+ * - a `.gguf` file, or a folder holding one GGUF and none of the above → an {@link HfTokenizer}
+ *   built from the file's `tokenizer.ggml.*` metadata as transformers does (`tokenizerFromGguf`),
+ *   with `tokenizer.chat_template` as its chat template.
  *
- * @param dir - the folder holding the files.
- * @throws AssetNotFoundError when the folder has no tokenizer; FileFormatError for malformed files.
+ * @param path - the model folder, or a `.gguf` file.
+ * @throws AssetNotFoundError when there is no tokenizer; FileFormatError for malformed files or
+ *   several GGUF files in the folder.
  *
  * @example
  * ```ts
  * const tok = await loadTokenizer('/models/Qwen3-0.6B');
  * tok.encode('Hello'); // [9707]
+ * const smol = await loadTokenizer('/models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf');
  * ```
  */
-export async function loadTokenizer(dir: string, options: LoadTokenizerOptions = {}): Promise<Tokenizer> {
+export async function loadTokenizer(path: string, options: LoadTokenizerOptions = {}): Promise<Tokenizer> {
   let entries: string[];
   try {
-    if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
-    entries = await readdir(dir);
+    const info = await stat(path);
+    if (info.isFile() && path.toLowerCase().endsWith('.gguf')) return await loadGgufTokenizer(path, options);
+    if (!info.isDirectory()) throw new Error('not a directory');
+    entries = await readdir(path);
   } catch (error) {
-    throw new AssetNotFoundError({ asset: dir, searched: [dir], hint: 'pass the folder that holds tokenizer.json (or tokenizer.bin)', cause: error });
+    if (FileFormatError.isInstance(error)) throw error;
+    throw new AssetNotFoundError({ asset: path, searched: [path], hint: 'pass the folder that holds tokenizer.json (or tokenizer.bin), or a .gguf file', cause: error });
   }
-  if (entries.includes('tokenizer.json')) return loadHfTokenizer(dir, options);
+  if (entries.includes('tokenizer.json')) return loadHfTokenizer(path, options);
   const bin = LLAMA2C_FILES.find((f) => entries.includes(f)) ?? entries.find((f) => /^tok\d+\.bin$/.test(f));
   if (bin !== undefined) {
-    return Llama2cTokenizerAdapter.fromFile(join(dir, bin), options.vocabSize === undefined ? {} : { vocabSize: options.vocabSize });
+    return Llama2cTokenizerAdapter.fromFile(join(path, bin), options.vocabSize === undefined ? {} : { vocabSize: options.vocabSize });
+  }
+  const ggufs = entries.filter((f) => f.toLowerCase().endsWith('.gguf')).sort();
+  if (ggufs.length === 1) return loadGgufTokenizer(join(path, ggufs[0] as string), options);
+  if (ggufs.length > 1) {
+    throw new FileFormatError({ file: path, message: `several GGUF files (${ggufs.join(', ')}): pass the .gguf file itself` });
   }
   throw new AssetNotFoundError({
-    asset: `tokenizer in ${dir}`,
-    searched: ['tokenizer.json', ...LLAMA2C_FILES, 'tok<N>.bin'].map((f) => join(dir, f)),
+    asset: `tokenizer in ${path}`,
+    searched: ['tokenizer.json', ...LLAMA2C_FILES, 'tok<N>.bin', '*.gguf'].map((f) => join(path, f)),
     hint: 'copy tokenizer.json and tokenizer_config.json from the model repository into this folder',
+  });
+}
+
+async function loadGgufTokenizer(file: string, options: LoadTokenizerOptions): Promise<Tokenizer> {
+  const { metadata } = await openGguf(file);
+  return tokenizerFromGguf(metadata, {
+    file,
+    ...(options.extraEosTokenIds === undefined ? {} : { extraEosTokenIds: options.extraEosTokenIds }),
   });
 }
 

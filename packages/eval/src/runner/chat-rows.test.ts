@@ -6,7 +6,7 @@ describe('promptRowsFromChats', () => {
 
   it('splits an answered chat into rendered context and reference', () => {
     const [row] = promptRowsFromChats([{ id: 'a', messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] }], render);
-    expect(row).toMatchObject({ id: 'a', prompt: 'user: hi\nassistant:', reference: 'hello' });
+    expect(row).toMatchObject({ id: 'a', prompt: 'user: hi\nassistant:', reference: 'hello', addSpecialTokens: false });
   });
 
   it('keeps an explicit reference, uses completions, and numbers rows without id', () => {
@@ -19,5 +19,7 @@ describe('promptRowsFromChats', () => {
     );
     expect(rows[0]).toMatchObject({ id: '1', prompt: 'user: q\nassistant:', reference: 'r' });
     expect(rows[1]).toMatchObject({ id: '2', prompt: 'p', reference: 'c' });
+    // Plain prompts keep the tokenizer's rule.
+    expect(rows[1]?.addSpecialTokens).toBeUndefined();
   });
 });

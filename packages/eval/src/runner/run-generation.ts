@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '@lora/core';
-import { type CausalLM, type FinishReason, type TextTokenizer, generate, scoreContinuations } from '@lora/models';
+import { type CausalLM, type FinishReason, type TextTokenizer, defaultStopTokenIds, generate, scoreContinuations } from '@lora/models';
 import * as tf from '@tensorflow/tfjs';
 import { type PredictionRecord, PredictionWriter, readPredictions } from './predictions.js';
 import { type LatencySummary, summarizeLatency } from './stats.js';
@@ -15,7 +15,11 @@ export interface GenerationSettings {
   topP?: number;
   /** Sampler seed. Default 0. */
   seed?: number;
-  /** Token ids that end an example; default the tokenizer's EOS ids. */
+  /**
+   * Token ids that end an example; default the model's stop ids (`defaultStopTokenIds`:
+   * generation_config.json / config.json / a GGUF file's EOS and end-of-turn ids) and the
+   * tokenizer's EOS ids. `[]` generates to `maxNewTokens`.
+   */
   stopTokenIds?: readonly number[];
   /** Strings that end an example; the prediction is cut before the first one (lm-evaluation-harness' `until`). */
   stop?: readonly string[];
@@ -46,7 +50,10 @@ export interface RunGenerationOptions extends GenerationSettings {
   batchSize?: number;
   /** Turns an example into prompt text; default its `prompt`. Needed for `messages` examples (e.g. a chat template). */
   formatPrompt?: (example: TestExample) => string;
-  /** Whether to prepend BOS when encoding prompts; default the tokenizer's rule. */
+  /**
+   * true: make every prompt start with BOS; false: add no special tokens. Default: the tokenizer's
+   * rule, except for examples marked `addSpecialTokens: false` (chat-template renders).
+   */
   addBos?: boolean;
   /** Also score each output and store `confidence` = exp(sum of its token log-probs). Default false. */
   confidence?: boolean;
@@ -108,7 +115,7 @@ export async function runGeneration(options: RunGenerationOptions): Promise<Gene
   const todo = examples.filter((e) => !existing.has(e.id));
   const resumed = examples.length - todo.length;
   const stops = options.stop ?? [];
-  const stopTokenIds = options.stopTokenIds ?? tokenizer.eosTokenIds;
+  const stopTokenIds = options.stopTokenIds ?? [...new Set([...defaultStopTokenIds(model.config), ...tokenizer.eosTokenIds])];
   const latencies: number[] = [];
   let newTokens = 0;
   let genMs = 0;
@@ -119,7 +126,7 @@ export async function runGeneration(options: RunGenerationOptions): Promise<Gene
     for (let start = 0; start < todo.length; start += batchSize) {
       const batch = todo.slice(start, start + batchSize);
       const prompts = batch.map(format);
-      const ids = prompts.map((p) => tokenizer.encode(p, options.addBos === undefined ? {} : { addBos: options.addBos }));
+      const ids = prompts.map((p, i) => tokenizer.encode(p, promptEncodeOptions(batch[i] as TestExample, options.addBos)));
       const finishedAt = batch.map(() => 0);
       const stoppedByString = batch.map(() => false);
       const t0 = performance.now();
@@ -197,4 +204,16 @@ export async function runGeneration(options: RunGenerationOptions): Promise<Gene
     wallMs: performance.now() - started,
     peakTensorBytes: peak,
   };
+}
+
+/**
+ * How a prompt is encoded: an explicit `addBos` wins (recipes pin BOS this way); else a prompt a
+ * chat template rendered (`addSpecialTokens: false`) gets no added special tokens, as
+ * `apply_chat_template` does; else the tokenizer's rule (its post-processor / `add_bos_token`).
+ * @internal
+ */
+export function promptEncodeOptions(example: TestExample, addBos: boolean | undefined): { addBos?: boolean; addSpecialTokens?: boolean } {
+  if (addBos !== undefined) return { addBos };
+  if (example.addSpecialTokens === false) return { addSpecialTokens: false };
+  return {};
 }

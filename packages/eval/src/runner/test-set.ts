@@ -7,7 +7,9 @@ export const TestMessageSchema = z.object({ role: z.string(), content: z.string(
 
 /**
  * One test example: an `id` (numbers are turned into strings), a `prompt` or chat `messages`,
- * and an optional `reference` of any JSON type. Other keys are kept.
+ * an optional `reference` of any JSON type, and `addSpecialTokens: false` for a prompt a chat
+ * template rendered (its special tokens are in the text already; `apply_chat_template` adds none).
+ * Other keys are kept.
  */
 export const TestExampleSchema = z
   .object({
@@ -15,6 +17,7 @@ export const TestExampleSchema = z
     prompt: z.string().optional(),
     messages: z.array(TestMessageSchema).optional(),
     reference: z.unknown().optional(),
+    addSpecialTokens: z.boolean().optional(),
   })
   .loose()
   .superRefine((v, ctx) => {

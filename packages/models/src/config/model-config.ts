@@ -53,6 +53,12 @@ export interface ModelConfig {
   readonly tieWordEmbeddings: boolean;
   readonly bosTokenId: number | undefined;
   readonly eosTokenIds: readonly number[];
+  /**
+   * The ids generation stops on by default, when the model says more than `eosTokenIds`:
+   * `eos_token_id` of `generation_config.json`, or for a GGUF file its EOS and end-of-turn ids.
+   * Set by `loadModel`; see `defaultStopTokenIds`.
+   */
+  readonly generationEosTokenIds?: readonly number[];
   readonly padTokenId: number | undefined;
   /** Attention kind per layer (length `numHiddenLayers`). */
   readonly layerTypes: readonly LayerType[];

@@ -1,13 +1,19 @@
 import { InvalidArgumentError, Rng } from '@lora/core';
 import * as tf from '@tensorflow/tfjs';
 import type { CausalLM } from '../architectures/causal-lm.js';
+import { defaultStopTokenIds } from '../config/generation-config.js';
 import { type SamplingOptions, sampleToken } from './sample.js';
 
 /** Options of {@link generate}. */
 export interface GenerateOptions extends SamplingOptions {
   /** Maximum number of new tokens per sequence. */
   maxNewTokens: number;
-  /** Generation stops for a row when it produces one of these (included in the output). */
+  /**
+   * Generation stops for a row when it produces one of these (included in the output). Default:
+   * the model's end-of-sequence ids (`defaultStopTokenIds(model.config)`: `generation_config.json`,
+   * else `config.json`; for GGUF the EOS and end-of-turn ids), as transformers does. `[]` turns
+   * stopping on tokens off.
+   */
   stopTokenIds?: readonly number[];
   /** Stop tokens are suppressed until a row has this many new tokens (transformers' `min_new_tokens`). */
   minNewTokens?: number;
@@ -35,11 +41,13 @@ export interface GenerateOutput {
  * Autoregressive generation with a KV cache, for a batch of prompts (token ids). Prompts of
  * different lengths are left-padded and masked; each row gets positions 0.. of its own tokens,
  * as transformers' `generate` does. Greedy by default; temperature / top-k / top-p sampling is
- * seeded.
+ * seeded. A row stops at the model's end-of-sequence / end-of-turn tokens unless `stopTokenIds`
+ * says otherwise (`[]`: run to `maxNewTokens`).
  *
  * @example
  * ```ts
- * const { sequences } = await generate(model, [[1]], { maxNewTokens: 50, stopTokenIds: [2] });
+ * const { sequences } = await generate(model, [[1]], { maxNewTokens: 50 }); // stops at the model's EOS
+ * const full = await generate(model, [[1]], { maxNewTokens: 50, stopTokenIds: [] }); // never stops early
  * ```
  */
 export async function generate(model: CausalLM, prompts: readonly (readonly number[])[], options: GenerateOptions): Promise<GenerateOutput> {
@@ -60,7 +68,7 @@ export async function generate(model: CausalLM, prompts: readonly (readonly numb
   const positions = prompts.map((p) => Array.from({ length: width }, (_, t) => Math.max(0, t - (width - p.length))));
   prompts.forEach((p, b) => ids.set(p, b * width + width - p.length));
 
-  const stopIds = new Set(options.stopTokenIds ?? []);
+  const stopIds = new Set(options.stopTokenIds ?? defaultStopTokenIds(model.config));
   const rng = new Rng(options.seed ?? 0);
   const sequences: number[][] = prompts.map(() => []);
   const finishReasons: FinishReason[] = prompts.map(() => 'length');

@@ -1,0 +1,74 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileFormatError } from '@lora/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { CausalLM } from '../architectures/causal-lm.js';
+import { createCausalLM } from '../architectures/registry.js';
+import { defaultStopTokenIds, readGenerationEosTokenIds, withGenerationEosTokenIds } from '../config/generation-config.js';
+import { parseModelConfig } from '../config/model-config.js';
+import { randomWeights, setupTestBackend, tinyConfigJson } from '../test/index.js';
+import { generate } from './generate.js';
+
+/** The tiny random Llama of seed 6 (std 0.5: varied greedy tokens), with the given `eos_token_id` and generation-config eos ids. */
+async function tinyModel(eos: number | number[], generationEos?: number[]): Promise<CausalLM> {
+  const parsed = parseModelConfig(tinyConfigJson('llama', { eos_token_id: eos }), { file: 'config.json' });
+  const config = withGenerationEosTokenIds(parsed, generationEos);
+  return createCausalLM(config, randomWeights(config, 6, 0.5), 'tiny');
+}
+
+describe('generate stops at the model\'s end-of-sequence ids by default', () => {
+  const prompt = [1, 7, 3];
+  let free: number[];
+  /** First index whose token did not occur before it, from `from` on. */
+  const fresh = (from: number) => free.findIndex((t, i) => i >= from && !free.slice(0, i).includes(t));
+
+  beforeAll(async () => {
+    await setupTestBackend();
+    // An id the model never produces, so this run goes the full length.
+    const model = await tinyModel(62);
+    free = (await generate(model, [prompt], { maxNewTokens: 12, stopTokenIds: [] })).sequences[0] as number[];
+    model.dispose();
+    expect(new Set(free).size).toBeGreaterThan(2);
+  });
+
+  it('uses config.json eos_token_id when no stop ids are given', async () => {
+    const k = fresh(2);
+    const model = await tinyModel(free[k] as number);
+    const out = await generate(model, [prompt], { maxNewTokens: 12 });
+    expect(out.sequences[0]).toEqual(free.slice(0, k + 1));
+    expect(out.finishReasons).toEqual(['stop']);
+    model.dispose();
+  });
+
+  it('prefers generation_config eos ids, and [] turns stopping off', async () => {
+    const k = fresh(2);
+    const j = fresh(k + 1) >= 0 ? fresh(k + 1) : k;
+    const model = await tinyModel(free[k] as number, [free[j] as number, 62]);
+    expect(defaultStopTokenIds(model.config)).toEqual([free[j], 62]);
+    expect((await generate(model, [prompt], { maxNewTokens: 12 })).sequences[0]).toEqual(free.slice(0, j + 1));
+    const off = await generate(model, [prompt], { maxNewTokens: 12, stopTokenIds: [] });
+    expect(off.sequences[0]).toEqual(free);
+    expect(off.finishReasons).toEqual(['length']);
+    // An explicit list replaces the defaults.
+    expect((await generate(model, [prompt], { maxNewTokens: 12, stopTokenIds: [free[0] as number] })).sequences[0]).toEqual(free.slice(0, 1));
+    model.dispose();
+  });
+});
+
+describe('readGenerationEosTokenIds', () => {
+  it('reads eos_token_id (number or list) and names the file of a bad one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lora-gen-'));
+    expect(await readGenerationEosTokenIds(dir)).toBeUndefined();
+    writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ eos_token_id: [128001, 128009], do_sample: true }));
+    expect(await readGenerationEosTokenIds(dir)).toEqual([128001, 128009]);
+    writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ eos_token_id: 2 }));
+    expect(await readGenerationEosTokenIds(dir)).toEqual([2]);
+    writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ temperature: 0.7 }));
+    expect(await readGenerationEosTokenIds(dir)).toBeUndefined();
+    writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ eos_token_id: 'x' }));
+    const error = await readGenerationEosTokenIds(dir).catch((e: unknown) => e);
+    expect(FileFormatError.isInstance(error)).toBe(true);
+    expect(String(error)).toMatch(/generation_config\.json \(eos_token_id\)/);
+  });
+});
