@@ -6,7 +6,8 @@ import { Llama2cTokenizer } from './llama2c.js';
  * The Hugging Face tokenizer files (`tokenizer.json`, `tokenizer_config.json`,
  * `generation_config.json`) of a llama2.c `tokenizer.bin` (e.g. stories260K's `tok512.bin`): a
  * SentencePiece BPE vocabulary with byte fallback, built as transformers builds a Llama tokenizer
- * from the same pieces and scores (`▁` for spaces, `<unk>` / `<s>` / `</s>` as ids 0–2, `<0xXX>`
+ * from the same pieces and scores (`▁` for spaces, `<unk>` / `<s>` / `</s>` as ids 0–2 — the export's
+ * `\n<s>\n` spellings renamed — `<0xXX>`
  * byte tokens, BOS added to every text as llama2.c's `run.c` and Llama-2's tokenizer do).
  *
  * @param file - path of the `tokenizer.bin`.
@@ -22,8 +23,14 @@ export async function llama2cTokenizerFiles(file: string, vocabSize?: number): P
   const tokens: string[] = [];
   const scores: number[] = [];
   const types: number[] = [];
+  // llama2.c's export writes BOS / EOS as "\n<s>\n" / "\n</s>\n": give them SentencePiece's names.
+  const names = new Map([
+    [tokenizer.unkTokenId, '<unk>'],
+    [tokenizer.bosTokenId, '<s>'],
+    [tokenizer.eosTokenIds[0] ?? 2, '</s>'],
+  ]);
   for (let id = 0; id < tokenizer.vocabSize; id++) {
-    const text = decoder.decode(tokenizer.piece(id)).replaceAll(' ', '\u2581');
+    const text = names.get(id) ?? decoder.decode(tokenizer.piece(id)).replaceAll(' ', '\u2581');
     tokens.push(text);
     scores.push(tokenizer.score(id));
     types.push(
