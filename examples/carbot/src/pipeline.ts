@@ -307,16 +307,19 @@ const SUMMARY_KEYS: [string, 'raw' | 'normalized'][] = [
   ['json_valid.lenient', 'raw'],
 ];
 
+/** Width of a run's column in the summary (fits `mean/p95` latencies of tens of seconds). */
+const COLUMN = 14;
+
 /** The short text summary printed at the end of a pipeline run. */
 export function formatSummary(runs: readonly RunMetrics[], train: PipelineResult['train'], wallMs: number, judge?: PairwiseSummary): string {
   const names = runs.map((r) => r.run);
-  const lines = [`metric${' '.repeat(34)}${names.map((n) => n.padStart(10)).join('')}`];
+  const lines = [`metric${' '.repeat(34)}${names.map((n) => n.padStart(COLUMN)).join('')}`];
   for (const [key, pass] of SUMMARY_KEYS) {
     const label = pass === 'normalized' ? `${key} (aliases)` : key;
-    lines.push(`${label.padEnd(40)}${runs.map((r) => fmt(r.metrics[pass]?.[key]).padStart(10)).join('')}`);
+    lines.push(`${label.padEnd(40)}${runs.map((r) => fmt(r.metrics[pass]?.[key]).padStart(COLUMN)).join('')}`);
   }
-  lines.push(`${'latency mean / p95 ms'.padEnd(40)}${runs.map((r) => `${fmt(r.stats?.latencyMs.mean, 0)}/${fmt(r.stats?.latencyMs.p95, 0)}`.padStart(10)).join('')}`);
-  lines.push(`${'peak tensor MB'.padEnd(40)}${runs.map((r) => fmt(r.stats === undefined ? undefined : r.stats.peakTensorBytes / 2 ** 20, 1).padStart(10)).join('')}`);
+  lines.push(`${'latency mean / p95 ms'.padEnd(40)}${runs.map((r) => `${fmt(r.stats?.latencyMs.mean, 0)}/${fmt(r.stats?.latencyMs.p95, 0)}`.padStart(COLUMN)).join('')}`);
+  lines.push(`${'peak tensor MB'.padEnd(40)}${runs.map((r) => fmt(r.stats === undefined ? undefined : r.stats.peakTensorBytes / 2 ** 20, 1).padStart(COLUMN)).join('')}`);
   lines.push(`train loss ${train.firstLoss.toFixed(3)} → ${train.lastLoss.toFixed(3)} in ${train.steps} steps; total ${(wallMs / 1000).toFixed(1)} s`);
   if (judge !== undefined) lines.push(`judge: base ${judge.wins} wins, ${judge.ties} ties, lora ${judge.losses} wins`);
   return lines.join('\n');
