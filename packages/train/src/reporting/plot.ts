@@ -34,9 +34,19 @@ function label(v: number): string {
 
 const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-/** A self-contained SVG line chart (axes, ticks, legend) — no dependencies. */
+/** Estimated width of `text` at `fontSize` (0.62 em per character, a generous bound). */
+const textWidth = (text: string, fontSize: number): number => Math.ceil(text.length * fontSize * 0.62);
+
+/** Series with at most this many points also get a marker per point (one eval point is otherwise invisible). */
+const MARKER_LIMIT = 30;
+
+/**
+ * A self-contained SVG line chart (axes, ticks, legend) — no dependencies. Sparse series (up to
+ * 30 points) get a marker per point, so a series of one point still shows; the legend is placed
+ * by its widest name and the canvas widens for a long title.
+ */
 export function lineChartSvg(series: readonly Series[], options: ChartOptions): string {
-  const width = options.width ?? 640;
+  const width = Math.max(options.width ?? 640, textWidth(options.title, 14) + 20);
   const height = options.height ?? 360;
   const m = { left: 64, right: 16, top: 32, bottom: 44 };
   const points = series.flatMap((s) => s.points.filter(([, y]) => Number.isFinite(y)));
@@ -67,15 +77,15 @@ export function lineChartSvg(series: readonly Series[], options: ChartOptions): 
   parts.push(`<line x1="${m.left}" x2="${m.left}" y1="${m.top}" y2="${height - m.bottom}" stroke="#333"/>`);
   parts.push(`<text x="${(m.left + width - m.right) / 2}" y="${height - 8}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`);
   parts.push(`<text transform="translate(14 ${(m.top + height - m.bottom) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`);
+  const legendX = width - m.right - 24 - Math.max(0, ...series.map((s) => textWidth(s.name, 11)));
   series.forEach((s, i) => {
-    const path = s.points
-      .filter(([, y]) => Number.isFinite(y))
-      .map(([x, y], j) => `${j === 0 ? 'M' : 'L'}${px(x).toFixed(1)},${py(y).toFixed(1)}`)
-      .join(' ');
-    if (path !== '') parts.push(`<path d="${path}" fill="none" stroke="${s.color}" stroke-width="1.5"/>`);
+    const finite = s.points.filter(([, y]) => Number.isFinite(y));
+    const path = finite.map(([x, y], j) => `${j === 0 ? 'M' : 'L'}${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ');
+    if (finite.length > 1) parts.push(`<path d="${path}" fill="none" stroke="${s.color}" stroke-width="1.5"/>`);
+    if (finite.length <= MARKER_LIMIT) for (const [x, y] of finite) parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="2.5" fill="${s.color}"/>`);
     const ly = m.top + 4 + i * 14;
-    parts.push(`<line x1="${width - m.right - 110}" x2="${width - m.right - 94}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"/>`);
-    parts.push(`<text x="${width - m.right - 90}" y="${ly + 4}">${escapeXml(s.name)}</text>`);
+    parts.push(`<line x1="${legendX}" x2="${legendX + 16}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"/>`);
+    parts.push(`<text x="${legendX + 20}" y="${ly + 4}">${escapeXml(s.name)}</text>`);
   });
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;

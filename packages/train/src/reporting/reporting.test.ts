@@ -69,4 +69,23 @@ describe('progress, JSONL log and curves', () => {
     expect(svg).toContain('T &lt;1&gt;');
     expect((svg.match(/<path d="M[^"]*"/)?.[0].match(/[ML]/g) ?? []).length).toBe(2);
   });
+
+  it('marks the points of sparse series (a single eval point shows) and keeps long legend names on the canvas', () => {
+    const losses = Array.from({ length: 40 }, (_, i) => [i + 1, 4 - i / 20] as const);
+    const name = 'accuracy (flexible, strict)';
+    const svg = lineChartSvg(
+      [
+        { name: 'train loss', color: 'blue', points: losses },
+        { name, color: 'red', points: [[40, 2.5]] },
+      ],
+      { title: 'Loss', xLabel: 'step', yLabel: 'loss' },
+    );
+    expect(svg.match(/<path /g)).toHaveLength(1);
+    // 40 training points: a line, no markers; the one eval point: a marker.
+    expect(svg.match(/<circle [^>]*fill="red"/g)).toHaveLength(1);
+    expect(svg.match(/<circle [^>]*fill="blue"/g)).toBeNull();
+    const width = Number(/<svg [^>]*width="(\d+)"/.exec(svg)?.[1]);
+    const x = Number(new RegExp(`<text x="([\\d.]+)"[^>]*>${name.replace(/[()]/g, '\\$&')}</text>`).exec(svg)?.[1]);
+    expect(x + name.length * 11 * 0.62).toBeLessThanOrEqual(width);
+  });
 });
