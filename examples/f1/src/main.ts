@@ -3,12 +3,13 @@
  *
  *   pnpm --filter @lora-examples/f1 smoke                  # = run --preset smoke --out runs/f1-smoke
  *   pnpm --filter @lora-examples/f1 full
- *   tsx --conditions=@lora/source src/main.ts [run] --preset smoke|full [--out DIR] [--epochs N] [--max-steps N] [--limit N]
+ *   pnpm --filter @lora-examples/f1 smollm2                # SmolLM2-135M-Instruct, QLoRA (tensorflow backend)
+ *   tsx --conditions=@lora/source src/main.ts [run] --preset smoke|full|smollm2 [--out DIR] [--epochs N] [--max-steps N] [--limit N]
  *   tsx --conditions=@lora/source src/main.ts rebuild --out DIR   # epoch_results.csv, summary_results.csv, comparison, plots
  */
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError, positiveIntegerFlag } from '@lora/core';
-import { rebuildF1Report, runF1Pipeline } from './pipeline.js';
+import { F1_PRESETS, type F1PresetName, rebuildF1Report, runF1Pipeline } from './pipeline.js';
 
 
 async function main(): Promise<void> {
@@ -26,8 +27,9 @@ async function main(): Promise<void> {
     },
   });
   const command = positionals[0] ?? 'run';
-  if (values.preset !== 'smoke' && values.preset !== 'full') throw new InvalidArgumentError({ argument: '--preset', message: `must be smoke or full, got "${values.preset}"` });
-  const out = values.out ?? `runs/f1-${values.preset}`;
+  if (!Object.hasOwn(F1_PRESETS, values.preset)) throw new InvalidArgumentError({ argument: '--preset', message: `must be one of ${Object.keys(F1_PRESETS).join(', ')}, got "${values.preset}"` });
+  const preset = values.preset as F1PresetName;
+  const out = values.out ?? `runs/f1-${preset}`;
   if (command === 'rebuild') {
     const files = await rebuildF1Report(out);
     for (const f of [files.epochResults, files.summaryResults, files.summary, files.table, ...files.plots]) console.log(`wrote ${f}`);
@@ -40,7 +42,7 @@ async function main(): Promise<void> {
   const maxSteps = positiveIntegerFlag('max-steps', values['max-steps']);
   const evalLimit = positiveIntegerFlag('limit', values.limit);
   await runF1Pipeline({
-    preset: values.preset,
+    preset,
     out,
     ...(epochs === undefined ? {} : { epochs }),
     ...(maxSteps === undefined ? {} : { maxSteps }),

@@ -9,8 +9,34 @@ function esc(s: string): string {
 const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
 
 /**
+ * Width of `text` in pixels, estimated generously (0.62 em per character, 0.68 bold): SVG text
+ * is not measured when the layout is computed, so margins and canvas size use this bound.
+ */
+function textWidth(text: string, fontSize: number, bold = false): number {
+  return Math.ceil(text.length * fontSize * (bold ? 0.68 : 0.62));
+}
+
+/** A 0…top axis in at most 5 steps of a round size (1, 2, 2.5 or 5 × 10^k) covering `max`. */
+function niceAxis(max: number): { top: number; ticks: number[]; decimals: number } {
+  if (max === 1) return { top: 1, ticks: [0, 0.25, 0.5, 0.75, 1], decimals: 3 };
+  const magnitude = 10 ** Math.floor(Math.log10(max / 5));
+  const m = [1, 2, 2.5, 5, 10].find((k) => Math.ceil(max / (k * magnitude) - 1e-9) <= 5) ?? 10;
+  const step = m * magnitude;
+  const n = Math.ceil(max / step - 1e-9);
+  const ticks = Array.from({ length: n + 1 }, (_, i) => Number((i * step).toPrecision(12)));
+  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9) + (m === 2.5 ? 1 : 0));
+  return { top: n * step, ticks, decimals };
+}
+
+const ROTATION = 35;
+const COS = Math.cos((ROTATION * Math.PI) / 180);
+const SIN = Math.sin((ROTATION * Math.PI) / 180);
+
+/**
  * A grouped bar chart as standalone SVG: one group per metric, one bar per series (variant).
- * Values are drawn on a 0…`max` axis (default: 1, or the largest value when above 1).
+ * Values are drawn on a 0…`max` axis (default: 1, or a round number above the largest value when
+ * that is above 1). The canvas grows to hold the title, the tick labels, the rotated category
+ * labels and the legend, so none is clipped.
  *
  * @example
  * ```ts
@@ -19,25 +45,31 @@ const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
  */
 export function groupedBarChart(title: string, categories: readonly string[], series: readonly { name: string; values: readonly number[] }[], options: { max?: number } = {}): string {
   const finite = series.flatMap((s) => s.values.filter(Number.isFinite));
-  const max = options.max ?? Math.max(1, ...finite);
+  const axis = options.max === undefined ? niceAxis(Math.max(1, ...finite)) : { top: options.max, ticks: [0, 1, 2, 3, 4].map((t) => (options.max as number) * (t / 4)), decimals: 3 };
+  const max = axis.top;
   const barW = 18;
   const groupW = Math.max(60, series.length * barW + 24);
-  const left = 50;
+  const tickLabels = axis.ticks.map((v) => v.toFixed(axis.decimals));
+  const widestTick = Math.max(...tickLabels.map((t) => textWidth(t, 11)));
+  const widestCategory = Math.max(0, ...categories.map((c) => textWidth(c, 11)));
+  // The first rotated category label ends at its group's centre and must not leave the canvas.
+  const left = Math.ceil(Math.max(50, widestTick + 12, widestCategory * COS + 6 - 12 - (series.length * barW) / 2));
   const top = 40;
   const plotH = 220;
-  const width = left + categories.length * groupW + 160;
-  const height = top + plotH + 110;
+  const plotRight = left + categories.length * groupW;
+  const legendW = 20 + 18 + Math.max(0, ...series.map((s) => textWidth(s.name, 11))) + 10;
+  const width = Math.ceil(Math.max(plotRight + legendW, left + textWidth(title, 14, true) + 10));
+  const height = Math.ceil(top + plotH + Math.max(40, 14 + widestCategory * SIN + 16));
   const y = (v: number): number => top + plotH - (Math.max(0, Math.min(v, max)) / max) * plotH;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${left}" y="20" font-size="14" font-weight="bold">${esc(title)}</text>`,
   ];
-  for (let t = 0; t <= 4; t++) {
-    const v = (max * t) / 4;
-    parts.push(`<line x1="${left}" x2="${left + categories.length * groupW}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`);
-    parts.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${fmt(v)}</text>`);
-  }
+  axis.ticks.forEach((v, t) => {
+    parts.push(`<line x1="${left}" x2="${plotRight}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`);
+    parts.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${tickLabels[t]}</text>`);
+  });
   categories.forEach((c, ci) => {
     const gx = left + ci * groupW + 12;
     series.forEach((s, si) => {
@@ -48,10 +80,10 @@ export function groupedBarChart(title: string, categories: readonly string[], se
       }
     });
     const cx = gx + (series.length * barW) / 2;
-    parts.push(`<text x="${cx}" y="${top + plotH + 14}" text-anchor="end" transform="rotate(-35 ${cx} ${top + plotH + 14})">${esc(c)}</text>`);
+    parts.push(`<text x="${cx}" y="${top + plotH + 14}" text-anchor="end" transform="rotate(-${ROTATION} ${cx} ${top + plotH + 14})">${esc(c)}</text>`);
   });
   series.forEach((s, si) => {
-    const lx = left + categories.length * groupW + 20;
+    const lx = plotRight + 20;
     const ly = top + si * 18;
     parts.push(`<rect x="${lx}" y="${ly}" width="12" height="12" fill="${PALETTE[si % PALETTE.length]}"/><text x="${lx + 18}" y="${ly + 10}">${esc(s.name)}</text>`);
   });
@@ -61,18 +93,21 @@ export function groupedBarChart(title: string, categories: readonly string[], se
 
 /**
  * A reliability diagram as standalone SVG: per-bin accuracy bars against the diagonal of perfect
- * calibration, with the bin's mean confidence marked and the ECE in the title.
+ * calibration, with the bin's mean confidence marked and the ECE in the title (the canvas widens
+ * for a long title).
  */
 export function reliabilityDiagram(title: string, bins: readonly ReliabilityBin[], ece: number): string {
   const size = 260;
   const left = 50;
   const top = 40;
+  const heading = `${title} (ECE ${fmt(ece)})`;
+  const width = Math.max(left + size + 30, left + textWidth(heading, 14, true) + 10);
   const x = (v: number): number => left + v * size;
   const y = (v: number): number => top + size - v * size;
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${left + size + 30}" height="${top + size + 50}" viewBox="0 0 ${left + size + 30} ${top + size + 50}" font-family="sans-serif" font-size="11">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${top + size + 50}" viewBox="0 0 ${width} ${top + size + 50}" font-family="sans-serif" font-size="11">`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${left}" y="20" font-size="14" font-weight="bold">${esc(`${title} (ECE ${fmt(ece)})`)}</text>`,
+    `<text x="${left}" y="20" font-size="14" font-weight="bold">${esc(heading)}</text>`,
     `<rect x="${left}" y="${top}" width="${size}" height="${size}" fill="none" stroke="#333"/>`,
   ];
   for (const b of bins) {

@@ -14,13 +14,17 @@ export interface ChartOptions {
   readonly yLabel: string;
   readonly width?: number;
   readonly height?: number;
+  /** Fixed bottom of the y axis (e.g. 0 for rates); default the smallest value less 5 % of the range. */
+  readonly yMin?: number;
+  /** Fixed top of the y axis (e.g. 1 for rates); default the largest value plus 5 % of the range. */
+  readonly yMax?: number;
 }
 
-function niceTicks(min: number, max: number, count = 5): number[] {
+function niceTicks(min: number, max: number, count = 5, minStep = 0): number[] {
   if (!(max > min)) return [min];
   const raw = (max - min) / count;
   const magnitude = 10 ** Math.floor(Math.log10(raw));
-  const step = ([1, 2, 5, 10].find((m) => m * magnitude >= raw) ?? 10) * magnitude;
+  const step = Math.max(minStep, ([1, 2, 5, 10].find((m) => m * magnitude >= raw) ?? 10) * magnitude);
   const ticks: number[] = [];
   for (let v = Math.ceil(min / step) * step; v <= max + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
   return ticks;
@@ -34,11 +38,23 @@ function label(v: number): string {
 
 const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-/** A self-contained SVG line chart (axes, ticks, legend) — no dependencies. */
+/** Estimated width of `text` at `fontSize` (0.62 em per character, a generous bound). */
+const textWidth = (text: string, fontSize: number): number => Math.ceil(text.length * fontSize * 0.62);
+
+/** Series with at most this many points also get a marker per point (one eval point is otherwise invisible). */
+const MARKER_LIMIT = 30;
+
+/**
+ * A self-contained SVG line chart (axes, ticks, legend) — no dependencies. Sparse series (up to
+ * 30 points) get a marker per point, so a series of one point still shows; the legend sits above
+ * the plot area, right-aligned by its widest name, so it never covers a line; integer x values
+ * (steps, epochs) get integer ticks; the canvas widens for a long title.
+ */
 export function lineChartSvg(series: readonly Series[], options: ChartOptions): string {
-  const width = options.width ?? 640;
+  const width = Math.max(options.width ?? 640, textWidth(options.title, 14) + 20);
   const height = options.height ?? 360;
-  const m = { left: 64, right: 16, top: 32, bottom: 44 };
+  // Legend rows above the plot area, under the title.
+  const m = { left: 64, right: 16, top: 30 + 14 * Math.max(1, series.length), bottom: 44 };
   const points = series.flatMap((s) => s.points.filter(([, y]) => Number.isFinite(y)));
   const xs = points.map(([x]) => x);
   const ys = points.map(([, y]) => y);
@@ -47,7 +63,9 @@ export function lineChartSvg(series: readonly Series[], options: ChartOptions): 
   if (x1 === x0) x1 = x0 + 1;
   if (y1 === y0) [y0, y1] = [y0 - 0.5 * Math.abs(y0 || 1), y1 + 0.5 * Math.abs(y1 || 1)];
   const pad = (y1 - y0) * 0.05;
-  [y0, y1] = [y0 - pad, y1 + pad];
+  [y0, y1] = [options.yMin ?? y0 - pad, options.yMax ?? y1 + pad];
+  if (!(y1 > y0)) [y0, y1] = [Math.min(y0, y1), Math.min(y0, y1) + 1];
+  const integerX = xs.length > 0 && xs.every((x) => Number.isInteger(x));
   const px = (x: number): number => m.left + ((x - x0) / (x1 - x0)) * (width - m.left - m.right);
   const py = (y: number): number => height - m.bottom - ((y - y0) / (y1 - y0)) * (height - m.top - m.bottom);
   const parts: string[] = [
@@ -59,7 +77,7 @@ export function lineChartSvg(series: readonly Series[], options: ChartOptions): 
     parts.push(`<line x1="${m.left}" x2="${width - m.right}" y1="${py(t).toFixed(1)}" y2="${py(t).toFixed(1)}" stroke="#e5e5e5"/>`);
     parts.push(`<text x="${m.left - 6}" y="${(py(t) + 4).toFixed(1)}" text-anchor="end">${label(t)}</text>`);
   }
-  for (const t of niceTicks(x0, x1)) {
+  for (const t of niceTicks(x0, x1, 5, integerX ? 1 : 0)) {
     parts.push(`<line x1="${px(t).toFixed(1)}" x2="${px(t).toFixed(1)}" y1="${height - m.bottom}" y2="${height - m.bottom + 4}" stroke="#333"/>`);
     parts.push(`<text x="${px(t).toFixed(1)}" y="${height - m.bottom + 16}" text-anchor="middle">${label(t)}</text>`);
   }
@@ -67,15 +85,15 @@ export function lineChartSvg(series: readonly Series[], options: ChartOptions): 
   parts.push(`<line x1="${m.left}" x2="${m.left}" y1="${m.top}" y2="${height - m.bottom}" stroke="#333"/>`);
   parts.push(`<text x="${(m.left + width - m.right) / 2}" y="${height - 8}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`);
   parts.push(`<text transform="translate(14 ${(m.top + height - m.bottom) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`);
+  const legendX = width - m.right - 24 - Math.max(0, ...series.map((s) => textWidth(s.name, 11)));
   series.forEach((s, i) => {
-    const path = s.points
-      .filter(([, y]) => Number.isFinite(y))
-      .map(([x, y], j) => `${j === 0 ? 'M' : 'L'}${px(x).toFixed(1)},${py(y).toFixed(1)}`)
-      .join(' ');
-    if (path !== '') parts.push(`<path d="${path}" fill="none" stroke="${s.color}" stroke-width="1.5"/>`);
-    const ly = m.top + 4 + i * 14;
-    parts.push(`<line x1="${width - m.right - 110}" x2="${width - m.right - 94}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"/>`);
-    parts.push(`<text x="${width - m.right - 90}" y="${ly + 4}">${escapeXml(s.name)}</text>`);
+    const finite = s.points.filter(([, y]) => Number.isFinite(y));
+    const path = finite.map(([x, y], j) => `${j === 0 ? 'M' : 'L'}${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ');
+    if (finite.length > 1) parts.push(`<path d="${path}" fill="none" stroke="${s.color}" stroke-width="1.5"/>`);
+    if (finite.length <= MARKER_LIMIT) for (const [x, y] of finite) parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="2.5" fill="${s.color}"/>`);
+    const ly = 30 + i * 14;
+    parts.push(`<line x1="${legendX}" x2="${legendX + 16}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"/>`);
+    parts.push(`<text x="${legendX + 20}" y="${ly + 4}">${escapeXml(s.name)}</text>`);
   });
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;

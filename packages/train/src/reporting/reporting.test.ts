@@ -69,4 +69,36 @@ describe('progress, JSONL log and curves', () => {
     expect(svg).toContain('T &lt;1&gt;');
     expect((svg.match(/<path d="M[^"]*"/)?.[0].match(/[ML]/g) ?? []).length).toBe(2);
   });
+
+  it('marks the points of sparse series (a single eval point shows) and keeps long legend names on the canvas', () => {
+    const losses = Array.from({ length: 40 }, (_, i) => [i + 1, 4 - i / 20] as const);
+    const name = 'accuracy (flexible, strict)';
+    const svg = lineChartSvg(
+      [
+        { name: 'train loss', color: 'blue', points: losses },
+        { name, color: 'red', points: [[40, 2.5]] },
+      ],
+      { title: 'Loss', xLabel: 'step', yLabel: 'loss' },
+    );
+    expect(svg.match(/<path /g)).toHaveLength(1);
+    // 40 training points: a line, no markers; the one eval point: a marker.
+    expect(svg.match(/<circle [^>]*fill="red"/g)).toHaveLength(1);
+    expect(svg.match(/<circle [^>]*fill="blue"/g)).toBeNull();
+    const width = Number(/<svg [^>]*width="(\d+)"/.exec(svg)?.[1]);
+    const x = Number(new RegExp(`<text x="([\\d.]+)"[^>]*>${name.replace(/[()]/g, '\\$&')}</text>`).exec(svg)?.[1]);
+    expect(x + name.length * 11 * 0.62).toBeLessThanOrEqual(width);
+    // The legend sits above the plot area: below its last row starts the y axis.
+    const axisTop = Number(/<line x1="64" x2="64" y1="([\d.]+)"/.exec(svg)?.[1]);
+    const legendRows = [...svg.matchAll(/<text x="[\d.]+" y="([\d.]+)">[^<]*<\/text>/g)].filter((m) => m[0].includes('loss') || m[0].includes('accuracy')).map((m) => Number(m[1]));
+    expect(legendRows).toHaveLength(2);
+    for (const y of legendRows) expect(y).toBeLessThan(axisTop);
+  });
+
+  it('draws integer ticks for integer x values and honours a fixed y range', () => {
+    const svg = lineChartSvg([{ name: 'acc', color: 'blue', points: [[0, 0.35], [1, 0.4], [2, 0.4]] }], { title: 'Accuracy per epoch', xLabel: 'epoch', yLabel: 'acc', yMin: 0, yMax: 1 });
+    const xTicks = [...svg.matchAll(/<text x="[\d.]+" y="[\d.]+" text-anchor="middle">([^<]*)<\/text>/g)].map((m) => m[1]);
+    expect(xTicks).toEqual(['0', '1', '2', 'epoch']); // the ticks, then the axis title
+    const yTicks = [...svg.matchAll(/<text x="58" y="[\d.]+" text-anchor="end">([^<]*)<\/text>/g)].map((m) => m[1]);
+    expect(yTicks).toEqual(['0', '0.2', '0.4', '0.6', '0.8', '1']);
+  });
 });
