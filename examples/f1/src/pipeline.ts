@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, parseJson } from '@lora/core';
 import { type McItem, type McReport, type RunMetrics, groupedBarChart, readRuns, scoreMultipleChoice, writeComparison, writeRunMetrics } from '@lora/eval';
 import type { CausalLM } from '@lora/models';
-import { quantizeModel } from '@lora/quant';
+import { quantizeModel, withDequantizedWeights } from '@lora/quant';
 import { type LoadedRecipe, lineChartSvg, loadRecipe, loadRecipeModel, trainRecipe } from '@lora/train';
 import { z } from 'zod';
 import { splitF1Questions, writeF1Splits } from './dataset.js';
@@ -267,7 +267,10 @@ async function evaluateEpoch(
 ): Promise<EpochResult> {
   await mkdir(dir, { recursive: true });
   const t0 = Date.now();
-  const report = await scoreF1(model, tokenizer, items, { outFile: join(dir, 'mc_results.json'), log: options.log, label: `${row.model} epoch ${row.epoch}`, ...(options.progressEvery === undefined ? {} : { progressEvery: options.progressEvery }) });
+  // A 4-bit base is dequantized once for the whole scoring pass, not at every forward.
+  const report = await withDequantizedWeights(model, () =>
+    scoreF1(model, tokenizer, items, { outFile: join(dir, 'mc_results.json'), log: options.log, label: `${row.model} epoch ${row.epoch}`, ...(options.progressEvery === undefined ? {} : { progressEvery: options.progressEvery }) }),
+  );
   const result: EpochResult = { ...row, acc: report.acc, accNorm: report.accNorm, ece: report.calibration.ece, count: report.count, evalSeconds: (Date.now() - t0) / 1000 };
   await writeFile(join(dir, 'epoch.json'), `${JSON.stringify(result, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1)}\n`);
   options.log(`[f1] ${row.model} epoch ${row.epoch}: acc ${report.acc.toFixed(3)} acc_norm ${report.accNorm.toFixed(3)} (${result.evalSeconds.toFixed(1)} s)`);

@@ -44,6 +44,7 @@ export {
 export { NIBBLES_PER_WORD, packWords, unpackWords, unpackCodes, bnbBytesToCodes, codesToBnbBytes } from './pack.js';
 export { wordBitsOf, packBytePlanes, unpackBytePlanes, splitBytePlanes, lookupBytePlanes, packCodePlanes, unpackCodePlanes, codesToPairBytes, pairBytesToCodes, pairTable, gatherRows, type WordBits } from './pack.js';
 export { Nf4Linear, quantizeState, type QuantizeLinearOptions } from './nf4-linear.js';
+export { withDequantizedWeights } from './inference-cache.js';
 export {
   quantizeModel,
   loadQuantizedModel,

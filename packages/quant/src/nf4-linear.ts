@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '@lora/core';
-import { fastFlaggedMatMul, type LinearLike } from '@lora/models';
+import { fastFlaggedMatMul, isRecordingGradients, type LinearLike } from '@lora/models';
 import * as tf from '@tensorflow/tfjs';
 import { blockCount, compressAbsmax, quantize4bit } from './blockwise.js';
 import type { QuantType } from './codebooks/codebooks.js';
@@ -131,6 +131,8 @@ export class Nf4Linear implements LinearLike {
    * the gradient, so at most one layer's float32 weight exists at a time.
    */
   cacheWeightForBackward = false;
+  /** The float32 `[out, in]` weight kept by {@link keepDequantized} for inference, if any. */
+  private inferenceWeight: tf.Tensor2D | undefined;
   /** float32 absmax per block `[blocks, 1]` without double quantization. */
   private readonly plainAbsmax: tf.Tensor2D | undefined;
   /** The 8-bit absmax with double quantization. */
@@ -206,10 +208,38 @@ export class Nf4Linear implements LinearLike {
     });
   }
 
+  /**
+   * Keeps one float32 copy of the dequantized weight (`true`) for forward passes that record no
+   * gradient — generation, multiple-choice scoring, validation loss — or frees it (`false`).
+   * Without it every forward pass dequantizes every layer again: a greedy decode of n tokens
+   * dequantizes the whole base n times, which dominates QLoRA evaluation on CPUs. The outputs are
+   * the same (the copy is the weight a forward pass would dequantize); training still dequantizes
+   * per use. Costs 4 bytes per weight while kept. See `withDequantizedWeights` for a whole model.
+   */
+  keepDequantized(keep: boolean): void {
+    if (keep && this.inferenceWeight === undefined) this.inferenceWeight = tf.keep(this.dequantizeTorchLayout());
+    if (!keep && this.inferenceWeight !== undefined) {
+      this.inferenceWeight.dispose();
+      this.inferenceWeight = undefined;
+    }
+  }
+
+  /** Whether {@link keepDequantized} holds a float32 copy of the weight. */
+  get keepsDequantized(): boolean {
+    return this.inferenceWeight !== undefined;
+  }
+
   apply(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const flat = x.rank === 2;
-      let y = this.matMul((flat ? x : x.reshape([-1, this.inFeatures])) as tf.Tensor2D);
+      const x2 = (flat ? x : x.reshape([-1, this.inFeatures])) as tf.Tensor2D;
+      const kept = this.inferenceWeight;
+      let y =
+        kept !== undefined && !isRecordingGradients()
+          ? fastFlaggedMatMul()
+            ? tf.matMul(x2, kept, false, true)
+            : tf.matMul(x2, tf.transpose(kept))
+          : this.matMul(x2);
       if (this.bias !== undefined) y = tf.add(y, this.bias);
       return flat ? y : y.reshape([...x.shape.slice(0, -1), this.outFeatures]);
     });
@@ -317,6 +347,7 @@ export class Nf4Linear implements LinearLike {
   }
 
   dispose(): void {
+    this.keepDequantized(false);
     this.words.dispose();
     this.plainAbsmax?.dispose();
     const nested = this.nestedAbsmax;

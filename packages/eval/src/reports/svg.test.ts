@@ -60,4 +60,19 @@ describe('reliabilityDiagram', () => {
     expect(heading?.text).toBe(`${title} (ECE 0.272)`);
     expect((heading?.x ?? 0) + (heading?.text.length ?? 0) * 14 * 0.62).toBeLessThanOrEqual(width);
   });
+
+  it('says so when no prediction carried a confidence', () => {
+    const svg = reliabilityDiagram('Reliability: base', [{ lower: 0, upper: 0.1, count: 0, accuracy: Number.NaN, confidence: Number.NaN }], 0);
+    expect(svg).toContain('Reliability: base (no confidence values)');
+    expect(svg).toContain('no prediction carried a confidence');
+    expect(svg).not.toContain('ECE');
+  });
+});
+
+describe('groupedBarChart zero values', () => {
+  it('draws a measured 0 as a thin bar and leaves NaN out', () => {
+    const svg = groupedBarChart('T', ['a', 'b'], [{ name: 's', values: [0, Number.NaN] }], { max: 1 });
+    const bars = [...svg.matchAll(/<rect x="[\d.]+" y="[\d.]+" width="15" height="([\d.]+)"/g)].map((m) => Number(m[1]));
+    expect(bars).toEqual([2]);
+  });
 });

@@ -76,7 +76,9 @@ export function groupedBarChart(title: string, categories: readonly string[], se
       const v = s.values[ci] ?? Number.NaN;
       const x = gx + si * barW;
       if (Number.isFinite(v)) {
-        parts.push(`<rect x="${x}" y="${y(v)}" width="${barW - 3}" height="${top + plotH - y(v)}" fill="${PALETTE[si % PALETTE.length]}"><title>${esc(`${s.name} ${c}: ${fmt(v)}`)}</title></rect>`);
+        // A value of 0 still gets a 2 px bar, so it reads as "measured: 0", not as missing.
+        const h = Math.max(top + plotH - y(v), 2);
+        parts.push(`<rect x="${x}" y="${top + plotH - h}" width="${barW - 3}" height="${h}" fill="${PALETTE[si % PALETTE.length]}"><title>${esc(`${s.name} ${c}: ${fmt(v)}`)}</title></rect>`);
       }
     });
     const cx = gx + (series.length * barW) / 2;
@@ -94,13 +96,14 @@ export function groupedBarChart(title: string, categories: readonly string[], se
 /**
  * A reliability diagram as standalone SVG: per-bin accuracy bars against the diagonal of perfect
  * calibration, with the bin's mean confidence marked and the ECE in the title (the canvas widens
- * for a long title).
+ * for a long title). Without any prediction in the bins it says so instead of drawing an empty frame.
  */
 export function reliabilityDiagram(title: string, bins: readonly ReliabilityBin[], ece: number): string {
   const size = 260;
   const left = 50;
   const top = 40;
-  const heading = `${title} (ECE ${fmt(ece)})`;
+  const empty = bins.every((b) => b.count === 0);
+  const heading = empty ? `${title} (no confidence values)` : `${title} (ECE ${fmt(ece)})`;
   const width = Math.max(left + size + 30, left + textWidth(heading, 14, true) + 10);
   const x = (v: number): number => left + v * size;
   const y = (v: number): number => top + size - v * size;
@@ -116,6 +119,7 @@ export function reliabilityDiagram(title: string, bins: readonly ReliabilityBin[
     parts.push(`<circle cx="${x(b.confidence)}" cy="${y(b.confidence)}" r="3" fill="#e15759"/>`);
   }
   parts.push(`<line x1="${x(0)}" y1="${y(0)}" x2="${x(1)}" y2="${y(1)}" stroke="#999" stroke-dasharray="4 3"/>`);
+  if (empty) parts.push(`<text x="${x(0.5)}" y="${y(0.75)}" text-anchor="middle" fill="#666">no prediction carried a confidence</text>`);
   for (let t = 0; t <= 4; t++) {
     const v = t / 4;
     parts.push(`<text x="${x(v)}" y="${top + size + 14}" text-anchor="middle">${v}</text><text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text>`);
