@@ -108,7 +108,11 @@ function gib(bytes: number): string {
  */
 const WASM_OVERHEAD = { weights: 3.9, work: 3.7 } as const;
 
-/** The bytes the wasm heap needs for `estimate` (training; inference keeps one weight copy). */
+/**
+ * The bytes the wasm heap needs for `estimate`. Training uses the measured factors above; for
+ * inference the 1.5× on the weights is an assumption, not a measurement (one weight copy plus
+ * allocator slack; SmolLM2 generation is known to run on wasm).
+ */
 export function wasmHeapBytes(estimate: MemoryEstimate, kind: MemoryWorkload['kind']): number {
   const weights = kind === 'training' ? WASM_OVERHEAD.weights : 1.5;
   return estimate.weights * weights + (estimate.activations + estimate.logits) * WASM_OVERHEAD.work;
