@@ -60,7 +60,8 @@ export { installTensorflowKernels, SMALL_BATCHED_ROWS } from './backend/tensorfl
 
 export { Linear, type LinearLike, type LinearOptions } from './layers/linear.js';
 export { RMSNorm } from './layers/rms-norm.js';
-export { fastFlaggedMatMul, isRecordingGradients } from './layers/tape.js';
+export { addSameShape, addScaled, fastFlaggedMatMul, isRecordingGradients } from './layers/tape.js';
+export { variableGradsLean } from './layers/lean-grads.js';
 export { ropeInverseFrequencies } from './layers/rope.js';
 export { KVCache } from './cache/kv-cache.js';
 export type { CausalLM, ForwardOptions, LinearSlot } from './architectures/causal-lm.js';

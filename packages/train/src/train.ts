@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, LoraError, Rng } from '@lora/core';
 import type { CausalLM, ForwardOptions } from '@lora/models';
+import { variableGradsLean } from '@lora/models';
 import { rowsOf, type TrainBatch } from './batch.js';
 import { type EvalReport, type StepReport, type TrainCallbacks, type TrainResult, composeCallbacks } from './callbacks.js';
 import {
@@ -281,7 +282,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       let grads: Record<string, tf.Tensor> | undefined;
       const microLosses: tf.Scalar[] = [];
       for (const batch of micro) {
-        const { value, grads: g } = tf.variableGrads(() => {
+        const { value, grads: g } = variableGradsLean(() => {
           const ids = tf.tensor2d(batch.inputIds, [...batch.shape], 'int32');
           const { sum } = causalLmLossSum(model.forward(ids, forwardOptions(batch)), batch.labels);
           return tf.div(sum, denominator) as tf.Scalar;

@@ -8,6 +8,7 @@ import type { WeightSource } from '../io/host-tensor.js';
 import type { DecoderContext } from '../layers/decoder-context.js';
 import type { GatedMLP } from '../layers/mlp.js';
 import { RMSNorm } from '../layers/rms-norm.js';
+import { addSameShape } from '../layers/tape.js';
 import { type DecoderBlock, DecoderModel } from './decoder-model.js';
 import { LlamaAttention, loadEmbeddingAndHead, loadMlp, loadOProj, loadQkv } from './llama.js';
 import { type LinearFactory, WeightReader } from './weight-reader.js';
@@ -35,9 +36,9 @@ export class Gemma3DecoderLayer implements DecoderBlock {
   applyFlat(x2: tf.Tensor2D, b: number, t: number, ctx: DecoderContext): tf.Tensor2D {
     return tf.tidy(() => {
       const attn = this.selfAttn.applyFlat(this.inputLayernorm.apply(x2) as tf.Tensor2D, b, t, ctx);
-      const h = tf.add(x2, this.postAttentionLayernorm.apply(attn));
+      const h = addSameShape(x2, this.postAttentionLayernorm.apply(attn));
       const ff = this.mlp.apply(this.preFeedforwardLayernorm.apply(h));
-      return tf.add(h, this.postFeedforwardLayernorm.apply(ff)) as tf.Tensor2D;
+      return addSameShape(h, this.postFeedforwardLayernorm.apply(ff));
     });
   }
 

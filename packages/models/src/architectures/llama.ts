@@ -10,6 +10,7 @@ import { Embedding } from '../layers/embedding.js';
 import { Linear, type LinearLike } from '../layers/linear.js';
 import { GatedMLP } from '../layers/mlp.js';
 import { RMSNorm } from '../layers/rms-norm.js';
+import { addSameShape } from '../layers/tape.js';
 import { applyRope } from '../layers/rope.js';
 import { type DecoderBlock, DecoderModel } from './decoder-model.js';
 import { type LinearFactory, WeightReader } from './weight-reader.js';
@@ -119,8 +120,8 @@ export class LlamaDecoderLayer implements DecoderBlock {
   /** {@link apply} on hidden states already flattened to `[B·T, hidden]`. */
   applyFlat(x2: tf.Tensor2D, b: number, t: number, ctx: DecoderContext): tf.Tensor2D {
     return tf.tidy(() => {
-      const h = tf.add(x2, this.selfAttn.applyFlat(this.inputLayernorm.apply(x2) as tf.Tensor2D, b, t, ctx));
-      return tf.add(h, this.mlp.apply(this.postAttentionLayernorm.apply(h))) as tf.Tensor2D;
+      const h = addSameShape(x2, this.selfAttn.applyFlat(this.inputLayernorm.apply(x2) as tf.Tensor2D, b, t, ctx));
+      return addSameShape(h, this.mlp.apply(this.postAttentionLayernorm.apply(h)));
     });
   }
 

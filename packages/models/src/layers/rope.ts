@@ -75,24 +75,39 @@ const BROADCAST_MAX_ROWS = 8;
  */
 export function applyRope(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D, rotate: tf.Tensor2D): tf.Tensor4D {
   return tf.tidy(() => {
-    let rolled: tf.Tensor;
     const d = x.shape[3];
-    if (x.shape[2] <= BROADCAST_MAX_ROWS && !isRecordingGradients()) {
-      rolled = tf.matMul(x, tf.reshape(rotate, [1, 1, d, d]) as tf.Tensor4D);
-    } else {
-      const flat = tf.reshape(x, [-1, d]) as tf.Tensor2D;
-      // `rotate` is owned by the model (not this scope): the gradient closure may keep it.
-      rolled = tf.reshape(isRecordingGradients() ? rollWithGradient(flat, rotate) : tf.matMul(flat, rotate), x.shape);
-    }
+    // `rotate` is owned by the model (not this scope): the gradient closure may keep it.
+    if (isRecordingGradients()) return ropeWithGradient(x, cos, sin, rotate);
+    const rolled =
+      x.shape[2] <= BROADCAST_MAX_ROWS
+        ? tf.matMul(x, tf.reshape(rotate, [1, 1, d, d]) as tf.Tensor4D)
+        : tf.reshape(tf.matMul(tf.reshape(x, [-1, d]) as tf.Tensor2D, rotate), x.shape);
     return tf.add(tf.mul(x, cos), tf.mul(rolled, sin));
   });
 }
 
-/** `x P` for the symmetric permutation `P`, with the gradient `dy P` (no transpose flags). */
-function rollWithGradient(x: tf.Tensor2D, rotate: tf.Tensor2D): tf.Tensor2D {
-  const roll = tf.customGrad(((input: tf.Tensor2D) => ({
-    value: tf.matMul(input, rotate),
-    gradFunc: (dy: tf.Tensor2D) => tf.matMul(dy, rotate),
-  })) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (input: tf.Tensor2D) => tf.Tensor2D;
-  return roll(x);
+/** `t P` over the last axis through one flag-free 2-D matmul. */
+function roll(t: tf.Tensor, rotate: tf.Tensor2D): tf.Tensor {
+  const d = rotate.shape[0];
+  return tf.reshape(tf.matMul(tf.reshape(t, [-1, d]) as tf.Tensor2D, rotate), t.shape);
+}
+
+/**
+ * {@link applyRope} under a gradient tape, saving only the (small) tables: with `P` the symmetric
+ * half-swap permutation, `y = x·cos + (x P)·sin` has `dx = dy·cos + (dy·sin) P`. Composing it from
+ * tfjs ops would keep `x`, `x P` and both products (four activations per projection) alive until
+ * the backward pass.
+ */
+function ropeWithGradient(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D, rotate: tf.Tensor2D): tf.Tensor4D {
+  const run = tf.customGrad(((input: tf.Tensor4D, c: tf.Tensor4D, s: tf.Tensor4D, save: tf.GradSaveFunc) => {
+    save([c, s]);
+    return {
+      value: tf.tidy(() => tf.add(tf.mul(input, c), tf.mul(roll(input, rotate), s))),
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
+        const [cs, ss] = saved as [tf.Tensor4D, tf.Tensor4D];
+        return [tf.add(tf.mul(dy, cs), roll(tf.mul(dy, ss), rotate)), tf.zerosLike(cs), tf.zerosLike(ss)];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (input: tf.Tensor4D, c: tf.Tensor4D, s: tf.Tensor4D) => tf.Tensor4D;
+  return run(x, cos, sin);
 }

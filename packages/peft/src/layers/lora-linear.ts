@@ -1,5 +1,5 @@
 import { InvalidArgumentError, LoraError, type Rng } from '@lora/core';
-import { Linear, type LinearLike } from '@lora/models';
+import { addScaled, Linear, type LinearLike } from '@lora/models';
 import * as tf from '@tensorflow/tfjs';
 import type { InitLoraWeights } from '../config/lora-config.js';
 import { doraForward, doraWeightNorm } from './dora.js';
@@ -258,7 +258,7 @@ export class LoraLinear implements LinearLike {
         const xin = dropped ? (tf.dropout(x2, ad.dropout, undefined, this.nextSeed()) as tf.Tensor2D) : x2;
         if (ad.magnitude === undefined) {
           const lora = matMul2d(matMul2d(xin, ad.a), ad.b);
-          result = tf.add(result, tf.mul(lora, ad.scaling));
+          result = addScaled(result, lora, ad.scaling);
         } else {
           const weight = this.baseLayer.denseWeight();
           result = doraForward({ result, x: xin, dropped, weight, bias: this.baseLayer.bias, a: ad.a, b: ad.b, magnitude: ad.magnitude, scaling: ad.scaling });
