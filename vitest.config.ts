@@ -1,23 +1,33 @@
 import { readdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // One vitest project per package and example: `vitest run --project models` runs a package,
 // `--project example-carbot` an example.
 // The `@lora/source` export condition resolves workspace packages to their TypeScript sources,
 // so tests run without a build.
+// Paths resolve from this file, not the cwd: each package's `test` script runs
+// `vitest run --root ../.. --project <name>` from its own folder (pnpm --filter, turbo).
+const repoRoot = fileURLToPath(new URL('.', import.meta.url));
 const roots = ['packages', 'examples'];
 const projects = roots.flatMap((root) =>
-  existsSync(root)
-    ? readdirSync(root, { withFileTypes: true })
-        .filter((d) => d.isDirectory() && existsSync(`${root}/${d.name}/package.json`))
+  existsSync(join(repoRoot, root))
+    ? readdirSync(join(repoRoot, root), { withFileTypes: true })
+        .filter((d) => d.isDirectory() && existsSync(join(repoRoot, root, d.name, 'package.json')))
         .map((d) => ({
           extends: true as const,
-          test: { name: root === 'examples' ? `example-${d.name}` : d.name, include: [`${root}/${d.name}/src/**/*.test.ts`, `${root}/${d.name}/test/**/*.test.ts`] },
+          test: {
+            name: root === 'examples' ? `example-${d.name}` : d.name,
+            root: repoRoot,
+            include: [`${root}/${d.name}/src/**/*.test.ts`, `${root}/${d.name}/test/**/*.test.ts`],
+          },
         }))
     : [],
 );
 
 export default defineConfig({
+  root: repoRoot,
   resolve: { conditions: ['@lora/source', 'module', 'node', 'import', 'default'] },
   ssr: { resolve: { conditions: ['@lora/source', 'node', 'import', 'default'], externalConditions: ['node'] } },
   test: {

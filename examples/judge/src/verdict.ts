@@ -63,6 +63,7 @@ export const VERDICT_JSON_SCHEMA = {
     notes: { type: 'string' },
   },
   allOf: [
+    // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then/else keywords, not a thenable.
     { if: { properties: { verdict: { const: 'DENY' } } }, then: { properties: { violations: { minItems: 1 } } }, else: { properties: { violations: { maxItems: 0 } } } },
   ],
 } as const;

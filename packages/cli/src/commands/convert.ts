@@ -1,4 +1,4 @@
-import { type Command } from 'commander';
+import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
 
 /** Parsed options of `lora convert`. */

@@ -20,6 +20,7 @@ const FLEXIBLE = /(-?[$0-9.,]{2,})|(-?[0-9]+)/g;
 
 /** Python's `str.strip()` with no argument (Unicode whitespace). */
 function pyStrip(s: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: \x1c-\x1f are whitespace to Python's str.strip, which this mirrors.
   return s.replace(/^[\s\x1c-\x1f\x85]+|[\s\x1c-\x1f\x85]+$/gu, '');
 }
 
