@@ -4,6 +4,8 @@
 //   W1  stories260K (llama2.c checkpoint from LORA_ASSETS_DIR), seq 256, batch 8
 //   W2  random Llama d512 L8 ffn1376 vocab 8192, seq 256, batch 4
 //   W3  W2 with the decoder linears quantized to NF4 + double quant (QLoRA), also bytes/param
+//   W6  SmolLM2-135M-Instruct (GGUF from LORA_ASSETS_DIR), seq 96, batch 4, and peak memory
+//   W8  W6 with the decoder linears in NF4 + double quant (QLoRA)
 // LoRA r 16, alpha 32, dropout 0 on q,k,v,o,gate,up,down_proj; AdamW lr 2e-4 (linear schedule),
 // weight decay 0, max_grad_norm 1; fixed random-token batches, every label trained.
 // Reports tokens/s = tokens per optimizer step / median step time after warm-up, the MFU against
@@ -105,7 +107,15 @@ const specs = [
     quant: 'nf4',
     build: w2Model,
   },
+  { id: 'W6', name: 'SmolLM2-135M LoRA SFT', seq: 96, batch: 4, build: smolLm2 },
+  { id: 'W8', name: 'SmolLM2-135M QLoRA (NF4+DQ) SFT', seq: 96, batch: 4, quant: 'nf4', build: smolLm2 },
 ].filter((s) => only.has(s.id));
+
+/** SmolLM2-135M-Instruct from its GGUF file in LORA_ASSETS_DIR (the real weights; torch uses random ones of the same shapes). */
+async function smolLm2() {
+  const dir = await core.resolveAsset('SmolLM2-135M-Instruct', { kind: 'model', allowDownload: false });
+  return (await models.loadModel(dir)).model;
+}
 
 /**
  * One `train()` run of `maxSteps` on `batches`; returns the step reports, each with `cpuSeconds`:
@@ -201,11 +211,13 @@ for (const spec of specs) {
   tf.dispose(Object.values(zeroGrads));
 
   let profile = null;
+  let peakEngineBytes = null;
   if (profileOn) {
     const info = await tf.profile(async () => {
       await trainSteps(peft, batches.slice(0, 1), 1, gc);
     });
     profile = topKernels(info, 10);
+    peakEngineBytes = info.peakBytes;
   }
 
   const flops = loraTrainFlopsPerToken(config, spec.seq, LORA.r, LORA.targets);
@@ -229,6 +241,10 @@ for (const spec of specs) {
       losses,
       wallSeconds: wallS,
       bytesPerParam,
+      // tfjs engine bytes at the peak of one profiled step (weights, optimizer state, activations).
+      peakEngineBytes,
+      // Process-wide peak RSS so far: the workload's own when it is the only one run (`--only W6`).
+      maxRssBytes: process.resourceUsage().maxRSS * 1024,
       achievedGflops: (tokensPerS * flops.total) / 1e9,
       profile,
     },
@@ -337,6 +353,14 @@ for (const o of out) {
       (same ? `; torch ${ourThreads}t forward ${fmt(same.forward_s, 2)} s / backward ${fmt(same.backward_s, 2)} s / optimizer ${fmt(same.optimizer_s, 3)} s` : '') +
       (o.lora.bytesPerParam !== null ? `; NF4+DQ resident ${fmt(o.lora.bytesPerParam, 4)} B/param (bnb ${fmt(same?.bytes_per_param, 4)})` : ''),
   );
+  if (o.lora.maxRssBytes !== undefined) {
+    const gib = (b) => (b === null || b === undefined ? 'n/a' : `${fmt(b / 2 ** 30, 2)} GiB`);
+    const rssRatio = same?.max_rss_bytes ? o.lora.maxRssBytes / same.max_rss_bytes : null;
+    console.log(
+      `  memory: @lora peak RSS ${gib(o.lora.maxRssBytes)} (tf engine peak ${gib(o.lora.peakEngineBytes)}) vs torch ${ourThreads}t peak RSS ${gib(same?.max_rss_bytes)}` +
+        ` → rss ratio ${fmt(rssRatio, 2)} (process-wide peaks: exact for a run of one workload, e.g. --only ${o.id} --torch-threads ${ourThreads})`,
+    );
+  }
   if (o.lora.profile) {
     console.log(
       `  top kernels (one step, tf.profile, ${fmt(o.lora.profile.totalMs / 1000, 2)} s of kernels): ` +

@@ -29,6 +29,7 @@ before PEFT wraps them, as `from_pretrained(..., quantization_config=BitsAndByte
 (lm_head stays dense, as in transformers).
 """
 import json
+import resource
 import statistics
 import sys
 import time
@@ -156,6 +157,9 @@ def run_workload(w: dict, threads: int) -> dict:
         "optimizer_s": statistics.median(opt_s),
         "bytes_per_param": bnb_bytes_per_param(model) if w["quant"] == "nf4" else None,
         "losses": losses,
+        # Process-wide peak (ru_maxrss, KiB on Linux): the workload's own peak when it is the
+        # only one this process ran (`--only W6 --torch-threads 2`).
+        "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     }
 
 
