@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, LoraError, Rng } from '@lora/core';
 import type { CausalLM, ForwardOptions } from '@lora/models';
@@ -11,7 +12,11 @@ import {
   readCheckpoint,
   safetensorsWeightsIO,
   writeCheckpoint,
+  checkpointName,
+  listCheckpoints,
+  LATEST_FILE,
 } from './checkpoints/checkpoint-io.js';
+import { acquireRunLock, claimRunFolder, removeTemporaries } from './checkpoints/run-folder.js';
 import type { Cursor, TrainerState } from './checkpoints/trainer-state.js';
 import { clipGradNormOnDevice, globalNorm } from './clip-grad-norm.js';
 import { NonFiniteError } from './errors/non-finite-error.js';
@@ -57,9 +62,24 @@ export interface TrainOptions {
   weightsIO?: WeightsIO;
   /** Optimizer to use instead of the one `args.optimizer` names (its state must fit `parameters`). */
   optimizer?: Optimizer;
-  /** Save a checkpoint and stop on SIGINT/SIGTERM; default true when `outputDir` is set. */
+  /**
+   * Without `resume`, `outputDir` must hold no checkpoint (else a `RunFolderError`); `true`
+   * deletes its checkpoints first (transformers' `overwrite_output_dir`). Default false.
+   */
+  overwrite?: boolean;
+  /**
+   * On the first SIGINT/SIGTERM finish the step, save a checkpoint and stop (`stopReason:
+   * 'signal'`); on a second one exit the process at once (130 / 143). Default true when
+   * `outputDir` is set.
+   */
   handleSignals?: boolean;
 }
+
+/** Checkpoint folders and the `latest` pointer: what makes a folder a run. */
+const isCheckpointFile = (name: string): boolean => name === LATEST_FILE || /^checkpoint-\d+$/.test(name);
+
+/** Exit codes of a process killed by a signal, as shells report them. */
+const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
 
 function buildOptimizer(args: TrainingArgs, variables: tf.Variable[]): Optimizer {
   const adam = { betas: [args.adamBeta1, args.adamBeta2] as const, eps: args.adamEpsilon, weightDecay: args.weightDecay };
@@ -154,6 +174,20 @@ function accumulate(into: Record<string, tf.Tensor> | undefined, grads: NamedGra
  * ```
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
+  if (options.outputDir === undefined) return trainUnlocked(options);
+  const release = await acquireRunLock(options.outputDir);
+  try {
+    await removeTemporaries(options.outputDir);
+    if (options.resume === undefined || options.resume === false) {
+      await claimRunFolder(options.outputDir, { isRunFile: isCheckpointFile, overwrite: options.overwrite === true });
+    }
+    return await trainUnlocked(options);
+  } finally {
+    await release();
+  }
+}
+
+async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
   const args = parseTrainingArgs(options.args ?? {});
   const { model, outputDir } = options;
   const source = sourceOf(options.data);
@@ -202,6 +236,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       lrs = state.lrs;
       evals = state.evals;
       best = state.best;
+      // Checkpoints of format 1 written before `best.checkpoint` was recorded at save time.
+      if (best !== undefined && best.checkpoint === undefined && outputDir !== undefined && (await listCheckpoints(outputDir)).includes(best.step)) {
+        best = { ...best, checkpoint: join(outputDir, checkpointName(best.step)) };
+      }
       badEvaluations = state.badEvaluations;
       resumedFrom = dir;
       lastCheckpoint = dir;
@@ -213,6 +251,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (!Number.isFinite(await globalNorm(Object.fromEntries(params)))) {
       throw new LoraError(`step ${step}: the weights hold NaN or Inf; refusing to write a poisoned checkpoint. Resume from ${lastCheckpoint ?? 'the start'}.`);
     }
+    // Recorded in the state being written, so a resumed run still protects the best checkpoint.
+    if (best !== undefined && best.step === step) best = { ...best, checkpoint: join(outputDir, checkpointName(step)) };
     const path = await writeCheckpoint(outputDir, {
       weights,
       params,
@@ -225,9 +265,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     return path;
   };
 
-  let signalled = false;
-  const onSignal = (): void => {
-    signalled = true;
+  let signalled: 'SIGINT' | 'SIGTERM' | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    const name = signal === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
+    if (signalled !== undefined) {
+      process.stderr.write(`\n[lora] second ${name}: exiting now without a checkpoint (the last one is ${lastCheckpoint ?? 'none'}).\n`);
+      process.exit(SIGNAL_EXIT_CODES[name]);
+    }
+    signalled = name;
+    process.stderr.write(`\n[lora] ${name}: finishing step ${step + 1}, then saving a checkpoint (send it again to exit at once).\n`);
   };
   const handleSignals = options.handleSignals ?? outputDir !== undefined;
   if (handleSignals) {
@@ -343,7 +389,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         stopReason = 'callback';
         stopNow = true;
       }
-      if (signalled) {
+      if (signalled !== undefined) {
         stopReason = 'signal';
         stopNow = true;
       }
@@ -374,7 +420,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     gcOff?.();
     if (options.optimizer === undefined) optimizer.dispose();
   }
-  const result: TrainResult = { step, stopReason, losses, lrs, evals, lastEval, best, lastCheckpoint };
+  const result: TrainResult = { step, stopReason, losses, lrs, evals, lastEval, best, lastCheckpoint, ...(signalled === undefined ? {} : { signal: signalled }) };
   await callbacks.onTrainEnd(result);
   return result;
 }
