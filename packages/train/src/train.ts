@@ -273,7 +273,7 @@ async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
       process.exit(SIGNAL_EXIT_CODES[name]);
     }
     signalled = name;
-    process.stderr.write(`\n[lora] ${name}: finishing step ${step + 1}, then saving a checkpoint (send it again to exit at once).\n`);
+    process.stderr.write(`\n[lora] ${name}: stopping after the current step with a checkpoint (send it again to exit at once).\n`);
   };
   const handleSignals = options.handleSignals ?? outputDir !== undefined;
   if (handleSignals) {
@@ -314,6 +314,7 @@ async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
   let stopReason: TrainResult['stopReason'] = 'max_steps';
   const started = performance.now();
   let lastEval: Record<string, number> | undefined = evals[evals.length - 1]?.metrics;
+  let ranLastStep = false;
   try {
     await callbacks.onTrainBegin({ startStep: step, maxSteps: args.maxSteps, resumedFrom });
     while (step < args.maxSteps) {
@@ -372,45 +373,42 @@ async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
       };
       const keepGoing = await callbacks.onStepEnd(report);
 
-      let saveNow = args.saveSteps > 0 && step % args.saveSteps === 0;
+      // The last step evaluates (every run ends with an evaluation) before its checkpoint is
+      // written, so that checkpoint's state records a best reached at the last step.
+      const last = step >= args.maxSteps;
+      if (last) ranLastStep = true;
+      let saveNow = (args.saveSteps > 0 && step % args.saveSteps === 0) || (last && outputDir !== undefined);
       let stopNow = false;
-      if (args.evalSteps > 0 && step % args.evalSteps === 0 && step < args.maxSteps) {
+      if ((args.evalSteps > 0 && step % args.evalSteps === 0) || last) {
         const evaluation = await runEval();
         if (evaluation !== undefined) {
           lastEval = evaluation.metrics;
           if (judge(evaluation)) saveNow = outputDir !== undefined;
-          if (args.earlyStoppingPatience > 0 && badEvaluations >= args.earlyStoppingPatience) {
+          if (!last && args.earlyStoppingPatience > 0 && badEvaluations >= args.earlyStoppingPatience) {
             stopReason = 'early_stopping';
             stopNow = true;
           }
         }
       }
-      if (keepGoing === false) {
+      if (keepGoing === false && !last) {
         stopReason = 'callback';
         stopNow = true;
       }
-      if (signalled !== undefined) {
+      if (signalled !== undefined && !last) {
         stopReason = 'signal';
         stopNow = true;
       }
-      if (saveNow || stopNow) {
-        const path = await save();
-        if (best !== undefined && best.step === step && path !== undefined) best = { ...best, checkpoint: path };
-      }
+      if (saveNow || stopNow) await save();
       if (stopNow) break;
     }
-    if (stopReason === 'max_steps') {
+    // Resumed at (or past) `maxSteps`: nothing ran; evaluate and make sure the end is saved.
+    if (stopReason === 'max_steps' && !ranLastStep) {
       const evaluation = await runEval();
       if (evaluation !== undefined) {
         lastEval = evaluation.metrics;
         judge(evaluation);
       }
-      if (outputDir !== undefined && lastCheckpoint?.endsWith(`checkpoint-${step}`) !== true) {
-        const path = await save();
-        if (best !== undefined && best.step === step && path !== undefined) best = { ...best, checkpoint: path };
-      } else if (outputDir !== undefined && best?.step === step) {
-        best = { ...best, checkpoint: lastCheckpoint };
-      }
+      if (outputDir !== undefined && lastCheckpoint?.endsWith(checkpointName(step)) !== true) await save();
     }
   } finally {
     if (handleSignals) {
