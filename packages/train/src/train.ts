@@ -69,8 +69,8 @@ export interface TrainOptions {
   overwrite?: boolean;
   /**
    * On the first SIGINT/SIGTERM finish the step, save a checkpoint and stop (`stopReason:
-   * 'signal'`); on a second one exit the process at once (130 / 143). Default true when
-   * `outputDir` is set.
+   * 'signal'`); on a second one (more than a second later) exit the process at once (130 / 143).
+   * Default true when `outputDir` is set.
    */
   handleSignals?: boolean;
 }
@@ -80,6 +80,9 @@ const isCheckpointFile = (name: string): boolean => name === LATEST_FILE || /^ch
 
 /** Exit codes of a process killed by a signal, as shells report them. */
 const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/** A signal repeated within this many ms of the first is the same interrupt, delivered twice. */
+const SIGNAL_ECHO_MS = 1000;
 
 function buildOptimizer(args: TrainingArgs, variables: tf.Variable[]): Optimizer {
   const adam = { betas: [args.adamBeta1, args.adamBeta2] as const, eps: args.adamEpsilon, weightDecay: args.weightDecay };
@@ -266,13 +269,18 @@ async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
   };
 
   let signalled: 'SIGINT' | 'SIGTERM' | undefined;
+  let signalledAt = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     const name = signal === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
     if (signalled !== undefined) {
+      // Ctrl-C under `pnpm lora` reaches this process twice: from the terminal (the whole process
+      // group) and forwarded by pnpm. A repeat within a second is that echo, not a second press.
+      if (Date.now() - signalledAt < SIGNAL_ECHO_MS) return;
       process.stderr.write(`\n[lora] second ${name}: exiting now without a checkpoint (the last one is ${lastCheckpoint ?? 'none'}).\n`);
       process.exit(SIGNAL_EXIT_CODES[name]);
     }
     signalled = name;
+    signalledAt = Date.now();
     process.stderr.write(`\n[lora] ${name}: stopping after the current step with a checkpoint (send it again to exit at once).\n`);
   };
   const handleSignals = options.handleSignals ?? outputDir !== undefined;
@@ -372,6 +380,9 @@ async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
         skipped: !finite,
       };
       const keepGoing = await callbacks.onStepEnd(report);
+      // On backends whose reads resolve as microtasks (wasm, cpu) the loop would never reach the
+      // event loop's poll phase, where signals (and timers, I/O) are delivered: yield once a step.
+      await new Promise((resolve) => setImmediate(resolve));
 
       // The last step evaluates (every run ends with an evaluation) before its checkpoint is
       // written, so that checkpoint's state records a best reached at the last step.
