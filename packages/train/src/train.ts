@@ -382,7 +382,7 @@ async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
       const keepGoing = await callbacks.onStepEnd(report);
       // On backends whose reads resolve as microtasks (wasm, cpu) the loop would never reach the
       // event loop's poll phase, where signals (and timers, I/O) are delivered: yield once a step.
-      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 
       // The last step evaluates (every run ends with an evaluation) before its checkpoint is
       // written, so that checkpoint's state records a best reached at the last step.
