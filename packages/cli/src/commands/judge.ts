@@ -91,7 +91,9 @@ function finish(summary: CommonSummary, io: CliIo, out: string): void {
 /**
  * Registers `lora judge pairwise` (blind A/B in both orders → wins/ties/losses, Elo and
  * Bradley–Terry with bootstrap CIs) and `lora judge score` (pointwise: reference, rubric or safety).
- * API keys come from `OPENAI_API_KEY` / `GEMINI_API_KEY` and are never written anywhere.
+ * API keys come from `OPENAI_API_KEY` / `GEMINI_API_KEY` and are never written anywhere. Answers
+ * are cached across runs and output folders (`--cache-dir`, default `defaultJudgeCacheDir`;
+ * `--no-cache` to send everything). Exits 1 when any item failed or a budget skipped items.
  *
  * @example
  * ```sh

@@ -191,7 +191,9 @@ export function batchExamples(examples: readonly TokenizedExample[], recipe: Rec
  * fine-tuning), data (read, validated, encoded with trained-token masks, truncated, shuffled once
  * with the seed, batched), training with checkpoints / resume / progress / JSONL log / plots, and
  * at the end the adapter in PEFT format (`adapter_config.json`, `adapter_model.safetensors`),
- * `trainer_state.json`, `data_report.json` and `recipe.json` in the output folder.
+ * `trainer_state.json`, `data_report.json` and `recipe.json` in the output folder. The folder is
+ * locked while it trains, and one that already holds a run is refused unless `resume` or
+ * `overwrite` (see {@link TrainRecipeOptions}).
  *
  * @example
  * ```ts
