@@ -128,7 +128,7 @@ describe.skipIf(!assets)('lora train and signals', () => {
     expect(readFileSync(join(out, 'checkpoints', 'latest'), 'utf8').trim()).toBe(`checkpoint-${step}`);
   });
 
-  it.skipIf(!existsSync(builtCli))('Ctrl-C under `pnpm lora train` (SIGINT to the process group) saves once, exits 130 and leaves no process behind', async () => {
+  it.skipIf(!existsSync(builtCli))('Ctrl-C under `pnpm lora train` (SIGINT to the process group) saves once, exits 130 and leaves no process behind; SIGTERM to pnpm alone exits 143', async () => {
     const out = join(dir, 'pnpm');
     const run = start('pnpm', ['lora', 'train', recipe, '--output', out], { detached: true });
     await run.waitFor(/step 2\//);
@@ -140,5 +140,16 @@ describe.skipIf(!assets)('lora train and signals', () => {
     expect(run.stderr()).not.toContain('second SIGINT');
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(alive(trainer)).toBe(false);
+
+    // SIGTERM to pnpm alone (a supervisor stopping it): forwarded, saved, 143, nothing left.
+    const again = start('pnpm', ['lora', 'train', recipe, '--output', out, '--resume'], { detached: true });
+    await again.waitFor(/step \d+\/100000/);
+    const resumedTrainer = JSON.parse(readFileSync(join(out, '.lora-train.lock'), 'utf8')).pid as number;
+    again.child.kill('SIGTERM');
+    const terminated = await again.exit;
+    expect(terminated.code, again.stderr()).toBe(143);
+    expect(again.stderr()).toMatch(/stopped by SIGTERM after step \d+/);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(alive(resumedTrainer)).toBe(false);
   });
 });
