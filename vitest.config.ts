@@ -1,4 +1,5 @@
 import { readdirSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
@@ -35,6 +36,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Tests never read or fill the user's judge answer cache (~/.cache/lora/judge).
+    env: { LORA_JUDGE_CACHE_DIR: join(tmpdir(), 'lora-test-judge-cache') },
     reporters: ['default'],
   },
 });

@@ -145,7 +145,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   const evaluation = recipe.evaluation;
   if (evaluation === undefined) throw new InvalidArgumentError({ argument: 'recipe', message: `${recipeFile} has no \`evaluation\` section; add one with \`test: \${CARBOT_DATA}/test.jsonl\`.` });
 
-  const trained = await trainRecipe(loaded, { output: join(out, 'train'), env, log, ...(options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps }) });
+  // The pipeline regenerates its whole output folder, the run in `train/` included.
+  const trained = await trainRecipe(loaded, { output: join(out, 'train'), overwrite: true, env, log, ...(options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps }) });
   const peft = trained.model;
   try {
     if (!(peft instanceof PeftModel)) throw new InvalidArgumentError({ argument: 'adapter', message: `${recipeFile} trains without an adapter (\`adapter: none\`); the base-vs-adapter report needs a LoRA adapter.` });

@@ -323,7 +323,7 @@ export async function runF1Pipeline(options: F1PipelineOptions): Promise<F1Pipel
     let seen = 0;
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const t = Date.now();
-      const trained = await trainRecipe(loaded, { output: join(modelDir, 'train'), resume: epoch > 1, maxSteps: epoch * perEpoch, log, env });
+      const trained = await trainRecipe(loaded, { output: join(modelDir, 'train'), resume: epoch > 1, overwrite: epoch === 1, maxSteps: epoch * perEpoch, log, env });
       const trainSeconds = (Date.now() - t) / 1000;
       try {
         const stepLosses = trained.result.losses.slice(seen);

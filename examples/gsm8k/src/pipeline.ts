@@ -173,7 +173,8 @@ export async function runGsm8kPipeline(options: Gsm8kPipelineOptions): Promise<G
   await writeConfigResolved(out, { preset: name, gsm8kPreset: preset, recipe: loaded.recipe, recipeFile: loaded.file, sizes, thresholds, evalLimit: options.evalLimit ?? evaluation.limit, maxSteps: options.maxSteps, safetyClassifier, judgeBaseUrl: options.judge?.baseUrl });
 
   const trainDir = join(out, 'train');
-  const trained = await trainRecipe(loaded, { output: trainDir, ...(options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps }), log, env });
+  // The pipeline regenerates its whole output folder, the run in `train/` included.
+  const trained = await trainRecipe(loaded, { output: trainDir, overwrite: true, ...(options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps }), log, env });
   const { model, tokenizer } = trained;
   try {
     if (!(model instanceof PeftModel)) throw new InvalidArgumentError({ argument: 'adapter', message: 'the GSM8K pipeline sweeps adapter checkpoints: the recipe needs an `adapter:` section' });

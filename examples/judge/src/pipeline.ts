@@ -222,7 +222,8 @@ export async function runJudgePipeline(options: JudgePipelineOptions): Promise<J
   const evaluation = { ...section, ...(options.maxNewTokens === undefined ? {} : { maxNewTokens: options.maxNewTokens }) };
   const trained = await trainRecipe(loaded, {
     output: join(out, 'train'),
-    ...(options.resume === true ? { resume: true } : {}),
+    // Without --resume the pipeline starts its run over.
+    ...(options.resume === true ? { resume: true } : { overwrite: true }),
     ...(options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps }),
     log,
     env,

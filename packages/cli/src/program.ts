@@ -7,6 +7,7 @@ import { registerEval } from './commands/eval.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerJudge } from './commands/judge.js';
 import { registerTrain } from './commands/train.js';
+import { ExitCode } from './exit-code.js';
 import { processIo, type CliIo } from './io.js';
 
 /** Registers one command on the program; one per file in `src/commands/`. */
@@ -57,6 +58,10 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
+    if (error instanceof ExitCode) {
+      if (error.message !== '') io.writeErr(`lora: ${error.message}\n`);
+      return error.code;
+    }
     if (LoraError.isInstance(error)) {
       io.writeErr(`lora: ${error.message}\n`);
       return 1;

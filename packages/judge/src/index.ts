@@ -24,7 +24,7 @@ export { createGeminiJudge, type GeminiJudgeSettings } from './providers/gemini.
 export { createLocalJudge, defaultFormatPrompt, type LocalJudgeSettings } from './providers/local.js';
 export { createJudgeModel, type CreateJudgeModelOptions, type JudgeProviderName } from './create-judge-model.js';
 export { JudgeClient, extractJson, type JudgeClientOptions, type JudgeStats, type JudgeJsonResult } from './runtime/judge-client.js';
-export { DiskCache, cacheKey, type CacheEntry } from './runtime/disk-cache.js';
+export { DiskCache, cacheKey, defaultJudgeCacheDir, type CacheEntry } from './runtime/disk-cache.js';
 export { Limiter, type LimiterOptions } from './runtime/limiter.js';
 export { retryWithBackoff, backoffDelay, type RetryOptions } from './runtime/retry.js';
 export { parseRetryAfter } from './runtime/retry-after.js';

@@ -54,6 +54,11 @@ export interface JudgeModel {
   readonly provider: string;
   /** Model id, part of the cache key and the price lookup. */
   readonly modelId: string;
+  /**
+   * Base URL when not the provider's default, part of the cache key: two servers answering to
+   * the same model name (local `openai-compatible` ones often do) never share answers.
+   */
+  readonly endpoint?: string;
   /** Runs one completion. `signal` aborts it. */
   complete(request: JudgeRequest, options?: { signal?: AbortSignal }): Promise<JudgeCompletion>;
 }

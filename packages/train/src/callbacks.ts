@@ -56,6 +56,8 @@ export interface TrainResult {
   readonly best: { readonly metric: number; readonly step: number; readonly checkpoint?: string | undefined } | undefined;
   /** Last checkpoint written, if any. */
   readonly lastCheckpoint: string | undefined;
+  /** The signal that stopped the run (`stopReason: 'signal'`). */
+  readonly signal?: 'SIGINT' | 'SIGTERM';
 }
 
 /**

@@ -37,7 +37,7 @@ describe('SIGTERM / SIGINT', () => {
         child.on('exit', (c) => resolve(c));
       });
       expect(sent, `child never reached step 3:\n${stdout}\n${stderr}`).toBe(true);
-      expect(code).toBe(130);
+      expect(code).toBe(signal === 'SIGTERM' ? 143 : 130);
       const match = /stopped signal at (\d+) -> (.+)\n/.exec(stdout);
       expect(match, stdout + stderr).not.toBeNull();
       const step = Number(match?.[1]);
@@ -49,6 +49,44 @@ describe('SIGTERM / SIGINT', () => {
       await rm(out, { recursive: true, force: true });
     });
   }
+});
+
+describe('a second signal', () => {
+  it('exits at once with 130 while the first one is still saving', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'lora-signal-twice-'));
+    const child = spawn(process.execPath, [viteNode, '--config', join(root, 'vitest.config.ts'), join(root, 'packages/train/src/test/signal-child.ts'), out, 'slow-checkpoint'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    let sent = 0;
+    const started = Date.now();
+    const code = await new Promise<number | null>((resolve) => {
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+        if (sent === 0 && /step 2\n/.test(stdout)) {
+          sent = 1;
+          child.kill('SIGINT');
+        }
+        if (sent === 1 && /checkpoint \d+\n/.test(stdout)) {
+          sent = 2;
+          // Later than the echo window of a Ctrl-C delivered twice.
+          setTimeout(() => child.kill('SIGINT'), 1200);
+        }
+      });
+      child.on('exit', (c) => resolve(c));
+    });
+    expect(sent, stdout + stderr).toBe(2);
+    expect(code, stderr).toBe(130);
+    expect(stderr).toContain('second SIGINT: exiting now');
+    expect(stdout).not.toContain('stopped');
+    expect(Date.now() - started).toBeLessThan(60_000);
+    await rm(out, { recursive: true, force: true });
+  });
 });
 
 describe('SIGINT in process', () => {

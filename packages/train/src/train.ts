@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, LoraError, Rng } from '@lora/core';
 import type { CausalLM, ForwardOptions } from '@lora/models';
@@ -12,7 +13,11 @@ import {
   readCheckpoint,
   safetensorsWeightsIO,
   writeCheckpoint,
+  checkpointName,
+  listCheckpoints,
+  LATEST_FILE,
 } from './checkpoints/checkpoint-io.js';
+import { acquireRunLock, claimRunFolder, removeTemporaries } from './checkpoints/run-folder.js';
 import type { Cursor, TrainerState } from './checkpoints/trainer-state.js';
 import { clipGradNormOnDevice, globalNorm } from './clip-grad-norm.js';
 import { NonFiniteError } from './errors/non-finite-error.js';
@@ -58,9 +63,27 @@ export interface TrainOptions {
   weightsIO?: WeightsIO;
   /** Optimizer to use instead of the one `args.optimizer` names (its state must fit `parameters`). */
   optimizer?: Optimizer;
-  /** Save a checkpoint and stop on SIGINT/SIGTERM; default true when `outputDir` is set. */
+  /**
+   * Without `resume`, `outputDir` must hold no checkpoint (else a `RunFolderError`); `true`
+   * deletes its checkpoints first (transformers' `overwrite_output_dir`). Default false.
+   */
+  overwrite?: boolean;
+  /**
+   * On the first SIGINT/SIGTERM finish the step, save a checkpoint and stop (`stopReason:
+   * 'signal'`); on a second one (more than a second later) exit the process at once (130 / 143).
+   * Default true when `outputDir` is set.
+   */
   handleSignals?: boolean;
 }
+
+/** Checkpoint folders and the `latest` pointer: what makes a folder a run. */
+const isCheckpointFile = (name: string): boolean => name === LATEST_FILE || /^checkpoint-\d+$/.test(name);
+
+/** Exit codes of a process killed by a signal, as shells report them. */
+const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/** A signal repeated within this many ms of the first is the same interrupt, delivered twice. */
+const SIGNAL_ECHO_MS = 1000;
 
 function buildOptimizer(args: TrainingArgs, variables: tf.Variable[]): Optimizer {
   const adam = { betas: [args.adamBeta1, args.adamBeta2] as const, eps: args.adamEpsilon, weightDecay: args.weightDecay };
@@ -155,6 +178,20 @@ function accumulate(into: Record<string, tf.Tensor> | undefined, grads: NamedGra
  * ```
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
+  if (options.outputDir === undefined) return trainUnlocked(options);
+  const release = await acquireRunLock(options.outputDir);
+  try {
+    await removeTemporaries(options.outputDir);
+    if (options.resume === undefined || options.resume === false) {
+      await claimRunFolder(options.outputDir, { isRunFile: isCheckpointFile, overwrite: options.overwrite === true });
+    }
+    return await trainUnlocked(options);
+  } finally {
+    await release();
+  }
+}
+
+async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
   const args = parseTrainingArgs(options.args ?? {});
   const { model, outputDir } = options;
   const source = sourceOf(options.data);
@@ -203,6 +240,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       lrs = state.lrs;
       evals = state.evals;
       best = state.best;
+      // Checkpoints of format 1 written before `best.checkpoint` was recorded at save time.
+      if (best !== undefined && best.checkpoint === undefined && outputDir !== undefined && (await listCheckpoints(outputDir)).includes(best.step)) {
+        best = { ...best, checkpoint: join(outputDir, checkpointName(best.step)) };
+      }
       badEvaluations = state.badEvaluations;
       resumedFrom = dir;
       lastCheckpoint = dir;
@@ -214,6 +255,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (!Number.isFinite(await globalNorm(Object.fromEntries(params)))) {
       throw new LoraError(`step ${step}: the weights hold NaN or Inf; refusing to write a poisoned checkpoint. Resume from ${lastCheckpoint ?? 'the start'}.`);
     }
+    // Recorded in the state being written, so a resumed run still protects the best checkpoint.
+    if (best !== undefined && best.step === step) best = { ...best, checkpoint: join(outputDir, checkpointName(step)) };
     const path = await writeCheckpoint(outputDir, {
       weights,
       params,
@@ -226,9 +269,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     return path;
   };
 
-  let signalled = false;
-  const onSignal = (): void => {
-    signalled = true;
+  let signalled: 'SIGINT' | 'SIGTERM' | undefined;
+  let signalledAt = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    const name = signal === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
+    if (signalled !== undefined) {
+      // Ctrl-C under `pnpm lora` reaches this process twice: from the terminal (the whole process
+      // group) and forwarded by pnpm. A repeat within a second is that echo, not a second press.
+      if (Date.now() - signalledAt < SIGNAL_ECHO_MS) return;
+      process.stderr.write(`\n[lora] second ${name}: exiting now without a checkpoint (the last one is ${lastCheckpoint ?? 'none'}).\n`);
+      process.exit(SIGNAL_EXIT_CODES[name]);
+    }
+    signalled = name;
+    signalledAt = Date.now();
+    process.stderr.write(`\n[lora] ${name}: stopping after the current step with a checkpoint (send it again to exit at once).\n`);
   };
   const handleSignals = options.handleSignals ?? outputDir !== undefined;
   if (handleSignals) {
@@ -269,6 +323,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let stopReason: TrainResult['stopReason'] = 'max_steps';
   const started = performance.now();
   let lastEval: Record<string, number> | undefined = evals[evals.length - 1]?.metrics;
+  let ranLastStep = false;
   try {
     await callbacks.onTrainBegin({ startStep: step, maxSteps: args.maxSteps, resumedFrom });
     while (step < args.maxSteps) {
@@ -326,46 +381,46 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         skipped: !finite,
       };
       const keepGoing = await callbacks.onStepEnd(report);
+      // On backends whose reads resolve as microtasks (wasm, cpu) the loop would never reach the
+      // event loop's poll phase, where signals (and timers, I/O) are delivered: yield once a step.
+      await new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 
-      let saveNow = args.saveSteps > 0 && step % args.saveSteps === 0;
+      // The last step evaluates (every run ends with an evaluation) before its checkpoint is
+      // written, so that checkpoint's state records a best reached at the last step.
+      const last = step >= args.maxSteps;
+      if (last) ranLastStep = true;
+      let saveNow = (args.saveSteps > 0 && step % args.saveSteps === 0) || (last && outputDir !== undefined);
       let stopNow = false;
-      if (args.evalSteps > 0 && step % args.evalSteps === 0 && step < args.maxSteps) {
+      if ((args.evalSteps > 0 && step % args.evalSteps === 0) || last) {
         const evaluation = await runEval();
         if (evaluation !== undefined) {
           lastEval = evaluation.metrics;
           if (judge(evaluation)) saveNow = outputDir !== undefined;
-          if (args.earlyStoppingPatience > 0 && badEvaluations >= args.earlyStoppingPatience) {
+          if (!last && args.earlyStoppingPatience > 0 && badEvaluations >= args.earlyStoppingPatience) {
             stopReason = 'early_stopping';
             stopNow = true;
           }
         }
       }
-      if (keepGoing === false) {
+      if (keepGoing === false && !last) {
         stopReason = 'callback';
         stopNow = true;
       }
-      if (signalled) {
+      if (signalled !== undefined && !last) {
         stopReason = 'signal';
         stopNow = true;
       }
-      if (saveNow || stopNow) {
-        const path = await save();
-        if (best !== undefined && best.step === step && path !== undefined) best = { ...best, checkpoint: path };
-      }
+      if (saveNow || stopNow) await save();
       if (stopNow) break;
     }
-    if (stopReason === 'max_steps') {
+    // Resumed at (or past) `maxSteps`: nothing ran; evaluate and make sure the end is saved.
+    if (stopReason === 'max_steps' && !ranLastStep) {
       const evaluation = await runEval();
       if (evaluation !== undefined) {
         lastEval = evaluation.metrics;
         judge(evaluation);
       }
-      if (outputDir !== undefined && lastCheckpoint?.endsWith(`checkpoint-${step}`) !== true) {
-        const path = await save();
-        if (best !== undefined && best.step === step && path !== undefined) best = { ...best, checkpoint: path };
-      } else if (outputDir !== undefined && best?.step === step) {
-        best = { ...best, checkpoint: lastCheckpoint };
-      }
+      if (outputDir !== undefined && lastCheckpoint?.endsWith(checkpointName(step)) !== true) await save();
     }
   } finally {
     if (handleSignals) {
@@ -375,7 +430,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     gcOff?.();
     if (options.optimizer === undefined) optimizer.dispose();
   }
-  const result: TrainResult = { step, stopReason, losses, lrs, evals, lastEval, best, lastCheckpoint };
+  const result: TrainResult = { step, stopReason, losses, lrs, evals, lastEval, best, lastCheckpoint, ...(signalled === undefined ? {} : { signal: signalled }) };
   await callbacks.onTrainEnd(result);
   return result;
 }

@@ -33,7 +33,7 @@ describe('lora judge', () => {
     ]);
     const args = ['judge', 'pairwise', '--a', join(dir, 'a.jsonl'), '--b', join(dir, 'b.jsonl'), '--name-a', 'base', '--name-b', 'lora',
       '--provider', 'openai-compatible', '--model', 'judge-model', '--base-url', `${server.url}/v1`, '--out', join(dir, 'out')];
-    const env = { OPENAI_API_KEY: 'sk-test-not-logged' };
+    const env = { OPENAI_API_KEY: 'sk-test-not-logged', LORA_JUDGE_CACHE_DIR: join(dir, 'cache') };
     const first = await runCaptured(args, env);
     expect(first.code, first.stderr).toBe(0);
     const summary = JSON.parse(first.stdout);
@@ -42,6 +42,45 @@ describe('lora judge', () => {
     expect(readFileSync(join(dir, 'out', 'summary.json'), 'utf8')).not.toContain('sk-test-not-logged');
     const again = await runCaptured(args, env);
     expect(JSON.parse(again.stdout).calls.made).toBe(0);
+
+    // The cache is shared across output folders: same inputs, another --out, not one request.
+    const requests = server.requests.length;
+    const elsewhere = await runCaptured([...args.slice(0, -1), join(dir, 'out-2')], env);
+    expect(elsewhere.code, elsewhere.stderr).toBe(0);
+    expect(JSON.parse(elsewhere.stdout).calls).toMatchObject({ made: 0, fromCache: 6 });
+    expect(server.requests.length).toBe(requests);
+    // --no-cache pays again; --cache-dir elsewhere starts empty.
+    const uncached = await runCaptured([...args, '--no-cache'], env);
+    expect(JSON.parse(uncached.stdout).calls.made).toBe(6);
+    expect(server.requests.length).toBe(requests + 6);
+    const otherCache = await runCaptured([...args, '--cache-dir', join(dir, 'cache-2')], env);
+    expect(JSON.parse(otherCache.stdout).calls.made).toBe(6);
+  });
+
+  it('exits 1 with a summary when every call fails, and when the budget stops the run', async () => {
+    const failing = await startJudgeServer({ protocol: 'openai', faults: Array.from({ length: 100 }, () => ({ type: 'status' as const, status: 429, retryAfter: '0' })) });
+    try {
+      preds('f.jsonl', [
+        { id: '1', prediction: 'x', reference: 'x' },
+        { id: '2', prediction: 'y', reference: 'x' },
+      ]);
+      const env = { OPENAI_API_KEY: 'x', LORA_JUDGE_CACHE_DIR: join(dir, 'cache-fail') };
+      const base = ['judge', 'score', '--input', join(dir, 'f.jsonl'), '--provider', 'openai-compatible', '--model', 'm', '--base-url', `${failing.url}/v1`];
+      const refused = await runCaptured([...base, '--out', join(dir, 'fail')], env);
+      expect(refused.code).toBe(1);
+      expect(JSON.parse(refused.stdout)).toMatchObject({ judged: 0, failed: 2 });
+      expect(refused.stderr).toContain('0 judged / 2 failed / 0 skipped of 2');
+      expect(refused.stderr).toMatch(/failed attempts: rate-limit ×10/);
+      expect(refused.stderr).toContain('2 of 2 items were not judged');
+
+      const budget = await runCaptured(['judge', 'score', '--input', join(dir, 'f.jsonl'), '--provider', 'openai-compatible', '--model', 'm',
+        '--base-url', `${server.url}/v1`, '--out', join(dir, 'budget'), '--max-calls', '1', '--concurrency', '1', '--no-cache'], env);
+      expect(budget.code).toBe(1);
+      expect(JSON.parse(budget.stdout)).toMatchObject({ judged: 1, skipped: 1 });
+      expect(budget.stderr).toMatch(/1 judged \/ 0 failed \/ 1 skipped of 2.*stopped: /);
+    } finally {
+      await failing.close();
+    }
   });
 
   it('score: reference grading of one file', async () => {
@@ -52,7 +91,7 @@ describe('lora judge', () => {
     const { code, stdout, stderr } = await runCaptured(
       ['judge', 'score', '--input', join(dir, 'p.jsonl'), '--mode', 'reference', '--provider', 'openai-compatible', '--model', 'm',
         '--base-url', `${server.url}/v1`, '--out', join(dir, 'score')],
-      { OPENAI_API_KEY: 'x' },
+      { OPENAI_API_KEY: 'x', LORA_JUDGE_CACHE_DIR: join(dir, 'cache') },
     );
     expect(code, stderr).toBe(0);
     expect(JSON.parse(stdout).judged ?? JSON.parse(stdout).items).toBeDefined();

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import type { CommonSummary, RunJudgeOptions } from '@lora/judge';
 import type { CliIo } from '../io.js';
+import { ExitCode } from '../exit-code.js';
 import { integer, real } from '../options.js';
 
 /** Options shared by `lora judge pairwise` and `lora judge score`. */
@@ -10,6 +11,8 @@ interface JudgeCliOptions {
   baseUrl?: string;
   out: string;
   cacheDir?: string;
+  /** False with `--no-cache`. */
+  cache: boolean;
   concurrency?: number;
   requestsPerMinute?: number;
   timeoutMs?: number;
@@ -25,8 +28,9 @@ function sharedOptions(command: Command): Command {
     .addOption(new Option('--provider <provider>', 'judge provider').choices(['openai', 'gemini', 'openai-compatible']).makeOptionMandatory())
     .requiredOption('--model <model>', 'judge model id, e.g. gpt-4o-mini or gemini-2.5-flash')
     .option('--base-url <url>', 'API base URL (required for openai-compatible: vLLM, llama.cpp server, Ollama)')
-    .requiredOption('--out <dir>', 'output folder (summary.json, verdicts.jsonl, cache/)')
-    .option('--cache-dir <dir>', 'response cache folder (default <out>/cache)')
+    .requiredOption('--out <dir>', 'output folder (summary.json, verdicts.jsonl)')
+    .option('--cache-dir <dir>', 'answer cache shared by every run (default $LORA_JUDGE_CACHE_DIR, else $XDG_CACHE_HOME/lora/judge, else ~/.cache/lora/judge)')
+    .option('--no-cache', 'neither read nor write the answer cache: every request is sent (and paid)')
     .option('--concurrency <n>', 'requests in flight at most', integer(1))
     .option('--requests-per-minute <n>', 'rate limit', integer(1))
     .option('--timeout-ms <n>', 'per-request timeout', integer(1))
@@ -37,7 +41,7 @@ function sharedOptions(command: Command): Command {
     .option('--seed <n>', 'seed of the bootstrap', integer(0));
 }
 
-function commonRunOptions(options: JudgeCliOptions, io: CliIo): RunJudgeOptions {
+function commonRunOptions(options: JudgeCliOptions, io: CliIo, defaultJudgeCacheDir: (env: CliIo['env']) => string): RunJudgeOptions {
   const { provider, model, out } = options;
   const pick = <K extends keyof JudgeCliOptions>(key: K) => (options[key] === undefined ? {} : { [key]: options[key] });
   return {
@@ -45,7 +49,7 @@ function commonRunOptions(options: JudgeCliOptions, io: CliIo): RunJudgeOptions 
     model,
     out,
     ...pick('baseUrl'),
-    ...pick('cacheDir'),
+    ...(options.cache === false ? { cache: false } : { cacheDir: options.cacheDir ?? defaultJudgeCacheDir(io.env) }),
     ...pick('concurrency'),
     ...pick('requestsPerMinute'),
     ...pick('timeoutMs'),
@@ -61,16 +65,35 @@ function commonRunOptions(options: JudgeCliOptions, io: CliIo): RunJudgeOptions 
   };
 }
 
+/**
+ * Prints the summary, then a one-line account: `n judged / n failed / n skipped` with the failed
+ * attempts by kind and the budget stop. Failed or skipped items make the command exit 1: a run
+ * whose every call was refused must not look like a success to a script.
+ */
 function finish(summary: CommonSummary, io: CliIo, out: string): void {
   io.writeErr('\n');
   io.writeOut(`${JSON.stringify(summary, null, 2)}\n`);
   io.writeErr(`[lora] wrote ${out}/summary.json and ${out}/verdicts.jsonl\n`);
+  const attempts = Object.entries(summary.calls.failuresByKind).map(([kind, n]) => `${kind} ×${n}`);
+  const reasons = [
+    ...(attempts.length === 0 ? [] : [`failed attempts: ${attempts.join(', ')}`]),
+    ...(summary.stopped === undefined ? [] : [`stopped: ${summary.stopped}`]),
+  ];
+  io.writeErr(
+    `[lora] ${summary.judged} judged / ${summary.failed} failed / ${summary.skipped} skipped of ${summary.items}` +
+      ` (${summary.calls.made} calls, ${summary.calls.fromCache} from cache)${reasons.length === 0 ? '' : `; ${reasons.join('; ')}`}\n`,
+  );
+  if (summary.failed > 0 || summary.skipped > 0) {
+    throw new ExitCode(1, `${summary.failed + summary.skipped} of ${summary.items} items were not judged (see the \`error\` of their rows in ${out}/verdicts.jsonl).`);
+  }
 }
 
 /**
  * Registers `lora judge pairwise` (blind A/B in both orders → wins/ties/losses, Elo and
  * Bradley–Terry with bootstrap CIs) and `lora judge score` (pointwise: reference, rubric or safety).
- * API keys come from `OPENAI_API_KEY` / `GEMINI_API_KEY` and are never written anywhere.
+ * API keys come from `OPENAI_API_KEY` / `GEMINI_API_KEY` and are never written anywhere. Answers
+ * are cached across runs and output folders (`--cache-dir`, default `defaultJudgeCacheDir`;
+ * `--no-cache` to send everything). Exits 1 when any item failed or a budget skipped items.
  *
  * @example
  * ```sh
@@ -89,9 +112,9 @@ export function registerJudge(program: Command, io: CliIo): void {
       .option('--name-a <name>', 'name of system A in the summary', 'A')
       .option('--name-b <name>', 'name of system B in the summary', 'B'),
   ).action(async (options: JudgeCliOptions & { a: string; b: string; nameA: string; nameB: string }) => {
-    const { runPairwise } = await import('@lora/judge');
+    const { runPairwise, defaultJudgeCacheDir } = await import('@lora/judge');
     const summary = await runPairwise({
-      ...commonRunOptions(options, io),
+      ...commonRunOptions(options, io, defaultJudgeCacheDir),
       a: options.a,
       b: options.b,
       nameA: options.nameA,
@@ -110,9 +133,9 @@ export function registerJudge(program: Command, io: CliIo): void {
       .option('--min-score <n>', 'lowest rubric score', integer(0))
       .option('--max-score <n>', 'highest rubric score', integer(1)),
   ).action(async (options: JudgeCliOptions & { input: string; mode: 'reference' | 'rubric' | 'safety'; rubric?: string; minScore?: number; maxScore?: number }) => {
-    const { runScore } = await import('@lora/judge');
+    const { runScore, defaultJudgeCacheDir } = await import('@lora/judge');
     const summary = await runScore({
-      ...commonRunOptions(options, io),
+      ...commonRunOptions(options, io, defaultJudgeCacheDir),
       input: options.input,
       mode: options.mode,
       ...(options.rubric === undefined ? {} : { rubric: options.rubric }),

@@ -70,6 +70,7 @@ export function createGeminiJudge(settings: GeminiJudgeSettings): JudgeModel {
   return {
     provider,
     modelId: settings.model,
+    ...(settings.baseUrl === undefined ? {} : { endpoint: settings.baseUrl }),
     async complete(request: JudgeRequest, options = {}): Promise<JudgeCompletion> {
       const system = request.messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n\n');
       const contents = request.messages.filter((m) => m.role === 'user').map((m) => ({ role: 'user', parts: [{ text: m.content }] }));

@@ -77,6 +77,7 @@ function createChatCompletionsJudge(provider: string, settings: OpenAIJudgeSetti
   return {
     provider,
     modelId: settings.model,
+    ...(settings.baseURL === undefined ? {} : { endpoint: settings.baseURL }),
     async complete(request: JudgeRequest, options = {}): Promise<JudgeCompletion> {
       const format = request.responseFormat;
       let responseFormat: OpenAI.ChatCompletionCreateParams['response_format'];

@@ -1,9 +1,9 @@
-import { join } from 'node:path';
 import { InvalidArgumentError } from '@lora/core';
 import { BudgetExceededError } from '../errors/budget-exceeded-error.js';
 import { createJudgeModel, type JudgeProviderName } from '../create-judge-model.js';
 import type { JudgeModel } from '../model.js';
 import { JudgeClient, type JudgeStats } from '../runtime/judge-client.js';
+import { defaultJudgeCacheDir } from '../runtime/disk-cache.js';
 import type { PriceTable } from '../runtime/pricing.js';
 import type { RetryOptions } from '../runtime/retry.js';
 
@@ -35,8 +35,14 @@ export interface RunJudgeOptions {
   apiKey?: string;
   /** Output directory: `summary.json` and `verdicts.jsonl` are written there. */
   out: string;
-  /** Answer cache directory (default `<out>/cache`). Reruns with the same cache pay nothing twice. */
+  /**
+   * Answer cache directory, shared across output folders (default {@link defaultJudgeCacheDir}:
+   * `LORA_JUDGE_CACHE_DIR`, `$XDG_CACHE_HOME/lora/judge` or `~/.cache/lora/judge`). Identical
+   * requests are paid once.
+   */
   cacheDir?: string;
+  /** `false`: no cache at all, every request is sent (default true). */
+  cache?: boolean;
   /** Most calls in flight (default 4). */
   concurrency?: number;
   /** Most call starts per minute (default unlimited). */
@@ -129,7 +135,7 @@ export function makeClient(options: RunJudgeOptions): JudgeClient {
     });
   }
   return new JudgeClient(model, {
-    cacheDir: options.cacheDir ?? join(options.out, 'cache'),
+    ...(options.cache === false ? {} : { cacheDir: options.cacheDir ?? defaultJudgeCacheDir() }),
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
     ...(options.requestsPerMinute === undefined ? {} : { requestsPerMinute: options.requestsPerMinute }),
     ...(options.retry === undefined ? {} : { retry: options.retry }),

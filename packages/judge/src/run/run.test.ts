@@ -12,6 +12,8 @@ let server: JudgeServer | undefined;
 let dir = '';
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'lora-judge-run-'));
+  // The default answer cache is shared across runs: each test gets its own.
+  process.env.LORA_JUDGE_CACHE_DIR = join(dir, 'shared-cache');
 });
 afterEach(async () => {
   await server?.close();

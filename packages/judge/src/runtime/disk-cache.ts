@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { JudgeCompletion } from '../model.js';
@@ -16,6 +17,23 @@ const EntrySchema = z.object({
 
 /** One cached answer as stored on disk. */
 export type CacheEntry = z.infer<typeof EntrySchema>;
+
+/**
+ * The judge answer cache shared by every run of this user: `LORA_JUDGE_CACHE_DIR`, else
+ * `$XDG_CACHE_HOME/lora/judge`, else `~/.cache/lora/judge`. Entries are keyed by provider, model
+ * (and endpoint) and the full request, so any run asking the same pays once.
+ *
+ * @example
+ * ```ts
+ * new JudgeClient(model, { cacheDir: defaultJudgeCacheDir() });
+ * ```
+ */
+export function defaultJudgeCacheDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  const explicit = env.LORA_JUDGE_CACHE_DIR;
+  if (explicit !== undefined && explicit !== '') return explicit;
+  const xdg = env.XDG_CACHE_HOME;
+  return join(xdg !== undefined && xdg !== '' ? xdg : join(env.HOME !== undefined && env.HOME !== '' ? env.HOME : homedir(), '.cache'), 'lora', 'judge');
+}
 
 /** sha256 (hex) of provider, model and the full request, as a cache key. */
 export function cacheKey(provider: string, model: string, request: unknown): string {

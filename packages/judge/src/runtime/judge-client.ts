@@ -152,6 +152,7 @@ export class JudgeClient {
    */
   async completeJson<S extends z.ZodType>(request: JudgeRequest & { responseFormat: { name: string; schema: S } }): Promise<JudgeJsonResult<z.output<S>>> {
     const key = cacheKey(this.model.provider, this.model.modelId, {
+      ...(this.model.endpoint === undefined ? {} : { endpoint: this.model.endpoint }),
       messages: request.messages,
       temperature: request.temperature ?? 0,
       maxOutputTokens: request.maxOutputTokens ?? null,

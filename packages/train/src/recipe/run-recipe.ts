@@ -22,6 +22,7 @@ import { type PeftModel, getPeftModel, loraConfig } from '@lora/peft';
 import { quantizeModel } from '@lora/quant';
 import type { TrainCallbacks, TrainResult } from '../callbacks.js';
 import { peftWeightsIO } from '../checkpoints/peft-weights-io.js';
+import { acquireRunLock, claimRunFolder } from '../checkpoints/run-folder.js';
 import { makeLinearsTrainable } from '../parameters.js';
 import { curvesWriter } from '../reporting/curves.js';
 import { jsonlLogger } from '../reporting/jsonl-log.js';
@@ -37,6 +38,11 @@ export interface TrainRecipeOptions {
   output?: string;
   /** Resume from the output folder's latest checkpoint. */
   resume?: boolean;
+  /**
+   * Without `resume`, the output folder must hold no run (adapter, trainer state, log,
+   * checkpoints…; else a `RunFolderError`); `true` deletes those files (and `eval/`) first.
+   */
+  overwrite?: boolean;
   /** Stop after this many optimizer steps (overrides `training.maxSteps`). */
   maxSteps?: number;
   /** Where progress lines and notes go (default stderr). */
@@ -78,6 +84,19 @@ export interface SplitReport {
   trainedTokens: number;
   batches: number;
 }
+
+/** Files and folders a recipe run writes into its output folder: their presence means a run is there. */
+const RECIPE_RUN_FILES = new Set([
+  'adapter_config.json',
+  'adapter_model.safetensors',
+  'trainer_state.json',
+  'train_log.jsonl',
+  'loss.svg',
+  'lr.svg',
+  'data_report.json',
+  'recipe.json',
+  'checkpoints',
+]);
 
 /** The chat template text a recipe asks for (`stories`, a file, or the tokenizer's own). */
 export async function recipeChatTemplate(recipe: Recipe): Promise<string | undefined> {
@@ -172,7 +191,9 @@ export function batchExamples(examples: readonly TokenizedExample[], recipe: Rec
  * fine-tuning), data (read, validated, encoded with trained-token masks, truncated, shuffled once
  * with the seed, batched), training with checkpoints / resume / progress / JSONL log / plots, and
  * at the end the adapter in PEFT format (`adapter_config.json`, `adapter_model.safetensors`),
- * `trainer_state.json`, `data_report.json` and `recipe.json` in the output folder.
+ * `trainer_state.json`, `data_report.json` and `recipe.json` in the output folder. The folder is
+ * locked while it trains, and one that already holds a run is refused unless `resume` or
+ * `overwrite` (see {@link TrainRecipeOptions}).
  *
  * @example
  * ```ts
@@ -186,7 +207,21 @@ export async function trainRecipe(loadedRecipe: LoadedRecipe, options: TrainReci
   const output = options.output ?? recipe.output ?? join('runs', recipe.name);
   const args = parseTrainingArgs({ ...recipe.training, ...(options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps }) });
   await mkdir(output, { recursive: true });
+  const release = await acquireRunLock(output);
+  try {
+    // `eval/` holds predictions of the old adapter that `lora eval` would otherwise resume.
+    if (options.resume !== true) await claimRunFolder(output, { isRunFile: (name) => RECIPE_RUN_FILES.has(name), overwrite: options.overwrite === true, alsoDelete: ['eval'] });
+    return await trainRecipeLocked(recipe, options, { env, log, output, args });
+  } finally {
+    await release();
+  }
+}
 
+async function trainRecipeLocked(
+  recipe: Recipe,
+  options: TrainRecipeOptions,
+  { env, log, output, args }: { env: Readonly<Record<string, string | undefined>>; log: (line: string) => void; output: string; args: ReturnType<typeof parseTrainingArgs> },
+): Promise<TrainRecipeResult> {
   const { loaded, tokenizer } = await loadRecipeModel(recipe, env, log);
   let model: CausalLM = loaded.model;
   let peft: PeftModel | undefined;

@@ -1,10 +1,12 @@
 // Child process of signals.test.ts: trains a tiny model slowly until SIGTERM/SIGINT arrives.
-// Usage: vite-node signal-child.ts <outputDir>
+// Usage: vite-node signal-child.ts <outputDir> [slow-checkpoint]
 import { setupTestBackend } from '@lora/models/test';
 import { train } from '../train.js';
 import { randomBatches, tinyTrainableModel } from './tiny.js';
 
 const outputDir = process.argv[2] as string;
+// The checkpoint callback then takes seconds, time for a second signal to arrive.
+const slowCheckpoint = process.argv[3] === 'slow-checkpoint';
 // vite-node's server exits on SIGTERM by itself; a real CLI has no such listener.
 process.removeAllListeners('SIGTERM');
 await setupTestBackend();
@@ -17,9 +19,12 @@ const result = await train({
   callbacks: {
     onStepEnd: async (r) => {
       process.stdout.write(`step ${r.step}\n`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    },
+    onCheckpoint: async (c) => {
+      process.stdout.write(`checkpoint ${c.step}\n`);
+      if (slowCheckpoint) await new Promise((resolve) => setTimeout(resolve, 10_000));
     },
   },
 });
 process.stdout.write(`stopped ${result.stopReason} at ${result.step} -> ${result.lastCheckpoint}\n`);
-process.exitCode = result.stopReason === 'signal' ? 130 : 0;
+process.exitCode = result.stopReason === 'signal' ? (result.signal === 'SIGTERM' ? 143 : 130) : 0;
