@@ -22,6 +22,19 @@ describe('lora on bad input: one clear line, no stack, exit code 1', () => {
     noStack(stderr);
   });
 
+  it('lora eval: an empty test set, or a malformed line, names the file (and line) before any model loads', async () => {
+    const file = join(dir, 'eval.yaml');
+    writeFileSync(file, ['model: stories260K', 'data: { train: train.jsonl }', 'evaluation: { test: test.jsonl }'].join('\n'));
+    writeFileSync(join(dir, 'test.jsonl'), '\n');
+    const empty = await runCaptured(['eval', file, '--out', join(dir, 'eval-out')]);
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toBe(`lora: ${join(dir, 'test.jsonl')}: the test set is empty: it holds no record.\n`);
+    writeFileSync(join(dir, 'test.jsonl'), '{"prompt":"a"}\n{"prompt":\n');
+    const broken = await runCaptured(['eval', file, '--out', join(dir, 'eval-out')]);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(new RegExp(`^lora: ${join(dir, 'test.jsonl')}:2: invalid JSON`));
+  });
+
   it.skipIf(!assets)('--model /dev/zero', async () => {
     const { code, stderr } = await runCaptured(['generate', '--model', '/dev/zero', '--prompt', 'hi', '--backend', 'cpu'], { ...process.env, LORA_ASSETS_DIR: assets });
     expect(code).toBe(1);
