@@ -51,6 +51,14 @@ describe.skipIf(!assets)('lora train on bad data (stories260K)', () => {
     return file;
   };
 
+  it('lora data inspect: a --chat-template that does not exist is named', async () => {
+    writeFileSync(join(dir, 'inspect.jsonl'), `${chat('Hi', 'Hello.')}\n`);
+    const missing = join(dir, 'missing.jinja');
+    const { code, stderr } = await runCaptured(['data', 'inspect', join(dir, 'inspect.jsonl'), '--tokenizer', 'stories260K', '--chat-template', missing], env);
+    expect(code).toBe(1);
+    expect(stderr).toBe(`lora: ${missing}: the chat template (--chat-template) does not exist.\n`);
+  });
+
   it('an empty dataset is an error naming the file', async () => {
     writeFileSync(join(dir, 'empty.jsonl'), '\n\n');
     const file = recipe('empty', ['data: { train: empty.jsonl, chatTemplate: stories, addBos: true, maxLength: 64 }']);
