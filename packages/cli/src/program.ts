@@ -43,8 +43,8 @@ export function buildProgram(io: CliIo = processIo()): Command {
 
 /**
  * Runs `lora` with `argv` (as in `process.argv`: node path and script path first) and resolves
- * to the exit code. `@lora` errors print their message (which says the fix) on stderr, without a
- * stack trace; unexpected errors print the stack.
+ * to the exit code. `@lora` errors and operating-system errors (`ENOSPC: no space left on device,
+ * write`) print their message on stderr, without a stack trace; unexpected errors print the stack.
  *
  * @example
  * ```ts
@@ -66,7 +66,18 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
       io.writeErr(`lora: ${error.message}\n`);
       return 1;
     }
+    if (isSystemError(error)) {
+      // A file-system refusal (ENOSPC, EACCES, ENOTDIR, …) is about the user's files, not a bug: no stack.
+      io.writeErr(`lora: ${error.message}\n`);
+      return 1;
+    }
     io.writeErr(`lora: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     return 2;
   }
+}
+
+/** An operating-system error from Node (`code` like `ENOSPC` and the failing `syscall`). */
+function isSystemError(error: unknown): error is NodeJS.ErrnoException {
+  const e = error as NodeJS.ErrnoException | undefined;
+  return e instanceof Error && typeof e.code === 'string' && /^E[A-Z0-9]+$/.test(e.code) && typeof e.syscall === 'string';
 }

@@ -7,6 +7,7 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolveAsset, type DownloadProgress } from './assets.js';
 import { AssetNotFoundError } from './errors/asset-not-found-error.js';
+import { InvalidArgumentError } from './errors/invalid-argument-error.js';
 import { LoraError } from './errors/lora-error.js';
 
 const SHA = 'a'.repeat(39) + '1';
@@ -146,6 +147,19 @@ describe('resolveAsset: local places', () => {
       expect.stringContaining('skipped: downloads disabled'),
     ]);
     expect(e.message).toMatch(/HINT: set LORA_ASSETS_DIR .*pass an existing path/);
+    expect(requests).toEqual([]);
+  });
+
+  it('refuses a name that climbs out of the assets models folder (../data/snips)', async () => {
+    const assets = join(tmp, 'escape');
+    mkdirSync(join(assets, 'models'), { recursive: true });
+    mkdirSync(join(assets, 'data', 'snips'), { recursive: true });
+    const error = await resolveAsset('../data/snips', { kind: 'model', assetsDir: assets, hfHome, ...offline }).catch((e: unknown) => e);
+    expect(InvalidArgumentError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toBe(
+      `Invalid argument \`name\`: "../data/snips" resolves to ${join(assets, 'data', 'snips')}, outside the assets models folder ${join(assets, 'models')}; an asset name is a folder inside it (or a Hugging Face repo id "org/name"). To use another folder, pass its path (which must exist).`,
+    );
+    await expect(resolveAsset('x/../../data/snips', { kind: 'model', assetsDir: assets, hfHome, ...offline })).rejects.toThrow(/outside the assets models folder/);
     expect(requests).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { AssetNotFoundError } from './errors/asset-not-found-error.js';
 import { InvalidArgumentError } from './errors/invalid-argument-error.js';
 import { LoraError } from './errors/lora-error.js';
@@ -37,7 +37,8 @@ export interface ResolveAssetOptions {
   env?: Env;
 }
 
-const REPO_ID = /^[\w.-]+(\/[\w.-]+)?$/;
+/** `name` or `org/name`; no segment may be `.` or `..`. */
+const REPO_ID = /^(?!\.\.?(?:\/|$))[\w.-]+(\/(?!\.\.?$)[\w.-]+)?$/;
 
 function truthy(value: string | undefined): boolean {
   return value !== undefined && /^(1|true|yes|on)$/i.test(value);
@@ -76,9 +77,18 @@ export async function resolveAsset(name: string, options: ResolveAssetOptions): 
   if (assetsDir === undefined || assetsDir === '') {
     searched.push('LORA_ASSETS_DIR (not set)');
   } else {
+    const root = resolve(assetsDir, sub);
     const names = [...new Set([name, name.split('/').at(-1) ?? name])];
     for (const n of names) {
-      const candidate = resolve(assetsDir, sub, n);
+      if (isAbsolute(n)) continue; // an absolute path was tried above
+      const candidate = resolve(root, n);
+      const inside = relative(root, candidate);
+      if (inside === '' || inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
+        throw new InvalidArgumentError({
+          argument: 'name',
+          message: `"${name}" resolves to ${candidate}, outside the assets ${sub} folder ${root}; an asset name is a folder inside it (or a Hugging Face repo id "org/name"). To use another folder, pass its path (which must exist).`,
+        });
+      }
       if (existsSync(candidate)) return candidate;
       searched.push(`LORA_ASSETS_DIR ${candidate}`);
     }

@@ -67,7 +67,7 @@ export { STORIES_CHAT_TEMPLATE } from './chat/templates.js';
 export { assistantSpansByPrefix, spansToTokenMask, type RenderFn } from './chat/masks.js';
 export type { Tool } from './chat/messages.js';
 
-export { readJsonl } from './readers/jsonl.js';
+export { readJsonl, DEFAULT_MAX_LINE_BYTES, type JsonlReaderOptions } from './readers/jsonl.js';
 export { readJson, type JsonReaderOptions } from './readers/json.js';
 export { readCsv, type CsvReaderOptions } from './readers/csv.js';
 export { readParquet, type ParquetReaderOptions } from './readers/parquet.js';
@@ -75,7 +75,7 @@ export { readDataset, fileTypeOf, type DatasetFileType, type DatasetReaderOption
 export { RecordReader, type ReaderOptions, type LocatedRecord } from './readers/record-reader.js';
 export { formatReadReport, emptyReadReport, type ReadMode, type ReadReport, type SkippedRecord } from './readers/read-report.js';
 export {
-  ChatRoleSchema, ChatMessageSchema, ToolCallSchema, ToolDefinitionSchema, MessagesRecordSchema,
+  ChatRoleSchema, ChatMessageSchema, ToolCallSchema, ToolDefinitionSchema, MessagesRecordSchema, MAX_MESSAGES_PER_RECORD,
   type ChatRole, type ChatMessage, type ToolCall, type ToolDefinition, type MessagesRecord,
 } from './formats/messages.js';
 export { PromptCompletionRecordSchema, TextRecordSchema, type PromptCompletionRecord, type TextRecord } from './formats/prompt-completion.js';

@@ -1,6 +1,6 @@
-import { open, readFile, stat, readdir } from 'node:fs/promises';
+import { open, stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FileFormatError, type GgufFile, ggufEndOfGenerationTokenIds } from '@lora/core';
+import { FileFormatError, type GgufFile, ggufEndOfGenerationTokenIds, readRegularTextFile } from '@lora/core';
 import type { CausalLM } from './architectures/causal-lm.js';
 import { createCausalLM } from './architectures/registry.js';
 import { readGenerationEosTokenIds, withGenerationEosTokenIds } from './config/generation-config.js';
@@ -58,8 +58,12 @@ export async function openCheckpoint(path: string): Promise<OpenedCheckpoint> {
   const info = await stat(path).catch(() => undefined);
   if (info === undefined) throw new FileFormatError({ file: path, message: 'no such file or folder.' });
   if (info.isFile()) return path.toLowerCase().endsWith('.gguf') || (await isGguf(path)) ? openGguf(path) : openLlama2c(path);
+  if (!info.isDirectory()) {
+    throw new FileFormatError({ file: path, message: 'is neither a regular file nor a folder (a device, FIFO or socket): pass a model folder, a .gguf file or a llama2.c .bin.' });
+  }
   const configPath = join(path, 'config.json');
-  const configText = await readFile(configPath, 'utf8').catch(() => undefined);
+  // A config.json that is a FIFO or a device is refused before any read (reading it would hang).
+  const configText = (await stat(configPath).catch(() => undefined)) === undefined ? undefined : await readRegularTextFile(configPath, 'model config');
   if (configText !== undefined) {
     let json: unknown;
     try {

@@ -26,6 +26,7 @@
 export { train, evaluateLoss, type TrainOptions, type BatchSource } from './train.js';
 export { NonFiniteError } from './errors/non-finite-error.js';
 export { RunFolderError } from './errors/run-folder-error.js';
+export { CheckpointWriteError } from './errors/checkpoint-write-error.js';
 export { TrainingArgsSchema, parseTrainingArgs, type TrainingArgs, type TrainingArgsInput } from './training-args.js';
 export { IGNORE_INDEX, type TrainBatch } from './batch.js';
 export { causalLmLoss, causalLmLossSum, countTrainedTokens, type TokenLossSum } from './loss.js';

@@ -108,11 +108,11 @@ describe('train (full fine-tuning of a tiny random Llama)', () => {
       data,
       evalData,
       evaluate: (_m, step) => ({ custom: step }),
-      args: { maxSteps: 10, learningRate: 0, evalSteps: 1, earlyStoppingPatience: 2, saveTotalLimit: 1, saveSteps: 1 },
+      args: { maxSteps: 10, learningRate: 1e-30, evalSteps: 1, earlyStoppingPatience: 2, saveTotalLimit: 1, saveSteps: 1 },
       outputDir: out,
       callbacks: { onEvaluate: (r) => void seen.push(r.metrics.eval_loss as number) },
     });
-    // lr 0: the eval loss never improves after the first evaluation.
+    // lr 1e-30 (0 is refused): every update rounds away, so the eval loss never improves after the first evaluation.
     expect(result.stopReason).toBe('early_stopping');
     expect(result.step).toBe(3);
     expect(seen).toHaveLength(3);

@@ -11,12 +11,22 @@ export const TrainingArgsSchema = z
     maxSteps: z.number().int().positive().default(100),
     /** Micro-batches per optimizer step; the loss is normalised over all their trained tokens. Default 1. */
     gradientAccumulationSteps: z.number().int().positive().default(1),
-    /** Peak learning rate. Default 2e-4 (a common LoRA value). */
-    learningRate: z.number().nonnegative().default(2e-4),
+    /** Peak learning rate, in (0, 10]. Default 2e-4 (a common LoRA value). */
+    learningRate: z
+      .number()
+      .gt(0, { error: 'must be greater than 0 (a learning rate of 0 trains nothing)' })
+      .lte(10, { error: (issue) => `${String(issue.input)} is not a plausible learning rate (at most 10; LoRA uses ~1e-4 to 1e-2)` })
+      .default(2e-4),
     /** Schedule: `constant`, `constant_with_warmup`, `linear` (default) or `cosine`. */
     lrScheduler: z.enum(['constant', 'constant_with_warmup', 'linear', 'cosine']).default('linear'),
-    /** Warmup: a step count, or a ratio of `maxSteps` when in (0, 1). Default 0. */
-    warmup: z.number().nonnegative().default(0),
+    /** Warmup: a ratio of `maxSteps` in [0, 1), or a whole number of steps. Default 0. */
+    warmup: z
+      .number()
+      .nonnegative()
+      .refine((w) => w < 1 || Number.isInteger(w), {
+        error: (issue) => `${String(issue.input)} is neither a ratio of maxSteps in [0, 1) nor a whole number of steps`,
+      })
+      .default(0),
     /** `adamw` (default), `adamw8bit` (bitsandbytes-style 8-bit states), `adam` or `sgd`. */
     optimizer: z.enum(['adamw', 'adamw8bit', 'adam', 'sgd']).default('adamw'),
     /** Weight decay (decoupled for AdamW), applied to ≥ 2-D trainable tensors only. Default 0. */

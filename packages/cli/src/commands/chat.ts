@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
@@ -122,7 +121,7 @@ async function chatCommand(options: ChatOptions, io: ChatIo): Promise<void> {
     const tokenizer = await loadModelTokenizer(loaded);
     const stopIds = stopTokenIds(tokenizer, models.defaultStopTokenIds(loaded.config));
     const stories = options.chatTemplate === 'stories';
-    const chatTemplate = options.chatTemplate === undefined ? undefined : stories ? STORIES_CHAT_TEMPLATE : await readFile(options.chatTemplate, 'utf8');
+    const chatTemplate = options.chatTemplate === undefined ? undefined : stories ? STORIES_CHAT_TEMPLATE : await (await import('@lora/core')).readRegularTextFile(options.chatTemplate, 'chat template (--chat-template)');
     // The stories template has no end-of-turn token: the next "User:" turn ends a reply.
     const stops = [...options.stop, ...(stories ? ['\nUser:'] : [])];
     const system = options.system === undefined ? [] : [{ role: 'system' as const, content: options.system }];

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import type { DatasetFormat, InspectSummary } from '@lora/data';
 import type { CliIo } from '../io.js';
@@ -55,7 +54,7 @@ export function registerDataInspect(program: Command, io: CliIo): void {
 }
 
 async function dataInspect(file: string, options: DataInspectOptions, io: CliIo): Promise<void> {
-  const { resolveAsset } = await import('@lora/core');
+  const { readRegularTextFile, resolveAsset } = await import('@lora/core');
   const data = await import('@lora/data');
   const dir = await resolveAsset(options.tokenizer, { kind: 'model', env: io.env, allowDownload: false });
   const tokenizer = await data.loadTokenizer(dir);
@@ -63,7 +62,7 @@ async function dataInspect(file: string, options: DataInspectOptions, io: CliIo)
     ? data.STORIES_CHAT_TEMPLATE
     : options.chatTemplate === undefined
       ? undefined
-      : await readFile(options.chatTemplate, 'utf8');
+      : await readRegularTextFile(options.chatTemplate, 'chat template (--chat-template)');
   const inspection = data.inspectDataset({
     file,
     tokenizer,

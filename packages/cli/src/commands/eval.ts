@@ -51,6 +51,7 @@ export function registerEval(program: Command, io: CliIo): void {
       const output = recipe.output ?? join('runs', recipe.name);
       const adapters = options.adapter.length > 0 ? options.adapter : existsSync(join(output, 'adapter_config.json')) ? [output] : [];
       const outDir = options.out ?? evaluation?.output ?? join(output, 'eval');
+      const rows = await readTestRows(testFile); // before the model loads: a bad test file fails fast
       const { loaded, tokenizer } = await loadRecipeModel(recipe, io.env, (line) => io.writeErr(`${line}\n`), 'inference');
       try {
         if (recipe.quantization !== undefined) {
@@ -60,10 +61,6 @@ export function registerEval(program: Command, io: CliIo): void {
         const chatTemplate = await recipeChatTemplate(recipe);
         const render = (messages: readonly { role: string; content?: unknown }[]) =>
           renderChat(tokenizer, messages as never, { addGenerationPrompt: true, ...(chatTemplate === undefined ? {} : { chatTemplate }) });
-        const text = await readFile(testFile, 'utf8');
-        const rows = testFile.endsWith('.json')
-          ? (JSON.parse(text) as Record<string, unknown>[])
-          : text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
         const limit = options.limit ?? evaluation?.limit;
         const result = await runEval({
           model: loaded.model,
@@ -89,4 +86,31 @@ export function registerEval(program: Command, io: CliIo): void {
         loaded.model.dispose();
       }
     });
+}
+
+/** The records of a `.json` (array) or `.jsonl` test file; a malformed line or an empty file is an error naming it. */
+async function readTestRows(file: string): Promise<Record<string, unknown>[]> {
+  const { FileFormatError, readRegularTextFile } = await import('@lora/core');
+  const text = await readRegularTextFile(file, 'test set', { maxBytes: 256 * 1024 * 1024 });
+  const parse = (json: string, line?: number): unknown => {
+    try {
+      return JSON.parse(json);
+    } catch (error) {
+      throw new FileFormatError({ file, ...(line === undefined ? {} : { line }), message: `invalid JSON: ${(error as Error).message}`, cause: error });
+    }
+  };
+  const rows: unknown[] = [];
+  if (file.endsWith('.json')) {
+    const value = parse(text);
+    if (!Array.isArray(value)) throw new FileFormatError({ file, message: 'expected a JSON array of test records.' });
+    rows.push(...(value as unknown[]));
+  } else {
+    text.split('\n').forEach((l, i) => {
+      if (l.trim() !== '') rows.push(parse(l, i + 1));
+    });
+  }
+  if (rows.length === 0) throw new FileFormatError({ file, message: 'the test set is empty: it holds no record.' });
+  const bad = rows.findIndex((r) => r === null || typeof r !== 'object' || Array.isArray(r));
+  if (bad !== -1) throw new FileFormatError({ file, message: `record ${bad + 1} is not a JSON object.` });
+  return rows as Record<string, unknown>[];
 }

@@ -118,3 +118,15 @@ describe.skipIf(assets === undefined)('readCsv on real files (needs LORA_ASSETS_
     for (const r of rows) expect(physicalLines[r.line - 1]?.startsWith(`${r.value.release_prompt_id},`)).toBe(true);
   });
 });
+
+describe('readCsv and invalid UTF-8', () => {
+  it('counts records holding bytes that are not UTF-8 (Latin-1 é), also inside a multi-line field', async () => {
+    const file = join(dir, 'latin1.csv');
+    const latin1 = (text: string) => Buffer.from(text, 'latin1');
+    writeFileSync(file, Buffer.concat([Buffer.from('id,text,label\n1,ok,yes\n'), latin1('2,caf\u00e9,no\n3,"two\nlines \u00e9",yes\n'), Buffer.from('4,fine \u00e9,no\n')]));
+    const reader = readCsv(file, { schema: Row });
+    const rows = await reader.toArray();
+    expect(rows.map((r) => r.text)).toEqual(['ok', 'caf\uFFFD', 'two\nlines \uFFFD', 'fine \u00e9']);
+    expect(reader.report).toMatchObject({ read: 4, kept: 4, invalidUtf8: 2, invalidUtf8Lines: [3, 4] });
+  });
+});

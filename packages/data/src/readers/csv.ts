@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { FileFormatError, InvalidArgumentError } from '@lora/core';
 import { parse, CsvError } from 'csv-parse';
 import type { z } from 'zod';
+import { InvalidUtf8Lines, countNewlines } from './utf8-lines.js';
 import { RecordReader, type RawRecord, type ReaderOptions } from './record-reader.js';
 
 /** Options of {@link readCsv}. */
@@ -37,6 +38,10 @@ export function readCsv<S extends z.ZodType>(file: string, options: CsvReaderOpt
 
 async function* csvRecords(file: string, delimiter: string, fixedColumns: readonly string[] | undefined): AsyncGenerator<RawRecord> {
   const source = createReadStream(file);
+  const invalid = new InvalidUtf8Lines();
+  // A second listener sees each chunk before the parser emits the records it completes.
+  source.on('data', (chunk) => invalid.push(chunk as Buffer));
+  source.on('end', () => invalid.end());
   const parser = source.pipe(parse({ delimiter, bom: true, raw: true, info: true, skip_empty_lines: true, relax_column_count: true }));
   source.on('error', (error) => parser.destroy(error)); // pipe() does not forward source errors
   let header: readonly string[] | undefined = fixedColumns;
@@ -50,7 +55,9 @@ async function* csvRecords(file: string, delimiter: string, fixedColumns: readon
       const emptyLines = item.info.empty_lines - emptyBefore;
       emptyBefore = item.info.empty_lines;
       const line = 1 + linesBefore + emptyLines;
-      linesBefore += emptyLines + 1 + countNewlines(item.raw.replace(/^[\r\n]+/, '').replace(/(?:\r\n|\n|\r)$/, ''));
+      const inner = countNewlines(item.raw.replace(/^[\r\n]+/, '').replace(/(?:\r\n|\n|\r)$/, ''));
+      linesBefore += emptyLines + 1 + inner;
+      const utf8 = invalid.has(line, line + inner) ? { invalidUtf8: true as const } : {};
       if (header === undefined) {
         header = item.record;
         const duplicate = header.find((name, i) => header?.indexOf(name) !== i);
@@ -63,6 +70,7 @@ async function* csvRecords(file: string, delimiter: string, fixedColumns: readon
         yield {
           line,
           syntaxError: `expected ${header.length} fields (${header.join(', ')}), found ${item.record.length}; quote fields that contain "${delimiter}"`,
+          ...utf8,
         };
         continue;
       }
@@ -70,7 +78,7 @@ async function* csvRecords(file: string, delimiter: string, fixedColumns: readon
       header.forEach((name, i) => {
         value[name] = item.record[i] ?? '';
       });
-      yield { line, value };
+      yield { line, value, ...utf8 };
     }
   } catch (error) {
     if (error instanceof CsvError) {
@@ -86,10 +94,4 @@ async function* csvRecords(file: string, delimiter: string, fixedColumns: readon
   } finally {
     source.destroy(); // the consumer may stop early
   }
-}
-
-function countNewlines(text: string): number {
-  let n = 0;
-  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n += 1;
-  return n;
 }

@@ -74,3 +74,16 @@ describe('readJson', () => {
     await expect(readJson(write('two.json', '[] []'), { schema: Row }).toArray()).rejects.toThrow(/after the end/);
   });
 });
+
+describe('readJson and invalid UTF-8', () => {
+  it('counts records holding bytes that are not UTF-8, with a sequence split across read chunks left alone', async () => {
+    const file = join(dir, 'latin1.json');
+    // 70,000 bytes of valid "é" (2 bytes each) put a chunk boundary (64 KiB) inside one of them.
+    const long = '\u00e9'.repeat(35_000);
+    writeFileSync(file, Buffer.concat([Buffer.from(`[\n{"text":"${long}"},\n{"text":"caf`), Buffer.from([0xe9]), Buffer.from('"},\n{"text":"ok"}\n]')]));
+    const reader = readJson(file, { schema: Row });
+    const rows = await reader.toArray();
+    expect(rows.map((r) => r.text)).toEqual([long, 'caf\uFFFD', 'ok']);
+    expect(reader.report).toMatchObject({ read: 3, kept: 3, invalidUtf8: 1, invalidUtf8Lines: [3] });
+  });
+});

@@ -1,8 +1,10 @@
 import { createReadStream } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { FileFormatError } from '@lora/core';
 import type { z } from 'zod';
 import { JsonArrayScanner, ScanError } from './json-array-scanner.js';
 import { RecordReader, type RawRecord, type ReaderOptions } from './record-reader.js';
+import { InvalidUtf8Lines, countNewlines } from './utf8-lines.js';
 
 /** Options of {@link readJson}. */
 export interface JsonReaderOptions<S extends z.ZodType> extends ReaderOptions<S> {
@@ -16,6 +18,8 @@ export interface JsonReaderOptions<S extends z.ZodType> extends ReaderOptions<S>
  * Elements are extracted one at a time, so memory is bounded by the largest record, not the
  * file. Each record's line is where it starts. A malformed element is a bad record; a broken
  * document structure (truncated file, no record array) always throws a `FileFormatError`.
+ * Records holding bytes that are not valid UTF-8 are read with U+FFFD and counted in
+ * `reader.report.invalidUtf8`.
  *
  * @example
  * ```ts
@@ -29,11 +33,21 @@ export function readJson<S extends z.ZodType>(file: string, options: JsonReaderO
 
 async function* jsonRecords(file: string, arrayKey: string): AsyncGenerator<RawRecord> {
   const scanner = new JsonArrayScanner(arrayKey);
+  const decoder = new StringDecoder('utf8');
+  const invalid = new InvalidUtf8Lines();
+  const located = (element: { line: number; text: string }): RawRecord => {
+    const record = parseElement(element.line, element.text);
+    return invalid.has(element.line, element.line + countNewlines(element.text)) ? { ...record, invalidUtf8: true } : record;
+  };
   try {
-    for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 16 })) {
-      for (const element of scanner.push(chunk as string)) yield parseElement(element.line, element.text);
+    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 16 })) {
+      invalid.push(chunk as Buffer);
+      for (const element of scanner.push(decoder.write(chunk as Buffer))) yield located(element);
     }
-    for (const element of scanner.end()) yield parseElement(element.line, element.text);
+    invalid.end();
+    const rest = decoder.end();
+    if (rest !== '') for (const element of scanner.push(rest)) yield located(element);
+    for (const element of scanner.end()) yield located(element);
   } catch (error) {
     if (error instanceof ScanError) throw new FileFormatError({ file, line: error.line, message: error.message });
     throw error;

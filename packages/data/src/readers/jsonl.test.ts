@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { FileFormatError } from '@lora/core';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { MAX_MESSAGES_PER_RECORD, MessagesRecordSchema } from '../formats/messages.js';
 import { readJsonl } from './jsonl.js';
 import { formatReadReport } from './read-report.js';
 
@@ -102,5 +103,55 @@ describe.skipIf(assets === undefined)('readJsonl on GSM8K (needs LORA_ASSETS_DIR
       lastLine = e.line;
     }
     expect(reader.report).toMatchObject({ read: 1319, kept: 1319, skipped: [] });
+  });
+});
+
+describe('readJsonl limits and encodings', () => {
+  const Chat = MessagesRecordSchema;
+
+  it('refuses a line over maxLineBytes (default 16 MiB) at file:line, without holding it', async () => {
+    const file = join(dir, 'huge-line.jsonl');
+    const content = 'x'.repeat(17 * 1024 * 1024);
+    writeFileSync(file, `{"messages":[{"role":"user","content":"hi"}]}\n{"messages":[{"role":"user","content":"${content}"}]}\n`);
+    const error = await readJsonl(file, { schema: Chat }).toArray().catch((e: unknown) => e);
+    expect(FileFormatError.isInstance(error)).toBe(true);
+    expect((error as FileFormatError).line).toBe(2);
+    expect((error as Error).message).toMatch(/:2: the line is 17\.0 MiB, over the maxLineBytes limit of 16\.0 MiB/);
+  });
+
+  it('skip mode passes over an over-long line and goes on with the next', async () => {
+    const file = write('long-skip.jsonl', `{"prompt":"${'y'.repeat(200)}","completion":"b"}\n{"prompt":"a","completion":"b"}\n`);
+    const reader = readJsonl(file, { schema: Row, mode: 'skip', maxLineBytes: 100 });
+    expect(await reader.toArray()).toEqual([{ prompt: 'a', completion: 'b' }]);
+    expect(reader.report.skipped).toEqual([{ line: 1, field: '<record>', message: expect.stringMatching(/over the maxLineBytes limit of 100 bytes/) as unknown }]);
+  });
+
+  it('refuses a record of 150,000 messages quickly, naming the limit, file:line and field', async () => {
+    const messages = Array.from({ length: 150_000 }, (_, i) => ({ role: i % 2 === 0 ? 'user' : 'assistant', content: 'hi' }));
+    const file = write('many.jsonl', `${JSON.stringify({ messages })}\n`);
+    const started = Date.now();
+    const error = await readJsonl(file, { schema: Chat }).toArray().catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(FileFormatError.isInstance(error)).toBe(true);
+    expect((error as FileFormatError).field).toBe('messages');
+    expect((error as Error).message).toContain(`${file}:1 (messages): \`messages\`: 150000 messages, over the limit of ${MAX_MESSAGES_PER_RECORD} per record`);
+  });
+
+  it('counts and reports lines that are not valid UTF-8 (bad bytes become U+FFFD)', async () => {
+    const file = join(dir, 'latin1.jsonl');
+    const good = Buffer.from('{"prompt":"a","completion":"b"}\n');
+    const bad = Buffer.concat([Buffer.from('{"prompt":"caf'), Buffer.from([0xe9]), Buffer.from('","completion":"b"}\n')]);
+    writeFileSync(file, Buffer.concat([good, bad, good, bad]));
+    const reader = readJsonl(file, { schema: Row });
+    const rows = await reader.toArray();
+    expect(rows[1]).toEqual({ prompt: 'caf\uFFFD', completion: 'b' });
+    expect(reader.report).toMatchObject({ read: 4, kept: 4, invalidUtf8: 2, invalidUtf8Lines: [2, 4] });
+    expect(formatReadReport(reader.report)).toContain('2 records with invalid UTF-8 (bad bytes read as U+FFFD), at lines 2, 4');
+  });
+
+  it('splits lines that cross read chunks and keeps a last line without a newline', async () => {
+    const rows = Array.from({ length: 3000 }, (_, i) => ({ prompt: `p${i}`.padEnd(40, '.'), completion: 'é' }));
+    const file = write('chunks.jsonl', rows.map((r) => JSON.stringify(r)).join('\r\n'));
+    expect(await readJsonl(file, { schema: Row }).toArray()).toEqual(rows);
   });
 });

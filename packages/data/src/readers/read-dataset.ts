@@ -28,6 +28,8 @@ export function fileTypeOf(file: string): DatasetFileType | undefined {
 export interface DatasetReaderOptions<S extends z.ZodType> extends ReaderOptions<S> {
   /** Overrides the type implied by the extension. */
   type?: DatasetFileType;
+  /** JSONL only: longest line accepted, in bytes (default 16 MiB; see `readJsonl`). */
+  maxLineBytes?: number;
 }
 
 /**

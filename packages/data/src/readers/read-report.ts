@@ -25,16 +25,20 @@ export interface ReadReport {
   kept: number;
   /** Records left out in `skip` mode, in file order. */
   readonly skipped: SkippedRecord[];
+  /** Records whose bytes were not valid UTF-8 (read with U+FFFD in place of the bad bytes). */
+  invalidUtf8: number;
+  /** Lines of the first (up to 10) such records. */
+  readonly invalidUtf8Lines: number[];
 }
 
 /** Creates an empty {@link ReadReport} for `file`. */
 export function emptyReadReport(file: string): ReadReport {
-  return { file, read: 0, kept: 0, skipped: [] };
+  return { file, read: 0, kept: 0, skipped: [], invalidUtf8: 0, invalidUtf8Lines: [] };
 }
 
 /**
  * One-paragraph human summary of a {@link ReadReport}: counts, then the first `maxListed`
- * skipped records as `file:line (field): message`.
+ * skipped records as `file:line (field): message`, then the count of invalid-UTF-8 records.
  */
 export function formatReadReport(report: ReadReport, maxListed = 10): string {
   const head = `${report.file}: read ${report.read}, kept ${report.kept}, skipped ${report.skipped.length}`;
@@ -42,5 +46,13 @@ export function formatReadReport(report: ReadReport, maxListed = 10): string {
     .slice(0, maxListed)
     .map((s) => `  ${report.file}:${s.line} (${s.field}): ${s.message}`);
   const more = report.skipped.length > maxListed ? [`  … and ${report.skipped.length - maxListed} more`] : [];
-  return [head, ...listed, ...more].join('\n');
+  const utf8 =
+    report.invalidUtf8 === 0
+      ? []
+      : [
+          `  ${report.invalidUtf8} record${report.invalidUtf8 === 1 ? '' : 's'} with invalid UTF-8 (bad bytes read as U+FFFD), at line${report.invalidUtf8Lines.length === 1 ? '' : 's'} ${report.invalidUtf8Lines.join(', ')}${
+            report.invalidUtf8 > report.invalidUtf8Lines.length ? ', …' : ''
+          }`,
+        ];
+  return [head, ...listed, ...more, ...utf8].join('\n');
 }

@@ -2,6 +2,9 @@ import { AssetNotFoundError, FileFormatError, validate } from '@lora/core';
 import type { z } from 'zod';
 import { emptyReadReport, type ReadMode, type ReadReport } from './read-report.js';
 
+/** How many invalid-UTF-8 line numbers a report keeps. */
+const MAX_LISTED_LINES = 10;
+
 /** Options every reader takes. */
 export interface ReaderOptions<S extends z.ZodType> {
   /** zod schema each record must satisfy; its output is what the reader yields. */
@@ -25,9 +28,13 @@ export interface LocatedRecord<T> {
  * this record (the parser could resynchronise at the next one).
  * @internal
  */
-export type RawRecord =
+export type RawRecord = (
   | { readonly line: number; readonly value: unknown }
-  | { readonly line: number; readonly syntaxError: string };
+  | { readonly line: number; readonly syntaxError: string }
+) & {
+  /** The record's bytes were not valid UTF-8 (decoded with U+FFFD replacements). */
+  readonly invalidUtf8?: true;
+};
 
 /**
  * A streaming, validating reader over one file. Iterate it (`for await`) for the validated
@@ -68,6 +75,10 @@ export class RecordReader<T> implements AsyncIterable<T> {
     for await (const raw of withMissingFileError(this.file, this.source())) {
       const index = report.read;
       report.read += 1;
+      if (raw.invalidUtf8 === true) {
+        report.invalidUtf8 += 1;
+        if (report.invalidUtf8Lines.length < MAX_LISTED_LINES) report.invalidUtf8Lines.push(raw.line);
+      }
       if ('syntaxError' in raw) {
         const error = new FileFormatError({ file: this.file, line: raw.line, message: raw.syntaxError });
         if (this.mode === 'strict') throw error;

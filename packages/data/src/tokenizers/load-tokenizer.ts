@@ -1,6 +1,6 @@
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AssetNotFoundError, FileFormatError, openGguf, parseJson } from '@lora/core';
+import { AssetNotFoundError, FileFormatError, openGguf, parseJson, readRegularTextFile } from '@lora/core';
 import { tokenizerFromGguf } from './gguf/gguf-hf-tokenizer.js';
 import { HfTokenizer } from './hf-tokenizer.js';
 import { Llama2cTokenizerAdapter } from './llama2c-adapter.js';
@@ -25,12 +25,8 @@ export interface LoadTokenizerOptions {
 const LLAMA2C_FILES = ['tokenizer.bin', 'tok512.bin'];
 
 async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  if ((await stat(path).catch(() => undefined)) === undefined) return undefined;
+  return readRegularTextFile(path, 'tokenizer file');
 }
 
 /**
@@ -93,7 +89,7 @@ async function loadGgufTokenizer(file: string, options: LoadTokenizerOptions): P
 async function loadHfTokenizer(dir: string, options: LoadTokenizerOptions): Promise<Tokenizer> {
   const jsonPath = join(dir, 'tokenizer.json');
   const configPath = join(dir, 'tokenizer_config.json');
-  const jsonText = await readFile(jsonPath, 'utf8');
+  const jsonText = await readRegularTextFile(jsonPath, 'tokenizer', { maxBytes: 256 * 1024 * 1024 });
   const tokenizerJson = parseJson(jsonText, TokenizerJsonSchema, { file: jsonPath });
   const configText = (await readIfExists(configPath)) ?? '{}';
   const config = parseJson(configText, TokenizerConfigSchema, { file: configPath });

@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseJson } from '@lora/core';
+import { parseJson, readRegularTextFile } from '@lora/core';
 import { z } from 'zod';
 import type { ModelConfig } from './model-config.js';
 
@@ -18,13 +18,8 @@ const GenerationConfigJson = z.looseObject({
  */
 export async function readGenerationEosTokenIds(dir: string): Promise<number[] | undefined> {
   const file = join(dir, 'generation_config.json');
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  if ((await stat(file).catch(() => undefined)) === undefined) return undefined;
+  const text = await readRegularTextFile(file, 'generation config');
   const eos = parseJson(text, GenerationConfigJson, { file }).eos_token_id;
   if (eos == null) return undefined;
   return Array.isArray(eos) ? eos : [eos];

@@ -92,4 +92,23 @@ describe('parseModelConfig errors', () => {
     expect(() => parseModelConfig({ ...base, num_key_value_heads: 3 }, { file: 'c.json' })).toThrow(/multiple of `num_key_value_heads`/);
     expect(() => parseModelConfig({ ...base, layer_types: ['sliding_attention'] }, { file: 'c.json' })).toThrow(/need `sliding_window`/);
   });
+
+  it('range-checks sizes instead of allocating them (num_hidden_layers 1e12, max_position_embeddings 1, rms_norm_eps 1e9)', () => {
+    const message = (patch: Record<string, unknown>) => {
+      try {
+        parseModelConfig({ ...base, ...patch }, { file: 'm/config.json' });
+      } catch (error) {
+        expect(FileFormatError.isInstance(error)).toBe(true);
+        return (error as Error).message;
+      }
+      throw new Error('accepted');
+    };
+    expect(message({ num_hidden_layers: 1e12 })).toBe('m/config.json (num_hidden_layers): `num_hidden_layers`: 1000000000000 is not plausible (at most 1,024)');
+    expect(message({ max_position_embeddings: 1 })).toMatch(/^m\/config\.json \(max_position_embeddings\): .*must be at least 2/);
+    expect(message({ rms_norm_eps: 1e9 })).toMatch(/^m\/config\.json \(rms_norm_eps\): .*1000000000 is not plausible \(at most 0\.1\)/);
+    expect(message({ vocab_size: 2 ** 31 })).toMatch(/\(vocab_size\)/);
+    expect(message({ hidden_size: 1e9 })).toMatch(/\(hidden_size\)/);
+    expect(message({ rope_theta: Number.MAX_VALUE })).toMatch(/\(rope_theta\)/);
+    expect(message({ eos_token_id: [2, 70000] })).toMatch(/\(eos_token_id\[1\]\): .*token id 70000 is outside the vocabulary/);
+  });
 });

@@ -76,53 +76,104 @@ export interface ModelConfig {
   readonly quantizationConfig: unknown;
 }
 
+/**
+ * Plausibility bounds of `config.json` sizes. They are far above any released checkpoint (the
+ * largest have ~130 layers, hidden 16k–26k, vocab 262k) and far below what would make allocation
+ * itself fail with a bare `RangeError` or an abort: a value outside is a corrupt or hostile file.
+ */
+const LIMITS = {
+  /** Token ids travel through float32 tensors: exact integers end at 2^24. */
+  vocabSize: 2 ** 24,
+  hiddenSize: 65_536,
+  intermediateSize: 1_048_576,
+  numHiddenLayers: 1024,
+  numHeads: 1024,
+  headDim: 4096,
+  positions: 2 ** 27,
+} as const;
+
+/** An integer config size in [min, max], with a message that names the bound. */
+function size(min: number, max: number) {
+  return z
+    .number()
+    .int()
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: (issue) => `${String(issue.input)} is not plausible (at most ${max.toLocaleString('en-US')})` });
+}
+
+/** A strictly positive, finite real at most `max`. */
+function positive(max: number) {
+  return z
+    .number()
+    .positive()
+    .max(max, { error: (issue) => `${String(issue.input)} is not plausible (at most ${max})` });
+}
+
 const tokenIds = z.union([z.number().int(), z.array(z.number().int()), z.null()]).optional();
 
 const RopeParams = z.looseObject({
   rope_type: z.string().optional(),
   type: z.string().optional(),
-  rope_theta: z.number().positive().optional(),
-  factor: z.number().positive().optional(),
+  rope_theta: positive(1e12).optional(),
+  factor: positive(1e6).optional(),
   low_freq_factor: z.number().optional(),
   high_freq_factor: z.number().optional(),
-  original_max_position_embeddings: z.number().int().optional(),
+  original_max_position_embeddings: size(1, LIMITS.positions).optional(),
 });
 type RopeParams = z.infer<typeof RopeParams>;
 
-const HfTextConfig = z.looseObject({
-  model_type: z.string(),
-  architectures: z.array(z.string()).nullish(),
-  vocab_size: z.number().int().positive(),
-  hidden_size: z.number().int().positive(),
-  intermediate_size: z.number().int().positive(),
-  num_hidden_layers: z.number().int().positive(),
-  num_attention_heads: z.number().int().positive(),
-  num_key_value_heads: z.number().int().positive().nullish(),
-  head_dim: z.number().int().positive().nullish(),
-  max_position_embeddings: z.number().int().positive().default(2048),
-  rms_norm_eps: z.number().positive().default(1e-6),
-  hidden_act: z.string().nullish(),
-  hidden_activation: z.string().nullish(),
-  attention_bias: z.boolean().default(false),
-  mlp_bias: z.boolean().default(false),
-  tie_word_embeddings: z.boolean().nullish(),
-  bos_token_id: tokenIds,
-  eos_token_id: tokenIds,
-  pad_token_id: tokenIds,
-  rope_theta: z.number().positive().nullish(),
-  rope_scaling: RopeParams.nullish(),
-  rope_parameters: z.union([RopeParams, z.record(z.string(), RopeParams)]).nullish(),
-  rope_local_base_freq: z.number().positive().nullish(),
-  layer_types: z.array(z.enum(['full_attention', 'sliding_attention'])).nullish(),
-  sliding_window: z.number().int().positive().nullish(),
-  sliding_window_pattern: z.number().int().positive().nullish(),
-  use_sliding_window: z.boolean().nullish(),
-  max_window_layers: z.number().int().nullish(),
-  query_pre_attn_scalar: z.number().positive().nullish(),
-  attn_logit_softcapping: z.number().positive().nullish(),
-  final_logit_softcapping: z.number().positive().nullish(),
-  quantization_config: z.unknown().optional(),
-});
+const HfTextConfig = z
+  .looseObject({
+    model_type: z.string(),
+    architectures: z.array(z.string()).nullish(),
+    vocab_size: size(1, LIMITS.vocabSize),
+    hidden_size: size(1, LIMITS.hiddenSize),
+    intermediate_size: size(1, LIMITS.intermediateSize),
+    num_hidden_layers: size(1, LIMITS.numHiddenLayers),
+    num_attention_heads: size(1, LIMITS.numHeads),
+    num_key_value_heads: size(1, LIMITS.numHeads).nullish(),
+    head_dim: size(1, LIMITS.headDim).nullish(),
+    // A causal LM predicts the next token: one position leaves nothing to train on or generate.
+    max_position_embeddings: size(2, LIMITS.positions).default(2048),
+    // Real models use 1e-5 … 1e-12; an epsilon near 1 or above swamps the variance it stabilises.
+    rms_norm_eps: positive(0.1).default(1e-6),
+    hidden_act: z.string().nullish(),
+    hidden_activation: z.string().nullish(),
+    attention_bias: z.boolean().default(false),
+    mlp_bias: z.boolean().default(false),
+    tie_word_embeddings: z.boolean().nullish(),
+    bos_token_id: tokenIds,
+    eos_token_id: tokenIds,
+    pad_token_id: tokenIds,
+    rope_theta: positive(1e12).nullish(),
+    rope_scaling: RopeParams.nullish(),
+    rope_parameters: z.union([RopeParams, z.record(z.string(), RopeParams)]).nullish(),
+    rope_local_base_freq: positive(1e12).nullish(),
+    layer_types: z.array(z.enum(['full_attention', 'sliding_attention'])).nullish(),
+    sliding_window: size(1, LIMITS.positions).nullish(),
+    sliding_window_pattern: size(1, LIMITS.numHiddenLayers).nullish(),
+    use_sliding_window: z.boolean().nullish(),
+    max_window_layers: z.number().int().nullish(),
+    query_pre_attn_scalar: z.number().positive().nullish(),
+    attn_logit_softcapping: z.number().positive().nullish(),
+    final_logit_softcapping: z.number().positive().nullish(),
+    quantization_config: z.unknown().optional(),
+  })
+  .superRefine((c, ctx) => {
+    for (const key of ['bos_token_id', 'eos_token_id', 'pad_token_id'] as const) {
+      const v = c[key];
+      const ids = v == null ? [] : Array.isArray(v) ? v : [v];
+      ids.forEach((id, i) => {
+        if (id >= c.vocab_size) {
+          ctx.addIssue({
+            code: 'custom',
+            path: Array.isArray(v) ? [key, i] : [key],
+            message: `token id ${id} is outside the vocabulary (\`vocab_size\` ${c.vocab_size})`,
+          });
+        }
+      });
+    }
+  });
 type HfTextConfig = z.infer<typeof HfTextConfig>;
 
 const HfConfig = z.looseObject({

@@ -22,6 +22,14 @@ describe('loraConfig', () => {
     expect(() => loraConfig({ modulesToSave: ['lm_head'] })).toThrow(/`modules_to_save`/);
     expect(() => loraConfig({ loraDropout: 1 })).toThrow(InvalidArgumentError);
     expect(() => loraConfig({ initLoraWeights: 'loftq' as never })).toThrow(/`init_lora_weights` "loftq" is not supported/);
+    expect(() => loraConfig({ r: 1e12 })).toThrow(/Invalid argument `LoraConfig.r`: `r`: 1000000000000 is not a plausible rank \(at most 65536/);
+    expect(() => loraConfig({ loraAlpha: Number.MAX_VALUE })).toThrow(/`loraAlpha`: .* is not a plausible alpha/);
+  });
+
+  it('refuses two spellings of one option (lora_alpha beside loraAlpha)', () => {
+    expect(() => loraConfig({ loraAlpha: 32, lora_alpha: 16 } as never)).toThrow(
+      'Invalid argument `LoraConfig.loraAlpha`: conflicting keys `loraAlpha` and `lora_alpha` name the same option; keep one.',
+    );
   });
 });
 

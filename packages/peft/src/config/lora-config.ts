@@ -82,20 +82,34 @@ const initLoraWeights = z.union([
   z.string(),
 ]);
 
+/** Largest accepted `r`: above any model width in use, below sizes whose allocation would crash. */
+const MAX_RANK = 65_536;
+/** Largest accepted `lora_alpha` (finite; real values are 1 to a few hundred). */
+const MAX_ALPHA = 1e6;
+
 /** `adapter_config.json` as PEFT writes it (snake_case). Unknown keys are kept to be reported. */
 const AdapterConfigFile = z
   .looseObject({
     peft_type: z.literal('LORA', { error: '`peft_type` must be "LORA" (this package reads LoRA adapters only)' }).default('LORA'),
     task_type: z.string().nullable().default('CAUSAL_LM'),
-    r: z.number().int().positive().default(8),
-    lora_alpha: z.number().positive().default(8),
+    r: z
+      .number()
+      .int()
+      .positive()
+      .max(MAX_RANK, { error: (issue) => `${String(issue.input)} is not a plausible rank (at most ${MAX_RANK}; LoRA uses 4 to 256)` })
+      .default(8),
+    lora_alpha: z
+      .number()
+      .positive()
+      .max(MAX_ALPHA, { error: (issue) => `${String(issue.input)} is not a plausible alpha (at most ${MAX_ALPHA})` })
+      .default(8),
     lora_dropout: z.number().min(0).lt(1).default(0),
     target_modules: stringOrList.nullable().default(null),
     exclude_modules: stringOrList.nullable().default(null),
     layers_to_transform: z.union([z.number().int().nonnegative(), z.array(z.number().int().nonnegative())]).nullable().default(null),
     layers_pattern: stringOrList.nullable().default(null),
-    rank_pattern: z.record(z.string(), z.number().int().positive()).nullable().default({}),
-    alpha_pattern: z.record(z.string(), z.number().positive()).nullable().default({}),
+    rank_pattern: z.record(z.string(), z.number().int().positive().max(MAX_RANK)).nullable().default({}),
+    alpha_pattern: z.record(z.string(), z.number().positive().max(MAX_ALPHA)).nullable().default({}),
     bias: z.enum(['none', 'all', 'lora_only']).default('none'),
     use_rslora: z.boolean().default(false),
     use_dora: z.boolean().default(false),
@@ -255,8 +269,19 @@ export function parseLoraConfig(text: string, source: Source, options: ParseLora
  */
 export function loraConfig(options: LoraConfigOptions = {}, parseOptions: ParseLoraConfigOptions = {}): LoraConfig {
   const snake: Record<string, unknown> = {};
+  const spelledAs = new Map<string, string>();
   for (const [key, value] of Object.entries(options)) {
-    if (value !== undefined) snake[toSnake(key)] = value;
+    if (value === undefined) continue;
+    const name = toSnake(key);
+    const other = spelledAs.get(name);
+    if (other !== undefined) {
+      throw new InvalidArgumentError({
+        argument: `LoraConfig.${toCamel(name)}`,
+        message: `conflicting keys \`${other}\` and \`${key}\` name the same option; keep one.`,
+      });
+    }
+    spelledAs.set(name, key);
+    snake[name] = value;
   }
   const result = AdapterConfigFile.safeParse(snake);
   if (!result.success) {

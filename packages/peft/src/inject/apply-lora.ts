@@ -45,6 +45,17 @@ export function selectTargets(model: CausalLM, config: LoraConfig): { slots: Lin
   const targets = resolveTargetModules(config, model.config.modelType, slots.map((s) => s.path));
   const resolved = typeof targets === 'string' ? config : withLoraConfig(config, { targetModules: targets });
   const selected = slots.filter((s) => isTargetModule(config, targets, s.path));
+  if (typeof targets !== 'string' && selected.length > 0) {
+    // PEFT only fails when nothing matches; a typo beside a valid name would silently train less.
+    const unmatched = targets.filter((name) => !slots.some((s) => s.path === name || s.path.endsWith(`.${name}`)));
+    if (unmatched.length > 0) {
+      const names = [...new Set(slots.map((s) => s.path.split('.').at(-1) as string))];
+      throw new InvalidArgumentError({
+        argument: 'LoraConfig.targetModules',
+        message: `${unmatched.map((n) => `\`${n}\``).join(', ')} ${unmatched.length === 1 ? 'matches' : 'match'} no module of the base model (its linear modules are named: ${names.join(', ')}).`,
+      });
+    }
+  }
   if (selected.length === 0) {
     const shown = typeof targets === 'string' ? `regex "${targets}"` : `[${targets.join(', ')}]`;
     throw new InvalidArgumentError({

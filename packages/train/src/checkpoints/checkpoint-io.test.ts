@@ -1,9 +1,10 @@
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setupTestBackend } from '@lora/models/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CheckpointWriteError } from '../errors/checkpoint-write-error.js';
 import { AdamW8bit } from '../optimizers/adamw-8bit.js';
 import { findLatestCheckpoint, readCheckpoint, readTrainerState, safetensorsWeightsIO, writeCheckpoint } from './checkpoint-io.js';
 
@@ -57,6 +58,42 @@ describe('checkpoint folders', () => {
     const json = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
     await writeFile(file, JSON.stringify({ ...json, formatVersion: 99 }));
     await expect(readTrainerState(join(out, 'checkpoint-1'))).rejects.toThrow(/formatVersion.*Upgrade @lora\/train/);
+    w.dispose();
+  });
+
+  it('turns ENOSPC into a CheckpointWriteError naming the file and the intact checkpoint', async () => {
+    const out = join(dir, 'full');
+    const w = tf.variable(tf.ones([2, 2]), true, 'full-w');
+    const params = new Map([['w', w]]);
+    const optimizer = new AdamW8bit([w]);
+    await writeCheckpoint(out, { weights: safetensorsWeightsIO(params), params, optimizer, state: state(1) });
+    // /dev/full answers every write with a real ENOSPC from the kernel; a write through a file
+    // handle (as safetensors are written) carries no path, so the checkpoint's is named.
+    const full = {
+      save: async () => {
+        const handle = await open('/dev/full', 'w');
+        try {
+          await handle.write(new Uint8Array(64));
+        } finally {
+          await handle.close();
+        }
+      },
+      load: async () => undefined,
+    };
+    const error = await writeCheckpoint(out, { weights: full, params, optimizer, state: state(2) }).catch((e: unknown) => e);
+    expect(CheckpointWriteError.isInstance(error)).toBe(true);
+    const e = error as CheckpointWriteError;
+    expect(e).toMatchObject({ step: 2, code: 'ENOSPC', path: `${join(out, 'checkpoint-2')} (weights)`, resumeFrom: join(out, 'checkpoint-1') });
+    expect(e.message).toBe(
+      `cannot write the checkpoint of step 2: no space left on the device (ENOSPC) while writing ${join(out, 'checkpoint-2')} (weights). The checkpoint ${join(out, 'checkpoint-1')} is intact: free space (or lower \`saveTotalLimit\`) and resume from it.`,
+    );
+    expect((await readdir(out)).sort()).toEqual(['checkpoint-1', 'latest']);
+    // An output folder under a file: ENOTDIR, named, with no checkpoint to resume from.
+    const blocked = join(dir, 'a-file');
+    await writeFile(blocked, 'x');
+    const notDir = await writeCheckpoint(join(blocked, 'out'), { weights: safetensorsWeightsIO(params), params, optimizer, state: state(3) }).catch((x: unknown) => x);
+    expect(CheckpointWriteError.isInstance(notDir)).toBe(true);
+    expect((notDir as Error).message).toMatch(/step 3: a parent of the output folder is not a folder \(ENOTDIR\) while writing .*a-file\/out\. No earlier checkpoint exists/);
     w.dispose();
   });
 });

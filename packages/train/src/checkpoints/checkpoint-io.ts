@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FileFormatError, LoraError, parseJson } from '@lora/core';
 import { SafetensorsReader, type TensorToWrite, writeSafetensors } from '@lora/models';
 import type { Optimizer, OptimizerState } from '../optimizers/optimizer.js';
+import { CheckpointWriteError } from '../errors/checkpoint-write-error.js';
 import { CHECKPOINT_FILES, CHECKPOINT_FORMAT_VERSION, type TrainerState, TrainerStateSchema } from './trainer-state.js';
 
 /**
@@ -80,15 +81,43 @@ export function checkpointName(step: number): string {
  * Writes `outputDir/checkpoint-<step>` atomically: everything goes to a temporary folder that is
  * renamed into place, then `outputDir/latest` is replaced (temp file + rename). A crash leaves
  * either the previous checkpoint or the new one, never a half-written one.
+ *
+ * @throws CheckpointWriteError when the file system refuses a write (disk full, quota,
+ *   permissions), naming the file, the reason and the checkpoint that is still intact.
  */
 export async function writeCheckpoint(outputDir: string, content: CheckpointContent): Promise<string> {
-  await mkdir(outputDir, { recursive: true });
   const name = checkpointName(content.state.step);
   const final = join(outputDir, name);
+  const previous = await findLatestCheckpoint(outputDir).catch(() => undefined);
+  let writing = outputDir;
+  try {
+    return await writeCheckpointFiles(outputDir, name, final, content, (path) => {
+      writing = path;
+    });
+  } catch (error) {
+    const errno = error as NodeJS.ErrnoException;
+    if (LoraError.isInstance(error) || typeof errno.code !== 'string') throw error;
+    throw new CheckpointWriteError({
+      step: content.state.step,
+      path: typeof errno.path === 'string' ? errno.path : writing,
+      code: errno.code,
+      reason: errno.message,
+      resumeFrom: previous,
+      cause: error,
+    });
+  }
+}
+
+async function writeCheckpointFiles(outputDir: string, name: string, final: string, content: CheckpointContent, at: (path: string) => void): Promise<string> {
+  at(outputDir);
+  await mkdir(outputDir, { recursive: true });
   const temporary = join(outputDir, `.tmp-${name}-${process.pid}-${Date.now()}`);
   await mkdir(temporary);
   try {
+    // Paths are named as they will be once the temporary folder is renamed into place.
+    at(`${final} (weights)`);
     await content.weights.save(temporary);
+    at(join(final, CHECKPOINT_FILES.optimizer));
     const optimizerState = renameState(await content.optimizer.getState(), content.params, true);
     const tensors: Record<string, TensorToWrite> = {};
     for (const [key, { shape, data }] of Object.entries(optimizerState.tensors)) {
@@ -100,7 +129,9 @@ export async function writeCheckpoint(outputDir: string, content: CheckpointCont
       ...content.state,
       optimizer: { kind: optimizerState.kind, step: optimizerState.step },
     };
+    at(join(final, CHECKPOINT_FILES.state));
     await writeFile(join(temporary, CHECKPOINT_FILES.state), `${JSON.stringify(state, null, 2)}\n`);
+    at(final);
     await rm(final, { recursive: true, force: true });
     await rename(temporary, final);
   } catch (error) {
@@ -108,8 +139,14 @@ export async function writeCheckpoint(outputDir: string, content: CheckpointCont
     throw error;
   }
   const latestTemp = join(outputDir, `.${LATEST_FILE}.${process.pid}.tmp`);
-  await writeFile(latestTemp, `${name}\n`);
-  await rename(latestTemp, join(outputDir, LATEST_FILE));
+  at(join(outputDir, LATEST_FILE));
+  try {
+    await writeFile(latestTemp, `${name}\n`);
+    await rename(latestTemp, join(outputDir, LATEST_FILE));
+  } catch (error) {
+    await rm(latestTemp, { force: true });
+    throw error;
+  }
   return final;
 }
 

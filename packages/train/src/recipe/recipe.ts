@@ -1,6 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { FileFormatError, validate } from '@lora/core';
+import { FileFormatError, InvalidArgumentError, readRegularTextFile, validate } from '@lora/core';
+import { loraConfig } from '@lora/peft';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { TrainingArgsSchema } from '../training-args.js';
@@ -67,8 +68,13 @@ export const EvaluationSectionSchema = z.strictObject({
 
 /** A whole recipe: model, quantization, adapter, data, training, evaluation, output. */
 export const RecipeSchema = z.strictObject({
-  /** Name of the run (used in the default output folder). */
-  name: z.string().default('run'),
+  /** Name of the run: one safe path segment (letters, digits, `.`, `_`, `-`), used in the default output folder `runs/<name>`. */
+  name: z
+    .string()
+    .regex(/^(?!\.\.?$)[A-Za-z0-9._-]{1,128}$/, {
+      error: (issue) => `${JSON.stringify(issue.input)} is not a safe run name: use one path segment of letters, digits, ".", "_" and "-" (it names the folder runs/<name>)`,
+    })
+    .default('run'),
   /** Model name (resolved through `LORA_ASSETS_DIR` / the HF cache / the Hub) or folder / file path. */
   model: z.string(),
   /** Tokenizer folder; default the model's. */
@@ -100,12 +106,20 @@ export interface LoadedRecipe {
   file: string;
 }
 
-/** Replaces `${VAR}` with the environment's value; an unset variable is an error naming it. */
+/** Replaces `${VAR}` with the environment's value; an unset variable is an error naming it and the field. */
 function expandEnv(value: unknown, env: Readonly<Record<string, string | undefined>>, file: string, path: string): unknown {
   if (typeof value === 'string') {
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
       const v = env[name];
-      if (v === undefined) throw new FileFormatError({ file, field: path, message: `uses \${${name}}, which is not set.` });
+      if (v === undefined || v === '') {
+        throw new FileFormatError({
+          file,
+          field: path,
+          message:
+            `uses the environment variable ${name} (\`\${${name}}\`), which is ${v === undefined ? 'not set' : 'empty'}. ` +
+            `Set it before the command, e.g. \`${name}=path/to/folder lora train ${file}\` (a relative path in it is resolved against the current directory).`,
+        });
+      }
       return v;
     });
   }
@@ -127,9 +141,7 @@ function expandEnv(value: unknown, env: Readonly<Record<string, string | undefin
  * ```
  */
 export async function loadRecipe(file: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<LoadedRecipe> {
-  const text = await readFile(file, 'utf8').catch((error: unknown) => {
-    throw new FileFormatError({ file, message: `cannot read the recipe (${(error as Error).message}).`, cause: error });
-  });
+  const text = await readRegularTextFile(file, 'recipe', { maxBytes: 1024 * 1024 });
   let raw: unknown;
   try {
     raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
@@ -137,23 +149,55 @@ export async function loadRecipe(file: string, env: Readonly<Record<string, stri
     throw new FileFormatError({ file, message: `not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`, cause: error });
   }
   const recipe = validate(expandEnv(raw, env, file, ''), RecipeSchema, { file });
-  validate(recipe.training, TrainingArgsSchema, { file: `${file} (training)` });
+  validate({ training: recipe.training }, z.object({ training: TrainingArgsSchema }), { file });
+  validateAdapter(recipe.adapter, file);
   const base = dirname(resolve(file));
-  const at = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  // A path written in the recipe is relative to the recipe; one that starts with `${VAR}` takes
+  // the variable's value as the user typed it in the shell: relative to the working directory.
+  const at = (p: string, field: readonly string[]) => (isAbsolute(p) ? p : resolve(startsWithVariable(raw, field) ? process.cwd() : base, p));
   const looksLikePath = (p: string) => p.startsWith('.') || p.startsWith('/') || p.includes('/') && !/^[\w.-]+\/[\w.-]+$/.test(p);
+  const chatTemplate = recipe.data.chatTemplate === undefined || recipe.data.chatTemplate === 'stories' ? undefined : at(recipe.data.chatTemplate, ['data', 'chatTemplate']);
+  if (chatTemplate !== undefined) await assertRegularFile(chatTemplate, file, 'data.chatTemplate', 'chat template');
   return {
     file,
     recipe: {
       ...recipe,
-      model: looksLikePath(recipe.model) ? at(recipe.model) : recipe.model,
-      ...(recipe.tokenizer === undefined ? {} : { tokenizer: at(recipe.tokenizer) }),
+      model: looksLikePath(recipe.model) ? at(recipe.model, ['model']) : recipe.model,
+      ...(recipe.tokenizer === undefined ? {} : { tokenizer: at(recipe.tokenizer, ['tokenizer']) }),
       data: {
         ...recipe.data,
-        train: at(recipe.data.train),
-        ...(recipe.data.validation === undefined ? {} : { validation: at(recipe.data.validation) }),
-        ...(recipe.data.chatTemplate === undefined || recipe.data.chatTemplate === 'stories' ? {} : { chatTemplate: at(recipe.data.chatTemplate) }),
+        train: at(recipe.data.train, ['data', 'train']),
+        ...(recipe.data.validation === undefined ? {} : { validation: at(recipe.data.validation, ['data', 'validation']) }),
+        ...(chatTemplate === undefined ? {} : { chatTemplate }),
       },
-      ...(recipe.evaluation === undefined ? {} : { evaluation: { ...recipe.evaluation, test: at(recipe.evaluation.test) } }),
+      ...(recipe.evaluation === undefined ? {} : { evaluation: { ...recipe.evaluation, test: at(recipe.evaluation.test, ['evaluation', 'test']) } }),
     },
   };
+}
+
+/** Whether the raw (unexpanded) recipe value at `field` starts with a `${VAR}` reference. */
+function startsWithVariable(raw: unknown, field: readonly string[]): boolean {
+  let value = raw;
+  for (const key of field) value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+  return typeof value === 'string' && /^\$\{[A-Za-z_][A-Za-z0-9_]*\}/.test(value);
+}
+
+/** Checks the `adapter` section with @lora/peft's rules now, so a bad value names the recipe and field before any model loads. */
+function validateAdapter(adapter: Recipe['adapter'], file: string): void {
+  if (adapter === 'none') return;
+  try {
+    loraConfig(adapter as Parameters<typeof loraConfig>[0], { onWarning: () => {} });
+  } catch (error) {
+    if (!InvalidArgumentError.isInstance(error)) throw error;
+    const field = `adapter.${error.argument.replace(/^LoraConfig\./, '')}`;
+    const message = error.message.replace(/^Invalid argument `[^`]*`: /, '');
+    throw new FileFormatError({ file, field, message, cause: error });
+  }
+}
+
+/** A file the recipe names must exist and be a regular file (a FIFO or device would hang the read later). */
+async function assertRegularFile(path: string, file: string, field: string, what: string): Promise<void> {
+  const info = await stat(path).catch(() => undefined);
+  if (info === undefined) throw new FileFormatError({ file, field, message: `the ${what} ${path} does not exist.` });
+  if (!info.isFile()) throw new FileFormatError({ file, field, message: `the ${what} ${path} is not a regular file.` });
 }

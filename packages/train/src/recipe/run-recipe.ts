@@ -1,6 +1,6 @@
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { FileFormatError, InvalidArgumentError, Rng, resolveAsset } from '@lora/core';
+import { FileFormatError, InvalidArgumentError, Rng, readRegularTextFile, resolveAsset } from '@lora/core';
 import {
   type Batch,
   type Example,
@@ -78,6 +78,8 @@ export interface SplitReport {
   read: number;
   kept: number;
   skipped: number;
+  /** Records whose bytes were not valid UTF-8 (read with U+FFFD replacements). */
+  invalidUtf8: number;
   truncated: number;
   withoutTrainedTokens: number;
   tokens: number;
@@ -103,7 +105,7 @@ export async function recipeChatTemplate(recipe: Recipe): Promise<string | undef
   const t = recipe.data.chatTemplate;
   if (t === undefined) return undefined;
   if (t === 'stories') return STORIES_CHAT_TEMPLATE;
-  return readFile(t, 'utf8');
+  return readRegularTextFile(t, 'chat template (recipe data.chatTemplate)');
 }
 
 /**
@@ -137,6 +139,7 @@ async function encodeSplit(
   encode: (e: Example) => TokenizedExample,
   limit: number | undefined,
   log: (line: string) => void,
+  vocabSize: number,
 ): Promise<{ examples: TokenizedExample[]; report: Omit<SplitReport, 'batches'> }> {
   const format = recipe.data.format;
   const schema = format === 'auto' ? exampleSchema('auto') : (exampleSchema(format) as z.ZodType<Example>);
@@ -144,13 +147,31 @@ async function encodeSplit(
   const encoded: TokenizedExample[] = [];
   for await (const { line, value } of reader.entries()) {
     if (limit !== undefined && encoded.length >= limit) break;
+    let example: TokenizedExample;
     try {
-      encoded.push(encode(value as Example));
+      example = encode(value as Example);
     } catch (error) {
       throw new FileFormatError({ file, line, message: `cannot encode this record: ${(error as Error).message}`, cause: error });
     }
+    // An id past the embedding table is not an error in tfjs' gather: it reads zeros and trains on garbage.
+    const bad = example.inputIds.find((id) => id < 0 || id >= vocabSize);
+    if (bad !== undefined) {
+      throw new FileFormatError({
+        file,
+        line,
+        field: 'inputIds',
+        message: `the tokenizer produced token id ${bad}, outside the model's vocabulary (vocab_size ${vocabSize}): the tokenizer does not belong to this model (check \`tokenizer\` in the recipe).`,
+      });
+    }
+    encoded.push(example);
   }
-  if (reader.report.skipped.length > 0) log(formatReadReport(reader.report));
+  if (reader.report.read === 0) {
+    throw new FileFormatError({ file, message: 'the dataset is empty: it holds no record.' });
+  }
+  if (reader.report.kept === 0) {
+    throw new FileFormatError({ file, message: `no valid record: all ${reader.report.read} were skipped.\n${formatReadReport(reader.report)}` });
+  }
+  if (reader.report.skipped.length > 0 || reader.report.invalidUtf8 > 0) log(formatReadReport(reader.report));
   const { examples, stats } = truncateExamples(encoded, { maxLength: recipe.data.maxLength, side: recipe.data.truncation });
   let tokens = 0;
   let trainedTokens = 0;
@@ -165,6 +186,7 @@ async function encodeSplit(
       read: reader.report.read,
       kept: reader.report.kept,
       skipped: reader.report.skipped.length,
+      invalidUtf8: reader.report.invalidUtf8,
       truncated: stats.truncated,
       withoutTrainedTokens: stats.withoutTrainedTokens,
       tokens,
@@ -246,13 +268,13 @@ async function trainRecipeLocked(
       ...(recipe.data.addBos === undefined ? {} : { addBos: recipe.data.addBos }),
     });
     const padId = tokenizer.padTokenId ?? tokenizer.eosTokenIds[0] ?? 0;
-    const trainSplit = await encodeSplit(recipe.data.train, recipe, encode, recipe.data.limit, log);
+    const trainSplit = await encodeSplit(recipe.data.train, recipe, encode, recipe.data.limit, log, loaded.config.vocabSize);
     new Rng(args.seed).shuffle(trainSplit.examples);
     const trainBatches = batchExamples(trainSplit.examples, recipe, padId);
     const data: DataReport = { train: { ...trainSplit.report, batches: trainBatches.length } };
     let evalBatches: Batch[] | undefined;
     if (recipe.data.validation !== undefined) {
-      const validation = await encodeSplit(recipe.data.validation, recipe, encode, undefined, log);
+      const validation = await encodeSplit(recipe.data.validation, recipe, encode, undefined, log, loaded.config.vocabSize);
       evalBatches = batchExamples(validation.examples, recipe, padId);
       data.validation = { ...validation.report, batches: evalBatches.length };
     }
