@@ -41,17 +41,20 @@ export interface JudgePreset {
 
 const recipePath = (name: string): string => fileURLToPath(new URL(`../recipes/${name}`, import.meta.url));
 
+/** The smoke data: 610 records (XSTest, 8 AILuminate prompts per hazard, 40 clarification cases), `minimal` instruction. */
+const SMOKE_DATA: BuildJudgeOptions = { seed: 0, instruction: 'minimal', ailuminatePerHazard: 8, clarifyCount: 40 };
+
 /**
  * The presets. `smoke` uses the `minimal` instruction (the `compact` one alone is 571 stories260K
  * tokens, more than its 512-token context holds with a verdict), 8 AILuminate prompts per hazard
  * and 40 clarification cases; `full` the whole data with the full rule-set instruction; `smollm2`
  * the smoke data (610 records, 61 test prompts) as chats in SmolLM2-135M-Instruct's own ChatML
- * template, QLoRA on the real model (about 15 minutes on 2 cores).
+ * template, QLoRA on the real model (sized for about 15 minutes on 2 idle cores).
  */
 export const JUDGE_PRESETS: Readonly<Record<JudgePresetName, JudgePreset>> = {
-  smoke: { recipeFile: recipePath('smoke.yaml'), data: { seed: 0, instruction: 'minimal', ailuminatePerHazard: 8, clarifyCount: 40 } },
+  smoke: { recipeFile: recipePath('smoke.yaml'), data: SMOKE_DATA },
   full: { recipeFile: recipePath('full.yaml'), data: { seed: 0, instruction: 'full', clarifyCount: 150 } },
-  smollm2: { recipeFile: recipePath('smollm2.yaml'), data: { seed: 0, instruction: 'minimal', ailuminatePerHazard: 8, clarifyCount: 40 } },
+  smollm2: { recipeFile: recipePath('smollm2.yaml'), data: SMOKE_DATA },
 };
 
 /** An external judge model run on the same test prompts as a reference (`openai`, `gemini`, `openai-compatible`). */
