@@ -6,7 +6,7 @@ import { GAIA_PRESETS, type GaiaPresetName, runPipeline } from './pipeline.js';
 
 /*
  * The GAIA recipe from the command line:
- *   tsx --conditions=@lora/source src/main.ts --preset smoke --out runs/gaia-smoke
+ *   tsx --conditions=@lora/source src/main.ts --preset smoke|full|smollm2 --out runs/gaia-smoke
  *     [--recipe FILE] [--traces my-traces.jsonl] [--max-steps N] [--per-category N] [--eval-limit N]
  *     [--judge-provider gemini|openai|openai-compatible --judge-model ID [--judge-base-url URL]]
  * Prints the summary; progress goes to stderr.

@@ -20,6 +20,12 @@ export interface GaiaPreset {
   recipe: string;
   /** Data settings (the source and the call style are filled in by the pipeline). */
   data: Omit<GaiaDataOptions, 'source' | 'toolCallStyle'>;
+  /**
+   * How calls are written: `text` (`<tool_call>` lines in the messages, for chat templates without
+   * tool support) or `tool_calls` (structured, rendered by the template with the tools). Default:
+   * `text` for the stories template, `tool_calls` for a model's own template.
+   */
+  toolCallStyle?: GaiaDataOptions['toolCallStyle'];
 }
 
 /** Folder of the recipe files shipped with this example. */
@@ -27,11 +33,15 @@ export const GAIA_RECIPES_DIR = fileURLToPath(new URL('../recipes/', import.meta
 
 /**
  * `smoke`: short BFCL traces with a compact system prompt for stories260K (minutes on 2 cores);
- * `full`: every single-turn BFCL trace with the full tool schemas (point the recipe at a real model).
+ * `full`: every single-turn BFCL trace with the full tool schemas (point the recipe at a real model);
+ * `smollm2`: LoRA on SmolLM2-135M-Instruct in its own ChatML template, which has no tool support:
+ * compact system prompt, calls as `<tool_call>` text, traces ≤ 800 characters, 70 per category
+ * (326 / 41 / 41; about 15 minutes on 2 cores).
  */
 export const GAIA_PRESETS = {
   smoke: { recipe: 'smoke.yaml', data: { compact: true, maxChars: 600, perCategory: 30, seed: 42 } },
   full: { recipe: 'full.yaml', data: { seed: 42 } },
+  smollm2: { recipe: 'smollm2.yaml', data: { compact: true, maxChars: 800, perCategory: 70, seed: 42 }, toolCallStyle: 'text' },
 } as const satisfies Record<string, GaiaPreset>;
 
 /** Name of a preset. */
@@ -98,7 +108,7 @@ export interface PipelineResult {
 export async function runPipeline(options: RunPipelineOptions): Promise<PipelineResult> {
   const started = performance.now();
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
-  const preset = GAIA_PRESETS[options.preset ?? 'smoke'];
+  const preset: GaiaPreset = GAIA_PRESETS[options.preset ?? 'smoke'];
   if (preset === undefined) throw new InvalidArgumentError({ argument: 'preset', message: `unknown preset "${options.preset}"; use ${Object.keys(GAIA_PRESETS).join(' or ')}.` });
   const baseEnv = options.env ?? process.env;
   const out = resolve(options.out);
@@ -110,6 +120,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   const evaluation = recipe.evaluation;
   if (evaluation === undefined) throw new InvalidArgumentError({ argument: 'recipe', message: `${recipeFile} has no \`evaluation\` section; add one with \`test: \${GAIA_DATA}/test.jsonl\`.` });
   const stories = recipe.data.chatTemplate === 'stories';
+  // Templates without tool support (stories, or a preset that says so) get the calls as <tool_call> text.
+  const toolCallStyle = preset.toolCallStyle ?? (stories ? 'text' : 'tool_calls');
 
   if (!hasGaiaDataset(dataDir)) {
     const assets = baseEnv.LORA_ASSETS_DIR;
@@ -119,8 +131,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       ...preset.data,
       ...(options.perCategory === undefined ? {} : { perCategory: options.perCategory }),
       source,
-      // Templates without tool support (stories) get the calls as <tool_call> text.
-      toolCallStyle: stories ? 'text' : 'tool_calls',
+      toolCallStyle,
     });
     log(`[gaia] wrote ${written.counts.train} / ${written.counts.validation} / ${written.counts.test} traces from ${source} into ${dataDir}`);
   } else {
@@ -148,7 +159,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       const prompt = renderChat(trained.tokenizer, context, {
         addGenerationPrompt: true,
         ...(chatTemplate === undefined ? {} : { chatTemplate }),
-        ...(stories || t.tools.length === 0 ? {} : { tools: t.tools as never }),
+        ...(toolCallStyle === 'text' || t.tools.length === 0 ? {} : { tools: t.tools as never }),
       });
       // A chat-template render: encoded without added special tokens unless the recipe pins `addBos`.
       return { id: t.id, prompt, addSpecialTokens: false, reference: referenceText(t), category: t.category };

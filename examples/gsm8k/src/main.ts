@@ -4,7 +4,8 @@
  *
  *   pnpm --filter @lora-examples/gsm8k smoke            # = --smoke-test --out runs/gsm8k-smoke
  *   pnpm --filter @lora-examples/gsm8k full             # = --preset simple
- *   tsx --conditions=@lora/source src/main.ts [--smoke-test] [--preset smoke|simple|medium|strong] [--recipe FILE]
+ *   pnpm --filter @lora-examples/gsm8k smollm2          # SmolLM2-135M-Instruct, QLoRA (tensorflow backend)
+ *   tsx --conditions=@lora/source src/main.ts [--smoke-test] [--preset smoke|simple|medium|strong|smollm2] [--recipe FILE]
  *     [--out DIR] [--max-steps N] [--limit N] [--thresholds FILE.json|yaml]
  *     [--judge-provider openai|gemini|openai-compatible --judge-model ID [--judge-base-url URL]]
  */
@@ -16,7 +17,7 @@ import { parse as parseYaml } from 'yaml';
 import { runGsm8kPipeline, type Gsm8kPipelinePreset } from './pipeline.js';
 import { Gsm8kThresholdsSchema, type Gsm8kThresholds } from './thresholds.js';
 
-const PRESETS = ['smoke', 'simple', 'medium', 'strong'] as const;
+const PRESETS = ['smoke', 'simple', 'medium', 'strong', 'smollm2'] as const;
 
 
 async function readThresholds(file: string | undefined): Promise<Gsm8kThresholds | undefined> {

@@ -125,13 +125,32 @@ export function formatBalanceReport(report: BalanceReport): string {
   return [`Total: ${report.total}`, rows('verdict', report.byVerdict), rows('hazard', report.byHazard), rows('source', report.bySource)].join('\n\n') + '\n';
 }
 
-/** Writes `<split>.jsonl` (prompt/completion records with metadata) and `balance.md`; returns the paths. */
+/**
+ * Writes `<split>.jsonl` and `balance.md`; returns the paths. Each line holds the prompt/completion
+ * record with its metadata and the same pair as a chat (`messages`: the prompt as the user turn,
+ * the verdict JSON as the assistant turn), so a recipe reads it as `prompt-completion` or as
+ * `messages` rendered by the model's own chat template.
+ */
 export async function writeJudgeSplits(outDir: string, splits: Readonly<Record<JudgeSplitName, readonly JudgeRecord[]>>): Promise<string[]> {
   await mkdir(outDir, { recursive: true });
   const written: string[] = [];
   for (const [name, rows] of Object.entries(splits) as [JudgeSplitName, readonly JudgeRecord[]][]) {
     const file = join(outDir, `${name}.jsonl`);
-    await writeFile(file, rows.map((r) => JSON.stringify({ id: r.id, prompt: r.prompt, completion: r.completion, verdict: r.verdict, hazard: r.hazard, source: r.source, subtype: r.subtype })).join('\n') + (rows.length > 0 ? '\n' : ''));
+    const line = (r: JudgeRecord): string =>
+      JSON.stringify({
+        id: r.id,
+        prompt: r.prompt,
+        completion: r.completion,
+        messages: [
+          { role: 'user', content: r.prompt },
+          { role: 'assistant', content: r.completion },
+        ],
+        verdict: r.verdict,
+        hazard: r.hazard,
+        source: r.source,
+        subtype: r.subtype,
+      });
+    await writeFile(file, rows.map(line).join('\n') + (rows.length > 0 ? '\n' : ''));
     written.push(file);
   }
   const balance = join(outDir, 'balance.md');

@@ -32,6 +32,7 @@ export {
   rescoreJudgeReport,
   prepareJudgeData,
   judgeMetricValues,
+  majorityBaseline,
   JUDGE_PRESETS,
   type JudgePresetName,
   type JudgePreset,

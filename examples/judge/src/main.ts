@@ -3,13 +3,14 @@
  *
  *   pnpm --filter @lora-examples/judge smoke            # = --preset smoke --out runs/judge-smoke
  *   pnpm --filter @lora-examples/judge full
- *   tsx --conditions=@lora/source src/main.ts --preset smoke|full [--recipe FILE] [--out DIR] [--max-steps N]
+ *   pnpm --filter @lora-examples/judge smollm2          # SmolLM2-135M-Instruct, QLoRA (tensorflow backend)
+ *   tsx --conditions=@lora/source src/main.ts --preset smoke|full|smollm2 [--recipe FILE] [--out DIR] [--max-steps N]
  *     [--limit N] [--resume] [--judge-provider openai|gemini|openai-compatible --judge-model ID [--judge-base-url URL]]
  */
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError, positiveIntegerFlag } from '@lora/core';
 import type { JudgeProviderName } from '@lora/judge';
-import { runJudgePipeline, type JudgePresetName } from './pipeline.js';
+import { JUDGE_PRESETS, runJudgePipeline, type JudgePresetName } from './pipeline.js';
 
 
 async function main(): Promise<void> {
@@ -26,8 +27,8 @@ async function main(): Promise<void> {
       'judge-base-url': { type: 'string' },
     },
   });
-  if (values.preset !== 'smoke' && values.preset !== 'full') throw new InvalidArgumentError({ argument: '--preset', message: `must be smoke or full, got "${values.preset}"` });
-  const preset: JudgePresetName = values.preset;
+  if (!Object.hasOwn(JUDGE_PRESETS, values.preset)) throw new InvalidArgumentError({ argument: '--preset', message: `must be one of ${Object.keys(JUDGE_PRESETS).join(', ')}, got "${values.preset}"` });
+  const preset = values.preset as JudgePresetName;
   const provider = values['judge-provider'];
   if (provider !== undefined && values['judge-model'] === undefined) throw new InvalidArgumentError({ argument: '--judge-model', message: 'give the model id of the --judge-provider' });
   const maxSteps = positiveIntegerFlag('max-steps', values['max-steps']);

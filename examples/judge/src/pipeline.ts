@@ -17,17 +17,19 @@ import {
   writeRunMetrics,
 } from '@lora/eval';
 import { type JudgeModel, type JudgeProviderName, createJudgeModel } from '@lora/judge';
+import { renderChat } from '@lora/data';
 import type { TextTokenizer } from '@lora/models';
 import { PeftModel } from '@lora/peft';
-import { type TrainResult, loadRecipe, trainRecipe } from '@lora/train';
+import { withDequantizedWeights } from '@lora/quant';
+import { type TrainResult, loadRecipe, recipeChatTemplate, trainRecipe } from '@lora/train';
 import { z } from 'zod';
 import { buildJudgeRecords, splitJudgeRecords, writeJudgeSplits, type BuildJudgeOptions } from './dataset.js';
 import { scoreJudge, type JudgeMetrics } from './scoring.js';
 import { loadAiluminate, loadXsTest } from './sources.js';
-import { VerdictSchema, type Verdict } from './verdict.js';
+import { VerdictSchema, type Verdict, type VerdictLabel } from './verdict.js';
 
 /** Preset names of the judge recipe. */
-export type JudgePresetName = 'smoke' | 'full';
+export type JudgePresetName = 'smoke' | 'full' | 'smollm2';
 
 /** A preset: the recipe file and how its data is built. */
 export interface JudgePreset {
@@ -39,14 +41,20 @@ export interface JudgePreset {
 
 const recipePath = (name: string): string => fileURLToPath(new URL(`../recipes/${name}`, import.meta.url));
 
+/** The smoke data: 610 records (XSTest, 8 AILuminate prompts per hazard, 40 clarification cases), `minimal` instruction. */
+const SMOKE_DATA: BuildJudgeOptions = { seed: 0, instruction: 'minimal', ailuminatePerHazard: 8, clarifyCount: 40 };
+
 /**
  * The presets. `smoke` uses the `minimal` instruction (the `compact` one alone is 571 stories260K
  * tokens, more than its 512-token context holds with a verdict), 8 AILuminate prompts per hazard
- * and 40 clarification cases; `full` the whole data with the full rule-set instruction.
+ * and 40 clarification cases; `full` the whole data with the full rule-set instruction; `smollm2`
+ * the smoke data (610 records, 61 test prompts) as chats in SmolLM2-135M-Instruct's own ChatML
+ * template, QLoRA on the real model (sized for about 15 minutes on 2 idle cores).
  */
 export const JUDGE_PRESETS: Readonly<Record<JudgePresetName, JudgePreset>> = {
-  smoke: { recipeFile: recipePath('smoke.yaml'), data: { seed: 0, instruction: 'minimal', ailuminatePerHazard: 8, clarifyCount: 40 } },
+  smoke: { recipeFile: recipePath('smoke.yaml'), data: SMOKE_DATA },
   full: { recipeFile: recipePath('full.yaml'), data: { seed: 0, instruction: 'full', clarifyCount: 150 } },
+  smollm2: { recipeFile: recipePath('smollm2.yaml'), data: SMOKE_DATA },
 };
 
 /** An external judge model run on the same test prompts as a reference (`openai`, `gemini`, `openai-compatible`). */
@@ -147,6 +155,17 @@ function goldOf(reference: unknown, id: string): Verdict {
   return parseJson(text, VerdictSchema, { file: `gold verdict of ${id}` });
 }
 
+/**
+ * The verdict accuracy of always answering the most common gold verdict of a test set: the floor
+ * a judge's verdict accuracy has to beat.
+ */
+export function majorityBaseline(gold: readonly VerdictLabel[]): { verdict: VerdictLabel; count: number; accuracy: number } {
+  const counts = new Map<VerdictLabel, number>();
+  for (const v of gold) counts.set(v, (counts.get(v) ?? 0) + 1);
+  const [verdict, count] = [...counts.entries()].reduce((best, e) => (e[1] > best[1] ? e : best), ['DENY', 0] as [VerdictLabel, number]);
+  return { verdict, count, accuracy: gold.length === 0 ? 0 : count / gold.length };
+}
+
 /** Runs the external judge on every test prompt and writes `predictions_external.jsonl`. */
 async function runExternal(judge: ExternalJudgeOptions, examples: readonly TestExample[], outDir: string, log: (line: string) => void): Promise<RunMetrics> {
   const model = judge.judgeModel ?? createJudgeModel({ provider: judge.provider, model: judge.model, ...(judge.baseUrl === undefined ? {} : { baseUrl: judge.baseUrl }) });
@@ -154,8 +173,10 @@ async function runExternal(judge: ExternalJudgeOptions, examples: readonly TestE
   const started = Date.now();
   for (const [i, ex] of examples.entries()) {
     const t0 = Date.now();
-    const { text } = await model.complete({ messages: [{ role: 'user', content: ex.prompt ?? '' }], temperature: 0 });
-    lines.push(JSON.stringify({ id: ex.id, prompt: ex.prompt ?? '', prediction: text, reference: ex.reference, variant: 'external', latencyMs: Date.now() - t0 }));
+    // The judge prompt itself, not a local model's chat rendering of it.
+    const content = typeof ex.request === 'string' ? ex.request : (ex.prompt ?? '');
+    const { text } = await model.complete({ messages: [{ role: 'user', content }], temperature: 0 });
+    lines.push(JSON.stringify({ id: ex.id, prompt: content, prediction: text, reference: ex.reference, variant: 'external', latencyMs: Date.now() - t0 }));
     if ((i + 1) % 20 === 0) log(`[judge] external ${i + 1}/${examples.length}`);
   }
   const predictionsFile = REPORT_FILES.predictions('external');
@@ -208,7 +229,7 @@ export async function runJudgePipeline(options: JudgePipelineOptions): Promise<J
   const env = options.env ?? process.env;
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const preset = JUDGE_PRESETS[options.preset ?? 'smoke'];
-  if (preset === undefined) throw new InvalidArgumentError({ argument: 'preset', message: `unknown preset "${String(options.preset)}"; use smoke or full` });
+  if (preset === undefined) throw new InvalidArgumentError({ argument: 'preset', message: `unknown preset "${String(options.preset)}"; use ${Object.keys(JUDGE_PRESETS).join(', ')}` });
   const out = resolve(options.out);
   const dataDir = join(out, 'data');
   await mkdir(out, { recursive: true });
@@ -234,17 +255,25 @@ export async function runJudgePipeline(options: JudgePipelineOptions): Promise<J
     if (!(model instanceof PeftModel)) throw new InvalidArgumentError({ argument: 'adapter', message: 'the judge pipeline compares base vs adapter: the recipe needs an `adapter:` section (not `none`)' });
     const limit = options.evalLimit ?? evaluation.limit;
     const rows = (await readSplit(evaluation.test)).slice(0, limit);
+    // A `messages` recipe trained on the chat rendering: the prompt is the user turn in the model's
+    // template (encoded without added special tokens, as training encodes it).
+    const chat = loaded.recipe.data.format === 'messages';
+    const chatTemplate = chat ? await recipeChatTemplate(loaded.recipe) : undefined;
+    const promptOf = (text: string): string =>
+      chat ? renderChat(tokenizer, [{ role: 'user', content: text }], { addGenerationPrompt: true, ...(chatTemplate === undefined ? {} : { chatTemplate }) }) : text;
+    const prompts = rows.map((r) => ({ id: r.id, prompt: promptOf(r.prompt), reference: r.completion, ...(chat ? { addSpecialTokens: false, request: r.prompt } : {}) }));
     // Keep prompts that leave room for the verdict within the context.
     const context = Math.min(loaded.recipe.data.maxLength, model.config.maxPositionEmbeddings);
-    const fits = rows.filter((r) => (tokenizer as TextTokenizer).encode(r.prompt).length + evaluation.maxNewTokens <= context);
+    const fits = prompts.filter((r) => (tokenizer as TextTokenizer).encode(r.prompt).length + evaluation.maxNewTokens <= context);
     const skippedLongPrompts = rows.length - fits.length;
     if (skippedLongPrompts > 0) log(`[judge] ${skippedLongPrompts} of ${rows.length} test prompts leave no room for ${evaluation.maxNewTokens} new tokens in ${context}; skipped`);
-    const examples = toTestSet(fits.map((r) => ({ id: r.id, prompt: r.prompt, reference: r.completion })), evaluation.test);
+    const examples = toTestSet(fits, evaluation.test);
     const variants: Variant[] = [
       { name: 'base', wrap: (fn) => model.disableAdapter(fn) },
       { name: 'adapter', activate: () => model.setAdapter(model.activeAdapter) },
     ];
-    const result = await evaluateVariants({
+    // A 4-bit base is dequantized once for the whole generation, not at every forward pass.
+    const result = await withDequantizedWeights(model, () => evaluateVariants({
       model,
       tokenizer,
       examples,
@@ -260,18 +289,20 @@ export async function runJudgePipeline(options: JudgePipelineOptions): Promise<J
         if (p.done % 20 === 0 || p.done === p.total) log(`[judge] ${variant} ${p.done}/${p.total}`);
       },
       meta: { recipe: loaded.file, model: loaded.recipe.model, adapter: join(out, 'train') },
-    });
+    }));
     if (options.judge !== undefined) writeRunMetrics(out, await runExternal(options.judge, examples, out, log));
 
     const { metrics, files } = rescoreJudgeReport(out);
     const metricsJson = join(out, 'judge_metrics.json');
-    await writeFile(metricsJson, `${JSON.stringify({ preset: options.preset ?? 'smoke', recipe: loaded.file, skippedLongPrompts, runs: metrics }, null, 1)}\n`);
+    const majority = majorityBaseline(examples.map((ex) => goldOf(ex.reference, ex.id).verdict));
+    await writeFile(metricsJson, `${JSON.stringify({ preset: options.preset ?? 'smoke', recipe: loaded.file, skippedLongPrompts, majorityBaseline: majority, runs: metrics }, null, 1)}\n`);
     const tEval = Date.now();
     const seconds = { data: (tData - t0) / 1000, train: (tTrain - tData) / 1000, eval: (tEval - tTrain) / 1000, total: (tEval - t0) / 1000 };
     log(`[judge] loss ${trained.result.losses[0]?.toFixed(3)} → ${trained.result.losses.at(-1)?.toFixed(3)} in ${trained.result.step} steps`);
     for (const [run, m] of Object.entries(metrics)) {
       log(`[judge] ${run.padEnd(8)} json_valid ${ratio(m.json_valid_rate)}  schema_valid ${ratio(m.schema_valid_rate)}  verdict_acc ${ratio(m.verdict_accuracy)}  rules_em ${ratio(m.rules_exact_match)}  deny_recall ${ratio(m.deny_recall)}  unsafe_fnr ${ratio(m.unsafe_false_negative_rate)}  ece ${ratio(m.calibration.ece)}`);
     }
+    log(`[judge] always-${majority.verdict} baseline: verdict_acc ${ratio(majority.accuracy)} (${majority.count} of ${examples.length})`);
     log(`[judge] data ${seconds.data.toFixed(1)} s, train ${seconds.train.toFixed(1)} s, eval ${seconds.eval.toFixed(1)} s; report ${files.summary}`);
     return { out, train: trained.result, metrics, eval: { ...result, files }, skippedLongPrompts, files: { ...files, metricsJson }, seconds };
   } finally {
