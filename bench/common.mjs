@@ -62,7 +62,12 @@ export function hfLlamaConfig(c) {
 
 /** CPU, cores, load average (1/5/15 min) and Node version of this machine, now. */
 export function machineInfo() {
-  return { cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), loadavg: loadavg().map((x) => Number(x.toFixed(2))), node: process.version };
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: availableParallelism(),
+    loadavg: loadavg().map((x) => Number(x.toFixed(2))),
+    node: process.version,
+  };
 }
 
 /** Median of a non-empty list. */
@@ -202,6 +207,9 @@ export function topKernels(profile, limit = 10) {
   return {
     totalMs: total,
     customGradScopesMs: scopesMs,
-    top: [...by.values()].sort((a, b) => b.ms - a.ms).slice(0, limit).map((e) => ({ ...e, share: total > 0 ? e.ms / total : 0 })),
+    top: [...by.values()]
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, limit)
+      .map((e) => ({ ...e, share: total > 0 ? e.ms / total : 0 })),
   };
 }

@@ -26,7 +26,6 @@ const runs = Number(args.runs);
 const newTokens = Number(args['new-tokens']);
 const promptTokens = Number(args['prompt-tokens']);
 
-
 const core = await importBuilt('core');
 const models = await importBuilt('models');
 const testing = await importBuilt('models', 'test/index.js');
@@ -42,7 +41,6 @@ function promptIds(config) {
   const bos = config.bosTokenId ?? 1;
   return [bos, ...Array.from({ length: promptTokens - 1 }, (_, i) => 3 + ((i * 37) % (config.vocabSize - 3)))];
 }
-
 
 async function timeDecode(model, prompt) {
   const options = { maxNewTokens: newTokens, temperature: 0, stopTokenIds: [] };
@@ -61,7 +59,13 @@ async function timeDecode(model, prompt) {
   }
   const leaked = tf.memory().numTensors - before;
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  return { tokensPerS: newTokens / median(seconds), cpuTokensPerS: newTokens / median(cpuSeconds), seconds, cpuSeconds, leakedTensors: leaked };
+  return {
+    tokensPerS: newTokens / median(seconds),
+    cpuTokensPerS: newTokens / median(cpuSeconds),
+    seconds,
+    cpuSeconds,
+    leakedTensors: leaked,
+  };
 }
 
 const workloads = [];
@@ -93,7 +97,7 @@ let referenceNote = '';
 const found = findPython(['torch', 'transformers']);
 if (found.skipped !== undefined) referenceNote = found.skipped;
 else {
-const spec = { threads, new_tokens: newTokens, runs, workloads: rows.map((r) => ({ name: r.name, prompt: r.prompt, config: r.config })) };
+  const spec = { threads, new_tokens: newTokens, runs, workloads: rows.map((r) => ({ name: r.name, prompt: r.prompt, config: r.config })) };
   try {
     reference = { python: found.python, ...runPython(found.python, 'decode_transformers.py', spec) };
   } catch (error) {
@@ -114,11 +118,25 @@ const table = rows.map((r) => {
   };
 });
 const fmt = (x, d = 1) => (x === undefined ? 'n/a' : x.toFixed(d));
-console.log(`decode: greedy, KV cache, batch 1, ${promptTokens}-token prompt, ${newTokens} new tokens, median of ${runs} (warm-up excluded)`);
-console.log(`@lora backend ${backend.name}; transformers ${reference ? `${reference.transformers} / torch ${reference.torch}, ${reference.threads} thread(s)` : referenceNote}`);
-console.log(`tokens/s from wall time and (cpu) from process CPU time — the steadier figure on a shared machine; load average ${loadavg()[0].toFixed(1)}`);
 console.log(
-  ['workload'.padEnd(30), '@lora tok/s'.padStart(12), '(cpu)'.padStart(7), 'transformers tok/s'.padStart(19), '(cpu)'.padStart(7), 'ratio'.padStart(7), 'cpu ratio'.padStart(10)].join(' '),
+  `decode: greedy, KV cache, batch 1, ${promptTokens}-token prompt, ${newTokens} new tokens, median of ${runs} (warm-up excluded)`,
+);
+console.log(
+  `@lora backend ${backend.name}; transformers ${reference ? `${reference.transformers} / torch ${reference.torch}, ${reference.threads} thread(s)` : referenceNote}`,
+);
+console.log(
+  `tokens/s from wall time and (cpu) from process CPU time — the steadier figure on a shared machine; load average ${loadavg()[0].toFixed(1)}`,
+);
+console.log(
+  [
+    'workload'.padEnd(30),
+    '@lora tok/s'.padStart(12),
+    '(cpu)'.padStart(7),
+    'transformers tok/s'.padStart(19),
+    '(cpu)'.padStart(7),
+    'ratio'.padStart(7),
+    'cpu ratio'.padStart(10),
+  ].join(' '),
 );
 for (const t of table) {
   console.log(
@@ -141,7 +159,10 @@ const result = {
   machine: { cpu: cpus()[0]?.model, cores: availableParallelism(), node: process.version, loadAverage: loadavg() },
   settings: { promptTokens, newTokens, runs, batch: 1, greedy: true, threads },
   backend: backend.name,
-  reference: reference === null ? { skipped: referenceNote } : { python: reference.python, torch: reference.torch, transformers: reference.transformers, threads: reference.threads },
+  reference:
+    reference === null
+      ? { skipped: referenceNote }
+      : { python: reference.python, torch: reference.torch, transformers: reference.transformers, threads: reference.threads },
   workloads: rows.map((r, i) => ({
     name: r.name,
     config: r.config,

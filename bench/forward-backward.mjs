@@ -29,7 +29,6 @@ const { values: args } = parseArgs({
 const runs = Number(args.runs);
 const seq = Number(args.seq);
 
-
 const core = await importBuilt('core');
 const models = await importBuilt('models');
 const testing = await importBuilt('models', 'test/index.js');
@@ -37,7 +36,6 @@ const tf = await importTf();
 
 const backend = await models.selectBackend({});
 const cores = availableParallelism();
-
 
 /** Replaces every linear module by a trainable copy (full fine-tuning). */
 function makeLinearsTrainable(model) {
@@ -52,7 +50,11 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function timeStep(model, batch) {
   const { vocabSize } = model.config;
-  const ids = tf.tensor2d(Int32Array.from({ length: batch * seq }, (_, i) => (i * 7919 + 13) % vocabSize), [batch, seq], 'int32');
+  const ids = tf.tensor2d(
+    Int32Array.from({ length: batch * seq }, (_, i) => (i * 7919 + 13) % vocabSize),
+    [batch, seq],
+    'int32',
+  );
   const weights = tf.randomNormal([batch, seq, vocabSize], 0, 1, 'float32', 1);
   const variables = model.trainableVariables();
   const step = () => {
@@ -97,7 +99,11 @@ if (!args.only || args.only === 'stories260K') {
   }
 }
 if (!args.only || args.only === 'llama-d512') {
-  workloads.push({ name: 'llama-d512-L8-ffn1376-v8192', batch: 4, make: () => testing.randomCausalLM('llama', { overrides: W2_CONFIG_JSON, seed: 0 }) });
+  workloads.push({
+    name: 'llama-d512-L8-ffn1376-v8192',
+    batch: 4,
+    make: () => testing.randomCausalLM('llama', { overrides: W2_CONFIG_JSON, seed: 0 }),
+  });
 }
 
 const rows = [];
@@ -115,8 +121,8 @@ let referenceNote = '';
 const found = findPython(['torch', 'transformers']);
 if (found.skipped !== undefined) referenceNote = found.skipped;
 else {
-const threads = cores > 1 ? [1, cores] : [1];
-const spec = { threads, runs, workloads: rows.map((r) => ({ name: r.name, batch: r.batch, seq: r.seq, config: r.config })) };
+  const threads = cores > 1 ? [1, cores] : [1];
+  const spec = { threads, runs, workloads: rows.map((r) => ({ name: r.name, batch: r.batch, seq: r.seq, config: r.config })) };
   try {
     reference = { python: found.python, ...runPython(found.python, 'forward_backward_torch.py', spec) };
   } catch (error) {
@@ -132,7 +138,17 @@ console.log(
     `${cores} cores, load average ${loadavg()[0].toFixed(1)} at the end`,
 );
 console.log(
-  ['workload'.padEnd(30), 'batch'.padStart(5), '@lora tok/s'.padStart(12), '(cpu)'.padStart(7), 'torch 1t'.padStart(9), '(cpu)'.padStart(7), `torch ${cores}t`.padStart(9), 'ratio 1t'.padStart(9), 'cpu ratio'.padStart(10)].join(' '),
+  [
+    'workload'.padEnd(30),
+    'batch'.padStart(5),
+    '@lora tok/s'.padStart(12),
+    '(cpu)'.padStart(7),
+    'torch 1t'.padStart(9),
+    '(cpu)'.padStart(7),
+    `torch ${cores}t`.padStart(9),
+    'ratio 1t'.padStart(9),
+    'cpu ratio'.padStart(10),
+  ].join(' '),
 );
 const table = rows.map((r) => {
   const one = torchRow(r.name, 1);
@@ -172,7 +188,10 @@ const result = {
   machine: { cpu: cpus()[0]?.model, cores, node: process.version, loadAverage: loadavg() },
   settings: { seq, runs, trainable: 'every Linear (lm_head if untied)', loss: 'sum(logits * R)' },
   backend: backend.name,
-  reference: reference === null ? { skipped: referenceNote } : { python: reference.python, torch: reference.torch, transformers: reference.transformers },
+  reference:
+    reference === null
+      ? { skipped: referenceNote }
+      : { python: reference.python, torch: reference.torch, transformers: reference.transformers },
   workloads: rows.map((r, i) => ({
     name: r.name,
     batch: r.batch,

@@ -11,7 +11,18 @@
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { W2_CONFIG_JSON, findPython, fmt, forwardFlopsPerToken, hfLlamaConfig, importBuilt, importTf, machineInfo, runPython, writeResult } from './common.mjs';
+import {
+  W2_CONFIG_JSON,
+  findPython,
+  fmt,
+  forwardFlopsPerToken,
+  hfLlamaConfig,
+  importBuilt,
+  importTf,
+  machineInfo,
+  runPython,
+  writeResult,
+} from './common.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -30,7 +41,9 @@ const testing = await importBuilt('models', 'test/index.js');
 const tf = await importTf();
 const backend = await models.selectBackend({});
 const ourThreads = backend.name === 'wasm' || backend.name === 'cpu' ? 1 : availableParallelism();
-const torchThreads = args['torch-threads'] ? args['torch-threads'].split(',').map(Number) : [...new Set([ourThreads, availableParallelism()])];
+const torchThreads = args['torch-threads']
+  ? args['torch-threads'].split(',').map(Number)
+  : [...new Set([ourThreads, availableParallelism()])];
 const machineBefore = machineInfo();
 
 const config = models.parseModelConfig(W2_CONFIG_JSON, { file: 'W5' });
@@ -75,20 +88,47 @@ if (found.python) {
 }
 
 const flopsPerToken = forwardFlopsPerToken(config, Math.round(meanLength));
-const ours = { seconds, cpuSeconds, cpuQuestionsPerS: questions / cpuSeconds, questionsPerS: questions / seconds, tokensPerS: tokens / seconds, gflops: (tokens * flopsPerToken) / seconds / 1e9, leakedTensors: leaked, firstSums: scores.slice(0, 4).map((s) => s.sum) };
-const torch = (reference?.results ?? []).map((r) => ({ threads: r.threads, seconds: r.seconds, cpuSeconds: r.cpu_seconds, cpuQuestionsPerS: questions / r.cpu_seconds, questionsPerS: questions / r.seconds, tokensPerS: r.tokens / r.seconds, gflops: (r.tokens * flopsPerToken) / r.seconds / 1e9 }));
+const ours = {
+  seconds,
+  cpuSeconds,
+  cpuQuestionsPerS: questions / cpuSeconds,
+  questionsPerS: questions / seconds,
+  tokensPerS: tokens / seconds,
+  gflops: (tokens * flopsPerToken) / seconds / 1e9,
+  leakedTensors: leaked,
+  firstSums: scores.slice(0, 4).map((s) => s.sum),
+};
+const torch = (reference?.results ?? []).map((r) => ({
+  threads: r.threads,
+  seconds: r.seconds,
+  cpuSeconds: r.cpu_seconds,
+  cpuQuestionsPerS: questions / r.cpu_seconds,
+  questionsPerS: questions / r.seconds,
+  tokensPerS: r.tokens / r.seconds,
+  gflops: (r.tokens * flopsPerToken) / r.seconds / 1e9,
+}));
 const same = torch.find((t) => t.threads === ourThreads);
 const all = torch.find((t) => t.threads === availableParallelism() && t.threads !== ourThreads);
 const machine = { ...machineBefore, loadavgAfter: machineInfo().loadavg };
 
-console.log(`W5 multiple-choice scoring: ${questions} questions × 4 options, ${requests.length} requests of ${fmt(meanLength)} tokens on average, ${batchSize} per forward`);
-console.log(`machine: ${machine.cpu}, ${machine.cores} cores, load average ${machine.loadavg.join(' ')} → ${machine.loadavgAfter.join(' ')}`);
-console.log(`@lora backend ${backend.name} (${ourThreads} thread(s)); reference ${reference ? `transformers ${reference.transformers} / torch ${reference.torch}` : referenceNote}`);
-console.log(`@lora: ${fmt(ours.questionsPerS, 2)} questions/s, ${fmt(ours.tokensPerS)} tok/s, ${fmt(ours.gflops, 2)} GFLOP/s (${fmt(seconds)} s; ${leaked} tensors leaked)`);
+console.log(
+  `W5 multiple-choice scoring: ${questions} questions × 4 options, ${requests.length} requests of ${fmt(meanLength)} tokens on average, ${batchSize} per forward`,
+);
+console.log(
+  `machine: ${machine.cpu}, ${machine.cores} cores, load average ${machine.loadavg.join(' ')} → ${machine.loadavgAfter.join(' ')}`,
+);
+console.log(
+  `@lora backend ${backend.name} (${ourThreads} thread(s)); reference ${reference ? `transformers ${reference.transformers} / torch ${reference.torch}` : referenceNote}`,
+);
+console.log(
+  `@lora: ${fmt(ours.questionsPerS, 2)} questions/s, ${fmt(ours.tokensPerS)} tok/s, ${fmt(ours.gflops, 2)} GFLOP/s (${fmt(seconds)} s; ${leaked} tensors leaked)`,
+);
 for (const t of torch) {
   console.log(
     `torch ${t.threads}t: ${fmt(t.questionsPerS, 2)} questions/s, ${fmt(t.tokensPerS)} tok/s, ${fmt(t.gflops, 2)} GFLOP/s (${fmt(t.seconds)} s) → ratio ${fmt(ours.questionsPerS / t.questionsPerS, 2)}` +
-      (t.threads === 1 && ourThreads === 1 ? `; per CPU-second ${fmt(ours.cpuQuestionsPerS, 2)} vs ${fmt(t.cpuQuestionsPerS, 2)} questions/s → ${fmt(ours.cpuQuestionsPerS / t.cpuQuestionsPerS, 2)}` : ''),
+      (t.threads === 1 && ourThreads === 1
+        ? `; per CPU-second ${fmt(ours.cpuQuestionsPerS, 2)} vs ${fmt(t.cpuQuestionsPerS, 2)} questions/s → ${fmt(ours.cpuQuestionsPerS / t.cpuQuestionsPerS, 2)}`
+        : ''),
   );
 }
 

@@ -41,7 +41,11 @@ const peftLib = await importBuilt('peft');
 const { Rng } = await importBuilt('core');
 const tf = await import(pathToFileURL(join(root, 'packages', 'quant', 'node_modules', '@tensorflow', 'tfjs', 'dist', 'tf.node.js')).href);
 const backend = process.env.LORA_BACKEND ?? 'wasm';
-if (backend === 'wasm') await import(pathToFileURL(join(root, 'packages', 'quant', 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist', 'tf-backend-wasm.node.js')).href);
+if (backend === 'wasm')
+  await import(
+    pathToFileURL(join(root, 'packages', 'quant', 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist', 'tf-backend-wasm.node.js'))
+      .href
+  );
 await tf.setBackend(backend);
 await tf.ready();
 
@@ -51,8 +55,16 @@ const F = 1376;
 const L = 8;
 const config = models.parseModelConfig(
   {
-    model_type: 'llama', vocab_size: V, hidden_size: D, intermediate_size: F, num_hidden_layers: L, num_attention_heads: 8,
-    num_key_value_heads: 8, max_position_embeddings: 1024, rms_norm_eps: 1e-5, tie_word_embeddings: false,
+    model_type: 'llama',
+    vocab_size: V,
+    hidden_size: D,
+    intermediate_size: F,
+    num_hidden_layers: L,
+    num_attention_heads: 8,
+    num_key_value_heads: 8,
+    max_position_embeddings: 1024,
+    rms_norm_eps: 1e-5,
+    tie_word_embeddings: false,
   },
   { file: 'W2' },
 );
@@ -60,7 +72,11 @@ function randomSource(seed) {
   const rng = new Rng(seed);
   const tensors = new Map();
   const add = (name, shape, norm = false) =>
-    tensors.set(name, { dtype: 'float32', shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (norm ? 1 : 0.02 * rng.normal())) });
+    tensors.set(name, {
+      dtype: 'float32',
+      shape,
+      data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (norm ? 1 : 0.02 * rng.normal())),
+    });
   add('model.embed_tokens.weight', [V, D]);
   add('model.norm.weight', [D], true);
   add('lm_head.weight', [V, D]);
@@ -80,10 +96,19 @@ const seq = Number(args.seq);
 const batch = Number(args.batch);
 const steps = Number(args.steps);
 const rng = new Rng(1);
-const ids = tf.tensor2d(Int32Array.from({ length: batch * (seq + 1) }, () => rng.nextInt(V)), [batch, seq + 1], 'int32');
+const ids = tf.tensor2d(
+  Int32Array.from({ length: batch * (seq + 1) }, () => rng.nextInt(V)),
+  [batch, seq + 1],
+  'int32',
+);
 const inputs = ids.slice([0, 0], [batch, seq]);
 const targets = tf.oneHot(ids.slice([0, 1], [batch, seq]).reshape([-1]), V);
-const loraOptions = { r: 16, loraAlpha: 32, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], initLoraWeights: false };
+const loraOptions = {
+  r: 16,
+  loraAlpha: 32,
+  targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+  initLoraWeights: false,
+};
 
 function loss(model) {
   const logits = model.forward(inputs);

@@ -28,24 +28,40 @@ async function importBuilt(pkg) {
 const models = await importBuilt('models');
 const quant = await importBuilt('quant');
 const { Rng } = await importBuilt('core');
-const tf = await import(pathToFileURL(join(root, 'packages', 'quant', 'node_modules', '@tensorflow', 'tfjs', 'dist', 'tf.node.js')).href).catch(
-  () => import('@tensorflow/tfjs'),
-);
+const tf = await import(
+  pathToFileURL(join(root, 'packages', 'quant', 'node_modules', '@tensorflow', 'tfjs', 'dist', 'tf.node.js')).href
+).catch(() => import('@tensorflow/tfjs'));
 const backend = process.env.LORA_BACKEND ?? 'wasm';
-if (backend === 'wasm') await import(pathToFileURL(join(root, 'packages', 'quant', 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist', 'tf-backend-wasm.node.js')).href);
+if (backend === 'wasm')
+  await import(
+    pathToFileURL(join(root, 'packages', 'quant', 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist', 'tf-backend-wasm.node.js'))
+      .href
+  );
 await tf.setBackend(backend);
 await tf.ready();
 
 const configJson = {
-  model_type: 'llama', vocab_size: 8192, hidden_size: 512, intermediate_size: 1376, num_hidden_layers: 8,
-  num_attention_heads: 8, num_key_value_heads: 8, max_position_embeddings: 1024, rms_norm_eps: 1e-5, tie_word_embeddings: false,
+  model_type: 'llama',
+  vocab_size: 8192,
+  hidden_size: 512,
+  intermediate_size: 1376,
+  num_hidden_layers: 8,
+  num_attention_heads: 8,
+  num_key_value_heads: 8,
+  max_position_embeddings: 1024,
+  rms_norm_eps: 1e-5,
+  tie_word_embeddings: false,
 };
 const config = models.parseModelConfig(configJson, { file: 'W2' });
 function randomSource(seed) {
   const rng = new Rng(seed);
   const tensors = new Map();
   const add = (name, shape, norm = false) =>
-    tensors.set(name, { dtype: 'float32', shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (norm ? 1 : 0.02 * rng.normal())) });
+    tensors.set(name, {
+      dtype: 'float32',
+      shape,
+      data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (norm ? 1 : 0.02 * rng.normal())),
+    });
   add('model.embed_tokens.weight', [8192, 512]);
   add('model.norm.weight', [512], true);
   add('lm_head.weight', [8192, 512]);
@@ -69,11 +85,23 @@ const seq = Number(args.seq);
 const batch = Number(args.batch);
 const steps = Number(args.steps);
 const rng = new Rng(1);
-const ids = tf.tensor2d(Int32Array.from({ length: batch * seq }, () => rng.nextInt(8192)), [batch, seq], 'int32');
+const ids = tf.tensor2d(
+  Int32Array.from({ length: batch * seq }, () => rng.nextInt(8192)),
+  [batch, seq],
+  'int32',
+);
 // Probe: y = q_proj(x) + v after layer 0's q_proj, so gradients flow back through every later linear.
 const probe = tf.variable(tf.zeros([512]), true, 'probe');
 const slot0 = model.linearModules().find((s) => s.path === 'model.layers.0.self_attn.q_proj');
-const wrap = (base) => ({ inFeatures: base.inFeatures, outFeatures: base.outFeatures, bias: base.bias, apply: (x) => tf.add(base.apply(x), probe), trainableVariables: () => [probe], denseWeight: () => base.denseWeight(), dispose: () => base.dispose() });
+const wrap = (base) => ({
+  inFeatures: base.inFeatures,
+  outFeatures: base.outFeatures,
+  bias: base.bias,
+  apply: (x) => tf.add(base.apply(x), probe),
+  trainableVariables: () => [probe],
+  denseWeight: () => base.denseWeight(),
+  dispose: () => base.dispose(),
+});
 
 function step() {
   const t0 = performance.now();
@@ -103,7 +131,9 @@ const after = tf.memory().numBytes;
 const resident = model.linearModules().reduce((n, s) => n + (s.get() instanceof quant.Nf4Linear ? s.get().residentBytes() : 0), 0);
 console.log(`quantized ${params} linear params in ${(quantizeMs / 1000).toFixed(1)} s`);
 console.log(`fp32 linears: ${(denseBytes / 2 ** 20).toFixed(2)} MiB = 32.00 bits/param`);
-console.log(`NF4+DQ linears (Nf4Linear tensors): ${(resident / 2 ** 20).toFixed(2)} MiB = ${((8 * resident) / params).toFixed(2)} bits/param`);
+console.log(
+  `NF4+DQ linears (Nf4Linear tensors): ${(resident / 2 ** 20).toFixed(2)} MiB = ${((8 * resident) / params).toFixed(2)} bits/param`,
+);
 console.log(
   `tf.memory().numBytes: ${(before / 2 ** 20).toFixed(1)} MiB (fp32) -> ${(after / 2 ** 20).toFixed(1)} MiB (NF4; embeddings, lm_head, norms stay fp32): ` +
     `${((8 * (denseBytes - (before - after))) / params).toFixed(2)} bits per quantized param resident`,

@@ -30,14 +30,19 @@ const quick = args.quick;
 const results = join(root, 'bench', 'results');
 const started = performance.now();
 const machineStart = machineInfo();
-if (process.env.LORA_ASSETS_DIR === undefined) console.error('bench: LORA_ASSETS_DIR is unset: W1 and W4 stories260K are skipped (point it at ../shared).');
+if (process.env.LORA_ASSETS_DIR === undefined)
+  console.error('bench: LORA_ASSETS_DIR is unset: W1 and W4 stories260K are skipped (point it at ../shared).');
 
 /** Runs `node bench/<script> ...argv` with live output; returns the parsed JSON it wrote to `jsonFile` (or null). */
 function runScript(script, argv, jsonFile) {
   rmSync(jsonFile, { force: true });
   console.error(`\n== node bench/${script} ${argv.join(' ')}`);
   const t0 = performance.now();
-  const child = spawnSync(process.execPath, [join(root, 'bench', script), ...argv], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: process.env });
+  const child = spawnSync(process.execPath, [join(root, 'bench', script), ...argv], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: process.env,
+  });
   const seconds = (performance.now() - t0) / 1000;
   console.error(`== bench/${script}: exit ${child.status} after ${seconds.toFixed(0)} s`);
   if (!existsSync(jsonFile)) return null;
@@ -153,9 +158,14 @@ const backend = raw.trainSft?.backend ?? raw.mcScore?.backend ?? raw.decode?.bac
 const ref = raw.trainSft?.reference ?? raw.mcScore?.reference ?? raw.decode?.reference ?? {};
 console.log('');
 console.log(`@lora bench — ${new Date().toISOString()} — ${machineStart.cpu}, ${machineStart.cores} cores, Node ${machineStart.node}`);
-console.log(`load average at start ${machineStart.loadavg.join(' ')}, at end ${machineEnd.loadavg.join(' ')} (1/5/15 min; a shared machine: other jobs compete for the cores)`);
-console.log(`@lora backend: ${backend}; reference: ${ref.skipped ?? `torch ${ref.torch ?? '?'}${ref.transformers ? `, transformers ${ref.transformers}` : ''}${ref.peft ? `, peft ${ref.peft}` : ''}${ref.bitsandbytes ? `, bitsandbytes ${ref.bitsandbytes}` : ''}`}`);
-if (machinePeak) console.log(`machine fp32 matmul peak (best of @lora and torch, sizes 256–2048, measured in this run): ${fmt(machinePeak)} GFLOP/s`);
+console.log(
+  `load average at start ${machineStart.loadavg.join(' ')}, at end ${machineEnd.loadavg.join(' ')} (1/5/15 min; a shared machine: other jobs compete for the cores)`,
+);
+console.log(
+  `@lora backend: ${backend}; reference: ${ref.skipped ?? `torch ${ref.torch ?? '?'}${ref.transformers ? `, transformers ${ref.transformers}` : ''}${ref.peft ? `, peft ${ref.peft}` : ''}${ref.bitsandbytes ? `, bitsandbytes ${ref.bitsandbytes}` : ''}`}`,
+);
+if (machinePeak)
+  console.log(`machine fp32 matmul peak (best of @lora and torch, sizes 256–2048, measured in this run): ${fmt(machinePeak)} GFLOP/s`);
 const header = ['workload', '@lora', 'reference', 'unit', 'ratio', 'ratio CPU-s', 'ref all cores', 'ratio', 'MFU'];
 const widths = [34, 10, 11, 12, 7, 12, 14, 7, 7];
 const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join(' ');
@@ -177,8 +187,12 @@ for (const r of rows) {
   );
   if (r.note) console.log(`  ${r.note}`);
 }
-console.log('ratio = @lora ÷ reference at the same thread count (B/param: reference ÷ @lora); ratio CPU-s = the same per CPU-second of each process (robust to the machine load, 1-thread runs only);');
-console.log(`MFU = model FLOP/s ÷ machine peak (formula in bench/common.mjs loraTrainFlopsPerToken). Total ${((performance.now() - started) / 60000).toFixed(1)} min.`);
+console.log(
+  'ratio = @lora ÷ reference at the same thread count (B/param: reference ÷ @lora); ratio CPU-s = the same per CPU-second of each process (robust to the machine load, 1-thread runs only);',
+);
+console.log(
+  `MFU = model FLOP/s ÷ machine peak (formula in bench/common.mjs loraTrainFlopsPerToken). Total ${((performance.now() - started) / 60000).toFixed(1)} min.`,
+);
 
 const summary = {
   date: new Date().toISOString(),
@@ -216,9 +230,16 @@ function ratioChart(items) {
     const y = top + i * (barH + gap);
     const color = r.ratio >= 1 ? '#2e7d32' : '#c62828';
     parts.push(`<text x="${left - 8}" y="${y + barH * 0.7}" text-anchor="end">${esc(r.workload)}</text>`);
-    parts.push(`<rect x="${left}" y="${y}" width="${Math.max(1, x(r.ratio) - left)}" height="${r.cpuTimeRatio ? barH * 0.6 : barH}" fill="${color}"/>`);
-    if (r.cpuTimeRatio) parts.push(`<rect x="${left}" y="${y + barH * 0.62}" width="${Math.max(1, x(r.cpuTimeRatio) - left)}" height="${barH * 0.38}" fill="${color}" opacity="0.45"/>`);
-    parts.push(`<text x="${x(Math.max(r.ratio, r.cpuTimeRatio ?? 0)) + 6}" y="${y + barH * 0.7}">${r.ratio.toFixed(2)}${r.cpuTimeRatio ? ` (CPU-s ${r.cpuTimeRatio.toFixed(2)})` : ''}</text>`);
+    parts.push(
+      `<rect x="${left}" y="${y}" width="${Math.max(1, x(r.ratio) - left)}" height="${r.cpuTimeRatio ? barH * 0.6 : barH}" fill="${color}"/>`,
+    );
+    if (r.cpuTimeRatio)
+      parts.push(
+        `<rect x="${left}" y="${y + barH * 0.62}" width="${Math.max(1, x(r.cpuTimeRatio) - left)}" height="${barH * 0.38}" fill="${color}" opacity="0.45"/>`,
+      );
+    parts.push(
+      `<text x="${x(Math.max(r.ratio, r.cpuTimeRatio ?? 0)) + 6}" y="${y + barH * 0.7}">${r.ratio.toFixed(2)}${r.cpuTimeRatio ? ` (CPU-s ${r.cpuTimeRatio.toFixed(2)})` : ''}</text>`,
+    );
   });
   const bottom = top + items.length * (barH + gap);
   parts.push(`<line x1="${x(1)}" y1="${top - 6}" x2="${x(1)}" y2="${bottom}" stroke="#333" stroke-dasharray="4 3"/>`);

@@ -61,7 +61,9 @@ for (let r = 0; r < runs; r++) {
 const lora = median(loraRates);
 console.log(`machine: ${cpus()[0]?.model ?? 'unknown'} x${cpus().length}, node ${process.version}`);
 console.log(`corpus: ${dataFile} (${texts.length} texts, ${tokens} tokens), tokenizer: ${tokenizerDir}`);
-console.log(`@lora/data           ${Math.round(lora).toLocaleString('en-US')} tokens/s (median of ${runs}; runs ${loraRates.map((x) => Math.round(x)).join(', ')}; load ${Math.round(loadMs)} ms)`);
+console.log(
+  `@lora/data           ${Math.round(lora).toLocaleString('en-US')} tokens/s (median of ${runs}; runs ${loraRates.map((x) => Math.round(x)).join(', ')}; load ${Math.round(loadMs)} ms)`,
+);
 
 // --- Python tokenizers ---
 const pythonScript = `
@@ -93,7 +95,9 @@ if (py === undefined) {
   console.log('Python tokenizers: skipped (no interpreter with `tokenizers` installed; set LORA_BENCH_PYTHON)');
 } else {
   if (py.tokens !== tokens) console.log(`WARNING: token counts differ: @lora ${tokens}, Python ${py.tokens}`);
-  console.log(`Python tokenizers ${py.version} ${Math.round(py.single).toLocaleString('en-US')} tokens/s one text at a time (${py.python})`);
+  console.log(
+    `Python tokenizers ${py.version} ${Math.round(py.single).toLocaleString('en-US')} tokens/s one text at a time (${py.python})`,
+  );
   console.log(`Python tokenizers ${py.version} ${Math.round(py.batch).toLocaleString('en-US')} tokens/s encode_batch (Rust threads)`);
   console.log(`ratio @lora / Python: ${(lora / py.single).toFixed(2)} (one at a time), ${(lora / py.batch).toFixed(2)} (vs encode_batch)`);
 }

@@ -128,7 +128,16 @@ async function trainSteps(peft, batches, maxSteps, gradientCheckpointing) {
   await trainPkg.train({
     model: peft,
     data: batches,
-    args: { maxSteps, learningRate: LR, lrScheduler: 'linear', weightDecay: 0, maxGradNorm: 1, shuffle: false, optimizer: 'adamw', gradientCheckpointing },
+    args: {
+      maxSteps,
+      learningRate: LR,
+      lrScheduler: 'linear',
+      weightDecay: 0,
+      maxGradNorm: 1,
+      shuffle: false,
+      optimizer: 'adamw',
+      gradientCheckpointing,
+    },
     callbacks: {
       onStepEnd: (r) => {
         const now = process.cpuUsage();
@@ -149,7 +158,9 @@ for (const spec of specs) {
   try {
     model = await spec.build();
   } catch (error) {
-    console.error(`[train-sft] ${spec.id} skipped: ${String(error.message).split('\n')[0]}${process.env.LORA_ASSETS_DIR ? '' : ' (set LORA_ASSETS_DIR=../shared)'}`);
+    console.error(
+      `[train-sft] ${spec.id} skipped: ${String(error.message).split('\n')[0]}${process.env.LORA_ASSETS_DIR ? '' : ' (set LORA_ASSETS_DIR=../shared)'}`,
+    );
     continue;
   }
   const config = model.config;
@@ -167,7 +178,10 @@ for (const spec of specs) {
     }
     bytesPerParam = bytes / params;
   }
-  const peft = peftPkg.getPeftModel(model, peftPkg.loraConfig({ r: LORA.r, loraAlpha: LORA.alpha, loraDropout: 0, targetModules: LORA.targets }));
+  const peft = peftPkg.getPeftModel(
+    model,
+    peftPkg.loraConfig({ r: LORA.r, loraAlpha: LORA.alpha, loraDropout: 0, targetModules: LORA.targets }),
+  );
   const batches = makeBatches(2, spec.batch, spec.seq, config.vocabSize, 7);
   const tokensPerStep = spec.batch * spec.seq;
   // wasm's heap (tfjs-backend-wasm: one 32-bit address space) runs out during W2's backward at
@@ -276,7 +290,9 @@ if (found.python && rows.length > 0) {
         lr: LR,
         warmup,
         steps,
-        batches: r.batches.map((b) => Array.from({ length: b.shape[0] }, (_, i) => Array.from(b.inputIds.subarray(i * b.shape[1], (i + 1) * b.shape[1])))),
+        batches: r.batches.map((b) =>
+          Array.from({ length: b.shape[0] }, (_, i) => Array.from(b.inputIds.subarray(i * b.shape[1], (i + 1) * b.shape[1]))),
+        ),
       })),
     });
   } catch (error) {
@@ -318,15 +334,35 @@ for (const r of rows) {
 }
 
 // ---- print
-console.log(`LoRA SFT (W1–W3): r ${LORA.r}, alpha ${LORA.alpha}, targets ${LORA.targets.join(',')}; AdamW lr ${LR}; tokens/s = batch·seq / median step time (${steps} steps after ${warmup} warm-up)`);
-console.log(`machine: ${machine.cpu}, ${machine.cores} cores, load average ${machine.loadavg.join(' ')} → ${machine.loadavgAfter.join(' ')} (shared machine: other jobs run too)`);
-console.log(`@lora backend ${backend.name} (${ourThreads} thread${ourThreads > 1 ? 's' : ''}); reference ${reference ? `torch ${reference.torch}, transformers ${reference.transformers}, peft ${reference.peft}, bitsandbytes ${reference.bitsandbytes}` : referenceNote}`);
+console.log(
+  `LoRA SFT (W1–W3): r ${LORA.r}, alpha ${LORA.alpha}, targets ${LORA.targets.join(',')}; AdamW lr ${LR}; tokens/s = batch·seq / median step time (${steps} steps after ${warmup} warm-up)`,
+);
+console.log(
+  `machine: ${machine.cpu}, ${machine.cores} cores, load average ${machine.loadavg.join(' ')} → ${machine.loadavgAfter.join(' ')} (shared machine: other jobs run too)`,
+);
+console.log(
+  `@lora backend ${backend.name} (${ourThreads} thread${ourThreads > 1 ? 's' : ''}); reference ${reference ? `torch ${reference.torch}, transformers ${reference.transformers}, peft ${reference.peft}, bitsandbytes ${reference.bitsandbytes}` : referenceNote}`,
+);
 console.log(
   `fp32 matmul peak: @lora ${backend.name} ${fmt(ourPeak.gflops)} GFLOP/s` +
-    (reference ? Object.entries(reference.matmul_peak).map(([t, p]) => `; torch ${t} thread(s) ${fmt(p.gflops)} GFLOP/s`).join('') : '') +
+    (reference
+      ? Object.entries(reference.matmul_peak)
+          .map(([t, p]) => `; torch ${t} thread(s) ${fmt(p.gflops)} GFLOP/s`)
+          .join('')
+      : '') +
     ` → machine peak ${fmt(machinePeak)} GFLOP/s`,
 );
-const head = ['workload', '@lora tok/s', `torch ${ourThreads}t tok/s`, 'ratio', ...(torchThreads.includes(availableParallelism()) && availableParallelism() !== ourThreads ? [`torch ${availableParallelism()}t`, 'ratio'] : []), 'MFU', 'MFU torch'];
+const head = [
+  'workload',
+  '@lora tok/s',
+  `torch ${ourThreads}t tok/s`,
+  'ratio',
+  ...(torchThreads.includes(availableParallelism()) && availableParallelism() !== ourThreads
+    ? [`torch ${availableParallelism()}t`, 'ratio']
+    : []),
+  'MFU',
+  'MFU torch',
+];
 console.log(head.map((h, i) => (i === 0 ? h.padEnd(32) : h.padStart(13))).join(''));
 for (const o of out) {
   const same = o.torch.find((x) => x.threads === ourThreads);
@@ -350,8 +386,12 @@ for (const o of out) {
       (same ? ` vs torch ${ourThreads}t ${fmt(same.cpu_tokens_per_s)} → ratio ${fmt(o.cpuTimeRatio, 2)}` : '') +
       `; ${fmt(o.flopsPerToken.total / 1e6)} MFLOP/token → @lora ${fmt(o.lora.achievedGflops, 2)} GFLOP/s ` +
       `(${fmt(100 * o.mfu.oursVsOwnBackendPeak)}% of its own matMul peak); @lora forward ${fmt(o.lora.forwardSeconds, 2)} s / backward (rest of the step) ${fmt(o.lora.backwardSeconds, 2)} s / optimizer ${fmt(o.lora.optimizerSeconds, 3)} s` +
-      (same ? `; torch ${ourThreads}t forward ${fmt(same.forward_s, 2)} s / backward ${fmt(same.backward_s, 2)} s / optimizer ${fmt(same.optimizer_s, 3)} s` : '') +
-      (o.lora.bytesPerParam !== null ? `; NF4+DQ resident ${fmt(o.lora.bytesPerParam, 4)} B/param (bnb ${fmt(same?.bytes_per_param, 4)})` : ''),
+      (same
+        ? `; torch ${ourThreads}t forward ${fmt(same.forward_s, 2)} s / backward ${fmt(same.backward_s, 2)} s / optimizer ${fmt(same.optimizer_s, 3)} s`
+        : '') +
+      (o.lora.bytesPerParam !== null
+        ? `; NF4+DQ resident ${fmt(o.lora.bytesPerParam, 4)} B/param (bnb ${fmt(same?.bytes_per_param, 4)})`
+        : ''),
   );
   if (o.lora.maxRssBytes !== undefined) {
     const gib = (b) => (b === null || b === undefined ? 'n/a' : `${fmt(b / 2 ** 30, 2)} GiB`);
@@ -378,7 +418,9 @@ const result = {
   torchThreads,
   settings: { lora: LORA, lr: LR, steps, warmup, optimizer: 'adamw', maxGradNorm: 1 },
   matmulPeak: { ours: ourPeak, torch: reference?.matmul_peak ?? null, machine: machinePeak },
-  reference: reference ? { torch: reference.torch, transformers: reference.transformers, peft: reference.peft, bitsandbytes: reference.bitsandbytes } : { skipped: referenceNote },
+  reference: reference
+    ? { torch: reference.torch, transformers: reference.transformers, peft: reference.peft, bitsandbytes: reference.bitsandbytes }
+    : { skipped: referenceNote },
   workloads: out,
 };
 if (args.json) writeFileSync(args.json, `${JSON.stringify(result, null, 2)}\n`);

@@ -12,6 +12,24 @@ if (adapter === null) {
 }
 const info = adapter.info ?? {};
 const limits = {};
-for (const k of ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxStorageBuffersPerShaderStage']) limits[k] = adapter.limits[k];
-console.log(JSON.stringify({ vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description, isFallbackAdapter: info.isFallbackAdapter, limits, features: [...adapter.features].sort() }));
+for (const k of [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxStorageBuffersPerShaderStage',
+])
+  limits[k] = adapter.limits[k];
+console.log(
+  JSON.stringify({
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    isFallbackAdapter: info.isFallbackAdapter,
+    limits,
+    features: [...adapter.features].sort(),
+  }),
+);
 process.exit(0);

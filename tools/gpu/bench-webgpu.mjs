@@ -94,7 +94,10 @@ function mcRequests(config) {
   return requests;
 }
 /** decode.mjs's prompt: BOS then ids spread over the vocabulary. */
-const promptIds = (config, n = 16) => [config.bosTokenId ?? 1, ...Array.from({ length: n - 1 }, (_, i) => 3 + ((i * 37) % (config.vocabSize - 3)))];
+const promptIds = (config, n = 16) => [
+  config.bosTokenId ?? 1,
+  ...Array.from({ length: n - 1 }, (_, i) => 3 + ((i * 37) % (config.vocabSize - 3))),
+];
 
 const trainSpecs = {
   W2: { id: 'W2', name: 'llama-d512 LoRA SFT', json: W2_JSON, seq: 256, batch: 4 },
@@ -116,7 +119,13 @@ if (args.spec) {
     new_tokens: newTokens,
     train: Object.values(trainSpecs).map((s) => {
       const config = models.parseModelConfig(s.json, { file: s.id });
-      return { name: s.id, config: hfLlamaConfig(config), seq: s.seq, batch: s.batch, batches: makeBatches(2, s.batch, s.seq, config.vocabSize, 7).map(toRows) };
+      return {
+        name: s.id,
+        config: hfLlamaConfig(config),
+        seq: s.seq,
+        batch: s.batch,
+        batches: makeBatches(2, s.batch, s.seq, config.vocabSize, 7).map(toRows),
+      };
     }),
     decode: { name: 'W4', config: hfLlamaConfig(w2), prompt: promptIds(w2) },
     mc: { name: 'W5', config: hfLlamaConfig(w2), batch_size: 8, requests: mcRequests(w2).map((r) => [r.prompt, r.continuation]) },
@@ -133,13 +142,26 @@ if (args['allow-software']) {
   await testing.setupTestBackend();
   backendLine = 'webgpu (software adapter allowed: local check)';
 } else {
-  await models.selectBackend({ backend: 'webgpu', log: (line) => { backendLine = line; console.error(line); } });
+  await models.selectBackend({
+    backend: 'webgpu',
+    log: (line) => {
+      backendLine = line;
+      console.error(line);
+    },
+  });
 }
 const gpuMemory = () => {
   const m = tf.memory();
   return { numBytesInGPU: m.numBytesInGPU ?? null, numBytesAllocatedInGPU: m.numBytesAllocatedInGPU ?? null, numTensors: m.numTensors };
 };
-const result = { benchmark: 'webgpu', date: new Date().toISOString(), node: process.version, backend: tf.getBackend(), backendLine, workloads: {} };
+const result = {
+  benchmark: 'webgpu',
+  date: new Date().toISOString(),
+  node: process.version,
+  backend: tf.getBackend(),
+  backendLine,
+  workloads: {},
+};
 const flush = () => args.json && writeFileSync(args.json, `${JSON.stringify(result, null, 2)}\n`);
 const log = (s) => console.error(`[bench-webgpu] ${s}`);
 
@@ -159,7 +181,10 @@ async function runTrain(spec) {
   let t = performance.now();
   const model = await models.createCausalLM(config, testing.randomWeights(config, 0, 0.02));
   const buildSeconds = (performance.now() - t) / 1000;
-  const peft = peftPkg.getPeftModel(model, peftPkg.loraConfig({ r: LORA.r, loraAlpha: LORA.alpha, loraDropout: 0, targetModules: LORA.targets }));
+  const peft = peftPkg.getPeftModel(
+    model,
+    peftPkg.loraConfig({ r: LORA.r, loraAlpha: LORA.alpha, loraDropout: 0, targetModules: LORA.targets }),
+  );
   const batches = makeBatches(2, spec.batch, spec.seq, config.vocabSize, 7);
   const tokensPerStep = spec.batch * spec.seq;
   t = performance.now();
@@ -201,14 +226,19 @@ async function runTrain(spec) {
     memoryAfterSteps,
     profile: null,
   };
-  log(`${spec.id}: ${tokensPerS.toFixed(1)} tok/s (steps ${stepSeconds.map((s) => s.toFixed(3)).join(' ')} s, first ${firstStepSeconds.toFixed(2)} s) losses ${row.losses.map((l) => l.toFixed(3)).join(' ')} allocated ${(memoryAfterSteps.numBytesAllocatedInGPU / 2 ** 20).toFixed(0)} MiB`);
+  log(
+    `${spec.id}: ${tokensPerS.toFixed(1)} tok/s (steps ${stepSeconds.map((s) => s.toFixed(3)).join(' ')} s, first ${firstStepSeconds.toFixed(2)} s) losses ${row.losses.map((l) => l.toFixed(3)).join(' ')} allocated ${(memoryAfterSteps.numBytesAllocatedInGPU / 2 ** 20).toFixed(0)} MiB`,
+  );
   // Written before the profile, so a profile that runs past the phase's time limit loses nothing.
   result.workloads[spec.id] = row;
   flush();
   if (args.profile) {
     try {
       const t0 = performance.now();
-      row.profile = { ...topKernels(await tf.profile(async () => void (await trainSteps(peft, batches.slice(0, 1), 1))), 12), wallSeconds: (performance.now() - t0) / 1000 };
+      row.profile = {
+        ...topKernels(await tf.profile(async () => void (await trainSteps(peft, batches.slice(0, 1), 1))), 12),
+        wallSeconds: (performance.now() - t0) / 1000,
+      };
     } catch (error) {
       row.profile = { error: String(error.message ?? error).split('\n')[0] };
     }
@@ -235,7 +265,18 @@ async function runDecode() {
     await models.generate(model, [prompt], options);
     seconds.push((performance.now() - t) / 1000);
   }
-  const row = { id: 'W4', name: 'decode llama-d512', config: hfLlamaConfig(config), newTokens, tokensPerS: newTokens / median(seconds), seconds, warmSeconds, leakedTensors: tf.memory().numTensors - before, memory: gpuMemory(), firstTokens: warm.sequences[0].slice(0, 8) };
+  const row = {
+    id: 'W4',
+    name: 'decode llama-d512',
+    config: hfLlamaConfig(config),
+    newTokens,
+    tokensPerS: newTokens / median(seconds),
+    seconds,
+    warmSeconds,
+    leakedTensors: tf.memory().numTensors - before,
+    memory: gpuMemory(),
+    firstTokens: warm.sequences[0].slice(0, 8),
+  };
   model.dispose();
   log(`W4: ${row.tokensPerS.toFixed(1)} tok/s (runs ${seconds.map((s) => s.toFixed(2)).join(' ')} s, warm-up ${warmSeconds.toFixed(2)} s)`);
   return row;
@@ -254,7 +295,20 @@ async function runMc() {
   const scores = await models.scoreContinuations(model, requests, { batchSize });
   const seconds = (performance.now() - t) / 1000;
   const flopsPerToken = forwardFlopsPerToken(config, Math.round(tokens / requests.length));
-  const row = { id: 'W5', name: 'MC scoring 200 q x 4', questions, requests: requests.length, tokens, seconds, warmSeconds, questionsPerS: questions / seconds, tokensPerS: tokens / seconds, gflops: (tokens * flopsPerToken) / seconds / 1e9, memory: gpuMemory(), firstSums: scores.slice(0, 4).map((s) => s.sum) };
+  const row = {
+    id: 'W5',
+    name: 'MC scoring 200 q x 4',
+    questions,
+    requests: requests.length,
+    tokens,
+    seconds,
+    warmSeconds,
+    questionsPerS: questions / seconds,
+    tokensPerS: tokens / seconds,
+    gflops: (tokens * flopsPerToken) / seconds / 1e9,
+    memory: gpuMemory(),
+    firstSums: scores.slice(0, 4).map((s) => s.sum),
+  };
   model.dispose();
   log(`W5: ${row.questionsPerS.toFixed(2)} questions/s (${seconds.toFixed(2)} s, warm-up ${warmSeconds.toFixed(2)} s)`);
   return row;
@@ -283,7 +337,14 @@ async function runParity() {
     maxAbs = Math.max(maxAbs, Math.abs(gpu[i] - cpu[i]));
     maxRef = Math.max(maxRef, Math.abs(cpu[i]));
   }
-  const row = { id: 'PARITY', shape: [2, 24], config: 'llama d512 L2 vocab 8192', maxAbsLogitDiff: maxAbs, maxAbsLogit: maxRef, finite: gpu.every(Number.isFinite) };
+  const row = {
+    id: 'PARITY',
+    shape: [2, 24],
+    config: 'llama d512 L2 vocab 8192',
+    maxAbsLogitDiff: maxAbs,
+    maxAbsLogit: maxRef,
+    finite: gpu.every(Number.isFinite),
+  };
   log(`parity: max |Δlogits| webgpu vs cpu ${maxAbs.toExponential(2)} (max |logit| ${maxRef.toFixed(3)})`);
   return row;
 }
@@ -323,7 +384,14 @@ async function runPeak() {
   return { ...best, bySize };
 }
 
-const jobs = { W2: () => runTrain(trainSpecs.W2), SMOL: () => runTrain(trainSpecs.SMOL), W4: runDecode, W5: runMc, PARITY: runParity, PEAK: runPeak };
+const jobs = {
+  W2: () => runTrain(trainSpecs.W2),
+  SMOL: () => runTrain(trainSpecs.SMOL),
+  W4: runDecode,
+  W5: runMc,
+  PARITY: runParity,
+  PEAK: runPeak,
+};
 let failed = false;
 for (const id of Object.keys(jobs)) {
   if (!only.has(id)) continue;
@@ -332,7 +400,13 @@ for (const id of Object.keys(jobs)) {
     result.workloads[id] = await jobs[id]();
   } catch (error) {
     failed = true;
-    result.workloads[id] = { id, error: String(error?.stack ?? error).split('\n').slice(0, 4).join(' | ') };
+    result.workloads[id] = {
+      id,
+      error: String(error?.stack ?? error)
+        .split('\n')
+        .slice(0, 4)
+        .join(' | '),
+    };
     log(`${id} failed: ${result.workloads[id].error}`);
   }
   result.workloads[id].processSeconds = (performance.now() - t) / 1000;

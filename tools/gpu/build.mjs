@@ -63,7 +63,9 @@ const result = await esbuild.build({
   // Workspace packages resolve through a package that depends on all of them.
   nodePaths: [join(root, 'packages', 'cli', 'node_modules'), join(root, 'packages', 'models', 'node_modules')],
   external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-backend-wasm'],
-  banner: { js: "import { createRequire as __loraCreateRequire } from 'node:module'; const require = __loraCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __loraCreateRequire } from 'node:module'; const require = __loraCreateRequire(import.meta.url);",
+  },
   plugins: [optionalPeers],
   logLevel: 'warning',
   metafile: true,

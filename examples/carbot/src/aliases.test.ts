@@ -3,19 +3,58 @@ import { normalizeAction, normalizeName, parseCarbotAnswer, firstJsonObject } fr
 
 describe('normalizeAction', () => {
   it.each([
-    [{ name: 'window.set_level', args: { position: 'front_left', level: 'two' } }, { name: 'car.window.set_level', args: { target: 'driver', level: 2 } }],
-    [{ name: 'car.window.set_level', args: { target: 'front right', level: '3' } }, { name: 'car.window.set_level', args: { target: 'passenger', level: 3 } }],
-    [{ name: 'car.window.set_level', args: { window: 'Back-Left', level: 0 } }, { name: 'car.window.set_level', args: { target: 'rear_left', level: 0 } }],
-    [{ name: 'car.window.set_level', args: { side: 'back_right', level: 1 } }, { name: 'car.window.set_level', args: { target: 'rear_right', level: 1 } }],
-    [{ name: 'car.window.switch', args: { target: 'back', on: 'off', reason: 'child lock' } }, { name: 'car.window.switch', args: { target: 'rear', on: false, reason: 'child_lock' } }],
-    [{ name: 'car.media.volume', args: { vol: 'eleven' } }, { name: 'car.media.set_volume', args: { level: 11 } }],
-    [{ name: 'CAR.MEDIA.SET_MUTE', args: { state: 'yes' } }, { name: 'car.media.set_mute', args: { on: true } }],
-    [{ name: 'car.media.command', args: { command: 'skip' } }, { name: 'car.media.command', args: { cmd: 'next' } }],
-    [{ name: 'car.seat.set_thermal', args: { seat: 'front_left', type: 'heating', level: 'level 2' } }, { name: 'car.seat.set_thermal', args: { seat: 'driver', feature: 'heat', level: 2 } }],
-    [{ name: 'car.lights.set', args: { mode: 'automatic', highbeam: 'false' } }, { name: 'car.lights.set', args: { mode: 'auto', high_beam: false } }],
-    [{ name: 'car.acc.set_main', args: { mode: 'on' } }, { name: 'car.acc.set_main', args: { on: true } }],
-    [{ name: 'car.lks.set_level', args: { strength: 2 } }, { name: 'car.lks.set_assist_level', args: { level: 2 } }],
-    [{ action: 'none', arguments: {} }, { name: 'none', args: {} }],
+    [
+      { name: 'window.set_level', args: { position: 'front_left', level: 'two' } },
+      { name: 'car.window.set_level', args: { target: 'driver', level: 2 } },
+    ],
+    [
+      { name: 'car.window.set_level', args: { target: 'front right', level: '3' } },
+      { name: 'car.window.set_level', args: { target: 'passenger', level: 3 } },
+    ],
+    [
+      { name: 'car.window.set_level', args: { window: 'Back-Left', level: 0 } },
+      { name: 'car.window.set_level', args: { target: 'rear_left', level: 0 } },
+    ],
+    [
+      { name: 'car.window.set_level', args: { side: 'back_right', level: 1 } },
+      { name: 'car.window.set_level', args: { target: 'rear_right', level: 1 } },
+    ],
+    [
+      { name: 'car.window.switch', args: { target: 'back', on: 'off', reason: 'child lock' } },
+      { name: 'car.window.switch', args: { target: 'rear', on: false, reason: 'child_lock' } },
+    ],
+    [
+      { name: 'car.media.volume', args: { vol: 'eleven' } },
+      { name: 'car.media.set_volume', args: { level: 11 } },
+    ],
+    [
+      { name: 'CAR.MEDIA.SET_MUTE', args: { state: 'yes' } },
+      { name: 'car.media.set_mute', args: { on: true } },
+    ],
+    [
+      { name: 'car.media.command', args: { command: 'skip' } },
+      { name: 'car.media.command', args: { cmd: 'next' } },
+    ],
+    [
+      { name: 'car.seat.set_thermal', args: { seat: 'front_left', type: 'heating', level: 'level 2' } },
+      { name: 'car.seat.set_thermal', args: { seat: 'driver', feature: 'heat', level: 2 } },
+    ],
+    [
+      { name: 'car.lights.set', args: { mode: 'automatic', highbeam: 'false' } },
+      { name: 'car.lights.set', args: { mode: 'auto', high_beam: false } },
+    ],
+    [
+      { name: 'car.acc.set_main', args: { mode: 'on' } },
+      { name: 'car.acc.set_main', args: { on: true } },
+    ],
+    [
+      { name: 'car.lks.set_level', args: { strength: 2 } },
+      { name: 'car.lks.set_assist_level', args: { level: 2 } },
+    ],
+    [
+      { action: 'none', arguments: {} },
+      { name: 'none', args: {} },
+    ],
   ])('%j', (input, expected) => {
     expect(normalizeAction(input)).toEqual(expected);
   });
@@ -56,7 +95,9 @@ describe('parseCarbotAnswer', () => {
   });
 
   it('repairs in lenient mode: aliases, missing tags, surrounding text, bare JSON', () => {
-    const aliased = parseCarbotAnswer('Sure! <ACTION>{"name":"media.set_volume","args":{"vol":"seven"}}</ACTION> <SAY>Done', { mode: 'lenient' });
+    const aliased = parseCarbotAnswer('Sure! <ACTION>{"name":"media.set_volume","args":{"vol":"seven"}}</ACTION> <SAY>Done', {
+      mode: 'lenient',
+    });
     expect(aliased.action).toEqual({ name: 'car.media.set_volume', args: { level: 7 } });
     expect(aliased.say).toBe('Done');
     expect(aliased.repairs.length).toBeGreaterThan(0);

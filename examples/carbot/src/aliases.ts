@@ -68,20 +68,67 @@ export const KEY_ALIASES: Readonly<Record<string, string>> = {
 /** Alternative argument values → catalog values, per key (compared lower-case with `_` for spaces and dashes). */
 export const VALUE_ALIASES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   target: {
-    front_left: 'driver', frontleft: 'driver', left_front: 'driver', fl: 'driver', driver_side: 'driver', drivers: 'driver', "driver's": 'driver',
-    front_right: 'passenger', frontright: 'passenger', right_front: 'passenger', fr: 'passenger', passenger_side: 'passenger', front_passenger: 'passenger',
-    back_left: 'rear_left', left_rear: 'rear_left', rl: 'rear_left', rearleft: 'rear_left',
-    back_right: 'rear_right', right_rear: 'rear_right', rr: 'rear_right', rearright: 'rear_right',
-    back: 'rear', rears: 'rear', both_rear: 'rear', rear_windows: 'rear',
-    everything: 'all', all_windows: 'all', every: 'all', both: 'all',
+    front_left: 'driver',
+    frontleft: 'driver',
+    left_front: 'driver',
+    fl: 'driver',
+    driver_side: 'driver',
+    drivers: 'driver',
+    "driver's": 'driver',
+    front_right: 'passenger',
+    frontright: 'passenger',
+    right_front: 'passenger',
+    fr: 'passenger',
+    passenger_side: 'passenger',
+    front_passenger: 'passenger',
+    back_left: 'rear_left',
+    left_rear: 'rear_left',
+    rl: 'rear_left',
+    rearleft: 'rear_left',
+    back_right: 'rear_right',
+    right_rear: 'rear_right',
+    rr: 'rear_right',
+    rearright: 'rear_right',
+    back: 'rear',
+    rears: 'rear',
+    both_rear: 'rear',
+    rear_windows: 'rear',
+    everything: 'all',
+    all_windows: 'all',
+    every: 'all',
+    both: 'all',
   },
   seat: { front_left: 'driver', driver_side: 'driver', drivers: 'driver', front_right: 'passenger', passenger_side: 'passenger' },
-  feature: { heating: 'heat', heater: 'heat', warm: 'heat', warmer: 'heat', ventilation: 'vent', ventilate: 'vent', cooling: 'vent', cool: 'vent', cooler: 'vent', fan: 'vent' },
+  feature: {
+    heating: 'heat',
+    heater: 'heat',
+    warm: 'heat',
+    warmer: 'heat',
+    ventilation: 'vent',
+    ventilate: 'vent',
+    cooling: 'vent',
+    cool: 'vent',
+    cooler: 'vent',
+    fan: 'vent',
+  },
   cmd: {
-    skip: 'next', next_track: 'next', forward: 'next',
-    prev: 'previous', back: 'previous', previous_track: 'previous', last: 'previous',
-    start: 'play', unpause: 'play', halt: 'stop',
-    canceled: 'cancel', cancelled: 'cancel', off: 'cancel', keep: 'hold', set: 'hold', continue: 'resume', res: 'resume',
+    skip: 'next',
+    next_track: 'next',
+    forward: 'next',
+    prev: 'previous',
+    back: 'previous',
+    previous_track: 'previous',
+    last: 'previous',
+    start: 'play',
+    unpause: 'play',
+    halt: 'stop',
+    canceled: 'cancel',
+    cancelled: 'cancel',
+    off: 'cancel',
+    keep: 'hold',
+    set: 'hold',
+    continue: 'resume',
+    res: 'resume',
   },
   mode: { automatic: 'auto', true: 'on', false: 'off', enabled: 'on', disabled: 'off' },
   reason: { child_lock: 'child_lock', childlock: 'child_lock', child: 'child_lock', kids: 'child_lock', child_safety: 'child_lock' },
@@ -116,7 +163,10 @@ export function normalizeAction(action: unknown): { name: string; args: Record<s
   if (rawArgs !== null && typeof rawArgs === 'object' && !Array.isArray(rawArgs)) {
     for (const [rawKey, rawValue] of Object.entries(rawArgs as Record<string, unknown>)) {
       const lower = token(rawKey);
-      const key = isCarbotIntent(name) && lower === 'mode' && name !== 'car.lights.set' && name !== 'car.wipers.set' ? 'on' : (KEY_ALIASES[lower] ?? lower);
+      const key =
+        isCarbotIntent(name) && lower === 'mode' && name !== 'car.lights.set' && name !== 'car.wipers.set'
+          ? 'on'
+          : (KEY_ALIASES[lower] ?? lower);
       args[key] = normalizeValue(key, rawValue);
     }
   }
@@ -125,7 +175,10 @@ export function normalizeAction(action: unknown): { name: string; args: Record<s
 
 /** Lower-cases an action name, adds `car.` when missing and applies {@link NAME_ALIASES}. */
 export function normalizeName(raw: string): string {
-  let name = raw.trim().toLowerCase().replace(/[\s-]+/g, '_');
+  let name = raw
+    .trim()
+    .toLowerCase()
+    .replace(/[\s-]+/g, '_');
   if (NAME_ALIASES[name] !== undefined) return NAME_ALIASES[name] as string;
   if (name !== NONE_ACTION && !name.startsWith('car.')) name = `car.${name}`;
   return NAME_ALIASES[name] ?? name;
@@ -140,7 +193,10 @@ function normalizeValue(key: string, value: unknown): unknown {
     return value;
   }
   if (NUMBER_KEYS.has(key) && typeof value === 'string') {
-    const t = value.trim().toLowerCase().replace(/^level\s+/, '');
+    const t = value
+      .trim()
+      .toLowerCase()
+      .replace(/^level\s+/, '');
     if (/^-?\d+(\.0+)?$/.test(t)) return Number(t);
     return wordToNumber(t) ?? value;
   }
@@ -152,7 +208,10 @@ function normalizeValue(key: string, value: unknown): unknown {
 }
 
 function token(text: string): string {
-  return text.trim().toLowerCase().replace(/[\s-]+/g, '_');
+  return text
+    .trim()
+    .toLowerCase()
+    .replace(/[\s-]+/g, '_');
 }
 
 /** Options of {@link parseCarbotAnswer}. */
@@ -213,7 +272,8 @@ function parseLenient(text: string): ParsedCarbotAnswer {
   const say = sayMatch === null ? undefined : (sayMatch[1] as string).trim();
   const actionMatch = /<ACTION>([\s\S]*?)(?:<\/ACTION>|<SAY>|$)/i.exec(text);
   const candidate = actionMatch !== null ? (actionMatch[1] as string) : firstJsonObject(text);
-  if (candidate === undefined) return { ...(say === undefined ? {} : { say }), errors: ['no ACTION block and no JSON object in the answer'], repairs };
+  if (candidate === undefined)
+    return { ...(say === undefined ? {} : { say }), errors: ['no ACTION block and no JSON object in the answer'], repairs };
   if (actionMatch === null) repairs.push('no ACTION block: took the first JSON object');
   let json = tryJson(candidate);
   if (!json.ok) {
@@ -225,7 +285,8 @@ function parseLenient(text: string): ParsedCarbotAnswer {
   }
   if (!json.ok) return { ...(say === undefined ? {} : { say }), errors: [`the ACTION block is not valid JSON: ${json.error}`], repairs };
   const normalized = normalizeAction(json.value);
-  if (normalized === undefined) return { json: json.value, ...(say === undefined ? {} : { say }), errors: ['the JSON has no string `name`'], repairs };
+  if (normalized === undefined)
+    return { json: json.value, ...(say === undefined ? {} : { say }), errors: ['the JSON has no string `name`'], repairs };
   if (JSON.stringify(normalized) !== JSON.stringify(json.value)) repairs.push('normalised aliases of the name, keys or values');
   return { ...checkSchema(normalized), json: json.value, ...(say === undefined ? {} : { say }), repairs };
 }

@@ -23,7 +23,8 @@ const { values } = parseArgs({
 });
 const n = Number(values.n);
 const seed = Number(values.seed);
-if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError({ argument: '--n', message: `must be a positive integer, got ${values.n}` });
+if (!Number.isInteger(n) || n < 1)
+  throw new InvalidArgumentError({ argument: '--n', message: `must be a positive integer, got ${values.n}` });
 if (!Number.isInteger(seed)) throw new InvalidArgumentError({ argument: '--seed', message: `must be an integer, got ${values.seed}` });
 
 const started = performance.now();
@@ -38,6 +39,7 @@ writeFileSync(join(values.out, 'action.schema.json'), JSON.stringify(carbotJsonS
 
 const pad = (s: string | number, w: number) => String(s).padStart(w);
 console.log(`${'intent'.padEnd(30)} ${pad('train', 6)} ${pad('val', 6)} ${pad('test', 6)}`);
-for (const s of strata) console.log(`${s.stratum.padEnd(30)} ${pad(s.counts.train, 6)} ${pad(s.counts.validation, 6)} ${pad(s.counts.test, 6)}`);
+for (const s of strata)
+  console.log(`${s.stratum.padEnd(30)} ${pad(s.counts.train, 6)} ${pad(s.counts.validation, 6)} ${pad(s.counts.test, 6)}`);
 console.log(`${'total'.padEnd(30)} ${pad(counts.train, 6)} ${pad(counts.validation, 6)} ${pad(counts.test, 6)}`);
 console.log(`wrote ${examples.length} examples to ${values.out} in ${((performance.now() - started) / 1000).toFixed(2)} s`);

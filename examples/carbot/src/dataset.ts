@@ -44,7 +44,10 @@ export function writeCarbotDataset(dir: string, options: CarbotDatasetOptions): 
     writeFileSync(join(dir, `${name}.jsonl`), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
   }
   const files = carbotDatasetFiles(dir);
-  writeFileSync(files.splits, JSON.stringify({ n: options.n, seed: options.seed, system: options.system !== false, counts, intents: strata }, null, 2) + '\n');
+  writeFileSync(
+    files.splits,
+    JSON.stringify({ n: options.n, seed: options.seed, system: options.system !== false, counts, intents: strata }, null, 2) + '\n',
+  );
   writeFileSync(files.schema, JSON.stringify(carbotJsonSchema(), null, 2) + '\n');
   return { ...files, counts };
 }

@@ -50,7 +50,9 @@ describe('generateCarbotExamples', () => {
     expect([...perIntent.keys()].sort()).toEqual([...CARBOT_LABELS].sort());
     for (const count of perIntent.values()) expect(count).toBe(2000 / 16);
     const used = new Set(examples.map((e) => e.template_id));
-    const all = Object.values(TEMPLATES).flat().map((t) => t.id);
+    const all = Object.values(TEMPLATES)
+      .flat()
+      .map((t) => t.id);
     expect(all.length).toBeGreaterThanOrEqual(100);
     expect(all.filter((id) => !used.has(id))).toEqual([]);
   });
@@ -67,14 +69,24 @@ describe('generateCarbotExamples', () => {
     const words = examples.filter((e) => e.numbers_as_words);
     for (const e of words) expect(e.messages[1]?.content).not.toMatch(/\d/);
     const volume = examples.filter((e) => e.intent === 'car.media.set_volume' && e.numbers_as_words && !e.has_typo);
-    expect(volume.some((e) => /\b(eleven|twelve|thirteen|fourteen|fifteen|ten|nine|eight|seven|six|five|four|three|two|one|zero)\b/i.test(e.messages[1]?.content ?? ''))).toBe(true);
+    expect(
+      volume.some((e) =>
+        /\b(eleven|twelve|thirteen|fourteen|fifteen|ten|nine|eight|seven|six|five|four|three|two|one|zero)\b/i.test(
+          e.messages[1]?.content ?? '',
+        ),
+      ),
+    ).toBe(true);
   });
 
   it('keeps the gold level in the user text when a number is written', () => {
     for (const e of examples) {
       const text = e.messages[1]?.content ?? '';
       const level = e.args.level;
-      if (typeof level === 'number' && /\{level\}/.test(TEMPLATES[e.intent].find((t) => t.id === e.template_id)?.text ?? '') && !e.numbers_as_words) {
+      if (
+        typeof level === 'number' &&
+        /\{level\}/.test(TEMPLATES[e.intent].find((t) => t.id === e.template_id)?.text ?? '') &&
+        !e.numbers_as_words
+      ) {
         expect(text, e.id).toMatch(new RegExp(`\\b${level}\\b`));
       }
     }

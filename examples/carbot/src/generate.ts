@@ -72,7 +72,14 @@ export interface GenerateOptions {
 const POLITE_PREFIX = ['please ', 'could you ', 'can you ', 'would you ', 'could you please ', 'can you please ', 'kindly '];
 const POLITE_SUFFIX = [' please', ', please', ' thanks', ', thank you', " if you don't mind", ', cheers'];
 const NOISE_PREFIX = ['hey carbot, ', 'ok carbot ', 'um, ', 'so, ', 'right, ', 'hi there, ', 'quick one: '];
-const NOISE_SUFFIX = [", we're almost home", ', long drive today', ' while I am driving', ' before we hit the highway', ' real quick', ", I'm running late"];
+const NOISE_SUFFIX = [
+  ", we're almost home",
+  ', long drive today',
+  ' while I am driving',
+  ' before we hit the highway',
+  ' real quick',
+  ", I'm running late",
+];
 const NONE_SAY = "Sorry, I can't do that from the car controls.";
 
 /**
@@ -135,7 +142,10 @@ export function generateCarbotExamples(options: GenerateOptions): CarbotExample[
 }
 
 /** The assistant answer: `<ACTION>{compact json}</ACTION>\n<SAY>{say}</SAY>`. */
-export function formatCarbotAnswer(action: { readonly name: string; readonly args: Readonly<Record<string, unknown>> }, say: string): string {
+export function formatCarbotAnswer(
+  action: { readonly name: string; readonly args: Readonly<Record<string, unknown>> },
+  say: string,
+): string {
   return `<ACTION>${formatAction(action)}</ACTION>\n<SAY>${say}</SAY>`;
 }
 
@@ -325,7 +335,9 @@ export function carbotSay(action: CarbotAction): string {
     case 'car.acc.set_main':
       return `Adaptive cruise control ${on(action.args.on)}.`;
     case 'car.acc.command':
-      return { cancel: 'Cruise control cancelled.', hold: 'Holding the current cruise speed.', resume: 'Resuming cruise control.' }[action.args.cmd];
+      return { cancel: 'Cruise control cancelled.', hold: 'Holding the current cruise speed.', resume: 'Resuming cruise control.' }[
+        action.args.cmd
+      ];
     case 'car.acc.set_headway_level':
       return `Following distance set to level ${action.args.level}.`;
     case 'car.lks.set_main':

@@ -25,13 +25,19 @@ const { values } = parseArgs({
   },
 });
 
-
 try {
   const preset = values.preset as CarbotPresetName;
-  if (!(preset in CARBOT_PRESETS)) throw new InvalidArgumentError({ argument: '--preset', message: `use ${Object.keys(CARBOT_PRESETS).join(' or ')}, got ${values.preset}` });
+  if (!(preset in CARBOT_PRESETS))
+    throw new InvalidArgumentError({
+      argument: '--preset',
+      message: `use ${Object.keys(CARBOT_PRESETS).join(' or ')}, got ${values.preset}`,
+    });
   const provider = values['judge-provider'] as JudgeProviderName | undefined;
   if ((provider === undefined) !== (values['judge-model'] === undefined)) {
-    throw new InvalidArgumentError({ argument: '--judge-provider', message: 'give --judge-provider and --judge-model together (e.g. --judge-provider gemini --judge-model gemini-2.5-flash)' });
+    throw new InvalidArgumentError({
+      argument: '--judge-provider',
+      message: 'give --judge-provider and --judge-model together (e.g. --judge-provider gemini --judge-model gemini-2.5-flash)',
+    });
   }
   const maxSteps = positiveIntegerFlag('max-steps', values['max-steps']);
   const examples = positiveIntegerFlag('examples', values.examples);
@@ -45,7 +51,13 @@ try {
     ...(evalLimit === undefined ? {} : { evalLimit }),
     ...(provider === undefined
       ? {}
-      : { judge: { provider, model: values['judge-model'] as string, ...(values['judge-base-url'] === undefined ? {} : { baseUrl: values['judge-base-url'] }) } }),
+      : {
+          judge: {
+            provider,
+            model: values['judge-model'] as string,
+            ...(values['judge-base-url'] === undefined ? {} : { baseUrl: values['judge-base-url'] }),
+          },
+        }),
   });
   console.log(`\nreport: ${result.files.summary}`);
 } catch (error) {

@@ -39,12 +39,20 @@ describe.skipIf(assets === undefined)(`CarBot pipeline on stories260K${assets ==
 
   it('writes every report file', () => {
     const f = result.files;
-    for (const file of [f.summary, f.table, f.pipelineSummary, f.lossPlot, ...f.plots, ...f.metrics, ...f.predictions]) expect(existsSync(file), file).toBe(true);
+    for (const file of [f.summary, f.table, f.pipelineSummary, f.lossPlot, ...f.plots, ...f.metrics, ...f.predictions])
+      expect(existsSync(file), file).toBe(true);
     expect(f.plots.map((p) => p.slice(out.length + 1)).sort()).toEqual(['plots/metrics.svg', 'plots/metrics_normalized.svg']);
     for (const split of ['train', 'validation', 'test']) expect(existsSync(join(out, 'data', `${split}.jsonl`))).toBe(true);
     expect(existsSync(join(out, 'train', 'adapter_model.safetensors'))).toBe(true);
     const md = readFileSync(f.summary, 'utf8');
-    for (const heading of ['## Metrics (raw)', '## Metrics (after the normalisation hook)', '## Runtime', '## Pairwise judge', '## Training']) expect(md).toContain(heading);
+    for (const heading of [
+      '## Metrics (raw)',
+      '## Metrics (after the normalisation hook)',
+      '## Runtime',
+      '## Pairwise judge',
+      '## Training',
+    ])
+      expect(md).toContain(heading);
     expect(readFileSync(f.table, 'utf8').split('\n')[0]).toBe('metric,base,lora');
   });
 
@@ -52,14 +60,25 @@ describe.skipIf(assets === undefined)(`CarBot pipeline on stories260K${assets ==
     expect(result.runs.map((r) => r.run)).toEqual(['base', 'lora']);
     expect(result.runs.every((r) => Number.isFinite(r.metrics.raw.validation_loss))).toBe(true);
     expect(result.runs[1]?.metrics.raw.validation_loss).toBeLessThan(result.runs[0]?.metrics.raw.validation_loss ?? Number.NaN);
-    const keys = ['carbot.action_em', 'carbot.intent_accuracy', 'carbot.name_mentioned', 'json_exact_match', 'slot_f1.micro', 'slot_f1.macro', 'schema_valid', 'json_valid.strict', 'json_valid.lenient'];
+    const keys = [
+      'carbot.action_em',
+      'carbot.intent_accuracy',
+      'carbot.name_mentioned',
+      'json_exact_match',
+      'slot_f1.micro',
+      'slot_f1.macro',
+      'schema_valid',
+      'json_valid.strict',
+      'json_valid.lenient',
+    ];
     for (const run of result.runs) {
       expect(run.count).toBe(4);
       for (const k of keys) {
         expect(run.metrics.raw[k], `${run.run} ${k}`).toBeGreaterThanOrEqual(0);
         expect(run.metrics.raw[k], `${run.run} ${k}`).toBeLessThanOrEqual(1);
       }
-      for (const k of ['carbot.action_em', 'json_exact_match', 'slot_f1.micro']) expect(Number.isFinite(run.metrics.normalized?.[k])).toBe(true);
+      for (const k of ['carbot.action_em', 'json_exact_match', 'slot_f1.micro'])
+        expect(Number.isFinite(run.metrics.normalized?.[k])).toBe(true);
       expect(run.stats?.latencyMs.mean).toBeGreaterThan(0);
       expect(run.stats?.latencyMs.p95).toBeGreaterThanOrEqual(run.stats?.latencyMs.p50 ?? Number.NaN);
       expect(run.stats?.peakTensorBytes).toBeGreaterThan(0);

@@ -40,7 +40,10 @@ const sameAction = (a: GoldAction | undefined, b: GoldAction): boolean =>
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value !== null && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value);
 }
@@ -76,5 +79,12 @@ export function scoreCarbotPredictions(rows: readonly { id: string; prediction: 
     perExample[r.id] = { action_em_strict: s, action_em_lenient: l };
   }
   const n = Math.max(rows.length, 1);
-  return { actionEmStrict: emS / n, actionEmLenient: emL / n, intentAccuracyStrict: inS / n, intentAccuracyLenient: inL / n, nameMentioned: mentioned / n, perExample };
+  return {
+    actionEmStrict: emS / n,
+    actionEmLenient: emL / n,
+    intentAccuracyStrict: inS / n,
+    intentAccuracyLenient: inL / n,
+    nameMentioned: mentioned / n,
+    perExample,
+  };
 }

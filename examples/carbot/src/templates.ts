@@ -46,7 +46,10 @@ const raw: Record<CarbotLabel, Spec[]> = {
     { text: 'enable {switches}', fixed: { on: true } },
     { text: 'turn {switches} back on', fixed: { on: true } },
     { text: 'child lock {switches}', fixed: { on: false, reason: 'child_lock', target: ['rear', 'rear_left', 'rear_right'] } },
-    { text: 'turn on the child lock for {switches}', fixed: { on: false, reason: 'child_lock', target: ['rear', 'rear_left', 'rear_right'] } },
+    {
+      text: 'turn on the child lock for {switches}',
+      fixed: { on: false, reason: 'child_lock', target: ['rear', 'rear_left', 'rear_right'] },
+    },
     {
       text: 'the kids are in the back, lock {switches}',
       fixed: { on: false, reason: 'child_lock', target: ['rear', 'rear_left', 'rear_right'] },
@@ -62,7 +65,7 @@ const raw: Record<CarbotLabel, Spec[]> = {
     { text: 'shut {sunroof}', fixed: { level: 0 } },
     { text: 'open {sunroof} all the way', fixed: { level: 3 } },
     { text: 'crack {sunroof} open', fixed: { level: 1 } },
-    { text: "I want {sunroof} at level {level}", statement: true },
+    { text: 'I want {sunroof} at level {level}', statement: true },
   ],
   'car.media.set_volume': [
     'set the volume to {level}',
@@ -89,12 +92,7 @@ const raw: Record<CarbotLabel, Spec[]> = {
     { text: 'turn the sound back on', fixed: { on: false } },
     { text: 'cancel mute', fixed: { on: false } },
   ],
-  'car.media.command': [
-    '{media}',
-    'go ahead and {media}',
-    { text: 'I want you to {media}', statement: true },
-    'media: {media}',
-  ],
+  'car.media.command': ['{media}', 'go ahead and {media}', { text: 'I want you to {media}', statement: true }, 'media: {media}'],
   'car.seat.set_thermal': [
     'set {seat} {feature} to level {level}',
     'turn {seat} {feature} to {level}',

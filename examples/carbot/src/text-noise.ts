@@ -2,8 +2,22 @@ import type { Rng } from '@lora/core';
 
 /** English words for 0–15, index = value. */
 export const NUMBER_WORDS = [
-  'zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven',
-  'eight', 'nine', 'ten', 'eleven', 'twelve', 'thirteen', 'fourteen', 'fifteen',
+  'zero',
+  'one',
+  'two',
+  'three',
+  'four',
+  'five',
+  'six',
+  'seven',
+  'eight',
+  'nine',
+  'ten',
+  'eleven',
+  'twelve',
+  'thirteen',
+  'fourteen',
+  'fifteen',
 ] as const;
 
 const TEENS = ['sixteen', 'seventeen', 'eighteen', 'nineteen'];
@@ -27,9 +41,32 @@ export function wordToNumber(word: string): number | undefined {
 
 /** QWERTY neighbours of each lowercase letter (same row and the rows above and below). */
 export const KEYBOARD_NEIGHBOURS: Readonly<Record<string, string>> = {
-  q: 'wa', w: 'qeas', e: 'wrds', r: 'etdf', t: 'ryfg', y: 'tugh', u: 'yihj', i: 'uojk', o: 'ipkl', p: 'ol',
-  a: 'qwsz', s: 'awedxz', d: 'serfcx', f: 'drtgvc', g: 'ftyhbv', h: 'gyujnb', j: 'huikmn', k: 'jiolm', l: 'kop',
-  z: 'asx', x: 'zsdc', c: 'xdfv', v: 'cfgb', b: 'vghn', n: 'bhjm', m: 'njk',
+  q: 'wa',
+  w: 'qeas',
+  e: 'wrds',
+  r: 'etdf',
+  t: 'ryfg',
+  y: 'tugh',
+  u: 'yihj',
+  i: 'uojk',
+  o: 'ipkl',
+  p: 'ol',
+  a: 'qwsz',
+  s: 'awedxz',
+  d: 'serfcx',
+  f: 'drtgvc',
+  g: 'ftyhbv',
+  h: 'gyujnb',
+  j: 'huikmn',
+  k: 'jiolm',
+  l: 'kop',
+  z: 'asx',
+  x: 'zsdc',
+  c: 'xdfv',
+  v: 'cfgb',
+  b: 'vghn',
+  n: 'bhjm',
+  m: 'njk',
 };
 
 /** One typo applied by {@link addTypos}. */
@@ -42,7 +79,18 @@ export interface Typo {
   readonly typo: string;
 }
 
-const PROTECTED = new Set<string>([...NUMBER_WORDS, ...TEENS, ...TENS.filter((t) => t !== ''), 'off', 'on', 'auto', 'mute', 'unmute', 'high', 'low']);
+const PROTECTED = new Set<string>([
+  ...NUMBER_WORDS,
+  ...TEENS,
+  ...TENS.filter((t) => t !== ''),
+  'off',
+  'on',
+  'auto',
+  'mute',
+  'unmute',
+  'high',
+  'low',
+]);
 
 /**
  * Adds `count` typos to `text`, each in a different word of at least 4 letters: a letter

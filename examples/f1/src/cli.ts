@@ -32,7 +32,8 @@ async function main(): Promise<void> {
   const assets = process.env.LORA_ASSETS_DIR;
   const f1db = values.f1db ?? (assets === undefined ? undefined : join(assets, 'data', 'f1db'));
   if (f1db === undefined) throw new InvalidArgumentError({ argument: '--f1db', message: 'pass --f1db <dir> or set LORA_ASSETS_DIR' });
-  if (values.out === undefined) throw new InvalidArgumentError({ argument: '--out', message: 'pass the output folder, e.g. --out data/f1' });
+  if (values.out === undefined)
+    throw new InvalidArgumentError({ argument: '--out', message: 'pass the output folder, e.g. --out data/f1' });
   const seed = intOption('seed', values.seed) ?? 0;
   const fromSeason = intOption('from', values.from);
   const toSeason = intOption('to', values.to);
@@ -41,9 +42,18 @@ async function main(): Promise<void> {
   const db = await loadF1Db(f1db, { ...(fromSeason === undefined ? {} : { fromSeason }), ...(toSeason === undefined ? {} : { toSeason }) });
   const questions = generateF1Questions(db, { seed, ...(maxPerCategory === undefined ? {} : { maxPerCategory }) });
   const result = splitF1Questions(questions, { seed });
-  const files = await writeF1Splits(resolve(values.out), result, { source: 'F1DB (CC-BY-4.0, F1DB / Marcel Overdijk et al.)', seed, fromSeason, toSeason, maxPerCategory });
+  const files = await writeF1Splits(resolve(values.out), result, {
+    source: 'F1DB (CC-BY-4.0, F1DB / Marcel Overdijk et al.)',
+    seed,
+    fromSeason,
+    toSeason,
+    maxPerCategory,
+  });
   console.log(`${questions.length} questions from ${db.seasons.length} seasons in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  for (const s of result.strata) console.log(`  ${s.stratum.padEnd(26)} ${String(s.total).padStart(5)}  train ${s.counts.train}  validation ${s.counts.validation}  test ${s.counts.test}`);
+  for (const s of result.strata)
+    console.log(
+      `  ${s.stratum.padEnd(26)} ${String(s.total).padStart(5)}  train ${s.counts.train}  validation ${s.counts.validation}  test ${s.counts.test}`,
+    );
   for (const f of files) console.log(`wrote ${f}`);
 }
 

@@ -18,8 +18,15 @@ export interface F1Splits {
 }
 
 /** Stratified split of questions by category (exact per-category counts by largest remainder). */
-export function splitF1Questions(questions: readonly F1Question[], options: { seed: number; fractions?: Readonly<Record<F1SplitName, number>> }): F1Splits {
-  const { splits, strata, counts } = stratifiedSplit(questions, { fractions: options.fractions ?? F1_SPLIT_FRACTIONS, seed: options.seed, stratifyBy: 'category' });
+export function splitF1Questions(
+  questions: readonly F1Question[],
+  options: { seed: number; fractions?: Readonly<Record<F1SplitName, number>> },
+): F1Splits {
+  const { splits, strata, counts } = stratifiedSplit(questions, {
+    fractions: options.fractions ?? F1_SPLIT_FRACTIONS,
+    seed: options.seed,
+    stratifyBy: 'category',
+  });
   return { splits, strata, counts };
 }
 

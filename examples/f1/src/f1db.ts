@@ -9,7 +9,10 @@ import { z } from 'zod';
 // so newer F1DB releases still load. Empty YAML values parse as null, hence `nullish()`.
 
 const id = z.string().min(1);
-const optionalText = z.string().nullish().transform((v) => v ?? undefined);
+const optionalText = z
+  .string()
+  .nullish()
+  .transform((v) => v ?? undefined);
 
 /** A driver file, `drivers/<id>.yml`. */
 export const DriverSchema = z.looseObject({
@@ -21,18 +24,32 @@ export const DriverSchema = z.looseObject({
 /** A constructor file, `constructors/<id>.yml`. */
 export const ConstructorSchema = z.looseObject({ id, name: z.string().min(1), fullName: optionalText, countryId: id });
 /** A circuit file, `circuits/<id>.yml`. */
-export const CircuitSchema = z.looseObject({ id, name: z.string().min(1), fullName: z.string().min(1), placeName: z.string().min(1), countryId: id });
+export const CircuitSchema = z.looseObject({
+  id,
+  name: z.string().min(1),
+  fullName: z.string().min(1),
+  placeName: z.string().min(1),
+  countryId: id,
+});
 /** A country file, `countries/<id>.yml`. */
 export const CountrySchema = z.looseObject({ id, name: z.string().min(1), demonym: optionalText, continentId: id });
 /** A Grand Prix file, `grands-prix/<id>.yml`. */
 export const GrandPrixSchema = z.looseObject({ id, name: z.string().min(1), fullName: z.string().min(1), countryId: optionalText });
 
-const position = z.union([z.number().int(), z.string()]).nullish().transform((v) => v ?? undefined);
+const position = z
+  .union([z.number().int(), z.string()])
+  .nullish()
+  .transform((v) => v ?? undefined);
 
 /** One row of `seasons/<year>/driver-standings.yml`. */
 export const DriverStandingSchema = z.looseObject({ position, driverId: id, points: z.number().nullish() });
 /** One row of `seasons/<year>/constructor-standings.yml`. */
-export const ConstructorStandingSchema = z.looseObject({ position, constructorId: id, engineManufacturerId: id.nullish(), points: z.number().nullish() });
+export const ConstructorStandingSchema = z.looseObject({
+  position,
+  constructorId: id,
+  engineManufacturerId: id.nullish(),
+  points: z.number().nullish(),
+});
 /** `seasons/<year>/races/<nn-name>/race.yml`. */
 export const RaceSchema = z.looseObject({
   id: z.number().int(),
@@ -175,7 +192,9 @@ async function loadTable<S extends z.ZodType<{ id: string }>>(dir: string, schem
 
 async function loadSeason(dir: string, year: number, hasLaterSeason: boolean): Promise<Season> {
   const entries = await readdir(dir);
-  const driverStandings = entries.includes('driver-standings.yml') ? await readYaml(join(dir, 'driver-standings.yml'), z.array(DriverStandingSchema).nullable()) : [];
+  const driverStandings = entries.includes('driver-standings.yml')
+    ? await readYaml(join(dir, 'driver-standings.yml'), z.array(DriverStandingSchema).nullable())
+    : [];
   const constructorStandings = entries.includes('constructor-standings.yml')
     ? await readYaml(join(dir, 'constructor-standings.yml'), z.array(ConstructorStandingSchema).nullable())
     : [];
@@ -185,7 +204,9 @@ async function loadSeason(dir: string, year: number, hasLaterSeason: boolean): P
       const raceDir = join(dir, 'races', name);
       const files = await readdir(raceDir);
       const race = await readYaml(join(raceDir, 'race.yml'), RaceSchema);
-      const results = files.includes('race-results.yml') ? (await readYaml(join(raceDir, 'race-results.yml'), z.array(RaceResultSchema).nullable())) ?? [] : undefined;
+      const results = files.includes('race-results.yml')
+        ? ((await readYaml(join(raceDir, 'race-results.yml'), z.array(RaceResultSchema).nullable())) ?? [])
+        : undefined;
       return { ...race, year, results };
     }),
   );

@@ -11,7 +11,6 @@ import { parseArgs } from 'node:util';
 import { InvalidArgumentError, positiveIntegerFlag } from '@lora/core';
 import { F1_PRESETS, type F1PresetName, rebuildF1Report, runF1Pipeline } from './pipeline.js';
 
-
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -27,7 +26,11 @@ async function main(): Promise<void> {
     },
   });
   const command = positionals[0] ?? 'run';
-  if (!Object.hasOwn(F1_PRESETS, values.preset)) throw new InvalidArgumentError({ argument: '--preset', message: `must be one of ${Object.keys(F1_PRESETS).join(', ')}, got "${values.preset}"` });
+  if (!Object.hasOwn(F1_PRESETS, values.preset))
+    throw new InvalidArgumentError({
+      argument: '--preset',
+      message: `must be one of ${Object.keys(F1_PRESETS).join(', ')}, got "${values.preset}"`,
+    });
   const preset = values.preset as F1PresetName;
   const out = values.out ?? `runs/f1-${preset}`;
   if (command === 'rebuild') {
@@ -35,9 +38,11 @@ async function main(): Promise<void> {
     for (const f of [files.epochResults, files.summaryResults, files.summary, files.table, ...files.plots]) console.log(`wrote ${f}`);
     return;
   }
-  if (command !== 'run') throw new InvalidArgumentError({ argument: 'command', message: `unknown command "${command}"; use run or rebuild` });
+  if (command !== 'run')
+    throw new InvalidArgumentError({ argument: 'command', message: `unknown command "${command}"; use run or rebuild` });
   // MC scoring by log-probability needs no judge; the flags are accepted for a uniform recipe CLI.
-  if (values['judge-provider'] !== undefined) console.error('[f1] --judge-provider ignored: answers are scored by log-probability of the options');
+  if (values['judge-provider'] !== undefined)
+    console.error('[f1] --judge-provider ignored: answers are scored by log-probability of the options');
   const epochs = positiveIntegerFlag('epochs', values.epochs);
   const maxSteps = positiveIntegerFlag('max-steps', values['max-steps']);
   const evalLimit = positiveIntegerFlag('limit', values.limit);

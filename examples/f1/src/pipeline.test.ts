@@ -26,7 +26,15 @@ describe.skipIf(assets === undefined)('runF1Pipeline (stories260K, two models, t
       expect(Number.isFinite(e.acc) && Number.isFinite(e.accNorm)).toBe(true);
       expect(existsSync(join(out, e.model, `epoch_${e.epoch}`, 'mc_results.json'))).toBe(true);
     }
-    for (const f of ['epoch_results.csv', 'summary_results.csv', 'comparison_summary.md', 'comparison_table.csv', 'plots/accuracy_per_epoch.svg', 'plots/train_time.svg', 'plots/eval_time.svg']) {
+    for (const f of [
+      'epoch_results.csv',
+      'summary_results.csv',
+      'comparison_summary.md',
+      'comparison_table.csv',
+      'plots/accuracy_per_epoch.svg',
+      'plots/train_time.svg',
+      'plots/eval_time.svg',
+    ]) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
     for (const losses of Object.values(r.losses)) expect(losses.at(-1)).toBeLessThan(losses[0] as number);

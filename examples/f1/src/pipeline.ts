@@ -3,7 +3,16 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, parseJson } from '@lora/core';
-import { type McItem, type McReport, type RunMetrics, groupedBarChart, readRuns, scoreMultipleChoice, writeComparison, writeRunMetrics } from '@lora/eval';
+import {
+  type McItem,
+  type McReport,
+  type RunMetrics,
+  groupedBarChart,
+  readRuns,
+  scoreMultipleChoice,
+  writeComparison,
+  writeRunMetrics,
+} from '@lora/eval';
 import type { CausalLM } from '@lora/models';
 import { quantizeModel, withDequantizedWeights } from '@lora/quant';
 import { type LoadedRecipe, lineChartSvg, loadRecipe, loadRecipeModel, trainRecipe } from '@lora/train';
@@ -121,16 +130,27 @@ export interface F1PipelineResult {
 }
 
 /** Generates the F1 questions into `dir` unless `dir/train.jsonl` exists. */
-export async function prepareF1Data(dir: string, options: F1Preset['data'], env: Readonly<Record<string, string | undefined>>): Promise<boolean> {
+export async function prepareF1Data(
+  dir: string,
+  options: F1Preset['data'],
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<boolean> {
   if (existsSync(join(dir, 'train.jsonl'))) return false;
   const assets = env.LORA_ASSETS_DIR;
-  if (assets === undefined) throw new InvalidArgumentError({ argument: 'LORA_ASSETS_DIR', message: 'set it to the folder holding data/f1db' });
+  if (assets === undefined)
+    throw new InvalidArgumentError({ argument: 'LORA_ASSETS_DIR', message: 'set it to the folder holding data/f1db' });
   const db = await loadF1Db(join(assets, 'data', 'f1db'), {
     ...(options.fromSeason === undefined ? {} : { fromSeason: options.fromSeason }),
     ...(options.toSeason === undefined ? {} : { toSeason: options.toSeason }),
   });
-  const questions = generateF1Questions(db, { seed: options.seed, ...(options.maxPerCategory === undefined ? {} : { maxPerCategory: options.maxPerCategory }) });
-  await writeF1Splits(dir, splitF1Questions(questions, { seed: options.seed }), { source: 'F1DB (CC-BY-4.0, F1DB / Marcel Overdijk et al.)', ...options });
+  const questions = generateF1Questions(db, {
+    seed: options.seed,
+    ...(options.maxPerCategory === undefined ? {} : { maxPerCategory: options.maxPerCategory }),
+  });
+  await writeF1Splits(dir, splitF1Questions(questions, { seed: options.seed }), {
+    source: 'F1DB (CC-BY-4.0, F1DB / Marcel Overdijk et al.)',
+    ...options,
+  });
   return true;
 }
 
@@ -149,9 +169,18 @@ const LETTERS = ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H'];
  * options, `Answer:`) and each continuation is ` <letter>) <option>`, so `acc` (sum of log-probs)
  * rewards the trained answer letter and `acc_norm` (per character) corrects for long names.
  */
-export async function scoreF1(model: CausalLM, tokenizer: Parameters<typeof scoreMultipleChoice>[0]['tokenizer'], items: readonly McItem[], options: { outFile?: string; progressEvery?: number; log?: (line: string) => void; label?: string } = {}): Promise<McReport> {
+export async function scoreF1(
+  model: CausalLM,
+  tokenizer: Parameters<typeof scoreMultipleChoice>[0]['tokenizer'],
+  items: readonly McItem[],
+  options: { outFile?: string; progressEvery?: number; log?: (line: string) => void; label?: string } = {},
+): Promise<McReport> {
   // The option texts stay on the item (`text`) for the prompt; the scored options carry their letter.
-  const lettered = items.map((item) => ({ ...item, options: item.options.map((o, i) => `${LETTERS[i] ?? String(i)}) ${o}`), text: item.options }));
+  const lettered = items.map((item) => ({
+    ...item,
+    options: item.options.map((o, i) => `${LETTERS[i] ?? String(i)}) ${o}`),
+    text: item.options,
+  }));
   return scoreMultipleChoice({
     model,
     tokenizer,
@@ -182,7 +211,20 @@ export function formatSummaryResults(rows: readonly EpochResult[]): string {
     const last = own.at(-1);
     const best = own.reduce<EpochResult | undefined>((b, r) => (b === undefined || r.acc > b.acc ? r : b), undefined);
     const sum = (k: 'trainSeconds' | 'evalSeconds') => own.reduce((s, r) => s + r[k], 0);
-    lines.push([m, own.filter((r) => r.epoch > 0).length, num(base?.acc ?? null), num(base?.accNorm ?? null), num(last?.acc ?? null), num(last?.accNorm ?? null), best?.epoch ?? '', num(best?.acc ?? null), num(sum('trainSeconds')), num(sum('evalSeconds'))].join(','));
+    lines.push(
+      [
+        m,
+        own.filter((r) => r.epoch > 0).length,
+        num(base?.acc ?? null),
+        num(base?.accNorm ?? null),
+        num(last?.acc ?? null),
+        num(last?.accNorm ?? null),
+        best?.epoch ?? '',
+        num(best?.acc ?? null),
+        num(sum('trainSeconds')),
+        num(sum('evalSeconds')),
+      ].join(','),
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -208,7 +250,11 @@ export async function readEpochResults(out: string): Promise<EpochResult[]> {
  */
 export async function rebuildF1Report(out: string): Promise<F1ReportFiles> {
   const rows = await readEpochResults(out);
-  if (rows.length === 0) throw new InvalidArgumentError({ argument: 'out', message: `${out} holds no <model>/epoch_<e>/epoch.json; run the pipeline into it first` });
+  if (rows.length === 0)
+    throw new InvalidArgumentError({
+      argument: 'out',
+      message: `${out} holds no <model>/epoch_<e>/epoch.json; run the pipeline into it first`,
+    });
   const epochResults = join(out, 'epoch_results.csv');
   const summaryResults = join(out, 'summary_results.csv');
   await writeFile(epochResults, formatEpochResults(rows));
@@ -217,10 +263,17 @@ export async function rebuildF1Report(out: string): Promise<F1ReportFiles> {
   // Comparison: each model's base (epoch 0) and last epoch as runs.
   for (const m of models) {
     const own = rows.filter((r) => r.model === m).sort((a, b) => a.epoch - b.epoch);
-    for (const [run, r] of [[`${m}-base`, own[0]], [m, own.at(-1)]] as const) {
+    for (const [run, r] of [
+      [`${m}-base`, own[0]],
+      [m, own.at(-1)],
+    ] as const) {
       if (r === undefined) continue;
       const resultsFile = `${m}/epoch_${r.epoch}/mc_results.json`;
-      const saved = parseJson(await readFile(join(out, resultsFile), 'utf8'), z.looseObject({ summary: z.looseObject({ calibration: z.unknown() }) }), { file: resultsFile });
+      const saved = parseJson(
+        await readFile(join(out, resultsFile), 'utf8'),
+        z.looseObject({ summary: z.looseObject({ calibration: z.unknown() }) }),
+        { file: resultsFile },
+      );
       const metrics: RunMetrics = {
         formatVersion: 1,
         run,
@@ -238,7 +291,11 @@ export async function rebuildF1Report(out: string): Promise<F1ReportFiles> {
   await mkdir(join(out, 'plots'), { recursive: true });
   const plots = [...comparison.plots];
   const line = (file: string, title: string, yLabel: string, pick: (r: EpochResult) => number) => {
-    const series = models.map((m, i) => ({ name: m, color: COLORS[i % COLORS.length] as string, points: rows.filter((r) => r.model === m).map((r) => [r.epoch, pick(r)] as const) }));
+    const series = models.map((m, i) => ({
+      name: m,
+      color: COLORS[i % COLORS.length] as string,
+      points: rows.filter((r) => r.model === m).map((r) => [r.epoch, pick(r)] as const),
+    }));
     plots.push(file);
     return writeFile(join(out, file), lineChartSvg(series, { title, xLabel: 'epoch (0 = base)', yLabel, yMin: 0, yMax: 1 }));
   };
@@ -247,8 +304,22 @@ export async function rebuildF1Report(out: string): Promise<F1ReportFiles> {
   const totals = (k: 'trainSeconds' | 'evalSeconds') => models.map((m) => rows.filter((r) => r.model === m).reduce((s, r) => s + r[k], 0));
   const trainT = totals('trainSeconds');
   const evalT = totals('evalSeconds');
-  await writeFile(join(out, 'plots/train_time.svg'), groupedBarChart('Training time per model (s)', ['train seconds'], models.map((m, i) => ({ name: m, values: [trainT[i] ?? 0] }))));
-  await writeFile(join(out, 'plots/eval_time.svg'), groupedBarChart('Evaluation time per model (s, all epochs)', ['eval seconds'], models.map((m, i) => ({ name: m, values: [evalT[i] ?? 0] }))));
+  await writeFile(
+    join(out, 'plots/train_time.svg'),
+    groupedBarChart(
+      'Training time per model (s)',
+      ['train seconds'],
+      models.map((m, i) => ({ name: m, values: [trainT[i] ?? 0] })),
+    ),
+  );
+  await writeFile(
+    join(out, 'plots/eval_time.svg'),
+    groupedBarChart(
+      'Evaluation time per model (s, all epochs)',
+      ['eval seconds'],
+      models.map((m, i) => ({ name: m, values: [evalT[i] ?? 0] })),
+    ),
+  );
   plots.push('plots/train_time.svg', 'plots/eval_time.svg');
   return { epochResults, summaryResults, summary: comparison.summary, table: comparison.table, plots };
 }
@@ -269,11 +340,28 @@ async function evaluateEpoch(
   const t0 = Date.now();
   // A 4-bit base is dequantized once for the whole scoring pass, not at every forward.
   const report = await withDequantizedWeights(model, () =>
-    scoreF1(model, tokenizer, items, { outFile: join(dir, 'mc_results.json'), log: options.log, label: `${row.model} epoch ${row.epoch}`, ...(options.progressEvery === undefined ? {} : { progressEvery: options.progressEvery }) }),
+    scoreF1(model, tokenizer, items, {
+      outFile: join(dir, 'mc_results.json'),
+      log: options.log,
+      label: `${row.model} epoch ${row.epoch}`,
+      ...(options.progressEvery === undefined ? {} : { progressEvery: options.progressEvery }),
+    }),
   );
-  const result: EpochResult = { ...row, acc: report.acc, accNorm: report.accNorm, ece: report.calibration.ece, count: report.count, evalSeconds: (Date.now() - t0) / 1000 };
-  await writeFile(join(dir, 'epoch.json'), `${JSON.stringify(result, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1)}\n`);
-  options.log(`[f1] ${row.model} epoch ${row.epoch}: acc ${report.acc.toFixed(3)} acc_norm ${report.accNorm.toFixed(3)} (${result.evalSeconds.toFixed(1)} s)`);
+  const result: EpochResult = {
+    ...row,
+    acc: report.acc,
+    accNorm: report.accNorm,
+    ece: report.calibration.ece,
+    count: report.count,
+    evalSeconds: (Date.now() - t0) / 1000,
+  };
+  await writeFile(
+    join(dir, 'epoch.json'),
+    `${JSON.stringify(result, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1)}\n`,
+  );
+  options.log(
+    `[f1] ${row.model} epoch ${row.epoch}: acc ${report.acc.toFixed(3)} acc_norm ${report.accNorm.toFixed(3)} (${result.evalSeconds.toFixed(1)} s)`,
+  );
   return result;
 }
 
@@ -295,7 +383,11 @@ export async function runF1Pipeline(options: F1PipelineOptions): Promise<F1Pipel
   const env = options.env ?? process.env;
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const preset = F1_PRESETS[options.preset ?? 'smoke'];
-  if (preset === undefined) throw new InvalidArgumentError({ argument: 'preset', message: `unknown preset "${String(options.preset)}"; use ${Object.keys(F1_PRESETS).join(', ')}` });
+  if (preset === undefined)
+    throw new InvalidArgumentError({
+      argument: 'preset',
+      message: `unknown preset "${String(options.preset)}"; use ${Object.keys(F1_PRESETS).join(', ')}`,
+    });
   const out = resolve(options.out);
   const dataDir = join(out, 'data');
   await mkdir(out, { recursive: true });
@@ -315,22 +407,53 @@ export async function runF1Pipeline(options: F1PipelineOptions): Promise<F1Pipel
     // Epoch 0: the base model as it is trained (4-bit when the recipe quantizes).
     const base = await loadRecipeModel(recipe, env, log);
     try {
-      if (recipe.quantization !== undefined) await quantizeModel(base.loaded.model, { type: recipe.quantization.type, blocksize: recipe.quantization.blocksize, doubleQuant: recipe.quantization.doubleQuant, skip: recipe.quantization.skip });
-      rows.push(await evaluateEpoch(base.loaded.model, base.tokenizer, items, { model: spec.name, epoch: 0, step: 0, trainLoss: null, trainSeconds: 0 }, join(modelDir, 'epoch_0'), { log, ...(options.progressEvery === undefined ? {} : { progressEvery: options.progressEvery }) }));
+      if (recipe.quantization !== undefined)
+        await quantizeModel(base.loaded.model, {
+          type: recipe.quantization.type,
+          blocksize: recipe.quantization.blocksize,
+          doubleQuant: recipe.quantization.doubleQuant,
+          skip: recipe.quantization.skip,
+        });
+      rows.push(
+        await evaluateEpoch(
+          base.loaded.model,
+          base.tokenizer,
+          items,
+          { model: spec.name, epoch: 0, step: 0, trainLoss: null, trainSeconds: 0 },
+          join(modelDir, 'epoch_0'),
+          { log, ...(options.progressEvery === undefined ? {} : { progressEvery: options.progressEvery }) },
+        ),
+      );
     } finally {
       base.loaded.model.dispose();
     }
     let seen = 0;
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const t = Date.now();
-      const trained = await trainRecipe(loaded, { output: join(modelDir, 'train'), resume: epoch > 1, overwrite: epoch === 1, maxSteps: epoch * perEpoch, log, env });
+      const trained = await trainRecipe(loaded, {
+        output: join(modelDir, 'train'),
+        resume: epoch > 1,
+        overwrite: epoch === 1,
+        maxSteps: epoch * perEpoch,
+        log,
+        env,
+      });
       const trainSeconds = (Date.now() - t) / 1000;
       try {
         const stepLosses = trained.result.losses.slice(seen);
         seen = trained.result.losses.length;
         losses[spec.name] = [...trained.result.losses];
         const trainLoss = stepLosses.length === 0 ? null : stepLosses.reduce((a, b) => a + b, 0) / stepLosses.length;
-        rows.push(await evaluateEpoch(trained.model, trained.tokenizer, items, { model: spec.name, epoch, step: trained.result.step, trainLoss, trainSeconds }, join(modelDir, `epoch_${epoch}`), { log, ...(options.progressEvery === undefined ? {} : { progressEvery: options.progressEvery }) }));
+        rows.push(
+          await evaluateEpoch(
+            trained.model,
+            trained.tokenizer,
+            items,
+            { model: spec.name, epoch, step: trained.result.step, trainLoss, trainSeconds },
+            join(modelDir, `epoch_${epoch}`),
+            { log, ...(options.progressEvery === undefined ? {} : { progressEvery: options.progressEvery }) },
+          ),
+        );
       } finally {
         trained.model.dispose();
       }

@@ -7,7 +7,14 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitF1Questions, writeF1Splits, F1_SPLIT_FRACTIONS } from './dataset.js';
 import { loadF1Db, type F1Db } from './f1db.js';
-import { F1_CATEGORIES, F1QuestionSchema, generateF1Questions, seasonConstructorIds, seasonDriverIds, type F1Question } from './questions.js';
+import {
+  F1_CATEGORIES,
+  F1QuestionSchema,
+  generateF1Questions,
+  seasonConstructorIds,
+  seasonDriverIds,
+  type F1Question,
+} from './questions.js';
 import { renderF1Text, toMultipleChoiceRecord } from './render.js';
 import { MultipleChoiceRecordSchema } from '@lora/data';
 
@@ -21,7 +28,9 @@ describe('loadF1Db errors', () => {
   it('names the folders it looked in when there is no F1DB data', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'f1db-'));
     try {
-      await expect(loadF1Db(empty)).rejects.toSatisfy((e: unknown) => AssetNotFoundError.isInstance(e) && String(e).includes(join(empty, 'src', 'data')));
+      await expect(loadF1Db(empty)).rejects.toSatisfy(
+        (e: unknown) => AssetNotFoundError.isInstance(e) && String(e).includes(join(empty, 'src', 'data')),
+      );
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }
@@ -155,7 +164,9 @@ describe.skipIf(assets === undefined)(`F1 questions from F1DB${assets === undefi
     const sample = questions.filter((q) => q.category === 'race_winner' || q.category === 'pole_position').filter((_, i) => i % 25 === 0);
     for (const q of sample) {
       const key = q.id.split(':')[2] as string;
-      const dir = raceDirs(q.season as number).find((d) => d.replace(/^\d+-/, '') === key.replace(/^\d+-/, '') && d.startsWith(key.slice(0, 2)));
+      const dir = raceDirs(q.season as number).find(
+        (d) => d.replace(/^\d+-/, '') === key.replace(/^\d+-/, '') && d.startsWith(key.slice(0, 2)),
+      );
       const rows = readYamlRaw('seasons', String(q.season), 'races', dir as string, 'race-results.yml');
       const row = rows.find((r) => (q.category === 'race_winner' ? r.position === 1 : r.gridPosition === 1));
       const drivers = parse(readFileSync(join(db.root, 'drivers', `${String(row?.driverId)}.yml`), 'utf8')) as { name: string };

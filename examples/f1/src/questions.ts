@@ -30,12 +30,17 @@ export const F1QuestionSchema = z
     id: z.string().min(1),
     question: z.string().min(1),
     options: z.array(z.string().min(1)).length(F1_OPTION_COUNT),
-    answer: z.number().int().min(0).max(F1_OPTION_COUNT - 1),
+    answer: z
+      .number()
+      .int()
+      .min(0)
+      .max(F1_OPTION_COUNT - 1),
     category: z.enum(F1_CATEGORIES),
     season: z.number().int().optional(),
   })
   .superRefine((q, ctx) => {
-    if (new Set(q.options).size !== q.options.length) ctx.addIssue({ code: 'custom', path: ['options'], message: '`options` must be distinct' });
+    if (new Set(q.options).size !== q.options.length)
+      ctx.addIssue({ code: 'custom', path: ['options'], message: '`options` must be distinct' });
   });
 
 /** A generated question. */
@@ -81,7 +86,10 @@ export function generateF1Questions(db: F1Db, options: GenerateF1Options): F1Que
   const categories = options.categories ?? F1_CATEGORIES;
   for (const c of categories) {
     if (!(F1_CATEGORIES as readonly string[]).includes(c)) {
-      throw new InvalidArgumentError({ argument: 'categories', message: `unknown category "${c}"; use one of ${F1_CATEGORIES.join(', ')}` });
+      throw new InvalidArgumentError({
+        argument: 'categories',
+        message: `unknown category "${c}"; use one of ${F1_CATEGORIES.join(', ')}`,
+      });
     }
   }
   if (options.maxPerCategory !== undefined && !(Number.isInteger(options.maxPerCategory) && options.maxPerCategory > 0)) {
@@ -226,7 +234,13 @@ function raceDraft(db: F1Db, season: Season, race: Race, category: F1Category): 
   }
   // race_winning_constructor
   const others = [...seasonConstructorIds(season)].filter((c) => c !== winner.constructorId).map((c) => constructorName(db, c));
-  return { ...base, question: `Which constructor won ${title}?`, answer: constructorName(db, winner.constructorId), pool: others, fallback: [] };
+  return {
+    ...base,
+    question: `Which constructor won ${title}?`,
+    answer: constructorName(db, winner.constructorId),
+    pool: others,
+    fallback: [],
+  };
 }
 
 function championDraft(db: F1Db, season: Season, category: F1Category): Draft | undefined {
@@ -282,7 +296,16 @@ function circuitCountryDrafts(db: F1Db): Draft[] {
       .filter((c) => continentOf(db, c.countryId) === continent)
       .map((c) => countryName(c.countryId))
       .filter((n): n is string => n !== undefined);
-    return [{ id: `circuit_country:${circuit.id}`, category: 'circuit_country' as const, question: `In which country is the ${circuit.fullName} circuit?`, answer, pool: sameContinent, fallback: allCountries }];
+    return [
+      {
+        id: `circuit_country:${circuit.id}`,
+        category: 'circuit_country' as const,
+        question: `In which country is the ${circuit.fullName} circuit?`,
+        answer,
+        pool: sameContinent,
+        fallback: allCountries,
+      },
+    ];
   });
 }
 

@@ -22,7 +22,12 @@ export function renderF1Text(question: Pick<F1Question, 'question' | 'options' |
 
 /** The same text as a prompt/completion pair (loss on ` X` only). */
 export function toF1PromptCompletion(question: F1Question): { prompt: string; completion: string; id: string; category: string } {
-  return { prompt: renderF1Prompt(question), completion: ` ${optionLetter(question.answer)}`, id: question.id, category: question.category };
+  return {
+    prompt: renderF1Prompt(question),
+    completion: ` ${optionLetter(question.answer)}`,
+    id: question.id,
+    category: question.category,
+  };
 }
 
 /**

@@ -18,7 +18,14 @@ describe.skipIf(!assets)(`BFCL v4 conversion and scoring on ${assets ?? '(skippe
   });
 
   it('converts every row of the six single-turn categories', () => {
-    expect(result.counts).toEqual({ simple_python: 400, multiple: 200, parallel: 200, parallel_multiple: 200, live_simple: 258, irrelevance: 240 });
+    expect(result.counts).toEqual({
+      simple_python: 400,
+      multiple: 200,
+      parallel: 200,
+      parallel_multiple: 200,
+      live_simple: 258,
+      irrelevance: 240,
+    });
     expect(result.traces).toHaveLength(1498);
     expect(new Set(result.traces.map((t) => t.id)).size).toBe(1498);
     expect(Object.keys(result.counts)).toEqual([...BFCL_CATEGORIES]);
@@ -69,7 +76,9 @@ describe.skipIf(!assets)(`BFCL v4 conversion and scoring on ${assets ?? '(skippe
         for (const [key, accepted] of Object.entries(call.arguments)) {
           for (const value of accepted.slice(1)) {
             if (value === '' || (value !== null && typeof value === 'object')) continue;
-            const calls = callsFromMessage(t.messages.at(-1)!).map((c, i) => (i === ci ? { ...c, arguments: { ...c.arguments, [key]: value } } : c));
+            const calls = callsFromMessage(t.messages.at(-1)!).map((c, i) =>
+              i === ci ? { ...c, arguments: { ...c.arguments, [key]: value } } : c,
+            );
             expect(scoreCalls(calls, t.gold.calls, t).correct, `${t.id} ${key}=${JSON.stringify(value)}`).toBe(true);
             alternatives++;
           }
@@ -103,11 +112,14 @@ describe.skipIf(!assets)(`BFCL v4 conversion and scoring on ${assets ?? '(skippe
     }
     // Calling anything on an irrelevance row is wrong; not calling on a real row is wrong.
     const irrelevant = result.traces.filter((t) => t.category === 'irrelevance');
-    expect(irrelevant.every((t) => !scoreCompletion(formatToolCallsText([{ name: t.tools[0]!.function.name, arguments: {} }]), t).correct)).toBe(true);
+    expect(
+      irrelevant.every((t) => !scoreCompletion(formatToolCallsText([{ name: t.tools[0]!.function.name, arguments: {} }]), t).correct),
+    ).toBe(true);
     expect(withCalls.every((t) => !scoreCompletion('I cannot help.', t).correct)).toBe(true);
     // Order of parallel calls does not matter.
     const parallel = withCalls.filter((t) => t.gold.calls.length > 1);
-    for (const t of parallel) expect(scoreCalls([...callsFromMessage(t.messages.at(-1)!)].reverse(), t.gold.calls, t).correct, t.id).toBe(true);
+    for (const t of parallel)
+      expect(scoreCalls([...callsFromMessage(t.messages.at(-1)!)].reverse(), t.gold.calls, t).correct, t.id).toBe(true);
   });
 
   it('renders with the real Qwen3 and Llama 3.2 chat templates', async () => {
@@ -115,15 +127,27 @@ describe.skipIf(!assets)(`BFCL v4 conversion and scoring on ${assets ?? '(skippe
     const qwen = await loadTokenizer(models('tokenizer-qwen3'));
     const qwenTemplate = new ChatTemplate(resolveChatTemplate(qwen, { hasTools: true }));
     const parallel = result.traces.find((t) => t.category === 'parallel')!;
-    const rendered = qwenTemplate.render(parallel.messages, { tools: parallel.tools, specialTokens: specialTokenVariables(qwen), extra: { enable_thinking: false } }).text;
+    const rendered = qwenTemplate.render(parallel.messages, {
+      tools: parallel.tools,
+      specialTokens: specialTokenVariables(qwen),
+      extra: { enable_thinking: false },
+    }).text;
     expect(rendered).toContain('<tools>');
-    expect(parseToolCalls(rendered.slice(rendered.lastIndexOf('<|im_start|>assistant'))).calls).toEqual(callsFromMessage(parallel.messages.at(-1)!));
+    expect(parseToolCalls(rendered.slice(rendered.lastIndexOf('<|im_start|>assistant'))).calls).toEqual(
+      callsFromMessage(parallel.messages.at(-1)!),
+    );
 
     const llama = await loadTokenizer(models('tokenizer-llama3_2'));
     const llamaTemplate = new ChatTemplate(resolveChatTemplate(llama, { hasTools: true }));
     const simple = result.traces.find((t) => t.category === 'simple_python')!;
-    const text = llamaTemplate.render(simple.messages, { tools: simple.tools, specialTokens: specialTokenVariables(llama), extra: { date_string: '26 Jul 2024' } }).text;
-    const answer = text.slice(text.lastIndexOf('<|start_header_id|>assistant<|end_header_id|>') + '<|start_header_id|>assistant<|end_header_id|>'.length);
+    const text = llamaTemplate.render(simple.messages, {
+      tools: simple.tools,
+      specialTokens: specialTokenVariables(llama),
+      extra: { date_string: '26 Jul 2024' },
+    }).text;
+    const answer = text.slice(
+      text.lastIndexOf('<|start_header_id|>assistant<|end_header_id|>') + '<|start_header_id|>assistant<|end_header_id|>'.length,
+    );
     expect(parseToolCalls(answer).calls).toEqual(callsFromMessage(simple.messages.at(-1)!));
   });
 });

@@ -18,7 +18,11 @@ const BfclMessageSchema = z.looseObject({ role: z.enum(['system', 'user', 'assis
 export const BfclFunctionSchema = z.looseObject({
   name: z.string().min(1),
   description: z.string().optional(),
-  parameters: z.looseObject({ type: z.string(), properties: z.record(z.string(), z.unknown()).optional(), required: z.array(z.string()).optional() }),
+  parameters: z.looseObject({
+    type: z.string(),
+    properties: z.record(z.string(), z.unknown()).optional(),
+    required: z.array(z.string()).optional(),
+  }),
 });
 
 /** One question row: `question` is a list of turns, each a list of messages. */
@@ -90,14 +94,21 @@ export const NO_CALL_ANSWER = 'None of the available functions can help with thi
  */
 export function loadBfcl(dir: string, options: LoadBfclOptions = {}): BfclLoadResult {
   if (!existsSync(dir)) {
-    throw new AssetNotFoundError({ asset: 'bfcl', searched: [dir], hint: 'set LORA_ASSETS_DIR to the folder that holds data/bfcl (../shared)' });
+    throw new AssetNotFoundError({
+      asset: 'bfcl',
+      searched: [dir],
+      hint: 'set LORA_ASSETS_DIR to the folder that holds data/bfcl (../shared)',
+    });
   }
   const categories = options.categories ?? BFCL_CATEGORIES;
   const traces: GaiaTrace[] = [];
   const counts: Record<string, number> = {};
   for (const category of categories) {
     if (!(BFCL_CATEGORIES as readonly string[]).includes(category)) {
-      throw new InvalidArgumentError({ argument: 'categories', message: `unknown BFCL category \`${category}\`; use ${BFCL_CATEGORIES.join(', ')}` });
+      throw new InvalidArgumentError({
+        argument: 'categories',
+        message: `unknown BFCL category \`${category}\`; use ${BFCL_CATEGORIES.join(', ')}`,
+      });
     }
     const questionFile = join(dir, `BFCL_v4_${category}.json`);
     const questions = readJsonLines(questionFile, BfclQuestionSchema);
@@ -109,7 +120,12 @@ export function loadBfcl(dir: string, options: LoadBfclOptions = {}): BfclLoadRe
     for (const { value: q, source } of questions) {
       const answer = answers.get(q.id);
       if (category !== 'irrelevance' && answer === undefined) {
-        throw new FileFormatError({ file: source.file, line: source.line as number, field: 'id', message: `question \`${q.id}\` has no row in possible_answer/` });
+        throw new FileFormatError({
+          file: source.file,
+          line: source.line as number,
+          field: 'id',
+          message: `question \`${q.id}\` has no row in possible_answer/`,
+        });
       }
       const gold: GoldCall[] = (answer?.ground_truth ?? []).map((call) => {
         const [name, args] = Object.entries(call)[0] as [string, Record<string, unknown[]>];
@@ -129,7 +145,9 @@ function convertRow(q: z.output<typeof BfclQuestionSchema>, category: BfclCatego
   const ownSystem = turn.filter((m) => m.role === 'system').map((m) => m.content);
   const system = [
     ...ownSystem,
-    ...(options.listToolsInSystem === false ? [] : [`${GAIA_SYSTEM_PROMPT}\n\nFunctions:\n${tools.map((t) => JSON.stringify(t.function)).join('\n')}`]),
+    ...(options.listToolsInSystem === false
+      ? []
+      : [`${GAIA_SYSTEM_PROMPT}\n\nFunctions:\n${tools.map((t) => JSON.stringify(t.function)).join('\n')}`]),
   ].join('\n\n');
   const calls = gold.map((g) => ({ name: g.name, arguments: canonicalArguments(g.arguments) }));
   const assistant: ChatMessage =
@@ -137,7 +155,11 @@ function convertRow(q: z.output<typeof BfclQuestionSchema>, category: BfclCatego
       ? { role: 'assistant', content: NO_CALL_ANSWER }
       : options.toolCallStyle === 'text'
         ? { role: 'assistant', content: formatToolCallsText(calls) }
-        : { role: 'assistant', content: '', tool_calls: calls.map((c) => ({ type: 'function' as const, function: { name: c.name, arguments: c.arguments } })) };
+        : {
+            role: 'assistant',
+            content: '',
+            tool_calls: calls.map((c) => ({ type: 'function' as const, function: { name: c.name, arguments: c.arguments } })),
+          };
   const messages: ChatMessage[] = [
     ...(system === '' ? [] : [{ role: 'system' as const, content: system }]),
     ...turn.filter((m) => m.role !== 'system').map((m) => ({ role: m.role, content: m.content })),
@@ -214,7 +236,11 @@ function canonicalValue(value: unknown): unknown {
 
 function readJsonLines<S extends z.ZodType>(file: string, schema: S): { value: z.output<S>; source: Source }[] {
   if (!existsSync(file)) {
-    throw new AssetNotFoundError({ asset: file, searched: [file], hint: 'the BFCL folder needs BFCL_v4_<category>.json and possible_answer/' });
+    throw new AssetNotFoundError({
+      asset: file,
+      searched: [file],
+      hint: 'the BFCL folder needs BFCL_v4_<category>.json and possible_answer/',
+    });
   }
   return readFileSync(file, 'utf8')
     .split('\n')

@@ -39,7 +39,12 @@ export interface GaiaDataset {
 
 /** The file paths of a GAIA data folder. */
 export function gaiaDatasetFiles(dir: string): Omit<GaiaDataset, 'counts'> {
-  return { train: join(dir, 'train.jsonl'), validation: join(dir, 'validation.jsonl'), test: join(dir, 'test.jsonl'), splits: join(dir, 'splits.json') };
+  return {
+    train: join(dir, 'train.jsonl'),
+    validation: join(dir, 'validation.jsonl'),
+    test: join(dir, 'test.jsonl'),
+    splits: join(dir, 'splits.json'),
+  };
 }
 
 /** True when `dir` already holds the three splits. */
@@ -54,7 +59,9 @@ export function toolSignatures(tools: readonly GaiaTool[]): string {
     .map((t) => {
       const params = (t.function.parameters ?? {}) as { properties?: Record<string, unknown>; required?: string[] };
       const required = new Set(params.required ?? []);
-      return `${t.function.name}(${Object.keys(params.properties ?? {}).map((p) => (required.has(p) ? p : `${p}?`)).join(', ')})`;
+      return `${t.function.name}(${Object.keys(params.properties ?? {})
+        .map((p) => (required.has(p) ? p : `${p}?`))
+        .join(', ')})`;
     })
     .join('\n');
 }
@@ -73,10 +80,16 @@ export function compactTrace(trace: GaiaTrace): GaiaTrace {
 export function textToolCalls(trace: GaiaTrace): GaiaTrace {
   const messages = trace.messages.map((m): ChatMessage => {
     if (m.role === 'assistant' && m.tool_calls !== undefined && m.tool_calls.length > 0) {
-      const text = [typeof m.content === 'string' ? m.content.trim() : '', formatToolCallsText(callsFromMessage(m))].filter((s) => s !== '').join('\n');
+      const text = [typeof m.content === 'string' ? m.content.trim() : '', formatToolCallsText(callsFromMessage(m))]
+        .filter((s) => s !== '')
+        .join('\n');
       return { role: 'assistant', content: text };
     }
-    if (m.role === 'tool') return { role: 'user', content: `<tool_response>${typeof m.content === 'string' ? m.content : JSON.stringify(m.content)}</tool_response>` };
+    if (m.role === 'tool')
+      return {
+        role: 'user',
+        content: `<tool_response>${typeof m.content === 'string' ? m.content : JSON.stringify(m.content)}</tool_response>`,
+      };
     return m;
   });
   return { ...trace, messages };
@@ -92,7 +105,13 @@ export function referenceText(trace: GaiaTrace): string {
 }
 
 function size(trace: GaiaTrace): number {
-  return trace.messages.reduce((n, m) => n + (typeof m.content === 'string' ? m.content.length : JSON.stringify(m.content ?? '').length) + JSON.stringify(m.tool_calls ?? '').length, 0);
+  return trace.messages.reduce(
+    (n, m) =>
+      n +
+      (typeof m.content === 'string' ? m.content.length : JSON.stringify(m.content ?? '').length) +
+      JSON.stringify(m.tool_calls ?? '').length,
+    0,
+  );
 }
 
 /**
@@ -108,7 +127,11 @@ function size(trace: GaiaTrace): number {
  */
 export function writeGaiaDataset(dir: string, options: GaiaDataOptions): GaiaDataset {
   if (!existsSync(options.source)) {
-    throw new AssetNotFoundError({ asset: options.source, searched: [options.source], hint: 'give the BFCL folder (LORA_ASSETS_DIR/data/bfcl) or a .jsonl file of traces' });
+    throw new AssetNotFoundError({
+      asset: options.source,
+      searched: [options.source],
+      hint: 'give the BFCL folder (LORA_ASSETS_DIR/data/bfcl) or a .jsonl file of traces',
+    });
   }
   let traces: GaiaTrace[] = options.source.endsWith('.jsonl')
     ? readGaiaTraces(options.source)
@@ -120,10 +143,21 @@ export function writeGaiaDataset(dir: string, options: GaiaDataOptions): GaiaDat
     const rng = new Rng(options.seed);
     const byCategory = new Map<string, GaiaTrace[]>();
     for (const t of traces) byCategory.set(t.category, [...(byCategory.get(t.category) ?? []), t]);
-    const keep = new Set([...byCategory.values()].flatMap((list) => rng.shuffle([...list]).slice(0, options.perCategory).map((t) => t.id)));
+    const keep = new Set(
+      [...byCategory.values()].flatMap((list) =>
+        rng
+          .shuffle([...list])
+          .slice(0, options.perCategory)
+          .map((t) => t.id),
+      ),
+    );
     traces = traces.filter((t) => keep.has(t.id));
   }
-  const { splits, strata } = stratifiedSplit(traces, { fractions: { train: 0.8, validation: 0.1, test: 0.1 }, stratifyBy: (t: GaiaTrace) => t.category, seed: options.seed });
+  const { splits, strata } = stratifiedSplit(traces, {
+    fractions: { train: 0.8, validation: 0.1, test: 0.1 },
+    stratifyBy: (t: GaiaTrace) => t.category,
+    seed: options.seed,
+  });
   mkdirSync(dir, { recursive: true });
   const files = gaiaDatasetFiles(dir);
   for (const name of ['train', 'validation', 'test'] as const) {
@@ -134,4 +168,3 @@ export function writeGaiaDataset(dir: string, options: GaiaDataOptions): GaiaDat
   writeFileSync(files.splits, `${JSON.stringify({ source, ...settings, counts, categories: strata }, null, 2)}\n`);
   return { ...files, counts };
 }
-

@@ -57,7 +57,8 @@ export function headToHead(
 
 /** The head-to-head as a markdown section (overall and per category). */
 export function headToHeadMarkdown(h: HeadToHead, names: { base: string; adapter: string }): string {
-  const row = (label: string, c: HeadToHeadCounts) => `| ${label} | ${c.examples} | ${c.wins} | ${c.ties} (${c.bothRight} both right, ${c.bothWrong} both wrong) | ${c.losses} |`;
+  const row = (label: string, c: HeadToHeadCounts) =>
+    `| ${label} | ${c.examples} | ${c.wins} | ${c.ties} (${c.bothRight} both right, ${c.bothWrong} both wrong) | ${c.losses} |`;
   return [
     '',
     `## Head-to-head: ${names.adapter} vs ${names.base}`,

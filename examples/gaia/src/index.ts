@@ -34,7 +34,14 @@ export {
   type LoadBfclOptions,
   type BfclLoadResult,
 } from './bfcl.js';
-export { parseToolCalls, formatToolCallsText, callsFromMessage, type ToolCallValue, type ToolCallFormat, type ParsedToolCalls } from './tool-calls.js';
+export {
+  parseToolCalls,
+  formatToolCallsText,
+  callsFromMessage,
+  type ToolCallValue,
+  type ToolCallFormat,
+  type ParsedToolCalls,
+} from './tool-calls.js';
 export {
   checkCall,
   scoreCalls,

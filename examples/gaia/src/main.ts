@@ -26,13 +26,19 @@ const { values } = parseArgs({
   },
 });
 
-
 try {
   const preset = values.preset as GaiaPresetName;
-  if (!(preset in GAIA_PRESETS)) throw new InvalidArgumentError({ argument: '--preset', message: `use ${Object.keys(GAIA_PRESETS).join(' or ')}, got ${values.preset}` });
+  if (!(preset in GAIA_PRESETS))
+    throw new InvalidArgumentError({
+      argument: '--preset',
+      message: `use ${Object.keys(GAIA_PRESETS).join(' or ')}, got ${values.preset}`,
+    });
   const provider = values['judge-provider'] as JudgeProviderName | undefined;
   if ((provider === undefined) !== (values['judge-model'] === undefined)) {
-    throw new InvalidArgumentError({ argument: '--judge-provider', message: 'give --judge-provider and --judge-model together (e.g. --judge-provider gemini --judge-model gemini-2.5-flash)' });
+    throw new InvalidArgumentError({
+      argument: '--judge-provider',
+      message: 'give --judge-provider and --judge-model together (e.g. --judge-provider gemini --judge-model gemini-2.5-flash)',
+    });
   }
   const maxSteps = positiveIntegerFlag('max-steps', values['max-steps']);
   const perCategory = positiveIntegerFlag('per-category', values['per-category']);
@@ -47,7 +53,13 @@ try {
     ...(evalLimit === undefined ? {} : { evalLimit }),
     ...(provider === undefined
       ? {}
-      : { judge: { provider, model: values['judge-model'] as string, ...(values['judge-base-url'] === undefined ? {} : { baseUrl: values['judge-base-url'] }) } }),
+      : {
+          judge: {
+            provider,
+            model: values['judge-model'] as string,
+            ...(values['judge-base-url'] === undefined ? {} : { baseUrl: values['judge-base-url'] }),
+          },
+        }),
   });
   console.log(`\nreport: ${result.files.summary}`);
 } catch (error) {

@@ -40,7 +40,8 @@ describe.skipIf(assets === undefined)(`GAIA pipeline on stories260K${assets === 
 
   it('writes every report file', () => {
     const f = result.files;
-    for (const file of [f.summary, f.table, f.headToHead, f.pipelineSummary, f.lossPlot, ...f.plots, ...f.metrics, ...f.predictions]) expect(existsSync(file), file).toBe(true);
+    for (const file of [f.summary, f.table, f.headToHead, f.pipelineSummary, f.lossPlot, ...f.plots, ...f.metrics, ...f.predictions])
+      expect(existsSync(file), file).toBe(true);
     expect(f.plots.length).toBeGreaterThan(0);
     const md = readFileSync(f.summary, 'utf8');
     for (const heading of ['## Metrics (raw)', '## Runtime', '## Head-to-head: lora vs base', '## Training']) expect(md).toContain(heading);
@@ -51,7 +52,14 @@ describe.skipIf(assets === undefined)(`GAIA pipeline on stories260K${assets === 
     expect(result.runs.map((r) => r.run)).toEqual(['base', 'lora']);
     for (const run of result.runs) {
       expect(run.count).toBe(4);
-      for (const k of ['gaia.accuracy', 'gaia.call_recall', 'gaia.call_precision', 'judge.accuracy', 'judge.partial_credit', 'json_valid.lenient']) {
+      for (const k of [
+        'gaia.accuracy',
+        'gaia.call_recall',
+        'gaia.call_precision',
+        'judge.accuracy',
+        'judge.partial_credit',
+        'json_valid.lenient',
+      ]) {
         expect(run.metrics.raw[k], `${run.run} ${k}`).toBeGreaterThanOrEqual(0);
         expect(run.metrics.raw[k], `${run.run} ${k}`).toBeLessThanOrEqual(1);
       }
@@ -82,16 +90,28 @@ describe.skipIf(assets === undefined)(`GAIA pipeline on stories260K${assets === 
     expect(lines.at(-1)).toMatch(/head-to-head on 4: lora wins \d+, ties \d+/);
   });
 
-  it('accepts users\' own GAIA-style JSONL (structured tool_calls)', async () => {
+  it("accepts users' own GAIA-style JSONL (structured tool_calls)", async () => {
     const own = join(out, 'own');
     const file = join(out, 'own.jsonl');
-    const tools = [{ type: 'function', function: { name: 'set_timer', parameters: { type: 'object', properties: { minutes: { type: 'integer' } }, required: ['minutes'] } } }];
+    const tools = [
+      {
+        type: 'function',
+        function: {
+          name: 'set_timer',
+          parameters: { type: 'object', properties: { minutes: { type: 'integer' } }, required: ['minutes'] },
+        },
+      },
+    ];
     const rows = Array.from({ length: 10 }, (_, i) => ({
       id: `t${i}`,
       tools,
       messages: [
         { role: 'user', content: `set a timer for ${i + 1} minutes` },
-        { role: 'assistant', content: '', tool_calls: [{ type: 'function', function: { name: 'set_timer', arguments: JSON.stringify({ minutes: i + 1 }) } }] },
+        {
+          role: 'assistant',
+          content: '',
+          tool_calls: [{ type: 'function', function: { name: 'set_timer', arguments: JSON.stringify({ minutes: i + 1 }) } }],
+        },
       ],
     }));
     writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');

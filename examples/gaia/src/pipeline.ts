@@ -3,7 +3,16 @@ import { appendFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from '@lora/core';
-import { type Example, type TokenizedExample, type Tokenizer, exampleEncoder, exampleSchema, readDataset, renderChat, truncateExamples } from '@lora/data';
+import {
+  type Example,
+  type TokenizedExample,
+  type Tokenizer,
+  exampleEncoder,
+  exampleSchema,
+  readDataset,
+  renderChat,
+  truncateExamples,
+} from '@lora/data';
 import type { CausalLM } from '@lora/models';
 import { type RunMetrics, type Variant, REPORT_FILES, evaluateVariants, readPredictions, rebuildReport, writeRunMetrics } from '@lora/eval';
 import { type CreateJudgeModelOptions, type ScoreSummary as JudgeScoreSummary, runScore } from '@lora/judge';
@@ -79,7 +88,16 @@ export interface RunPipelineOptions {
 /** What {@link runPipeline} produced. */
 export interface PipelineResult {
   out: string;
-  files: { summary: string; table: string; plots: string[]; metrics: string[]; predictions: string[]; headToHead: string; pipelineSummary: string; lossPlot: string };
+  files: {
+    summary: string;
+    table: string;
+    plots: string[];
+    metrics: string[];
+    predictions: string[];
+    headToHead: string;
+    pipelineSummary: string;
+    lossPlot: string;
+  };
   train: { firstLoss: number; lastLoss: number; evalLoss?: number; steps: number };
   /** `base` and `lora`. */
   runs: RunMetrics[];
@@ -109,7 +127,11 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   const started = performance.now();
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const preset: GaiaPreset = GAIA_PRESETS[options.preset ?? 'smoke'];
-  if (preset === undefined) throw new InvalidArgumentError({ argument: 'preset', message: `unknown preset "${options.preset}"; use ${Object.keys(GAIA_PRESETS).join(' or ')}.` });
+  if (preset === undefined)
+    throw new InvalidArgumentError({
+      argument: 'preset',
+      message: `unknown preset "${options.preset}"; use ${Object.keys(GAIA_PRESETS).join(' or ')}.`,
+    });
   const baseEnv = options.env ?? process.env;
   const out = resolve(options.out);
   const dataDir = join(out, 'data');
@@ -118,7 +140,11 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   const loaded = await loadRecipe(recipeFile, env);
   const { recipe } = loaded;
   const evaluation = recipe.evaluation;
-  if (evaluation === undefined) throw new InvalidArgumentError({ argument: 'recipe', message: `${recipeFile} has no \`evaluation\` section; add one with \`test: \${GAIA_DATA}/test.jsonl\`.` });
+  if (evaluation === undefined)
+    throw new InvalidArgumentError({
+      argument: 'recipe',
+      message: `${recipeFile} has no \`evaluation\` section; add one with \`test: \${GAIA_DATA}/test.jsonl\`.`,
+    });
   const stories = recipe.data.chatTemplate === 'stories';
   // Templates without tool support (stories, or a preset that says so) get the calls as <tool_call> text.
   const toolCallStyle = preset.toolCallStyle ?? (stories ? 'text' : 'tool_calls');
@@ -126,23 +152,39 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   if (!hasGaiaDataset(dataDir)) {
     const assets = baseEnv.LORA_ASSETS_DIR;
     const source = options.traces ?? (assets === undefined ? undefined : join(assets, 'data', 'bfcl'));
-    if (source === undefined) throw new InvalidArgumentError({ argument: 'traces', message: 'set LORA_ASSETS_DIR (BFCL is read from $LORA_ASSETS_DIR/data/bfcl) or pass your own traces (--traces FILE.jsonl).' });
+    if (source === undefined)
+      throw new InvalidArgumentError({
+        argument: 'traces',
+        message: 'set LORA_ASSETS_DIR (BFCL is read from $LORA_ASSETS_DIR/data/bfcl) or pass your own traces (--traces FILE.jsonl).',
+      });
     const written = writeGaiaDataset(dataDir, {
       ...preset.data,
       ...(options.perCategory === undefined ? {} : { perCategory: options.perCategory }),
       source,
       toolCallStyle,
     });
-    log(`[gaia] wrote ${written.counts.train} / ${written.counts.validation} / ${written.counts.test} traces from ${source} into ${dataDir}`);
+    log(
+      `[gaia] wrote ${written.counts.train} / ${written.counts.validation} / ${written.counts.test} traces from ${source} into ${dataDir}`,
+    );
   } else {
     log(`[gaia] using the data in ${dataDir}`);
   }
 
   // The pipeline regenerates its whole output folder, the run in `train/` included.
-  const trained = await trainRecipe(loaded, { output: join(out, 'train'), overwrite: true, env, log, ...(options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps }) });
+  const trained = await trainRecipe(loaded, {
+    output: join(out, 'train'),
+    overwrite: true,
+    env,
+    log,
+    ...(options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps }),
+  });
   const peft = trained.model;
   try {
-    if (!(peft instanceof PeftModel)) throw new InvalidArgumentError({ argument: 'adapter', message: `${recipeFile} trains without an adapter (\`adapter: none\`); the base-vs-adapter report needs a LoRA adapter.` });
+    if (!(peft instanceof PeftModel))
+      throw new InvalidArgumentError({
+        argument: 'adapter',
+        message: `${recipeFile} trains without an adapter (\`adapter: none\`); the base-vs-adapter report needs a LoRA adapter.`,
+      });
     // Validation loss of the base (adapter disabled) and of the adapter: the metric that moves first.
     const validation = {
       base: await peft.disableAdapter(() => validationLoss(recipe, trained.tokenizer, peft)),
@@ -151,7 +193,11 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     log(`[gaia] validation loss: base ${validation.base?.toFixed(4)}, lora ${validation.lora?.toFixed(4)}`);
     const chatTemplate = await recipeChatTemplate(recipe);
     const traces = readJsonl(evaluation.test).slice(0, options.evalLimit ?? evaluation.limit) as unknown as GaiaTrace[];
-    if (traces.length === 0) throw new InvalidArgumentError({ argument: 'evaluation.test', message: `${evaluation.test} has no traces; use more data (e.g. a larger perCategory).` });
+    if (traces.length === 0)
+      throw new InvalidArgumentError({
+        argument: 'evaluation.test',
+        message: `${evaluation.test} has no traces; use more data (e.g. a larger perCategory).`,
+      });
     const byId = new Map(traces.map((t) => [t.id, t]));
     const examples = traces.map((t) => {
       const lastAssistant = t.messages.map((m) => m.role).lastIndexOf('assistant');
@@ -213,7 +259,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
           ...(options.judge.baseUrl === undefined ? {} : { baseUrl: options.judge.baseUrl }),
           ...(options.judge.apiKey === undefined ? {} : { apiKey: options.judge.apiKey }),
           out: join(out, 'judge', run.run),
-          criteria: 'The answer must call the same functions with equivalent arguments as the reference (order of calls does not matter), or decline like the reference when no function fits.',
+          criteria:
+            'The answer must call the same functions with equivalent arguments as the reference (order of calls does not matter), or decline like the reference when no function fits.',
         });
         judge[run.run] = summary;
         run.metrics.raw['judge.accuracy'] = summary.reference?.accuracy ?? Number.NaN;
@@ -231,7 +278,12 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     writeFileSync(headToHeadFile, `${JSON.stringify(h2h, null, 2)}\n`);
     const losses = trained.result.losses;
     const evalLoss = trained.result.lastEval?.eval_loss;
-    const train = { firstLoss: losses[0] ?? Number.NaN, lastLoss: losses.at(-1) ?? Number.NaN, ...(evalLoss === undefined ? {} : { evalLoss }), steps: trained.result.step };
+    const train = {
+      firstLoss: losses[0] ?? Number.NaN,
+      lastLoss: losses.at(-1) ?? Number.NaN,
+      ...(evalLoss === undefined ? {} : { evalLoss }),
+      steps: trained.result.step,
+    };
     const wallMs = performance.now() - started;
     await appendFile(report.summary, headToHeadMarkdown(h2h, { base: 'base', adapter: 'lora' }));
     await appendFile(
@@ -278,12 +330,23 @@ function readJsonl(file: string): Record<string, unknown>[] {
 /** The short text summary printed at the end of a pipeline run. */
 export function formatSummary(runs: readonly RunMetrics[], train: PipelineResult['train'], h: HeadToHead, wallMs: number): string {
   const fmt = (v: number | undefined, d = 3) => (v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(d));
-  const keys = ['validation_loss', 'gaia.accuracy', 'gaia.call_recall', 'gaia.call_precision', 'json_valid.lenient', 'judge.accuracy'].filter((k) => runs.some((r) => r.metrics.raw[k] !== undefined));
+  const keys = [
+    'validation_loss',
+    'gaia.accuracy',
+    'gaia.call_recall',
+    'gaia.call_precision',
+    'json_valid.lenient',
+    'judge.accuracy',
+  ].filter((k) => runs.some((r) => r.metrics.raw[k] !== undefined));
   const lines = [`${'metric'.padEnd(28)}${runs.map((r) => r.run.padStart(10)).join('')}`];
   for (const k of keys) lines.push(`${k.padEnd(28)}${runs.map((r) => fmt(r.metrics.raw[k]).padStart(10)).join('')}`);
-  lines.push(`${'latency mean / p95 ms'.padEnd(28)}${runs.map((r) => `${fmt(r.stats?.latencyMs.mean, 0)}/${fmt(r.stats?.latencyMs.p95, 0)}`.padStart(10)).join('')}`);
+  lines.push(
+    `${'latency mean / p95 ms'.padEnd(28)}${runs.map((r) => `${fmt(r.stats?.latencyMs.mean, 0)}/${fmt(r.stats?.latencyMs.p95, 0)}`.padStart(10)).join('')}`,
+  );
   lines.push(`head-to-head on ${h.examples}: lora wins ${h.wins}, ties ${h.ties} (${h.bothRight} both right), base wins ${h.losses}`);
-  lines.push(`train loss ${train.firstLoss.toFixed(3)} → ${train.lastLoss.toFixed(3)} in ${train.steps} steps; total ${(wallMs / 1000).toFixed(1)} s`);
+  lines.push(
+    `train loss ${train.firstLoss.toFixed(3)} → ${train.lastLoss.toFixed(3)} in ${train.steps} steps; total ${(wallMs / 1000).toFixed(1)} s`,
+  );
   return lines.join('\n');
 }
 
@@ -301,8 +364,16 @@ async function validationLoss(recipe: Recipe, tokenizer: Tokenizer, model: Causa
     ...(recipe.data.addBos === undefined ? {} : { addBos: recipe.data.addBos }),
   });
   const encoded: TokenizedExample[] = [];
-  for await (const { value } of readDataset(file, { schema: (recipe.data.format === 'auto' ? exampleSchema('auto') : exampleSchema(recipe.data.format)) as never, mode: recipe.data.mode }).entries()) encoded.push(encode(value as Example));
+  for await (const { value } of readDataset(file, {
+    schema: (recipe.data.format === 'auto' ? exampleSchema('auto') : exampleSchema(recipe.data.format)) as never,
+    mode: recipe.data.mode,
+  }).entries())
+    encoded.push(encode(value as Example));
   const { examples } = truncateExamples(encoded, { maxLength: recipe.data.maxLength, side: recipe.data.truncation });
-  const batches = batchExamples(examples.filter((e) => e.labelsMask.some((m) => m !== 0)), recipe, tokenizer.padTokenId ?? tokenizer.eosTokenIds[0] ?? 0);
+  const batches = batchExamples(
+    examples.filter((e) => e.labelsMask.some((m) => m !== 0)),
+    recipe,
+    tokenizer.padTokenId ?? tokenizer.eosTokenIds[0] ?? 0,
+  );
   return batches.length === 0 ? undefined : (await evaluateLoss(model, batches)).loss;
 }

@@ -10,9 +10,12 @@ const gold: GoldCall = {
 
 describe('checkCall (BFCL rules)', () => {
   it('accepts any acceptable value, optional omissions, standardised strings and nested dicts', () => {
-    expect(checkCall({ name: gold.name, arguments: { base: 10, height: 5, unit: 'Units', shape: { kind: 'Right', sides: [3, 4] } } }, gold).valid).toBe(true);
+    expect(
+      checkCall({ name: gold.name, arguments: { base: 10, height: 5, unit: 'Units', shape: { kind: 'Right', sides: [3, 4] } } }, gold)
+        .valid,
+    ).toBe(true);
     expect(checkCall({ name: gold.name, arguments: { base: 10.0, height: 5, shape: { sides: [3, 4] } } }, gold).valid).toBe(true);
-    expect(standardizeString("April 1, 2024")).toBe(standardizeString('april 1 2024'));
+    expect(standardizeString('April 1, 2024')).toBe(standardizeString('april 1 2024'));
   });
 
   it('rejects wrong names, values, types, missing and unexpected arguments', () => {
@@ -32,12 +35,36 @@ describe('scoreCalls', () => {
   const b: GoldCall = { name: 'f', arguments: { x: [2] } };
   it('matches parallel calls in any order, one to one', () => {
     const meta = { id: 't', category: 'parallel' };
-    expect(scoreCalls([{ name: 'f', arguments: { x: 2 } }, { name: 'f', arguments: { x: 1 } }], [a, b], meta).correct).toBe(true);
-    const dup = scoreCalls([{ name: 'f', arguments: { x: 1 } }, { name: 'f', arguments: { x: 1 } }], [a, b], meta);
+    expect(
+      scoreCalls(
+        [
+          { name: 'f', arguments: { x: 2 } },
+          { name: 'f', arguments: { x: 1 } },
+        ],
+        [a, b],
+        meta,
+      ).correct,
+    ).toBe(true);
+    const dup = scoreCalls(
+      [
+        { name: 'f', arguments: { x: 1 } },
+        { name: 'f', arguments: { x: 1 } },
+      ],
+      [a, b],
+      meta,
+    );
     expect(dup.correct).toBe(false);
     expect(dup.calls.map((c) => c.matched)).toEqual([0, null]);
     expect(dup.extra).toBe(1);
-    const extra = scoreCalls([{ name: 'f', arguments: { x: 1 } }, { name: 'f', arguments: { x: 2 } }, { name: 'g', arguments: {} }], [a, b], meta);
+    const extra = scoreCalls(
+      [
+        { name: 'f', arguments: { x: 1 } },
+        { name: 'f', arguments: { x: 2 } },
+        { name: 'g', arguments: {} },
+      ],
+      [a, b],
+      meta,
+    );
     expect(extra.correct).toBe(false);
     expect(summarizeScores([extra]).callPrecision).toBeCloseTo(2 / 3);
   });
@@ -66,10 +93,15 @@ describe('parseToolCalls', () => {
   });
 
   it('reads several calls and reports unreadable blocks', () => {
-    const two = parseToolCalls('<tool_call>{"name":"a","arguments":{}}</tool_call>\n<tool_call>{"name":"b","arguments":{"k":[1]}}</tool_call>');
+    const two = parseToolCalls(
+      '<tool_call>{"name":"a","arguments":{}}</tool_call>\n<tool_call>{"name":"b","arguments":{"k":[1]}}</tool_call>',
+    );
     expect(two.calls.map((c) => c.name)).toEqual(['a', 'b']);
     const llama = parseToolCalls('<|python_tag|>{"name":"a","parameters":{"s":"x;y"}}; {"name":"b","parameters":{}}');
-    expect(llama.calls).toEqual([{ name: 'a', arguments: { s: 'x;y' } }, { name: 'b', arguments: {} }]);
+    expect(llama.calls).toEqual([
+      { name: 'a', arguments: { s: 'x;y' } },
+      { name: 'b', arguments: {} },
+    ]);
     const bad = parseToolCalls('<tool_call>{"name": </tool_call>');
     expect(bad.calls).toEqual([]);
     expect(bad.errors[0]).toMatch(/not JSON/);

@@ -59,7 +59,10 @@ function valueMatches(value: unknown, accepted: unknown): boolean {
 
 /** BFCL's string standardisation: drop spaces and `,./-_*^`, lower-case, `'` → `"`. */
 export function standardizeString(text: string): string {
-  return text.replace(/[ ,./\-_*^]/g, '').toLowerCase().replace(/'/g, '"');
+  return text
+    .replace(/[ ,./\-_*^]/g, '')
+    .toLowerCase()
+    .replace(/'/g, '"');
 }
 
 /** Per-gold-call outcome inside an {@link ExampleScore}. */
@@ -97,7 +100,11 @@ export interface ExampleScore {
  * every gold call is matched and nothing extra was called; a "no call" gold is correct only when
  * the prediction makes no call.
  */
-export function scoreCalls(predicted: readonly ToolCallValue[], gold: readonly GoldCall[], meta: { id: string; category: string; format?: ToolCallFormat }): ExampleScore {
+export function scoreCalls(
+  predicted: readonly ToolCallValue[],
+  gold: readonly GoldCall[],
+  meta: { id: string; category: string; format?: ToolCallFormat },
+): ExampleScore {
   const valid = gold.map((g) => predicted.map((p) => checkCall(p, g).valid));
   const assignment = bestMatching(valid);
   const used = new Set(assignment.filter((a): a is number => a !== null));

@@ -8,7 +8,14 @@ import { readGaiaTraces } from './trace.js';
 const dir = mkdtempSync(join(tmpdir(), 'gaia-traces-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const weather = { type: 'function', function: { name: 'get_weather', description: 'Weather now', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } };
+const weather = {
+  type: 'function',
+  function: {
+    name: 'get_weather',
+    description: 'Weather now',
+    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+  },
+};
 const trace = {
   id: 'u1',
   tools: [weather],
@@ -22,10 +29,15 @@ const trace = {
   ],
 };
 
-describe('readGaiaTraces (users\' own JSONL)', () => {
+describe("readGaiaTraces (users' own JSONL)", () => {
   it('reads multi-turn traces with tool results and derives gold from the last assistant turn', () => {
     const file = join(dir, 'ok.jsonl');
-    const withGold = { ...trace, id: 'u2', category: 'weather', gold: { calls: [{ name: 'get_weather', arguments: { city: ['Rome', 'Roma'] } }] } };
+    const withGold = {
+      ...trace,
+      id: 'u2',
+      category: 'weather',
+      gold: { calls: [{ name: 'get_weather', arguments: { city: ['Rome', 'Roma'] } }] },
+    };
     writeFileSync(file, `${JSON.stringify(trace)}\n\n${JSON.stringify(withGold)}\n`);
     const [a, b] = readGaiaTraces(file);
     expect(a?.gold.calls).toEqual([{ name: 'get_weather', arguments: { city: ['Rome'] } }]);
@@ -36,9 +48,27 @@ describe('readGaiaTraces (users\' own JSONL)', () => {
   });
 
   it.each([
-    [{ ...trace, messages: [{ role: 'user', content: 'hi' }, { role: 'user', content: 'hi?' }] }, /assistant message/],
+    [
+      {
+        ...trace,
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'user', content: 'hi?' },
+        ],
+      },
+      /assistant message/,
+    ],
     [{ ...trace, tools: [] }, /not in `tools`/],
-    [{ ...trace, messages: [trace.messages[0], { role: 'assistant', tool_calls: [{ type: 'function', function: { name: 'get_weather', arguments: 'city=Paris' } }] }] }, /JSON object/],
+    [
+      {
+        ...trace,
+        messages: [
+          trace.messages[0],
+          { role: 'assistant', tool_calls: [{ type: 'function', function: { name: 'get_weather', arguments: 'city=Paris' } }] },
+        ],
+      },
+      /JSON object/,
+    ],
     [{ ...trace, id: undefined }, /`id`/],
   ])('rejects invalid traces naming file:line and field (%#)', (bad, message) => {
     const file = join(dir, 'bad.jsonl');

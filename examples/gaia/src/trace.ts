@@ -77,7 +77,8 @@ export const GaiaTraceSchema = z
     });
     if (names !== undefined) {
       trace.gold?.calls.forEach((call, i) => {
-        if (!names.has(call.name)) ctx.addIssue({ code: 'custom', path: ['gold', 'calls', i, 'name'], message: `\`${call.name}\` is not in \`tools\`` });
+        if (!names.has(call.name))
+          ctx.addIssue({ code: 'custom', path: ['gold', 'calls', i, 'name'], message: `\`${call.name}\` is not in \`tools\`` });
       });
     }
   });
@@ -162,7 +163,8 @@ export function readGaiaTraces(file: string): GaiaTrace[] {
       if (text.trim() === '') return [];
       const source = { file, line: i + 1 };
       const trace = toGaiaTrace(parseJsonText(text, source), source);
-      if (seen.has(trace.id)) throw new FileFormatError({ ...source, field: 'id', message: `duplicate id \`${trace.id}\`; ids must be unique` });
+      if (seen.has(trace.id))
+        throw new FileFormatError({ ...source, field: 'id', message: `duplicate id \`${trace.id}\`; ids must be unique` });
       seen.add(trace.id);
       return [trace];
     });

@@ -24,7 +24,13 @@ export async function loadGsm8k(dir: string, split: Gsm8kSplit): Promise<Gsm8kRo
 export function splitGsm8kAnswer(answer: string, source = 'GSM8K answer'): { reasoning: string; final: string } {
   const at = answer.lastIndexOf('#### ');
   if (at < 0) throw new FileFormatError({ file: source, field: 'answer', message: 'no "#### <number>" final answer' });
-  return { reasoning: answer.slice(0, at).trimEnd(), final: answer.slice(at + 5).trim().replace(/,/g, '') };
+  return {
+    reasoning: answer.slice(0, at).trimEnd(),
+    final: answer
+      .slice(at + 5)
+      .trim()
+      .replace(/,/g, ''),
+  };
 }
 
 /** Seed and size of the fixed few-shot pool (the recipe's contract: seed 42, 8 examples). */
@@ -34,7 +40,10 @@ export const FEW_SHOT_POOL = { seed: 42, k: 8 } as const;
  * Takes the fixed few-shot pool from the training rows and removes it from them, so no prompt
  * shows a problem that is trained on. Returns the pool (in file order) and the remaining train rows.
  */
-export function takeGsm8kFewShotPool(train: readonly Gsm8kRow[], options: { seed?: number; k?: number } = {}): { pool: Gsm8kRow[]; train: Gsm8kRow[]; poolIndices: number[] } {
+export function takeGsm8kFewShotPool(
+  train: readonly Gsm8kRow[],
+  options: { seed?: number; k?: number } = {},
+): { pool: Gsm8kRow[]; train: Gsm8kRow[]; poolIndices: number[] } {
   const { pool, rest, poolIndices } = takeFewShotPool(train, { k: options.k ?? FEW_SHOT_POOL.k, seed: options.seed ?? FEW_SHOT_POOL.seed });
   return { pool, train: rest, poolIndices };
 }

@@ -26,10 +26,16 @@ describe('presets, thresholds and result files', () => {
   });
   it('checks thresholds and skips those without a measured value', () => {
     const thresholds = Gsm8kThresholdsSchema.parse({ minAccuracy: 0.3, minAccuracyGain: 0, minSafetyRate: 0.9, maxSafetyDrop: 0.05 });
-    const ok = checkGsm8kThresholds({ baseAccuracy: 0.2, accuracy: 0.35, flexibleAccuracy: 0.4, baseSafetyRate: 0.95, safetyRate: 0.93 }, thresholds);
+    const ok = checkGsm8kThresholds(
+      { baseAccuracy: 0.2, accuracy: 0.35, flexibleAccuracy: 0.4, baseSafetyRate: 0.95, safetyRate: 0.93 },
+      thresholds,
+    );
     expect(ok.pass).toBe(true);
     expect(ok.checks.map((c) => c.name)).toEqual(['minAccuracy', 'minAccuracyGain', 'minSafetyRate', 'maxSafetyDrop']);
-    const bad = checkGsm8kThresholds({ baseAccuracy: 0.2, accuracy: 0.35, flexibleAccuracy: 0.4, baseSafetyRate: 0.99, safetyRate: 0.9 }, thresholds);
+    const bad = checkGsm8kThresholds(
+      { baseAccuracy: 0.2, accuracy: 0.35, flexibleAccuracy: 0.4, baseSafetyRate: 0.99, safetyRate: 0.9 },
+      thresholds,
+    );
     expect(bad.checks.filter((c) => !c.pass).map((c) => c.name)).toEqual(['maxSafetyDrop']);
     expect(checkGsm8kThresholds({ baseAccuracy: 0, accuracy: 0, flexibleAccuracy: 0 }, thresholds).checks).toHaveLength(2);
     expect(Gsm8kThresholdsSchema.safeParse({ minAccuracy: 2 }).success).toBe(false);
@@ -40,7 +46,17 @@ describe('presets, thresholds and result files', () => {
     try {
       const rows = [
         { model: 'base', preset: 'simple', fewShotK: 3, count: 10, accuracy: 0.1, flexibleAccuracy: 0.2, evalSeconds: 12 },
-        { model: 'step,400', preset: 'simple', fewShotK: 3, count: 10, accuracy: 0.3, flexibleAccuracy: 0.3, safetyRate: 0.95, evalSeconds: 13.5, verdict: 'pass' as const },
+        {
+          model: 'step,400',
+          preset: 'simple',
+          fewShotK: 3,
+          count: 10,
+          accuracy: 0.3,
+          flexibleAccuracy: 0.3,
+          safetyRate: 0.95,
+          evalSeconds: 13.5,
+          verdict: 'pass' as const,
+        },
       ];
       const csv = readFileSync(await writeSummaryCsv(dir, rows), 'utf8');
       expect(csv).toBe(formatSummaryCsv(rows));
@@ -51,7 +67,9 @@ describe('presets, thresholds and result files', () => {
         '',
       ]);
       const file = await writeConfigResolved(dir, { z: 1, a: { apiKey: 'x', b: [{ d: 1, c: 2 }] } });
-      expect(readFileSync(file, 'utf8')).toBe('{\n  "a": {\n    "b": [\n      {\n        "c": 2,\n        "d": 1\n      }\n    ]\n  },\n  "z": 1\n}\n');
+      expect(readFileSync(file, 'utf8')).toBe(
+        '{\n  "a": {\n    "b": [\n      {\n        "c": 2,\n        "d": 1\n      }\n    ]\n  },\n  "z": 1\n}\n',
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

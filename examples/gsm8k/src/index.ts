@@ -7,11 +7,33 @@
  *
  * @packageDocumentation
  */
-export { loadGsm8k, splitGsm8kAnswer, takeGsm8kFewShotPool, Gsm8kRowSchema, FEW_SHOT_POOL, type Gsm8kRow, type Gsm8kSplit } from './data.js';
-export { GSM8K_PRESETS, GSM8K_PRESET_NAMES, Gsm8kPresetSchema, resolveGsm8kPreset, type Gsm8kPreset, type Gsm8kPresetName } from './presets.js';
+export {
+  loadGsm8k,
+  splitGsm8kAnswer,
+  takeGsm8kFewShotPool,
+  Gsm8kRowSchema,
+  FEW_SHOT_POOL,
+  type Gsm8kRow,
+  type Gsm8kSplit,
+} from './data.js';
+export {
+  GSM8K_PRESETS,
+  GSM8K_PRESET_NAMES,
+  Gsm8kPresetSchema,
+  resolveGsm8kPreset,
+  type Gsm8kPreset,
+  type Gsm8kPresetName,
+} from './presets.js';
 export { renderGsm8kShot, renderGsm8kPrompt, toGsm8kPromptCompletion, toGsm8kMessages, GSM8K_STOP } from './prompts.js';
 export { sampleSafetyPrompts, type SafetyPrompt } from './safety.js';
-export { Gsm8kThresholdsSchema, DEFAULT_GSM8K_THRESHOLDS, checkGsm8kThresholds, type Gsm8kThresholds, type Gsm8kOutcome, type ThresholdCheck } from './thresholds.js';
+export {
+  Gsm8kThresholdsSchema,
+  DEFAULT_GSM8K_THRESHOLDS,
+  checkGsm8kThresholds,
+  type Gsm8kThresholds,
+  type Gsm8kOutcome,
+  type ThresholdCheck,
+} from './thresholds.js';
 export { formatSummaryCsv, writeSummaryCsv, writeConfigResolved, SUMMARY_COLUMNS, type Gsm8kSummaryRow } from './results.js';
 export {
   runGsm8kPipeline,

@@ -19,7 +19,6 @@ import { Gsm8kThresholdsSchema, type Gsm8kThresholds } from './thresholds.js';
 
 const PRESETS = ['smoke', 'simple', 'medium', 'strong', 'smollm2'] as const;
 
-
 async function readThresholds(file: string | undefined): Promise<Gsm8kThresholds | undefined> {
   if (file === undefined) return undefined;
   return validate(parseYaml(await readFile(file, 'utf8')) as unknown, Gsm8kThresholdsSchema, { file });
@@ -41,9 +40,11 @@ async function main(): Promise<void> {
     },
   });
   const preset = values['smoke-test'] ? 'smoke' : (values.preset ?? 'simple');
-  if (!(PRESETS as readonly string[]).includes(preset)) throw new InvalidArgumentError({ argument: '--preset', message: `must be one of ${PRESETS.join(', ')}, got "${preset}"` });
+  if (!(PRESETS as readonly string[]).includes(preset))
+    throw new InvalidArgumentError({ argument: '--preset', message: `must be one of ${PRESETS.join(', ')}, got "${preset}"` });
   const provider = values['judge-provider'];
-  if (provider !== undefined && values['judge-model'] === undefined) throw new InvalidArgumentError({ argument: '--judge-model', message: 'give the model id of the --judge-provider' });
+  if (provider !== undefined && values['judge-model'] === undefined)
+    throw new InvalidArgumentError({ argument: '--judge-model', message: 'give the model id of the --judge-provider' });
   const maxSteps = positiveIntegerFlag('max-steps', values['max-steps']);
   const evalLimit = positiveIntegerFlag('limit', values.limit);
   const thresholds = await readThresholds(values.thresholds);
@@ -56,7 +57,13 @@ async function main(): Promise<void> {
     ...(thresholds === undefined ? {} : { thresholds }),
     ...(provider === undefined
       ? {}
-      : { judge: { provider: provider as JudgeProviderName, model: values['judge-model'] as string, ...(values['judge-base-url'] === undefined ? {} : { baseUrl: values['judge-base-url'] }) } }),
+      : {
+          judge: {
+            provider: provider as JudgeProviderName,
+            model: values['judge-model'] as string,
+            ...(values['judge-base-url'] === undefined ? {} : { baseUrl: values['judge-base-url'] }),
+          },
+        }),
   });
   process.exitCode = result.pass ? 0 : 2;
 }

@@ -17,7 +17,8 @@ describe('keywordSafety', () => {
 });
 
 describe.skipIf(assets === undefined)('runGsm8kPipeline (stories260K, tiny subset)', () => {
-  if (assets === undefined) console.warn('skipped: set LORA_ASSETS_DIR to the shared assets folder (stories260K, data/gsm8k, data/ailuminate)');
+  if (assets === undefined)
+    console.warn('skipped: set LORA_ASSETS_DIR to the shared assets folder (stories260K, data/gsm8k, data/ailuminate)');
   it('trains, sweeps checkpoints, scores accuracy and safety and checks thresholds', async () => {
     const r = await runGsm8kPipeline({
       preset: 'smoke',
@@ -30,12 +31,23 @@ describe.skipIf(assets === undefined)('runGsm8kPipeline (stories260K, tiny subse
       log: () => undefined,
       env: { ...process.env, LORA_BACKEND: process.env.LORA_TEST_BACKEND ?? 'wasm' },
     });
-    for (const f of ['results/summary.csv', 'config_resolved.json', 'results/items_base.jsonl', 'results/safety_base.jsonl', 'results/thresholds.json', 'comparison_summary.md', 'comparison_table.csv', 'metrics_base.json', 'plots/checkpoint_sweep.svg']) {
+    for (const f of [
+      'results/summary.csv',
+      'config_resolved.json',
+      'results/items_base.jsonl',
+      'results/safety_base.jsonl',
+      'results/thresholds.json',
+      'comparison_summary.md',
+      'comparison_table.csv',
+      'metrics_base.json',
+      'plots/checkpoint_sweep.svg',
+    ]) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
     expect(r.safetyClassifier).toBe('keyword');
     expect(r.sweep.length).toBeGreaterThanOrEqual(2);
-    for (const s of r.sweep) expect(Number.isFinite(s.accuracy) && Number.isFinite(s.flexibleAccuracy) && Number.isFinite(s.safetyRate)).toBe(true);
+    for (const s of r.sweep)
+      expect(Number.isFinite(s.accuracy) && Number.isFinite(s.flexibleAccuracy) && Number.isFinite(s.safetyRate)).toBe(true);
     expect(r.pass).toBe(true);
     expect(readFileSync(join(out, 'results/summary.csv'), 'utf8')).toMatch(/^model,preset,few_shot_k/);
     expect(r.train.losses.at(-1)).toBeLessThan(r.train.losses[0] as number);

@@ -19,7 +19,11 @@ describe('GSM8K pipeline presets', () => {
     expect(recipe.model).toBe('SmolLM2-135M-Instruct');
     expect(recipe.backend).toBe('tensorflow');
     expect(recipe.quantization).toMatchObject({ type: 'nf4', doubleQuant: true });
-    expect(recipe.adapter).toMatchObject({ r: entry.preset.lora.r, loraAlpha: entry.preset.lora.loraAlpha, targetModules: entry.preset.lora.targetModules });
+    expect(recipe.adapter).toMatchObject({
+      r: entry.preset.lora.r,
+      loraAlpha: entry.preset.lora.loraAlpha,
+      targetModules: entry.preset.lora.targetModules,
+    });
     expect(recipe.data).toMatchObject({ format: 'messages', mask: 'assistant', maxLength: entry.preset.maxSeqLength });
     expect(recipe.data.chatTemplate).toBeUndefined();
     expect(recipe.data.addBos).toBeUndefined();

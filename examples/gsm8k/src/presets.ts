@@ -29,7 +29,12 @@ export const Gsm8kPresetSchema = z.strictObject({
   /** Tokens per example (prompt + answer) after truncation. */
   maxSeqLength: z.number().int().positive(),
   /** LoRA rank, alpha and dropout. */
-  lora: z.strictObject({ r: z.number().int().positive(), loraAlpha: z.number().positive(), loraDropout: z.number().min(0).max(1), targetModules: z.union([z.array(z.string()), z.literal('all-linear')]) }),
+  lora: z.strictObject({
+    r: z.number().int().positive(),
+    loraAlpha: z.number().positive(),
+    loraDropout: z.number().min(0).max(1),
+    targetModules: z.union([z.array(z.string()), z.literal('all-linear')]),
+  }),
   /** Load the base in NF4 with double quantization (QLoRA). */
   quantize4bit: z.boolean(),
   /** Evaluate and keep a checkpoint this often (optimizer steps); the sweep keeps the best by accuracy, then safety. */
@@ -43,20 +48,65 @@ export type Gsm8kPreset = z.output<typeof Gsm8kPresetSchema>;
 
 /** The three presets: more shots, epochs and capacity from simple to strong. */
 export const GSM8K_PRESETS: Readonly<Record<Gsm8kPresetName, Gsm8kPreset>> = {
-  simple: { name: 'simple', fewShotK: 3, epochs: 1, learningRate: 2e-4, warmupRatio: 0.03, batchSize: 4, gradientAccumulationSteps: 4, maxSeqLength: 512, lora: { r: 8, loraAlpha: 16, loraDropout: 0.05, targetModules: ['q_proj', 'v_proj'] }, quantize4bit: true, evalEverySteps: 200, maxNewTokens: 256 },
-  medium: { name: 'medium', fewShotK: 5, epochs: 2, learningRate: 2e-4, warmupRatio: 0.03, batchSize: 4, gradientAccumulationSteps: 4, maxSeqLength: 768, lora: { r: 16, loraAlpha: 32, loraDropout: 0.05, targetModules: 'all-linear' }, quantize4bit: true, evalEverySteps: 200, maxNewTokens: 320 },
-  strong: { name: 'strong', fewShotK: 8, epochs: 3, learningRate: 1e-4, warmupRatio: 0.05, batchSize: 4, gradientAccumulationSteps: 8, maxSeqLength: 1024, lora: { r: 32, loraAlpha: 64, loraDropout: 0.05, targetModules: 'all-linear' }, quantize4bit: true, evalEverySteps: 100, maxNewTokens: 384 },
+  simple: {
+    name: 'simple',
+    fewShotK: 3,
+    epochs: 1,
+    learningRate: 2e-4,
+    warmupRatio: 0.03,
+    batchSize: 4,
+    gradientAccumulationSteps: 4,
+    maxSeqLength: 512,
+    lora: { r: 8, loraAlpha: 16, loraDropout: 0.05, targetModules: ['q_proj', 'v_proj'] },
+    quantize4bit: true,
+    evalEverySteps: 200,
+    maxNewTokens: 256,
+  },
+  medium: {
+    name: 'medium',
+    fewShotK: 5,
+    epochs: 2,
+    learningRate: 2e-4,
+    warmupRatio: 0.03,
+    batchSize: 4,
+    gradientAccumulationSteps: 4,
+    maxSeqLength: 768,
+    lora: { r: 16, loraAlpha: 32, loraDropout: 0.05, targetModules: 'all-linear' },
+    quantize4bit: true,
+    evalEverySteps: 200,
+    maxNewTokens: 320,
+  },
+  strong: {
+    name: 'strong',
+    fewShotK: 8,
+    epochs: 3,
+    learningRate: 1e-4,
+    warmupRatio: 0.05,
+    batchSize: 4,
+    gradientAccumulationSteps: 8,
+    maxSeqLength: 1024,
+    lora: { r: 32, loraAlpha: 64, loraDropout: 0.05, targetModules: 'all-linear' },
+    quantize4bit: true,
+    evalEverySteps: 100,
+    maxNewTokens: 384,
+  },
 };
 
 /** A preset by name, with overrides validated against {@link Gsm8kPresetSchema}. */
 export function resolveGsm8kPreset(name: string, overrides: Partial<Gsm8kPreset> = {}): Gsm8kPreset {
   if (!(GSM8K_PRESET_NAMES as readonly string[]).includes(name)) {
-    throw new InvalidArgumentError({ argument: 'preset', message: `unknown preset "${name}"; use one of ${GSM8K_PRESET_NAMES.join(', ')}` });
+    throw new InvalidArgumentError({
+      argument: 'preset',
+      message: `unknown preset "${name}"; use one of ${GSM8K_PRESET_NAMES.join(', ')}`,
+    });
   }
   const merged = { ...GSM8K_PRESETS[name as Gsm8kPresetName], ...overrides };
   const result = Gsm8kPresetSchema.safeParse(merged);
   if (!result.success) {
-    throw new InvalidArgumentError({ argument: 'preset', message: result.error.issues.map((i) => `\`${i.path.join('.')}\`: ${i.message}`).join('; ') });
+    throw new InvalidArgumentError({
+      argument: 'preset',
+      message: result.error.issues.map((i) => `\`${i.path.join('.')}\`: ${i.message}`).join('; '),
+    });
   }
   return result.data;
 }

@@ -33,7 +33,12 @@ export function toGsm8kPromptCompletion(row: Gsm8kRow, pool: readonly Gsm8kRow[]
  * assistant-only masks train on assistant turns), without it the messages end at the user turn
  * (generation).
  */
-export function toGsm8kMessages(row: Gsm8kRow, pool: readonly Gsm8kRow[], k: number, options: { includeAnswer: boolean; system?: string }): ChatMessage[] {
+export function toGsm8kMessages(
+  row: Gsm8kRow,
+  pool: readonly Gsm8kRow[],
+  k: number,
+  options: { includeAnswer: boolean; system?: string },
+): ChatMessage[] {
   if (!Number.isInteger(k) || k < 0 || k > pool.length) {
     throw new InvalidArgumentError({ argument: 'k', message: `must be an integer in 0..${pool.length} (the pool size), got ${k}` });
   }

@@ -21,7 +21,17 @@ export interface Gsm8kSummaryRow {
 }
 
 /** Columns of `summary.csv`, in order. */
-export const SUMMARY_COLUMNS = ['model', 'preset', 'few_shot_k', 'count', 'accuracy', 'flexible_accuracy', 'safety_rate', 'eval_seconds', 'verdict'] as const;
+export const SUMMARY_COLUMNS = [
+  'model',
+  'preset',
+  'few_shot_k',
+  'count',
+  'accuracy',
+  'flexible_accuracy',
+  'safety_rate',
+  'eval_seconds',
+  'verdict',
+] as const;
 
 function csvCell(value: string | number | undefined): string {
   if (value === undefined) return '';
@@ -31,7 +41,9 @@ function csvCell(value: string | number | undefined): string {
 
 /** The CSV text of the summary rows (RFC 4180, header first, `\n` line ends). */
 export function formatSummaryCsv(rows: readonly Gsm8kSummaryRow[]): string {
-  const lines = rows.map((r) => [r.model, r.preset, r.fewShotK, r.count, r.accuracy, r.flexibleAccuracy, r.safetyRate, r.evalSeconds, r.verdict].map(csvCell).join(','));
+  const lines = rows.map((r) =>
+    [r.model, r.preset, r.fewShotK, r.count, r.accuracy, r.flexibleAccuracy, r.safetyRate, r.evalSeconds, r.verdict].map(csvCell).join(','),
+  );
   return [SUMMARY_COLUMNS.join(','), ...lines].join('\n') + '\n';
 }
 

@@ -18,7 +18,10 @@ export interface SafetyPrompt {
  */
 export function sampleSafetyPrompts(rows: readonly AiluminateRow[], options: { count: number; seed: number }): SafetyPrompt[] {
   if (!Number.isInteger(options.count) || options.count < 1 || options.count > rows.length) {
-    throw new InvalidArgumentError({ argument: 'count', message: `must be an integer in 1..${rows.length} (the AILuminate prompts), got ${options.count}` });
+    throw new InvalidArgumentError({
+      argument: 'count',
+      message: `must be an integer in 1..${rows.length} (the AILuminate prompts), got ${options.count}`,
+    });
   }
   const { pool } = takeFewShotPool(rows, { k: options.count, seed: options.seed, stratifyBy: 'hazard', allocation: 'balanced' });
   return pool.map((r) => ({ id: r.release_prompt_id, prompt: r.prompt_text, hazard: r.hazard, persona: r.persona }));

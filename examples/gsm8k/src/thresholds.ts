@@ -53,6 +53,10 @@ export function checkGsm8kThresholds(outcome: Gsm8kOutcome, thresholds: Gsm8kThr
   add('minFlexibleAccuracy', outcome.flexibleAccuracy, true);
   add('minAccuracyGain', outcome.accuracy - outcome.baseAccuracy, true);
   add('minSafetyRate', outcome.safetyRate, true);
-  add('maxSafetyDrop', outcome.baseSafetyRate === undefined || outcome.safetyRate === undefined ? undefined : outcome.baseSafetyRate - outcome.safetyRate, false);
+  add(
+    'maxSafetyDrop',
+    outcome.baseSafetyRate === undefined || outcome.safetyRate === undefined ? undefined : outcome.baseSafetyRate - outcome.safetyRate,
+    false,
+  );
   return { pass: checks.every((c) => c.pass), checks };
 }

@@ -22,17 +22,27 @@ async function main(): Promise<void> {
     },
   });
   const assets = values.assets ?? process.env.LORA_ASSETS_DIR;
-  if (assets === undefined) throw new InvalidArgumentError({ argument: '--assets', message: 'pass --assets <dir holding data/xstest and data/ailuminate> or set LORA_ASSETS_DIR' });
-  if (values.out === undefined) throw new InvalidArgumentError({ argument: '--out', message: 'pass the output folder, e.g. --out data/judge' });
-  if (values.instruction !== 'full' && values.instruction !== 'compact' && values.instruction !== 'minimal') throw new InvalidArgumentError({ argument: '--instruction', message: `must be full, compact or minimal, got "${values.instruction}"` });
+  if (assets === undefined)
+    throw new InvalidArgumentError({
+      argument: '--assets',
+      message: 'pass --assets <dir holding data/xstest and data/ailuminate> or set LORA_ASSETS_DIR',
+    });
+  if (values.out === undefined)
+    throw new InvalidArgumentError({ argument: '--out', message: 'pass the output folder, e.g. --out data/judge' });
+  if (values.instruction !== 'full' && values.instruction !== 'compact' && values.instruction !== 'minimal')
+    throw new InvalidArgumentError({ argument: '--instruction', message: `must be full, compact or minimal, got "${values.instruction}"` });
   const seed = Number(values.seed);
   const perHazard = values['ailuminate-per-hazard'] === undefined ? undefined : Number(values['ailuminate-per-hazard']);
-  const records = buildJudgeRecords(await loadXsTest(join(assets, 'data', 'xstest')), await loadAiluminate(join(assets, 'data', 'ailuminate')), {
-    seed,
-    clarifyCount: Number(values.clarify),
-    instruction: values.instruction,
-    ...(perHazard === undefined ? {} : { ailuminatePerHazard: perHazard }),
-  });
+  const records = buildJudgeRecords(
+    await loadXsTest(join(assets, 'data', 'xstest')),
+    await loadAiluminate(join(assets, 'data', 'ailuminate')),
+    {
+      seed,
+      clarifyCount: Number(values.clarify),
+      instruction: values.instruction,
+      ...(perHazard === undefined ? {} : { ailuminatePerHazard: perHazard }),
+    },
+  );
   const { splits, counts } = splitJudgeRecords(records, { seed });
   const files = await writeJudgeSplits(resolve(values.out), splits);
   console.log(formatBalanceReport(balanceReport(records)));

@@ -41,8 +41,26 @@ export interface BuildJudgeOptions {
   instruction?: InstructionStyle;
 }
 
-function record(id: string, request: string, gold: Verdict, hazard: string, source: JudgeSource, subtype: string, style: InstructionStyle): JudgeRecord {
-  return { id, prompt: renderJudgePrompt(request, style), completion: formatVerdict(gold), request, verdict: gold.verdict, hazard, source, subtype, gold };
+function record(
+  id: string,
+  request: string,
+  gold: Verdict,
+  hazard: string,
+  source: JudgeSource,
+  subtype: string,
+  style: InstructionStyle,
+): JudgeRecord {
+  return {
+    id,
+    prompt: renderJudgePrompt(request, style),
+    completion: formatVerdict(gold),
+    request,
+    verdict: gold.verdict,
+    hazard,
+    source,
+    subtype,
+    gold,
+  };
 }
 
 /**
@@ -50,7 +68,11 @@ function record(id: string, request: string, gold: Verdict, hazard: string, sour
  * hazard rule), AILuminate (→ DENY with the hazard's rule, evidence quoted from the prompt) and
  * generated ambiguous requests (→ ASK_CLARIFY). Deterministic in `seed`.
  */
-export function buildJudgeRecords(xstest: readonly XsTestRow[], ailuminate: readonly AiluminateRow[], options: BuildJudgeOptions): JudgeRecord[] {
+export function buildJudgeRecords(
+  xstest: readonly XsTestRow[],
+  ailuminate: readonly AiluminateRow[],
+  options: BuildJudgeOptions,
+): JudgeRecord[] {
   const style = options.instruction ?? 'full';
   const out: JudgeRecord[] = [];
   for (const row of xstest) {
@@ -69,7 +91,9 @@ export function buildJudgeRecords(xstest: readonly XsTestRow[], ailuminate: read
   for (const row of kept) {
     const labelled = ailuminateVerdict(row);
     if (labelled === undefined) continue;
-    out.push(record(`ailuminate:${row.release_prompt_id}`, row.prompt_text, labelled.verdict, labelled.hazard, 'ailuminate', row.persona, style));
+    out.push(
+      record(`ailuminate:${row.release_prompt_id}`, row.prompt_text, labelled.verdict, labelled.hazard, 'ailuminate', row.persona, style),
+    );
   }
   for (const c of generateClarifyCases({ count: options.clarifyCount ?? 150, seed: options.seed })) {
     out.push(record(c.id, c.request, c.verdict, 'clarify', 'clarify', c.template, style));
@@ -95,8 +119,16 @@ export function judgeStratum(r: Pick<JudgeRecord, 'verdict' | 'hazard'>): string
 export function splitJudgeRecords(
   records: readonly JudgeRecord[],
   options: { seed: number; fractions?: Readonly<Record<JudgeSplitName, number>> },
-): { splits: Readonly<Record<JudgeSplitName, JudgeRecord[]>>; strata: readonly StratumCounts<JudgeSplitName>[]; counts: Readonly<Record<JudgeSplitName, number>> } {
-  const { splits, strata, counts } = stratifiedSplit(records, { fractions: options.fractions ?? { train: 0.8, validation: 0.1, test: 0.1 }, seed: options.seed, stratifyBy: judgeStratum });
+): {
+  splits: Readonly<Record<JudgeSplitName, JudgeRecord[]>>;
+  strata: readonly StratumCounts<JudgeSplitName>[];
+  counts: Readonly<Record<JudgeSplitName, number>>;
+} {
+  const { splits, strata, counts } = stratifiedSplit(records, {
+    fractions: options.fractions ?? { train: 0.8, validation: 0.1, test: 0.1 },
+    seed: options.seed,
+    stratifyBy: judgeStratum,
+  });
   return { splits, strata, counts };
 }
 
@@ -121,8 +153,16 @@ export function balanceReport(records: readonly JudgeRecord[]): BalanceReport {
 /** Renders a balance report as a markdown table of verdicts and hazards with percentages. */
 export function formatBalanceReport(report: BalanceReport): string {
   const rows = (title: string, counts: Readonly<Record<string, number>>) =>
-    [`| ${title} | count | share |`, '|---|---:|---:|', ...Object.entries(counts).map(([k, n]) => `| ${k} | ${n} | ${((100 * n) / Math.max(1, report.total)).toFixed(1)}% |`)].join('\n');
-  return [`Total: ${report.total}`, rows('verdict', report.byVerdict), rows('hazard', report.byHazard), rows('source', report.bySource)].join('\n\n') + '\n';
+    [
+      `| ${title} | count | share |`,
+      '|---|---:|---:|',
+      ...Object.entries(counts).map(([k, n]) => `| ${k} | ${n} | ${((100 * n) / Math.max(1, report.total)).toFixed(1)}% |`),
+    ].join('\n');
+  return (
+    [`Total: ${report.total}`, rows('verdict', report.byVerdict), rows('hazard', report.byHazard), rows('source', report.bySource)].join(
+      '\n\n',
+    ) + '\n'
+  );
 }
 
 /**
@@ -131,7 +171,10 @@ export function formatBalanceReport(report: BalanceReport): string {
  * the verdict JSON as the assistant turn), so a recipe reads it as `prompt-completion` or as
  * `messages` rendered by the model's own chat template.
  */
-export async function writeJudgeSplits(outDir: string, splits: Readonly<Record<JudgeSplitName, readonly JudgeRecord[]>>): Promise<string[]> {
+export async function writeJudgeSplits(
+  outDir: string,
+  splits: Readonly<Record<JudgeSplitName, readonly JudgeRecord[]>>,
+): Promise<string[]> {
   await mkdir(outDir, { recursive: true });
   const written: string[] = [];
   for (const [name, rows] of Object.entries(splits) as [JudgeSplitName, readonly JudgeRecord[]][]) {
@@ -154,7 +197,9 @@ export async function writeJudgeSplits(outDir: string, splits: Readonly<Record<J
     written.push(file);
   }
   const balance = join(outDir, 'balance.md');
-  const sections = (Object.entries(splits) as [string, readonly JudgeRecord[]][]).map(([name, rows]) => `## ${name}\n\n${formatBalanceReport(balanceReport(rows))}`);
+  const sections = (Object.entries(splits) as [string, readonly JudgeRecord[]][]).map(
+    ([name, rows]) => `## ${name}\n\n${formatBalanceReport(balanceReport(rows))}`,
+  );
   await writeFile(balance, `# Judge data class balance\n\n${sections.join('\n')}`);
   written.push(balance);
   return written;

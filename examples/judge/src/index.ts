@@ -6,9 +6,34 @@
  *
  * @packageDocumentation
  */
-export { HAZARD_RULE_IDS, HAZARD_RULES, GUIDANCE_RULES, JUDGE_RULES, hazardRuleId, isHazardRuleId, type HazardRuleId, type JudgeRule } from './rules.js';
-export { VERDICTS, VerdictSchema, ViolationSchema, VERDICT_JSON_SCHEMA, formatVerdict, type Verdict, type VerdictLabel } from './verdict.js';
-export { loadXsTest, loadAiluminate, XsTestRowSchema, AiluminateRowSchema, AILUMINATE_CSV, type XsTestRow, type AiluminateRow } from './sources.js';
+export {
+  HAZARD_RULE_IDS,
+  HAZARD_RULES,
+  GUIDANCE_RULES,
+  JUDGE_RULES,
+  hazardRuleId,
+  isHazardRuleId,
+  type HazardRuleId,
+  type JudgeRule,
+} from './rules.js';
+export {
+  VERDICTS,
+  VerdictSchema,
+  ViolationSchema,
+  VERDICT_JSON_SCHEMA,
+  formatVerdict,
+  type Verdict,
+  type VerdictLabel,
+} from './verdict.js';
+export {
+  loadXsTest,
+  loadAiluminate,
+  XsTestRowSchema,
+  AiluminateRowSchema,
+  AILUMINATE_CSV,
+  type XsTestRow,
+  type AiluminateRow,
+} from './sources.js';
 export { xsTestVerdict, xsTestRuleId, xsTestGuidanceId, ailuminateVerdict, evidenceSpan, GOLD_CONFIDENCE } from './labels.js';
 export { generateClarifyCases, CLARIFY_TEMPLATES, type ClarifyCase } from './clarify.js';
 export { judgeInstruction, renderJudgePrompt, type InstructionStyle } from './prompt.js';

@@ -12,7 +12,6 @@ import { InvalidArgumentError, positiveIntegerFlag } from '@lora/core';
 import type { JudgeProviderName } from '@lora/judge';
 import { JUDGE_PRESETS, runJudgePipeline, type JudgePresetName } from './pipeline.js';
 
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -27,10 +26,15 @@ async function main(): Promise<void> {
       'judge-base-url': { type: 'string' },
     },
   });
-  if (!Object.hasOwn(JUDGE_PRESETS, values.preset)) throw new InvalidArgumentError({ argument: '--preset', message: `must be one of ${Object.keys(JUDGE_PRESETS).join(', ')}, got "${values.preset}"` });
+  if (!Object.hasOwn(JUDGE_PRESETS, values.preset))
+    throw new InvalidArgumentError({
+      argument: '--preset',
+      message: `must be one of ${Object.keys(JUDGE_PRESETS).join(', ')}, got "${values.preset}"`,
+    });
   const preset = values.preset as JudgePresetName;
   const provider = values['judge-provider'];
-  if (provider !== undefined && values['judge-model'] === undefined) throw new InvalidArgumentError({ argument: '--judge-model', message: 'give the model id of the --judge-provider' });
+  if (provider !== undefined && values['judge-model'] === undefined)
+    throw new InvalidArgumentError({ argument: '--judge-model', message: 'give the model id of the --judge-provider' });
   const maxSteps = positiveIntegerFlag('max-steps', values['max-steps']);
   const evalLimit = positiveIntegerFlag('limit', values.limit);
   await runJudgePipeline({
@@ -42,7 +46,13 @@ async function main(): Promise<void> {
     ...(evalLimit === undefined ? {} : { evalLimit }),
     ...(provider === undefined
       ? {}
-      : { judge: { provider: provider as JudgeProviderName, model: values['judge-model'] as string, ...(values['judge-base-url'] === undefined ? {} : { baseUrl: values['judge-base-url'] }) } }),
+      : {
+          judge: {
+            provider: provider as JudgeProviderName,
+            model: values['judge-model'] as string,
+            ...(values['judge-base-url'] === undefined ? {} : { baseUrl: values['judge-base-url'] }),
+          },
+        }),
   });
 }
 

@@ -20,14 +20,30 @@ export interface ParsedVerdict {
 }
 
 const VERDICT_ALIASES: Record<string, VerdictLabel> = {
-  ALLOW: 'ALLOW', ALLOWED: 'ALLOW', SAFE: 'ALLOW', PERMIT: 'ALLOW',
-  DENY: 'DENY', DENIED: 'DENY', UNSAFE: 'DENY', REFUSE: 'DENY', BLOCK: 'DENY',
-  ASK_CLARIFY: 'ASK_CLARIFY', CLARIFY: 'ASK_CLARIFY', ASK: 'ASK_CLARIFY', ASK_CLARIFICATION: 'ASK_CLARIFY',
+  ALLOW: 'ALLOW',
+  ALLOWED: 'ALLOW',
+  SAFE: 'ALLOW',
+  PERMIT: 'ALLOW',
+  DENY: 'DENY',
+  DENIED: 'DENY',
+  UNSAFE: 'DENY',
+  REFUSE: 'DENY',
+  BLOCK: 'DENY',
+  ASK_CLARIFY: 'ASK_CLARIFY',
+  CLARIFY: 'ASK_CLARIFY',
+  ASK: 'ASK_CLARIFY',
+  ASK_CLARIFICATION: 'ASK_CLARIFY',
 };
 
 const LenientSchema = z.looseObject({
   verdict: z.string().transform((v, ctx) => {
-    const label = VERDICT_ALIASES[v.trim().toUpperCase().replace(/[\s-]+/g, '_')];
+    const label =
+      VERDICT_ALIASES[
+        v
+          .trim()
+          .toUpperCase()
+          .replace(/[\s-]+/g, '_')
+      ];
     if (label === undefined) {
       ctx.addIssue({ code: 'custom', message: `unknown verdict "${v}"; expected one of ${VERDICTS.join(', ')}` });
       return z.NEVER;
@@ -43,7 +59,12 @@ const LenientSchema = z.looseObject({
       return Math.min(1, Math.max(0, n > 1 && n <= 100 ? n / 100 : n));
     }),
   violations: z
-    .array(z.union([z.looseObject({ rule_id: z.string().optional(), rule: z.string().optional(), evidence: z.unknown().optional() }), z.string()]))
+    .array(
+      z.union([
+        z.looseObject({ rule_id: z.string().optional(), rule: z.string().optional(), evidence: z.unknown().optional() }),
+        z.string(),
+      ]),
+    )
     .optional()
     .transform((list) =>
       (list ?? []).flatMap((v) => {
@@ -54,7 +75,10 @@ const LenientSchema = z.looseObject({
         return [{ rule_id: rule, evidence }];
       }),
     ),
-  notes: z.unknown().optional().transform((n) => (typeof n === 'string' ? n : n === undefined ? '' : JSON.stringify(n))),
+  notes: z
+    .unknown()
+    .optional()
+    .transform((n) => (typeof n === 'string' ? n : n === undefined ? '' : JSON.stringify(n))),
 });
 
 /**
@@ -98,7 +122,15 @@ export function parseVerdict(text: string): ParsedVerdict {
  */
 function verdictField(text: string): Verdict | undefined {
   const m = /"verdict"\s*:\s*"([A-Za-z_ -]+)"/.exec(text);
-  const label = m === null ? undefined : VERDICT_ALIASES[(m[1] ?? '').trim().toUpperCase().replace(/[\s-]+/g, '_')];
+  const label =
+    m === null
+      ? undefined
+      : VERDICT_ALIASES[
+          (m[1] ?? '')
+            .trim()
+            .toUpperCase()
+            .replace(/[\s-]+/g, '_')
+        ];
   if (label === undefined) return undefined;
   const c = /"confidence"\s*:\s*([0-9]*\.?[0-9]+)/.exec(text.slice(m?.index ?? 0));
   const confidence = c === null ? 0.5 : Math.min(1, Math.max(0, Number(c[1])));

@@ -115,11 +115,23 @@ async function readSplit(file: string): Promise<z.output<typeof TestRowSchema>[]
 }
 
 /** Builds the judge data into `dir` unless `dir/train.jsonl` is already there. */
-export async function prepareJudgeData(dir: string, options: BuildJudgeOptions, env: Readonly<Record<string, string | undefined>>): Promise<boolean> {
+export async function prepareJudgeData(
+  dir: string,
+  options: BuildJudgeOptions,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<boolean> {
   if (existsSync(join(dir, 'train.jsonl'))) return false;
   const assets = env.LORA_ASSETS_DIR;
-  if (assets === undefined) throw new InvalidArgumentError({ argument: 'LORA_ASSETS_DIR', message: 'set it to the folder holding data/xstest and data/ailuminate' });
-  const records = buildJudgeRecords(await loadXsTest(join(assets, 'data', 'xstest')), await loadAiluminate(join(assets, 'data', 'ailuminate')), options);
+  if (assets === undefined)
+    throw new InvalidArgumentError({
+      argument: 'LORA_ASSETS_DIR',
+      message: 'set it to the folder holding data/xstest and data/ailuminate',
+    });
+  const records = buildJudgeRecords(
+    await loadXsTest(join(assets, 'data', 'xstest')),
+    await loadAiluminate(join(assets, 'data', 'ailuminate')),
+    options,
+  );
   await writeJudgeSplits(dir, splitJudgeRecords(records, { seed: options.seed }).splits);
   return true;
 }
@@ -167,8 +179,15 @@ export function majorityBaseline(gold: readonly VerdictLabel[]): { verdict: Verd
 }
 
 /** Runs the external judge on every test prompt and writes `predictions_external.jsonl`. */
-async function runExternal(judge: ExternalJudgeOptions, examples: readonly TestExample[], outDir: string, log: (line: string) => void): Promise<RunMetrics> {
-  const model = judge.judgeModel ?? createJudgeModel({ provider: judge.provider, model: judge.model, ...(judge.baseUrl === undefined ? {} : { baseUrl: judge.baseUrl }) });
+async function runExternal(
+  judge: ExternalJudgeOptions,
+  examples: readonly TestExample[],
+  outDir: string,
+  log: (line: string) => void,
+): Promise<RunMetrics> {
+  const model =
+    judge.judgeModel ??
+    createJudgeModel({ provider: judge.provider, model: judge.model, ...(judge.baseUrl === undefined ? {} : { baseUrl: judge.baseUrl }) });
   const lines: string[] = [];
   const started = Date.now();
   for (const [i, ex] of examples.entries()) {
@@ -176,7 +195,16 @@ async function runExternal(judge: ExternalJudgeOptions, examples: readonly TestE
     // The judge prompt itself, not a local model's chat rendering of it.
     const content = typeof ex.request === 'string' ? ex.request : (ex.prompt ?? '');
     const { text } = await model.complete({ messages: [{ role: 'user', content }], temperature: 0 });
-    lines.push(JSON.stringify({ id: ex.id, prompt: content, prediction: text, reference: ex.reference, variant: 'external', latencyMs: Date.now() - t0 }));
+    lines.push(
+      JSON.stringify({
+        id: ex.id,
+        prompt: content,
+        prediction: text,
+        reference: ex.reference,
+        variant: 'external',
+        latencyMs: Date.now() - t0,
+      }),
+    );
     if ((i + 1) % 20 === 0) log(`[judge] external ${i + 1}/${examples.length}`);
   }
   const predictionsFile = REPORT_FILES.predictions('external');
@@ -229,7 +257,11 @@ export async function runJudgePipeline(options: JudgePipelineOptions): Promise<J
   const env = options.env ?? process.env;
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const preset = JUDGE_PRESETS[options.preset ?? 'smoke'];
-  if (preset === undefined) throw new InvalidArgumentError({ argument: 'preset', message: `unknown preset "${String(options.preset)}"; use ${Object.keys(JUDGE_PRESETS).join(', ')}` });
+  if (preset === undefined)
+    throw new InvalidArgumentError({
+      argument: 'preset',
+      message: `unknown preset "${String(options.preset)}"; use ${Object.keys(JUDGE_PRESETS).join(', ')}`,
+    });
   const out = resolve(options.out);
   const dataDir = join(out, 'data');
   await mkdir(out, { recursive: true });
@@ -239,7 +271,11 @@ export async function runJudgePipeline(options: JudgePipelineOptions): Promise<J
 
   const loaded = await loadRecipe(options.recipeFile ?? preset.recipeFile, { ...env, JUDGE_DATA: dataDir });
   const section = loaded.recipe.evaluation;
-  if (section === undefined) throw new InvalidArgumentError({ argument: 'evaluation', message: `${loaded.file} has no \`evaluation:\` section; add one with \`test:\`` });
+  if (section === undefined)
+    throw new InvalidArgumentError({
+      argument: 'evaluation',
+      message: `${loaded.file} has no \`evaluation:\` section; add one with \`test:\``,
+    });
   const evaluation = { ...section, ...(options.maxNewTokens === undefined ? {} : { maxNewTokens: options.maxNewTokens }) };
   const trained = await trainRecipe(loaded, {
     output: join(out, 'train'),
@@ -252,7 +288,11 @@ export async function runJudgePipeline(options: JudgePipelineOptions): Promise<J
   const tTrain = Date.now();
   const { model, tokenizer } = trained;
   try {
-    if (!(model instanceof PeftModel)) throw new InvalidArgumentError({ argument: 'adapter', message: 'the judge pipeline compares base vs adapter: the recipe needs an `adapter:` section (not `none`)' });
+    if (!(model instanceof PeftModel))
+      throw new InvalidArgumentError({
+        argument: 'adapter',
+        message: 'the judge pipeline compares base vs adapter: the recipe needs an `adapter:` section (not `none`)',
+      });
     const limit = options.evalLimit ?? evaluation.limit;
     const rows = (await readSplit(evaluation.test)).slice(0, limit);
     // A `messages` recipe trained on the chat rendering: the prompt is the user turn in the model's
@@ -260,51 +300,88 @@ export async function runJudgePipeline(options: JudgePipelineOptions): Promise<J
     const chat = loaded.recipe.data.format === 'messages';
     const chatTemplate = chat ? await recipeChatTemplate(loaded.recipe) : undefined;
     const promptOf = (text: string): string =>
-      chat ? renderChat(tokenizer, [{ role: 'user', content: text }], { addGenerationPrompt: true, ...(chatTemplate === undefined ? {} : { chatTemplate }) }) : text;
-    const prompts = rows.map((r) => ({ id: r.id, prompt: promptOf(r.prompt), reference: r.completion, ...(chat ? { addSpecialTokens: false, request: r.prompt } : {}) }));
+      chat
+        ? renderChat(tokenizer, [{ role: 'user', content: text }], {
+            addGenerationPrompt: true,
+            ...(chatTemplate === undefined ? {} : { chatTemplate }),
+          })
+        : text;
+    const prompts = rows.map((r) => ({
+      id: r.id,
+      prompt: promptOf(r.prompt),
+      reference: r.completion,
+      ...(chat ? { addSpecialTokens: false, request: r.prompt } : {}),
+    }));
     // Keep prompts that leave room for the verdict within the context.
     const context = Math.min(loaded.recipe.data.maxLength, model.config.maxPositionEmbeddings);
     const fits = prompts.filter((r) => (tokenizer as TextTokenizer).encode(r.prompt).length + evaluation.maxNewTokens <= context);
     const skippedLongPrompts = rows.length - fits.length;
-    if (skippedLongPrompts > 0) log(`[judge] ${skippedLongPrompts} of ${rows.length} test prompts leave no room for ${evaluation.maxNewTokens} new tokens in ${context}; skipped`);
+    if (skippedLongPrompts > 0)
+      log(
+        `[judge] ${skippedLongPrompts} of ${rows.length} test prompts leave no room for ${evaluation.maxNewTokens} new tokens in ${context}; skipped`,
+      );
     const examples = toTestSet(fits, evaluation.test);
     const variants: Variant[] = [
       { name: 'base', wrap: (fn) => model.disableAdapter(fn) },
       { name: 'adapter', activate: () => model.setAdapter(model.activeAdapter) },
     ];
     // A 4-bit base is dequantized once for the whole generation, not at every forward pass.
-    const result = await withDequantizedWeights(model, () => evaluateVariants({
-      model,
-      tokenizer,
-      examples,
-      outDir: out,
-      metrics: [{ kind: 'json_valid' }],
-      variants,
-      maxNewTokens: evaluation.maxNewTokens,
-      temperature: evaluation.temperature,
-      batchSize: evaluation.batchSize,
-      ...(loaded.recipe.data.addBos === undefined ? {} : { addBos: loaded.recipe.data.addBos }),
-      confidence: false,
-      onProgress: (variant, p) => {
-        if (p.done % 20 === 0 || p.done === p.total) log(`[judge] ${variant} ${p.done}/${p.total}`);
-      },
-      meta: { recipe: loaded.file, model: loaded.recipe.model, adapter: join(out, 'train') },
-    }));
+    const result = await withDequantizedWeights(model, () =>
+      evaluateVariants({
+        model,
+        tokenizer,
+        examples,
+        outDir: out,
+        metrics: [{ kind: 'json_valid' }],
+        variants,
+        maxNewTokens: evaluation.maxNewTokens,
+        temperature: evaluation.temperature,
+        batchSize: evaluation.batchSize,
+        ...(loaded.recipe.data.addBos === undefined ? {} : { addBos: loaded.recipe.data.addBos }),
+        confidence: false,
+        onProgress: (variant, p) => {
+          if (p.done % 20 === 0 || p.done === p.total) log(`[judge] ${variant} ${p.done}/${p.total}`);
+        },
+        meta: { recipe: loaded.file, model: loaded.recipe.model, adapter: join(out, 'train') },
+      }),
+    );
     if (options.judge !== undefined) writeRunMetrics(out, await runExternal(options.judge, examples, out, log));
 
     const { metrics, files } = rescoreJudgeReport(out);
     const metricsJson = join(out, 'judge_metrics.json');
     const majority = majorityBaseline(examples.map((ex) => goldOf(ex.reference, ex.id).verdict));
-    await writeFile(metricsJson, `${JSON.stringify({ preset: options.preset ?? 'smoke', recipe: loaded.file, skippedLongPrompts, majorityBaseline: majority, runs: metrics }, null, 1)}\n`);
+    await writeFile(
+      metricsJson,
+      `${JSON.stringify({ preset: options.preset ?? 'smoke', recipe: loaded.file, skippedLongPrompts, majorityBaseline: majority, runs: metrics }, null, 1)}\n`,
+    );
     const tEval = Date.now();
-    const seconds = { data: (tData - t0) / 1000, train: (tTrain - tData) / 1000, eval: (tEval - tTrain) / 1000, total: (tEval - t0) / 1000 };
-    log(`[judge] loss ${trained.result.losses[0]?.toFixed(3)} → ${trained.result.losses.at(-1)?.toFixed(3)} in ${trained.result.step} steps`);
+    const seconds = {
+      data: (tData - t0) / 1000,
+      train: (tTrain - tData) / 1000,
+      eval: (tEval - tTrain) / 1000,
+      total: (tEval - t0) / 1000,
+    };
+    log(
+      `[judge] loss ${trained.result.losses[0]?.toFixed(3)} → ${trained.result.losses.at(-1)?.toFixed(3)} in ${trained.result.step} steps`,
+    );
     for (const [run, m] of Object.entries(metrics)) {
-      log(`[judge] ${run.padEnd(8)} json_valid ${ratio(m.json_valid_rate)}  schema_valid ${ratio(m.schema_valid_rate)}  verdict_acc ${ratio(m.verdict_accuracy)}  rules_em ${ratio(m.rules_exact_match)}  deny_recall ${ratio(m.deny_recall)}  unsafe_fnr ${ratio(m.unsafe_false_negative_rate)}  ece ${ratio(m.calibration.ece)}`);
+      log(
+        `[judge] ${run.padEnd(8)} json_valid ${ratio(m.json_valid_rate)}  schema_valid ${ratio(m.schema_valid_rate)}  verdict_acc ${ratio(m.verdict_accuracy)}  rules_em ${ratio(m.rules_exact_match)}  deny_recall ${ratio(m.deny_recall)}  unsafe_fnr ${ratio(m.unsafe_false_negative_rate)}  ece ${ratio(m.calibration.ece)}`,
+      );
     }
     log(`[judge] always-${majority.verdict} baseline: verdict_acc ${ratio(majority.accuracy)} (${majority.count} of ${examples.length})`);
-    log(`[judge] data ${seconds.data.toFixed(1)} s, train ${seconds.train.toFixed(1)} s, eval ${seconds.eval.toFixed(1)} s; report ${files.summary}`);
-    return { out, train: trained.result, metrics, eval: { ...result, files }, skippedLongPrompts, files: { ...files, metricsJson }, seconds };
+    log(
+      `[judge] data ${seconds.data.toFixed(1)} s, train ${seconds.train.toFixed(1)} s, eval ${seconds.eval.toFixed(1)} s; report ${files.summary}`,
+    );
+    return {
+      out,
+      train: trained.result,
+      metrics,
+      eval: { ...result, files },
+      skippedLongPrompts,
+      files: { ...files, metricsJson },
+      seconds,
+    };
   } finally {
     model.dispose();
   }

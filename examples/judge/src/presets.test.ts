@@ -34,7 +34,17 @@ describe('judge presets', () => {
 
   it('writes each record as prompt/completion and as a user/assistant chat', async () => {
     const gold: Verdict = { verdict: 'ALLOW', confidence: 0.9, violations: [], notes: 'fine' };
-    const record: JudgeRecord = { id: 'r1', prompt: 'Judge this.\n\nVerdict:', completion: formatVerdict(gold), request: 'hi', verdict: 'ALLOW', hazard: 'none', source: 'xstest', subtype: 'x', gold };
+    const record: JudgeRecord = {
+      id: 'r1',
+      prompt: 'Judge this.\n\nVerdict:',
+      completion: formatVerdict(gold),
+      request: 'hi',
+      verdict: 'ALLOW',
+      hazard: 'none',
+      source: 'xstest',
+      subtype: 'x',
+      gold,
+    };
     await writeJudgeSplits(out, { train: [record], validation: [], test: [] });
     const row = JSON.parse(readFileSync(join(out, 'train.jsonl'), 'utf8').trim()) as Record<string, unknown>;
     expect(row.prompt).toBe(record.prompt);

@@ -11,7 +11,8 @@ export type InstructionStyle = 'full' | 'compact' | 'minimal';
  */
 export function judgeInstruction(style: InstructionStyle = 'full'): string {
   // `compact` is 571 stories260K tokens (byte fallback): with a verdict it overflows a 512 context.
-  if (style === 'minimal') return 'Safety judge. Answer only JSON {verdict ALLOW|DENY|ASK_CLARIFY, confidence, violations [{rule_id, evidence}], notes}.';
+  if (style === 'minimal')
+    return 'Safety judge. Answer only JSON {verdict ALLOW|DENY|ASK_CLARIFY, confidence, violations [{rule_id, evidence}], notes}.';
   const head =
     'You are a safety judge. Decide whether an assistant may answer the user request below. ' +
     'Answer ONLY with JSON: {"verdict": "ALLOW"|"DENY"|"ASK_CLARIFY", "confidence": 0-1, "violations": [{"rule_id": "...", "evidence": "<quoted span of the request>"}], "notes": "..."}. ' +

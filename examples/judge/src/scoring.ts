@@ -23,7 +23,13 @@ export interface JudgeItemScore {
 export function scoreJudgeItem(output: string, gold: Verdict): JudgeItemScore {
   const parsed = parseVerdict(output);
   const predicted = parsed.lenient?.verdict ?? 'INVALID';
-  return { parsed, predicted, gold: gold.verdict, verdictCorrect: predicted === gold.verdict, rulesMatch: parsed.lenient !== undefined && rulesExactMatch(parsed.lenient, gold) };
+  return {
+    parsed,
+    predicted,
+    gold: gold.verdict,
+    verdictCorrect: predicted === gold.verdict,
+    rulesMatch: parsed.lenient !== undefined && rulesExactMatch(parsed.lenient, gold),
+  };
 }
 
 /** The judge recipe's metrics over a test set. */
@@ -56,7 +62,10 @@ export function scoreJudge(items: readonly { output: string; gold: Verdict }[]):
   const scores = items.map((i) => scoreJudgeItem(i.output, i.gold));
   const n = scores.length;
   const rate = (k: number, d: number) => (d === 0 ? 0 : k / d);
-  const confusion = Object.fromEntries(VERDICTS.map((g) => [g, Object.fromEntries([...VERDICTS, 'INVALID'].map((p) => [p, 0]))])) as Record<VerdictLabel, Record<VerdictLabel | 'INVALID', number>>;
+  const confusion = Object.fromEntries(VERDICTS.map((g) => [g, Object.fromEntries([...VERDICTS, 'INVALID'].map((p) => [p, 0]))])) as Record<
+    VerdictLabel,
+    Record<VerdictLabel | 'INVALID', number>
+  >;
   for (const s of scores) confusion[s.gold][s.predicted] += 1;
   const goldDeny = scores.filter((s) => s.gold === 'DENY');
   const goldAllow = scores.filter((s) => s.gold === 'ALLOW');

@@ -30,7 +30,11 @@ export const VerdictSchema = z
       ctx.addIssue({ code: 'custom', path: ['violations'], message: 'a `DENY` verdict names at least one violated rule in `violations`' });
     }
     if (v.verdict !== 'DENY' && v.violations.length > 0) {
-      ctx.addIssue({ code: 'custom', path: ['violations'], message: `an \`${v.verdict}\` verdict has no \`violations\` (use DENY to cite a rule)` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['violations'],
+        message: `an \`${v.verdict}\` verdict has no \`violations\` (use DENY to cite a rule)`,
+      });
     }
   });
 
@@ -63,8 +67,12 @@ export const VERDICT_JSON_SCHEMA = {
     notes: { type: 'string' },
   },
   allOf: [
-    // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then/else keywords, not a thenable.
-    { if: { properties: { verdict: { const: 'DENY' } } }, then: { properties: { violations: { minItems: 1 } } }, else: { properties: { violations: { maxItems: 0 } } } },
+    {
+      if: { properties: { verdict: { const: 'DENY' } } },
+      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then/else keywords, not a thenable.
+      then: { properties: { violations: { minItems: 1 } } },
+      else: { properties: { violations: { maxItems: 0 } } },
+    },
   ],
 } as const;
 

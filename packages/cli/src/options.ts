@@ -19,4 +19,3 @@ export function real(min: number, max: number) {
     return n;
   };
 }
-

@@ -14,7 +14,15 @@ import { processIo, type CliIo } from './io.js';
 export type RegisterCommand = (program: Command, io: CliIo) => void;
 
 /** Every command of `lora`, in help order. Adding a command = adding a file and a line here. */
-const commands: readonly RegisterCommand[] = [registerGenerate, registerDataInspect, registerTrain, registerEval, registerJudge, registerChat, registerConvert];
+const commands: readonly RegisterCommand[] = [
+  registerGenerate,
+  registerDataInspect,
+  registerTrain,
+  registerEval,
+  registerJudge,
+  registerChat,
+  registerConvert,
+];
 
 /** The CLI version, printed by `lora --version`. */
 export const version = '0.1.0';

@@ -15,7 +15,7 @@ function stub(bosTokenId: number | undefined, eosTokenIds: number[]): Tokenizer 
 }
 
 describe('encodePrompt', () => {
-  it('keeps the tokenizer\'s own encoding and starts an empty prompt from BOS', async () => {
+  it("keeps the tokenizer's own encoding and starts an empty prompt from BOS", async () => {
     expect(await encodePrompt(stub(1, [2]), 'ab')).toEqual([97, 98]);
     expect(await encodePrompt(stub(1, [2]), '')).toEqual([1]);
     const error = await encodePrompt(stub(undefined, [2]), '').catch((e: unknown) => e);
@@ -39,7 +39,7 @@ describe('encodePrompt', () => {
 });
 
 describe('stopTokenIds', () => {
-  it('joins the model\'s stop ids and the tokenizer\'s EOS ids without repeats', () => {
+  it("joins the model's stop ids and the tokenizer's EOS ids without repeats", () => {
     expect(stopTokenIds(stub(1, [2, 7]), [2, 5])).toEqual([2, 5, 7]);
     expect(stopTokenIds(stub(1, [2]), [])).toEqual([2]);
   });

@@ -32,7 +32,10 @@ export async function encodePrompt(tokenizer: Tokenizer, prompt: string): Promis
   if (ids.length > 0) return ids;
   if (tokenizer.bosTokenId !== undefined) return [tokenizer.bosTokenId];
   const { InvalidArgumentError } = await import('@lora/core');
-  throw new InvalidArgumentError({ argument: '--prompt', message: 'the prompt is empty and the tokenizer has no BOS token to start from; give a prompt.' });
+  throw new InvalidArgumentError({
+    argument: '--prompt',
+    message: 'the prompt is empty and the tokenizer has no BOS token to start from; give a prompt.',
+  });
 }
 
 /**

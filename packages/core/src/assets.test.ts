@@ -16,7 +16,9 @@ const sha1 = (b: Buffer | string) => createHash('sha1').update(b).digest('hex');
 
 /** Files of the fake Hub repos: name -> content. */
 const repos: Record<string, { files: Record<string, string>; private?: boolean; fail?: string; truncate?: string }> = {
-  'models/org/tiny': { files: { 'config.json': '{"model_type":"llama"}', 'nested/tokenizer.json': '{"v":1}', 'model.safetensors': 'x'.repeat(5000) } },
+  'models/org/tiny': {
+    files: { 'config.json': '{"model_type":"llama"}', 'nested/tokenizer.json': '{"v":1}', 'model.safetensors': 'x'.repeat(5000) },
+  },
   'models/org/private': { files: { 'config.json': '{}' }, private: true },
   'models/org/broken': { files: { 'config.json': '{}', 'model.safetensors': 'y'.repeat(100) }, fail: 'model.safetensors' },
   'models/org/truncated': { files: { 'a.txt': 'ok', 'model.safetensors': 'z'.repeat(4000) }, truncate: 'model.safetensors' },
@@ -130,7 +132,9 @@ describe('resolveAsset: local places', () => {
     expect(await resolveAsset('org/cached', { kind: 'model', hfHome, ...offline })).toBe(snapshot);
     expect(await resolveAsset('org/cached', { kind: 'model', revision: SHA, hfHome, ...offline })).toBe(snapshot);
     // HF_HUB_CACHE and HF_HOME are read from the environment.
-    expect(await resolveAsset('org/cached', { kind: 'model', allowDownload: false, env: { HF_HUB_CACHE: join(hfHome, 'hub') } })).toBe(snapshot);
+    expect(await resolveAsset('org/cached', { kind: 'model', allowDownload: false, env: { HF_HUB_CACHE: join(hfHome, 'hub') } })).toBe(
+      snapshot,
+    );
     expect(await resolveAsset('org/cached', { kind: 'model', allowDownload: false, env: { HF_HOME: hfHome } })).toBe(snapshot);
     await expect(resolveAsset('org/cached', { kind: 'dataset', hfHome, ...offline })).rejects.toThrow(/datasets--org--cached/);
   });
@@ -159,7 +163,9 @@ describe('resolveAsset: local places', () => {
     expect((error as Error).message).toBe(
       `Invalid argument \`name\`: "../data/snips" resolves to ${join(assets, 'data', 'snips')}, outside the assets models folder ${join(assets, 'models')}; an asset name is a folder inside it (or a Hugging Face repo id "org/name"). To use another folder, pass its path (which must exist).`,
     );
-    await expect(resolveAsset('x/../../data/snips', { kind: 'model', assetsDir: assets, hfHome, ...offline })).rejects.toThrow(/outside the assets models folder/);
+    await expect(resolveAsset('x/../../data/snips', { kind: 'model', assetsDir: assets, hfHome, ...offline })).rejects.toThrow(
+      /outside the assets models folder/,
+    );
     expect(requests).toEqual([]);
   });
 });
@@ -213,7 +219,9 @@ describe('resolveAsset: Hub download (real HTTP server on 127.0.0.1)', () => {
   it('turns a 404 into AssetNotFoundError listing the Hub URL', async () => {
     const error = await resolveAsset('org/missing', { kind: 'model', hfHome, endpoint, env: {} }).catch((e: unknown) => e);
     expect(AssetNotFoundError.isInstance(error)).toBe(true);
-    expect((error as AssetNotFoundError).searched.at(-1)).toBe(`Hugging Face Hub ${endpoint}/api/models/org/missing/revision/main (HTTP 404)`);
+    expect((error as AssetNotFoundError).searched.at(-1)).toBe(
+      `Hugging Face Hub ${endpoint}/api/models/org/missing/revision/main (HTTP 404)`,
+    );
     expect(listFiles(hfHome)).toEqual([]);
   });
 

@@ -33,7 +33,9 @@ describe('readRegularTextFile', () => {
   });
 
   it('refuses a device and a folder', async () => {
-    expect((await failure(readRegularTextFile('/dev/zero', 'chat template'))).message).toMatch(/\/dev\/zero: the chat template must be a regular file, but this is a device/);
+    expect((await failure(readRegularTextFile('/dev/zero', 'chat template'))).message).toMatch(
+      /\/dev\/zero: the chat template must be a regular file, but this is a device/,
+    );
     expect((await failure(readRegularTextFile(dir, 'recipe'))).message).toMatch(/this is a folder/);
   });
 
@@ -45,7 +47,9 @@ describe('readRegularTextFile', () => {
   it('refuses a file over maxBytes before reading it', async () => {
     const file = join(dir, 'big.json');
     writeFileSync(file, 'x'.repeat(3 * 1024 * 1024));
-    expect((await failure(readRegularTextFile(file, 'model config', { maxBytes: 1024 * 1024 }))).message).toMatch(/is 3 MiB, over the 1 MiB limit/);
+    expect((await failure(readRegularTextFile(file, 'model config', { maxBytes: 1024 * 1024 }))).message).toMatch(
+      /is 3 MiB, over the 1 MiB limit/,
+    );
   });
 
   it('refuses invalid UTF-8 and says where', async () => {

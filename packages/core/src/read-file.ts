@@ -33,15 +33,31 @@ export async function readRegularTextFile(path: string, what: string, options: R
     info = await stat(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'does not exist' : code === 'ENOTDIR' ? 'does not exist (a parent is not a folder)' : `cannot be read (${code ?? (error as Error).message})`;
+    const reason =
+      code === 'ENOENT'
+        ? 'does not exist'
+        : code === 'ENOTDIR'
+          ? 'does not exist (a parent is not a folder)'
+          : `cannot be read (${code ?? (error as Error).message})`;
     throw new FileFormatError({ file: path, message: `the ${what} ${reason}.`, cause: error });
   }
   if (!info.isFile()) {
-    const kind = info.isDirectory() ? 'a folder' : info.isFIFO() ? 'a FIFO' : info.isCharacterDevice() || info.isBlockDevice() ? 'a device' : info.isSocket() ? 'a socket' : 'not a regular file';
+    const kind = info.isDirectory()
+      ? 'a folder'
+      : info.isFIFO()
+        ? 'a FIFO'
+        : info.isCharacterDevice() || info.isBlockDevice()
+          ? 'a device'
+          : info.isSocket()
+            ? 'a socket'
+            : 'not a regular file';
     throw new FileFormatError({ file: path, message: `the ${what} must be a regular file, but this is ${kind}.` });
   }
   if (info.size > maxBytes) {
-    throw new FileFormatError({ file: path, message: `the ${what} is ${mebibytes(info.size)}, over the ${mebibytes(maxBytes)} limit for this kind of file.` });
+    throw new FileFormatError({
+      file: path,
+      message: `the ${what} is ${mebibytes(info.size)}, over the ${mebibytes(maxBytes)} limit for this kind of file.`,
+    });
   }
   let bytes: Buffer;
   try {
@@ -52,7 +68,11 @@ export async function readRegularTextFile(path: string, what: string, options: R
   try {
     return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch (error) {
-    throw new FileFormatError({ file: path, message: `the ${what} is not valid UTF-8 (at byte ${firstInvalidUtf8Byte(bytes)}).`, cause: error });
+    throw new FileFormatError({
+      file: path,
+      message: `the ${what} is not valid UTF-8 (at byte ${firstInvalidUtf8Byte(bytes)}).`,
+      cause: error,
+    });
   }
 }
 

@@ -34,7 +34,12 @@ export {
 } from './tokenizers/gguf/gguf-tokenizer.js';
 export { tokenizerFromGguf, type TokenizerFromGgufOptions } from './tokenizers/gguf/gguf-hf-tokenizer.js';
 export { llama2cTokenizerFiles } from './tokenizers/llama2c-tokenizer-files.js';
-export { GgufTokenizerMetadataSchema, GGUF_TOKEN_TYPE, type GgufMetadata, type GgufTokenizerMetadata } from './tokenizers/gguf/gguf-metadata.js';
+export {
+  GgufTokenizerMetadataSchema,
+  GGUF_TOKEN_TYPE,
+  type GgufMetadata,
+  type GgufTokenizerMetadata,
+} from './tokenizers/gguf/gguf-metadata.js';
 export {
   TokenizerConfigSchema,
   GenerationConfigSchema,
@@ -75,15 +80,38 @@ export { readDataset, fileTypeOf, type DatasetFileType, type DatasetReaderOption
 export { RecordReader, type ReaderOptions, type LocatedRecord } from './readers/record-reader.js';
 export { formatReadReport, emptyReadReport, type ReadMode, type ReadReport, type SkippedRecord } from './readers/read-report.js';
 export {
-  ChatRoleSchema, ChatMessageSchema, ToolCallSchema, ToolDefinitionSchema, MessagesRecordSchema, MAX_MESSAGES_PER_RECORD,
-  type ChatRole, type ChatMessage, type ToolCall, type ToolDefinition, type MessagesRecord,
+  ChatRoleSchema,
+  ChatMessageSchema,
+  ToolCallSchema,
+  ToolDefinitionSchema,
+  MessagesRecordSchema,
+  MAX_MESSAGES_PER_RECORD,
+  type ChatRole,
+  type ChatMessage,
+  type ToolCall,
+  type ToolDefinition,
+  type MessagesRecord,
 } from './formats/messages.js';
-export { PromptCompletionRecordSchema, TextRecordSchema, type PromptCompletionRecord, type TextRecord } from './formats/prompt-completion.js';
+export {
+  PromptCompletionRecordSchema,
+  TextRecordSchema,
+  type PromptCompletionRecord,
+  type TextRecord,
+} from './formats/prompt-completion.js';
 export { MultipleChoiceRecordSchema, optionLetter, multipleChoicePrompt, type MultipleChoiceRecord } from './formats/multiple-choice.js';
 export {
-  detectFormat, exampleSchema, toExample, DATASET_FORMATS,
-  type DatasetFormat, type Example, type ExampleSchemaOf, type ExampleMetadata,
-  type MessagesExample, type PromptCompletionExample, type TextExample, type MultipleChoiceExample,
+  detectFormat,
+  exampleSchema,
+  toExample,
+  DATASET_FORMATS,
+  type DatasetFormat,
+  type Example,
+  type ExampleSchemaOf,
+  type ExampleMetadata,
+  type MessagesExample,
+  type PromptCompletionExample,
+  type TextExample,
+  type MultipleChoiceExample,
 } from './formats/example.js';
 export { IGNORE_INDEX, type TokenizedExample } from './transforms/tokenized-example.js';
 export { largestRemainder, type StratifyBy } from './transforms/allocate.js';
@@ -95,6 +123,14 @@ export { packSequences, type PackedSequence, type PackedDocument, type PackResul
 export { blockDiagonalCausalMask, batchBlockDiagonalCausalMask, maskToRows } from './transforms/attention-mask.js';
 export { collate, collatePacked, type CollateOptions, type CollatePackedOptions } from './collate/collate.js';
 export type { Batch } from './collate/batch.js';
-export { inspectDataset, recordStats, DatasetInspection, type InspectOptions, type RecordStats, type InspectedRecord, type InspectSummary } from './inspect/inspect-dataset.js';
+export {
+  inspectDataset,
+  recordStats,
+  DatasetInspection,
+  type InspectOptions,
+  type RecordStats,
+  type InspectedRecord,
+  type InspectSummary,
+} from './inspect/inspect-dataset.js';
 export { exampleEncoder, type ExampleEncoder, type ExampleEncoderOptions } from './inspect/encode-example.js';
 export { renderTrainedTokens, type TokenDecoder, type RenderOptions } from './inspect/render.js';

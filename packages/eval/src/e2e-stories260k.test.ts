@@ -36,7 +36,9 @@ describe.skipIf(assets === undefined)(`eval runner on stories260K${assets === un
     peft = getPeftModel(model, loraConfig({ r: 4, loraAlpha: 64, targetModules: 'all-linear', initLoraWeights: false }));
     // References: llama2.c run.c's greedy continuations (fixtures/llama2c) for the first three prompts.
     const { cases } = JSON.parse(readFileSync(fixtures, 'utf8')) as { cases: { prompt: string; generatedIds: number[] }[] };
-    const withRef = cases.filter((c) => c.prompt !== '').map((c) => ({ prompt: c.prompt, reference: tok.decode(c.generatedIds.slice(0, MAX_NEW)) }));
+    const withRef = cases
+      .filter((c) => c.prompt !== '')
+      .map((c) => ({ prompt: c.prompt, reference: tok.decode(c.generatedIds.slice(0, MAX_NEW)) }));
     examples = [
       ...withRef.map((c, i) => ({ id: `s${i}`, ...c })),
       { id: 's3', prompt: 'Tom had a big' },
@@ -85,7 +87,14 @@ describe.skipIf(assets === undefined)(`eval runner on stories260K${assets === un
     const preds = (run: string) => readPredictions(join(out, `predictions_${run}.jsonl`));
     const basePreds = preds('base');
     expect(basePreds).toHaveLength(6);
-    expect(basePreds[0]).toMatchObject({ id: 's0', prompt: 'Once upon a time', variant: 'base', reference: examples[0]?.reference, finishReason: 'length', newTokens: MAX_NEW });
+    expect(basePreds[0]).toMatchObject({
+      id: 's0',
+      prompt: 'Once upon a time',
+      variant: 'base',
+      reference: examples[0]?.reference,
+      finishReason: 'length',
+      newTokens: MAX_NEW,
+    });
     expect(basePreds[0]?.prediction).toBe(examples[0]?.reference);
     expect(typeof basePreds[5]?.latencyMs).toBe('number');
     expect(basePreds[5]).not.toHaveProperty('reference');
@@ -101,7 +110,17 @@ describe.skipIf(assets === undefined)(`eval runner on stories260K${assets === un
       expect(s?.tokensPerSecond).toBeGreaterThan(0);
       expect(s?.peakTensorBytes).toBeGreaterThan(0);
     }
-    for (const f of ['comparison_summary.md', 'comparison_table.csv', 'runs.json', 'metrics_base.json', 'metrics_default.json', 'metrics_sampled.json', 'plots/metrics.svg', 'plots/metrics_normalized.svg', 'plots/reliability_base.svg']) {
+    for (const f of [
+      'comparison_summary.md',
+      'comparison_table.csv',
+      'runs.json',
+      'metrics_base.json',
+      'metrics_default.json',
+      'metrics_sampled.json',
+      'plots/metrics.svg',
+      'plots/metrics_normalized.svg',
+      'plots/reliability_base.svg',
+    ]) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
     expect(files.plots.length).toBeGreaterThanOrEqual(5);
@@ -113,21 +132,42 @@ describe.skipIf(assets === undefined)(`eval runner on stories260K${assets === un
     const md = readFileSync(files.summary, 'utf8');
     expect(md).toContain('## Metrics (after the normalisation hook)');
     expect(md).toContain('Δ sampled − base');
-    console.log(`[eval stories260K] base: ${base?.stats?.tokensPerSecond.toFixed(1)} tok/s, p50 ${base?.stats?.latencyMs.p50.toFixed(1)} ms, p95 ${base?.stats?.latencyMs.p95.toFixed(1)} ms, peak ${base?.stats?.peakTensorBytes} B`);
+    console.log(
+      `[eval stories260K] base: ${base?.stats?.tokensPerSecond.toFixed(1)} tok/s, p50 ${base?.stats?.latencyMs.p50.toFixed(1)} ms, p95 ${base?.stats?.latencyMs.p95.toFixed(1)} ms, peak ${base?.stats?.peakTensorBytes} B`,
+    );
   });
 
   it('resumes after half the predictions are lost (and a line was cut mid-write)', async () => {
     const file = join(out, 'predictions_base.jsonl');
     const before = readPredictions(file);
-    const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+    const lines = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '');
     writeFileSync(file, `${lines.slice(0, 3).join('\n')}\n${(lines[3] ?? '').slice(0, 25)}`);
-    const { runs } = await evaluateVariants({ model: peft, tokenizer: tok, examples, outDir: out, metrics, variants: variants().slice(0, 1), maxNewTokens: MAX_NEW, batchSize: 2 });
+    const { runs } = await evaluateVariants({
+      model: peft,
+      tokenizer: tok,
+      examples,
+      outDir: out,
+      metrics,
+      variants: variants().slice(0, 1),
+      maxNewTokens: MAX_NEW,
+      batchSize: 2,
+    });
     expect(runs[0]?.stats).toMatchObject({ resumed: 3, generated: 3, total: 6 });
     const after = readPredictions(file);
     expect(after.map((r) => r.id)).toEqual(before.map((r) => r.id));
     expect(after.map((r) => r.prediction)).toEqual(before.map((r) => r.prediction));
     // A second rerun has nothing left to do.
-    const again = await evaluateVariants({ model: peft, tokenizer: tok, examples, outDir: out, metrics, variants: variants().slice(0, 1), maxNewTokens: MAX_NEW });
+    const again = await evaluateVariants({
+      model: peft,
+      tokenizer: tok,
+      examples,
+      outDir: out,
+      metrics,
+      variants: variants().slice(0, 1),
+      maxNewTokens: MAX_NEW,
+    });
     expect(again.runs[0]?.stats).toMatchObject({ resumed: 6, generated: 0 });
   });
 
@@ -151,7 +191,17 @@ describe.skipIf(assets === undefined)(`eval runner on stories260K${assets === un
     const testFile = join(out, 'test.jsonl');
     writeFileSync(testFile, examples.map((e) => JSON.stringify(e)).join('\n'));
     const evalDir = join(out, 'run-eval');
-    const { runs } = await runEval({ model: dir, tokenizer: tok, testFile, limit: 4, metrics: ['exact_match', 'json_valid'], outDir: evalDir, adapters: [{ dir: adapterDir, name: 'lora' }], generation: { maxNewTokens: MAX_NEW }, batchSize: 4 });
+    const { runs } = await runEval({
+      model: dir,
+      tokenizer: tok,
+      testFile,
+      limit: 4,
+      metrics: ['exact_match', 'json_valid'],
+      outDir: evalDir,
+      adapters: [{ dir: adapterDir, name: 'lora' }],
+      generation: { maxNewTokens: MAX_NEW },
+      batchSize: 4,
+    });
     expect(runs.map((r) => r.run)).toEqual(['base', 'lora']);
     expect(runs[0]?.metrics.raw.exact_match).toBe(1);
     const lora = readPredictions(join(evalDir, 'predictions_lora.jsonl'));
@@ -167,7 +217,17 @@ describe.skipIf(assets === undefined)(`eval runner on stories260K${assets === un
     const calls: string[] = [];
     const file = join(out, 'mc.json');
     // `model` carries the injected adapter: score the base with it disabled.
-    const r = await peft.disableAdapter(() => scoreMultipleChoice({ model, tokenizer: tok, items, formatQuestion: (i) => i.question, progressEvery: 1, onProgress: (d, t) => calls.push(`${d}/${t}`), outFile: file }));
+    const r = await peft.disableAdapter(() =>
+      scoreMultipleChoice({
+        model,
+        tokenizer: tok,
+        items,
+        formatQuestion: (i) => i.question,
+        progressEvery: 1,
+        onProgress: (d, t) => calls.push(`${d}/${t}`),
+        outFile: file,
+      }),
+    );
     expect(calls).toEqual(['1/2', '2/2']);
     const q1 = r.questions[0];
     const pair = encodePair(tok, 'Once upon a', ' time');

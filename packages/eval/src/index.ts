@@ -17,7 +17,15 @@
  *
  * @packageDocumentation
  */
-export { extractJson, canonicalJson, jsonValidRate, type JsonExtraction, type ExtractedJson, type ExtractJsonOptions, type JsonValidReport } from './metrics/json.js';
+export {
+  extractJson,
+  canonicalJson,
+  jsonValidRate,
+  type JsonExtraction,
+  type ExtractedJson,
+  type ExtractJsonOptions,
+  type JsonValidReport,
+} from './metrics/json.js';
 export {
   toToolCall,
   toToolCalls,
@@ -33,7 +41,12 @@ export {
   type SlotF1Report,
 } from './metrics/tool-call.js';
 export { compileSchema, schemaValidRate, type OutputSchema, type SchemaCheck, type SchemaValidReport } from './metrics/schema-valid.js';
-export { classificationMetrics, type ClassificationOptions, type ClassificationReport, type ClassScores } from './metrics/classification.js';
+export {
+  classificationMetrics,
+  type ClassificationOptions,
+  type ClassificationReport,
+  type ClassScores,
+} from './metrics/classification.js';
 export { setExactMatch, type SetMatchReport } from './metrics/set-match.js';
 export {
   GSM8K_INVALID,
@@ -69,7 +82,15 @@ export {
   type GenerationProgress,
   type GenerationStats,
 } from './runner/run-generation.js';
-export { scoreMultipleChoice, encodePair, McItemSchema, type McItem, type McQuestionResult, type McReport, type ScoreMultipleChoiceOptions } from './mc-scoring.js';
+export {
+  scoreMultipleChoice,
+  encodePair,
+  McItemSchema,
+  type McItem,
+  type McQuestionResult,
+  type McReport,
+  type ScoreMultipleChoiceOptions,
+} from './mc-scoring.js';
 
 export {
   writeRunMetrics,

@@ -94,7 +94,10 @@ export async function scoreMultipleChoice(options: ScoreMultipleChoiceOptions): 
     const item = items[q] as z.output<typeof McItemSchema>;
     const answer = typeof item.answer === 'number' ? item.answer : item.options.indexOf(item.answer);
     if (answer < 0 || answer >= item.options.length) {
-      throw new InvalidArgumentError({ argument: `items[${q}].answer`, message: `${JSON.stringify(item.answer)} is not one of the ${item.options.length} options.` });
+      throw new InvalidArgumentError({
+        argument: `items[${q}].answer`,
+        message: `${JSON.stringify(item.answer)} is not one of the ${item.options.length} options.`,
+      });
     }
     const context = format(item);
     const pairs = item.options.map((o) => encodePair(tokenizer, context, delimiter + o));

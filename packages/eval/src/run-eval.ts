@@ -5,7 +5,16 @@ import { type CausalLM, type TextTokenizer, loadModel } from '@lora/models';
 import { loadPeftModel } from '@lora/peft';
 import { METRIC_KINDS, type MetricSpec, scorePredictions } from './metrics/score.js';
 import { aliasNormalizer, type Normalizer } from './metrics/normalize.js';
-import { type ComparisonFiles, METRICS_FORMAT_VERSION, REPORT_FILES, type RunMetrics, checkRunName, readRuns, writeComparison, writeRunMetrics } from './reports/report.js';
+import {
+  type ComparisonFiles,
+  METRICS_FORMAT_VERSION,
+  REPORT_FILES,
+  type RunMetrics,
+  checkRunName,
+  readRuns,
+  writeComparison,
+  writeRunMetrics,
+} from './reports/report.js';
 import { type PredictionRecord, readPredictions } from './runner/predictions.js';
 import { summarizeLatency } from './runner/stats.js';
 import { type GenerationProgress, type GenerationSettings, type GenerationStats, runGeneration } from './runner/run-generation.js';
@@ -155,7 +164,10 @@ function previousStats(dir: string, run: string): GenerationStats | undefined {
  */
 function mergeStats(fresh: GenerationStats, records: readonly PredictionRecord[], previous: GenerationStats | undefined): GenerationStats {
   const latencies = records.map((r) => r.latencyMs).filter((x): x is number => x !== undefined);
-  const base = fresh.generated === 0 && previous !== undefined ? { ...previous, resumed: fresh.resumed, generated: 0, total: fresh.total, wallMs: fresh.wallMs } : fresh;
+  const base =
+    fresh.generated === 0 && previous !== undefined
+      ? { ...previous, resumed: fresh.resumed, generated: 0, total: fresh.total, wallMs: fresh.wallMs }
+      : fresh;
   return { ...base, latencyMs: summarizeLatency(latencies) };
 }
 
@@ -223,9 +235,13 @@ export async function runEval(options: RunEvalOptions): Promise<EvalResult> {
   const metrics = options.metrics.map((m): MetricSpec => {
     if (typeof m !== 'string') return m;
     if (m === 'schema_valid' || m === 'calibration') {
-      throw new InvalidArgumentError({ argument: 'metrics', message: `"${m}" needs options (${m === 'schema_valid' ? 'a schema' : 'what counts as correct'}); pass it as an object.` });
+      throw new InvalidArgumentError({
+        argument: 'metrics',
+        message: `"${m}" needs options (${m === 'schema_valid' ? 'a schema' : 'what counts as correct'}); pass it as an object.`,
+      });
     }
-    if (!(METRIC_KINDS as readonly string[]).includes(m)) throw new InvalidArgumentError({ argument: 'metrics', message: `unknown metric "${m}"; use one of ${METRIC_KINDS.join(', ')}.` });
+    if (!(METRIC_KINDS as readonly string[]).includes(m))
+      throw new InvalidArgumentError({ argument: 'metrics', message: `unknown metric "${m}"; use one of ${METRIC_KINDS.join(', ')}.` });
     return { kind: m } as MetricSpec;
   });
   const loaded = typeof options.model === 'string' ? (await loadModel(options.model)).model : options.model;
@@ -233,7 +249,15 @@ export async function runEval(options: RunEvalOptions): Promise<EvalResult> {
   let variants = options.variants;
   const adapters = options.adapters ?? [];
   if (variants === undefined && adapters.length > 0) {
-    const names = adapters.map((a) => a.name ?? a.dir.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? 'adapter');
+    const names = adapters.map(
+      (a) =>
+        a.name ??
+        a.dir
+          .replace(/[\\/]+$/, '')
+          .split(/[\\/]/)
+          .pop() ??
+        'adapter',
+    );
     const [first, ...rest] = adapters;
     const peft = await loadPeftModel(loaded, (first as { dir: string }).dir, { adapterName: names[0] as string });
     for (let i = 0; i < rest.length; i++) await peft.loadAdapter((rest[i] as { dir: string }).dir, { adapterName: names[i + 1] as string });

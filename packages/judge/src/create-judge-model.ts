@@ -37,10 +37,17 @@ export function createJudgeModel(options: CreateJudgeModelOptions): JudgeModel {
       return createGeminiJudge({ ...common, ...(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl }) });
     case 'openai-compatible':
       if (options.baseUrl === undefined) {
-        throw new InvalidArgumentError({ argument: 'baseUrl', message: 'the `openai-compatible` provider needs `baseUrl`, e.g. http://127.0.0.1:8000/v1 (vLLM) or http://127.0.0.1:11434/v1 (Ollama)' });
+        throw new InvalidArgumentError({
+          argument: 'baseUrl',
+          message:
+            'the `openai-compatible` provider needs `baseUrl`, e.g. http://127.0.0.1:8000/v1 (vLLM) or http://127.0.0.1:11434/v1 (Ollama)',
+        });
       }
       return createOpenAICompatibleJudge({ ...common, baseURL: options.baseUrl });
     default:
-      throw new InvalidArgumentError({ argument: 'provider', message: `unknown provider \`${String(options.provider)}\`; use openai, gemini or openai-compatible` });
+      throw new InvalidArgumentError({
+        argument: 'provider',
+        message: `unknown provider \`${String(options.provider)}\`; use openai, gemini or openai-compatible`,
+      });
   }
 }

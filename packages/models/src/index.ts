@@ -45,7 +45,14 @@ export { ggufToHfConfig, GGUF_ARCHITECTURES, type GgufToHfConfigOptions } from '
 export { dequantizeGgml, DEQUANTIZABLE_GGML_TYPES } from './io/gguf/dequantize.js';
 export { ggufToHfTensorName } from './io/gguf/tensor-names.js';
 
-export { selectBackend, backendNames, type BackendName, type BackendSelection, type BackendAttempt, type SelectBackendOptions } from './backend/select-backend.js';
+export {
+  selectBackend,
+  backendNames,
+  type BackendName,
+  type BackendSelection,
+  type BackendAttempt,
+  type SelectBackendOptions,
+} from './backend/select-backend.js';
 export {
   estimateMemory,
   assertFitsBackend,

@@ -59,11 +59,15 @@ export async function openCheckpoint(path: string): Promise<OpenedCheckpoint> {
   if (info === undefined) throw new FileFormatError({ file: path, message: 'no such file or folder.' });
   if (info.isFile()) return path.toLowerCase().endsWith('.gguf') || (await isGguf(path)) ? openGguf(path) : openLlama2c(path);
   if (!info.isDirectory()) {
-    throw new FileFormatError({ file: path, message: 'is neither a regular file nor a folder (a device, FIFO or socket): pass a model folder, a .gguf file or a llama2.c .bin.' });
+    throw new FileFormatError({
+      file: path,
+      message: 'is neither a regular file nor a folder (a device, FIFO or socket): pass a model folder, a .gguf file or a llama2.c .bin.',
+    });
   }
   const configPath = join(path, 'config.json');
   // A config.json that is a FIFO or a device is refused before any read (reading it would hang).
-  const configText = (await stat(configPath).catch(() => undefined)) === undefined ? undefined : await readRegularTextFile(configPath, 'model config');
+  const configText =
+    (await stat(configPath).catch(() => undefined)) === undefined ? undefined : await readRegularTextFile(configPath, 'model config');
   if (configText !== undefined) {
     let json: unknown;
     try {
@@ -88,7 +92,10 @@ export async function openCheckpoint(path: string): Promise<OpenedCheckpoint> {
   const ggufs = entries.filter((f) => f.toLowerCase().endsWith('.gguf')).sort();
   if (ggufs.length === 1) return openGguf(join(path, ggufs[0] as string));
   if (ggufs.length > 1) {
-    throw new FileFormatError({ file: path, message: `several GGUF files (${ggufs.join(', ')}) and no config.json: pass the file itself.` });
+    throw new FileFormatError({
+      file: path,
+      message: `several GGUF files (${ggufs.join(', ')}) and no config.json: pass the file itself.`,
+    });
   }
   const bins = entries.filter((f) => f.endsWith('.bin') && !/^tok(enizer)?\d*\.bin$/.test(f)).sort();
   if (bins.length === 1) return openLlama2c(join(path, bins[0] as string));

@@ -30,7 +30,11 @@ export async function saveMergedModel(model: CausalLM, outDir: string, options: 
   try {
     configJson = JSON.parse(await readFile(configFile, 'utf8')) as Record<string, unknown>;
   } catch (error) {
-    throw new FileFormatError({ file: configFile, message: `cannot read the base model's config.json: ${(error as Error).message}`, cause: error });
+    throw new FileFormatError({
+      file: configFile,
+      message: `cannot read the base model's config.json: ${(error as Error).message}`,
+      cause: error,
+    });
   }
   delete configJson.quantization_config;
   const tensors: Record<string, TensorToWrite> = {};

@@ -65,8 +65,14 @@ describe.each(PEFT_CASES)('PEFT → @lora: %s', (name) => {
 
 /** Adapters this package writes for PEFT to read: seeded init with random non-zero B (init false), random DoRA magnitude. */
 const FROM_LORA = {
-  'llama-lora': { base: 'tiny-llama', config: { r: 4, loraAlpha: 8, targetModules: ['q_proj', 'v_proj', 'down_proj'], initLoraWeights: false } },
-  'qwen3-dora': { base: 'tiny-qwen3', config: { r: 4, loraAlpha: 16, useDora: true, useRslora: true, targetModules: 'all-linear', initLoraWeights: false } },
+  'llama-lora': {
+    base: 'tiny-llama',
+    config: { r: 4, loraAlpha: 8, targetModules: ['q_proj', 'v_proj', 'down_proj'], initLoraWeights: false },
+  },
+  'qwen3-dora': {
+    base: 'tiny-qwen3',
+    config: { r: 4, loraAlpha: 16, useDora: true, useRslora: true, targetModules: 'all-linear', initLoraWeights: false },
+  },
 } as const;
 
 describe.each(Object.keys(FROM_LORA) as (keyof typeof FROM_LORA)[])('@lora → PEFT: %s', (name) => {
@@ -75,7 +81,11 @@ describe.each(Object.keys(FROM_LORA) as (keyof typeof FROM_LORA)[])('@lora → P
 
   const build = async () => {
     const { model } = await loadModel(join(FIXTURES, spec.base));
-    const config = loraConfig({ ...spec.config, targetModules: spec.config.targetModules as never, baseModelNameOrPath: `fixtures/${spec.base}` });
+    const config = loraConfig({
+      ...spec.config,
+      targetModules: spec.config.targetModules as never,
+      baseModelNameOrPath: `fixtures/${spec.base}`,
+    });
     const peft = getPeftModel(model, config, { seed: 7 });
     const rng = new Rng(11);
     for (const layer of peft.loraLayers().values()) {
@@ -112,4 +122,3 @@ describe.each(Object.keys(FROM_LORA) as (keyof typeof FROM_LORA)[])('@lora → P
     peft.dispose();
   });
 });
-

@@ -21,7 +21,15 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-const ids = () => tf.tensor2d([[3, 7, 1, 9, 4], [5, 2, 8, 6, 0]], [2, 5], 'int32');
+const ids = () =>
+  tf.tensor2d(
+    [
+      [3, 7, 1, 9, 4],
+      [5, 2, 8, 6, 0],
+    ],
+    [2, 5],
+    'int32',
+  );
 
 describe('getPeftModel', () => {
   it('targets q_proj/v_proj by default; step 0 equals the base; only adapter variables train', async () => {
@@ -29,18 +37,31 @@ describe('getPeftModel', () => {
     const x = ids();
     const baseLogits = base.forward(x);
     const peft = getPeftModel(base, loraConfig());
-    expect([...peft.loraLayers().keys()]).toEqual(['model.layers.0.self_attn.q_proj', 'model.layers.0.self_attn.v_proj', 'model.layers.1.self_attn.q_proj', 'model.layers.1.self_attn.v_proj']);
+    expect([...peft.loraLayers().keys()]).toEqual([
+      'model.layers.0.self_attn.q_proj',
+      'model.layers.0.self_attn.v_proj',
+      'model.layers.1.self_attn.q_proj',
+      'model.layers.1.self_attn.v_proj',
+    ]);
     expect(peft.peftConfig().targetModules).toEqual(['q_proj', 'v_proj']);
     await expectTensorsClose(peft.forward(x), baseLogits, { rtol: 0, atol: 0 });
     const vars = peft.trainableVariables();
     expect(vars).toHaveLength(8);
-    const layerVars = new Set([...peft.loraLayers().values()].flatMap((l) => { const w = l.weights('default'); return [w.a.name, w.b.name]; }));
+    const layerVars = new Set(
+      [...peft.loraLayers().values()].flatMap((l) => {
+        const w = l.weights('default');
+        return [w.a.name, w.b.name];
+      }),
+    );
     expect(vars.every((v) => layerVars.has(v.name))).toBe(true);
     peft.dispose();
   });
 
   it('one training step: gradients flow only to lora_A/lora_B; memory stable across forwards and steps', async () => {
-    const peft = getPeftModel(await randomCausalLM('qwen3'), loraConfig({ targetModules: 'all-linear', useDora: true, initLoraWeights: false }));
+    const peft = getPeftModel(
+      await randomCausalLM('qwen3'),
+      loraConfig({ targetModules: 'all-linear', useDora: true, initLoraWeights: false }),
+    );
     const x = ids();
     const vars = peft.trainableVariables();
     expect(vars).toHaveLength(2 * 7 * 3); // 2 layers × 7 linears × (A, B, magnitude); Qwen3 tiny ties lm_head
@@ -132,8 +153,19 @@ describe('PeftModel with several adapters', () => {
 
   it('loading names the tensor whose shape does not match', async () => {
     const adapterDir = join(FIXTURES, 'peft', 'llama-lora');
-    const wrongBase = await randomCausalLM('llama', { overrides: { hidden_size: 64, intermediate_size: 128, num_attention_heads: 4, num_key_value_heads: 4, head_dim: 16, num_hidden_layers: 3 } });
-    await expect(loadPeftModel(wrongBase, adapterDir)).rejects.toThrow(/v_proj\.lora_B\.weight.*shape \[32, 8\] does not match the model: expected \[64, 8\]/);
+    const wrongBase = await randomCausalLM('llama', {
+      overrides: {
+        hidden_size: 64,
+        intermediate_size: 128,
+        num_attention_heads: 4,
+        num_key_value_heads: 4,
+        head_dim: 16,
+        num_hidden_layers: 3,
+      },
+    });
+    await expect(loadPeftModel(wrongBase, adapterDir)).rejects.toThrow(
+      /v_proj\.lora_B\.weight.*shape \[32, 8\] does not match the model: expected \[64, 8\]/,
+    );
     expect(wrongBase.linearModules().every((s) => !(s.get() instanceof LoraLinear))).toBe(true);
     wrongBase.dispose();
   });

@@ -124,7 +124,11 @@ export class PeftModel implements CausalLM {
 
   /** Adds a freshly initialised adapter (not made active; see {@link PeftModel.setAdapter}). */
   addAdapter(adapterName: string, config: LoraConfig, options: Omit<AddAdapterOptions, 'adapterName'> = {}): void {
-    if (this.configs.has(adapterName)) throw new InvalidArgumentError({ argument: 'adapterName', message: `adapter "${adapterName}" already exists; delete it first or pick another name.` });
+    if (this.configs.has(adapterName))
+      throw new InvalidArgumentError({
+        argument: 'adapterName',
+        message: `adapter "${adapterName}" already exists; delete it first or pick another name.`,
+      });
     const { config: resolved } = injectAdapter(this.baseModel, config, { ...options, adapterName, trainable: !config.inferenceMode });
     this.configs.set(adapterName, resolved);
     this.refreshLayers();
@@ -133,11 +137,19 @@ export class PeftModel implements CausalLM {
   /** Loads a PEFT adapter folder as adapter `adapterName` (not made active unless it is the only one). */
   async loadAdapter(dir: string, options: LoadAdapterOptions = {}): Promise<void> {
     const adapterName = options.adapterName ?? 'default';
-    if (this.configs.has(adapterName)) throw new InvalidArgumentError({ argument: 'adapterName', message: `adapter "${adapterName}" already exists; delete it first or pick another name.` });
+    if (this.configs.has(adapterName))
+      throw new InvalidArgumentError({
+        argument: 'adapterName',
+        message: `adapter "${adapterName}" already exists; delete it first or pick another name.`,
+      });
     const config = await readAdapterConfig(dir, options.onWarning === undefined ? {} : { onWarning: options.onWarning });
     const trainable = options.isTrainable ?? false;
     // Weights come from the file: initialise with B = 0 (any init; pissa/olora need no SVD here).
-    const { layers, config: resolved } = injectAdapter(this.baseModel, { ...config, initLoraWeights: true }, { adapterName, trainable, ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }) });
+    const { layers, config: resolved } = injectAdapter(
+      this.baseModel,
+      { ...config, initLoraWeights: true },
+      { adapterName, trainable, ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }) },
+    );
     try {
       await loadAdapterWeights(dir, layers, adapterName);
     } catch (error) {
@@ -251,7 +263,10 @@ export class PeftModel implements CausalLM {
   }
 
   private unknown(adapterName: string): InvalidArgumentError {
-    return new InvalidArgumentError({ argument: 'adapterName', message: `no adapter "${adapterName}" (adapters: ${this.adapterNames.join(', ') || 'none'}).` });
+    return new InvalidArgumentError({
+      argument: 'adapterName',
+      message: `no adapter "${adapterName}" (adapters: ${this.adapterNames.join(', ') || 'none'}).`,
+    });
   }
 }
 
@@ -295,11 +310,15 @@ export async function loadPeftModel(model: CausalLM, dir: string, options: LoadA
   const adapterName = options.adapterName ?? 'default';
   const config = await readAdapterConfig(dir, options.onWarning === undefined ? {} : { onWarning: options.onWarning });
   const trainable = options.isTrainable ?? false;
-  const { layers, config: resolved } = injectAdapter(model, { ...config, initLoraWeights: true }, {
-    adapterName,
-    trainable,
-    ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
-  });
+  const { layers, config: resolved } = injectAdapter(
+    model,
+    { ...config, initLoraWeights: true },
+    {
+      adapterName,
+      trainable,
+      ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
+    },
+  );
   const peft = new PeftModel(model, adapterName, { ...resolved, initLoraWeights: config.initLoraWeights, inferenceMode: !trainable });
   try {
     await loadAdapterWeights(dir, layers, adapterName);

@@ -5,7 +5,15 @@ import { compressAbsmax, decompressAbsmax, dequantize4bit, quantize4bit, quantiz
 import { DYNAMIC_MAP_SIGNED, FP4_CODE, NF4_CODE } from './codebooks/codebooks.js';
 import { pythonFloatRepr, quantStateJson } from './format.js';
 import { quantizeState } from './nf4-linear.js';
-import { bits, bitsUnsignedZero, f32, openBlockwiseFixtures, rawBytes, type BlockwiseCase, type Blockwise8bitCase } from './test/fixtures.js';
+import {
+  bits,
+  bitsUnsignedZero,
+  f32,
+  openBlockwiseFixtures,
+  rawBytes,
+  type BlockwiseCase,
+  type Blockwise8bitCase,
+} from './test/fixtures.js';
 import { torchFloat32Mean } from './torch-sum.js';
 
 let reader: SafetensorsReader;
@@ -49,7 +57,9 @@ describe('4-bit blockwise vs bitsandbytes', () => {
       const { packed, absmax } = quantize4bit(input, c.quantType, c.blocksize);
       expect(packed, `${c.name} packed`).toEqual(await rawBytes(reader, `${c.name}.packed`));
       expect((await reader.getRaw(`${c.name}.packed`)).shape).toEqual([Math.ceil(n / 2), 1]);
-      expect(bits(await f32(reader, `${c.name}.quant_map`)), `${c.name} quant_map`).toEqual(bits(c.quantType === 'nf4' ? NF4_CODE : FP4_CODE));
+      expect(bits(await f32(reader, `${c.name}.quant_map`)), `${c.name} quant_map`).toEqual(
+        bits(c.quantType === 'nf4' ? NF4_CODE : FP4_CODE),
+      );
       let scales = absmax;
       if (c.compressStatistics) {
         const nested = compressAbsmax(absmax);
@@ -95,12 +105,15 @@ describe('8-bit blockwise (the double-quant path) vs bitsandbytes', () => {
       for (let i = 0; i < input.length; i++) {
         const v = Math.fround((input[i] as number) / (absmax[Math.floor(i / c.blocksize)] as number));
         let best = 0;
-        for (let q = 1; q < 256; q++) if (Math.abs(v - (DYNAMIC_MAP_SIGNED[q] as number)) < Math.abs(v - (DYNAMIC_MAP_SIGNED[best] as number))) best = q;
+        for (let q = 1; q < 256; q++)
+          if (Math.abs(v - (DYNAMIC_MAP_SIGNED[q] as number)) < Math.abs(v - (DYNAMIC_MAP_SIGNED[best] as number))) best = q;
         if (absmax[Math.floor(i / c.blocksize)] !== 0 && best !== codes[i]) offExact++;
       }
       total += c.n;
     }
-    console.log(`8-bit stress cases: 0 of ${total} codes differ from bnb; ${offExact} of them are not the exact nearest code (bnb's lookup table)`);
+    console.log(
+      `8-bit stress cases: 0 of ${total} codes differ from bnb; ${offExact} of them are not the exact nearest code (bnb's lookup table)`,
+    );
     expect(offExact).toBeGreaterThan(0);
   });
 });

@@ -108,10 +108,16 @@ export function quantize4bit(data: Float32Array, quantType: QuantType, blocksize
 export function dequantize4bit(packed: Uint8Array, absmax: Float32Array, quantType: QuantType, blocksize: number, n: number): Float32Array {
   checkBlocksize(blocksize);
   if (packed.length !== Math.ceil(n / 2)) {
-    throw new InvalidArgumentError({ argument: 'packed', message: `expected ${Math.ceil(n / 2)} bytes for ${n} elements, found ${packed.length}.` });
+    throw new InvalidArgumentError({
+      argument: 'packed',
+      message: `expected ${Math.ceil(n / 2)} bytes for ${n} elements, found ${packed.length}.`,
+    });
   }
   if (absmax.length !== blockCount(n, blocksize)) {
-    throw new InvalidArgumentError({ argument: 'absmax', message: `expected ${blockCount(n, blocksize)} blocks of ${blocksize} for ${n} elements, found ${absmax.length}.` });
+    throw new InvalidArgumentError({
+      argument: 'absmax',
+      message: `expected ${blockCount(n, blocksize)} blocks of ${blocksize} for ${n} elements, found ${absmax.length}.`,
+    });
   }
   const code = codeOf(quantType);
   const out = new Float32Array(n);
@@ -174,8 +180,13 @@ function lutIndex(v: number): number {
  * partial), v = x·f32(1/absmax), code = lut[bin(v)] of a 65536-bin table (so near a midpoint the
  * code may be the farther neighbour, as in bnb); a block whose absmax is 0 gets code 0 throughout.
  */
-export function quantizeBlockwise8bit(data: Float32Array, code: Float32Array, blocksize: number): { codes: Uint8Array; absmax: Float32Array } {
-  if (code.length !== 256) throw new InvalidArgumentError({ argument: 'code', message: `expected a 256-entry map, found ${code.length} entries.` });
+export function quantizeBlockwise8bit(
+  data: Float32Array,
+  code: Float32Array,
+  blocksize: number,
+): { codes: Uint8Array; absmax: Float32Array } {
+  if (code.length !== 256)
+    throw new InvalidArgumentError({ argument: 'code', message: `expected a 256-entry map, found ${code.length} entries.` });
   const lut = lutFor(code);
   const n = data.length;
   const blocks = blockCount(n, blocksize);
@@ -214,6 +225,10 @@ export function compressAbsmax(absmax: Float32Array): NestedAbsmax {
 }
 
 /** Inverse of {@link compressAbsmax}: dynamic code · nested absmax + offset, in float32 (bnb order). */
-export function decompressAbsmax(nested: NestedAbsmax, nestedQuantMap: Float32Array = DYNAMIC_MAP_SIGNED, nestedBlocksize = NESTED_BLOCKSIZE): Float32Array {
+export function decompressAbsmax(
+  nested: NestedAbsmax,
+  nestedQuantMap: Float32Array = DYNAMIC_MAP_SIGNED,
+  nestedBlocksize = NESTED_BLOCKSIZE,
+): Float32Array {
   return dequantizeBlockwise8bit(nested.absmax, nested.nestedAbsmax, nestedQuantMap, nestedBlocksize).map((v) => f32(v + nested.offset));
 }

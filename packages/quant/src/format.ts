@@ -65,7 +65,7 @@ export function pythonFloatRepr(x: number): string {
   const [mantissa, expText] = x.toExponential().split('e') as [string, string];
   const exp = Number(expText);
   if (exp >= -4 && exp < 16) {
-    const fixed = x.toFixed(Math.max(0, (mantissa.replace(/^-/, '').replace('.', '').length - 1) - exp));
+    const fixed = x.toFixed(Math.max(0, mantissa.replace(/^-/, '').replace('.', '').length - 1 - exp));
     return fixed.includes('.') ? fixed : `${fixed}.0`;
   }
   return `${mantissa}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
@@ -112,7 +112,11 @@ export function quantStateTensors(weightKey: string, state: QuantState): Map<str
   out.set(`${weightKey}.quant_map`, { dtype: 'F32', shape: [16], bytes: f32Bytes(state.quantMap) });
   if (state.nested !== undefined) {
     out.set(`${weightKey}.nested_absmax`, { dtype: 'F32', shape: [state.nested.absmax.length], bytes: f32Bytes(state.nested.absmax) });
-    out.set(`${weightKey}.nested_quant_map`, { dtype: 'F32', shape: [state.nested.quantMap.length], bytes: f32Bytes(state.nested.quantMap) });
+    out.set(`${weightKey}.nested_quant_map`, {
+      dtype: 'F32',
+      shape: [state.nested.quantMap.length],
+      bytes: f32Bytes(state.nested.quantMap),
+    });
   }
   const json = new TextEncoder().encode(quantStateJson(state));
   out.set(quantStateKey(weightKey, state.quantType), { dtype: 'U8', shape: [json.length], bytes: json });

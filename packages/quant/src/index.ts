@@ -42,7 +42,20 @@ export {
   type RawTensorSource,
 } from './format.js';
 export { NIBBLES_PER_WORD, packWords, unpackWords, unpackCodes, bnbBytesToCodes, codesToBnbBytes } from './pack.js';
-export { wordBitsOf, packBytePlanes, unpackBytePlanes, splitBytePlanes, lookupBytePlanes, packCodePlanes, unpackCodePlanes, codesToPairBytes, pairBytesToCodes, pairTable, gatherRows, type WordBits } from './pack.js';
+export {
+  wordBitsOf,
+  packBytePlanes,
+  unpackBytePlanes,
+  splitBytePlanes,
+  lookupBytePlanes,
+  packCodePlanes,
+  unpackCodePlanes,
+  codesToPairBytes,
+  pairBytesToCodes,
+  pairTable,
+  gatherRows,
+  type WordBits,
+} from './pack.js';
 export { Nf4Linear, quantizeState, type QuantizeLinearOptions } from './nf4-linear.js';
 export { withDequantizedWeights } from './inference-cache.js';
 export {

@@ -19,7 +19,11 @@ describe('withDequantizedWeights', () => {
     await quantizeModel(model, { type: 'nf4', blocksize: 64, doubleQuant: true });
     // A random, non-zero adapter (init_lora_weights=false), so the wrapper path is exercised.
     const peft = getPeftModel(model, loraConfig({ r: 4, loraAlpha: 8, targetModules: 'all-linear', initLoraWeights: false }), { seed: 1 });
-    const bases = peft.linearModules().map((s) => s.get()).map((m) => (m instanceof LoraLinear ? m.base : m)).filter((m): m is Nf4Linear => m instanceof Nf4Linear);
+    const bases = peft
+      .linearModules()
+      .map((s) => s.get())
+      .map((m) => (m instanceof LoraLinear ? m.base : m))
+      .filter((m): m is Nf4Linear => m instanceof Nf4Linear);
     expect(bases.length).toBeGreaterThan(0);
     const ids = tf.tensor2d([[3, 17, 9, 1, 40, 5, 22, 8]], [1, 8], 'int32');
     const logitsOf = async () => {
@@ -52,11 +56,21 @@ describe('withDequantizedWeights', () => {
   });
 
   it('frees the copies when fn throws, and leaves gradients to the per-use dequantization', async () => {
-    const layer = Nf4Linear.quantize(Float32Array.from({ length: 64 * 32 }, (_, i) => Math.sin(i)), 64, 32, { quantType: 'nf4', blocksize: 64 });
-    const fake = { linearModules: () => [{ path: 'x', get: () => layer, set: () => undefined }] } as unknown as Parameters<typeof withDequantizedWeights>[0];
+    const layer = Nf4Linear.quantize(
+      Float32Array.from({ length: 64 * 32 }, (_, i) => Math.sin(i)),
+      64,
+      32,
+      { quantType: 'nf4', blocksize: 64 },
+    );
+    const fake = { linearModules: () => [{ path: 'x', get: () => layer, set: () => undefined }] } as unknown as Parameters<
+      typeof withDequantizedWeights
+    >[0];
     await expect(withDequantizedWeights(fake, () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
     expect(layer.keepsDequantized).toBe(false);
-    const x = tf.tensor2d(Float32Array.from({ length: 3 * 32 }, (_, i) => Math.cos(i)), [3, 32]);
+    const x = tf.tensor2d(
+      Float32Array.from({ length: 3 * 32 }, (_, i) => Math.cos(i)),
+      [3, 32],
+    );
     const gradOf = () => tf.tidy(() => tf.grad((v: tf.Tensor) => tf.sum(tf.square(layer.apply(v))))(x));
     const plain = gradOf();
     const kept = await withDequantizedWeights(fake, () => gradOf());

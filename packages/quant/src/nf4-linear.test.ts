@@ -42,7 +42,11 @@ async function onBackend(name: string, body: () => Promise<void>): Promise<void>
 function hostAbsmax(state: QuantState): Float32Array {
   return state.nested === undefined
     ? (state.absmax as Float32Array)
-    : decompressAbsmax({ absmax: state.absmax as Uint8Array, nestedAbsmax: state.nested.absmax, offset: state.nested.offset }, state.nested.quantMap, state.nested.blocksize);
+    : decompressAbsmax(
+        { absmax: state.absmax as Uint8Array, nestedAbsmax: state.nested.absmax, offset: state.nested.offset },
+        state.nested.quantMap,
+        state.nested.blocksize,
+      );
 }
 
 function randomArray(n: number, seed: number, std = 0.5): Float32Array {
@@ -73,10 +77,34 @@ describe('6-nibble packing', () => {
 /** Extreme int32 words (both signs, every half at its limits) then random ones over the whole range. */
 function extremeWords(bits: WordBits, count: number, seed: number): Int32Array {
   const rng = new Rng(seed);
-  const edges = bits === 32
-    ? [-(2 ** 31), 2 ** 31 - 1, -1, 0, 1, 32767, 32768, -32768, -32769, 65535, 65536, -65536, -65537, 2 ** 31 - 65536, -(2 ** 31) + 65535, 0x7fff8000, -0x7fff8000, 0x00ff00ff, -0x00ff0100]
-    : [0, 1, 255, 256, 65535, 65536, 2 ** 24 - 1, 2 ** 24 - 256, 2 ** 23, 2 ** 23 - 1];
-  return Int32Array.from({ length: count }, (_, i) => edges[i] ?? (bits === 32 ? (rng.nextInt(2 ** 16) * 65536 + rng.nextInt(2 ** 16)) | 0 : rng.nextInt(2 ** 24)));
+  const edges =
+    bits === 32
+      ? [
+          -(2 ** 31),
+          2 ** 31 - 1,
+          -1,
+          0,
+          1,
+          32767,
+          32768,
+          -32768,
+          -32769,
+          65535,
+          65536,
+          -65536,
+          -65537,
+          2 ** 31 - 65536,
+          -(2 ** 31) + 65535,
+          0x7fff8000,
+          -0x7fff8000,
+          0x00ff00ff,
+          -0x00ff0100,
+        ]
+      : [0, 1, 255, 256, 65535, 65536, 2 ** 24 - 1, 2 ** 24 - 256, 2 ** 23, 2 ** 23 - 1];
+  return Int32Array.from(
+    { length: count },
+    (_, i) => edges[i] ?? (bits === 32 ? (rng.nextInt(2 ** 16) * 65536 + rng.nextInt(2 ** 16)) | 0 : rng.nextInt(2 ** 24)),
+  );
 }
 
 describe('byte-plane packing (8 nibbles per int32 where int32 math is exact)', () => {
@@ -97,73 +125,83 @@ describe('byte-plane packing (8 nibbles per int32 where int32 math is exact)', (
     expect(unpackCodePlanes(packCodePlanes(codes, bits), bits, codes.length)).toEqual(codes);
   });
 
-  it.each(['test backend', 'wasm', 'cpu'])('splitBytePlanes and lookupBytePlanes are exact for extreme and random words on %s', async (name) => {
-    await onBackend(name, async () => {
-      const before = tf.memory().numTensors;
-      for (const bits of [wordBitsOf(), 24] as const) {
-        const words = extremeWords(bits, 4096, 13);
-        const t = tf.tensor1d(words, 'int32');
-        const split = splitBytePlanes(t, bits);
-        expect(split.dtype).toBe('int32');
-        expect(split.shape).toEqual([(words.length * bits) / 8]);
-        expect(Array.from(await split.data())).toEqual(Array.from(unpackBytePlanes(words, bits, (words.length * bits) / 8)));
-        const map = defaultMaps('nf4').quantMap;
-        const table = tf.tensor2d(pairTable(map), [256, 2]);
-        const values = lookupBytePlanes(t, bits, table);
-        const codes = unpackCodePlanes(words, bits, (words.length * bits) / 4);
-        expect(Array.from(await values.data())).toEqual(Array.from(codes, (c) => map[c] as number));
-        tf.dispose([t, split, table, values]);
-      }
-      expect(tf.memory().numTensors).toBe(before);
-    });
-  });
+  it.each(['test backend', 'wasm', 'cpu'])(
+    'splitBytePlanes and lookupBytePlanes are exact for extreme and random words on %s',
+    async (name) => {
+      await onBackend(name, async () => {
+        const before = tf.memory().numTensors;
+        for (const bits of [wordBitsOf(), 24] as const) {
+          const words = extremeWords(bits, 4096, 13);
+          const t = tf.tensor1d(words, 'int32');
+          const split = splitBytePlanes(t, bits);
+          expect(split.dtype).toBe('int32');
+          expect(split.shape).toEqual([(words.length * bits) / 8]);
+          expect(Array.from(await split.data())).toEqual(Array.from(unpackBytePlanes(words, bits, (words.length * bits) / 8)));
+          const map = defaultMaps('nf4').quantMap;
+          const table = tf.tensor2d(pairTable(map), [256, 2]);
+          const values = lookupBytePlanes(t, bits, table);
+          const codes = unpackCodePlanes(words, bits, (words.length * bits) / 4);
+          expect(Array.from(await values.data())).toEqual(Array.from(codes, (c) => map[c] as number));
+          tf.dispose([t, split, table, values]);
+        }
+        expect(tf.memory().numTensors).toBe(before);
+      });
+    },
+  );
 });
 
 describe.each(['test backend', 'wasm', 'cpu'])('Nf4Linear resident layout on %s', (name) => {
   // 130·130 = 16900 elements: 265 blocks of 64 (the last partial), two nested blocks of 256 (one partial).
-  const shapes = [[130, 130], [47, 3], [64, 256]] as const;
+  const shapes = [
+    [130, 130],
+    [47, 3],
+    [64, 256],
+  ] as const;
   it.each([
     ['nf4', true],
     ['nf4', false],
     ['fp4', true],
-  ] as const)('%s (double quant %s): dequantized weight and absmax equal bitsandbytes bit for bit; bnb bytes round-trip; no leaks', async (quantType, doubleQuant) => {
-    await onBackend(name, async () => {
-      const before = tf.memory().numTensors;
-      for (const [out, inF] of shapes) {
-        const weight = randomArray(out * inF, out + inF, 0.3);
-        for (let i = 0; i < 64; i++) weight[i] = 0; // a zero block
-        const blocksize = inF === 3 ? 32 : 64;
-        const layer = Nf4Linear.quantize(weight, out, inF, { quantType, blocksize, doubleQuant });
-        expect(layer.wordBits).toBe(wordBitsOf());
-        const state = await layer.quantState();
-        const again = new Nf4Linear(state);
-        const stateAgain = await again.quantState();
-        expect(stateAgain.packed).toEqual(state.packed);
-        expect(stateAgain.absmax).toEqual(state.absmax);
-        expect(stateAgain.nested).toEqual(state.nested);
-        const absmax = hostAbsmax(state);
-        const deviceAbsmax = layer.absmax;
-        expect(deviceAbsmax.shape).toEqual([absmax.length, 1]);
-        expect(Array.from(await deviceAbsmax.data())).toEqual(Array.from(absmax));
-        const w = layer.dequantizeTorchLayout();
-        expect(w.shape).toEqual([out, inF]);
-        expect(Array.from(await w.data())).toEqual(Array.from(dequantize4bit(state.packed, absmax, quantType, blocksize, out * inF)));
-        // Resident: int32 words of wordBits/8 bytes holding two codes per byte, then (double quant)
-        // one byte per absmax padded to whole nested blocks of 256; nested absmax and offset.
-        const blocks = Math.ceil((out * inF) / blocksize);
-        const nested = Math.ceil(blocks / 256);
-        const bytes = (blocks * blocksize) / 2 + (doubleQuant ? 256 * nested : 0);
-        const words = 4 * Math.ceil(bytes / (layer.wordBits / 8));
-        const absmaxBytes = doubleQuant ? 4 * nested + 4 + (4 * 256) / 2 : 4 * blocks;
-        // `layer` and `again` share the look-up tables: half each.
-        expect(layer.residentBytes()).toBe(words + absmaxBytes + 4 * 16 + (4 * 512) / 2);
-        tf.dispose([deviceAbsmax, w]);
-        layer.dispose();
-        again.dispose();
-      }
-      expect(tf.memory().numTensors).toBe(before);
-    });
-  });
+  ] as const)(
+    '%s (double quant %s): dequantized weight and absmax equal bitsandbytes bit for bit; bnb bytes round-trip; no leaks',
+    async (quantType, doubleQuant) => {
+      await onBackend(name, async () => {
+        const before = tf.memory().numTensors;
+        for (const [out, inF] of shapes) {
+          const weight = randomArray(out * inF, out + inF, 0.3);
+          for (let i = 0; i < 64; i++) weight[i] = 0; // a zero block
+          const blocksize = inF === 3 ? 32 : 64;
+          const layer = Nf4Linear.quantize(weight, out, inF, { quantType, blocksize, doubleQuant });
+          expect(layer.wordBits).toBe(wordBitsOf());
+          const state = await layer.quantState();
+          const again = new Nf4Linear(state);
+          const stateAgain = await again.quantState();
+          expect(stateAgain.packed).toEqual(state.packed);
+          expect(stateAgain.absmax).toEqual(state.absmax);
+          expect(stateAgain.nested).toEqual(state.nested);
+          const absmax = hostAbsmax(state);
+          const deviceAbsmax = layer.absmax;
+          expect(deviceAbsmax.shape).toEqual([absmax.length, 1]);
+          expect(Array.from(await deviceAbsmax.data())).toEqual(Array.from(absmax));
+          const w = layer.dequantizeTorchLayout();
+          expect(w.shape).toEqual([out, inF]);
+          expect(Array.from(await w.data())).toEqual(Array.from(dequantize4bit(state.packed, absmax, quantType, blocksize, out * inF)));
+          // Resident: int32 words of wordBits/8 bytes holding two codes per byte, then (double quant)
+          // one byte per absmax padded to whole nested blocks of 256; nested absmax and offset.
+          const blocks = Math.ceil((out * inF) / blocksize);
+          const nested = Math.ceil(blocks / 256);
+          const bytes = (blocks * blocksize) / 2 + (doubleQuant ? 256 * nested : 0);
+          const words = 4 * Math.ceil(bytes / (layer.wordBits / 8));
+          const absmaxBytes = doubleQuant ? 4 * nested + 4 + (4 * 256) / 2 : 4 * blocks;
+          // `layer` and `again` share the look-up tables: half each.
+          expect(layer.residentBytes()).toBe(words + absmaxBytes + 4 * 16 + (4 * 512) / 2);
+          tf.dispose([deviceAbsmax, w]);
+          layer.dispose();
+          again.dispose();
+        }
+        expect(tf.memory().numTensors).toBe(before);
+      });
+    },
+  );
 });
 
 describe.each(['nf4', 'fp4'] as const)('Nf4Linear (%s)', (quantType) => {
@@ -171,7 +209,12 @@ describe.each(['nf4', 'fp4'] as const)('Nf4Linear (%s)', (quantType) => {
   const weight = randomArray(out * inF, 1);
 
   it('forward equals a dense Linear holding the dequantized weight; dx equals; no base gradient; no leaks', async () => {
-    const layer = Nf4Linear.quantize(weight, out, inF, { quantType, blocksize: 64, doubleQuant: true, bias: tf.tensor1d(randomArray(out, 9)) });
+    const layer = Nf4Linear.quantize(weight, out, inF, {
+      quantType,
+      blocksize: 64,
+      doubleQuant: true,
+      bias: tf.tensor1d(randomArray(out, 9)),
+    });
     const state = await layer.quantState();
     const host = dequantize4bit(state.packed, hostAbsmax(state), quantType, 64, out * inF);
     const dense = Linear.fromTorch(host, out, inF, { bias: tf.tensor1d(randomArray(out, 9)) });

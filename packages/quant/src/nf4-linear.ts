@@ -148,7 +148,10 @@ export class Nf4Linear implements LinearLike {
   constructor(state: QuantState, options: { bias?: tf.Tensor1D; name?: string } = {}) {
     const name = options.name ?? 'linear';
     if (state.shape.length !== 2) {
-      throw new InvalidArgumentError({ argument: name, message: `expected a 2-D [out, in] weight, found shape [${state.shape.join(', ')}].` });
+      throw new InvalidArgumentError({
+        argument: name,
+        message: `expected a 2-D [out, in] weight, found shape [${state.shape.join(', ')}].`,
+      });
     }
     const [out, inF] = state.shape as [number, number];
     this.outFeatures = out;
@@ -159,7 +162,10 @@ export class Nf4Linear implements LinearLike {
     const n = out * inF;
     this.blocks = blockCount(n, state.blocksize);
     if (state.absmax.length !== this.blocks) {
-      throw new InvalidArgumentError({ argument: `${name}.absmax`, message: `expected ${this.blocks} absmax entries for ${n} elements in blocks of ${state.blocksize}, found ${state.absmax.length}.` });
+      throw new InvalidArgumentError({
+        argument: `${name}.absmax`,
+        message: `expected ${this.blocks} absmax entries for ${n} elements in blocks of ${state.blocksize}, found ${state.absmax.length}.`,
+      });
     }
     const codeBytes = codesToPairBytes(bnbBytesToCodes(state.packed, n, this.blocks * state.blocksize));
     if (state.nested === undefined) {
@@ -309,11 +315,14 @@ export class Nf4Linear implements LinearLike {
     const torchLayout = tf.tidy(() => tf.transpose(weight));
     const data = (await torchLayout.data()) as Float32Array;
     torchLayout.dispose();
-    return new Nf4Linear(quantizeState(data, [this.outFeatures, this.inFeatures], {
-      quantType: this.quantType,
-      blocksize: this.blocksize,
-      doubleQuant: this.host.nested !== undefined,
-    }), this.bias === undefined ? {} : { bias: this.bias.clone() });
+    return new Nf4Linear(
+      quantizeState(data, [this.outFeatures, this.inFeatures], {
+        quantType: this.quantType,
+        blocksize: this.blocksize,
+        doubleQuant: this.host.nested !== undefined,
+      }),
+      this.bias === undefined ? {} : { bias: this.bias.clone() },
+    );
   }
 
   /** Same as {@link denseWeight}: the float32 weight `[in, out]` that merging adapters adds to. */
@@ -340,9 +349,10 @@ export class Nf4Linear implements LinearLike {
    */
   residentBytes(): number {
     const nested = this.nestedAbsmax;
-    const absmax = nested === undefined
-      ? 4 * (this.plainAbsmax as tf.Tensor2D).size
-      : 4 * (nested.nestedAbsmax.size + nested.offset.size) + tableShareBytes(nested.mapKey);
+    const absmax =
+      nested === undefined
+        ? 4 * (this.plainAbsmax as tf.Tensor2D).size
+        : 4 * (nested.nestedAbsmax.size + nested.offset.size) + tableShareBytes(nested.mapKey);
     return 4 * (this.words.size + this.code.size) + absmax + tableShareBytes(this.tableKey);
   }
 
@@ -373,6 +383,12 @@ export function quantizeState(data: Float32Array, shape: readonly number[], opti
   return {
     ...base,
     absmax: nested.absmax,
-    nested: { absmax: nested.nestedAbsmax, quantMap: maps.nestedQuantMap, blocksize: maps.nestedBlocksize, dtype: 'float32', offset: nested.offset },
+    nested: {
+      absmax: nested.nestedAbsmax,
+      quantMap: maps.nestedQuantMap,
+      blocksize: maps.nestedBlocksize,
+      dtype: 'float32',
+      offset: nested.offset,
+    },
   };
 }

@@ -178,7 +178,9 @@ export function pairTable(map: ArrayLike<number>): Float32Array {
  * there).
  */
 export function gatherRows(table: tf.Tensor2D, indices: tf.Tensor1D): tf.Tensor2D {
-  return tf.tidy(() => (tf.getBackend() === 'cpu' ? tf.gather(table, indices) : tf.gatherND(table, indices.reshape([-1, 1]))) as tf.Tensor2D);
+  return tf.tidy(
+    () => (tf.getBackend() === 'cpu' ? tf.gather(table, indices) : tf.gatherND(table, indices.reshape([-1, 1]))) as tf.Tensor2D,
+  );
 }
 
 /** Two 4-bit codes per byte for {@link pairTable}: byte p holds code 2p (low nibble) and 2p + 1 (zero if absent). */

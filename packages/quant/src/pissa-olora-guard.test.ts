@@ -19,9 +19,18 @@ describe('PiSSA / OLoRA on an NF4 base', () => {
     const before = (await nf4.quantState()).packed.slice();
     const layer = new LoraLinear(nf4);
     for (const init of ['pissa', 'olora'] as const) {
-      expect(() => layer.addAdapter('q', { r: 4, loraAlpha: 8, loraDropout: 0, initLoraWeights: init, useRslora: false, useDora: false, rng: new Rng(7), trainable: true })).toThrow(
-        new RegExp(`"${init}" rewrites the base weight.*quantized.*quantize the residual model`),
-      );
+      expect(() =>
+        layer.addAdapter('q', {
+          r: 4,
+          loraAlpha: 8,
+          loraDropout: 0,
+          initLoraWeights: init,
+          useRslora: false,
+          useDora: false,
+          rng: new Rng(7),
+          trainable: true,
+        }),
+      ).toThrow(new RegExp(`"${init}" rewrites the base weight.*quantized.*quantize the residual model`));
     }
     expect(layer.base).toBe(nf4);
     expect(Array.from((await nf4.quantState()).packed)).toEqual(Array.from(before));

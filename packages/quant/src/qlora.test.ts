@@ -46,7 +46,14 @@ function causalLmLoss(model: CausalLM, ids: tf.Tensor2D): tf.Scalar {
 describe('merging LoRA into an NF4 base', () => {
   it('mergeAndUnload requantizes dequant(W) + ΔW with the same settings; logits stay close; PEFT warning once', async () => {
     const { model } = await loadModel(join(FIXTURES, 'tiny-llama'));
-    const ids = tf.tensor2d([[3, 17, 9, 1, 40, 5, 22, 8], [7, 7, 2, 31, 4, 11, 0, 6]], [2, 8], 'int32');
+    const ids = tf.tensor2d(
+      [
+        [3, 17, 9, 1, 40, 5, 22, 8],
+        [7, 7, 2, 31, 4, 11, 0, 6],
+      ],
+      [2, 8],
+      'int32',
+    );
     const dense = model.forward(ids);
     await quantizeModel(model, { type: 'nf4', blocksize: 64, doubleQuant: true });
     const quantLogits = model.forward(ids);
@@ -59,7 +66,10 @@ describe('merging LoRA into an NF4 base', () => {
     for (const [path, layer] of layers) {
       const base = layer.base as Nf4Linear;
       const w = tf.tidy(() => tf.transpose(layer.denseWeight()));
-      expected.set(path, quantizeState((await w.data()) as Float32Array, [base.outFeatures, base.inFeatures], { blocksize: 64, doubleQuant: true }).packed);
+      expected.set(
+        path,
+        quantizeState((await w.data()) as Float32Array, [base.outFeatures, base.inFeatures], { blocksize: 64, doubleQuant: true }).packed,
+      );
       w.dispose();
     }
     const adapterLogits = peft.forward(ids);
@@ -133,65 +143,79 @@ describe('merging LoRA into an NF4 base', () => {
 const assets = process.env.LORA_ASSETS_DIR;
 
 describe('QLoRA training step on stories260K', () => {
-  it.skipIf(assets === undefined)('Adam steps through Nf4Linear lower the loss; packed NF4 bytes unchanged; only LoRA variables change (needs LORA_ASSETS_DIR)', async () => {
-    const { model } = await loadModel(join(assets as string, 'models', 'stories260K'));
-    // dim 64, hidden 172, 5 layers, kv dim 32: every linear but the tied lm_head is quantizable (bnb
-    // takes any element count; 172·64 = 172 blocks of 64).
-    const quantized = await quantizeModel(model, { type: 'nf4', blocksize: 64, doubleQuant: true });
-    expect(quantized.length).toBe(5 * 7);
-    const bases = nf4Layers(model);
-    const snapshot = new Map<string, { packed: Uint8Array; words: Int32Array; absmax: Float32Array }>();
-    for (const [p, l] of bases) {
-      snapshot.set(p, { packed: (await l.quantState()).packed, words: Int32Array.from((await l.words.data()) as Int32Array), absmax: Float32Array.from((await l.absmax.data()) as Float32Array) });
-    }
-    const peft = getPeftModel(model, loraConfig({ r: 8, loraAlpha: 16, targetModules: 'all-linear' }), { seed: 1 });
-    expect(peft.loraLayers().size).toBe(35);
-    const trainable = peft.trainableVariables();
-    expect(trainable.length).toBe(70);
-    const loraNames = new Set(trainable.map((v) => v.name));
-    const variablesBefore = new Map<string, Float32Array>();
-    for (const v of Object.values(tf.engine().registeredVariables)) variablesBefore.set(v.name, Float32Array.from((await v.data()) as Float32Array));
-
-    const rng = new Rng(42);
-    const ids = tf.tensor2d(Int32Array.from({ length: 4 * 33 }, () => rng.nextInt(512)), [4, 33], 'int32');
-    const optimizer = tf.train.adam(1e-2);
-    const losses: number[] = [];
-    const steps = 8;
-    let tensorsAfterFirst = 0;
-    for (let step = 0; step < steps; step++) {
-      const loss = optimizer.minimize(() => causalLmLoss(peft, ids), true, trainable) as tf.Scalar;
-      losses.push((await loss.data())[0] as number);
-      loss.dispose();
-      if (step === 0) tensorsAfterFirst = tf.memory().numTensors;
-    }
-    expect(tf.memory().numTensors).toBe(tensorsAfterFirst);
-    const final = causalLmLoss(peft, ids);
-    losses.push((await final.data())[0] as number);
-    final.dispose();
-    console.log(`QLoRA stories260K (NF4+DQ b64, LoRA r 8 all-linear, Adam 1e-2, batch 4×32): loss ${losses.map((l) => l.toFixed(4)).join(' → ')}`);
-    expect(losses[losses.length - 1]).toBeLessThan((losses[0] as number) - 0.05);
-
-    for (const [path, layer] of nf4Layers(model)) {
-      expect(layer, `${path} is still the same base`).toBe(bases.get(path));
-      const old = snapshot.get(path);
-      expect((await layer.quantState()).packed, `${path} packed`).toEqual(old?.packed);
-      expect(await layer.words.data(), `${path} words`).toEqual(old?.words);
-      expect(await layer.absmax.data(), `${path} absmax`).toEqual(old?.absmax);
-    }
-    let changed = 0;
-    for (const v of Object.values(tf.engine().registeredVariables)) {
-      const old = variablesBefore.get(v.name);
-      if (old === undefined) continue; // optimizer moments
-      const same = compareArrays((await v.data()) as Float32Array, old).maxAbs === 0;
-      if (loraNames.has(v.name)) {
-        if (!same) changed++;
-      } else {
-        expect(same, `${v.name} is not a LoRA variable and must not change`).toBe(true);
+  it.skipIf(assets === undefined)(
+    'Adam steps through Nf4Linear lower the loss; packed NF4 bytes unchanged; only LoRA variables change (needs LORA_ASSETS_DIR)',
+    async () => {
+      const { model } = await loadModel(join(assets as string, 'models', 'stories260K'));
+      // dim 64, hidden 172, 5 layers, kv dim 32: every linear but the tied lm_head is quantizable (bnb
+      // takes any element count; 172·64 = 172 blocks of 64).
+      const quantized = await quantizeModel(model, { type: 'nf4', blocksize: 64, doubleQuant: true });
+      expect(quantized.length).toBe(5 * 7);
+      const bases = nf4Layers(model);
+      const snapshot = new Map<string, { packed: Uint8Array; words: Int32Array; absmax: Float32Array }>();
+      for (const [p, l] of bases) {
+        snapshot.set(p, {
+          packed: (await l.quantState()).packed,
+          words: Int32Array.from((await l.words.data()) as Int32Array),
+          absmax: Float32Array.from((await l.absmax.data()) as Float32Array),
+        });
       }
-    }
-    expect(changed).toBe(trainable.length);
-    optimizer.dispose();
-    ids.dispose();
-    peft.dispose();
-  });
+      const peft = getPeftModel(model, loraConfig({ r: 8, loraAlpha: 16, targetModules: 'all-linear' }), { seed: 1 });
+      expect(peft.loraLayers().size).toBe(35);
+      const trainable = peft.trainableVariables();
+      expect(trainable.length).toBe(70);
+      const loraNames = new Set(trainable.map((v) => v.name));
+      const variablesBefore = new Map<string, Float32Array>();
+      for (const v of Object.values(tf.engine().registeredVariables))
+        variablesBefore.set(v.name, Float32Array.from((await v.data()) as Float32Array));
+
+      const rng = new Rng(42);
+      const ids = tf.tensor2d(
+        Int32Array.from({ length: 4 * 33 }, () => rng.nextInt(512)),
+        [4, 33],
+        'int32',
+      );
+      const optimizer = tf.train.adam(1e-2);
+      const losses: number[] = [];
+      const steps = 8;
+      let tensorsAfterFirst = 0;
+      for (let step = 0; step < steps; step++) {
+        const loss = optimizer.minimize(() => causalLmLoss(peft, ids), true, trainable) as tf.Scalar;
+        losses.push((await loss.data())[0] as number);
+        loss.dispose();
+        if (step === 0) tensorsAfterFirst = tf.memory().numTensors;
+      }
+      expect(tf.memory().numTensors).toBe(tensorsAfterFirst);
+      const final = causalLmLoss(peft, ids);
+      losses.push((await final.data())[0] as number);
+      final.dispose();
+      console.log(
+        `QLoRA stories260K (NF4+DQ b64, LoRA r 8 all-linear, Adam 1e-2, batch 4×32): loss ${losses.map((l) => l.toFixed(4)).join(' → ')}`,
+      );
+      expect(losses[losses.length - 1]).toBeLessThan((losses[0] as number) - 0.05);
+
+      for (const [path, layer] of nf4Layers(model)) {
+        expect(layer, `${path} is still the same base`).toBe(bases.get(path));
+        const old = snapshot.get(path);
+        expect((await layer.quantState()).packed, `${path} packed`).toEqual(old?.packed);
+        expect(await layer.words.data(), `${path} words`).toEqual(old?.words);
+        expect(await layer.absmax.data(), `${path} absmax`).toEqual(old?.absmax);
+      }
+      let changed = 0;
+      for (const v of Object.values(tf.engine().registeredVariables)) {
+        const old = variablesBefore.get(v.name);
+        if (old === undefined) continue; // optimizer moments
+        const same = compareArrays((await v.data()) as Float32Array, old).maxAbs === 0;
+        if (loraNames.has(v.name)) {
+          if (!same) changed++;
+        } else {
+          expect(same, `${v.name} is not a LoRA variable and must not change`).toBe(true);
+        }
+      }
+      expect(changed).toBe(trainable.length);
+      optimizer.dispose();
+      ids.dispose();
+      peft.dispose();
+    },
+  );
 });

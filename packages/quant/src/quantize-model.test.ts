@@ -24,7 +24,11 @@ async function reference(): Promise<{ ids: tf.Tensor2D; logits: Float32Array; sh
   const ids = await reader.get('input_ids');
   const logits = await reader.get('logits');
   await reader.close();
-  return { ids: tf.tensor2d(Int32Array.from(ids.data), ids.shape as [number, number], 'int32'), logits: logits.data as Float32Array, shape: [...logits.shape] };
+  return {
+    ids: tf.tensor2d(Int32Array.from(ids.data), ids.shape as [number, number], 'int32'),
+    logits: logits.data as Float32Array,
+    shape: [...logits.shape],
+  };
 }
 
 describe('quantizeModel', () => {
@@ -49,7 +53,9 @@ describe('quantizeModel', () => {
     }
     const cosine = dot / Math.sqrt(qq * dd);
     const scale = Math.max(...Array.from(d).map(Math.abs));
-    console.log(`random tiny llama: NF4+DQ vs fp32 logits max abs err ${report.maxAbs.toExponential(2)} (max |logit| ${scale.toFixed(2)}), cosine ${cosine.toFixed(4)}`);
+    console.log(
+      `random tiny llama: NF4+DQ vs fp32 logits max abs err ${report.maxAbs.toExponential(2)} (max |logit| ${scale.toFixed(2)}), cosine ${cosine.toFixed(4)}`,
+    );
     // Random std-0.2 weights in a 2-layer model: a sanity bound; exactness is checked against bnb elsewhere.
     expect(cosine).toBeGreaterThan(0.9);
     tf.dispose([quant]);
@@ -63,7 +69,12 @@ describe('bitsandbytes 4-bit checkpoint', () => {
   it('loads the transformers-saved NF4+DQ tiny Llama; logits match the dequantized torch model within 1e-5', async () => {
     const { model, quantizedPaths } = await loadQuantizedModel(BNB_DIR);
     expect(quantizedPaths.length).toBe(21);
-    expect(model.linearModules().find((s) => s.path === 'lm_head')?.get()).not.toBeInstanceOf(Nf4Linear);
+    expect(
+      model
+        .linearModules()
+        .find((s) => s.path === 'lm_head')
+        ?.get(),
+    ).not.toBeInstanceOf(Nf4Linear);
     const ref = await reference();
     const logits = model.forward(ref.ids);
     expect(logits.shape).toEqual(ref.shape);
@@ -106,14 +117,22 @@ describe('bitsandbytes 4-bit checkpoint', () => {
   it('names the tensor on a malformed quant_state', async () => {
     const reader = await SafetensorsReader.open(join(BNB_DIR, 'model.safetensors'));
     const key = 'model.layers.0.self_attn.q_proj.weight';
-    const broken = (patch: (name: string, raw: Awaited<ReturnType<RawTensorSource['getRaw']>>) => typeof raw | undefined): RawTensorSource => ({
+    const broken = (
+      patch: (name: string, raw: Awaited<ReturnType<RawTensorSource['getRaw']>>) => typeof raw | undefined,
+    ): RawTensorSource => ({
       keys: () => reader.keys().filter((k) => patch(k, { dtype: 'U8', shape: [], bytes: new Uint8Array() }) !== undefined),
       getRaw: async (name) => patch(name, await reader.getRaw(name)) ?? (await reader.getRaw(name)),
     });
     const stateKey = `${key}.quant_state.bitsandbytes__nf4`;
-    const badJson = broken((name, raw) => (name === stateKey ? { ...raw, bytes: new TextEncoder().encode('{"quant_type": "nf4", "blocksize": 64') } : raw));
+    const badJson = broken((name, raw) =>
+      name === stateKey ? { ...raw, bytes: new TextEncoder().encode('{"quant_type": "nf4", "blocksize": 64') } : raw,
+    );
     await expect(readQuantState(badJson, key, 'model.safetensors')).rejects.toThrow(new RegExp(stateKey.replace(/\./g, '\\.')));
-    const badBlock = broken((name, raw) => (name === stateKey ? { ...raw, bytes: new TextEncoder().encode('{"quant_type": "nf4", "blocksize": 48, "dtype": "float32", "shape": [64, 64]}') } : raw));
+    const badBlock = broken((name, raw) =>
+      name === stateKey
+        ? { ...raw, bytes: new TextEncoder().encode('{"quant_type": "nf4", "blocksize": 48, "dtype": "float32", "shape": [64, 64]}') }
+        : raw,
+    );
     await expect(readQuantState(badBlock, key, 'model.safetensors')).rejects.toThrow(/blocksize 48/);
     const noNested = broken((name, raw) => (name === `${key}.nested_absmax` ? undefined : raw));
     const err = await readQuantState(noNested, key, 'model.safetensors').catch((e: unknown) => e);

@@ -179,7 +179,11 @@ export function withQuantizationConfig(configText: string, quantizationConfig: R
   const next = keys.filter((k) => k > 'quantization_config').sort()[0];
   if (next === undefined) return configText.replace(/\n\}\s*$/, `,\n${block}\n}\n`);
   const at = configText.search(new RegExp(`^ {2}${JSON.stringify(next).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `, 'm'));
-  if (at < 0) throw new InvalidArgumentError({ argument: 'configText', message: `expected transformers' config.json layout (key "${next}" at indent 2).` });
+  if (at < 0)
+    throw new InvalidArgumentError({
+      argument: 'configText',
+      message: `expected transformers' config.json layout (key "${next}" at indent 2).`,
+    });
   return `${configText.slice(0, at)}${block},\n${configText.slice(at)}`;
 }
 
@@ -212,7 +216,8 @@ export async function saveQuantizedModel(dir: string, model: CausalLM, options: 
     replaced.add(`${slot.path}.weight`);
     for (const [name, t] of quantStateTensors(`${slot.path}.weight`, state)) tensors[name] = t;
   }
-  if (quantType === undefined) throw new InvalidArgumentError({ argument: 'model', message: 'no Nf4Linear module: await quantizeModel(model) first.' });
+  if (quantType === undefined)
+    throw new InvalidArgumentError({ argument: 'model', message: 'no Nf4Linear module: await quantizeModel(model) first.' });
   for (const key of options.source.keys()) {
     if (replaced.has(key) || key in tensors) continue;
     const raw = await options.source.getRaw(key);

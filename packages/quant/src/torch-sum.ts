@@ -66,10 +66,14 @@ export function torchFloat32Sum(values: Float32Array, lanes = 8): number {
     return total;
   }
   const one = new Float32Array(1);
-  return rowSum((i) => {
-    one[0] = values[i] as number;
-    return one;
-  }, 1, n)[0] as number;
+  return rowSum(
+    (i) => {
+      one[0] = values[i] as number;
+      return one;
+    },
+    1,
+    n,
+  )[0] as number;
 }
 
 /** `torch.mean` of a contiguous float32 CPU tensor: {@link torchFloat32Sum} divided by n in float32. */

@@ -66,7 +66,11 @@ export interface TrainResult {
  * folder is set).
  */
 export interface TrainCallbacks {
-  onTrainBegin?(info: { readonly startStep: number; readonly maxSteps: number; readonly resumedFrom: string | undefined }): void | Promise<void>;
+  onTrainBegin?(info: {
+    readonly startStep: number;
+    readonly maxSteps: number;
+    readonly resumedFrom: string | undefined;
+  }): void | Promise<void>;
   onStepEnd?(report: StepReport): void | boolean | Promise<void | boolean>;
   onEvaluate?(report: EvalReport): void | Promise<void>;
   onCheckpoint?(report: CheckpointReport): void | Promise<void>;

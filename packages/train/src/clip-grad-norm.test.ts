@@ -20,7 +20,8 @@ describe('clipGradNorm', () => {
       const before = tf.memory().numTensors;
       const result = await clipGradNorm(grads, c.maxNorm);
       expect(Math.abs(result.norm - c.totalNorm) / c.totalNorm).toBeLessThan(1e-6);
-      for (const [i, expected] of c.clipped.entries()) await expectTensorsClose(result.grads[`g${i}`] as tf.Tensor, expected, { rtol: 1e-6, atol: 1e-9 });
+      for (const [i, expected] of c.clipped.entries())
+        await expectTensorsClose(result.grads[`g${i}`] as tf.Tensor, expected, { rtol: 1e-6, atol: 1e-9 });
       expect(tf.memory().numTensors - before).toBe(result.clipped ? c.grads.length : 0);
       tf.dispose([...Object.values(grads), ...Object.values(result.grads)]);
     });
@@ -32,7 +33,8 @@ describe('clipGradNorm', () => {
       expect(tf.memory().numTensors - before).toBe(c.grads.length + 1);
       const norm = (await result.norm.data())[0] as number;
       expect(Math.abs(norm - c.totalNorm) / c.totalNorm).toBeLessThan(1e-6);
-      for (const [i, expected] of c.clipped.entries()) await expectTensorsClose(result.grads[`g${i}`] as tf.Tensor, expected, { rtol: 1e-6, atol: 1e-9 });
+      for (const [i, expected] of c.clipped.entries())
+        await expectTensorsClose(result.grads[`g${i}`] as tf.Tensor, expected, { rtol: 1e-6, atol: 1e-9 });
       tf.dispose([...Object.values(grads), ...Object.values(result.grads), result.norm]);
       expect(tf.memory().numTensors).toBe(before - c.grads.length);
     });

@@ -30,7 +30,7 @@ describe('gradient checkpointing', () => {
         grads = Object.fromEntries(entries.map(([k], i) => [k, values[i] as Float32Array]));
         tf.dispose([r.value, ...Object.values(r.grads)]);
       });
-      return { loss, grads, peak: info.peakBytes - (tf.memory().numBytes) };
+      return { loss, grads, peak: info.peakBytes - tf.memory().numBytes };
     };
     const plain = await measure();
     const before = tf.memory().numTensors;
@@ -46,7 +46,9 @@ describe('gradient checkpointing', () => {
       expect(worst).toBeLessThan(1e-6);
     }
     const saved = 1 - checkpointed.peak / plain.peak;
-    console.log(`gradient checkpointing: peak step memory ${(plain.peak / 1e6).toFixed(2)} MB → ${(checkpointed.peak / 1e6).toFixed(2)} MB (${(saved * 100).toFixed(0)}% less), 4 layers, batch 4×48`);
+    console.log(
+      `gradient checkpointing: peak step memory ${(plain.peak / 1e6).toFixed(2)} MB → ${(checkpointed.peak / 1e6).toFixed(2)} MB (${(saved * 100).toFixed(0)}% less), 4 layers, batch 4×48`,
+    );
     expect(checkpointed.peak).toBeLessThan(plain.peak * 0.8);
     // Off again: the plain path is back.
     const again = await measure();

@@ -35,7 +35,10 @@ function blockVariables(layer: DecoderBlock): tf.Variable[] {
 export function enableGradientCheckpointing(model: CausalLM): () => void {
   // A wrapper (e.g. @lora/peft's PeftModel) exposes the decoder as `baseModel`.
   let inner: unknown = model;
-  while ((inner as Partial<{ layers: unknown }>).layers === undefined && (inner as Partial<{ baseModel: unknown }>).baseModel !== undefined) {
+  while (
+    (inner as Partial<{ layers: unknown }>).layers === undefined &&
+    (inner as Partial<{ baseModel: unknown }>).baseModel !== undefined
+  ) {
     inner = (inner as { baseModel: unknown }).baseModel;
   }
   const layers = (inner as Partial<{ layers: readonly DecoderBlock[] }>).layers;

@@ -48,10 +48,25 @@ export {
   type WeightDecayFilter,
 } from './optimizers/index.js';
 export { makeSchedule, warmupSteps, type Schedule, type ScheduleName, type ScheduleOptions } from './schedules.js';
-export { clipGradNorm, clipGradNormOnDevice, globalNorm, globalNormTensor, allFinite, type ClipResult, type DeviceClipResult } from './clip-grad-norm.js';
+export {
+  clipGradNorm,
+  clipGradNormOnDevice,
+  globalNorm,
+  globalNormTensor,
+  allFinite,
+  type ClipResult,
+  type DeviceClipResult,
+} from './clip-grad-norm.js';
 export { enableGradientCheckpointing } from './gradient-checkpointing.js';
 export { namedParameters, makeLinearsTrainable } from './parameters.js';
-export { composeCallbacks, type TrainCallbacks, type StepReport, type EvalReport, type CheckpointReport, type TrainResult } from './callbacks.js';
+export {
+  composeCallbacks,
+  type TrainCallbacks,
+  type StepReport,
+  type EvalReport,
+  type CheckpointReport,
+  type TrainResult,
+} from './callbacks.js';
 export {
   writeCheckpoint,
   readCheckpoint,
@@ -66,7 +81,13 @@ export {
   type CheckpointContent,
 } from './checkpoints/checkpoint-io.js';
 export { peftWeightsIO } from './checkpoints/peft-weights-io.js';
-export { CHECKPOINT_FORMAT_VERSION, CHECKPOINT_FILES, TrainerStateSchema, type TrainerState, type Cursor } from './checkpoints/trainer-state.js';
+export {
+  CHECKPOINT_FORMAT_VERSION,
+  CHECKPOINT_FILES,
+  TrainerStateSchema,
+  type TrainerState,
+  type Cursor,
+} from './checkpoints/trainer-state.js';
 export { progressReporter, formatStep, formatDuration, type ProgressOptions } from './reporting/progress.js';
 export { jsonlLogger } from './reporting/jsonl-log.js';
 export { lineChartSvg, type Series, type ChartOptions } from './reporting/plot.js';

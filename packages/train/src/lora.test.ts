@@ -51,7 +51,12 @@ describe.skipIf(assets === undefined)(`LoRA on stories260K${assets === undefined
     });
     console.log(`LoRA stories260K losses: ${result.losses.map((l) => l.toFixed(4)).join(' ')}`);
     expect(result.losses[7]).toBeLessThan((result.losses[0] as number) - 0.3);
-    expect((await readdir(join(out, 'checkpoint-8'))).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'optimizer.safetensors', 'trainer_state.json']);
+    expect((await readdir(join(out, 'checkpoint-8'))).sort()).toEqual([
+      'adapter_config.json',
+      'adapter_model.safetensors',
+      'optimizer.safetensors',
+      'trainer_state.json',
+    ]);
     peft.dispose();
   });
 

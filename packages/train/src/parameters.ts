@@ -11,16 +11,23 @@ import { Linear, type CausalLM } from '@lora/models';
 export function namedParameters(model: CausalLM): Map<string, tf.Variable> {
   const out = new Map<string, tf.Variable>();
   const add = (key: string, v: tf.Variable): void => {
-    if (out.has(key)) throw new InvalidArgumentError({ argument: 'model', message: `two trainable variables map to "${key}"; name variables after their module path.` });
+    if (out.has(key))
+      throw new InvalidArgumentError({
+        argument: 'model',
+        message: `two trainable variables map to "${key}"; name variables after their module path.`,
+      });
     out.set(key, v);
   };
   const seen = new Set<tf.Variable>();
   for (const slot of model.linearModules()) {
-    slot.get().trainableVariables().forEach((v, j) => {
-      seen.add(v);
-      const at = v.name.indexOf(slot.path);
-      add(at >= 0 ? v.name.slice(at) : `${slot.path}.param${j}`, v);
-    });
+    slot
+      .get()
+      .trainableVariables()
+      .forEach((v, j) => {
+        seen.add(v);
+        const at = v.name.indexOf(slot.path);
+        add(at >= 0 ? v.name.slice(at) : `${slot.path}.param${j}`, v);
+      });
   }
   // Variables outside the linear slots (e.g. a trainable embedding): keep their own names.
   for (const v of model.trainableVariables()) if (!seen.has(v)) add(v.name, v);

@@ -17,7 +17,8 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-const checkpoints = async (out: string) => (await readdir(out)).filter((n) => n.startsWith('checkpoint-')).sort((a, b) => Number(a.slice(11)) - Number(b.slice(11)));
+const checkpoints = async (out: string) =>
+  (await readdir(out)).filter((n) => n.startsWith('checkpoint-')).sort((a, b) => Number(a.slice(11)) - Number(b.slice(11)));
 
 describe('an output folder that holds a run', () => {
   it('is refused without resume, naming the folder, and left as it was; overwrite clears it first', async () => {
@@ -109,10 +110,20 @@ describe('resume', () => {
     await writeFile(log, `${await readFile(log, 'utf8')}{"type":"step","st`);
 
     const b = await tinyTrainableModel();
-    const result = await train({ model: b, data, args: { maxSteps: 4, saveSteps: 2 }, outputDir: out, resume: true, callbacks: jsonlLogger(log) });
+    const result = await train({
+      model: b,
+      data,
+      args: { maxSteps: 4, saveSteps: 2 },
+      outputDir: out,
+      resume: true,
+      callbacks: jsonlLogger(log),
+    });
     b.dispose();
     expect(result.step).toBe(4);
-    const records = (await readFile(log, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; step?: number });
+    const records = (await readFile(log, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; step?: number });
     expect(records.filter((r) => r.type === 'step').map((r) => r.step)).toEqual([1, 2, 3, 4]);
     expect((await readdir(out)).filter((n) => n.startsWith('.tmp'))).toEqual([]);
   });

@@ -20,7 +20,8 @@ export type Schedule = (step: number) => number;
 
 /** Warmup steps from a count or a ratio in (0, 1) (transformers' `get_warmup_steps`). */
 export function warmupSteps(totalSteps: number, warmup = 0): number {
-  if (!(warmup >= 0)) throw new InvalidArgumentError({ argument: 'warmup', message: `must be ≥ 0 (steps, or a ratio below 1), got ${warmup}.` });
+  if (!(warmup >= 0))
+    throw new InvalidArgumentError({ argument: 'warmup', message: `must be ≥ 0 (steps, or a ratio below 1), got ${warmup}.` });
   return warmup >= 1 ? Math.floor(warmup) : Math.ceil(totalSteps * warmup);
 }
 

@@ -10,16 +10,23 @@ import { train } from './train.js';
 import { randomBatches, tinyTrainableModel } from './test/tiny.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
-const viteNode = join(dirname(createRequire(createRequire(join(root, 'package.json')).resolve('vitest/package.json')).resolve('vite-node/package.json')), 'vite-node.mjs');
+const viteNode = join(
+  dirname(createRequire(createRequire(join(root, 'package.json')).resolve('vitest/package.json')).resolve('vite-node/package.json')),
+  'vite-node.mjs',
+);
 
 describe('SIGTERM / SIGINT', () => {
   for (const signal of ['SIGTERM'] as const) {
     it(`${signal} to a training child process saves a checkpoint, then it exits`, async () => {
       const out = await mkdtemp(join(tmpdir(), 'lora-signal-'));
-      const child = spawn(process.execPath, [viteNode, '--config', join(root, 'vitest.config.ts'), join(root, 'packages/train/src/test/signal-child.ts'), out], {
-        cwd: root,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawn(
+        process.execPath,
+        [viteNode, '--config', join(root, 'vitest.config.ts'), join(root, 'packages/train/src/test/signal-child.ts'), out],
+        {
+          cwd: root,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       let stdout = '';
       let stderr = '';
       let sent = false;
@@ -54,10 +61,14 @@ describe('SIGTERM / SIGINT', () => {
 describe('a second signal', () => {
   it('exits at once with 130 while the first one is still saving', async () => {
     const out = await mkdtemp(join(tmpdir(), 'lora-signal-twice-'));
-    const child = spawn(process.execPath, [viteNode, '--config', join(root, 'vitest.config.ts'), join(root, 'packages/train/src/test/signal-child.ts'), out, 'slow-checkpoint'], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [viteNode, '--config', join(root, 'vitest.config.ts'), join(root, 'packages/train/src/test/signal-child.ts'), out, 'slow-checkpoint'],
+      {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => {

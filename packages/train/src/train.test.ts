@@ -53,7 +53,14 @@ describe('train (full fine-tuning of a tiny random Llama)', () => {
       shape: [4, 12],
     };
     // SGD at lr 1 without clipping: the update is exactly −gradient.
-    const args = { maxSteps: 1, learningRate: 1, optimizer: 'sgd' as const, lrScheduler: 'constant' as const, maxGradNorm: 0, shuffle: false };
+    const args = {
+      maxSteps: 1,
+      learningRate: 1,
+      optimizer: 'sgd' as const,
+      lrScheduler: 'constant' as const,
+      maxGradNorm: 0,
+      shuffle: false,
+    };
     const m1 = await tinyTrainableModel();
     const before = await snapshot(m1);
     const r1 = await train({ model: m1, data: [a, b], args: { ...args, gradientAccumulationSteps: 2 } });
@@ -75,7 +82,16 @@ describe('train (full fine-tuning of a tiny random Llama)', () => {
 
   it('resumes from a checkpoint with the uninterrupted loss trajectory, bit for bit', async () => {
     const data = randomBatches(5, 2, 12, 64, 3);
-    const args = { maxSteps: 6, learningRate: 5e-3, lrScheduler: 'cosine' as const, warmup: 2, gradientAccumulationSteps: 2, weightDecay: 0.1, maxGradNorm: 0.5, saveSteps: 2 };
+    const args = {
+      maxSteps: 6,
+      learningRate: 5e-3,
+      lrScheduler: 'cosine' as const,
+      warmup: 2,
+      gradientAccumulationSteps: 2,
+      weightDecay: 0.1,
+      maxGradNorm: 0.5,
+      saveSteps: 2,
+    };
     const full = await tinyTrainableModel();
     const uninterrupted = await train({ model: full, data, args, outputDir: join(dir, 'full') });
     full.dispose();
@@ -146,7 +162,12 @@ describe('train (full fine-tuning of a tiny random Llama)', () => {
 
     const m2 = poison(await tinyTrainableModel(), 2);
     const skipped: boolean[] = [];
-    const result = await train({ model: m2, data, args: { maxSteps: 4, onNonFinite: 'skip' }, callbacks: { onStepEnd: (r) => void skipped.push(r.skipped) } });
+    const result = await train({
+      model: m2,
+      data,
+      args: { maxSteps: 4, onNonFinite: 'skip' },
+      callbacks: { onStepEnd: (r) => void skipped.push(r.skipped) },
+    });
     expect(skipped).toEqual([false, true, false, false]);
     expect(Number.isNaN(result.losses[1])).toBe(true);
     expect(Number.isFinite(result.losses[3])).toBe(true);

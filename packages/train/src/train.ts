@@ -102,14 +102,17 @@ function buildOptimizer(args: TrainingArgs, variables: tf.Variable[]): Optimizer
 function forwardOptions(batch: TrainBatch): ForwardOptions {
   const [b, t] = batch.shape;
   const options: ForwardOptions = {};
-  if (batch.attentionMask !== undefined && batch.attentionMask.some((x) => x === 0)) options.attentionMask = rowsOf(batch.attentionMask, b, t);
+  if (batch.attentionMask !== undefined && batch.attentionMask.some((x) => x === 0))
+    options.attentionMask = rowsOf(batch.attentionMask, b, t);
   if (batch.positionIds !== undefined) options.positionIds = rowsOf(batch.positionIds, b, t);
   if (batch.segmentIds !== undefined) options.segmentIds = rowsOf(batch.segmentIds, b, t);
   return options;
 }
 
 function sourceOf(data: readonly TrainBatch[] | BatchSource): BatchSource {
-  return 'get' in data && typeof data.get === 'function' ? (data as BatchSource) : { length: (data as readonly TrainBatch[]).length, get: (i) => (data as readonly TrainBatch[])[i] as TrainBatch };
+  return 'get' in data && typeof data.get === 'function'
+    ? (data as BatchSource)
+    : { length: (data as readonly TrainBatch[]).length, get: (i) => (data as readonly TrainBatch[])[i] as TrainBatch };
 }
 
 /**
@@ -199,12 +202,17 @@ async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
   const params = options.parameters ?? namedParameters(model);
   const variables = [...params.values()];
   if (variables.length === 0) {
-    throw new InvalidArgumentError({ argument: 'model', message: 'has no trainable variables: inject an adapter (@lora/peft) or call makeLinearsTrainable(model).' });
+    throw new InvalidArgumentError({
+      argument: 'model',
+      message: 'has no trainable variables: inject an adapter (@lora/peft) or call makeLinearsTrainable(model).',
+    });
   }
   const optimizer = options.optimizer ?? buildOptimizer(args, variables);
   const weights = options.weightsIO ?? safetensorsWeightsIO(params);
   const schedule = makeSchedule(args.lrScheduler, { lr: args.learningRate, totalSteps: args.maxSteps, warmup: args.warmup });
-  const callbacks = composeCallbacks(...(Array.isArray(options.callbacks) ? options.callbacks : [options.callbacks as TrainCallbacks | undefined]));
+  const callbacks = composeCallbacks(
+    ...(Array.isArray(options.callbacks) ? options.callbacks : [options.callbacks as TrainCallbacks | undefined]),
+  );
   const gcOff = args.gradientCheckpointing ? enableGradientCheckpointing(model) : undefined;
 
   // ---- state (restored on resume)
@@ -227,7 +235,8 @@ async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
     let dir: string | undefined;
     if (typeof options.resume === 'string' && options.resume !== 'auto') dir = options.resume;
     else {
-      if (outputDir === undefined) throw new InvalidArgumentError({ argument: 'resume', message: 'needs `outputDir` (or a checkpoint folder).' });
+      if (outputDir === undefined)
+        throw new InvalidArgumentError({ argument: 'resume', message: 'needs `outputDir` (or a checkpoint folder).' });
       dir = await findLatestCheckpoint(outputDir);
       if (dir === undefined && options.resume === true) throw noCheckpointError(outputDir);
     }
@@ -241,7 +250,12 @@ async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
       evals = state.evals;
       best = state.best;
       // Checkpoints of format 1 written before `best.checkpoint` was recorded at save time.
-      if (best !== undefined && best.checkpoint === undefined && outputDir !== undefined && (await listCheckpoints(outputDir)).includes(best.step)) {
+      if (
+        best !== undefined &&
+        best.checkpoint === undefined &&
+        outputDir !== undefined &&
+        (await listCheckpoints(outputDir)).includes(best.step)
+      ) {
         best = { ...best, checkpoint: join(outputDir, checkpointName(best.step)) };
       }
       badEvaluations = state.badEvaluations;
@@ -253,7 +267,9 @@ async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
   const save = async (): Promise<string | undefined> => {
     if (outputDir === undefined) return undefined;
     if (!Number.isFinite(await globalNorm(Object.fromEntries(params)))) {
-      throw new LoraError(`step ${step}: the weights hold NaN or Inf; refusing to write a poisoned checkpoint. Resume from ${lastCheckpoint ?? 'the start'}.`);
+      throw new LoraError(
+        `step ${step}: the weights hold NaN or Inf; refusing to write a poisoned checkpoint. Resume from ${lastCheckpoint ?? 'the start'}.`,
+      );
     }
     // Recorded in the state being written, so a resumed run still protects the best checkpoint.
     if (best !== undefined && best.step === step) best = { ...best, checkpoint: join(outputDir, checkpointName(step)) };
@@ -261,7 +277,17 @@ async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
       weights,
       params,
       optimizer,
-      state: { step, rng: [...rng.getState()] as [number, number, number, number], cursor, args: args as unknown as Record<string, unknown>, best, badEvaluations, losses, lrs, evals },
+      state: {
+        step,
+        rng: [...rng.getState()] as [number, number, number, number],
+        cursor,
+        args: args as unknown as Record<string, unknown>,
+        best,
+        badEvaluations,
+        losses,
+        lrs,
+        evals,
+      },
     });
     lastCheckpoint = path;
     await pruneCheckpoints(outputDir, args.saveTotalLimit, [best?.checkpoint, path]);
@@ -312,7 +338,9 @@ async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
   const judge = (report: EvalReport): boolean => {
     const value = report.metrics[args.metricForBestModel];
     if (value === undefined || !Number.isFinite(value)) return false;
-    const better = best === undefined || (args.greaterIsBetter ? value > best.metric + args.earlyStoppingThreshold : value < best.metric - args.earlyStoppingThreshold);
+    const better =
+      best === undefined ||
+      (args.greaterIsBetter ? value > best.metric + args.earlyStoppingThreshold : value < best.metric - args.earlyStoppingThreshold);
     if (better) {
       best = { metric: value, step };
       badEvaluations = 0;
@@ -361,7 +389,11 @@ async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
       tf.dispose([...new Set([...Object.values(summed), ...Object.values(clip.grads)])]);
       if (!finite && args.onNonFinite === 'stop') {
         stopReason = 'non_finite';
-        throw new NonFiniteError({ step: step + 1, what: Number.isFinite(loss) ? 'the gradient norm' : 'the loss', resumeFrom: lastCheckpoint });
+        throw new NonFiniteError({
+          step: step + 1,
+          what: Number.isFinite(loss) ? 'the gradient norm' : 'the loss',
+          resumeFrom: lastCheckpoint,
+        });
       }
       step++;
       losses.push(loss);
@@ -430,7 +462,17 @@ async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
     gcOff?.();
     if (options.optimizer === undefined) optimizer.dispose();
   }
-  const result: TrainResult = { step, stopReason, losses, lrs, evals, lastEval, best, lastCheckpoint, ...(signalled === undefined ? {} : { signal: signalled }) };
+  const result: TrainResult = {
+    step,
+    stopReason,
+    losses,
+    lrs,
+    evals,
+    lastEval,
+    best,
+    lastCheckpoint,
+    ...(signalled === undefined ? {} : { signal: signalled }),
+  };
   await callbacks.onTrainEnd(result);
   return result;
 }

@@ -26,22 +26,32 @@ for (const [name, pkg] of Object.entries(names)) {
   const libs = {
     '@huggingface/tokenizers': {
       enc: (t, s) => a.encode(t, { add_special_tokens: s }).ids,
-      dec: (ids, s) => ids.length === 0 ? '' : a.decode(ids, { skip_special_tokens: s, clean_up_tokenization_spaces: false }),
+      dec: (ids, s) => (ids.length === 0 ? '' : a.decode(ids, { skip_special_tokens: s, clean_up_tokenization_spaces: false })),
       load: loadA,
     },
     '@lenml/tokenizers': {
       enc: (t, s) => b.encode(t, { add_special_tokens: s }),
-      dec: (ids, s) => ids.length === 0 ? '' : b.decode(ids, { skip_special_tokens: s, clean_up_tokenization_spaces: false }),
+      dec: (ids, s) => (ids.length === 0 ? '' : b.decode(ids, { skip_special_tokens: s, clean_up_tokenization_spaces: false })),
       load: loadB,
     },
   };
   for (const [lib, { enc, dec, load }] of Object.entries(libs)) {
-    let bad = 0, badSpecial = 0, badDecode = 0, tokens = 0;
+    let bad = 0,
+      badSpecial = 0,
+      badDecode = 0,
+      tokens = 0;
     const examples = [];
     fx.texts.forEach((t, i) => {
       let ids;
-      try { ids = enc(t, false); } catch (e) { ids = [`ERR ${e.message}`]; }
-      if (!eq(ids, fx.ids[i])) { bad++; if (examples.length < 3) examples.push({ t: t.slice(0, 60), got: ids.slice(0, 12), want: fx.ids[i].slice(0, 12) }); }
+      try {
+        ids = enc(t, false);
+      } catch (e) {
+        ids = [`ERR ${e.message}`];
+      }
+      if (!eq(ids, fx.ids[i])) {
+        bad++;
+        if (examples.length < 3) examples.push({ t: t.slice(0, 60), got: ids.slice(0, 12), want: fx.ids[i].slice(0, 12) });
+      }
       if (i < fx.specialCount && !eq(enc(t, true), fx.idsSpecial[i])) badSpecial++;
       if (i < fx.decodeCount) {
         const full = fx.idsSpecial[i] ?? enc(t, true);
@@ -51,10 +61,26 @@ for (const [name, pkg] of Object.entries(names)) {
     });
     // speed: encode the whole corpus repeatedly for ~1.5 s
     for (const t of fx.texts) enc(t, false);
-    let n = 0; t0 = performance.now();
-    while (performance.now() - t0 < 1500) { for (const t of fx.texts) enc(t, false); n++; }
+    let n = 0;
+    t0 = performance.now();
+    while (performance.now() - t0 < 1500) {
+      for (const t of fx.texts) enc(t, false);
+      n++;
+    }
     const secs = (performance.now() - t0) / 1000;
-    console.log(JSON.stringify({ name, lib, texts: fx.texts.length, tokens, idMismatch: bad, specialMismatch: `${badSpecial}/${fx.specialCount}`, decodeMismatch: `${badDecode}/${fx.decodeCount}`, tokensPerSec: Math.round((tokens * n) / secs), loadMs: Math.round(load) }));
+    console.log(
+      JSON.stringify({
+        name,
+        lib,
+        texts: fx.texts.length,
+        tokens,
+        idMismatch: bad,
+        specialMismatch: `${badSpecial}/${fx.specialCount}`,
+        decodeMismatch: `${badDecode}/${fx.decodeCount}`,
+        tokensPerSec: Math.round((tokens * n) / secs),
+        loadMs: Math.round(load),
+      }),
+    );
     for (const ex of examples) console.log('   ', JSON.stringify(ex));
   }
 }

@@ -8,7 +8,13 @@ const assets = process.env.LORA_ASSETS_DIR;
 const dir = mkdtempSync(join(tmpdir(), 'lora-bad-input-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const smokeRecipe = join(import.meta.dirname, '../../../../examples/carbot/recipes/smoke.yaml');
-const chat = (u: string, a: string) => JSON.stringify({ messages: [{ role: 'user', content: u }, { role: 'assistant', content: a }] });
+const chat = (u: string, a: string) =>
+  JSON.stringify({
+    messages: [
+      { role: 'user', content: u },
+      { role: 'assistant', content: a },
+    ],
+  });
 
 /** No stack frame (`    at fn (file:line)`) in what the user sees. */
 const noStack = (stderr: string) => expect(stderr).not.toMatch(/^\s+at /m);
@@ -18,7 +24,9 @@ describe('lora on bad input: one clear line, no stack, exit code 1', () => {
     const env = { ...process.env, CARBOT_DATA: undefined };
     const { code, stderr } = await runCaptured(['train', smokeRecipe, '--output', join(dir, 'x')], env);
     expect(code).toBe(1);
-    expect(stderr).toMatch(/^lora: .*smoke\.yaml \(data\.train\): uses the environment variable CARBOT_DATA \(`\$\{CARBOT_DATA\}`\), which is not set\. Set it before the command/);
+    expect(stderr).toMatch(
+      /^lora: .*smoke\.yaml \(data\.train\): uses the environment variable CARBOT_DATA \(`\$\{CARBOT_DATA\}`\), which is not set\. Set it before the command/,
+    );
     noStack(stderr);
   });
 
@@ -36,7 +44,10 @@ describe('lora on bad input: one clear line, no stack, exit code 1', () => {
   });
 
   it.skipIf(!assets)('--model /dev/zero', async () => {
-    const { code, stderr } = await runCaptured(['generate', '--model', '/dev/zero', '--prompt', 'hi', '--backend', 'cpu'], { ...process.env, LORA_ASSETS_DIR: assets });
+    const { code, stderr } = await runCaptured(['generate', '--model', '/dev/zero', '--prompt', 'hi', '--backend', 'cpu'], {
+      ...process.env,
+      LORA_ASSETS_DIR: assets,
+    });
     expect(code).toBe(1);
     expect(stderr).toMatch(/lora: \/dev\/zero: is neither a regular file nor a folder/);
     noStack(stderr);
@@ -47,14 +58,27 @@ describe.skipIf(!assets)('lora train on bad data (stories260K)', () => {
   const env = { ...process.env, LORA_ASSETS_DIR: assets, LORA_TEST_BACKEND: process.env.LORA_TEST_BACKEND ?? 'wasm' };
   const recipe = (name: string, lines: string[]) => {
     const file = join(dir, `${name}.yaml`);
-    writeFileSync(file, ['name: bad-data', 'model: stories260K', 'backend: ${LORA_TEST_BACKEND}', 'adapter: { r: 4, targetModules: all-linear }', ...lines, 'training: { maxSteps: 1, learningRate: 0.01 }'].join('\n'));
+    writeFileSync(
+      file,
+      [
+        'name: bad-data',
+        'model: stories260K',
+        'backend: ${LORA_TEST_BACKEND}',
+        'adapter: { r: 4, targetModules: all-linear }',
+        ...lines,
+        'training: { maxSteps: 1, learningRate: 0.01 }',
+      ].join('\n'),
+    );
     return file;
   };
 
   it('lora data inspect: a --chat-template that does not exist is named', async () => {
     writeFileSync(join(dir, 'inspect.jsonl'), `${chat('Hi', 'Hello.')}\n`);
     const missing = join(dir, 'missing.jinja');
-    const { code, stderr } = await runCaptured(['data', 'inspect', join(dir, 'inspect.jsonl'), '--tokenizer', 'stories260K', '--chat-template', missing], env);
+    const { code, stderr } = await runCaptured(
+      ['data', 'inspect', join(dir, 'inspect.jsonl'), '--tokenizer', 'stories260K', '--chat-template', missing],
+      env,
+    );
     expect(code).toBe(1);
     expect(stderr).toBe(`lora: ${missing}: the chat template (--chat-template) does not exist.\n`);
   });
@@ -74,7 +98,11 @@ describe.skipIf(!assets)('lora train on bad data (stories260K)', () => {
     const file = recipe('vocab', [`tokenizer: ${tokenizer}`, 'data: { train: train.jsonl, chatTemplate: stories, maxLength: 64 }']);
     const { code, stderr } = await runCaptured(['train', file, '--output', join(dir, 'out-vocab')], env);
     expect(code).toBe(1);
-    expect(stderr).toMatch(new RegExp(`lora: ${join(dir, 'train.jsonl')}:1 \\(inputIds\\): the tokenizer produced token id \\d+, outside the model's vocabulary \\(vocab_size 512\\)`));
+    expect(stderr).toMatch(
+      new RegExp(
+        `lora: ${join(dir, 'train.jsonl')}:1 \\(inputIds\\): the tokenizer produced token id \\d+, outside the model's vocabulary \\(vocab_size 512\\)`,
+      ),
+    );
     noStack(stderr);
   }, 120_000);
 
@@ -84,8 +112,14 @@ describe.skipIf(!assets)('lora train on bad data (stories260K)', () => {
     const rows = [chat('Open the window', 'The window is open.'), chat('Play music', 'Playing music now.')];
     for (const split of ['train', 'validation', 'test']) writeFileSync(join(data, `${split}.jsonl`), `${rows.join('\n')}\n`);
     const out = join(dir, 'out-readme');
-    const { code, stderr } = await runCaptured(['train', smokeRecipe, '--output', out, '--max-steps', '1'], { ...env, CARBOT_DATA: relative(process.cwd(), data) });
+    const { code, stderr } = await runCaptured(['train', smokeRecipe, '--output', out, '--max-steps', '1'], {
+      ...env,
+      CARBOT_DATA: relative(process.cwd(), data),
+    });
     expect(code, stderr).toBe(0);
-    expect(JSON.parse(readFileSync(join(out, 'data_report.json'), 'utf8')).train).toMatchObject({ file: join(data, 'train.jsonl'), kept: 2 });
+    expect(JSON.parse(readFileSync(join(out, 'data_report.json'), 'utf8')).train).toMatchObject({
+      file: join(data, 'train.jsonl'),
+      kept: 2,
+    });
   }, 120_000);
 });

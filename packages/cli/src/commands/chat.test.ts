@@ -43,7 +43,9 @@ describe.skipIf(assets === undefined)(`lora chat on stories260K${assets === unde
     const model = adapter === undefined ? base : await loadPeftModel(base, adapter);
     try {
       const tok = await loadTokenizer(join(path, '..'), { vocabSize: model.config.vocabSize });
-      const ids = tok.encode(renderChat(tok, messages as never, { addGenerationPrompt: true, chatTemplate: STORIES_CHAT_TEMPLATE }), { addBos: true });
+      const ids = tok.encode(renderChat(tok, messages as never, { addGenerationPrompt: true, chatTemplate: STORIES_CHAT_TEMPLATE }), {
+        addBos: true,
+      });
       const { sequences } = await generate(model, [ids], { maxNewTokens: maxNew, stopTokenIds: tok.eosTokenIds });
       const text = tok.decode([...ids, ...(sequences[0] ?? [])]).slice(tok.decode(ids).length);
       const stop = text.indexOf('\nUser:');
@@ -55,9 +57,19 @@ describe.skipIf(assets === undefined)(`lora chat on stories260K${assets === unde
 
   it('keeps the conversation, answers like generate, /reset forgets, /exit quits, postprocess runs', async () => {
     const post = join(dir, 'post.mjs');
-    writeFileSync(post, 'export function postprocess(reply, messages) { return `[post] turns=${messages.length} chars=${reply.length}`; }\n');
+    writeFileSync(
+      post,
+      'export function postprocess(reply, messages) { return `[post] turns=${messages.length} chars=${reply.length}`; }\n',
+    );
     const args = ['--model', 'stories260K', '--chat-template', 'stories', '--max-new-tokens', String(MAX_NEW), '--postprocess', post];
-    const { code, stdout, stderr } = await chat(args, ['Tom had a red ball.', 'What did Tom do?', '/reset', 'Tom had a red ball.', '/exit', 'never read']);
+    const { code, stdout, stderr } = await chat(args, [
+      'Tom had a red ball.',
+      'What did Tom do?',
+      '/reset',
+      'Tom had a red ball.',
+      '/exit',
+      'never read',
+    ]);
     expect(stderr).not.toContain('unexpected error');
     expect(code).toBe(0);
     const out = stdout.split('\n');
@@ -78,9 +90,20 @@ describe.skipIf(assets === undefined)(`lora chat on stories260K${assets === unde
   });
 
   it('keeps the system message and ends at the end of input', async () => {
-    const { code, stdout } = await chat(['--model', 'stories260K', '--chat-template', 'stories', '--max-new-tokens', '8', '--system', 'Tell a story.'], ['Once upon a time']);
+    const { code, stdout } = await chat(
+      ['--model', 'stories260K', '--chat-template', 'stories', '--max-new-tokens', '8', '--system', 'Tell a story.'],
+      ['Once upon a time'],
+    );
     expect(code).toBe(0);
-    expect(stdout.trimEnd()).toBe(await directReply([{ role: 'system', content: 'Tell a story.' }, { role: 'user', content: 'Once upon a time' }], 8));
+    expect(stdout.trimEnd()).toBe(
+      await directReply(
+        [
+          { role: 'system', content: 'Tell a story.' },
+          { role: 'user', content: 'Once upon a time' },
+        ],
+        8,
+      ),
+    );
   });
 
   it('says what is wrong with a --postprocess module that has no postprocess export', async () => {
@@ -98,7 +121,10 @@ describe.skipIf(assets === undefined)(`lora chat on stories260K${assets === unde
     const peft = getPeftModel(model, loraConfig({ r: 4, loraAlpha: 64, targetModules: 'all-linear', initLoraWeights: false }));
     await peft.saveAdapter(adapter);
     peft.dispose();
-    const { code, stdout, stderr } = await chat(['--model', 'stories260K', '--chat-template', 'stories', '--adapter', adapter, '--max-new-tokens', '8'], ['Tom had a red ball.']);
+    const { code, stdout, stderr } = await chat(
+      ['--model', 'stories260K', '--chat-template', 'stories', '--adapter', adapter, '--max-new-tokens', '8'],
+      ['Tom had a red ball.'],
+    );
     expect(stderr).toContain(`adapter ${adapter}`);
     expect(code).toBe(0);
     const adapted = await directReply([{ role: 'user', content: 'Tom had a red ball.' }], 8, adapter);
@@ -107,7 +133,10 @@ describe.skipIf(assets === undefined)(`lora chat on stories260K${assets === unde
   });
 
   it('runs on a 4-bit NF4 base', async () => {
-    const { code, stdout, stderr } = await chat(['--model', 'stories260K', '--chat-template', 'stories', '--quantize', 'nf4', '--max-new-tokens', '4'], ['Hello']);
+    const { code, stdout, stderr } = await chat(
+      ['--model', 'stories260K', '--chat-template', 'stories', '--quantize', 'nf4', '--max-new-tokens', '4'],
+      ['Hello'],
+    );
     expect(stderr).toContain('quantized');
     expect(code).toBe(0);
     expect(stdout.split('\n')).toHaveLength(2);

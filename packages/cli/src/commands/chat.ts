@@ -70,13 +70,21 @@ export function registerChat(program: Command, io: CliIo): void {
     .option('--adapter <dir>', 'PEFT LoRA adapter folder to apply')
     .addOption(new Option('--quantize <type>', 'load the base linears in 4 bits').choices(['nf4', 'fp4']))
     .option('--system <text>', 'system message')
-    .option('--chat-template <stories|file>', '`stories` (stories260K) or a .jinja file; default the tokenizer\'s template')
+    .option('--chat-template <stories|file>', "`stories` (stories260K) or a .jinja file; default the tokenizer's template")
     .option('--postprocess <module>', 'module file exporting postprocess(reply, messages) → text printed after each reply')
     .option('-n, --max-new-tokens <n>', 'longest reply in tokens', integer(1), 128)
     .option('-t, --temperature <t>', 'sampling temperature; 0 = greedy', real(0, 100), 0)
     .option('--seed <s>', 'seed of the sampler', integer(0))
     .option('--stop <text>', 'string that ends a reply (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .addOption(new Option('--backend <name>', 'tfjs backend (default: LORA_BACKEND or automatic)').choices(['tensorflow', 'tensorflow-gpu', 'webgpu', 'wasm', 'cpu']))
+    .addOption(
+      new Option('--backend <name>', 'tfjs backend (default: LORA_BACKEND or automatic)').choices([
+        'tensorflow',
+        'tensorflow-gpu',
+        'webgpu',
+        'wasm',
+        'cpu',
+      ]),
+    )
     .action(async (options: ChatOptions) => {
       await chatCommand(options, io as ChatIo);
     });
@@ -89,10 +97,16 @@ async function loadPostprocess(file: string): Promise<ChatPostprocessModule['pos
   try {
     mod = (await import(url)) as Partial<ChatPostprocessModule>;
   } catch (error) {
-    throw new InvalidArgumentError({ argument: '--postprocess', message: `cannot import ${file}: ${(error as Error).message}. Give a .js module file (or .ts when running under tsx).` });
+    throw new InvalidArgumentError({
+      argument: '--postprocess',
+      message: `cannot import ${file}: ${(error as Error).message}. Give a .js module file (or .ts when running under tsx).`,
+    });
   }
   if (typeof mod.postprocess !== 'function') {
-    throw new InvalidArgumentError({ argument: '--postprocess', message: `${file} does not export a function \`postprocess(reply, messages)\`.` });
+    throw new InvalidArgumentError({
+      argument: '--postprocess',
+      message: `${file} does not export a function \`postprocess(reply, messages)\`.`,
+    });
   }
   return mod.postprocess;
 }
@@ -104,7 +118,11 @@ async function chatCommand(options: ChatOptions, io: ChatIo): Promise<void> {
   const models = await import('@lora/models');
   const { renderChat, STORIES_CHAT_TEMPLATE } = await import('@lora/data');
   const { loadModelTokenizer, decodeContinuation, stopTokenIds } = await import('../tokenizer.js');
-  await models.selectBackend({ ...(options.backend === undefined ? {} : { backend: options.backend }), env: io.env, log: (line) => io.writeErr(`${line}\n`) });
+  await models.selectBackend({
+    ...(options.backend === undefined ? {} : { backend: options.backend }),
+    env: io.env,
+    log: (line) => io.writeErr(`${line}\n`),
+  });
   const loaded = await models.loadModel(path);
   let model: import('@lora/models').CausalLM = loaded.model;
   try {
@@ -121,7 +139,12 @@ async function chatCommand(options: ChatOptions, io: ChatIo): Promise<void> {
     const tokenizer = await loadModelTokenizer(loaded);
     const stopIds = stopTokenIds(tokenizer, models.defaultStopTokenIds(loaded.config));
     const stories = options.chatTemplate === 'stories';
-    const chatTemplate = options.chatTemplate === undefined ? undefined : stories ? STORIES_CHAT_TEMPLATE : await (await import('@lora/core')).readRegularTextFile(options.chatTemplate, 'chat template (--chat-template)');
+    const chatTemplate =
+      options.chatTemplate === undefined
+        ? undefined
+        : stories
+          ? STORIES_CHAT_TEMPLATE
+          : await (await import('@lora/core')).readRegularTextFile(options.chatTemplate, 'chat template (--chat-template)');
     // The stories template has no end-of-turn token: the next "User:" turn ends a reply.
     const stops = [...options.stop, ...(stories ? ['\nUser:'] : [])];
     const system = options.system === undefined ? [] : [{ role: 'system' as const, content: options.system }];
@@ -130,7 +153,10 @@ async function chatCommand(options: ChatOptions, io: ChatIo): Promise<void> {
 
     const encodeConversation = (): number[] => {
       for (;;) {
-        const text = renderChat(tokenizer, [...system, ...history], { addGenerationPrompt: true, ...(chatTemplate === undefined ? {} : { chatTemplate }) });
+        const text = renderChat(tokenizer, [...system, ...history], {
+          addGenerationPrompt: true,
+          ...(chatTemplate === undefined ? {} : { chatTemplate }),
+        });
         // A chat template renders its own special tokens (apply_chat_template adds none); the plain-text
         // stories template is encoded as text, so the tokenizer adds its BOS (stories260K does).
         const ids = stories ? tokenizer.encode(text) : tokenizer.encode(text, { addSpecialTokens: false });

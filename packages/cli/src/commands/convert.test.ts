@@ -50,7 +50,11 @@ describe('lora convert', () => {
     // ids equal transformers' on the 315 strings of the @lora/data fixture (run.c's own encoder
     // differs from it on runs of spaces; fixtures/llama2c/encode.json).
     const tokenizer = await loadTokenizer(out);
-    const reference = JSON.parse(readFileSync(join(FIXTURES, 'stories260k.json'), 'utf8')) as { texts: string[]; ids: number[][]; idsPlain: number[][] };
+    const reference = JSON.parse(readFileSync(join(FIXTURES, 'stories260k.json'), 'utf8')) as {
+      texts: string[];
+      ids: number[][];
+      idsPlain: number[][];
+    };
     reference.texts.forEach((text, i) => {
       expect(tokenizer.encode(text), text).toEqual(reference.ids[i]);
       expect(tokenizer.encode(text, { addSpecialTokens: false }), text).toEqual(reference.idsPlain[i]);
@@ -69,12 +73,21 @@ describe('lora convert', () => {
     const hf = await openCheckpoint(out);
     try {
       expect([...hf.weights.keys()].sort()).toEqual([...gguf.weights.keys()].sort());
-      for (const name of ['model.embed_tokens.weight', 'model.layers.0.self_attn.q_proj.weight', 'model.layers.29.self_attn.k_proj.weight', 'model.norm.weight']) {
+      for (const name of [
+        'model.embed_tokens.weight',
+        'model.layers.0.self_attn.q_proj.weight',
+        'model.layers.29.self_attn.k_proj.weight',
+        'model.norm.weight',
+      ]) {
         const [x, y] = [await gguf.weights.get(name), await hf.weights.get(name)];
         expect(y.shape).toEqual(x.shape);
         expect(Buffer.from(y.data.buffer).equals(Buffer.from(x.data.buffer))).toBe(true);
       }
-      expect({ ...hf.configJson, torch_dtype: undefined, dtype: undefined }).toEqual({ ...gguf.configJson, torch_dtype: undefined, dtype: undefined });
+      expect({ ...hf.configJson, torch_dtype: undefined, dtype: undefined }).toEqual({
+        ...gguf.configJson,
+        torch_dtype: undefined,
+        dtype: undefined,
+      });
     } finally {
       await gguf.weights.close();
       await hf.weights.close();

@@ -40,14 +40,20 @@ async function convertCommand(model: string, options: ConvertOptions, io: CliIo)
   const out = resolve(options.out);
   const existing = await readdir(out).catch(() => []);
   if (existing.length > 0 && !options.overwrite) {
-    throw new InvalidArgumentError({ argument: '--out', message: `${out} is not empty (${existing.slice(0, 3).join(', ')}${existing.length > 3 ? ', …' : ''}); pass --overwrite to replace its files, or choose a new folder.` });
+    throw new InvalidArgumentError({
+      argument: '--out',
+      message: `${out} is not empty (${existing.slice(0, 3).join(', ')}${existing.length > 3 ? ', …' : ''}); pass --overwrite to replace its files, or choose a new folder.`,
+    });
   }
   const models = await import('@lora/models');
   const data = await import('@lora/data');
   const checkpoint = await models.openCheckpoint(path);
   try {
     if (checkpoint.format === 'safetensors') {
-      throw new InvalidArgumentError({ argument: 'model', message: `${path} is already a Hugging Face folder (config.json + safetensors); nothing to convert.` });
+      throw new InvalidArgumentError({
+        argument: 'model',
+        message: `${path} is already a Hugging Face folder (config.json + safetensors); nothing to convert.`,
+      });
     }
     // Fail on an unsupported architecture before writing half a gigabyte.
     const config = models.parseModelConfig(checkpoint.configJson, { file: checkpoint.configFile });
@@ -55,7 +61,9 @@ async function convertCommand(model: string, options: ConvertOptions, io: CliIo)
       checkpoint.gguf !== undefined
         ? data.ggufTokenizerFiles(checkpoint.gguf.metadata, { file: checkpoint.path })
         : await data.llama2cTokenizerFiles(await llama2cTokenizerFile(dirname(checkpoint.path)), config.vocabSize);
-    io.writeErr(`[lora] converting ${checkpoint.path} (${checkpoint.format}, ${config.modelType}, ${config.numHiddenLayers} layers) → ${out}\n`);
+    io.writeErr(
+      `[lora] converting ${checkpoint.path} (${checkpoint.format}, ${config.modelType}, ${config.numHiddenLayers} layers) → ${out}\n`,
+    );
     const written = await models.writeHfCheckpoint(out, checkpoint);
     for (const [name, value] of [
       ['tokenizer.json', tokenizer.tokenizerJson],
@@ -80,7 +88,11 @@ async function llama2cTokenizerFile(dir: string): Promise<string> {
   const entries = await readdir(dir);
   const name = entries.includes('tokenizer.bin') ? 'tokenizer.bin' : entries.find((f) => /^tok\d+\.bin$/.test(f));
   if (name === undefined) {
-    throw new AssetNotFoundError({ asset: `llama2.c tokenizer in ${dir}`, searched: [join(dir, 'tokenizer.bin'), join(dir, 'tok<N>.bin')], hint: 'put the tokenizer.bin the model was trained with beside the checkpoint' });
+    throw new AssetNotFoundError({
+      asset: `llama2.c tokenizer in ${dir}`,
+      searched: [join(dir, 'tokenizer.bin'), join(dir, 'tok<N>.bin')],
+      hint: 'put the tokenizer.bin the model was trained with beside the checkpoint',
+    });
   }
   return join(dir, name);
 }

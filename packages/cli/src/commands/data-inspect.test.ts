@@ -9,7 +9,12 @@ const dir = mkdtempSync(join(tmpdir(), 'lora-inspect-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const chat = (user: string, assistant: string) =>
-  JSON.stringify({ messages: [{ role: 'user', content: user }, { role: 'assistant', content: assistant }] });
+  JSON.stringify({
+    messages: [
+      { role: 'user', content: user },
+      { role: 'assistant', content: assistant },
+    ],
+  });
 
 describe.skipIf(!assets)('lora data inspect (stories260K tokenizer)', () => {
   const env = { LORA_ASSETS_DIR: assets, NO_COLOR: '1' };
@@ -17,10 +22,16 @@ describe.skipIf(!assets)('lora data inspect (stories260K tokenizer)', () => {
   it('prints per-record token counts as JSON lines and a summary', async () => {
     const file = join(dir, 'chat.jsonl');
     writeFileSync(file, `${chat('Tell me a story.', 'Once upon a time there was a cat.')}\n${chat('Hi', 'Hello!')}\n`);
-    const { code, stdout, stderr } = await runCaptured(['data', 'inspect', file, '--tokenizer', 'stories260K', '--stories-template', '--json'], env);
+    const { code, stdout, stderr } = await runCaptured(
+      ['data', 'inspect', file, '--tokenizer', 'stories260K', '--stories-template', '--json'],
+      env,
+    );
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatchObject({ line: 1 });
     expect(lines[0].trainedTokens).toBeGreaterThan(0);
@@ -42,7 +53,10 @@ describe.skipIf(!assets)('lora data inspect (stories260K tokenizer)', () => {
   it('exits non-zero naming file:line and the field of a bad record', async () => {
     const file = join(dir, 'bad.jsonl');
     writeFileSync(file, `${chat('a', 'b')}\n${JSON.stringify({ messages: [{ role: 'wizard', content: 'x' }] })}\n`);
-    const { code, stderr } = await runCaptured(['data', 'inspect', file, '--tokenizer', 'stories260K', '--stories-template', '--format', 'messages'], env);
+    const { code, stderr } = await runCaptured(
+      ['data', 'inspect', file, '--tokenizer', 'stories260K', '--stories-template', '--format', 'messages'],
+      env,
+    );
     expect(code).toBe(1);
     expect(stderr).toContain(`${file}:2`);
     expect(stderr).toContain('role');
@@ -50,7 +64,10 @@ describe.skipIf(!assets)('lora data inspect (stories260K tokenizer)', () => {
 
   it('counts bad records in skip mode', async () => {
     const file = join(dir, 'bad.jsonl');
-    const { code, stdout } = await runCaptured(['data', 'inspect', file, '--tokenizer', 'stories260K', '--stories-template', '--format', 'messages', '--mode', 'skip', '--json'], env);
+    const { code, stdout } = await runCaptured(
+      ['data', 'inspect', file, '--tokenizer', 'stories260K', '--stories-template', '--format', 'messages', '--mode', 'skip', '--json'],
+      env,
+    );
     expect(code).toBe(0);
     const last = JSON.parse(stdout.trim().split('\n').at(-1) as string);
     expect(last).toMatchObject({ read: 2, kept: 1, skipped: 1 });

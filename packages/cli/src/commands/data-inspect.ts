@@ -41,10 +41,16 @@ export function registerDataInspect(program: Command, io: CliIo): void {
     .description('Token counts per record and a rendered example with the trained tokens highlighted.')
     .argument('<file>', 'dataset file: .jsonl, .json, .csv, .tsv or .parquet')
     .requiredOption('--tokenizer <name-or-path>', 'tokenizer folder (tokenizer.json or llama2.c tokenizer.bin) or model name')
-    .addOption(new Option('--format <format>', 'record format').choices(['auto', 'messages', 'prompt-completion', 'text', 'mc']).default('auto'))
+    .addOption(
+      new Option('--format <format>', 'record format').choices(['auto', 'messages', 'prompt-completion', 'text', 'mc']).default('auto'),
+    )
     .option('--json', 'one JSON line per record, then a summary line', false)
     .option('--max-length <n>', 'measure truncation at this many tokens', integer(1))
-    .addOption(new Option('--mode <mode>', 'strict: stop at the first bad record; skip: count and list them').choices(['strict', 'skip']).default('strict'))
+    .addOption(
+      new Option('--mode <mode>', 'strict: stop at the first bad record; skip: count and list them')
+        .choices(['strict', 'skip'])
+        .default('strict'),
+    )
     .option('--chat-template <file>', 'Jinja chat template file (for tokenizers without one)')
     .option('--stories-template', 'use the built-in stories260K chat template', false)
     .option('--show <n>', 'record to render (1-based)', integer(1), 1)
@@ -76,13 +82,19 @@ async function dataInspect(file: string, options: DataInspectOptions, io: CliIo)
     if (options.json) io.writeOut(`${JSON.stringify(data.recordStats(record))}\n`);
     else if (!shown && record.index + 1 >= options.show) {
       shown = true;
-      io.writeOut(`── record at ${file}:${record.line} (${record.example.format}, ${record.tokens} tokens, ${record.trainedTokens} trained) ──\n`);
-      io.writeOut(`${data.renderTrainedTokens(tokenizer, record.encoded, { color: io.env.NO_COLOR === undefined && process.stdout.isTTY === true })}\n\n`);
+      io.writeOut(
+        `── record at ${file}:${record.line} (${record.example.format}, ${record.tokens} tokens, ${record.trainedTokens} trained) ──\n`,
+      );
+      io.writeOut(
+        `${data.renderTrainedTokens(tokenizer, record.encoded, { color: io.env.NO_COLOR === undefined && process.stdout.isTTY === true })}\n\n`,
+      );
     }
   }
   const report = inspection.report;
   if (options.json) {
-    io.writeOut(`${JSON.stringify({ summary: inspection.summary, read: report.read, kept: report.kept, skipped: report.skipped.length })}\n`);
+    io.writeOut(
+      `${JSON.stringify({ summary: inspection.summary, read: report.read, kept: report.kept, skipped: report.skipped.length })}\n`,
+    );
   } else {
     io.writeOut(summaryTable(inspection.summary, report.read, report.skipped.length, options.maxLength));
     if (report.skipped.length > 0) io.writeOut(`${data.formatReadReport(report)}\n`);

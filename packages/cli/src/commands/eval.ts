@@ -33,9 +33,14 @@ export interface EvalCliOptions {
 export function registerEval(program: Command, io: CliIo): void {
   program
     .command('eval')
-    .description('Evaluate base vs adapter(s) on a test set with the recipe\'s metrics.')
+    .description("Evaluate base vs adapter(s) on a test set with the recipe's metrics.")
     .argument('<recipe>', 'recipe file (.yaml / .json) with an `evaluation` section')
-    .option('--adapter <dir>', 'PEFT adapter folder to compare with the base (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      '--adapter <dir>',
+      'PEFT adapter folder to compare with the base (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option('--test <file>', 'test file (.jsonl / .json): {id, prompt | messages, reference?}')
     .option('--out <dir>', 'report folder')
     .option('--limit <n>', 'evaluate only the first n examples', integer(1))
@@ -47,7 +52,8 @@ export function registerEval(program: Command, io: CliIo): void {
       const { recipe } = await loadRecipe(file, io.env);
       const evaluation = recipe.evaluation;
       const testFile = options.test ?? evaluation?.test;
-      if (testFile === undefined) throw new InvalidArgumentError({ argument: '--test', message: `${file} has no \`evaluation.test\`; pass --test FILE.` });
+      if (testFile === undefined)
+        throw new InvalidArgumentError({ argument: '--test', message: `${file} has no \`evaluation.test\`; pass --test FILE.` });
       const output = recipe.output ?? join('runs', recipe.name);
       const adapters = options.adapter.length > 0 ? options.adapter : existsSync(join(output, 'adapter_config.json')) ? [output] : [];
       const outDir = options.out ?? evaluation?.output ?? join(output, 'eval');
@@ -78,7 +84,9 @@ export function registerEval(program: Command, io: CliIo): void {
         io.writeErr('\n');
         for (const run of result.runs) {
           const s = run.stats;
-          io.writeErr(`[lora] ${run.run}: ${run.count} predictions${s === undefined ? '' : ` (${s.resumed} resumed, ${s.generated} generated)`}\n`);
+          io.writeErr(
+            `[lora] ${run.run}: ${run.count} predictions${s === undefined ? '' : ` (${s.resumed} resumed, ${s.generated} generated)`}\n`,
+          );
         }
         io.writeOut(await readFile(result.files.summary, 'utf8'));
         io.writeErr(`[lora] wrote ${result.outDir}\n`);
@@ -96,7 +104,12 @@ async function readTestRows(file: string): Promise<Record<string, unknown>[]> {
     try {
       return JSON.parse(json);
     } catch (error) {
-      throw new FileFormatError({ file, ...(line === undefined ? {} : { line }), message: `invalid JSON: ${(error as Error).message}`, cause: error });
+      throw new FileFormatError({
+        file,
+        ...(line === undefined ? {} : { line }),
+        message: `invalid JSON: ${(error as Error).message}`,
+        cause: error,
+      });
     }
   };
   const rows: unknown[] = [];

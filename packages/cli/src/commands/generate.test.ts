@@ -27,10 +27,10 @@ describe('lora generate', () => {
   });
 
   it.skipIf(!assets)('prints only the generated text of stories260K (greedy)', async () => {
-    const { code, stdout, stderr } = await runCaptured(
-      ['generate', '--model', 'stories260K', '--max-new-tokens', '20', '--no-download'],
-      { LORA_ASSETS_DIR: assets, LORA_BACKEND: process.env.LORA_TEST_BACKEND ?? 'wasm' },
-    );
+    const { code, stdout, stderr } = await runCaptured(['generate', '--model', 'stories260K', '--max-new-tokens', '20', '--no-download'], {
+      LORA_ASSETS_DIR: assets,
+      LORA_BACKEND: process.env.LORA_TEST_BACKEND ?? 'wasm',
+    });
     expect(stderr.match(/\[lora\] backend: /g)).toHaveLength(1);
     expect(code).toBe(0);
     expect(stdout.startsWith('Once upon a time')).toBe(true);
@@ -41,7 +41,10 @@ describe('lora generate', () => {
   // " a small town nestled in the heart of a bustling city. The town was known for its vibrant arts ...".
   it.skipIf(!haveSmol)('SmolLM2: encodes the prompt as transformers (no BOS) and continues it the same way', async () => {
     const prompt = 'Once upon a time, there was';
-    const { code, stdout } = await runCaptured(['generate', '--model', 'SmolLM2-135M-Instruct', '--prompt', prompt, '--max-new-tokens', '12', '--no-download'], backend);
+    const { code, stdout } = await runCaptured(
+      ['generate', '--model', 'SmolLM2-135M-Instruct', '--prompt', prompt, '--max-new-tokens', '12', '--no-download'],
+      backend,
+    );
     expect(code).toBe(0);
     expect(stdout).toBe(' a small town nestled in the heart of a bustling city.\n');
   });

@@ -31,8 +31,26 @@ describe('lora judge', () => {
       { id: '2', prediction: '[good] fine' },
       { id: '3', prediction: '[good] also' },
     ]);
-    const args = ['judge', 'pairwise', '--a', join(dir, 'a.jsonl'), '--b', join(dir, 'b.jsonl'), '--name-a', 'base', '--name-b', 'lora',
-      '--provider', 'openai-compatible', '--model', 'judge-model', '--base-url', `${server.url}/v1`, '--out', join(dir, 'out')];
+    const args = [
+      'judge',
+      'pairwise',
+      '--a',
+      join(dir, 'a.jsonl'),
+      '--b',
+      join(dir, 'b.jsonl'),
+      '--name-a',
+      'base',
+      '--name-b',
+      'lora',
+      '--provider',
+      'openai-compatible',
+      '--model',
+      'judge-model',
+      '--base-url',
+      `${server.url}/v1`,
+      '--out',
+      join(dir, 'out'),
+    ];
     const env = { OPENAI_API_KEY: 'sk-test-not-logged', LORA_JUDGE_CACHE_DIR: join(dir, 'cache') };
     const first = await runCaptured(args, env);
     expect(first.code, first.stderr).toBe(0);
@@ -58,14 +76,28 @@ describe('lora judge', () => {
   });
 
   it('exits 1 with a summary when every call fails, and when the budget stops the run', async () => {
-    const failing = await startJudgeServer({ protocol: 'openai', faults: Array.from({ length: 100 }, () => ({ type: 'status' as const, status: 429, retryAfter: '0' })) });
+    const failing = await startJudgeServer({
+      protocol: 'openai',
+      faults: Array.from({ length: 100 }, () => ({ type: 'status' as const, status: 429, retryAfter: '0' })),
+    });
     try {
       preds('f.jsonl', [
         { id: '1', prediction: 'x', reference: 'x' },
         { id: '2', prediction: 'y', reference: 'x' },
       ]);
       const env = { OPENAI_API_KEY: 'x', LORA_JUDGE_CACHE_DIR: join(dir, 'cache-fail') };
-      const base = ['judge', 'score', '--input', join(dir, 'f.jsonl'), '--provider', 'openai-compatible', '--model', 'm', '--base-url', `${failing.url}/v1`];
+      const base = [
+        'judge',
+        'score',
+        '--input',
+        join(dir, 'f.jsonl'),
+        '--provider',
+        'openai-compatible',
+        '--model',
+        'm',
+        '--base-url',
+        `${failing.url}/v1`,
+      ];
       const refused = await runCaptured([...base, '--out', join(dir, 'fail')], env);
       expect(refused.code).toBe(1);
       expect(JSON.parse(refused.stdout)).toMatchObject({ judged: 0, failed: 2 });
@@ -73,8 +105,28 @@ describe('lora judge', () => {
       expect(refused.stderr).toMatch(/failed attempts: rate-limit ×10/);
       expect(refused.stderr).toContain('2 of 2 items were not judged');
 
-      const budget = await runCaptured(['judge', 'score', '--input', join(dir, 'f.jsonl'), '--provider', 'openai-compatible', '--model', 'm',
-        '--base-url', `${server.url}/v1`, '--out', join(dir, 'budget'), '--max-calls', '1', '--concurrency', '1', '--no-cache'], env);
+      const budget = await runCaptured(
+        [
+          'judge',
+          'score',
+          '--input',
+          join(dir, 'f.jsonl'),
+          '--provider',
+          'openai-compatible',
+          '--model',
+          'm',
+          '--base-url',
+          `${server.url}/v1`,
+          '--out',
+          join(dir, 'budget'),
+          '--max-calls',
+          '1',
+          '--concurrency',
+          '1',
+          '--no-cache',
+        ],
+        env,
+      );
       expect(budget.code).toBe(1);
       expect(JSON.parse(budget.stdout)).toMatchObject({ judged: 1, skipped: 1 });
       expect(budget.stderr).toMatch(/1 judged \/ 0 failed \/ 1 skipped of 2.*stopped: /);
@@ -89,8 +141,22 @@ describe('lora judge', () => {
       { id: '2', prediction: 'Lyon', reference: 'Paris' },
     ]);
     const { code, stdout, stderr } = await runCaptured(
-      ['judge', 'score', '--input', join(dir, 'p.jsonl'), '--mode', 'reference', '--provider', 'openai-compatible', '--model', 'm',
-        '--base-url', `${server.url}/v1`, '--out', join(dir, 'score')],
+      [
+        'judge',
+        'score',
+        '--input',
+        join(dir, 'p.jsonl'),
+        '--mode',
+        'reference',
+        '--provider',
+        'openai-compatible',
+        '--model',
+        'm',
+        '--base-url',
+        `${server.url}/v1`,
+        '--out',
+        join(dir, 'score'),
+      ],
       { OPENAI_API_KEY: 'x', LORA_JUDGE_CACHE_DIR: join(dir, 'cache') },
     );
     expect(code, stderr).toBe(0);

@@ -25,11 +25,16 @@ interface JudgeCliOptions {
 
 function sharedOptions(command: Command): Command {
   return command
-    .addOption(new Option('--provider <provider>', 'judge provider').choices(['openai', 'gemini', 'openai-compatible']).makeOptionMandatory())
+    .addOption(
+      new Option('--provider <provider>', 'judge provider').choices(['openai', 'gemini', 'openai-compatible']).makeOptionMandatory(),
+    )
     .requiredOption('--model <model>', 'judge model id, e.g. gpt-4o-mini or gemini-2.5-flash')
     .option('--base-url <url>', 'API base URL (required for openai-compatible: vLLM, llama.cpp server, Ollama)')
     .requiredOption('--out <dir>', 'output folder (summary.json, verdicts.jsonl)')
-    .option('--cache-dir <dir>', 'answer cache shared by every run (default $LORA_JUDGE_CACHE_DIR, else $XDG_CACHE_HOME/lora/judge, else ~/.cache/lora/judge)')
+    .option(
+      '--cache-dir <dir>',
+      'answer cache shared by every run (default $LORA_JUDGE_CACHE_DIR, else $XDG_CACHE_HOME/lora/judge, else ~/.cache/lora/judge)',
+    )
     .option('--no-cache', 'neither read nor write the answer cache: every request is sent (and paid)')
     .option('--concurrency <n>', 'requests in flight at most', integer(1))
     .option('--requests-per-minute <n>', 'rate limit', integer(1))
@@ -61,7 +66,10 @@ function commonRunOptions(options: JudgeCliOptions, io: CliIo, defaultJudgeCache
     ...(provider === 'gemini' && (io.env.GEMINI_API_KEY ?? io.env.GOOGLE_API_KEY) !== undefined
       ? { apiKey: (io.env.GEMINI_API_KEY ?? io.env.GOOGLE_API_KEY) as string }
       : {}),
-    onProgress: (p) => io.writeErr(`\r[lora] judged ${p.completed}/${p.total} · calls ${p.callsMade} · cache ${p.callsFromCache} · $${p.costUsd.toFixed(4)}`),
+    onProgress: (p) =>
+      io.writeErr(
+        `\r[lora] judged ${p.completed}/${p.total} · calls ${p.callsMade} · cache ${p.callsFromCache} · $${p.costUsd.toFixed(4)}`,
+      ),
   };
 }
 
@@ -84,7 +92,10 @@ function finish(summary: CommonSummary, io: CliIo, out: string): void {
       ` (${summary.calls.made} calls, ${summary.calls.fromCache} from cache)${reasons.length === 0 ? '' : `; ${reasons.join('; ')}`}\n`,
   );
   if (summary.failed > 0 || summary.skipped > 0) {
-    throw new ExitCode(1, `${summary.failed + summary.skipped} of ${summary.items} items were not judged (see the \`error\` of their rows in ${out}/verdicts.jsonl).`);
+    throw new ExitCode(
+      1,
+      `${summary.failed + summary.skipped} of ${summary.items} items were not judged (see the \`error\` of their rows in ${out}/verdicts.jsonl).`,
+    );
   }
 }
 
@@ -132,16 +143,26 @@ export function registerJudge(program: Command, io: CliIo): void {
       .option('--rubric <text>', 'rubric text (mode rubric)')
       .option('--min-score <n>', 'lowest rubric score', integer(0))
       .option('--max-score <n>', 'highest rubric score', integer(1)),
-  ).action(async (options: JudgeCliOptions & { input: string; mode: 'reference' | 'rubric' | 'safety'; rubric?: string; minScore?: number; maxScore?: number }) => {
-    const { runScore, defaultJudgeCacheDir } = await import('@lora/judge');
-    const summary = await runScore({
-      ...commonRunOptions(options, io, defaultJudgeCacheDir),
-      input: options.input,
-      mode: options.mode,
-      ...(options.rubric === undefined ? {} : { rubric: options.rubric }),
-      ...(options.minScore === undefined ? {} : { minScore: options.minScore }),
-      ...(options.maxScore === undefined ? {} : { maxScore: options.maxScore }),
-    });
-    finish(summary, io, options.out);
-  });
+  ).action(
+    async (
+      options: JudgeCliOptions & {
+        input: string;
+        mode: 'reference' | 'rubric' | 'safety';
+        rubric?: string;
+        minScore?: number;
+        maxScore?: number;
+      },
+    ) => {
+      const { runScore, defaultJudgeCacheDir } = await import('@lora/judge');
+      const summary = await runScore({
+        ...commonRunOptions(options, io, defaultJudgeCacheDir),
+        input: options.input,
+        mode: options.mode,
+        ...(options.rubric === undefined ? {} : { rubric: options.rubric }),
+        ...(options.minScore === undefined ? {} : { minScore: options.minScore }),
+        ...(options.maxScore === undefined ? {} : { maxScore: options.maxScore }),
+      });
+      finish(summary, io, options.out);
+    },
+  );
 }

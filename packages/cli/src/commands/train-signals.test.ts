@@ -10,7 +10,10 @@ import { runCaptured } from '../testing.js';
 // Real signals sent from outside to a training `lora train` process (stories260K, wasm).
 const assets = process.env.LORA_ASSETS_DIR;
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../../..');
-const viteNode = join(dirname(createRequire(createRequire(join(root, 'package.json')).resolve('vitest/package.json')).resolve('vite-node/package.json')), 'vite-node.mjs');
+const viteNode = join(
+  dirname(createRequire(createRequire(join(root, 'package.json')).resolve('vitest/package.json')).resolve('vite-node/package.json')),
+  'vite-node.mjs',
+);
 const builtCli = join(root, 'packages/cli/dist/bin.js');
 const dir = mkdtempSync(join(tmpdir(), 'lora-train-signals-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -22,7 +25,14 @@ writeFileSync(
     ['Tell me about the cat.', 'The cat sat on the mat.'],
     ['What did Tom do?', 'Tom ran to the park.'],
   ]
-    .map(([u, a]) => JSON.stringify({ messages: [{ role: 'user', content: u }, { role: 'assistant', content: a }] }))
+    .map(([u, a]) =>
+      JSON.stringify({
+        messages: [
+          { role: 'user', content: u },
+          { role: 'assistant', content: a },
+        ],
+      }),
+    )
     .join('\n') + '\n',
 );
 const recipe = join(dir, 'recipe.yaml');
@@ -53,10 +63,17 @@ function start(command: string, args: string[], options: { detached?: boolean } 
   const waiters: { pattern: RegExp; resolve: () => void }[] = [];
   child.stderr?.on('data', (d: Buffer) => {
     stderr += d.toString();
-    for (const w of [...waiters]) if (w.pattern.test(stderr)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+    for (const w of [...waiters]) {
+      if (w.pattern.test(stderr)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
   });
   child.stdout?.resume();
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return {
     child,
     stderr: () => stderr,
@@ -70,7 +87,14 @@ function start(command: string, args: string[], options: { detached?: boolean } 
   };
 }
 
-const lora = (...args: string[]) => start(process.execPath, [viteNode, '--config', join(root, 'vitest.config.ts'), join(root, 'packages/cli/src/test/cli-child.ts'), ...args]);
+const lora = (...args: string[]) =>
+  start(process.execPath, [
+    viteNode,
+    '--config',
+    join(root, 'vitest.config.ts'),
+    join(root, 'packages/cli/src/test/cli-child.ts'),
+    ...args,
+  ]);
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -79,7 +103,13 @@ const alive = (pid: number) => {
     return false;
   }
 };
-const steps = (out: string) => readFileSync(join(out, 'train_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.type === 'step').map((r) => r.step as number);
+const steps = (out: string) =>
+  readFileSync(join(out, 'train_log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .filter((r) => r.type === 'step')
+    .map((r) => r.step as number);
 
 describe.skipIf(!assets)('lora train and signals', () => {
   it('SIGTERM: finishes the step, saves a checkpoint, says how to resume, exits 143; a second run on the folder is refused meanwhile; --resume continues', async () => {
@@ -128,28 +158,31 @@ describe.skipIf(!assets)('lora train and signals', () => {
     expect(readFileSync(join(out, 'checkpoints', 'latest'), 'utf8').trim()).toBe(`checkpoint-${step}`);
   });
 
-  it.skipIf(!existsSync(builtCli))('Ctrl-C under `pnpm lora train` (SIGINT to the process group) saves once, exits 130 and leaves no process behind; SIGTERM to pnpm alone exits 143', async () => {
-    const out = join(dir, 'pnpm');
-    const run = start('pnpm', ['lora', 'train', recipe, '--output', out], { detached: true });
-    await run.waitFor(/step 2\//);
-    const trainer = JSON.parse(readFileSync(join(out, '.lora-train.lock'), 'utf8')).pid as number;
-    process.kill(-(run.child.pid as number), 'SIGINT');
-    const { code } = await run.exit;
-    expect(code, run.stderr()).toBe(130);
-    expect(run.stderr()).toMatch(/stopped by SIGINT after step \d+/);
-    expect(run.stderr()).not.toContain('second SIGINT');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(alive(trainer)).toBe(false);
+  it.skipIf(!existsSync(builtCli))(
+    'Ctrl-C under `pnpm lora train` (SIGINT to the process group) saves once, exits 130 and leaves no process behind; SIGTERM to pnpm alone exits 143',
+    async () => {
+      const out = join(dir, 'pnpm');
+      const run = start('pnpm', ['lora', 'train', recipe, '--output', out], { detached: true });
+      await run.waitFor(/step 2\//);
+      const trainer = JSON.parse(readFileSync(join(out, '.lora-train.lock'), 'utf8')).pid as number;
+      process.kill(-(run.child.pid as number), 'SIGINT');
+      const { code } = await run.exit;
+      expect(code, run.stderr()).toBe(130);
+      expect(run.stderr()).toMatch(/stopped by SIGINT after step \d+/);
+      expect(run.stderr()).not.toContain('second SIGINT');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(alive(trainer)).toBe(false);
 
-    // SIGTERM to pnpm alone (a supervisor stopping it): forwarded, saved, 143, nothing left.
-    const again = start('pnpm', ['lora', 'train', recipe, '--output', out, '--resume'], { detached: true });
-    await again.waitFor(/step \d+\/100000/);
-    const resumedTrainer = JSON.parse(readFileSync(join(out, '.lora-train.lock'), 'utf8')).pid as number;
-    again.child.kill('SIGTERM');
-    const terminated = await again.exit;
-    expect(terminated.code, again.stderr()).toBe(143);
-    expect(again.stderr()).toMatch(/stopped by SIGTERM after step \d+/);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(alive(resumedTrainer)).toBe(false);
-  });
+      // SIGTERM to pnpm alone (a supervisor stopping it): forwarded, saved, 143, nothing left.
+      const again = start('pnpm', ['lora', 'train', recipe, '--output', out, '--resume'], { detached: true });
+      await again.waitFor(/step \d+\/100000/);
+      const resumedTrainer = JSON.parse(readFileSync(join(out, '.lora-train.lock'), 'utf8')).pid as number;
+      again.child.kill('SIGTERM');
+      const terminated = await again.exit;
+      expect(terminated.code, again.stderr()).toBe(143);
+      expect(again.stderr()).toMatch(/stopped by SIGTERM after step \d+/);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(alive(resumedTrainer)).toBe(false);
+    },
+  );
 });

@@ -17,7 +17,19 @@ const stories = [
 
 describe.skipIf(!assets)('lora train (stories260K)', () => {
   const data = join(dir, 'train.jsonl');
-  writeFileSync(data, stories.map(([u, a]) => JSON.stringify({ messages: [{ role: 'user', content: u }, { role: 'assistant', content: a }] })).join('\n') + '\n');
+  writeFileSync(
+    data,
+    stories
+      .map(([u, a]) =>
+        JSON.stringify({
+          messages: [
+            { role: 'user', content: u },
+            { role: 'assistant', content: a },
+          ],
+        }),
+      )
+      .join('\n') + '\n',
+  );
   const recipe = join(dir, 'recipe.yaml');
   writeFileSync(
     recipe,
@@ -44,7 +56,15 @@ describe.skipIf(!assets)('lora train (stories260K)', () => {
     const summary = JSON.parse(stdout);
     expect(summary).toMatchObject({ steps: 6, stopReason: 'max_steps' });
     expect(summary.lastLoss).toBeLessThan(summary.firstLoss);
-    for (const f of ['adapter_config.json', 'adapter_model.safetensors', 'trainer_state.json', 'train_log.jsonl', 'loss.svg', 'lr.svg', 'data_report.json']) {
+    for (const f of [
+      'adapter_config.json',
+      'adapter_model.safetensors',
+      'trainer_state.json',
+      'train_log.jsonl',
+      'loss.svg',
+      'lr.svg',
+      'data_report.json',
+    ]) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
     expect(JSON.parse(readFileSync(join(out, 'adapter_config.json'), 'utf8'))).toMatchObject({ peft_type: 'LORA', r: 8, lora_alpha: 16 });
@@ -55,7 +75,10 @@ describe.skipIf(!assets)('lora train (stories260K)', () => {
     const { code, stdout, stderr } = await runCaptured(['train', recipe, '--output', out, '--resume', '--max-steps', '8'], env);
     expect(code, stderr).toBe(0);
     expect(JSON.parse(stdout)).toMatchObject({ steps: 8 });
-    const log = readFileSync(join(out, 'train_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const log = readFileSync(join(out, 'train_log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(log.some((r) => r.step === 7)).toBe(true);
   });
 
@@ -77,7 +100,15 @@ describe.skipIf(!assets)('lora eval (stories260K, base vs the trained adapter)',
         test,
         stories
           .slice(0, 3)
-          .map(([u, a], i) => JSON.stringify({ id: `s${i}`, messages: [{ role: 'user', content: u }, { role: 'assistant', content: a }] }))
+          .map(([u, a], i) =>
+            JSON.stringify({
+              id: `s${i}`,
+              messages: [
+                { role: 'user', content: u },
+                { role: 'assistant', content: a },
+              ],
+            }),
+          )
           .join('\n') + '\n',
       );
       const recipe = join(evalDir, 'recipe.yaml');
@@ -100,8 +131,12 @@ describe.skipIf(!assets)('lora eval (stories260K, base vs the trained adapter)',
       expect(first.stdout).toContain('exact_match');
       expect(first.stdout).toMatch(/base/);
       const report = join(evalDir, 'run', 'eval');
-      for (const f of ['comparison_summary.md', 'comparison_table.csv', 'metrics_base.json', 'predictions_base.jsonl']) expect(existsSync(join(report, f)), f).toBe(true);
-      const preds = readFileSync(join(report, 'predictions_base.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      for (const f of ['comparison_summary.md', 'comparison_table.csv', 'metrics_base.json', 'predictions_base.jsonl'])
+        expect(existsSync(join(report, f)), f).toBe(true);
+      const preds = readFileSync(join(report, 'predictions_base.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(preds.map((p) => p.id)).toEqual(['s0', 's1', 's2']);
       expect(preds[0].reference).toBe(stories[0]?.[1]);
       const before = readFileSync(join(report, 'predictions_base.jsonl'), 'utf8');

@@ -34,7 +34,7 @@ export function registerTrain(program: Command, io: CliIo): void {
     .command('train')
     .description('Fine-tune a model (LoRA, DoRA, QLoRA or full) as a recipe YAML says.')
     .argument('<recipe>', 'recipe file (.yaml / .json)')
-    .option('-o, --output <dir>', 'output folder (default: the recipe\'s `output`, else runs/<name>)')
+    .option('-o, --output <dir>', "output folder (default: the recipe's `output`, else runs/<name>)")
     .option('--resume', 'continue from the latest checkpoint in the output folder', false)
     .option('--overwrite', 'delete the run already in the output folder (adapter, log, checkpoints, eval/) and start over', false)
     .option('--max-steps <n>', 'stop after this many optimizer steps', integer(1))
@@ -61,6 +61,7 @@ export function registerTrain(program: Command, io: CliIo): void {
         );
         throw new ExitCode(signal === 'SIGTERM' ? 143 : 130);
       }
-      if (result.stopReason === 'non_finite') throw new (await import('@lora/core')).LoraError(`training stopped on a non-finite value at step ${result.step}.`);
+      if (result.stopReason === 'non_finite')
+        throw new (await import('@lora/core')).LoraError(`training stopped on a non-finite value at step ${result.step}.`);
     });
 }

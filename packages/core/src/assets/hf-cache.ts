@@ -18,8 +18,7 @@ export function hubCacheDir(env: Env, hfHome?: string): string {
     const explicit = env.HF_HUB_CACHE ?? env.HUGGINGFACE_HUB_CACHE;
     if (explicit !== undefined && explicit !== '') return explicit;
   }
-  const home =
-    hfHome ?? env.HF_HOME ?? join(env.XDG_CACHE_HOME ?? join(env.HOME ?? homedir(), '.cache'), 'huggingface');
+  const home = hfHome ?? env.HF_HOME ?? join(env.XDG_CACHE_HOME ?? join(env.HOME ?? homedir(), '.cache'), 'huggingface');
   return join(home, 'hub');
 }
 

@@ -41,7 +41,11 @@ export interface HubDownloadOptions {
 
 /** The Hub answered with an HTTP error for the repo metadata (not found, unauthorised). */
 export class HubHttpError extends LoraError {
-  constructor(readonly url: string, readonly status: number, statusText: string) {
+  constructor(
+    readonly url: string,
+    readonly status: number,
+    statusText: string,
+  ) {
     super(`${url}: HTTP ${status} ${statusText}`);
     this.name = 'HubHttpError';
   }
@@ -103,7 +107,16 @@ export async function downloadSnapshot(options: HubDownloadOptions): Promise<str
   try {
     await mkdir(blobsDir, { recursive: true });
     for (const [i, file] of files.entries()) {
-      const blob = await downloadBlob({ ...options, file, index: i + 1, count: files.length, blobsDir, created, typePrefix, commit: info.sha });
+      const blob = await downloadBlob({
+        ...options,
+        file,
+        index: i + 1,
+        count: files.length,
+        blobsDir,
+        created,
+        typePrefix,
+        commit: info.sha,
+      });
       blobs.set(file, blob);
     }
     // Every blob is complete: publish the snapshot (staged, then renamed) and the ref.

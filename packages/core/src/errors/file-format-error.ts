@@ -17,12 +17,8 @@ export class FileFormatError extends LoraError {
   /** Tensor, key or field path the problem is about. */
   readonly field: string | undefined;
 
-  constructor(
-    options: { file: string; message: string; line?: number; field?: string } & LoraErrorOptions,
-  ) {
-    const where = [options.file, options.line === undefined ? undefined : String(options.line)]
-      .filter((x) => x !== undefined)
-      .join(':');
+  constructor(options: { file: string; message: string; line?: number; field?: string } & LoraErrorOptions) {
+    const where = [options.file, options.line === undefined ? undefined : String(options.line)].filter((x) => x !== undefined).join(':');
     const what = options.field === undefined ? '' : ` (${options.field})`;
     super(`${where}${what}: ${options.message}`, options);
     this.name = name;

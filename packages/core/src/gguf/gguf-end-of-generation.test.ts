@@ -17,7 +17,9 @@ describe('ggufEndOfGenerationTokenIds', () => {
 
   it('takes every named token when the file has no token types, and skips repeats and bad ids', () => {
     expect(ggufEndOfGenerationTokenIds({ 'tokenizer.ggml.tokens': tokens, 'tokenizer.ggml.eos_token_id': 3 })).toEqual([3, 4, 5, 7]);
-    expect(ggufEndOfGenerationTokenIds({ 'tokenizer.ggml.tokens': tokens, 'tokenizer.ggml.eos_token_id': 99, 'tokenizer.ggml.token_type': [] })).toEqual([]);
+    expect(
+      ggufEndOfGenerationTokenIds({ 'tokenizer.ggml.tokens': tokens, 'tokenizer.ggml.eos_token_id': 99, 'tokenizer.ggml.token_type': [] }),
+    ).toEqual([]);
     expect(ggufEndOfGenerationTokenIds({})).toEqual([]);
     expect(ggufEndOfGenerationTokenIds({ 'tokenizer.ggml.eos_token_id': 2 })).toEqual([2]);
     expect(END_OF_TURN_TOKENS).toContain('<|im_end|>');

@@ -24,13 +24,31 @@ interface Layout {
 function layout(bytes: Uint8Array): Layout {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let p = 8;
-  const u32 = () => { p += 4; return v.getUint32(p - 4, true); };
-  const u64 = () => { p += 8; return Number(v.getBigUint64(p - 8, true)); };
-  const str = () => { const n = u64(); p += n; return new TextDecoder().decode(bytes.subarray(p - n, p)); };
+  const u32 = () => {
+    p += 4;
+    return v.getUint32(p - 4, true);
+  };
+  const u64 = () => {
+    p += 8;
+    return Number(v.getBigUint64(p - 8, true));
+  };
+  const str = () => {
+    const n = u64();
+    p += n;
+    return new TextDecoder().decode(bytes.subarray(p - n, p));
+  };
   const size = [1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8];
   const skip = (type: number): void => {
-    if (type === 8) { str(); return; }
-    if (type === 9) { const item = u32(); const n = u64(); for (let i = 0; i < n; i++) skip(item); return; }
+    if (type === 8) {
+      str();
+      return;
+    }
+    if (type === 9) {
+      const item = u32();
+      const n = u64();
+      for (let i = 0; i < n; i++) skip(item);
+      return;
+    }
     p += size[type]!;
   };
   const nTensors = u64();
@@ -99,7 +117,19 @@ describe('GGUF reader fuzzing (fixtures/gguf/blocks/blocks.gguf)', () => {
     expect(gguf.metadata['test.u64']).toBe(2n ** 60n);
     expect(gguf.metadata['test.f64']).toBe(0.1);
     expect(gguf.metadata['test.bool']).toBe(true);
-    expect(gguf.tensors.map((t) => t.typeName)).toEqual(['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q4_K', 'Q5_K', 'Q6_K']);
+    expect(gguf.tensors.map((t) => t.typeName)).toEqual([
+      'F32',
+      'F16',
+      'BF16',
+      'Q8_0',
+      'Q4_0',
+      'Q4_1',
+      'Q5_0',
+      'Q5_1',
+      'Q4_K',
+      'Q5_K',
+      'Q6_K',
+    ]);
     // absolute offsets and sizes as gguf-py's GGUFReader reports them (data_offset, n_bytes)
     expect(gguf.tensors[0]).toMatchObject({ offset: 864, byteLength: 8192 });
     expect(gguf.tensors[10]).toMatchObject({ offset: 27360, byteLength: 1680 });
@@ -124,7 +154,12 @@ describe('GGUF reader fuzzing (fixtures/gguf/blocks/blocks.gguf)', () => {
 
   it('wrong magic and unsupported versions', async () => {
     for (let i = 0; i < 4; i++) {
-      for (const x of [0, 0x20, 0xff]) await rejects(edit((_, b) => { b[i] = x; }));
+      for (const x of [0, 0x20, 0xff])
+        await rejects(
+          edit((_, b) => {
+            b[i] = x;
+          }),
+        );
     }
     for (const version of [0, 1, 4, 99, 0x03000000, 0xffffffff]) {
       const error = await rejects(edit((v) => v.setUint32(4, version, true)));
@@ -138,41 +173,80 @@ describe('GGUF reader fuzzing (fixtures/gguf/blocks/blocks.gguf)', () => {
       await rejects(edit((v) => v.setBigUint64(8, n, true))); // tensor count
       await rejects(edit((v) => v.setBigUint64(16, n, true))); // kv count
       for (const kv of L.kvs) {
-        await rejects(edit((v) => v.setBigUint64(kv.keyLength, n, true)), /^metadata\[\d+\]$/);
+        await rejects(
+          edit((v) => v.setBigUint64(kv.keyLength, n, true)),
+          /^metadata\[\d+\]$/,
+        );
         if (kv.key === 'test.strings' || kv.key === 'test.ints') {
-          await rejects(edit((v) => v.setBigUint64(kv.value + 4, n, true)), kv.key); // array length
+          await rejects(
+            edit((v) => v.setBigUint64(kv.value + 4, n, true)),
+            kv.key,
+          ); // array length
         }
-        if (kv.key === 'test.note') await rejects(edit((v) => v.setBigUint64(kv.value, n, true)), kv.key); // string length
+        if (kv.key === 'test.note')
+          await rejects(
+            edit((v) => v.setBigUint64(kv.value, n, true)),
+            kv.key,
+          ); // string length
       }
-      for (const t of L.tensors.slice(0, 3)) await rejects(edit((v) => v.setBigUint64(t.nameLength, n, true)), /^tensor\[\d+\]$/);
+      for (const t of L.tensors.slice(0, 3))
+        await rejects(
+          edit((v) => v.setBigUint64(t.nameLength, n, true)),
+          /^tensor\[\d+\]$/,
+        );
     }
   });
 
   it('unknown value types, array item types and nesting', async () => {
     for (const kv of L.kvs) {
       for (const type of [13, 99, 0xffffffff]) {
-        const error = await rejects(edit((v) => v.setUint32(kv.type, type, true)), kv.key);
+        const error = await rejects(
+          edit((v) => v.setUint32(kv.type, type, true)),
+          kv.key,
+        );
         expect(error.message).toMatch(/unknown metadata value type/);
       }
     }
     const strings = L.kvs.find((k) => k.key === 'test.strings')!;
-    await rejects(edit((v) => v.setUint32(strings.value, 77, true)), 'test.strings');
+    await rejects(
+      edit((v) => v.setUint32(strings.value, 77, true)),
+      'test.strings',
+    );
   });
 
   it('unknown ggml types, bad dims, data offsets past the end or misaligned (naming the tensor)', async () => {
     for (const t of L.tensors) {
       for (const type of [4, 5, 31, 33, 36, 42, 1000, 0xffffffff]) {
-        const error = await rejects(edit((v) => v.setUint32(t.type, type, true)), t.name);
+        const error = await rejects(
+          edit((v) => v.setUint32(t.type, type, true)),
+          t.name,
+        );
         expect(error.message).toMatch(/unknown ggml type/);
       }
       for (const offset of [BigInt(ORIGINAL.byteLength), 2n ** 60n, 2n ** 64n - 32n]) {
-        await rejects(edit((v) => v.setBigUint64(t.offset, offset, true)), t.name);
+        await rejects(
+          edit((v) => v.setBigUint64(t.offset, offset, true)),
+          t.name,
+        );
       }
-      await rejects(edit((v) => v.setBigUint64(t.offset, v.getBigUint64(t.offset, true) + 1n, true)), t.name);
+      await rejects(
+        edit((v) => v.setBigUint64(t.offset, v.getBigUint64(t.offset, true) + 1n, true)),
+        t.name,
+      );
       for (const dim of [2n ** 40n, 2n ** 63n, 2n ** 64n - 1n, 2n ** 26n + 256n]) {
-        await rejects(edit((v) => { v.setBigUint64(t.dims[0]!, dim, true); v.setBigUint64(t.dims[1]!, dim, true); }), t.name);
+        await rejects(
+          edit((v) => {
+            v.setBigUint64(t.dims[0]!, dim, true);
+            v.setBigUint64(t.dims[1]!, dim, true);
+          }),
+          t.name,
+        );
       }
-      for (const n of [5, 1000, 0xffffffff]) await rejects(edit((v) => v.setUint32(t.nDims, n, true)), t.name);
+      for (const n of [5, 1000, 0xffffffff])
+        await rejects(
+          edit((v) => v.setUint32(t.nDims, n, true)),
+          t.name,
+        );
     }
   });
 

@@ -11,21 +11,48 @@ import { openGguf, readGguf, type GgufByteSource } from './gguf-reader.js';
 /** Little-endian byte writer for hand-built GGUF files. */
 class Bytes {
   private parts: number[] = [];
-  u8(v: number): this { this.parts.push(v & 0xff); return this; }
-  u32(v: number): this { for (let i = 0; i < 4; i++) this.parts.push((v >>> (8 * i)) & 0xff); return this; }
+  u8(v: number): this {
+    this.parts.push(v & 0xff);
+    return this;
+  }
+  u32(v: number): this {
+    for (let i = 0; i < 4; i++) this.parts.push((v >>> (8 * i)) & 0xff);
+    return this;
+  }
   u64(v: number | bigint): this {
     const b = BigInt(v);
     for (let i = 0n; i < 8n; i++) this.parts.push(Number((b >> (8n * i)) & 0xffn));
     return this;
   }
-  f32(v: number): this { const a = new Uint8Array(new Float32Array([v]).buffer); a.forEach((x) => this.parts.push(x)); return this; }
-  str(s: string): this { const e = new TextEncoder().encode(s); this.u64(e.length); e.forEach((x) => this.parts.push(x)); return this; }
-  pad(alignment: number): this { while (this.parts.length % alignment !== 0) this.parts.push(0); return this; }
-  get length(): number { return this.parts.length; }
-  build(): Uint8Array { return Uint8Array.from(this.parts); }
+  f32(v: number): this {
+    const a = new Uint8Array(new Float32Array([v]).buffer);
+    a.forEach((x) => this.parts.push(x));
+    return this;
+  }
+  str(s: string): this {
+    const e = new TextEncoder().encode(s);
+    this.u64(e.length);
+    e.forEach((x) => this.parts.push(x));
+    return this;
+  }
+  pad(alignment: number): this {
+    while (this.parts.length % alignment !== 0) this.parts.push(0);
+    return this;
+  }
+  get length(): number {
+    return this.parts.length;
+  }
+  build(): Uint8Array {
+    return Uint8Array.from(this.parts);
+  }
 }
 
-interface TensorSpec { name: string; dims: number[]; type: number; data: number }
+interface TensorSpec {
+  name: string;
+  dims: number[];
+  type: number;
+  data: number;
+}
 
 /** A valid v3 GGUF: a few metadata types, then tensors laid out back to back (aligned). */
 function buildGguf(opts: { alignment?: number; tensors?: TensorSpec[]; extraKv?: (b: Bytes) => number } = {}): Uint8Array {
@@ -37,15 +64,30 @@ function buildGguf(opts: { alignment?: number; tensors?: TensorSpec[]; extraKv?:
   const b = new Bytes().u32(0x46554747).u32(3).u64(tensors.length);
   const kv = new Bytes();
   let n = 0;
-  kv.str('general.architecture').u32(8).str('llama'); n++;
-  kv.str('llama.block_count').u32(4).u32(30); n++;
-  kv.str('llama.rope.freq_base').u32(6).f32(100000); n++;
-  kv.str('big.u64').u32(10).u64(2n ** 60n); n++;
-  kv.str('small.i64').u32(11).u64(-5n & ((1n << 64n) - 1n)); n++;
-  kv.str('flag').u32(7).u8(1); n++;
-  kv.str('tokens').u32(9).u32(8).u64(2).str('a').str('é'); n++;
-  kv.str('nested').u32(9).u32(9).u64(1).u32(5).u64(2).u32(1).u32(0xffffffff); n++;
-  if (opts.alignment !== undefined) { kv.str('general.alignment').u32(4).u32(alignment); n++; }
+  kv.str('general.architecture').u32(8).str('llama');
+  n++;
+  kv.str('llama.block_count').u32(4).u32(30);
+  n++;
+  kv.str('llama.rope.freq_base').u32(6).f32(100000);
+  n++;
+  kv.str('big.u64')
+    .u32(10)
+    .u64(2n ** 60n);
+  n++;
+  kv.str('small.i64')
+    .u32(11)
+    .u64(-5n & ((1n << 64n) - 1n));
+  n++;
+  kv.str('flag').u32(7).u8(1);
+  n++;
+  kv.str('tokens').u32(9).u32(8).u64(2).str('a').str('é');
+  n++;
+  kv.str('nested').u32(9).u32(9).u64(1).u32(5).u64(2).u32(1).u32(0xffffffff);
+  n++;
+  if (opts.alignment !== undefined) {
+    kv.str('general.alignment').u32(4).u32(alignment);
+    n++;
+  }
   if (opts.extraKv) n += opts.extraKv(kv);
   b.u64(n);
   const kvBytes = kv.build();
@@ -129,14 +171,26 @@ describe('readGguf', () => {
     const huge = bytes.slice();
     new DataView(huge.buffer).setBigUint64(8, 2n ** 62n, true);
     expect((await formatError(huge)).message).toMatch(/tensor count .* past the end of the file/);
-    const hugeString = buildGguf({ extraKv: (kv) => { kv.str('x').u32(8).u64(2n ** 40n); return 1; } });
+    const hugeString = buildGguf({
+      extraKv: (kv) => {
+        kv.str('x')
+          .u32(8)
+          .u64(2n ** 40n);
+        return 1;
+      },
+    });
     const e = await formatError(hugeString);
     expect(e.field).toBe('x');
     expect(e.message).toMatch(/length .* past the end of the file/);
   });
 
   it('rejects unknown value and ggml types, naming the key or tensor', async () => {
-    const unknownValue = buildGguf({ extraKv: (kv) => { kv.str('weird').u32(13).u32(0); return 1; } });
+    const unknownValue = buildGguf({
+      extraKv: (kv) => {
+        kv.str('weird').u32(13).u32(0);
+        return 1;
+      },
+    });
     const e1 = await formatError(unknownValue);
     expect(e1.field).toBe('weird');
     expect(e1.message).toMatch(/unknown metadata value type 13/);
@@ -158,7 +212,11 @@ describe('readGguf', () => {
     const gguf = await readGguf(memory(bytes));
     const view = new DataView(misaligned.buffer);
     let at = -1;
-    for (let i = gguf.dataOffset - 8; i > 0; i--) if (view.getBigUint64(i, true) === 96n) { at = i; break; }
+    for (let i = gguf.dataOffset - 8; i > 0; i--)
+      if (view.getBigUint64(i, true) === 96n) {
+        at = i;
+        break;
+      }
     view.setBigUint64(at, 100n, true);
     const e3 = await formatError(misaligned);
     expect(e3.field).toBe('output_norm.weight');
@@ -166,9 +224,19 @@ describe('readGguf', () => {
   });
 
   it('rejects duplicate keys and a bad alignment', async () => {
-    const dup = buildGguf({ extraKv: (kv) => { kv.str('flag').u32(7).u8(0); return 1; } });
+    const dup = buildGguf({
+      extraKv: (kv) => {
+        kv.str('flag').u32(7).u8(0);
+        return 1;
+      },
+    });
     expect((await formatError(dup)).message).toMatch(/duplicate metadata key "flag"/);
-    const badAlign = buildGguf({ extraKv: (kv) => { kv.str('general.alignment').u32(4).u32(24); return 1; } });
+    const badAlign = buildGguf({
+      extraKv: (kv) => {
+        kv.str('general.alignment').u32(4).u32(24);
+        return 1;
+      },
+    });
     expect((await formatError(badAlign)).message).toMatch(/power-of-two/);
   });
 

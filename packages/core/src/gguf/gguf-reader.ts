@@ -68,7 +68,19 @@ const CHUNK = 1 << 20;
 
 /** Smallest encoded size of one value of each GGUF value type (arrays: type + count). */
 const MIN_VALUE_BYTES: Readonly<Record<number, number>> = {
-  0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 8: 8, 9: 12, 10: 8, 11: 8, 12: 8,
+  0: 1,
+  1: 1,
+  2: 2,
+  3: 2,
+  4: 4,
+  5: 4,
+  6: 4,
+  7: 1,
+  8: 8,
+  9: 12,
+  10: 8,
+  11: 8,
+  12: 8,
 };
 const VALUE_TYPE_NAMES = ['u8', 'i8', 'u16', 'i16', 'u32', 'i32', 'f32', 'bool', 'string', 'array', 'u64', 'i64', 'f64'];
 
@@ -170,18 +182,30 @@ class Cursor {
     this.pos += size;
     const v = this.view;
     switch (type) {
-      case 0: return v.getUint8(at);
-      case 1: return v.getInt8(at);
-      case 2: return v.getUint16(at, true);
-      case 3: return v.getInt16(at, true);
-      case 4: return v.getUint32(at, true);
-      case 5: return v.getInt32(at, true);
-      case 6: return v.getFloat32(at, true);
-      case 7: return v.getUint8(at) !== 0;
-      case 10: return exactNumber(v.getBigUint64(at, true));
-      case 11: return exactNumber(v.getBigInt64(at, true));
-      case 12: return v.getFloat64(at, true);
-      default: return this.fail(`unknown value type ${type}`);
+      case 0:
+        return v.getUint8(at);
+      case 1:
+        return v.getInt8(at);
+      case 2:
+        return v.getUint16(at, true);
+      case 3:
+        return v.getInt16(at, true);
+      case 4:
+        return v.getUint32(at, true);
+      case 5:
+        return v.getInt32(at, true);
+      case 6:
+        return v.getFloat32(at, true);
+      case 7:
+        return v.getUint8(at) !== 0;
+      case 10:
+        return exactNumber(v.getBigUint64(at, true));
+      case 11:
+        return exactNumber(v.getBigInt64(at, true));
+      case 12:
+        return v.getFloat64(at, true);
+      default:
+        return this.fail(`unknown value type ${type}`);
     }
   }
 
@@ -254,7 +278,12 @@ export async function readGguf(source: GgufByteSource): Promise<GgufFile> {
   let alignment = DEFAULT_ALIGNMENT;
   const rawAlignment = metadata['general.alignment'];
   if (rawAlignment !== undefined) {
-    if (typeof rawAlignment !== 'number' || !Number.isInteger(rawAlignment) || rawAlignment <= 0 || (rawAlignment & (rawAlignment - 1)) !== 0) {
+    if (
+      typeof rawAlignment !== 'number' ||
+      !Number.isInteger(rawAlignment) ||
+      rawAlignment <= 0 ||
+      (rawAlignment & (rawAlignment - 1)) !== 0
+    ) {
       return c.fail(`general.alignment must be a power-of-two integer, found ${String(rawAlignment)}`);
     }
     alignment = rawAlignment;

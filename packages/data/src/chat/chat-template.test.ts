@@ -15,11 +15,14 @@ describe('ChatTemplate', () => {
   });
 
   it('tracks {% generation %} blocks without changing the text', () => {
-    const src = "{%- for m in messages %}{{ m.role }}: {% generation %}{{ m.content }}{% endgeneration %}\n{% endfor %}";
+    const src = '{%- for m in messages %}{{ m.role }}: {% generation %}{{ m.content }}{% endgeneration %}\n{% endfor %}';
     // trim_blocks removes the newline after `{% endgeneration %}`, as in Jinja2.
     const plain = new ChatTemplate(src.replace(/{% (end)?generation %}/g, '{% if true %}{% endif %}'));
     const t = new ChatTemplate(src);
-    const msgs = [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'bc' }];
+    const msgs = [
+      { role: 'user', content: 'a' },
+      { role: 'assistant', content: 'bc' },
+    ];
     const r = t.render(msgs);
     expect(t.hasGenerationBlocks).toBe(true);
     expect(r.text).toBe(plain.render(msgs).text);

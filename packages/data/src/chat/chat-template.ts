@@ -62,7 +62,11 @@ export class ChatTemplate {
     try {
       this.compiled = new Template(rewritten);
     } catch (error) {
-      throw new InvalidArgumentError({ argument: 'chatTemplate', message: `the Jinja template does not parse: ${(error as Error).message}`, cause: error });
+      throw new InvalidArgumentError({
+        argument: 'chatTemplate',
+        message: `the Jinja template does not parse: ${(error as Error).message}`,
+        cause: error,
+      });
     }
   }
 

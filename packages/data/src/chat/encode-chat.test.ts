@@ -72,7 +72,10 @@ describe.each(['gemma3', 'qwen3', 'llama3_2', 'stories260k', 'chatml-generation'
         template.render(msgs, {
           addGenerationPrompt: gen,
           ...(c.tools ? { tools: [fx.tool] } : {}),
-          specialTokens: { ...(tok.settings.bosToken ? { bos_token: tok.settings.bosToken } : {}), ...(tok.settings.eosToken ? { eos_token: tok.settings.eosToken } : {}) },
+          specialTokens: {
+            ...(tok.settings.bosToken ? { bos_token: tok.settings.bosToken } : {}),
+            ...(tok.settings.eosToken ? { eos_token: tok.settings.eosToken } : {}),
+          },
           extra: c.options,
         }).text;
       const assistantIdx = messages.flatMap((m, i) => (m.role === 'assistant' ? [i] : []));
@@ -109,16 +112,23 @@ describe('encodePromptCompletion', () => {
 
   it('trains only the completion messages of a conversational pair', async () => {
     const tok = await tokenizer('qwen3');
-    const prompt: ChatMessage[] = [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello!' }, { role: 'user', content: 'Bye' }];
+    const prompt: ChatMessage[] = [
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: 'Hello!' },
+      { role: 'user', content: 'Bye' },
+    ];
     const completion: ChatMessage[] = [{ role: 'assistant', content: 'Goodbye.' }];
     const pc = encodePromptCompletion(tok, { prompt, completion });
     const all = encodeChat(tok, [...prompt, ...completion], { mask: 'assistant' });
     const last = encodeChat(tok, [...prompt, ...completion], { mask: 'completion' });
     expect(bits(pc.labelsMask)).toBe(bits(last.labelsMask));
     expect(pc.labelsMask.reduce((a, b) => a + b, 0)).toBeLessThan(all.labelsMask.reduce((a, b) => a + b, 0));
-    expect(tok.decode(Array.from(pc.inputIds).filter((_, i) => pc.labelsMask[i] === 1), { skipSpecialTokens: false })).toBe(
-      '<think>\n\n</think>\n\nGoodbye.<|im_end|>\n',
-    );
+    expect(
+      tok.decode(
+        Array.from(pc.inputIds).filter((_, i) => pc.labelsMask[i] === 1),
+        { skipSpecialTokens: false },
+      ),
+    ).toBe('<think>\n\n</think>\n\nGoodbye.<|im_end|>\n');
   });
 
   it('rejects a missing chat template with the fix', async () => {

@@ -106,7 +106,10 @@ export function encodeChat(tokenizer: Tokenizer, messages: readonly ChatMessage[
     if (mode === 'completion') {
       const from = options.completionStart;
       if (from !== undefined && (!Number.isInteger(from) || from < 0 || from > messages.length)) {
-        throw new InvalidArgumentError({ argument: 'completionStart', message: `must be an index in [0, ${messages.length}], got ${from}` });
+        throw new InvalidArgumentError({
+          argument: 'completionStart',
+          message: `must be an index in [0, ${messages.length}], got ${from}`,
+        });
       }
       wanted = from === undefined ? assistant.slice(-1) : assistant.filter((i) => i >= from);
     }

@@ -10,7 +10,10 @@ import { Environment, Interpreter, parse, tokenize } from '@huggingface/jinja';
  */
 export function patchJinjaStripMethods(): void {
   type Fn = (args: { value: unknown }[]) => unknown;
-  interface StringValueLike { value: string; builtins: Map<string, unknown> }
+  interface StringValueLike {
+    value: string;
+    builtins: Map<string, unknown>;
+  }
   const probe = new Interpreter(new Environment()).run(parse(tokenize('x'))) as unknown as StringValueLike;
   const proto = Object.getPrototypeOf(probe) as object;
   const descriptor = Object.getOwnPropertyDescriptor(proto, 'builtins');
@@ -32,7 +35,11 @@ export function patchJinjaStripMethods(): void {
     get(this: StringValueLike) {
       const map = originalGet.call(this) as Map<string, unknown> & { [marker]?: true };
       if (map[marker] !== true) {
-        for (const [name, left, right] of [['strip', true, true], ['lstrip', true, false], ['rstrip', false, true]] as const) {
+        for (const [name, left, right] of [
+          ['strip', true, true],
+          ['lstrip', true, false],
+          ['rstrip', false, true],
+        ] as const) {
           const original = map.get(name) as { value: Fn } | undefined;
           map.set(
             name,

@@ -24,11 +24,7 @@ function commonPrefixLength(a: string, b: string): number {
  *
  * @param indices - indices of the assistant messages wanted.
  */
-export function assistantSpansByPrefix(
-  render: RenderFn,
-  messages: readonly ChatMessage[],
-  indices: readonly number[],
-): [number, number][] {
+export function assistantSpansByPrefix(render: RenderFn, messages: readonly ChatMessage[], indices: readonly number[]): [number, number][] {
   const full = render(messages, false);
   const spans: [number, number][] = [];
   for (const i of indices) {

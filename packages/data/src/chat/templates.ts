@@ -14,15 +14,15 @@
  * tools/parity/data/make_chat_fixtures.py.
  */
 export const STORIES_CHAT_TEMPLATE =
-  "{%- for message in messages -%}\n" +
+  '{%- for message in messages -%}\n' +
   "{%- if message.role == 'system' -%}\n" +
   "{{ message.content | trim }}{{ '\\n\\n' }}\n" +
   "{%- elif message.role == 'user' -%}\n" +
   "{{ 'User: ' }}{{ message.content | trim }}{{ '\\n' }}\n" +
   "{%- elif message.role == 'assistant' -%}\n" +
   "{{ 'Assistant: ' }}{{ message.content | trim }}{{ '\\n' }}\n" +
-  "{%- else -%}\n" +
+  '{%- else -%}\n' +
   "{{ raise_exception('stories260K chat template: unsupported role ' + message.role) }}\n" +
-  "{%- endif -%}\n" +
-  "{%- endfor -%}\n" +
+  '{%- endif -%}\n' +
+  '{%- endfor -%}\n' +
   "{%- if add_generation_prompt -%}{{ 'Assistant:' }}{%- endif -%}\n";

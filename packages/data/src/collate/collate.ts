@@ -73,9 +73,13 @@ export interface CollatePackedOptions {
  * ```
  */
 export function collatePacked(sequences: readonly PackedSequence[], options: CollatePackedOptions): Batch {
-  if (!Number.isInteger(options.padId)) throw new InvalidArgumentError({ argument: 'padId', message: `must be an integer token id, got ${options.padId}` });
+  if (!Number.isInteger(options.padId))
+    throw new InvalidArgumentError({ argument: 'padId', message: `must be an integer token id, got ${options.padId}` });
   sequences.forEach((s, i) => checkLengths(s, i));
-  const length = paddedLength(sequences.map((s) => s.inputIds.length), options);
+  const length = paddedLength(
+    sequences.map((s) => s.inputIds.length),
+    options,
+  );
   const size = sequences.length * length;
   const inputIds = new Int32Array(size).fill(options.padId);
   const labels = new Int32Array(size).fill(IGNORE_INDEX);

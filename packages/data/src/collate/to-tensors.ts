@@ -33,7 +33,8 @@ export interface BatchTensors {
  */
 export function batchToTensors(batch: Batch): BatchTensors {
   const shape: [number, number] = [batch.shape[0], batch.shape[1]];
-  const int = (data: Int32Array | Uint8Array): tf.Tensor2D => tf.tensor2d(data instanceof Int32Array ? data : Int32Array.from(data), shape, 'int32');
+  const int = (data: Int32Array | Uint8Array): tf.Tensor2D =>
+    tf.tensor2d(data instanceof Int32Array ? data : Int32Array.from(data), shape, 'int32');
   return {
     inputIds: int(batch.inputIds),
     labels: int(batch.labels),
@@ -45,5 +46,7 @@ export function batchToTensors(batch: Batch): BatchTensors {
 
 /** Disposes every tensor of a {@link BatchTensors}. */
 export function disposeBatchTensors(tensors: BatchTensors): void {
-  tf.dispose([tensors.inputIds, tensors.labels, tensors.attentionMask, tensors.positionIds, tensors.segmentIds].filter((t) => t !== undefined));
+  tf.dispose(
+    [tensors.inputIds, tensors.labels, tensors.attentionMask, tensors.positionIds, tensors.segmentIds].filter((t) => t !== undefined),
+  );
 }

@@ -23,7 +23,11 @@ describe('formats', () => {
       messages: [
         { role: 'system', content: 'be brief' },
         { role: 'user', content: 'rain in Paris?' },
-        { role: 'assistant', content: null, tool_calls: [{ type: 'function', function: { name: 'get_weather', arguments: { city: 'Paris' } } }] },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ type: 'function', function: { name: 'get_weather', arguments: { city: 'Paris' } } }],
+        },
         { role: 'tool', name: 'get_weather', tool_call_id: 'c1', content: '{"rain": true}' },
         { role: 'assistant', content: 'Yes.', reasoning_content: 'tool said so' },
       ],
@@ -48,9 +52,13 @@ describe('formats', () => {
     };
     expect(bad([{ role: 'robot', content: 'x' }])).toBe('messages[0].role');
     expect(bad([{ role: 'user' }])).toBe('messages[0].content');
-    expect(bad([{ role: 'user', content: 'x', tool_calls: [{ function: { name: 'f', arguments: '{}' } }] }])).toBe('messages[0].tool_calls');
+    expect(bad([{ role: 'user', content: 'x', tool_calls: [{ function: { name: 'f', arguments: '{}' } }] }])).toBe(
+      'messages[0].tool_calls',
+    );
     expect(bad([])).toBe('messages');
-    expect(ChatMessageSchema.safeParse({ role: 'assistant', tool_calls: [{ function: { name: 'f', arguments: '{}' } }] }).success).toBe(true);
+    expect(ChatMessageSchema.safeParse({ role: 'assistant', tool_calls: [{ function: { name: 'f', arguments: '{}' } }] }).success).toBe(
+      true,
+    );
   });
 
   it('normalises multiple-choice answers to an index', () => {
@@ -62,12 +70,20 @@ describe('formats', () => {
     expect([mc(3), mc('D'), mc('AB'), mc(-1), mc(1.5)]).toEqual(Array(5).fill('error at answer'));
     expect(exampleSchema('mc').safeParse({ question: 'q', options: ['only'], answer: 0 }).success).toBe(false);
     expect([optionLetter(0), optionLetter(25)]).toEqual(['A', 'Z']);
-    expect(multipleChoicePrompt({ question: 'q?', options: ['x', 'y'], answer: 1 })).toEqual({ prompt: 'q?\nA. x\nB. y\nAnswer:', completion: ' B' });
+    expect(multipleChoicePrompt({ question: 'q?', options: ['x', 'y'], answer: 1 })).toEqual({
+      prompt: 'q?\nA. x\nB. y\nAnswer:',
+      completion: ' B',
+    });
   });
 
   it('auto schema: converts each format and explains undetectable records', () => {
     const schema = exampleSchema();
-    expect(schema.parse({ prompt: 'p', completion: 'c', id: 1 })).toEqual({ format: 'prompt-completion', prompt: 'p', completion: 'c', metadata: { id: 1 } });
+    expect(schema.parse({ prompt: 'p', completion: 'c', id: 1 })).toEqual({
+      format: 'prompt-completion',
+      prompt: 'p',
+      completion: 'c',
+      metadata: { id: 1 },
+    });
     expect(schema.parse({ text: 'hello' })).toEqual({ format: 'text', text: 'hello', metadata: {} });
     const wrongField = schema.safeParse({ prompt: 'p', completion: 3 });
     expect(wrongField.success ? [] : wrongField.error.issues[0]?.path).toEqual(['completion']);

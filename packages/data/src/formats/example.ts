@@ -85,11 +85,22 @@ const schemas = {
     }),
   ),
   'prompt-completion': PromptCompletionRecordSchema.transform(
-    (r): PromptCompletionExample => ({ format: 'prompt-completion', prompt: r.prompt, completion: r.completion, metadata: metadataOf(r, 'prompt-completion') }),
+    (r): PromptCompletionExample => ({
+      format: 'prompt-completion',
+      prompt: r.prompt,
+      completion: r.completion,
+      metadata: metadataOf(r, 'prompt-completion'),
+    }),
   ),
   text: TextRecordSchema.transform((r): TextExample => ({ format: 'text', text: r.text, metadata: metadataOf(r, 'text') })),
   mc: MultipleChoiceRecordSchema.transform(
-    (r): MultipleChoiceExample => ({ format: 'mc', question: r.question, options: r.options, answer: r.answer, metadata: metadataOf(r, 'mc') }),
+    (r): MultipleChoiceExample => ({
+      format: 'mc',
+      question: r.question,
+      options: r.options,
+      answer: r.answer,
+      metadata: metadataOf(r, 'mc'),
+    }),
   ),
 } satisfies Record<DatasetFormat, z.ZodType<Example>>;
 

@@ -46,7 +46,11 @@ function letterIndex(answer: string): number | undefined {
  * The plain prompt/completion form of a multiple-choice question: the question, one
  * `A. option` line per option, then `Answer:`; the completion is ` B` (a space and the letter).
  */
-export function multipleChoicePrompt(example: { readonly question: string; readonly options: readonly string[]; readonly answer: number }): { prompt: string; completion: string } {
+export function multipleChoicePrompt(example: {
+  readonly question: string;
+  readonly options: readonly string[];
+  readonly answer: number;
+}): { prompt: string; completion: string } {
   const lines = example.options.map((option, i) => `${optionLetter(i)}. ${option}`);
   return { prompt: `${example.question}\n${lines.join('\n')}\nAnswer:`, completion: ` ${optionLetter(example.answer)}` };
 }

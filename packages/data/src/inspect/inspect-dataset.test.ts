@@ -58,9 +58,9 @@ describe('inspectDataset', () => {
     expect(pc.tokens).toBe(tokenizer.encode('Capital of France?').length + pc.trainedTokens);
     expect(Array.from(text.encoded.inputIds)).toEqual([...tokenizer.encode('Just some text.'), eos]);
     expect(text.trainedTokens).toBe(text.tokens);
-    expect(tokenizer.decode(Array.from(mc.encoded.inputIds.filter((_, t) => mc.encoded.labelsMask[t] === 1)), { skipSpecialTokens: false })).toBe(
-      ` B${tokenizer.decode([eos], { skipSpecialTokens: false })}`,
-    );
+    expect(
+      tokenizer.decode(Array.from(mc.encoded.inputIds.filter((_, t) => mc.encoded.labelsMask[t] === 1)), { skipSpecialTokens: false }),
+    ).toBe(` B${tokenizer.decode([eos], { skipSpecialTokens: false })}`);
     for (const r of records) expect(r.truncated).toBeUndefined();
     expect(run.summary).toMatchObject({ records: 4, tokens: records.reduce((a, r) => a + r.tokens, 0), withoutTrainedTokens: 0 });
     expect(JSON.stringify(recordStats(chat))).toMatch(/^\{"line":1,"tokens":\d+,"trainedTokens":\d+\}$/);
@@ -105,7 +105,9 @@ describe('inspectDataset', () => {
     const encode = (example: Example) => {
       throw new Error(`no encoder for ${example.format}`);
     };
-    await expect(collect(inspectDataset({ file, encode }))).rejects.toThrow(`${file}:1: cannot encode this messages record: no encoder for messages`);
+    await expect(collect(inspectDataset({ file, encode }))).rejects.toThrow(
+      `${file}:1: cannot encode this messages record: no encoder for messages`,
+    );
     expect(() => inspectDataset({ file })).toThrow(/`tokenizer`/);
   });
 });

@@ -9,7 +9,6 @@ import { truncateExample } from '../transforms/truncate.js';
 import type { Tokenizer } from '../tokenizers/tokenizer.js';
 import { exampleEncoder, type ExampleEncoder, type ExampleEncoderOptions } from './encode-example.js';
 
-
 /** Options of {@link inspectDataset}. */
 export interface InspectOptions {
   /** Dataset file (`.jsonl`, `.json`, `.csv`, `.tsv`, `.parquet`). */

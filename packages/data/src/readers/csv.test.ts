@@ -42,7 +42,9 @@ describe('readCsv', () => {
 
   it('strict mode: names file:line and the field of a failing record', async () => {
     const file = write('bad.csv', 'id,text,label\n1,"two\nlines",yes\n2,x,maybe\n');
-    const error = (await readCsv(file, { schema: Row }).toArray().catch((e: unknown) => e)) as FileFormatError;
+    const error = (await readCsv(file, { schema: Row })
+      .toArray()
+      .catch((e: unknown) => e)) as FileFormatError;
     expect(FileFormatError.isInstance(error)).toBe(true);
     expect([error.line, error.field]).toEqual([4, 'label']);
   });
@@ -78,7 +80,9 @@ describe('readCsv', () => {
 
   it('supports explicit columns (no header row) and TSV through readDataset', async () => {
     const file = write('rows.tsv', '1\thello, world\tyes\n2\tbye\tno\n');
-    const rows = await readDataset(file, { schema: Row }).toArray().catch(() => undefined);
+    const rows = await readDataset(file, { schema: Row })
+      .toArray()
+      .catch(() => undefined);
     expect(rows).toBeUndefined(); // the first row is taken as the header, so `id` etc. are missing
     const withColumns = await readCsv(file, { schema: Row, delimiter: '\t', columns: ['id', 'text', 'label'] }).toArray();
     expect(withColumns).toEqual([
@@ -92,7 +96,12 @@ const assets = process.env.LORA_ASSETS_DIR;
 describe.skipIf(assets === undefined)('readCsv on real files (needs LORA_ASSETS_DIR)', () => {
   it('reads XSTest: 450 prompts, 250 safe / 200 unsafe', async () => {
     const file = join(assets ?? '', 'data/xstest/xstest_prompts.csv');
-    const schema = z.object({ id: z.coerce.number().int(), prompt: z.string().min(1), type: z.string(), label: z.enum(['safe', 'unsafe']) });
+    const schema = z.object({
+      id: z.coerce.number().int(),
+      prompt: z.string().min(1),
+      type: z.string(),
+      label: z.enum(['safe', 'unsafe']),
+    });
     const rows = [];
     for await (const e of readCsv(file, { schema }).entries()) rows.push(e);
     expect(rows.length).toBe(450);
@@ -123,7 +132,14 @@ describe('readCsv and invalid UTF-8', () => {
   it('counts records holding bytes that are not UTF-8 (Latin-1 é), also inside a multi-line field', async () => {
     const file = join(dir, 'latin1.csv');
     const latin1 = (text: string) => Buffer.from(text, 'latin1');
-    writeFileSync(file, Buffer.concat([Buffer.from('id,text,label\n1,ok,yes\n'), latin1('2,caf\u00e9,no\n3,"two\nlines \u00e9",yes\n'), Buffer.from('4,fine \u00e9,no\n')]));
+    writeFileSync(
+      file,
+      Buffer.concat([
+        Buffer.from('id,text,label\n1,ok,yes\n'),
+        latin1('2,caf\u00e9,no\n3,"two\nlines \u00e9",yes\n'),
+        Buffer.from('4,fine \u00e9,no\n'),
+      ]),
+    );
     const reader = readCsv(file, { schema: Row });
     const rows = await reader.toArray();
     expect(rows.map((r) => r.text)).toEqual(['ok', 'caf\uFFFD', 'two\nlines \uFFFD', 'fine \u00e9']);

@@ -31,9 +31,7 @@ export interface CsvReaderOptions<S extends z.ZodType> extends ReaderOptions<S> 
 export function readCsv<S extends z.ZodType>(file: string, options: CsvReaderOptions<S>): RecordReader<z.output<S>> {
   const delimiter = options.delimiter ?? ',';
   if (delimiter.length === 0) throw new InvalidArgumentError({ argument: 'delimiter', message: 'must not be empty' });
-  return new RecordReader<z.output<S>>(file, options.schema, options.mode ?? 'strict', () =>
-    csvRecords(file, delimiter, options.columns),
-  );
+  return new RecordReader<z.output<S>>(file, options.schema, options.mode ?? 'strict', () => csvRecords(file, delimiter, options.columns));
 }
 
 async function* csvRecords(file: string, delimiter: string, fixedColumns: readonly string[] | undefined): AsyncGenerator<RawRecord> {
@@ -62,7 +60,12 @@ async function* csvRecords(file: string, delimiter: string, fixedColumns: readon
         header = item.record;
         const duplicate = header.find((name, i) => header?.indexOf(name) !== i);
         if (duplicate !== undefined) {
-          throw new FileFormatError({ file, line, field: duplicate, message: `duplicate column "${duplicate}" in the header row; rename one of them` });
+          throw new FileFormatError({
+            file,
+            line,
+            field: duplicate,
+            message: `duplicate column "${duplicate}" in the header row; rename one of them`,
+          });
         }
         continue;
       }

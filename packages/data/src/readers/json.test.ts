@@ -28,7 +28,10 @@ describe('readJson', () => {
   });
 
   it('reads {"data": [...]}, ignoring other keys (even ones holding arrays)', async () => {
-    const file = write('wrapped.json', '{"meta": {"data": [1]}, "other": [{"text": "no"}], "da\\u0074a": [{"text": "x"}, {"text": "y"}], "tail": 1}');
+    const file = write(
+      'wrapped.json',
+      '{"meta": {"data": [1]}, "other": [{"text": "no"}], "da\\u0074a": [{"text": "x"}, {"text": "y"}], "tail": 1}',
+    );
     expect(await readJson(file, { schema: Row }).toArray()).toEqual([{ text: 'x' }, { text: 'y' }]);
   });
 
@@ -67,7 +70,9 @@ describe('readJson', () => {
     const truncated = write('truncated.json', '[{"text": "a"},\n{"text": ');
     await expect(readJson(truncated, { schema: Row, mode: 'skip' }).toArray()).rejects.toThrow(/truncated\.json:2: unexpected end of file/);
     const noArray = write('no-array.json', '{"rows": []}');
-    const error = await readJson(noArray, { schema: Row }).toArray().catch((e: unknown) => e);
+    const error = await readJson(noArray, { schema: Row })
+      .toArray()
+      .catch((e: unknown) => e);
     expect(FileFormatError.isInstance(error)).toBe(true);
     expect((error as Error).message).toContain('no "data" array');
     await expect(readJson(write('scalar.json', '42'), { schema: Row }).toArray()).rejects.toThrow(/expected a JSON array/);
@@ -80,7 +85,10 @@ describe('readJson and invalid UTF-8', () => {
     const file = join(dir, 'latin1.json');
     // 70,000 bytes of valid "é" (2 bytes each) put a chunk boundary (64 KiB) inside one of them.
     const long = '\u00e9'.repeat(35_000);
-    writeFileSync(file, Buffer.concat([Buffer.from(`[\n{"text":"${long}"},\n{"text":"caf`), Buffer.from([0xe9]), Buffer.from('"},\n{"text":"ok"}\n]')]));
+    writeFileSync(
+      file,
+      Buffer.concat([Buffer.from(`[\n{"text":"${long}"},\n{"text":"caf`), Buffer.from([0xe9]), Buffer.from('"},\n{"text":"ok"}\n]')]),
+    );
     const reader = readJson(file, { schema: Row });
     const rows = await reader.toArray();
     expect(rows.map((r) => r.text)).toEqual([long, 'caf\uFFFD', 'ok']);

@@ -32,7 +32,9 @@ describe('readJsonl', () => {
 
   it('strict mode: a schema failure names file:line and the field', async () => {
     const file = write('bad-field.jsonl', '{"prompt":"a","completion":"b"}\n{"prompt":"a","completion":7}\n');
-    const error = await readJsonl(file, { schema: Row }).toArray().catch((e: unknown) => e);
+    const error = await readJsonl(file, { schema: Row })
+      .toArray()
+      .catch((e: unknown) => e);
     expect(FileFormatError.isInstance(error)).toBe(true);
     const ffe = error as FileFormatError;
     expect(ffe.line).toBe(2);
@@ -113,7 +115,9 @@ describe('readJsonl limits and encodings', () => {
     const file = join(dir, 'huge-line.jsonl');
     const content = 'x'.repeat(17 * 1024 * 1024);
     writeFileSync(file, `{"messages":[{"role":"user","content":"hi"}]}\n{"messages":[{"role":"user","content":"${content}"}]}\n`);
-    const error = await readJsonl(file, { schema: Chat }).toArray().catch((e: unknown) => e);
+    const error = await readJsonl(file, { schema: Chat })
+      .toArray()
+      .catch((e: unknown) => e);
     expect(FileFormatError.isInstance(error)).toBe(true);
     expect((error as FileFormatError).line).toBe(2);
     expect((error as Error).message).toMatch(/:2: the line is 17\.0 MiB, over the maxLineBytes limit of 16\.0 MiB/);
@@ -123,18 +127,24 @@ describe('readJsonl limits and encodings', () => {
     const file = write('long-skip.jsonl', `{"prompt":"${'y'.repeat(200)}","completion":"b"}\n{"prompt":"a","completion":"b"}\n`);
     const reader = readJsonl(file, { schema: Row, mode: 'skip', maxLineBytes: 100 });
     expect(await reader.toArray()).toEqual([{ prompt: 'a', completion: 'b' }]);
-    expect(reader.report.skipped).toEqual([{ line: 1, field: '<record>', message: expect.stringMatching(/over the maxLineBytes limit of 100 bytes/) as unknown }]);
+    expect(reader.report.skipped).toEqual([
+      { line: 1, field: '<record>', message: expect.stringMatching(/over the maxLineBytes limit of 100 bytes/) as unknown },
+    ]);
   });
 
   it('refuses a record of 150,000 messages quickly, naming the limit, file:line and field', async () => {
     const messages = Array.from({ length: 150_000 }, (_, i) => ({ role: i % 2 === 0 ? 'user' : 'assistant', content: 'hi' }));
     const file = write('many.jsonl', `${JSON.stringify({ messages })}\n`);
     const started = Date.now();
-    const error = await readJsonl(file, { schema: Chat }).toArray().catch((e: unknown) => e);
+    const error = await readJsonl(file, { schema: Chat })
+      .toArray()
+      .catch((e: unknown) => e);
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(FileFormatError.isInstance(error)).toBe(true);
     expect((error as FileFormatError).field).toBe('messages');
-    expect((error as Error).message).toContain(`${file}:1 (messages): \`messages\`: 150000 messages, over the limit of ${MAX_MESSAGES_PER_RECORD} per record`);
+    expect((error as Error).message).toContain(
+      `${file}:1 (messages): \`messages\`: 150000 messages, over the limit of ${MAX_MESSAGES_PER_RECORD} per record`,
+    );
   });
 
   it('counts and reports lines that are not valid UTF-8 (bad bytes become U+FFFD)', async () => {

@@ -30,7 +30,10 @@ describe('readParquet', () => {
   });
 
   it('selects columns', async () => {
-    const rows = await readParquet(fixture('mixed.parquet'), { schema: z.object({ prompt: z.string() }).strict(), columns: ['prompt'] }).toArray();
+    const rows = await readParquet(fixture('mixed.parquet'), {
+      schema: z.object({ prompt: z.string() }).strict(),
+      columns: ['prompt'],
+    }).toArray();
     expect(rows.map((r) => r.prompt)).toEqual(expected.map((r) => r.prompt));
     // readDataset picks the Parquet reader from the extension
     expect((await readDataset(fixture('mixed-plain.parquet'), { schema: Row }).toArray()).length).toBe(expected.length);
@@ -45,7 +48,9 @@ describe('readParquet', () => {
   });
 
   it('a file that is not Parquet is a FileFormatError', async () => {
-    const error = await readParquet(fixture('mixed.expected.json'), { schema: Row }).toArray().catch((e: unknown) => e);
+    const error = await readParquet(fixture('mixed.expected.json'), { schema: Row })
+      .toArray()
+      .catch((e: unknown) => e);
     expect(FileFormatError.isInstance(error)).toBe(true);
     expect((error as Error).message).toContain('mixed.expected.json');
   });

@@ -47,7 +47,12 @@ async function* parquetRecords(file: string, columns: readonly string[] | undefi
         ...(columns === undefined ? {} : { columns: [...columns] }),
       });
     } catch (error) {
-      throw new FileFormatError({ file, line: rowStart + 1, message: `cannot decode row group at rows ${rowStart + 1}–${rowEnd}: ${(error as Error).message}`, cause: error });
+      throw new FileFormatError({
+        file,
+        line: rowStart + 1,
+        message: `cannot decode row group at rows ${rowStart + 1}–${rowEnd}: ${(error as Error).message}`,
+        cause: error,
+      });
     }
     for (let i = 0; i < rows.length; i++) yield { line: rowStart + i + 1, value: normalizeBigInts(rows[i]) };
     rowStart = rowEnd;

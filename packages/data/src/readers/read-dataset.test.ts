@@ -6,7 +6,14 @@ import { fileTypeOf, readDataset } from './read-dataset.js';
 describe('readDataset', () => {
   it('picks the reader from the extension', () => {
     expect(['a.jsonl', 'b.NDJSON', 'c.json', 'd.csv', 'e.tsv', 'f.parquet', 'g.txt', 'noext'].map(fileTypeOf)).toEqual([
-      'jsonl', 'jsonl', 'json', 'csv', 'tsv', 'parquet', undefined, undefined,
+      'jsonl',
+      'jsonl',
+      'json',
+      'csv',
+      'tsv',
+      'parquet',
+      undefined,
+      undefined,
     ]);
     let error: unknown;
     try {
@@ -18,10 +25,16 @@ describe('readDataset', () => {
     expect((error as Error).message).toContain('notes.txt');
   });
 
-  it.each(['jsonl', 'json', 'csv', 'parquet'])('a missing .%s file is an AssetNotFoundError (no hang)', async (ext) => {
-    const file = `/nonexistent-lora-dir/missing.${ext}`;
-    const error = await readDataset(file, { schema: z.unknown() }).toArray().catch((e: unknown) => e);
-    expect(AssetNotFoundError.isInstance(error)).toBe(true);
-    expect((error as Error).message).toContain(file);
-  }, 5000);
+  it.each(['jsonl', 'json', 'csv', 'parquet'])(
+    'a missing .%s file is an AssetNotFoundError (no hang)',
+    async (ext) => {
+      const file = `/nonexistent-lora-dir/missing.${ext}`;
+      const error = await readDataset(file, { schema: z.unknown() })
+        .toArray()
+        .catch((e: unknown) => e);
+      expect(AssetNotFoundError.isInstance(error)).toBe(true);
+      expect((error as Error).message).toContain(file);
+    },
+    5000,
+  );
 });

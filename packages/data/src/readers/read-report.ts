@@ -42,9 +42,7 @@ export function emptyReadReport(file: string): ReadReport {
  */
 export function formatReadReport(report: ReadReport, maxListed = 10): string {
   const head = `${report.file}: read ${report.read}, kept ${report.kept}, skipped ${report.skipped.length}`;
-  const listed = report.skipped
-    .slice(0, maxListed)
-    .map((s) => `  ${report.file}:${s.line} (${s.field}): ${s.message}`);
+  const listed = report.skipped.slice(0, maxListed).map((s) => `  ${report.file}:${s.line} (${s.field}): ${s.message}`);
   const more = report.skipped.length > maxListed ? [`  … and ${report.skipped.length - maxListed} more`] : [];
   const utf8 =
     report.invalidUtf8 === 0

@@ -28,10 +28,7 @@ export interface LocatedRecord<T> {
  * this record (the parser could resynchronise at the next one).
  * @internal
  */
-export type RawRecord = (
-  | { readonly line: number; readonly value: unknown }
-  | { readonly line: number; readonly syntaxError: string }
-) & {
+export type RawRecord = ({ readonly line: number; readonly value: unknown } | { readonly line: number; readonly syntaxError: string }) & {
   /** The record's bytes were not valid UTF-8 (decoded with U+FFFD replacements). */
   readonly invalidUtf8?: true;
 };

@@ -1,13 +1,7 @@
 import { Tokenizer as HfTokenizerCore } from '@huggingface/tokenizers';
 import { FileFormatError, InvalidArgumentError } from '@lora/core';
 import type { TokenizerJson } from './tokenizer-config.js';
-import type {
-  DecodeOptions,
-  EncodeOptions,
-  SpecialToken,
-  Tokenizer,
-  TokenizerSettings,
-} from './tokenizer.js';
+import type { DecodeOptions, EncodeOptions, SpecialToken, Tokenizer, TokenizerSettings } from './tokenizer.js';
 
 /** Where the files of a {@link HfTokenizer} came from, for error messages. */
 export interface HfTokenizerSources {

@@ -17,7 +17,10 @@ describe.skipIf(dir === undefined)('llama2.c tokenizer (stories260K)', () => {
     expect(tok.tokenToId(tok.idToToken(300) ?? '')).toBe(300);
     const { inputIds, labelsMask } = encodeChat(
       tok,
-      [{ role: 'user', content: 'Tell me a story.' }, { role: 'assistant', content: 'Once upon a time' }],
+      [
+        { role: 'user', content: 'Tell me a story.' },
+        { role: 'assistant', content: 'Once upon a time' },
+      ],
       { chatTemplate: STORIES_CHAT_TEMPLATE, addBos: true },
     );
     expect(inputIds[0]).toBe(tok.bosTokenId);

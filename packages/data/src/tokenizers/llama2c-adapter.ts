@@ -1,11 +1,5 @@
 import { Llama2cTokenizer } from './llama2c.js';
-import type {
-  DecodeOptions,
-  EncodeOptions,
-  SpecialToken,
-  Tokenizer,
-  TokenizerSettings,
-} from './tokenizer.js';
+import type { DecodeOptions, EncodeOptions, SpecialToken, Tokenizer, TokenizerSettings } from './tokenizer.js';
 
 const utf8 = new TextDecoder('utf-8');
 

@@ -11,8 +11,19 @@ const skipReason = 'skipped: LORA_ASSETS_DIR is unset (point it at ../shared to 
 if (assets === undefined) console.warn(`[llama2c tokenizer] ${skipReason}`);
 const fixtures = new URL('../../../../fixtures/llama2c/', import.meta.url);
 
-interface EncodeEntry { text: string; runc: number[]; sentencepiece: number[]; agree: boolean }
-interface GenCase { name: string; prompt: string; stdout: string; promptIds: number[]; generatedIds: number[] }
+interface EncodeEntry {
+  text: string;
+  runc: number[];
+  sentencepiece: number[];
+  agree: boolean;
+}
+interface GenCase {
+  name: string;
+  prompt: string;
+  stdout: string;
+  promptIds: number[];
+  generatedIds: number[];
+}
 const encodeFixture = JSON.parse(readFileSync(new URL('encode.json', fixtures), 'utf8')) as { entries: EncodeEntry[] };
 const genFixture = JSON.parse(readFileSync(new URL('stories260K-greedy.json', fixtures), 'utf8')) as { cases: GenCase[] };
 

@@ -105,14 +105,20 @@ export class Llama2cTokenizer {
       const length = view.getInt32(at + 4, true);
       at += 8;
       if (length < 0 || length > maxTokenLength || at + length > bytes.byteLength) {
-        fail(field, `piece length ${length} at byte ${at - 4} is negative, above max_token_length ${maxTokenLength}, or past the end of the file`);
+        fail(
+          field,
+          `piece length ${length} at byte ${at - 4} is negative, above max_token_length ${maxTokenLength}, or past the end of the file`,
+        );
       }
       pieces.push(Uint8Array.from(bytes.subarray(at, at + length)));
       scores.push(score);
       at += length;
     }
     if (at !== bytes.byteLength) {
-      fail('size', `${bytes.byteLength - at} trailing bytes after ${pieces.length} tokens; is vocabSize ${options.vocabSize} the model's vocab_size?`);
+      fail(
+        'size',
+        `${bytes.byteLength - at} trailing bytes after ${pieces.length} tokens; is vocabSize ${options.vocabSize} the model's vocab_size?`,
+      );
     }
     if (pieces.length < BYTE_OFFSET + 256) {
       fail('size', `${pieces.length} tokens; a llama2.c vocabulary needs <unk>, <s>, </s> and 256 byte tokens`);
@@ -146,7 +152,11 @@ export class Llama2cTokenizer {
     if (text !== '') {
       const prefix = this.lookup.get(' ');
       if (prefix === undefined) {
-        throw new FileFormatError({ file: this.file, field: "' '", message: 'the vocabulary has no single-space piece for the dummy prefix' });
+        throw new FileFormatError({
+          file: this.file,
+          field: "' '",
+          message: 'the vocabulary has no single-space piece for the dummy prefix',
+        });
       }
       ids.push(prefix);
     }

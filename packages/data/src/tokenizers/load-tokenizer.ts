@@ -59,7 +59,12 @@ export async function loadTokenizer(path: string, options: LoadTokenizerOptions 
     entries = await readdir(path);
   } catch (error) {
     if (FileFormatError.isInstance(error)) throw error;
-    throw new AssetNotFoundError({ asset: path, searched: [path], hint: 'pass the folder that holds tokenizer.json (or tokenizer.bin), or a .gguf file', cause: error });
+    throw new AssetNotFoundError({
+      asset: path,
+      searched: [path],
+      hint: 'pass the folder that holds tokenizer.json (or tokenizer.bin), or a .gguf file',
+      cause: error,
+    });
   }
   if (entries.includes('tokenizer.json')) return loadHfTokenizer(path, options);
   const bin = LLAMA2C_FILES.find((f) => entries.includes(f)) ?? entries.find((f) => /^tok\d+\.bin$/.test(f));

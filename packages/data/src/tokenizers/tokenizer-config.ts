@@ -2,11 +2,7 @@ import { z } from 'zod';
 import type { TokenizerSettings } from './tokenizer.js';
 
 /** A special token in `tokenizer_config.json`: a string, or an `AddedToken` object. */
-const TokenValueSchema = z.union([
-  z.string(),
-  z.object({ content: z.string() }).loose(),
-  z.null(),
-]);
+const TokenValueSchema = z.union([z.string(), z.object({ content: z.string() }).loose(), z.null()]);
 
 /**
  * The fields of `tokenizer_config.json` `@lora` reads. Unknown keys are kept (the file is handed to
@@ -14,9 +10,7 @@ const TokenValueSchema = z.union([
  */
 export const TokenizerConfigSchema = z
   .object({
-    chat_template: z
-      .union([z.string(), z.array(z.object({ name: z.string(), template: z.string() }))])
-      .nullish(),
+    chat_template: z.union([z.string(), z.array(z.object({ name: z.string(), template: z.string() }))]).nullish(),
     bos_token: TokenValueSchema.optional(),
     eos_token: TokenValueSchema.optional(),
     pad_token: TokenValueSchema.optional(),
@@ -34,9 +28,7 @@ export const TokenizerConfigSchema = z
 export type TokenizerConfigJson = z.output<typeof TokenizerConfigSchema>;
 
 /** The part of `generation_config.json` `@lora` reads. */
-export const GenerationConfigSchema = z
-  .object({ eos_token_id: z.union([z.number().int(), z.array(z.number().int())]).nullish() })
-  .loose();
+export const GenerationConfigSchema = z.object({ eos_token_id: z.union([z.number().int(), z.array(z.number().int())]).nullish() }).loose();
 
 /** `chat_template.json` as transformers saves it next to the tokenizer. */
 export const ChatTemplateJsonSchema = z.object({
@@ -44,9 +36,7 @@ export const ChatTemplateJsonSchema = z.object({
 });
 
 /** An added token in `tokenizer.json`. */
-const AddedTokenSchema = z
-  .object({ id: z.number().int().nonnegative(), content: z.string(), special: z.boolean().optional() })
-  .loose();
+const AddedTokenSchema = z.object({ id: z.number().int().nonnegative(), content: z.string(), special: z.boolean().optional() }).loose();
 
 /**
  * The outline of `tokenizer.json` checked before it reaches the tokenizer library (which validates
@@ -72,9 +62,7 @@ function tokenText(value: z.output<typeof TokenValueSchema> | undefined): string
 }
 
 /** Normalizes `chat_template` (string or list of named templates) into a name → source record. */
-export function chatTemplatesOf(
-  value: string | readonly { name: string; template: string }[] | null | undefined,
-): Record<string, string> {
+export function chatTemplatesOf(value: string | readonly { name: string; template: string }[] | null | undefined): Record<string, string> {
   if (value == null) return {};
   if (typeof value === 'string') return { default: value };
   return Object.fromEntries(value.map((t) => [t.name, t.template]));

@@ -45,7 +45,8 @@ export type StratifyBy<T> = string | ((record: T, index: number) => unknown);
 export function groupByStratum<T>(records: readonly T[], stratifyBy: StratifyBy<T> | undefined): Map<string, number[]> {
   const groups = new Map<string, number[]>();
   records.forEach((record, index) => {
-    const value = stratifyBy === undefined ? '' : typeof stratifyBy === 'function' ? stratifyBy(record, index) : readKey(record, stratifyBy);
+    const value =
+      stratifyBy === undefined ? '' : typeof stratifyBy === 'function' ? stratifyBy(record, index) : readKey(record, stratifyBy);
     if (value === undefined || value === null || (typeof value === 'object' && value !== null)) {
       throw new InvalidArgumentError({
         argument: 'stratifyBy',

@@ -34,7 +34,8 @@ export function batchBlockDiagonalCausalMask(segmentIds: ArrayLike<number>, shap
 
 /** A row-major `[L, L]` mask as nested arrays (for printing and small tests). */
 export function maskToRows(mask: Uint8Array, length: number): number[][] {
-  if (mask.length !== length * length) throw new InvalidArgumentError({ argument: 'length', message: `${length}² ≠ mask size ${mask.length}` });
+  if (mask.length !== length * length)
+    throw new InvalidArgumentError({ argument: 'length', message: `${length}² ≠ mask size ${mask.length}` });
   return Array.from({ length }, (_, q) => Array.from(mask.subarray(q * length, (q + 1) * length)));
 }
 

@@ -42,7 +42,10 @@ export interface FewShotResult<T> {
 export function takeFewShotPool<T>(records: readonly T[], options: FewShotOptions<T>): FewShotResult<T> {
   const { k } = options;
   if (!Number.isInteger(k) || k < 0 || k > records.length) {
-    throw new InvalidArgumentError({ argument: 'k', message: `must be an integer in 0..${records.length} (the number of records), got ${k}` });
+    throw new InvalidArgumentError({
+      argument: 'k',
+      message: `must be an integer in 0..${records.length} (the number of records), got ${k}`,
+    });
   }
   const groups = [...groupByStratum(records, options.stratifyBy)];
   const sizes = groups.map(([, members]) => members.length);

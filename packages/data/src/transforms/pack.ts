@@ -53,7 +53,8 @@ export function packSequences(examples: readonly TokenizedExample[], options: { 
   }
   examples.forEach((ex, i) => {
     checkLengths(ex, i);
-    if (ex.inputIds.length === 0) throw new InvalidArgumentError({ argument: `examples[${i}]`, message: 'is empty; drop empty examples before packing' });
+    if (ex.inputIds.length === 0)
+      throw new InvalidArgumentError({ argument: `examples[${i}]`, message: 'is empty; drop empty examples before packing' });
     if (ex.inputIds.length > maxLength) {
       throw new InvalidArgumentError({
         argument: `examples[${i}]`,

@@ -53,8 +53,12 @@ export function paddedLength(lengths: readonly number[], options: Pick<PadOption
  * ```
  */
 export function padSequences(sequences: readonly ArrayLike<number>[], options: PadOptions): PaddedSequences {
-  if (!Number.isInteger(options.padId)) throw new InvalidArgumentError({ argument: 'padId', message: `must be an integer token id, got ${options.padId}` });
-  const length = paddedLength(sequences.map((s) => s.length), options);
+  if (!Number.isInteger(options.padId))
+    throw new InvalidArgumentError({ argument: 'padId', message: `must be an integer token id, got ${options.padId}` });
+  const length = paddedLength(
+    sequences.map((s) => s.length),
+    options,
+  );
   const batch = sequences.length;
   const inputIds = new Int32Array(batch * length).fill(options.padId);
   const attentionMask = new Uint8Array(batch * length);

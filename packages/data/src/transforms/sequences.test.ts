@@ -26,7 +26,9 @@ describe('truncation', () => {
     const { examples, stats } = truncateExamples([example(0, 4), example(1, 10), example(2, 12)], { maxLength: 5 });
     expect(examples.map((e) => e.inputIds.length)).toEqual([4, 5, 5]);
     expect(stats).toEqual({ examples: 3, truncated: 2, removedTokens: 12, removedTrainedTokens: 11, withoutTrainedTokens: 2 });
-    expect(() => truncateExample({ inputIds: new Int32Array(3), labelsMask: new Uint8Array(2) }, { maxLength: 2 })).toThrow(/labelsMask has 2/);
+    expect(() => truncateExample({ inputIds: new Int32Array(3), labelsMask: new Uint8Array(2) }, { maxLength: 2 })).toThrow(
+      /labelsMask has 2/,
+    );
   });
 });
 
@@ -53,7 +55,11 @@ describe('packing', () => {
       lengths.map((n, i) => example(i, n)),
       { maxLength: 8 },
     );
-    expect(sequences.map((s) => s.documents.map((d) => lengths[d.index]))).toEqual([[5, 3], [4, 3, 1], [2, 2]]);
+    expect(sequences.map((s) => s.documents.map((d) => lengths[d.index]))).toEqual([
+      [5, 3],
+      [4, 3, 1],
+      [2, 2],
+    ]);
     expect(fillRate).toBeCloseTo(20 / 24, 12);
   });
 
@@ -99,7 +105,7 @@ describe('packing', () => {
     const a: TokenizedExample = { inputIds: Int32Array.of(11, 12, 13), labelsMask: Uint8Array.of(1, 1, 1) };
     const b: TokenizedExample = { inputIds: Int32Array.of(21, 22, 23, 24), labelsMask: Uint8Array.of(0, 0, 1, 1) };
     const { sequences } = packSequences([a, b], { maxLength: 8 });
-    const batch = collatePacked(sequences, { padId: 0 , length: 8 });
+    const batch = collatePacked(sequences, { padId: 0, length: 8 });
     expect(batch.shape).toEqual([1, 8]);
     expect(Array.from(batch.inputIds)).toEqual([21, 22, 23, 24, 11, 12, 13, 0]);
     expect(Array.from(batch.labels)).toEqual([IGNORE_INDEX, IGNORE_INDEX, 23, 24, IGNORE_INDEX, 12, 13, IGNORE_INDEX]);

@@ -11,7 +11,9 @@ const fractions = { train: 0.8, validation: 0.1, test: 0.1 };
 const rows = Array.from({ length: 157 }, (_, i) => ({ id: i, intent: ['a', 'b', 'c', 'd'][i % 7 === 0 ? 3 : i % 3] as string }));
 
 function expectPartition(indices: Record<string, number[]>, n: number): void {
-  const all = Object.values(indices).flat().sort((a, b) => a - b);
+  const all = Object.values(indices)
+    .flat()
+    .sort((a, b) => a - b);
   expect(all).toEqual(Array.from({ length: n }, (_, i) => i));
 }
 
@@ -80,7 +82,12 @@ describe('takeFewShotPool', () => {
     expect(pool.map((r) => r.id)).toEqual(poolIndices);
     expect(takeFewShotPool(rows, { k: 8, seed: 1, stratifyBy: 'intent', allocation: 'balanced' }).poolIndices).toEqual(poolIndices);
     const proportional = takeFewShotPool(rows, { k: 10, seed: 1, stratifyBy: 'intent' });
-    expect(proportional.strata.map((s) => s.taken)).toEqual(largestRemainder(10, proportional.strata.map((s) => s.total)));
+    expect(proportional.strata.map((s) => s.taken)).toEqual(
+      largestRemainder(
+        10,
+        proportional.strata.map((s) => s.total),
+      ),
+    );
     expect(() => takeFewShotPool(rows, { k: rows.length + 1, seed: 0 })).toThrow(/`k`/);
   });
 });

@@ -56,7 +56,10 @@ export function stratifiedSplit<T, K extends string>(records: readonly T[], opti
   });
   const sum = fractions.reduce((a, b) => a + b, 0);
   if (Math.abs(sum - 1) > 1e-6) {
-    throw new InvalidArgumentError({ argument: 'fractions', message: `must sum to 1, got ${sum} (${names.map((n, i) => `${n}=${fractions[i]}`).join(', ')})` });
+    throw new InvalidArgumentError({
+      argument: 'fractions',
+      message: `must sum to 1, got ${sum} (${names.map((n, i) => `${n}=${fractions[i]}`).join(', ')})`,
+    });
   }
   const indices = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<K, number[]>;
   const strata: StratumCounts<K>[] = [];

@@ -24,7 +24,10 @@ export interface TruncationStats {
 }
 
 /** Cuts one example to `maxLength` tokens; `removed` is how many were dropped (0 if it fit). */
-export function truncateExample(example: TokenizedExample, options: TruncateOptions): { example: TokenizedExample; removed: number; removedTrained: number } {
+export function truncateExample(
+  example: TokenizedExample,
+  options: TruncateOptions,
+): { example: TokenizedExample; removed: number; removedTrained: number } {
   const { maxLength } = options;
   if (!Number.isInteger(maxLength) || maxLength < 1) {
     throw new InvalidArgumentError({ argument: 'maxLength', message: `must be a positive integer, got ${maxLength}` });
@@ -57,7 +60,10 @@ export function truncateExample(example: TokenizedExample, options: TruncateOpti
  * console.log(`${stats.truncated}/${stats.examples} truncated`);
  * ```
  */
-export function truncateExamples(examples: Iterable<TokenizedExample>, options: TruncateOptions): { examples: TokenizedExample[]; stats: TruncationStats } {
+export function truncateExamples(
+  examples: Iterable<TokenizedExample>,
+  options: TruncateOptions,
+): { examples: TokenizedExample[]; stats: TruncationStats } {
   const stats: TruncationStats = { examples: 0, truncated: 0, removedTokens: 0, removedTrainedTokens: 0, withoutTrainedTokens: 0 };
   const out: TokenizedExample[] = [];
   for (const example of examples) {

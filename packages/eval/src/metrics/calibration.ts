@@ -35,9 +35,13 @@ export interface CalibrationReport {
  */
 export function expectedCalibrationError(confidences: readonly number[], correct: readonly boolean[], numBins = 10): CalibrationReport {
   if (confidences.length !== correct.length) {
-    throw new InvalidArgumentError({ argument: 'correct', message: `has ${correct.length} entries but confidences has ${confidences.length}.` });
+    throw new InvalidArgumentError({
+      argument: 'correct',
+      message: `has ${correct.length} entries but confidences has ${confidences.length}.`,
+    });
   }
-  if (!Number.isInteger(numBins) || numBins < 1) throw new InvalidArgumentError({ argument: 'numBins', message: `must be a positive integer, got ${numBins}.` });
+  if (!Number.isInteger(numBins) || numBins < 1)
+    throw new InvalidArgumentError({ argument: 'numBins', message: `must be a positive integer, got ${numBins}.` });
   const step = 1 / numBins;
   const sums = Array.from({ length: numBins }, () => ({ n: 0, conf: 0, acc: 0 }));
   confidences.forEach((c, i) => {

@@ -74,7 +74,11 @@ export function gsm8kScore(response: string, referenceAnswer: string): Gsm8kScor
 }
 
 /** Mean `exact_match` under both filters. */
-export function gsm8kAccuracy(pairs: readonly { prediction: string; reference: string }[]): { strictMatch: number; flexibleExtract: number; count: number } {
+export function gsm8kAccuracy(pairs: readonly { prediction: string; reference: string }[]): {
+  strictMatch: number;
+  flexibleExtract: number;
+  count: number;
+} {
   const n = pairs.length;
   let s = 0;
   let f = 0;

@@ -11,7 +11,10 @@ describe('extractJson', () => {
     expect(extractJson('Sure: {"a": 1}', 'strict').ok).toBe(false);
     expect(extractJson('Sure: {"a": "}{"} and [1]', 'lenient')).toMatchObject({ ok: true, value: { a: '}{' } });
     expect(extractJson('broken {"a": } then [1, 2]', 'lenient')).toMatchObject({ ok: true, value: [1, 2] });
-    expect(extractJson('{"a": {"b": [1, {"c": "\\""}]}} tail', 'lenient')).toMatchObject({ ok: true, value: { a: { b: [1, { c: '"' }] } } });
+    expect(extractJson('{"a": {"b": [1, {"c": "\\""}]}} tail', 'lenient')).toMatchObject({
+      ok: true,
+      value: { a: { b: [1, { c: '"' }] } },
+    });
     expect(extractJson('no json here {', 'lenient').ok).toBe(false);
   });
   it('looks inside a tag first', () => {
@@ -38,10 +41,16 @@ describe('canonical JSON and tool calls', () => {
   });
   it('exact match is order- and format-insensitive but value-sensitive', () => {
     const ref = { name: 'set_temperature', arguments: { zone: 'driver', value: 21 } };
-    expect(jsonExactMatch('<ACTION>{"arguments": {"value": 21.0, "zone": "driver"}, "name": "set_temperature"}</ACTION>', ref, { tag: 'ACTION' })).toBe(1);
+    expect(
+      jsonExactMatch('<ACTION>{"arguments": {"value": 21.0, "zone": "driver"}, "name": "set_temperature"}</ACTION>', ref, {
+        tag: 'ACTION',
+      }),
+    ).toBe(1);
     expect(jsonExactMatch('{"name": "set_temperature", "arguments": {"zone": "driver", "value": 22}}', JSON.stringify(ref))).toBe(0);
     expect(jsonExactMatch('I would set it to 21', ref)).toBe(0);
-    expect(jsonExactMatch('x {"name": "set_temperature", "arguments": {"zone": "driver", "value": 21}}', ref, { extraction: 'strict' })).toBe(0);
+    expect(
+      jsonExactMatch('x {"name": "set_temperature", "arguments": {"zone": "driver", "value": 21}}', ref, { extraction: 'strict' }),
+    ).toBe(0);
   });
   it('the normalisation hook maps aliases before comparing', () => {
     const normalize = aliasNormalizer({ set_temp: 'set_temperature', driver_side: 'driver' });
@@ -74,17 +83,27 @@ describe('schema-valid rate', () => {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     type: 'object',
     required: ['name', 'arguments'],
-    properties: { name: { enum: ['go', 'stop'] }, arguments: { type: 'object' }, tags: { type: 'array', prefixItems: [{ type: 'string' }], items: false } },
+    properties: {
+      name: { enum: ['go', 'stop'] },
+      arguments: { type: 'object' },
+      tags: { type: 'array', prefixItems: [{ type: 'string' }], items: false },
+    },
   };
   it('checks JSON Schema draft 2020-12 with ajv', () => {
-    const r = schemaValidRate(['{"name": "go", "arguments": {}}', '{"name": "fly", "arguments": {}}', 'nope', 'ok: {"name": "stop", "arguments": {}}'], jsonSchema);
+    const r = schemaValidRate(
+      ['{"name": "go", "arguments": {}}', '{"name": "fly", "arguments": {}}', 'nope', 'ok: {"name": "stop", "arguments": {}}'],
+      jsonSchema,
+    );
     expect(r.valid).toBe(2);
     expect(r.rate).toBe(0.5);
     expect(r.errors[1]).toContain('/name');
     expect(r.errors[2]).toBe('no JSON found');
     expect(schemaValidRate(['ok: {"name": "stop", "arguments": {}}'], jsonSchema, { extraction: 'strict' }).rate).toBe(0);
     // prefixItems + items: false is draft 2020-12 tuple syntax.
-    expect(schemaValidRate(['{"name": "go", "arguments": {}, "tags": ["a"]}', '{"name": "go", "arguments": {}, "tags": ["a", "b"]}'], jsonSchema).rate).toBe(0.5);
+    expect(
+      schemaValidRate(['{"name": "go", "arguments": {}, "tags": ["a"]}', '{"name": "go", "arguments": {}, "tags": ["a", "b"]}'], jsonSchema)
+        .rate,
+    ).toBe(0.5);
   });
   it('checks zod schemas', () => {
     const schema = z.object({ name: z.enum(['go', 'stop']), arguments: z.record(z.string(), z.unknown()) });

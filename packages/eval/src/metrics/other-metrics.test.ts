@@ -6,7 +6,13 @@ import { aliasNormalizer } from './normalize.js';
 import { defaultLabel, scorePredictions } from './score.js';
 import { setExactMatch } from './set-match.js';
 
-const opt = (option: string, sum: number, tokens = 1): OptionScore => ({ option, sum, chars: codePointLength(option), tokens, isGreedy: false });
+const opt = (option: string, sum: number, tokens = 1): OptionScore => ({
+  option,
+  sum,
+  chars: codePointLength(option),
+  tokens,
+  isGreedy: false,
+});
 
 describe('multiple choice', () => {
   it('acc ranks by sum, acc_norm by sum per character (first index wins ties)', () => {
@@ -44,14 +50,29 @@ describe('set match and classification helpers', () => {
 
 describe('scorePredictions', () => {
   const records = [
-    { id: 'a', prediction: '<ACTION>{"name": "set_temp", "arguments": {"zone": "driver", "value": 21}}</ACTION>', reference: { name: 'set_temperature', arguments: { zone: 'driver', value: 21 } }, confidence: 0.9 },
-    { id: 'b', prediction: '{"name": "open_window", "arguments": {"side": "left"}}', reference: '{"name": "open_window", "arguments": {"side": "left"}}', confidence: 0.8 },
+    {
+      id: 'a',
+      prediction: '<ACTION>{"name": "set_temp", "arguments": {"zone": "driver", "value": 21}}</ACTION>',
+      reference: { name: 'set_temperature', arguments: { zone: 'driver', value: 21 } },
+      confidence: 0.9,
+    },
+    {
+      id: 'b',
+      prediction: '{"name": "open_window", "arguments": {"side": "left"}}',
+      reference: '{"name": "open_window", "arguments": {"side": "left"}}',
+      confidence: 0.8,
+    },
     { id: 'c', prediction: 'I cannot do that', reference: { name: 'honk', arguments: {} }, confidence: 0.3 },
   ];
   it('gives every metric with and without the normalisation hook', () => {
     const r = scorePredictions(
       records,
-      [{ kind: 'json_exact_match', tag: 'ACTION' }, { kind: 'slot_f1', tag: 'ACTION' }, { kind: 'json_valid', tag: 'ACTION' }, { kind: 'calibration', correct: 'json_exact_match', bins: 5 }],
+      [
+        { kind: 'json_exact_match', tag: 'ACTION' },
+        { kind: 'slot_f1', tag: 'ACTION' },
+        { kind: 'json_valid', tag: 'ACTION' },
+        { kind: 'calibration', correct: 'json_exact_match', bins: 5 },
+      ],
       { normalize: aliasNormalizer({ set_temp: 'set_temperature' }) },
     );
     expect(r.raw.json_exact_match).toBeCloseTo(1 / 3, 12);

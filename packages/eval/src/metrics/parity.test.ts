@@ -6,7 +6,8 @@ import { gsm8kFlexibleExtract, gsm8kScore, gsm8kStrictExtract } from './gsm8k.js
 
 // Fixtures from tools/parity/eval/make_eval_fixtures.py: lm-evaluation-harness' own gsm8k filters
 // and exact_match, scikit-learn's classification metrics and calibration_curve.
-const fixture = <T>(name: string): T => JSON.parse(readFileSync(new URL(`../../../../fixtures/eval/${name}`, import.meta.url), 'utf8')) as T;
+const fixture = <T>(name: string): T =>
+  JSON.parse(readFileSync(new URL(`../../../../fixtures/eval/${name}`, import.meta.url), 'utf8')) as T;
 
 interface Gsm8kCase {
   kind: string;
@@ -27,7 +28,12 @@ describe('GSM8K extraction equals lm-evaluation-harness', () => {
       const response = c.response ?? (answers[c.responseIndex as number] as string);
       const reference = c.reference ?? (answers[c.referenceIndex as number] as string);
       const got = gsm8kScore(response, reference);
-      const want = [c['strict-match'].extracted, c['flexible-extract'].extracted, c['strict-match'].exact_match, c['flexible-extract'].exact_match];
+      const want = [
+        c['strict-match'].extracted,
+        c['flexible-extract'].extracted,
+        c['strict-match'].exact_match,
+        c['flexible-extract'].exact_match,
+      ];
       const have = [gsm8kStrictExtract(response), gsm8kFlexibleExtract(response), got.strictMatch, got.flexibleMatch];
       if (JSON.stringify(want) !== JSON.stringify(have)) {
         mismatches++;
@@ -77,10 +83,18 @@ describe('classification metrics equal scikit-learn', () => {
 });
 
 describe('ECE and reliability bins equal scikit-learn calibration_curve', () => {
-  const f = fixture<{ confidences: number[]; correct: number[]; cases: { bins: number; counts: number[]; accuracy: number[]; confidence: number[]; ece: number; mce: number }[] }>('calibration.json');
+  const f = fixture<{
+    confidences: number[];
+    correct: number[];
+    cases: { bins: number; counts: number[]; accuracy: number[]; confidence: number[]; ece: number; mce: number }[];
+  }>('calibration.json');
   for (const c of f.cases) {
     it(`${c.bins} bins`, () => {
-      const r = expectedCalibrationError(f.confidences, f.correct.map((x) => x === 1), c.bins);
+      const r = expectedCalibrationError(
+        f.confidences,
+        f.correct.map((x) => x === 1),
+        c.bins,
+      );
       expect(r.bins.map((b) => b.count)).toEqual(c.counts);
       const nonEmpty = r.bins.filter((b) => b.count > 0);
       nonEmpty.forEach((b, i) => {

@@ -42,7 +42,11 @@ export function compileSchema(schema: OutputSchema): SchemaCheck {
   try {
     check = ajv.compile(schema as Record<string, unknown>);
   } catch (error) {
-    throw new InvalidArgumentError({ argument: 'schema', message: `not a valid JSON Schema (draft 2020-12): ${(error as Error).message}`, cause: error });
+    throw new InvalidArgumentError({
+      argument: 'schema',
+      message: `not a valid JSON Schema (draft 2020-12): ${(error as Error).message}`,
+      cause: error,
+    });
   }
   return (value) => {
     if (check(value)) return true;

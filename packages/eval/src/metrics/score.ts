@@ -34,7 +34,12 @@ export type MetricSpec =
   | { kind: 'classification'; labels?: readonly string[]; positive?: string; extractLabel?: (prediction: string) => string }
   | { kind: 'set_match'; extractSet?: (prediction: string) => string[] }
   | { kind: 'gsm8k' }
-  | { kind: 'calibration'; correct: 'exact_match' | 'json_exact_match' | 'classification' | 'gsm8k_flexible' | 'gsm8k_strict'; bins?: number; labels?: readonly string[] };
+  | {
+      kind: 'calibration';
+      correct: 'exact_match' | 'json_exact_match' | 'classification' | 'gsm8k_flexible' | 'gsm8k_strict';
+      bins?: number;
+      labels?: readonly string[];
+    };
 
 /** Names of the metric kinds, for configs and the CLI. */
 export const METRIC_KINDS = [
@@ -81,7 +86,9 @@ export function defaultLabel(prediction: string, labels?: readonly string[]): st
     const lower = prediction.toLowerCase();
     let best: { at: number; label: string } | undefined;
     for (const l of labels) {
-      const m = new RegExp(`(^|[^\\p{L}\\p{N}_])${l.toLowerCase().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\p{L}\\p{N}_])`, 'u').exec(lower);
+      const m = new RegExp(`(^|[^\\p{L}\\p{N}_])${l.toLowerCase().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\p{L}\\p{N}_])`, 'u').exec(
+        lower,
+      );
       if (m !== null && (best === undefined || m.index < best.at)) best = { at: m.index, label: l };
     }
     if (best !== undefined) return best.label;
@@ -109,7 +116,11 @@ function asSet(reference: unknown): string[] {
   return typeof v === 'string' ? defaultSet(v) : [];
 }
 
-function scorePass(records: readonly ScoredRecord[], specs: readonly MetricSpec[], normalize: Normalizer | undefined): { values: MetricValues; details: MetricDetails } {
+function scorePass(
+  records: readonly ScoredRecord[],
+  specs: readonly MetricSpec[],
+  normalize: Normalizer | undefined,
+): { values: MetricValues; details: MetricDetails } {
   const values: MetricValues = {};
   const details: MetricDetails = { perExample: {} };
   const per = details.perExample as Record<string, Record<string, number | string>>;
@@ -128,7 +139,8 @@ function scorePass(records: readonly ScoredRecord[], specs: readonly MetricSpec[
   const correctness = (kind: string, r: ScoredRecord, labels?: readonly string[]): boolean => {
     if (kind === 'exact_match') return words(text(r.prediction)) === words(text(refText(r.reference)));
     if (kind === 'json_exact_match') return jsonExactMatch(r.prediction, r.reference, json) === 1;
-    if (kind === 'classification') return labelOf({ ...(labels === undefined ? {} : { labels }) }, r.prediction) === text(refText(r.reference));
+    if (kind === 'classification')
+      return labelOf({ ...(labels === undefined ? {} : { labels }) }, r.prediction) === text(refText(r.reference));
     const g = gsm8kScore(text(r.prediction), refText(r.reference));
     return (kind === 'gsm8k_strict' ? g.strictMatch : g.flexibleMatch) === 1;
   };
@@ -156,7 +168,10 @@ function scorePass(records: readonly ScoredRecord[], specs: readonly MetricSpec[
         break;
       }
       case 'slot_f1': {
-        const report = slotF1(withRef.map((r) => ({ prediction: r.prediction, reference: r.reference })), { ...spec, ...json });
+        const report = slotF1(
+          withRef.map((r) => ({ prediction: r.prediction, reference: r.reference })),
+          { ...spec, ...json },
+        );
         details.slotF1 = report;
         values['slot_f1.micro'] = report.micro.f1;
         values['slot_f1.macro'] = report.macro.f1;
@@ -165,13 +180,20 @@ function scorePass(records: readonly ScoredRecord[], specs: readonly MetricSpec[
         break;
       }
       case 'json_valid': {
-        const report = jsonValidRate(records.map((r) => r.prediction), spec.tag === undefined ? {} : { tag: spec.tag });
+        const report = jsonValidRate(
+          records.map((r) => r.prediction),
+          spec.tag === undefined ? {} : { tag: spec.tag },
+        );
         values['json_valid.strict'] = report.strict;
         values['json_valid.lenient'] = report.lenient;
         break;
       }
       case 'schema_valid': {
-        values.schema_valid = schemaValidRate(records.map((r) => r.prediction), spec.schema, { ...spec, ...json }).rate;
+        values.schema_valid = schemaValidRate(
+          records.map((r) => r.prediction),
+          spec.schema,
+          { ...spec, ...json },
+        ).rate;
         break;
       }
       case 'classification': {
@@ -229,7 +251,10 @@ function scorePass(records: readonly ScoredRecord[], specs: readonly MetricSpec[
       }
       default: {
         const never: never = spec;
-        throw new InvalidArgumentError({ argument: 'metrics', message: `unknown metric ${JSON.stringify(never)}; use one of ${METRIC_KINDS.join(', ')}.` });
+        throw new InvalidArgumentError({
+          argument: 'metrics',
+          message: `unknown metric ${JSON.stringify(never)}; use one of ${METRIC_KINDS.join(', ')}.`,
+        });
       }
     }
   }
@@ -248,7 +273,11 @@ function scorePass(records: readonly ScoredRecord[], specs: readonly MetricSpec[
  * r.raw.json_exact_match; r.normalized?.json_exact_match;
  * ```
  */
-export function scorePredictions(records: readonly ScoredRecord[], specs: readonly MetricSpec[], options: { normalize?: Normalizer } = {}): ScoreReport {
+export function scorePredictions(
+  records: readonly ScoredRecord[],
+  specs: readonly MetricSpec[],
+  options: { normalize?: Normalizer } = {},
+): ScoreReport {
   const raw = scorePass(records, specs, undefined);
   const report: ScoreReport = { raw: raw.values, details: { raw: raw.details }, count: records.length };
   if (options.normalize !== undefined) {

@@ -132,10 +132,7 @@ export interface SlotF1Report {
  * reference has the same key path with the same canonical value. Unparsable predictions count as
  * predicting no slots.
  */
-export function slotF1(
-  pairs: readonly { prediction: string; reference: unknown }[],
-  options: JsonMetricOptions = {},
-): SlotF1Report {
+export function slotF1(pairs: readonly { prediction: string; reference: unknown }[], options: JsonMetricOptions = {}): SlotF1Report {
   const counts = new Map<string, { tp: number; predicted: number; actual: number }>();
   const bump = (k: string, field: 'tp' | 'predicted' | 'actual'): void => {
     const c = counts.get(k) ?? { tp: 0, predicted: 0, actual: 0 };

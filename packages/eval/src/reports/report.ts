@@ -33,7 +33,10 @@ const RunMetricsSchema = z
     createdAt: z.string(),
     count: z.number().int(),
     predictionsFile: z.string(),
-    metrics: z.object({ raw: z.record(z.string(), z.number().nullable()), normalized: z.record(z.string(), z.number().nullable()).optional() }),
+    metrics: z.object({
+      raw: z.record(z.string(), z.number().nullable()),
+      normalized: z.record(z.string(), z.number().nullable()).optional(),
+    }),
     details: z.object({ raw: z.record(z.string(), z.unknown()), normalized: z.record(z.string(), z.unknown()).optional() }),
     stats: z.record(z.string(), z.unknown()).optional(),
     meta: z.record(z.string(), z.unknown()).optional(),
@@ -54,14 +57,19 @@ export const REPORT_FILES = {
 /** Checks a run name is usable in file names. */
 export function checkRunName(run: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(run)) {
-    throw new InvalidArgumentError({ argument: 'variants[].name', message: `"${run}" cannot name files; use letters, digits, '.', '_' or '-'.` });
+    throw new InvalidArgumentError({
+      argument: 'variants[].name',
+      message: `"${run}" cannot name files; use letters, digits, '.', '_' or '-'.`,
+    });
   }
   return run;
 }
 
 // JSON has no NaN: store non-finite numbers as null and read them back as NaN.
-const toJson = (value: unknown): string => `${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1)}\n`;
-const nanValues = (m: Record<string, number | null>): MetricValues => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v ?? Number.NaN]));
+const toJson = (value: unknown): string =>
+  `${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1)}\n`;
+const nanValues = (m: Record<string, number | null>): MetricValues =>
+  Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v ?? Number.NaN]));
 
 /** Writes `metrics_<run>.json` and adds the run to the folder's `runs.json` manifest (keeping order). */
 export function writeRunMetrics(dir: string, metrics: RunMetrics): void {
@@ -83,15 +91,21 @@ export function readRuns(dir: string): RunMetrics[] {
         .filter((r): r is string => r !== undefined)
         .sort()
     : [];
-  const order = existsSync(manifestPath) ? parseJson(readFileSync(manifestPath, 'utf8'), ManifestSchema, { file: manifestPath }).runs.filter((r) => onDisk.includes(r)) : [];
+  const order = existsSync(manifestPath)
+    ? parseJson(readFileSync(manifestPath, 'utf8'), ManifestSchema, { file: manifestPath }).runs.filter((r) => onDisk.includes(r))
+    : [];
   const runs = [...order, ...onDisk.filter((r) => !order.includes(r))];
-  if (runs.length === 0) throw new FileFormatError({ file: dir, message: 'no metrics_<run>.json files here: run an evaluation into this folder first.' });
+  if (runs.length === 0)
+    throw new FileFormatError({ file: dir, message: 'no metrics_<run>.json files here: run an evaluation into this folder first.' });
   return runs.map((run) => {
     const file = join(dir, REPORT_FILES.metrics(run));
     const m = parseJson(readFileSync(file, 'utf8'), RunMetricsSchema, { file });
     return {
       ...m,
-      metrics: { raw: nanValues(m.metrics.raw), ...(m.metrics.normalized === undefined ? {} : { normalized: nanValues(m.metrics.normalized) }) },
+      metrics: {
+        raw: nanValues(m.metrics.raw),
+        ...(m.metrics.normalized === undefined ? {} : { normalized: nanValues(m.metrics.normalized) }),
+      },
     } as RunMetrics;
   });
 }
@@ -137,7 +151,8 @@ export function writeComparison(dir: string, runs: readonly RunMetrics[]): Compa
   const rows: string[] = [['metric', ...names].map(csvField).join(',')];
   for (const k of rawKeys) rows.push([k, ...runs.map((r) => num(r.metrics.raw[k]))].map(csvField).join(','));
   for (const k of normKeys) rows.push([`${k} (normalized)`, ...runs.map((r) => num(r.metrics.normalized?.[k]))].map(csvField).join(','));
-  if (withStats) for (const [k, f] of RUNTIME_ROWS) rows.push([k, ...runs.map((r) => num(r.stats === undefined ? undefined : f(r.stats)))].join(','));
+  if (withStats)
+    for (const [k, f] of RUNTIME_ROWS) rows.push([k, ...runs.map((r) => num(r.stats === undefined ? undefined : f(r.stats)))].join(','));
   rows.push(['count', ...runs.map((r) => String(r.count))].join(','));
   const tablePath = join(dir, REPORT_FILES.table);
   writeFileSync(tablePath, `${rows.join('\n')}\n`);
@@ -147,17 +162,33 @@ export function writeComparison(dir: string, runs: readonly RunMetrics[]): Compa
   const plots: string[] = [];
   const bar = (keys: string[], pass: 'raw' | 'normalized', file: string, title: string): void => {
     if (keys.length === 0) return;
-    writeFileSync(join(dir, file), groupedBarChart(title, keys, runs.map((r) => ({ name: r.run, values: keys.map((k) => r.metrics[pass]?.[k] ?? Number.NaN) })), { max: 1 }));
+    writeFileSync(
+      join(dir, file),
+      groupedBarChart(
+        title,
+        keys,
+        runs.map((r) => ({ name: r.run, values: keys.map((k) => r.metrics[pass]?.[k] ?? Number.NaN) })),
+        { max: 1 },
+      ),
+    );
     plots.push(file);
   };
-  const bounded = (keys: string[], pass: 'raw' | 'normalized'): string[] => keys.filter((k) => runs.every((r) => !((r.metrics[pass]?.[k] ?? 0) > 1)));
+  const bounded = (keys: string[], pass: 'raw' | 'normalized'): string[] =>
+    keys.filter((k) => runs.every((r) => !((r.metrics[pass]?.[k] ?? 0) > 1)));
   bar(bounded(rawKeys, 'raw'), 'raw', 'plots/metrics.svg', 'Metrics per variant');
   bar(bounded(normKeys, 'normalized'), 'normalized', 'plots/metrics_normalized.svg', 'Metrics per variant (normalized)');
   for (const r of runs) {
     const cal = r.details.raw.calibration;
     if (cal === undefined) continue;
     const file = `plots/reliability_${r.run}.svg`;
-    writeFileSync(join(dir, file), reliabilityDiagram(`Reliability: ${r.run}`, cal.bins.map((b) => ({ ...b, accuracy: b.accuracy ?? Number.NaN, confidence: b.confidence ?? Number.NaN })), cal.ece));
+    writeFileSync(
+      join(dir, file),
+      reliabilityDiagram(
+        `Reliability: ${r.run}`,
+        cal.bins.map((b) => ({ ...b, accuracy: b.accuracy ?? Number.NaN, confidence: b.confidence ?? Number.NaN })),
+        cal.ece,
+      ),
+    );
     plots.push(file);
   }
 
@@ -172,7 +203,9 @@ export function writeComparison(dir: string, runs: readonly RunMetrics[]): Compa
       const first = vals[0];
       const last = vals[vals.length - 1];
       const d = first !== undefined && last !== undefined ? last - first : undefined;
-      md.push(`| ${k} | ${vals.map(cell).join(' | ')} |${delta ? ` ${d === undefined || !Number.isFinite(d) ? '—' : (d >= 0 ? '+' : '') + d.toFixed(4)} |` : ''}`);
+      md.push(
+        `| ${k} | ${vals.map(cell).join(' | ')} |${delta ? ` ${d === undefined || !Number.isFinite(d) ? '—' : (d >= 0 ? '+' : '') + d.toFixed(4)} |` : ''}`,
+      );
     }
     md.push('');
   };
@@ -184,13 +217,19 @@ export function writeComparison(dir: string, runs: readonly RunMetrics[]): Compa
   }
   if (withStats) {
     md.push('## Runtime', '', `| | ${names.join(' | ')} |`, `|---|${names.map(() => '---:').join('|')}|`);
-    for (const [k, f] of RUNTIME_ROWS) md.push(`| ${k} | ${runs.map((r) => (r.stats === undefined ? '—' : num(f(r.stats)))).join(' | ')} |`);
+    for (const [k, f] of RUNTIME_ROWS)
+      md.push(`| ${k} | ${runs.map((r) => (r.stats === undefined ? '—' : num(f(r.stats)))).join(' | ')} |`);
     md.push('');
   }
   for (const r of runs) {
     const c = r.details.raw.classification;
     if (c === undefined) continue;
-    md.push(`## Confusion matrix: ${r.run}`, '', `| true \\ predicted | ${c.labels.join(' | ')} |`, `|---|${c.labels.map(() => '---:').join('|')}|`);
+    md.push(
+      `## Confusion matrix: ${r.run}`,
+      '',
+      `| true \\ predicted | ${c.labels.join(' | ')} |`,
+      `|---|${c.labels.map(() => '---:').join('|')}|`,
+    );
     c.labels.forEach((l, i) => md.push(`| ${l} | ${(c.confusion[i] ?? []).join(' | ')} |`));
     md.push('');
   }
@@ -199,7 +238,12 @@ export function writeComparison(dir: string, runs: readonly RunMetrics[]): Compa
     for (const p of plots) md.push(`![${p}](${p})`);
     md.push('');
   }
-  md.push('## Files', '', ...runs.map((r) => `- \`${r.run}\`: ${REPORT_FILES.metrics(r.run)}, ${r.predictionsFile} (${r.count} lines)`), '');
+  md.push(
+    '## Files',
+    '',
+    ...runs.map((r) => `- \`${r.run}\`: ${REPORT_FILES.metrics(r.run)}, ${r.predictionsFile} (${r.count} lines)`),
+    '',
+  );
   const summaryPath = join(dir, REPORT_FILES.summary);
   writeFileSync(summaryPath, md.join('\n'));
   return { summary: summaryPath, table: tablePath, plots: plots.map((p) => join(dir, p)) };

@@ -42,7 +42,10 @@ describe('groupedBarChart', () => {
   });
 
   it('picks steps of 1, 2, 2.5 or 5 × 10^k', () => {
-    const ticksOf = (v: number) => layout(groupedBarChart('T', ['a'], [{ name: 's', values: [v] }])).texts.filter((t) => t.anchor === 'end' && !t.rotated).map((t) => t.text);
+    const ticksOf = (v: number) =>
+      layout(groupedBarChart('T', ['a'], [{ name: 's', values: [v] }]))
+        .texts.filter((t) => t.anchor === 'end' && !t.rotated)
+        .map((t) => t.text);
     expect(ticksOf(1.2)).toEqual(['0.00', '0.25', '0.50', '0.75', '1.00', '1.25']);
     expect(ticksOf(132.8)).toEqual(['0', '50', '100', '150']);
     expect(ticksOf(9)).toEqual(['0', '2', '4', '6', '8', '10']);
@@ -62,7 +65,11 @@ describe('reliabilityDiagram', () => {
   });
 
   it('says so when no prediction carried a confidence', () => {
-    const svg = reliabilityDiagram('Reliability: base', [{ lower: 0, upper: 0.1, count: 0, accuracy: Number.NaN, confidence: Number.NaN }], 0);
+    const svg = reliabilityDiagram(
+      'Reliability: base',
+      [{ lower: 0, upper: 0.1, count: 0, accuracy: Number.NaN, confidence: Number.NaN }],
+      0,
+    );
     expect(svg).toContain('Reliability: base (no confidence values)');
     expect(svg).toContain('no prediction carried a confidence');
     expect(svg).not.toContain('ECE');

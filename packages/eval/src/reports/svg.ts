@@ -43,9 +43,17 @@ const SIN = Math.sin((ROTATION * Math.PI) / 180);
  * const svg = groupedBarChart('Metrics', ['acc', 'f1'], [{ name: 'base', values: [0.5, 0.4] }, { name: 'lora', values: [0.7, 0.6] }]);
  * ```
  */
-export function groupedBarChart(title: string, categories: readonly string[], series: readonly { name: string; values: readonly number[] }[], options: { max?: number } = {}): string {
+export function groupedBarChart(
+  title: string,
+  categories: readonly string[],
+  series: readonly { name: string; values: readonly number[] }[],
+  options: { max?: number } = {},
+): string {
   const finite = series.flatMap((s) => s.values.filter(Number.isFinite));
-  const axis = options.max === undefined ? niceAxis(Math.max(1, ...finite)) : { top: options.max, ticks: [0, 1, 2, 3, 4].map((t) => (options.max as number) * (t / 4)), decimals: 3 };
+  const axis =
+    options.max === undefined
+      ? niceAxis(Math.max(1, ...finite))
+      : { top: options.max, ticks: [0, 1, 2, 3, 4].map((t) => (options.max as number) * (t / 4)), decimals: 3 };
   const max = axis.top;
   const barW = 18;
   const groupW = Math.max(60, series.length * barW + 24);
@@ -78,16 +86,22 @@ export function groupedBarChart(title: string, categories: readonly string[], se
       if (Number.isFinite(v)) {
         // A value of 0 still gets a 2 px bar, so it reads as "measured: 0", not as missing.
         const h = Math.max(top + plotH - y(v), 2);
-        parts.push(`<rect x="${x}" y="${top + plotH - h}" width="${barW - 3}" height="${h}" fill="${PALETTE[si % PALETTE.length]}"><title>${esc(`${s.name} ${c}: ${fmt(v)}`)}</title></rect>`);
+        parts.push(
+          `<rect x="${x}" y="${top + plotH - h}" width="${barW - 3}" height="${h}" fill="${PALETTE[si % PALETTE.length]}"><title>${esc(`${s.name} ${c}: ${fmt(v)}`)}</title></rect>`,
+        );
       }
     });
     const cx = gx + (series.length * barW) / 2;
-    parts.push(`<text x="${cx}" y="${top + plotH + 14}" text-anchor="end" transform="rotate(-${ROTATION} ${cx} ${top + plotH + 14})">${esc(c)}</text>`);
+    parts.push(
+      `<text x="${cx}" y="${top + plotH + 14}" text-anchor="end" transform="rotate(-${ROTATION} ${cx} ${top + plotH + 14})">${esc(c)}</text>`,
+    );
   });
   series.forEach((s, si) => {
     const lx = plotRight + 20;
     const ly = top + si * 18;
-    parts.push(`<rect x="${lx}" y="${ly}" width="12" height="12" fill="${PALETTE[si % PALETTE.length]}"/><text x="${lx + 18}" y="${ly + 10}">${esc(s.name)}</text>`);
+    parts.push(
+      `<rect x="${lx}" y="${ly}" width="12" height="12" fill="${PALETTE[si % PALETTE.length]}"/><text x="${lx + 18}" y="${ly + 10}">${esc(s.name)}</text>`,
+    );
   });
   parts.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${top + plotH}" stroke="#333"/>`, '</svg>');
   return `${parts.join('\n')}\n`;
@@ -115,14 +129,18 @@ export function reliabilityDiagram(title: string, bins: readonly ReliabilityBin[
   ];
   for (const b of bins) {
     if (b.count === 0) continue;
-    parts.push(`<rect x="${x(b.lower) + 1}" y="${y(b.accuracy)}" width="${(b.upper - b.lower) * size - 2}" height="${y(0) - y(b.accuracy)}" fill="#4e79a7" opacity="0.8"><title>${esc(`(${b.lower.toFixed(2)}, ${b.upper.toFixed(2)}]: n=${b.count}, acc ${fmt(b.accuracy)}, conf ${fmt(b.confidence)}`)}</title></rect>`);
+    parts.push(
+      `<rect x="${x(b.lower) + 1}" y="${y(b.accuracy)}" width="${(b.upper - b.lower) * size - 2}" height="${y(0) - y(b.accuracy)}" fill="#4e79a7" opacity="0.8"><title>${esc(`(${b.lower.toFixed(2)}, ${b.upper.toFixed(2)}]: n=${b.count}, acc ${fmt(b.accuracy)}, conf ${fmt(b.confidence)}`)}</title></rect>`,
+    );
     parts.push(`<circle cx="${x(b.confidence)}" cy="${y(b.confidence)}" r="3" fill="#e15759"/>`);
   }
   parts.push(`<line x1="${x(0)}" y1="${y(0)}" x2="${x(1)}" y2="${y(1)}" stroke="#999" stroke-dasharray="4 3"/>`);
   if (empty) parts.push(`<text x="${x(0.5)}" y="${y(0.75)}" text-anchor="middle" fill="#666">no prediction carried a confidence</text>`);
   for (let t = 0; t <= 4; t++) {
     const v = t / 4;
-    parts.push(`<text x="${x(v)}" y="${top + size + 14}" text-anchor="middle">${v}</text><text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text>`);
+    parts.push(
+      `<text x="${x(v)}" y="${top + size + 14}" text-anchor="middle">${v}</text><text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text>`,
+    );
   }
   parts.push(`<text x="${left + size / 2}" y="${top + size + 32}" text-anchor="middle">confidence</text>`, '</svg>');
   return `${parts.join('\n')}\n`;

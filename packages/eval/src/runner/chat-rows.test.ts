@@ -2,10 +2,22 @@ import { describe, expect, it } from 'vitest';
 import { promptRowsFromChats } from './chat-rows.js';
 
 describe('promptRowsFromChats', () => {
-  const render = (m: readonly { role: string; content?: unknown }[]) => m.map((x) => `${x.role}: ${String(x.content)}`).join('\n') + '\nassistant:';
+  const render = (m: readonly { role: string; content?: unknown }[]) =>
+    m.map((x) => `${x.role}: ${String(x.content)}`).join('\n') + '\nassistant:';
 
   it('splits an answered chat into rendered context and reference', () => {
-    const [row] = promptRowsFromChats([{ id: 'a', messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] }], render);
+    const [row] = promptRowsFromChats(
+      [
+        {
+          id: 'a',
+          messages: [
+            { role: 'user', content: 'hi' },
+            { role: 'assistant', content: 'hello' },
+          ],
+        },
+      ],
+      render,
+    );
     expect(row).toMatchObject({ id: 'a', prompt: 'user: hi\nassistant:', reference: 'hello', addSpecialTokens: false });
   });
 

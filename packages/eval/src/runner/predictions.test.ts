@@ -37,7 +37,10 @@ describe('predictions JSONL', () => {
 describe('test sets', () => {
   it('reads JSONL and JSON arrays, turns numeric ids into strings, rejects duplicates and empty rows', async () => {
     const dir = tmp();
-    writeFileSync(join(dir, 't.jsonl'), '{"id": 1, "prompt": "a", "reference": "x"}\n\n{"id": "2", "messages": [{"role": "user", "content": "b"}]}\n');
+    writeFileSync(
+      join(dir, 't.jsonl'),
+      '{"id": 1, "prompt": "a", "reference": "x"}\n\n{"id": "2", "messages": [{"role": "user", "content": "b"}]}\n',
+    );
     expect((await readTestSet(join(dir, 't.jsonl'))).map((e) => e.id)).toEqual(['1', '2']);
     writeFileSync(join(dir, 't.json'), '[{"id": "a", "prompt": "x"}, {"id": "a", "prompt": "y"}]');
     await expect(readTestSet(join(dir, 't.json'))).rejects.toThrow(/appears twice/);

@@ -104,12 +104,16 @@ function cutAtStop(text: string, stops: readonly string[]): string | undefined {
 export async function runGeneration(options: RunGenerationOptions): Promise<GenerationStats> {
   const { model, tokenizer, examples } = options;
   const batchSize = options.batchSize ?? 8;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError({ argument: 'batchSize', message: `must be a positive integer, got ${batchSize}.` });
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new InvalidArgumentError({ argument: 'batchSize', message: `must be a positive integer, got ${batchSize}.` });
   const format =
     options.formatPrompt ??
     ((e: TestExample): string => {
       if (e.prompt !== undefined) return e.prompt;
-      throw new InvalidArgumentError({ argument: 'formatPrompt', message: `example "${e.id}" has chat \`messages\` but no \`prompt\`: pass formatPrompt (e.g. a chat template render).` });
+      throw new InvalidArgumentError({
+        argument: 'formatPrompt',
+        message: `example "${e.id}" has chat \`messages\` but no \`prompt\`: pass formatPrompt (e.g. a chat template render).`,
+      });
     });
   const existing = new Set(readPredictions(options.outFile).map((r) => r.id));
   const todo = examples.filter((e) => !existing.has(e.id));
@@ -163,7 +167,14 @@ export async function runGeneration(options: RunGenerationOptions): Promise<Gene
           return { prompt: ids[i] as number[], continuation: body };
         });
         const scorable = requests.map((r, i) => ({ r, i })).filter((x) => x.r.continuation.length > 0);
-        const scores = scorable.length === 0 ? [] : await scoreContinuations(model, scorable.map((x) => x.r), { batchSize });
+        const scores =
+          scorable.length === 0
+            ? []
+            : await scoreContinuations(
+                model,
+                scorable.map((x) => x.r),
+                { batchSize },
+              );
         confidences = requests.map(() => 1);
         scorable.forEach((x, k) => ((confidences as number[])[x.i] = Math.exp(scores[k]?.sum ?? 0)));
       }
@@ -189,7 +200,13 @@ export async function runGeneration(options: RunGenerationOptions): Promise<Gene
         return record;
       });
       writer.append(records);
-      options.onProgress?.({ done: resumed + start + batch.length, total: examples.length, resumed, elapsedMs: performance.now() - started, ids: batch.map((e) => e.id) });
+      options.onProgress?.({
+        done: resumed + start + batch.length,
+        total: examples.length,
+        resumed,
+        elapsedMs: performance.now() - started,
+        ids: batch.map((e) => e.id),
+      });
     }
   } finally {
     writer.close();

@@ -40,7 +40,11 @@ export type TestExample = z.output<typeof TestExampleSchema>;
  */
 export async function readTestSet(file: string): Promise<TestExample[]> {
   const text = await readFile(file, 'utf8').catch((error: unknown) => {
-    throw new FileFormatError({ file, message: `cannot read the test set (${(error as Error).message}); pass an existing .jsonl or .json file.`, cause: error });
+    throw new FileFormatError({
+      file,
+      message: `cannot read the test set (${(error as Error).message}); pass an existing .jsonl or .json file.`,
+      cause: error,
+    });
   });
   let rows: TestExample[];
   if (file.endsWith('.json')) {
@@ -65,7 +69,11 @@ export function toTestSet(rows: readonly unknown[], source = 'examples'): TestEx
 function checkIds(rows: TestExample[], file: string): TestExample[] {
   const seen = new Set<string>();
   for (const r of rows) {
-    if (seen.has(r.id)) throw new InvalidArgumentError({ argument: 'testSet', message: `${file}: id "${r.id}" appears twice; ids must be unique (resume relies on them).` });
+    if (seen.has(r.id))
+      throw new InvalidArgumentError({
+        argument: 'testSet',
+        message: `${file}: id "${r.id}" appears twice; ids must be unique (resume relies on them).`,
+      });
     seen.add(r.id);
   }
   return rows;

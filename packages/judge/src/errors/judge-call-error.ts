@@ -33,7 +33,10 @@ export class JudgeCallError extends LoraError {
       retryAfterMs?: number;
     } & LoraErrorOptions,
   ) {
-    super(`${options.provider} judge call failed (${options.kind}${options.status === undefined ? '' : ` ${options.status}`}): ${options.message}`, options);
+    super(
+      `${options.provider} judge call failed (${options.kind}${options.status === undefined ? '' : ` ${options.status}`}): ${options.message}`,
+      options,
+    );
     this.name = name;
     this.provider = options.provider;
     this.kind = options.kind;

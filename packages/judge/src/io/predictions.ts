@@ -44,9 +44,20 @@ export async function readPredictions(file: string): Promise<PredictionRecord[]>
     if (raw.trim() === '') return;
     const row = parseJson(raw, PredictionRecordSchema, { file, line });
     const first = seen.get(row.id);
-    if (first !== undefined) throw new FileFormatError({ file, line, field: 'id', message: `duplicate id \`${row.id}\` (first on line ${first}); ids must be unique` });
+    if (first !== undefined)
+      throw new FileFormatError({
+        file,
+        line,
+        field: 'id',
+        message: `duplicate id \`${row.id}\` (first on line ${first}); ids must be unique`,
+      });
     seen.set(row.id, line);
-    const reference = row.reference === undefined || row.reference === null ? undefined : typeof row.reference === 'string' ? row.reference : JSON.stringify(row.reference);
+    const reference =
+      row.reference === undefined || row.reference === null
+        ? undefined
+        : typeof row.reference === 'string'
+          ? row.reference
+          : JSON.stringify(row.reference);
     records.push({ id: row.id, prompt: row.prompt, prediction: row.prediction, reference, line });
   });
   return records;

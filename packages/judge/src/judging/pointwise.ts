@@ -1,5 +1,12 @@
 import { referenceMessages, rubricMessages, safetyMessages } from '../prompts/prompts.js';
-import { ReferenceVerdictSchema, rubricScoreSchema, SafetyVerdictSchema, type ReferenceVerdict, type RubricScore, type SafetyVerdict } from '../prompts/schemas.js';
+import {
+  ReferenceVerdictSchema,
+  rubricScoreSchema,
+  SafetyVerdictSchema,
+  type ReferenceVerdict,
+  type RubricScore,
+  type SafetyVerdict,
+} from '../prompts/schemas.js';
 import type { JudgeClient } from '../runtime/judge-client.js';
 
 /** One prediction to judge on its own. */

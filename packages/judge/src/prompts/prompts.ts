@@ -9,7 +9,13 @@ function referenceBlock(reference: string | undefined): string {
  * Messages of a blind pairwise comparison. The two responses appear only as "Response 1" and
  * "Response 2"; model names are never shown.
  */
-export function pairwiseMessages(input: { prompt: string; response1: string; response2: string; reference?: string; criteria?: string }): JudgeMessage[] {
+export function pairwiseMessages(input: {
+  prompt: string;
+  response1: string;
+  response2: string;
+  reference?: string;
+  criteria?: string;
+}): JudgeMessage[] {
   const system =
     'You are an impartial judge comparing two AI assistant responses to the same user request. ' +
     'Judge helpfulness, correctness, faithfulness to the request and, when given, agreement with the reference answer. ' +
@@ -42,7 +48,14 @@ export function referenceMessages(input: { prompt: string; prediction: string; r
 }
 
 /** Messages that score a prediction against a free-form rubric on an integer scale. */
-export function rubricMessages(input: { prompt: string; prediction: string; rubric: string; minScore: number; maxScore: number; reference?: string }): JudgeMessage[] {
+export function rubricMessages(input: {
+  prompt: string;
+  prediction: string;
+  rubric: string;
+  minScore: number;
+  maxScore: number;
+  reference?: string;
+}): JudgeMessage[] {
   const system =
     `You score an AI assistant answer from ${input.minScore} (worst) to ${input.maxScore} (best) using this rubric:\n${input.rubric}\n` +
     'Reply with JSON: {"reason": string, "score": integer}.';

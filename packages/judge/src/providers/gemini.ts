@@ -23,7 +23,12 @@ export interface GeminiJudgeSettings {
 
 const GenerateContentSchema = z.object({
   candidates: z
-    .array(z.object({ content: z.object({ parts: z.array(z.object({ text: z.string().optional() })).optional() }).optional(), finishReason: z.string().optional() }))
+    .array(
+      z.object({
+        content: z.object({ parts: z.array(z.object({ text: z.string().optional() })).optional() }).optional(),
+        finishReason: z.string().optional(),
+      }),
+    )
     .min(1),
   usageMetadata: z.object({ promptTokenCount: z.number().optional(), candidatesTokenCount: z.number().optional() }).optional(),
 });
@@ -40,7 +45,11 @@ const GenerateContentSchema = z.object({
  */
 export function createGeminiJudge(settings: GeminiJudgeSettings): JudgeModel {
   const provider = 'gemini';
-  const apiKey = loadApiKey({ apiKey: settings.apiKey, environmentVariableNames: ['GEMINI_API_KEY', 'GOOGLE_API_KEY'], description: 'Gemini' });
+  const apiKey = loadApiKey({
+    apiKey: settings.apiKey,
+    environmentVariableNames: ['GEMINI_API_KEY', 'GOOGLE_API_KEY'],
+    description: 'Gemini',
+  });
   const baseFetch = settings.fetch ?? globalThis.fetch;
   // Turns HTTP failures into JudgeCallError here, where the headers (Retry-After) are still visible.
   const fetchWithErrors: typeof globalThis.fetch = async (input, init) => {
@@ -48,8 +57,14 @@ export function createGeminiJudge(settings: GeminiJudgeSettings): JudgeModel {
     try {
       response = await baseFetch(input, init);
     } catch (error) {
-      const aborted = init?.signal?.aborted === true || (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError'));
-      throw new JudgeCallError({ provider, kind: aborted ? 'timeout' : 'network', message: error instanceof Error ? error.message : String(error), cause: error });
+      const aborted =
+        init?.signal?.aborted === true || (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError'));
+      throw new JudgeCallError({
+        provider,
+        kind: aborted ? 'timeout' : 'network',
+        message: error instanceof Error ? error.message : String(error),
+        cause: error,
+      });
     }
     if (response.ok) return response;
     const status = response.status;
@@ -72,7 +87,10 @@ export function createGeminiJudge(settings: GeminiJudgeSettings): JudgeModel {
     modelId: settings.model,
     ...(settings.baseUrl === undefined ? {} : { endpoint: settings.baseUrl }),
     async complete(request: JudgeRequest, options = {}): Promise<JudgeCompletion> {
-      const system = request.messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n\n');
+      const system = request.messages
+        .filter((m) => m.role === 'system')
+        .map((m) => m.content)
+        .join('\n\n');
       const contents = request.messages.filter((m) => m.role === 'user').map((m) => ({ role: 'user', parts: [{ text: m.content }] }));
       const format = request.responseFormat;
       let raw: unknown;
@@ -95,7 +113,11 @@ export function createGeminiJudge(settings: GeminiJudgeSettings): JudgeModel {
       }
       const parsed = GenerateContentSchema.safeParse(raw);
       if (!parsed.success) {
-        throw new JudgeCallError({ provider, kind: 'invalid-response', message: `unexpected generateContent body: ${parsed.error.message}` });
+        throw new JudgeCallError({
+          provider,
+          kind: 'invalid-response',
+          message: `unexpected generateContent body: ${parsed.error.message}`,
+        });
       }
       const parts = parsed.data.candidates[0]?.content?.parts ?? [];
       return {

@@ -39,7 +39,12 @@ export function createLocalJudge(settings: LocalJudgeSettings): JudgeModel {
       try {
         text = await settings.generate(prompt);
       } catch (error) {
-        throw new JudgeCallError({ provider: 'local', kind: 'server', message: error instanceof Error ? error.message : String(error), cause: error });
+        throw new JudgeCallError({
+          provider: 'local',
+          kind: 'server',
+          message: error instanceof Error ? error.message : String(error),
+          cause: error,
+        });
       }
       const count = settings.countTokens;
       return { text, usage: { inputTokens: count ? count(prompt) : 0, outputTokens: count ? count(text) : 0 } };
@@ -51,7 +56,9 @@ export function createLocalJudge(settings: LocalJudgeSettings): JudgeModel {
 export function defaultFormatPrompt(request: JudgeRequest): string {
   const parts = request.messages.map((m) => m.content);
   if (request.responseFormat !== undefined) {
-    parts.push(`Answer with one JSON object only, matching this JSON Schema:\n${JSON.stringify(z.toJSONSchema(request.responseFormat.schema))}`);
+    parts.push(
+      `Answer with one JSON object only, matching this JSON Schema:\n${JSON.stringify(z.toJSONSchema(request.responseFormat.schema))}`,
+    );
   }
   return parts.join('\n\n');
 }

@@ -100,7 +100,11 @@ function createChatCompletionsJudge(provider: string, settings: OpenAIJudgeSetti
       }
       const parsed = ChatCompletionSchema.safeParse(raw);
       if (!parsed.success) {
-        throw new JudgeCallError({ provider, kind: 'invalid-response', message: `unexpected chat-completions body: ${parsed.error.message}` });
+        throw new JudgeCallError({
+          provider,
+          kind: 'invalid-response',
+          message: `unexpected chat-completions body: ${parsed.error.message}`,
+        });
       }
       const choice = parsed.data.choices[0];
       const text = choice?.message.content ?? '';
@@ -116,15 +120,25 @@ function createChatCompletionsJudge(provider: string, settings: OpenAIJudgeSetti
 }
 
 function toJudgeCallError(provider: string, error: unknown): JudgeCallError {
-  if (error instanceof APIConnectionTimeoutError) return new JudgeCallError({ provider, kind: 'timeout', message: error.message, cause: error });
+  if (error instanceof APIConnectionTimeoutError)
+    return new JudgeCallError({ provider, kind: 'timeout', message: error.message, cause: error });
   if (error instanceof APIConnectionError) return new JudgeCallError({ provider, kind: 'network', message: error.message, cause: error });
   if (error instanceof APIError && error.status !== undefined) {
     const status = error.status;
     const retryAfterMs = parseRetryAfter(error.headers);
     const kind = status === 429 ? 'rate-limit' : status === 408 ? 'timeout' : status >= 500 || status === 409 ? 'server' : 'client';
-    return new JudgeCallError({ provider, kind, status, message: error.message, ...(retryAfterMs === undefined ? {} : { retryAfterMs }), cause: error });
+    return new JudgeCallError({
+      provider,
+      kind,
+      status,
+      message: error.message,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      cause: error,
+    });
   }
-  if (error instanceof SyntaxError) return new JudgeCallError({ provider, kind: 'invalid-response', message: `malformed response body: ${error.message}`, cause: error });
-  if (error instanceof Error && error.name === 'AbortError') return new JudgeCallError({ provider, kind: 'timeout', message: error.message, cause: error });
+  if (error instanceof SyntaxError)
+    return new JudgeCallError({ provider, kind: 'invalid-response', message: `malformed response body: ${error.message}`, cause: error });
+  if (error instanceof Error && error.name === 'AbortError')
+    return new JudgeCallError({ provider, kind: 'timeout', message: error.message, cause: error });
   return new JudgeCallError({ provider, kind: 'network', message: error instanceof Error ? error.message : String(error), cause: error });
 }

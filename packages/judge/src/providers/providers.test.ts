@@ -10,7 +10,11 @@ import { JudgeCallError } from '../errors/judge-call-error.js';
 
 const messages = [
   { role: 'system' as const, content: 'You are an impartial judge comparing two AI assistant responses.' },
-  { role: 'user' as const, content: '[User request]\nq\n[End of user request]\n\n[Response 1]\nx\n[End of response 1]\n\n[Response 2]\n[good] y\n[End of response 2]' },
+  {
+    role: 'user' as const,
+    content:
+      '[User request]\nq\n[End of user request]\n\n[Response 1]\nx\n[End of response 1]\n\n[Response 2]\n[good] y\n[End of response 2]',
+  },
 ];
 const responseFormat = { name: 'pairwise_verdict', schema: PairwiseVerdictSchema };
 
@@ -31,7 +35,10 @@ describe('OpenAI provider (openai SDK) against a loopback chat-completions serve
     expect(request.headers.authorization).toBe('Bearer sk-test-secret');
     expect(request.body['model']).toBe('gpt-4o-mini');
     expect(request.body['temperature']).toBe(0);
-    const format = request.body['response_format'] as { type: string; json_schema: { name: string; strict: boolean; schema: { properties: Record<string, unknown> } } };
+    const format = request.body['response_format'] as {
+      type: string;
+      json_schema: { name: string; strict: boolean; schema: { properties: Record<string, unknown> } };
+    };
     expect(format.type).toBe('json_schema');
     expect(format.json_schema.name).toBe('pairwise_verdict');
     expect(format.json_schema.strict).toBe(true);
@@ -40,7 +47,12 @@ describe('OpenAI provider (openai SDK) against a loopback chat-completions serve
 
   it('works as an OpenAI-compatible endpoint by base URL, with JSON mode when asked', async () => {
     server = await startJudgeServer({ protocol: 'openai' });
-    const judge = createOpenAICompatibleJudge({ model: 'qwen2.5:7b', baseURL: `${server.url}/v1`, apiKey: 'x', structuredOutputs: 'json_object' });
+    const judge = createOpenAICompatibleJudge({
+      model: 'qwen2.5:7b',
+      baseURL: `${server.url}/v1`,
+      apiKey: 'x',
+      structuredOutputs: 'json_object',
+    });
     expect(judge.provider).toBe('openai-compatible');
     await judge.complete({ messages, responseFormat });
     expect(server.requests[0]!.body['response_format']).toEqual({ type: 'json_object' });
@@ -49,7 +61,12 @@ describe('OpenAI provider (openai SDK) against a loopback chat-completions serve
   it('maps 429 with Retry-After, 500, 400 and malformed bodies to typed errors', async () => {
     server = await startJudgeServer({
       protocol: 'openai',
-      faults: [{ type: 'status', status: 429, retryAfter: '2' }, { type: 'status', status: 503 }, { type: 'status', status: 400 }, { type: 'malformed' }],
+      faults: [
+        { type: 'status', status: 429, retryAfter: '2' },
+        { type: 'status', status: 503 },
+        { type: 'status', status: 400 },
+        { type: 'malformed' },
+      ],
     });
     const judge = createOpenAIJudge({ model: 'gpt-4o-mini', apiKey: 'k', baseURL: `${server.url}/v1` });
     const errors = [];
@@ -74,7 +91,11 @@ describe('Gemini provider (@google/genai) against a loopback generateContent ser
     const request = server.requests[0]!;
     expect(request.path).toBe('/v1beta/models/gemini-2.5-flash:generateContent');
     expect(request.headers['x-goog-api-key']).toBe('g-secret');
-    const config = request.body['generationConfig'] as { responseMimeType: string; responseSchema: { type: string; properties: Record<string, { type: string; enum?: string[] }> }; temperature: number };
+    const config = request.body['generationConfig'] as {
+      responseMimeType: string;
+      responseSchema: { type: string; properties: Record<string, { type: string; enum?: string[] }> };
+      temperature: number;
+    };
     expect(config.responseMimeType).toBe('application/json');
     expect(config.responseSchema.type).toBe('OBJECT');
     expect(config.responseSchema.properties['winner']).toMatchObject({ type: 'STRING', enum: ['response_1', 'response_2', 'tie'] });
@@ -85,7 +106,11 @@ describe('Gemini provider (@google/genai) against a loopback generateContent ser
   it('maps 429 with Retry-After, 500 and a timeout to typed errors', async () => {
     server = await startJudgeServer({
       protocol: 'gemini',
-      faults: [{ type: 'status', status: 429, retryAfter: '1' }, { type: 'status', status: 500 }, { type: 'slow', delayMs: 2000 }],
+      faults: [
+        { type: 'status', status: 429, retryAfter: '1' },
+        { type: 'status', status: 500 },
+        { type: 'slow', delayMs: 2000 },
+      ],
     });
     const judge = createGeminiJudge({ model: 'gemini-2.5-flash', apiKey: 'k', baseUrl: server.url, timeoutMs: 200 });
     const errors = [];
@@ -101,7 +126,14 @@ describe('Gemini provider (@google/genai) against a loopback generateContent ser
 describe('local provider', () => {
   it('renders messages plus the JSON Schema into one prompt for generate()', async () => {
     const prompts: string[] = [];
-    const judge = createLocalJudge({ model: 'tiny', generate: async (p) => { prompts.push(p); return '{"reason":"r","winner":"tie"}'; }, countTokens: (t) => t.length });
+    const judge = createLocalJudge({
+      model: 'tiny',
+      generate: async (p) => {
+        prompts.push(p);
+        return '{"reason":"r","winner":"tie"}';
+      },
+      countTokens: (t) => t.length,
+    });
     const out = await judge.complete({ messages, responseFormat });
     expect(out.text).toContain('"tie"');
     expect(prompts[0]).toContain('[Response 2]');
@@ -113,8 +145,16 @@ describe('local provider', () => {
 describe('loadApiKey', () => {
   it('prefers the option, then env in order, and otherwise names the variables to set', () => {
     expect(loadApiKey({ apiKey: 'a', environmentVariableNames: ['X'], description: 'T', env: { X: 'b' } })).toBe('a');
-    expect(loadApiKey({ environmentVariableNames: ['GEMINI_API_KEY', 'GOOGLE_API_KEY'], description: 'Gemini', env: { GOOGLE_API_KEY: 'g' } })).toBe('g');
-    const error = (() => { try { loadApiKey({ environmentVariableNames: ['OPENAI_API_KEY'], description: 'OpenAI', env: {} }); } catch (e) { return e; } })();
+    expect(
+      loadApiKey({ environmentVariableNames: ['GEMINI_API_KEY', 'GOOGLE_API_KEY'], description: 'Gemini', env: { GOOGLE_API_KEY: 'g' } }),
+    ).toBe('g');
+    const error = (() => {
+      try {
+        loadApiKey({ environmentVariableNames: ['OPENAI_API_KEY'], description: 'OpenAI', env: {} });
+      } catch (e) {
+        return e;
+      }
+    })();
     expect(LoadApiKeyError.isInstance(error)).toBe(true);
     expect((error as Error).message).toMatch(/OPENAI_API_KEY.*`apiKey`/);
   });

@@ -36,7 +36,10 @@ describe('Elo', () => {
   });
 
   it('matches the independent Python loop on 400 battles (K=4 and K=32)', () => {
-    for (const [k, expected] of [[4, fixture.elo.k4], [32, fixture.elo.k32]] as const) {
+    for (const [k, expected] of [
+      [4, fixture.elo.k4],
+      [32, fixture.elo.k32],
+    ] as const) {
       const got = computeElo(fixture.battles, { k });
       for (const [p, r] of Object.entries(expected)) expect(got[p]).toBeCloseTo(r, 9);
     }
@@ -45,7 +48,10 @@ describe('Elo', () => {
   it('order-averaged Elo is deterministic for a seed and keeps the ranking', () => {
     const a = computeEloOrderAveraged(fixture.battles, { permutations: 20, seed: 7 });
     expect(computeEloOrderAveraged(fixture.battles, { permutations: 20, seed: 7 })).toEqual(a);
-    const rank = (r: Record<string, number>) => Object.entries(r).sort((x, y) => y[1] - x[1]).map(([p]) => p);
+    const rank = (r: Record<string, number>) =>
+      Object.entries(r)
+        .sort((x, y) => y[1] - x[1])
+        .map(([p]) => p);
     expect(rank(a)).toEqual(rank(fixture.bradleyTerry));
   });
 });

@@ -110,7 +110,13 @@ export function summaryBase(client: JudgeClient, options: RunJudgeOptions, start
   const stats = client.stats();
   return {
     judge: { provider: stats.provider, model: stats.model, ...(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl }) },
-    calls: { made: stats.callsMade, fromCache: stats.callsFromCache, retries: stats.retries, failuresByKind: stats.failuresByKind, failedRequests: stats.failedRequests },
+    calls: {
+      made: stats.callsMade,
+      fromCache: stats.callsFromCache,
+      retries: stats.retries,
+      failuresByKind: stats.failuresByKind,
+      failedRequests: stats.failedRequests,
+    },
     tokens: { input: stats.inputTokens, output: stats.outputTokens },
     costUsd: stats.costUsd,
     priceKnown: stats.priceKnown,
@@ -124,7 +130,10 @@ export function makeClient(options: RunJudgeOptions): JudgeClient {
   let model = options.judge;
   if (model === undefined) {
     if (options.provider === undefined || options.model === undefined) {
-      throw new InvalidArgumentError({ argument: 'provider', message: 'pass `provider` and `model` (e.g. openai, gpt-4o-mini), or a `judge` model' });
+      throw new InvalidArgumentError({
+        argument: 'provider',
+        message: 'pass `provider` and `model` (e.g. openai, gpt-4o-mini), or a `judge` model',
+      });
     }
     model = createJudgeModel({
       provider: options.provider,
@@ -165,9 +174,14 @@ export async function runItems<I, R>(
       }
       completed++;
       const stats = client.stats();
-      onProgress?.({ completed, total: items.length, callsMade: stats.callsMade, callsFromCache: stats.callsFromCache, costUsd: stats.costUsd });
+      onProgress?.({
+        completed,
+        total: items.length,
+        callsMade: stats.callsMade,
+        callsFromCache: stats.callsFromCache,
+        costUsd: stats.costUsd,
+      });
       return row;
     }),
   );
 }
-

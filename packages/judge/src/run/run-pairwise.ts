@@ -60,9 +60,7 @@ export interface PairwiseSummary extends CommonSummary {
 }
 
 /** One line of `verdicts.jsonl` of a pairwise run. */
-export type PairwiseVerdictRow =
-  | (PairwiseResult & { status: 'judged' })
-  | { id: string; status: 'failed' | 'skipped'; error: string };
+export type PairwiseVerdictRow = (PairwiseResult & { status: 'judged' }) | { id: string; status: 'failed' | 'skipped'; error: string };
 
 function systemName(file: string): string {
   return basename(file).replace(/\.jsonl$/i, '');
@@ -92,7 +90,12 @@ export async function runPairwise(options: RunPairwiseOptions): Promise<Pairwise
     const b = byIdB.get(a.id);
     if (b === undefined) continue;
     if (a.prompt !== b.prompt) {
-      throw new FileFormatError({ file: options.b, line: b.line, field: 'prompt', message: `prompt of id \`${a.id}\` differs from ${options.a}:${a.line}; both files must answer the same prompts` });
+      throw new FileFormatError({
+        file: options.b,
+        line: b.line,
+        field: 'prompt',
+        message: `prompt of id \`${a.id}\` differs from ${options.a}:${a.line}; both files must answer the same prompts`,
+      });
     }
     pairs.push({ a, b });
   }
@@ -106,23 +109,35 @@ export async function runPairwise(options: RunPairwiseOptions): Promise<Pairwise
     (p) =>
       judgePairwise(
         client,
-        { id: p.a.id, prompt: p.a.prompt, a: p.a.prediction, b: p.b.prediction, ...(p.a.reference === undefined ? {} : { reference: p.a.reference }) },
+        {
+          id: p.a.id,
+          prompt: p.a.prompt,
+          a: p.a.prediction,
+          b: p.b.prediction,
+          ...(p.a.reference === undefined ? {} : { reference: p.a.reference }),
+        },
         options.criteria === undefined ? {} : { criteria: options.criteria },
       ),
     options.onProgress,
   );
   const verdicts: PairwiseVerdictRow[] = rows.map((r) => (r.status === 'judged' ? { ...r.result, status: 'judged' } : r));
   const judged = rows.flatMap((r) => (r.status === 'judged' ? [r.result] : []));
-  const battles: Battle[] = judged.map((r) => ({ model1: nameA, model2: nameB, winner: r.winner === 'a' ? 'model1' : r.winner === 'b' ? 'model2' : 'tie' }));
+  const battles: Battle[] = judged.map((r) => ({
+    model1: nameA,
+    model2: nameB,
+    winner: r.winner === 'a' ? 'model1' : r.winner === 'b' ? 'model2' : 'tie',
+  }));
   const counts = winTieLoss(battles, nameA, nameB);
   const samples = options.bootstrapSamples ?? 1000;
   const confidence = options.confidence ?? 0.95;
   const seed = options.seed ?? 0;
   const priorTies = options.btPriorTies ?? 1;
   const eloOptions = { k: options.eloK ?? 4 };
-  const bt = battles.length === 0 ? {} : bootstrapRatings(battles, (bs) => bradleyTerry(bs, { priorTies }).ratings, { samples, confidence, seed });
+  const bt =
+    battles.length === 0 ? {} : bootstrapRatings(battles, (bs) => bradleyTerry(bs, { priorTies }).ratings, { samples, confidence, seed });
   const eloPoint = computeEloOrderAveraged(battles, { ...eloOptions, permutations: options.eloPermutations ?? 100, seed });
-  const eloCi = battles.length === 0 ? {} : bootstrapRatings(battles, (bs) => computeElo(bs, eloOptions), { samples, confidence, seed: seed + 1 });
+  const eloCi =
+    battles.length === 0 ? {} : bootstrapRatings(battles, (bs) => computeElo(bs, eloOptions), { samples, confidence, seed: seed + 1 });
   const elo: Record<string, RatingInterval> = {};
   for (const [p, r] of Object.entries(eloPoint)) elo[p] = { rating: r, lower: eloCi[p]?.lower ?? r, upper: eloCi[p]?.upper ?? r };
   const summary: PairwiseSummary = {
@@ -153,4 +168,3 @@ export async function runPairwise(options: RunPairwiseOptions): Promise<Pairwise
   await writeFileAtomic(join(options.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   return summary;
 }
-

@@ -55,18 +55,40 @@ export async function runScore(options: RunScoreOptions): Promise<ScoreSummary> 
   const records = await readPredictions(options.input);
   if (options.mode === 'reference') {
     const missing = records.find((r) => r.reference === undefined);
-    if (missing !== undefined) throw new FileFormatError({ file: options.input, line: missing.line, field: 'reference', message: 'mode `reference` needs a `reference` on every line' });
+    if (missing !== undefined)
+      throw new FileFormatError({
+        file: options.input,
+        line: missing.line,
+        field: 'reference',
+        message: 'mode `reference` needs a `reference` on every line',
+      });
   }
   const selected = options.limit === undefined ? records : records.slice(0, options.limit);
   const client = makeClient(options);
   const minScore = options.minScore ?? 1;
   const maxScore = options.maxScore ?? 10;
-  const rows = await runItems(client, selected, (r) => r.id, async (r): Promise<Record<string, unknown>> => {
-    const item = { id: r.id, prompt: r.prompt, prediction: r.prediction, ...(r.reference === undefined ? {} : { reference: r.reference }) };
-    if (options.mode === 'reference') return judgeAgainstReference(client, { ...item, reference: r.reference as string }, options.criteria === undefined ? {} : { criteria: options.criteria });
-    if (options.mode === 'rubric') return judgeWithRubric(client, item, { rubric: options.rubric as string, minScore, maxScore });
-    return judgeSafety(client, item);
-  }, options.onProgress);
+  const rows = await runItems(
+    client,
+    selected,
+    (r) => r.id,
+    async (r): Promise<Record<string, unknown>> => {
+      const item = {
+        id: r.id,
+        prompt: r.prompt,
+        prediction: r.prediction,
+        ...(r.reference === undefined ? {} : { reference: r.reference }),
+      };
+      if (options.mode === 'reference')
+        return judgeAgainstReference(
+          client,
+          { ...item, reference: r.reference as string },
+          options.criteria === undefined ? {} : { criteria: options.criteria },
+        );
+      if (options.mode === 'rubric') return judgeWithRubric(client, item, { rubric: options.rubric as string, minScore, maxScore });
+      return judgeSafety(client, item);
+    },
+    options.onProgress,
+  );
   const judged = rows.flatMap((r) => (r.status === 'judged' ? [r.result] : []));
   const n = judged.length;
   const summary: ScoreSummary = {
@@ -83,7 +105,13 @@ export async function runScore(options: RunScoreOptions): Promise<ScoreSummary> 
     const count = (v: string) => judged.filter((j) => j['verdict'] === v).length;
     const correct = count('correct');
     const partiallyCorrect = count('partially_correct');
-    summary.reference = { correct, partiallyCorrect, wrong: count('wrong'), accuracy: n === 0 ? 0 : correct / n, partialCredit: n === 0 ? 0 : (correct + partiallyCorrect / 2) / n };
+    summary.reference = {
+      correct,
+      partiallyCorrect,
+      wrong: count('wrong'),
+      accuracy: n === 0 ? 0 : correct / n,
+      partialCredit: n === 0 ? 0 : (correct + partiallyCorrect / 2) / n,
+    };
   } else if (options.mode === 'rubric') {
     const histogram: Record<string, number> = {};
     let sum = 0;

@@ -26,8 +26,18 @@ const jsonl = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n')
 /** 10 shared prompts: A is better on 0–5, B on 6–7, both good (tie) on 8–9; B also has an extra id. */
 async function writePairFiles(): Promise<{ a: string; b: string }> {
   const ids = Array.from({ length: 10 }, (_, i) => i);
-  const a = ids.map((i) => ({ id: `q${i}`, prompt: `prompt ${i}`, prediction: i <= 5 || i >= 8 ? `[good] answer ${i}` : `answer ${i}`, reference: `ref ${i}` }));
-  const b = ids.map((i) => ({ id: `q${i}`, prompt: `prompt ${i}`, prediction: i >= 6 ? `[good] other ${i}` : `other ${i}`, reference: `ref ${i}` }));
+  const a = ids.map((i) => ({
+    id: `q${i}`,
+    prompt: `prompt ${i}`,
+    prediction: i <= 5 || i >= 8 ? `[good] answer ${i}` : `answer ${i}`,
+    reference: `ref ${i}`,
+  }));
+  const b = ids.map((i) => ({
+    id: `q${i}`,
+    prompt: `prompt ${i}`,
+    prediction: i >= 6 ? `[good] other ${i}` : `other ${i}`,
+    reference: `ref ${i}`,
+  }));
   b.push({ id: 'extra', prompt: 'p', prediction: 'x', reference: 'r' });
   const fa = join(dir, 'base.jsonl');
   const fb = join(dir, 'lora.jsonl');
@@ -38,7 +48,13 @@ async function writePairFiles(): Promise<{ a: string; b: string }> {
 
 describe('runPairwise', () => {
   it('judges both orders blind, aggregates, writes outputs, and a rerun makes zero calls', async () => {
-    server = await startJudgeServer({ protocol: 'openai', faults: [{ type: 'status', status: 429, retryAfter: '0' }, { type: 'status', status: 502 }] });
+    server = await startJudgeServer({
+      protocol: 'openai',
+      faults: [
+        { type: 'status', status: 429, retryAfter: '0' },
+        { type: 'status', status: 502 },
+      ],
+    });
     const files = await writePairFiles();
     const out = join(dir, 'out');
     const progress: JudgeProgress[] = [];
@@ -54,7 +70,17 @@ describe('runPairwise', () => {
       onProgress: (p: JudgeProgress) => progress.push(p),
     };
     const summary = await runPairwise(options);
-    expect(summary).toMatchObject({ items: 10, judged: 10, failed: 0, skipped: 0, unmatched: 1, wins: 6, ties: 2, losses: 2, inconsistent: 0 });
+    expect(summary).toMatchObject({
+      items: 10,
+      judged: 10,
+      failed: 0,
+      skipped: 0,
+      unmatched: 1,
+      wins: 6,
+      ties: 2,
+      losses: 2,
+      inconsistent: 0,
+    });
     expect(summary.models).toMatchObject({ a: 'base', b: 'lora' });
     expect(summary.winRate).toBeCloseTo(0.7, 12);
     expect(summary.calls).toMatchObject({ made: 22, fromCache: 0, retries: 2, failuresByKind: { 'rate-limit': 1, server: 1 } });
@@ -77,7 +103,10 @@ describe('runPairwise', () => {
     const text = await readFile(join(out, 'summary.json'), 'utf8');
     expect(JSON.parse(text)).toEqual(summary);
     expect(text).not.toContain('sk-secret');
-    const verdicts = (await readFile(join(out, 'verdicts.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const verdicts = (await readFile(join(out, 'verdicts.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(verdicts).toHaveLength(10);
     expect(verdicts[0]).toMatchObject({ id: 'q0', status: 'judged', winner: 'a', orderAB: 'a', orderBA: 'a', consistent: true });
 
@@ -92,7 +121,15 @@ describe('runPairwise', () => {
   it('turns a position-biased judge into ties (order flipping)', async () => {
     server = await startJudgeServer({ protocol: 'gemini', positionBias: true });
     const files = await writePairFiles();
-    const summary = await runPairwise({ ...files, provider: 'gemini', model: 'gemini-2.5-flash', baseUrl: server.url, apiKey: 'k', out: join(dir, 'o'), bootstrapSamples: 50 });
+    const summary = await runPairwise({
+      ...files,
+      provider: 'gemini',
+      model: 'gemini-2.5-flash',
+      baseUrl: server.url,
+      apiKey: 'k',
+      out: join(dir, 'o'),
+      bootstrapSamples: 50,
+    });
     expect(summary).toMatchObject({ judged: 10, wins: 0, ties: 10, losses: 0, inconsistent: 10 });
     expect(summary.bradleyTerry['base']!.rating).toBeCloseTo(1000, 8);
   });
@@ -100,7 +137,16 @@ describe('runPairwise', () => {
   it('stops at the budget, reports it, and a rerun with a larger budget pays only for the rest', async () => {
     server = await startJudgeServer({ protocol: 'openai' });
     const files = await writePairFiles();
-    const base = { ...files, provider: 'openai' as const, model: 'gpt-4o-mini', baseUrl: `${server.url}/v1`, apiKey: 'k', out: join(dir, 'o'), bootstrapSamples: 50, concurrency: 1 };
+    const base = {
+      ...files,
+      provider: 'openai' as const,
+      model: 'gpt-4o-mini',
+      baseUrl: `${server.url}/v1`,
+      apiKey: 'k',
+      out: join(dir, 'o'),
+      bootstrapSamples: 50,
+      concurrency: 1,
+    };
     const first = await runPairwise({ ...base, maxCalls: 7 });
     expect(first.calls.made).toBe(7);
     expect(first.stopped).toMatch(/budget of 7 calls/);
@@ -117,28 +163,57 @@ describe('runScore', () => {
   it('grades against references (Gemini) and summarises correct / partial / wrong', async () => {
     server = await startJudgeServer({ protocol: 'gemini', faults: [{ type: 'slow', delayMs: 1000 }] });
     const file = join(dir, 'preds.jsonl');
-    await writeFile(file, jsonl([
-      { id: 1, prompt: 'p1', prediction: 'get_weather {"city":"Paris"}', reference: 'get_weather {"city":"Paris"}' },
-      { id: 2, prompt: 'p2', prediction: 'get_weather {"city":"Rome"}', reference: 'get_weather {"city":"Paris"}' },
-      { id: 3, prompt: 'p3', prediction: 'set_alarm {"t":7}', reference: { name: 'get_time', args: {} } },
-    ]));
-    const summary = await runScore({ input: file, mode: 'reference', provider: 'gemini', model: 'gemini-2.5-flash', baseUrl: server.url, apiKey: 'k', out: join(dir, 'o'), timeoutMs: 200, retry: { initialDelayMs: 5 } });
+    await writeFile(
+      file,
+      jsonl([
+        { id: 1, prompt: 'p1', prediction: 'get_weather {"city":"Paris"}', reference: 'get_weather {"city":"Paris"}' },
+        { id: 2, prompt: 'p2', prediction: 'get_weather {"city":"Rome"}', reference: 'get_weather {"city":"Paris"}' },
+        { id: 3, prompt: 'p3', prediction: 'set_alarm {"t":7}', reference: { name: 'get_time', args: {} } },
+      ]),
+    );
+    const summary = await runScore({
+      input: file,
+      mode: 'reference',
+      provider: 'gemini',
+      model: 'gemini-2.5-flash',
+      baseUrl: server.url,
+      apiKey: 'k',
+      out: join(dir, 'o'),
+      timeoutMs: 200,
+      retry: { initialDelayMs: 5 },
+    });
     expect(summary.reference).toEqual({ correct: 1, partiallyCorrect: 1, wrong: 1, accuracy: 1 / 3, partialCredit: 0.5 });
     expect(summary.calls.failuresByKind).toEqual({ timeout: 1 });
-    const rows = (await readFile(join(dir, 'o', 'verdicts.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { id: string; verdict: string });
-    expect(rows.map((r) => [r.id, r.verdict])).toEqual([['1', 'correct'], ['2', 'partially_correct'], ['3', 'wrong']]);
+    const rows = (await readFile(join(dir, 'o', 'verdicts.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string; verdict: string });
+    expect(rows.map((r) => [r.id, r.verdict])).toEqual([
+      ['1', 'correct'],
+      ['2', 'partially_correct'],
+      ['3', 'wrong'],
+    ]);
   });
 
   it('classifies safety into AILuminate hazards with a safe rate, and scores rubrics', async () => {
     server = await startJudgeServer({ protocol: 'openai' });
     const file = join(dir, 'preds.jsonl');
-    await writeFile(file, jsonl([
-      { id: 'a', prompt: 'p', prediction: 'I cannot help with that. [score=9]' },
-      { id: 'b', prompt: 'p', prediction: 'Here is how... UNSAFE:vcr [score=2]' },
-      { id: 'c', prompt: 'p', prediction: 'Sure, UNSAFE:prv [score=4]' },
-      { id: 'd', prompt: 'p', prediction: 'Fine. [score=9]' },
-    ]));
-    const common = { input: file, provider: 'openai-compatible' as const, model: 'llama-3-judge', baseUrl: `${server.url}/v1`, out: join(dir, 'o') };
+    await writeFile(
+      file,
+      jsonl([
+        { id: 'a', prompt: 'p', prediction: 'I cannot help with that. [score=9]' },
+        { id: 'b', prompt: 'p', prediction: 'Here is how... UNSAFE:vcr [score=2]' },
+        { id: 'c', prompt: 'p', prediction: 'Sure, UNSAFE:prv [score=4]' },
+        { id: 'd', prompt: 'p', prediction: 'Fine. [score=9]' },
+      ]),
+    );
+    const common = {
+      input: file,
+      provider: 'openai-compatible' as const,
+      model: 'llama-3-judge',
+      baseUrl: `${server.url}/v1`,
+      out: join(dir, 'o'),
+    };
     const safety = await runScore({ ...common, mode: 'safety' });
     expect(safety.safety).toMatchObject({ safe: 2, unsafe: 2, safeRate: 0.5 });
     expect(safety.safety!.hazards).toMatchObject({ vcr: 1, prv: 1, cse: 0 });
@@ -151,7 +226,10 @@ describe('runScore', () => {
   it('judges with a local generate() function (no network)', async () => {
     const file = join(dir, 'preds.jsonl');
     await writeFile(file, jsonl([{ id: 1, prompt: 'p', prediction: 'x', reference: 'x' }]));
-    const judge = createLocalJudge({ model: 'tiny-local', generate: async () => 'Verdict: ```json\n{"reason":"same","verdict":"correct"}\n```' });
+    const judge = createLocalJudge({
+      model: 'tiny-local',
+      generate: async () => 'Verdict: ```json\n{"reason":"same","verdict":"correct"}\n```',
+    });
     const summary = await runScore({ input: file, mode: 'reference', judge, out: join(dir, 'o') });
     expect(summary.judge).toEqual({ provider: 'local', model: 'tiny-local' });
     expect(summary.reference?.correct).toBe(1);
@@ -167,13 +245,26 @@ describe('predictions JSONL', () => {
     expect((error as Error).message).toContain(`${file}:3 (prediction)`);
     await writeFile(file, `${JSON.stringify({ id: 1, prompt: 'p', prediction: 'x' })}\n{oops\n`);
     expect(((await readPredictions(file).catch((e: unknown) => e)) as Error).message).toContain(`${file}:2: invalid JSON`);
-    await writeFile(file, `${JSON.stringify({ id: 1, prompt: 'p', prediction: 'x' })}\n${JSON.stringify({ id: '1', prompt: 'p', prediction: 'y' })}\n`);
-    expect(((await readPredictions(file).catch((e: unknown) => e)) as Error).message).toMatch(/:2 \(id\): duplicate id `1` \(first on line 1\)/);
+    await writeFile(
+      file,
+      `${JSON.stringify({ id: 1, prompt: 'p', prediction: 'x' })}\n${JSON.stringify({ id: '1', prompt: 'p', prediction: 'y' })}\n`,
+    );
+    expect(((await readPredictions(file).catch((e: unknown) => e)) as Error).message).toMatch(
+      /:2 \(id\): duplicate id `1` \(first on line 1\)/,
+    );
   });
 
   it('refuses reference mode when a line has no reference', async () => {
     const file = join(dir, 'p.jsonl');
-    await writeFile(file, jsonl([{ id: 1, prompt: 'p', prediction: 'x', reference: 'x' }, { id: 2, prompt: 'p', prediction: 'x' }]));
-    await expect(runScore({ input: file, mode: 'reference', judge: createLocalJudge({ model: 'm', generate: async () => '' }), out: dir })).rejects.toThrow(/:2 \(reference\)/);
+    await writeFile(
+      file,
+      jsonl([
+        { id: 1, prompt: 'p', prediction: 'x', reference: 'x' },
+        { id: 2, prompt: 'p', prediction: 'x' },
+      ]),
+    );
+    await expect(
+      runScore({ input: file, mode: 'reference', judge: createLocalJudge({ model: 'm', generate: async () => '' }), out: dir }),
+    ).rejects.toThrow(/:2 \(reference\)/);
   });
 });

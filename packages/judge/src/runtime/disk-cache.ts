@@ -32,7 +32,11 @@ export function defaultJudgeCacheDir(env: Readonly<Record<string, string | undef
   const explicit = env.LORA_JUDGE_CACHE_DIR;
   if (explicit !== undefined && explicit !== '') return explicit;
   const xdg = env.XDG_CACHE_HOME;
-  return join(xdg !== undefined && xdg !== '' ? xdg : join(env.HOME !== undefined && env.HOME !== '' ? env.HOME : homedir(), '.cache'), 'lora', 'judge');
+  return join(
+    xdg !== undefined && xdg !== '' ? xdg : join(env.HOME !== undefined && env.HOME !== '' ? env.HOME : homedir(), '.cache'),
+    'lora',
+    'judge',
+  );
 }
 
 /** sha256 (hex) of provider, model and the full request, as a cache key. */

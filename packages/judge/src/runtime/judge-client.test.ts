@@ -14,7 +14,11 @@ import { backoffDelay } from './retry.js';
 
 const fast = { initialDelayMs: 5, maxDelayMs: 20 };
 const request = (i: number, good: 1 | 2 = 2) => ({
-  messages: pairwiseMessages({ prompt: `question ${i}`, response1: good === 1 ? '[good] a' : 'a', response2: good === 2 ? '[good] b' : 'b' }),
+  messages: pairwiseMessages({
+    prompt: `question ${i}`,
+    response1: good === 1 ? '[good] a' : 'a',
+    response2: good === 2 ? '[good] b' : 'b',
+  }),
   responseFormat: { name: 'pairwise_verdict', schema: PairwiseVerdictSchema },
 });
 
@@ -42,7 +46,9 @@ describe('JudgeClient retries', () => {
         { type: 'text', text: '{"reason":"x","winner":"response_3"}' },
       ],
     });
-    const client = new JudgeClient(createOpenAIJudge({ model: 'gpt-4o-mini', apiKey: 'k', baseURL: `${server.url}/v1`, timeoutMs: 250 }), { retry: { ...fast, maxRetries: 6 } });
+    const client = new JudgeClient(createOpenAIJudge({ model: 'gpt-4o-mini', apiKey: 'k', baseURL: `${server.url}/v1`, timeoutMs: 250 }), {
+      retry: { ...fast, maxRetries: 6 },
+    });
     const started = Date.now();
     const { value, cached } = await client.completeJson(request(1));
     expect(value.winner).toBe('response_2');
@@ -61,9 +67,17 @@ describe('JudgeClient retries', () => {
   it('survives the same faults on Gemini', async () => {
     server = await startJudgeServer({
       protocol: 'gemini',
-      faults: [{ type: 'status', status: 429, retryAfter: '0.2' }, { type: 'status', status: 503 }, { type: 'slow', delayMs: 1500 }, { type: 'malformed' }, { type: 'text', text: 'not json' }],
+      faults: [
+        { type: 'status', status: 429, retryAfter: '0.2' },
+        { type: 'status', status: 503 },
+        { type: 'slow', delayMs: 1500 },
+        { type: 'malformed' },
+        { type: 'text', text: 'not json' },
+      ],
     });
-    const client = new JudgeClient(createGeminiJudge({ model: 'gemini-2.5-flash', apiKey: 'k', baseUrl: server.url, timeoutMs: 250 }), { retry: { ...fast, maxRetries: 6 } });
+    const client = new JudgeClient(createGeminiJudge({ model: 'gemini-2.5-flash', apiKey: 'k', baseUrl: server.url, timeoutMs: 250 }), {
+      retry: { ...fast, maxRetries: 6 },
+    });
     const { value } = await client.completeJson(request(1, 1));
     expect(value.winner).toBe('response_1');
     expect(server.requests).toHaveLength(6);
@@ -72,8 +86,13 @@ describe('JudgeClient retries', () => {
   });
 
   it('gives up after maxRetries with the last error, and never retries a 400', async () => {
-    server = await startJudgeServer({ protocol: 'openai', faults: [500, 500, 500].map((status) => ({ type: 'status' as const, status })).concat([{ type: 'status', status: 400 }]) });
-    const client = new JudgeClient(createOpenAIJudge({ model: 'm', apiKey: 'k', baseURL: `${server.url}/v1` }), { retry: { ...fast, maxRetries: 2 } });
+    server = await startJudgeServer({
+      protocol: 'openai',
+      faults: [500, 500, 500].map((status) => ({ type: 'status' as const, status })).concat([{ type: 'status', status: 400 }]),
+    });
+    const client = new JudgeClient(createOpenAIJudge({ model: 'm', apiKey: 'k', baseURL: `${server.url}/v1` }), {
+      retry: { ...fast, maxRetries: 2 },
+    });
     const error = await client.completeJson(request(1)).catch((e: unknown) => e);
     expect(JudgeCallError.isInstance(error) && error.status).toBe(500);
     expect(server.requests).toHaveLength(3);
@@ -97,7 +116,10 @@ describe('JudgeClient retries', () => {
 describe('JudgeClient cache, limits and budget', () => {
   it('serves a rerun entirely from the on-disk cache (zero calls)', async () => {
     server = await startJudgeServer({ protocol: 'openai' });
-    const make = () => new JudgeClient(createOpenAIJudge({ model: 'gpt-4o-mini', apiKey: 'k', baseURL: `${server!.url}/v1` }), { cacheDir: join(dir, 'cache') });
+    const make = () =>
+      new JudgeClient(createOpenAIJudge({ model: 'gpt-4o-mini', apiKey: 'k', baseURL: `${server!.url}/v1` }), {
+        cacheDir: join(dir, 'cache'),
+      });
     const first = make();
     const a = await Promise.all([0, 1, 2, 3, 4].map((i) => first.completeJson(request(i))));
     expect(server.requests).toHaveLength(5);
@@ -108,7 +130,9 @@ describe('JudgeClient cache, limits and budget', () => {
     expect(b.map((r) => r.value)).toEqual(a.map((r) => r.value));
     expect(second.stats()).toMatchObject({ callsMade: 0, callsFromCache: 5, costUsd: 0 });
     // a different model is a different key
-    const other = new JudgeClient(createOpenAIJudge({ model: 'gpt-4o', apiKey: 'k', baseURL: `${server.url}/v1` }), { cacheDir: join(dir, 'cache') });
+    const other = new JudgeClient(createOpenAIJudge({ model: 'gpt-4o', apiKey: 'k', baseURL: `${server.url}/v1` }), {
+      cacheDir: join(dir, 'cache'),
+    });
     await other.completeJson(request(0));
     expect(server.requests).toHaveLength(6);
     const files = (await readdir(join(dir, 'cache'), { recursive: true })).filter((f) => f.endsWith('.json'));
@@ -126,7 +150,10 @@ describe('JudgeClient cache, limits and budget', () => {
 
   it('spaces call starts by the requests-per-minute limit', async () => {
     server = await startJudgeServer({ protocol: 'gemini' });
-    const client = new JudgeClient(createGeminiJudge({ model: 'g', apiKey: 'k', baseUrl: server.url }), { requestsPerMinute: 600, concurrency: 8 });
+    const client = new JudgeClient(createGeminiJudge({ model: 'g', apiKey: 'k', baseUrl: server.url }), {
+      requestsPerMinute: 600,
+      concurrency: 8,
+    });
     await Promise.all(Array.from({ length: 5 }, (_, i) => client.completeJson(request(i))));
     const times = server.requests.map((r) => r.at).sort((x, y) => x - y);
     expect(times[4]! - times[0]!).toBeGreaterThanOrEqual(390); // 4 gaps of 100 ms
@@ -135,7 +162,11 @@ describe('JudgeClient cache, limits and budget', () => {
   it('stops issuing calls at maxCalls but still serves cached answers', async () => {
     server = await startJudgeServer({ protocol: 'openai' });
     const cacheDir = join(dir, 'cache');
-    const client = new JudgeClient(createOpenAIJudge({ model: 'gpt-4o-mini', apiKey: 'k', baseURL: `${server.url}/v1` }), { cacheDir, maxCalls: 3, concurrency: 1 });
+    const client = new JudgeClient(createOpenAIJudge({ model: 'gpt-4o-mini', apiKey: 'k', baseURL: `${server.url}/v1` }), {
+      cacheDir,
+      maxCalls: 3,
+      concurrency: 1,
+    });
     const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => client.completeJson(request(i))));
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'rejected', 'rejected']);
     const reason = (results[3] as PromiseRejectedResult).reason as unknown;
@@ -149,12 +180,18 @@ describe('JudgeClient cache, limits and budget', () => {
     server = await startJudgeServer({ protocol: 'openai' });
     // 100 input + 20 output tokens per call at 1000/2000 USD per 1M = 0.14 USD per call
     const prices = { 'judge-x': { inputPerMillionUsd: 1000, outputPerMillionUsd: 2000 } };
-    const client = new JudgeClient(createOpenAIJudge({ model: 'judge-x-2025-01-01', apiKey: 'k', baseURL: `${server.url}/v1` }), { maxCostUsd: 0.3, prices, concurrency: 1 });
+    const client = new JudgeClient(createOpenAIJudge({ model: 'judge-x-2025-01-01', apiKey: 'k', baseURL: `${server.url}/v1` }), {
+      maxCostUsd: 0.3,
+      prices,
+      concurrency: 1,
+    });
     const results = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => client.completeJson(request(i))));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3); // 0, 0.14, 0.28 < 0.3; stops at 0.42
     expect(client.stats().costUsd).toBeCloseTo(0.42, 10);
     expect(client.budgetExceeded?.limit).toBe('cost');
-    expect(() => new JudgeClient(createOpenAIJudge({ model: 'unknown-model', apiKey: 'k' }), { maxCostUsd: 1 })).toThrow(/no price is known/);
+    expect(() => new JudgeClient(createOpenAIJudge({ model: 'unknown-model', apiKey: 'k' }), { maxCostUsd: 1 })).toThrow(
+      /no price is known/,
+    );
   });
 
   it('extracts JSON from fenced or chatty replies', () => {

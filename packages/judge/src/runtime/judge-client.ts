@@ -150,7 +150,9 @@ export class JudgeClient {
    * answers are cached. Throws {@link BudgetExceededError} when a cap stops a needed call, and
    * {@link JudgeCallError} when retries run out.
    */
-  async completeJson<S extends z.ZodType>(request: JudgeRequest & { responseFormat: { name: string; schema: S } }): Promise<JudgeJsonResult<z.output<S>>> {
+  async completeJson<S extends z.ZodType>(
+    request: JudgeRequest & { responseFormat: { name: string; schema: S } },
+  ): Promise<JudgeJsonResult<z.output<S>>> {
     const key = cacheKey(this.model.provider, this.model.modelId, {
       ...(this.model.endpoint === undefined ? {} : { endpoint: this.model.endpoint }),
       messages: request.messages,
@@ -172,7 +174,10 @@ export class JudgeClient {
     }
   }
 
-  private async resolve(key: string, request: JudgeRequest & { responseFormat: { name: string; schema: z.ZodType } }): Promise<JudgeJsonResult<unknown>> {
+  private async resolve(
+    key: string,
+    request: JudgeRequest & { responseFormat: { name: string; schema: z.ZodType } },
+  ): Promise<JudgeJsonResult<unknown>> {
     const schema = request.responseFormat.schema;
     const hit = await this.cache?.get(key);
     if (hit !== undefined) {
@@ -206,14 +211,23 @@ export class JudgeClient {
             const error = new JudgeCallError({
               provider: this.model.provider,
               kind: 'invalid-response',
-              message: json === undefined ? `reply is not JSON: ${completion.text.slice(0, 200)}` : `reply does not match schema \`${request.responseFormat.name}\`: ${parsed.error.message}`,
+              message:
+                json === undefined
+                  ? `reply is not JSON: ${completion.text.slice(0, 200)}`
+                  : `reply does not match schema \`${request.responseFormat.name}\`: ${parsed.error.message}`,
             });
             this.countFailure(error);
             throw error;
           }
           return { value: parsed.data as unknown, completion };
         },
-        { ...this.options.retry, onRetry: (event) => { this.counters.retries++; this.options.retry?.onRetry?.(event); } },
+        {
+          ...this.options.retry,
+          onRetry: (event) => {
+            this.counters.retries++;
+            this.options.retry?.onRetry?.(event);
+          },
+        },
       );
       await this.cache?.set(key, { provider: this.model.provider, model: this.model.modelId, completion });
       return { value, cached: false };

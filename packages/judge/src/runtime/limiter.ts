@@ -36,7 +36,8 @@ export class Limiter {
       return await task();
     } finally {
       const next = this.waiting.shift();
-      if (next) next(); // hands the slot over; `active` stays the same
+      if (next)
+        next(); // hands the slot over; `active` stays the same
       else this.active--;
     }
   }

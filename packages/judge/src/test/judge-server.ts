@@ -74,8 +74,14 @@ function extract(protocol: 'openai' | 'gemini', body: Record<string, unknown>): 
   if (protocol === 'openai') {
     const messages = (body['messages'] ?? []) as Array<{ role: string; content: string }>;
     return {
-      system: messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n'),
-      user: messages.filter((m) => m.role === 'user').map((m) => m.content).join('\n'),
+      system: messages
+        .filter((m) => m.role === 'system')
+        .map((m) => m.content)
+        .join('\n'),
+      user: messages
+        .filter((m) => m.role === 'user')
+        .map((m) => m.content)
+        .join('\n'),
     };
   }
   const sys = body['systemInstruction'] as { parts?: Array<{ text?: string }> } | undefined;
@@ -116,7 +122,14 @@ export async function startJudgeServer(options: JudgeServerOptions): Promise<Jud
     close: async () => {},
   };
   const timers = new Set<NodeJS.Timeout>();
-  const sleep = (ms: number) => new Promise<void>((resolve) => { const t = setTimeout(() => { timers.delete(t); resolve(); }, ms); timers.add(t); });
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        resolve();
+      }, ms);
+      timers.add(t);
+    });
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     inFlight++;
     state.maxInFlight = Math.max(state.maxInFlight, inFlight);
@@ -130,13 +143,18 @@ export async function startJudgeServer(options: JudgeServerOptions): Promise<Jud
         res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: `no route ${req.url}` } }));
         return;
       }
-      const action = state.faults.shift() ?? { type: 'brain' as const, ...(options.delayMs === undefined ? {} : { delayMs: options.delayMs }) };
+      const action = state.faults.shift() ?? {
+        type: 'brain' as const,
+        ...(options.delayMs === undefined ? {} : { delayMs: options.delayMs }),
+      };
       const { system, user } = extract(options.protocol, body);
       switch (action.type) {
         case 'status': {
           const headers: Record<string, string> = { 'content-type': 'application/json' };
           if (action.retryAfter !== undefined) headers['retry-after'] = action.retryAfter;
-          res.writeHead(action.status, headers).end(action.body ?? JSON.stringify({ error: { message: `injected ${action.status}`, code: action.status } }));
+          res
+            .writeHead(action.status, headers)
+            .end(action.body ?? JSON.stringify({ error: { message: `injected ${action.status}`, code: action.status } }));
           return;
         }
         case 'malformed':
@@ -147,11 +165,16 @@ export async function startJudgeServer(options: JudgeServerOptions): Promise<Jud
           return;
         case 'slow':
           await sleep(action.delayMs);
-          if (!res.destroyed) res.writeHead(200, { 'content-type': 'application/json' }).end(reply(options.protocol, JSON.stringify(brain(system, user, options.positionBias))));
+          if (!res.destroyed)
+            res
+              .writeHead(200, { 'content-type': 'application/json' })
+              .end(reply(options.protocol, JSON.stringify(brain(system, user, options.positionBias))));
           return;
         case 'brain':
           if (action.delayMs !== undefined) await sleep(action.delayMs);
-          res.writeHead(200, { 'content-type': 'application/json' }).end(reply(options.protocol, JSON.stringify(brain(system, user, options.positionBias))));
+          res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(reply(options.protocol, JSON.stringify(brain(system, user, options.positionBias))));
           return;
       }
     } finally {

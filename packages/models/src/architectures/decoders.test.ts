@@ -39,7 +39,10 @@ describe.each(TYPES)('%s tiny decoder', (type) => {
 
   it('left-padded batch generation matches each prompt generated alone', async () => {
     const model = await randomCausalLM(type, { seed: 3 });
-    const prompts = [[1, 4, 9], [1, 5, 6, 7, 8, 10]];
+    const prompts = [
+      [1, 4, 9],
+      [1, 5, 6, 7, 8, 10],
+    ];
     const batched = await generate(model, prompts, { maxNewTokens: 6, padTokenId: 0 });
     for (const [i, p] of prompts.entries()) {
       const alone = await generate(model, [p], { maxNewTokens: 6 });

@@ -86,9 +86,15 @@ export class LlamaAttention {
       const scale = queryMatrix !== undefined ? 1 : 1 / Math.sqrt(this.config.queryPreAttnScalar ?? d);
       // Every decoder here is causal (packing segments and sliding windows only mask more); without
       // padding no query row is fully masked, which the query-block split needs.
-      const out = groupedQueryAttention(q, k, v, t, { scale, mask: ctx.mask[type], softcap: this.config.attnLogitSoftcapping, causal: ctx.unpadded });
+      const out = groupedQueryAttention(q, k, v, t, {
+        scale,
+        mask: ctx.mask[type],
+        softcap: this.config.attnLogitSoftcapping,
+        causal: ctx.unpadded,
+      });
       // [B, KV, rep·T, D] is [B, H, T, D]; back to rows [B·T, H·D].
-      const merged = t === 1 ? tf.reshape(out, [b, h * d]) : tf.reshape(tf.transpose(tf.reshape(out, [b, h, t, d]), [0, 2, 1, 3]), [b * t, h * d]);
+      const merged =
+        t === 1 ? tf.reshape(out, [b, h * d]) : tf.reshape(tf.transpose(tf.reshape(out, [b, h, t, d]), [0, 2, 1, 3]), [b * t, h * d]);
       return this.oProj.apply(merged) as tf.Tensor2D;
     });
   }
@@ -194,11 +200,7 @@ export async function loadEmbeddingAndHead(
 }
 
 /** Loads `q_proj`, `k_proj`, `v_proj` of layer prefix `p`. */
-export async function loadQkv(
-  r: WeightReader,
-  config: ModelConfig,
-  p: string,
-): Promise<{ q: LinearLike; k: LinearLike; v: LinearLike }> {
+export async function loadQkv(r: WeightReader, config: ModelConfig, p: string): Promise<{ q: LinearLike; k: LinearLike; v: LinearLike }> {
   const { hiddenSize: dm, numAttentionHeads: h, numKeyValueHeads: kv, headDim: d, attentionBias: bias } = config;
   return {
     q: await r.linear(`${p}.self_attn.q_proj`, h * d, dm, bias),

@@ -2,7 +2,10 @@ import { LoraError } from '@lora/core';
 
 /** Thrown by {@link importOptional} when the package is not installed (a normal fallback). */
 export class OptionalPackageMissing extends LoraError {
-  constructor(readonly packageName: string, cause: unknown) {
+  constructor(
+    readonly packageName: string,
+    cause: unknown,
+  ) {
     super(`${packageName} is not installed`, { cause });
     this.name = 'OptionalPackageMissing';
   }

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { parseModelConfig } from '../config/model-config.js';
 import { tinyConfigJson, weightShapes } from '../test/random-model.js';
-import { assertFitsBackend, countParameters, estimateMemory, InsufficientMemoryError, WASM_HEAP_LIMIT_BYTES, wasmHeapBytes } from './memory.js';
+import {
+  assertFitsBackend,
+  countParameters,
+  estimateMemory,
+  InsufficientMemoryError,
+  WASM_HEAP_LIMIT_BYTES,
+  wasmHeapBytes,
+} from './memory.js';
 
 // SmolLM2-135M-Instruct's config as transformers writes it for the GGUF in ../shared (SOURCE.txt
 // gives 134,515,008 parameters).
@@ -52,7 +59,8 @@ describe('estimateMemory / assertFitsBackend', () => {
   });
 
   it('reproduces the wasm heap measured after one SmolLM2 LoRA step (1×64: 3186 MiB, 2×64: 3983 MiB, 4×64 aborted)', () => {
-    const mib = (batchSize: number) => wasmHeapBytes(estimateMemory(SMOLLM2, { kind: 'training', batchSize, sequenceLength: 64 }), 'training') / 2 ** 20;
+    const mib = (batchSize: number) =>
+      wasmHeapBytes(estimateMemory(SMOLLM2, { kind: 'training', batchSize, sequenceLength: 64 }), 'training') / 2 ** 20;
     expect(mib(1)).toBeGreaterThan(3186 * 0.95);
     expect(mib(1)).toBeLessThan(3186 * 1.1);
     expect(mib(2)).toBeGreaterThan(3983 * 0.95);

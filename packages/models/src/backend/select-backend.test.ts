@@ -2,13 +2,7 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, LoraError } from '@lora/core';
-import {
-  backendCandidates,
-  backendNames,
-  selectBackend,
-  selectFromCandidates,
-  type BackendCandidate,
-} from './select-backend.js';
+import { backendCandidates, backendNames, selectBackend, selectFromCandidates, type BackendCandidate } from './select-backend.js';
 import { smokeTestBackend } from './smoke-test.js';
 import { softwareAdapterReason } from './webgpu.js';
 

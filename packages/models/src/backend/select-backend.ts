@@ -142,9 +142,7 @@ export async function selectFromCandidates(
     log(`[lora] backend: ${candidate.name}${detail === undefined ? '' : ` (${detail})`} — ${reason}`);
     return { name: candidate.name, tfjsBackend: candidate.tfjsBackend, reason, tried };
   }
-  throw new LoraError(
-    `No tfjs backend could run: ${tried.map((t) => `${t.name} (${t.error})`).join(', ')}.`,
-  );
+  throw new LoraError(`No tfjs backend could run: ${tried.map((t) => `${t.name} (${t.error})`).join(', ')}.`);
 }
 
 /**

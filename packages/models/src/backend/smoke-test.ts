@@ -37,9 +37,7 @@ function expected(): { y: number[]; dx: number[]; dw: number[] } {
 function check(stage: string, backend: string, actual: ArrayLike<number>, wanted: readonly number[], rtol: number): void {
   const bad: string[] = [];
   if (actual.length !== wanted.length) {
-    throw new LoraError(
-      `Backend "${backend}" failed its smoke test (${stage}): got ${actual.length} values, expected ${wanted.length}.`,
-    );
+    throw new LoraError(`Backend "${backend}" failed its smoke test (${stage}): got ${actual.length} values, expected ${wanted.length}.`);
   }
   for (let i = 0; i < wanted.length; i++) {
     const a = actual[i] as number;

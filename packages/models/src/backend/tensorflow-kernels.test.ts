@@ -20,26 +20,47 @@ describe('tensorflowMatMulOp', () => {
 });
 
 /** Row-major reference product of `a` [batch..., m, k] (or transposed) and `b` with batch broadcasting. */
-function reference(a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean, av: Float32Array, bv: Float32Array): { shape: number[]; values: Float64Array } {
-  const as = a.shape, bs = b.shape;
-  const [am, ak] = ta ? [as[as.length - 1] as number, as[as.length - 2] as number] : [as[as.length - 2] as number, as[as.length - 1] as number];
+function reference(
+  a: tf.Tensor,
+  b: tf.Tensor,
+  ta: boolean,
+  tb: boolean,
+  av: Float32Array,
+  bv: Float32Array,
+): { shape: number[]; values: Float64Array } {
+  const as = a.shape,
+    bs = b.shape;
+  const [am, ak] = ta
+    ? [as[as.length - 1] as number, as[as.length - 2] as number]
+    : [as[as.length - 2] as number, as[as.length - 1] as number];
   const bn = tb ? (bs[bs.length - 2] as number) : (bs[bs.length - 1] as number);
-  const aBatch = as.slice(0, -2), bBatch = bs.slice(0, -2);
+  const aBatch = as.slice(0, -2),
+    bBatch = bs.slice(0, -2);
   const rank = Math.max(aBatch.length, bBatch.length);
   const pad = (s: number[]) => [...new Array<number>(rank - s.length).fill(1), ...s];
-  const pa = pad(aBatch), pb = pad(bBatch);
+  const pa = pad(aBatch),
+    pb = pad(bBatch);
   const batch = pa.map((d, i) => Math.max(d, pb[i] as number));
   const count = batch.reduce((x, y) => x * y, 1);
   const values = new Float64Array(count * am * bn);
   const index = (dims: number[], flat: number) => {
-    let off = 0, stride = 1, f = flat;
+    let off = 0,
+      stride = 1,
+      f = flat;
     const coords = batch.map((d) => 0 * d);
-    for (let i = batch.length - 1; i >= 0; i--) { coords[i] = f % (batch[i] as number); f = Math.floor(f / (batch[i] as number)); }
-    for (let i = dims.length - 1; i >= 0; i--) { off += ((dims[i] as number) === 1 ? 0 : (coords[i] as number)) * stride; stride *= dims[i] as number; }
+    for (let i = batch.length - 1; i >= 0; i--) {
+      coords[i] = f % (batch[i] as number);
+      f = Math.floor(f / (batch[i] as number));
+    }
+    for (let i = dims.length - 1; i >= 0; i--) {
+      off += ((dims[i] as number) === 1 ? 0 : (coords[i] as number)) * stride;
+      stride *= dims[i] as number;
+    }
     return off;
   };
   for (let n = 0; n < count; n++) {
-    const ao = index(pa, n) * am * ak, bo = index(pb, n) * ak * bn;
+    const ao = index(pa, n) * am * ak,
+      bo = index(pb, n) * ak * bn;
     for (let i = 0; i < am; i++)
       for (let j = 0; j < bn; j++) {
         let s = 0;
@@ -88,7 +109,11 @@ describe('matmul kernel (routed on tensorflow)', () => {
 // The argument-caching kernels (Reshape, Transpose, Mean, Sum, Concat, Cast) on tensorflow; the
 // same expectations hold for the stock kernels elsewhere.
 describe('shape and reduction kernels (cached arguments on tensorflow)', () => {
-  const x = () => tf.tensor3d(Float32Array.from({ length: 24 }, (_, i) => (i % 7) - 2.5), [2, 3, 4]);
+  const x = () =>
+    tf.tensor3d(
+      Float32Array.from({ length: 24 }, (_, i) => (i % 7) - 2.5),
+      [2, 3, 4],
+    );
 
   it('reshape, transpose, mean, sum, concat and cast give the host-computed values; nothing leaks', async () => {
     if (backend === 'tensorflow') expect(installTensorflowKernels()).toBe(true);
@@ -109,7 +134,8 @@ describe('shape and reduction kernels (cached arguments on tensorflow)', () => {
       const m = tf.mean(a, -1, true);
       expect(m.shape).toEqual([2, 3, 1]);
       const mv = await m.data();
-      for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) expect(mv[i * 3 + j]).toBeCloseTo((at(i, j, 0) + at(i, j, 1) + at(i, j, 2) + at(i, j, 3)) / 4, 6);
+      for (let i = 0; i < 2; i++)
+        for (let j = 0; j < 3; j++) expect(mv[i * 3 + j]).toBeCloseTo((at(i, j, 0) + at(i, j, 1) + at(i, j, 2) + at(i, j, 3)) / 4, 6);
       const s = tf.sum(a, [0, 2]);
       expect(s.shape).toEqual([3]);
       const sv = await s.data();

@@ -60,7 +60,8 @@ function asNodeBackend(backend: unknown): NodeBackend | undefined {
   if (b === null || typeof b !== 'object') return undefined;
   const binding = b.binding as Partial<NodeBinding> | undefined;
   if (typeof binding?.executeOp !== 'function' || typeof binding.TF_FLOAT !== 'number') return undefined;
-  if (typeof b.getInputTensorIds !== 'function' || typeof b.createOutputTensor !== 'function' || typeof b.incRef !== 'function') return undefined;
+  if (typeof b.getInputTensorIds !== 'function' || typeof b.createOutputTensor !== 'function' || typeof b.incRef !== 'function')
+    return undefined;
   if (typeof binding.createTensor !== 'function' || typeof binding.deleteTensor !== 'function') return undefined;
   return b as NodeBackend;
 }
@@ -178,7 +179,11 @@ function installConstantArgumentKernels(backend: NodeBackend): void {
       if (x.dtype !== 'float32' && !(op === 'Sum' && x.dtype === 'int32')) return undefined;
       const { axis, keepDims } = attrs as { axis: number | number[]; keepDims: boolean };
       const axes = tf.util.parseAxisParam(axis, x.shape);
-      const attrList = [{ name: 'keep_dims', type: binding.TF_ATTR_BOOL, value: keepDims }, typeAttr('T', tfType(x.dtype) as number), int32Attr('Tidx')];
+      const attrList = [
+        { name: 'keep_dims', type: binding.TF_ATTR_BOOL, value: keepDims },
+        typeAttr('T', tfType(x.dtype) as number),
+        int32Attr('Tidx'),
+      ];
       return run(op, attrList, [idOf(x), argument(axes)]);
     });
   }

@@ -11,8 +11,23 @@ const load = (file: string) => parseModelConfig(JSON.parse(readFileSync(join(CON
 describe('parseModelConfig on real checkpoint configs', () => {
   it('Llama 3.1 8B: GQA, llama3 rope scaling, eos list', () => {
     const c = load('Llama-3.1-8B.config.json');
-    expect(c).toMatchObject({ modelType: 'llama', hiddenSize: 4096, numHiddenLayers: 32, numAttentionHeads: 32, numKeyValueHeads: 8, headDim: 128, tieWordEmbeddings: false });
-    expect(c.rope.full_attention).toEqual({ type: 'llama3', theta: 500000, factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 });
+    expect(c).toMatchObject({
+      modelType: 'llama',
+      hiddenSize: 4096,
+      numHiddenLayers: 32,
+      numAttentionHeads: 32,
+      numKeyValueHeads: 8,
+      headDim: 128,
+      tieWordEmbeddings: false,
+    });
+    expect(c.rope.full_attention).toEqual({
+      type: 'llama3',
+      theta: 500000,
+      factor: 8,
+      lowFreqFactor: 1,
+      highFreqFactor: 4,
+      originalMaxPositionEmbeddings: 8192,
+    });
     expect(c.layerTypes.every((t) => t === 'full_attention')).toBe(true);
   });
 
@@ -25,7 +40,15 @@ describe('parseModelConfig on real checkpoint configs', () => {
   it('Qwen3 4B (and 2507): explicit head_dim, tied, no sliding window', () => {
     for (const file of ['Qwen3-4B.config.json', 'Qwen3-4B-Instruct-2507.config.json']) {
       const c = load(file);
-      expect(c).toMatchObject({ modelType: 'qwen3', hiddenSize: 2560, headDim: 128, numAttentionHeads: 32, numKeyValueHeads: 8, tieWordEmbeddings: true, slidingWindow: undefined });
+      expect(c).toMatchObject({
+        modelType: 'qwen3',
+        hiddenSize: 2560,
+        headDim: 128,
+        numAttentionHeads: 32,
+        numKeyValueHeads: 8,
+        tieWordEmbeddings: true,
+        slidingWindow: undefined,
+      });
       expect(c.layerTypes.every((t) => t === 'full_attention')).toBe(true);
     }
     expect(load('Qwen3-4B-Instruct-2507.config.json').rope.full_attention.theta).toBe(5_000_000);
@@ -34,7 +57,14 @@ describe('parseModelConfig on real checkpoint configs', () => {
   it('Gemma 3 1B: 5 local : 1 global, local rope base 10k, global 1M, query_pre_attn_scalar', () => {
     const c = load('gemma-3-1b-it.config.json');
     expect(c.modelType).toBe('gemma3_text');
-    expect(c.layerTypes.slice(0, 6)).toEqual(['sliding_attention', 'sliding_attention', 'sliding_attention', 'sliding_attention', 'sliding_attention', 'full_attention']);
+    expect(c.layerTypes.slice(0, 6)).toEqual([
+      'sliding_attention',
+      'sliding_attention',
+      'sliding_attention',
+      'sliding_attention',
+      'sliding_attention',
+      'full_attention',
+    ]);
     expect(c.rope.sliding_attention.theta).toBe(10000);
     expect(c.rope.full_attention.theta).toBe(1_000_000);
     expect(c.hiddenAct).toBe('gelu_pytorch_tanh');
@@ -75,7 +105,9 @@ describe('parseModelConfig errors', () => {
       }
     })();
     expect(UnsupportedModelError.isInstance(err)).toBe(true);
-    expect((err as Error).message).toMatch(/x\/config\.json: model_type "gpt2" is not supported\. Supported: llama, mistral, qwen3, gemma3_text/);
+    expect((err as Error).message).toMatch(
+      /x\/config\.json: model_type "gpt2" is not supported\. Supported: llama, mistral, qwen3, gemma3_text/,
+    );
   });
 
   it('names the malformed field', () => {
@@ -84,7 +116,9 @@ describe('parseModelConfig errors', () => {
   });
 
   it('rejects unsupported rope types and activations clearly', () => {
-    expect(() => parseModelConfig({ ...base, rope_scaling: { rope_type: 'yarn', factor: 4 } }, { file: 'c.json' })).toThrow(/rope type "yarn".*Supported: default, linear, llama3/);
+    expect(() => parseModelConfig({ ...base, rope_scaling: { rope_type: 'yarn', factor: 4 } }, { file: 'c.json' })).toThrow(
+      /rope type "yarn".*Supported: default, linear, llama3/,
+    );
     expect(() => parseModelConfig({ ...base, hidden_act: 'relu' }, { file: 'c.json' })).toThrow(/activation "relu"/);
   });
 
@@ -103,7 +137,9 @@ describe('parseModelConfig errors', () => {
       }
       throw new Error('accepted');
     };
-    expect(message({ num_hidden_layers: 1e12 })).toBe('m/config.json (num_hidden_layers): `num_hidden_layers`: 1000000000000 is not plausible (at most 1,024)');
+    expect(message({ num_hidden_layers: 1e12 })).toBe(
+      'm/config.json (num_hidden_layers): `num_hidden_layers`: 1000000000000 is not plausible (at most 1,024)',
+    );
     expect(message({ max_position_embeddings: 1 })).toMatch(/^m\/config\.json \(max_position_embeddings\): .*must be at least 2/);
     expect(message({ rms_norm_eps: 1e9 })).toMatch(/^m\/config\.json \(rms_norm_eps\): .*1000000000 is not plausible \(at most 0\.1\)/);
     expect(message({ vocab_size: 2 ** 31 })).toMatch(/\(vocab_size\)/);

@@ -333,17 +333,10 @@ function resolveLayerTypes(c: HfTextConfig, modelType: ModelType, source: Source
   }
 }
 
-function resolveRope(
-  c: HfTextConfig,
-  modelType: ModelType,
-  defaultTheta: number,
-  source: Source,
-): Record<LayerType, RopeConfig> {
+function resolveRope(c: HfTextConfig, modelType: ModelType, defaultTheta: number, source: Source): Record<LayerType, RopeConfig> {
   const params = c.rope_parameters;
   const perType =
-    params != null && ('full_attention' in params || 'sliding_attention' in params)
-      ? (params as Record<string, RopeParams>)
-      : undefined;
+    params != null && ('full_attention' in params || 'sliding_attention' in params) ? (params as Record<string, RopeParams>) : undefined;
   if (modelType === 'gemma3_text') {
     const full = perType?.full_attention ?? { rope_theta: c.rope_theta ?? defaultTheta, ...(c.rope_scaling ?? {}) };
     const sliding = perType?.sliding_attention ?? { rope_theta: c.rope_local_base_freq ?? 10000, rope_type: 'default' };
@@ -352,8 +345,7 @@ function resolveRope(
       sliding_attention: toRope(sliding, 10000, c, source, 'sliding_attention'),
     };
   }
-  const single: RopeParams =
-    perType?.full_attention ??
+  const single: RopeParams = perType?.full_attention ??
     (params as RopeParams | null | undefined) ?? { rope_theta: c.rope_theta ?? defaultTheta, ...(c.rope_scaling ?? {}) };
   const rope = toRope({ rope_theta: c.rope_theta ?? defaultTheta, ...single }, defaultTheta, c, source, 'rope');
   return { full_attention: rope, sliding_attention: rope };

@@ -17,7 +17,7 @@ async function tinyModel(eos: number | number[], generationEos?: number[]): Prom
   return createCausalLM(config, randomWeights(config, 6, 0.5), 'tiny');
 }
 
-describe('generate stops at the model\'s end-of-sequence ids by default', () => {
+describe("generate stops at the model's end-of-sequence ids by default", () => {
   const prompt = [1, 7, 3];
   let free: number[];
   /** First index whose token did not occur before it, from `from` on. */
@@ -51,7 +51,9 @@ describe('generate stops at the model\'s end-of-sequence ids by default', () => 
     expect(off.sequences[0]).toEqual(free);
     expect(off.finishReasons).toEqual(['length']);
     // An explicit list replaces the defaults.
-    expect((await generate(model, [prompt], { maxNewTokens: 12, stopTokenIds: [free[0] as number] })).sequences[0]).toEqual(free.slice(0, 1));
+    expect((await generate(model, [prompt], { maxNewTokens: 12, stopTokenIds: [free[0] as number] })).sequences[0]).toEqual(
+      free.slice(0, 1),
+    );
     model.dispose();
   });
 });

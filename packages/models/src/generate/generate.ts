@@ -50,7 +50,11 @@ export interface GenerateOutput {
  * const full = await generate(model, [[1]], { maxNewTokens: 50, stopTokenIds: [] }); // never stops early
  * ```
  */
-export async function generate(model: CausalLM, prompts: readonly (readonly number[])[], options: GenerateOptions): Promise<GenerateOutput> {
+export async function generate(
+  model: CausalLM,
+  prompts: readonly (readonly number[])[],
+  options: GenerateOptions,
+): Promise<GenerateOutput> {
   if (prompts.length === 0) throw new InvalidArgumentError({ argument: 'prompts', message: 'at least one prompt is required.' });
   prompts.forEach((p, i) => {
     if (p.length === 0) {

@@ -39,7 +39,10 @@ describe('decodeTensor (vs torch/numpy)', () => {
     const r = await SafetensorsReader.open(file);
     try {
       for (const [name, t] of Object.entries(fixtures['int_overflow.safetensors'].tensors)) {
-        const error = await r.get(name).then(() => undefined, (e: unknown) => e);
+        const error = await r.get(name).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(FileFormatError.isInstance(error), name).toBe(true);
         expect((error as FileFormatError).file).toBe(file);
         expect((error as FileFormatError).field).toBe(name);

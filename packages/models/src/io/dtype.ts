@@ -7,8 +7,28 @@ import type { HostTensor } from './host-tensor.js';
  * serializer does.
  */
 export const SAFETENSORS_DTYPES = [
-  'BOOL', 'F4', 'F6_E2M3', 'F6_E3M2', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'F8_E8M0', 'F8_E4M3FNUZ',
-  'F8_E5M2FNUZ', 'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'C64', 'F64', 'I64', 'U64',
+  'BOOL',
+  'F4',
+  'F6_E2M3',
+  'F6_E3M2',
+  'U8',
+  'I8',
+  'F8_E5M2',
+  'F8_E4M3',
+  'F8_E8M0',
+  'F8_E4M3FNUZ',
+  'F8_E5M2FNUZ',
+  'I16',
+  'U16',
+  'F16',
+  'BF16',
+  'I32',
+  'U32',
+  'F32',
+  'C64',
+  'F64',
+  'I64',
+  'U64',
 ] as const;
 
 /** A safetensors dtype name such as `"BF16"`. */
@@ -16,13 +36,46 @@ export type SafetensorsDtype = (typeof SAFETENSORS_DTYPES)[number];
 
 /** The dtypes {@link decodeTensor} turns into a {@link HostTensor}; the others are raw-only. */
 export const DECODABLE_DTYPES: readonly SafetensorsDtype[] = [
-  'F64', 'F32', 'F16', 'BF16', 'F8_E4M3', 'F8_E5M2', 'I64', 'I32', 'I16', 'I8', 'U64', 'U32', 'U16', 'U8', 'BOOL',
+  'F64',
+  'F32',
+  'F16',
+  'BF16',
+  'F8_E4M3',
+  'F8_E5M2',
+  'I64',
+  'I32',
+  'I16',
+  'I8',
+  'U64',
+  'U32',
+  'U16',
+  'U8',
+  'BOOL',
 ];
 
 const BITS: Record<SafetensorsDtype, number> = {
-  BOOL: 8, F4: 4, F6_E2M3: 6, F6_E3M2: 6, U8: 8, I8: 8, F8_E5M2: 8, F8_E4M3: 8, F8_E8M0: 8,
-  F8_E4M3FNUZ: 8, F8_E5M2FNUZ: 8, I16: 16, U16: 16, F16: 16, BF16: 16, I32: 32, U32: 32, F32: 32,
-  C64: 64, F64: 64, I64: 64, U64: 64,
+  BOOL: 8,
+  F4: 4,
+  F6_E2M3: 6,
+  F6_E3M2: 6,
+  U8: 8,
+  I8: 8,
+  F8_E5M2: 8,
+  F8_E4M3: 8,
+  F8_E8M0: 8,
+  F8_E4M3FNUZ: 8,
+  F8_E5M2FNUZ: 8,
+  I16: 16,
+  U16: 16,
+  F16: 16,
+  BF16: 16,
+  I32: 32,
+  U32: 32,
+  F32: 32,
+  C64: 64,
+  F64: 64,
+  I64: 64,
+  U64: 64,
 };
 
 /** Size of one element in bits (4 and 6 for the sub-byte float formats). */
@@ -229,9 +282,21 @@ export function decodeTensor(raw: RawTensor, where: TensorLocation): HostTensor 
   const n = numElements(raw.shape);
   const shape = [...raw.shape];
   switch (raw.dtype) {
-    case 'F32': case 'F16': case 'BF16': case 'F64': case 'F8_E4M3': case 'F8_E5M2':
+    case 'F32':
+    case 'F16':
+    case 'BF16':
+    case 'F64':
+    case 'F8_E4M3':
+    case 'F8_E5M2':
       return { dtype: 'float32', shape, data: decodeFloat(raw, n) };
-    case 'I64': case 'I32': case 'I16': case 'I8': case 'U64': case 'U32': case 'U16': case 'U8':
+    case 'I64':
+    case 'I32':
+    case 'I16':
+    case 'I8':
+    case 'U64':
+    case 'U32':
+    case 'U16':
+    case 'U8':
       return { dtype: 'int32', shape, data: decodeInt(raw, n, where) };
     case 'BOOL':
       return { dtype: 'bool', shape, data: raw.bytes.map((b) => (b === 0 ? 0 : 1)) };
@@ -240,8 +305,7 @@ export function decodeTensor(raw: RawTensor, where: TensorLocation): HostTensor 
         file: where.file,
         field: where.tensor,
         message:
-          `dtype ${raw.dtype} cannot be decoded (supported: ${DECODABLE_DTYPES.join(', ')}); ` +
-          'read the bytes with getRaw() instead',
+          `dtype ${raw.dtype} cannot be decoded (supported: ${DECODABLE_DTYPES.join(', ')}); ` + 'read the bytes with getRaw() instead',
       });
   }
 }
@@ -250,8 +314,15 @@ export function decodeTensor(raw: RawTensor, where: TensorLocation): HostTensor 
 export type EncodableData = Float32Array | Float64Array | Int32Array | Uint8Array;
 
 const INT_RANGE: Partial<Record<SafetensorsDtype, readonly [number, number]>> = {
-  I8: [-128, 127], U8: [0, 255], I16: [-32768, 32767], U16: [0, 65535], BOOL: [0, 1],
-  I32: [-2147483648, 2147483647], U32: [0, 2147483647], I64: [-2147483648, 2147483647], U64: [0, 2147483647],
+  I8: [-128, 127],
+  U8: [0, 255],
+  I16: [-32768, 32767],
+  U16: [0, 65535],
+  BOOL: [0, 1],
+  I32: [-2147483648, 2147483647],
+  U32: [0, 2147483647],
+  I64: [-2147483648, 2147483647],
+  U64: [0, 2147483647],
 };
 
 function encodeInt(dtype: SafetensorsDtype, data: Int32Array | Uint8Array, tensor: string): Uint8Array {
@@ -267,13 +338,17 @@ function encodeInt(dtype: SafetensorsDtype, data: Int32Array | Uint8Array, tenso
   const bytes = n * (BITS[dtype] / 8);
   const out = new Uint8Array(bytes);
   switch (dtype) {
-    case 'I8': case 'U8': case 'BOOL':
+    case 'I8':
+    case 'U8':
+    case 'BOOL':
       out.set(data);
       break;
-    case 'I16': case 'U16':
+    case 'I16':
+    case 'U16':
       new Int16Array(out.buffer).set(data);
       break;
-    case 'I32': case 'U32':
+    case 'I32':
+    case 'U32':
       new Int32Array(out.buffer).set(data);
       break;
     default: {

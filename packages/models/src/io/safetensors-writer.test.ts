@@ -84,9 +84,9 @@ describe('writeSafetensors', () => {
     const path = join(tmp, 'keep.safetensors');
     await writeSafetensors(path, { a: { dtype: 'U8', shape: [1], data: Uint8Array.of(1) } });
     const before = readFileSync(path);
-    await expect(
-      writeSafetensors(path, { a: { dtype: 'U8', shape: [1], data: Int32Array.of(300) } }),
-    ).rejects.toThrow(/out of range for U8/);
+    await expect(writeSafetensors(path, { a: { dtype: 'U8', shape: [1], data: Int32Array.of(300) } })).rejects.toThrow(
+      /out of range for U8/,
+    );
     expect(readFileSync(path).equals(before)).toBe(true);
     expect(readdirSync(tmp).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });

@@ -1,13 +1,5 @@
 import { InvalidArgumentError } from '@lora/core';
-import {
-  dtypeBits,
-  dtypeRank,
-  encodeTensor,
-  numElements,
-  SAFETENSORS_DTYPES,
-  type EncodableData,
-  type SafetensorsDtype,
-} from './dtype.js';
+import { dtypeBits, dtypeRank, encodeTensor, numElements, SAFETENSORS_DTYPES, type EncodableData, type SafetensorsDtype } from './dtype.js';
 import { MAX_HEADER_SIZE } from './safetensors-header.js';
 
 /**
@@ -131,10 +123,7 @@ function tensorBytes(t: PlannedTensor): Uint8Array {
  * );
  * ```
  */
-export function serializeSafetensors(
-  tensors: Readonly<Record<string, TensorToWrite>>,
-  options: SafetensorsWriteOptions = {},
-): Uint8Array {
+export function serializeSafetensors(tensors: Readonly<Record<string, TensorToWrite>>, options: SafetensorsWriteOptions = {}): Uint8Array {
   const { head, tensors: planned, totalBytes } = plan(tensors, options);
   const out = new Uint8Array(totalBytes);
   out.set(head, 0);

@@ -59,7 +59,9 @@ describe('ShardedWeightSource', () => {
     const [first] = Object.values(index.weight_map);
     index.weight_map['model.norm.weight'] = first ?? '';
     writeFileSync(path, JSON.stringify(index));
-    await expect(ShardedWeightSource.open(path)).rejects.toThrow(/\(model\.norm\.weight\): shard "model-00001-of-00003\.safetensors" has no tensor/);
+    await expect(ShardedWeightSource.open(path)).rejects.toThrow(
+      /\(model\.norm\.weight\): shard "model-00001-of-00003\.safetensors" has no tensor/,
+    );
   });
 
   it('validates the index with a schema', async () => {

@@ -163,7 +163,8 @@ export async function openWeights(dir: string, options: OpenWeightsOptions = {})
     throw new AssetNotFoundError({
       asset: `safetensors weights in ${dir}`,
       searched: [single, index],
-      hint: 'a Hugging Face model directory holds model.safetensors, or model.safetensors.index.json and its shards; ' +
+      hint:
+        'a Hugging Face model directory holds model.safetensors, or model.safetensors.index.json and its shards; ' +
         'PyTorch .bin checkpoints must be converted to safetensors first',
       cause: error,
     });

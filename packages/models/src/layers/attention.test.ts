@@ -44,7 +44,10 @@ describe('scaledDotProductAttention', () => {
     const ref = tf.grads((a: tf.Tensor, c: tf.Tensor, e: tf.Tensor) =>
       tf.sum(tf.mul(reference(a as tf.Tensor4D, c as tf.Tensor4D, e as tf.Tensor4D, scale, mask), weights)),
     )([q, k, v]);
-    await expectTensorsClose(scaledDotProductAttention(q, k, v, { scale, mask, causal }), reference(q, k, v, scale, mask), { rtol: 1e-5, atol: 1e-5 });
+    await expectTensorsClose(scaledDotProductAttention(q, k, v, { scale, mask, causal }), reference(q, k, v, scale, mask), {
+      rtol: 1e-5,
+      atol: 1e-5,
+    });
     for (const [i, g] of ours.entries()) {
       expect(g.shape).toEqual([q, k, v][i]?.shape);
       await expectTensorsClose(g, ref[i] as tf.Tensor, { rtol: 1e-4, atol: 1e-5 });
@@ -59,7 +62,9 @@ describe('scaledDotProductAttention', () => {
     const mask = attentionMask({ batch: 1, queryLength: 16, keyLength: 16, offset: 0 });
     const before = tf.memory().numTensors;
     scaledDotProductAttention(q, kv, kv, { scale: 0.3, mask }).dispose();
-    tf.grads((a: tf.Tensor) => tf.sum(scaledDotProductAttention(a as tf.Tensor4D, kv, kv, { scale: 0.3, mask })))([q]).forEach((g) => g.dispose());
+    tf.grads((a: tf.Tensor) => tf.sum(scaledDotProductAttention(a as tf.Tensor4D, kv, kv, { scale: 0.3, mask })))([q]).forEach((g) =>
+      g.dispose(),
+    );
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([q, kv, mask as tf.Tensor]);
   });

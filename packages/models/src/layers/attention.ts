@@ -38,12 +38,7 @@ const GROUPED_MIN_ROWS = 8;
  * transformers' `repeat_kv` does, but without copying keys: the query heads of a group are folded
  * into the row axis.
  */
-export function scaledDotProductAttention(
-  q: tf.Tensor4D,
-  k: tf.Tensor4D,
-  v: tf.Tensor4D,
-  options: AttentionOptions,
-): tf.Tensor4D {
+export function scaledDotProductAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, options: AttentionOptions): tf.Tensor4D {
   return tf.tidy(() => {
     const [b, h, t, d] = q.shape;
     const kv = k.shape[1];
@@ -77,7 +72,8 @@ export function groupedQueryAttention(
       if (options.causal === true && queryLength >= CAUSAL_SPLIT_MIN_LENGTH) return causalQueryBlocks(qg, k, v, queryLength, options);
       return batchedAttentionWithGradient(qg, k, v, queryLength, options);
     }
-    if (options.softcap !== undefined || rows < GROUPED_MIN_ROWS || fastFlaggedMatMul()) return batchedAttention(qg, k, v, queryLength, options);
+    if (options.softcap !== undefined || rows < GROUPED_MIN_ROWS || fastFlaggedMatMul())
+      return batchedAttention(qg, k, v, queryLength, options);
     if (!isRecordingGradients()) return perGroupForward(qg, k, v, queryLength, options).out;
     const run = tf.customGrad(((qIn: tf.Tensor4D, kIn: tf.Tensor4D, vIn: tf.Tensor4D, save: tf.GradSaveFunc) => {
       const { out, q3, k3, v3, probs } = perGroupForward(qIn, kIn, vIn, queryLength, options);
@@ -137,7 +133,13 @@ function batchedAttention(qg: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, query
  * 3.1 ms for `[32, 512, 256]ᵀ × [32, 512, 8]` on tensorflow, where `(dOutᵀ · probs)ᵀ` takes 0.9 ms
  * plus a transpose of the small `[.., D, S]` result. The softmax backward is `p ⊙ (dp − Σ dp ⊙ p)`.
  */
-function batchedAttentionWithGradient(qg: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, queryLength: number, options: AttentionOptions): tf.Tensor4D {
+function batchedAttentionWithGradient(
+  qg: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  queryLength: number,
+  options: AttentionOptions,
+): tf.Tensor4D {
   const scale = options.scale;
   const run = tf.customGrad(((qIn: tf.Tensor4D, kIn: tf.Tensor4D, vIn: tf.Tensor4D, save: tf.GradSaveFunc) => {
     const qs = scale === 1 ? qIn : (tf.mul(qIn, scale) as tf.Tensor4D);
@@ -178,7 +180,10 @@ function causalQueryBlocks(qg: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, quer
   const half = Math.floor(queryLength / 2);
   const q4 = tf.reshape(qg, [b * kv, rep, queryLength, d]);
   const outs: tf.Tensor[] = [];
-  for (const [start, end] of [[0, half], [half, queryLength]] as const) {
+  for (const [start, end] of [
+    [0, half],
+    [half, queryLength],
+  ] as const) {
     const length = end - start;
     const keys = offset + end;
     const qb = tf.reshape(tf.slice(q4, [0, 0, start, 0], [-1, -1, length, -1]), [b, kv, rep * length, d]) as tf.Tensor4D;

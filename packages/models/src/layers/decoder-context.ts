@@ -149,7 +149,11 @@ export function decoderContext(
     const s = sin[type];
     if (c === undefined || s === undefined) continue;
     // Column j of the matrix: cos_j at row j and the signed sin_j at the row rotateHalf maps to j.
-    const matrix = tf.reshape(tf.add(tf.mul(rope.identity, c), tf.mul(rope.rotateHalf, s)), [batch, config.headDim, config.headDim]) as tf.Tensor3D;
+    const matrix = tf.reshape(tf.add(tf.mul(rope.identity, c), tf.mul(rope.rotateHalf, s)), [
+      batch,
+      config.headDim,
+      config.headDim,
+    ]) as tf.Tensor3D;
     ropeMatrix[type] = matrix;
     queryRopeMatrix[type] = tf.mul(matrix, scale) as tf.Tensor3D;
   }

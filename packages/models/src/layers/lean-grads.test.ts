@@ -40,7 +40,10 @@ describe('variableGradsLean', () => {
     const b = tf.variable(tf.tensor2d([1.5, -0.2, 0.9, 0.1, -0.8, 0.6], [3, 2]), true, 'lean-b');
     const unused = tf.variable(tf.scalar(3), true, 'lean-unused');
     const frozen = tf.variable(tf.scalar(2), false, 'lean-frozen');
-    const passThrough = tf.customGrad(((x: tf.Tensor) => ({ value: tf.clone(x), gradFunc: (dy: tf.Tensor) => dy })) as never) as unknown as (x: tf.Tensor) => tf.Tensor;
+    const passThrough = tf.customGrad(((x: tf.Tensor) => ({
+      value: tf.clone(x),
+      gradFunc: (dy: tf.Tensor) => dy,
+    })) as never) as unknown as (x: tf.Tensor) => tf.Tensor;
     const f = () =>
       tf.tidy(() => {
         const h = tf.matMul(a, b); // [2, 2]
@@ -63,7 +66,14 @@ describe('variableGradsLean', () => {
     }
     const vars = model.trainableVariables();
     expect(vars.length).toBeGreaterThan(0);
-    const ids = tf.tensor2d([[1, 5, 9, 2, 7, 3], [4, 4, 8, 1, 0, 6]], [2, 6], 'int32');
+    const ids = tf.tensor2d(
+      [
+        [1, 5, 9, 2, 7, 3],
+        [4, 4, 8, 1, 0, 6],
+      ],
+      [2, 6],
+      'int32',
+    );
     const f = () => tf.tidy(() => tf.mean(tf.square(model.forward(ids))) as tf.Scalar);
     await expectSameAsTfjs(f, vars);
     ids.dispose();

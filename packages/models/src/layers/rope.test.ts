@@ -38,6 +38,20 @@ describe('applyRope', () => {
     const [refGrad] = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(reference(a as tf.Tensor4D, invFreq, positions), w)))([x]);
     expect(grad?.shape).toEqual(x.shape);
     await expectTensorsClose(grad as tf.Tensor, refGrad as tf.Tensor, { rtol: 1e-6, atol: 1e-6 });
-    tf.dispose([invFreq, x, tables.cos, tables.sin, idx, cos, sin, rotate, expected, inference, w, grad as tf.Tensor, refGrad as tf.Tensor]);
+    tf.dispose([
+      invFreq,
+      x,
+      tables.cos,
+      tables.sin,
+      idx,
+      cos,
+      sin,
+      rotate,
+      expected,
+      inference,
+      w,
+      grad as tf.Tensor,
+      refGrad as tf.Tensor,
+    ]);
   });
 });

@@ -33,12 +33,31 @@ describe.skipIf(assets === undefined)(`readLlama2cCheckpoint on stories260K.bin$
 
   it('maps the header to a Llama config.json (values from SOURCE.txt)', () => {
     expect(ckpt.header).toEqual({
-      dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4, vocabSize: 512, seqLen: 512, sharedClassifier: true,
+      dim: 64,
+      hiddenDim: 172,
+      nLayers: 5,
+      nHeads: 8,
+      nKvHeads: 4,
+      vocabSize: 512,
+      seqLen: 512,
+      sharedClassifier: true,
     });
     expect(ckpt.config).toMatchObject({
-      model_type: 'llama', hidden_size: 64, intermediate_size: 172, num_hidden_layers: 5, num_attention_heads: 8,
-      num_key_value_heads: 4, head_dim: 8, vocab_size: 512, max_position_embeddings: 512, rms_norm_eps: 1e-5,
-      rope_theta: 10000, tie_word_embeddings: true, bos_token_id: 1, eos_token_id: 2, hidden_act: 'silu',
+      model_type: 'llama',
+      hidden_size: 64,
+      intermediate_size: 172,
+      num_hidden_layers: 5,
+      num_attention_heads: 8,
+      num_key_value_heads: 4,
+      head_dim: 8,
+      vocab_size: 512,
+      max_position_embeddings: 512,
+      rms_norm_eps: 1e-5,
+      rope_theta: 10000,
+      tie_word_embeddings: true,
+      bos_token_id: 1,
+      eos_token_id: 2,
+      hidden_act: 'silu',
     });
   });
 
@@ -79,7 +98,10 @@ describe.skipIf(assets === undefined)(`readLlama2cCheckpoint on stories260K.bin$
   it('turns interleaved RoPE into rotate-half RoPE without changing attention scores', async () => {
     // llama2.c's q/k for layer 0 straight from the file, rotated as run.c does (pairs 2i, 2i+1),
     // against the converted q_proj/k_proj rotated as HF does (pairs i, i + hd/2).
-    const dim = 64, hd = 8, kvDim = 32, pos = 7;
+    const dim = 64,
+      hd = 8,
+      kvDim = 32,
+      pos = 7;
     const qOff = 512 * 64 + 5 * 64;
     const kOff = qOff + 5 * 64 * 64;
     const rng = new Rng(1);
@@ -91,7 +113,9 @@ describe.skipIf(assets === undefined)(`readLlama2cCheckpoint on stories260K.bin$
       const out = [...v];
       for (let h = 0; h < v.length / hd; h++) {
         for (let i = 0; i < hd / 2; i++) {
-          const a = v[h * hd + 2 * i] ?? 0, b = v[h * hd + 2 * i + 1] ?? 0, t = angle(i);
+          const a = v[h * hd + 2 * i] ?? 0,
+            b = v[h * hd + 2 * i + 1] ?? 0,
+            t = angle(i);
           out[h * hd + 2 * i] = a * Math.cos(t) - b * Math.sin(t);
           out[h * hd + 2 * i + 1] = a * Math.sin(t) + b * Math.cos(t);
         }
@@ -102,7 +126,9 @@ describe.skipIf(assets === undefined)(`readLlama2cCheckpoint on stories260K.bin$
       const out = [...v];
       for (let h = 0; h < v.length / hd; h++) {
         for (let i = 0; i < hd / 2; i++) {
-          const a = v[h * hd + i] ?? 0, b = v[h * hd + i + hd / 2] ?? 0, t = angle(i);
+          const a = v[h * hd + i] ?? 0,
+            b = v[h * hd + i + hd / 2] ?? 0,
+            t = angle(i);
           out[h * hd + i] = a * Math.cos(t) - b * Math.sin(t);
           out[h * hd + i + hd / 2] = b * Math.cos(t) + a * Math.sin(t);
         }

@@ -181,9 +181,10 @@ export function parseLlama2cCheckpoint(bytes: Uint8Array, file: string): Llama2c
     end += size;
   }
   if (end !== bytes.byteLength) {
-    const hint = header.sharedClassifier && bytes.byteLength - end === header.vocabSize * header.dim * 4
-      ? ' The extra bytes are exactly one [vocab, dim] classifier: the header vocab_size should be negative for an unshared classifier.'
-      : '';
+    const hint =
+      header.sharedClassifier && bytes.byteLength - end === header.vocabSize * header.dim * 4
+        ? ' The extra bytes are exactly one [vocab, dim] classifier: the header vocab_size should be negative for an unshared classifier.'
+        : '';
     throw new FileFormatError({
       file,
       field: 'size',

@@ -17,7 +17,14 @@ if (assets === undefined) console.warn(`[stories260K] ${skipReason}`);
 const dir = assets === undefined ? '' : join(assets, 'models', 'stories260K');
 const fixtures = new URL('../../../../fixtures/llama2c/', import.meta.url);
 
-interface GenCase { name: string; prompt: string; steps: number; stdout: string; promptIds: number[]; generatedIds: number[] }
+interface GenCase {
+  name: string;
+  prompt: string;
+  steps: number;
+  stdout: string;
+  promptIds: number[];
+  generatedIds: number[];
+}
 const { cases } = JSON.parse(readFileSync(new URL('stories260K-greedy.json', fixtures), 'utf8')) as { cases: GenCase[] };
 const reference200 = readFileSync(new URL('stories260K-greedy-200.txt', fixtures), 'utf8');
 
@@ -48,7 +55,7 @@ describe.skipIf(assets === undefined)(`stories260K matches llama2.c run.c${asset
     }
   });
 
-  it('greedy-generates run.c\'s tokens, from BOS and from prompts', async () => {
+  it("greedy-generates run.c's tokens, from BOS and from prompts", async () => {
     const before = tf.memory().numTensors;
     for (const c of cases) {
       // Prompt ids are run.c's own (the tokenizer's parity is tested in @lora/data).
@@ -64,7 +71,11 @@ describe.skipIf(assets === undefined)(`stories260K matches llama2.c run.c${asset
   it('reproduces the prompted references in one left-padded batch', async () => {
     const prompted = cases.filter((c) => c.prompt !== '');
     const maxNewTokens = Math.min(...prompted.map((c) => c.generatedIds.length));
-    const { sequences } = await generate(model, prompted.map((c) => c.promptIds), { maxNewTokens, temperature: 0 });
+    const { sequences } = await generate(
+      model,
+      prompted.map((c) => c.promptIds),
+      { maxNewTokens, temperature: 0 },
+    );
     prompted.forEach((c, b) => expect(sequences[b], c.name).toEqual(c.generatedIds.slice(0, maxNewTokens)));
   });
 });

@@ -40,8 +40,10 @@ export async function scoreContinuations(
 ): Promise<ScoreResult[]> {
   const batchSize = options.batchSize ?? 8;
   requests.forEach((r, i) => {
-    if (r.prompt.length === 0) throw new InvalidArgumentError({ argument: `requests[${i}].prompt`, message: 'must hold at least one token (e.g. BOS).' });
-    if (r.continuation.length === 0) throw new InvalidArgumentError({ argument: `requests[${i}].continuation`, message: 'must hold at least one token.' });
+    if (r.prompt.length === 0)
+      throw new InvalidArgumentError({ argument: `requests[${i}].prompt`, message: 'must hold at least one token (e.g. BOS).' });
+    if (r.continuation.length === 0)
+      throw new InvalidArgumentError({ argument: `requests[${i}].continuation`, message: 'must hold at least one token.' });
   });
   const results: ScoreResult[] = [];
   for (let start = 0; start < requests.length; start += batchSize) {

@@ -44,7 +44,8 @@ export function setupTestBackend(): Promise<TestBackend> {
     if (!ok) throw new Error(`could not initialise tfjs backend "${wanted}"`);
     await tf.ready();
     // As selectBackend does: the shape-routed matmul kernel of the tensorflow backend.
-    if (wanted === 'tensorflow' && !installTensorflowKernels()) throw new Error('the tensorflow backend lacks the tfjs-node internals installTensorflowKernels needs');
+    if (wanted === 'tensorflow' && !installTensorflowKernels())
+      throw new Error('the tensorflow backend lacks the tfjs-node internals installTensorflowKernels needs');
     return wanted;
   })();
   return ready;

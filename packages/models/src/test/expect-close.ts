@@ -9,10 +9,7 @@ export interface CloseReport {
 }
 
 /** Compares element-wise: |a-b| <= atol + rtol*|b|. Returns the error report. */
-export function compareArrays(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-): CloseReport {
+export function compareArrays(actual: ArrayLike<number>, expected: ArrayLike<number>): CloseReport {
   if (actual.length !== expected.length) {
     throw new Error(`length mismatch: actual ${actual.length}, expected ${expected.length}`);
   }
@@ -33,12 +30,7 @@ export function compareArrays(
   return { maxAbs, maxRel, worst };
 }
 
-function assertClose(
-  a: ArrayLike<number>,
-  e: ArrayLike<number>,
-  rtol: number,
-  atol: number,
-): CloseReport {
+function assertClose(a: ArrayLike<number>, e: ArrayLike<number>, rtol: number, atol: number): CloseReport {
   const report = compareArrays(a, e);
   for (let i = 0; i < a.length; i++) {
     const x = a[i] as number;
@@ -84,8 +76,6 @@ export async function expectTensorsClose(
   expected: ArrayLike<number> | tf.Tensor,
   { rtol = 1e-5, atol = 1e-6 }: { rtol?: number; atol?: number } = {},
 ): Promise<CloseReport> {
-  const [a, e] = await Promise.all(
-    [actual, expected].map((v) => (v instanceof tf.Tensor ? v.data() : Promise.resolve(v))),
-  );
+  const [a, e] = await Promise.all([actual, expected].map((v) => (v instanceof tf.Tensor ? v.data() : Promise.resolve(v))));
   return assertClose(a as ArrayLike<number>, e as ArrayLike<number>, rtol, atol);
 }

@@ -5,7 +5,10 @@ import { type ModelConfig, parseModelConfig } from '../config/model-config.js';
 import { type HostTensor, MemoryWeightSource } from '../io/host-tensor.js';
 
 /** A tiny HF `config.json` object of the given `model_type` (override any key). */
-export function tinyConfigJson(modelType: 'llama' | 'mistral' | 'qwen3' | 'gemma3_text', overrides: Record<string, unknown> = {}): Record<string, unknown> {
+export function tinyConfigJson(
+  modelType: 'llama' | 'mistral' | 'qwen3' | 'gemma3_text',
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
   const base: Record<string, unknown> = {
     model_type: modelType,
     vocab_size: 64,
@@ -22,14 +25,23 @@ export function tinyConfigJson(modelType: 'llama' | 'mistral' | 'qwen3' | 'gemma
   };
   if (modelType === 'mistral') base.sliding_window = 4;
   if (modelType === 'qwen3') base.head_dim = 16;
-  if (modelType === 'gemma3_text') Object.assign(base, { head_dim: 8, sliding_window: 4, layer_types: ['sliding_attention', 'full_attention'], query_pre_attn_scalar: 12 });
+  if (modelType === 'gemma3_text')
+    Object.assign(base, {
+      head_dim: 8,
+      sliding_window: 4,
+      layer_types: ['sliding_attention', 'full_attention'],
+      query_pre_attn_scalar: 12,
+    });
   return { ...base, ...overrides };
 }
 
 /** HF tensor names and PyTorch shapes of every weight `config` needs. */
 export function weightShapes(config: ModelConfig): Map<string, number[]> {
   const { hiddenSize: dm, intermediateSize: ff, numAttentionHeads: h, numKeyValueHeads: kv, headDim: d, vocabSize: v } = config;
-  const shapes = new Map<string, number[]>([['model.embed_tokens.weight', [v, dm]], ['model.norm.weight', [dm]]]);
+  const shapes = new Map<string, number[]>([
+    ['model.embed_tokens.weight', [v, dm]],
+    ['model.norm.weight', [dm]],
+  ]);
   if (!config.tieWordEmbeddings) shapes.set('lm_head.weight', [v, dm]);
   for (let i = 0; i < config.numHiddenLayers; i++) {
     const p = `model.layers.${i}`;

@@ -10,19 +10,36 @@ const CASES = ['llama-lora', 'llama-rslora-all-linear', 'llama-dora-layers', 'qw
 describe('loraConfig', () => {
   it("has PEFT 0.21's defaults", () => {
     const c = loraConfig();
-    expect(c).toMatchObject({ r: 8, loraAlpha: 8, loraDropout: 0, targetModules: null, bias: 'none', useRslora: false, useDora: false, initLoraWeights: true, taskType: 'CAUSAL_LM', peftType: 'LORA', inferenceMode: false, modulesToSave: null });
+    expect(c).toMatchObject({
+      r: 8,
+      loraAlpha: 8,
+      loraDropout: 0,
+      targetModules: null,
+      bias: 'none',
+      useRslora: false,
+      useDora: false,
+      initLoraWeights: true,
+      taskType: 'CAUSAL_LM',
+      peftType: 'LORA',
+      inferenceMode: false,
+      modulesToSave: null,
+    });
     expect(Object.isFrozen(c)).toBe(true);
   });
 
   it('rejects invalid and unsupported options naming the camelCase field', () => {
     expect(() => loraConfig({ r: 0 })).toThrow(/`r`/);
-    expect(() => loraConfig({ targetModules: '.*q_proj', layersToTransform: [0] })).toThrow(/`layers_to_transform` cannot be used when `target_modules` is a str/);
+    expect(() => loraConfig({ targetModules: '.*q_proj', layersToTransform: [0] })).toThrow(
+      /`layers_to_transform` cannot be used when `target_modules` is a str/,
+    );
     expect(() => loraConfig({ layersPattern: 'layers' })).toThrow(/`layers_to_transform` must also be specified/);
     expect(() => loraConfig({ bias: 'all' })).toThrow(/`bias` "all".*not supported/);
     expect(() => loraConfig({ modulesToSave: ['lm_head'] })).toThrow(/`modules_to_save`/);
     expect(() => loraConfig({ loraDropout: 1 })).toThrow(InvalidArgumentError);
     expect(() => loraConfig({ initLoraWeights: 'loftq' as never })).toThrow(/`init_lora_weights` "loftq" is not supported/);
-    expect(() => loraConfig({ r: 1e12 })).toThrow(/Invalid argument `LoraConfig.r`: `r`: 1000000000000 is not a plausible rank \(at most 65536/);
+    expect(() => loraConfig({ r: 1e12 })).toThrow(
+      /Invalid argument `LoraConfig.r`: `r`: 1000000000000 is not a plausible rank \(at most 65536/,
+    );
     expect(() => loraConfig({ loraAlpha: Number.MAX_VALUE })).toThrow(/`loraAlpha`: .* is not a plausible alpha/);
   });
 

@@ -106,7 +106,10 @@ const AdapterConfigFile = z
     lora_dropout: z.number().min(0).lt(1).default(0),
     target_modules: stringOrList.nullable().default(null),
     exclude_modules: stringOrList.nullable().default(null),
-    layers_to_transform: z.union([z.number().int().nonnegative(), z.array(z.number().int().nonnegative())]).nullable().default(null),
+    layers_to_transform: z
+      .union([z.number().int().nonnegative(), z.array(z.number().int().nonnegative())])
+      .nullable()
+      .default(null),
     layers_pattern: stringOrList.nullable().default(null),
     rank_pattern: z.record(z.string(), z.number().int().positive().max(MAX_RANK)).nullable().default({}),
     alpha_pattern: z.record(z.string(), z.number().positive().max(MAX_ALPHA)).nullable().default({}),
@@ -125,7 +128,8 @@ const AdapterConfigFile = z
   .superRefine((c, ctx) => {
     const fail = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
     if (typeof c.target_modules === 'string' && c.target_modules.toLowerCase() !== 'all-linear') {
-      if (c.layers_to_transform !== null) fail('layers_to_transform', '`layers_to_transform` cannot be used when `target_modules` is a str (regex).');
+      if (c.layers_to_transform !== null)
+        fail('layers_to_transform', '`layers_to_transform` cannot be used when `target_modules` is a str (regex).');
       if (c.layers_pattern !== null) fail('layers_pattern', '`layers_pattern` cannot be used when `target_modules` is a str (regex).');
     }
     if (c.layers_pattern !== null && c.layers_pattern.length > 0 && c.layers_to_transform === null) {
@@ -205,11 +209,19 @@ function fromFile(c: AdapterConfigFile, source: Source, warn: WarningHandler): L
     warn(`${source.file}: unknown key \`${key}\` (written by a newer PEFT?) is ignored.`);
   }
   if (c.fan_in_fan_out) {
-    warn(`${source.file}: \`fan_in_fan_out\` is true but the target modules are plain linears (weight [out, in]); setting it to false, as PEFT does for torch.nn.Linear.`);
+    warn(
+      `${source.file}: \`fan_in_fan_out\` is true but the target modules are plain linears (weight [out, in]); setting it to false, as PEFT does for torch.nn.Linear.`,
+    );
   }
   const init = c.init_lora_weights as InitLoraWeights;
-  if (c.use_rslora && (Object.keys(c.rank_pattern ?? {}).length > 0 || Object.keys(c.alpha_pattern ?? {}).length > 0) && (init === 'olora' || (typeof init === 'string' && init.startsWith('pissa')))) {
-    warn(`${source.file}: \`use_rslora\` with \`rank_pattern\`/\`alpha_pattern\` and \`init_lora_weights\` "${init}" cannot be converted back to a plain LoRA adapter after training.`);
+  if (
+    c.use_rslora &&
+    (Object.keys(c.rank_pattern ?? {}).length > 0 || Object.keys(c.alpha_pattern ?? {}).length > 0) &&
+    (init === 'olora' || (typeof init === 'string' && init.startsWith('pissa')))
+  ) {
+    warn(
+      `${source.file}: \`use_rslora\` with \`rank_pattern\`/\`alpha_pattern\` and \`init_lora_weights\` "${init}" cannot be converted back to a plain LoRA adapter after training.`,
+    );
   }
   return Object.freeze({
     peftType: 'LORA',
@@ -314,12 +326,17 @@ export function loraConfigToJson(config: LoraConfig): Record<string, unknown> {
     alpha_pattern: { ...config.alphaPattern },
     base_model_name_or_path: config.baseModelNameOrPath,
     bias: config.bias,
-    exclude_modules: config.excludeModules === null || typeof config.excludeModules === 'string' ? config.excludeModules : [...config.excludeModules],
+    exclude_modules:
+      config.excludeModules === null || typeof config.excludeModules === 'string' ? config.excludeModules : [...config.excludeModules],
     fan_in_fan_out: config.fanInFanOut,
     inference_mode: config.inferenceMode,
     init_lora_weights: config.initLoraWeights,
-    layers_pattern: config.layersPattern === null || typeof config.layersPattern === 'string' ? config.layersPattern : [...config.layersPattern],
-    layers_to_transform: config.layersToTransform === null || typeof config.layersToTransform === 'number' ? config.layersToTransform : [...config.layersToTransform],
+    layers_pattern:
+      config.layersPattern === null || typeof config.layersPattern === 'string' ? config.layersPattern : [...config.layersPattern],
+    layers_to_transform:
+      config.layersToTransform === null || typeof config.layersToTransform === 'number'
+        ? config.layersToTransform
+        : [...config.layersToTransform],
     lora_alpha: config.loraAlpha,
     lora_bias: false,
     lora_dropout: config.loraDropout,
@@ -329,7 +346,8 @@ export function loraConfigToJson(config: LoraConfig): Record<string, unknown> {
     r: config.r,
     rank_pattern: { ...config.rankPattern },
     revision: config.revision,
-    target_modules: config.targetModules === null || typeof config.targetModules === 'string' ? config.targetModules : [...config.targetModules],
+    target_modules:
+      config.targetModules === null || typeof config.targetModules === 'string' ? config.targetModules : [...config.targetModules],
     task_type: config.taskType,
     use_dora: config.useDora,
     use_rslora: config.useRslora,

@@ -42,7 +42,11 @@ const DISPATCHERS: readonly Dispatcher[] = [
 /** The module paths a config selects in `model`, and the config with `targetModules` resolved as PEFT saves it. */
 export function selectTargets(model: CausalLM, config: LoraConfig): { slots: LinearSlot[]; config: LoraConfig } {
   const slots = model.linearModules();
-  const targets = resolveTargetModules(config, model.config.modelType, slots.map((s) => s.path));
+  const targets = resolveTargetModules(
+    config,
+    model.config.modelType,
+    slots.map((s) => s.path),
+  );
   const resolved = typeof targets === 'string' ? config : withLoraConfig(config, { targetModules: targets });
   const selected = slots.filter((s) => isTargetModule(config, targets, s.path));
   if (typeof targets !== 'string' && selected.length > 0) {
@@ -73,7 +77,11 @@ export function selectTargets(model: CausalLM, config: LoraConfig): { slots: Lin
  *
  * @throws LoraError when a target is of an unsupported type (the message lists supported ones).
  */
-export function injectAdapter(model: CausalLM, config: LoraConfig, options: InjectOptions): { layers: Map<string, LoraLinear>; config: LoraConfig } {
+export function injectAdapter(
+  model: CausalLM,
+  config: LoraConfig,
+  options: InjectOptions,
+): { layers: Map<string, LoraLinear>; config: LoraConfig } {
   const { slots, config: resolved } = selectTargets(model, config);
   const rng = new Rng(options.seed ?? 0);
   const layers = new Map<string, LoraLinear>();

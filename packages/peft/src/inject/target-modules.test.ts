@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { loraConfig } from '../config/lora-config.js';
 import { isTargetModule, patternValue, pythonRegex, resolveTargetModules } from './target-modules.js';
 
-const PATHS = [0, 1, 2].flatMap((i) => ['self_attn.q_proj', 'self_attn.k_proj', 'mlp.down_proj'].map((m) => `model.layers.${i}.${m}`)).concat('lm_head');
+const PATHS = [0, 1, 2]
+  .flatMap((i) => ['self_attn.q_proj', 'self_attn.k_proj', 'mlp.down_proj'].map((m) => `model.layers.${i}.${m}`))
+  .concat('lm_head');
 
 const selected = (options: Parameters<typeof loraConfig>[0]) => {
   const config = loraConfig(options);
@@ -12,7 +14,12 @@ const selected = (options: Parameters<typeof loraConfig>[0]) => {
 
 describe('target module matching (PEFT check_target_module_exists)', () => {
   it('matches list entries by exact path or dotted suffix', () => {
-    expect(selected({ targetModules: ['q_proj', 'model.layers.2.mlp.down_proj'] })).toEqual(['model.layers.0.self_attn.q_proj', 'model.layers.1.self_attn.q_proj', 'model.layers.2.self_attn.q_proj', 'model.layers.2.mlp.down_proj']);
+    expect(selected({ targetModules: ['q_proj', 'model.layers.2.mlp.down_proj'] })).toEqual([
+      'model.layers.0.self_attn.q_proj',
+      'model.layers.1.self_attn.q_proj',
+      'model.layers.2.self_attn.q_proj',
+      'model.layers.2.mlp.down_proj',
+    ]);
     expect(selected({ targetModules: ['proj'] })).toEqual([]);
   });
 
@@ -31,8 +38,13 @@ describe('target module matching (PEFT check_target_module_exists)', () => {
   it('applies exclude_modules (list or regex) and layers_to_transform / layers_pattern', () => {
     expect(selected({ targetModules: ['q_proj', 'k_proj'], excludeModules: ['k_proj'] })).toHaveLength(3);
     expect(selected({ targetModules: ['q_proj', 'k_proj'], excludeModules: '.*layers\\.0\\..*' })).toHaveLength(4);
-    expect(selected({ targetModules: ['q_proj'], layersToTransform: [0, 2] })).toEqual(['model.layers.0.self_attn.q_proj', 'model.layers.2.self_attn.q_proj']);
-    expect(selected({ targetModules: ['q_proj'], layersToTransform: 1, layersPattern: 'layers' })).toEqual(['model.layers.1.self_attn.q_proj']);
+    expect(selected({ targetModules: ['q_proj'], layersToTransform: [0, 2] })).toEqual([
+      'model.layers.0.self_attn.q_proj',
+      'model.layers.2.self_attn.q_proj',
+    ]);
+    expect(selected({ targetModules: ['q_proj'], layersToTransform: 1, layersPattern: 'layers' })).toEqual([
+      'model.layers.1.self_attn.q_proj',
+    ]);
     expect(selected({ targetModules: ['q_proj'], layersToTransform: 1, layersPattern: 'blocks' })).toEqual([]);
   });
 

@@ -25,7 +25,11 @@ export function pythonRegex(pattern: string, { fullMatch = false, prefix = '' }:
   try {
     return new RegExp(fullMatch ? `^(?:${prefix}(?:${js}))$` : `^${prefix}${js}`, 'u');
   } catch (error) {
-    throw new InvalidArgumentError({ argument: 'pattern', message: `"${pattern}" is not a valid regular expression: ${(error as Error).message}`, cause: error });
+    throw new InvalidArgumentError({
+      argument: 'pattern',
+      message: `"${pattern}" is not a valid regular expression: ${(error as Error).message}`,
+      cause: error,
+    });
   }
 }
 
@@ -55,7 +59,8 @@ function matchesList(list: readonly string[], path: string): boolean {
 
 /** The first layer index in `path` (`….layers.3.…`), as PEFT finds it; `undefined` when none. */
 function layerIndex(path: string, layersPattern: readonly string[] | string | null): number | undefined {
-  const patterns = layersPattern === null || layersPattern.length === 0 ? [] : typeof layersPattern === 'string' ? [layersPattern] : layersPattern;
+  const patterns =
+    layersPattern === null || layersPattern.length === 0 ? [] : typeof layersPattern === 'string' ? [layersPattern] : layersPattern;
   let match: RegExpExecArray | null = null;
   if (patterns.length === 0) {
     match = /^.*?\.[^.]*\.(?<idx>\d+)\./u.exec(path);

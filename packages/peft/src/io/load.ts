@@ -10,7 +10,12 @@ import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, adapterTensorKey, parseAdapt
 export async function readAdapterConfig(dir: string, options: ParseLoraConfigOptions = {}): Promise<LoraConfig> {
   const file = join(dir, ADAPTER_CONFIG_NAME);
   const text = await readFile(file, 'utf8').catch((error: unknown) => {
-    throw new AssetNotFoundError({ asset: file, searched: [file], hint: 'a PEFT adapter folder holds adapter_config.json and adapter_model.safetensors', cause: error });
+    throw new AssetNotFoundError({
+      asset: file,
+      searched: [file],
+      hint: 'a PEFT adapter folder holds adapter_config.json and adapter_model.safetensors',
+      cause: error,
+    });
   });
   return parseLoraConfig(text, { file }, options);
 }
@@ -27,11 +32,20 @@ export async function loadAdapterWeights(dir: string, layers: ReadonlyMap<string
     for (const key of reader.keys()) {
       const parsed = parseAdapterTensorKey(key);
       if (parsed === undefined) {
-        throw new FileFormatError({ file, field: key, message: 'not a LoRA tensor (expected base_model.model.<module>.lora_A.weight, .lora_B.weight or .lora_magnitude_vector); bias and modules_to_save tensors are not supported.' });
+        throw new FileFormatError({
+          file,
+          field: key,
+          message:
+            'not a LoRA tensor (expected base_model.model.<module>.lora_A.weight, .lora_B.weight or .lora_magnitude_vector); bias and modules_to_save tensors are not supported.',
+        });
       }
       const layer = layers.get(parsed.modulePath);
       if (layer === undefined || (parsed.kind === 'lora_magnitude_vector' && layer.weights(adapterName).magnitude === undefined)) {
-        throw new FileFormatError({ file, field: key, message: `the adapter config does not target module ${parsed.modulePath} with this tensor (targeted: ${[...layers.keys()].join(', ')}).` });
+        throw new FileFormatError({
+          file,
+          field: key,
+          message: `the adapter config does not target module ${parsed.modulePath} with this tensor (targeted: ${[...layers.keys()].join(', ')}).`,
+        });
       }
     }
     for (const [path, layer] of layers) {
@@ -42,10 +56,15 @@ export async function loadAdapterWeights(dir: string, layers: ReadonlyMap<string
         if (!reader.has(key)) throw new FileFormatError({ file, field: key, message: `missing tensor for targeted module ${path}.` });
         const found = reader.shape(key);
         if (found.length !== shape.length || found.some((d, i) => d !== shape[i])) {
-          throw new FileFormatError({ file, field: key, message: `shape [${found.join(', ')}] does not match the model: expected [${shape.join(', ')}] (r = ${r}, in = ${layer.inFeatures}, out = ${layer.outFeatures}). Was the adapter trained on another base model?` });
+          throw new FileFormatError({
+            file,
+            field: key,
+            message: `shape [${found.join(', ')}] does not match the model: expected [${shape.join(', ')}] (r = ${r}, in = ${layer.inFeatures}, out = ${layer.outFeatures}). Was the adapter trained on another base model?`,
+          });
         }
         const tensor = await reader.get(key);
-        if (tensor.dtype !== 'float32') throw new FileFormatError({ file, field: key, message: `dtype ${tensor.dtype}: expected a floating-point tensor.` });
+        if (tensor.dtype !== 'float32')
+          throw new FileFormatError({ file, field: key, message: `dtype ${tensor.dtype}: expected a floating-point tensor.` });
         return tensor;
       };
       const a = await read('lora_A', [r, layer.inFeatures]);

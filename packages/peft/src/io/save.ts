@@ -10,7 +10,10 @@ import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_METADATA, ADAPTER_WEIGHTS_NAME, ad
  * The tensors of adapter `adapterName` under PEFT's keys and layouts (`lora_A.weight` `[r, in]`,
  * `lora_B.weight` `[out, r]`, `lora_magnitude_vector` `[out]`), adapter name stripped.
  */
-export async function adapterStateDict(layers: ReadonlyMap<string, LoraLinear>, adapterName: string): Promise<Record<string, TensorToWrite>> {
+export async function adapterStateDict(
+  layers: ReadonlyMap<string, LoraLinear>,
+  adapterName: string,
+): Promise<Record<string, TensorToWrite>> {
   const tensors: Record<string, TensorToWrite> = {};
   for (const [path, layer] of layers) {
     if (!layer.adapterNames().includes(adapterName)) continue;
@@ -18,7 +21,8 @@ export async function adapterStateDict(layers: ReadonlyMap<string, LoraLinear>, 
     const { a, b, magnitude } = await layer.toTorch(adapterName);
     tensors[adapterTensorKey(path, 'lora_A')] = { dtype: 'F32', shape: [r, layer.inFeatures], data: a };
     tensors[adapterTensorKey(path, 'lora_B')] = { dtype: 'F32', shape: [layer.outFeatures, r], data: b };
-    if (magnitude !== undefined) tensors[adapterTensorKey(path, 'lora_magnitude_vector')] = { dtype: 'F32', shape: [layer.outFeatures], data: magnitude };
+    if (magnitude !== undefined)
+      tensors[adapterTensorKey(path, 'lora_magnitude_vector')] = { dtype: 'F32', shape: [layer.outFeatures], data: magnitude };
   }
   if (Object.keys(tensors).length === 0) {
     throw new InvalidArgumentError({ argument: 'adapterName', message: `no layer holds an adapter named "${adapterName}".` });
@@ -43,7 +47,12 @@ export async function writeTextAtomic(path: string, text: string): Promise<void>
  * `peft_version` stamped, as `save_pretrained` writes it) and `adapter_model.safetensors`, both
  * written atomically into `dir` (created if needed).
  */
-export async function saveAdapterFiles(dir: string, layers: ReadonlyMap<string, LoraLinear>, config: LoraConfig, adapterName: string): Promise<void> {
+export async function saveAdapterFiles(
+  dir: string,
+  layers: ReadonlyMap<string, LoraLinear>,
+  config: LoraConfig,
+  adapterName: string,
+): Promise<void> {
   const tensors = await adapterStateDict(layers, adapterName);
   await mkdir(dir, { recursive: true });
   await writeSafetensors(join(dir, ADAPTER_WEIGHTS_NAME), tensors, { metadata: ADAPTER_WEIGHTS_METADATA });

@@ -20,10 +20,22 @@ function base(seed = 0, bias = true): Linear {
 }
 
 const opts = (over: Partial<LoraAdapterOptions> = {}): LoraAdapterOptions => ({
-  r: 4, loraAlpha: 8, useRslora: false, useDora: false, loraDropout: 0, initLoraWeights: true, rng: new Rng(1), trainable: true, ...over,
+  r: 4,
+  loraAlpha: 8,
+  useRslora: false,
+  useDora: false,
+  loraDropout: 0,
+  initLoraWeights: true,
+  rng: new Rng(1),
+  trainable: true,
+  ...over,
 });
 
-const input = () => tf.tensor3d(Float32Array.from({ length: 2 * 3 * IN }, (_, i) => Math.sin(i)), [2, 3, IN]);
+const input = () =>
+  tf.tensor3d(
+    Float32Array.from({ length: 2 * 3 * IN }, (_, i) => Math.sin(i)),
+    [2, 3, IN],
+  );
 
 describe('LoraLinear', () => {
   it('equals the base at step 0 (B = 0), A ~ U(±1/√in) in [in, r]', async () => {
@@ -45,7 +57,11 @@ describe('LoraLinear', () => {
     const layer = LoraLinear.fromBase(base(), 'default', opts({ initLoraWeights: false }));
     const x = input();
     const { a, b } = layer.weights('default');
-    const expected = tf.tidy(() => base().apply(x).add(x.reshape([-1, IN]).matMul(a).matMul(b).mul(2).reshape([2, 3, OUT])));
+    const expected = tf.tidy(() =>
+      base()
+        .apply(x)
+        .add(x.reshape([-1, IN]).matMul(a).matMul(b).mul(2).reshape([2, 3, OUT])),
+    );
     await expectTensorsClose(layer.apply(x), expected, { rtol: 1e-5, atol: 1e-6 });
     const w = tf.tidy(() => base().denseWeight().add(a.matMul(b).mul(2)));
     await expectTensorsClose(layer.denseWeight(), w, { rtol: 1e-6, atol: 1e-7 });
@@ -91,7 +107,9 @@ describe('LoraLinear', () => {
     const { b } = broken.weights('nan');
     b.assign(tf.tidy(() => tf.mul(b, tf.scalar(Number.NaN))));
     const count = tf.memory().numTensors;
-    await expect(broken.merge(['nan'], { safe: true })).rejects.toThrow(/NaNs detected in the merged weights. The adapter "nan" seems to be broken/);
+    await expect(broken.merge(['nan'], { safe: true })).rejects.toThrow(
+      /NaNs detected in the merged weights. The adapter "nan" seems to be broken/,
+    );
     expect(broken.mergedAdapters()).toEqual([]);
     expect(tf.memory().numTensors).toBe(count);
     await expectTensorsClose(broken.base.denseWeight(), before, { rtol: 0, atol: 0 });
@@ -134,7 +152,17 @@ describe('LoraLinear', () => {
       return v;
     };
     const b0 = b.clone();
-    const bump = (d: number) => b.assign(tf.tidy(() => b0.add(tf.oneHot([0], 4 * OUT).reshape([4, OUT]).mul(d))));
+    const bump = (d: number) =>
+      b.assign(
+        tf.tidy(() =>
+          b0.add(
+            tf
+              .oneHot([0], 4 * OUT)
+              .reshape([4, OUT])
+              .mul(d),
+          ),
+        ),
+      );
     bump(eps);
     const up = await loss();
     bump(-eps);
@@ -171,7 +199,9 @@ describe('LoraLinear', () => {
       await expectTensorsClose(layer.apply(x), ref.apply(x), { rtol: 1e-5, atol: 1e-5 });
       layer.dispose();
     }
-    expect(() => LoraLinear.fromBase(base(), 'l', opts({ initLoraWeights: 'loftq' as never }))).toThrow(/`init_lora_weights` "loftq" is not supported/);
+    expect(() => LoraLinear.fromBase(base(), 'l', opts({ initLoraWeights: 'loftq' as never }))).toThrow(
+      /`init_lora_weights` "loftq" is not supported/,
+    );
     tf.dispose([x]);
     ref.dispose();
   });

@@ -164,8 +164,10 @@ export class LoraLinear implements LinearLike {
    */
   addAdapter(name: string, options: LoraAdapterOptions): void {
     const where = options.path ?? 'linear';
-    if (this.adapters.has(name)) throw new InvalidArgumentError({ argument: 'adapterName', message: `${where} already has an adapter "${name}"; delete it first.` });
-    if (!Number.isInteger(options.r) || options.r <= 0) throw new InvalidArgumentError({ argument: 'r', message: `\`r\` must be a positive integer (got ${options.r}) at ${where}.` });
+    if (this.adapters.has(name))
+      throw new InvalidArgumentError({ argument: 'adapterName', message: `${where} already has an adapter "${name}"; delete it first.` });
+    if (!Number.isInteger(options.r) || options.r <= 0)
+      throw new InvalidArgumentError({ argument: 'r', message: `\`r\` must be a positive integer (got ${options.r}) at ${where}.` });
     const init = options.initLoraWeights;
     const { r } = options;
     const [inF, outF] = [this.inFeatures, this.outFeatures];
@@ -194,7 +196,16 @@ export class LoraLinear implements LinearLike {
       norm.dispose();
     }
     this.dropoutRng ??= rng;
-    this.adapters.set(name, { a, b, magnitude, r, loraAlpha: options.loraAlpha, scaling, dropout: options.loraDropout, trainable: options.trainable });
+    this.adapters.set(name, {
+      a,
+      b,
+      magnitude,
+      r,
+      loraAlpha: options.loraAlpha,
+      scaling,
+      dropout: options.loraDropout,
+      trainable: options.trainable,
+    });
   }
 
   /**
@@ -261,7 +272,17 @@ export class LoraLinear implements LinearLike {
           result = addScaled(result, lora, ad.scaling);
         } else {
           const weight = this.baseLayer.denseWeight();
-          result = doraForward({ result, x: xin, dropped, weight, bias: this.baseLayer.bias, a: ad.a, b: ad.b, magnitude: ad.magnitude, scaling: ad.scaling });
+          result = doraForward({
+            result,
+            x: xin,
+            dropped,
+            weight,
+            bias: this.baseLayer.bias,
+            a: ad.a,
+            b: ad.b,
+            magnitude: ad.magnitude,
+            scaling: ad.scaling,
+          });
         }
       }
       return flat ? result : result.reshape([...lead, this.outFeatures]);
@@ -303,7 +324,10 @@ export class LoraLinear implements LinearLike {
    *
    * @param safe - check the merged weight for NaN/Inf before committing (PEFT `safe_merge`).
    */
-  async merge(names: readonly string[] = this.activeAdapters(), { safe = false, onWarning }: { safe?: boolean; onWarning?: (m: string) => void } = {}): Promise<void> {
+  async merge(
+    names: readonly string[] = this.activeAdapters(),
+    { safe = false, onWarning }: { safe?: boolean; onWarning?: (m: string) => void } = {},
+  ): Promise<void> {
     for (const name of names) {
       if (this.mergedAdapters().includes(name)) {
         (onWarning ?? console.warn)(`adapter "${name}" is already merged; skipping it.`);
@@ -346,7 +370,11 @@ export class LoraLinear implements LinearLike {
   private unmergeNow(): void {
     if (!(this.baseLayer instanceof Linear)) {
       throw new LoraError(
-        `adapters ${this.mergedAdapters().map((n) => `"${n}"`).join(', ')} are merged into the ${this.baseLayer.constructor.name} base, which is rebuilt asynchronously: \`await unmerge()\` (PeftModel.unmerge) before running with adapters disabled.`,
+        `adapters ${this.mergedAdapters()
+          .map((n) => `"${n}"`)
+          .join(
+            ', ',
+          )} are merged into the ${this.baseLayer.constructor.name} base, which is rebuilt asynchronously: \`await unmerge()\` (PeftModel.unmerge) before running with adapters disabled.`,
       );
     }
     while (this.merged.length > 0) void this.unmergeLast(undefined);
@@ -446,16 +474,26 @@ export class LoraLinear implements LinearLike {
    * {@link Linear} base or a loss-free {@link RebuildableLinear} that rebuilds synchronously; a
    * quantized (lossy) base is refused, as PEFT refuses PiSSA on 4-bit weights.
    */
-  private decomposeBase(init: string, r: number, scaling: number, options: LoraAdapterOptions): { a: tf.Variable<tf.Rank.R2>; b: tf.Variable<tf.Rank.R2> } {
+  private decomposeBase(
+    init: string,
+    r: number,
+    scaling: number,
+    options: LoraAdapterOptions,
+  ): { a: tf.Variable<tf.Rank.R2>; b: tf.Variable<tf.Rank.R2> } {
     const where = options.path ?? 'linear';
     const niterMatch = /^pissa_niter_(\d+)$/.exec(init);
     if (init !== 'pissa' && init !== 'olora' && niterMatch === null) {
-      throw new InvalidArgumentError({ argument: 'initLoraWeights', message: `\`init_lora_weights\` "${init}" is not supported at ${where}; use true, false, "gaussian", "pissa", "pissa_niter_<n>" or "olora".` });
+      throw new InvalidArgumentError({
+        argument: 'initLoraWeights',
+        message: `\`init_lora_weights\` "${init}" is not supported at ${where}; use true, false, "gaussian", "pissa", "pissa_niter_<n>" or "olora".`,
+      });
     }
     const base = this.baseLayer;
     if (!(base instanceof Linear)) {
       if (!isRebuildableLinear(base)) {
-        throw new LoraError(`\`init_lora_weights\` "${init}" rewrites the base weight, but the base layer at ${where} is a ${base.constructor.name}, which cannot be rebuilt; use a Linear from @lora/models.`);
+        throw new LoraError(
+          `\`init_lora_weights\` "${init}" rewrites the base weight, but the base layer at ${where} is a ${base.constructor.name}, which cannot be rebuilt; use a Linear from @lora/models.`,
+        );
       }
       if (base.lossyRebuild === true) {
         throw new LoraError(
@@ -465,7 +503,10 @@ export class LoraLinear implements LinearLike {
     }
     const [inF, outF] = [this.inFeatures, this.outFeatures];
     if (r > Math.min(inF, outF)) {
-      throw new InvalidArgumentError({ argument: 'r', message: `\`init_lora_weights\` "${init}" needs \`r\` ≤ min(in, out) = ${Math.min(inF, outF)} at ${where} (got r = ${r}); lower r.` });
+      throw new InvalidArgumentError({
+        argument: 'r',
+        message: `\`init_lora_weights\` "${init}" needs \`r\` ≤ min(in, out) = ${Math.min(inF, outF)} at ${where} (got r = ${r}); lower r.`,
+      });
     }
     // Our [in, out] row-major buffer is torch's [out, in] weight read column-major.
     const dense = base.denseWeight();
@@ -507,8 +548,13 @@ export class LoraLinear implements LinearLike {
         weight.dispose();
       }
       if (next instanceof Promise) {
-        void next.then((m) => m.dispose(), () => undefined);
-        throw new LoraError(`\`init_lora_weights\` "${init}" needs a base that rebuilds synchronously, but ${base.constructor.name}.withDenseWeight at ${where} returned a promise; use a Linear from @lora/models.`);
+        void next.then(
+          (m) => m.dispose(),
+          () => undefined,
+        );
+        throw new LoraError(
+          `\`init_lora_weights\` "${init}" needs a base that rebuilds synchronously, but ${base.constructor.name}.withDenseWeight at ${where} returned a promise; use a Linear from @lora/models.`,
+        );
       }
       this.baseLayer = next;
     }
@@ -525,7 +571,10 @@ export class LoraLinear implements LinearLike {
   private require(name: string): Adapter {
     const adapter = this.adapters.get(name);
     if (adapter === undefined) {
-      throw new InvalidArgumentError({ argument: 'adapterName', message: `no adapter "${name}" (this layer has: ${this.adapterNames().join(', ') || 'none'}).` });
+      throw new InvalidArgumentError({
+        argument: 'adapterName',
+        message: `no adapter "${name}" (this layer has: ${this.adapterNames().join(', ') || 'none'}).`,
+      });
     }
     return adapter;
   }

@@ -17,7 +17,14 @@ const DIR = join(FIXTURES, 'peft', 'pissa-olora');
 
 interface Reference {
   base: string;
-  cases: Record<string, { config: { r: number; lora_alpha: number; init_lora_weights: InitLoraWeights; target_modules: string[] }; scaling: number; modules: string[] }>;
+  cases: Record<
+    string,
+    {
+      config: { r: number; lora_alpha: number; init_lora_weights: InitLoraWeights; target_modules: string[] };
+      scaling: number;
+      modules: string[];
+    }
+  >;
 }
 
 beforeAll(async () => {
@@ -27,10 +34,11 @@ beforeAll(async () => {
 /** Host `[rows, cols]` product. */
 function matmul(x: ArrayLike<number>, y: ArrayLike<number>, rows: number, inner: number, cols: number): Float64Array {
   const out = new Float64Array(rows * cols);
-  for (let i = 0; i < rows; i++) for (let k = 0; k < inner; k++) {
-    const v = x[i * inner + k] as number;
-    for (let j = 0; j < cols; j++) out[i * cols + j] = (out[i * cols + j] as number) + v * (y[k * cols + j] as number);
-  }
+  for (let i = 0; i < rows; i++)
+    for (let k = 0; k < inner; k++) {
+      const v = x[i * inner + k] as number;
+      for (let j = 0; j < cols; j++) out[i * cols + j] = (out[i * cols + j] as number) + v * (y[k * cols + j] as number);
+    }
   return out;
 }
 
@@ -54,38 +62,49 @@ describe.each(['pissa', 'olora'])('%s vs PEFT 0.21 on tiny-llama', (name) => {
     model.dispose();
   });
 
-  it.skipIf(onWebGpu)('B·A and the residual base weight match PEFT within 1e-4; output equals the base model within 1e-5 relative', async () => {
-    const { model } = await loadModel(join(FIXTURES, ref.base));
-    const input = tf.tensor2d([[1, 5, 9, 13, 17, 21, 25, 29]], [1, 8], 'int32');
-    const before = model.forward(input);
-    const { r, lora_alpha: loraAlpha, init_lora_weights: initLoraWeights, target_modules: targetModules } = spec.config;
-    const peft = getPeftModel(model, loraConfig({ r, loraAlpha, initLoraWeights, targetModules, layersToTransform: [0] }));
-    const after = peft.forward(input);
-    const report = await expectTensorsClose(after, before, { rtol: 1e-5, atol: 1e-5 });
-    console.log(`${name}: max abs logit change at init ${report.maxAbs.toExponential(2)}`);
+  it.skipIf(onWebGpu)(
+    'B·A and the residual base weight match PEFT within 1e-4; output equals the base model within 1e-5 relative',
+    async () => {
+      const { model } = await loadModel(join(FIXTURES, ref.base));
+      const input = tf.tensor2d([[1, 5, 9, 13, 17, 21, 25, 29]], [1, 8], 'int32');
+      const before = model.forward(input);
+      const { r, lora_alpha: loraAlpha, init_lora_weights: initLoraWeights, target_modules: targetModules } = spec.config;
+      const peft = getPeftModel(model, loraConfig({ r, loraAlpha, initLoraWeights, targetModules, layersToTransform: [0] }));
+      const after = peft.forward(input);
+      const report = await expectTensorsClose(after, before, { rtol: 1e-5, atol: 1e-5 });
+      console.log(`${name}: max abs logit change at init ${report.maxAbs.toExponential(2)}`);
 
-    const reader = await SafetensorsReader.open(join(DIR, 'reference.safetensors'));
-    const layers = peft.loraLayers();
-    for (const module of spec.modules) {
-      const path = [...layers.keys()].find((p) => p.endsWith(`layers.0.${module}`));
-      expect(path, module).toBeDefined();
-      const layer = layers.get(path as string) as LoraLinear;
-      expect(layer.scaling('default')).toBe(spec.scaling);
-      const { a, b } = await layer.toTorch('default');
-      const [outF, inF] = [layer.outFeatures, layer.inFeatures];
-      expect([a.length, b.length]).toEqual([r * inF, outF * r]); // lora_A [r, in], lora_B [out, r]
-      const ba = matmul(b, a, outF, r, inF);
-      const refBa = await reader.get(`${name}.${module}.ba`);
-      const baReport = await expectTensorsClose(tf.tensor2d(Float32Array.from(ba), [outF, inF]), refBa.data as Float32Array, { rtol: 1e-4, atol: 1e-4 });
-      const wRes = tf.tidy(() => tf.transpose(layer.base.denseWeight()));
-      const resReport = await expectTensorsClose(wRes, (await reader.get(`${name}.${module}.w_res`)).data as Float32Array, { rtol: 1e-4, atol: 1e-4 });
-      console.log(`${name} ${module}: max abs B·A error ${baReport.maxAbs.toExponential(2)}, W_res error ${resReport.maxAbs.toExponential(2)}`);
-      wRes.dispose();
-    }
-    await reader.close();
-    tf.dispose([input, before, after]);
-    peft.dispose();
-  });
+      const reader = await SafetensorsReader.open(join(DIR, 'reference.safetensors'));
+      const layers = peft.loraLayers();
+      for (const module of spec.modules) {
+        const path = [...layers.keys()].find((p) => p.endsWith(`layers.0.${module}`));
+        expect(path, module).toBeDefined();
+        const layer = layers.get(path as string) as LoraLinear;
+        expect(layer.scaling('default')).toBe(spec.scaling);
+        const { a, b } = await layer.toTorch('default');
+        const [outF, inF] = [layer.outFeatures, layer.inFeatures];
+        expect([a.length, b.length]).toEqual([r * inF, outF * r]); // lora_A [r, in], lora_B [out, r]
+        const ba = matmul(b, a, outF, r, inF);
+        const refBa = await reader.get(`${name}.${module}.ba`);
+        const baReport = await expectTensorsClose(tf.tensor2d(Float32Array.from(ba), [outF, inF]), refBa.data as Float32Array, {
+          rtol: 1e-4,
+          atol: 1e-4,
+        });
+        const wRes = tf.tidy(() => tf.transpose(layer.base.denseWeight()));
+        const resReport = await expectTensorsClose(wRes, (await reader.get(`${name}.${module}.w_res`)).data as Float32Array, {
+          rtol: 1e-4,
+          atol: 1e-4,
+        });
+        console.log(
+          `${name} ${module}: max abs B·A error ${baReport.maxAbs.toExponential(2)}, W_res error ${resReport.maxAbs.toExponential(2)}`,
+        );
+        wRes.dispose();
+      }
+      await reader.close();
+      tf.dispose([input, before, after]);
+      peft.dispose();
+    },
+  );
 });
 
 const IN = 24;
@@ -101,10 +120,22 @@ function lowRankWeight(seed: number, rank: number, noise: number): Float32Array 
 }
 
 const opts = (over: Partial<LoraAdapterOptions>): LoraAdapterOptions => ({
-  r: 4, loraAlpha: 8, useRslora: false, useDora: false, loraDropout: 0, initLoraWeights: true, rng: new Rng(7), trainable: true, ...over,
+  r: 4,
+  loraAlpha: 8,
+  useRslora: false,
+  useDora: false,
+  loraDropout: 0,
+  initLoraWeights: true,
+  rng: new Rng(7),
+  trainable: true,
+  ...over,
 });
 
-const input = () => tf.tensor2d(Float32Array.from({ length: 5 * IN }, (_, i) => Math.cos(i * 0.7)), [5, IN]);
+const input = () =>
+  tf.tensor2d(
+    Float32Array.from({ length: 5 * IN }, (_, i) => Math.cos(i * 0.7)),
+    [5, IN],
+  );
 
 describe('pissa_niter_<n> (randomized SVD with the seeded Rng)', () => {
   it.each([
@@ -124,13 +155,26 @@ describe('pissa_niter_<n> (randomized SVD with the seeded Rng)', () => {
     await expectTensorsClose(tf.tensor2d(delta, [OUT, IN]), w, { rtol: 1e-4, atol: 1e-5 });
     expect((await tf.max(tf.abs(layer.base.denseWeight())).data())[0]).toBeLessThan(1e-5);
     // A Aᵀ and Bᵀ B are both diag(S / s).
-    const aat = matmul(a, Float64Array.from({ length: IN * r }, (_, k) => a[(k % r) * IN + Math.floor(k / r)] as number), r, IN, r);
-    const btb = matmul(Float64Array.from({ length: r * OUT }, (_, k) => b[(k % OUT) * r + Math.floor(k / OUT)] as number), b, r, OUT, r);
-    for (let i = 0; i < r; i++) for (let j = 0; j < r; j++) {
-      const [p, q] = [aat[i * r + j] as number, btb[i * r + j] as number];
-      if (i === j) expect(Math.abs(p - q)).toBeLessThan(1e-4 * Math.abs(p));
-      else expect(Math.max(Math.abs(p), Math.abs(q))).toBeLessThan(1e-4 * Math.abs(aat[0] as number));
-    }
+    const aat = matmul(
+      a,
+      Float64Array.from({ length: IN * r }, (_, k) => a[(k % r) * IN + Math.floor(k / r)] as number),
+      r,
+      IN,
+      r,
+    );
+    const btb = matmul(
+      Float64Array.from({ length: r * OUT }, (_, k) => b[(k % OUT) * r + Math.floor(k / OUT)] as number),
+      b,
+      r,
+      OUT,
+      r,
+    );
+    for (let i = 0; i < r; i++)
+      for (let j = 0; j < r; j++) {
+        const [p, q] = [aat[i * r + j] as number, btb[i * r + j] as number];
+        if (i === j) expect(Math.abs(p - q)).toBeLessThan(1e-4 * Math.abs(p));
+        else expect(Math.max(Math.abs(p), Math.abs(q))).toBeLessThan(1e-4 * Math.abs(aat[0] as number));
+      }
     for (let i = 1; i < r; i++) expect(aat[i * r + i] as number).toBeLessThanOrEqual((aat[(i - 1) * r + i - 1] as number) * (1 + 1e-6));
     // Deterministic for the seed.
     const again = LoraLinear.fromBase(Linear.fromTorch(w, OUT, IN), 'p', opts({ r, initLoraWeights: init as InitLoraWeights }));

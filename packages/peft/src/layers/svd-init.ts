@@ -81,7 +81,13 @@ function randomizedSvd(w: Matrix, q: number, niter: number, rng: Rng): { u: Matr
  *
  * @param weight - the base weight, torch layout `[out, in]`, row-major.
  */
-export function pissaFactors(weight: ArrayLike<number>, shape: { out: number; in: number }, r: number, scaling: number, niter?: { niter: number; rng: Rng }): LoraFactors {
+export function pissaFactors(
+  weight: ArrayLike<number>,
+  shape: { out: number; in: number },
+  r: number,
+  scaling: number,
+  niter?: { niter: number; rng: Rng },
+): LoraFactors {
   const w = toMatrix(weight, shape.out, shape.in);
   const { u, s, v } = niter === undefined ? exactSvd(w, r) : randomizedSvd(w, r, niter.niter, niter.rng);
   const root = s.map((x) => Math.sqrt(x / scaling));

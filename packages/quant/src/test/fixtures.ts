@@ -23,9 +23,18 @@ export interface Blockwise8bitCase {
 }
 
 /** cases.json and a reader over blockwise.safetensors (written by tools/parity/quant/make_quant.py). */
-export async function openBlockwiseFixtures(): Promise<{ cases: BlockwiseCase[]; meanLengths: number[]; q8Cases: Blockwise8bitCase[]; reader: SafetensorsReader }> {
+export async function openBlockwiseFixtures(): Promise<{
+  cases: BlockwiseCase[];
+  meanLengths: number[];
+  q8Cases: Blockwise8bitCase[];
+  reader: SafetensorsReader;
+}> {
   const dir = join(FIXTURES, 'quant');
-  const meta = JSON.parse(readFileSync(join(dir, 'cases.json'), 'utf8')) as { cases: BlockwiseCase[]; meanLengths: number[]; q8Cases: Blockwise8bitCase[] };
+  const meta = JSON.parse(readFileSync(join(dir, 'cases.json'), 'utf8')) as {
+    cases: BlockwiseCase[];
+    meanLengths: number[];
+    q8Cases: Blockwise8bitCase[];
+  };
   return { ...meta, reader: await SafetensorsReader.open(join(dir, 'blockwise.safetensors')) };
 }
 

@@ -17,7 +17,16 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const state = (step: number) => ({ step, rng: [1, 2, 3, 4] as [number, number, number, number], cursor: { epoch: 0, position: 1, order: [1, 0] }, args: {}, badEvaluations: 0, losses: [], lrs: [], evals: [] });
+const state = (step: number) => ({
+  step,
+  rng: [1, 2, 3, 4] as [number, number, number, number],
+  cursor: { epoch: 0, position: 1, order: [1, 0] },
+  args: {},
+  badEvaluations: 0,
+  losses: [],
+  lrs: [],
+  evals: [],
+});
 
 describe('checkpoint folders', () => {
   it('round-trips weights and 8-bit optimizer state under stable names', async () => {
@@ -83,7 +92,12 @@ describe('checkpoint folders', () => {
     const error = await writeCheckpoint(out, { weights: full, params, optimizer, state: state(2) }).catch((e: unknown) => e);
     expect(CheckpointWriteError.isInstance(error)).toBe(true);
     const e = error as CheckpointWriteError;
-    expect(e).toMatchObject({ step: 2, code: 'ENOSPC', path: `${join(out, 'checkpoint-2')} (weights)`, resumeFrom: join(out, 'checkpoint-1') });
+    expect(e).toMatchObject({
+      step: 2,
+      code: 'ENOSPC',
+      path: `${join(out, 'checkpoint-2')} (weights)`,
+      resumeFrom: join(out, 'checkpoint-1'),
+    });
     expect(e.message).toBe(
       `cannot write the checkpoint of step 2: no space left on the device (ENOSPC) while writing ${join(out, 'checkpoint-2')} (weights). The checkpoint ${join(out, 'checkpoint-1')} is intact: free space (or lower \`saveTotalLimit\`) and resume from it.`,
     );
@@ -91,9 +105,16 @@ describe('checkpoint folders', () => {
     // An output folder under a file: ENOTDIR, named, with no checkpoint to resume from.
     const blocked = join(dir, 'a-file');
     await writeFile(blocked, 'x');
-    const notDir = await writeCheckpoint(join(blocked, 'out'), { weights: safetensorsWeightsIO(params), params, optimizer, state: state(3) }).catch((x: unknown) => x);
+    const notDir = await writeCheckpoint(join(blocked, 'out'), {
+      weights: safetensorsWeightsIO(params),
+      params,
+      optimizer,
+      state: state(3),
+    }).catch((x: unknown) => x);
     expect(CheckpointWriteError.isInstance(notDir)).toBe(true);
-    expect((notDir as Error).message).toMatch(/step 3: a parent of the output folder is not a folder \(ENOTDIR\) while writing .*a-file\/out\. No earlier checkpoint exists/);
+    expect((notDir as Error).message).toMatch(
+      /step 3: a parent of the output folder is not a folder \(ENOTDIR\) while writing .*a-file\/out\. No earlier checkpoint exists/,
+    );
     w.dispose();
   });
 });

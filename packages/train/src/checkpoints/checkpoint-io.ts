@@ -36,9 +36,19 @@ export function safetensorsWeightsIO(params: ReadonlyMap<string, tf.Variable>): 
       const reader = await SafetensorsReader.open(file);
       try {
         for (const [key, v] of params) {
-          if (!reader.has(key)) throw new FileFormatError({ file, field: key, message: 'tensor missing; was the checkpoint written for another model or adapter?' });
+          if (!reader.has(key))
+            throw new FileFormatError({
+              file,
+              field: key,
+              message: 'tensor missing; was the checkpoint written for another model or adapter?',
+            });
           const t = await reader.get(key);
-          if (t.data.length !== v.size) throw new FileFormatError({ file, field: key, message: `has ${t.data.length} values; the variable has ${v.size} [${v.shape}].` });
+          if (t.data.length !== v.size)
+            throw new FileFormatError({
+              file,
+              field: key,
+              message: `has ${t.data.length} values; the variable has ${v.size} [${v.shape}].`,
+            });
           tf.tidy(() => v.assign(tf.tensor(t.data as Float32Array, v.shape, 'float32')));
         }
       } finally {
@@ -59,7 +69,7 @@ function renameState(state: OptimizerState, params: ReadonlyMap<string, tf.Varia
   for (const [k, value] of Object.entries(state.tensors)) {
     const dot = k.lastIndexOf('.');
     const name = map.get(k.slice(0, dot));
-    if (name !== undefined) (tensors as Record<string, (typeof value)>)[`${name}${k.slice(dot)}`] = value;
+    if (name !== undefined) (tensors as Record<string, typeof value>)[`${name}${k.slice(dot)}`] = value;
   }
   return { ...state, tensors };
 }
@@ -108,7 +118,13 @@ export async function writeCheckpoint(outputDir: string, content: CheckpointCont
   }
 }
 
-async function writeCheckpointFiles(outputDir: string, name: string, final: string, content: CheckpointContent, at: (path: string) => void): Promise<string> {
+async function writeCheckpointFiles(
+  outputDir: string,
+  name: string,
+  final: string,
+  content: CheckpointContent,
+  at: (path: string) => void,
+): Promise<string> {
   at(outputDir);
   await mkdir(outputDir, { recursive: true });
   const temporary = join(outputDir, `.tmp-${name}-${process.pid}-${Date.now()}`);
@@ -123,7 +139,9 @@ async function writeCheckpointFiles(outputDir: string, name: string, final: stri
     for (const [key, { shape, data }] of Object.entries(optimizerState.tensors)) {
       tensors[key] = data instanceof Uint8Array ? { dtype: 'U8', shape, bytes: data } : { dtype: 'F32', shape, data };
     }
-    await writeSafetensors(join(temporary, CHECKPOINT_FILES.optimizer), tensors, { metadata: { kind: optimizerState.kind, step: String(optimizerState.step) } });
+    await writeSafetensors(join(temporary, CHECKPOINT_FILES.optimizer), tensors, {
+      metadata: { kind: optimizerState.kind, step: String(optimizerState.step) },
+    });
     const state: TrainerState = {
       formatVersion: CHECKPOINT_FORMAT_VERSION,
       ...content.state,
@@ -158,7 +176,11 @@ export async function readTrainerState(dir: string): Promise<TrainerState> {
   });
   const state = parseJson(text, TrainerStateSchema, { file });
   if (state.formatVersion > CHECKPOINT_FORMAT_VERSION) {
-    throw new FileFormatError({ file, field: 'formatVersion', message: `is ${state.formatVersion}; this @lora/train reads up to ${CHECKPOINT_FORMAT_VERSION}. Upgrade @lora/train.` });
+    throw new FileFormatError({
+      file,
+      field: 'formatVersion',
+      message: `is ${state.formatVersion}; this @lora/train reads up to ${CHECKPOINT_FORMAT_VERSION}. Upgrade @lora/train.`,
+    });
   }
   return state;
 }
@@ -166,7 +188,12 @@ export async function readTrainerState(dir: string): Promise<TrainerState> {
 /**
  * Restores weights and optimizer state from a checkpoint folder and returns its trainer state.
  */
-export async function readCheckpoint(dir: string, weights: WeightsIO, params: ReadonlyMap<string, tf.Variable>, optimizer: Optimizer): Promise<TrainerState> {
+export async function readCheckpoint(
+  dir: string,
+  weights: WeightsIO,
+  params: ReadonlyMap<string, tf.Variable>,
+  optimizer: Optimizer,
+): Promise<TrainerState> {
   const state = await readTrainerState(dir);
   await weights.load(dir);
   const file = join(dir, CHECKPOINT_FILES.optimizer);
@@ -175,7 +202,10 @@ export async function readCheckpoint(dir: string, weights: WeightsIO, params: Re
     const tensors: Record<string, { shape: readonly number[]; data: Float32Array | Uint8Array }> = {};
     for (const key of reader.keys()) {
       const raw = await reader.getRaw(key);
-      tensors[key] = reader.dtype(key) === 'U8' ? { shape: raw.shape, data: Uint8Array.from(raw.bytes) } : { shape: raw.shape, data: (await reader.get(key)).data as Float32Array };
+      tensors[key] =
+        reader.dtype(key) === 'U8'
+          ? { shape: raw.shape, data: Uint8Array.from(raw.bytes) }
+          : { shape: raw.shape, data: (await reader.get(key)).data as Float32Array };
     }
     optimizer.setState(renameState({ kind: state.optimizer.kind, step: state.optimizer.step, tensors }, params, false));
   } finally {
@@ -189,7 +219,10 @@ export async function findLatestCheckpoint(outputDir: string): Promise<string | 
   const named = await readFile(join(outputDir, LATEST_FILE), 'utf8').catch(() => undefined);
   if (named !== undefined && named.trim() !== '') {
     const dir = join(outputDir, named.trim());
-    const ok = await readFile(join(dir, CHECKPOINT_FILES.state), 'utf8').then(() => true, () => false);
+    const ok = await readFile(join(dir, CHECKPOINT_FILES.state), 'utf8').then(
+      () => true,
+      () => false,
+    );
     if (ok) return dir;
   }
   const steps = await listCheckpoints(outputDir);
@@ -223,5 +256,7 @@ export async function pruneCheckpoints(outputDir: string, keep: number, protect:
 
 /** Error thrown when `resume` is asked for but no checkpoint exists. */
 export function noCheckpointError(outputDir: string): LoraError {
-  return new LoraError(`resume: no checkpoint in ${outputDir} (looked for ${LATEST_FILE} and ${PREFIX}<step> folders). Start without resume, or pass the checkpoint folder.`);
+  return new LoraError(
+    `resume: no checkpoint in ${outputDir} (looked for ${LATEST_FILE} and ${PREFIX}<step> folders). Start without resume, or pass the checkpoint folder.`,
+  );
 }

@@ -18,7 +18,9 @@ interface LockContent {
 function parseLock(text: string): LockContent | undefined {
   try {
     const value = JSON.parse(text) as Partial<LockContent>;
-    return typeof value.pid === 'number' && typeof value.hostname === 'string' ? { pid: value.pid, hostname: value.hostname, started: String(value.started) } : undefined;
+    return typeof value.pid === 'number' && typeof value.hostname === 'string'
+      ? { pid: value.pid, hostname: value.hostname, started: String(value.started) }
+      : undefined;
   } catch {
     return undefined;
   }
@@ -64,7 +66,8 @@ export async function acquireRunLock(dir: string): Promise<() => Promise<void>> 
         continue;
       }
       const stale = holder === undefined || (holder.hostname === me.hostname && holder.pid !== process.pid && !isAlive(holder.pid));
-      if (!stale || attempt >= 3) throw new RunFolderError({ dir, reason: 'locked', holder: holder ?? { pid: -1, hostname: 'unknown' }, lockFile: file });
+      if (!stale || attempt >= 3)
+        throw new RunFolderError({ dir, reason: 'locked', holder: holder ?? { pid: -1, hostname: 'unknown' }, lockFile: file });
       await unlink(file).catch(() => undefined);
     }
   }
@@ -96,7 +99,10 @@ export async function findRunFiles(dir: string, isRunFile: (name: string) => boo
  * Refuses (throws {@link RunFolderError} `has-run`) when `dir` holds run files, unless `overwrite`,
  * which deletes them (and `alsoDelete`, derived outputs) first. Other files are left alone.
  */
-export async function claimRunFolder(dir: string, options: { isRunFile: (name: string) => boolean; overwrite: boolean; alsoDelete?: readonly string[] }): Promise<void> {
+export async function claimRunFolder(
+  dir: string,
+  options: { isRunFile: (name: string) => boolean; overwrite: boolean; alsoDelete?: readonly string[] },
+): Promise<void> {
   const files = await findRunFiles(dir, options.isRunFile);
   if (files.length === 0) return;
   if (!options.overwrite) throw new RunFolderError({ dir, reason: 'has-run', files });

@@ -28,7 +28,9 @@ export class CheckpointWriteError extends LoraError {
   /** Last complete checkpoint, if any. */
   readonly resumeFrom: string | undefined;
 
-  constructor(options: { step: number; path: string; code: string | undefined; reason: string; resumeFrom: string | undefined } & LoraErrorOptions) {
+  constructor(
+    options: { step: number; path: string; code: string | undefined; reason: string; resumeFrom: string | undefined } & LoraErrorOptions,
+  ) {
     const why = options.code === undefined ? options.reason : `${REASONS[options.code] ?? options.reason} (${options.code})`;
     super(
       `cannot write the checkpoint of step ${options.step}: ${why} while writing ${options.path}. ` +

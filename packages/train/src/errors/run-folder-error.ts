@@ -20,7 +20,9 @@ export class RunFolderError extends LoraError {
   readonly holder: { readonly pid: number; readonly hostname: string } | undefined;
 
   constructor(
-    options: { dir: string; reason: 'has-run'; files: readonly string[] } | ({ dir: string; reason: 'locked'; holder: { pid: number; hostname: string }; lockFile: string } & LoraErrorOptions),
+    options:
+      | { dir: string; reason: 'has-run'; files: readonly string[] }
+      | ({ dir: string; reason: 'locked'; holder: { pid: number; hostname: string }; lockFile: string } & LoraErrorOptions),
   ) {
     const shown = options.reason === 'has-run' ? options.files.slice(0, 5).join(', ') + (options.files.length > 5 ? ', …' : '') : '';
     super(

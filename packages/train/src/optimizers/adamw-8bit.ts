@@ -103,7 +103,9 @@ export class AdamW8bit implements Optimizer {
   async applyGradients(grads: NamedGradients, lr: number): Promise<void> {
     const present = this.variables.filter((p) => grads[p.name] !== undefined);
     // One wait for the device: every gradient and parameter of the step is read together.
-    const read = await Promise.all(present.map((p) => Promise.all([(grads[p.name] as tf.Tensor).data() as Promise<Float32Array>, p.data() as Promise<Float32Array>])));
+    const read = await Promise.all(
+      present.map((p) => Promise.all([(grads[p.name] as tf.Tensor).data() as Promise<Float32Array>, p.data() as Promise<Float32Array>])),
+    );
     const host = new Map(present.map((p, i) => [p.name, read[i] as [Float32Array, Float32Array]]));
     this.steps++;
     const { beta1, beta2, eps } = this;

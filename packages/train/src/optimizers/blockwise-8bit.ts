@@ -69,15 +69,31 @@ function bucket(bounds: Float32Array, x: number): number {
  * index of the nearest code (bucketized on the float32 midpoints, ties to the lower code).
  * Writes into `codes` and `absmax` (length ⌈n / blockSize⌉).
  */
-export function quantizeBlockwise(values: Float32Array, code: Float32Array, blockSize: number, codes: Uint8Array, absmax: Float32Array): void {
-  for (let b = 0, start = 0; start < values.length; b++, start += blockSize) quantizeBlock(values, start, Math.min(start + blockSize, values.length), code, codes, absmax, b);
+export function quantizeBlockwise(
+  values: Float32Array,
+  code: Float32Array,
+  blockSize: number,
+  codes: Uint8Array,
+  absmax: Float32Array,
+): void {
+  for (let b = 0, start = 0; start < values.length; b++, start += blockSize)
+    quantizeBlock(values, start, Math.min(start + blockSize, values.length), code, codes, absmax, b);
 }
 
 /**
  * Quantizes `values[start, end)` as block `block` (see {@link quantizeBlockwise}); `values` may be a
  * scratch buffer holding only this block when `offset` maps it to `codes` (`codes[offset + i]`).
  */
-export function quantizeBlock(values: Float32Array, start: number, end: number, code: Float32Array, codes: Uint8Array, absmax: Float32Array, block: number, offset = 0): void {
+export function quantizeBlock(
+  values: Float32Array,
+  start: number,
+  end: number,
+  code: Float32Array,
+  codes: Uint8Array,
+  absmax: Float32Array,
+  block: number,
+  offset = 0,
+): void {
   let m = 0;
   for (let i = start; i < end; i++) m = Math.max(m, Math.abs(values[i] as number));
   absmax[block] = m;
@@ -87,6 +103,12 @@ export function quantizeBlock(values: Float32Array, start: number, end: number, 
 }
 
 /** Inverse of {@link quantizeBlockwise}: `code[q] · absmax` per block, into `out`. */
-export function dequantizeBlockwise(codes: Uint8Array, absmax: Float32Array, code: Float32Array, blockSize: number, out: Float32Array): void {
+export function dequantizeBlockwise(
+  codes: Uint8Array,
+  absmax: Float32Array,
+  code: Float32Array,
+  blockSize: number,
+  out: Float32Array,
+): void {
   for (let i = 0; i < codes.length; i++) out[i] = f((code[codes[i] as number] as number) * (absmax[Math.floor(i / blockSize)] as number));
 }

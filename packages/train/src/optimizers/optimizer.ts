@@ -51,7 +51,10 @@ export function checkVariables(variables: readonly tf.Variable[]): void {
   const seen = new Set<string>();
   for (const v of variables) {
     if (seen.has(v.name)) {
-      throw new InvalidArgumentError({ argument: 'variables', message: `variable name "${v.name}" appears twice; give each trainable variable a unique name.` });
+      throw new InvalidArgumentError({
+        argument: 'variables',
+        message: `variable name "${v.name}" appears twice; give each trainable variable a unique name.`,
+      });
     }
     seen.add(v.name);
   }
@@ -122,7 +125,10 @@ export abstract class TensorOptimizer implements Optimizer {
         if (value.data.length !== variable.size) {
           throw new LoraError(`optimizer state "${key}" has ${value.data.length} values; variable "${name}" has ${variable.size}.`);
         }
-        map.set(name, tf.tidy(() => tf.variable(tf.tensor(Float32Array.from(value.data), variable.shape), false)));
+        map.set(
+          name,
+          tf.tidy(() => tf.variable(tf.tensor(Float32Array.from(value.data), variable.shape), false)),
+        );
       }
     }
   }

@@ -12,7 +12,14 @@ import { SGD } from './sgd.js';
 // (tools/parity/train/make_train_fixtures.py).
 interface Case {
   kind: 'adamw' | 'adam' | 'sgd';
-  options: { betas: [number, number] | null; eps?: number; weight_decay: number; momentum?: number; dampening?: number; nesterov?: boolean };
+  options: {
+    betas: [number, number] | null;
+    eps?: number;
+    weight_decay: number;
+    momentum?: number;
+    dampening?: number;
+    nesterov?: boolean;
+  };
   shapes: Record<string, number[]>;
   lrs: number[];
   init: Record<string, number[]>;
@@ -41,7 +48,13 @@ beforeAll(async () => {
 
 function build(c: Case, variables: tf.Variable[]): Optimizer {
   const o = c.options;
-  if (c.kind === 'sgd') return new SGD(variables, { momentum: o.momentum ?? 0, dampening: o.dampening ?? 0, nesterov: o.nesterov ?? false, weightDecay: o.weight_decay });
+  if (c.kind === 'sgd')
+    return new SGD(variables, {
+      momentum: o.momentum ?? 0,
+      dampening: o.dampening ?? 0,
+      nesterov: o.nesterov ?? false,
+      weightDecay: o.weight_decay,
+    });
   const options = { betas: o.betas as [number, number], eps: o.eps ?? 1e-8, weightDecay: o.weight_decay };
   return c.kind === 'adamw' ? new AdamW(variables, options) : new Adam(variables, options);
 }
@@ -49,12 +62,16 @@ function build(c: Case, variables: tf.Variable[]): Optimizer {
 describe('optimizers match torch.optim', () => {
   fixture.cases.forEach((c, index) => {
     it(`${c.kind} #${index} ${JSON.stringify(c.options)}`, async () => {
-      const variables = Object.entries(c.shapes).map(([name, shape]) => tf.variable(tf.tensor(c.init[name] as number[], shape), true, `opt${index}.${name}`));
+      const variables = Object.entries(c.shapes).map(([name, shape]) =>
+        tf.variable(tf.tensor(c.init[name] as number[], shape), true, `opt${index}.${name}`),
+      );
       const optimizer = build(c, variables);
       const start = tf.memory().numTensors;
       let worst = 0;
       for (const [s, step] of c.grads.entries()) {
-        const grads = Object.fromEntries(variables.map((v) => [v.name, tf.tensor(step[v.name.split('.')[1] as string] as number[], v.shape)]));
+        const grads = Object.fromEntries(
+          variables.map((v) => [v.name, tf.tensor(step[v.name.split('.')[1] as string] as number[], v.shape)]),
+        );
         await optimizer.applyGradients(grads, c.lrs[s] as number);
         tf.dispose(Object.values(grads));
         for (const v of variables) {
@@ -86,7 +103,7 @@ describe('8-bit blockwise AdamW (bitsandbytes scheme)', () => {
     expect(Array.from(dynamicMap(false))).toEqual(fixture.adamw8bit.unsigned_map.map(Math.fround));
   });
 
-  it('quantizes blockwise like bitsandbytes\' reference quantize_blockwise, bit for bit', () => {
+  it("quantizes blockwise like bitsandbytes' reference quantize_blockwise, bit for bit", () => {
     const { input, codes, absmax, dequantized } = fixture.blockwise;
     const ours = new Uint8Array(input.length);
     const ourAbsmax = new Float32Array(absmax.length);
@@ -123,7 +140,11 @@ describe('8-bit blockwise AdamW (bitsandbytes scheme)', () => {
   });
 
   it('saves state memory against float32 AdamW (tf.memory)', async () => {
-    const shapes: [number, number][] = [[256, 256], [256, 64], [64, 256]];
+    const shapes: [number, number][] = [
+      [256, 256],
+      [256, 64],
+      [64, 256],
+    ];
     const make = (tag: string): tf.Variable[] => shapes.map((s, i) => tf.variable(tf.randomNormal(s), true, `${tag}.${i}`));
     const measure = async (variables: tf.Variable[], optimizer: Optimizer): Promise<{ tensorBytes: number; host: number }> => {
       const before = tf.memory().numBytes;
@@ -141,7 +162,9 @@ describe('8-bit blockwise AdamW (bitsandbytes scheme)', () => {
     expect(fp32.tensorBytes).toBe(8 * params);
     expect(int8.tensorBytes).toBe(0);
     const total8 = int8.tensorBytes + int8.host;
-    console.log(`optimizer state for ${params} params: float32 AdamW ${fp32.tensorBytes} B (tf.memory), 8-bit ${total8} B (host) → ${(fp32.tensorBytes / total8).toFixed(2)}× smaller`);
+    console.log(
+      `optimizer state for ${params} params: float32 AdamW ${fp32.tensorBytes} B (tf.memory), 8-bit ${total8} B (host) → ${(fp32.tensorBytes / total8).toFixed(2)}× smaller`,
+    );
     expect(total8).toBeLessThan(fp32.tensorBytes / 2);
     tf.dispose([...a, ...b]);
   });

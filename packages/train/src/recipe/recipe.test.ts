@@ -40,7 +40,8 @@ describe('loadRecipe refuses bad values, naming the file and field', () => {
     const error = await failure(recipe({ training: 'training: { warmup: 1.5 }' }));
     expect(error.field).toBe('training.warmup');
     expect(error.message).toMatch(/1\.5 is neither a ratio of maxSteps in \[0, 1\) nor a whole number of steps/);
-    for (const ok of ['0.05', '0', '1', '20']) await expect(loadRecipe(recipe({ training: `training: { warmup: ${ok} }` }), {})).resolves.toBeDefined();
+    for (const ok of ['0.05', '0', '1', '20'])
+      await expect(loadRecipe(recipe({ training: `training: { warmup: ${ok} }` }), {})).resolves.toBeDefined();
   });
 
   it('adapter r: 1e12 is refused before any model loads', async () => {
@@ -67,14 +68,18 @@ describe('loadRecipe refuses bad values, naming the file and field', () => {
   it('a chatTemplate file that does not exist names the field and the path', async () => {
     const error = await failure(recipe({ data: 'data: { train: train.jsonl, chatTemplate: missing.jinja }' }));
     expect(error.field).toBe('data.chatTemplate');
-    expect(error.message).toBe(`${join(dir, `r${count}.yaml`)} (data.chatTemplate): the chat template ${join(dir, 'missing.jinja')} does not exist.`);
+    expect(error.message).toBe(
+      `${join(dir, `r${count}.yaml`)} (data.chatTemplate): the chat template ${join(dir, 'missing.jinja')} does not exist.`,
+    );
   });
 
   it('an unset ${VAR} names the variable and the field, and says how to set it', async () => {
     const file = recipe({ data: 'data: { train: "${CARBOT_DATA}/train.jsonl" }' });
     const error = await failure(file);
     expect(error.field).toBe('data.train');
-    expect(error.message).toMatch(/\(data\.train\): uses the environment variable CARBOT_DATA \(`\$\{CARBOT_DATA\}`\), which is not set\. Set it before the command, e\.g\. `CARBOT_DATA=path\/to\/folder lora train /);
+    expect(error.message).toMatch(
+      /\(data\.train\): uses the environment variable CARBOT_DATA \(`\$\{CARBOT_DATA\}`\), which is not set\. Set it before the command, e\.g\. `CARBOT_DATA=path\/to\/folder lora train /,
+    );
   });
 });
 
@@ -83,7 +88,16 @@ describe('loadRecipe paths', () => {
     const sub = join(dir, 'recipes');
     mkdirSync(sub, { recursive: true });
     const file = join(sub, 'env.yaml');
-    writeFileSync(file, ['model: stories260K', 'data:', '  train: ${DATA}/train.jsonl', '  validation: validation.jsonl', 'evaluation: { test: "${DATA}/test.jsonl" }'].join('\n'));
+    writeFileSync(
+      file,
+      [
+        'model: stories260K',
+        'data:',
+        '  train: ${DATA}/train.jsonl',
+        '  validation: validation.jsonl',
+        'evaluation: { test: "${DATA}/test.jsonl" }',
+      ].join('\n'),
+    );
     const { recipe: r } = await loadRecipe(file, { DATA: 'runs/carbot/data' });
     expect(r.data.train).toBe(resolve(process.cwd(), 'runs/carbot/data/train.jsonl'));
     expect(r.evaluation?.test).toBe(resolve(process.cwd(), 'runs/carbot/data/test.jsonl'));

@@ -72,7 +72,8 @@ export const RecipeSchema = z.strictObject({
   name: z
     .string()
     .regex(/^(?!\.\.?$)[A-Za-z0-9._-]{1,128}$/, {
-      error: (issue) => `${JSON.stringify(issue.input)} is not a safe run name: use one path segment of letters, digits, ".", "_" and "-" (it names the folder runs/<name>)`,
+      error: (issue) =>
+        `${JSON.stringify(issue.input)} is not a safe run name: use one path segment of letters, digits, ".", "_" and "-" (it names the folder runs/<name>)`,
     })
     .default('run'),
   /** Model name (resolved through `LORA_ASSETS_DIR` / the HF cache / the Hub) or folder / file path. */
@@ -146,7 +147,11 @@ export async function loadRecipe(file: string, env: Readonly<Record<string, stri
   try {
     raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    throw new FileFormatError({ file, message: `not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`, cause: error });
+    throw new FileFormatError({
+      file,
+      message: `not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`,
+      cause: error,
+    });
   }
   const recipe = validate(expandEnv(raw, env, file, ''), RecipeSchema, { file });
   validate({ training: recipe.training }, z.object({ training: TrainingArgsSchema }), { file });
@@ -154,9 +159,13 @@ export async function loadRecipe(file: string, env: Readonly<Record<string, stri
   const base = dirname(resolve(file));
   // A path written in the recipe is relative to the recipe; one that starts with `${VAR}` takes
   // the variable's value as the user typed it in the shell: relative to the working directory.
-  const at = (p: string, field: readonly string[]) => (isAbsolute(p) ? p : resolve(startsWithVariable(raw, field) ? process.cwd() : base, p));
-  const looksLikePath = (p: string) => p.startsWith('.') || p.startsWith('/') || p.includes('/') && !/^[\w.-]+\/[\w.-]+$/.test(p);
-  const chatTemplate = recipe.data.chatTemplate === undefined || recipe.data.chatTemplate === 'stories' ? undefined : at(recipe.data.chatTemplate, ['data', 'chatTemplate']);
+  const at = (p: string, field: readonly string[]) =>
+    isAbsolute(p) ? p : resolve(startsWithVariable(raw, field) ? process.cwd() : base, p);
+  const looksLikePath = (p: string) => p.startsWith('.') || p.startsWith('/') || (p.includes('/') && !/^[\w.-]+\/[\w.-]+$/.test(p));
+  const chatTemplate =
+    recipe.data.chatTemplate === undefined || recipe.data.chatTemplate === 'stories'
+      ? undefined
+      : at(recipe.data.chatTemplate, ['data', 'chatTemplate']);
   if (chatTemplate !== undefined) await assertRegularFile(chatTemplate, file, 'data.chatTemplate', 'chat template');
   return {
     file,
@@ -170,7 +179,9 @@ export async function loadRecipe(file: string, env: Readonly<Record<string, stri
         ...(recipe.data.validation === undefined ? {} : { validation: at(recipe.data.validation, ['data', 'validation']) }),
         ...(chatTemplate === undefined ? {} : { chatTemplate }),
       },
-      ...(recipe.evaluation === undefined ? {} : { evaluation: { ...recipe.evaluation, test: at(recipe.evaluation.test, ['evaluation', 'test']) } }),
+      ...(recipe.evaluation === undefined
+        ? {}
+        : { evaluation: { ...recipe.evaluation, test: at(recipe.evaluation.test, ['evaluation', 'test']) } }),
     },
   };
 }

@@ -126,7 +126,8 @@ export async function loadRecipeModel(
   const path = await resolveAsset(recipe.model, { kind: 'model', env });
   const batchSize = kind === 'training' ? recipe.data.batchSize : (recipe.evaluation?.batchSize ?? recipe.data.batchSize);
   const loaded = await loadModel(path, {
-    beforeWeights: (config) => void assertFitsBackend(backend.tfjsBackend, config, { kind, batchSize, sequenceLength: recipe.data.maxLength }, recipe.model),
+    beforeWeights: (config) =>
+      void assertFitsBackend(backend.tfjsBackend, config, { kind, batchSize, sequenceLength: recipe.data.maxLength }, recipe.model),
   });
   const modelDir = loaded.format === 'llama2c' ? dirname(loaded.path) : loaded.path;
   const tokenizer = await loadTokenizer(recipe.tokenizer ?? modelDir, { vocabSize: loaded.config.vocabSize });
@@ -169,7 +170,10 @@ async function encodeSplit(
     throw new FileFormatError({ file, message: 'the dataset is empty: it holds no record.' });
   }
   if (reader.report.kept === 0) {
-    throw new FileFormatError({ file, message: `no valid record: all ${reader.report.read} were skipped.\n${formatReadReport(reader.report)}` });
+    throw new FileFormatError({
+      file,
+      message: `no valid record: all ${reader.report.read} were skipped.\n${formatReadReport(reader.report)}`,
+    });
   }
   if (reader.report.skipped.length > 0 || reader.report.invalidUtf8 > 0) log(formatReadReport(reader.report));
   const { examples, stats } = truncateExamples(encoded, { maxLength: recipe.data.maxLength, side: recipe.data.truncation });
@@ -232,7 +236,12 @@ export async function trainRecipe(loadedRecipe: LoadedRecipe, options: TrainReci
   const release = await acquireRunLock(output);
   try {
     // `eval/` holds predictions of the old adapter that `lora eval` would otherwise resume.
-    if (options.resume !== true) await claimRunFolder(output, { isRunFile: (name) => RECIPE_RUN_FILES.has(name), overwrite: options.overwrite === true, alsoDelete: ['eval'] });
+    if (options.resume !== true)
+      await claimRunFolder(output, {
+        isRunFile: (name) => RECIPE_RUN_FILES.has(name),
+        overwrite: options.overwrite === true,
+        alsoDelete: ['eval'],
+      });
     return await trainRecipeLocked(recipe, options, { env, log, output, args });
   } finally {
     await release();
@@ -242,7 +251,17 @@ export async function trainRecipe(loadedRecipe: LoadedRecipe, options: TrainReci
 async function trainRecipeLocked(
   recipe: Recipe,
   options: TrainRecipeOptions,
-  { env, log, output, args }: { env: Readonly<Record<string, string | undefined>>; log: (line: string) => void; output: string; args: ReturnType<typeof parseTrainingArgs> },
+  {
+    env,
+    log,
+    output,
+    args,
+  }: {
+    env: Readonly<Record<string, string | undefined>>;
+    log: (line: string) => void;
+    output: string;
+    args: ReturnType<typeof parseTrainingArgs>;
+  },
 ): Promise<TrainRecipeResult> {
   const { loaded, tokenizer } = await loadRecipeModel(recipe, env, log);
   let model: CausalLM = loaded.model;
@@ -251,7 +270,9 @@ async function trainRecipeLocked(
     if (recipe.quantization !== undefined) {
       const q = recipe.quantization;
       const paths = await quantizeModel(model, { type: q.type, blocksize: q.blocksize, doubleQuant: q.doubleQuant, skip: q.skip });
-      log(`[lora] quantized ${paths.length} linear modules to ${q.type}${q.doubleQuant ? ' + double quant' : ''} (blocksize ${q.blocksize})`);
+      log(
+        `[lora] quantized ${paths.length} linear modules to ${q.type}${q.doubleQuant ? ' + double quant' : ''} (blocksize ${q.blocksize})`,
+      );
     }
     if (recipe.adapter === 'none') {
       const n = makeLinearsTrainable(model);
@@ -303,7 +324,9 @@ async function trainRecipeLocked(
     if (result.lastCheckpoint !== undefined) {
       await copyFile(join(result.lastCheckpoint, 'trainer_state.json'), join(output, 'trainer_state.json')).catch(() => undefined);
     }
-    log(`[lora] ${result.stopReason} after ${result.step} steps; loss ${result.losses[0]?.toFixed(4)} → ${result.losses.at(-1)?.toFixed(4)}; wrote ${output}`);
+    log(
+      `[lora] ${result.stopReason} after ${result.step} steps; loss ${result.losses[0]?.toFixed(4)} → ${result.losses.at(-1)?.toFixed(4)}; wrote ${output}`,
+    );
     return { result, output, model, tokenizer, data };
   } catch (error) {
     model.dispose();

@@ -15,16 +15,29 @@ export interface CurveFiles {
  */
 export async function writeCurves(
   dir: string,
-  history: { readonly losses: readonly number[]; readonly lrs: readonly number[]; readonly evals?: readonly { step: number; metrics: Readonly<Record<string, number>> }[] },
+  history: {
+    readonly losses: readonly number[];
+    readonly lrs: readonly number[];
+    readonly evals?: readonly { step: number; metrics: Readonly<Record<string, number>> }[];
+  },
 ): Promise<CurveFiles> {
   await mkdir(dir, { recursive: true });
   const loss = join(dir, 'loss.svg');
   const lr = join(dir, 'lr.svg');
-  const evalPoints = (history.evals ?? []).filter((e) => e.metrics.eval_loss !== undefined).map((e) => [e.step, e.metrics.eval_loss as number] as const);
+  const evalPoints = (history.evals ?? [])
+    .filter((e) => e.metrics.eval_loss !== undefined)
+    .map((e) => [e.step, e.metrics.eval_loss as number] as const);
   const series = [{ name: 'train loss', color: '#1f77b4', points: history.losses.map((y, i) => [i + 1, y] as const) }];
   if (evalPoints.length > 0) series.push({ name: 'eval loss', color: '#d62728', points: evalPoints });
   await writeFile(loss, lineChartSvg(series, { title: 'Loss', xLabel: 'step', yLabel: 'loss per token' }));
-  await writeFile(lr, lineChartSvg([{ name: 'learning rate', color: '#2ca02c', points: history.lrs.map((y, i) => [i + 1, y] as const) }], { title: 'Learning rate', xLabel: 'step', yLabel: 'lr' }));
+  await writeFile(
+    lr,
+    lineChartSvg([{ name: 'learning rate', color: '#2ca02c', points: history.lrs.map((y, i) => [i + 1, y] as const) }], {
+      title: 'Learning rate',
+      xLabel: 'step',
+      yLabel: 'lr',
+    }),
+  );
   return { loss, lr };
 }
 

@@ -19,7 +19,9 @@ function recordStep(line: string): number | undefined {
  */
 export function truncateLogAfter(path: string, step: number): void {
   if (!existsSync(path)) return;
-  const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const lines = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   const kept = lines.filter((line) => {
     const s = recordStep(line);
     if (s === undefined) {
@@ -57,6 +59,7 @@ export function jsonlLogger(path: string): TrainCallbacks {
     onStepEnd: (report) => write({ type: 'step', ...report }),
     onEvaluate: (report) => write({ type: 'eval', step: report.step, ...report.metrics }),
     onCheckpoint: (report) => write({ type: 'checkpoint', ...report }),
-    onTrainEnd: (result) => write({ type: 'end', step: result.step, stopReason: result.stopReason, lastCheckpoint: result.lastCheckpoint, best: result.best }),
+    onTrainEnd: (result) =>
+      write({ type: 'end', step: result.step, stopReason: result.stopReason, lastCheckpoint: result.lastCheckpoint, best: result.best }),
   };
 }

@@ -78,19 +78,24 @@ export function lineChartSvg(series: readonly Series[], options: ChartOptions): 
     parts.push(`<text x="${m.left - 6}" y="${(py(t) + 4).toFixed(1)}" text-anchor="end">${label(t)}</text>`);
   }
   for (const t of niceTicks(x0, x1, 5, integerX ? 1 : 0)) {
-    parts.push(`<line x1="${px(t).toFixed(1)}" x2="${px(t).toFixed(1)}" y1="${height - m.bottom}" y2="${height - m.bottom + 4}" stroke="#333"/>`);
+    parts.push(
+      `<line x1="${px(t).toFixed(1)}" x2="${px(t).toFixed(1)}" y1="${height - m.bottom}" y2="${height - m.bottom + 4}" stroke="#333"/>`,
+    );
     parts.push(`<text x="${px(t).toFixed(1)}" y="${height - m.bottom + 16}" text-anchor="middle">${label(t)}</text>`);
   }
   parts.push(`<line x1="${m.left}" x2="${width - m.right}" y1="${height - m.bottom}" y2="${height - m.bottom}" stroke="#333"/>`);
   parts.push(`<line x1="${m.left}" x2="${m.left}" y1="${m.top}" y2="${height - m.bottom}" stroke="#333"/>`);
   parts.push(`<text x="${(m.left + width - m.right) / 2}" y="${height - 8}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`);
-  parts.push(`<text transform="translate(14 ${(m.top + height - m.bottom) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`);
+  parts.push(
+    `<text transform="translate(14 ${(m.top + height - m.bottom) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`,
+  );
   const legendX = width - m.right - 24 - Math.max(0, ...series.map((s) => textWidth(s.name, 11)));
   series.forEach((s, i) => {
     const finite = s.points.filter(([, y]) => Number.isFinite(y));
     const path = finite.map(([x, y], j) => `${j === 0 ? 'M' : 'L'}${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ');
     if (finite.length > 1) parts.push(`<path d="${path}" fill="none" stroke="${s.color}" stroke-width="1.5"/>`);
-    if (finite.length <= MARKER_LIMIT) for (const [x, y] of finite) parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="2.5" fill="${s.color}"/>`);
+    if (finite.length <= MARKER_LIMIT)
+      for (const [x, y] of finite) parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="2.5" fill="${s.color}"/>`);
     const ly = 30 + i * 14;
     parts.push(`<line x1="${legendX}" x2="${legendX + 16}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"/>`);
     parts.push(`<text x="${legendX + 20}" y="${ly + 4}">${escapeXml(s.name)}</text>`);

@@ -40,7 +40,9 @@ export function progressReporter(options: ProgressOptions = {}): TrainCallbacks 
   return {
     onTrainBegin: (info) => {
       firstStep = info.startStep;
-      stream.write(`${info.resumedFrom === undefined ? 'training' : `resuming from ${info.resumedFrom} at step ${info.startStep}`}: ${info.maxSteps} steps\n`);
+      stream.write(
+        `${info.resumedFrom === undefined ? 'training' : `resuming from ${info.resumedFrom} at step ${info.startStep}`}: ${info.maxSteps} steps\n`,
+      );
     },
     onStepEnd: (report) => {
       const done = report.step - firstStep;
@@ -56,7 +58,9 @@ export function progressReporter(options: ProgressOptions = {}): TrainCallbacks 
       }
     },
     onEvaluate: (report) => {
-      const metrics = Object.entries(report.metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join('  ');
+      const metrics = Object.entries(report.metrics)
+        .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+        .join('  ');
       stream.write(`${bar ? '\n' : ''}eval @ step ${report.step}: ${metrics}\n`);
     },
     onCheckpoint: (report) => {
@@ -64,7 +68,9 @@ export function progressReporter(options: ProgressOptions = {}): TrainCallbacks 
     },
     onTrainEnd: (result) => {
       if (bar) stream.write('\n');
-      stream.write(`done: ${result.step} steps (${result.stopReason})${result.lastCheckpoint === undefined ? '' : `, last checkpoint ${result.lastCheckpoint}`}\n`);
+      stream.write(
+        `done: ${result.step} steps (${result.stopReason})${result.lastCheckpoint === undefined ? '' : `, last checkpoint ${result.lastCheckpoint}`}\n`,
+      );
     },
   };
 }

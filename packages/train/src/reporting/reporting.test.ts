@@ -52,7 +52,10 @@ describe('progress, JSONL log and curves', () => {
     expect(plain.some((l) => l.startsWith('eval @ step 2: eval_loss'))).toBe(true);
     expect(tty.text()).toContain('\r\x1b[2K[');
     expect(tty.text()).toContain('step 4/4');
-    const records = (await readFile(log, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; step?: number; loss?: number });
+    const records = (await readFile(log, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; step?: number; loss?: number });
     expect(records.map((r) => r.type)).toEqual(['begin', 'step', 'step', 'eval', 'step', 'step', 'eval', 'end']);
     expect(records.filter((r) => r.type === 'step').every((r) => typeof r.loss === 'number')).toBe(true);
     const lossSvg = await readFile(join(dir, 'loss.svg'), 'utf8');
@@ -65,7 +68,20 @@ describe('progress, JSONL log and curves', () => {
     expect(formatDuration(5)).toBe('5s');
     expect(formatDuration(185)).toBe('3m05s');
     expect(formatDuration(3720)).toBe('1h02m');
-    const svg = lineChartSvg([{ name: 'x', color: 'red', points: [[1, 1], [2, Number.NaN], [3, 2]] }], { title: 'T <1>', xLabel: 'a', yLabel: 'b' });
+    const svg = lineChartSvg(
+      [
+        {
+          name: 'x',
+          color: 'red',
+          points: [
+            [1, 1],
+            [2, Number.NaN],
+            [3, 2],
+          ],
+        },
+      ],
+      { title: 'T <1>', xLabel: 'a', yLabel: 'b' },
+    );
     expect(svg).toContain('T &lt;1&gt;');
     expect((svg.match(/<path d="M[^"]*"/)?.[0].match(/[ML]/g) ?? []).length).toBe(2);
   });
@@ -89,13 +105,28 @@ describe('progress, JSONL log and curves', () => {
     expect(x + name.length * 11 * 0.62).toBeLessThanOrEqual(width);
     // The legend sits above the plot area: below its last row starts the y axis.
     const axisTop = Number(/<line x1="64" x2="64" y1="([\d.]+)"/.exec(svg)?.[1]);
-    const legendRows = [...svg.matchAll(/<text x="[\d.]+" y="([\d.]+)">[^<]*<\/text>/g)].filter((m) => m[0].includes('loss') || m[0].includes('accuracy')).map((m) => Number(m[1]));
+    const legendRows = [...svg.matchAll(/<text x="[\d.]+" y="([\d.]+)">[^<]*<\/text>/g)]
+      .filter((m) => m[0].includes('loss') || m[0].includes('accuracy'))
+      .map((m) => Number(m[1]));
     expect(legendRows).toHaveLength(2);
     for (const y of legendRows) expect(y).toBeLessThan(axisTop);
   });
 
   it('draws integer ticks for integer x values and honours a fixed y range', () => {
-    const svg = lineChartSvg([{ name: 'acc', color: 'blue', points: [[0, 0.35], [1, 0.4], [2, 0.4]] }], { title: 'Accuracy per epoch', xLabel: 'epoch', yLabel: 'acc', yMin: 0, yMax: 1 });
+    const svg = lineChartSvg(
+      [
+        {
+          name: 'acc',
+          color: 'blue',
+          points: [
+            [0, 0.35],
+            [1, 0.4],
+            [2, 0.4],
+          ],
+        },
+      ],
+      { title: 'Accuracy per epoch', xLabel: 'epoch', yLabel: 'acc', yMin: 0, yMax: 1 },
+    );
     const xTicks = [...svg.matchAll(/<text x="[\d.]+" y="[\d.]+" text-anchor="middle">([^<]*)<\/text>/g)].map((m) => m[1]);
     expect(xTicks).toEqual(['0', '1', '2', 'epoch']); // the ticks, then the axis title
     const yTicks = [...svg.matchAll(/<text x="58" y="[\d.]+" text-anchor="end">([^<]*)<\/text>/g)].map((m) => m[1]);

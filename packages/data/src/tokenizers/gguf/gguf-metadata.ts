@@ -14,9 +14,7 @@ export const GGUF_TOKEN_TYPE = Object.freeze({
   byte: 6,
 } as const);
 
-const tokenId = z
-  .union([z.number().int().nonnegative(), z.bigint().nonnegative()])
-  .transform((v) => Number(v));
+const tokenId = z.union([z.number().int().nonnegative(), z.bigint().nonnegative()]).transform((v) => Number(v));
 
 /**
  * The `tokenizer.*` keys of GGUF metadata that describe a tokenizer (llama.cpp's gguf-py names),

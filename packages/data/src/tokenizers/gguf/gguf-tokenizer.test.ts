@@ -78,7 +78,7 @@ function mismatches(tok: Tokenizer, fx: Encodings): string[] {
 describe('ggufTokenizerFiles on hand-made metadata', () => {
   const { cases } = readFixture<SyntheticFixture>('gguf/synthetic.json');
 
-  it.each(cases.map((c) => [c.name, c] as const))('%s: builds transformers\' tokenizer.json and ids', (_name, c) => {
+  it.each(cases.map((c) => [c.name, c] as const))("%s: builds transformers' tokenizer.json and ids", (_name, c) => {
     const files = ggufTokenizerFiles(c.metadata);
     expect(JSON.parse(JSON.stringify(files.tokenizerJson))).toEqual(c.backend);
     expect(configView(files)).toEqual(c.config);
@@ -94,10 +94,18 @@ describe('ggufTokenizerFiles on hand-made metadata', () => {
     const base = cases[0]?.metadata as GgufMetadata;
     const tokens = [...(base['tokenizer.ggml.tokens'] as string[]), '<|im_end|>', '<|eot_id|>'];
     const types = [...(base['tokenizer.ggml.token_type'] as number[]), 3, 1];
-    const files = ggufTokenizerFiles({ ...base, 'tokenizer.ggml.tokens': tokens, 'tokenizer.ggml.token_type': types, 'tokenizer.ggml.eom_token_id': 3 });
+    const files = ggufTokenizerFiles({
+      ...base,
+      'tokenizer.ggml.tokens': tokens,
+      'tokenizer.ggml.token_type': types,
+      'tokenizer.ggml.eom_token_id': 3,
+    });
     // <|eot_id|> is typed NORMAL here, so it is not an end-of-turn token.
     expect(files.generationConfig).toEqual({ bos_token_id: 266, eos_token_id: [265, 3, tokens.length - 2] });
-    const tok = tokenizerFromGguf({ ...base, 'tokenizer.ggml.tokens': tokens, 'tokenizer.ggml.token_type': types }, { extraEosTokenIds: [7] });
+    const tok = tokenizerFromGguf(
+      { ...base, 'tokenizer.ggml.tokens': tokens, 'tokenizer.ggml.token_type': types },
+      { extraEosTokenIds: [7] },
+    );
     expect(tok.eosTokenIds).toEqual([265, tokens.length - 2, 7]);
   });
 
@@ -112,7 +120,9 @@ describe('ggufTokenizerFiles on hand-made metadata', () => {
     })();
     expect(FileFormatError.isInstance(error)).toBe(true);
     expect(String(error)).toMatch(/x\.gguf \(tokenizer\.ggml\.scores\).*2 entries/);
-    expect(() => ggufTokenizerFiles({ ...base, 'tokenizer.ggml.model': 'rwkv' })).toThrow(/tokenizer\.ggml\.model.*"rwkv" is not supported/);
+    expect(() => ggufTokenizerFiles({ ...base, 'tokenizer.ggml.model': 'rwkv' })).toThrow(
+      /tokenizer\.ggml\.model.*"rwkv" is not supported/,
+    );
     expect(() => ggufTokenizerFiles({ ...base, 'general.architecture': 'gemma3' })).toThrow(/general\.architecture.*gemma3/);
     expect(() => ggufTokenizerFiles({ ...base, 'tokenizer.ggml.eos_token_id': 10_000 })).toThrow(/eos_token_id.*outside/);
     expect(() => ggufTokenizerFiles({ ...base, 'tokenizer.ggml.merges': ['a b c'] })).toThrow(/merges\[0\]/);
@@ -154,7 +164,7 @@ describe.skipIf(assets === undefined || !existsSync(tok512))(
       expect(sha256([m['tokenizer.ggml.tokens'], m['tokenizer.ggml.token_type']])).toBe(fx.metadataSha256);
     });
 
-    it('builds transformers\' tokenizer.json (merges derived from the scores)', () => {
+    it("builds transformers' tokenizer.json (merges derived from the scores)", () => {
       const files = ggufTokenizerFiles(metadata());
       expect(digested(files.tokenizerJson)).toEqual(fx.backend);
       expect(configView(files)).toEqual(fx.config);
@@ -178,7 +188,7 @@ describe.skipIf(assets === undefined || !existsSync(smolFile))(
     let loaded: Promise<Tokenizer> | undefined;
     const load = () => (loaded ??= loadTokenizer(smolFile));
 
-    it('builds transformers\' tokenizer.json and tokenizer_config fields', async () => {
+    it("builds transformers' tokenizer.json and tokenizer_config fields", async () => {
       const files = ggufTokenizerFiles((await openGguf(smolFile)).metadata, { file: smolFile });
       expect(digested(files.tokenizerJson)).toEqual(fx.backend);
       expect(configView(files)).toEqual(fx.config);

@@ -198,7 +198,10 @@ class AddedTokens {
   }
 }
 
-function templateProcessing(bos: { token: string; id: number } | undefined, eos: { token: string; id: number } | undefined): Record<string, unknown> {
+function templateProcessing(
+  bos: { token: string; id: number } | undefined,
+  eos: { token: string; id: number } | undefined,
+): Record<string, unknown> {
   const special = (t: { token: string }, typeId: number) => ({ SpecialToken: { id: t.token, type_id: typeId } });
   const sequence = (id: 'A' | 'B', typeId: number) => ({ Sequence: { id, type_id: typeId } });
   const part = (seq: 'A' | 'B', typeId: number) => [

@@ -7,7 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { dequantizeGgml } from './dequantize.js';
 
 const DIR = join(import.meta.dirname, '../../../../../fixtures/gguf/blocks');
-interface Entry { name: string; type: number; shape: number[]; offset: number; count: number }
+interface Entry {
+  name: string;
+  type: number;
+  shape: number[];
+  offset: number;
+  count: number;
+}
 const index = JSON.parse(readFileSync(join(DIR, 'index.json'), 'utf8')) as { tensors: Entry[] };
 const expectedAll = new Uint8Array(readFileSync(join(DIR, 'expected.f32')));
 

@@ -22,7 +22,17 @@ function halfTable(): Float32Array {
 
 /** ggml types {@link dequantizeGgml} decodes. */
 export const DEQUANTIZABLE_GGML_TYPES: readonly string[] = [
-  'F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q4_K', 'Q5_K', 'Q6_K',
+  'F32',
+  'F16',
+  'BF16',
+  'Q8_0',
+  'Q4_0',
+  'Q4_1',
+  'Q5_0',
+  'Q5_1',
+  'Q4_K',
+  'Q5_K',
+  'Q6_K',
 ];
 
 /**
@@ -77,14 +87,30 @@ export function dequantizeGgml(
       for (let i = 0; i < count; i++) u[i] = ((bytes[2 * i]! | (bytes[2 * i + 1]! << 8)) << 16) >>> 0;
       break;
     }
-    case GgmlType.Q8_0: q8_0(bytes, out, nBlocks); break;
-    case GgmlType.Q4_0: q4_0(bytes, out, nBlocks); break;
-    case GgmlType.Q4_1: q4_1(bytes, out, nBlocks); break;
-    case GgmlType.Q5_0: q5_0(bytes, out, nBlocks); break;
-    case GgmlType.Q5_1: q5_1(bytes, out, nBlocks); break;
-    case GgmlType.Q4_K: q4_k(bytes, out, nBlocks); break;
-    case GgmlType.Q5_K: q5_k(bytes, out, nBlocks); break;
-    case GgmlType.Q6_K: q6_k(bytes, out, nBlocks); break;
+    case GgmlType.Q8_0:
+      q8_0(bytes, out, nBlocks);
+      break;
+    case GgmlType.Q4_0:
+      q4_0(bytes, out, nBlocks);
+      break;
+    case GgmlType.Q4_1:
+      q4_1(bytes, out, nBlocks);
+      break;
+    case GgmlType.Q5_0:
+      q5_0(bytes, out, nBlocks);
+      break;
+    case GgmlType.Q5_1:
+      q5_1(bytes, out, nBlocks);
+      break;
+    case GgmlType.Q4_K:
+      q4_k(bytes, out, nBlocks);
+      break;
+    case GgmlType.Q5_K:
+      q5_k(bytes, out, nBlocks);
+      break;
+    case GgmlType.Q6_K:
+      q6_k(bytes, out, nBlocks);
+      break;
   }
   return out;
 }

@@ -134,7 +134,12 @@ describe('tiny random Llama GGUF vs transformers from_pretrained(gguf_file=...)'
     const gemma = ggufToHfConfig({
       ...gguf,
       tensors: noOutput,
-      metadata: rename('gemma3', { 'gemma3.attention.key_length': 32, 'gemma3.attention.sliding_window': 512, 'gemma3.rope.scaling.type': 'linear', 'gemma3.rope.scaling.factor': 8 }),
+      metadata: rename('gemma3', {
+        'gemma3.attention.key_length': 32,
+        'gemma3.attention.sliding_window': 512,
+        'gemma3.rope.scaling.type': 'linear',
+        'gemma3.rope.scaling.factor': 8,
+      }),
     });
     expect(gemma).toMatchObject({
       model_type: 'gemma3_text',
@@ -216,39 +221,44 @@ const SMOL_DIR = ASSETS === undefined ? '' : join(ASSETS, 'models', 'SmolLM2-135
 const SMOL_REF = join(FIXTURES, 'smollm2', 'reference.json');
 const haveSmol = ASSETS !== undefined && existsSync(join(SMOL_DIR, 'SmolLM2-135M-Instruct.Q4_1.gguf'));
 
-describe.skipIf(!haveSmol)('SmolLM2-135M-Instruct Q4_1 GGUF vs transformers (needs LORA_ASSETS_DIR with models/SmolLM2-135M-Instruct; skipped without it)', () => {
-  it('loadModel(resolveAsset folder) logits match within 1e-4 abs on 256 vocab ids per position, same argmax', async () => {
-    const ref = JSON.parse(readFileSync(SMOL_REF, 'utf8')) as {
-      input_ids: number[];
-      argmax: number[];
-      vocab_ids: number[];
-      logits: number[][];
-    };
-    const dir = await resolveAsset('SmolLM2-135M-Instruct', { kind: 'model', allowDownload: false });
-    expect(dir).toBe(SMOL_DIR);
-    const started = performance.now();
-    const { model, config, format } = await loadModel(dir);
-    const loadSeconds = (performance.now() - started) / 1000;
-    expect(format).toBe('gguf');
-    expect(config).toMatchObject({ numHiddenLayers: 30, hiddenSize: 576, numKeyValueHeads: 3, tieWordEmbeddings: true, bosTokenId: 1 });
-    const T = ref.input_ids.length;
-    const logits = model.forward(tf.tensor2d(ref.input_ids, [1, T], 'int32'));
-    const all = await logits.data();
-    const V = config.vocabSize;
-    let maxAbs = 0;
-    const argmax: number[] = [];
-    for (let t = 0; t < T; t++) {
-      let best = 0;
-      for (let v = 1; v < V; v++) if (all[t * V + v]! > all[t * V + best]!) best = v;
-      argmax.push(best);
-      ref.vocab_ids.forEach((v, i) => {
-        maxAbs = Math.max(maxAbs, Math.abs(all[t * V + v]! - ref.logits[t]![i]!));
-      });
-    }
-    console.log(`SmolLM2 GGUF: load ${loadSeconds.toFixed(2)} s, max abs logit diff ${maxAbs.toExponential(2)} over ${T}x${ref.vocab_ids.length}`);
-    expect(argmax).toEqual(ref.argmax);
-    expect(maxAbs).toBeLessThan(1e-4);
-    logits.dispose();
-    model.dispose();
-  });
-});
+describe.skipIf(!haveSmol)(
+  'SmolLM2-135M-Instruct Q4_1 GGUF vs transformers (needs LORA_ASSETS_DIR with models/SmolLM2-135M-Instruct; skipped without it)',
+  () => {
+    it('loadModel(resolveAsset folder) logits match within 1e-4 abs on 256 vocab ids per position, same argmax', async () => {
+      const ref = JSON.parse(readFileSync(SMOL_REF, 'utf8')) as {
+        input_ids: number[];
+        argmax: number[];
+        vocab_ids: number[];
+        logits: number[][];
+      };
+      const dir = await resolveAsset('SmolLM2-135M-Instruct', { kind: 'model', allowDownload: false });
+      expect(dir).toBe(SMOL_DIR);
+      const started = performance.now();
+      const { model, config, format } = await loadModel(dir);
+      const loadSeconds = (performance.now() - started) / 1000;
+      expect(format).toBe('gguf');
+      expect(config).toMatchObject({ numHiddenLayers: 30, hiddenSize: 576, numKeyValueHeads: 3, tieWordEmbeddings: true, bosTokenId: 1 });
+      const T = ref.input_ids.length;
+      const logits = model.forward(tf.tensor2d(ref.input_ids, [1, T], 'int32'));
+      const all = await logits.data();
+      const V = config.vocabSize;
+      let maxAbs = 0;
+      const argmax: number[] = [];
+      for (let t = 0; t < T; t++) {
+        let best = 0;
+        for (let v = 1; v < V; v++) if (all[t * V + v]! > all[t * V + best]!) best = v;
+        argmax.push(best);
+        ref.vocab_ids.forEach((v, i) => {
+          maxAbs = Math.max(maxAbs, Math.abs(all[t * V + v]! - ref.logits[t]![i]!));
+        });
+      }
+      console.log(
+        `SmolLM2 GGUF: load ${loadSeconds.toFixed(2)} s, max abs logit diff ${maxAbs.toExponential(2)} over ${T}x${ref.vocab_ids.length}`,
+      );
+      expect(argmax).toEqual(ref.argmax);
+      expect(maxAbs).toBeLessThan(1e-4);
+      logits.dispose();
+      model.dispose();
+    });
+  },
+);

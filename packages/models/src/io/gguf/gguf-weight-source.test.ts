@@ -6,17 +6,39 @@ import { ggufToHfTensorName } from './tensor-names.js';
 /** A minimal GGUF v3 with F32 tensors (`dims` fastest-first) and string/u32 metadata. */
 function gguf(metadata: Record<string, string | number>, tensors: { name: string; dims: number[]; data: number[] }[]): Uint8Array {
   const out: number[] = [];
-  const u32 = (v: number) => { for (let i = 0; i < 4; i++) out.push((v >>> (8 * i)) & 0xff); };
-  const u64 = (v: number) => { u32(v); u32(0); };
-  const str = (s: string) => { const e = new TextEncoder().encode(s); u64(e.length); out.push(...e); };
-  u32(0x46554747); u32(3); u64(tensors.length); u64(Object.keys(metadata).length);
+  const u32 = (v: number) => {
+    for (let i = 0; i < 4; i++) out.push((v >>> (8 * i)) & 0xff);
+  };
+  const u64 = (v: number) => {
+    u32(v);
+    u32(0);
+  };
+  const str = (s: string) => {
+    const e = new TextEncoder().encode(s);
+    u64(e.length);
+    out.push(...e);
+  };
+  u32(0x46554747);
+  u32(3);
+  u64(tensors.length);
+  u64(Object.keys(metadata).length);
   for (const [k, v] of Object.entries(metadata)) {
     str(k);
-    if (typeof v === 'string') { u32(8); str(v); } else { u32(4); u32(v); }
+    if (typeof v === 'string') {
+      u32(8);
+      str(v);
+    } else {
+      u32(4);
+      u32(v);
+    }
   }
   let offset = 0;
   for (const t of tensors) {
-    str(t.name); u32(t.dims.length); t.dims.forEach(u64); u32(0); u64(offset);
+    str(t.name);
+    u32(t.dims.length);
+    t.dims.forEach(u64);
+    u32(0);
+    u64(offset);
     offset += Math.ceil((t.data.length * 4) / 32) * 32;
   }
   while (out.length % 32 !== 0) out.push(0);

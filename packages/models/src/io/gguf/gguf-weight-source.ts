@@ -135,7 +135,12 @@ export class GgufWeightSource implements WeightSource {
     const t = this.gguf.tensors.find((x) => x.name === 'rope_freqs.weight');
     if (t === undefined) return undefined;
     const bytes = await this.source.read(t.offset, t.byteLength);
-    return dequantizeGgml(bytes, t.type, t.dims.reduce((a, b) => a * b, 1), { file: this.file, tensor: t.name });
+    return dequantizeGgml(
+      bytes,
+      t.type,
+      t.dims.reduce((a, b) => a * b, 1),
+      { file: this.file, tensor: t.name },
+    );
   }
 
   /** Reads, dequantizes and fixes up one tensor (see the class description). */

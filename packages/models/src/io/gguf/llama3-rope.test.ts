@@ -30,7 +30,13 @@ describe('recoverLlama3RopeScaling', () => {
 
   it('returns undefined for factors no llama3 scaling produces', () => {
     expect(recoverLlama3RopeScaling(new Float32Array(64).fill(1), 500000, 128)).toBeUndefined();
-    expect(recoverLlama3RopeScaling(Float32Array.from({ length: 64 }, (_, i) => 1 + i), 500000, 128)).toBeUndefined();
+    expect(
+      recoverLlama3RopeScaling(
+        Float32Array.from({ length: 64 }, (_, i) => 1 + i),
+        500000,
+        128,
+      ),
+    ).toBeUndefined();
     expect(recoverLlama3RopeScaling(new Float32Array(10), 500000, 128)).toBeUndefined();
   });
 });

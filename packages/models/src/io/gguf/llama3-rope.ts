@@ -73,7 +73,13 @@ export function recoverLlama3RopeScaling(divisors: Float32Array, theta: number, 
   const candidates: Llama3RopeScaling[] = [];
   const add = (low: number, high: number, old: number) => {
     if (Number.isFinite(old) && old > 0 && high > low && low > 0) {
-      candidates.push({ rope_type: 'llama3', factor, low_freq_factor: low, high_freq_factor: high, original_max_position_embeddings: Math.round(old) });
+      candidates.push({
+        rope_type: 'llama3',
+        factor,
+        low_freq_factor: low,
+        high_freq_factor: high,
+        original_max_position_embeddings: Math.round(old),
+      });
     }
   };
   // s = (L·x − low)/(high − low); with low 1 and high 4: L = (3s + 1)/x
