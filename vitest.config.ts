@@ -33,8 +33,11 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['@lora/source', 'node', 'import', 'default'], externalConditions: ['node'] } },
   test: {
     projects,
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
+    // Timeouts catch hangs, not slowness: every test bounds its work (tiny models, few steps), and a
+    // busy 2-core machine or a software WebGPU adapter can take minutes where a quiet one takes
+    // seconds (stories260K's greedy generation passed 120 s on lavapipe under load).
+    testTimeout: 600_000,
+    hookTimeout: 600_000,
     pool: 'forks',
     // Tests never read or fill the user's judge answer cache (~/.cache/lora/judge).
     env: { LORA_JUDGE_CACHE_DIR: join(tmpdir(), 'lora-test-judge-cache') },
