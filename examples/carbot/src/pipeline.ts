@@ -3,7 +3,16 @@ import { appendFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from '@lora/core';
-import { type Example, type TokenizedExample, type Tokenizer, exampleEncoder, exampleSchema, readDataset, renderChat, truncateExamples } from '@lora/data';
+import {
+  type Example,
+  type TokenizedExample,
+  type Tokenizer,
+  exampleEncoder,
+  exampleSchema,
+  readDataset,
+  renderChat,
+  truncateExamples,
+} from '@lora/data';
 import type { CausalLM } from '@lora/models';
 import {
   type EvalResult,
@@ -36,13 +45,13 @@ export interface CarbotPreset {
 export const CARBOT_RECIPES_DIR = fileURLToPath(new URL('../recipes/', import.meta.url));
 
 /**
- * The presets: `main` (the main job, `pnpm demo`: SmolLM2-135M-Instruct from its GGUF file, 1200
+ * The presets: `main` (the main job, `pnpm demo`: SmolLM2-135M-Instruct from its GGUF file, 2000
  * examples with the seed's system prompt, LoRA on the tensorflow backend), `smoke` (stories260K,
  * 480 examples without the system prompt, about 100 steps on wasm: minutes on 2 cores, for CI) and
  * `full` (2000 examples with the system prompt; point the recipe's `model:` at a larger checkpoint).
  */
 export const CARBOT_PRESETS = {
-  main: { recipe: 'main.yaml', data: { n: 1200, seed: 42, system: true } },
+  main: { recipe: 'main.yaml', data: { n: 2000, seed: 42, system: true } },
   smoke: { recipe: 'smoke.yaml', data: { n: 480, seed: 42, system: false } },
   full: { recipe: 'full.yaml', data: { n: 2000, seed: 42, system: true } },
 } as const satisfies Record<string, CarbotPreset>;
@@ -81,7 +90,15 @@ export interface RunPipelineOptions {
 export interface PipelineResult {
   out: string;
   /** Report files: summary markdown, CSV table, plots, per-run metrics and predictions, summary JSON. */
-  files: { summary: string; table: string; plots: string[]; metrics: string[]; predictions: string[]; pipelineSummary: string; lossPlot: string };
+  files: {
+    summary: string;
+    table: string;
+    plots: string[];
+    metrics: string[];
+    predictions: string[];
+    pipelineSummary: string;
+    lossPlot: string;
+  };
   /** Training losses: first and last optimizer step, last validation loss, steps run. */
   train: { firstLoss: number; lastLoss: number; evalLoss?: number; steps: number };
   /** One entry per variant (`base`, `lora`). */
@@ -129,7 +146,11 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   const started = performance.now();
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const preset = CARBOT_PRESETS[options.preset ?? 'smoke'];
-  if (preset === undefined) throw new InvalidArgumentError({ argument: 'preset', message: `unknown preset "${options.preset}"; use ${Object.keys(CARBOT_PRESETS).join(' or ')}.` });
+  if (preset === undefined)
+    throw new InvalidArgumentError({
+      argument: 'preset',
+      message: `unknown preset "${options.preset}"; use ${Object.keys(CARBOT_PRESETS).join(' or ')}.`,
+    });
   const out = resolve(options.out);
   const dataDir = join(out, 'data');
   if (!hasCarbotDataset(dataDir)) {
@@ -143,13 +164,27 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   const loaded = await loadRecipe(recipeFile, env);
   const { recipe } = loaded;
   const evaluation = recipe.evaluation;
-  if (evaluation === undefined) throw new InvalidArgumentError({ argument: 'recipe', message: `${recipeFile} has no \`evaluation\` section; add one with \`test: \${CARBOT_DATA}/test.jsonl\`.` });
+  if (evaluation === undefined)
+    throw new InvalidArgumentError({
+      argument: 'recipe',
+      message: `${recipeFile} has no \`evaluation\` section; add one with \`test: \${CARBOT_DATA}/test.jsonl\`.`,
+    });
 
   // The pipeline regenerates its whole output folder, the run in `train/` included.
-  const trained = await trainRecipe(loaded, { output: join(out, 'train'), overwrite: true, env, log, ...(options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps }) });
+  const trained = await trainRecipe(loaded, {
+    output: join(out, 'train'),
+    overwrite: true,
+    env,
+    log,
+    ...(options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps }),
+  });
   const peft = trained.model;
   try {
-    if (!(peft instanceof PeftModel)) throw new InvalidArgumentError({ argument: 'adapter', message: `${recipeFile} trains without an adapter (\`adapter: none\`); the base-vs-adapter report needs a LoRA adapter.` });
+    if (!(peft instanceof PeftModel))
+      throw new InvalidArgumentError({
+        argument: 'adapter',
+        message: `${recipeFile} trains without an adapter (\`adapter: none\`); the base-vs-adapter report needs a LoRA adapter.`,
+      });
     // Validation loss of the base (adapter disabled) and of the adapter: the metric that moves first.
     const validation = {
       base: await peft.disableAdapter(() => validationLoss(recipe, trained.tokenizer, peft)),
@@ -158,10 +193,17 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     log(`[carbot] validation loss: base ${validation.base?.toFixed(4)}, lora ${validation.lora?.toFixed(4)}`);
     const chatTemplate = await recipeChatTemplate(recipe);
     const render = (messages: readonly { role: string; content?: unknown }[]): string =>
-      renderChat(trained.tokenizer, messages as never, { addGenerationPrompt: true, ...(chatTemplate === undefined ? {} : { chatTemplate }) });
+      renderChat(trained.tokenizer, messages as never, {
+        addGenerationPrompt: true,
+        ...(chatTemplate === undefined ? {} : { chatTemplate }),
+      });
     const limit = options.evalLimit ?? evaluation.limit;
     const testRows = readJsonl(evaluation.test).slice(0, limit);
-    if (testRows.length === 0) throw new InvalidArgumentError({ argument: 'evaluation.test', message: `${evaluation.test} has no rows; generate more examples (at least 10 per intent, e.g. --examples 160).` });
+    if (testRows.length === 0)
+      throw new InvalidArgumentError({
+        argument: 'evaluation.test',
+        message: `${evaluation.test} has no rows; generate more examples (at least 10 per intent, e.g. --examples 160).`,
+      });
     const gold = new Map<string, GoldAction>();
     const rows = testRows.map((row) => {
       const id = String(row.id);
@@ -228,7 +270,12 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
 
     const losses = trained.result.losses;
     const evalLoss = trained.result.lastEval?.eval_loss;
-    const train = { firstLoss: losses[0] ?? Number.NaN, lastLoss: losses.at(-1) ?? Number.NaN, ...(evalLoss === undefined ? {} : { evalLoss }), steps: trained.result.step };
+    const train = {
+      firstLoss: losses[0] ?? Number.NaN,
+      lastLoss: losses.at(-1) ?? Number.NaN,
+      ...(evalLoss === undefined ? {} : { evalLoss }),
+      steps: trained.result.step,
+    };
     const wallMs = performance.now() - started;
     const lossPlot = join(trained.output, 'loss.svg');
     await appendFile(report.summary, trainingSection(train, wallMs, 'train/loss.svg'));
@@ -268,7 +315,9 @@ function readJsonl(file: string): Record<string, unknown>[] {
 }
 
 function judgeSection(j: PairwiseSummary): string {
-  const bt = Object.entries(j.bradleyTerry).map(([name, r]) => `${name} ${r.rating.toFixed(0)} [${r.lower.toFixed(0)}, ${r.upper.toFixed(0)}]`);
+  const bt = Object.entries(j.bradleyTerry).map(
+    ([name, r]) => `${name} ${r.rating.toFixed(0)} [${r.lower.toFixed(0)}, ${r.upper.toFixed(0)}]`,
+  );
   return [
     '',
     '## Pairwise judge (base = A, lora = B)',
@@ -312,16 +361,27 @@ const SUMMARY_KEYS: [string, 'raw' | 'normalized'][] = [
 const COLUMN = 14;
 
 /** The short text summary printed at the end of a pipeline run. */
-export function formatSummary(runs: readonly RunMetrics[], train: PipelineResult['train'], wallMs: number, judge?: PairwiseSummary): string {
+export function formatSummary(
+  runs: readonly RunMetrics[],
+  train: PipelineResult['train'],
+  wallMs: number,
+  judge?: PairwiseSummary,
+): string {
   const names = runs.map((r) => r.run);
   const lines = [`metric${' '.repeat(34)}${names.map((n) => n.padStart(COLUMN)).join('')}`];
   for (const [key, pass] of SUMMARY_KEYS) {
     const label = pass === 'normalized' ? `${key} (aliases)` : key;
     lines.push(`${label.padEnd(40)}${runs.map((r) => fmt(r.metrics[pass]?.[key]).padStart(COLUMN)).join('')}`);
   }
-  lines.push(`${'latency mean / p95 ms'.padEnd(40)}${runs.map((r) => `${fmt(r.stats?.latencyMs.mean, 0)}/${fmt(r.stats?.latencyMs.p95, 0)}`.padStart(COLUMN)).join('')}`);
-  lines.push(`${'peak tensor MB'.padEnd(40)}${runs.map((r) => fmt(r.stats === undefined ? undefined : r.stats.peakTensorBytes / 2 ** 20, 1).padStart(COLUMN)).join('')}`);
-  lines.push(`train loss ${train.firstLoss.toFixed(3)} → ${train.lastLoss.toFixed(3)} in ${train.steps} steps; total ${(wallMs / 1000).toFixed(1)} s`);
+  lines.push(
+    `${'latency mean / p95 ms'.padEnd(40)}${runs.map((r) => `${fmt(r.stats?.latencyMs.mean, 0)}/${fmt(r.stats?.latencyMs.p95, 0)}`.padStart(COLUMN)).join('')}`,
+  );
+  lines.push(
+    `${'peak tensor MB'.padEnd(40)}${runs.map((r) => fmt(r.stats === undefined ? undefined : r.stats.peakTensorBytes / 2 ** 20, 1).padStart(COLUMN)).join('')}`,
+  );
+  lines.push(
+    `train loss ${train.firstLoss.toFixed(3)} → ${train.lastLoss.toFixed(3)} in ${train.steps} steps; total ${(wallMs / 1000).toFixed(1)} s`,
+  );
   if (judge !== undefined) lines.push(`judge: base ${judge.wins} wins, ${judge.ties} ties, lora ${judge.losses} wins`);
   return lines.join('\n');
 }
@@ -344,8 +404,16 @@ async function validationLoss(recipe: Recipe, tokenizer: Tokenizer, model: Causa
     ...(recipe.data.addBos === undefined ? {} : { addBos: recipe.data.addBos }),
   });
   const encoded: TokenizedExample[] = [];
-  for await (const { value } of readDataset(file, { schema: (recipe.data.format === 'auto' ? exampleSchema('auto') : exampleSchema(recipe.data.format)) as never, mode: recipe.data.mode }).entries()) encoded.push(encode(value as Example));
+  for await (const { value } of readDataset(file, {
+    schema: (recipe.data.format === 'auto' ? exampleSchema('auto') : exampleSchema(recipe.data.format)) as never,
+    mode: recipe.data.mode,
+  }).entries())
+    encoded.push(encode(value as Example));
   const { examples } = truncateExamples(encoded, { maxLength: recipe.data.maxLength, side: recipe.data.truncation });
-  const batches = batchExamples(examples.filter((e) => e.labelsMask.some((m) => m !== 0)), recipe, tokenizer.padTokenId ?? tokenizer.eosTokenIds[0] ?? 0);
+  const batches = batchExamples(
+    examples.filter((e) => e.labelsMask.some((m) => m !== 0)),
+    recipe,
+    tokenizer.padTokenId ?? tokenizer.eosTokenIds[0] ?? 0,
+  );
   return batches.length === 0 ? undefined : (await evaluateLoss(model, batches)).loss;
 }
