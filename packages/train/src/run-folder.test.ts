@@ -80,8 +80,8 @@ describe('resume', () => {
     const out = join(dir, 'best');
     const data = randomBatches(2, 2, 12);
     const evalData = randomBatches(1, 2, 12, 64, 9);
-    // lr 0: the first evaluation stays the best.
-    const args = { learningRate: 0, evalSteps: 1, saveSteps: 1, saveTotalLimit: 1 };
+    // A threshold no later evaluation can beat: the first one stays the best.
+    const args = { evalSteps: 1, saveSteps: 1, saveTotalLimit: 1, earlyStoppingThreshold: 1e9 };
     const a = await tinyTrainableModel();
     await train({ model: a, data, evalData, args: { ...args, maxSteps: 1 }, outputDir: out });
     a.dispose();
