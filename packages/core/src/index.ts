@@ -1,6 +1,6 @@
 /**
  * Tensor-free foundation shared by every `@lora` package: error classes, zod schema helpers,
- * a seeded RNG and the asset resolver.
+ * a seeded RNG, the asset resolver and the progress display.
  *
  * @packageDocumentation
  */
@@ -12,6 +12,7 @@ export { parseJson, validate, formatIssuePath, type Source } from './schema.js';
 export { Rng, type RngState } from './rng.js';
 export { readRegularTextFile, type ReadRegularTextFileOptions } from './read-file.js';
 export { positiveIntegerFlag } from './flags.js';
+export { progressLine, type ProgressLine, type ProgressLineOptions, type ProgressStream } from './progress.js';
 export { resolveAsset, type ResolveAssetOptions, type AssetKind, type DownloadProgress } from './assets.js';
 export {
   openGguf,

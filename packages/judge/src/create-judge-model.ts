@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '@lora/core';
-import type { JudgeModel } from './model.js';
+import type { JudgeModel, StructuredOutputMode } from './model.js';
 import { createGeminiJudge } from './providers/gemini.js';
 import { createOpenAICompatibleJudge, createOpenAIJudge } from './providers/openai.js';
 
@@ -20,6 +20,14 @@ export interface CreateJudgeModelOptions {
   timeoutMs?: number;
   /** Custom fetch. */
   fetch?: typeof globalThis.fetch;
+  /**
+   * How `openai` and `openai-compatible` judges ask for JSON: `auto` (the default for
+   * `openai-compatible`: `json_schema`, falling back to `json_object`, then `none`, when the server
+   * refuses) or a pinned mode (`json_schema` is the default for `openai`); see
+   * `OpenAIJudgeSettings.structuredOutputs`.
+   * Gemini always uses its `responseSchema`, so only `auto` is accepted there.
+   */
+  structuredOutputs?: 'auto' | StructuredOutputMode;
 }
 
 /** Builds the {@link JudgeModel} for a provider name, as the CLI does. */
@@ -30,10 +38,17 @@ export function createJudgeModel(options: CreateJudgeModelOptions): JudgeModel {
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
   };
+  const structured = options.structuredOutputs === undefined ? {} : { structuredOutputs: options.structuredOutputs };
   switch (options.provider) {
     case 'openai':
-      return createOpenAIJudge({ ...common, ...(options.baseUrl === undefined ? {} : { baseURL: options.baseUrl }) });
+      return createOpenAIJudge({ ...common, ...structured, ...(options.baseUrl === undefined ? {} : { baseURL: options.baseUrl }) });
     case 'gemini':
+      if (options.structuredOutputs !== undefined && options.structuredOutputs !== 'auto') {
+        throw new InvalidArgumentError({
+          argument: 'structuredOutputs',
+          message: `the \`gemini\` provider always asks with its \`responseSchema\`; \`${options.structuredOutputs}\` applies to openai and openai-compatible only`,
+        });
+      }
       return createGeminiJudge({ ...common, ...(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl }) });
     case 'openai-compatible':
       if (options.baseUrl === undefined) {
@@ -43,7 +58,7 @@ export function createJudgeModel(options: CreateJudgeModelOptions): JudgeModel {
             'the `openai-compatible` provider needs `baseUrl`, e.g. http://127.0.0.1:8000/v1 (vLLM) or http://127.0.0.1:11434/v1 (Ollama)',
         });
       }
-      return createOpenAICompatibleJudge({ ...common, baseURL: options.baseUrl });
+      return createOpenAICompatibleJudge({ ...common, ...structured, baseURL: options.baseUrl });
     default:
       throw new InvalidArgumentError({
         argument: 'provider',

@@ -14,7 +14,16 @@
  *
  * @packageDocumentation
  */
-export type { JudgeModel, JudgeRequest, JudgeMessage, JudgeResponseFormat, JudgeCompletion, JudgeUsage } from './model.js';
+export type {
+  JudgeModel,
+  JudgeRequest,
+  JudgeMessage,
+  JudgeResponseFormat,
+  JudgeCompletion,
+  JudgeUsage,
+  StructuredOutputMode,
+  StructuredOutputReport,
+} from './model.js';
 export { JudgeCallError, type JudgeCallErrorKind } from './errors/judge-call-error.js';
 export { BudgetExceededError } from './errors/budget-exceeded-error.js';
 export { LoadApiKeyError } from './errors/load-api-key-error.js';

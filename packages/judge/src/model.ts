@@ -2,8 +2,8 @@ import type { z } from 'zod';
 
 /** One chat message sent to a judge. */
 export interface JudgeMessage {
-  /** `system` instructions or the `user` turn. */
-  role: 'system' | 'user';
+  /** `system` instructions, a `user` turn, or an `assistant` turn (an earlier reply, in a re-ask). */
+  role: 'system' | 'user' | 'assistant';
   /** Text of the message. */
   content: string;
 }
@@ -14,6 +14,23 @@ export interface JudgeResponseFormat {
   name: string;
   /** zod schema of the reply; converted to JSON Schema for the provider. */
   schema: z.ZodType;
+}
+
+/**
+ * How an OpenAI-compatible judge asks for JSON: `json_schema` (structured outputs: the server
+ * constrains the reply to the schema), `json_object` (JSON mode; the schema goes in the prompt)
+ * or `none` (the schema in the prompt only; the reply is validated and re-asked once).
+ */
+export type StructuredOutputMode = 'json_schema' | 'json_object' | 'none';
+
+/** Which {@link StructuredOutputMode} a judge ended up using, and why (reported in run summaries). */
+export interface StructuredOutputReport {
+  /** `auto` (try `json_schema`, fall back on refusal) or the pinned mode. */
+  requested: 'auto' | StructuredOutputMode;
+  /** The mode in use now. */
+  mode: StructuredOutputMode;
+  /** Each step down, with the server's one-line refusal. */
+  fallbacks: Array<{ from: StructuredOutputMode; to: StructuredOutputMode; status?: number; reason: string }>;
 }
 
 /** A provider-agnostic chat completion request. */
@@ -59,6 +76,8 @@ export interface JudgeModel {
    * the same model name (local `openai-compatible` ones often do) never share answers.
    */
   readonly endpoint?: string;
+  /** The structured-output mode in use and its fallbacks, for judges that negotiate one. */
+  structuredOutputs?(): StructuredOutputReport;
   /** Runs one completion. `signal` aborts it. */
   complete(request: JudgeRequest, options?: { signal?: AbortSignal }): Promise<JudgeCompletion>;
 }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import type { CliIo } from '../io.js';
+import { type CliIo, progressOf } from '../io.js';
 import { integer } from '../options.js';
 
 /** Parsed options of `lora eval`. */
@@ -68,6 +68,7 @@ export function registerEval(program: Command, io: CliIo): void {
         const render = (messages: readonly { role: string; content?: unknown }[]) =>
           renderChat(tokenizer, messages as never, { addGenerationPrompt: true, ...(chatTemplate === undefined ? {} : { chatTemplate }) });
         const limit = options.limit ?? evaluation?.limit;
+        const progress = progressOf(io);
         const result = await runEval({
           model: loaded.model,
           tokenizer,
@@ -79,9 +80,13 @@ export function registerEval(program: Command, io: CliIo): void {
           batchSize: evaluation?.batchSize ?? 4,
           ...(evaluation?.aliases === undefined ? {} : { aliases: evaluation.aliases }),
           ...(recipe.data.addBos === undefined ? {} : { addBos: recipe.data.addBos }),
-          onProgress: (variant, p) => io.writeErr(`\r[lora] ${variant}: ${JSON.stringify(p)}`),
+          onProgress: (variant, p) =>
+            progress.update(
+              p.done,
+              p.total,
+              `[lora] ${variant}: ${p.done}/${p.total} (${p.resumed} resumed, ${(p.elapsedMs / 1000).toFixed(1)} s)`,
+            ),
         });
-        io.writeErr('\n');
         for (const run of result.runs) {
           const s = run.stats;
           io.writeErr(

@@ -168,4 +168,72 @@ describe('lora judge', () => {
     expect(code).not.toBe(0);
     expect(stderr).toContain('--model');
   });
+
+  it('against a llama-cpp-python-like server: falls back to json_object once, logs one progress line per item, exits 0', async () => {
+    const llama = await startJudgeServer({
+      protocol: 'openai',
+      responseFormats: { accepts: ['json_object', 'text'], refuse: 'llama-cpp-python' },
+    });
+    try {
+      const rows = Array.from({ length: 12 }, (_, i) => ({ id: `${i}`, prediction: i < 8 ? '[good] a' : 'a' }));
+      preds('l-a.jsonl', rows);
+      preds(
+        'l-b.jsonl',
+        rows.map((r) => ({ ...r, prediction: 'b' })),
+      );
+      const args = ['judge', 'pairwise', '--a', join(dir, 'l-a.jsonl'), '--b', join(dir, 'l-b.jsonl'), '--provider', 'openai-compatible'];
+      const rest = ['--model', 'smollm2', '--base-url', `${llama.url}/v1`, '--out', join(dir, 'llama'), '--no-cache'];
+      const { code, stdout, stderr } = await runCaptured([...args, ...rest], { LORA_JUDGE_CACHE_DIR: join(dir, 'cache-llama') });
+      expect(code, stderr).toBe(0);
+      expect(JSON.parse(stdout)).toMatchObject({ judged: 12, failed: 0, wins: 8, structuredOutputs: { mode: 'json_object' } });
+      const sent = llama.requests.map((r) => (r.body['response_format'] as { type: string }).type);
+      expect(sent).toEqual(['json_schema', ...Array<string>(24).fill('json_object')]);
+      // a log (not a TTY): one line per item, no carriage returns
+      expect(stderr).not.toContain('\r');
+      const progress = stderr.split('\n').filter((l) => l.startsWith('[lora] judged '));
+      expect(progress).toHaveLength(12);
+      expect(progress.at(-1)).toMatch(/^\[lora\] judged 12\/12 · calls 25 /);
+      expect(stderr).toMatch(
+        /response format: json_object for this endpoint; json_schema refused \(500: 1 validation error: .*'response_format'/,
+      );
+
+      // pinned json_schema: every item fails at once with the server's message, exit 1
+      const pinned = await runCaptured([...args, ...rest, '--response-format', 'json_schema'], {});
+      expect(pinned.code).toBe(1);
+      expect(pinned.stderr).toMatch(
+        /\[lora\] 12 item\(s\) failed: openai-compatible judge call failed \(client 500\): .*--response-format json_object/,
+      );
+      expect(llama.requests.length).toBe(25 + 24);
+    } finally {
+      await llama.close();
+    }
+  });
+
+  it('a wrong key: one request, exit 1, the server message on one line without the key', async () => {
+    const guarded = await startJudgeServer({ protocol: 'openai', apiKey: 'right-key' });
+    try {
+      preds('k.jsonl', [
+        { id: '1', prediction: 'x', reference: 'x' },
+        { id: '2', prediction: 'y', reference: 'x' },
+        { id: '3', prediction: 'z', reference: 'x' },
+      ]);
+      const { code, stdout, stderr } = await runCaptured(
+        ['judge', 'score', '--input', join(dir, 'k.jsonl'), '--provider', 'openai-compatible', '--model', 'm'].concat([
+          '--base-url',
+          `${guarded.url}/v1`,
+          '--out',
+          join(dir, 'key'),
+          '--no-cache',
+        ]),
+        { OPENAI_API_KEY: 'sk-wrong-secret-9876' },
+      );
+      expect(code).toBe(1);
+      expect(guarded.requests).toHaveLength(1);
+      expect(JSON.parse(stdout)).toMatchObject({ judged: 0, failed: 3, calls: { made: 1, failuresByKind: { auth: 1 } } });
+      expect(stderr).toContain('[lora] 3 item(s) failed: openai-compatible judge call failed (auth 401): Incorrect API key provided: ***.');
+      expect(stdout + stderr).not.toContain('sk-wrong-secret-9876');
+    } finally {
+      await guarded.close();
+    }
+  });
 });

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import type { CommonSummary, RunJudgeOptions } from '@lora/judge';
-import type { CliIo } from '../io.js';
+import { type CliIo, progressOf } from '../io.js';
 import { ExitCode } from '../exit-code.js';
 import { integer, real } from '../options.js';
 
@@ -21,6 +21,7 @@ interface JudgeCliOptions {
   limit?: number;
   criteria?: string;
   seed?: number;
+  responseFormat?: 'auto' | 'json_schema' | 'json_object' | 'none';
 }
 
 function sharedOptions(command: Command): Command {
@@ -42,12 +43,21 @@ function sharedOptions(command: Command): Command {
     .option('--max-calls <n>', 'stop issuing calls after this many (cached answers are still used)', integer(0))
     .option('--max-cost-usd <x>', 'stop issuing calls past this cost', real(0, 1e9))
     .option('--limit <n>', 'judge only the first n items', integer(1))
+    .addOption(
+      new Option(
+        '--response-format <mode>',
+        'how openai / openai-compatible judges ask for JSON: auto tries json_schema, then json_object, then the schema in the prompt ' +
+          '(none), stepping down when the server refuses and keeping the mode for the run; a named mode is used as is ' +
+          '(default: auto for openai-compatible, json_schema for openai)',
+      ).choices(['auto', 'json_schema', 'json_object', 'none']),
+    )
     .option('--criteria <text>', 'extra judging criteria added to the prompt')
     .option('--seed <n>', 'seed of the bootstrap', integer(0));
 }
 
 function commonRunOptions(options: JudgeCliOptions, io: CliIo, defaultJudgeCacheDir: (env: CliIo['env']) => string): RunJudgeOptions {
   const { provider, model, out } = options;
+  const progress = progressOf(io);
   const pick = <K extends keyof JudgeCliOptions>(key: K) => (options[key] === undefined ? {} : { [key]: options[key] });
   return {
     provider,
@@ -62,13 +72,16 @@ function commonRunOptions(options: JudgeCliOptions, io: CliIo, defaultJudgeCache
     ...pick('maxCostUsd'),
     ...pick('limit'),
     ...pick('criteria'),
+    ...(options.responseFormat === undefined ? {} : { structuredOutputs: options.responseFormat }),
     ...(io.env.OPENAI_API_KEY !== undefined && provider !== 'gemini' ? { apiKey: io.env.OPENAI_API_KEY } : {}),
     ...(provider === 'gemini' && (io.env.GEMINI_API_KEY ?? io.env.GOOGLE_API_KEY) !== undefined
       ? { apiKey: (io.env.GEMINI_API_KEY ?? io.env.GOOGLE_API_KEY) as string }
       : {}),
     onProgress: (p) =>
-      io.writeErr(
-        `\r[lora] judged ${p.completed}/${p.total} · calls ${p.callsMade} · cache ${p.callsFromCache} · $${p.costUsd.toFixed(4)}`,
+      progress.update(
+        p.completed,
+        p.total,
+        `[lora] judged ${p.completed}/${p.total} · calls ${p.callsMade} · cache ${p.callsFromCache} · $${p.costUsd.toFixed(4)}`,
       ),
   };
 }
@@ -79,7 +92,6 @@ function commonRunOptions(options: JudgeCliOptions, io: CliIo, defaultJudgeCache
  * whose every call was refused must not look like a success to a script.
  */
 function finish(summary: CommonSummary, io: CliIo, out: string): void {
-  io.writeErr('\n');
   io.writeOut(`${JSON.stringify(summary, null, 2)}\n`);
   io.writeErr(`[lora] wrote ${out}/summary.json and ${out}/verdicts.jsonl\n`);
   const attempts = Object.entries(summary.calls.failuresByKind).map(([kind, n]) => `${kind} ×${n}`);
@@ -91,6 +103,12 @@ function finish(summary: CommonSummary, io: CliIo, out: string): void {
     `[lora] ${summary.judged} judged / ${summary.failed} failed / ${summary.skipped} skipped of ${summary.items}` +
       ` (${summary.calls.made} calls, ${summary.calls.fromCache} from cache)${reasons.length === 0 ? '' : `; ${reasons.join('; ')}`}\n`,
   );
+  const structured = summary.structuredOutputs;
+  if (structured !== undefined && structured.fallbacks.length > 0) {
+    const steps = structured.fallbacks.map((f) => `${f.from} refused (${f.status ?? '?'}: ${f.reason})`).join('; ');
+    io.writeErr(`[lora] response format: ${structured.mode} for this endpoint; ${steps}\n`);
+  }
+  for (const error of summary.errors ?? []) io.writeErr(`[lora] ${error.items} item(s) failed: ${error.message}\n`);
   if (summary.failed > 0 || summary.skipped > 0) {
     throw new ExitCode(
       1,
@@ -104,7 +122,10 @@ function finish(summary: CommonSummary, io: CliIo, out: string): void {
  * Bradley–Terry with bootstrap CIs) and `lora judge score` (pointwise: reference, rubric or safety).
  * API keys come from `OPENAI_API_KEY` / `GEMINI_API_KEY` and are never written anywhere. Answers
  * are cached across runs and output folders (`--cache-dir`, default `defaultJudgeCacheDir`;
- * `--no-cache` to send everything). Exits 1 when any item failed or a budget skipped items.
+ * `--no-cache` to send everything). OpenAI-compatible servers that refuse `json_schema` (llama.cpp,
+ * older vLLM, Ollama) are asked with `json_object`, then with the schema in the prompt
+ * (`--response-format` pins a mode). Progress is a bar on a terminal, one line per item in a log.
+ * Exits 1 when any item failed or a budget skipped items.
  *
  * @example
  * ```sh

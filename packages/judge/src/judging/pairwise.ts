@@ -61,7 +61,12 @@ export async function judgePairwise(client: JudgeClient, item: PairwiseItem, opt
       }),
       responseFormat: { name: 'pairwise_verdict', schema: PairwiseVerdictSchema },
     });
-  const [ab, ba] = await Promise.all([ask(item.a, item.b), ask(item.b, item.a)]);
+  // Both orders settle before the item does, so a run's accounting never misses a call still in flight.
+  const [settledAB, settledBA] = await Promise.allSettled([ask(item.a, item.b), ask(item.b, item.a)]);
+  if (settledAB.status === 'rejected') throw settledAB.reason;
+  if (settledBA.status === 'rejected') throw settledBA.reason;
+  const ab = settledAB.value;
+  const ba = settledBA.value;
   const orderAB: PairwiseOutcome = ab.value.winner === 'response_1' ? 'a' : ab.value.winner === 'response_2' ? 'b' : 'tie';
   const orderBA: PairwiseOutcome = ba.value.winner === 'response_1' ? 'b' : ba.value.winner === 'response_2' ? 'a' : 'tie';
   const consistent = orderAB === orderBA;

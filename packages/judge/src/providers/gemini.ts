@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { JudgeCallError } from '../errors/judge-call-error.js';
 import { loadApiKey } from '../load-api-key.js';
 import type { JudgeCompletion, JudgeModel, JudgeRequest } from '../model.js';
-import { parseRetryAfter } from '../runtime/retry-after.js';
+import { httpError, oneLine } from '../runtime/http-error.js';
 
 /** Settings of {@link createGeminiJudge}. */
 export interface GeminiJudgeSettings {
@@ -67,11 +67,7 @@ export function createGeminiJudge(settings: GeminiJudgeSettings): JudgeModel {
       });
     }
     if (response.ok) return response;
-    const status = response.status;
-    const retryAfterMs = parseRetryAfter(response.headers);
-    const body = (await response.text().catch(() => '')).slice(0, 500);
-    const kind = status === 429 ? 'rate-limit' : status === 408 ? 'timeout' : status >= 500 ? 'server' : 'client';
-    throw new JudgeCallError({ provider, kind, status, message: body, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+    throw await httpError(provider, response, apiKey);
   };
   const client = new GoogleGenAI({
     apiKey,
@@ -91,7 +87,9 @@ export function createGeminiJudge(settings: GeminiJudgeSettings): JudgeModel {
         .filter((m) => m.role === 'system')
         .map((m) => m.content)
         .join('\n\n');
-      const contents = request.messages.filter((m) => m.role === 'user').map((m) => ({ role: 'user', parts: [{ text: m.content }] }));
+      const contents = request.messages
+        .filter((m) => m.role !== 'system')
+        .map((m) => ({ role: m.role === 'assistant' ? 'model' : 'user', parts: [{ text: m.content }] }));
       const format = request.responseFormat;
       let raw: unknown;
       try {
@@ -116,7 +114,7 @@ export function createGeminiJudge(settings: GeminiJudgeSettings): JudgeModel {
         throw new JudgeCallError({
           provider,
           kind: 'invalid-response',
-          message: `unexpected generateContent body: ${parsed.error.message}`,
+          message: `unexpected generateContent body: ${oneLine(parsed.error.message)}`,
         });
       }
       const parts = parsed.data.candidates[0]?.content?.parts ?? [];

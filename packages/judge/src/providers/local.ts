@@ -1,6 +1,6 @@
 import { JudgeCallError } from '../errors/judge-call-error.js';
 import type { JudgeCompletion, JudgeModel, JudgeRequest } from '../model.js';
-import { z } from 'zod';
+import { schemaInstruction } from '../prompts/schema-instruction.js';
 
 /** Settings of {@link createLocalJudge}. */
 export interface LocalJudgeSettings {
@@ -56,9 +56,7 @@ export function createLocalJudge(settings: LocalJudgeSettings): JudgeModel {
 export function defaultFormatPrompt(request: JudgeRequest): string {
   const parts = request.messages.map((m) => m.content);
   if (request.responseFormat !== undefined) {
-    parts.push(
-      `Answer with one JSON object only, matching this JSON Schema:\n${JSON.stringify(z.toJSONSchema(request.responseFormat.schema))}`,
-    );
+    parts.push(schemaInstruction(request.responseFormat));
   }
   return parts.join('\n\n');
 }

@@ -3,8 +3,10 @@ import { zodResponseFormat } from 'openai/helpers/zod';
 import { z } from 'zod';
 import { JudgeCallError } from '../errors/judge-call-error.js';
 import { loadApiKey } from '../load-api-key.js';
-import type { JudgeCompletion, JudgeModel, JudgeRequest } from '../model.js';
-import { parseRetryAfter } from '../runtime/retry-after.js';
+import type { JudgeCompletion, JudgeModel, JudgeRequest, StructuredOutputMode } from '../model.js';
+import { withSchemaInstruction } from '../prompts/schema-instruction.js';
+import { httpError, httpErrorKind, oneLine } from '../runtime/http-error.js';
+import { StructuredOutputNegotiator } from './structured-output-negotiator.js';
 
 /** Settings of {@link createOpenAIJudge} and {@link createOpenAICompatibleJudge}. */
 export interface OpenAIJudgeSettings {
@@ -19,10 +21,14 @@ export interface OpenAIJudgeSettings {
   /** Per-attempt timeout in milliseconds (default 60 000). */
   timeoutMs?: number;
   /**
-   * How to ask for JSON: `json_schema` (structured outputs, default), `json_object` (JSON mode,
-   * schema only in the prompt) or `none` (prompt only; for servers without either).
+   * How to ask for JSON. `auto` (default of {@link createOpenAICompatibleJudge}): `json_schema`
+   * (structured outputs) first; when the server refuses it (400/422, or a 5xx naming
+   * `response_format`, as llama-cpp-python sends), `json_object` (JSON mode), then `none` (the JSON
+   * Schema in the prompt only), remembered for this judge's lifetime and reported by
+   * `structuredOutputs()`. A mode named here is used as is; {@link createOpenAIJudge} defaults to
+   * `json_schema`, which the OpenAI API supports.
    */
-  structuredOutputs?: 'json_schema' | 'json_object' | 'none';
+  structuredOutputs?: 'auto' | StructuredOutputMode;
   /** Extra headers sent with every request. */
   headers?: Record<string, string>;
 }
@@ -45,7 +51,7 @@ const ChatCompletionSchema = z.object({
  * ```
  */
 export function createOpenAIJudge(settings: OpenAIJudgeSettings): JudgeModel {
-  return createChatCompletionsJudge('openai', settings, ['OPENAI_API_KEY']);
+  return createChatCompletionsJudge('openai', { structuredOutputs: 'json_schema', ...settings }, ['OPENAI_API_KEY']);
 }
 
 /**
@@ -60,56 +66,72 @@ export function createOpenAIJudge(settings: OpenAIJudgeSettings): JudgeModel {
  */
 export function createOpenAICompatibleJudge(settings: OpenAIJudgeSettings & { baseURL: string }): JudgeModel {
   const apiKey = settings.apiKey ?? process.env['OPENAI_API_KEY'] ?? 'not-needed';
-  return createChatCompletionsJudge('openai-compatible', { ...settings, apiKey }, ['OPENAI_API_KEY']);
+  return createChatCompletionsJudge('openai-compatible', { structuredOutputs: 'auto', ...settings, apiKey }, ['OPENAI_API_KEY']);
 }
 
 function createChatCompletionsJudge(provider: string, settings: OpenAIJudgeSettings, envNames: string[]): JudgeModel {
   const apiKey = loadApiKey({ apiKey: settings.apiKey, environmentVariableNames: envNames, description: 'OpenAI' });
+  const baseFetch = settings.fetch ?? globalThis.fetch;
+  // The SDK keeps only `body.error` of a failed response; vLLM, Ollama and FastAPI put their message
+  // elsewhere. The error is built here from the whole body and found again by the response headers.
+  const httpErrors = new WeakMap<object, JudgeCallError>();
+  const fetchKeepingErrors: typeof globalThis.fetch = async (input, init) => {
+    const response = await baseFetch(input, init);
+    if (!response.ok) httpErrors.set(response.headers, await httpError(provider, response.clone(), apiKey));
+    return response;
+  };
   const client = new OpenAI({
     apiKey,
     ...(settings.baseURL === undefined ? {} : { baseURL: settings.baseURL }),
-    ...(settings.fetch === undefined ? {} : { fetch: settings.fetch }),
+    fetch: fetchKeepingErrors,
     ...(settings.headers === undefined ? {} : { defaultHeaders: settings.headers }),
     timeout: settings.timeoutMs ?? 60_000,
     maxRetries: 0,
   });
-  const mode = settings.structuredOutputs ?? 'json_schema';
+  const negotiator = new StructuredOutputNegotiator(provider, settings.structuredOutputs ?? 'auto');
+  const send = async (request: JudgeRequest, mode: StructuredOutputMode | undefined, signal: AbortSignal | undefined): Promise<unknown> => {
+    const format = request.responseFormat;
+    let responseFormat: OpenAI.ChatCompletionCreateParams['response_format'];
+    if (format !== undefined && mode === 'json_schema') responseFormat = zodResponseFormat(format.schema as never, format.name);
+    else if (format !== undefined && mode === 'json_object') responseFormat = { type: 'json_object' };
+    const messages = format !== undefined && mode !== 'json_schema' ? withSchemaInstruction(request.messages, format) : request.messages;
+    try {
+      return await client.chat.completions.create(
+        {
+          model: settings.model,
+          messages: messages.map((m): OpenAI.ChatCompletionMessageParam => ({ role: m.role, content: m.content })),
+          temperature: request.temperature ?? 0,
+          ...(request.maxOutputTokens === undefined ? {} : { max_completion_tokens: request.maxOutputTokens }),
+          ...(responseFormat === undefined ? {} : { response_format: responseFormat }),
+        },
+        signal === undefined ? {} : { signal },
+      );
+    } catch (error) {
+      throw toJudgeCallError(provider, error, httpErrors, apiKey);
+    }
+  };
   return {
     provider,
     modelId: settings.model,
     ...(settings.baseURL === undefined ? {} : { endpoint: settings.baseURL }),
+    structuredOutputs: () => negotiator.report(),
     async complete(request: JudgeRequest, options = {}): Promise<JudgeCompletion> {
-      const format = request.responseFormat;
-      let responseFormat: OpenAI.ChatCompletionCreateParams['response_format'];
-      if (format !== undefined && mode === 'json_schema') responseFormat = zodResponseFormat(format.schema as never, format.name);
-      else if (format !== undefined && mode === 'json_object') responseFormat = { type: 'json_object' };
-      let raw: unknown;
-      try {
-        raw = await client.chat.completions.create(
-          {
-            model: settings.model,
-            messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
-            temperature: request.temperature ?? 0,
-            ...(request.maxOutputTokens === undefined ? {} : { max_completion_tokens: request.maxOutputTokens }),
-            ...(responseFormat === undefined ? {} : { response_format: responseFormat }),
-          },
-          options.signal === undefined ? {} : { signal: options.signal },
-        );
-      } catch (error) {
-        throw toJudgeCallError(provider, error);
-      }
+      const raw =
+        request.responseFormat === undefined
+          ? await send(request, undefined, options.signal)
+          : await negotiator.run((mode) => send(request, mode, options.signal));
       const parsed = ChatCompletionSchema.safeParse(raw);
       if (!parsed.success) {
         throw new JudgeCallError({
           provider,
           kind: 'invalid-response',
-          message: `unexpected chat-completions body: ${parsed.error.message}`,
+          message: `unexpected chat-completions body: ${oneLine(parsed.error.message)}`,
         });
       }
       const choice = parsed.data.choices[0];
       const text = choice?.message.content ?? '';
       if (text === '' && choice?.message.refusal) {
-        throw new JudgeCallError({ provider, kind: 'invalid-response', message: `model refused: ${choice.message.refusal}` });
+        throw new JudgeCallError({ provider, kind: 'invalid-response', message: `model refused: ${oneLine(choice.message.refusal)}` });
       }
       return {
         text,
@@ -119,26 +141,28 @@ function createChatCompletionsJudge(provider: string, settings: OpenAIJudgeSetti
   };
 }
 
-function toJudgeCallError(provider: string, error: unknown): JudgeCallError {
+function toJudgeCallError(provider: string, error: unknown, httpErrors: WeakMap<object, JudgeCallError>, apiKey: string): JudgeCallError {
   if (error instanceof APIConnectionTimeoutError)
     return new JudgeCallError({ provider, kind: 'timeout', message: error.message, cause: error });
-  if (error instanceof APIConnectionError) return new JudgeCallError({ provider, kind: 'network', message: error.message, cause: error });
+  if (error instanceof APIConnectionError)
+    return new JudgeCallError({ provider, kind: 'network', message: oneLine(connectionMessage(error), apiKey), cause: error });
   if (error instanceof APIError && error.status !== undefined) {
-    const status = error.status;
-    const retryAfterMs = parseRetryAfter(error.headers);
-    const kind = status === 429 ? 'rate-limit' : status === 408 ? 'timeout' : status >= 500 || status === 409 ? 'server' : 'client';
-    return new JudgeCallError({
-      provider,
-      kind,
-      status,
-      message: error.message,
-      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-      cause: error,
-    });
+    const built = error.headers === undefined ? undefined : httpErrors.get(error.headers);
+    if (built !== undefined) return built;
+    const message = oneLine(error.message, apiKey);
+    return new JudgeCallError({ provider, kind: httpErrorKind(error.status, message), status: error.status, message, cause: error });
   }
   if (error instanceof SyntaxError)
     return new JudgeCallError({ provider, kind: 'invalid-response', message: `malformed response body: ${error.message}`, cause: error });
   if (error instanceof Error && error.name === 'AbortError')
     return new JudgeCallError({ provider, kind: 'timeout', message: error.message, cause: error });
-  return new JudgeCallError({ provider, kind: 'network', message: error instanceof Error ? error.message : String(error), cause: error });
+  const message = oneLine(error instanceof Error ? error.message : String(error), apiKey);
+  return new JudgeCallError({ provider, kind: 'network', message, cause: error });
+}
+
+/** `Connection error.` plus the reason underneath (ECONNRESET, ECONNREFUSED), which the SDK leaves in `cause`. */
+function connectionMessage(error: Error): string {
+  const cause = error.cause instanceof Error ? error.cause : undefined;
+  const root = cause?.cause instanceof Error ? cause.cause : cause;
+  return root === undefined ? error.message : `${error.message} (${root.message})`;
 }

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '@lora/core';
 import { BudgetExceededError } from '../errors/budget-exceeded-error.js';
 import { createJudgeModel, type JudgeProviderName } from '../create-judge-model.js';
-import type { JudgeModel } from '../model.js';
+import type { JudgeModel, StructuredOutputMode, StructuredOutputReport } from '../model.js';
 import { JudgeClient, type JudgeStats } from '../runtime/judge-client.js';
 import { defaultJudgeCacheDir } from '../runtime/disk-cache.js';
 import type { PriceTable } from '../runtime/pricing.js';
@@ -49,6 +49,13 @@ export interface RunJudgeOptions {
   requestsPerMinute?: number;
   /** Per-attempt timeout in ms (default 60 000). */
   timeoutMs?: number;
+  /**
+   * How `openai` / `openai-compatible` judges ask for JSON: `auto` (default for `openai-compatible`:
+   * `json_schema`, then `json_object`, then `none`, stepping down when the server refuses; the
+   * outcome is in the summary's `structuredOutputs`) or a pinned mode (default `json_schema` for
+   * `openai`). Ignored when `judge` is given.
+   */
+  structuredOutputs?: 'auto' | StructuredOutputMode;
   /** Retry/backoff settings (default 4 retries from 500 ms, doubling, jitter 0.5). */
   retry?: RetryOptions;
   /** Stop issuing calls after this many. */
@@ -101,6 +108,10 @@ export interface CommonSummary {
   priceKnown: boolean;
   /** Why the run stopped early (budget), when it did. */
   stopped?: string;
+  /** The structured-output mode the judge ended with and its fallbacks (OpenAI-compatible judges). */
+  structuredOutputs?: StructuredOutputReport;
+  /** The distinct errors of failed items, most frequent first (at most 5), when any failed. */
+  errors?: Array<{ message: string; items: number }>;
   /** Wall time of the run. */
   durationMs: number;
 }
@@ -121,8 +132,18 @@ export function summaryBase(client: JudgeClient, options: RunJudgeOptions, start
     costUsd: stats.costUsd,
     priceKnown: stats.priceKnown,
     ...(client.budgetExceeded === undefined ? {} : { stopped: client.budgetExceeded.message }),
+    ...(client.model.structuredOutputs === undefined ? {} : { structuredOutputs: client.model.structuredOutputs() }),
     durationMs: Date.now() - started,
   };
+}
+
+/** The `errors` of a summary: distinct messages of failed rows with their counts. */
+export function summaryErrors(rows: ReadonlyArray<{ status: string; error?: string }>): Pick<CommonSummary, 'errors'> {
+  const counts = new Map<string, number>();
+  for (const row of rows) if (row.status === 'failed' && row.error !== undefined) counts.set(row.error, (counts.get(row.error) ?? 0) + 1);
+  if (counts.size === 0) return {};
+  const errors = [...counts].sort((x, y) => y[1] - x[1]).slice(0, 5);
+  return { errors: errors.map(([message, items]) => ({ message, items })) };
 }
 
 /** Builds the {@link JudgeClient} of a run from its options. */
@@ -141,6 +162,7 @@ export function makeClient(options: RunJudgeOptions): JudgeClient {
       ...(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl }),
       ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(options.structuredOutputs === undefined ? {} : { structuredOutputs: options.structuredOutputs }),
     });
   }
   return new JudgeClient(model, {

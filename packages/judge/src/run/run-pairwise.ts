@@ -7,7 +7,7 @@ import { winTieLoss } from '../ratings/battles.js';
 import { bootstrapRatings, type RatingInterval } from '../ratings/bootstrap.js';
 import { bradleyTerry } from '../ratings/bradley-terry.js';
 import { computeElo, computeEloOrderAveraged } from '../ratings/elo.js';
-import { makeClient, runItems, summaryBase, type CommonSummary, type RunJudgeOptions } from './common.js';
+import { makeClient, runItems, summaryBase, summaryErrors, type CommonSummary, type RunJudgeOptions } from './common.js';
 
 /** Options of {@link runPairwise}. */
 export interface RunPairwiseOptions extends RunJudgeOptions {
@@ -162,6 +162,7 @@ export async function runPairwise(options: RunPairwiseOptions): Promise<Pairwise
       confidence,
       seed,
     },
+    ...summaryErrors(rows),
     ...summaryBase(client, options, started),
   };
   await writeJsonl(join(options.out, 'verdicts.jsonl'), verdicts);

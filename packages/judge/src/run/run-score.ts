@@ -3,7 +3,7 @@ import { FileFormatError, InvalidArgumentError } from '@lora/core';
 import { readPredictions, writeFileAtomic, writeJsonl } from '../io/predictions.js';
 import { judgeAgainstReference, judgeSafety, judgeWithRubric } from '../judging/pointwise.js';
 import { HAZARD_CODES, type HazardCode } from '../prompts/hazards.js';
-import { makeClient, runItems, summaryBase, type CommonSummary, type RunJudgeOptions } from './common.js';
+import { makeClient, runItems, summaryBase, summaryErrors, type CommonSummary, type RunJudgeOptions } from './common.js';
 
 /** Options of {@link runScore}. */
 export interface RunScoreOptions extends RunJudgeOptions {
@@ -99,6 +99,7 @@ export async function runScore(options: RunScoreOptions): Promise<ScoreSummary> 
     judged: n,
     failed: rows.filter((r) => r.status === 'failed').length,
     skipped: rows.filter((r) => r.status === 'skipped').length,
+    ...summaryErrors(rows),
     ...summaryBase(client, options, started),
   };
   if (options.mode === 'reference') {

@@ -6,6 +6,7 @@ import { DiskCache, cacheKey } from './disk-cache.js';
 import { Limiter } from './limiter.js';
 import { costOf, defaultPrices, findPrice, type ModelPrice, type PriceTable } from './pricing.js';
 import { retryWithBackoff, type RetryOptions } from './retry.js';
+import { oneLine } from './http-error.js';
 import { InvalidArgumentError } from '@lora/core';
 
 /** Production settings of a {@link JudgeClient}. */
@@ -81,11 +82,28 @@ export function extractJson(text: string): unknown {
   return undefined;
 }
 
+/** `request` continued by the invalid reply and a request to answer again, valid this time. */
+function reask<R extends JudgeRequest>(request: R, invalid: { text: string; error: string }): R {
+  return {
+    ...request,
+    messages: [
+      ...request.messages,
+      { role: 'assistant', content: invalid.text },
+      {
+        role: 'user',
+        content: `Your reply was not valid: ${invalid.error}. Reply again with one JSON object only, exactly as instructed.`,
+      },
+    ],
+  };
+}
+
 /**
  * Wraps a {@link JudgeModel} with what production judging needs: a concurrency and rate limit,
- * retries with backoff and jitter (429 honouring `Retry-After`, 5xx, timeouts, network errors,
- * invalid JSON or schema mismatches), a persistent cache keyed by sha256(provider + model + full
- * request), in-flight de-duplication, token and cost accounting, and a budget cap.
+ * retries with backoff and jitter for what a retry can fix (429 honouring `Retry-After`, 408, 409,
+ * 5xx, timeouts, connection errors, malformed bodies), one re-ask quoting the error for a reply
+ * that is not JSON or misses the schema, no retry for validation or auth errors (a 401/403 stops
+ * every later call), a persistent cache keyed by sha256(provider + model + full request),
+ * in-flight de-duplication, token and cost accounting, and a budget cap.
  *
  * @example
  * ```ts
@@ -102,6 +120,8 @@ export class JudgeClient {
   private readonly price: ModelPrice | undefined;
   private readonly inFlight = new Map<string, Promise<JudgeJsonResult<unknown>>>();
   private budgetError: BudgetExceededError | undefined;
+  /** The first `auth` failure: the key is wrong for this endpoint, so no later call is sent. */
+  private fatalError: JudgeCallError | undefined;
   private readonly counters: JudgeStats;
 
   constructor(model: JudgeModel, options: JudgeClientOptions = {}) {
@@ -146,8 +166,8 @@ export class JudgeClient {
 
   /**
    * Asks for JSON matching `request.responseFormat.schema` and returns the validated value.
-   * Answers that are not JSON or do not match are retried like transport errors; only valid
-   * answers are cached. Throws {@link BudgetExceededError} when a cap stops a needed call, and
+   * Answers that are not JSON or do not match are re-asked (the reply and the error are sent back);
+   * the same wrong reply twice ends the request. Only valid answers are cached. Throws {@link BudgetExceededError} when a cap stops a needed call, and
    * {@link JudgeCallError} when retries run out.
    */
   async completeJson<S extends z.ZodType>(
@@ -187,36 +207,37 @@ export class JudgeClient {
         return { value: parsed.data, cached: true };
       }
     }
+    // A reply that fails validation is answered by a re-ask quoting it and the error, not by the
+    // same request again (a deterministic server would repeat itself); the same wrong reply twice
+    // ends the request.
+    let invalid: { text: string; error: string } | undefined;
     try {
       const { value, completion } = await retryWithBackoff(
         async () => {
+          const sent = invalid === undefined ? request : reask(request, invalid);
           let completion: JudgeCompletion;
           try {
-            completion = await this.limiter.run(async () => {
-              // Checked when the call would start (not when queued), and usage is booked before
-              // the slot is handed on, so queued work stops exactly at the cap.
-              this.checkBudget();
-              this.counters.callsMade++;
-              const answer = await this.model.complete(request);
-              this.account(answer);
-              return answer;
-            });
+            completion = await this.limiter.run(() => this.call(sent));
           } catch (error) {
-            if (!BudgetExceededError.isInstance(error)) this.countFailure(error);
+            if (!BudgetExceededError.isInstance(error) && error !== this.fatalError) this.countFailure(error);
             throw error;
           }
           const json = extractJson(completion.text);
           const parsed = schema.safeParse(json);
           if (!parsed.success) {
+            const problem =
+              json === undefined
+                ? `reply is not JSON: ${oneLine(completion.text, undefined, 200)}`
+                : `reply does not match schema \`${request.responseFormat.name}\`: ${oneLine(parsed.error.message, undefined, 200)}`;
+            const repeated = invalid !== undefined && invalid.text === completion.text;
             const error = new JudgeCallError({
               provider: this.model.provider,
               kind: 'invalid-response',
-              message:
-                json === undefined
-                  ? `reply is not JSON: ${completion.text.slice(0, 200)}`
-                  : `reply does not match schema \`${request.responseFormat.name}\`: ${parsed.error.message}`,
+              message: repeated ? `${problem} (the same reply again after a re-ask)` : problem,
+              ...(repeated ? { retryable: false } : {}),
             });
             this.countFailure(error);
+            invalid = { text: completion.text, error: problem };
             throw error;
           }
           return { value: parsed.data as unknown, completion };
@@ -234,6 +255,35 @@ export class JudgeClient {
     } catch (error) {
       if (!BudgetExceededError.isInstance(error)) this.counters.failedRequests++;
       throw error;
+    }
+  }
+
+  /**
+   * One model call inside a limiter slot. The budget is checked when the call would start (not
+   * when queued) and usage is booked before the slot is handed on, so queued work stops exactly at
+   * the cap. A `response-format` refusal (the provider stepped down to a weaker structured-output
+   * mode) is sent again at once in the same slot; an `auth` failure stops every later call.
+   */
+  private async call(request: JudgeRequest): Promise<JudgeCompletion> {
+    for (let redo = 0; ; redo++) {
+      if (this.fatalError !== undefined) throw this.fatalError;
+      this.checkBudget();
+      this.counters.callsMade++;
+      try {
+        const answer = await this.model.complete(request);
+        this.account(answer);
+        return answer;
+      } catch (error) {
+        if (JudgeCallError.isInstance(error) && error.kind === 'auth') {
+          // The provider may fail later requests with the first auth error without sending them.
+          if (error === this.fatalError) this.counters.callsMade--;
+          else this.countFailure(error);
+          this.fatalError ??= error;
+          throw error;
+        }
+        if (!JudgeCallError.isInstance(error) || error.kind !== 'response-format' || redo >= 2) throw error;
+        this.countFailure(error);
+      }
     }
   }
 

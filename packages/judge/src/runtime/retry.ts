@@ -31,9 +31,10 @@ export function backoffDelay(attempt: number, error: JudgeCallError | undefined,
 }
 
 /**
- * Runs `attempt` until it succeeds, retrying retryable {@link JudgeCallError}s (429, 5xx,
- * timeouts, network errors, invalid JSON) with exponential backoff and jitter, and honouring
- * `Retry-After`. Other errors propagate at once.
+ * Runs `attempt` until it succeeds, retrying retryable {@link JudgeCallError}s (429, 408, 409,
+ * 5xx that are not request-validation errors, timeouts, connection errors, malformed bodies,
+ * invalid replies) with exponential backoff and jitter, and honouring `Retry-After`. Other errors
+ * (400, 401/403, 422, a validation error sent as 500) propagate at once.
  */
 export async function retryWithBackoff<T>(attempt: (attemptIndex: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
   const maxRetries = options.maxRetries ?? 4;

@@ -2,7 +2,9 @@
  * Real HTTP judge servers on loopback for tests: one speaks OpenAI chat-completions
  * (`POST /v1/chat/completions`), the other Gemini `POST /v1beta/models/{model}:generateContent`.
  * A scripted queue of faults (429 with Retry-After, 500, slow replies, malformed bodies, invalid
- * verdicts) is served first; afterwards a deterministic rule-based "judge brain" answers.
+ * verdicts) is served first; afterwards a deterministic rule-based "judge brain" answers. The
+ * OpenAI server can also behave like servers people run: refuse `response_format` types the way
+ * llama-cpp-python (500), vLLM (400) or FastAPI (422) do, answer in prose, or check the key (401).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +14,7 @@ export type ServerAction =
   | { type: 'brain'; delayMs?: number }
   | { type: 'status'; status: number; retryAfter?: string; body?: string }
   | { type: 'malformed' }
+  | { type: 'reset' }
   | { type: 'text'; text: string }
   | { type: 'slow'; delayMs: number };
 
@@ -41,6 +44,45 @@ export interface JudgeServerOptions {
   delayMs?: number;
   /** A position-biased brain: always prefers the first response shown. */
   positionBias?: boolean;
+  /**
+   * OpenAI protocol: the `response_format.type`s accepted (`none` = no `response_format`), and how
+   * others are refused: `llama-cpp-python` (HTTP 500 with pydantic's validation error, as its
+   * server sends), `400` (vLLM-style body) or `422` (FastAPI's `detail` list). Default: all accepted.
+   */
+  responseFormats?: { accepts: Array<'json_schema' | 'json_object' | 'text' | 'none'>; refuse: 'llama-cpp-python' | 400 | 422 };
+  /** Brain answers wrapped in prose (`Verdict: {...} Hope this helps.`), as a model without JSON mode writes. */
+  chatty?: boolean;
+  /** The only key accepted; others get 401 with a body that echoes the key, as OpenAI's does. */
+  apiKey?: string;
+}
+
+/** The refusal of an unsupported `response_format.type`, in the style of a real server. */
+function refusal(style: 'llama-cpp-python' | 400 | 422, type: string): { status: number; body: string } {
+  if (style === 'llama-cpp-python') {
+    // llama-cpp-python's RouteErrorHandler turns the pydantic RequestValidationError into HTTP 500.
+    const message =
+      `1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), ` +
+      `'msg': "Input should be 'text' or 'json_object'", 'input': '${type}', 'ctx': {'expected': "'text' or 'json_object'"}}\n`;
+    return { status: 500, body: JSON.stringify({ error: { message, type: 'internal_server_error', param: null, code: null } }) };
+  }
+  if (style === 422) {
+    return {
+      status: 422,
+      body: JSON.stringify({
+        detail: [{ type: 'literal_error', loc: ['body', 'response_format', 'type'], msg: "Input should be 'text'", input: type }],
+      }),
+    };
+  }
+  return {
+    status: 400,
+    body: JSON.stringify({
+      object: 'error',
+      message: `response_format type \`${type}\` is not supported by this server`,
+      type: 'BadRequestError',
+      param: null,
+      code: 400,
+    }),
+  };
 }
 
 /**
@@ -143,6 +185,26 @@ export async function startJudgeServer(options: JudgeServerOptions): Promise<Jud
         res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: `no route ${req.url}` } }));
         return;
       }
+      if (options.apiKey !== undefined && req.headers.authorization !== `Bearer ${options.apiKey}`) {
+        const given = String(req.headers.authorization ?? '').replace(/^Bearer /, '');
+        res.writeHead(401, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            error: {
+              message: `Incorrect API key provided: ${given}. You can find your API key at https://example.invalid/keys.`,
+              type: 'invalid_request_error',
+              param: null,
+              code: 'invalid_api_key',
+            },
+          }),
+        );
+        return;
+      }
+      const formatType = ((body['response_format'] as { type?: string } | undefined)?.type ?? 'none') as 'none';
+      if (options.responseFormats !== undefined && !options.responseFormats.accepts.includes(formatType)) {
+        const { status, body: text } = refusal(options.responseFormats.refuse, formatType);
+        res.writeHead(status, { 'content-type': 'application/json' }).end(text);
+        return;
+      }
       const action = state.faults.shift() ?? {
         type: 'brain' as const,
         ...(options.delayMs === undefined ? {} : { delayMs: options.delayMs }),
@@ -157,6 +219,9 @@ export async function startJudgeServer(options: JudgeServerOptions): Promise<Jud
             .end(action.body ?? JSON.stringify({ error: { message: `injected ${action.status}`, code: action.status } }));
           return;
         }
+        case 'reset':
+          req.socket.destroy();
+          return;
         case 'malformed':
           res.writeHead(200, { 'content-type': 'application/json' }).end('{"choices": [ this is not json');
           return;
@@ -170,12 +235,14 @@ export async function startJudgeServer(options: JudgeServerOptions): Promise<Jud
               .writeHead(200, { 'content-type': 'application/json' })
               .end(reply(options.protocol, JSON.stringify(brain(system, user, options.positionBias))));
           return;
-        case 'brain':
+        case 'brain': {
           if (action.delayMs !== undefined) await sleep(action.delayMs);
+          const verdict = JSON.stringify(brain(system, user, options.positionBias));
           res
             .writeHead(200, { 'content-type': 'application/json' })
-            .end(reply(options.protocol, JSON.stringify(brain(system, user, options.positionBias))));
+            .end(reply(options.protocol, options.chatty === true ? `Verdict: ${verdict} Hope this helps.` : verdict));
           return;
+        }
       }
     } finally {
       inFlight--;

@@ -1,3 +1,4 @@
+import { progressLine } from '@lora/core';
 import type { StepReport, TrainCallbacks } from '../callbacks.js';
 
 /** Options of {@link progressReporter}. */
@@ -29,12 +30,13 @@ export function formatStep(report: StepReport, etaSeconds: number): string {
 }
 
 /**
- * Progress as a callback: a redrawn bar on a TTY, plain lines otherwise (logs, CI). The ETA
- * uses the mean step time of this process.
+ * Progress as a callback: a redrawn bar on a TTY, plain lines otherwise (logs, CI), drawn by
+ * `progressLine` of `@lora/core`. The ETA uses the mean step time of this process.
  */
 export function progressReporter(options: ProgressOptions = {}): TrainCallbacks {
   const stream = options.stream ?? process.stderr;
-  const bar = options.mode === 'bar' || (options.mode !== 'lines' && stream.isTTY === true);
+  const progress = progressLine({ stream, ...(options.mode === undefined ? {} : { mode: options.mode }) });
+  const bar = progress.bar;
   const every = options.every ?? 1;
   let firstStep = 0;
   return {
@@ -47,14 +49,9 @@ export function progressReporter(options: ProgressOptions = {}): TrainCallbacks 
     onStepEnd: (report) => {
       const done = report.step - firstStep;
       const eta = (report.elapsedSeconds / Math.max(done, 1)) * (report.maxSteps - report.step);
-      const text = formatStep(report, eta);
-      if (bar) {
-        const width = Math.max(10, Math.min(30, (stream.columns ?? 100) - text.length - 6));
-        const filled = Math.round((width * report.step) / report.maxSteps);
-        stream.write(`\r\x1b[2K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}`);
-        if (report.step >= report.maxSteps) stream.write('\n');
-      } else if (report.step % every === 0 || report.step === report.maxSteps) {
-        stream.write(`${text}\n`);
+      // Lines mode keeps its step-number cadence (step % every), so `every` is applied here.
+      if (bar || report.step % every === 0 || report.step === report.maxSteps) {
+        progress.update(report.step, report.maxSteps, formatStep(report, eta));
       }
     },
     onEvaluate: (report) => {
