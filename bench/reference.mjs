@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -142,7 +142,7 @@ export function resolveReference({ any = false, env = process.env } = {}) {
     return {
       refused:
         `the reference environment is not set up: ${SETUP_HINT}. Or LORA_BENCH_PYTHON=none for @lora alone, ` +
-        'or LORA_BENCH_PYTHON=<python> with --reference-any (LORA_BENCH_REFERENCE=any) for an interpreter of your own.',
+        'or LORA_BENCH_PYTHON=<python> for an interpreter of your own (with the pinned versions, or add --reference-any).',
     };
   const text = readFileSync(REQUIREMENTS_FILE, 'utf8');
   const pins = parseRequirements(text);
@@ -150,7 +150,7 @@ export function resolveReference({ any = false, env = process.env } = {}) {
   const versions = probeVersions(python, [...pins.keys()]);
   if (versions.error) return { refused: `reference interpreter unusable — ${versions.error}; ${SETUP_HINT} or set LORA_BENCH_PYTHON` };
   const mismatches = versionMismatches(pins, versions.packages);
-  const ourVenv = chosen === undefined || python === VENV_PYTHON;
+  const ourVenv = chosen === undefined || resolve(python) === VENV_PYTHON;
   const stamp = ourVenv ? readStamp() : null;
   const stampOk = stamp !== null && stamp.requirementsSha256 === hash;
   const provenance = stampOk

@@ -92,7 +92,7 @@ writeFileSync(
     {
       requirementsSha256: hash,
       python: installed.python,
-      packages: Object.fromEntries(KEY_PACKAGES.map((n) => [n, installed.packages[n]])),
+      packages: Object.fromEntries(KEY_PACKAGES.map((n) => [n, installed.packages[n] ?? null])),
       date: new Date().toISOString(),
     },
     null,
