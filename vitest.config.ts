@@ -26,6 +26,8 @@ const projects = roots.flatMap((root) =>
         }))
     : [],
 );
+// bench/'s pure helpers (ratio statistics, the reference-environment check): plain .mjs beside the scripts.
+projects.push({ extends: true as const, test: { name: 'bench', root: repoRoot, include: ['bench/*.test.mjs'] } });
 
 export default defineConfig({
   root: repoRoot,

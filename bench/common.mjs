@@ -1,5 +1,5 @@
 // Shared helpers of the bench/ scripts (train-sft.mjs, mc-score.mjs, run.mjs): importing the BUILT
-// packages, finding the Python reference, the machine description, the fp32 matmul peak and the
+// packages, running the Python reference (chosen by reference.mjs), the machine description, the fp32 matmul peak and the
 // FLOP count used for MFU. Not part of any package.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -75,23 +75,6 @@ export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-/**
- * The Python interpreter that has `modules` importable: LORA_BENCH_PYTHON (or `none` to skip),
- * else /opt/parity/bin/python, else python3. Returns `{ python }` or `{ skipped: reason }`.
- */
-export function findPython(modules) {
-  const env = process.env.LORA_BENCH_PYTHON;
-  if (env === 'none') return { skipped: 'skipped (LORA_BENCH_PYTHON=none)' };
-  const candidates = env ? [env] : ['/opt/parity/bin/python', 'python3'];
-  const why = [];
-  for (const python of candidates) {
-    const probe = spawnSync(python, ['-c', `import ${modules.join(', ')}`], { encoding: 'utf8' });
-    if (probe.status === 0) return { python };
-    why.push(`${python}: ${probe.error ? 'not found' : `cannot import ${modules.join(' + ')}`}`);
-  }
-  return { skipped: `reference skipped — ${why.join('; ')} (set LORA_BENCH_PYTHON to a Python with ${modules.join(', ')})` };
 }
 
 /** Runs `bench/<script>` with `spec` as JSON on stdin; returns its stdout JSON or throws with its last stderr line. */
@@ -170,13 +153,16 @@ export function forwardFlopsPerToken(c, seq) {
   return f.forward;
 }
 
-/** Writes `bench/results/<name>` (creating the folder) and returns its path. */
-export function writeResult(name, data) {
-  const dir = join(root, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, name);
+/** Writes `data` (a string, or JSON) to `file`, creating its folder (a fresh clone has no bench/results/). */
+export function writeFileIn(file, data) {
+  mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, typeof data === 'string' ? data : `${JSON.stringify(data, null, 2)}\n`);
   return file;
+}
+
+/** Writes `bench/results/<name>` (creating the folder) and returns its path. */
+export function writeResult(name, data) {
+  return writeFileIn(join(root, 'bench', 'results', name), data);
 }
 
 /** Fixed width number formatting; `n/a` for missing values. */

@@ -4,15 +4,16 @@
 // Python torch + transformers exist, the same workload in transformers on the same machine.
 //
 //   pnpm build && LORA_ASSETS_DIR=../shared node bench/decode.mjs [--runs 3] [--new-tokens 128]
+//     [--json FILE] [--reference-any]
 //
-// Env: LORA_BACKEND picks the tfjs backend (default automatic); LORA_BENCH_PYTHON overrides the
-// Python interpreter (default /opt/parity/bin/python, then python3); LORA_BENCH_PYTHON=none skips it.
-// Uses the BUILT packages (packages/*/dist). Writes bench/results/decode.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// Env: LORA_BACKEND picks the tfjs backend (default automatic); LORA_BENCH_PYTHON the reference
+// Python (default bench/.venv/bin/python from `pnpm bench:setup`; `none` skips it; see
+// reference.mjs). Uses the BUILT packages (packages/*/dist). Writes bench/results/decode.json
+// (or --json FILE).
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { W2_CONFIG_JSON, findPython, hfLlamaConfig, importBuilt, importTf, root, runPython } from './common.mjs';
+import { W2_CONFIG_JSON, hfLlamaConfig, importBuilt, importTf, runPython, writeFileIn, writeResult } from './common.mjs';
+import { referenceJson, resolveReferenceOrExit } from './reference.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -20,8 +21,12 @@ const { values: args } = parseArgs({
     'new-tokens': { type: 'string', default: '128' },
     'prompt-tokens': { type: 'string', default: '16' },
     only: { type: 'string' },
+    json: { type: 'string' },
+    'reference-any': { type: 'boolean', default: false },
   },
 });
+const ref = resolveReferenceOrExit({ any: args['reference-any'] });
+console.error(`[decode] ${ref.summary ?? ref.skipped}`);
 const runs = Number(args.runs);
 const newTokens = Number(args['new-tokens']);
 const promptTokens = Number(args['prompt-tokens']);
@@ -93,13 +98,11 @@ for (const w of workloads) {
 
 // The reference: transformers, same configs and prompts, same thread count, in the same run.
 let reference = null;
-let referenceNote = '';
-const found = findPython(['torch', 'transformers']);
-if (found.skipped !== undefined) referenceNote = found.skipped;
-else {
+let referenceNote = ref.skipped ?? '';
+if (ref.python) {
   const spec = { threads, new_tokens: newTokens, runs, workloads: rows.map((r) => ({ name: r.name, prompt: r.prompt, config: r.config })) };
   try {
-    reference = { python: found.python, ...runPython(found.python, 'decode_transformers.py', spec) };
+    reference = runPython(ref.python, 'decode_transformers.py', spec);
   } catch (error) {
     referenceNote = error.message;
   }
@@ -121,9 +124,7 @@ const fmt = (x, d = 1) => (x === undefined ? 'n/a' : x.toFixed(d));
 console.log(
   `decode: greedy, KV cache, batch 1, ${promptTokens}-token prompt, ${newTokens} new tokens, median of ${runs} (warm-up excluded)`,
 );
-console.log(
-  `@lora backend ${backend.name}; transformers ${reference ? `${reference.transformers} / torch ${reference.torch}, ${reference.threads} thread(s)` : referenceNote}`,
-);
+console.log(`@lora backend ${backend.name}; ${reference ? `${ref.summary}; ${reference.threads} thread(s)` : referenceNote}`);
 console.log(
   `tokens/s from wall time and (cpu) from process CPU time — the steadier figure on a shared machine; load average ${loadavg()[0].toFixed(1)}`,
 );
@@ -152,17 +153,13 @@ for (const t of table) {
   );
 }
 
-mkdirSync(join(root, 'bench', 'results'), { recursive: true });
 const result = {
   benchmark: 'decode',
   date: new Date().toISOString(),
   machine: { cpu: cpus()[0]?.model, cores: availableParallelism(), node: process.version, loadAverage: loadavg() },
   settings: { promptTokens, newTokens, runs, batch: 1, greedy: true, threads },
   backend: backend.name,
-  reference:
-    reference === null
-      ? { skipped: referenceNote }
-      : { python: reference.python, torch: reference.torch, transformers: reference.transformers, threads: reference.threads },
+  reference: reference === null ? { skipped: referenceNote } : { ...referenceJson(ref), threads: reference.threads },
   workloads: rows.map((r, i) => ({
     name: r.name,
     config: r.config,
@@ -172,4 +169,5 @@ const result = {
     cpuRatio: table[i].ratioCpu ?? null,
   })),
 };
-writeFileSync(join(root, 'bench', 'results', 'decode.json'), `${JSON.stringify(result, null, 2)}\n`);
+if (args.json) writeFileIn(args.json, result);
+else writeResult('decode.json', result);

@@ -8,24 +8,27 @@
 //
 //   pnpm build && LORA_ASSETS_DIR=../shared node bench/forward-backward.mjs [--runs 3] [--only NAME]
 //
-// Env: LORA_BACKEND picks the tfjs backend (default automatic); LORA_BENCH_PYTHON overrides the
-// Python interpreter (default /opt/parity/bin/python, then python3); LORA_BENCH_PYTHON=none skips it.
+// Env: LORA_BACKEND picks the tfjs backend (default automatic); LORA_BENCH_PYTHON the reference
+// Python (default bench/.venv/bin/python from `pnpm bench:setup`; `none` skips it; another one must
+// match bench/requirements.txt unless --reference-any, see reference.mjs).
 // Tokens/s come from wall time and from process CPU time (on a shared machine the CPU-time figure
 // of single-threaded runs is the steadier one). Uses the BUILT packages (packages/*/dist).
 // Writes bench/results/forward-backward.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { W2_CONFIG_JSON, findPython, hfLlamaConfig, importBuilt, importTf, root, runPython } from './common.mjs';
+import { W2_CONFIG_JSON, hfLlamaConfig, importBuilt, importTf, runPython, writeResult } from './common.mjs';
+import { referenceJson, resolveReferenceOrExit } from './reference.mjs';
 
 const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
     only: { type: 'string' },
     seq: { type: 'string', default: '256' },
+    'reference-any': { type: 'boolean', default: false },
   },
 });
+const ref = resolveReferenceOrExit({ any: args['reference-any'] });
+console.error(`[forward-backward] ${ref.summary ?? ref.skipped}`);
 const runs = Number(args.runs);
 const seq = Number(args.seq);
 
@@ -117,14 +120,12 @@ for (const w of workloads) {
 
 // The reference: PyTorch (transformers' Llama), same shapes, 1 thread and all cores, in the same run.
 let reference = null;
-let referenceNote = '';
-const found = findPython(['torch', 'transformers']);
-if (found.skipped !== undefined) referenceNote = found.skipped;
-else {
+let referenceNote = ref.skipped ?? '';
+if (ref.python) {
   const threads = cores > 1 ? [1, cores] : [1];
   const spec = { threads, runs, workloads: rows.map((r) => ({ name: r.name, batch: r.batch, seq: r.seq, config: r.config })) };
   try {
-    reference = { python: found.python, ...runPython(found.python, 'forward_backward_torch.py', spec) };
+    reference = runPython(ref.python, 'forward_backward_torch.py', spec);
   } catch (error) {
     referenceNote = error.message;
   }
@@ -134,7 +135,7 @@ const fmt = (x, d = 0) => (x === undefined ? 'n/a' : x.toFixed(d));
 const torchRow = (name, threads) => reference?.results.find((x) => x.name === name && x.threads === threads);
 console.log(`forward+backward: all Linear weights trainable, loss = sum(logits × R), seq ${seq}, median of ${runs} (warm-up excluded)`);
 console.log(
-  `@lora backend ${backend.name}; ${reference ? `torch ${reference.torch} / transformers ${reference.transformers}` : `PyTorch ${referenceNote}`}; ` +
+  `@lora backend ${backend.name}; ${reference ? ref.summary : `PyTorch ${referenceNote}`}; ` +
     `${cores} cores, load average ${loadavg()[0].toFixed(1)} at the end`,
 );
 console.log(
@@ -181,17 +182,13 @@ const table = rows.map((r) => {
   return t;
 });
 
-mkdirSync(join(root, 'bench', 'results'), { recursive: true });
 const result = {
   benchmark: 'forward-backward',
   date: new Date().toISOString(),
   machine: { cpu: cpus()[0]?.model, cores, node: process.version, loadAverage: loadavg() },
   settings: { seq, runs, trainable: 'every Linear (lm_head if untied)', loss: 'sum(logits * R)' },
   backend: backend.name,
-  reference:
-    reference === null
-      ? { skipped: referenceNote }
-      : { python: reference.python, torch: reference.torch, transformers: reference.transformers },
+  reference: reference === null ? { skipped: referenceNote } : referenceJson(ref),
   workloads: rows.map((r, i) => ({
     name: r.name,
     batch: r.batch,
@@ -202,4 +199,4 @@ const result = {
     ratio: { threads1: table[i].ratio1 ?? null, threads1Cpu: table[i].ratioCpu ?? null, allCores: table[i].ratioAll ?? null },
   })),
 };
-writeFileSync(join(root, 'bench', 'results', 'forward-backward.json'), `${JSON.stringify(result, null, 2)}\n`);
+writeResult('forward-backward.json', result);

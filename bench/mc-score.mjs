@@ -5,15 +5,15 @@
 // transformers doing the same scoring (same requests, batching and padding) in the same run.
 //
 //   pnpm build && node bench/mc-score.mjs [--questions 200] [--batch-size 8] [--torch-threads 1,2] [--json FILE]
+//     [--reference-any]
 //
-// Env: LORA_BACKEND picks the tfjs backend (default automatic); LORA_BENCH_PYTHON overrides the
-// reference Python (`none` skips it). Uses the BUILT packages. Writes bench/results/mc-score.json.
-import { writeFileSync } from 'node:fs';
+// Env: LORA_BACKEND picks the tfjs backend (default automatic); LORA_BENCH_PYTHON the reference
+// Python (default bench/.venv/bin/python from `pnpm bench:setup`; `none` skips it; see
+// reference.mjs). Uses the BUILT packages. Writes bench/results/mc-score.json (or --json FILE).
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import {
   W2_CONFIG_JSON,
-  findPython,
   fmt,
   forwardFlopsPerToken,
   hfLlamaConfig,
@@ -21,8 +21,10 @@ import {
   importTf,
   machineInfo,
   runPython,
+  writeFileIn,
   writeResult,
 } from './common.mjs';
+import { referenceJson, resolveReferenceOrExit } from './reference.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -30,8 +32,11 @@ const { values: args } = parseArgs({
     'batch-size': { type: 'string', default: '8' },
     'torch-threads': { type: 'string' },
     json: { type: 'string' },
+    'reference-any': { type: 'boolean', default: false },
   },
 });
+const ref = resolveReferenceOrExit({ any: args['reference-any'] });
+console.error(`[mc-score] ${ref.summary ?? ref.skipped}`);
 const questions = Number(args.questions);
 const batchSize = Number(args['batch-size']);
 
@@ -71,12 +76,11 @@ const cpuSeconds = (cpuUsed.user + cpuUsed.system) / 1e6;
 const leaked = tf.memory().numTensors - before;
 model.dispose();
 
-const found = findPython(['torch', 'transformers']);
 let reference = null;
-let referenceNote = found.skipped ?? '';
-if (found.python) {
+let referenceNote = ref.skipped ?? '';
+if (ref.python) {
   try {
-    reference = runPython(found.python, 'mc_score_torch.py', {
+    reference = runPython(ref.python, 'mc_score_torch.py', {
       threads: torchThreads,
       config: hfLlamaConfig(config),
       batch_size: batchSize,
@@ -117,9 +121,7 @@ console.log(
 console.log(
   `machine: ${machine.cpu}, ${machine.cores} cores, load average ${machine.loadavg.join(' ')} → ${machine.loadavgAfter.join(' ')}`,
 );
-console.log(
-  `@lora backend ${backend.name} (${ourThreads} thread(s)); reference ${reference ? `transformers ${reference.transformers} / torch ${reference.torch}` : referenceNote}`,
-);
+console.log(`@lora backend ${backend.name} (${ourThreads} thread(s)); ${reference ? ref.summary : referenceNote}`);
 console.log(
   `@lora: ${fmt(ours.questionsPerS, 2)} questions/s, ${fmt(ours.tokensPerS)} tok/s, ${fmt(ours.gflops, 2)} GFLOP/s (${fmt(seconds)} s; ${leaked} tensors leaked)`,
 );
@@ -139,12 +141,12 @@ const result = {
   backend: backend.name,
   ourThreads,
   settings: { questions, options: 4, batchSize, requests: requests.length, tokens, meanLength, flopsPerToken },
-  reference: reference ? { torch: reference.torch, transformers: reference.transformers } : { skipped: referenceNote },
+  reference: reference ? referenceJson(ref) : { skipped: referenceNote },
   lora: ours,
   torch,
   ratio: same ? ours.questionsPerS / same.questionsPerS : null,
   ratioAllCores: all ? ours.questionsPerS / all.questionsPerS : null,
   cpuTimeRatio: ourThreads === 1 && same ? ours.cpuQuestionsPerS / same.cpuQuestionsPerS : null,
 };
-if (args.json) writeFileSync(args.json, `${JSON.stringify(result, null, 2)}\n`);
+if (args.json) writeFileIn(args.json, result);
 else writeResult('mc-score.json', result);

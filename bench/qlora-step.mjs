@@ -13,7 +13,7 @@
 // reported as process CPU time (wasm is single-threaded, so this holds on a loaded machine) and wall.
 //
 // Env: LORA_BACKEND picks the tfjs backend (default wasm). Uses the BUILT packages (packages/*/dist).
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -202,6 +202,7 @@ console.log(
 );
 
 if (args.json !== undefined) {
+  mkdirSync(dirname(args.json), { recursive: true });
   writeFileSync(
     args.json,
     `${JSON.stringify({ backend, batch, seq, steps, params, loraParams, denseMs: dense.ms, qloraMs: twice.ms, qloraCachedMs: once.ms, denseCpuMs: dense.cpu, qloraCpuMs: twice.cpu, qloraCachedCpuMs: once.cpu, dequantCpuMs: dequantCpu, densePeak: dense.peak, qloraPeak: twice.peak, qloraCachedPeak: once.peak, bitsPerParam, dequantMs }, null, 1)}\n`,

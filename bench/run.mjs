@@ -9,29 +9,49 @@
 //   W4  greedy decode, 128 new tokens, KV cache              bench/decode.mjs
 //   W5  multiple-choice scoring, 200 questions × 4 options   bench/mc-score.mjs
 //
-//   pnpm build && LORA_ASSETS_DIR=$PWD/../shared pnpm bench [--only W1,W4] [--quick]
+//   pnpm bench:setup    # once: the reference environment bench/.venv (bench/requirements.txt)
+//   pnpm build && LORA_ASSETS_DIR=$PWD/../shared pnpm bench [--only W1,W4] [--quick] [--repeat 3]
+//     [--reference-any]
 //
-// Env: LORA_BACKEND (tfjs backend, default automatic), LORA_BENCH_PYTHON (reference Python,
-// default /opt/parity/bin/python; `none` skips the reference), LORA_ASSETS_DIR (stories260K).
+// --repeat N runs each workload script N times in a row; every run is @lora then the reference
+// (A/B/A/B…), and the table shows the median of the N per-run ratios with their min–max.
+// Env: LORA_BACKEND (tfjs backend, default automatic), LORA_BENCH_PYTHON (reference Python, default
+// bench/.venv/bin/python; `none` skips the reference; one whose versions differ from
+// bench/requirements.txt is refused unless --reference-any or LORA_BENCH_REFERENCE=any),
+// LORA_ASSETS_DIR (stories260K).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fmt, forwardFlopsPerToken, machineInfo, root, writeResult } from './common.mjs';
+import { resolveReferenceOrExit } from './reference.mjs';
+import { aggregateRuns, ratioLine, runLine, unitDigits } from './repeat.mjs';
 
 const { values: args } = parseArgs({
   options: {
     only: { type: 'string', default: 'W1,W2,W3,W4,W5' },
     quick: { type: 'boolean', default: false },
+    repeat: { type: 'string', default: '1' },
+    'reference-any': { type: 'boolean', default: false },
   },
 });
 const only = new Set(args.only.split(',').map((s) => s.trim().toUpperCase()));
 const quick = args.quick;
+const repeat = Number(args.repeat);
+if (!Number.isInteger(repeat) || repeat < 1) {
+  console.error(`bench: --repeat takes a whole number ≥ 1, got \`${args.repeat}\``);
+  process.exit(2);
+}
+// Refuse an unknown reference before any workload runs; the scripts check again (same answer).
+const reference = resolveReferenceOrExit({ any: args['reference-any'] });
+if (args['reference-any']) process.env.LORA_BENCH_REFERENCE = 'any';
 const results = join(root, 'bench', 'results');
 const started = performance.now();
 const machineStart = machineInfo();
+console.error(`bench: ${reference.summary ?? reference.skipped}`);
 if (process.env.LORA_ASSETS_DIR === undefined)
   console.error('bench: LORA_ASSETS_DIR is unset: W1 and W4 stories260K are skipped (point it at ../shared).');
+const failures = [];
 
 /** Runs `node bench/<script> ...argv` with live output; returns the parsed JSON it wrote to `jsonFile` (or null). */
 function runScript(script, argv, jsonFile) {
@@ -45,22 +65,43 @@ function runScript(script, argv, jsonFile) {
   });
   const seconds = (performance.now() - t0) / 1000;
   console.error(`== bench/${script}: exit ${child.status} after ${seconds.toFixed(0)} s`);
+  if (child.status !== 0 || !existsSync(jsonFile)) failures.push(`bench/${script} ${argv.join(' ')} (exit ${child.status})`);
   if (!existsSync(jsonFile)) return null;
   return JSON.parse(readFileSync(jsonFile, 'utf8'));
 }
 
-const rows = [];
+// runs[i]: the table rows of run i; raw[script]: each run's JSON.
+const runs = Array.from({ length: repeat }, () => []);
 const raw = {};
 let machinePeak = null;
+
+/**
+ * Runs one workload script `repeat` times (each run A then B), collecting `toRows(json)` per run;
+ * each run's JSON is bench/results/<script>.json, or <script>-run<i>.json when repeated.
+ */
+function repeated(key, script, argv, toRows) {
+  raw[key] = [];
+  for (let i = 0; i < repeat; i++) {
+    const name = script.replace(/\.mjs$/, '');
+    const file = join(results, repeat > 1 ? `${name}-run${i + 1}.json` : `${name}.json`);
+    // One kernel profile is enough: later runs skip it (it runs after the timing anyway).
+    const extra = i > 0 && script === 'train-sft.mjs' ? ['--no-profile'] : [];
+    if (repeat > 1) console.error(`\n== run ${i + 1}/${repeat}`);
+    const r = runScript(script, [...argv, ...extra, '--json', file], file);
+    raw[key].push(r);
+    if (r === null) continue;
+    const rows = toRows(r);
+    runs[i].push(...rows);
+    for (const row of rows) console.error(runLine(row, i, repeat));
+  }
+}
 
 // ---- W1–W3: LoRA / QLoRA SFT
 const sft = ['W1', 'W2', 'W3'].filter((w) => only.has(w));
 if (sft.length > 0) {
-  const file = join(results, 'train-sft.json');
-  const r = runScript('train-sft.mjs', ['--only', sft.join(','), ...(quick ? ['--steps', '2'] : []), '--json', file], file);
-  raw.trainSft = r;
-  if (r !== null) {
-    machinePeak = r.matmulPeak.machine;
+  repeated('trainSft', 'train-sft.mjs', ['--only', sft.join(','), ...(quick ? ['--steps', '2'] : [])], (r) => {
+    machinePeak = Math.max(machinePeak ?? 0, r.matmulPeak.machine);
+    const rows = [];
     for (const w of r.workloads) {
       const same = w.torch.find((t) => t.threads === r.ourThreads && !t.error);
       const all = w.torch.find((t) => t.threads !== r.ourThreads && !t.error);
@@ -91,15 +132,14 @@ if (sft.length > 0) {
         });
       }
     }
-  }
+    return rows;
+  });
 }
 
 // ---- W4: greedy decode (bench/decode.mjs, owned by the decoder's engineer)
 if (only.has('W4')) {
-  const file = join(results, 'decode.json');
-  const r = runScript('decode.mjs', quick ? ['--runs', '1'] : [], file);
-  raw.decode = r;
-  if (r !== null) {
+  repeated('decode', 'decode.mjs', quick ? ['--runs', '1'] : [], (r) => {
+    const rows = [];
     for (const w of r.workloads) {
       const c = w.config;
       // Decode FLOPs per token: 2·(linears + lm_head) + attention over the mean context (prompt + 64).
@@ -126,52 +166,57 @@ if (only.has('W4')) {
         mfu: machinePeak ? (w.lora.tokensPerS * flops) / 1e9 / machinePeak : null,
       });
     }
-  }
+    return rows;
+  });
 }
 
 // ---- W5: multiple-choice scoring
 if (only.has('W5')) {
-  const file = join(results, 'mc-score.json');
-  const r = runScript('mc-score.mjs', [...(quick ? ['--questions', '50'] : []), '--json', file], file);
-  raw.mcScore = r;
-  if (r !== null) {
+  repeated('mcScore', 'mc-score.mjs', quick ? ['--questions', '50'] : [], (r) => {
     const same = r.torch.find((t) => t.threads === r.ourThreads);
     const all = r.torch.find((t) => t.threads !== r.ourThreads);
-    rows.push({
-      workload: `W5 MC scoring ${r.settings.questions}q×4`,
-      ours: r.lora.questionsPerS,
-      reference: same?.questionsPerS ?? null,
-      referenceThreads: same?.threads ?? null,
-      referenceAllCores: all?.questionsPerS ?? null,
-      unit: 'questions/s',
-      ratio: r.ratio,
-      ratioAllCores: r.ratioAllCores,
-      cpuTimeRatio: r.cpuTimeRatio,
-      mfu: machinePeak ? r.lora.gflops / machinePeak : null,
-    });
-  }
+    return [
+      {
+        workload: `W5 MC scoring ${r.settings.questions}q×4`,
+        ours: r.lora.questionsPerS,
+        reference: same?.questionsPerS ?? null,
+        referenceThreads: same?.threads ?? null,
+        referenceAllCores: all?.questionsPerS ?? null,
+        unit: 'questions/s',
+        ratio: r.ratio,
+        ratioAllCores: r.ratioAllCores,
+        cpuTimeRatio: r.cpuTimeRatio,
+        mfu: machinePeak ? r.lora.gflops / machinePeak : null,
+      },
+    ];
+  });
 }
+const rows = aggregateRuns(runs);
 
 // ---- the table
 const machineEnd = machineInfo();
-const backend = raw.trainSft?.backend ?? raw.mcScore?.backend ?? raw.decode?.backend ?? 'n/a';
-const ref = raw.trainSft?.reference ?? raw.mcScore?.reference ?? raw.decode?.reference ?? {};
+const firstRun = (key) => raw[key]?.find((r) => r !== null);
+const backend = firstRun('trainSft')?.backend ?? firstRun('mcScore')?.backend ?? firstRun('decode')?.backend ?? 'n/a';
 console.log('');
 console.log(`@lora bench — ${new Date().toISOString()} — ${machineStart.cpu}, ${machineStart.cores} cores, Node ${machineStart.node}`);
 console.log(
   `load average at start ${machineStart.loadavg.join(' ')}, at end ${machineEnd.loadavg.join(' ')} (1/5/15 min; a shared machine: other jobs compete for the cores)`,
 );
+console.log(`@lora backend: ${backend}; ${reference.summary ?? reference.skipped}`);
 console.log(
-  `@lora backend: ${backend}; reference: ${ref.skipped ?? `torch ${ref.torch ?? '?'}${ref.transformers ? `, transformers ${ref.transformers}` : ''}${ref.peft ? `, peft ${ref.peft}` : ''}${ref.bitsandbytes ? `, bitsandbytes ${ref.bitsandbytes}` : ''}`}`,
+  repeat > 1
+    ? `${repeat} runs per workload, each @lora then reference (A/B/A/B…); numbers are medians, ratio = median of the per-run ratios [min–max]`
+    : 'one run per workload: no spread — use --repeat 3 or more before quoting a ratio',
 );
 if (machinePeak)
   console.log(`machine fp32 matmul peak (best of @lora and torch, sizes 256–2048, measured in this run): ${fmt(machinePeak)} GFLOP/s`);
-const header = ['workload', '@lora', 'reference', 'unit', 'ratio', 'ratio CPU-s', 'ref all cores', 'ratio', 'MFU'];
-const widths = [34, 10, 11, 12, 7, 12, 14, 7, 7];
+const header = ['workload', '@lora', 'reference', 'unit', 'ratio', 'min–max', 'ratio CPU-s', 'ref all cores', 'ratio', 'MFU'];
+const widths = [34, 10, 11, 12, 7, 11, 12, 14, 7, 7];
 const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join(' ');
 console.log(line(header));
 for (const r of rows) {
-  const digits = r.unit === 'B/param' ? 3 : r.unit === 'questions/s' ? 2 : 1;
+  const digits = unitDigits(r.unit);
+  const s = r.ratioSummary;
   console.log(
     line([
       r.workload,
@@ -179,6 +224,7 @@ for (const r of rows) {
       r.reference === null ? 'n/a' : `${fmt(r.reference, digits)}${r.referenceThreads ? ` ${r.referenceThreads}t` : ''}`.trim(),
       r.unit,
       fmt(r.ratio, 2),
+      s && s.n > 1 ? `${fmt(s.min, 2)}–${fmt(s.max, 2)}` : '',
       fmt(r.cpuTimeRatio, 2),
       fmt(r.referenceAllCores, digits),
       fmt(r.ratioAllCores, 2),
@@ -193,14 +239,19 @@ console.log(
 console.log(
   `MFU = model FLOP/s ÷ machine peak (formula in bench/common.mjs loraTrainFlopsPerToken). Total ${((performance.now() - started) / 60000).toFixed(1)} min.`,
 );
+console.log('');
+for (const r of rows) console.log(ratioLine(r));
 
 const summary = {
   date: new Date().toISOString(),
   machine: { ...machineStart, loadavgEnd: machineEnd.loadavg },
   backend,
-  reference: ref,
+  reference: reference.python
+    ? { python: reference.python, versions: reference.versions, provenance: reference.provenance, mismatches: reference.mismatches }
+    : reference,
   machinePeakGflops: machinePeak,
   quick,
+  repeat,
   minutes: (performance.now() - started) / 60000,
   rows,
   raw,
@@ -208,6 +259,10 @@ const summary = {
 writeResult('bench.json', summary);
 writeResult('bench.svg', ratioChart(rows.filter((r) => r.ratio !== null && r.ratio !== undefined)));
 console.log(`wrote bench/results/bench.json and bench/results/bench.svg`);
+if (failures.length > 0) {
+  console.error(`bench: ${failures.length} script run(s) failed: ${failures.join('; ')}`);
+  process.exit(1);
+}
 
 /** A horizontal bar chart of the ratios (log-free, with the 1.0 parity line). */
 function ratioChart(items) {

