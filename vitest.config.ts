@@ -2,7 +2,7 @@ import { readdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 // One vitest project per package and example: `vitest run --project models` runs a package,
 // `--project example-carbot` an example.
@@ -22,6 +22,8 @@ const projects = roots.flatMap((root) =>
             name: root === 'examples' ? `example-${d.name}` : d.name,
             root: repoRoot,
             include: [`${root}/${d.name}/src/**/*.test.ts`, `${root}/${d.name}/test/**/*.test.ts`],
+            // The fuzz targets run in their own bounded job (`pnpm fuzz`, vitest.fuzz.config.ts).
+            exclude: [...configDefaults.exclude, '**/*.fuzz.test.ts'],
           },
         }))
     : [],

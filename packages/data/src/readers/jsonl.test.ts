@@ -132,6 +132,18 @@ describe('readJsonl limits and encodings', () => {
     ]);
   });
 
+  // Found by the JSONL fuzz target (jsonl.fuzz.test.ts): a BOM-only file was one over-long record.
+  it('counts neither the BOM nor a CRLF line end against maxLineBytes', async () => {
+    const record = '{"prompt":"a","completion":"b"}';
+    const file = write('bom-crlf.jsonl', `\uFEFF${record}\r\n${record}\r\n`);
+    const reader = readJsonl(file, { schema: Row, mode: 'skip', maxLineBytes: record.length });
+    expect(await reader.toArray()).toHaveLength(2);
+    expect(reader.report).toMatchObject({ read: 2, kept: 2, skipped: [] });
+    const bomOnly = readJsonl(write('bom-only.jsonl', '\uFEFF'), { schema: Row, mode: 'skip', maxLineBytes: 2 });
+    expect(await bomOnly.toArray()).toEqual([]);
+    expect(bomOnly.report.read).toBe(0);
+  });
+
   it('refuses a record of 150,000 messages quickly, naming the limit, file:line and field', async () => {
     const messages = Array.from({ length: 150_000 }, (_, i) => ({ role: i % 2 === 0 ? 'user' : 'assistant', content: 'hi' }));
     const file = write('many.jsonl', `${JSON.stringify({ messages })}\n`);

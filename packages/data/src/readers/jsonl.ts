@@ -48,13 +48,17 @@ async function* jsonlRecords(file: string, maxLineBytes: number): AsyncGenerator
   let parts: Buffer[] = [];
   let lineBytes = 0;
   let line = 1;
+  let atStart = true;
 
   const finish = (): RawRecord | undefined => {
     const bytes = lineBytes;
     const kept = parts;
     parts = [];
     lineBytes = 0;
-    if (bytes > maxLineBytes) {
+    // The limit is on the record's bytes: a CRLF line's `\r` does not count (one spare byte is kept for it).
+    const last = kept.length === 0 ? undefined : kept[kept.length - 1];
+    const crlf = last !== undefined && last.length > 0 && last[last.length - 1] === 0x0d && bytes <= maxLineBytes + 1;
+    if (bytes - (crlf ? 1 : 0) > maxLineBytes) {
       return {
         line,
         syntaxError: `the line is ${formatBytes(bytes)}, over the maxLineBytes limit of ${formatBytes(maxLineBytes)}; split the record or raise the limit.`,
@@ -62,7 +66,6 @@ async function* jsonlRecords(file: string, maxLineBytes: number): AsyncGenerator
     }
     let buffer = kept.length === 1 ? (kept[0] as Buffer) : Buffer.concat(kept, bytes);
     if (buffer.length > 0 && buffer[buffer.length - 1] === 0x0d) buffer = buffer.subarray(0, -1);
-    if (line === 1 && buffer[0] === 0xef && buffer[1] === 0xbb && buffer[2] === 0xbf) buffer = buffer.subarray(3);
     const validUtf8 = isUtf8(buffer);
     const text = buffer.toString('utf8');
     if (text.trim() === '') return undefined;
@@ -77,12 +80,14 @@ async function* jsonlRecords(file: string, maxLineBytes: number): AsyncGenerator
 
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 16 })) {
     const buffer = chunk as Buffer;
-    let start = 0;
+    // A UTF-8 byte order mark opens the file, not the first record.
+    let start = atStart && buffer[0] === 0xef && buffer[1] === 0xbb && buffer[2] === 0xbf ? 3 : 0;
+    atStart = false;
     for (;;) {
       const newline = buffer.indexOf(0x0a, start);
       const end = newline === -1 ? buffer.length : newline;
       // Past the limit only the count goes on: the bytes are dropped, never accumulated.
-      if (lineBytes + (end - start) <= maxLineBytes) parts.push(buffer.subarray(start, end));
+      if (lineBytes + (end - start) <= maxLineBytes + 1) parts.push(buffer.subarray(start, end));
       else parts = [];
       lineBytes += end - start;
       if (newline === -1) break;

@@ -147,4 +147,22 @@ describe('parseModelConfig errors', () => {
     expect(message({ rope_theta: Number.MAX_VALUE })).toMatch(/\(rope_theta\)/);
     expect(message({ eos_token_id: [2, 70000] })).toMatch(/\(eos_token_id\[1\]\): .*token id 70000 is outside the vocabulary/);
   });
+
+  // Both found by the config.json fuzz target (model-config.fuzz.test.ts).
+  it('rejects negative token ids, except the `pad_token_id: -1` old Llama conversions write for "none"', () => {
+    expect(() => parseModelConfig({ ...base, bos_token_id: -5 }, { file: 'c.json' })).toThrow(/\(bos_token_id\).*at least 0/);
+    expect(() => parseModelConfig({ ...base, eos_token_id: [1, -2] }, { file: 'c.json' })).toThrow(/\(eos_token_id/);
+    expect(parseModelConfig({ ...base, pad_token_id: -1 }, { file: 'c.json' }).padTokenId).toBeUndefined();
+  });
+
+  it('validates per-layer-type rope_parameters (a bad rope_theta inside full_attention is not passed through)', () => {
+    const perType = (full: unknown) => ({
+      ...base,
+      model_type: 'gemma3_text',
+      sliding_window: 4,
+      rope_parameters: { full_attention: full, sliding_attention: { rope_type: 'default', rope_theta: 10000 } },
+    });
+    expect(parseModelConfig(perType({ rope_type: 'default', rope_theta: 1e6 }), { file: 'c.json' }).rope.full_attention.theta).toBe(1e6);
+    expect(() => parseModelConfig(perType({ rope_type: 'default', rope_theta: false }), { file: 'c.json' })).toThrow(/\(rope_parameters/);
+  });
 });

@@ -109,7 +109,11 @@ function positive(max: number) {
     .max(max, { error: (issue) => `${String(issue.input)} is not plausible (at most ${max})` });
 }
 
-const tokenIds = z.union([z.number().int(), z.array(z.number().int()), z.null()]).optional();
+const tokenId = z.number().int().min(0, { error: 'a token id is at least 0' });
+const tokenIds = z.union([tokenId, z.array(tokenId), z.null()]).optional();
+// Old Llama conversions write `"pad_token_id": -1` for "no padding token", which transformers
+// accepts; any other negative id is an error.
+const padTokenId = z.union([z.literal(-1).transform(() => null), tokenId, z.array(tokenId), z.null()]).optional();
 
 const RopeParams = z.looseObject({
   rope_type: z.string().optional(),
@@ -121,6 +125,8 @@ const RopeParams = z.looseObject({
   original_max_position_embeddings: size(1, LIMITS.positions).optional(),
 });
 type RopeParams = z.infer<typeof RopeParams>;
+/** transformers v5 `rope_parameters` per layer type (Gemma 3). */
+const PerLayerTypeRope = z.strictObject({ full_attention: RopeParams.optional(), sliding_attention: RopeParams.optional() });
 
 const HfTextConfig = z
   .looseObject({
@@ -144,10 +150,11 @@ const HfTextConfig = z
     tie_word_embeddings: z.boolean().nullish(),
     bos_token_id: tokenIds,
     eos_token_id: tokenIds,
-    pad_token_id: tokenIds,
+    pad_token_id: padTokenId,
     rope_theta: positive(1e12).nullish(),
     rope_scaling: RopeParams.nullish(),
-    rope_parameters: z.union([RopeParams, z.record(z.string(), RopeParams)]).nullish(),
+    // Checked in superRefine against the form its keys announce (per layer type, or one for all).
+    rope_parameters: z.record(z.string(), z.unknown()).nullish(),
     rope_local_base_freq: positive(1e12).nullish(),
     layer_types: z.array(z.enum(['full_attention', 'sliding_attention'])).nullish(),
     sliding_window: size(1, LIMITS.positions).nullish(),
@@ -160,6 +167,13 @@ const HfTextConfig = z
     quantization_config: z.unknown().optional(),
   })
   .superRefine((c, ctx) => {
+    const rp = c.rope_parameters;
+    if (rp != null) {
+      const parsed = ('full_attention' in rp || 'sliding_attention' in rp ? PerLayerTypeRope : RopeParams).safeParse(rp);
+      for (const issue of parsed.error?.issues ?? []) {
+        ctx.addIssue({ code: 'custom', path: ['rope_parameters', ...issue.path], message: issue.message });
+      }
+    }
     for (const key of ['bos_token_id', 'eos_token_id', 'pad_token_id'] as const) {
       const v = c[key];
       const ids = v == null ? [] : Array.isArray(v) ? v : [v];
