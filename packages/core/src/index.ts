@@ -10,7 +10,7 @@ export { FileFormatError } from './errors/file-format-error.js';
 export { AssetNotFoundError } from './errors/asset-not-found-error.js';
 export { parseJson, validate, formatIssuePath, type Source } from './schema.js';
 export { Rng, type RngState } from './rng.js';
-export { readRegularTextFile, type ReadRegularTextFileOptions } from './read-file.js';
+export { readRegularTextFile, statRegularFile, type ReadRegularTextFileOptions } from './read-file.js';
 export { positiveIntegerFlag } from './flags.js';
 export { progressLine, type ProgressLine, type ProgressLineOptions, type ProgressStream } from './progress.js';
 export { resolveAsset, type ResolveAssetOptions, type AssetKind, type DownloadProgress } from './assets.js';

@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { FileFormatError } from './errors/file-format-error.js';
 
@@ -14,21 +15,19 @@ function mebibytes(bytes: number): string {
 }
 
 /**
- * Reads a small UTF-8 text file (a `config.json`, a recipe, a chat template) after checking, with
- * `stat`, that it is a regular file of reasonable size: a FIFO, a device such as `/dev/zero` or a
- * folder is refused before any byte is read, so the read can neither hang nor exhaust memory.
- * Invalid UTF-8 is an error naming the byte offset. Every failure is a {@link FileFormatError}
- * naming the file and `what` it was meant to be.
+ * Checks with `stat` that `path` is a regular file (not a folder, FIFO, device or socket) and
+ * returns its stat: a FIFO or `/dev/zero` is refused before any byte is read, so a read that
+ * follows can neither hang nor run forever. Every failure is a {@link FileFormatError} naming the
+ * file and `what` it was meant to be.
  *
- * @param what - What the file is, for messages (`"model config"`, `"chat template"`).
+ * @param what - What the file is, for messages (`"dataset file"`, `"model config"`).
  * @example
  * ```ts
- * const text = await readRegularTextFile('models/x/config.json', 'model config');
+ * const { size } = await statRegularFile('train.jsonl', 'dataset file');
  * ```
  */
-export async function readRegularTextFile(path: string, what: string, options: ReadRegularTextFileOptions = {}): Promise<string> {
-  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
-  let info;
+export async function statRegularFile(path: string, what: string): Promise<Stats> {
+  let info: Stats;
   try {
     info = await stat(path);
   } catch (error) {
@@ -53,6 +52,25 @@ export async function readRegularTextFile(path: string, what: string, options: R
             : 'not a regular file';
     throw new FileFormatError({ file: path, message: `the ${what} must be a regular file, but this is ${kind}.` });
   }
+  return info;
+}
+
+/**
+ * Reads a small UTF-8 text file (a `config.json`, a recipe, a chat template) after checking, with
+ * `stat`, that it is a regular file of reasonable size: a FIFO, a device such as `/dev/zero` or a
+ * folder is refused before any byte is read, so the read can neither hang nor exhaust memory.
+ * Invalid UTF-8 is an error naming the byte offset. Every failure is a {@link FileFormatError}
+ * naming the file and `what` it was meant to be.
+ *
+ * @param what - What the file is, for messages (`"model config"`, `"chat template"`).
+ * @example
+ * ```ts
+ * const text = await readRegularTextFile('models/x/config.json', 'model config');
+ * ```
+ */
+export async function readRegularTextFile(path: string, what: string, options: ReadRegularTextFileOptions = {}): Promise<string> {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const info = await statRegularFile(path, what);
   if (info.size > maxBytes) {
     throw new FileFormatError({
       file: path,

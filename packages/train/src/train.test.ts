@@ -138,6 +138,19 @@ describe('train (full fine-tuning of a tiny random Llama)', () => {
     model.dispose();
   });
 
+  it('refuses input ids outside the vocabulary, naming the step, row and position', async () => {
+    const model = await tinyTrainableModel();
+    const [good, bad] = randomBatches(2, 2, 12) as [TrainBatch, TrainBatch];
+    const ids = Int32Array.from(bad.inputIds);
+    ids[12 + 5] = model.config.vocabSize;
+    const poisoned: TrainBatch = { ...bad, inputIds: ids };
+    const error = await train({ model, data: [good, poisoned], args: { maxSteps: 3 } }).catch((e: unknown) => e);
+    expect((error as Error).message).toContain(
+      `micro-batch of step 2: input id ${model.config.vocabSize} at row 1, position 5 is outside the model's vocabulary [0, ${model.config.vocabSize})`,
+    );
+    model.dispose();
+  });
+
   it('stops on a NaN loss naming the step and the checkpoint, or skips the step', async () => {
     const data = randomBatches(2, 2, 12);
     const poison = (model: CausalLM, atStep: number): CausalLM => {

@@ -109,6 +109,25 @@ function forwardOptions(batch: TrainBatch): ForwardOptions {
   return options;
 }
 
+/**
+ * Refuses a batch whose input ids fall outside the model's vocabulary before it reaches the
+ * embedding lookup, where an out-of-range id would read past the table (zeros or garbage,
+ * depending on the backend) instead of failing.
+ */
+function checkInputIds(batch: TrainBatch, vocabSize: number, where: string): void {
+  const ids = batch.inputIds;
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i] as number;
+    if (id < 0 || id >= vocabSize) {
+      const t = batch.shape[1];
+      throw new InvalidArgumentError({
+        argument: 'data',
+        message: `${where}: input id ${id} at row ${Math.floor(i / t)}, position ${i % t} is outside the model's vocabulary [0, ${vocabSize}) — was the batch made with another model's tokenizer?`,
+      });
+    }
+  }
+}
+
 function sourceOf(data: readonly TrainBatch[] | BatchSource): BatchSource {
   return 'get' in data && typeof data.get === 'function'
     ? (data as BatchSource)
@@ -126,6 +145,7 @@ export async function evaluateLoss(model: CausalLM, data: readonly TrainBatch[] 
   try {
     for (let i = 0; i < source.length; i++) {
       const batch = await source.get(i);
+      checkInputIds(batch, model.config.vocabSize, `evaluation micro-batch ${i}`);
       sums.push(
         tf.tidy(() => {
           const ids = tf.tensor2d(batch.inputIds, [...batch.shape], 'int32');
@@ -365,6 +385,7 @@ async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
       let grads: Record<string, tf.Tensor> | undefined;
       const microLosses: tf.Scalar[] = [];
       for (const batch of micro) {
+        checkInputIds(batch, model.config.vocabSize, `micro-batch of step ${step + 1}`);
         const { value, grads: g } = variableGradsLean(() => {
           const ids = tf.tensor2d(batch.inputIds, [...batch.shape], 'int32');
           const { sum } = causalLmLossSum(model.forward(ids, forwardOptions(batch)), batch.labels);

@@ -11,6 +11,9 @@ Outputs, in packages/data/fixtures/readers/:
     mixed-plain.parquet    the same table, uncompressed, no dictionary, one row group
     mixed.expected.json    the rows as pyarrow reads them back (int64 beyond 2**53 as a string),
                            which the TypeScript test compares against
+    invalid-utf8.parquet   4 rows of a `string` column `text` and a list<string> `tags`; rows 2 and 4
+                           hold bytes that are not UTF-8 (written through a binary array viewed as
+                           string, as a careless writer produces them)
 """
 import json
 import pathlib
@@ -64,6 +67,17 @@ table = pa.Table.from_pylist(rows, schema=schema)
 OUT.mkdir(parents=True, exist_ok=True)
 pq.write_table(table, OUT / "mixed.parquet", row_group_size=4, compression="snappy", use_dictionary=True)
 pq.write_table(table, OUT / "mixed-plain.parquet", compression="none", use_dictionary=False)
+
+texts = [b"fine", b"caf\xe9 au lait", b"also fine", b"ok"]
+tags = [[b"a"], [b"b"], [b"c"], [b"d\xff"]]
+bad = pa.table(
+    {
+        "text": pa.array(texts, type=pa.binary()).view(pa.string()),
+        "tags": pa.array(tags, type=pa.list_(pa.binary())).view(pa.list_(pa.string())),
+    }
+)
+pq.write_table(bad, OUT / "invalid-utf8.parquet", compression="none", use_dictionary=False)
+assert pq.ParquetFile(OUT / "invalid-utf8.parquet").schema_arrow.field("text").type == pa.string()
 
 back = pq.read_table(OUT / "mixed.parquet")
 assert back.num_rows == len(rows)

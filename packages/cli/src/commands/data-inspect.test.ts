@@ -72,4 +72,26 @@ describe.skipIf(!assets)('lora data inspect (stories260K tokenizer)', () => {
     const last = JSON.parse(stdout.trim().split('\n').at(-1) as string);
     expect(last).toMatchObject({ read: 2, kept: 1, skipped: 1 });
   });
+
+  it('an empty dataset file is an error naming the file, not a table of zeros', async () => {
+    const file = join(dir, 'empty.jsonl');
+    writeFileSync(file, '\n\n');
+    const { code, stdout, stderr } = await runCaptured(['data', 'inspect', file, '--tokenizer', 'stories260K'], env);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toContain(file);
+    expect(stderr).toContain('the dataset is empty');
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('counts and lists records with invalid UTF-8', async () => {
+    const file = join(dir, 'latin1.jsonl');
+    writeFileSync(file, Buffer.concat([Buffer.from('{"text":"fine"}\n{"text":"caf'), Buffer.from([0xe9]), Buffer.from(' au lait"}\n')]));
+    const { code, stdout } = await runCaptured(['data', 'inspect', file, '--tokenizer', 'stories260K'], env);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/records with invalid UTF-8\s+1/);
+    expect(stdout).toContain('1 record with invalid UTF-8 (bad bytes read as U+FFFD), at line 2');
+    const json = await runCaptured(['data', 'inspect', file, '--tokenizer', 'stories260K', '--json'], env);
+    expect(JSON.parse(json.stdout.trim().split('\n').at(-1) as string)).toMatchObject({ read: 2, invalidUtf8: 1 });
+  });
 });

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import type { DatasetFormat, InspectSummary } from '@lora/data';
+import type { DatasetFormat, InspectSummary, ReadReport } from '@lora/data';
 import type { CliIo } from '../io.js';
 import { integer } from '../options.js';
 
@@ -26,7 +26,8 @@ export interface DataInspectOptions {
 /**
  * Registers `lora data inspect <file>`: per-record token counts and trained-token counts, and a
  * rendered example with the trained tokens highlighted. A malformed record exits non-zero with
- * `file:line` and the field.
+ * `file:line` and the field; so does a file without records. Records whose bytes are not valid
+ * UTF-8 are counted and their lines listed.
  *
  * @example
  * ```sh
@@ -91,21 +92,32 @@ async function dataInspect(file: string, options: DataInspectOptions, io: CliIo)
     }
   }
   const report = inspection.report;
+  if (report.read === 0) {
+    const { FileFormatError } = await import('@lora/core');
+    throw new FileFormatError({ file, message: 'the dataset is empty: it holds no record.' });
+  }
   if (options.json) {
     io.writeOut(
-      `${JSON.stringify({ summary: inspection.summary, read: report.read, kept: report.kept, skipped: report.skipped.length })}\n`,
+      `${JSON.stringify({
+        summary: inspection.summary,
+        read: report.read,
+        kept: report.kept,
+        skipped: report.skipped.length,
+        invalidUtf8: report.invalidUtf8,
+      })}\n`,
     );
   } else {
-    io.writeOut(summaryTable(inspection.summary, report.read, report.skipped.length, options.maxLength));
-    if (report.skipped.length > 0) io.writeOut(`${data.formatReadReport(report)}\n`);
+    io.writeOut(summaryTable(inspection.summary, report, options.maxLength));
+    if (report.skipped.length > 0 || report.invalidUtf8 > 0) io.writeOut(`${data.formatReadReport(report)}\n`);
   }
 }
 
-function summaryTable(s: InspectSummary, read: number, skipped: number, maxLength: number | undefined): string {
+function summaryTable(s: InspectSummary, report: ReadReport, maxLength: number | undefined): string {
   const rows: [string, string][] = [
-    ['records read', String(read)],
+    ['records read', String(report.read)],
     ['records inspected', String(s.records)],
-    ['records skipped', String(skipped)],
+    ['records skipped', String(report.skipped.length)],
+    ['records with invalid UTF-8', String(report.invalidUtf8)],
     ['tokens', String(s.tokens)],
     ['trained tokens', String(s.trainedTokens)],
     ['mean tokens / record', s.records === 0 ? '-' : (s.tokens / s.records).toFixed(1)],

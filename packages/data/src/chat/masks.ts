@@ -50,11 +50,92 @@ export function assistantSpansByPrefix(render: RenderFn, messages: readonly Chat
   return spans;
 }
 
+/** Token position of a character offset: `k` tokens of `ids` precede it; `exact` when no token straddles it. */
+export interface TokenPosition {
+  readonly k: number;
+  readonly exact: boolean;
+}
+
+/** Maps a character offset of the encoded text to a {@link TokenPosition}. */
+export type Locate = (c: number) => TokenPosition;
+
+/**
+ * The reference locator: encodes `text.slice(0, c)` and counts the tokens it shares with `ids`.
+ * Exact for any tokenizer, but each call costs an encode of the whole prefix (quadratic over a
+ * conversation).
+ * @internal
+ */
+export function prefixLocator(tokenizer: Tokenizer, text: string, ids: readonly number[]): Locate {
+  return (c) => {
+    const prefix = tokenizer.encode(text.slice(0, c), { addSpecialTokens: false });
+    let k = 0;
+    while (k < prefix.length && k < ids.length && prefix[k] === ids[k]) k++;
+    return { k, exact: k === prefix.length };
+  };
+}
+
+/**
+ * A locator that encodes only the piece of text between two special tokens that holds `c`:
+ * tokenizers split special tokens out before anything else, so the tokens of a prefix are those of
+ * the whole pieces before it plus those of the partial piece. Used only when that split is checked
+ * to reproduce `ids` exactly over the whole text (one encode per piece); `undefined` otherwise (no
+ * special token in the text, or a tokenizer whose pieces interact, e.g. a Metaspace `first`
+ * prefix), where {@link prefixLocator} is the answer.
+ * @internal
+ */
+export function pieceLocator(tokenizer: Tokenizer, text: string, ids: readonly number[]): Locate | undefined {
+  const specials = [...new Set(tokenizer.specialTokens.map((t) => t.content).filter((t) => t.length > 0))].sort(
+    (a, b) => b.length - a.length,
+  );
+  if (specials.length === 0) return undefined;
+  const pattern = new RegExp(specials.map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
+  const starts: number[] = [];
+  const special: boolean[] = [];
+  const firstToken: number[] = [];
+  let at = 0;
+  let count = 0;
+  const add = (start: number, end: number, isSpecial: boolean): boolean => {
+    if (end <= start) return true;
+    const encoded = tokenizer.encode(text.slice(start, end), { addSpecialTokens: false });
+    for (let i = 0; i < encoded.length; i++) if (encoded[i] !== ids[count + i]) return false;
+    starts.push(start);
+    special.push(isSpecial);
+    firstToken.push(count);
+    count += encoded.length;
+    return true;
+  };
+  for (const match of text.matchAll(pattern)) {
+    if (!add(at, match.index, false) || !add(match.index, match.index + match[0].length, true)) return undefined;
+    at = match.index + match[0].length;
+  }
+  if (!add(at, text.length, false) || count !== ids.length || starts.length < 2) return undefined;
+  return (c) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((starts[mid] as number) <= c) lo = mid;
+      else hi = mid - 1;
+    }
+    if (c === starts[lo]) return { k: firstToken[lo] as number, exact: true };
+    // Inside a special token the prefix ends in plain text ("…?<|im"), which can merge with the
+    // plain piece before it: encode from that piece's start. Plain pieces start after a special token.
+    const from = special[lo] && lo > 0 && !special[lo - 1] ? lo - 1 : lo;
+    const local = tokenizer.encode(text.slice(starts[from], c), { addSpecialTokens: false });
+    const base = firstToken[from] as number;
+    let j = 0;
+    while (j < local.length && base + j < ids.length && local[j] === ids[base + j]) j++;
+    return { k: base + j, exact: j === local.length };
+  };
+}
+
 /**
  * 0/1 mask over `ids` (the encoding of `text` without special tokens): 1 for every token that
  * overlaps one of the character spans (transformers' rule for `{% generation %}` masks). Token
  * boundaries are found by re-encoding text prefixes and comparing with `ids`, so no offset mapping
- * is needed; a token straddling a span boundary counts as inside.
+ * is needed; a token straddling a span boundary counts as inside. Where the text holds special
+ * tokens, only the piece between two of them is re-encoded ({@link pieceLocator}), which keeps a
+ * long conversation linear instead of quadratic.
  */
 export function spansToTokenMask(
   tokenizer: Tokenizer,
@@ -63,16 +144,15 @@ export function spansToTokenMask(
   spans: readonly (readonly [number, number])[],
 ): Uint8Array {
   const mask = new Uint8Array(ids.length);
-  const cache = new Map<number, { k: number; exact: boolean }>();
-  const locate = (c: number): { k: number; exact: boolean } => {
+  const cache = new Map<number, TokenPosition>();
+  let inner: Locate | undefined;
+  const locate = (c: number): TokenPosition => {
     if (c <= 0) return { k: 0, exact: true };
     if (c >= text.length) return { k: ids.length, exact: true };
     let hit = cache.get(c);
     if (hit === undefined) {
-      const prefix = tokenizer.encode(text.slice(0, c), { addSpecialTokens: false });
-      let k = 0;
-      while (k < prefix.length && k < ids.length && prefix[k] === ids[k]) k++;
-      hit = { k, exact: k === prefix.length };
+      inner ??= pieceLocator(tokenizer, text, ids) ?? prefixLocator(tokenizer, text, ids);
+      hit = inner(c);
       cache.set(c, hit);
     }
     return hit;

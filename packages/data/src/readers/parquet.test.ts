@@ -54,4 +54,12 @@ describe('readParquet', () => {
     expect(FileFormatError.isInstance(error)).toBe(true);
     expect((error as Error).message).toContain('mixed.expected.json');
   });
+
+  it('counts rows whose strings are not valid UTF-8, in columns and inside lists', async () => {
+    const reader = readParquet(fixture('invalid-utf8.parquet'), { schema: z.object({ text: z.string(), tags: z.array(z.string()) }) });
+    const rows = await reader.toArray();
+    expect(rows.map((r) => r.text)).toEqual(['fine', 'caf\uFFFD au lait', 'also fine', 'ok']);
+    expect(reader.report.invalidUtf8).toBe(2);
+    expect(reader.report.invalidUtf8Lines).toEqual([2, 4]);
+  });
 });

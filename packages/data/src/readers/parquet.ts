@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { FileFormatError } from '@lora/core';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
 import type { z } from 'zod';
@@ -13,7 +14,9 @@ export interface ParquetReaderOptions<S extends z.ZodType> extends ReaderOptions
  * Streams a Parquet file with hyparquet, one row group at a time (memory bounded by the largest
  * row group). Rows become plain objects and are validated with `options.schema`; the "line" of
  * a record is its 1-based row number. INT64 values that fit in a double become numbers (larger
- * ones stay `bigint`). Snappy and uncompressed pages are supported.
+ * ones stay `bigint`). Snappy and uncompressed pages are supported. A string whose bytes are not
+ * valid UTF-8 is read with U+FFFD in place of the bad bytes and its row counted in
+ * `reader.report.invalidUtf8`, as the text readers do.
  *
  * @example
  * ```ts
@@ -34,8 +37,20 @@ async function* parquetRecords(file: string, columns: readonly string[] | undefi
     if ((error as NodeJS.ErrnoException).code !== undefined) throw error;
     throw new FileFormatError({ file, message: `not a readable Parquet file: ${(error as Error).message}`, cause: error });
   }
+  // Strings decoded from invalid UTF-8, per row group: a row holding one is counted in the report.
+  const invalid = new Set<string>();
+  const decoder = new TextDecoder();
+  const parsers = {
+    stringFromBytes(bytes: Uint8Array | undefined): string | undefined {
+      if (bytes === undefined) return undefined;
+      const text = decoder.decode(bytes);
+      if (!isUtf8(bytes)) invalid.add(text);
+      return text;
+    },
+  };
   let rowStart = 0;
   for (const group of metadata.row_groups) {
+    invalid.clear();
     const rowEnd = rowStart + Number(group.num_rows);
     let rows: Record<string, unknown>[];
     try {
@@ -44,6 +59,7 @@ async function* parquetRecords(file: string, columns: readonly string[] | undefi
         metadata,
         rowStart,
         rowEnd,
+        parsers,
         ...(columns === undefined ? {} : { columns: [...columns] }),
       });
     } catch (error) {
@@ -54,9 +70,20 @@ async function* parquetRecords(file: string, columns: readonly string[] | undefi
         cause: error,
       });
     }
-    for (let i = 0; i < rows.length; i++) yield { line: rowStart + i + 1, value: normalizeBigInts(rows[i]) };
+    for (let i = 0; i < rows.length; i++) {
+      const value = normalizeBigInts(rows[i]);
+      yield { line: rowStart + i + 1, value, ...(invalid.size > 0 && holdsAny(value, invalid) ? { invalidUtf8: true as const } : {}) };
+    }
     rowStart = rowEnd;
   }
+}
+
+/** Whether `value` (a row, through arrays and plain objects) holds one of `strings`. */
+function holdsAny(value: unknown, strings: ReadonlySet<string>): boolean {
+  if (typeof value === 'string') return strings.has(value);
+  if (Array.isArray(value)) return value.some((v) => holdsAny(v, strings));
+  if (value !== null && typeof value === 'object') return Object.values(value).some((v) => holdsAny(v, strings));
+  return false;
 }
 
 /** Converts safe-integer bigints to numbers, recursively through arrays and plain objects. */

@@ -1,4 +1,8 @@
-import { AssetNotFoundError, InvalidArgumentError } from '@lora/core';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AssetNotFoundError, FileFormatError, InvalidArgumentError } from '@lora/core';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { fileTypeOf, readDataset } from './read-dataset.js';
@@ -37,4 +41,25 @@ describe('readDataset', () => {
     },
     5000,
   );
+
+  it.each([
+    ['a FIFO', 'fifo.jsonl', 'a FIFO'],
+    ['a folder', 'folder.csv', 'a folder'],
+    ['a device', '/dev/zero', 'a device'],
+  ])('refuses %s before reading a byte (no hang)', async (_, name, kind) => {
+    const dir = mkdtempSync(join(tmpdir(), 'lora-reader-'));
+    try {
+      const file = name.startsWith('/') ? name : join(dir, name);
+      if (name === 'fifo.jsonl') execFileSync('mkfifo', [file]);
+      if (name === 'folder.csv') execFileSync('mkdir', [file]);
+      const error = await readDataset(file, { schema: z.unknown(), type: 'jsonl' })
+        .toArray()
+        .catch((e: unknown) => e);
+      expect(FileFormatError.isInstance(error)).toBe(true);
+      expect((error as Error).message).toContain(file);
+      expect((error as Error).message).toContain(`the dataset file must be a regular file, but this is ${kind}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,4 +1,4 @@
-import { AssetNotFoundError, FileFormatError, validate } from '@lora/core';
+import { AssetNotFoundError, FileFormatError, statRegularFile, validate } from '@lora/core';
 import type { z } from 'zod';
 import { emptyReadReport, type ReadMode, type ReadReport } from './read-report.js';
 
@@ -69,6 +69,7 @@ export class RecordReader<T> implements AsyncIterable<T> {
   async *entries(): AsyncGenerator<LocatedRecord<T>> {
     const report = emptyReadReport(this.file);
     this.current = report;
+    await assertDatasetFile(this.file);
     for await (const raw of withMissingFileError(this.file, this.source())) {
       const index = report.read;
       report.read += 1;
@@ -113,6 +114,22 @@ export class RecordReader<T> implements AsyncIterable<T> {
 function firstIssue(error: FileFormatError): string {
   const cause = error.cause as { issues?: { message: string }[] } | undefined;
   return cause?.issues?.[0]?.message ?? error.message;
+}
+
+/**
+ * Refuses a dataset path that is not a regular file before any byte is read: a FIFO would block
+ * the read forever and a device such as `/dev/zero` would never end. A missing file is an
+ * {@link AssetNotFoundError}, as when the stream itself finds no file.
+ */
+async function assertDatasetFile(file: string): Promise<void> {
+  try {
+    await statRegularFile(file, 'dataset file');
+  } catch (error) {
+    if (FileFormatError.isInstance(error) && (error.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+      throw new AssetNotFoundError({ asset: file, searched: [file], hint: 'check the path of the dataset file', cause: error.cause });
+    }
+    throw error;
+  }
 }
 
 /** Re-throws "no such file" from the underlying stream as an {@link AssetNotFoundError}. */
