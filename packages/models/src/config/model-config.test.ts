@@ -116,8 +116,8 @@ describe('parseModelConfig errors', () => {
   });
 
   it('rejects unsupported rope types and activations clearly', () => {
-    expect(() => parseModelConfig({ ...base, rope_scaling: { rope_type: 'yarn', factor: 4 } }, { file: 'c.json' })).toThrow(
-      /rope type "yarn".*Supported: default, linear, llama3/,
+    expect(() => parseModelConfig({ ...base, rope_scaling: { rope_type: 'mrope', factor: 4 } }, { file: 'c.json' })).toThrow(
+      /rope type "mrope" \(`rope_scaling`\) is not supported\. Supported: default, linear, llama3, dynamic, yarn, longrope/,
     );
     expect(() => parseModelConfig({ ...base, hidden_act: 'relu' }, { file: 'c.json' })).toThrow(/activation "relu"/);
   });
