@@ -23,7 +23,7 @@ export type RopeType = (typeof SUPPORTED_ROPE_TYPES)[number];
 /**
  * Rotary embedding parameters of one layer type, with every default transformers derives filled in.
  * `dynamic` and `longrope` depend on the length of the sequence a forward covers (see
- * docs/models.md, "RoPE scaling"); the others are fixed.
+ * packages/models/README.md, "RoPE scaling"); the others are fixed.
  */
 export interface RopeConfig {
   /**
