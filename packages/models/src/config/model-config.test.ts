@@ -151,6 +151,9 @@ describe('parseModelConfig errors', () => {
     expect(wrongLength).toMatchObject({ field: 'rope_scaling.long_factor' });
     expect(wrongLength.message).toMatch(/`rope_scaling\.long_factor` has 3 entries; .* head_dim \/ 2 = 2/);
     expect(error({ rope_scaling: { rope_type: 'yarn', factor: 4, beta_fast: 'fast' } }).message).toMatch(/\(rope_scaling\.beta_fast\)/);
+    expect(error({ rope_scaling: { rope_type: 'yarn', factor: 4, rope_theta: 1 } }).message).toMatch(/needs `rope_theta` > 1/);
+    const lnOne = { rope_type: 'longrope', short_factor: [1, 1], long_factor: [1, 1], original_max_position_embeddings: 1, factor: 4 };
+    expect(error({ rope_scaling: lnOne }).message).toMatch(/c\.json \(rope_scaling\): .*non-finite attention factor/);
     const perType = error({
       model_type: 'gemma3_text',
       sliding_window: 4,

@@ -443,6 +443,26 @@ function yarnMscale(scale: number, m = 1): number {
 }
 
 function toRope(p: RopeParams, defaultTheta: number, c: HfTextConfig, source: Source, field: string): RopeConfig {
+  const rope = resolveRopeType(p, defaultTheta, c, source, field);
+  // e.g. longrope with original_max_position_embeddings 1 (ln 1 = 0), or yarn with rope_theta 1
+  if (rope.attentionFactor !== undefined && !Number.isFinite(rope.attentionFactor)) {
+    throw new FileFormatError({
+      file: source.file,
+      field,
+      message: `\`${field}\` gives rope type "${rope.type}" a non-finite attention factor.`,
+    });
+  }
+  if (rope.type === 'yarn' && !(rope.theta > 1)) {
+    throw new FileFormatError({
+      file: source.file,
+      field,
+      message: `\`${field}\`: rope type "yarn" needs \`rope_theta\` > 1 (its ramp divides by ln rope_theta).`,
+    });
+  }
+  return rope;
+}
+
+function resolveRopeType(p: RopeParams, defaultTheta: number, c: HfTextConfig, source: Source, field: string): RopeConfig {
   const type = p.rope_type ?? p.type ?? 'default';
   if (!(SUPPORTED_ROPE_TYPES as readonly string[]).includes(type)) {
     throw new UnsupportedModelError({

@@ -38,6 +38,11 @@ export function ropeInverseFrequencies(rope: RopeConfig, headDim: number, seqLen
 /**
  * The multiplier transformers applies to the rotary cos and sin tables (`attention_scaling`):
  * the YaRN or LongRoPE attention factor, 1 for the other types.
+ *
+ * @example
+ * ```ts
+ * ropeAttentionScaling(config.rope.full_attention); // yarn factor 4: 0.1 · ln 4 + 1 ≈ 1.1386
+ * ```
  */
 export function ropeAttentionScaling(rope: RopeConfig): number {
   return rope.attentionFactor ?? 1;
