@@ -16,11 +16,13 @@
 export {
   parseModelConfig,
   SUPPORTED_MODEL_TYPES,
+  SUPPORTED_ROPE_TYPES,
   type ModelConfig,
   type ModelType,
   type LayerType,
   type HiddenAct,
   type RopeConfig,
+  type RopeType,
 } from './config/model-config.js';
 export { UnsupportedModelError } from './errors/unsupported-model-error.js';
 export { ShapeMismatchError } from './errors/shape-mismatch-error.js';
@@ -69,7 +71,7 @@ export { Linear, type LinearLike, type LinearOptions } from './layers/linear.js'
 export { RMSNorm } from './layers/rms-norm.js';
 export { addSameShape, addScaled, fastFlaggedMatMul, isRecordingGradients } from './layers/tape.js';
 export { variableGradsLean } from './layers/lean-grads.js';
-export { ropeInverseFrequencies } from './layers/rope.js';
+export { ropeAttentionScaling, ropeInverseFrequencies } from './layers/rope.js';
 export { KVCache } from './cache/kv-cache.js';
 export type { CausalLM, ForwardOptions, LinearSlot } from './architectures/causal-lm.js';
 export { DecoderModel, type DecoderBlock, type DecoderParts } from './architectures/decoder-model.js';

@@ -116,10 +116,79 @@ describe('parseModelConfig errors', () => {
   });
 
   it('rejects unsupported rope types and activations clearly', () => {
-    expect(() => parseModelConfig({ ...base, rope_scaling: { rope_type: 'yarn', factor: 4 } }, { file: 'c.json' })).toThrow(
-      /rope type "yarn".*Supported: default, linear, llama3/,
+    expect(() => parseModelConfig({ ...base, rope_scaling: { rope_type: 'mrope', factor: 4 } }, { file: 'c.json' })).toThrow(
+      /rope type "mrope" \(`rope_scaling`\) is not supported\. Supported: default, linear, llama3, dynamic, yarn, longrope/,
     );
     expect(() => parseModelConfig({ ...base, hidden_act: 'relu' }, { file: 'c.json' })).toThrow(/activation "relu"/);
+  });
+
+  it('requires the fields each rope type needs, naming them with their path', () => {
+    const error = (patch: Record<string, unknown>) => {
+      try {
+        parseModelConfig({ ...base, ...patch }, { file: 'c.json' });
+      } catch (e) {
+        return e as Error;
+      }
+      throw new Error('accepted');
+    };
+    expect(error({ rope_scaling: { type: 'linear' } }).message).toMatch(
+      /c\.json \(rope_scaling\.factor\): .*rope type "linear" needs `factor`/,
+    );
+    expect(error({ rope_scaling: { rope_type: 'dynamic' } }).message).toMatch(/\(rope_scaling\.factor\)/);
+    expect(error({ rope_scaling: { rope_type: 'yarn', original_max_position_embeddings: 8 } }).message).toMatch(/\(rope_scaling\.factor\)/);
+    const llama3 = error({ rope_parameters: { rope_type: 'llama3', rope_theta: 5e5, factor: 8 } });
+    expect(FileFormatError.isInstance(llama3)).toBe(true);
+    expect(llama3.message).toMatch(
+      /`rope_parameters\.low_freq_factor`: rope type "llama3" needs `low_freq_factor`; `rope_parameters\.high_freq_factor`/,
+    );
+    expect(error({ rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 4, high_freq_factor: 1 } }).message).toMatch(
+      /\(rope_scaling\.high_freq_factor\): .*greater than `low_freq_factor`/,
+    );
+    expect(error({ rope_scaling: { rope_type: 'longrope', long_factor: [1, 1] } }).message).toMatch(/\(rope_scaling\.short_factor\)/);
+    // head_dim 4: two factors per list
+    const wrongLength = error({ rope_scaling: { rope_type: 'longrope', short_factor: [1, 1], long_factor: [1, 2, 3] } });
+    expect(FileFormatError.isInstance(wrongLength)).toBe(true);
+    expect(wrongLength).toMatchObject({ field: 'rope_scaling.long_factor' });
+    expect(wrongLength.message).toMatch(/`rope_scaling\.long_factor` has 3 entries; .* head_dim \/ 2 = 2/);
+    expect(error({ rope_scaling: { rope_type: 'yarn', factor: 4, beta_fast: 'fast' } }).message).toMatch(/\(rope_scaling\.beta_fast\)/);
+    expect(error({ rope_scaling: { rope_type: 'yarn', factor: 4, rope_theta: 1 } }).message).toMatch(/needs `rope_theta` > 1/);
+    const lnOne = { rope_type: 'longrope', short_factor: [1, 1], long_factor: [1, 1], original_max_position_embeddings: 1, factor: 4 };
+    expect(error({ rope_scaling: lnOne }).message).toMatch(/c\.json \(rope_scaling\): .*non-finite attention factor/);
+    const perType = error({
+      model_type: 'gemma3_text',
+      sliding_window: 4,
+      rope_parameters: { full_attention: { rope_type: 'yarn' }, sliding_attention: { rope_type: 'default', rope_theta: 10000 } },
+    });
+    expect(perType.message).toMatch(/\(rope_parameters\.full_attention\.factor\)/);
+  });
+
+  it('fills the defaults transformers derives for yarn and longrope', () => {
+    const yarn = parseModelConfig(
+      {
+        ...base,
+        max_position_embeddings: 64,
+        rope_scaling: { rope_type: 'yarn', factor: null, original_max_position_embeddings: 16, mscale: 2, mscale_all_dim: 1 },
+      },
+      { file: 'c.json' },
+    ).rope.full_attention;
+    expect(yarn).toMatchObject({ factor: 4, betaFast: 32, betaSlow: 1, truncate: true });
+    expect(yarn.attentionFactor).toBeCloseTo((0.2 * Math.log(4) + 1) / (0.1 * Math.log(4) + 1), 14);
+    const longrope = parseModelConfig(
+      {
+        ...base,
+        max_position_embeddings: 64,
+        rope_scaling: { type: 'longrope', short_factor: [1, 1], long_factor: [2, 3], attention_factor: 1.5 },
+      },
+      { file: 'c.json' },
+    ).rope.full_attention;
+    // no original length: max_position_embeddings, so factor 1
+    expect(longrope).toMatchObject({
+      type: 'longrope',
+      factor: 1,
+      originalMaxPositionEmbeddings: 64,
+      attentionFactor: 1.5,
+      longFactor: [2, 3],
+    });
   });
 
   it('rejects heads that do not divide and sliding layers without a window', () => {

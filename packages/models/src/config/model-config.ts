@@ -1,4 +1,4 @@
-import { type Source, validate } from '@lora/core';
+import { FileFormatError, type Source, validate } from '@lora/core';
 import { z } from 'zod';
 import { UnsupportedModelError } from '../errors/unsupported-model-error.js';
 
@@ -14,20 +14,51 @@ export type LayerType = 'full_attention' | 'sliding_attention';
 /** Activation of the gated MLP (`hidden_act` / `hidden_activation`). */
 export type HiddenAct = 'silu' | 'gelu_pytorch_tanh' | 'gelu';
 
-/** Rotary embedding parameters of one layer type (the subset of transformers' rope types we support). */
+/** The transformers rope types this package computes (`rope_type`, or the older `type`). */
+export const SUPPORTED_ROPE_TYPES = ['default', 'linear', 'llama3', 'dynamic', 'yarn', 'longrope'] as const;
+
+/** One of {@link SUPPORTED_ROPE_TYPES}. */
+export type RopeType = (typeof SUPPORTED_ROPE_TYPES)[number];
+
+/**
+ * Rotary embedding parameters of one layer type, with every default transformers derives filled in.
+ * `dynamic` and `longrope` depend on the length of the sequence a forward covers (see
+ * packages/models/README.md, "RoPE scaling"); the others are fixed.
+ */
 export interface RopeConfig {
-  /** `rope_type`: `default`, `linear` (positions divided by factor) or `llama3` (frequency-banded scaling). */
-  readonly type: 'default' | 'linear' | 'llama3';
+  /**
+   * `rope_type`: `default`; `linear` (positions divided by factor); `llama3` (frequency-banded
+   * scaling); `dynamic` (NTK: the base grows once a sequence exceeds `max_position_embeddings`);
+   * `yarn` (NTK-by-parts interpolation plus an attention factor); `longrope` (per-frequency short
+   * or long factors plus an attention factor).
+   */
+  readonly type: RopeType;
   /** Base `rope_theta`. */
   readonly theta: number;
-  /** Scaling factor (`linear`, `llama3`). */
+  /** Scaling factor (`linear`, `llama3`, `dynamic`, `yarn`; `longrope`: as given or `max_position_embeddings / original_max_position_embeddings`); 1 for `default`. */
   readonly factor: number;
   /** `llama3` only. */
   readonly lowFreqFactor: number;
   /** `llama3` only. */
   readonly highFreqFactor: number;
-  /** `llama3` only. */
+  /**
+   * The pretraining length: `original_max_position_embeddings` (`llama3`, `yarn`, `longrope`;
+   * `max_position_embeddings` when absent). For `dynamic` it is `max_position_embeddings`, the
+   * length past which transformers grows the base.
+   */
   readonly originalMaxPositionEmbeddings: number;
+  /** `yarn`, `longrope`: the multiplier of the rotary cos and sin (`attention_factor`, or the one derived from `factor`/`mscale`). */
+  readonly attentionFactor?: number;
+  /** `yarn` only: `beta_fast` (default 32) and `beta_slow` (default 1), the rotation counts bounding the ramp. */
+  readonly betaFast?: number;
+  /** `yarn` only, see {@link RopeConfig.betaFast}. */
+  readonly betaSlow?: number;
+  /** `yarn` only: round the ramp bounds to whole dimensions (`truncate`, default true). */
+  readonly truncate?: boolean;
+  /** `longrope` only: per-frequency divisors (`headDim / 2` each) for sequences within the pretraining length. */
+  readonly shortFactor?: readonly number[];
+  /** `longrope` only: per-frequency divisors for sequences longer than the pretraining length. */
+  readonly longFactor?: readonly number[];
 }
 
 /**
@@ -115,15 +146,48 @@ const tokenIds = z.union([tokenId, z.array(tokenId), z.null()]).optional();
 // accepts; any other negative id is an error.
 const padTokenId = z.union([z.literal(-1).transform(() => null), tokenId, z.array(tokenId), z.null()]).optional();
 
-const RopeParams = z.looseObject({
-  rope_type: z.string().optional(),
-  type: z.string().optional(),
-  rope_theta: positive(1e12).optional(),
-  factor: positive(1e6).optional(),
-  low_freq_factor: z.number().optional(),
-  high_freq_factor: z.number().optional(),
-  original_max_position_embeddings: size(1, LIMITS.positions).optional(),
-});
+const ropeFactors = z.array(positive(1e6)).max(LIMITS.headDim);
+
+/** Keys each rope type needs (transformers raises a KeyError without them). */
+const REQUIRED_ROPE_KEYS: Partial<
+  Record<string, readonly ('factor' | 'low_freq_factor' | 'high_freq_factor' | 'short_factor' | 'long_factor')[]>
+> = {
+  linear: ['factor'],
+  dynamic: ['factor'],
+  llama3: ['factor', 'low_freq_factor', 'high_freq_factor'],
+  yarn: ['factor'],
+  longrope: ['short_factor', 'long_factor'],
+};
+
+const RopeParams = z
+  .looseObject({
+    rope_type: z.string().optional(),
+    type: z.string().optional(),
+    rope_theta: positive(1e12).optional(),
+    factor: positive(1e6).nullish(),
+    low_freq_factor: z.number().optional(),
+    high_freq_factor: z.number().optional(),
+    original_max_position_embeddings: size(1, LIMITS.positions).optional(),
+    attention_factor: positive(1e6).nullish(),
+    beta_fast: z.number().nullish(),
+    beta_slow: z.number().nullish(),
+    mscale: z.number().nullish(),
+    mscale_all_dim: z.number().nullish(),
+    truncate: z.boolean().nullish(),
+    short_factor: ropeFactors.nullish(),
+    long_factor: ropeFactors.nullish(),
+  })
+  .superRefine((p, ctx) => {
+    const type = p.rope_type ?? p.type ?? 'default';
+    for (const key of REQUIRED_ROPE_KEYS[type] ?? []) {
+      // yarn accepts `"factor": null` (then max_position_embeddings / original_max_position_embeddings)
+      const missing = type === 'yarn' ? p[key] === undefined : p[key] == null;
+      if (missing) ctx.addIssue({ code: 'custom', path: [key], message: `rope type "${type}" needs \`${key}\`` });
+    }
+    if (type === 'llama3' && p.low_freq_factor != null && p.high_freq_factor != null && !(p.high_freq_factor > p.low_freq_factor)) {
+      ctx.addIssue({ code: 'custom', path: ['high_freq_factor'], message: 'must be greater than `low_freq_factor`' });
+    }
+  });
 type RopeParams = z.infer<typeof RopeParams>;
 /** transformers v5 `rope_parameters` per layer type (Gemma 3). */
 const PerLayerTypeRope = z.strictObject({ full_attention: RopeParams.optional(), sliding_attention: RopeParams.optional() });
@@ -351,32 +415,106 @@ function resolveRope(c: HfTextConfig, modelType: ModelType, defaultTheta: number
   const params = c.rope_parameters;
   const perType =
     params != null && ('full_attention' in params || 'sliding_attention' in params) ? (params as Record<string, RopeParams>) : undefined;
+  const legacy = { rope_theta: c.rope_theta ?? defaultTheta, ...(c.rope_scaling ?? {}) };
+  const legacyField = c.rope_scaling == null ? 'rope_theta' : 'rope_scaling';
   if (modelType === 'gemma3_text') {
-    const full = perType?.full_attention ?? { rope_theta: c.rope_theta ?? defaultTheta, ...(c.rope_scaling ?? {}) };
+    const full = perType?.full_attention ?? legacy;
     const sliding = perType?.sliding_attention ?? { rope_theta: c.rope_local_base_freq ?? 10000, rope_type: 'default' };
     return {
-      full_attention: toRope(full, defaultTheta, c, source, 'full_attention'),
-      sliding_attention: toRope(sliding, 10000, c, source, 'sliding_attention'),
+      full_attention: toRope(full, defaultTheta, c, source, perType?.full_attention ? 'rope_parameters.full_attention' : legacyField),
+      sliding_attention: toRope(
+        sliding,
+        10000,
+        c,
+        source,
+        perType?.sliding_attention ? 'rope_parameters.sliding_attention' : 'rope_local_base_freq',
+      ),
     };
   }
-  const single: RopeParams = perType?.full_attention ??
-    (params as RopeParams | null | undefined) ?? { rope_theta: c.rope_theta ?? defaultTheta, ...(c.rope_scaling ?? {}) };
-  const rope = toRope({ rope_theta: c.rope_theta ?? defaultTheta, ...single }, defaultTheta, c, source, 'rope');
+  const single: RopeParams = perType?.full_attention ?? (params as RopeParams | null | undefined) ?? legacy;
+  const field = perType?.full_attention ? 'rope_parameters.full_attention' : params != null ? 'rope_parameters' : legacyField;
+  const rope = toRope({ rope_theta: c.rope_theta ?? defaultTheta, ...single }, defaultTheta, c, source, field);
   return { full_attention: rope, sliding_attention: rope };
 }
 
+/** transformers' YaRN magnitude scale `0.1 · m · ln(s) + 1` (1 for s ≤ 1). */
+function yarnMscale(scale: number, m = 1): number {
+  return scale <= 1 ? 1 : 0.1 * m * Math.log(scale) + 1;
+}
+
 function toRope(p: RopeParams, defaultTheta: number, c: HfTextConfig, source: Source, field: string): RopeConfig {
+  const rope = resolveRopeType(p, defaultTheta, c, source, field);
+  // e.g. longrope with original_max_position_embeddings 1 (ln 1 = 0), or yarn with rope_theta 1
+  if (rope.attentionFactor !== undefined && !Number.isFinite(rope.attentionFactor)) {
+    throw new FileFormatError({
+      file: source.file,
+      field,
+      message: `\`${field}\` gives rope type "${rope.type}" a non-finite attention factor.`,
+    });
+  }
+  if (rope.type === 'yarn' && !(rope.theta > 1)) {
+    throw new FileFormatError({
+      file: source.file,
+      field,
+      message: `\`${field}\`: rope type "yarn" needs \`rope_theta\` > 1 (its ramp divides by ln rope_theta).`,
+    });
+  }
+  return rope;
+}
+
+function resolveRopeType(p: RopeParams, defaultTheta: number, c: HfTextConfig, source: Source, field: string): RopeConfig {
   const type = p.rope_type ?? p.type ?? 'default';
+  if (!(SUPPORTED_ROPE_TYPES as readonly string[]).includes(type)) {
+    throw new UnsupportedModelError({
+      modelType: c.model_type,
+      message: `${source.file}: rope type "${type}" (\`${field}\`) is not supported. Supported: ${SUPPORTED_ROPE_TYPES.join(', ')}.`,
+    });
+  }
+  const original = p.original_max_position_embeddings ?? c.max_position_embeddings;
   const base = {
+    type: type as RopeType,
     theta: p.rope_theta ?? defaultTheta,
     factor: p.factor ?? 1,
     lowFreqFactor: p.low_freq_factor ?? 1,
     highFreqFactor: p.high_freq_factor ?? 4,
-    originalMaxPositionEmbeddings: p.original_max_position_embeddings ?? c.max_position_embeddings,
+    originalMaxPositionEmbeddings: original,
   };
-  if (type === 'default' || type === 'linear' || type === 'llama3') return { type, ...base };
-  throw new UnsupportedModelError({
-    modelType: c.model_type,
-    message: `${source.file}: rope type "${type}" (\`${field}\`) is not supported. Supported: default, linear, llama3.`,
-  });
+  switch (type) {
+    case 'dynamic':
+      // transformers compares against (and scales by) max_position_embeddings, not the original length.
+      return { ...base, originalMaxPositionEmbeddings: c.max_position_embeddings };
+    case 'yarn': {
+      const factor = p.factor ?? c.max_position_embeddings / original;
+      const attentionFactor =
+        p.attention_factor ??
+        (p.mscale && p.mscale_all_dim ? yarnMscale(factor, p.mscale) / yarnMscale(factor, p.mscale_all_dim) : yarnMscale(factor));
+      return {
+        ...base,
+        factor,
+        attentionFactor,
+        // `or` in transformers: 0 and null both mean the default
+        betaFast: p.beta_fast || 32,
+        betaSlow: p.beta_slow || 1,
+        truncate: p.truncate ?? true,
+      };
+    }
+    case 'longrope': {
+      const half = (c.head_dim ?? c.hidden_size / c.num_attention_heads) / 2;
+      const factors = { short_factor: p.short_factor ?? [], long_factor: p.long_factor ?? [] };
+      for (const [key, list] of Object.entries(factors)) {
+        if (list.length !== half) {
+          throw new FileFormatError({
+            file: source.file,
+            field: `${field}.${key}`,
+            message: `\`${field}.${key}\` has ${list.length} entries; rope type "longrope" needs one per frequency, head_dim / 2 = ${half}.`,
+          });
+        }
+      }
+      const factor = p.factor ?? c.max_position_embeddings / original;
+      const attentionFactor = p.attention_factor ?? (factor <= 1 ? 1 : Math.sqrt(1 + Math.log(factor) / Math.log(original)));
+      return { ...base, factor, attentionFactor, shortFactor: factors.short_factor, longFactor: factors.long_factor };
+    }
+    default:
+      return base;
+  }
 }

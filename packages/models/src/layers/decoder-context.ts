@@ -4,7 +4,14 @@ import type { KVCache } from '../cache/kv-cache.js';
 import type { LayerType, ModelConfig } from '../config/model-config.js';
 import { attentionMask } from './masks.js';
 import { isRecordingGradients } from './tape.js';
-import { ropeInverseFrequencies, ropeTablesForRange, rotateHalfMatrix } from './rope.js';
+import {
+  ropeAttentionScaling,
+  ropeDependsOnLength,
+  ropeInverseFrequencies,
+  ropeTablesForPositions,
+  ropeTablesForRange,
+  rotateHalfMatrix,
+} from './rope.js';
 
 /** Per-forward inputs every decoder layer needs: masks and rotary tables per layer type. */
 export interface DecoderContext {
@@ -42,10 +49,12 @@ const INITIAL_TABLE_LENGTH = 4096;
 /**
  * Rotary state of a model, one entry per layer type (shared when identical): inverse
  * frequencies, and cos/sin tables over positions computed once and grown on demand, so a forward
- * only gathers the rows of its position ids.
+ * only gathers the rows of its position ids. The tables hold the frequencies of the pretraining
+ * length; a `dynamic` or `longrope` forward past it gets its own rows ({@link RopeFrequencies.rows}).
  */
 export class RopeFrequencies {
   private readonly inv: Record<LayerType, tf.Tensor1D>;
+  private readonly config: ModelConfig;
   private readonly tables: Partial<Record<LayerType, { length: number; cos: tf.Tensor2D; sin: tf.Tensor2D }>> = {};
   /** The permutation matrix of `applyRope`'s roll. */
   readonly rotateHalf: tf.Tensor2D;
@@ -53,6 +62,7 @@ export class RopeFrequencies {
   readonly identity: tf.Tensor2D;
 
   constructor(config: ModelConfig) {
+    this.config = config;
     const full = tf.tensor1d(ropeInverseFrequencies(config.rope.full_attention, config.headDim));
     const sameRope = config.rope.full_attention === config.rope.sliding_attention;
     const sliding = sameRope ? full : tf.tensor1d(ropeInverseFrequencies(config.rope.sliding_attention, config.headDim));
@@ -77,10 +87,28 @@ export class RopeFrequencies {
     let length = current?.length ?? minLength;
     while (length < minLength) length *= 2;
     if (current !== undefined) tf.dispose([current.cos, current.sin]);
-    const { cos, sin } = ropeTablesForRange(this.inv[key], length);
+    const { cos, sin } = ropeTablesForRange(this.inv[key], length, ropeAttentionScaling(this.config.rope[key]));
     const entry = { length, cos: tf.keep(cos), sin: tf.keep(sin) };
     this.tables[key] = entry;
     return entry;
+  }
+
+  /**
+   * Cos and signed-sin rows `[N, headDim]` of `positions` `[N]` (int32) for a forward whose largest
+   * position is `maxPosition`. Gathered from {@link table}, except for a `dynamic` or `longrope`
+   * rope whose sequence (`maxPosition + 1`) exceeds the pretraining length: those are computed from
+   * that length's frequencies, as transformers recomputes them per forward. Must be called inside
+   * a `tf.tidy`.
+   */
+  rows(type: LayerType, positions: tf.Tensor1D, maxPosition: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+    const rope = this.config.rope[type];
+    const length = maxPosition + 1;
+    if (ropeDependsOnLength(rope, length)) {
+      const inv = tf.tensor1d(ropeInverseFrequencies(rope, this.config.headDim, length));
+      return ropeTablesForPositions(inv, positions, ropeAttentionScaling(rope));
+    }
+    const table = this.table(type, length);
+    return { cos: tf.gather(table.cos, positions), sin: tf.gather(table.sin, positions) };
   }
 
   dispose(): void {
@@ -134,10 +162,10 @@ export function decoderContext(
       slidingWindow: type === 'sliding_attention' ? config.slidingWindow : undefined,
     });
     if (m !== undefined) mask[type] = m;
-    const table = rope.table(type, maxPosition + 1);
+    const rows = rope.rows(type, positionIds, maxPosition);
     const shape: [number, number, number, number] = [batch, 1, queryLength, config.headDim];
-    cos[type] = tf.reshape(tf.gather(table.cos, positionIds), shape);
-    sin[type] = tf.reshape(tf.gather(table.sin, positionIds), shape);
+    cos[type] = tf.reshape(rows.cos, shape);
+    sin[type] = tf.reshape(rows.sin, shape);
   }
   const unpadded = padding === undefined || padding.every((row) => Array.prototype.every.call(row, (x: number) => x === 1));
   if (queryLength !== 1 || isRecordingGradients()) return { mask, cos, sin, rotateHalf: rope.rotateHalf, cache, unpadded };

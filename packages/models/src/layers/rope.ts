@@ -6,18 +6,67 @@ const f = Math.fround;
 
 /**
  * Inverse frequencies `[headDim / 2]` for rotary embeddings, computed step by step in float32
- * like transformers' rope initialisers (`default`, `linear`, `llama3`).
+ * like transformers' rope initialisers (`default`, `linear`, `llama3`, `dynamic`, `yarn`,
+ * `longrope`). `seqLength` is the length a forward covers (its largest position + 1): `dynamic`
+ * grows its base once it exceeds `max_position_embeddings`, `longrope` switches to its long
+ * factors once it exceeds `original_max_position_embeddings`; the other types ignore it.
+ *
+ * @example
+ * ```ts
+ * const inv = ropeInverseFrequencies(config.rope.full_attention, config.headDim, 8192);
+ * ```
  */
-export function ropeInverseFrequencies(rope: RopeConfig, headDim: number): Float32Array {
+export function ropeInverseFrequencies(rope: RopeConfig, headDim: number, seqLength?: number): Float32Array {
   const half = headDim / 2;
+  if (rope.type === 'yarn') return yarnFrequencies(rope, headDim);
+  const theta = rope.type === 'dynamic' ? dynamicBase(rope, headDim, seqLength) : rope.theta;
   const inv = new Float32Array(half);
   for (let i = 0; i < half; i++) {
     const exponent = f(f(2 * i) / headDim);
-    inv[i] = f(1 / f(Math.pow(rope.theta, exponent)));
+    inv[i] = f(1 / f(Math.pow(theta, exponent)));
   }
   if (rope.type === 'linear') return inv.map((x) => f(x / rope.factor));
   if (rope.type === 'llama3') return llama3Scale(inv, rope);
+  if (rope.type === 'longrope') {
+    const ext = seqLength !== undefined && seqLength > rope.originalMaxPositionEmbeddings ? rope.longFactor : rope.shortFactor;
+    // 1 / (ext · theta^e): the product rounds before the division, as in transformers.
+    return inv.map((_, i) => f(1 / f(f(ext?.[i] ?? 1) * f(Math.pow(theta, f(f(2 * i) / headDim))))));
+  }
   return inv;
+}
+
+/**
+ * The multiplier transformers applies to the rotary cos and sin tables (`attention_scaling`):
+ * the YaRN or LongRoPE attention factor, 1 for the other types.
+ *
+ * @example
+ * ```ts
+ * ropeAttentionScaling(config.rope.full_attention); // yarn factor 4: 0.1 · ln 4 + 1 ≈ 1.1386
+ * ```
+ */
+export function ropeAttentionScaling(rope: RopeConfig): number {
+  return rope.attentionFactor ?? 1;
+}
+
+/**
+ * Whether the frequencies of a forward covering `seqLength` positions differ from those at the
+ * pretraining length (`dynamic` past `max_position_embeddings`, `longrope` past the original length).
+ */
+export function ropeDependsOnLength(rope: RopeConfig, seqLength: number): boolean {
+  return (rope.type === 'dynamic' || rope.type === 'longrope') && seqLength > rope.originalMaxPositionEmbeddings;
+}
+
+/**
+ * Dynamic NTK base `theta · (factor · L / max - (factor - 1)) ^ (d / (d - 2))` with `L` the
+ * sequence length, at least `max_position_embeddings`. transformers computes it from the position
+ * ids tensor, so in float32, one rounding per operation.
+ */
+function dynamicBase(rope: RopeConfig, headDim: number, seqLength: number | undefined): number {
+  const max = rope.originalMaxPositionEmbeddings;
+  const length = Math.max(seqLength ?? max, max);
+  if (length === max) return rope.theta;
+  const ratio = f(f(f(f(rope.factor) * length) / max) - f(rope.factor - 1));
+  return f(f(rope.theta) * f(Math.pow(ratio, f(headDim / (headDim - 2)))));
 }
 
 function llama3Scale(inv: Float32Array, rope: RopeConfig): Float32Array {
@@ -34,18 +83,58 @@ function llama3Scale(inv: Float32Array, rope: RopeConfig): Float32Array {
   });
 }
 
+/** YaRN (NTK-by-parts): interpolated low frequencies, extrapolated high ones, a linear ramp between. */
+function yarnFrequencies(rope: RopeConfig, headDim: number): Float32Array {
+  const half = headDim / 2;
+  const correctionDim = (rotations: number) =>
+    (headDim * Math.log(rope.originalMaxPositionEmbeddings / (rotations * 2 * Math.PI))) / (2 * Math.log(rope.theta));
+  let low = correctionDim(rope.betaFast ?? 32);
+  let high = correctionDim(rope.betaSlow ?? 1);
+  if (rope.truncate ?? true) {
+    low = Math.floor(low);
+    high = Math.ceil(high);
+  }
+  low = Math.max(low, 0);
+  high = Math.min(high, headDim - 1);
+  if (low === high) high += 0.001; // transformers: "prevent singularity"
+  const inv = new Float32Array(half);
+  for (let i = 0; i < half; i++) {
+    const pos = f(Math.pow(rope.theta, f(f(2 * i) / headDim)));
+    const extrapolation = f(1 / pos);
+    const interpolation = f(1 / f(f(rope.factor) * pos));
+    const ramp = Math.min(1, Math.max(0, f(f(i - f(low)) / f(high - low))));
+    const extrapolationFactor = f(1 - ramp);
+    inv[i] = f(f(interpolation * f(1 - extrapolationFactor)) + f(extrapolation * extrapolationFactor));
+  }
+  return inv;
+}
+
 /**
  * Rotary tables for positions `0 … length-1`, each `[length, headDim]`: `cos` (the half-dimension
  * frequencies repeated twice, HF's non-interleaved layout) and `sin` with its first half negated,
- * so that `rotate_half(x) · sin = roll(x) · sinSigned` (negation is exact in float32). Row `p`
- * equals what the tables computed from position id `p` would hold.
+ * so that `rotate_half(x) · sin = roll(x) · sinSigned` (negation is exact in float32). Both are
+ * multiplied by `scaling` (transformers' `attention_scaling`, see {@link ropeAttentionScaling}).
+ * Row `p` equals what {@link ropeTablesForPositions} computes for position id `p`.
  */
-export function ropeTablesForRange(invFreq: tf.Tensor1D, length: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+export function ropeTablesForRange(invFreq: tf.Tensor1D, length: number, scaling = 1): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+  return tf.tidy(() => ropeTablesForPositions(invFreq, tf.range(0, length, 1, 'float32') as tf.Tensor1D, scaling));
+}
+
+/**
+ * {@link ropeTablesForRange} for the given positions only: `[N, headDim]` cos and signed sin of
+ * `positions` `[N]` (float32 or int32) times `invFreq`, scaled by `scaling`.
+ */
+export function ropeTablesForPositions(invFreq: tf.Tensor1D, positions: tf.Tensor1D, scaling = 1): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
   return tf.tidy(() => {
-    const positions = tf.range(0, length, 1, 'float32');
-    const freqs = tf.mul(tf.reshape(positions, [length, 1]), tf.reshape(invFreq, [1, -1]));
-    const sin = tf.sin(freqs);
-    return { cos: tf.cos(tf.concat([freqs, freqs], -1)) as tf.Tensor2D, sin: tf.concat([tf.neg(sin), sin], -1) as tf.Tensor2D };
+    const n = positions.shape[0];
+    const freqs = tf.mul(tf.reshape(tf.cast(positions, 'float32'), [n, 1]), tf.reshape(invFreq, [1, -1]));
+    let cos: tf.Tensor = tf.cos(tf.concat([freqs, freqs], -1));
+    let sin: tf.Tensor = tf.sin(freqs);
+    if (scaling !== 1) {
+      cos = tf.mul(cos, scaling);
+      sin = tf.mul(sin, scaling);
+    }
+    return { cos: cos as tf.Tensor2D, sin: tf.concat([tf.neg(sin), sin], -1) as tf.Tensor2D };
   });
 }
 

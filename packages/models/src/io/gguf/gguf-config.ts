@@ -36,7 +36,21 @@ const ArchMetadata = z.object({
   'rope.scaling.type': z.string().optional(),
   'rope.scaling.factor': z.number().positive().optional(),
   'rope.scaling.original_context_length': count.optional(),
+  'rope.scaling.yarn_beta_fast': z.number().optional(),
+  'rope.scaling.yarn_beta_slow': z.number().optional(),
 });
+
+/**
+ * llama.cpp YaRN keys whose meaning differs from any transformers `rope_parameters` field
+ * (`attn_factor` multiplies llama.cpp's own magnitude scale, `yarn_ext_factor` blends the ramp,
+ * `yarn_log_multiplier` is DeepSeek's `0.1 · mscale_all_dim`): refused rather than guessed.
+ */
+const UNMAPPED_YARN_KEYS = [
+  'rope.scaling.attn_factor',
+  'rope.scaling.yarn_attn_factor',
+  'rope.scaling.yarn_ext_factor',
+  'rope.scaling.yarn_log_multiplier',
+];
 
 const TokenizerMetadata = z.object({
   'tokenizer.ggml.bos_token_id': id.optional(),
@@ -87,7 +101,7 @@ export interface GgufToHfConfigOptions {
  * qwen3, gemma3) → `model_type`; `<arch>.block_count`, `.embedding_length`,
  * `.feed_forward_length`, `.attention.head_count`, `.attention.head_count_kv`,
  * `.attention.key_length` (else `.rope.dimension_count`) → `head_dim`, `.context_length`,
- * `.rope.freq_base`, `.rope.scaling.*` → `rope_scaling`, `.attention.layer_norm_rms_epsilon`,
+ * `.rope.freq_base`, `.rope.scaling.{type,factor,original_context_length,yarn_beta_fast,yarn_beta_slow}` → `rope_scaling`, `.attention.layer_norm_rms_epsilon`,
  * `.attention.sliding_window`; tokenizer bos/eos/pad ids; `tie_word_embeddings` when there is no
  * `output.weight`; Llama 3 rope scaling recovered from `rope_freqs.weight` (`options.ropeFreqs`:
  * the `llama3` parameters that reproduce every stored factor). Gemma 3 gets llama.cpp's fixed facts (5 local : 1 global layers, local rope
@@ -151,7 +165,16 @@ export function ggufToHfConfig(gguf: GgufFile, options: GgufToHfConfigOptions = 
       ...(m['rope.scaling.original_context_length'] === undefined
         ? {}
         : { original_max_position_embeddings: m['rope.scaling.original_context_length'] }),
+      ...(m['rope.scaling.yarn_beta_fast'] === undefined ? {} : { beta_fast: float32Decimal(m['rope.scaling.yarn_beta_fast']) }),
+      ...(m['rope.scaling.yarn_beta_slow'] === undefined ? {} : { beta_slow: float32Decimal(m['rope.scaling.yarn_beta_slow']) }),
     };
+    const unmapped = UNMAPPED_YARN_KEYS.find((key) => own[key] !== undefined);
+    if (unmapped !== undefined) {
+      throw new UnsupportedModelError({
+        modelType: known.modelType,
+        message: `${gguf.file}: \`${prefix}${unmapped}\` has no exact transformers rope parameter; only type, factor, original_context_length and yarn_beta_fast/yarn_beta_slow are mapped.`,
+      });
+    }
   }
 
   if (gguf.tensors.some((t) => t.name === 'rope_freqs.weight')) {

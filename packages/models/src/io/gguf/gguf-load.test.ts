@@ -158,6 +158,39 @@ describe('tiny random Llama GGUF vs transformers from_pretrained(gguf_file=...)'
     expect(parseModelConfig(qwen, { file: 'q.gguf' })).toMatchObject({ modelType: 'qwen3', headDim: 128 });
   });
 
+  it('maps YaRN rope scaling (type, factor, original context, betas) and refuses llama.cpp-only YaRN keys', async () => {
+    const gguf = await openGguf(TINY);
+    const yarn = {
+      'llama.rope.scaling.type': 'yarn',
+      'llama.rope.scaling.factor': 4,
+      'llama.rope.scaling.original_context_length': 32768,
+      'llama.rope.scaling.yarn_beta_fast': 16,
+      'llama.rope.scaling.yarn_beta_slow': 2,
+    };
+    const config = ggufToHfConfig({ ...gguf, metadata: { ...gguf.metadata, ...yarn } });
+    expect(config.rope_scaling).toEqual({
+      rope_type: 'yarn',
+      factor: 4,
+      original_max_position_embeddings: 32768,
+      beta_fast: 16,
+      beta_slow: 2,
+    });
+    expect(parseModelConfig(config, { file: 'y.gguf' }).rope.full_attention).toMatchObject({
+      type: 'yarn',
+      factor: 4,
+      originalMaxPositionEmbeddings: 32768,
+      betaFast: 16,
+      betaSlow: 2,
+      attentionFactor: 0.1 * Math.log(4) + 1,
+    });
+    const withLogMul = { ...gguf, file: 'd.gguf', metadata: { ...gguf.metadata, ...yarn, 'llama.rope.scaling.yarn_log_multiplier': 0.1 } };
+    expect(() => ggufToHfConfig(withLogMul)).toThrow(
+      /d\.gguf: `llama\.rope\.scaling\.yarn_log_multiplier` has no exact transformers rope parameter/,
+    );
+    const noFactor = ggufToHfConfig({ ...gguf, metadata: { ...gguf.metadata, 'llama.rope.scaling.type': 'linear' } });
+    expect(() => parseModelConfig(noFactor, { file: 'l.gguf' })).toThrow(/\(rope_scaling\.factor\).*rope type "linear" needs `factor`/);
+  });
+
   it('a block type it cannot dequantize is a FileFormatError naming the tensor and type', async () => {
     // blocks.gguf (architecture "blocks-test"): names it does not map keep their GGUF name.
     const bytes = new Uint8Array(readFileSync(join(FIXTURES, 'blocks', 'blocks.gguf')));
