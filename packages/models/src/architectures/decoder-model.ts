@@ -29,6 +29,12 @@ export interface DecoderParts {
   layers: DecoderBlock[];
   norm: RMSNorm;
   lmHead: LinearLike;
+  /**
+   * Soft-capping of the final logits (`tanh(x / c) * c`) where the architecture applies it:
+   * transformers' `Gemma3ForCausalLM` does (`final_logit_softcapping`), its
+   * `Gemma3ForConditionalGeneration` and the Llama family do not.
+   */
+  finalLogitSoftcapping?: number | undefined;
 }
 
 /**
@@ -70,7 +76,7 @@ export class DecoderModel implements CausalLM {
       const keep = options.logitsToKeep;
       const kept = keep === undefined || keep >= t ? hidden : tf.slice(hidden, [0, t - keep, 0], [-1, -1, -1]);
       let logits = this.head.lmHead.apply(kept) as tf.Tensor3D;
-      const cap = this.config.finalLogitSoftcapping;
+      const cap = this.parts.finalLogitSoftcapping;
       if (cap !== undefined) logits = tf.mul(tf.tanh(tf.div(logits, cap)), cap);
       return logits;
     });

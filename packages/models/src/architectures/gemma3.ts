@@ -94,5 +94,7 @@ export async function loadGemma3(
   // √hidden is a float32 buffer in the reference, cast to the weight dtype (float32 here).
   const { embedding, lmHead } = await loadEmbeddingAndHead(r, config, Math.fround(Math.sqrt(dm)));
   r.finish();
-  return new DecoderModel(config, { embedding, layers, norm: finalNorm, lmHead });
+  // Gemma3ForCausalLM soft-caps its logits; Gemma3ForConditionalGeneration never reads the field.
+  const finalLogitSoftcapping = config.architecture === 'Gemma3ForConditionalGeneration' ? undefined : config.finalLogitSoftcapping;
+  return new DecoderModel(config, { embedding, layers, norm: finalNorm, lmHead, finalLogitSoftcapping });
 }

@@ -42,6 +42,25 @@ describe.each(['tiny-llama', 'tiny-mistral', 'tiny-qwen3', 'tiny-gemma3', 'tiny-
   });
 });
 
+// Configs that set both caps (tools/parity/make_softcap.py): transformers' Gemma 3 never applies the
+// attention cap, and only Gemma3ForCausalLM applies the final one.
+describe.each(['causal-lm', 'conditional-generation'])('gemma3-softcap/%s vs transformers', (name) => {
+  const dir = join(FIXTURES, 'gemma3-softcap', name);
+  const ref = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as Pick<Reference, 'input_ids' | 'logits' | 'logits_shape'>;
+
+  it('logits match within 1e-5 (attention not soft-capped; final cap as the class applies it)', async () => {
+    const { model, config } = await loadModel(dir);
+    expect(config.attnLogitSoftcapping).toBe(1);
+    expect(config.finalLogitSoftcapping).toBe(3);
+    const [b, t] = ref.logits_shape;
+    const logits = model.forward(tf.tensor2d(ref.input_ids.flat(), [b, t], 'int32'));
+    const report = await expectTensorsClose(logits, ref.logits, { rtol: 1e-5, atol: 1e-5 });
+    console.log(`gemma3-softcap/${name}: max abs logit error ${report.maxAbs.toExponential(2)}`);
+    logits.dispose();
+    model.dispose();
+  });
+});
+
 // The references generate with min_new_tokens = max_new_tokens, which suppresses the config's EOS.
 describe.each(['tiny-llama', 'tiny-mistral', 'tiny-qwen3', 'tiny-gemma3'])('%s generation vs transformers', (name) => {
   const dir = join(FIXTURES, name);

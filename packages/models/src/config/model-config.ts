@@ -68,9 +68,15 @@ export interface ModelConfig {
   readonly rope: Readonly<Record<LayerType, RopeConfig>>;
   /** Gemma 3: attention scale is `queryPreAttnScalar ** -0.5` instead of `headDim ** -0.5`. */
   readonly queryPreAttnScalar: number | undefined;
-  /** Gemma: soft-capping of attention scores (`tanh(x / c) * c`), if set. */
+  /**
+   * `attn_logit_softcapping` as config.json gives it. Not applied: transformers' Gemma 3 reads the
+   * field but never passes it to its attention (Gemma 2, not supported here, does).
+   */
   readonly attnLogitSoftcapping: number | undefined;
-  /** Gemma: soft-capping of final logits, if set. */
+  /**
+   * `final_logit_softcapping` as config.json gives it (`tanh(x / c) * c` on the logits). Applied by
+   * `Gemma3ForCausalLM` only, as in transformers; `Gemma3ForConditionalGeneration` ignores it.
+   */
   readonly finalLogitSoftcapping: number | undefined;
   /** The raw `quantization_config`, left for `@lora/quant` to interpret. */
   readonly quantizationConfig: unknown;
