@@ -38,6 +38,12 @@ export interface ModelConfig {
   readonly modelType: ModelType;
   /** `architectures[0]` as written in config.json, if any. */
   readonly architecture: string | undefined;
+  /**
+   * True for the text decoder of a multimodal checkpoint (`model_type` "gemma3",
+   * Gemma3ForConditionalGeneration): transformers names its modules `model.language_model.*`
+   * (and PEFT keys its adapters so), and the checkpoint's vision tower and projector are skipped.
+   */
+  readonly multimodal: boolean;
   readonly vocabSize: number;
   readonly hiddenSize: number;
   readonly intermediateSize: number;
@@ -241,6 +247,8 @@ export function parseModelConfig(json: unknown, source: Source): ModelConfig {
       eos_token_id: outerObj.eos_token_id,
       bos_token_id: outerObj.bos_token_id,
       pad_token_id: outerObj.pad_token_id,
+      // transformers writes `quantization_config` at the top level of the multimodal config.
+      ...(outerObj.quantization_config === undefined ? {} : { quantization_config: outerObj.quantization_config }),
       ...outer.text_config,
     };
     architecture = 'Gemma3ForConditionalGeneration';
@@ -279,6 +287,7 @@ export function parseModelConfig(json: unknown, source: Source): ModelConfig {
   return Object.freeze({
     modelType,
     architecture: architecture ?? undefined,
+    multimodal: outer.model_type === 'gemma3',
     vocabSize: c.vocab_size,
     hiddenSize: c.hidden_size,
     intermediateSize: c.intermediate_size,
