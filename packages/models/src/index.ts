@@ -76,6 +76,7 @@ export { KVCache } from './cache/kv-cache.js';
 export type { CausalLM, ForwardOptions, LinearSlot } from './architectures/causal-lm.js';
 export { DecoderModel, type DecoderBlock, type DecoderParts } from './architectures/decoder-model.js';
 export { createCausalLM, type CreateCausalLMOptions } from './architectures/registry.js';
+export { transformersName, isNonTextModule } from './architectures/module-names.js';
 export { WeightReader, type LinearFactory, type LinearRequest } from './architectures/weight-reader.js';
 export { loadModel, openCheckpoint, type LoadedModel, type LoadModelOptions, type OpenedCheckpoint } from './load.js';
 

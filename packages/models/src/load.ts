@@ -28,6 +28,11 @@ export interface LoadModelOptions {
    * `assertFitsBackend` refusing a model too large for the wasm heap).
    */
   beforeWeights?: (config: ModelConfig) => void | Promise<void>;
+  /**
+   * Receives load warnings (default `console.warn`): e.g. one line counting the vision tower and
+   * projector tensors of a Gemma3ForConditionalGeneration checkpoint, which are not loaded.
+   */
+  onWarning?: (message: string) => void;
 }
 
 /** A checkpoint opened without building a model: its config (as `config.json` holds it) and weights. */
@@ -129,7 +134,12 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
     const parsed = parseModelConfig(checkpoint.configJson, { file: checkpoint.configFile });
     const config = withGenerationEosTokenIds(parsed, checkpoint.generationEosTokenIds);
     await options.beforeWeights?.(config);
-    const model = await createCausalLM(config, checkpoint.weights, checkpoint.path);
+    const model = await createCausalLM(
+      config,
+      checkpoint.weights,
+      checkpoint.path,
+      options.onWarning === undefined ? {} : { onWarning: options.onWarning },
+    );
     return { model, config, path: checkpoint.path, format: checkpoint.format };
   } finally {
     await checkpoint.weights.close();

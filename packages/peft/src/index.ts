@@ -56,4 +56,4 @@ export {
   type AdapterTensorKind,
 } from './io/format.js';
 export { adapterStateDict, serializeAdapterWeights, saveAdapterFiles } from './io/save.js';
-export { readAdapterConfig, loadAdapterWeights } from './io/load.js';
+export { readAdapterConfig, loadAdapterWeights, type LoadAdapterWeightsOptions } from './io/load.js';

@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileFormatError } from '@lora/core';
-import { type CausalLM, SAFETENSORS_WEIGHTS_NAME, type TensorToWrite, openWeights, writeSafetensors } from '@lora/models';
+import { type CausalLM, SAFETENSORS_WEIGHTS_NAME, type TensorToWrite, openWeights, transformersName, writeSafetensors } from '@lora/models';
 import * as tf from '@tensorflow/tfjs';
 import { writeTextAtomic } from './io/save.js';
 
@@ -16,7 +16,9 @@ export interface SaveMergedOptions {
  * in `outDir`: every linear module is written as its effective dense weight (a LoRA layer's
  * base plus its active adapter, or the merged weight after `mergeAndUnload`; an NF4 base
  * dequantized) in F32 `[out, in]`; every other tensor (embeddings, norms, biases) is copied from
- * `baseDir` unchanged. Quantization state keys and `quantization_config` are dropped.
+ * `baseDir` unchanged. Quantization state keys and `quantization_config` are dropped. Tensor names
+ * follow the base checkpoint's layout (a Gemma3ForConditionalGeneration keeps its
+ * `language_model.model.*` names and its vision tower).
  *
  * @example
  * ```ts
@@ -39,19 +41,19 @@ export async function saveMergedModel(model: CausalLM, outDir: string, options: 
   delete configJson.quantization_config;
   const tensors: Record<string, TensorToWrite> = {};
   const linearPaths: string[] = [];
-  for (const s of model.linearModules()) {
-    const module = s.get();
-    const transposed = tf.tidy(() => {
-      const w = module.denseWeight();
-      return tf.transpose(w);
-    });
-    const data = (await transposed.data()) as Float32Array;
-    transposed.dispose();
-    tensors[`${s.path}.weight`] = { dtype: 'F32', shape: [module.outFeatures, module.inFeatures], data };
-    linearPaths.push(`${s.path}.weight`);
-  }
   const weights = await openWeights(options.baseDir);
+  // Slots carry transformers' in-memory names; write each weight under the base file's name.
+  const baseKey = new Map(weights.keys().map((k) => [transformersName(model.config, k), k]));
   try {
+    for (const s of model.linearModules()) {
+      const module = s.get();
+      const transposed = tf.tidy(() => tf.transpose(module.denseWeight()));
+      const data = (await transposed.data()) as Float32Array;
+      transposed.dispose();
+      const key = baseKey.get(`${s.path}.weight`) ?? `${s.path}.weight`;
+      tensors[key] = { dtype: 'F32', shape: [module.outFeatures, module.inFeatures], data };
+      linearPaths.push(key);
+    }
     for (const key of weights.keys()) {
       if (linearPaths.some((p) => key === p || key.startsWith(`${p}.`))) continue;
       tensors[key] = await weights.getRaw(key);

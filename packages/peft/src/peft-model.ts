@@ -151,7 +151,10 @@ export class PeftModel implements CausalLM {
       { adapterName, trainable, ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }) },
     );
     try {
-      await loadAdapterWeights(dir, layers, adapterName);
+      await loadAdapterWeights(dir, layers, adapterName, {
+        config: this.baseModel.config,
+        ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
+      });
     } catch (error) {
       for (const layer of layers.values()) layer.deleteAdapter(adapterName);
       throw error;
@@ -321,7 +324,10 @@ export async function loadPeftModel(model: CausalLM, dir: string, options: LoadA
   );
   const peft = new PeftModel(model, adapterName, { ...resolved, initLoraWeights: config.initLoraWeights, inferenceMode: !trainable });
   try {
-    await loadAdapterWeights(dir, layers, adapterName);
+    await loadAdapterWeights(dir, layers, adapterName, {
+      config: model.config,
+      ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
+    });
   } catch (error) {
     peft.unload(); // leave `model` as it was
     throw error;

@@ -114,6 +114,38 @@ describe('bitsandbytes 4-bit checkpoint', () => {
     }
   });
 
+  it('keeps the multimodal layout of a Gemma3ForConditionalGeneration checkpoint (names, vision tower)', async () => {
+    const base = join(FIXTURES, 'tiny-gemma3-mm');
+    const { model } = await loadModel(base, { onWarning: () => {} });
+    await quantizeModel(model, { type: 'nf4', blocksize: 64, doubleQuant: true });
+    const dir = await mkdtemp(join(tmpdir(), 'lora-quant-mm-'));
+    const source = await openWeights(base);
+    try {
+      await saveQuantizedModel(dir, model, { source, configText: await readFile(join(base, 'config.json'), 'utf8') });
+      const reader = await SafetensorsReader.open(join(dir, 'model.safetensors'));
+      const keys = reader.keys();
+      await reader.close();
+      // Every base tensor under its own name (quantized weights included), plus only bnb state keys.
+      expect(source.keys().filter((k) => !keys.includes(k))).toEqual([]);
+      expect(keys.filter((k) => !source.keys().includes(k)).every((k) => /\.weight\.(absmax|quant_map|nested_|quant_state)/.test(k))).toBe(
+        true,
+      );
+      expect(keys).toContain('language_model.model.layers.0.self_attn.q_proj.weight.absmax');
+      expect(keys.some((k) => k.startsWith('model.language_model.'))).toBe(false);
+      const { model: again } = await loadQuantizedModel(dir);
+      const ids = tf.tensor2d([[5, 9, 2, 7]], [1, 4], 'int32');
+      const a = model.forward(ids);
+      const b = again.forward(ids);
+      await expectTensorsClose(b, a, { rtol: 0, atol: 0 });
+      tf.dispose([a, b, ids]);
+      again.dispose();
+    } finally {
+      await source.close();
+      await rm(dir, { recursive: true, force: true });
+      model.dispose();
+    }
+  });
+
   it('names the tensor on a malformed quant_state', async () => {
     const reader = await SafetensorsReader.open(join(BNB_DIR, 'model.safetensors'));
     const key = 'model.layers.0.self_attn.q_proj.weight';

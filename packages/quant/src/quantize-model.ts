@@ -4,6 +4,7 @@ import { FileFormatError, InvalidArgumentError, parseJson } from '@lora/core';
 import {
   type CausalLM,
   createCausalLM,
+  transformersName,
   type LinearFactory,
   type ModelConfig,
   openWeights,
@@ -207,14 +208,18 @@ export async function saveQuantizedModel(dir: string, model: CausalLM, options: 
   const replaced = new Set<string>();
   let quantType: QuantType | undefined;
   let doubleQuant = false;
+  // Each weight keeps the source's name (a multimodal checkpoint stores `language_model.model.*`
+  // while the slots carry transformers' in-memory `model.language_model.*`).
+  const sourceKey = new Map(options.source.keys().map((k) => [transformersName(model.config, k), k]));
   for (const slot of model.linearModules()) {
     const module = slot.get();
     if (!(module instanceof Nf4Linear)) continue;
     const state = await module.quantState();
     quantType ??= state.quantType;
     doubleQuant ||= state.nested !== undefined;
-    replaced.add(`${slot.path}.weight`);
-    for (const [name, t] of quantStateTensors(`${slot.path}.weight`, state)) tensors[name] = t;
+    const key = sourceKey.get(`${slot.path}.weight`) ?? `${slot.path}.weight`;
+    replaced.add(key);
+    for (const [name, t] of quantStateTensors(key, state)) tensors[name] = t;
   }
   if (quantType === undefined)
     throw new InvalidArgumentError({ argument: 'model', message: 'no Nf4Linear module: await quantizeModel(model) first.' });

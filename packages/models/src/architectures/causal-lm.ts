@@ -19,7 +19,11 @@ export interface ForwardOptions {
 
 /** One replaceable linear module of a model, addressed by its Hugging Face path. */
 export interface LinearSlot {
-  /** Module path as in the checkpoint, e.g. `model.layers.0.self_attn.q_proj`. */
+  /**
+   * Module path as transformers names it in memory (and PEFT in adapter keys), e.g.
+   * `model.layers.0.self_attn.q_proj`; for the text decoder of a Gemma3ForConditionalGeneration
+   * `model.language_model.layers.0.self_attn.q_proj` (see `transformersName`).
+   */
   readonly path: string;
   /** The module currently in place. */
   get(): LinearLike;

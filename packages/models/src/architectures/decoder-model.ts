@@ -7,6 +7,7 @@ import type { LinearLike } from '../layers/linear.js';
 import type { RMSNorm } from '../layers/rms-norm.js';
 import { isRecordingGradients } from '../layers/tape.js';
 import { type CausalLM, type ForwardOptions, type LinearSlot, slot } from './causal-lm.js';
+import { decoderModulePrefix } from './module-names.js';
 
 /** A decoder block whose modules follow the HF names `self_attn.{q,k,v,o}_proj` and `mlp.{gate,up,down}_proj`. */
 export interface DecoderBlock {
@@ -29,6 +30,12 @@ export interface DecoderParts {
   layers: DecoderBlock[];
   norm: RMSNorm;
   lmHead: LinearLike;
+  /**
+   * Soft-capping of the final logits (`tanh(x / c) * c`) where the architecture applies it:
+   * transformers' `Gemma3ForCausalLM` does (`final_logit_softcapping`), its
+   * `Gemma3ForConditionalGeneration` and the Llama family do not.
+   */
+  finalLogitSoftcapping?: number | undefined;
 }
 
 /**
@@ -70,7 +77,7 @@ export class DecoderModel implements CausalLM {
       const keep = options.logitsToKeep;
       const kept = keep === undefined || keep >= t ? hidden : tf.slice(hidden, [0, t - keep, 0], [-1, -1, -1]);
       let logits = this.head.lmHead.apply(kept) as tf.Tensor3D;
-      const cap = this.config.finalLogitSoftcapping;
+      const cap = this.parts.finalLogitSoftcapping;
       if (cap !== undefined) logits = tf.mul(tf.tanh(tf.div(logits, cap)), cap);
       return logits;
     });
@@ -84,8 +91,10 @@ export class DecoderModel implements CausalLM {
 
   linearModules(): LinearSlot[] {
     const slots: LinearSlot[] = [];
+    // Named as transformers names them in memory (PEFT's keys): `model.language_model.layers.N…` multimodal.
+    const prefix = decoderModulePrefix(this.config);
     this.parts.layers.forEach((layer, i) => {
-      const p = `model.layers.${i}`;
+      const p = `${prefix}layers.${i}`;
       const a = layer.selfAttn;
       slots.push(slot(a, 'qProj', `${p}.self_attn.q_proj`), slot(a, 'kProj', `${p}.self_attn.k_proj`));
       slots.push(slot(a, 'vProj', `${p}.self_attn.v_proj`), slot(a, 'oProj', `${p}.self_attn.o_proj`));

@@ -64,12 +64,15 @@ export function gemma3TextKey(key: string): string | undefined {
   return key;
 }
 
-/** Loads `Gemma3ForCausalLM` (or the text part of `Gemma3ForConditionalGeneration`). */
+/**
+ * Loads `Gemma3ForCausalLM` (or the text part of `Gemma3ForConditionalGeneration`, whose vision
+ * tower and projector tensors are skipped with one warning that counts them).
+ */
 export async function loadGemma3(
   config: ModelConfig,
   weights: WeightSource,
   file = '<weights>',
-  options: { linearFactory?: LinearFactory } = {},
+  options: { linearFactory?: LinearFactory; onWarning?: (message: string) => void } = {},
 ): Promise<DecoderModel> {
   const r = new WeightReader(weights, file, gemma3TextKey, options.linearFactory);
   const { hiddenSize: dm, rmsNormEps: eps, headDim: d } = config;
@@ -94,5 +97,13 @@ export async function loadGemma3(
   // √hidden is a float32 buffer in the reference, cast to the weight dtype (float32 here).
   const { embedding, lmHead } = await loadEmbeddingAndHead(r, config, Math.fround(Math.sqrt(dm)));
   r.finish();
-  return new DecoderModel(config, { embedding, layers, norm: finalNorm, lmHead });
+  const skipped = r.skippedKeys();
+  if (skipped.length > 0) {
+    (options.onWarning ?? console.warn)(
+      `${file}: skipped ${skipped.length} vision tower / multi_modal_projector tensor(s) of ${config.architecture ?? 'the checkpoint'}; @lora runs its text decoder only (text in, text out).`,
+    );
+  }
+  // Gemma3ForCausalLM soft-caps its logits; Gemma3ForConditionalGeneration never reads the field.
+  const finalLogitSoftcapping = config.architecture === 'Gemma3ForConditionalGeneration' ? undefined : config.finalLogitSoftcapping;
+  return new DecoderModel(config, { embedding, layers, norm: finalNorm, lmHead, finalLogitSoftcapping });
 }

@@ -85,13 +85,10 @@ export class LlamaAttention {
       if (ctx.cache !== undefined) ({ keys: k, values: v } = ctx.cache.update(this.layerIndex, k, v));
       const scale = queryMatrix !== undefined ? 1 : 1 / Math.sqrt(this.config.queryPreAttnScalar ?? d);
       // Every decoder here is causal (packing segments and sliding windows only mask more); without
-      // padding no query row is fully masked, which the query-block split needs.
-      const out = groupedQueryAttention(q, k, v, t, {
-        scale,
-        mask: ctx.mask[type],
-        softcap: this.config.attnLogitSoftcapping,
-        causal: ctx.unpadded,
-      });
+      // padding no query row is fully masked, which the query-block split needs. No score
+      // soft-capping: transformers' Gemma 3 keeps `attn_logit_softcapping` in its config but never
+      // passes it to the attention (Gemma 2 does; Llama, Mistral and Qwen3 have none).
+      const out = groupedQueryAttention(q, k, v, t, { scale, mask: ctx.mask[type], causal: ctx.unpadded });
       // [B, KV, rep·T, D] is [B, H, T, D]; back to rows [B·T, H·D].
       const merged =
         t === 1 ? tf.reshape(out, [b, h * d]) : tf.reshape(tf.transpose(tf.reshape(out, [b, h, t, d]), [0, 2, 1, 3]), [b * t, h * d]);

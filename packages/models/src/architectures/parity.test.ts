@@ -31,12 +31,50 @@ describe.each(['tiny-llama', 'tiny-mistral', 'tiny-qwen3', 'tiny-gemma3', 'tiny-
   const ref = load(name);
 
   it('logits match within 1e-5 relative at every position', async () => {
-    const { model } = await loadModel(dir);
+    const { model } = await loadModel(dir, { onWarning: () => {} });
     const [b, t] = ref.logits_shape;
     const logits = model.forward(tf.tensor2d(ref.input_ids.flat(), [b, t], 'int32'));
     expect(logits.shape).toEqual(ref.logits_shape);
     const report = await expectTensorsClose(logits, ref.logits, { rtol: 1e-5, atol: 1e-5 });
     console.log(`${name}: max abs logit error ${report.maxAbs.toExponential(2)}`);
+    logits.dispose();
+    model.dispose();
+  });
+});
+
+describe('tiny-gemma3-mm (Gemma3ForConditionalGeneration) layout', () => {
+  it('skips the vision tower and projector with one warning that counts them; names modules as transformers does', async () => {
+    const keys = JSON.parse(readFileSync(join(FIXTURES, 'tiny-gemma3-mm', 'keys.json'), 'utf8')) as { tensors: Record<string, unknown> };
+    const nonText = Object.keys(keys.tensors).filter((k) => /^(vision_tower|multi_modal_projector)\./.test(k)).length;
+    expect(nonText).toBeGreaterThan(0);
+    const warnings: string[] = [];
+    const { model, config } = await loadModel(join(FIXTURES, 'tiny-gemma3-mm'), { onWarning: (m) => warnings.push(m) });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(`skipped ${nonText} vision tower / multi_modal_projector tensor(s) of Gemma3ForConditionalGeneration`);
+    expect(config.multimodal).toBe(true);
+    expect(model.linearModules()[0]?.path).toBe('model.language_model.layers.0.self_attn.q_proj');
+    model.dispose();
+    const text = await loadModel(join(FIXTURES, 'tiny-gemma3'), { onWarning: (m) => warnings.push(m) });
+    expect(warnings).toHaveLength(1);
+    expect(text.model.linearModules()[0]?.path).toBe('model.layers.0.self_attn.q_proj');
+    text.model.dispose();
+  });
+});
+
+// Configs that set both caps (tools/parity/make_softcap.py): transformers' Gemma 3 never applies the
+// attention cap, and only Gemma3ForCausalLM applies the final one.
+describe.each(['causal-lm', 'conditional-generation'])('gemma3-softcap/%s vs transformers', (name) => {
+  const dir = join(FIXTURES, 'gemma3-softcap', name);
+  const ref = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as Pick<Reference, 'input_ids' | 'logits' | 'logits_shape'>;
+
+  it('logits match within 1e-5 (attention not soft-capped; final cap as the class applies it)', async () => {
+    const { model, config } = await loadModel(dir, { onWarning: () => {} });
+    expect(config.attnLogitSoftcapping).toBe(1);
+    expect(config.finalLogitSoftcapping).toBe(3);
+    const [b, t] = ref.logits_shape;
+    const logits = model.forward(tf.tensor2d(ref.input_ids.flat(), [b, t], 'int32'));
+    const report = await expectTensorsClose(logits, ref.logits, { rtol: 1e-5, atol: 1e-5 });
+    console.log(`gemma3-softcap/${name}: max abs logit error ${report.maxAbs.toExponential(2)}`);
     logits.dispose();
     model.dispose();
   });

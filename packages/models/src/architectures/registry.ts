@@ -9,6 +9,8 @@ import { loadLlama } from './llama.js';
 export interface CreateCausalLMOptions {
   /** Builds linear modules from the checkpoint directly (e.g. NF4 layers from packed bytes). */
   linearFactory?: LinearFactory;
+  /** Receives load warnings, e.g. the count of skipped vision-tower tensors (default `console.warn`). */
+  onWarning?: (message: string) => void;
 }
 
 type Loader = (config: ModelConfig, weights: WeightSource, file: string, options: CreateCausalLMOptions) => Promise<CausalLM>;

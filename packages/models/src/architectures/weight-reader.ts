@@ -31,6 +31,7 @@ export type LinearFactory = (request: LinearRequest) => Promise<LinearLike | und
 export class WeightReader {
   private readonly byCanonical = new Map<string, string>();
   private readonly used = new Set<string>();
+  private readonly skipped: string[] = [];
 
   constructor(
     private readonly source: WeightSource,
@@ -42,8 +43,16 @@ export class WeightReader {
     for (const key of source.keys()) {
       const canonical = rename(key);
       if (canonical !== undefined) this.byCanonical.set(canonical, key);
-      else this.used.add(key);
+      else {
+        this.used.add(key);
+        this.skipped.push(key);
+      }
     }
+  }
+
+  /** Checkpoint names that `rename` dropped (e.g. a vision tower), in file order. */
+  skippedKeys(): readonly string[] {
+    return this.skipped;
   }
 
   /** Every canonical tensor name of the checkpoint. */

@@ -69,6 +69,12 @@ export interface ModelConfig {
   readonly modelType: ModelType;
   /** `architectures[0]` as written in config.json, if any. */
   readonly architecture: string | undefined;
+  /**
+   * True for the text decoder of a multimodal checkpoint (`model_type` "gemma3",
+   * Gemma3ForConditionalGeneration): transformers names its modules `model.language_model.*`
+   * (and PEFT keys its adapters so), and the checkpoint's vision tower and projector are skipped.
+   */
+  readonly multimodal: boolean;
   readonly vocabSize: number;
   readonly hiddenSize: number;
   readonly intermediateSize: number;
@@ -99,9 +105,15 @@ export interface ModelConfig {
   readonly rope: Readonly<Record<LayerType, RopeConfig>>;
   /** Gemma 3: attention scale is `queryPreAttnScalar ** -0.5` instead of `headDim ** -0.5`. */
   readonly queryPreAttnScalar: number | undefined;
-  /** Gemma: soft-capping of attention scores (`tanh(x / c) * c`), if set. */
+  /**
+   * `attn_logit_softcapping` as config.json gives it. Not applied: transformers' Gemma 3 reads the
+   * field but never passes it to its attention (Gemma 2, not supported here, does).
+   */
   readonly attnLogitSoftcapping: number | undefined;
-  /** Gemma: soft-capping of final logits, if set. */
+  /**
+   * `final_logit_softcapping` as config.json gives it (`tanh(x / c) * c` on the logits). Applied by
+   * `Gemma3ForCausalLM` only, as in transformers; `Gemma3ForConditionalGeneration` ignores it.
+   */
   readonly finalLogitSoftcapping: number | undefined;
   /** The raw `quantization_config`, left for `@lora/quant` to interpret. */
   readonly quantizationConfig: unknown;
@@ -299,6 +311,8 @@ export function parseModelConfig(json: unknown, source: Source): ModelConfig {
       eos_token_id: outerObj.eos_token_id,
       bos_token_id: outerObj.bos_token_id,
       pad_token_id: outerObj.pad_token_id,
+      // transformers writes `quantization_config` at the top level of the multimodal config.
+      ...(outerObj.quantization_config === undefined ? {} : { quantization_config: outerObj.quantization_config }),
       ...outer.text_config,
     };
     architecture = 'Gemma3ForConditionalGeneration';
@@ -337,6 +351,7 @@ export function parseModelConfig(json: unknown, source: Source): ModelConfig {
   return Object.freeze({
     modelType,
     architecture: architecture ?? undefined,
+    multimodal: outer.model_type === 'gemma3',
     vocabSize: c.vocab_size,
     hiddenSize: c.hidden_size,
     intermediateSize: c.intermediate_size,

@@ -5,7 +5,15 @@ import { describe, expect, it } from 'vitest';
 import { loraConfig, parseLoraConfig, serializeLoraConfig } from './lora-config.js';
 
 const FIXTURES = join(import.meta.dirname, '../../../../fixtures/peft');
-const CASES = ['llama-lora', 'llama-rslora-all-linear', 'llama-dora-layers', 'qwen3-lora-regex', 'qwen3-dora-rslora'];
+const CASES = [
+  'llama-lora',
+  'llama-rslora-all-linear',
+  'llama-dora-layers',
+  'qwen3-lora-regex',
+  'qwen3-dora-rslora',
+  'gemma3-mm-lora',
+  'gemma3-mm-dora-all-linear',
+];
 
 describe('loraConfig', () => {
   it("has PEFT 0.21's defaults", () => {
@@ -65,6 +73,13 @@ describe('parseLoraConfig', () => {
     expect(config.rankPattern).toEqual({ gate_proj: 2, 'layers\\.1\\.mlp\\.down_proj': 4 });
     expect(config.alphaPattern).toEqual({ o_proj: 32 });
     expect(config.baseModelNameOrPath).toBe('fixtures/tiny-llama');
+  });
+
+  it('keeps `auto_mapping` (PEFT writes it without a task type) and checks its shape', () => {
+    const config = parseLoraConfig(readFileSync(join(FIXTURES, 'gemma3-mm-lora', 'adapter_config.json'), 'utf8'), { file: 'x' });
+    expect(config.taskType).toBeNull();
+    expect(config.autoMapping?.base_model_class).toBe('Gemma3ForConditionalGeneration');
+    expect(() => parseLoraConfig(JSON.stringify({ auto_mapping: { base_model_class: 3 } }), { file: 'a.json' })).toThrow(/auto_mapping/);
   });
 
   it('warns on unknown keys, fails on PEFT features we lack when they are turned on', () => {

@@ -59,6 +59,13 @@ export interface LoraConfig {
   readonly revision: string | null;
   /** PEFT version that wrote the file (stamped with {@link PEFT_FORMAT_VERSION} on save). */
   readonly peftVersion: string | null;
+  /**
+   * PEFT's `auto_mapping`, as written (`base_model_class`, `parent_library`): PEFT records the base
+   * model's class there when the adapter has no `task_type`, e.g. `Gemma3ForConditionalGeneration`.
+   * Informational here (the module paths in the weights say where each tensor goes); kept so the
+   * file round-trips.
+   */
+  readonly autoMapping: Readonly<Record<string, string>> | null;
 }
 
 /** Options of {@link loraConfig}: every {@link LoraConfig} field, optional, with PEFT's defaults. */
@@ -123,6 +130,7 @@ const AdapterConfigFile = z
     inference_mode: z.boolean().default(false),
     revision: z.string().nullable().default(null),
     peft_version: z.string().nullable().default(null),
+    auto_mapping: z.record(z.string(), z.string()).nullable().default(null),
     lora_bias: z.boolean().default(false),
   })
   .superRefine((c, ctx) => {
@@ -160,7 +168,6 @@ type AdapterConfigFile = z.output<typeof AdapterConfigFile>;
 const INERT_KEYS: Readonly<Record<string, unknown>> = {
   alora_invocation_tokens: null,
   arrow_config: null,
-  auto_mapping: null,
   corda_config: null,
   ensure_weight_tying: false,
   eva_config: null,
@@ -245,6 +252,7 @@ function fromFile(c: AdapterConfigFile, source: Source, warn: WarningHandler): L
     inferenceMode: c.inference_mode,
     revision: c.revision,
     peftVersion: c.peft_version,
+    autoMapping: c.auto_mapping === null ? null : Object.freeze({ ...c.auto_mapping }),
   } satisfies LoraConfig);
 }
 
@@ -324,6 +332,7 @@ export function loraConfigToJson(config: LoraConfig): Record<string, unknown> {
   return {
     ...INERT_KEYS,
     alpha_pattern: { ...config.alphaPattern },
+    auto_mapping: config.autoMapping === null ? null : { ...config.autoMapping },
     base_model_name_or_path: config.baseModelNameOrPath,
     bias: config.bias,
     exclude_modules:

@@ -39,20 +39,35 @@ const DISPATCHERS: readonly Dispatcher[] = [
   { name: 'LinearLike (Linear from @lora/models, Nf4Linear from @lora/quant)', matches: isLinearLike, wrap: (m) => new LoraLinear(m) },
 ];
 
-/** The module paths a config selects in `model`, and the config with `targetModules` resolved as PEFT saves it. */
-export function selectTargets(model: CausalLM, config: LoraConfig): { slots: LinearSlot[]; config: LoraConfig } {
+/**
+ * The module paths a config selects in `model`, and the config with `targetModules` resolved as PEFT
+ * saves it. For the text decoder of a multimodal checkpoint (Gemma3ForConditionalGeneration) the
+ * resolved `targetModules` is the explicit list of selected paths (`model.language_model.…`), with
+ * `layersToTransform` / `layersPattern` already applied: names such as `q_proj` would also select
+ * the vision tower's modules in PEFT, which would then miss their tensors.
+ */
+export function selectTargets(
+  model: CausalLM,
+  config: LoraConfig,
+  options: { onWarning?: (message: string) => void } = {},
+): { slots: LinearSlot[]; config: LoraConfig } {
   const slots = model.linearModules();
   const targets = resolveTargetModules(
     config,
     model.config.modelType,
     slots.map((s) => s.path),
   );
-  const resolved = typeof targets === 'string' ? config : withLoraConfig(config, { targetModules: targets });
   const selected = slots.filter((s) => isTargetModule(config, targets, s.path));
+  const multimodal = model.config.multimodal;
   if (typeof targets !== 'string' && selected.length > 0) {
     // PEFT only fails when nothing matches; a typo beside a valid name would silently train less.
     const unmatched = targets.filter((name) => !slots.some((s) => s.path === name || s.path.endsWith(`.${name}`)));
-    if (unmatched.length > 0) {
+    if (unmatched.length > 0 && multimodal) {
+      // Names of the vision tower's modules (PEFT's "all-linear" lists fc1, fc2, out_proj).
+      (options.onWarning ?? console.warn)(
+        `target modules ${unmatched.map((n) => `\`${n}\``).join(', ')} match no module of the text decoder of ${model.config.architecture ?? 'the model'} (the vision tower is not loaded); they are ignored.`,
+      );
+    } else if (unmatched.length > 0) {
       const names = [...new Set(slots.map((s) => s.path.split('.').at(-1) as string))];
       throw new InvalidArgumentError({
         argument: 'LoraConfig.targetModules',
@@ -67,6 +82,11 @@ export function selectTargets(model: CausalLM, config: LoraConfig): { slots: Lin
       message: `Target modules ${shown} not found in the base model (its linear modules: ${slots.map((s) => s.path).join(', ')}). Please check the target modules and try again.`,
     });
   }
+  const resolved = multimodal
+    ? withLoraConfig(config, { targetModules: selected.map((s) => s.path), layersToTransform: null, layersPattern: null })
+    : typeof targets === 'string'
+      ? config
+      : withLoraConfig(config, { targetModules: targets });
   return { slots: selected, config: resolved };
 }
 
@@ -82,7 +102,7 @@ export function injectAdapter(
   config: LoraConfig,
   options: InjectOptions,
 ): { layers: Map<string, LoraLinear>; config: LoraConfig } {
-  const { slots, config: resolved } = selectTargets(model, config);
+  const { slots, config: resolved } = selectTargets(model, config, options.onWarning === undefined ? {} : { onWarning: options.onWarning });
   const rng = new Rng(options.seed ?? 0);
   const layers = new Map<string, LoraLinear>();
   for (const s of slots) {
