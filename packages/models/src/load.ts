@@ -28,6 +28,11 @@ export interface LoadModelOptions {
    * `assertFitsBackend` refusing a model too large for the wasm heap).
    */
   beforeWeights?: (config: ModelConfig) => void | Promise<void>;
+  /**
+   * The name recorded as `config.nameOrPath` (e.g. the asset name the user typed); default the
+   * checkpoint's path. Adapters saved on this model carry it as `base_model_name_or_path`.
+   */
+  nameOrPath?: string;
 }
 
 /** A checkpoint opened without building a model: its config (as `config.json` holds it) and weights. */
@@ -127,7 +132,10 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
   const checkpoint = await openCheckpoint(path);
   try {
     const parsed = parseModelConfig(checkpoint.configJson, { file: checkpoint.configFile });
-    const config = withGenerationEosTokenIds(parsed, checkpoint.generationEosTokenIds);
+    const config = Object.freeze({
+      ...withGenerationEosTokenIds(parsed, checkpoint.generationEosTokenIds),
+      nameOrPath: options.nameOrPath ?? path,
+    });
     await options.beforeWeights?.(config);
     const model = await createCausalLM(config, checkpoint.weights, checkpoint.path);
     return { model, config, path: checkpoint.path, format: checkpoint.format };
