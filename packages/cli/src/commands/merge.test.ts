@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { type CausalLM, SafetensorsReader, loadModel, openWeights, selectBackend } from '@lora/models';
 import { expectArraysClose } from '@lora/models/test';
 import { getPeftModel, loadPeftModel, loraConfig } from '@lora/peft';
-import { loadQuantizedModel } from '@lora/quant';
+import { loadQuantizedModel, quantizeModel } from '@lora/quant';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCaptured } from '../testing.js';
 
@@ -135,6 +135,27 @@ describe('lora merge', () => {
     }
     const expected = await peftLogits((await loadQuantizedModel(nf4)).model, lora);
     expectArraysClose(await reloadedLogits(out), expected, { rtol: 1e-5, atol: 1e-5 });
+  });
+
+  it('--quantize nf4 merges onto the 4-bit weights a QLoRA recipe trained against; refused on a 4-bit checkpoint', async () => {
+    const lora = join(FIXTURES, 'peft', 'llama-lora');
+    const out = join(dir, 'quantize');
+    const { code, stderr } = await runCaptured(['merge', '-m', TINY, '-a', lora, '-o', out, '--quantize', 'nf4'], env);
+    expect(stderr).not.toContain('unexpected');
+    expect(code).toBe(0);
+    const { model } = await loadModel(TINY);
+    await quantizeModel(model, { type: 'nf4' });
+    const expected = await peftLogits(model, lora);
+    const merged = await reloadedLogits(out);
+    expectArraysClose(merged, expected, { rtol: 1e-5, atol: 1e-5 });
+    const dense = await peftLogits((await loadModel(TINY)).model, lora);
+    expect(Math.max(...merged.map((v, i) => Math.abs(v - (dense[i] as number))))).toBeGreaterThan(1e-3);
+    const twice = await runCaptured(
+      ['merge', '-m', join(FIXTURES, 'quant', 'tiny-llama-nf4'), '-a', lora, '-o', join(dir, 'twice'), '--quantize', 'nf4'],
+      env,
+    );
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toContain('already a 4-bit checkpoint');
   });
 
   it.skipIf(!haveStories)('merges into stories260K (llama2.c): tokenizer written, logits equal to base+adapter', async () => {

@@ -14,6 +14,11 @@ export interface MergeOptions {
   out: string;
   /** dtype of the written tensors (default: the base folder's `dtype` when it is one of these, else float32). */
   dtype: MergedDtype | undefined;
+  /**
+   * Quantize a full-precision base's linears first (blocksize 64, double quantization: the recipe
+   * defaults), so an adapter trained with QLoRA on that base merges onto the weights it saw.
+   */
+  quantize: 'nf4' | 'fp4' | undefined;
   /** Replace an existing, non-empty output folder. */
   overwrite: boolean;
   /** Largest weights file in bytes before sharding (default transformers' 50 GB). */
@@ -40,7 +45,8 @@ function size(value: string): number {
  * logits of base + adapter (`config.json`, `model.safetensors` or shards + index, the base's
  * `generation_config.json` and tokenizer files). The base may be a Hugging Face folder, a
  * bitsandbytes NF4/FP4 folder (dequantized, then merged without requantizing), a GGUF file
- * (dequantized) or a llama2.c checkpoint. The folder is built beside `--out` and renamed into
+ * (dequantized) or a llama2.c checkpoint; `--quantize nf4` first quantizes a full-precision base as
+ * a QLoRA recipe did. The folder is built beside `--out` and renamed into
  * place, so a failed merge leaves `--out` as it was.
  *
  * @example
@@ -61,6 +67,12 @@ export function registerMerge(program: Command, io: CliIo): void {
         'float16',
         'bfloat16',
       ]),
+    )
+    .addOption(
+      new Option(
+        '--quantize <type>',
+        'quantize the base linears first, as a QLoRA recipe trained them (blocksize 64, double quant)',
+      ).choices(['nf4', 'fp4']),
     )
     .option('--max-shard-size <size>', 'largest weights file before sharding, e.g. 5GB (default 50GB, as transformers)', size)
     .option('--overwrite', 'replace an existing, non-empty output folder', false)
@@ -132,9 +144,19 @@ async function mergeCommand(options: MergeOptions, io: CliIo): Promise<void> {
       ? (await (await import('@lora/quant')).loadQuantizedModel(checkpoint.path)).model
       : (await models.loadModel(checkpoint.path, { nameOrPath: options.model })).model;
     model = base;
+    if (options.quantize !== undefined) {
+      if (quantized) {
+        throw new InvalidArgumentError({
+          argument: '--quantize',
+          message: `${checkpoint.path} is already a 4-bit checkpoint; drop --quantize.`,
+        });
+      }
+      const n = (await (await import('@lora/quant')).quantizeModel(base, { type: options.quantize })).length;
+      io.writeErr(`[lora] quantized ${n} linear modules to ${options.quantize} (blocksize 64, double quant)\n`);
+    }
     const dtype = options.dtype ?? baseDtype(checkpoint.configJson, quantized);
     io.writeErr(
-      `[lora] merging ${adapter} (r=${adapterConfig.r}${adapterConfig.useDora ? ', DoRA' : ''}) into ${checkpoint.path} (${checkpoint.format}${quantized ? ', 4-bit' : ''}) → ${out} (${dtype})\n`,
+      `[lora] merging ${adapter} (r=${adapterConfig.r}${adapterConfig.useDora ? ', DoRA' : ''}) into ${checkpoint.path} (${checkpoint.format}${quantized || options.quantize !== undefined ? ', 4-bit' : ''}) → ${out} (${dtype})\n`,
     );
     model = await peft.loadPeftModel(base, adapter, { onWarning: (m) => io.writeErr(`[lora] ${m}\n`) });
     const written = await peft.saveMergedModel(model, temporary, {
