@@ -109,7 +109,7 @@ async function mergeCommand(options: MergeOptions, io: CliIo): Promise<void> {
   }
   const peft = await import('@lora/peft');
   // A bad adapter folder fails here, before the base is loaded.
-  const adapterConfig = await peft.readAdapterConfig(adapter, { onWarning: (m) => io.writeErr(`[lora] ${m}\n`) });
+  const adapterConfig = await peft.readAdapterConfig(adapter, { onWarning: () => {} }); // warnings: once, at load
   const path = resolve(
     await resolveAsset(options.model, {
       kind: 'model',
