@@ -6,6 +6,7 @@ import { registerDataInspect } from './commands/data-inspect.js';
 import { registerEval } from './commands/eval.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerJudge } from './commands/judge.js';
+import { registerMerge } from './commands/merge.js';
 import { registerTrain } from './commands/train.js';
 import { ExitCode } from './exit-code.js';
 import { processIo, type CliIo } from './io.js';
@@ -22,6 +23,7 @@ const commands: readonly RegisterCommand[] = [
   registerJudge,
   registerChat,
   registerConvert,
+  registerMerge,
 ];
 
 /** The CLI version, printed by `lora --version`. */

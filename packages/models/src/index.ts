@@ -31,6 +31,7 @@ export { MemoryWeightSource, type HostTensor, type HostDtype, type HostData, typ
 export { NodeFileSource, MemoryFileSource, BlobFileSource, openFileSource, type FileSource, type FileOpener } from './io/file-source.js';
 export { SafetensorsReader } from './io/safetensors-reader.js';
 export { writeHfCheckpoint, writeJsonAtomic, type HfCheckpointInput } from './io/hf-checkpoint-writer.js';
+export { writeShardedSafetensors, DEFAULT_MAX_SHARD_SIZE, type ShardedWriteOptions } from './io/sharded-writer.js';
 export { serializeSafetensors, writeSafetensors, type TensorToWrite, type SafetensorsWriteOptions } from './io/safetensors-writer.js';
 export {
   openWeights,

@@ -33,6 +33,11 @@ export interface LoadModelOptions {
    * projector tensors of a Gemma3ForConditionalGeneration checkpoint, which are not loaded.
    */
   onWarning?: (message: string) => void;
+  /**
+   * The name recorded as `config.nameOrPath` (e.g. the asset name the user typed); default the
+   * checkpoint's path. Adapters saved on this model carry it as `base_model_name_or_path`.
+   */
+  nameOrPath?: string;
 }
 
 /** A checkpoint opened without building a model: its config (as `config.json` holds it) and weights. */
@@ -132,7 +137,10 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
   const checkpoint = await openCheckpoint(path);
   try {
     const parsed = parseModelConfig(checkpoint.configJson, { file: checkpoint.configFile });
-    const config = withGenerationEosTokenIds(parsed, checkpoint.generationEosTokenIds);
+    const config = Object.freeze({
+      ...withGenerationEosTokenIds(parsed, checkpoint.generationEosTokenIds),
+      nameOrPath: options.nameOrPath ?? path,
+    });
     await options.beforeWeights?.(config);
     const model = await createCausalLM(
       config,

@@ -129,7 +129,7 @@ describe('@lora → PEFT on Gemma3ForConditionalGeneration', () => {
 
     // The merged checkpoint keeps the base's multimodal layout (names and vision tower).
     const merged = process.env.LORA_WRITE_FIXTURES === '1' ? join(tmpdir(), 'lora-gemma3-mm-merged') : join(tmp, 'merged');
-    await saveMergedModel(await peft.mergeAndUnload(), merged, { baseDir: BASE });
+    await saveMergedModel(await peft.mergeAndUnload(), merged, { base: BASE });
     expect(await keysOf(join(merged, 'model.safetensors'))).toEqual(await keysOf(join(BASE, 'model.safetensors')));
     const again = await loadModel(merged, quiet);
     const mergedLogits = again.model.forward(input);

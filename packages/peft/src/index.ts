@@ -44,7 +44,7 @@ export {
 } from './inject/target-modules.js';
 export { injectAdapter, selectTargets, loraLayers, type InjectOptions } from './inject/apply-lora.js';
 export { PeftModel, getPeftModel, loadPeftModel, type AddAdapterOptions, type LoadAdapterOptions } from './peft-model.js';
-export { saveMergedModel, type SaveMergedOptions } from './merge.js';
+export { saveMergedModel, MERGED_DTYPES, MODEL_SIDE_FILES, type MergedDtype, type SaveMergedOptions } from './merge.js';
 export {
   ADAPTER_CONFIG_NAME,
   ADAPTER_WEIGHTS_NAME,

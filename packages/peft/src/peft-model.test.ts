@@ -144,7 +144,7 @@ describe('PeftModel with several adapters', () => {
     const merged = await peft.mergeAndUnload();
     expect(merged.linearModules().some((s) => s.get() instanceof LoraLinear)).toBe(false);
     await expectTensorsClose(merged.forward(x), logits, { rtol: 1e-5, atol: 1e-5 });
-    await saveMergedModel(merged, join(tmp, 'merged'), { baseDir: dir });
+    await saveMergedModel(merged, join(tmp, 'merged'), { base: dir });
     const reloaded = (await loadModel(join(tmp, 'merged'))).model;
     await expectTensorsClose(reloaded.forward(x), logits, { rtol: 1e-5, atol: 1e-5 });
     reloaded.dispose();

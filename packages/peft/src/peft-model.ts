@@ -248,9 +248,25 @@ export class PeftModel implements CausalLM {
     return this.baseModel;
   }
 
-  /** Saves an adapter (default: the active one) as a PEFT folder. */
+  /**
+   * Saves an adapter (default: the active one) as a PEFT folder. Its `base_model_name_or_path` is
+   * the adapter config's, or else the base model's `config.nameOrPath` (set by `loadModel`), as
+   * PEFT's `AutoPeftModelForCausalLM` needs one to find the base.
+   *
+   * @throws InvalidArgumentError when neither names the base model.
+   */
   async saveAdapter(dir: string, adapterName: string = this.active): Promise<void> {
-    await saveAdapterFiles(dir, this.loraLayers(), this.peftConfig(adapterName), adapterName);
+    const config = this.peftConfig(adapterName);
+    const baseModelNameOrPath = config.baseModelNameOrPath ?? this.baseModel.config.nameOrPath ?? null;
+    if (baseModelNameOrPath === null) {
+      throw new InvalidArgumentError({
+        argument: 'baseModelNameOrPath',
+        message:
+          'the base model has no name or path to write as `base_model_name_or_path` (PEFT needs it to find the base): ' +
+          'load the base with loadModel, or pass loraConfig({ baseModelNameOrPath }).',
+      });
+    }
+    await saveAdapterFiles(dir, this.loraLayers(), { ...config, baseModelNameOrPath }, adapterName);
   }
 
   dispose(): void {

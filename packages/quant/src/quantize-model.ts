@@ -114,7 +114,7 @@ export async function loadQuantizedModel(dir: string): Promise<LoadedQuantizedMo
     throw new FileFormatError({ file: configPath, message: 'missing config.json.' });
   });
   const raw = parseJson(text, z.record(z.string(), z.unknown()), { file: configPath });
-  const config = parseModelConfig(raw, { file: configPath });
+  const config = Object.freeze({ ...parseModelConfig(raw, { file: configPath }), nameOrPath: dir });
   parseJson(JSON.stringify(config.quantizationConfig ?? null), BnbConfigSchema, { file: `${configPath} (quantization_config)` });
   const weights = await openWeights(dir);
   try {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
+import { convertedSideFiles } from '../side-files.js';
 
 /** Parsed options of `lora convert`. */
 export interface ConvertOptions {
@@ -33,7 +34,7 @@ export function registerConvert(program: Command, io: CliIo): void {
 }
 
 async function convertCommand(model: string, options: ConvertOptions, io: CliIo): Promise<void> {
-  const { join, dirname, resolve } = await import('node:path');
+  const { join, resolve } = await import('node:path');
   const { readdir } = await import('node:fs/promises');
   const { resolveAsset, InvalidArgumentError } = await import('@lora/core');
   const path = await resolveAsset(model, { kind: 'model', env: io.env, allowDownload: false });
@@ -46,7 +47,6 @@ async function convertCommand(model: string, options: ConvertOptions, io: CliIo)
     });
   }
   const models = await import('@lora/models');
-  const data = await import('@lora/data');
   const checkpoint = await models.openCheckpoint(path);
   try {
     if (checkpoint.format === 'safetensors') {
@@ -57,19 +57,12 @@ async function convertCommand(model: string, options: ConvertOptions, io: CliIo)
     }
     // Fail on an unsupported architecture before writing half a gigabyte.
     const config = models.parseModelConfig(checkpoint.configJson, { file: checkpoint.configFile });
-    const tokenizer =
-      checkpoint.gguf !== undefined
-        ? data.ggufTokenizerFiles(checkpoint.gguf.metadata, { file: checkpoint.path })
-        : await data.llama2cTokenizerFiles(await llama2cTokenizerFile(dirname(checkpoint.path)), config.vocabSize);
+    const sideFiles = await convertedSideFiles(checkpoint, config.vocabSize);
     io.writeErr(
       `[lora] converting ${checkpoint.path} (${checkpoint.format}, ${config.modelType}, ${config.numHiddenLayers} layers) → ${out}\n`,
     );
     const written = await models.writeHfCheckpoint(out, checkpoint);
-    for (const [name, value] of [
-      ['tokenizer.json', tokenizer.tokenizerJson],
-      ['tokenizer_config.json', tokenizer.tokenizerConfig],
-      ['generation_config.json', tokenizer.generationConfig],
-    ] as const) {
+    for (const [name, value] of sideFiles) {
       const file = join(out, name);
       await models.writeJsonAtomic(file, value);
       written.push(file);
@@ -78,21 +71,4 @@ async function convertCommand(model: string, options: ConvertOptions, io: CliIo)
   } finally {
     await checkpoint.weights.close();
   }
-}
-
-/** The llama2.c tokenizer beside a checkpoint: `tokenizer.bin`, or the one `tok<N>.bin`. */
-async function llama2cTokenizerFile(dir: string): Promise<string> {
-  const { readdir } = await import('node:fs/promises');
-  const { join } = await import('node:path');
-  const { AssetNotFoundError } = await import('@lora/core');
-  const entries = await readdir(dir);
-  const name = entries.includes('tokenizer.bin') ? 'tokenizer.bin' : entries.find((f) => /^tok\d+\.bin$/.test(f));
-  if (name === undefined) {
-    throw new AssetNotFoundError({
-      asset: `llama2.c tokenizer in ${dir}`,
-      searched: [join(dir, 'tokenizer.bin'), join(dir, 'tok<N>.bin')],
-      hint: 'put the tokenizer.bin the model was trained with beside the checkpoint',
-    });
-  }
-  return join(dir, name);
 }

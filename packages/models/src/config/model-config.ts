@@ -96,6 +96,11 @@ export interface ModelConfig {
    * Set by `loadModel`; see `defaultStopTokenIds`.
    */
   readonly generationEosTokenIds?: readonly number[];
+  /**
+   * The name or path the model was loaded from (transformers' `config._name_or_path`): set by
+   * `loadModel`, and written by `@lora/peft` as an adapter's `base_model_name_or_path`.
+   */
+  readonly nameOrPath?: string;
   readonly padTokenId: number | undefined;
   /** Attention kind per layer (length `numHiddenLayers`). */
   readonly layerTypes: readonly LayerType[];

@@ -91,4 +91,16 @@ describe('parseLoraConfig', () => {
     expect(() => parseLoraConfig(JSON.stringify({ peft_type: 'IA3' }), { file: 'a.json' })).toThrow(/peft_type/);
     expect(() => parseLoraConfig('{', { file: 'a.json' })).toThrow(/a.json: invalid JSON/);
   });
+
+  it('accepts the auto_mapping PEFT writes when task_type is unset, without a warning', () => {
+    const warnings: string[] = [];
+    const autoMapping = { base_model_class: 'LlamaForCausalLM', parent_library: 'transformers.models.llama.modeling_llama' };
+    const config = parseLoraConfig(
+      JSON.stringify({ r: 4, task_type: null, auto_mapping: autoMapping }),
+      { file: 'a.json' },
+      { onWarning: (m) => warnings.push(m) },
+    );
+    expect(config.r).toBe(4);
+    expect(warnings).toEqual([]);
+  });
 });

@@ -186,6 +186,13 @@ const INERT_KEYS: Readonly<Record<string, unknown>> = {
   velora_config: null,
 };
 
+/**
+ * Keys that describe the adapter without changing what it computes: `auto_mapping`, which PEFT
+ * writes when `task_type` is unset (the base class for `AutoPeftModel`), is accepted whatever its
+ * value (it is written back as `null`).
+ */
+const DESCRIPTIVE_KEYS: ReadonlySet<string> = new Set(['auto_mapping']);
+
 const KNOWN_KEYS = new Set(Object.keys(AdapterConfigFile.shape));
 
 function isInert(key: string, value: unknown): boolean {
@@ -202,7 +209,7 @@ export interface ParseLoraConfigOptions {
 
 function fromFile(c: AdapterConfigFile, source: Source, warn: WarningHandler): LoraConfig {
   for (const [key, value] of Object.entries(c)) {
-    if (KNOWN_KEYS.has(key)) continue;
+    if (KNOWN_KEYS.has(key) || DESCRIPTIVE_KEYS.has(key)) continue;
     if (key in INERT_KEYS) {
       if (!isInert(key, value)) {
         throw new FileFormatError({
