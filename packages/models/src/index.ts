@@ -71,7 +71,7 @@ export { addSameShape, addScaled, fastFlaggedMatMul, isRecordingGradients } from
 export { variableGradsLean } from './layers/lean-grads.js';
 export { ropeInverseFrequencies } from './layers/rope.js';
 export { KVCache } from './cache/kv-cache.js';
-export type { CausalLM, ForwardOptions, LinearSlot } from './architectures/causal-lm.js';
+export type { CausalLM, ForwardOptions, LinearModulesOptions, LinearSlot } from './architectures/causal-lm.js';
 export { DecoderModel, type DecoderBlock, type DecoderParts } from './architectures/decoder-model.js';
 export { createCausalLM, type CreateCausalLMOptions } from './architectures/registry.js';
 export { WeightReader, type LinearFactory, type LinearRequest } from './architectures/weight-reader.js';

@@ -24,6 +24,7 @@ export {
   withLoraConfig,
   type LoraConfig,
   type LoraConfigOptions,
+  type LoraBias,
   type InitLoraWeights,
   type ParseLoraConfigOptions,
   type WarningHandler,
@@ -55,5 +56,6 @@ export {
   parseAdapterTensorKey,
   type AdapterTensorKind,
 } from './io/format.js';
-export { adapterStateDict, serializeAdapterWeights, saveAdapterFiles } from './io/save.js';
-export { readAdapterConfig, loadAdapterWeights } from './io/load.js';
+export { adapterStateDict, serializeAdapterWeights, saveAdapterFiles, type AdapterStateOptions } from './io/save.js';
+export { readAdapterConfig, loadAdapterWeights, type LoadAdapterWeightsOptions } from './io/load.js';
+export { BiasLinear } from './layers/trainable-bias.js';

@@ -1,9 +1,10 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FileFormatError } from '@lora/core';
+import { FileFormatError, LoraError } from '@lora/core';
 import { type CausalLM, SAFETENSORS_WEIGHTS_NAME, type TensorToWrite, openWeights, writeSafetensors } from '@lora/models';
 import * as tf from '@tensorflow/tfjs';
 import { writeTextAtomic } from './io/save.js';
+import { LoraLinear } from './layers/lora-linear.js';
 
 /** Options of {@link saveMergedModel}. */
 export interface SaveMergedOptions {
@@ -15,8 +16,9 @@ export interface SaveMergedOptions {
  * Saves `model` as a full-precision Hugging Face checkpoint (`config.json` + `model.safetensors`)
  * in `outDir`: every linear module is written as its effective dense weight (a LoRA layer's
  * base plus its active adapter, or the merged weight after `mergeAndUnload`; an NF4 base
- * dequantized) in F32 `[out, in]`; every other tensor (embeddings, norms, biases) is copied from
- * `baseDir` unchanged. Quantization state keys and `quantization_config` are dropped.
+ * dequantized) in F32 `[out, in]` with its current bias (trained with PEFT `bias`); every other
+ * tensor (embeddings, norms) is copied from `baseDir` unchanged. An adapter on a tied `lm_head`
+ * cannot be saved this way (the head shares the embedding's table) and is refused. Quantization state keys and `quantization_config` are dropped.
  *
  * @example
  * ```ts
@@ -37,6 +39,12 @@ export async function saveMergedModel(model: CausalLM, outDir: string, options: 
     });
   }
   delete configJson.quantization_config;
+  const head = model.linearModules({ includeTiedHead: true }).find((s) => s.path === 'lm_head');
+  if (model.config.tieWordEmbeddings && head !== undefined && head.get() instanceof LoraLinear) {
+    throw new LoraError(
+      'the model has `tie_word_embeddings=True` and an adapter on `lm_head`, which shares its weight with `model.embed_tokens`: a merged checkpoint cannot hold the adapted head without untying the embeddings. Load the base with `tie_word_embeddings: false` (lm_head a copy of embed_tokens) to merge, or keep the adapter separate.',
+    );
+  }
   const tensors: Record<string, TensorToWrite> = {};
   const linearPaths: string[] = [];
   for (const s of model.linearModules()) {
@@ -49,6 +57,11 @@ export async function saveMergedModel(model: CausalLM, outDir: string, options: 
     transposed.dispose();
     tensors[`${s.path}.weight`] = { dtype: 'F32', shape: [module.outFeatures, module.inFeatures], data };
     linearPaths.push(`${s.path}.weight`);
+    if (module.bias !== undefined) {
+      // Biases trained with the adapter (PEFT `bias`) are the model's own: write their current values.
+      tensors[`${s.path}.bias`] = { dtype: 'F32', shape: [module.outFeatures], data: (await module.bias.data()) as Float32Array };
+      linearPaths.push(`${s.path}.bias`);
+    }
   }
   const weights = await openWeights(options.baseDir);
   try {

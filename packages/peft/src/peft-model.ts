@@ -1,8 +1,9 @@
-import { InvalidArgumentError } from '@lora/core';
-import type { CausalLM, ForwardOptions, KVCache, LinearSlot, ModelConfig } from '@lora/models';
+import { InvalidArgumentError, LoraError } from '@lora/core';
+import type { CausalLM, ForwardOptions, KVCache, LinearModulesOptions, LinearSlot, ModelConfig } from '@lora/models';
 import type * as tf from '@tensorflow/tfjs';
 import type { LoraConfig, WarningHandler } from './config/lora-config.js';
 import { injectAdapter, loraLayers } from './inject/apply-lora.js';
+import { checkOneBiasAdapter, prepareBiases } from './inject/bias.js';
 import type { LoraLinear } from './layers/lora-linear.js';
 import { loadAdapterWeights, readAdapterConfig } from './io/load.js';
 import { saveAdapterFiles } from './io/save.js';
@@ -92,8 +93,8 @@ export class PeftModel implements CausalLM {
     return this.baseModel.makeCache();
   }
 
-  linearModules(): LinearSlot[] {
-    return this.baseModel.linearModules();
+  linearModules(options?: LinearModulesOptions): LinearSlot[] {
+    return this.baseModel.linearModules(options);
   }
 
   /** Variables of the active adapter where it is trainable (the base stays frozen). */
@@ -129,7 +130,9 @@ export class PeftModel implements CausalLM {
         argument: 'adapterName',
         message: `adapter "${adapterName}" already exists; delete it first or pick another name.`,
       });
+    checkOneBiasAdapter(this.configs.values(), config);
     const { config: resolved } = injectAdapter(this.baseModel, config, { ...options, adapterName, trainable: !config.inferenceMode });
+    prepareBiases(this.baseModel, config.bias, !config.inferenceMode);
     this.configs.set(adapterName, resolved);
     this.refreshLayers();
   }
@@ -143,6 +146,7 @@ export class PeftModel implements CausalLM {
         message: `adapter "${adapterName}" already exists; delete it first or pick another name.`,
       });
     const config = await readAdapterConfig(dir, options.onWarning === undefined ? {} : { onWarning: options.onWarning });
+    checkOneBiasAdapter(this.configs.values(), config);
     const trainable = options.isTrainable ?? false;
     // Weights come from the file: initialise with B = 0 (any init; pissa/olora need no SVD here).
     const { layers, config: resolved } = injectAdapter(
@@ -151,7 +155,7 @@ export class PeftModel implements CausalLM {
       { adapterName, trainable, ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }) },
     );
     try {
-      await loadAdapterWeights(dir, layers, adapterName);
+      await loadAdapterWeights(dir, layers, adapterName, { model: this.baseModel, config, trainable });
     } catch (error) {
       for (const layer of layers.values()) layer.deleteAdapter(adapterName);
       throw error;
@@ -187,7 +191,13 @@ export class PeftModel implements CausalLM {
    * const baseLogits = peft.disableAdapter(() => peft.forward(ids));
    * ```
    */
-  disableAdapter<T>(fn: () => T): T {
+  disableAdapter<T>(fn: () => T, options: { onWarning?: WarningHandler } = {}): T {
+    const bias = this.configs.get(this.active)?.bias ?? 'none';
+    if (bias !== 'none') {
+      (options.onWarning ?? console.warn)(
+        `Careful, disabling adapter layers with bias configured to be '${bias}' does not produce the same output as the base model would without adaption.`,
+      );
+    }
     const layers = [...this.loraLayers().values()];
     const set = (v: boolean) => {
       for (const layer of layers) layer.disabled = v;
@@ -212,6 +222,14 @@ export class PeftModel implements CausalLM {
    * Asynchronous (see {@link LoraLinear.merge}): await it before the next forward.
    */
   async merge(options: { safe?: boolean; onWarning?: WarningHandler } = {}): Promise<void> {
+    const head = this.loraLayers().get('lm_head');
+    if (this.config.tieWordEmbeddings && head !== undefined && head.activeAdapters().length > 0) {
+      // PEFT warns (`_check_merge_allowed`) and then writes the head's delta into the table it
+      // shares with embed_tokens, changing the input embedding too; refuse instead.
+      throw new LoraError(
+        "Model with `tie_word_embeddings=True` and the tied_target_modules=['lm_head'] are part of the adapter: merging would write the adapter into the weight lm_head shares with model.embed_tokens (PEFT does, changing the input embedding as well). Load the base with `tie_word_embeddings: false` (lm_head a copy of embed_tokens) to merge, or keep the adapter unmerged.",
+      );
+    }
     const onWarning = onceEach(options.onWarning);
     for (const layer of this.loraLayers().values()) await layer.merge(layer.activeAdapters(), { ...options, onWarning });
   }
@@ -237,7 +255,7 @@ export class PeftModel implements CausalLM {
 
   /** Puts the base layers back (without merging) and frees every adapter; returns the base model. */
   unload(): CausalLM {
-    for (const s of this.baseModel.linearModules()) {
+    for (const s of this.baseModel.linearModules({ includeTiedHead: true })) {
       const m = s.get() as LinearLike | LoraLinear;
       if ('unload' in m && typeof m.unload === 'function') s.set(m.unload());
     }
@@ -245,9 +263,16 @@ export class PeftModel implements CausalLM {
     return this.baseModel;
   }
 
-  /** Saves an adapter (default: the active one) as a PEFT folder. */
-  async saveAdapter(dir: string, adapterName: string = this.active): Promise<void> {
-    await saveAdapterFiles(dir, this.loraLayers(), this.peftConfig(adapterName), adapterName);
+  /**
+   * Saves an adapter (default: the active one) as a PEFT folder, with the trained biases (`bias`)
+   * and the base weights of an adapted `lm_head` / `embed_tokens` that PEFT saves too (it warns
+   * then, as PEFT does).
+   */
+  async saveAdapter(dir: string, adapterName: string = this.active, options: { onWarning?: WarningHandler } = {}): Promise<void> {
+    await saveAdapterFiles(dir, this.loraLayers(), this.peftConfig(adapterName), adapterName, {
+      model: this.baseModel,
+      ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
+    });
   }
 
   dispose(): void {
@@ -292,6 +317,7 @@ export function getPeftModel(model: CausalLM, config: LoraConfig, options: AddAd
     ...(options.seed === undefined ? {} : { seed: options.seed }),
     ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
   });
+  prepareBiases(model, config.bias, !config.inferenceMode);
   const peft = new PeftModel(model, adapterName, resolved);
   peft.setAdapter(adapterName);
   return peft;
@@ -321,7 +347,7 @@ export async function loadPeftModel(model: CausalLM, dir: string, options: LoadA
   );
   const peft = new PeftModel(model, adapterName, { ...resolved, initLoraWeights: config.initLoraWeights, inferenceMode: !trainable });
   try {
-    await loadAdapterWeights(dir, layers, adapterName);
+    await loadAdapterWeights(dir, layers, adapterName, { model, config, trainable });
   } catch (error) {
     peft.unload(); // leave `model` as it was
     throw error;

@@ -19,7 +19,7 @@ export function namedParameters(model: CausalLM): Map<string, tf.Variable> {
     out.set(key, v);
   };
   const seen = new Set<tf.Variable>();
-  for (const slot of model.linearModules()) {
+  for (const slot of model.linearModules({ includeTiedHead: true })) {
     slot
       .get()
       .trainableVariables()

@@ -17,6 +17,16 @@ export interface ForwardOptions {
   logitsToKeep?: number;
 }
 
+/** Options of {@link CausalLM.linearModules}. */
+export interface LinearModulesOptions {
+  /**
+   * Also list `lm_head` when it shares its weight with the input embedding (default false: a tied
+   * head is not a separate module for quantization or full fine-tuning). Adapters use it: PEFT can
+   * target `lm_head` of a tied model, adapting the output side only.
+   */
+  readonly includeTiedHead?: boolean;
+}
+
 /** One replaceable linear module of a model, addressed by its Hugging Face path. */
 export interface LinearSlot {
   /** Module path as in the checkpoint, e.g. `model.layers.0.self_attn.q_proj`. */
@@ -37,8 +47,11 @@ export interface CausalLM {
   forward(inputIds: tf.Tensor2D, options?: ForwardOptions): tf.Tensor3D;
   /** An empty KV cache laid out for this model. */
   makeCache(): KVCache;
-  /** Every linear module (attention and MLP projections, and `lm_head` unless tied), in model order. */
-  linearModules(): LinearSlot[];
+  /**
+   * Every linear module (attention and MLP projections, and `lm_head` unless tied — or also when
+   * tied with `includeTiedHead`), in model order.
+   */
+  linearModules(options?: LinearModulesOptions): LinearSlot[];
   /** Trainable variables of the model and any modules put in place. */
   trainableVariables(): tf.Variable[];
   /** Frees every tensor the model owns. */

@@ -6,7 +6,7 @@ import type { Embedding } from '../layers/embedding.js';
 import type { LinearLike } from '../layers/linear.js';
 import type { RMSNorm } from '../layers/rms-norm.js';
 import { isRecordingGradients } from '../layers/tape.js';
-import { type CausalLM, type ForwardOptions, type LinearSlot, slot } from './causal-lm.js';
+import { type CausalLM, type ForwardOptions, type LinearModulesOptions, type LinearSlot, slot } from './causal-lm.js';
 
 /** A decoder block whose modules follow the HF names `self_attn.{q,k,v,o}_proj` and `mlp.{gate,up,down}_proj`. */
 export interface DecoderBlock {
@@ -82,7 +82,7 @@ export class DecoderModel implements CausalLM {
     return new KVCache(this.config.numHiddenLayers);
   }
 
-  linearModules(): LinearSlot[] {
+  linearModules(options: LinearModulesOptions = {}): LinearSlot[] {
     const slots: LinearSlot[] = [];
     this.parts.layers.forEach((layer, i) => {
       const p = `model.layers.${i}`;
@@ -92,12 +92,13 @@ export class DecoderModel implements CausalLM {
       slots.push(slot(layer.mlp, 'gateProj', `${p}.mlp.gate_proj`), slot(layer.mlp, 'upProj', `${p}.mlp.up_proj`));
       slots.push(slot(layer.mlp, 'downProj', `${p}.mlp.down_proj`));
     });
-    if (!this.config.tieWordEmbeddings) slots.push(slot(this.head, 'lmHead', 'lm_head'));
+    if (!this.config.tieWordEmbeddings || options.includeTiedHead === true) slots.push(slot(this.head, 'lmHead', 'lm_head'));
     return slots;
   }
 
   trainableVariables(): tf.Variable[] {
-    return this.linearModules().flatMap((s) => s.get().trainableVariables());
+    // A tied head can carry an adapter (PEFT targets `lm_head` on tied models too).
+    return this.linearModules({ includeTiedHead: true }).flatMap((s) => s.get().trainableVariables());
   }
 
   dispose(): void {

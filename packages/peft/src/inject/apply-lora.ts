@@ -2,7 +2,7 @@ import { InvalidArgumentError, LoraError, Rng } from '@lora/core';
 import type { CausalLM, LinearLike, LinearSlot } from '@lora/models';
 import { type LoraConfig, withLoraConfig } from '../config/lora-config.js';
 import { LoraLinear } from '../layers/lora-linear.js';
-import { isTargetModule, patternValue, resolveTargetModules } from './target-modules.js';
+import { TIED_EMBEDDING_WARNING, isTargetModule, patternValue, resolveTargetModules, targetsEmbeddingLayer } from './target-modules.js';
 
 /** Options of {@link injectAdapter}. */
 export interface InjectOptions {
@@ -41,7 +41,7 @@ const DISPATCHERS: readonly Dispatcher[] = [
 
 /** The module paths a config selects in `model`, and the config with `targetModules` resolved as PEFT saves it. */
 export function selectTargets(model: CausalLM, config: LoraConfig): { slots: LinearSlot[]; config: LoraConfig } {
-  const slots = model.linearModules();
+  const slots = model.linearModules({ includeTiedHead: true });
   const targets = resolveTargetModules(
     config,
     model.config.modelType,
@@ -83,6 +83,10 @@ export function injectAdapter(
   options: InjectOptions,
 ): { layers: Map<string, LoraLinear>; config: LoraConfig } {
   const { slots, config: resolved } = selectTargets(model, config);
+  if (model.config.tieWordEmbeddings && targetsEmbeddingLayer(config.targetModules)) {
+    // PEFT warns and adapts the head alone; the shared table stays the base's (see PeftModel.merge).
+    (options.onWarning ?? console.warn)(TIED_EMBEDDING_WARNING);
+  }
   const rng = new Rng(options.seed ?? 0);
   const layers = new Map<string, LoraLinear>();
   for (const s of slots) {
@@ -115,7 +119,7 @@ export function injectAdapter(
 /** Every {@link LoraLinear} currently in `model`, by module path. */
 export function loraLayers(model: CausalLM): Map<string, LoraLinear> {
   const out = new Map<string, LoraLinear>();
-  for (const s of model.linearModules()) {
+  for (const s of model.linearModules({ includeTiedHead: true })) {
     const m = s.get();
     if (m instanceof LoraLinear) out.set(s.path, m);
   }

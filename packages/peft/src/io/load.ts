@@ -1,10 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AssetNotFoundError, FileFormatError } from '@lora/core';
-import { type HostTensor, SafetensorsReader } from '@lora/models';
+import { type CausalLM, type HostTensor, Linear, SafetensorsReader } from '@lora/models';
+import * as tf from '@tensorflow/tfjs';
 import { type LoraConfig, type ParseLoraConfigOptions, parseLoraConfig } from '../config/lora-config.js';
+import { prepareBiases } from '../inject/bias.js';
+import { EMBEDDING_LAYER_NAMES } from '../inject/target-modules.js';
 import type { LoraLinear } from '../layers/lora-linear.js';
-import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, adapterTensorKey, parseAdapterTensorKey } from './format.js';
+import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, type AdapterTensorKind, adapterTensorKey, parseAdapterTensorKey } from './format.js';
 
 /** Reads and validates `<dir>/adapter_config.json`. */
 export async function readAdapterConfig(dir: string, options: ParseLoraConfigOptions = {}): Promise<LoraConfig> {
@@ -20,15 +23,40 @@ export async function readAdapterConfig(dir: string, options: ParseLoraConfigOpt
   return parseLoraConfig(text, { file }, options);
 }
 
+/** Options of {@link loadAdapterWeights}. */
+export interface LoadAdapterWeightsOptions {
+  /**
+   * The model the layers live in, needed for the tensors PEFT saves beside the LoRA factors: base
+   * biases trained with `bias` (loaded into the model, as PEFT does) and the base weights of an
+   * adapted `embed_tokens` / `lm_head`.
+   */
+  readonly model?: CausalLM;
+  /** The adapter's config (its `bias` says which bias keys must be present). */
+  readonly config?: LoraConfig;
+  /** Whether loaded biases are trainable (default false). */
+  readonly trainable?: boolean;
+}
+
 /**
  * Loads `<dir>/adapter_model.safetensors` into adapter `adapterName` of `layers` (already
  * injected from the same config). Every layer must find its tensors with PEFT's shapes; keys for
  * modules the model lacks, or for tensors this package does not know, are errors naming the key.
+ * With `options.model`, trained biases are loaded into the model and saved embedding base weights
+ * are checked against (or, for an untied dense head, loaded into) the base layer, as PEFT loads them.
  */
-export async function loadAdapterWeights(dir: string, layers: ReadonlyMap<string, LoraLinear>, adapterName: string): Promise<void> {
+export async function loadAdapterWeights(
+  dir: string,
+  layers: ReadonlyMap<string, LoraLinear>,
+  adapterName: string,
+  options: LoadAdapterWeightsOptions = {},
+): Promise<void> {
   const file = join(dir, ADAPTER_WEIGHTS_NAME);
   const reader = await SafetensorsReader.open(file);
+  const { model, config } = options;
+  const bias = config?.bias ?? 'none';
+  const biases = model === undefined ? [] : prepareBiases(model, bias, options.trainable ?? false);
   try {
+    const extra: { key: string; path: string; kind: AdapterTensorKind }[] = [];
     for (const key of reader.keys()) {
       const parsed = parseAdapterTensorKey(key);
       if (parsed === undefined) {
@@ -36,47 +64,122 @@ export async function loadAdapterWeights(dir: string, layers: ReadonlyMap<string
           file,
           field: key,
           message:
-            'not a LoRA tensor (expected base_model.model.<module>.lora_A.weight, .lora_B.weight or .lora_magnitude_vector); bias and modules_to_save tensors are not supported.',
+            'not a LoRA tensor (expected base_model.model.<module>.lora_A.weight, .lora_B.weight, .lora_magnitude_vector, .base_layer.bias / .bias with `bias`, or .base_layer.weight of an adapted embed_tokens / lm_head); modules_to_save tensors are not supported.',
         });
       }
-      const layer = layers.get(parsed.modulePath);
-      if (layer === undefined || (parsed.kind === 'lora_magnitude_vector' && layer.weights(adapterName).magnitude === undefined)) {
+      const { modulePath, kind } = parsed;
+      if (kind === 'base_layer.bias' || kind === 'bias' || kind === 'base_layer.weight') {
+        extra.push({ key, path: modulePath, kind });
+        continue;
+      }
+      const layer = layers.get(modulePath);
+      if (
+        layer === undefined ||
+        kind === 'lora_embedding_A' ||
+        kind === 'lora_embedding_B' ||
+        (kind === 'lora_magnitude_vector' && layer.weights(adapterName).magnitude === undefined)
+      ) {
         throw new FileFormatError({
           file,
           field: key,
-          message: `the adapter config does not target module ${parsed.modulePath} with this tensor (targeted: ${[...layers.keys()].join(', ')}).`,
+          message: `the adapter config does not target module ${modulePath} with this tensor (targeted: ${[...layers.keys()].join(', ')}).`,
         });
       }
     }
+    const readChecked = async (key: string, shape: number[], what: string): Promise<HostTensor> => {
+      if (!reader.has(key)) throw new FileFormatError({ file, field: key, message: `missing tensor for ${what}.` });
+      const found = reader.shape(key);
+      if (found.length !== shape.length || found.some((d, i) => d !== shape[i])) {
+        throw new FileFormatError({
+          file,
+          field: key,
+          message: `shape [${found.join(', ')}] does not match the model: expected [${shape.join(', ')}] (${what}). Was the adapter trained on another base model?`,
+        });
+      }
+      const tensor = await reader.get(key);
+      if (tensor.dtype !== 'float32')
+        throw new FileFormatError({ file, field: key, message: `dtype ${tensor.dtype}: expected a floating-point tensor.` });
+      return tensor;
+    };
     for (const [path, layer] of layers) {
       const { r } = layer.rank(adapterName);
       const dora = layer.weights(adapterName).magnitude !== undefined;
-      const read = async (kind: 'lora_A' | 'lora_B' | 'lora_magnitude_vector', shape: number[]): Promise<HostTensor> => {
-        const key = adapterTensorKey(path, kind);
-        if (!reader.has(key)) throw new FileFormatError({ file, field: key, message: `missing tensor for targeted module ${path}.` });
-        const found = reader.shape(key);
-        if (found.length !== shape.length || found.some((d, i) => d !== shape[i])) {
-          throw new FileFormatError({
-            file,
-            field: key,
-            message: `shape [${found.join(', ')}] does not match the model: expected [${shape.join(', ')}] (r = ${r}, in = ${layer.inFeatures}, out = ${layer.outFeatures}). Was the adapter trained on another base model?`,
-          });
-        }
-        const tensor = await reader.get(key);
-        if (tensor.dtype !== 'float32')
-          throw new FileFormatError({ file, field: key, message: `dtype ${tensor.dtype}: expected a floating-point tensor.` });
-        return tensor;
-      };
-      const a = await read('lora_A', [r, layer.inFeatures]);
-      const b = await read('lora_B', [layer.outFeatures, r]);
-      const m = dora ? await read('lora_magnitude_vector', [layer.outFeatures]) : undefined;
+      const what = `targeted module ${path}, r = ${r}, in = ${layer.inFeatures}, out = ${layer.outFeatures}`;
+      const a = await readChecked(adapterTensorKey(path, 'lora_A'), [r, layer.inFeatures], what);
+      const b = await readChecked(adapterTensorKey(path, 'lora_B'), [layer.outFeatures, r], what);
+      const m = dora ? await readChecked(adapterTensorKey(path, 'lora_magnitude_vector'), [layer.outFeatures], what) : undefined;
       layer.assignFromTorch(adapterName, {
         a: a.data as Float32Array,
         b: b.data as Float32Array,
         ...(m === undefined ? {} : { magnitude: m.data as Float32Array }),
       });
     }
+    // Trained biases: every one the config's `bias` saves must be there (PEFT loads them into the model).
+    const biasValues: [tf.Variable<tf.Rank.R1>, Float32Array][] = [];
+    for (const { path, kind, variable } of biases) {
+      const key = adapterTensorKey(path, kind);
+      const t = await readChecked(key, [variable.shape[0]], `bias of ${path} (\`bias\` "${bias}")`);
+      biasValues.push([variable, t.data as Float32Array]);
+    }
+    for (const { key, path, kind } of extra) {
+      if (kind === 'base_layer.weight') {
+        const layer = layers.get(path);
+        if (layer === undefined || !EMBEDDING_LAYER_NAMES.includes(path.split('.').at(-1) as string)) {
+          throw new FileFormatError({
+            file,
+            field: key,
+            message: `a base weight is only expected for an adapted embed_tokens / lm_head (adapted: ${[...layers.keys()].join(', ')}).`,
+          });
+        }
+        const t = await readChecked(key, [layer.outFeatures, layer.inFeatures], `base weight of ${path}`);
+        await loadEmbeddingBase(layer, path, t.data as Float32Array, model?.config.tieWordEmbeddings === true, { file, key });
+        continue;
+      }
+      if (!biases.some((x) => adapterTensorKey(x.path, x.kind) === key)) {
+        throw new FileFormatError({
+          file,
+          field: key,
+          message: `a bias tensor, but the adapter config has \`bias\` "${bias}"${model === undefined ? ' (or no model was given to load it into)' : ''} and the model has no bias trained under this key.`,
+        });
+      }
+    }
+    tf.tidy(() => {
+      for (const [variable, data] of biasValues) variable.assign(tf.tensor1d(data));
+    });
   } finally {
     await reader.close();
   }
+}
+
+/**
+ * The base weight PEFT saved with an adapted `embed_tokens` / `lm_head` (torch `[out, in]`). PEFT
+ * loads it into the base layer. Equal to ours (the usual case): nothing to do. Different: an untied
+ * dense head takes it, as in PEFT; a tied head would change the shared input embedding too, which
+ * is refused with an error rather than silently ignored.
+ */
+async function loadEmbeddingBase(
+  layer: LoraLinear,
+  path: string,
+  torchWeight: Float32Array,
+  tied: boolean,
+  where: { file: string; key: string },
+): Promise<void> {
+  const [inF, outF] = [layer.inFeatures, layer.outFeatures];
+  const ours = layer.base.denseWeight();
+  const current = (await ours.data()) as Float32Array;
+  ours.dispose();
+  let same = true;
+  for (let i = 0; i < inF && same; i++) for (let o = 0; o < outF; o++) if (current[i * outF + o] !== torchWeight[o * inF + i]) same = false;
+  if (same) return;
+  if (!tied && layer.base instanceof Linear) {
+    layer.setBaseWeight(tf.tidy(() => tf.transpose(tf.tensor2d(torchWeight, [outF, inF])) as tf.Tensor2D));
+    return;
+  }
+  throw new FileFormatError({
+    file: where.file,
+    field: where.key,
+    message: tied
+      ? `the base weight saved for ${path} differs from the model's, and ${path} shares its weight with the input embedding (tie_word_embeddings): PEFT would overwrite both. Load the adapter on the base model it was trained from.`
+      : `the base weight saved for ${path} differs from the model's, whose base layer (${layer.base.constructor.name}) cannot take a dense weight. Load the adapter on the base model it was trained from.`,
+  });
 }

@@ -1,0 +1,147 @@
+// PEFT `bias` training and LoRA on lm_head beyond the golden files (parity-features.test.ts):
+// which variables train, gradients, PEFT's errors and warnings, base weights that differ.
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Linear, SafetensorsReader, loadModel, serializeSafetensors } from '@lora/models';
+import { expectTensorsClose, setupTestBackend } from '@lora/models/test';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loraConfig } from './config/lora-config.js';
+import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from './io/format.js';
+import type { LoraLinear } from './layers/lora-linear.js';
+import { BiasLinear } from './layers/trainable-bias.js';
+import { getPeftModel, loadPeftModel } from './peft-model.js';
+
+const FIXTURES = join(import.meta.dirname, '../../../fixtures');
+const BIAS_BASE = join(FIXTURES, 'peft/features/tiny-llama-bias');
+let tmp = '';
+
+beforeAll(async () => {
+  await setupTestBackend();
+  tmp = await mkdtemp(join(tmpdir(), 'lora-peft-features-'));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+const ids = () => tf.tensor2d([1, 5, 9, 33, 2, 17, 40, 63], [1, 8], 'int32');
+
+describe('bias training (PEFT `bias`)', () => {
+  it('"lora_only" trains the biases of adapted modules, "all" every bias; gradients reach them', async () => {
+    const { model } = await loadModel(BIAS_BASE);
+    const peft = getPeftModel(model, loraConfig({ r: 2, targetModules: ['q_proj'], bias: 'lora_only' }));
+    // 2 layers × (lora_A, lora_B, q_proj bias)
+    expect(peft.trainableVariables()).toHaveLength(6);
+    peft.dispose();
+
+    const { model: m2 } = await loadModel(BIAS_BASE);
+    const all = getPeftModel(m2, loraConfig({ r: 2, targetModules: ['q_proj'], bias: 'all' }));
+    // 2 layers × (lora_A, lora_B, 7 biases)
+    expect(all.trainableVariables()).toHaveLength(18);
+    expect(all.linearModules().filter((s) => s.get() instanceof BiasLinear)).toHaveLength(12);
+    const x = ids();
+    const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(all.forward(x))) as tf.Scalar, all.trainableVariables());
+    const norms = await Promise.all(Object.values(grads).map(async (g) => (await tf.norm(g).data())[0] as number));
+    expect(norms.filter((n) => n > 0)).toHaveLength(16); // 14 biases + 2 lora_B (B = 0 at init: lora_A gets none)
+    tf.dispose([value, x, ...Object.values(grads)]);
+
+    const warnings: string[] = [];
+    all.disableAdapter(() => undefined, { onWarning: (m) => warnings.push(m) });
+    expect(warnings).toEqual([
+      "Careful, disabling adapter layers with bias configured to be 'all' does not produce the same output as the base model would without adaption.",
+    ]);
+    expect(() => all.addAdapter('second', loraConfig({ targetModules: ['v_proj'], bias: 'lora_only' }))).toThrow(
+      "LoraModel supports only 1 adapter with bias. When using multiple adapters, set bias to 'none' for all adapters.",
+    );
+    // Unloading keeps the trained biases in the base (PEFT changes them in place) and leaves plain Linears.
+    const q = all.linearModules()[0]?.get() as BiasLinear | LoraLinear;
+    const bias = q.bias as tf.Tensor1D;
+    tf.tidy(() => (bias as unknown as tf.Variable).assign(tf.onesLike(bias)));
+    const base = all.unload();
+    const slots = base.linearModules();
+    expect(slots.every((s) => s.get() instanceof Linear)).toBe(true);
+    const first = slots[0]?.get().bias as tf.Tensor1D;
+    expect(Array.from(await first.data())).toEqual(Array(32).fill(1));
+    base.dispose();
+  });
+
+  it('a saved bias adapter needs every bias key; a bias key without `bias` is refused', async () => {
+    const dir = join(FIXTURES, 'peft/features/llama-bias-all');
+    const broken = join(tmp, 'missing-bias');
+    await mkdir(broken, { recursive: true });
+    await copyFile(join(dir, ADAPTER_CONFIG_NAME), join(broken, ADAPTER_CONFIG_NAME));
+    const reader = await SafetensorsReader.open(join(dir, ADAPTER_WEIGHTS_NAME));
+    const tensors: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
+    for (const key of reader.keys()) {
+      if (key.endsWith('layers.1.mlp.up_proj.bias')) continue;
+      const t = await reader.get(key);
+      tensors[key] = { dtype: 'F32', shape: [...reader.shape(key)], data: t.data as Float32Array };
+    }
+    await reader.close();
+    await writeFile(join(broken, ADAPTER_WEIGHTS_NAME), serializeSafetensors(tensors, { metadata: { format: 'pt' } }));
+    const { model } = await loadModel(BIAS_BASE);
+    await expect(loadPeftModel(model, broken)).rejects.toThrow(/layers\.1\.mlp\.up_proj\.bias.*missing tensor for bias/);
+    // `model` is left as it was: no wrappers.
+    expect(model.linearModules().every((s) => s.get() instanceof Linear)).toBe(true);
+
+    const config = JSON.parse(await readFile(join(dir, ADAPTER_CONFIG_NAME), 'utf8')) as Record<string, unknown>;
+    await writeFile(join(broken, ADAPTER_CONFIG_NAME), JSON.stringify({ ...config, bias: 'none' }));
+    await expect(loadPeftModel(model, broken)).rejects.toThrow(/a bias tensor, but the adapter config has `bias` "none"/);
+    model.dispose();
+  });
+});
+
+describe('LoRA on lm_head', () => {
+  it('a saved base weight that differs is loaded into an untied head (as PEFT) and refused for a tied one', async () => {
+    for (const [name, base, tied] of [
+      ['llama-lm-head', 'tiny-llama', false],
+      ['qwen3-lm-head-tied', 'tiny-qwen3', true],
+    ] as const) {
+      const dir = join(FIXTURES, 'peft/features', name);
+      const changed = join(tmp, `${name}-changed`);
+      await mkdir(changed, { recursive: true });
+      await copyFile(join(dir, ADAPTER_CONFIG_NAME), join(changed, ADAPTER_CONFIG_NAME));
+      const reader = await SafetensorsReader.open(join(dir, ADAPTER_WEIGHTS_NAME));
+      const tensors: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
+      for (const key of reader.keys()) {
+        const data = (await reader.get(key)).data as Float32Array;
+        tensors[key] = {
+          dtype: 'F32',
+          shape: [...reader.shape(key)],
+          data: key.endsWith('lm_head.base_layer.weight') ? data.map((v) => v * 2) : data,
+        };
+      }
+      await reader.close();
+      await writeFile(join(changed, ADAPTER_WEIGHTS_NAME), serializeSafetensors(tensors, { metadata: { format: 'pt' } }));
+      const { model } = await loadModel(join(FIXTURES, base));
+      if (tied) {
+        await expect(loadPeftModel(model, changed, { onWarning: () => {} })).rejects.toThrow(
+          /base weight saved for lm_head differs .* shares its weight with the input embedding/,
+        );
+        model.dispose();
+        continue;
+      }
+      const x = ids();
+      const before = model.forward(x);
+      const peft = await loadPeftModel(model, changed, { onWarning: () => {} });
+      // The head's base weight doubled: with the adapter disabled, logits are exactly twice the base's.
+      const disabled = peft.disableAdapter(() => peft.forward(x));
+      const doubled = tf.mul(before, 2);
+      await expectTensorsClose(disabled, Array.from(await doubled.data()), { rtol: 1e-5, atol: 1e-5 });
+      doubled.dispose();
+      tf.dispose([x, before, disabled]);
+      peft.dispose();
+    }
+  });
+
+  it('trains the adapter of a tied head (its variables are the model’s trainable variables)', async () => {
+    const { model } = await loadModel(join(FIXTURES, 'tiny-qwen3'));
+    const warnings: string[] = [];
+    const peft = getPeftModel(model, loraConfig({ r: 2, targetModules: ['lm_head'] }), { onWarning: (m) => warnings.push(m) });
+    expect(warnings[0]).toMatch(/^Model has `tie_word_embeddings=True` and a tied layer is part of the adapter/);
+    expect(peft.trainableVariables()).toHaveLength(2);
+    expect(model.linearModules().map((s) => s.path)).not.toContain('lm_head');
+    peft.dispose();
+  });
+});
