@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '@lora/core';
-import type { CausalLM, ForwardOptions, KVCache, LinearSlot, ModelConfig } from '@lora/models';
+import type { CausalLM, EmbeddingSlot, ForwardOptions, KVCache, LinearSlot, ModelConfig } from '@lora/models';
 import type * as tf from '@tensorflow/tfjs';
 import type { LoraConfig, WarningHandler } from './config/lora-config.js';
 import { injectAdapter, loraLayers } from './inject/apply-lora.js';
@@ -94,6 +94,14 @@ export class PeftModel implements CausalLM {
 
   linearModules(): LinearSlot[] {
     return this.baseModel.linearModules();
+  }
+
+  embeddingModule(): EmbeddingSlot {
+    return this.baseModel.embeddingModule();
+  }
+
+  lmHeadModule(): LinearSlot {
+    return this.baseModel.lmHeadModule();
   }
 
   /** Variables of the active adapter where it is trainable (the base stays frozen). */
