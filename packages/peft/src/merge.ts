@@ -39,8 +39,7 @@ export async function saveMergedModel(model: CausalLM, outDir: string, options: 
     });
   }
   delete configJson.quantization_config;
-  const head = model.linearModules({ includeTiedHead: true }).find((s) => s.path === 'lm_head');
-  if (model.config.tieWordEmbeddings && head !== undefined && head.get() instanceof LoraLinear) {
+  if (model.config.tieWordEmbeddings && model.lmHeadModule().get() instanceof LoraLinear) {
     throw new LoraError(
       'the model has `tie_word_embeddings=True` and an adapter on `lm_head`, which shares its weight with `model.embed_tokens`: a merged checkpoint cannot hold the adapted head without untying the embeddings. Load the base with `tie_word_embeddings: false` (lm_head a copy of embed_tokens) to merge, or keep the adapter separate.',
     );

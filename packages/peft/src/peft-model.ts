@@ -1,8 +1,8 @@
 import { InvalidArgumentError, LoraError } from '@lora/core';
-import type { CausalLM, ForwardOptions, KVCache, LinearModulesOptions, LinearSlot, ModelConfig } from '@lora/models';
+import type { CausalLM, EmbeddingSlot, ForwardOptions, KVCache, LinearSlot, ModelConfig } from '@lora/models';
 import type * as tf from '@tensorflow/tfjs';
 import type { LoraConfig, WarningHandler } from './config/lora-config.js';
-import { injectAdapter, loraLayers } from './inject/apply-lora.js';
+import { adaptableLinearSlots, injectAdapter, loraLayers } from './inject/apply-lora.js';
 import { checkOneBiasAdapter, prepareBiases } from './inject/bias.js';
 import type { LoraLinear } from './layers/lora-linear.js';
 import { loadAdapterWeights, readAdapterConfig } from './io/load.js';
@@ -93,8 +93,16 @@ export class PeftModel implements CausalLM {
     return this.baseModel.makeCache();
   }
 
-  linearModules(options?: LinearModulesOptions): LinearSlot[] {
-    return this.baseModel.linearModules(options);
+  linearModules(): LinearSlot[] {
+    return this.baseModel.linearModules();
+  }
+
+  embeddingModule(): EmbeddingSlot {
+    return this.baseModel.embeddingModule();
+  }
+
+  lmHeadModule(): LinearSlot {
+    return this.baseModel.lmHeadModule();
   }
 
   /** Variables of the active adapter where it is trainable (the base stays frozen). */
@@ -255,7 +263,7 @@ export class PeftModel implements CausalLM {
 
   /** Puts the base layers back (without merging) and frees every adapter; returns the base model. */
   unload(): CausalLM {
-    for (const s of this.baseModel.linearModules({ includeTiedHead: true })) {
+    for (const s of adaptableLinearSlots(this.baseModel)) {
       const m = s.get() as LinearLike | LoraLinear;
       if ('unload' in m && typeof m.unload === 'function') s.set(m.unload());
     }

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { KVCache } from '../cache/kv-cache.js';
 import type { ModelConfig } from '../config/model-config.js';
+import type { EmbeddingLike } from '../layers/embedding.js';
 import type { LinearLike } from '../layers/linear.js';
 
 /** Options of {@link CausalLM.forward}. Integer metadata is passed as host arrays. */
@@ -17,16 +18,6 @@ export interface ForwardOptions {
   logitsToKeep?: number;
 }
 
-/** Options of {@link CausalLM.linearModules}. */
-export interface LinearModulesOptions {
-  /**
-   * Also list `lm_head` when it shares its weight with the input embedding (default false: a tied
-   * head is not a separate module for quantization or full fine-tuning). Adapters use it: PEFT can
-   * target `lm_head` of a tied model, adapting the output side only.
-   */
-  readonly includeTiedHead?: boolean;
-}
-
 /** One replaceable linear module of a model, addressed by its Hugging Face path. */
 export interface LinearSlot {
   /** Module path as in the checkpoint, e.g. `model.layers.0.self_attn.q_proj`. */
@@ -35,6 +26,16 @@ export interface LinearSlot {
   get(): LinearLike;
   /** Puts another module in place (the caller manages the old one's lifetime). */
   set(module: LinearLike): void;
+}
+
+/** The replaceable token embedding of a model (`model.embed_tokens`). */
+export interface EmbeddingSlot {
+  /** Module path as in the checkpoint, `model.embed_tokens`. */
+  readonly path: string;
+  /** The module currently in place. */
+  get(): EmbeddingLike;
+  /** Puts another module in place (the caller manages the old one's lifetime). */
+  set(module: EmbeddingLike): void;
 }
 
 /**
@@ -47,11 +48,16 @@ export interface CausalLM {
   forward(inputIds: tf.Tensor2D, options?: ForwardOptions): tf.Tensor3D;
   /** An empty KV cache laid out for this model. */
   makeCache(): KVCache;
+  /** Every linear module (attention and MLP projections, and `lm_head` unless tied), in model order. */
+  linearModules(): LinearSlot[];
+  /** The token embedding (`model.embed_tokens`). */
+  embeddingModule(): EmbeddingSlot;
   /**
-   * Every linear module (attention and MLP projections, and `lm_head` unless tied — or also when
-   * tied with `includeTiedHead`), in model order.
+   * The output projection (`lm_head`), also when its weight is tied to the embedding (then
+   * {@link CausalLM.linearModules} leaves it out, and a module put in its place must keep the
+   * original weight alive: the embedding reads it).
    */
-  linearModules(options?: LinearModulesOptions): LinearSlot[];
+  lmHeadModule(): LinearSlot;
   /** Trainable variables of the model and any modules put in place. */
   trainableVariables(): tf.Variable[];
   /** Frees every tensor the model owns. */

@@ -39,9 +39,19 @@ const DISPATCHERS: readonly Dispatcher[] = [
   { name: 'LinearLike (Linear from @lora/models, Nf4Linear from @lora/quant)', matches: isLinearLike, wrap: (m) => new LoraLinear(m) },
 ];
 
+/**
+ * The linear modules an adapter can target: {@link CausalLM.linearModules} plus `lm_head` when it
+ * is tied to the embedding (PEFT adapts a tied head too; the wrapper keeps the shared weight alive).
+ */
+export function adaptableLinearSlots(model: CausalLM): LinearSlot[] {
+  const slots = model.linearModules();
+  if (model.config.tieWordEmbeddings) slots.push(model.lmHeadModule());
+  return slots;
+}
+
 /** The module paths a config selects in `model`, and the config with `targetModules` resolved as PEFT saves it. */
 export function selectTargets(model: CausalLM, config: LoraConfig): { slots: LinearSlot[]; config: LoraConfig } {
-  const slots = model.linearModules({ includeTiedHead: true });
+  const slots = adaptableLinearSlots(model);
   const targets = resolveTargetModules(
     config,
     model.config.modelType,
@@ -119,7 +129,7 @@ export function injectAdapter(
 /** Every {@link LoraLinear} currently in `model`, by module path. */
 export function loraLayers(model: CausalLM): Map<string, LoraLinear> {
   const out = new Map<string, LoraLinear>();
-  for (const s of model.linearModules({ includeTiedHead: true })) {
+  for (const s of adaptableLinearSlots(model)) {
     const m = s.get();
     if (m instanceof LoraLinear) out.set(s.path, m);
   }

@@ -4,6 +4,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { LoraBias, LoraConfig } from '../config/lora-config.js';
 import type { AdapterTensorKind } from '../io/format.js';
 import { LoraLinear } from '../layers/lora-linear.js';
+import { adaptableLinearSlots } from './apply-lora.js';
 import { BiasLinear } from '../layers/trainable-bias.js';
 
 /** One base bias an adapter trains: where it lives and the key kind PEFT saves it under. */
@@ -18,7 +19,7 @@ export interface TrainedBias {
 
 /** Every linear slot, a tied `lm_head` included (PEFT sees it as a module). */
 function slots(model: CausalLM): LinearSlot[] {
-  return model.linearModules({ includeTiedHead: true });
+  return adaptableLinearSlots(model);
 }
 
 /**
