@@ -43,7 +43,14 @@ export {
   patternValue,
   resolveTargetModules,
 } from './inject/target-modules.js';
-export { injectAdapter, selectTargets, loraLayers, type InjectOptions } from './inject/apply-lora.js';
+export {
+  injectAdapter,
+  selectTargets,
+  loraLayers,
+  loraEmbedding,
+  adaptableLinearSlots,
+  type InjectOptions,
+} from './inject/apply-lora.js';
 export { PeftModel, getPeftModel, loadPeftModel, type AddAdapterOptions, type LoadAdapterOptions } from './peft-model.js';
 export { saveMergedModel, type SaveMergedOptions } from './merge.js';
 export {
@@ -59,3 +66,4 @@ export {
 export { adapterStateDict, serializeAdapterWeights, saveAdapterFiles, type AdapterStateOptions } from './io/save.js';
 export { readAdapterConfig, loadAdapterWeights, type LoadAdapterWeightsOptions } from './io/load.js';
 export { BiasLinear } from './layers/trainable-bias.js';
+export { LoraEmbedding, type LoraEmbeddingWeights } from './layers/lora-embedding.js';

@@ -47,6 +47,9 @@ const PEFT_CASES: Record<string, LoraConfigOptions> = {
   'llama-bias-lora-only-dora': { r: 4, loraAlpha: 8, targetModules: ['q_proj', 'o_proj', 'up_proj'], bias: 'lora_only', useDora: true },
   'llama-lm-head': { r: 4, loraAlpha: 8, targetModules: ['q_proj', 'lm_head'] },
   'qwen3-lm-head-tied': { r: 4, loraAlpha: 8, targetModules: ['v_proj', 'lm_head'] },
+  'llama-embed': { r: 4, loraAlpha: 8, targetModules: ['embed_tokens', 'q_proj'] },
+  'qwen3-embed-lm-head-tied': { r: 4, loraAlpha: 8, targetModules: ['embed_tokens', 'lm_head'] },
+  'gemma3-embed-tied': { r: 4, loraAlpha: 8, targetModules: ['embed_tokens'], useRslora: true },
 };
 
 describe.each(Object.keys(PEFT_CASES))('PEFT → @lora: %s', (name) => {
@@ -74,9 +77,9 @@ describe.each(Object.keys(PEFT_CASES))('PEFT → @lora: %s', (name) => {
     expect(Buffer.from(bytes).equals(readFileSync(join(dir, ADAPTER_WEIGHTS_NAME)))).toBe(true);
     expect(serializeLoraConfig(peft.peftConfig())).toBe(readFileSync(join(dir, ADAPTER_CONFIG_NAME), 'utf8'));
 
-    if (peft.config.tieWordEmbeddings && peft.loraLayers().has('lm_head')) {
-      expect(ref.warnings.merge?.[0]).toMatch(/tied_target_modules=\['lm_head'\]/);
-      await expect(peft.merge()).rejects.toThrow(/tie_word_embeddings=True.*lm_head/);
+    if (peft.config.tieWordEmbeddings && (peft.loraLayers().has('lm_head') || peft.loraEmbedding() !== undefined)) {
+      expect(ref.warnings.merge?.[0]).toMatch(/^Model with `tie_word_embeddings=True` and the tied_target_modules=/);
+      await expect(peft.merge()).rejects.toThrow(/tie_word_embeddings=True/);
     } else {
       await peft.merge();
       const merged = peft.forward(input);
@@ -110,6 +113,11 @@ const FROM_LORA: Record<string, { base: string; config: LoraConfigOptions }> = {
   'qwen3-lm-head-tied': {
     base: 'tiny-qwen3',
     config: { r: 4, loraAlpha: 8, targetModules: ['lm_head', 'q_proj'], initLoraWeights: false },
+  },
+  'llama-embed': { base: 'tiny-llama', config: { r: 4, loraAlpha: 8, targetModules: ['embed_tokens', 'v_proj'], initLoraWeights: false } },
+  'gemma3-embed-tied': {
+    base: 'tiny-gemma3',
+    config: { r: 2, loraAlpha: 4, targetModules: ['embed_tokens', 'o_proj'], initLoraWeights: false },
   },
 };
 

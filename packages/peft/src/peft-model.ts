@@ -2,8 +2,9 @@ import { InvalidArgumentError, LoraError } from '@lora/core';
 import type { CausalLM, EmbeddingSlot, ForwardOptions, KVCache, LinearSlot, ModelConfig } from '@lora/models';
 import type * as tf from '@tensorflow/tfjs';
 import type { LoraConfig, WarningHandler } from './config/lora-config.js';
-import { adaptableLinearSlots, injectAdapter, loraLayers } from './inject/apply-lora.js';
+import { adaptableLinearSlots, injectAdapter, loraEmbedding, loraLayers } from './inject/apply-lora.js';
 import { checkOneBiasAdapter, prepareBiases } from './inject/bias.js';
+import type { LoraEmbedding } from './layers/lora-embedding.js';
 import type { LoraLinear } from './layers/lora-linear.js';
 import { loadAdapterWeights, readAdapterConfig } from './io/load.js';
 import { saveAdapterFiles } from './io/save.js';
@@ -110,15 +111,22 @@ export class PeftModel implements CausalLM {
     return this.baseModel.trainableVariables();
   }
 
-  /** The LoRA layers by module path. */
+  /** The LoRA linear layers by module path (the embedding's adapters: {@link PeftModel.loraEmbedding}). */
   loraLayers(): Map<string, LoraLinear> {
     return loraLayers(this.baseModel);
+  }
+
+  /** The LoRA-wrapped token embedding (`model.embed_tokens` targeted), if any. */
+  loraEmbedding(): LoraEmbedding | undefined {
+    return loraEmbedding(this.baseModel);
   }
 
   /** Dropout on adapter inputs is applied only in training mode (default off). */
   train(mode = true): void {
     this.isTraining = mode;
     for (const layer of this.loraLayers().values()) layer.training = mode;
+    const embedding = this.loraEmbedding();
+    if (embedding !== undefined) embedding.training = mode;
   }
 
   /** Switches to inference mode (no dropout). */
@@ -157,7 +165,11 @@ export class PeftModel implements CausalLM {
     checkOneBiasAdapter(this.configs.values(), config);
     const trainable = options.isTrainable ?? false;
     // Weights come from the file: initialise with B = 0 (any init; pissa/olora need no SVD here).
-    const { layers, config: resolved } = injectAdapter(
+    const {
+      layers,
+      embedding,
+      config: resolved,
+    } = injectAdapter(
       this.baseModel,
       { ...config, initLoraWeights: true },
       { adapterName, trainable, ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }) },
@@ -166,6 +178,7 @@ export class PeftModel implements CausalLM {
       await loadAdapterWeights(dir, layers, adapterName, { model: this.baseModel, config, trainable });
     } catch (error) {
       for (const layer of layers.values()) layer.deleteAdapter(adapterName);
+      embedding?.deleteAdapter(adapterName);
       throw error;
     }
     this.configs.set(adapterName, { ...resolved, initLoraWeights: config.initLoraWeights, inferenceMode: !trainable });
@@ -183,6 +196,8 @@ export class PeftModel implements CausalLM {
   deleteAdapter(adapterName: string): void {
     if (!this.configs.has(adapterName)) throw this.unknown(adapterName);
     for (const layer of this.loraLayers().values()) if (layer.adapterNames().includes(adapterName)) layer.deleteAdapter(adapterName);
+    const embedding = this.loraEmbedding();
+    if (embedding?.adapterNames().includes(adapterName) === true) embedding.deleteAdapter(adapterName);
     this.configs.delete(adapterName);
     if (this.active === adapterName) this.active = this.configs.keys().next().value ?? '';
     this.refreshLayers();
@@ -206,7 +221,9 @@ export class PeftModel implements CausalLM {
         `Careful, disabling adapter layers with bias configured to be '${bias}' does not produce the same output as the base model would without adaption.`,
       );
     }
-    const layers = [...this.loraLayers().values()];
+    const layers: { disabled: boolean }[] = [...this.loraLayers().values()];
+    const embedding = this.loraEmbedding();
+    if (embedding !== undefined) layers.push(embedding);
     const set = (v: boolean) => {
       for (const layer of layers) layer.disabled = v;
     };
@@ -230,6 +247,12 @@ export class PeftModel implements CausalLM {
    * Asynchronous (see {@link LoraLinear.merge}): await it before the next forward.
    */
   async merge(options: { safe?: boolean; onWarning?: WarningHandler } = {}): Promise<void> {
+    const embedding = this.loraEmbedding();
+    if (this.config.tieWordEmbeddings && embedding !== undefined && embedding.activeAdapters().length > 0) {
+      throw new LoraError(
+        "Model with `tie_word_embeddings=True` and the tied_target_modules=['embed_tokens'] are part of the adapter: merging would write the adapter into the table model.embed_tokens shares with lm_head (PEFT does, changing the output head as well). Load the base with `tie_word_embeddings: false` to merge, or keep the adapter unmerged.",
+      );
+    }
     const head = this.loraLayers().get('lm_head');
     if (this.config.tieWordEmbeddings && head !== undefined && head.activeAdapters().length > 0) {
       // PEFT warns (`_check_merge_allowed`) and then writes the head's delta into the table it
@@ -240,6 +263,7 @@ export class PeftModel implements CausalLM {
     }
     const onWarning = onceEach(options.onWarning);
     for (const layer of this.loraLayers().values()) await layer.merge(layer.activeAdapters(), { ...options, onWarning });
+    await embedding?.merge(embedding.activeAdapters(), options.safe === undefined ? {} : { safe: options.safe });
   }
 
   /**
@@ -249,6 +273,7 @@ export class PeftModel implements CausalLM {
   async unmerge(options: { onWarning?: WarningHandler } = {}): Promise<void> {
     const onWarning = onceEach(options.onWarning);
     for (const layer of this.loraLayers().values()) if (layer.mergedAdapters().length > 0) await layer.unmerge({ ...options, onWarning });
+    this.loraEmbedding()?.unmerge();
   }
 
   /**
@@ -267,6 +292,8 @@ export class PeftModel implements CausalLM {
       const m = s.get() as LinearLike | LoraLinear;
       if ('unload' in m && typeof m.unload === 'function') s.set(m.unload());
     }
+    const embedding = this.loraEmbedding();
+    if (embedding !== undefined) this.baseModel.embeddingModule().set(embedding.unload());
     this.configs.clear();
     return this.baseModel;
   }
@@ -289,7 +316,10 @@ export class PeftModel implements CausalLM {
   }
 
   private refreshLayers(): void {
-    for (const layer of this.loraLayers().values()) {
+    const layers: (LoraLinear | LoraEmbedding)[] = [...this.loraLayers().values()];
+    const embedding = this.loraEmbedding();
+    if (embedding !== undefined) layers.push(embedding);
+    for (const layer of layers) {
       layer.setAdapter(this.active === '' ? [] : [this.active]);
       layer.training = this.isTraining;
     }

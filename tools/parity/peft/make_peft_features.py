@@ -50,6 +50,9 @@ CASES: dict[str, tuple[str, dict, int]] = {
     ),
     "llama-lm-head": ("tiny-llama", dict(r=4, lora_alpha=8, target_modules=["q_proj", "lm_head"]), 13),
     "qwen3-lm-head-tied": ("tiny-qwen3", dict(r=4, lora_alpha=8, target_modules=["v_proj", "lm_head"]), 14),
+    "llama-embed": ("tiny-llama", dict(r=4, lora_alpha=8, target_modules=["embed_tokens", "q_proj"]), 15),
+    "qwen3-embed-lm-head-tied": ("tiny-qwen3", dict(r=4, lora_alpha=8, target_modules=["embed_tokens", "lm_head"]), 16),
+    "gemma3-embed-tied": ("tiny-gemma3", dict(r=4, lora_alpha=8, target_modules=["embed_tokens"], use_rslora=True), 17),
 }
 
 # from-lora case -> base folder
@@ -57,6 +60,8 @@ FROM_LORA: dict[str, str] = {
     "llama-bias-all": BIAS_BASE,
     "llama-lm-head-regex": "tiny-llama",
     "qwen3-lm-head-tied": "tiny-qwen3",
+    "llama-embed": "tiny-llama",
+    "gemma3-embed-tied": "tiny-gemma3",
 }
 
 BIAS_IDS = [[1, 5, 9, 33, 2, 17, 40, 63], [3, 8, 21, 7, 60, 12, 1, 44]]

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, LoraError, Rng } from '@lora/core';
-import type { CausalLM, LinearLike, LinearSlot } from '@lora/models';
+import type { CausalLM, EmbeddingSlot, LinearLike, LinearSlot } from '@lora/models';
 import { type LoraConfig, withLoraConfig } from '../config/lora-config.js';
+import { LoraEmbedding } from '../layers/lora-embedding.js';
 import { LoraLinear } from '../layers/lora-linear.js';
 import { TIED_EMBEDDING_WARNING, isTargetModule, patternValue, resolveTargetModules, targetsEmbeddingLayer } from './target-modules.js';
 
@@ -49,9 +50,16 @@ export function adaptableLinearSlots(model: CausalLM): LinearSlot[] {
   return slots;
 }
 
-/** The module paths a config selects in `model`, and the config with `targetModules` resolved as PEFT saves it. */
-export function selectTargets(model: CausalLM, config: LoraConfig): { slots: LinearSlot[]; config: LoraConfig } {
+/**
+ * The modules a config selects in `model` (linear slots, and the token embedding when
+ * `embed_tokens` is targeted), and the config with `targetModules` resolved as PEFT saves it.
+ */
+export function selectTargets(
+  model: CausalLM,
+  config: LoraConfig,
+): { slots: LinearSlot[]; embedding: EmbeddingSlot | undefined; config: LoraConfig } {
   const slots = adaptableLinearSlots(model);
+  const embeddingSlot = model.embeddingModule();
   const targets = resolveTargetModules(
     config,
     model.config.modelType,
@@ -59,25 +67,27 @@ export function selectTargets(model: CausalLM, config: LoraConfig): { slots: Lin
   );
   const resolved = typeof targets === 'string' ? config : withLoraConfig(config, { targetModules: targets });
   const selected = slots.filter((s) => isTargetModule(config, targets, s.path));
-  if (typeof targets !== 'string' && selected.length > 0) {
+  const embedding = isTargetModule(config, targets, embeddingSlot.path) ? embeddingSlot : undefined;
+  const paths = [...slots.map((s) => s.path), embeddingSlot.path];
+  if (typeof targets !== 'string' && selected.length + (embedding === undefined ? 0 : 1) > 0) {
     // PEFT only fails when nothing matches; a typo beside a valid name would silently train less.
-    const unmatched = targets.filter((name) => !slots.some((s) => s.path === name || s.path.endsWith(`.${name}`)));
+    const unmatched = targets.filter((name) => !paths.some((p) => p === name || p.endsWith(`.${name}`)));
     if (unmatched.length > 0) {
-      const names = [...new Set(slots.map((s) => s.path.split('.').at(-1) as string))];
+      const names = [...new Set(paths.map((p) => p.split('.').at(-1) as string))];
       throw new InvalidArgumentError({
         argument: 'LoraConfig.targetModules',
-        message: `${unmatched.map((n) => `\`${n}\``).join(', ')} ${unmatched.length === 1 ? 'matches' : 'match'} no module of the base model (its linear modules are named: ${names.join(', ')}).`,
+        message: `${unmatched.map((n) => `\`${n}\``).join(', ')} ${unmatched.length === 1 ? 'matches' : 'match'} no module of the base model (its adaptable modules are named: ${names.join(', ')}).`,
       });
     }
   }
-  if (selected.length === 0) {
+  if (selected.length === 0 && embedding === undefined) {
     const shown = typeof targets === 'string' ? `regex "${targets}"` : `[${targets.join(', ')}]`;
     throw new InvalidArgumentError({
       argument: 'LoraConfig.targetModules',
-      message: `Target modules ${shown} not found in the base model (its linear modules: ${slots.map((s) => s.path).join(', ')}). Please check the target modules and try again.`,
+      message: `Target modules ${shown} not found in the base model (its adaptable modules: ${paths.join(', ')}). Please check the target modules and try again.`,
     });
   }
-  return { slots: selected, config: resolved };
+  return { slots: selected, embedding, config: resolved };
 }
 
 /**
@@ -91,8 +101,8 @@ export function injectAdapter(
   model: CausalLM,
   config: LoraConfig,
   options: InjectOptions,
-): { layers: Map<string, LoraLinear>; config: LoraConfig } {
-  const { slots, config: resolved } = selectTargets(model, config);
+): { layers: Map<string, LoraLinear>; embedding: LoraEmbedding | undefined; config: LoraConfig } {
+  const { slots, embedding: embeddingSlot, config: resolved } = selectTargets(model, config);
   if (model.config.tieWordEmbeddings && targetsEmbeddingLayer(config.targetModules)) {
     // PEFT warns and adapts the head alone; the shared table stays the base's (see PeftModel.merge).
     (options.onWarning ?? console.warn)(TIED_EMBEDDING_WARNING);
@@ -123,7 +133,30 @@ export function injectAdapter(
     if (layer !== module) s.set(layer);
     layers.set(s.path, layer);
   }
-  return { layers, config: resolved };
+  let embedding: LoraEmbedding | undefined;
+  if (embeddingSlot !== undefined) {
+    const module = embeddingSlot.get();
+    embedding = module instanceof LoraEmbedding ? module : new LoraEmbedding(module);
+    embedding.addAdapter(options.adapterName, {
+      r: patternValue(config.rankPattern, embeddingSlot.path, config.r),
+      loraAlpha: patternValue(config.alphaPattern, embeddingSlot.path, config.loraAlpha),
+      useRslora: config.useRslora,
+      useDora: config.useDora,
+      loraDropout: config.loraDropout,
+      initLoraWeights: config.initLoraWeights,
+      rng,
+      trainable: options.trainable,
+      path: embeddingSlot.path,
+    });
+    if (embedding !== module) embeddingSlot.set(embedding);
+  }
+  return { layers, embedding, config: resolved };
+}
+
+/** The {@link LoraEmbedding} in place of `model.embed_tokens`, if adapters wrap it. */
+export function loraEmbedding(model: CausalLM): LoraEmbedding | undefined {
+  const module = model.embeddingModule().get();
+  return module instanceof LoraEmbedding ? module : undefined;
 }
 
 /** Every {@link LoraLinear} currently in `model`, by module path. */

@@ -4,8 +4,10 @@ import { AssetNotFoundError, FileFormatError } from '@lora/core';
 import { type CausalLM, type HostTensor, Linear, SafetensorsReader } from '@lora/models';
 import * as tf from '@tensorflow/tfjs';
 import { type LoraConfig, type ParseLoraConfigOptions, parseLoraConfig } from '../config/lora-config.js';
+import { loraEmbedding } from '../inject/apply-lora.js';
 import { prepareBiases } from '../inject/bias.js';
 import { EMBEDDING_LAYER_NAMES } from '../inject/target-modules.js';
+import { LoraEmbedding } from '../layers/lora-embedding.js';
 import type { LoraLinear } from '../layers/lora-linear.js';
 import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, type AdapterTensorKind, adapterTensorKey, parseAdapterTensorKey } from './format.js';
 
@@ -55,6 +57,10 @@ export async function loadAdapterWeights(
   const { model, config } = options;
   const bias = config?.bias ?? 'none';
   const biases = model === undefined ? [] : prepareBiases(model, bias, options.trainable ?? false);
+  const embeddingPath = model?.embeddingModule().path;
+  const found = model === undefined ? undefined : loraEmbedding(model);
+  const embedding = found?.adapterNames().includes(adapterName) === true ? found : undefined;
+  const targeted = [...layers.keys(), ...(embedding === undefined ? [] : [embeddingPath as string])];
   try {
     const extra: { key: string; path: string; kind: AdapterTensorKind }[] = [];
     for (const key of reader.keys()) {
@@ -73,16 +79,16 @@ export async function loadAdapterWeights(
         continue;
       }
       const layer = layers.get(modulePath);
+      const isEmbedding = kind === 'lora_embedding_A' || kind === 'lora_embedding_B';
       if (
-        layer === undefined ||
-        kind === 'lora_embedding_A' ||
-        kind === 'lora_embedding_B' ||
-        (kind === 'lora_magnitude_vector' && layer.weights(adapterName).magnitude === undefined)
+        isEmbedding
+          ? embedding === undefined || modulePath !== embeddingPath
+          : layer === undefined || (kind === 'lora_magnitude_vector' && layer.weights(adapterName).magnitude === undefined)
       ) {
         throw new FileFormatError({
           file,
           field: key,
-          message: `the adapter config does not target module ${modulePath} with this tensor (targeted: ${[...layers.keys()].join(', ')}).`,
+          message: `the adapter config does not target module ${modulePath} with this tensor (targeted: ${[...targeted].join(', ')}).`,
         });
       }
     }
@@ -114,6 +120,14 @@ export async function loadAdapterWeights(
         ...(m === undefined ? {} : { magnitude: m.data as Float32Array }),
       });
     }
+    if (embedding !== undefined) {
+      const path = embeddingPath as string;
+      const { r } = embedding.rank(adapterName);
+      const what = `targeted embedding ${path}, r = ${r}, num_embeddings = ${embedding.numEmbeddings}, embedding_dim = ${embedding.embeddingDim}`;
+      const a = await readChecked(adapterTensorKey(path, 'lora_embedding_A'), [r, embedding.numEmbeddings], what);
+      const b = await readChecked(adapterTensorKey(path, 'lora_embedding_B'), [embedding.embeddingDim, r], what);
+      embedding.assignFromTorch(adapterName, { a: a.data as Float32Array, b: b.data as Float32Array });
+    }
     // Trained biases: every one the config's `bias` saves must be there (PEFT loads them into the model).
     const biasValues: [tf.Variable<tf.Rank.R1>, Float32Array][] = [];
     for (const { path, kind, variable } of biases) {
@@ -123,15 +137,16 @@ export async function loadAdapterWeights(
     }
     for (const { key, path, kind } of extra) {
       if (kind === 'base_layer.weight') {
-        const layer = layers.get(path);
+        const layer = path === embeddingPath ? embedding : layers.get(path);
         if (layer === undefined || !EMBEDDING_LAYER_NAMES.includes(path.split('.').at(-1) as string)) {
           throw new FileFormatError({
             file,
             field: key,
-            message: `a base weight is only expected for an adapted embed_tokens / lm_head (adapted: ${[...layers.keys()].join(', ')}).`,
+            message: `a base weight is only expected for an adapted embed_tokens / lm_head (adapted: ${targeted.join(', ')}).`,
           });
         }
-        const t = await readChecked(key, [layer.outFeatures, layer.inFeatures], `base weight of ${path}`);
+        const shape = layer instanceof LoraEmbedding ? [layer.numEmbeddings, layer.embeddingDim] : [layer.outFeatures, layer.inFeatures];
+        const t = await readChecked(key, shape, `base weight of ${path}`);
         await loadEmbeddingBase(layer, path, t.data as Float32Array, model?.config.tieWordEmbeddings === true, { file, key });
         continue;
       }
@@ -152,34 +167,40 @@ export async function loadAdapterWeights(
 }
 
 /**
- * The base weight PEFT saved with an adapted `embed_tokens` / `lm_head` (torch `[out, in]`). PEFT
- * loads it into the base layer. Equal to ours (the usual case): nothing to do. Different: an untied
- * dense head takes it, as in PEFT; a tied head would change the shared input embedding too, which
- * is refused with an error rather than silently ignored.
+ * The base weight PEFT saved with an adapted `embed_tokens` / `lm_head` (torch layout: the head
+ * `[out, in]`, the table `[num_embeddings, embedding_dim]`). PEFT loads it into the base layer.
+ * Equal to ours (the usual case): nothing to do. Different: an untied dense head or table takes it,
+ * as in PEFT; a tied one would change the other side too, which is refused with an error rather
+ * than silently ignored.
  */
 async function loadEmbeddingBase(
-  layer: LoraLinear,
+  layer: LoraLinear | LoraEmbedding,
   path: string,
   torchWeight: Float32Array,
   tied: boolean,
   where: { file: string; key: string },
 ): Promise<void> {
-  const [inF, outF] = [layer.inFeatures, layer.outFeatures];
-  const ours = layer.base.denseWeight();
+  const isTable = layer instanceof LoraEmbedding;
+  // Our dense weight in torch's layout: the table as is, a linear's [in, out] transposed.
+  const ours = tf.tidy(() => (isTable ? layer.base.denseWeight() : tf.transpose(layer.base.denseWeight())));
   const current = (await ours.data()) as Float32Array;
   ours.dispose();
-  let same = true;
-  for (let i = 0; i < inF && same; i++) for (let o = 0; o < outF; o++) if (current[i * outF + o] !== torchWeight[o * inF + i]) same = false;
-  if (same) return;
-  if (!tied && layer.base instanceof Linear) {
-    layer.setBaseWeight(tf.tidy(() => tf.transpose(tf.tensor2d(torchWeight, [outF, inF])) as tf.Tensor2D));
+  if (current.length === torchWeight.length && current.every((v, i) => v === torchWeight[i])) return;
+  const [rows, cols] = isTable ? [layer.numEmbeddings, layer.embeddingDim] : [layer.outFeatures, layer.inFeatures];
+  if (!tied && (isTable || layer.base instanceof Linear)) {
+    const weight = tf.tensor2d(torchWeight, [rows, cols]);
+    if (isTable) layer.setBaseWeight(weight);
+    else {
+      layer.setBaseWeight(tf.transpose(weight) as tf.Tensor2D);
+      weight.dispose();
+    }
     return;
   }
   throw new FileFormatError({
     file: where.file,
     field: where.key,
     message: tied
-      ? `the base weight saved for ${path} differs from the model's, and ${path} shares its weight with the input embedding (tie_word_embeddings): PEFT would overwrite both. Load the adapter on the base model it was trained from.`
+      ? `the base weight saved for ${path} differs from the model's, and ${path} shares its weight with ${path === 'lm_head' ? 'the input embedding' : 'lm_head'} (tie_word_embeddings): PEFT would overwrite both. Load the adapter on the base model it was trained from.`
       : `the base weight saved for ${path} differs from the model's, whose base layer (${layer.base.constructor.name}) cannot take a dense weight. Load the adapter on the base model it was trained from.`,
   });
 }

@@ -4,6 +4,7 @@ import { InvalidArgumentError } from '@lora/core';
 import { type CausalLM, Linear, type TensorToWrite, serializeSafetensors, writeSafetensors } from '@lora/models';
 import * as tf from '@tensorflow/tfjs';
 import { type LoraConfig, type WarningHandler, serializeLoraConfig, withLoraConfig } from '../config/lora-config.js';
+import { loraEmbedding } from '../inject/apply-lora.js';
 import { savedBiases } from '../inject/bias.js';
 import { EMBEDDING_LAYER_NAMES, SAVE_EMBEDDING_WARNING, savesEmbeddingBase } from '../inject/target-modules.js';
 import type { LoraLinear } from '../layers/lora-linear.js';
@@ -44,15 +45,23 @@ export async function adapterStateDict(
     if (magnitude !== undefined)
       tensors[adapterTensorKey(path, 'lora_magnitude_vector')] = { dtype: 'F32', shape: [layer.outFeatures], data: magnitude };
   }
+  const { model, config } = options;
+  const embedding = model === undefined ? undefined : loraEmbedding(model);
+  if (embedding !== undefined && embedding.adapterNames().includes(adapterName)) {
+    const { r } = embedding.rank(adapterName);
+    const { a, b } = await embedding.toTorch(adapterName);
+    const path = model?.embeddingModule().path as string;
+    tensors[adapterTensorKey(path, 'lora_embedding_A')] = { dtype: 'F32', shape: [r, embedding.numEmbeddings], data: a };
+    tensors[adapterTensorKey(path, 'lora_embedding_B')] = { dtype: 'F32', shape: [embedding.embeddingDim, r], data: b };
+  }
   if (Object.keys(tensors).length === 0) {
     throw new InvalidArgumentError({ argument: 'adapterName', message: `no layer holds an adapter named "${adapterName}".` });
   }
-  const { model, config } = options;
   if (model !== undefined && config !== undefined) {
     for (const { path, kind, tensor } of savedBiases(model, config.bias)) {
       tensors[adapterTensorKey(path, kind)] = { dtype: 'F32', shape: [tensor.shape[0]], data: (await tensor.data()) as Float32Array };
     }
-    await addEmbeddingBases(tensors, layers, config, options.onWarning ?? defaultWarn);
+    await addEmbeddingBases(tensors, model, layers, config, options.onWarning ?? defaultWarn);
   }
   return tensors;
 }
@@ -61,16 +70,30 @@ const defaultWarn: WarningHandler = (message) => console.warn(`@lora/peft: ${mes
 
 /**
  * PEFT's `save_embedding_layers="auto"`: when `target_modules` names `embed_tokens` / `lm_head`, it
- * warns and saves the base weight (and bias) of each adapted embedding layer, `[out, in]`.
+ * warns and saves the base weight (and bias) of each adapted embedding layer (torch layout: the
+ * head `[out, in]`, the table `[num_embeddings, embedding_dim]`).
  */
 async function addEmbeddingBases(
   tensors: Record<string, TensorToWrite>,
+  model: CausalLM,
   layers: ReadonlyMap<string, LoraLinear>,
   config: LoraConfig,
   warn: WarningHandler,
 ): Promise<void> {
-  if (!savesEmbeddingBase(config.targetModules, [...layers.keys()])) return;
+  const embeddingPath = model.embeddingModule().path;
+  if (!savesEmbeddingBase(config.targetModules, [embeddingPath, ...layers.keys()])) return;
   warn(SAVE_EMBEDDING_WARNING);
+  const embedding = loraEmbedding(model);
+  if (embedding !== undefined) {
+    // nn.Embedding's weight is [num_embeddings, embedding_dim], our dense table as is.
+    const t = embedding.base.denseWeight();
+    tensors[adapterTensorKey(embeddingPath, 'base_layer.weight')] = {
+      dtype: 'F32',
+      shape: [embedding.numEmbeddings, embedding.embeddingDim],
+      data: (await t.data()) as Float32Array,
+    };
+    t.dispose();
+  }
   for (const [path, layer] of layers) {
     if (!EMBEDDING_LAYER_NAMES.includes(path.split('.').at(-1) as string)) continue;
     const base = layer.base;

@@ -1,5 +1,6 @@
-// PEFT `bias` training and LoRA on lm_head beyond the golden files (parity-features.test.ts):
-// which variables train, gradients, PEFT's errors and warnings, base weights that differ.
+// PEFT `bias` training, LoRA on lm_head and LoRA on embed_tokens beyond the golden files
+// (parity-features.test.ts): which variables train, gradients, PEFT's errors and warnings, base
+// weights that differ.
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loraConfig } from './config/lora-config.js';
 import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from './io/format.js';
+import { LoraEmbedding } from './layers/lora-embedding.js';
 import type { LoraLinear } from './layers/lora-linear.js';
 import { BiasLinear } from './layers/trainable-bias.js';
 import { getPeftModel, loadPeftModel } from './peft-model.js';
@@ -142,6 +144,61 @@ describe('LoRA on lm_head', () => {
     expect(warnings[0]).toMatch(/^Model has `tie_word_embeddings=True` and a tied layer is part of the adapter/);
     expect(peft.trainableVariables()).toHaveLength(2);
     expect(model.linearModules().map((s) => s.path)).not.toContain('lm_head');
+    peft.dispose();
+  });
+});
+
+describe('LoRA on embed_tokens', () => {
+  it('trains lora_embedding_A / B with a scatter-add gradient (no leaks); merges, unmerges and unloads', async () => {
+    const { model } = await loadModel(join(FIXTURES, 'tiny-llama'));
+    const x = ids();
+    const before = model.forward(x);
+    const peft = getPeftModel(model, loraConfig({ r: 2, loraAlpha: 4, targetModules: ['embed_tokens'] }));
+    const embedding = peft.loraEmbedding() as LoraEmbedding;
+    expect(embedding).toBeInstanceOf(LoraEmbedding);
+    // A = 0, B ~ N(0, 1): step 0 is the base model.
+    const start = peft.forward(x);
+    await expectTensorsClose(start, Array.from(await before.data()), { rtol: 0, atol: 0 });
+    const vars = peft.trainableVariables();
+    expect(vars).toEqual([embedding.weights('default').a, embedding.weights('default').b]);
+    const step = () => {
+      const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(peft.forward(x))) as tf.Scalar, vars);
+      return { value, grads: vars.map((v) => grads[v.name] as tf.Tensor) };
+    };
+    const first = step();
+    const gradA = (await (first.grads[0] as tf.Tensor).array()) as number[][];
+    const used = new Set([1, 5, 9, 33, 2, 17, 40, 63]);
+    gradA.forEach((row, token) => expect(row.some((v) => v !== 0)).toBe(used.has(token)));
+    tf.dispose([first.value, ...first.grads]);
+    const count = tf.memory().numTensors;
+    const again = step();
+    tf.dispose([again.value, ...again.grads]);
+    expect(tf.memory().numTensors).toBe(count);
+
+    tf.tidy(() => embedding.weights('default').a.assign(tf.randomNormal([256, 2], 0, 0.5, 'float32', 3)));
+    const adapted = peft.forward(x);
+    await peft.merge();
+    const merged = peft.forward(x);
+    await expectTensorsClose(merged, Array.from(await adapted.data()), { rtol: 1e-5, atol: 1e-5 });
+    await peft.unmerge();
+    const disabled = peft.disableAdapter(() => peft.forward(x));
+    // (W + ΔW) − ΔW rounds: within float32 error of the base, as in PEFT.
+    await expectTensorsClose(disabled, Array.from(await before.data()), { rtol: 1e-5, atol: 1e-5 });
+    const base = peft.unload();
+    expect(base.embeddingModule().get()).not.toBeInstanceOf(LoraEmbedding);
+    tf.dispose([x, before, start, adapted, merged, disabled]);
+    base.dispose();
+  });
+
+  it('refuses DoRA on an embedding and merging a tied table', async () => {
+    const { model } = await loadModel(join(FIXTURES, 'tiny-llama'));
+    expect(() => getPeftModel(model, loraConfig({ targetModules: ['embed_tokens'], useDora: true }))).toThrow(
+      /DoRA on an embedding \(model.embed_tokens\) is not supported/,
+    );
+    model.dispose();
+    const { model: tied } = await loadModel(join(FIXTURES, 'tiny-qwen3'));
+    const peft = getPeftModel(tied, loraConfig({ targetModules: ['embed_tokens'] }), { onWarning: () => {} });
+    await expect(peft.merge()).rejects.toThrow(/tied_target_modules=\['embed_tokens'\]/);
     peft.dispose();
   });
 });
