@@ -175,7 +175,12 @@ export class PeftModel implements CausalLM {
       { adapterName, trainable, ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }) },
     );
     try {
-      await loadAdapterWeights(dir, layers, adapterName, { model: this.baseModel, config, trainable });
+      await loadAdapterWeights(dir, layers, adapterName, {
+        model: this.baseModel,
+        config,
+        trainable,
+        ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
+      });
     } catch (error) {
       for (const layer of layers.values()) layer.deleteAdapter(adapterName);
       embedding?.deleteAdapter(adapterName);
@@ -385,7 +390,12 @@ export async function loadPeftModel(model: CausalLM, dir: string, options: LoadA
   );
   const peft = new PeftModel(model, adapterName, { ...resolved, initLoraWeights: config.initLoraWeights, inferenceMode: !trainable });
   try {
-    await loadAdapterWeights(dir, layers, adapterName, { model, config, trainable });
+    await loadAdapterWeights(dir, layers, adapterName, {
+      model,
+      config,
+      trainable,
+      ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
+    });
   } catch (error) {
     peft.unload(); // leave `model` as it was
     throw error;

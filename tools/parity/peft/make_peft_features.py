@@ -12,7 +12,9 @@ Writes fixtures/peft/features/:
   tiny models has biases), the base for the `bias` cases.
 - <case>/ (direction PEFT -> @lora): get_peft_model on the base, every LoRA tensor (and, when the
   config trains biases, every trainable bias) set to random values, save_pretrained, then
-  reference.json: input_ids, the adapter model's logits, the warnings PEFT gave when injecting
+  reference.json: input_ids, the adapter model's logits (PeftModel.from_pretrained on the unchanged
+  base also for qwen3-lm-head-tied-rescaled, trained on a rescaled table that loading writes back
+  into the base), the warnings PEFT gave when injecting
   (`inject`), saving (`save`) and loading the folder again (`load`), and the merged-vs-adapter
   logit difference (large for a tied lm_head: PEFT merges into the table shared with embed_tokens).
 - from-lora/<case>/ (direction @lora -> PEFT): adapter folders written by the TS test
@@ -53,7 +55,12 @@ CASES: dict[str, tuple[str, dict, int]] = {
     "llama-embed": ("tiny-llama", dict(r=4, lora_alpha=8, target_modules=["embed_tokens", "q_proj"]), 15),
     "qwen3-embed-lm-head-tied": ("tiny-qwen3", dict(r=4, lora_alpha=8, target_modules=["embed_tokens", "lm_head"]), 16),
     "gemma3-embed-tied": ("tiny-gemma3", dict(r=4, lora_alpha=8, target_modules=["embed_tokens"], use_rslora=True), 17),
+    # Trained on another base (the shared table x 1.5): loading it overwrites the tied table.
+    "qwen3-lm-head-tied-rescaled": ("tiny-qwen3", dict(r=4, lora_alpha=8, target_modules=["lm_head"]), 18),
 }
+
+# case -> factor applied to the base's input embedding (shared with a tied head) before get_peft_model
+RESCALED_BASE: dict[str, float] = {"qwen3-lm-head-tied-rescaled": 1.5}
 
 # from-lora case -> base folder
 FROM_LORA: dict[str, str] = {
@@ -142,6 +149,9 @@ def make_case(name: str, base: str, kwargs: dict, seed: int) -> None:
     ids = input_ids(base)
     model = load_base(base)
     base_logits = logits_of(model, ids)
+    if name in RESCALED_BASE:
+        with torch.no_grad():
+            model.get_input_embeddings().weight.mul_(RESCALED_BASE[name])
     with warnings.catch_warnings(record=True) as inject:
         warnings.simplefilter("always")
         pm = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", **kwargs))

@@ -1,14 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AssetNotFoundError, FileFormatError } from '@lora/core';
-import { type CausalLM, type HostTensor, Linear, SafetensorsReader } from '@lora/models';
+import { type CausalLM, Embedding, type HostTensor, Linear, SafetensorsReader } from '@lora/models';
 import * as tf from '@tensorflow/tfjs';
 import { type LoraConfig, type ParseLoraConfigOptions, parseLoraConfig } from '../config/lora-config.js';
 import { loraEmbedding } from '../inject/apply-lora.js';
 import { prepareBiases } from '../inject/bias.js';
 import { EMBEDDING_LAYER_NAMES } from '../inject/target-modules.js';
 import { LoraEmbedding } from '../layers/lora-embedding.js';
-import type { LoraLinear } from '../layers/lora-linear.js';
+import { LoraLinear } from '../layers/lora-linear.js';
 import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, type AdapterTensorKind, adapterTensorKey, parseAdapterTensorKey } from './format.js';
 
 /** Reads and validates `<dir>/adapter_config.json`. */
@@ -37,6 +37,8 @@ export interface LoadAdapterWeightsOptions {
   readonly config?: LoraConfig;
   /** Whether loaded biases are trainable (default false). */
   readonly trainable?: boolean;
+  /** Receives warnings (default `console.warn`). */
+  readonly onWarning?: (message: string) => void;
 }
 
 /**
@@ -44,7 +46,8 @@ export interface LoadAdapterWeightsOptions {
  * injected from the same config). Every layer must find its tensors with PEFT's shapes; keys for
  * modules the model lacks, or for tensors this package does not know, are errors naming the key.
  * With `options.model`, trained biases are loaded into the model and saved embedding base weights
- * are checked against (or, for an untied dense head, loaded into) the base layer, as PEFT loads them.
+ * are loaded into the base layers when they differ (for a tied model into the shared table), as
+ * PEFT loads them.
  */
 export async function loadAdapterWeights(
   dir: string,
@@ -147,7 +150,7 @@ export async function loadAdapterWeights(
         }
         const shape = layer instanceof LoraEmbedding ? [layer.numEmbeddings, layer.embeddingDim] : [layer.outFeatures, layer.inFeatures];
         const t = await readChecked(key, shape, `base weight of ${path}`);
-        await loadEmbeddingBase(layer, path, t.data as Float32Array, model?.config.tieWordEmbeddings === true, { file, key });
+        await loadEmbeddingBase(layer, path, t.data as Float32Array, model, { file, key }, options.onWarning ?? defaultWarn);
         continue;
       }
       if (!biases.some((x) => adapterTensorKey(x.path, x.kind) === key)) {
@@ -166,19 +169,22 @@ export async function loadAdapterWeights(
   }
 }
 
+const defaultWarn = (message: string): void => console.warn(`@lora/peft: ${message}`);
+
 /**
  * The base weight PEFT saved with an adapted `embed_tokens` / `lm_head` (torch layout: the head
  * `[out, in]`, the table `[num_embeddings, embedding_dim]`). PEFT loads it into the base layer.
- * Equal to ours (the usual case): nothing to do. Different: an untied dense head or table takes it,
- * as in PEFT; a tied one would change the other side too, which is refused with an error rather
- * than silently ignored.
+ * Equal to ours (the usual case): nothing to do. Different: it replaces the base weight, as in
+ * PEFT — for a tied model the shared table, so the input embedding and the head both change (with a
+ * warning saying so). A base that cannot take a dense weight (NF4) is an error, never skipped.
  */
 async function loadEmbeddingBase(
   layer: LoraLinear | LoraEmbedding,
   path: string,
   torchWeight: Float32Array,
-  tied: boolean,
+  model: CausalLM | undefined,
   where: { file: string; key: string },
+  warn: (message: string) => void,
 ): Promise<void> {
   const isTable = layer instanceof LoraEmbedding;
   // Our dense weight in torch's layout: the table as is, a linear's [in, out] transposed.
@@ -187,7 +193,14 @@ async function loadEmbeddingBase(
   ours.dispose();
   if (current.length === torchWeight.length && current.every((v, i) => v === torchWeight[i])) return;
   const [rows, cols] = isTable ? [layer.numEmbeddings, layer.embeddingDim] : [layer.outFeatures, layer.inFeatures];
-  if (!tied && (isTable || layer.base instanceof Linear)) {
+  if (model?.config.tieWordEmbeddings === true) {
+    retieTable(model, torchWeight, rows, cols, where);
+    warn(
+      `${where.file}: the base weight saved for ${path} differs from the model's; loaded, as PEFT does, into the table embed_tokens and lm_head share (tie_word_embeddings), so both change.`,
+    );
+    return;
+  }
+  if (isTable || layer.base instanceof Linear) {
     const weight = tf.tensor2d(torchWeight, [rows, cols]);
     if (isTable) layer.setBaseWeight(weight);
     else {
@@ -199,8 +212,40 @@ async function loadEmbeddingBase(
   throw new FileFormatError({
     file: where.file,
     field: where.key,
-    message: tied
-      ? `the base weight saved for ${path} differs from the model's, and ${path} shares its weight with ${path === 'lm_head' ? 'the input embedding' : 'lm_head'} (tie_word_embeddings): PEFT would overwrite both. Load the adapter on the base model it was trained from.`
-      : `the base weight saved for ${path} differs from the model's, whose base layer (${layer.base.constructor.name}) cannot take a dense weight. Load the adapter on the base model it was trained from.`,
+    message: `the base weight saved for ${path} differs from the model's, whose base layer (${layer.base.constructor.name}) cannot take a dense weight. Load the adapter on the base model it was trained from.`,
   });
+}
+
+/**
+ * Replaces the table a tied `lm_head` and `embed_tokens` share with `torchTable` (`[vocab, hidden]`):
+ * a new dense head (inside its LoRA wrapper, if any) and an embedding reading the head's weight.
+ */
+function retieTable(model: CausalLM, torchTable: Float32Array, vocab: number, hidden: number, where: { file: string; key: string }): void {
+  const headSlot = model.lmHeadModule();
+  const embeddingSlot = model.embeddingModule();
+  const head = headSlot.get();
+  const headBase = head instanceof LoraLinear ? head.base : head;
+  const embedding = embeddingSlot.get();
+  const embeddingBase = embedding instanceof LoraEmbedding ? embedding.base : embedding;
+  if (!(headBase instanceof Linear) || !(embeddingBase instanceof Embedding) || embeddingBase.layout !== 'hidden-major') {
+    throw new FileFormatError({
+      file: where.file,
+      field: where.key,
+      message: `the saved base weight differs from the model's, and the tied lm_head (${headBase.constructor.name}) / embed_tokens cannot take a dense table. Load the adapter on the base model it was trained from.`,
+    });
+  }
+  const weight = tf.tidy(() => tf.transpose(tf.tensor2d(torchTable, [vocab, hidden])) as tf.Tensor2D);
+  let newHead: Linear;
+  if (head instanceof LoraLinear) {
+    head.setBaseWeight(weight);
+    newHead = head.base as Linear;
+  } else {
+    newHead = new Linear(weight, { name: 'lm_head' });
+    headSlot.set(newHead);
+    head.dispose();
+  }
+  const table = new Embedding(newHead.weight, 'hidden-major', { scale: embeddingBase.scale, ownsTable: false });
+  if (embedding instanceof LoraEmbedding) embedding.replaceBase(table);
+  else embeddingSlot.set(table);
+  embeddingBase.dispose(); // leaves the (old, already freed) table to the head that owned it
 }

@@ -246,6 +246,21 @@ export class LoraEmbedding implements EmbeddingLike {
     this.rebuildBase(weight);
   }
 
+  /**
+   * Puts `base` in place of the base embedding (same shape; no merged adapters) and returns the old
+   * one, which the caller frees: a tied model's loader swaps in an embedding over the new head table.
+   */
+  replaceBase(base: EmbeddingLike): EmbeddingLike {
+    if (base.numEmbeddings !== this.numEmbeddings || base.embeddingDim !== this.embeddingDim || this.merged.length > 0) {
+      throw new LoraError(
+        `cannot replace the base embedding [${this.numEmbeddings}, ${this.embeddingDim}] with [${base.numEmbeddings}, ${base.embeddingDim}]${this.merged.length > 0 ? ' while adapters are merged' : ''}.`,
+      );
+    }
+    const old = this.baseLayer;
+    this.baseLayer = base;
+    return old;
+  }
+
   /** Returns the base embedding, freeing every adapter (with merged adapters the base holds them). */
   unload(): EmbeddingLike {
     for (const ad of this.adapters.values()) tf.dispose([ad.a, ad.b]);
