@@ -13,6 +13,7 @@ import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from './io/format.js';
 import { LoraEmbedding } from './layers/lora-embedding.js';
 import type { LoraLinear } from './layers/lora-linear.js';
 import { BiasLinear } from './layers/trainable-bias.js';
+import { saveMergedModel } from './merge.js';
 import { getPeftModel, loadPeftModel } from './peft-model.js';
 
 const FIXTURES = join(import.meta.dirname, '../../../fixtures');
@@ -199,6 +200,30 @@ describe('LoRA on embed_tokens', () => {
     expect(base.embeddingModule().get()).not.toBeInstanceOf(LoraEmbedding);
     tf.dispose([x, before, start, adapted, merged, disabled]);
     base.dispose();
+  });
+
+  it('mergeAndUnload + saveMergedModel write the merged table (logits kept); a tied table is refused', async () => {
+    const dir = join(FIXTURES, 'peft/features/llama-embed');
+    const { model } = await loadModel(join(FIXTURES, 'tiny-llama'));
+    const peft = await loadPeftModel(model, dir);
+    const x = ids();
+    const adapted = peft.forward(x);
+    const merged = await peft.mergeAndUnload();
+    const out = join(tmp, 'merged-embed');
+    await saveMergedModel(merged, out, { baseDir: join(FIXTURES, 'tiny-llama') });
+    merged.dispose();
+    const { model: reloaded } = await loadModel(out);
+    const logits = reloaded.forward(x);
+    await expectTensorsClose(logits, Array.from(await adapted.data()), { rtol: 1e-5, atol: 2e-5 });
+    tf.dispose([x, adapted, logits]);
+    reloaded.dispose();
+
+    const { model: tied } = await loadModel(join(FIXTURES, 'tiny-qwen3'));
+    const tiedPeft = getPeftModel(tied, loraConfig({ targetModules: ['embed_tokens'] }), { onWarning: () => {} });
+    await expect(saveMergedModel(tiedPeft, join(tmp, 'merged-tied'), { baseDir: join(FIXTURES, 'tiny-qwen3') })).rejects.toThrow(
+      /an adapter on `model.embed_tokens`, whose table lm_head shares/,
+    );
+    tiedPeft.dispose();
   });
 
   it('refuses DoRA on an embedding and merging a tied table', async () => {

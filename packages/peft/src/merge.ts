@@ -4,6 +4,7 @@ import { FileFormatError, LoraError } from '@lora/core';
 import { type CausalLM, SAFETENSORS_WEIGHTS_NAME, type TensorToWrite, openWeights, writeSafetensors } from '@lora/models';
 import * as tf from '@tensorflow/tfjs';
 import { writeTextAtomic } from './io/save.js';
+import { LoraEmbedding } from './layers/lora-embedding.js';
 import { LoraLinear } from './layers/lora-linear.js';
 
 /** Options of {@link saveMergedModel}. */
@@ -16,8 +17,9 @@ export interface SaveMergedOptions {
  * Saves `model` as a full-precision Hugging Face checkpoint (`config.json` + `model.safetensors`)
  * in `outDir`: every linear module is written as its effective dense weight (a LoRA layer's
  * base plus its active adapter, or the merged weight after `mergeAndUnload`; an NF4 base
- * dequantized) in F32 `[out, in]` with its current bias (trained with PEFT `bias`); every other
- * tensor (embeddings, norms) is copied from `baseDir` unchanged. An adapter on a tied `lm_head`
+ * dequantized) in F32 `[out, in]` with its current bias (trained with PEFT `bias`), and the token
+ * table in F32 when it differs from the base's (an `embed_tokens` adapter); every other tensor
+ * (norms, an unchanged table) is copied from `baseDir` unchanged. An adapter on a tied `lm_head`
  * cannot be saved this way (the head shares the embedding's table) and is refused. Quantization state keys and `quantization_config` are dropped.
  *
  * @example
@@ -44,6 +46,12 @@ export async function saveMergedModel(model: CausalLM, outDir: string, options: 
       'the model has `tie_word_embeddings=True` and an adapter on `lm_head`, which shares its weight with `model.embed_tokens`: a merged checkpoint cannot hold the adapted head without untying the embeddings. Load the base with `tie_word_embeddings: false` (lm_head a copy of embed_tokens) to merge, or keep the adapter separate.',
     );
   }
+  const embedding = model.embeddingModule();
+  if (model.config.tieWordEmbeddings && embedding.get() instanceof LoraEmbedding) {
+    throw new LoraError(
+      'the model has `tie_word_embeddings=True` and an adapter on `model.embed_tokens`, whose table lm_head shares: a merged checkpoint cannot hold the adapted table without changing the head. Load the base with `tie_word_embeddings: false` to merge, or keep the adapter separate.',
+    );
+  }
   const tensors: Record<string, TensorToWrite> = {};
   const linearPaths: string[] = [];
   for (const s of model.linearModules()) {
@@ -64,6 +72,17 @@ export async function saveMergedModel(model: CausalLM, outDir: string, options: 
   }
   const weights = await openWeights(options.baseDir);
   try {
+    // The token table: written when it differs from the base file's (an embed_tokens adapter, merged
+    // or not, or a base weight loaded from an adapter); otherwise copied like the other tensors.
+    const tableKey = `${embedding.path}.weight`;
+    const table = embedding.get().denseWeight();
+    const current = (await table.data()) as Float32Array;
+    table.dispose();
+    const original = weights.has(tableKey) ? ((await weights.get(tableKey)).data as Float32Array) : undefined;
+    if (original === undefined || original.length !== current.length || current.some((v, i) => v !== original[i])) {
+      tensors[tableKey] = { dtype: 'F32', shape: [embedding.get().numEmbeddings, embedding.get().embeddingDim], data: current };
+      linearPaths.push(tableKey);
+    }
     for (const key of weights.keys()) {
       if (linearPaths.some((p) => key === p || key.startsWith(`${p}.`))) continue;
       tensors[key] = await weights.getRaw(key);
