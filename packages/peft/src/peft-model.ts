@@ -213,6 +213,8 @@ export class PeftModel implements CausalLM {
    * re-enables them — also when `fn` throws or its promise rejects. Merged adapters are unmerged
    * first, as in PEFT, when the base is a plain `Linear`; adapters merged into a 4-bit base need
    * `await peft.unmerge()` before (requantizing is asynchronous), otherwise the forward throws.
+   * With `bias` trained (PEFT `bias`), the biases stay trained, so the outputs are not the base
+   * model's: PEFT's warning is given (`options.onWarning`, default `console.warn`).
    *
    * @example
    * ```ts
@@ -250,6 +252,9 @@ export class PeftModel implements CausalLM {
    * base each layer is dequantized, summed and requantized; PEFT's rounding warning is reported
    * once per call (PEFT warns per layer, and Python's default warning filter shows it once).
    * Asynchronous (see {@link LoraLinear.merge}): await it before the next forward.
+   *
+   * @throws LoraError when an active adapter is on a tied `lm_head` or `embed_tokens`: PEFT warns
+   * and writes it into the shared table, changing the other side too.
    */
   async merge(options: { safe?: boolean; onWarning?: WarningHandler } = {}): Promise<void> {
     const embedding = this.loraEmbedding();
