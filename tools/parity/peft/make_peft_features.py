@@ -21,13 +21,16 @@ Writes fixtures/peft/features/:
   (LORA_WRITE_FIXTURES=1); this script loads each with PeftModel.from_pretrained and writes PEFT's
   logits and load warnings to reference.json there.
 
-Deterministic: fixed seeds, float32, CPU, attn_implementation="eager".
+Deterministic: fixed seeds, float32, CPU, attn_implementation="eager", and PYTHONHASHSEED=0 (the
+script re-executes itself with it): PEFT keeps `target_modules` in a set, whose order in
+adapter_config.json follows Python's string hashing.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -232,4 +235,6 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "PYTHONHASHSEED": "0"})
     main(sys.argv[1:])
