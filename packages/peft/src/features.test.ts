@@ -69,6 +69,19 @@ describe('bias training (PEFT `bias`)', () => {
     base.dispose();
   });
 
+  it('on a model without biases `bias` changes nothing but the config (as PEFT: no bias keys saved)', async () => {
+    const { model } = await loadModel(join(FIXTURES, 'tiny-llama'));
+    const peft = getPeftModel(model, loraConfig({ r: 2, targetModules: ['q_proj'], bias: 'all' }));
+    expect(peft.trainableVariables()).toHaveLength(6);
+    const dir = join(tmp, 'no-bias');
+    await peft.saveAdapter(dir);
+    const reader = await SafetensorsReader.open(join(dir, ADAPTER_WEIGHTS_NAME));
+    expect(reader.keys().every((k) => /\.lora_[AB]\.weight$/.test(k))).toBe(true);
+    await reader.close();
+    expect(JSON.parse(await readFile(join(dir, ADAPTER_CONFIG_NAME), 'utf8')).bias).toBe('all');
+    peft.dispose();
+  });
+
   it('a saved bias adapter needs every bias key; a bias key without `bias` is refused', async () => {
     const dir = join(FIXTURES, 'peft/features/llama-bias-all');
     const broken = join(tmp, 'missing-bias');
