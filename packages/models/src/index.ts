@@ -69,12 +69,13 @@ export {
 export { installTensorflowKernels, SMALL_BATCHED_ROWS } from './backend/tensorflow-kernels.js';
 
 export { Linear, type LinearLike, type LinearOptions } from './layers/linear.js';
+export { Embedding, type EmbeddingLike, type EmbeddingOptions, gatherRows } from './layers/embedding.js';
 export { RMSNorm } from './layers/rms-norm.js';
 export { addSameShape, addScaled, fastFlaggedMatMul, isRecordingGradients } from './layers/tape.js';
 export { variableGradsLean } from './layers/lean-grads.js';
 export { ropeAttentionScaling, ropeInverseFrequencies } from './layers/rope.js';
 export { KVCache } from './cache/kv-cache.js';
-export type { CausalLM, ForwardOptions, LinearSlot } from './architectures/causal-lm.js';
+export type { CausalLM, EmbeddingSlot, ForwardOptions, LinearSlot } from './architectures/causal-lm.js';
 export { DecoderModel, type DecoderBlock, type DecoderParts } from './architectures/decoder-model.js';
 export { createCausalLM, type CreateCausalLMOptions } from './architectures/registry.js';
 export { transformersName, isNonTextModule } from './architectures/module-names.js';

@@ -24,6 +24,7 @@ export {
   withLoraConfig,
   type LoraConfig,
   type LoraConfigOptions,
+  type LoraBias,
   type InitLoraWeights,
   type ParseLoraConfigOptions,
   type WarningHandler,
@@ -42,7 +43,14 @@ export {
   patternValue,
   resolveTargetModules,
 } from './inject/target-modules.js';
-export { injectAdapter, selectTargets, loraLayers, type InjectOptions } from './inject/apply-lora.js';
+export {
+  injectAdapter,
+  selectTargets,
+  loraLayers,
+  loraEmbedding,
+  adaptableLinearSlots,
+  type InjectOptions,
+} from './inject/apply-lora.js';
 export { PeftModel, getPeftModel, loadPeftModel, type AddAdapterOptions, type LoadAdapterOptions } from './peft-model.js';
 export { saveMergedModel, MERGED_DTYPES, MODEL_SIDE_FILES, type MergedDtype, type SaveMergedOptions } from './merge.js';
 export {
@@ -55,5 +63,7 @@ export {
   parseAdapterTensorKey,
   type AdapterTensorKind,
 } from './io/format.js';
-export { adapterStateDict, serializeAdapterWeights, saveAdapterFiles } from './io/save.js';
+export { adapterStateDict, serializeAdapterWeights, saveAdapterFiles, type AdapterStateOptions } from './io/save.js';
 export { readAdapterConfig, loadAdapterWeights, type LoadAdapterWeightsOptions } from './io/load.js';
+export { BiasLinear } from './layers/trainable-bias.js';
+export { LoraEmbedding, type LoraEmbeddingWeights } from './layers/lora-embedding.js';

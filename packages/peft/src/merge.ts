@@ -1,6 +1,6 @@
 import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FileFormatError } from '@lora/core';
+import { FileFormatError, LoraError } from '@lora/core';
 import {
   type CausalLM,
   type HfCheckpointInput,
@@ -12,6 +12,8 @@ import {
 } from '@lora/models';
 import * as tf from '@tensorflow/tfjs';
 import { writeTextAtomic } from './io/save.js';
+import { LoraEmbedding } from './layers/lora-embedding.js';
+import { LoraLinear } from './layers/lora-linear.js';
 
 /** The dtypes a merged model can be written in (transformers' `dtype` names). */
 export const MERGED_DTYPES = ['float32', 'float16', 'bfloat16'] as const;
@@ -62,7 +64,10 @@ export interface SaveMergedOptions {
  * dequantized and the adapter added without requantizing, so the file holds exactly the weight the
  * QLoRA model computed with. Every other tensor is read from `options.base`. Quantization state
  * keys and `quantization_config` are dropped; floating-point tensors are cast to `dtype` (round to
- * nearest even, as torch). Tensor names follow the base checkpoint's layout (a
+ * nearest even, as torch). A linear's bias is written with its current value (trained with PEFT
+ * `bias`), and the token table when it differs from the base's (an `embed_tokens` adapter). An
+ * adapter on a tied `lm_head` or `embed_tokens` cannot be saved this way (head and embedding share
+ * one table) and is refused. Tensor names follow the base checkpoint's layout (a
  * Gemma3ForConditionalGeneration keeps its `language_model.model.*` names and its vision tower).
  *
  * @returns the paths written.
@@ -73,6 +78,17 @@ export interface SaveMergedOptions {
  * ```
  */
 export async function saveMergedModel(model: CausalLM, outDir: string, options: SaveMergedOptions): Promise<string[]> {
+  if (model.config.tieWordEmbeddings && model.lmHeadModule().get() instanceof LoraLinear) {
+    throw new LoraError(
+      'the model has `tie_word_embeddings=True` and an adapter on `lm_head`, which shares its weight with `model.embed_tokens`: a merged checkpoint cannot hold the adapted head without untying the embeddings. Load the base with `tie_word_embeddings: false` (lm_head a copy of embed_tokens) to merge, or keep the adapter separate.',
+    );
+  }
+  const embedding = model.embeddingModule();
+  if (model.config.tieWordEmbeddings && embedding.get() instanceof LoraEmbedding) {
+    throw new LoraError(
+      'the model has `tie_word_embeddings=True` and an adapter on `model.embed_tokens`, whose table lm_head shares: a merged checkpoint cannot hold the adapted table without changing the head. Load the base with `tie_word_embeddings: false` to merge, or keep the adapter separate.',
+    );
+  }
   const dtype = options.dtype ?? 'float32';
   const target = SAFETENSORS_DTYPE[dtype];
   const baseDir = typeof options.base === 'string' ? options.base : undefined;
@@ -95,8 +111,23 @@ export async function saveMergedModel(model: CausalLM, outDir: string, options: 
       transposed.dispose();
       const key = baseKey.get(`${s.path}.weight`) ?? `${s.path}.weight`;
       linear.set(key, { dtype: target, shape: [module.outFeatures, module.inFeatures], data });
+      if (module.bias !== undefined) {
+        // Biases trained with the adapter (PEFT `bias`) are the model's own: write their current values.
+        const biasKey = baseKey.get(`${s.path}.bias`) ?? `${s.path}.bias`;
+        linear.set(biasKey, { dtype: target, shape: [module.outFeatures], data: (await module.bias.data()) as Float32Array });
+      }
     }
-    /** True for a linear weight or its bitsandbytes quant state (`….weight.absmax`, `….weight.quant_map`, …). */
+    // The token table: written when it differs from the base file's (an embed_tokens adapter, merged
+    // or not, or a base weight loaded from an adapter); otherwise copied like the other tensors.
+    const tableKey = baseKey.get(`${embedding.path}.weight`) ?? `${embedding.path}.weight`;
+    const table = embedding.get().denseWeight();
+    const current = (await table.data()) as Float32Array;
+    table.dispose();
+    const original = weights.has(tableKey) ? ((await weights.get(tableKey)).data as Float32Array) : undefined;
+    if (original === undefined || original.length !== current.length || current.some((v, i) => v !== original[i])) {
+      linear.set(tableKey, { dtype: target, shape: [embedding.get().numEmbeddings, embedding.get().embeddingDim], data: current });
+    }
+    /** True for a written weight, bias or table, or a linear's bitsandbytes quant state (`….weight.absmax`, `….weight.quant_map`, …). */
     const replaced = (key: string): boolean => {
       if (linear.has(key)) return true;
       const cut = key.indexOf('.weight.');

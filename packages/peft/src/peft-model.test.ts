@@ -89,7 +89,7 @@ describe('getPeftModel', () => {
     expect(() => getPeftModel(base, loraConfig({ targetModules: ['qkv'] }))).toThrow(/Target modules \[qkv\] not found/);
     // One typo beside a valid name is an error too (PEFT would silently adapt q_proj only).
     expect(() => getPeftModel(base, loraConfig({ targetModules: ['q_proj', 'bogus'] }))).toThrow(
-      /Invalid argument `LoraConfig.targetModules`: `bogus` matches no module of the base model \(its linear modules are named: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj/,
+      /Invalid argument `LoraConfig.targetModules`: `bogus` matches no module of the base model \(its adaptable modules are named: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj/,
     );
     expect(base.linearModules().every((s) => !(s.get() instanceof LoraLinear))).toBe(true);
     base.dispose();

@@ -1,8 +1,10 @@
-import { InvalidArgumentError } from '@lora/core';
-import type { CausalLM, ForwardOptions, KVCache, LinearSlot, ModelConfig } from '@lora/models';
+import { InvalidArgumentError, LoraError } from '@lora/core';
+import type { CausalLM, EmbeddingSlot, ForwardOptions, KVCache, LinearSlot, ModelConfig } from '@lora/models';
 import type * as tf from '@tensorflow/tfjs';
 import type { LoraConfig, WarningHandler } from './config/lora-config.js';
-import { injectAdapter, loraLayers } from './inject/apply-lora.js';
+import { adaptableLinearSlots, injectAdapter, loraEmbedding, loraLayers } from './inject/apply-lora.js';
+import { checkOneBiasAdapter, prepareBiases } from './inject/bias.js';
+import type { LoraEmbedding } from './layers/lora-embedding.js';
 import type { LoraLinear } from './layers/lora-linear.js';
 import { loadAdapterWeights, readAdapterConfig } from './io/load.js';
 import { saveAdapterFiles } from './io/save.js';
@@ -96,20 +98,35 @@ export class PeftModel implements CausalLM {
     return this.baseModel.linearModules();
   }
 
+  embeddingModule(): EmbeddingSlot {
+    return this.baseModel.embeddingModule();
+  }
+
+  lmHeadModule(): LinearSlot {
+    return this.baseModel.lmHeadModule();
+  }
+
   /** Variables of the active adapter where it is trainable (the base stays frozen). */
   trainableVariables(): tf.Variable[] {
     return this.baseModel.trainableVariables();
   }
 
-  /** The LoRA layers by module path. */
+  /** The LoRA linear layers by module path (the embedding's adapters: {@link PeftModel.loraEmbedding}). */
   loraLayers(): Map<string, LoraLinear> {
     return loraLayers(this.baseModel);
+  }
+
+  /** The LoRA-wrapped token embedding (`model.embed_tokens` targeted), if any. */
+  loraEmbedding(): LoraEmbedding | undefined {
+    return loraEmbedding(this.baseModel);
   }
 
   /** Dropout on adapter inputs is applied only in training mode (default off). */
   train(mode = true): void {
     this.isTraining = mode;
     for (const layer of this.loraLayers().values()) layer.training = mode;
+    const embedding = this.loraEmbedding();
+    if (embedding !== undefined) embedding.training = mode;
   }
 
   /** Switches to inference mode (no dropout). */
@@ -129,7 +146,9 @@ export class PeftModel implements CausalLM {
         argument: 'adapterName',
         message: `adapter "${adapterName}" already exists; delete it first or pick another name.`,
       });
+    checkOneBiasAdapter(this.configs.values(), config);
     const { config: resolved } = injectAdapter(this.baseModel, config, { ...options, adapterName, trainable: !config.inferenceMode });
+    prepareBiases(this.baseModel, config.bias, !config.inferenceMode);
     this.configs.set(adapterName, resolved);
     this.refreshLayers();
   }
@@ -143,20 +162,28 @@ export class PeftModel implements CausalLM {
         message: `adapter "${adapterName}" already exists; delete it first or pick another name.`,
       });
     const config = await readAdapterConfig(dir, options.onWarning === undefined ? {} : { onWarning: options.onWarning });
+    checkOneBiasAdapter(this.configs.values(), config);
     const trainable = options.isTrainable ?? false;
     // Weights come from the file: initialise with B = 0 (any init; pissa/olora need no SVD here).
-    const { layers, config: resolved } = injectAdapter(
+    const {
+      layers,
+      embedding,
+      config: resolved,
+    } = injectAdapter(
       this.baseModel,
       { ...config, initLoraWeights: true },
       { adapterName, trainable, ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }) },
     );
     try {
       await loadAdapterWeights(dir, layers, adapterName, {
-        config: this.baseModel.config,
+        model: this.baseModel,
+        config,
+        trainable,
         ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
       });
     } catch (error) {
       for (const layer of layers.values()) layer.deleteAdapter(adapterName);
+      embedding?.deleteAdapter(adapterName);
       throw error;
     }
     this.configs.set(adapterName, { ...resolved, initLoraWeights: config.initLoraWeights, inferenceMode: !trainable });
@@ -174,6 +201,8 @@ export class PeftModel implements CausalLM {
   deleteAdapter(adapterName: string): void {
     if (!this.configs.has(adapterName)) throw this.unknown(adapterName);
     for (const layer of this.loraLayers().values()) if (layer.adapterNames().includes(adapterName)) layer.deleteAdapter(adapterName);
+    const embedding = this.loraEmbedding();
+    if (embedding?.adapterNames().includes(adapterName) === true) embedding.deleteAdapter(adapterName);
     this.configs.delete(adapterName);
     if (this.active === adapterName) this.active = this.configs.keys().next().value ?? '';
     this.refreshLayers();
@@ -184,14 +213,24 @@ export class PeftModel implements CausalLM {
    * re-enables them — also when `fn` throws or its promise rejects. Merged adapters are unmerged
    * first, as in PEFT, when the base is a plain `Linear`; adapters merged into a 4-bit base need
    * `await peft.unmerge()` before (requantizing is asynchronous), otherwise the forward throws.
+   * With `bias` trained (PEFT `bias`), the biases stay trained, so the outputs are not the base
+   * model's: PEFT's warning is given (`options.onWarning`, default `console.warn`).
    *
    * @example
    * ```ts
    * const baseLogits = peft.disableAdapter(() => peft.forward(ids));
    * ```
    */
-  disableAdapter<T>(fn: () => T): T {
-    const layers = [...this.loraLayers().values()];
+  disableAdapter<T>(fn: () => T, options: { onWarning?: WarningHandler } = {}): T {
+    const bias = this.configs.get(this.active)?.bias ?? 'none';
+    if (bias !== 'none') {
+      (options.onWarning ?? console.warn)(
+        `Careful, disabling adapter layers with bias configured to be '${bias}' does not produce the same output as the base model would without adaption.`,
+      );
+    }
+    const layers: { disabled: boolean }[] = [...this.loraLayers().values()];
+    const embedding = this.loraEmbedding();
+    if (embedding !== undefined) layers.push(embedding);
     const set = (v: boolean) => {
       for (const layer of layers) layer.disabled = v;
     };
@@ -213,10 +252,28 @@ export class PeftModel implements CausalLM {
    * base each layer is dequantized, summed and requantized; PEFT's rounding warning is reported
    * once per call (PEFT warns per layer, and Python's default warning filter shows it once).
    * Asynchronous (see {@link LoraLinear.merge}): await it before the next forward.
+   *
+   * @throws LoraError when an active adapter is on a tied `lm_head` or `embed_tokens`: PEFT warns
+   * and writes it into the shared table, changing the other side too.
    */
   async merge(options: { safe?: boolean; onWarning?: WarningHandler } = {}): Promise<void> {
+    const embedding = this.loraEmbedding();
+    if (this.config.tieWordEmbeddings && embedding !== undefined && embedding.activeAdapters().length > 0) {
+      throw new LoraError(
+        "Model with `tie_word_embeddings=True` and the tied_target_modules=['embed_tokens'] are part of the adapter: merging would write the adapter into the table model.embed_tokens shares with lm_head (PEFT does, changing the output head as well). Load the base with `tie_word_embeddings: false` to merge, or keep the adapter unmerged.",
+      );
+    }
+    const head = this.loraLayers().get('lm_head');
+    if (this.config.tieWordEmbeddings && head !== undefined && head.activeAdapters().length > 0) {
+      // PEFT warns (`_check_merge_allowed`) and then writes the head's delta into the table it
+      // shares with embed_tokens, changing the input embedding too; refuse instead.
+      throw new LoraError(
+        "Model with `tie_word_embeddings=True` and the tied_target_modules=['lm_head'] are part of the adapter: merging would write the adapter into the weight lm_head shares with model.embed_tokens (PEFT does, changing the input embedding as well). Load the base with `tie_word_embeddings: false` (lm_head a copy of embed_tokens) to merge, or keep the adapter unmerged.",
+      );
+    }
     const onWarning = onceEach(options.onWarning);
     for (const layer of this.loraLayers().values()) await layer.merge(layer.activeAdapters(), { ...options, onWarning });
+    await embedding?.merge(embedding.activeAdapters(), options.safe === undefined ? {} : { safe: options.safe });
   }
 
   /**
@@ -226,6 +283,7 @@ export class PeftModel implements CausalLM {
   async unmerge(options: { onWarning?: WarningHandler } = {}): Promise<void> {
     const onWarning = onceEach(options.onWarning);
     for (const layer of this.loraLayers().values()) if (layer.mergedAdapters().length > 0) await layer.unmerge({ ...options, onWarning });
+    this.loraEmbedding()?.unmerge();
   }
 
   /**
@@ -240,22 +298,26 @@ export class PeftModel implements CausalLM {
 
   /** Puts the base layers back (without merging) and frees every adapter; returns the base model. */
   unload(): CausalLM {
-    for (const s of this.baseModel.linearModules()) {
+    for (const s of adaptableLinearSlots(this.baseModel)) {
       const m = s.get() as LinearLike | LoraLinear;
       if ('unload' in m && typeof m.unload === 'function') s.set(m.unload());
     }
+    const embedding = this.loraEmbedding();
+    if (embedding !== undefined) this.baseModel.embeddingModule().set(embedding.unload());
     this.configs.clear();
     return this.baseModel;
   }
 
   /**
-   * Saves an adapter (default: the active one) as a PEFT folder. Its `base_model_name_or_path` is
-   * the adapter config's, or else the base model's `config.nameOrPath` (set by `loadModel`), as
-   * PEFT's `AutoPeftModelForCausalLM` needs one to find the base.
+   * Saves an adapter (default: the active one) as a PEFT folder, with the trained biases (`bias`)
+   * and the base weights of an adapted `lm_head` / `embed_tokens` that PEFT saves too (it warns
+   * then, as PEFT does). Its `base_model_name_or_path` is the adapter config's, or else the base
+   * model's `config.nameOrPath` (set by `loadModel`), as PEFT's `AutoPeftModelForCausalLM` needs one
+   * to find the base.
    *
    * @throws InvalidArgumentError when neither names the base model.
    */
-  async saveAdapter(dir: string, adapterName: string = this.active): Promise<void> {
+  async saveAdapter(dir: string, adapterName: string = this.active, options: { onWarning?: WarningHandler } = {}): Promise<void> {
     const config = this.peftConfig(adapterName);
     const baseModelNameOrPath = config.baseModelNameOrPath ?? this.baseModel.config.nameOrPath ?? null;
     if (baseModelNameOrPath === null) {
@@ -266,7 +328,10 @@ export class PeftModel implements CausalLM {
           'load the base with loadModel, or pass loraConfig({ baseModelNameOrPath }).',
       });
     }
-    await saveAdapterFiles(dir, this.loraLayers(), { ...config, baseModelNameOrPath }, adapterName);
+    await saveAdapterFiles(dir, this.loraLayers(), { ...config, baseModelNameOrPath }, adapterName, {
+      model: this.baseModel,
+      ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
+    });
   }
 
   dispose(): void {
@@ -275,7 +340,10 @@ export class PeftModel implements CausalLM {
   }
 
   private refreshLayers(): void {
-    for (const layer of this.loraLayers().values()) {
+    const layers: (LoraLinear | LoraEmbedding)[] = [...this.loraLayers().values()];
+    const embedding = this.loraEmbedding();
+    if (embedding !== undefined) layers.push(embedding);
+    for (const layer of layers) {
       layer.setAdapter(this.active === '' ? [] : [this.active]);
       layer.training = this.isTraining;
     }
@@ -311,6 +379,7 @@ export function getPeftModel(model: CausalLM, config: LoraConfig, options: AddAd
     ...(options.seed === undefined ? {} : { seed: options.seed }),
     ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
   });
+  prepareBiases(model, config.bias, !config.inferenceMode);
   const peft = new PeftModel(model, adapterName, resolved);
   peft.setAdapter(adapterName);
   return peft;
@@ -341,7 +410,9 @@ export async function loadPeftModel(model: CausalLM, dir: string, options: LoadA
   const peft = new PeftModel(model, adapterName, { ...resolved, initLoraWeights: config.initLoraWeights, inferenceMode: !trainable });
   try {
     await loadAdapterWeights(dir, layers, adapterName, {
-      config: model.config,
+      model,
+      config,
+      trainable,
       ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
     });
   } catch (error) {

@@ -76,3 +76,32 @@ describe.skipIf(assets === undefined)(`LoRA on stories260K${assets === undefined
     expect(resumed.losses).toEqual(full.losses);
   });
 });
+
+describe('LoRA with trained biases, embed_tokens and lm_head (tiny fixture with biases)', () => {
+  const base = join(import.meta.dirname, '../../../fixtures/peft/features/tiny-llama-bias');
+  const build = async (): Promise<PeftModel> => {
+    const { model } = await loadModel(base);
+    const config = loraConfig({ r: 4, loraAlpha: 8, targetModules: ['q_proj', 'embed_tokens', 'lm_head'], bias: 'all' });
+    return getPeftModel(model, config, { onWarning: () => {} });
+  };
+  const data = Array.from({ length: 3 }, (_, k): TrainBatch => {
+    const inputIds = new Int32Array(2 * 16).map((_, i) => (i % 16 === 0 ? 1 : 3 + ((i * 7 + k * 13) % 60)));
+    return { inputIds, labels: inputIds, shape: [2, 16] };
+  });
+  const args = { maxSteps: 4, learningRate: 1e-2, lrScheduler: 'linear' as const, weightDecay: 0.01 };
+
+  it('lowers the loss and resumes bit for bit (biases and the embedding adapter are checkpointed)', async () => {
+    const a = await build();
+    const full = await train({ model: a, data, args, outputDir: join(dir, 'features-full'), weightsIO: peftWeightsIO(a) });
+    a.dispose();
+    expect(full.losses[3]).toBeLessThan(full.losses[0] as number);
+    const out = join(dir, 'features-resumed');
+    const b = await build();
+    await train({ model: b, data, args, outputDir: out, weightsIO: peftWeightsIO(b), callbacks: { onStepEnd: (r) => r.step < 2 } });
+    b.dispose();
+    const c = await build();
+    const resumed = await train({ model: c, data, args, outputDir: out, weightsIO: peftWeightsIO(c), resume: true });
+    c.dispose();
+    expect(resumed.losses).toEqual(full.losses);
+  });
+});

@@ -19,17 +19,21 @@ export function namedParameters(model: CausalLM): Map<string, tf.Variable> {
     out.set(key, v);
   };
   const seen = new Set<tf.Variable>();
-  for (const slot of model.linearModules()) {
+  const slots: { path: string; get(): { trainableVariables(): tf.Variable[] } }[] = [...model.linearModules()];
+  slots.push(model.embeddingModule());
+  if (model.config.tieWordEmbeddings) slots.push(model.lmHeadModule());
+  for (const slot of slots) {
     slot
       .get()
       .trainableVariables()
       .forEach((v, j) => {
+        if (seen.has(v)) return;
         seen.add(v);
         const at = v.name.indexOf(slot.path);
         add(at >= 0 ? v.name.slice(at) : `${slot.path}.param${j}`, v);
       });
   }
-  // Variables outside the linear slots (e.g. a trainable embedding): keep their own names.
+  // Variables outside the module slots: keep their own names.
   for (const v of model.trainableVariables()) if (!seen.has(v)) add(v.name, v);
   return out;
 }

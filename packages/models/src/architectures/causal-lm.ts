@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { KVCache } from '../cache/kv-cache.js';
 import type { ModelConfig } from '../config/model-config.js';
+import type { EmbeddingLike } from '../layers/embedding.js';
 import type { LinearLike } from '../layers/linear.js';
 
 /** Options of {@link CausalLM.forward}. Integer metadata is passed as host arrays. */
@@ -31,6 +32,16 @@ export interface LinearSlot {
   set(module: LinearLike): void;
 }
 
+/** The replaceable token embedding of a model (`model.embed_tokens`). */
+export interface EmbeddingSlot {
+  /** Module path as in the checkpoint, `model.embed_tokens`. */
+  readonly path: string;
+  /** The module currently in place. */
+  get(): EmbeddingLike;
+  /** Puts another module in place (the caller manages the old one's lifetime). */
+  set(module: EmbeddingLike): void;
+}
+
 /**
  * A decoder-only language model: ids in, logits out. Generation, scoring, adapters and training
  * only use this interface.
@@ -43,6 +54,14 @@ export interface CausalLM {
   makeCache(): KVCache;
   /** Every linear module (attention and MLP projections, and `lm_head` unless tied), in model order. */
   linearModules(): LinearSlot[];
+  /** The token embedding (`model.embed_tokens`). */
+  embeddingModule(): EmbeddingSlot;
+  /**
+   * The output projection (`lm_head`), also when its weight is tied to the embedding (then
+   * {@link CausalLM.linearModules} leaves it out, and a module put in its place must keep the
+   * original weight alive: the embedding reads it).
+   */
+  lmHeadModule(): LinearSlot;
   /** Trainable variables of the model and any modules put in place. */
   trainableVariables(): tf.Variable[];
   /** Frees every tensor the model owns. */

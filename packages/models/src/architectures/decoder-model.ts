@@ -2,11 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import { KVCache } from '../cache/kv-cache.js';
 import type { ModelConfig } from '../config/model-config.js';
 import { type DecoderContext, RopeFrequencies, decoderContext } from '../layers/decoder-context.js';
-import type { Embedding } from '../layers/embedding.js';
+import type { EmbeddingLike } from '../layers/embedding.js';
 import type { LinearLike } from '../layers/linear.js';
 import type { RMSNorm } from '../layers/rms-norm.js';
 import { isRecordingGradients } from '../layers/tape.js';
-import { type CausalLM, type ForwardOptions, type LinearSlot, slot } from './causal-lm.js';
+import { type CausalLM, type EmbeddingSlot, type ForwardOptions, type LinearSlot, slot } from './causal-lm.js';
 import { decoderModulePrefix } from './module-names.js';
 
 /** A decoder block whose modules follow the HF names `self_attn.{q,k,v,o}_proj` and `mlp.{gate,up,down}_proj`. */
@@ -26,7 +26,7 @@ export interface DecoderBlock {
 
 /** Parts of a {@link DecoderModel}, assembled by an architecture's loader. */
 export interface DecoderParts {
-  embedding: Embedding;
+  embedding: EmbeddingLike;
   layers: DecoderBlock[];
   norm: RMSNorm;
   lmHead: LinearLike;
@@ -101,20 +101,39 @@ export class DecoderModel implements CausalLM {
       slots.push(slot(layer.mlp, 'gateProj', `${p}.mlp.gate_proj`), slot(layer.mlp, 'upProj', `${p}.mlp.up_proj`));
       slots.push(slot(layer.mlp, 'downProj', `${p}.mlp.down_proj`));
     });
-    if (!this.config.tieWordEmbeddings) slots.push(slot(this.head, 'lmHead', 'lm_head'));
+    if (!this.config.tieWordEmbeddings) slots.push(this.lmHeadModule());
     return slots;
   }
 
+  embeddingModule(): EmbeddingSlot {
+    const parts = this.parts;
+    return {
+      path: 'model.embed_tokens',
+      get: () => parts.embedding,
+      set: (module) => {
+        parts.embedding = module;
+      },
+    };
+  }
+
+  lmHeadModule(): LinearSlot {
+    return slot(this.head, 'lmHead', 'lm_head');
+  }
+
   trainableVariables(): tf.Variable[] {
-    return this.linearModules().flatMap((s) => s.get().trainableVariables());
+    const vars = this.linearModules().flatMap((s) => s.get().trainableVariables());
+    const extra = [...this.parts.embedding.trainableVariables()];
+    if (this.config.tieWordEmbeddings) extra.push(...this.head.lmHead.trainableVariables());
+    for (const v of extra) if (!vars.includes(v)) vars.push(v);
+    return vars;
   }
 
   dispose(): void {
     for (const layer of this.parts.layers) layer.dispose();
     this.parts.norm.dispose();
+    // A tied embedding reads the head's weight: the embedding module leaves it to the head.
+    this.parts.embedding.dispose();
     this.head.lmHead.dispose();
-    // A tied embedding shares the head's weight, already disposed with it.
-    if (!this.config.tieWordEmbeddings) this.parts.embedding.dispose();
     this.rope.dispose();
   }
 }

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '../generate/generate.js';
+import { Embedding } from '../layers/embedding.js';
+import { variableGradsLean } from '../layers/lean-grads.js';
 import { expectTensorsClose, randomCausalLM, setupTestBackend } from '../test/index.js';
 
 const TYPES = ['llama', 'mistral', 'qwen3', 'gemma3_text'] as const;
@@ -61,6 +63,36 @@ describe.each(TYPES)('%s tiny decoder', (type) => {
     await generate(model, [[1, 2], [3]], { maxNewTokens: 4, temperature: 0.8, topK: 5, seed: 1 });
     expect(tf.memory().numTensors).toBe(before);
     ids.dispose();
+    model.dispose();
+  });
+
+  it('exposes embed_tokens and lm_head as replaceable slots; a trainable embedding copy trains through the model', async () => {
+    const model = await randomCausalLM(type, { seed: 5 });
+    const tied = model.config.tieWordEmbeddings;
+    expect(model.embeddingModule().path).toBe('model.embed_tokens');
+    expect(model.lmHeadModule().path).toBe('lm_head');
+    expect(model.linearModules().some((s) => s.path === 'lm_head')).toBe(!tied);
+    const ids = tf.tensor2d([1, 5, 9, 5, 7, 1], [1, 6], 'int32');
+    const before = model.forward(ids);
+    const slot = model.embeddingModule();
+    const original = slot.get();
+    const copy = new Embedding(original.denseWeight(), 'vocab-major', {
+      scale: original.scale,
+      trainable: true,
+      name: `${type}/model.embed_tokens.weight`,
+    });
+    slot.set(copy);
+    const after = model.forward(ids);
+    await expectTensorsClose(after, before, { rtol: 1e-5, atol: 1e-6 });
+    expect(model.trainableVariables()).toEqual(copy.trainableVariables());
+    const [table] = copy.trainableVariables() as [tf.Variable];
+    const { value, grads } = variableGradsLean(() => tf.mean(tf.square(model.forward(ids))), [table]);
+    const g = (await (grads[table.name] as tf.Tensor2D).array()) as number[][];
+    // Only the rows of ids 1, 5, 7 and 9 get a gradient.
+    g.forEach((row, i) => expect(row.some((x) => x !== 0)).toBe([1, 5, 7, 9].includes(i)));
+    slot.set(original);
+    copy.dispose();
+    tf.dispose([ids, before, after, value, ...Object.values(grads)]);
     model.dispose();
   });
 });

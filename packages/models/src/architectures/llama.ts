@@ -6,7 +6,7 @@ import type { LayerType, ModelConfig } from '../config/model-config.js';
 import type { WeightSource } from '../io/host-tensor.js';
 import { groupedQueryAttention } from '../layers/attention.js';
 import type { DecoderContext } from '../layers/decoder-context.js';
-import { Embedding } from '../layers/embedding.js';
+import { Embedding, type EmbeddingLike } from '../layers/embedding.js';
 import { Linear, type LinearLike } from '../layers/linear.js';
 import { GatedMLP } from '../layers/mlp.js';
 import { RMSNorm } from '../layers/rms-norm.js';
@@ -183,16 +183,16 @@ export async function loadEmbeddingAndHead(
   r: WeightReader,
   config: ModelConfig,
   embedScale = 1,
-): Promise<{ embedding: Embedding; lmHead: LinearLike }> {
+): Promise<{ embedding: EmbeddingLike; lmHead: LinearLike }> {
   const { vocabSize: v, hiddenSize: dm } = config;
   const table = await r.float('model.embed_tokens.weight', [v, dm]);
   if (config.tieWordEmbeddings) {
     r.ignore('lm_head.weight');
     const lmHead = Linear.fromTorch(table, v, dm, { name: 'lm_head' });
     // The embedding reads the head's [hidden, vocab] weight; the head owns (and disposes) it.
-    return { embedding: new Embedding(lmHead.weight, 'hidden-major', embedScale), lmHead };
+    return { embedding: new Embedding(lmHead.weight, 'hidden-major', { scale: embedScale, ownsTable: false }), lmHead };
   }
-  const embedding = new Embedding(tf.tensor2d(table, [v, dm]), 'vocab-major', embedScale);
+  const embedding = new Embedding(tf.tensor2d(table, [v, dm]), 'vocab-major', { scale: embedScale });
   return { embedding, lmHead: await r.dense('lm_head', v, dm) };
 }
 

@@ -41,7 +41,8 @@ describe('loraConfig', () => {
       /`layers_to_transform` cannot be used when `target_modules` is a str/,
     );
     expect(() => loraConfig({ layersPattern: 'layers' })).toThrow(/`layers_to_transform` must also be specified/);
-    expect(() => loraConfig({ bias: 'all' })).toThrow(/`bias` "all".*not supported/);
+    expect(loraConfig({ bias: 'lora_only' }).bias).toBe('lora_only');
+    expect(() => loraConfig({ bias: 'some' as never })).toThrow(/`bias`/);
     expect(() => loraConfig({ modulesToSave: ['lm_head'] })).toThrow(/`modules_to_save`/);
     expect(() => loraConfig({ loraDropout: 1 })).toThrow(InvalidArgumentError);
     expect(() => loraConfig({ initLoraWeights: 'loftq' as never })).toThrow(/`init_lora_weights` "loftq" is not supported/);

@@ -39,8 +39,13 @@ export interface LoraConfig {
   readonly rankPattern: Readonly<Record<string, number>>;
   /** Per-module alpha overrides, keyed like {@link LoraConfig.rankPattern}. */
   readonly alphaPattern: Readonly<Record<string, number>>;
-  /** Which biases train: only `"none"` is supported. */
-  readonly bias: 'none';
+  /**
+   * Which base biases train and are saved with the adapter (PEFT `bias`): `"none"` (default),
+   * `"lora_only"` (biases of the adapted modules, keys `<module>.base_layer.bias`) or `"all"`
+   * (every bias of the model; modules without an adapter keep `<module>.bias`). The biases are the
+   * base model's own, changed in place as in PEFT: disabling the adapter does not restore them.
+   */
+  readonly bias: LoraBias;
   /** Rank-stabilised LoRA: scaling `loraAlpha / √r` (default false). */
   readonly useRslora: boolean;
   /** Weight-decomposed LoRA (DoRA): a trained magnitude vector per output (default false). */
@@ -68,10 +73,11 @@ export interface LoraConfig {
   readonly autoMapping: Readonly<Record<string, string>> | null;
 }
 
+/** PEFT's `bias` setting: which base biases train with the adapter. */
+export type LoraBias = 'none' | 'all' | 'lora_only';
+
 /** Options of {@link loraConfig}: every {@link LoraConfig} field, optional, with PEFT's defaults. */
-export type LoraConfigOptions = Partial<Omit<LoraConfig, 'peftType' | 'modulesToSave' | 'bias'>> & {
-  /** Only `"none"` (the default) is supported. */
-  readonly bias?: 'none' | 'all' | 'lora_only';
+export type LoraConfigOptions = Partial<Omit<LoraConfig, 'peftType' | 'modulesToSave'>> & {
   /** Not supported; `null`, `undefined` or `[]` only. */
   readonly modulesToSave?: readonly string[] | null;
 };
@@ -145,9 +151,6 @@ const AdapterConfigFile = z
     }
     if (c.task_type !== null && c.task_type !== 'CAUSAL_LM') {
       fail('task_type', `\`task_type\` "${c.task_type}" is not supported: @lora/peft adapts causal LMs only ("CAUSAL_LM").`);
-    }
-    if (c.bias !== 'none') {
-      fail('bias', `\`bias\` "${c.bias}" (training base biases) is not supported by @lora/peft; use "none".`);
     }
     if (c.lora_bias) fail('lora_bias', '`lora_bias` (a bias on lora_B) is not supported by @lora/peft; set it to false.');
     if (c.modules_to_save !== null && c.modules_to_save.length > 0) {
@@ -249,7 +252,7 @@ function fromFile(c: AdapterConfigFile, source: Source, warn: WarningHandler): L
     layersPattern: freezeList(c.layers_pattern),
     rankPattern: Object.freeze({ ...(c.rank_pattern ?? {}) }),
     alphaPattern: Object.freeze({ ...(c.alpha_pattern ?? {}) }),
-    bias: 'none',
+    bias: c.bias,
     useRslora: c.use_rslora,
     useDora: c.use_dora,
     initLoraWeights: init,

@@ -105,3 +105,42 @@ export function patternValue(pattern: Readonly<Record<string, number>>, path: st
   }
   return fallback;
 }
+
+/** Module names PEFT treats as embeddings (`EMBEDDING_LAYER_NAMES`): input table and output head. */
+export const EMBEDDING_LAYER_NAMES: readonly string[] = Object.freeze(['embed_tokens', 'lm_head']);
+
+/**
+ * Whether `targetModules` names an embedding layer, as PEFT's tied-weights check reads the config
+ * (`_check_tied_modules`): a list entry whose last segment is `embed_tokens` / `lm_head`, or a
+ * regex that full-matches one of those bare names.
+ */
+export function targetsEmbeddingLayer(targetModules: LoraConfig['targetModules']): boolean {
+  if (targetModules === null) return false;
+  if (typeof targetModules === 'string') {
+    const re = pythonRegex(targetModules, { fullMatch: true });
+    return EMBEDDING_LAYER_NAMES.some((name) => re.test(name));
+  }
+  return targetModules.some((m) => EMBEDDING_LAYER_NAMES.includes(m.split('.').at(-1) as string));
+}
+
+/**
+ * Whether PEFT's `save_pretrained` (`save_embedding_layers="auto"`) saves the base weights of the
+ * adapted embedding layers with the adapter: a list `target_modules` holding `embed_tokens` or
+ * `lm_head` exactly, or a regex (not `"all-linear"`) that full-matches the path of a module named so.
+ */
+export function savesEmbeddingBase(targetModules: LoraConfig['targetModules'], modulePaths: readonly string[]): boolean {
+  if (targetModules === null) return false;
+  if (typeof targetModules === 'string') {
+    if (targetModules === ALL_LINEAR) return false;
+    const re = pythonRegex(targetModules, { fullMatch: true });
+    return modulePaths.some((p) => EMBEDDING_LAYER_NAMES.includes(p.split('.').at(-1) as string) && re.test(p));
+  }
+  return EMBEDDING_LAYER_NAMES.some((name) => targetModules.includes(name));
+}
+
+/** PEFT's warning when a tied model's embedding or head is adapted (`ensure_weight_tying` off). */
+export const TIED_EMBEDDING_WARNING =
+  'Model has `tie_word_embeddings=True` and a tied layer is part of the adapter, but `ensure_weight_tying` is not set to True. This can lead to complications, for example when merging the adapter or converting your model to formats other than safetensors. Check the discussion here: https://github.com/huggingface/peft/issues/2777';
+
+/** PEFT's warning when it saves the base weights of adapted embedding layers. */
+export const SAVE_EMBEDDING_WARNING = 'Setting `save_embedding_layers` to `True` as embedding layers found in `target_modules`.';

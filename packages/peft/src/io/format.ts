@@ -16,20 +16,50 @@ export const ADAPTER_WEIGHTS_METADATA: Readonly<Record<string, string>> = Object
 /** The PEFT version whose format this package writes and stamps into `peft_version`. */
 export const PEFT_FORMAT_VERSION = '0.21.2';
 
-/** Which adapter tensor of a module a key names. */
-export type AdapterTensorKind = 'lora_A' | 'lora_B' | 'lora_magnitude_vector';
+/**
+ * Which adapter tensor of a module a key names: the LoRA factors (`lora_A` / `lora_B`, PEFT's
+ * Embedding layer's `lora_embedding_A` / `lora_embedding_B`), the DoRA magnitude, a trained base
+ * bias (`base_layer.bias` on an adapted module, `bias` on any other with `bias="all"`) or the base
+ * weight PEFT saves with an adapted `embed_tokens` / `lm_head` (`base_layer.weight`).
+ */
+export type AdapterTensorKind =
+  | 'lora_A'
+  | 'lora_B'
+  | 'lora_magnitude_vector'
+  | 'lora_embedding_A'
+  | 'lora_embedding_B'
+  | 'base_layer.bias'
+  | 'bias'
+  | 'base_layer.weight';
+
+const KEY_SUFFIX: Readonly<Record<AdapterTensorKind, string>> = {
+  lora_A: 'lora_A.weight',
+  lora_B: 'lora_B.weight',
+  lora_magnitude_vector: 'lora_magnitude_vector',
+  lora_embedding_A: 'lora_embedding_A',
+  lora_embedding_B: 'lora_embedding_B',
+  'base_layer.bias': 'base_layer.bias',
+  bias: 'bias',
+  'base_layer.weight': 'base_layer.weight',
+};
+
+const KEY_PATTERN = new RegExp(
+  `^base_model\\.model\\.(.+?)\\.(${Object.values(KEY_SUFFIX)
+    .map((x) => x.replaceAll('.', '\\.'))
+    .join('|')})$`,
+);
 
 /** The safetensors key of one adapter tensor of the module at `modulePath`. */
 export function adapterTensorKey(modulePath: string, kind: AdapterTensorKind): string {
-  const suffix = kind === 'lora_magnitude_vector' ? kind : `${kind}.weight`;
-  return `${PEFT_KEY_PREFIX}${modulePath}.${suffix}`;
+  return `${PEFT_KEY_PREFIX}${modulePath}.${KEY_SUFFIX[kind]}`;
 }
 
 /** Splits an adapter key into module path and tensor kind; `undefined` when it is not one. */
 export function parseAdapterTensorKey(key: string): { modulePath: string; kind: AdapterTensorKind } | undefined {
-  const match = /^base_model\.model\.(.+)\.(lora_A\.weight|lora_B\.weight|lora_magnitude_vector)$/.exec(key);
+  const match = KEY_PATTERN.exec(key);
   if (match === null) return undefined;
-  const kind = (match[2] as string).replace('.weight', '') as AdapterTensorKind;
+  const suffix = match[2] as string;
+  const kind = (Object.keys(KEY_SUFFIX) as AdapterTensorKind[]).find((k) => KEY_SUFFIX[k] === suffix) as AdapterTensorKind;
   return { modulePath: match[1] as string, kind };
 }
 

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { InitLoraWeights } from '../config/lora-config.js';
 import { doraForward, doraWeightNorm } from './dora.js';
 import { matMul2d } from './ops.js';
+import { withBiasVariable } from './trainable-bias.js';
 import { oloraFactors, pissaFactors } from './svd-init.js';
 
 /**
@@ -101,6 +102,8 @@ export class LoraLinear implements LinearLike {
   private active: string[] = [];
   private readonly merged: { name: string; factor: tf.Tensor1D | undefined }[] = [];
   private dropoutRng: Rng | undefined;
+  /** The base bias as a variable once PEFT `bias` training is on (see {@link LoraLinear.biasVariable}). */
+  private trainedBias: tf.Variable<tf.Rank.R1> | undefined;
 
   constructor(base: LinearLike) {
     this.baseLayer = base;
@@ -123,6 +126,42 @@ export class LoraLinear implements LinearLike {
 
   get bias(): tf.Tensor1D | undefined {
     return this.baseLayer.bias;
+  }
+
+  /**
+   * Holds the base layer's bias in a variable (PEFT `bias="lora_only"` / `"all"`: the base's own
+   * bias trains, saved as `<module>.base_layer.bias`) and returns it; `undefined` when the base
+   * has no bias. Later calls return the same variable with `trainable` updated.
+   *
+   * @throws LoraError when the base has a bias but is not a dense `Linear` (e.g. NF4).
+   */
+  biasVariable(trainable: boolean, where = 'linear'): tf.Variable<tf.Rank.R1> | undefined {
+    if (this.trainedBias !== undefined) {
+      this.trainedBias.trainable = trainable;
+      return this.trainedBias;
+    }
+    const made = withBiasVariable(this.baseLayer, trainable, where);
+    if (made === undefined) return undefined;
+    this.baseLayer = made.layer;
+    this.trainedBias = made.variable;
+    return made.variable;
+  }
+
+  /**
+   * Replaces the weight of a dense {@link Linear} base (`[in, out]`, consumed), keeping its bias:
+   * PEFT loads the base weight saved with an adapted `lm_head` / `embed_tokens` into the base layer.
+   *
+   * @throws LoraError when the base is not a `Linear` or adapters are merged into it.
+   */
+  setBaseWeight(weight: tf.Tensor2D): void {
+    const base = this.baseLayer;
+    if (!(base instanceof Linear) || this.merged.length > 0) {
+      weight.dispose();
+      throw new LoraError(
+        `cannot replace the base weight of a ${base.constructor.name}${this.merged.length > 0 ? ' with merged adapters' : ''}: a dense Linear base without merged adapters is needed.`,
+      );
+    }
+    this.baseLayer = this.linearAround(weight, base);
   }
 
   /** Names of the adapters this layer holds. */
@@ -291,11 +330,13 @@ export class LoraLinear implements LinearLike {
 
   /** Variables of the active, trainable adapters (the base layer is frozen). */
   trainableVariables(): tf.Variable[] {
-    return this.activeAdapters().flatMap((name) => {
+    const vars = this.activeAdapters().flatMap((name) => {
       const ad = this.adapters.get(name) as Adapter;
       if (!ad.trainable) return [];
       return ad.magnitude === undefined ? [ad.a, ad.b] : [ad.a, ad.b, ad.magnitude];
     });
+    if (this.trainedBias?.trainable === true) vars.push(this.trainedBias);
+    return vars;
   }
 
   /** The effective weight `[in, out]`: the base with the active adapters applied (or merged). */
@@ -407,11 +448,26 @@ export class LoraLinear implements LinearLike {
     }
     this.adapters.clear();
     this.active = [];
+    this.trainedBias = undefined; // now owned by the returned base (PEFT keeps trained biases)
     return this.baseLayer;
   }
 
   dispose(): void {
     this.unload().dispose();
+  }
+
+  /**
+   * A {@link Linear} holding `weight` and `old`'s bias (the trained bias variable itself when bias
+   * training is on, else a copy); frees `old` except that variable.
+   */
+  private linearAround(weight: tf.Tensor2D, old: Linear): Linear {
+    if (this.trainedBias !== undefined && old.bias === (this.trainedBias as unknown as tf.Tensor1D)) {
+      old.weight.dispose();
+      return new Linear(weight, { bias: this.trainedBias as unknown as tf.Tensor1D });
+    }
+    const next = new Linear(weight, old.bias === undefined ? {} : { bias: old.bias.clone() });
+    old.dispose();
+    return next;
   }
 
   /** `W + ΔW`, or DoRA's `(m / ‖W + ΔW‖) ⊙ (W + ΔW)` (per output column); disposes `w`. */
@@ -435,8 +491,7 @@ export class LoraLinear implements LinearLike {
   private rebuildBase(weight: tf.Tensor2D, onWarning: ((m: string) => void) | undefined, verb: 'Merge' | 'Unmerge'): void | Promise<void> {
     const old = this.baseLayer;
     if (old instanceof Linear) {
-      this.baseLayer = new Linear(weight, old.bias === undefined ? {} : { bias: old.bias.clone() });
-      old.dispose();
+      this.baseLayer = this.linearAround(weight, old);
       return;
     }
     if (!isRebuildableLinear(old)) {
@@ -539,7 +594,7 @@ export class LoraLinear implements LinearLike {
     }
     const weight = tf.tensor2d(residual, [inF, outF]);
     if (base instanceof Linear) {
-      this.baseLayer = new Linear(weight, base.bias === undefined ? {} : { bias: base.bias.clone() });
+      this.baseLayer = this.linearAround(weight, base);
     } else {
       let next: LinearLike | Promise<LinearLike>;
       try {
@@ -557,8 +612,8 @@ export class LoraLinear implements LinearLike {
         );
       }
       this.baseLayer = next;
+      base.dispose();
     }
-    base.dispose();
     const a = tf.variable(transposed(Float32Array.from(loraA), r, inF), options.trainable) as tf.Variable<tf.Rank.R2>;
     const b = tf.variable(transposed(Float32Array.from(loraB), outF, r), options.trainable) as tf.Variable<tf.Rank.R2>;
     return { a, b };

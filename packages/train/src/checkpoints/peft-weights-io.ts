@@ -12,6 +12,12 @@ import type { WeightsIO } from './checkpoint-io.js';
 export function peftWeightsIO(model: PeftModel): WeightsIO {
   return {
     save: (dir) => model.saveAdapter(dir),
-    load: (dir) => loadAdapterWeights(dir, model.loraLayers(), model.activeAdapter),
+    // With the model and config: trained biases (`bias`) and an embed_tokens adapter resume too.
+    load: (dir) =>
+      loadAdapterWeights(dir, model.loraLayers(), model.activeAdapter, {
+        model,
+        config: model.peftConfig(),
+        trainable: !model.peftConfig().inferenceMode,
+      }),
   };
 }
