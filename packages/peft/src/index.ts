@@ -43,6 +43,9 @@ export {
   resolveTargetModules,
 } from './inject/target-modules.js';
 export { injectAdapter, selectTargets, loraLayers, type InjectOptions } from './inject/apply-lora.js';
+export { injectAuxiliary, auxiliaryLayers, type AuxiliaryLayers } from './inject/auxiliary.js';
+export { ModulesToSaveEmbedding, ModulesToSaveLinear } from './layers/modules-to-save.js';
+export { TrainableTokensEmbedding, TrainableTokensLinear } from './layers/trainable-tokens.js';
 export { PeftModel, getPeftModel, loadPeftModel, type AddAdapterOptions, type LoadAdapterOptions } from './peft-model.js';
 export { saveMergedModel, type SaveMergedOptions } from './merge.js';
 export {
@@ -52,7 +55,9 @@ export {
   PEFT_KEY_PREFIX,
   PEFT_FORMAT_VERSION,
   adapterTensorKey,
+  modulesToSaveKey,
   parseAdapterTensorKey,
+  trainableTokensKey,
   type AdapterTensorKind,
 } from './io/format.js';
 export { adapterStateDict, serializeAdapterWeights, saveAdapterFiles } from './io/save.js';

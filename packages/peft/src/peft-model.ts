@@ -3,7 +3,16 @@ import type { CausalLM, EmbeddingSlot, ForwardOptions, KVCache, LinearSlot, Mode
 import type * as tf from '@tensorflow/tfjs';
 import type { LoraConfig, WarningHandler } from './config/lora-config.js';
 import { injectAdapter, loraLayers } from './inject/apply-lora.js';
-import type { LoraLinear } from './layers/lora-linear.js';
+import {
+  type AuxiliaryLayers,
+  auxiliaryLayers,
+  checkAuxiliary,
+  deleteAuxiliaryAdapter,
+  injectAuxiliary,
+  setAuxiliaryState,
+  unloadAuxiliary,
+} from './inject/auxiliary.js';
+import { LoraLinear } from './layers/lora-linear.js';
 import { loadAdapterWeights, readAdapterConfig } from './io/load.js';
 import { saveAdapterFiles } from './io/save.js';
 
@@ -114,6 +123,14 @@ export class PeftModel implements CausalLM {
     return loraLayers(this.baseModel);
   }
 
+  /**
+   * The modules trained beside LoRA (`modulesToSave` copies, `trainableTokenIndices` rows) that
+   * hold adapter `adapterName` (default: every adapter's), by module path.
+   */
+  auxiliaryLayers(adapterName?: string): AuxiliaryLayers {
+    return auxiliaryFor(this.baseModel, adapterName);
+  }
+
   /** Dropout on adapter inputs is applied only in training mode (default off). */
   train(mode = true): void {
     this.isTraining = mode;
@@ -137,7 +154,9 @@ export class PeftModel implements CausalLM {
         argument: 'adapterName',
         message: `adapter "${adapterName}" already exists; delete it first or pick another name.`,
       });
+    checkAuxiliary(this.baseModel, config);
     const { config: resolved } = injectAdapter(this.baseModel, config, { ...options, adapterName, trainable: !config.inferenceMode });
+    injectAuxiliary(this.baseModel, config, { adapterName, trainable: !config.inferenceMode });
     this.configs.set(adapterName, resolved);
     this.refreshLayers();
   }
@@ -152,6 +171,7 @@ export class PeftModel implements CausalLM {
       });
     const config = await readAdapterConfig(dir, options.onWarning === undefined ? {} : { onWarning: options.onWarning });
     const trainable = options.isTrainable ?? false;
+    checkAuxiliary(this.baseModel, config);
     // Weights come from the file: initialise with B = 0 (any init; pissa/olora need no SVD here).
     const { layers, config: resolved } = injectAdapter(
       this.baseModel,
@@ -159,9 +179,11 @@ export class PeftModel implements CausalLM {
       { adapterName, trainable, ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }) },
     );
     try {
-      await loadAdapterWeights(dir, layers, adapterName);
+      injectAuxiliary(this.baseModel, config, { adapterName, trainable });
+      await loadAdapterWeights(dir, layers, adapterName, auxiliaryFor(this.baseModel, adapterName), trainable);
     } catch (error) {
       for (const layer of layers.values()) layer.deleteAdapter(adapterName);
+      deleteAuxiliaryAdapter(this.baseModel, adapterName);
       throw error;
     }
     this.configs.set(adapterName, { ...resolved, initLoraWeights: config.initLoraWeights, inferenceMode: !trainable });
@@ -179,6 +201,7 @@ export class PeftModel implements CausalLM {
   deleteAdapter(adapterName: string): void {
     if (!this.configs.has(adapterName)) throw this.unknown(adapterName);
     for (const layer of this.loraLayers().values()) if (layer.adapterNames().includes(adapterName)) layer.deleteAdapter(adapterName);
+    deleteAuxiliaryAdapter(this.baseModel, adapterName);
     this.configs.delete(adapterName);
     if (this.active === adapterName) this.active = this.configs.keys().next().value ?? '';
     this.refreshLayers();
@@ -199,6 +222,7 @@ export class PeftModel implements CausalLM {
     const layers = [...this.loraLayers().values()];
     const set = (v: boolean) => {
       for (const layer of layers) layer.disabled = v;
+      setAuxiliaryState(this.baseModel, { disabled: v });
     };
     set(true);
     let result: T;
@@ -240,6 +264,7 @@ export class PeftModel implements CausalLM {
    */
   async mergeAndUnload(options: { safe?: boolean; onWarning?: WarningHandler } = {}): Promise<CausalLM> {
     await this.merge(options);
+    unloadAuxiliary(this.baseModel, { merge: true });
     return this.unload();
   }
 
@@ -247,15 +272,16 @@ export class PeftModel implements CausalLM {
   unload(): CausalLM {
     for (const s of this.baseModel.linearModules()) {
       const m = s.get() as LinearLike | LoraLinear;
-      if ('unload' in m && typeof m.unload === 'function') s.set(m.unload());
+      if (m instanceof LoraLinear) s.set(m.unload());
     }
+    unloadAuxiliary(this.baseModel, { merge: false });
     this.configs.clear();
     return this.baseModel;
   }
 
   /** Saves an adapter (default: the active one) as a PEFT folder. */
   async saveAdapter(dir: string, adapterName: string = this.active): Promise<void> {
-    await saveAdapterFiles(dir, this.loraLayers(), this.peftConfig(adapterName), adapterName);
+    await saveAdapterFiles(dir, this.loraLayers(), this.peftConfig(adapterName), adapterName, this.auxiliaryLayers(adapterName));
   }
 
   dispose(): void {
@@ -268,6 +294,7 @@ export class PeftModel implements CausalLM {
       layer.setAdapter(this.active === '' ? [] : [this.active]);
       layer.training = this.isTraining;
     }
+    setAuxiliaryState(this.baseModel, { active: this.active === '' ? [] : [this.active] });
   }
 
   private unknown(adapterName: string): InvalidArgumentError {
@@ -294,12 +321,14 @@ type LinearLike = ReturnType<LinearSlot['get']>;
  */
 export function getPeftModel(model: CausalLM, config: LoraConfig, options: AddAdapterOptions = {}): PeftModel {
   const adapterName = options.adapterName ?? 'default';
+  checkAuxiliary(model, config);
   const { config: resolved } = injectAdapter(model, config, {
     adapterName,
     trainable: !config.inferenceMode,
     ...(options.seed === undefined ? {} : { seed: options.seed }),
     ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
   });
+  injectAuxiliary(model, config, { adapterName, trainable: !config.inferenceMode });
   const peft = new PeftModel(model, adapterName, resolved);
   peft.setAdapter(adapterName);
   return peft;
@@ -318,6 +347,7 @@ export async function loadPeftModel(model: CausalLM, dir: string, options: LoadA
   const adapterName = options.adapterName ?? 'default';
   const config = await readAdapterConfig(dir, options.onWarning === undefined ? {} : { onWarning: options.onWarning });
   const trainable = options.isTrainable ?? false;
+  checkAuxiliary(model, config);
   const { layers, config: resolved } = injectAdapter(
     model,
     { ...config, initLoraWeights: true },
@@ -329,11 +359,23 @@ export async function loadPeftModel(model: CausalLM, dir: string, options: LoadA
   );
   const peft = new PeftModel(model, adapterName, { ...resolved, initLoraWeights: config.initLoraWeights, inferenceMode: !trainable });
   try {
-    await loadAdapterWeights(dir, layers, adapterName);
+    injectAuxiliary(model, config, { adapterName, trainable });
+    await loadAdapterWeights(dir, layers, adapterName, auxiliaryFor(model, adapterName), trainable);
   } catch (error) {
     peft.unload(); // leave `model` as it was
     throw error;
   }
   peft.setAdapter(adapterName);
   return peft;
+}
+
+/** The auxiliary modules of `model` holding adapter `adapterName` (all of them when undefined). */
+function auxiliaryFor(model: CausalLM, adapterName: string | undefined): AuxiliaryLayers {
+  const all = auxiliaryLayers(model);
+  if (adapterName === undefined) return all;
+  const has = (m: { adapterNames(): string[] }) => m.adapterNames().includes(adapterName);
+  return {
+    modulesToSave: new Map([...all.modulesToSave].filter(([, m]) => has(m))),
+    trainableTokens: new Map([...all.trainableTokens].filter(([, m]) => has(m))),
+  };
 }
