@@ -8,6 +8,7 @@ import { expectTensorsClose, randomCausalLM, setupTestBackend } from '@lora/mode
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loraConfig, parseLoraConfig } from './config/lora-config.js';
+import { loadAdapterWeights } from './io/load.js';
 import { getPeftModel, loadPeftModel } from './peft-model.js';
 
 beforeAll(async () => {
@@ -122,6 +123,14 @@ describe('modules_to_save', () => {
       expect(again.trainableVariables().filter((x) => x.size === v * h)).toHaveLength(2);
       tf.dispose(reloaded);
       again.dispose();
+      // Resume: loading into the live trainable copies assigns in place (an optimizer keeps its variables).
+      const live = peft.trainableVariables();
+      for (const c of copies) c.assign(tf.zerosLike(c));
+      await loadAdapterWeights(dir, peft.loraLayers(), 'default', peft.auxiliaryLayers('default'), true);
+      expect(peft.trainableVariables()).toEqual(live);
+      const resumed = peft.forward(input);
+      await expectTensorsClose(resumed, after, { rtol: 0, atol: 0 });
+      resumed.dispose();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -107,6 +107,14 @@ export class ModulesToSaveLinear extends CopiesOf<LinearLike> implements LinearL
 
   /** Replaces adapter `name`'s copy by PyTorch-layout values: weight `[out, in]`, bias `[out]`. */
   assignFromTorch(name: string, values: { weight: Float32Array; bias?: Float32Array }, options: { trainable: boolean }): void {
+    const existing = this.copies.get(name);
+    if (options.trainable && existing instanceof Linear && existing.trainableVariables().length > 0) {
+      // In place: an optimizer holding these variables (a resumed run) keeps training them.
+      const [w, b] = existing.trainableVariables() as [tf.Variable, tf.Variable | undefined];
+      tf.tidy(() => w.assign(tf.transpose(tf.tensor2d(values.weight, [this.outFeatures, this.inFeatures]))));
+      if (b !== undefined && values.bias !== undefined) tf.tidy(() => b.assign(tf.tensor1d(values.bias as Float32Array)));
+      return;
+    }
     this.deleteAdapter(name);
     const bias = values.bias === undefined ? undefined : tf.tensor1d(values.bias);
     this.copies.set(
@@ -159,6 +167,13 @@ export class ModulesToSaveEmbedding extends CopiesOf<EmbeddingLike> implements E
 
   /** Replaces adapter `name`'s table by `[numEmbeddings, embeddingDim]` values. */
   assignFromTorch(name: string, table: Float32Array, options: { trainable: boolean }): void {
+    const existing = this.copies.get(name);
+    const [v] = existing?.trainableVariables() ?? [];
+    if (options.trainable && v !== undefined) {
+      // In place: an optimizer holding the variable (a resumed run) keeps training it.
+      tf.tidy(() => v.assign(tf.tensor2d(table, [this.numEmbeddings, this.embeddingDim])));
+      return;
+    }
     this.deleteAdapter(name);
     const t = tf.tensor2d(table, [this.numEmbeddings, this.embeddingDim]);
     this.copies.set(name, new Embedding(t, 'vocab-major', { scale: this.scale, trainable: options.trainable }));
