@@ -153,6 +153,12 @@ describe('modules_to_save', () => {
     expect(() => getPeftModel(other, loraConfig({ targetModules: ['q_proj'], trainableTokenIndices: { lm_head: [1] } }))).toThrow(
       /input embedding only/,
     );
+    const tied = await randomCausalLM('qwen3', { seed: 5 });
+    expect(() =>
+      getPeftModel(tied, loraConfig({ targetModules: ['q_proj'], modulesToSave: ['lm_head'], trainableTokenIndices: [1] })),
+    ).toThrow(/lm_head is both in `modulesToSave` and `trainableTokenIndices`/);
+    // Nothing was injected: the model takes a valid config afterwards.
+    getPeftModel(tied, loraConfig({ targetModules: ['q_proj'], trainableTokenIndices: [1] })).dispose();
     for (const m of [model, fresh, other]) m.dispose();
   });
 });

@@ -89,6 +89,10 @@ export function checkAuxiliary(model: CausalLM, config: LoraConfig): void {
   for (const indices of tokenTargets(model, config).values()) {
     checkTokenIndices(indices, model.embeddingModule().get().numEmbeddings, 'LoraConfig.trainableTokenIndices');
   }
+  if (tokenTargets(model, config).size > 0 && model.config.tieWordEmbeddings) {
+    const head = model.lmHeadModule();
+    if (head.get() instanceof ModulesToSaveLinear || saved.some((name) => head.path.endsWith(name))) throw both(head.path);
+  }
 }
 
 /**
