@@ -15,8 +15,12 @@ export interface SaveMergedOptions {
  * Saves `model` as a full-precision Hugging Face checkpoint (`config.json` + `model.safetensors`)
  * in `outDir`: every linear module is written as its effective dense weight (a LoRA layer's
  * base plus its active adapter, or the merged weight after `mergeAndUnload`; an NF4 base
- * dequantized) in F32 `[out, in]`; every other tensor (embeddings, norms, biases) is copied from
- * `baseDir` unchanged. Quantization state keys and `quantization_config` are dropped.
+ * dequantized) in F32 `[out, in]`; every other tensor (norms, biases) is copied from `baseDir`
+ * unchanged. The token embedding is written from the model (F32) when its values differ from
+ * the base file's (trained rows or a `modulesToSave` copy merged in); a tied `lm_head` whose
+ * weight no longer equals the embedding is written too, with `tie_word_embeddings: false` (as
+ * PEFT's `merge_and_unload` unties them). Quantization state keys and `quantization_config` are
+ * dropped.
  *
  * @example
  * ```ts
@@ -52,6 +56,29 @@ export async function saveMergedModel(model: CausalLM, outDir: string, options: 
   }
   const weights = await openWeights(options.baseDir);
   try {
+    const embedKey = 'model.embed_tokens.weight';
+    const embedding = model.embeddingModule().get();
+    const table = embedding.denseWeight();
+    const tableData = (await table.data()) as Float32Array;
+    table.dispose();
+    const shape = [embedding.numEmbeddings, embedding.embeddingDim];
+    if (weights.keys().includes(embedKey) && !sameValues((await weights.get(embedKey)).data, tableData)) {
+      tensors[embedKey] = { dtype: 'F32', shape, data: tableData };
+      linearPaths.push(embedKey);
+    }
+    if (model.config.tieWordEmbeddings) {
+      const head = tf.tidy(() => tf.transpose(model.lmHeadModule().get().denseWeight()));
+      const headData = (await head.data()) as Float32Array;
+      head.dispose();
+      if (!sameValues(headData, tableData)) {
+        tensors['lm_head.weight'] = { dtype: 'F32', shape, data: headData };
+        configJson.tie_word_embeddings = false;
+        if (tensors[embedKey] === undefined) {
+          tensors[embedKey] = { dtype: 'F32', shape, data: tableData };
+          linearPaths.push(embedKey);
+        }
+      }
+    }
     for (const key of weights.keys()) {
       if (linearPaths.some((p) => key === p || key.startsWith(`${p}.`))) continue;
       tensors[key] = await weights.getRaw(key);
@@ -63,4 +90,10 @@ export async function saveMergedModel(model: CausalLM, outDir: string, options: 
   await writeSafetensors(join(outDir, SAFETENSORS_WEIGHTS_NAME), tensors, { metadata: { format: 'pt' } });
   const sorted = Object.fromEntries(Object.entries(configJson).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   await writeTextAtomic(join(outDir, 'config.json'), `${JSON.stringify(sorted, null, 2)}\n`);
+}
+
+function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

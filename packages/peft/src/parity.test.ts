@@ -13,6 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loraConfig, serializeLoraConfig } from './config/lora-config.js';
 import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from './io/format.js';
 import { serializeAdapterWeights } from './io/save.js';
+import { saveMergedModel } from './merge.js';
 import { ModulesToSaveLinear } from './layers/modules-to-save.js';
 import { getPeftModel, loadPeftModel } from './peft-model.js';
 
@@ -73,6 +74,38 @@ describe.each(PEFT_CASES)('PEFT → @lora: %s', (name) => {
     peft.dispose();
   });
 });
+
+describe.each(['qwen3-trainable-tokens', 'qwen3-modules-to-save-embed', 'llama-modules-to-save'])(
+  'PEFT → @lora → merged checkpoint: %s',
+  (name) => {
+    const dir = join(FIXTURES, 'peft', name);
+    const ref = readRef(dir);
+
+    it("mergeAndUnload + saveMergedModel give a plain checkpoint with PEFT's adapter logits (untied where PEFT unties)", async () => {
+      const baseDir = join(FIXTURES, ref.base);
+      const peft = await loadPeftModel((await loadModel(baseDir)).model, dir);
+      const merged = await peft.mergeAndUnload();
+      const out = await mkdtemp(join(tmpdir(), 'lora-merged-'));
+      try {
+        await saveMergedModel(merged, out, { baseDir });
+        merged.dispose();
+        const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+        const baseTied = (JSON.parse(readFileSync(join(baseDir, 'config.json'), 'utf8')) as Record<string, unknown>).tie_word_embeddings;
+        // A copy of a tied embedding alone unties the head (PEFT: "no longer tied after merging").
+        expect(config.tie_word_embeddings).toBe(name === 'qwen3-modules-to-save-embed' ? false : baseTied);
+        const { model } = await loadModel(out);
+        const input = ids(ref);
+        const logits = model.forward(input);
+        const report = await expectTensorsClose(logits, ref.logits, { rtol: 1e-5, atol: 2e-5 });
+        console.log(`${name}: merged checkpoint max abs logit error vs PEFT adapter ${report.maxAbs.toExponential(2)}`);
+        tf.dispose([input, logits]);
+        model.dispose();
+      } finally {
+        await rm(out, { recursive: true, force: true });
+      }
+    });
+  },
+);
 
 /** Adapters this package writes for PEFT to read: seeded init with random non-zero B (init false), random DoRA magnitude. */
 const FROM_LORA = {
