@@ -51,6 +51,9 @@ export {
   adaptableLinearSlots,
   type InjectOptions,
 } from './inject/apply-lora.js';
+export { injectAuxiliary, auxiliaryLayers, type AuxiliaryLayers } from './inject/auxiliary.js';
+export { ModulesToSaveEmbedding, ModulesToSaveLinear } from './layers/modules-to-save.js';
+export { TrainableTokensEmbedding, TrainableTokensLinear } from './layers/trainable-tokens.js';
 export { PeftModel, getPeftModel, loadPeftModel, type AddAdapterOptions, type LoadAdapterOptions } from './peft-model.js';
 export { saveMergedModel, MERGED_DTYPES, MODEL_SIDE_FILES, type MergedDtype, type SaveMergedOptions } from './merge.js';
 export {
@@ -60,7 +63,9 @@ export {
   PEFT_KEY_PREFIX,
   PEFT_FORMAT_VERSION,
   adapterTensorKey,
+  modulesToSaveKey,
   parseAdapterTensorKey,
+  trainableTokensKey,
   type AdapterTensorKind,
 } from './io/format.js';
 export { adapterStateDict, serializeAdapterWeights, saveAdapterFiles, type AdapterStateOptions } from './io/save.js';

@@ -67,7 +67,9 @@ export interface SaveMergedOptions {
  * nearest even, as torch). A linear's bias is written with its current value (trained with PEFT
  * `bias`), and the token table when it differs from the base's (an `embed_tokens` adapter). An
  * adapter on a tied `lm_head` or `embed_tokens` cannot be saved this way (head and embedding share
- * one table) and is refused. Tensor names follow the base checkpoint's layout (a
+ * one table) and is refused. A tied `lm_head` whose weight no longer equals the embedding (a
+ * `modulesToSave` copy or trained token rows merged in) is written too, with
+ * `tie_word_embeddings: false`, as PEFT's `merge_and_unload` unties them. Tensor names follow the base checkpoint's layout (a
  * Gemma3ForConditionalGeneration keeps its `language_model.model.*` names and its vision tower).
  *
  * @returns the paths written.
@@ -127,6 +129,17 @@ export async function saveMergedModel(model: CausalLM, outDir: string, options: 
     if (original === undefined || original.length !== current.length || current.some((v, i) => v !== original[i])) {
       linear.set(tableKey, { dtype: target, shape: [embedding.get().numEmbeddings, embedding.get().embeddingDim], data: current });
     }
+    if (model.config.tieWordEmbeddings) {
+      const head = tf.tidy(() => tf.transpose(model.lmHeadModule().get().denseWeight()));
+      const headData = (await head.data()) as Float32Array;
+      head.dispose();
+      if (!sameValues(headData, current)) {
+        const shape = [embedding.get().numEmbeddings, embedding.get().embeddingDim];
+        linear.set(baseKey.get('lm_head.weight') ?? 'lm_head.weight', { dtype: target, shape, data: headData });
+        if (!linear.has(tableKey)) linear.set(tableKey, { dtype: target, shape, data: current });
+        configJson.tie_word_embeddings = false;
+      }
+    }
     /** True for a written weight, bias or table, or a linear's bitsandbytes quant state (`….weight.absmax`, `….weight.quant_map`, …). */
     const replaced = (key: string): boolean => {
       if (linear.has(key)) return true;
@@ -184,4 +197,10 @@ async function readConfig(baseDir: string): Promise<Record<string, unknown>> {
       cause: error,
     });
   }
+}
+
+function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -13,11 +13,23 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loraConfig, serializeLoraConfig } from './config/lora-config.js';
 import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from './io/format.js';
 import { serializeAdapterWeights } from './io/save.js';
+import { saveMergedModel } from './merge.js';
+import { ModulesToSaveLinear } from './layers/modules-to-save.js';
 import { getPeftModel, loadPeftModel } from './peft-model.js';
 
 const ROOT = join(import.meta.dirname, '../../..');
 const FIXTURES = join(ROOT, 'fixtures');
-const PEFT_CASES = ['llama-lora', 'llama-rslora-all-linear', 'llama-dora-layers', 'qwen3-lora-regex', 'qwen3-dora-rslora'];
+const PEFT_CASES = [
+  'llama-lora',
+  'llama-rslora-all-linear',
+  'llama-dora-layers',
+  'qwen3-lora-regex',
+  'qwen3-dora-rslora',
+  'llama-modules-to-save',
+  'qwen3-modules-to-save-embed',
+  'qwen3-trainable-tokens',
+  'gemma3-trainable-tokens-dict',
+];
 
 interface Reference {
   base: string;
@@ -47,7 +59,7 @@ describe.each(PEFT_CASES)('PEFT → @lora: %s', (name) => {
     console.log(`${name}: max abs logit error vs PEFT ${report.maxAbs.toExponential(2)}`);
 
     // Re-serialising gives PEFT's exact bytes (weights and config).
-    const bytes = await serializeAdapterWeights(peft.loraLayers(), 'default');
+    const bytes = await serializeAdapterWeights(peft.loraLayers(), 'default', { auxiliary: peft.auxiliaryLayers('default') });
     expect(Buffer.from(bytes).equals(readFileSync(join(dir, ADAPTER_WEIGHTS_NAME)))).toBe(true);
     expect(serializeLoraConfig(peft.peftConfig())).toBe(readFileSync(join(dir, ADAPTER_CONFIG_NAME), 'utf8'));
 
@@ -63,6 +75,38 @@ describe.each(PEFT_CASES)('PEFT → @lora: %s', (name) => {
   });
 });
 
+describe.each(['qwen3-trainable-tokens', 'qwen3-modules-to-save-embed', 'llama-modules-to-save'])(
+  'PEFT → @lora → merged checkpoint: %s',
+  (name) => {
+    const dir = join(FIXTURES, 'peft', name);
+    const ref = readRef(dir);
+
+    it("mergeAndUnload + saveMergedModel give a plain checkpoint with PEFT's adapter logits (untied where PEFT unties)", async () => {
+      const baseDir = join(FIXTURES, ref.base);
+      const peft = await loadPeftModel((await loadModel(baseDir)).model, dir);
+      const merged = await peft.mergeAndUnload();
+      const out = await mkdtemp(join(tmpdir(), 'lora-merged-'));
+      try {
+        await saveMergedModel(merged, out, { base: baseDir });
+        merged.dispose();
+        const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+        const baseTied = (JSON.parse(readFileSync(join(baseDir, 'config.json'), 'utf8')) as Record<string, unknown>).tie_word_embeddings;
+        // A copy of a tied embedding alone unties the head (PEFT: "no longer tied after merging").
+        expect(config.tie_word_embeddings).toBe(name === 'qwen3-modules-to-save-embed' ? false : baseTied);
+        const { model } = await loadModel(out);
+        const input = ids(ref);
+        const logits = model.forward(input);
+        const report = await expectTensorsClose(logits, ref.logits, { rtol: 1e-5, atol: 2e-5 });
+        console.log(`${name}: merged checkpoint max abs logit error vs PEFT adapter ${report.maxAbs.toExponential(2)}`);
+        tf.dispose([input, logits]);
+        model.dispose();
+      } finally {
+        await rm(out, { recursive: true, force: true });
+      }
+    });
+  },
+);
+
 /** Adapters this package writes for PEFT to read: seeded init with random non-zero B (init false), random DoRA magnitude. */
 const FROM_LORA = {
   'llama-lora': {
@@ -73,7 +117,24 @@ const FROM_LORA = {
     base: 'tiny-qwen3',
     config: { r: 4, loraAlpha: 16, useDora: true, useRslora: true, targetModules: 'all-linear', initLoraWeights: false },
   },
+  'llama-modules-to-save': {
+    base: 'tiny-llama',
+    config: { r: 4, loraAlpha: 8, targetModules: ['q_proj', 'v_proj'], initLoraWeights: false, modulesToSave: ['lm_head', 'embed_tokens'] },
+  },
+  'qwen3-trainable-tokens': {
+    base: 'tiny-qwen3',
+    config: {
+      r: 4,
+      loraAlpha: 8,
+      targetModules: ['q_proj', 'v_proj'],
+      initLoraWeights: false,
+      trainableTokenIndices: [139, 22, 7, 203, 137],
+    },
+  },
 } as const;
+
+/** `values` plus N(0, 0.2²)-ish noise (uniform ±0.35), so the adapter's extra tensors differ from the base. */
+const jitter = (values: Float32Array, rng: Rng) => Float32Array.from(values, (v) => v + (rng.next() - 0.5) * 0.7);
 
 describe.each(Object.keys(FROM_LORA) as (keyof typeof FROM_LORA)[])('@lora → PEFT: %s', (name) => {
   const spec = FROM_LORA[name];
@@ -94,6 +155,14 @@ describe.each(Object.keys(FROM_LORA) as (keyof typeof FROM_LORA)[])('@lora → P
         layer.assignFromTorch('default', { ...current, magnitude: Float32Array.from(current.magnitude, () => 0.5 + rng.next()) });
       }
     }
+    const aux = peft.auxiliaryLayers('default');
+    for (const m of aux.modulesToSave.values()) {
+      if (m instanceof ModulesToSaveLinear) {
+        const { weight } = await m.toTorch('default');
+        m.assignFromTorch('default', { weight: jitter(weight, rng) }, { trainable: true });
+      } else m.assignFromTorch('default', jitter(await m.toTorch('default'), rng), { trainable: true });
+    }
+    for (const m of aux.trainableTokens.values()) m.assignDelta('default', jitter(await m.deltaValues('default'), rng));
     return peft;
   };
 

@@ -3,9 +3,18 @@ import type { CausalLM, EmbeddingSlot, ForwardOptions, KVCache, LinearSlot, Mode
 import type * as tf from '@tensorflow/tfjs';
 import type { LoraConfig, WarningHandler } from './config/lora-config.js';
 import { adaptableLinearSlots, injectAdapter, loraEmbedding, loraLayers } from './inject/apply-lora.js';
+import {
+  type AuxiliaryLayers,
+  auxiliaryLayers,
+  checkAuxiliary,
+  deleteAuxiliaryAdapter,
+  injectAuxiliary,
+  setAuxiliaryState,
+  unloadAuxiliary,
+} from './inject/auxiliary.js';
 import { checkOneBiasAdapter, prepareBiases } from './inject/bias.js';
 import type { LoraEmbedding } from './layers/lora-embedding.js';
-import type { LoraLinear } from './layers/lora-linear.js';
+import { LoraLinear } from './layers/lora-linear.js';
 import { loadAdapterWeights, readAdapterConfig } from './io/load.js';
 import { saveAdapterFiles } from './io/save.js';
 
@@ -121,6 +130,14 @@ export class PeftModel implements CausalLM {
     return loraEmbedding(this.baseModel);
   }
 
+  /**
+   * The modules trained beside LoRA (`modulesToSave` copies, `trainableTokenIndices` rows) that
+   * hold adapter `adapterName` (default: every adapter's), by module path.
+   */
+  auxiliaryLayers(adapterName?: string): AuxiliaryLayers {
+    return auxiliaryFor(this.baseModel, adapterName);
+  }
+
   /** Dropout on adapter inputs is applied only in training mode (default off). */
   train(mode = true): void {
     this.isTraining = mode;
@@ -147,8 +164,10 @@ export class PeftModel implements CausalLM {
         message: `adapter "${adapterName}" already exists; delete it first or pick another name.`,
       });
     checkOneBiasAdapter(this.configs.values(), config);
+    checkAuxiliary(this.baseModel, config);
     const { config: resolved } = injectAdapter(this.baseModel, config, { ...options, adapterName, trainable: !config.inferenceMode });
     prepareBiases(this.baseModel, config.bias, !config.inferenceMode);
+    injectAuxiliary(this.baseModel, config, { adapterName, trainable: !config.inferenceMode });
     this.configs.set(adapterName, resolved);
     this.refreshLayers();
   }
@@ -164,6 +183,7 @@ export class PeftModel implements CausalLM {
     const config = await readAdapterConfig(dir, options.onWarning === undefined ? {} : { onWarning: options.onWarning });
     checkOneBiasAdapter(this.configs.values(), config);
     const trainable = options.isTrainable ?? false;
+    checkAuxiliary(this.baseModel, config);
     // Weights come from the file: initialise with B = 0 (any init; pissa/olora need no SVD here).
     const {
       layers,
@@ -175,15 +195,18 @@ export class PeftModel implements CausalLM {
       { adapterName, trainable, ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }) },
     );
     try {
+      injectAuxiliary(this.baseModel, config, { adapterName, trainable });
       await loadAdapterWeights(dir, layers, adapterName, {
         model: this.baseModel,
         config,
         trainable,
+        auxiliary: auxiliaryFor(this.baseModel, adapterName),
         ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
       });
     } catch (error) {
       for (const layer of layers.values()) layer.deleteAdapter(adapterName);
       embedding?.deleteAdapter(adapterName);
+      deleteAuxiliaryAdapter(this.baseModel, adapterName);
       throw error;
     }
     this.configs.set(adapterName, { ...resolved, initLoraWeights: config.initLoraWeights, inferenceMode: !trainable });
@@ -203,6 +226,7 @@ export class PeftModel implements CausalLM {
     for (const layer of this.loraLayers().values()) if (layer.adapterNames().includes(adapterName)) layer.deleteAdapter(adapterName);
     const embedding = this.loraEmbedding();
     if (embedding?.adapterNames().includes(adapterName) === true) embedding.deleteAdapter(adapterName);
+    deleteAuxiliaryAdapter(this.baseModel, adapterName);
     this.configs.delete(adapterName);
     if (this.active === adapterName) this.active = this.configs.keys().next().value ?? '';
     this.refreshLayers();
@@ -233,6 +257,7 @@ export class PeftModel implements CausalLM {
     if (embedding !== undefined) layers.push(embedding);
     const set = (v: boolean) => {
       for (const layer of layers) layer.disabled = v;
+      setAuxiliaryState(this.baseModel, { disabled: v });
     };
     set(true);
     let result: T;
@@ -293,6 +318,7 @@ export class PeftModel implements CausalLM {
    */
   async mergeAndUnload(options: { safe?: boolean; onWarning?: WarningHandler } = {}): Promise<CausalLM> {
     await this.merge(options);
+    unloadAuxiliary(this.baseModel, { merge: true });
     return this.unload();
   }
 
@@ -300,10 +326,11 @@ export class PeftModel implements CausalLM {
   unload(): CausalLM {
     for (const s of adaptableLinearSlots(this.baseModel)) {
       const m = s.get() as LinearLike | LoraLinear;
-      if ('unload' in m && typeof m.unload === 'function') s.set(m.unload());
+      if (m instanceof LoraLinear) s.set(m.unload());
     }
     const embedding = this.loraEmbedding();
     if (embedding !== undefined) this.baseModel.embeddingModule().set(embedding.unload());
+    unloadAuxiliary(this.baseModel, { merge: false });
     this.configs.clear();
     return this.baseModel;
   }
@@ -330,6 +357,7 @@ export class PeftModel implements CausalLM {
     }
     await saveAdapterFiles(dir, this.loraLayers(), { ...config, baseModelNameOrPath }, adapterName, {
       model: this.baseModel,
+      auxiliary: this.auxiliaryLayers(adapterName),
       ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
     });
   }
@@ -347,6 +375,7 @@ export class PeftModel implements CausalLM {
       layer.setAdapter(this.active === '' ? [] : [this.active]);
       layer.training = this.isTraining;
     }
+    setAuxiliaryState(this.baseModel, { active: this.active === '' ? [] : [this.active] });
   }
 
   private unknown(adapterName: string): InvalidArgumentError {
@@ -373,6 +402,7 @@ type LinearLike = ReturnType<LinearSlot['get']>;
  */
 export function getPeftModel(model: CausalLM, config: LoraConfig, options: AddAdapterOptions = {}): PeftModel {
   const adapterName = options.adapterName ?? 'default';
+  checkAuxiliary(model, config);
   const { config: resolved } = injectAdapter(model, config, {
     adapterName,
     trainable: !config.inferenceMode,
@@ -380,6 +410,7 @@ export function getPeftModel(model: CausalLM, config: LoraConfig, options: AddAd
     ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
   });
   prepareBiases(model, config.bias, !config.inferenceMode);
+  injectAuxiliary(model, config, { adapterName, trainable: !config.inferenceMode });
   const peft = new PeftModel(model, adapterName, resolved);
   peft.setAdapter(adapterName);
   return peft;
@@ -398,6 +429,7 @@ export async function loadPeftModel(model: CausalLM, dir: string, options: LoadA
   const adapterName = options.adapterName ?? 'default';
   const config = await readAdapterConfig(dir, options.onWarning === undefined ? {} : { onWarning: options.onWarning });
   const trainable = options.isTrainable ?? false;
+  checkAuxiliary(model, config);
   const { layers, config: resolved } = injectAdapter(
     model,
     { ...config, initLoraWeights: true },
@@ -409,10 +441,12 @@ export async function loadPeftModel(model: CausalLM, dir: string, options: LoadA
   );
   const peft = new PeftModel(model, adapterName, { ...resolved, initLoraWeights: config.initLoraWeights, inferenceMode: !trainable });
   try {
+    injectAuxiliary(model, config, { adapterName, trainable });
     await loadAdapterWeights(dir, layers, adapterName, {
       model,
       config,
       trainable,
+      auxiliary: auxiliaryFor(model, adapterName),
       ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
     });
   } catch (error) {
@@ -421,4 +455,15 @@ export async function loadPeftModel(model: CausalLM, dir: string, options: LoadA
   }
   peft.setAdapter(adapterName);
   return peft;
+}
+
+/** The auxiliary modules of `model` holding adapter `adapterName` (all of them when undefined). */
+function auxiliaryFor(model: CausalLM, adapterName: string | undefined): AuxiliaryLayers {
+  const all = auxiliaryLayers(model);
+  if (adapterName === undefined) return all;
+  const has = (m: { adapterNames(): string[] }) => m.adapterNames().includes(adapterName);
+  return {
+    modulesToSave: new Map([...all.modulesToSave].filter(([, m]) => has(m))),
+    trainableTokens: new Map([...all.trainableTokens].filter(([, m]) => has(m))),
+  };
 }

@@ -24,9 +24,9 @@ function batches(count: number, rows: number, length: number): TrainBatch[] {
   });
 }
 
-async function peftStories(): Promise<PeftModel> {
+async function peftStories(extra: Parameters<typeof loraConfig>[0] = {}): Promise<PeftModel> {
   const { model } = await loadModel(join(assets as string, 'models/stories260K'));
-  return getPeftModel(model, loraConfig({ r: 8, loraAlpha: 16, targetModules: 'all-linear', loraDropout: 0 }));
+  return getPeftModel(model, loraConfig({ r: 8, loraAlpha: 16, targetModules: 'all-linear', loraDropout: 0, ...extra }));
 }
 
 let dir: string;
@@ -60,17 +60,20 @@ describe.skipIf(assets === undefined)(`LoRA on stories260K${assets === undefined
     peft.dispose();
   });
 
-  it('resumes a LoRA run bit for bit', async () => {
+  it.each([
+    ['LoRA', {}],
+    ['LoRA + trainable token rows', { trainableTokenIndices: [98, 126, 504, 505] }],
+  ] as const)('resumes a %s run bit for bit', async (name, extra) => {
     const data = batches(3, 2, 32);
     const args = { maxSteps: 4, learningRate: 5e-3, lrScheduler: 'linear' as const, weightDecay: 0.01, optimizer: 'adamw8bit' as const };
-    const a = await peftStories();
-    const full = await train({ model: a, data, args, outputDir: join(dir, 'full'), weightsIO: peftWeightsIO(a) });
+    const a = await peftStories(extra as never);
+    const full = await train({ model: a, data, args, outputDir: join(dir, `full-${name}`), weightsIO: peftWeightsIO(a) });
     a.dispose();
-    const out = join(dir, 'resumed');
-    const b = await peftStories();
+    const out = join(dir, `resumed-${name}`);
+    const b = await peftStories(extra as never);
     await train({ model: b, data, args, outputDir: out, weightsIO: peftWeightsIO(b), callbacks: { onStepEnd: (r) => r.step < 2 } });
     b.dispose();
-    const c = await peftStories();
+    const c = await peftStories(extra as never);
     const resumed = await train({ model: c, data, args, outputDir: out, weightsIO: peftWeightsIO(c), resume: true });
     c.dispose();
     expect(resumed.losses).toEqual(full.losses);

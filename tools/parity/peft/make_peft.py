@@ -1,4 +1,4 @@
-"""PEFT LoRA / rsLoRA / DoRA adapters on the tiny fixture models, with golden logits, for @lora/peft.
+"""PEFT LoRA / rsLoRA / DoRA adapters (with modules_to_save and trainable_token_indices) on the tiny fixture models, with golden logits, for @lora/peft.
 
 Regenerate (from the repository root, with the parity venv described in tools/parity/README.md):
 
@@ -69,10 +69,40 @@ CASES: dict[str, tuple[str, dict, int]] = {
         dict(r=8, lora_alpha=16, use_dora=True, use_rslora=True, target_modules="all-linear"),
         5,
     ),
+    # Full trainable copies of both ends of an untied model.
+    "llama-modules-to-save": (
+        "tiny-llama",
+        dict(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], modules_to_save=["lm_head", "embed_tokens"]),
+        6,
+    ),
+    # A copy of a tied embedding only: the head keeps the original weight (PEFT unties them).
+    "qwen3-modules-to-save-embed": (
+        "tiny-qwen3",
+        dict(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], modules_to_save=["embed_tokens"]),
+        7,
+    ),
+    # Trainable rows of a tied embedding (list form): the head's logits of those tokens follow.
+    # Ids 139, 22, 203 and 137 occur in the inputs; 7 does not (it shows in the logits only).
+    "qwen3-trainable-tokens": (
+        "tiny-qwen3",
+        dict(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], trainable_token_indices=[139, 22, 7, 203, 137]),
+        8,
+    ),
+    # Dict form on Gemma 3 (tied, embeddings scaled by sqrt(hidden)).
+    "gemma3-trainable-tokens-dict": (
+        "tiny-gemma3",
+        dict(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], trainable_token_indices={"embed_tokens": [153, 89, 20, 250]}),
+        9,
+    ),
 }
 
 # from-lora case -> base folder
-FROM_LORA: dict[str, str] = {"llama-lora": "tiny-llama", "qwen3-dora": "tiny-qwen3"}
+FROM_LORA: dict[str, str] = {
+    "llama-lora": "tiny-llama",
+    "qwen3-dora": "tiny-qwen3",
+    "llama-modules-to-save": "tiny-llama",
+    "qwen3-trainable-tokens": "tiny-qwen3",
+}
 
 
 def input_ids(base: str) -> list[list[int]]:
@@ -97,7 +127,8 @@ def flat(t: torch.Tensor) -> list[float]:
 
 
 def randomise(model, seed: int) -> None:
-    """lora_A, lora_B ~ N(0, 0.2^2); DoRA magnitude *= U(0.5, 1.5): every adapter tensor non-zero."""
+    """lora_A, lora_B ~ N(0, 0.2^2); DoRA magnitude *= U(0.5, 1.5); modules_to_save copies and
+    trainable token rows += N(0, 0.2^2): every adapter tensor differs from its initial value."""
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, param in model.named_parameters():
@@ -106,6 +137,9 @@ def randomise(model, seed: int) -> None:
         for name, param in model.named_parameters():
             if "lora_magnitude_vector" in name:
                 param.mul_(0.5 + torch.rand(param.shape, generator=gen))
+        for name, param in model.named_parameters():
+            if ".modules_to_save." in name or "trainable_tokens_delta" in name:
+                param.add_(torch.randn(param.shape, generator=gen) * 0.2)
 
 
 def make_case(name: str, base: str, kwargs: dict, seed: int) -> None:

@@ -108,7 +108,7 @@ export class DecoderModel implements CausalLM {
   embeddingModule(): EmbeddingSlot {
     const parts = this.parts;
     return {
-      path: 'model.embed_tokens',
+      path: `${decoderModulePrefix(this.config)}embed_tokens`,
       get: () => parts.embedding,
       set: (module) => {
         parts.embedding = module;

@@ -29,7 +29,7 @@ export interface EmbeddingOptions {
   scale?: number;
   /** Make the table a trainable variable (full fine-tuning of the rows); default frozen. */
   trainable?: boolean;
-  /** Name of the variable when trainable (the module path; default `embed_tokens`). */
+  /** Name of the variable when trainable (unique in the process; default a generated one). */
   name?: string;
   /**
    * Whether the embedding owns the table and frees it in {@link Embedding.dispose} (default true;
@@ -60,7 +60,7 @@ export class Embedding implements EmbeddingLike {
     this.scale = options.scale ?? 1;
     this.trainable = options.trainable ?? false;
     const owns = options.ownsTable ?? true;
-    this.table = this.trainable ? tf.variable(table, true, options.name ?? 'embed_tokens') : table;
+    this.table = this.trainable ? tf.variable(table, true, options.name) : table;
     // A trainable table is a fresh variable owned here; the source is freed if it was ours.
     if (this.trainable && owns) table.dispose();
     this.ownsTable = owns || this.trainable;

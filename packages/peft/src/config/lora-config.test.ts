@@ -31,6 +31,7 @@ describe('loraConfig', () => {
       peftType: 'LORA',
       inferenceMode: false,
       modulesToSave: null,
+      trainableTokenIndices: null,
     });
     expect(Object.isFrozen(c)).toBe(true);
   });
@@ -43,7 +44,9 @@ describe('loraConfig', () => {
     expect(() => loraConfig({ layersPattern: 'layers' })).toThrow(/`layers_to_transform` must also be specified/);
     expect(loraConfig({ bias: 'lora_only' }).bias).toBe('lora_only');
     expect(() => loraConfig({ bias: 'some' as never })).toThrow(/`bias`/);
-    expect(() => loraConfig({ modulesToSave: ['lm_head'] })).toThrow(/`modules_to_save`/);
+    expect(() => loraConfig({ modulesToSave: ['lm_head'], trainableTokenIndices: { lm_head: [1] } })).toThrow(
+      /`lm_head` is in both `modules_to_save` and `trainable_token_indices`/,
+    );
     expect(() => loraConfig({ loraDropout: 1 })).toThrow(InvalidArgumentError);
     expect(() => loraConfig({ initLoraWeights: 'loftq' as never })).toThrow(/`init_lora_weights` "loftq" is not supported/);
     expect(() => loraConfig({ r: 1e12 })).toThrow(

@@ -52,8 +52,18 @@ export interface LoraConfig {
   readonly useDora: boolean;
   /** Initialisation of fresh adapters (default `true`). */
   readonly initLoraWeights: InitLoraWeights;
-  /** Extra fully-trained modules: not supported, always `null`. */
-  readonly modulesToSave: null;
+  /**
+   * Modules trained in full beside the adapter (PEFT `modules_to_save`, e.g. `["lm_head",
+   * "embed_tokens"]`): each gets a trainable copy, saved whole in the adapter file. A module
+   * matches when its path ends with the name.
+   */
+  readonly modulesToSave: readonly string[] | null;
+  /**
+   * Rows of the token embedding trained beside the adapter (PEFT `trainable_token_indices`): a
+   * list of token ids for `embed_tokens`, or `{ embed_tokens: [ids] }`. With a tied `lm_head` the
+   * head's rows follow. Only these `k × hidden` values train and are saved.
+   */
+  readonly trainableTokenIndices: readonly number[] | Readonly<Record<string, readonly number[]>> | null;
   /** Weight stored as (in, out) (GPT-2 Conv1D); our linears are never that, so always false. */
   readonly fanInFanOut: boolean;
   /** The base model this adapter was trained on (path or Hub id). */
@@ -78,7 +88,7 @@ export type LoraBias = 'none' | 'all' | 'lora_only';
 
 /** Options of {@link loraConfig}: every {@link LoraConfig} field, optional, with PEFT's defaults. */
 export type LoraConfigOptions = Partial<Omit<LoraConfig, 'peftType' | 'modulesToSave'>> & {
-  /** Not supported; `null`, `undefined` or `[]` only. */
+  /** Modules trained in full beside LoRA (PEFT `modules_to_save`), e.g. `['lm_head']`. */
   readonly modulesToSave?: readonly string[] | null;
 };
 
@@ -130,7 +140,11 @@ const AdapterConfigFile = z
     use_rslora: z.boolean().default(false),
     use_dora: z.boolean().default(false),
     init_lora_weights: initLoraWeights.default(true),
-    modules_to_save: z.array(z.string()).nullable().default(null),
+    modules_to_save: z.array(z.string().min(1)).nullable().default(null),
+    trainable_token_indices: z
+      .union([z.array(z.number().int().nonnegative()), z.record(z.string().min(1), z.array(z.number().int().nonnegative()))])
+      .nullable()
+      .default(null),
     fan_in_fan_out: z.boolean().default(false),
     base_model_name_or_path: z.string().nullable().default(null),
     inference_mode: z.boolean().default(false),
@@ -153,8 +167,21 @@ const AdapterConfigFile = z
       fail('task_type', `\`task_type\` "${c.task_type}" is not supported: @lora/peft adapts causal LMs only ("CAUSAL_LM").`);
     }
     if (c.lora_bias) fail('lora_bias', '`lora_bias` (a bias on lora_B) is not supported by @lora/peft; set it to false.');
-    if (c.modules_to_save !== null && c.modules_to_save.length > 0) {
-      fail('modules_to_save', '`modules_to_save` (fully trained extra modules) is not supported by @lora/peft; set it to null.');
+    const tokens = c.trainable_token_indices;
+    if (tokens !== null) {
+      const lists = Array.isArray(tokens) ? [tokens] : Object.values(tokens);
+      if (lists.length === 0 || lists.some((l) => l.length === 0))
+        fail('trainable_token_indices', '`trainable_token_indices` lists no token index.');
+      if (lists.some((l) => new Set(l).size !== l.length))
+        fail('trainable_token_indices', '`trainable_token_indices` repeats a token index.');
+      const names = Array.isArray(tokens) ? ['embed_tokens'] : Object.keys(tokens);
+      const both = names.filter((n) => (c.modules_to_save ?? []).some((m) => m === n || m.endsWith(`.${n}`) || n.endsWith(`.${m}`)));
+      if (both.length > 0) {
+        fail(
+          'trainable_token_indices',
+          `\`${both[0]}\` is in both \`modules_to_save\` and \`trainable_token_indices\`; a fully trained module already trains every row.`,
+        );
+      }
     }
     const init = c.init_lora_weights;
     if (typeof init === 'string' && !['gaussian', 'pissa', 'olora'].includes(init) && !/^pissa_niter_\d+$/.test(init)) {
@@ -183,7 +210,6 @@ const INERT_KEYS: Readonly<Record<string, unknown>> = {
   monteclora_config: null,
   qalora_group_size: 16,
   target_parameters: null,
-  trainable_token_indices: null,
   use_bdlora: null,
   use_qalora: false,
   velora_config: null,
@@ -256,7 +282,8 @@ function fromFile(c: AdapterConfigFile, source: Source, warn: WarningHandler): L
     useRslora: c.use_rslora,
     useDora: c.use_dora,
     initLoraWeights: init,
-    modulesToSave: null,
+    modulesToSave: c.modules_to_save === null ? null : Object.freeze([...c.modules_to_save]),
+    trainableTokenIndices: freezeTokenIndices(c.trainable_token_indices),
     fanInFanOut: false,
     baseModelNameOrPath: c.base_model_name_or_path,
     inferenceMode: c.inference_mode,
@@ -264,6 +291,12 @@ function fromFile(c: AdapterConfigFile, source: Source, warn: WarningHandler): L
     peftVersion: c.peft_version,
     autoMapping: c.auto_mapping === null ? null : Object.freeze({ ...c.auto_mapping }),
   } satisfies LoraConfig);
+}
+
+function freezeTokenIndices(v: AdapterConfigFile['trainable_token_indices']): LoraConfig['trainableTokenIndices'] {
+  if (v === null) return null;
+  if (Array.isArray(v)) return Object.freeze([...v]);
+  return Object.freeze(Object.fromEntries(Object.entries(v).map(([k, l]) => [k, Object.freeze([...l])])));
 }
 
 function freezeList<T extends string | readonly string[] | null>(v: T): T {
@@ -328,7 +361,7 @@ export function loraConfig(options: LoraConfigOptions = {}, parseOptions: ParseL
 
 /** A copy of `config` with some fields replaced (re-validated). */
 export function withLoraConfig(config: LoraConfig, changes: LoraConfigOptions): LoraConfig {
-  const { peftType: _p, modulesToSave: _m, ...rest } = config;
+  const { peftType: _p, ...rest } = config;
   return loraConfig({ ...rest, ...changes }, { onWarning: () => {} });
 }
 
@@ -359,7 +392,7 @@ export function loraConfigToJson(config: LoraConfig): Record<string, unknown> {
     lora_alpha: config.loraAlpha,
     lora_bias: false,
     lora_dropout: config.loraDropout,
-    modules_to_save: null,
+    modules_to_save: config.modulesToSave === null ? null : [...config.modulesToSave],
     peft_type: 'LORA',
     peft_version: PEFT_FORMAT_VERSION,
     r: config.r,
@@ -368,6 +401,12 @@ export function loraConfigToJson(config: LoraConfig): Record<string, unknown> {
     target_modules:
       config.targetModules === null || typeof config.targetModules === 'string' ? config.targetModules : [...config.targetModules],
     task_type: config.taskType,
+    trainable_token_indices:
+      config.trainableTokenIndices === null
+        ? null
+        : Array.isArray(config.trainableTokenIndices)
+          ? [...config.trainableTokenIndices]
+          : Object.fromEntries(Object.entries(config.trainableTokenIndices).map(([k, l]) => [k, [...l]])),
     use_dora: config.useDora,
     use_rslora: config.useRslora,
   };

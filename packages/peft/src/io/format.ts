@@ -2,7 +2,9 @@
  * The PEFT adapter file format, in one place (STYLE.md 15): file names, the `base_model.model.`
  * key prefix, tensor names with the adapter name stripped, and the PyTorch layouts
  * (`lora_A.weight` `[r, in]`, `lora_B.weight` `[out, r]`, DoRA `lora_magnitude_vector` `[out]`,
- * which PEFT saves without a `.weight` suffix).
+ * which PEFT saves without a `.weight` suffix), `modules_to_save` copies saved under the module's
+ * own key (`<module>.weight`: PEFT strips `modules_to_save.<adapter>.`) and trainable token rows
+ * (`<embedding>.token_adapter.trainable_tokens_delta` `[k, hidden]`).
  */
 
 /** Adapter weights file written by PEFT's `save_pretrained` (`peft.utils.constants.SAFETENSORS_WEIGHTS_NAME`). */
@@ -61,6 +63,16 @@ export function parseAdapterTensorKey(key: string): { modulePath: string; kind: 
   const suffix = match[2] as string;
   const kind = (Object.keys(KEY_SUFFIX) as AdapterTensorKind[]).find((k) => KEY_SUFFIX[k] === suffix) as AdapterTensorKind;
   return { modulePath: match[1] as string, kind };
+}
+
+/** The key of a `modules_to_save` copy's parameter (`base_model.model.lm_head.weight`). */
+export function modulesToSaveKey(modulePath: string, param: 'weight' | 'bias'): string {
+  return `${PEFT_KEY_PREFIX}${modulePath}.${param}`;
+}
+
+/** The key of an embedding's trainable token rows (`….embed_tokens.token_adapter.trainable_tokens_delta`). */
+export function trainableTokensKey(modulePath: string): string {
+  return `${PEFT_KEY_PREFIX}${modulePath}.token_adapter.trainable_tokens_delta`;
 }
 
 /**

@@ -14,11 +14,21 @@ import {
 import * as tf from '@tensorflow/tfjs';
 import { type LoraConfig, type ParseLoraConfigOptions, parseLoraConfig } from '../config/lora-config.js';
 import { loraEmbedding } from '../inject/apply-lora.js';
+import type { AuxiliaryLayers } from '../inject/auxiliary.js';
 import { prepareBiases } from '../inject/bias.js';
 import { EMBEDDING_LAYER_NAMES } from '../inject/target-modules.js';
 import { LoraEmbedding } from '../layers/lora-embedding.js';
 import { LoraLinear } from '../layers/lora-linear.js';
-import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, type AdapterTensorKind, adapterTensorKey, parseAdapterTensorKey } from './format.js';
+import { ModulesToSaveLinear } from '../layers/modules-to-save.js';
+import {
+  ADAPTER_CONFIG_NAME,
+  ADAPTER_WEIGHTS_NAME,
+  type AdapterTensorKind,
+  adapterTensorKey,
+  modulesToSaveKey,
+  parseAdapterTensorKey,
+  trainableTokensKey,
+} from './format.js';
 
 /** Reads and validates `<dir>/adapter_config.json`. */
 export async function readAdapterConfig(dir: string, options: ParseLoraConfigOptions = {}): Promise<LoraConfig> {
@@ -46,8 +56,10 @@ export interface LoadAdapterWeightsOptions {
   readonly model?: CausalLM;
   /** The adapter's config (its `bias` says which bias keys must be present). */
   readonly config?: LoraConfig;
-  /** Whether loaded biases are trainable (default false). */
+  /** Whether loaded biases, `modules_to_save` copies and token rows are trainable (default false). */
   readonly trainable?: boolean;
+  /** The `modules_to_save` copies and trainable token rows injected from the same config. */
+  readonly auxiliary?: AuxiliaryLayers;
   /** Receives warnings (default `console.warn`). */
   readonly onWarning?: (message: string) => void;
 }
@@ -60,6 +72,8 @@ export interface LoadAdapterWeightsOptions {
  * are loaded into the base layers when they differ (for a tied model into the shared table), as
  * PEFT loads them; for a multimodal base, the vision tower's and projector's tensors (PEFT adapts
  * them too when `target_modules` names `q_proj`, …) are skipped with one counted warning.
+ * `options.auxiliary` (injected from the same config) receives the `modules_to_save` copies and
+ * trainable token rows; `options.trainable` says whether those become trainable variables.
  */
 export async function loadAdapterWeights(
   dir: string,
@@ -77,6 +91,14 @@ export async function loadAdapterWeights(
   const embedding = found?.adapterNames().includes(adapterName) === true ? found : undefined;
   const targeted = [...layers.keys(), ...(embedding === undefined ? [] : [embeddingPath as string])];
   const modelConfig: ModelConfig | undefined = model?.config;
+  const auxiliary = options.auxiliary ?? { modulesToSave: new Map(), trainableTokens: new Map() };
+  const trainable = options.trainable ?? false;
+  const auxKeys = new Set<string>();
+  for (const [path, m] of auxiliary.modulesToSave) {
+    auxKeys.add(modulesToSaveKey(path, 'weight'));
+    if (m instanceof ModulesToSaveLinear && m.original.bias !== undefined) auxKeys.add(modulesToSaveKey(path, 'bias'));
+  }
+  for (const path of auxiliary.trainableTokens.keys()) auxKeys.add(trainableTokensKey(path));
   try {
     const extra: { key: string; path: string; kind: AdapterTensorKind }[] = [];
     // In-memory key (as adapterTensorKey spells it) -> key in the file.
@@ -85,13 +107,14 @@ export async function loadAdapterWeights(
       fileKey.get(adapterTensorKey(path, kind)) ?? adapterTensorKey(path, kind);
     const skipped: string[] = [];
     for (const key of reader.keys()) {
+      if (auxKeys.has(key)) continue;
       const parsed = parseAdapterTensorKey(key);
       if (parsed === undefined) {
         throw new FileFormatError({
           file,
           field: key,
           message:
-            'not a LoRA tensor (expected base_model.model.<module>.lora_A.weight, .lora_B.weight, .lora_magnitude_vector, .base_layer.bias / .bias with `bias`, or .base_layer.weight of an adapted embed_tokens / lm_head); modules_to_save tensors are not supported.',
+            'not a LoRA tensor (expected base_model.model.<module>.lora_A.weight, .lora_B.weight, .lora_magnitude_vector, .base_layer.bias / .bias with `bias`, or .base_layer.weight of an adapted embed_tokens / lm_head), nor a `modules_to_save` / `trainable_token_indices` tensor of the adapter config.',
         });
       }
       const { kind } = parsed;
@@ -193,6 +216,25 @@ export async function loadAdapterWeights(
     tf.tidy(() => {
       for (const [variable, data] of biasValues) variable.assign(tf.tensor1d(data));
     });
+    for (const [path, m] of auxiliary.modulesToSave) {
+      const what = `modules_to_save module ${path}`;
+      if (m instanceof ModulesToSaveLinear) {
+        const weight = (await readChecked(modulesToSaveKey(path, 'weight'), [m.outFeatures, m.inFeatures], what)).data as Float32Array;
+        const bias =
+          m.original.bias === undefined
+            ? undefined
+            : ((await readChecked(modulesToSaveKey(path, 'bias'), [m.outFeatures], what)).data as Float32Array);
+        m.assignFromTorch(adapterName, bias === undefined ? { weight } : { weight, bias }, { trainable });
+      } else {
+        const weight = (await readChecked(modulesToSaveKey(path, 'weight'), [m.numEmbeddings, m.embeddingDim], what)).data as Float32Array;
+        m.assignFromTorch(adapterName, weight, { trainable });
+      }
+    }
+    for (const [path, m] of auxiliary.trainableTokens) {
+      const k = m.tokenIndices(adapterName).length;
+      const what = `the ${k} trainable tokens of ${path}`;
+      m.assignDelta(adapterName, (await readChecked(trainableTokensKey(path), [k, m.embeddingDim], what)).data as Float32Array);
+    }
   } finally {
     await reader.close();
   }

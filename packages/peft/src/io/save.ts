@@ -7,8 +7,17 @@ import { type LoraConfig, type WarningHandler, serializeLoraConfig, withLoraConf
 import { loraEmbedding } from '../inject/apply-lora.js';
 import { savedBiases } from '../inject/bias.js';
 import { EMBEDDING_LAYER_NAMES, SAVE_EMBEDDING_WARNING, savesEmbeddingBase } from '../inject/target-modules.js';
+import type { AuxiliaryLayers } from '../inject/auxiliary.js';
 import type { LoraLinear } from '../layers/lora-linear.js';
-import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_METADATA, ADAPTER_WEIGHTS_NAME, adapterTensorKey } from './format.js';
+import { ModulesToSaveLinear } from '../layers/modules-to-save.js';
+import {
+  ADAPTER_CONFIG_NAME,
+  ADAPTER_WEIGHTS_METADATA,
+  ADAPTER_WEIGHTS_NAME,
+  adapterTensorKey,
+  modulesToSaveKey,
+  trainableTokensKey,
+} from './format.js';
 
 /** Options of {@link adapterStateDict} beyond the LoRA layers. */
 export interface AdapterStateOptions {
@@ -22,13 +31,15 @@ export interface AdapterStateOptions {
   readonly config?: LoraConfig;
   /** Receives PEFT's warnings (default `console.warn`). */
   readonly onWarning?: WarningHandler;
+  /** The `modules_to_save` copies and trainable token rows of the model (saved under PEFT's keys). */
+  readonly auxiliary?: AuxiliaryLayers;
 }
 
 /**
  * The tensors of adapter `adapterName` under PEFT's keys and layouts (`lora_A.weight` `[r, in]`,
  * `lora_B.weight` `[out, r]`, `lora_magnitude_vector` `[out]`), adapter name stripped; with
  * `options.model` and `options.config`, also the trained biases and embedding base weights PEFT
- * saves.
+ * saves; with `options.auxiliary`, the adapter's `modules_to_save` copies and trainable token rows.
  */
 export async function adapterStateDict(
   layers: ReadonlyMap<string, LoraLinear>,
@@ -53,6 +64,22 @@ export async function adapterStateDict(
     const path = model?.embeddingModule().path as string;
     tensors[adapterTensorKey(path, 'lora_embedding_A')] = { dtype: 'F32', shape: [r, embedding.numEmbeddings], data: a };
     tensors[adapterTensorKey(path, 'lora_embedding_B')] = { dtype: 'F32', shape: [embedding.embeddingDim, r], data: b };
+  }
+  for (const [path, m] of options.auxiliary?.modulesToSave ?? []) {
+    if (!m.adapterNames().includes(adapterName)) continue;
+    if (m instanceof ModulesToSaveLinear) {
+      const { weight, bias } = await m.toTorch(adapterName);
+      tensors[modulesToSaveKey(path, 'weight')] = { dtype: 'F32', shape: [m.outFeatures, m.inFeatures], data: weight };
+      if (bias !== undefined) tensors[modulesToSaveKey(path, 'bias')] = { dtype: 'F32', shape: [m.outFeatures], data: bias };
+    } else {
+      const data = await m.toTorch(adapterName);
+      tensors[modulesToSaveKey(path, 'weight')] = { dtype: 'F32', shape: [m.numEmbeddings, m.embeddingDim], data };
+    }
+  }
+  for (const [path, m] of options.auxiliary?.trainableTokens ?? []) {
+    if (!m.adapterNames().includes(adapterName)) continue;
+    const data = await m.deltaValues(adapterName);
+    tensors[trainableTokensKey(path)] = { dtype: 'F32', shape: [m.tokenIndices(adapterName).length, m.embeddingDim], data };
   }
   if (Object.keys(tensors).length === 0) {
     throw new InvalidArgumentError({ argument: 'adapterName', message: `no layer holds an adapter named "${adapterName}".` });

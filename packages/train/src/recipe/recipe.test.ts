@@ -56,6 +56,18 @@ describe('loadRecipe refuses bad values, naming the file and field', () => {
     expect(error.message).toMatch(/conflicting keys `loraAlpha` and `lora_alpha`/);
   });
 
+  it('modulesToSave and trainableTokenIndices (camelCase or snake_case) reach the adapter config; bad ones name the field', async () => {
+    const camel = await loadRecipe(recipe({ adapter: 'adapter: { modulesToSave: [lm_head], trainableTokenIndices: [3, 7] }' }), {});
+    expect(camel.recipe.adapter).toMatchObject({ modulesToSave: ['lm_head'], trainableTokenIndices: [3, 7] });
+    const snake = await loadRecipe(recipe({ adapter: 'adapter: { trainable_token_indices: { embed_tokens: [5] } }' }), {});
+    expect(snake.recipe.adapter).toMatchObject({ trainable_token_indices: { embed_tokens: [5] } });
+    const repeated = await failure(recipe({ adapter: 'adapter: { trainableTokenIndices: [3, 3] }' }));
+    expect(repeated.field).toBe('adapter.trainableTokenIndices');
+    expect(repeated.message).toMatch(/repeats a token index/);
+    const both = await failure(recipe({ adapter: 'adapter: { modulesToSave: [embed_tokens], trainableTokenIndices: [1] }' }));
+    expect(both.message).toMatch(/`embed_tokens` is in both `modules_to_save` and `trainable_token_indices`/);
+  });
+
   it('name must be one safe path segment', async () => {
     for (const name of ['../../escape', '..', 'a/b', '']) {
       const error = await failure(recipe({ name: `name: ${JSON.stringify(name)}` }));
