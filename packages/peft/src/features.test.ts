@@ -33,13 +33,13 @@ const ids = () => tf.tensor2d([1, 5, 9, 33, 2, 17, 40, 63], [1, 8], 'int32');
 describe('bias training (PEFT `bias`)', () => {
   it('"lora_only" trains the biases of adapted modules, "all" every bias; gradients reach them', async () => {
     const { model } = await loadModel(BIAS_BASE);
-    const peft = getPeftModel(model, loraConfig({ r: 2, targetModules: ['q_proj'], bias: 'lora_only' }));
+    const peft = getPeftModel(model, loraConfig({ baseModelNameOrPath: 'tiny-random', r: 2, targetModules: ['q_proj'], bias: 'lora_only' }));
     // 2 layers × (lora_A, lora_B, q_proj bias)
     expect(peft.trainableVariables()).toHaveLength(6);
     peft.dispose();
 
     const { model: m2 } = await loadModel(BIAS_BASE);
-    const all = getPeftModel(m2, loraConfig({ r: 2, targetModules: ['q_proj'], bias: 'all' }));
+    const all = getPeftModel(m2, loraConfig({ baseModelNameOrPath: 'tiny-random', r: 2, targetModules: ['q_proj'], bias: 'all' }));
     // 2 layers × (lora_A, lora_B, 7 biases)
     expect(all.trainableVariables()).toHaveLength(18);
     expect(all.linearModules().filter((s) => s.get() instanceof BiasLinear)).toHaveLength(12);
@@ -71,7 +71,7 @@ describe('bias training (PEFT `bias`)', () => {
 
   it('on a model without biases `bias` changes nothing but the config (as PEFT: no bias keys saved)', async () => {
     const { model } = await loadModel(join(FIXTURES, 'tiny-llama'));
-    const peft = getPeftModel(model, loraConfig({ r: 2, targetModules: ['q_proj'], bias: 'all' }));
+    const peft = getPeftModel(model, loraConfig({ baseModelNameOrPath: 'tiny-random', r: 2, targetModules: ['q_proj'], bias: 'all' }));
     expect(peft.trainableVariables()).toHaveLength(6);
     const dir = join(tmp, 'no-bias');
     await peft.saveAdapter(dir);
@@ -165,7 +165,7 @@ describe('LoRA on lm_head', () => {
   it('trains the adapter of a tied head (its variables are the model’s trainable variables)', async () => {
     const { model } = await loadModel(join(FIXTURES, 'tiny-qwen3'));
     const warnings: string[] = [];
-    const peft = getPeftModel(model, loraConfig({ r: 2, targetModules: ['lm_head'] }), { onWarning: (m) => warnings.push(m) });
+    const peft = getPeftModel(model, loraConfig({ baseModelNameOrPath: 'tiny-random', r: 2, targetModules: ['lm_head'] }), { onWarning: (m) => warnings.push(m) });
     expect(warnings[0]).toMatch(/^Model has `tie_word_embeddings=True` and a tied layer is part of the adapter/);
     expect(peft.trainableVariables()).toHaveLength(2);
     expect(model.linearModules().map((s) => s.path)).not.toContain('lm_head');
@@ -178,7 +178,7 @@ describe('LoRA on embed_tokens', () => {
     const { model } = await loadModel(join(FIXTURES, 'tiny-llama'));
     const x = ids();
     const before = model.forward(x);
-    const peft = getPeftModel(model, loraConfig({ r: 2, loraAlpha: 4, targetModules: ['embed_tokens'] }));
+    const peft = getPeftModel(model, loraConfig({ baseModelNameOrPath: 'tiny-random', r: 2, loraAlpha: 4, targetModules: ['embed_tokens'] }));
     const embedding = peft.loraEmbedding() as LoraEmbedding;
     expect(embedding).toBeInstanceOf(LoraEmbedding);
     // A = 0, B ~ N(0, 1): step 0 is the base model.

@@ -15,6 +15,7 @@ import {
 import { checkOneBiasAdapter, prepareBiases } from './inject/bias.js';
 import type { LoraEmbedding } from './layers/lora-embedding.js';
 import { LoraLinear } from './layers/lora-linear.js';
+import { BiasLinear } from './layers/trainable-bias.js';
 import { loadAdapterWeights, readAdapterConfig } from './io/load.js';
 import { saveAdapterFiles } from './io/save.js';
 
@@ -325,8 +326,9 @@ export class PeftModel implements CausalLM {
   /** Puts the base layers back (without merging) and frees every adapter; returns the base model. */
   unload(): CausalLM {
     for (const s of adaptableLinearSlots(this.baseModel)) {
-      const m = s.get() as LinearLike | LoraLinear;
-      if (m instanceof LoraLinear) s.set(m.unload());
+      const m = s.get() as LinearLike | LoraLinear | BiasLinear;
+      // LoRA and trained-bias wrappers; modules_to_save copies are unloaded by unloadAuxiliary.
+      if (m instanceof LoraLinear || m instanceof BiasLinear) s.set(m.unload());
     }
     const embedding = this.loraEmbedding();
     if (embedding !== undefined) this.baseModel.embeddingModule().set(embedding.unload());
