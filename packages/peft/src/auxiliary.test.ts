@@ -30,7 +30,10 @@ describe.each(['llama', 'qwen3', 'gemma3_text'] as const)('trainable tokens on %
     const base = model.forward(input);
     const originalEmbedding = model.embeddingModule().get();
     const originalHead = model.lmHeadModule().get();
-    const peft = getPeftModel(model, loraConfig({ baseModelNameOrPath: 'tiny-random', r: 2, targetModules: ['q_proj'], trainableTokenIndices: [9, 5, 40] }));
+    const peft = getPeftModel(
+      model,
+      loraConfig({ baseModelNameOrPath: 'tiny-random', r: 2, targetModules: ['q_proj'], trainableTokenIndices: [9, 5, 40] }),
+    );
     const start = peft.forward(input);
     // The rows start as the original rows: the first forward is the base model's.
     await expectTensorsClose(start, base, { rtol: 0, atol: 0 });
@@ -98,7 +101,10 @@ describe('modules_to_save', () => {
     const model = await randomCausalLM(type, { seed: 4 });
     const input = ids();
     const base = model.forward(input);
-    const peft = getPeftModel(model, loraConfig({ baseModelNameOrPath: 'tiny-random', r: 2, targetModules: ['v_proj'], modulesToSave: ['embed_tokens', 'lm_head'] }));
+    const peft = getPeftModel(
+      model,
+      loraConfig({ baseModelNameOrPath: 'tiny-random', r: 2, targetModules: ['v_proj'], modulesToSave: ['embed_tokens', 'lm_head'] }),
+    );
     const aux = peft.auxiliaryLayers();
     expect([...aux.modulesToSave.keys()].sort()).toEqual(['lm_head', 'model.embed_tokens']);
     const { vocabSize: v, hiddenSize: h } = model.config;

@@ -33,7 +33,10 @@ const ids = () => tf.tensor2d([1, 5, 9, 33, 2, 17, 40, 63], [1, 8], 'int32');
 describe('bias training (PEFT `bias`)', () => {
   it('"lora_only" trains the biases of adapted modules, "all" every bias; gradients reach them', async () => {
     const { model } = await loadModel(BIAS_BASE);
-    const peft = getPeftModel(model, loraConfig({ baseModelNameOrPath: 'tiny-random', r: 2, targetModules: ['q_proj'], bias: 'lora_only' }));
+    const peft = getPeftModel(
+      model,
+      loraConfig({ baseModelNameOrPath: 'tiny-random', r: 2, targetModules: ['q_proj'], bias: 'lora_only' }),
+    );
     // 2 layers × (lora_A, lora_B, q_proj bias)
     expect(peft.trainableVariables()).toHaveLength(6);
     peft.dispose();
@@ -165,7 +168,9 @@ describe('LoRA on lm_head', () => {
   it('trains the adapter of a tied head (its variables are the model’s trainable variables)', async () => {
     const { model } = await loadModel(join(FIXTURES, 'tiny-qwen3'));
     const warnings: string[] = [];
-    const peft = getPeftModel(model, loraConfig({ baseModelNameOrPath: 'tiny-random', r: 2, targetModules: ['lm_head'] }), { onWarning: (m) => warnings.push(m) });
+    const peft = getPeftModel(model, loraConfig({ baseModelNameOrPath: 'tiny-random', r: 2, targetModules: ['lm_head'] }), {
+      onWarning: (m) => warnings.push(m),
+    });
     expect(warnings[0]).toMatch(/^Model has `tie_word_embeddings=True` and a tied layer is part of the adapter/);
     expect(peft.trainableVariables()).toHaveLength(2);
     expect(model.linearModules().map((s) => s.path)).not.toContain('lm_head');
@@ -178,7 +183,10 @@ describe('LoRA on embed_tokens', () => {
     const { model } = await loadModel(join(FIXTURES, 'tiny-llama'));
     const x = ids();
     const before = model.forward(x);
-    const peft = getPeftModel(model, loraConfig({ baseModelNameOrPath: 'tiny-random', r: 2, loraAlpha: 4, targetModules: ['embed_tokens'] }));
+    const peft = getPeftModel(
+      model,
+      loraConfig({ baseModelNameOrPath: 'tiny-random', r: 2, loraAlpha: 4, targetModules: ['embed_tokens'] }),
+    );
     const embedding = peft.loraEmbedding() as LoraEmbedding;
     expect(embedding).toBeInstanceOf(LoraEmbedding);
     // A = 0, B ~ N(0, 1): step 0 is the base model.
