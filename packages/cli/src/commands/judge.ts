@@ -6,7 +6,7 @@ import { integer, real } from '../options.js';
 
 /** Options shared by `lora judge pairwise` and `lora judge score`. */
 interface JudgeCliOptions {
-  provider: 'openai' | 'gemini' | 'openai-compatible';
+  provider: 'openai' | 'gemini' | 'openai-compatible' | 'local';
   model: string;
   baseUrl?: string;
   out: string;
@@ -22,14 +22,22 @@ interface JudgeCliOptions {
   criteria?: string;
   seed?: number;
   responseFormat?: 'auto' | 'json_schema' | 'json_object' | 'none';
+  /** `--provider local`: PEFT adapter applied to the judge model. */
+  adapter?: string;
+  /** `--provider local`: tfjs backend. */
+  backend?: 'tensorflow' | 'tensorflow-gpu' | 'webgpu' | 'wasm' | 'cpu';
+  /** `--provider local`: longest verdict in tokens. */
+  maxNewTokens: number;
 }
 
 function sharedOptions(command: Command): Command {
   return command
     .addOption(
-      new Option('--provider <provider>', 'judge provider').choices(['openai', 'gemini', 'openai-compatible']).makeOptionMandatory(),
+      new Option('--provider <provider>', 'judge provider; local: an @lora model in this process (--model is its name or path)')
+        .choices(['openai', 'gemini', 'openai-compatible', 'local'])
+        .makeOptionMandatory(),
     )
-    .requiredOption('--model <model>', 'judge model id, e.g. gpt-4o-mini or gemini-2.5-flash')
+    .requiredOption('--model <model>', 'judge model id, e.g. gpt-4o-mini or gemini-2.5-flash (local: SmolLM2-135M-Instruct, a folder)')
     .option('--base-url <url>', 'API base URL (required for openai-compatible: vLLM, llama.cpp server, Ollama)')
     .requiredOption('--out <dir>', 'output folder (summary.json, verdicts.jsonl)')
     .option(
@@ -52,7 +60,18 @@ function sharedOptions(command: Command): Command {
       ).choices(['auto', 'json_schema', 'json_object', 'none']),
     )
     .option('--criteria <text>', 'extra judging criteria added to the prompt')
-    .option('--seed <n>', 'seed of the bootstrap', integer(0));
+    .option('--seed <n>', 'seed of the bootstrap', integer(0))
+    .option('--adapter <dir>', 'local: PEFT adapter folder applied to the judge model')
+    .addOption(
+      new Option('--backend <name>', 'local: tfjs backend (default: LORA_BACKEND or automatic)').choices([
+        'tensorflow',
+        'tensorflow-gpu',
+        'webgpu',
+        'wasm',
+        'cpu',
+      ]),
+    )
+    .option('--max-new-tokens <n>', 'local: longest verdict, in tokens', integer(1), 256);
 }
 
 function commonRunOptions(options: JudgeCliOptions, io: CliIo, defaultJudgeCacheDir: (env: CliIo['env']) => string): RunJudgeOptions {
@@ -60,8 +79,8 @@ function commonRunOptions(options: JudgeCliOptions, io: CliIo, defaultJudgeCache
   const progress = progressOf(io);
   const pick = <K extends keyof JudgeCliOptions>(key: K) => (options[key] === undefined ? {} : { [key]: options[key] });
   return {
-    provider,
-    model,
+    // A local judge comes ready-made (withJudge); the others are built from provider and model.
+    ...(provider === 'local' ? {} : { provider, model }),
     out,
     ...pick('baseUrl'),
     ...(options.cache === false ? { cache: false } : { cacheDir: options.cacheDir ?? defaultJudgeCacheDir(io.env) }),
@@ -73,7 +92,9 @@ function commonRunOptions(options: JudgeCliOptions, io: CliIo, defaultJudgeCache
     ...pick('limit'),
     ...pick('criteria'),
     ...(options.responseFormat === undefined ? {} : { structuredOutputs: options.responseFormat }),
-    ...(io.env.OPENAI_API_KEY !== undefined && provider !== 'gemini' ? { apiKey: io.env.OPENAI_API_KEY } : {}),
+    ...(io.env.OPENAI_API_KEY !== undefined && (provider === 'openai' || provider === 'openai-compatible')
+      ? { apiKey: io.env.OPENAI_API_KEY }
+      : {}),
     ...(provider === 'gemini' && (io.env.GEMINI_API_KEY ?? io.env.GOOGLE_API_KEY) !== undefined
       ? { apiKey: (io.env.GEMINI_API_KEY ?? io.env.GOOGLE_API_KEY) as string }
       : {}),
@@ -84,6 +105,34 @@ function commonRunOptions(options: JudgeCliOptions, io: CliIo, defaultJudgeCache
         `[lora] judged ${p.completed}/${p.total} · calls ${p.callsMade} · cache ${p.callsFromCache} · $${p.costUsd.toFixed(4)}`,
       ),
   };
+}
+
+/**
+ * Runs `body` with the judge of `options`: for `--provider local` the model is loaded in-process
+ * (requests go one at a time unless `--concurrency` says otherwise) and disposed afterwards; the
+ * API providers need nothing here.
+ */
+async function withJudge<T>(
+  options: JudgeCliOptions,
+  io: CliIo,
+  body: (local: Pick<RunJudgeOptions, 'judge' | 'concurrency'>) => Promise<T>,
+): Promise<T> {
+  if (options.provider !== 'local') return body({});
+  const { loadLocalJudge } = await import('../local-judge.js');
+  const { judge, dispose } = await loadLocalJudge(
+    {
+      model: options.model,
+      maxNewTokens: options.maxNewTokens,
+      ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
+      ...(options.backend === undefined ? {} : { backend: options.backend }),
+    },
+    io,
+  );
+  try {
+    return await body({ judge, concurrency: options.concurrency ?? 1 });
+  } finally {
+    dispose();
+  }
 }
 
 /**
@@ -145,14 +194,17 @@ export function registerJudge(program: Command, io: CliIo): void {
       .option('--name-b <name>', 'name of system B in the summary', 'B'),
   ).action(async (options: JudgeCliOptions & { a: string; b: string; nameA: string; nameB: string }) => {
     const { runPairwise, defaultJudgeCacheDir } = await import('@lora/judge');
-    const summary = await runPairwise({
-      ...commonRunOptions(options, io, defaultJudgeCacheDir),
-      a: options.a,
-      b: options.b,
-      nameA: options.nameA,
-      nameB: options.nameB,
-      ...(options.seed === undefined ? {} : { seed: options.seed }),
-    });
+    const summary = await withJudge(options, io, (local) =>
+      runPairwise({
+        ...commonRunOptions(options, io, defaultJudgeCacheDir),
+        ...local,
+        a: options.a,
+        b: options.b,
+        nameA: options.nameA,
+        nameB: options.nameB,
+        ...(options.seed === undefined ? {} : { seed: options.seed }),
+      }),
+    );
     finish(summary, io, options.out);
   });
   sharedOptions(
@@ -175,14 +227,17 @@ export function registerJudge(program: Command, io: CliIo): void {
       },
     ) => {
       const { runScore, defaultJudgeCacheDir } = await import('@lora/judge');
-      const summary = await runScore({
-        ...commonRunOptions(options, io, defaultJudgeCacheDir),
-        input: options.input,
-        mode: options.mode,
-        ...(options.rubric === undefined ? {} : { rubric: options.rubric }),
-        ...(options.minScore === undefined ? {} : { minScore: options.minScore }),
-        ...(options.maxScore === undefined ? {} : { maxScore: options.maxScore }),
-      });
+      const summary = await withJudge(options, io, (local) =>
+        runScore({
+          ...commonRunOptions(options, io, defaultJudgeCacheDir),
+          ...local,
+          input: options.input,
+          mode: options.mode,
+          ...(options.rubric === undefined ? {} : { rubric: options.rubric }),
+          ...(options.minScore === undefined ? {} : { minScore: options.minScore }),
+          ...(options.maxScore === undefined ? {} : { maxScore: options.maxScore }),
+        }),
+      );
       finish(summary, io, options.out);
     },
   );

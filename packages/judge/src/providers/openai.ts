@@ -93,7 +93,15 @@ function createChatCompletionsJudge(provider: string, settings: OpenAIJudgeSetti
     const format = request.responseFormat;
     let responseFormat: OpenAI.ChatCompletionCreateParams['response_format'];
     if (format !== undefined && mode === 'json_schema') responseFormat = zodResponseFormat(format.schema as never, format.name);
-    else if (format !== undefined && mode === 'json_object') responseFormat = { type: 'json_object' };
+    else if (format !== undefined && mode === 'json_object') {
+      // OpenAI-compatible servers read a `schema` beside `json_object` (llama.cpp's server and
+      // llama-cpp-python turn it into a grammar, vLLM and Ollama ignore it): the reply then matches
+      // the schema, not only JSON. OpenAI's own API gets plain JSON mode.
+      responseFormat =
+        provider === 'openai'
+          ? { type: 'json_object' }
+          : ({ type: 'json_object', schema: z.toJSONSchema(format.schema) } as unknown as OpenAI.ResponseFormatJSONObject);
+    }
     const messages = format !== undefined && mode !== 'json_schema' ? withSchemaInstruction(request.messages, format) : request.messages;
     try {
       return await client.chat.completions.create(

@@ -45,7 +45,7 @@ describe('OpenAI provider (openai SDK) against a loopback chat-completions serve
     expect(Object.keys(format.json_schema.schema.properties)).toEqual(['reason', 'winner']);
   });
 
-  it('works as an OpenAI-compatible endpoint by base URL, with JSON mode when asked', async () => {
+  it('works as an OpenAI-compatible endpoint by base URL, with JSON mode (and the schema beside it) when asked', async () => {
     server = await startJudgeServer({ protocol: 'openai' });
     const judge = createOpenAICompatibleJudge({
       model: 'qwen2.5:7b',
@@ -55,7 +55,10 @@ describe('OpenAI provider (openai SDK) against a loopback chat-completions serve
     });
     expect(judge.provider).toBe('openai-compatible');
     await judge.complete({ messages, responseFormat });
-    expect(server.requests[0]!.body['response_format']).toEqual({ type: 'json_object' });
+    // `schema` beside json_object: llama.cpp's server and llama-cpp-python constrain the reply to it.
+    const sent = server.requests[0]!.body['response_format'] as { type: string; schema: { properties: Record<string, unknown> } };
+    expect(sent.type).toBe('json_object');
+    expect(Object.keys(sent.schema.properties)).toEqual(['reason', 'winner']);
   });
 
   it('maps 429 with Retry-After, 500, 400 and malformed bodies to typed errors', async () => {
