@@ -27,7 +27,7 @@ export async function importTf() {
   return import(pathToFileURL(resolved).href);
 }
 
-/** The W2 model of DESIGN.md "Benchmarks": random Llama d512 L8 ffn1376 vocab 8192 (HF config.json fields). */
+/** The W2 model of bench/README.md: random Llama d512 L8 ffn1376 vocab 8192 (HF config.json fields). */
 export const W2_CONFIG_JSON = {
   model_type: 'llama',
   vocab_size: 8192,

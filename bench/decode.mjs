@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// W4 (DESIGN.md "Benchmarks"): greedy decode with the KV cache, batch 1, 128 new tokens after a
+// W4 (bench/README.md): greedy decode with the KV cache, batch 1, 128 new tokens after a
 // 16-token prompt, for stories260K and a random Llama d512 L8 ffn1376 vocab 8192 — and, where
 // Python torch + transformers exist, the same workload in transformers on the same machine.
 //

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// One training-style forward + backward (the model part of W1/W2 in DESIGN.md "Benchmarks"):
+// One training-style forward + backward (the model part of W1/W2 in bench/README.md):
 // every Linear made trainable (full fine-tuning gradients; embeddings and norms frozen, a tied
 // lm_head too), loss = sum(logits × R) with fixed random R, gradients of all trainable weights.
 // Workloads: stories260K at seq 256 × batch 8, and W2's random Llama d512 L8 ffn1376 vocab 8192 at

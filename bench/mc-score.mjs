@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// W5 (DESIGN.md "Benchmarks"): multiple-choice log-prob scoring, 200 questions × 4 options, prompts
+// W5 (bench/README.md): multiple-choice log-prob scoring, 200 questions × 4 options, prompts
 // of 56–72 tokens and options of 6–10 tokens (seeded), on the random Llama d512 L8 ffn1376 vocab
 // 8192 (W2 model), with @lora/models' `scoreContinuations` (8 requests per forward) — beside
 // transformers doing the same scoring (same requests, batching and padding) in the same run.

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// W2 vs W3 step time (DESIGN.md "Benchmarks"): LoRA (r 16, α 32, q/k/v/o/gate/up/down) training
+// W2 vs W3 step time (bench/README.md): LoRA (r 16, α 32, q/k/v/o/gate/up/down) training
 // step — forward, causal-LM cross-entropy (one-hot × logSoftmax), backward to the LoRA variables —
 // on the random Llama d512 L8 ffn1376 vocab 8192 with a dense fp32 base, then with the base
 // quantized to NF4 + double quant (@lora/quant), with Nf4Linear dequantizing the weight twice per

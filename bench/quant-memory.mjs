@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// W3 memory + step time (DESIGN.md "Benchmarks"): the random Llama d512 L8 ffn1376 vocab 8192 (W2
+// W3 memory + step time (bench/README.md): the random Llama d512 L8 ffn1376 vocab 8192 (W2
 // model) with its linears quantized to NF4 + double quant by @lora/quant. Prints resident bytes per
 // parameter of the quantized linears measured with tf.memory() beside float32, and the time of one
 // forward + backward step (seq 256, batch 4) of the dense and the NF4 model. The backward reaches

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `pnpm bench`: runs the fixed workloads of DESIGN.md "Benchmarks" side by side with the PyTorch
+// `pnpm bench`: runs the fixed workloads of bench/README.md side by side with the PyTorch
 // (+ PEFT, + bitsandbytes, transformers) reference on this machine and prints ONE table —
 // workload, @lora, reference, unit, ratio (@lora ÷ reference; ≥ 1 means @lora is at least as
 // fast), MFU — then writes bench/results/bench.json and bench/results/bench.svg (ratio bars).

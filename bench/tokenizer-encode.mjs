@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Tokenizer encode throughput (DESIGN.md "Benchmarks"; issue 3): GSM8K train (question + "\n" +
+// Tokenizer encode throughput (bench/README.md; issue 3): GSM8K train (question + "\n" +
 // answer per row) encoded with the Qwen3 tokenizer.json, by @lora/data (@huggingface/tokenizers
 // underneath) and by Python `tokenizers` (Rust) on the same machine, with the ratio.
 //

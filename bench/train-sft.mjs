@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// W1–W3 (DESIGN.md "Benchmarks"): LoRA SFT steps with @lora/train's `train()` beside PyTorch + PEFT
+// W1–W3 (bench/README.md): LoRA SFT steps with @lora/train's `train()` beside PyTorch + PEFT
 // (+ bitsandbytes) on the same machine, in one run.
 //   W1  stories260K (llama2.c checkpoint from LORA_ASSETS_DIR), seq 256, batch 8
 //   W2  random Llama d512 L8 ffn1376 vocab 8192, seq 256, batch 4

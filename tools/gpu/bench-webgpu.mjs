@@ -55,7 +55,7 @@ const questions = Number(args.questions);
 const LORA = { r: 16, alpha: 32, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] };
 const LR = 2e-4;
 const W2_JSON = { ...W2_CONFIG_JSON, num_hidden_layers: Number(args['d512-layers']) };
-/** SmolLM2-135M's shapes (DESIGN.md "Real models"), random weights. */
+/** SmolLM2-135M's shapes (SmolLM2-135M-Instruct), random weights. */
 const SMOL_JSON = {
   model_type: 'llama',
   vocab_size: 49152,

@@ -34,7 +34,10 @@ mkdirSync(out, { recursive: true });
 // 1. Items: CarBot test prompts with the gold reply (A) and a wrong one (B).
 const data = join(out, 'data');
 execFileSync('node', [join(repo, 'examples/carbot/dist/cli.js'), '--n', '400', '--seed', '7', '--out', data], { stdio: 'inherit' });
-const rows = readFileSync(join(data, 'test.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const rows = readFileSync(join(data, 'test.jsonl'), 'utf8')
+  .trim()
+  .split('\n')
+  .map((l) => JSON.parse(l));
 const items = rows.slice(0, n).map((row, i) => {
   const other = rows.slice(n).find((r) => r.intent !== row.intent) ?? rows[(i + 1) % rows.length];
   const prompt = row.messages.find((m) => m.role === 'user').content;
@@ -58,7 +61,19 @@ const lora = (args) => {
   }
   return (performance.now() - started) / 1000;
 };
-const common = ['--a', join(out, 'gold.jsonl'), '--b', join(out, 'wrong.jsonl'), '--name-a', 'gold', '--name-b', 'wrong', '--criteria', criteria, '--no-cache'];
+const common = [
+  '--a',
+  join(out, 'gold.jsonl'),
+  '--b',
+  join(out, 'wrong.jsonl'),
+  '--name-a',
+  'gold',
+  '--name-b',
+  'wrong',
+  '--criteria',
+  criteria,
+  '--no-cache',
+];
 
 // 2. The local judge.
 const localSeconds = lora(['judge', 'pairwise', ...common, '--provider', 'local', '--model', values.model, '--out', join(out, 'local')]);
@@ -67,7 +82,22 @@ const localSeconds = lora(['judge', 'pairwise', ...common, '--provider', 'local'
 const port = await freePort();
 const server = spawn(
   python,
-  ['-m', 'llama_cpp.server', '--model', gguf, '--model_alias', 'smollm2', '--host', '127.0.0.1', '--port', String(port), '--n_ctx', '4096', '--n_threads', '2'],
+  [
+    '-m',
+    'llama_cpp.server',
+    '--model',
+    gguf,
+    '--model_alias',
+    'smollm2',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--n_ctx',
+    '4096',
+    '--n_threads',
+    '2',
+  ],
   { stdio: ['ignore', 'ignore', 'pipe'] },
 );
 let serverLog = '';

@@ -46,7 +46,7 @@ function truthy(value: string | undefined): boolean {
 
 /**
  * Finds a model or data set and returns its absolute local directory (or file) path, looking in
- * this order (DESIGN.md "Assets"):
+ * this order (docs/architecture.md):
  *
  * 1. an explicit existing path (`options.path`, or `name` itself when it exists on disk);
  * 2. `LORA_ASSETS_DIR`: `<dir>/models/<name>` or `<dir>/data/<name>`, also with only the last

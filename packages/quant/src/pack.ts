@@ -58,7 +58,7 @@ const INVERSE_POWERS = [1, 1 / 16, 1 / 256, 1 / 4096, 1 / 65536, 1 / 1048576];
 /**
  * Unpacks an int32 word tensor `[w]` into int32 codes `[w·6]` on the device. Computed in float32,
  * exactly: a word is < 2^24, so `f_j = floor(word · 16^-j)` is an exact integer and nibble j is
- * `f_j − 16·floor(f_j / 16)` — the floorDiv/mod of DESIGN.md without the int32 kernels, which on
+ * `f_j − 16·floor(f_j / 16)` — the floorDiv/mod of docs/architecture.md without the int32 kernels, which on
  * wasm broadcast through a slow path (≈20× slower than this here; strided slices are slow too).
  */
 export function unpackCodes(words: tf.Tensor1D): tf.Tensor1D {

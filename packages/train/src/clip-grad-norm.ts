@@ -29,7 +29,7 @@ export interface DeviceClipResult {
 export function globalNormTensor(grads: NamedGradients): tf.Scalar {
   const tensors = Object.values(grads);
   return tf.tidy(() => {
-    // addN is wrong with ≥ 8 inputs on webgpu (DESIGN.md): sum squares one by one.
+    // addN is wrong with ≥ 8 inputs on webgpu (docs/architecture.md): sum squares one by one.
     let total = tf.scalar(0);
     for (const g of tensors) total = tf.add(total, tf.sum(tf.square(g)));
     return tf.sqrt(total);

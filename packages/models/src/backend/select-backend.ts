@@ -146,7 +146,7 @@ export async function selectFromCandidates(
 }
 
 /**
- * Chooses and activates the tfjs backend, as DESIGN.md "Backend selection" says: the `backend`
+ * Chooses and activates the tfjs backend, as docs/architecture.md "Backend facts" says: the `backend`
  * option or `LORA_BACKEND` wins; otherwise the first of tensorflow-gpu (`@tensorflow/tfjs-node-gpu`),
  * hardware WebGPU (`webgpu` + `@tensorflow/tfjs-backend-webgpu`, software adapters rejected),
  * tensorflow (`@tensorflow/tfjs-node`), wasm and cpu that loads and passes a matmul + gradient

@@ -54,7 +54,7 @@ export function scaledDotProductAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.
  *
  * On backends with fast batched and transposed matmuls (tensorflow, webgpu, cpu; see
  * `fastFlaggedMatMul`) the products are one `BatchMatMul` each with a transpose flag, and the
- * gradient is tfjs's. On wasm those fall back to a naive loop (DESIGN.md), so for prefill and
+ * gradient is tfjs's. On wasm those fall back to a naive loop (docs/architecture.md), so for prefill and
  * training the products run as one flag-free 2-D matmul per group, with transposes materialised and
  * a hand-written gradient that keeps every backward matmul flag-free as well; a decode step (few
  * rows) keeps the single batched matmul there, cheaper than many dispatches.

@@ -38,7 +38,7 @@ export interface LinearOptions {
  *
  * The forward is a flag-free 2-D matmul and the gradient is written explicitly: on wasm with the
  * transposes materialised (no `transposeA/B` flags — its flagged matmul falls back to a naive loop
- * ~10× slower, DESIGN.md), elsewhere with the flags, which cost nothing there (see
+ * ~10× slower, docs/architecture.md), elsewhere with the flags, which cost nothing there (see
  * `fastFlaggedMatMul`). A frozen layer passes gradients to its input only.
  */
 export class Linear implements LinearLike {

@@ -13,7 +13,7 @@ export function isRecordingGradients(): boolean {
  * Whether the current backend runs transposed and batched matmuls (`transposeA/B` flags,
  * `BatchMatMul` over leading axes) at full speed. True on tensorflow (oneDNN/Eigen), webgpu and
  * cpu; false on wasm, whose XNNPACK path covers only flag-free 2-D products and falls back to a
- * naive loop ~10× slower otherwise (DESIGN.md). Layers pick their kernel formulation with it:
+ * naive loop ~10× slower otherwise (docs/architecture.md). Layers pick their kernel formulation with it:
  * flag-free 2-D matmuls with materialised transposes (and per-group attention) on wasm, flagged
  * and batched matmuls everywhere else, where materialising a transpose only costs a copy.
  */

@@ -5,7 +5,7 @@ type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 
 /**
  * `x @ w` for 2-D tensors with an explicit gradient that, on wasm, materialises the transposes
- * instead of using `transposeA/B` flags (the flagged matmul is ~10× slower there; DESIGN.md) and
+ * instead of using `transposeA/B` flags (the flagged matmul is ~10× slower there; docs/architecture.md) and
  * uses the flags on every other backend (`fastFlaggedMatMul`).
  */
 export const matMul2d = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, save: tf.GradSaveFunc) => {
