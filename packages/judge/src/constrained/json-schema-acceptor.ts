@@ -60,6 +60,14 @@ export interface JsonSchemaAcceptor {
   /** Whether the text so far is a complete value (nothing more may follow). */
   isComplete(state: AcceptorState): boolean;
   /**
+   * The fewest characters that complete the value from `state` (0 when complete). With one token
+   * per character at worst, a reply that has `n` tokens left can still end as valid JSON as long
+   * as this is at most `n`: constrained decoding uses it to finish within a token budget.
+   */
+  minRemaining(state: AcceptorState): number;
+  /** An upper bound of {@link JsonSchemaAcceptor.minRemaining} over every state. */
+  readonly maxMinRemaining: number;
+  /**
    * A key such that two states with equal keys accept exactly the same texts of at most
    * `lookahead` characters (string lengths far from the cap are not told apart), for caching.
    */
@@ -107,6 +115,12 @@ export function createJsonSchemaAcceptor(schema: z.ZodType, options: JsonSchemaA
       return stack === undefined ? undefined : { stack };
     },
     isComplete: (state) => state.stack === null,
+    minRemaining(state) {
+      let total = 0;
+      for (let s = state.stack; s !== null; s = s.below) total += frameRemaining(s.frame);
+      return total;
+    },
+    maxMinRemaining: maxRemaining(root),
     key(state, lookahead) {
       const parts: string[] = [];
       for (let s = state.stack; s !== null; s = s.below) parts.push(frameKey(s.frame, maxString - lookahead));
@@ -200,27 +214,123 @@ function startFrame(node: SchemaNode): Frame {
   }
 }
 
-/** Whether `text` (an integer prefix: `-`, digits) can still become an integer in `[min, max]`. */
-function integerViable(text: string, min: number, max: number): boolean {
+/** Whether `text` (an integer prefix: `-`, digits) followed by exactly `k` more digits can be an integer in `[min, max]`. */
+function integerWithDigits(text: string, k: number, min: number, max: number): boolean {
   const negative = text.startsWith('-');
   const digits = negative ? text.slice(1) : text;
-  if (digits === '') return negative ? min < 0 : true;
+  const n = digits.length + k;
+  if (n === 0 || n > 16) return false;
   if (digits.length > 1 && digits[0] === '0') return false;
-  if (negative && digits === '0') return false;
-  if (digits === '0') return min <= 0 && max >= 0;
-  const d = Number(digits);
-  for (let k = 0, scale = 1; k <= 16 && d * scale <= Number.MAX_SAFE_INTEGER; k++, scale *= 10) {
-    const lo = negative ? -(d * scale + scale - 1) : d * scale;
-    const hi = negative ? -d * scale : d * scale + scale - 1;
-    if (hi >= min && lo <= max) return true;
+  let lo: number;
+  let hi: number;
+  if (digits === '') {
+    lo = n === 1 ? (negative ? 1 : 0) : 10 ** (n - 1);
+    hi = 10 ** n - 1;
+  } else {
+    if (digits === '0' && (k > 0 || negative)) return false;
+    const d = Number(digits);
+    lo = d * 10 ** k;
+    hi = lo + 10 ** k - 1;
   }
-  return false;
+  if (negative) [lo, hi] = [-hi, -lo];
+  return hi >= min && lo <= max;
+}
+
+/** Fewest digits that make `text` an integer in `[min, max]` (0: it is one), or -1 when none can. */
+function integerMinDigits(text: string, min: number, max: number): number {
+  for (let k = 0; k <= 16; k++) if (integerWithDigits(text, k, min, max)) return k;
+  return -1;
+}
+
+function integerViable(text: string, min: number, max: number): boolean {
+  return integerMinDigits(text, min, max) >= 0;
 }
 
 function integerComplete(text: string, min: number, max: number): boolean {
-  if (text === '' || text === '-') return false;
-  const value = Number(text);
-  return value >= min && value <= max;
+  return integerWithDigits(text, 0, min, max);
+}
+
+const minLengths = new WeakMap<SchemaNode, number>();
+
+/** Length of the shortest JSON text of `node`. */
+function minLength(node: SchemaNode): number {
+  const known = minLengths.get(node);
+  if (known !== undefined) return known;
+  let length: number;
+  switch (node.kind) {
+    case 'object':
+      length = node.properties.length === 0 ? 2 : 1 + propertiesFrom(node, 0);
+      break;
+    case 'string':
+      length = 2;
+      break;
+    case 'choice':
+      length = Math.min(...node.options.map((o) => o.length));
+      break;
+    case 'integer':
+      length = integerMinDigits('', node.min, node.max);
+      if (length < 0) length = integerMinDigits('-', node.min, node.max) + 1;
+      break;
+    case 'array':
+      length = 2;
+      break;
+  }
+  minLengths.set(node, length);
+  return length;
+}
+
+/** Shortest text of the properties `from`.. of an object (`"key":value` joined by commas) and its `}`. */
+function propertiesFrom(node: Extract<SchemaNode, { kind: 'object' }>, from: number): number {
+  let length = 1;
+  node.properties.forEach((p, i) => {
+    if (i >= from) length += JSON.stringify(p.name).length + 1 + minLength(p.node) + (i > from ? 1 : 0);
+  });
+  return length;
+}
+
+/** Fewest characters that finish `f` (its own part of the text only). */
+function frameRemaining(f: Frame): number {
+  switch (f.t) {
+    case 'literal':
+      return f.text.length - f.pos;
+    case 'string':
+      return !f.opened || f.escaped ? 2 : 1;
+    case 'choice':
+      return Math.min(...f.options.map((o) => o.length)) - f.prefix.length;
+    case 'integer':
+      return Math.max(0, integerMinDigits(f.text, f.min, f.max));
+    case 'object': {
+      const props = f.node.properties;
+      if (f.phase === 'open') return minLength(f.node);
+      if (props.length === 0) return 1;
+      const value = minLength((props[f.index] as { node: SchemaNode }).node);
+      if (f.phase === 'key') return propertiesFrom(f.node, f.index);
+      const rest = propertiesFrom(f.node, f.index + 1) + (f.index + 1 < props.length ? 1 : 0);
+      if (f.phase === 'colon') return 1 + value + rest;
+      if (f.phase === 'value') return value + rest;
+      return rest;
+    }
+    case 'array':
+      if (f.phase === 'open') return 2;
+      if (f.phase === 'item') return minLength(f.node.items) + 1;
+      return 1;
+  }
+}
+
+/** An upper bound of the characters that finish any state inside `node` (a value of it just started, at worst). */
+function maxRemaining(node: SchemaNode): number {
+  switch (node.kind) {
+    case 'object':
+      return minLength(node) + Math.max(0, ...node.properties.map((p) => maxRemaining(p.node)));
+    case 'string':
+      return 2;
+    case 'choice':
+      return Math.max(...node.options.map((o) => o.length));
+    case 'integer':
+      return 18;
+    case 'array':
+      return 3 + minLength(node.items) + maxRemaining(node.items);
+  }
 }
 
 const push = (below: Stack | null, frame: Frame): Stack => ({ frame, below });
