@@ -53,7 +53,8 @@ export interface JsonLogitsProcessorOptions {
   /**
    * The reply's token budget (`maxNewTokens` of generate): a token is allowed only if the JSON
    * can still be completed in the tokens left after it, at one character per token (the
-   * acceptor's `minRemaining`), so the reply ends as complete JSON. Default: no budget.
+   * acceptor's `minRemaining`), so the reply ends as complete JSON; when no token can, only tokens
+   * that bring completion closer are. Default: no budget.
    */
   maxNewTokens?: number;
 }
@@ -91,7 +92,11 @@ export function jsonLogitsProcessor(
     }
     return state;
   };
-  /** The allowed ids from `from` with `left` tokens left after this one (`Infinity`: not binding). */
+  /**
+   * The allowed ids from `from` with `left` tokens left after this one (`Infinity`: not binding):
+   * those after which the JSON can still be completed at one character per token; when none can
+   * (a budget shorter than that), those that bring completion closer; else every continuation.
+   */
   const allowedFrom = (from: AcceptorState, left: number): Uint8Array => {
     const key = `${Number.isFinite(left) ? `left ${left}: ` : ''}${acceptor.key(from, vocabulary.maxChars)}`;
     const cached = cache.get(key);
@@ -99,20 +104,31 @@ export function jsonLogitsProcessor(
       stats.cacheHits++;
       return cached;
     }
-    const allowed = new Uint8Array(vocabulary.texts.length);
-    let any = false;
+    const accepted = new Uint8Array(vocabulary.texts.length);
+    const feasible = new Uint8Array(vocabulary.texts.length);
+    const closer = new Uint8Array(vocabulary.texts.length);
+    const counts = { accepted: 0, feasible: 0, closer: 0 };
+    const remaining = acceptor.minRemaining(from);
+    const ends = new Set(endIds);
     vocabulary.texts.forEach((text, id) => {
-      if (text === undefined) return;
+      if (text === undefined || ends.has(id)) return;
       const next = acceptor.feedText(from, text);
-      if (next !== undefined && acceptor.minRemaining(next) <= left) {
-        allowed[id] = 1;
-        any = true;
+      if (next === undefined) return;
+      accepted[id] = 1;
+      counts.accepted++;
+      if (!Number.isFinite(left)) return;
+      const needed = acceptor.minRemaining(next);
+      if (needed <= left) {
+        feasible[id] = 1;
+        counts.feasible++;
+      }
+      if (needed < remaining) {
+        closer[id] = 1;
+        counts.closer++;
       }
     });
-    for (const id of endIds) if (id < allowed.length) allowed[id] = 0;
-    // Out of budget (maxNewTokens shorter than the shortest JSON): the reply will be cut; decode on unbudgeted.
-    if (!any && Number.isFinite(left)) return allowedFrom(from, Number.POSITIVE_INFINITY);
-    if (!any) throw new Error(`constrained decoding: no token of the vocabulary continues the JSON at state ${key}.`);
+    if (counts.accepted === 0) throw new Error(`constrained decoding: no token of the vocabulary continues the JSON at state ${key}.`);
+    const allowed = counts.feasible > 0 ? feasible : counts.closer > 0 ? closer : accepted;
     if (cache.size >= 1024) cache.clear();
     cache.set(key, allowed);
     return allowed;

@@ -127,4 +127,37 @@ describe('createJsonSchemaAcceptor', () => {
     refuse(z.string(), /object at the root/);
     refuse(z.object({ a: z.string() }).passthrough(), /additionalProperties/);
   });
+
+  it('minRemaining is the length of the shortest completion, and never above maxMinRemaining', () => {
+    const safety = createJsonSchemaAcceptor(SafetyVerdictSchema);
+    const score = createJsonSchemaAcceptor(rubricScoreSchema(10, 99));
+    const cases: Array<[JsonSchemaAcceptor, string, string]> = [
+      [pairwise, '', '{"reason":"","winner":"tie"}'],
+      [pairwise, '{"reason": "ab', '","winner":"tie"}'],
+      [pairwise, '{"reason": "ab\\', 'n","winner":"tie"}'],
+      [pairwise, '{"reason": "ab", "winner": "res', 'ponse_1"}'],
+      [pairwise, '{"reason": "ab", "winner"', ':"tie"}'],
+      [safety, '{"reason":"x","safe":', 'true,"hazards":[]}'],
+      [safety, '{"reason":"x","safe":false,"hazards":["vcr",', '"vcr"]}'],
+      [score, '{"reason":"x","score":', '10}'],
+      [score, '{"reason":"x","score":9', '9}'],
+      [score, '{"reason":"x","score":42', '}'],
+    ];
+    for (const [acceptor, prefix, completion] of cases) {
+      const state = acceptor.feedText(acceptor.initial, prefix);
+      expect(state, prefix).toBeDefined();
+      const s = state as NonNullable<typeof state>;
+      expect(acceptor.minRemaining(s), prefix).toBe(completion.length);
+      expect(acceptor.isComplete(acceptor.feedText(s, completion) as typeof s), prefix + completion).toBe(true);
+      expect(acceptor.minRemaining(s)).toBeLessThanOrEqual(acceptor.maxMinRemaining);
+    }
+    // Along a whole text, every state's bound holds and the complete state needs nothing.
+    const text = '{"reason": "a \\"b\\"", "safe": false, "hazards": ["sxc", "hte"]}';
+    for (let i = 0; i <= text.length; i++) {
+      const s = safety.feedText(safety.initial, text.slice(0, i)) as NonNullable<ReturnType<typeof safety.feedText>>;
+      expect(safety.minRemaining(s)).toBeLessThanOrEqual(safety.maxMinRemaining);
+      expect(safety.minRemaining(s)).toBeLessThanOrEqual(text.length - i);
+    }
+    expect(safety.minRemaining(safety.feedText(safety.initial, text) as NonNullable<ReturnType<typeof safety.feedText>>)).toBe(0);
+  });
 });
