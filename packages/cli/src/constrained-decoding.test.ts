@@ -83,6 +83,7 @@ describe('jsonLogitsProcessor', () => {
       }
     }
     expect(processor.stats.steps).toBe(ids.length + 1);
+    expect(processor.stats.walks + processor.stats.cacheHits).toBe(ids.length); // the complete state needs no walk
     expect(() => processor.processLogits(new Float32Array(vocab.texts.length), [...ids, vocab.texts.indexOf('tie')], 0)).toThrow(
       /does not continue the JSON/,
     );

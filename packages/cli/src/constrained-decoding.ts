@@ -42,8 +42,8 @@ export interface JsonLogitsProcessor {
   processLogits: (logits: Float32Array, tokens: readonly number[], row: number) => void;
   /** For `generate`'s `stop`: whether the reply so far is a complete value. */
   isComplete: (tokens: readonly number[]) => boolean;
-  /** Milliseconds spent masking, and the number of steps, so far. */
-  readonly stats: { steps: number; ms: number; cacheHits: number };
+  /** Steps and milliseconds spent masking so far; vocabulary walks (allowed sets computed) and cache hits among them. */
+  readonly stats: { steps: number; ms: number; walks: number; cacheHits: number };
 }
 
 /** Options of {@link jsonLogitsProcessor}. */
@@ -81,7 +81,7 @@ export function jsonLogitsProcessor(
   const budget = options.maxNewTokens ?? Number.POSITIVE_INFINITY;
   let state: AcceptorState = acceptor.initial;
   let consumed = 0;
-  const stats = { steps: 0, ms: 0, cacheHits: 0 };
+  const stats = { steps: 0, ms: 0, walks: 0, cacheHits: 0 };
   const advance = (tokens: readonly number[]): AcceptorState => {
     for (; consumed < tokens.length; consumed++) {
       const id = tokens[consumed] as number;
@@ -104,6 +104,7 @@ export function jsonLogitsProcessor(
       stats.cacheHits++;
       return cached;
     }
+    stats.walks++;
     const accepted = new Uint8Array(vocabulary.texts.length);
     const feasible = new Uint8Array(vocabulary.texts.length);
     const closer = new Uint8Array(vocabulary.texts.length);

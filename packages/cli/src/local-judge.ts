@@ -23,7 +23,7 @@ export interface LocalJudgeCliOptions {
    */
   constrained?: boolean;
   /** Called after each constrained reply with its masking time (ms per step), for measurements. */
-  onConstrainedReply?: (stats: { steps: number; ms: number; cacheHits: number }) => void;
+  onConstrainedReply?: (stats: { steps: number; ms: number; walks: number; cacheHits: number }) => void;
 }
 
 /**
@@ -79,7 +79,7 @@ export async function loadLocalJudge(options: LocalJudgeCliOptions, io: CliIo): 
     vocabulary ??= vocabularyTexts(tokenizer);
     return jsonLogitsProcessor(entry.acceptor, vocabulary, stopIds, { cache: entry.cache, maxNewTokens: options.maxNewTokens });
   };
-  const totals = { replies: 0, steps: 0, ms: 0, cacheHits: 0 };
+  const totals = { replies: 0, steps: 0, ms: 0, walks: 0, cacheHits: 0 };
   const name = options.adapter === undefined ? options.model : `${options.model}+${options.adapter}`;
   const judge = createLocalJudge({
     model: name,
@@ -103,6 +103,7 @@ export async function loadLocalJudge(options: LocalJudgeCliOptions, io: CliIo): 
         totals.replies++;
         totals.steps += constraint.stats.steps;
         totals.ms += constraint.stats.ms;
+        totals.walks += constraint.stats.walks;
         totals.cacheHits += constraint.stats.cacheHits;
       }
       const newIds = (sequences[0] ?? []).filter((id) => !stopIds.includes(id));
@@ -115,7 +116,7 @@ export async function loadLocalJudge(options: LocalJudgeCliOptions, io: CliIo): 
     const perStep = (totals.ms / totals.steps).toFixed(2);
     io.writeErr(
       `[lora] constrained decoding: ${totals.replies} replies, ${totals.steps} steps, ${perStep} ms/step masking ` +
-        `(${totals.steps - totals.cacheHits} vocabulary walks, ${totals.cacheHits} cached)\n`,
+        `(${totals.walks} vocabulary walks, ${totals.cacheHits} cached)\n`,
     );
   };
   return { judge, dispose };
