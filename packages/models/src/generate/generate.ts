@@ -29,8 +29,8 @@ export interface GenerateOptions extends SamplingOptions {
    * Modifies one row's next-token logits in place before sampling (transformers'
    * `LogitsProcessor`): e.g. set `-Infinity` on tokens a grammar forbids, so greedy decoding picks
    * the arg-max among the allowed ones. `tokens` are the row's new tokens so far (the prompt is
-   * not included; the array grows as generation goes on, copy it to keep it). Runs after the `minNewTokens` suppression; a row whose logits are all
-   * `-Infinity` picks token 0.
+   * not included; the array grows as generation goes on, copy it to keep it). Runs after the
+   * `minNewTokens` suppression; a row whose logits are all `-Infinity` picks token 0.
    */
   processLogits?: (logits: Float32Array, tokens: readonly number[], row: number) => void;
 }
