@@ -61,7 +61,9 @@ export async function loadLocalJudge(options: LocalJudgeCliOptions, io: CliIo): 
     const { InvalidArgumentError } = await import('@lora/core');
     throw new InvalidArgumentError({
       argument: '--model',
-      message: `${options.model} has no chat template; a local judge needs an instruction-tuned model with one (e.g. SmolLM2-135M-Instruct), or a template given.`,
+      message:
+        `${options.model} has no chat template; a local judge needs an instruction-tuned model with one ` +
+        '(e.g. SmolLM2-135M-Instruct), or a template (--chat-template stories|<file.jinja>).',
     });
   }
   const stopIds = stopTokenIds(tokenizer, models.defaultStopTokenIds(loaded.config));
