@@ -67,6 +67,10 @@ describe.skipIf(assets === undefined)(
       for (const n of steps) expect(n).toBeLessThanOrEqual(48);
     });
 
+    it('a model without a chat template needs one given', async () => {
+      await expect(loadLocalJudge({ model: 'stories260K', maxNewTokens: 8 }, io)).rejects.toThrow(/no chat template.*--chat-template/);
+    });
+
     it('without the constraint the same model does not answer with JSON', async () => {
       const { text } = await free.judge.complete(request(PairwiseVerdictSchema, 'pairwise_verdict'));
       expect(() => PairwiseVerdictSchema.parse(JSON.parse(text))).toThrow();
