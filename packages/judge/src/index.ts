@@ -31,6 +31,12 @@ export { loadApiKey } from './load-api-key.js';
 export { createOpenAIJudge, createOpenAICompatibleJudge, type OpenAIJudgeSettings } from './providers/openai.js';
 export { createGeminiJudge, type GeminiJudgeSettings } from './providers/gemini.js';
 export { createLocalJudge, defaultFormatPrompt, type LocalJudgeSettings } from './providers/local.js';
+export {
+  createJsonSchemaAcceptor,
+  type JsonSchemaAcceptor,
+  type JsonSchemaAcceptorOptions,
+  type AcceptorState,
+} from './constrained/json-schema-acceptor.js';
 export { createJudgeModel, type CreateJudgeModelOptions, type JudgeProviderName } from './create-judge-model.js';
 export { JudgeClient, extractJson, type JudgeClientOptions, type JudgeStats, type JudgeJsonResult } from './runtime/judge-client.js';
 export { DiskCache, cacheKey, defaultJudgeCacheDir, type CacheEntry } from './runtime/disk-cache.js';

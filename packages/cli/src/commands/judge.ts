@@ -28,12 +28,18 @@ interface JudgeCliOptions {
   backend?: 'tensorflow' | 'tensorflow-gpu' | 'webgpu' | 'wasm' | 'cpu';
   /** `--provider local`: longest verdict in tokens. */
   maxNewTokens: number;
+  /** `--provider local`: `stories` or a Jinja file instead of the tokenizer's chat template. */
+  chatTemplate?: string;
 }
 
 function sharedOptions(command: Command): Command {
   return command
     .addOption(
-      new Option('--provider <provider>', 'judge provider; local: an @lora model in this process (--model is its name or path)')
+      new Option(
+        '--provider <provider>',
+        'judge provider; local: an @lora model in this process (--model is its name or path), its decoding constrained to ' +
+          "the verdict's JSON Schema (as llama.cpp grammars do), so every reply is JSON of the right shape",
+      )
         .choices(['openai', 'gemini', 'openai-compatible', 'local'])
         .makeOptionMandatory(),
     )
@@ -71,7 +77,8 @@ function sharedOptions(command: Command): Command {
         'cpu',
       ]),
     )
-    .option('--max-new-tokens <n>', 'local: longest verdict, in tokens', integer(1), 256);
+    .option('--max-new-tokens <n>', 'local: longest verdict, in tokens', integer(1), 256)
+    .option('--chat-template <stories|file>', "local: `stories` (stories260K) or a .jinja file instead of the tokenizer's chat template");
 }
 
 function commonRunOptions(options: JudgeCliOptions, io: CliIo, defaultJudgeCacheDir: (env: CliIo['env']) => string): RunJudgeOptions {
@@ -107,6 +114,12 @@ function commonRunOptions(options: JudgeCliOptions, io: CliIo, defaultJudgeCache
   };
 }
 
+/** `--chat-template`: `stories` is `STORIES_CHAT_TEMPLATE`, anything else a Jinja file. */
+async function readChatTemplate(value: string): Promise<string> {
+  if (value === 'stories') return (await import('@lora/data')).STORIES_CHAT_TEMPLATE;
+  return (await import('@lora/core')).readRegularTextFile(value, 'chat template (--chat-template)');
+}
+
 /**
  * Runs `body` with the judge of `options`: for `--provider local` the model is loaded in-process
  * (requests go one at a time unless `--concurrency` says otherwise) and disposed afterwards; the
@@ -125,6 +138,7 @@ async function withJudge<T>(
       maxNewTokens: options.maxNewTokens,
       ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
       ...(options.backend === undefined ? {} : { backend: options.backend }),
+      ...(options.chatTemplate === undefined ? {} : { chatTemplate: await readChatTemplate(options.chatTemplate) }),
     },
     io,
   );

@@ -6,14 +6,19 @@ import { schemaInstruction } from '../prompts/schema-instruction.js';
 export interface LocalJudgeSettings {
   /** Name of the local model (cache key and reports), e.g. `llama-3.2-1b+adapter`. */
   model: string;
-  /** Generates a completion for a plain prompt. Plug a `@lora` model's generate here. */
-  generate: (prompt: string) => Promise<string>;
+  /**
+   * Generates a completion for a plain prompt. Plug a `@lora` model's generate here. The request
+   * it came from is the second argument, so a generator can constrain its decoding to
+   * `request.responseFormat` (e.g. with `createJsonSchemaAcceptor`, as `lora judge
+   * --provider local` does); a generator may ignore it.
+   */
+  generate: (prompt: string, request: JudgeRequest) => Promise<string>;
   /** Token counter for usage accounting; defaults to none (usage reported as 0). */
   countTokens?: (text: string) => number;
   /**
    * Renders the messages into one prompt. The default joins system and user turns with blank
    * lines and, when JSON is requested, appends the JSON Schema and an instruction to answer with
-   * JSON only (local models have no constrained decoding here).
+   * JSON only (a generator may also constrain its decoding, see `generate`).
    */
   formatPrompt?: (request: JudgeRequest) => string;
 }
@@ -37,7 +42,7 @@ export function createLocalJudge(settings: LocalJudgeSettings): JudgeModel {
       const prompt = format(request);
       let text: string;
       try {
-        text = await settings.generate(prompt);
+        text = await settings.generate(prompt, request);
       } catch (error) {
         throw new JudgeCallError({
           provider: 'local',

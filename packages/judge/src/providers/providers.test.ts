@@ -7,6 +7,7 @@ import { createGeminiJudge } from './gemini.js';
 import { createLocalJudge } from './local.js';
 import { createOpenAICompatibleJudge, createOpenAIJudge } from './openai.js';
 import { JudgeCallError } from '../errors/judge-call-error.js';
+import type { JudgeRequest } from '../model.js';
 
 const messages = [
   { role: 'system' as const, content: 'You are an impartial judge comparing two AI assistant responses.' },
@@ -129,10 +130,12 @@ describe('Gemini provider (@google/genai) against a loopback generateContent ser
 describe('local provider', () => {
   it('renders messages plus the JSON Schema into one prompt for generate()', async () => {
     const prompts: string[] = [];
+    const requests: JudgeRequest[] = [];
     const judge = createLocalJudge({
       model: 'tiny',
-      generate: async (p) => {
+      generate: async (p, request) => {
         prompts.push(p);
+        requests.push(request);
         return '{"reason":"r","winner":"tie"}';
       },
       countTokens: (t) => t.length,
@@ -142,6 +145,8 @@ describe('local provider', () => {
     expect(prompts[0]).toContain('[Response 2]');
     expect(prompts[0]).toContain('"winner"');
     expect(out.usage.inputTokens).toBe(prompts[0]!.length);
+    // The request goes along, so a generator can constrain decoding to its schema.
+    expect(requests[0]?.responseFormat?.schema).toBe(responseFormat.schema);
   });
 });
 

@@ -74,3 +74,68 @@ describe('readGenerationEosTokenIds', () => {
     expect(String(error)).toMatch(/generation_config\.json \(eos_token_id\)/);
   });
 });
+
+describe('generate processLogits', () => {
+  beforeAll(async () => {
+    await setupTestBackend();
+  });
+
+  it('forces a token sequence, and is given the new tokens so far', async () => {
+    const model = await tinyModel(62);
+    const forced = [5, 9, 5, 40, 2];
+    const seen: number[][] = [];
+    const out = await generate(model, [[1, 7, 3]], {
+      maxNewTokens: forced.length,
+      stopTokenIds: [],
+      processLogits: (logits, tokens, row) => {
+        expect(row).toBe(0);
+        seen.push([...tokens]);
+        const want = forced[tokens.length] as number;
+        for (let i = 0; i < logits.length; i++) if (i !== want) logits[i] = -Infinity;
+      },
+    });
+    expect(out.sequences[0]).toEqual(forced);
+    expect(seen).toEqual(forced.map((_, i) => forced.slice(0, i)));
+    model.dispose();
+  });
+
+  it('masking picks the arg-max among the allowed tokens, per row', async () => {
+    const model = await tinyModel(62);
+    const free = (
+      await generate(
+        model,
+        [
+          [1, 7, 3],
+          [4, 2],
+        ],
+        { maxNewTokens: 6, stopTokenIds: [] },
+      )
+    ).sequences;
+    const picks: number[][] = [[], []];
+    const out = await generate(
+      model,
+      [
+        [1, 7, 3],
+        [4, 2],
+      ],
+      {
+        maxNewTokens: 6,
+        stopTokenIds: [],
+        processLogits: (logits, tokens, row) => {
+          // Allow only even ids on row 0, only ids not chosen freely at this step on row 1.
+          const banned = (id: number) => (row === 0 ? id % 2 === 1 : id === free[1]?.[tokens.length]);
+          let best = -1;
+          for (let i = 0; i < logits.length; i++) {
+            if (banned(i)) logits[i] = -Infinity;
+            else if (best < 0 || (logits[i] as number) > (logits[best] as number)) best = i;
+          }
+          picks[row]?.push(best);
+        },
+      },
+    );
+    expect(out.sequences).toEqual(picks);
+    expect(out.sequences[0]?.every((t) => t % 2 === 0)).toBe(true);
+    expect(out.sequences[1]?.[0]).not.toBe(free[1]?.[0]);
+    model.dispose();
+  });
+});

@@ -25,6 +25,14 @@ export interface GenerateOptions extends SamplingOptions {
   padTokenId?: number;
   /** Called with each new token as it is produced (streaming). */
   onToken?: (token: number, row: number) => void;
+  /**
+   * Modifies one row's next-token logits in place before sampling (transformers'
+   * `LogitsProcessor`): e.g. set `-Infinity` on tokens a grammar forbids, so greedy decoding picks
+   * the arg-max among the allowed ones. `tokens` are the row's new tokens so far (the prompt is
+   * not included; the array grows as generation goes on, copy it to keep it). Runs after the
+   * `minNewTokens` suppression; a row whose logits are all `-Infinity` picks token 0.
+   */
+  processLogits?: (logits: Float32Array, tokens: readonly number[], row: number) => void;
 }
 
 /** Why a row stopped. */
@@ -86,7 +94,7 @@ export async function generate(
     let logits = model.forward(input, { cache, attentionMask: padding, positionIds: positions, logitsToKeep: 1 });
     input.dispose();
     for (let step = 0; step < options.maxNewTokens; step++) {
-      const data = await logits.data();
+      const data = (await logits.data()) as Float32Array;
       logits.dispose();
       const next = new Int32Array(batch);
       for (let b = 0; b < batch; b++) {
@@ -96,6 +104,7 @@ export async function generate(
         }
         const row = data.subarray(b * vocab, (b + 1) * vocab);
         if ((sequences[b] as number[]).length < (options.minNewTokens ?? 0)) for (const id of stopIds) row[id] = -Infinity;
+        options.processLogits?.(row, sequences[b] as number[], b);
         const token = sampleToken(row, options, rng);
         next[b] = token;
         sequences[b]?.push(token);
