@@ -151,7 +151,7 @@ function consumerTest() {
   );
   writeFileSync(join(project, 'main.mjs'), readFileSync(fileURLToPath(new URL('consumer.mjs', import.meta.url))));
   const install = run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: project, timeout: 300_000 });
-  console.log(`npm install (${elapsed()}): ${install.output.trim() || 'ok'}`);
+  console.log(`npm install (done at ${elapsed()}): ${install.output.trim() || 'ok'}`);
   if (install.status !== 0) {
     errors.push('consumer test: npm install of the tarballs failed');
     return;
