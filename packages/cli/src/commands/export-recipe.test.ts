@@ -165,6 +165,52 @@ describe('lora export-recipe', () => {
     expect(refused.stderr).toContain('data.format');
   });
 
+  it('exports conversations with a template file: completion mask for both targets, assistant mask needs generation blocks for TRL', async () => {
+    const turns = [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: 'Hello' },
+      { role: 'user', content: 'Bye' },
+      { role: 'assistant', content: 'Goodbye' },
+    ];
+    const template = '{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}';
+    writeFileSync(join(dir, 'chat.jinja'), template);
+    const completion = tinyRecipe('tiny-chat', [{ messages: turns }], `  chatTemplate: ${join(dir, 'chat.jinja')}\n  mask: completion\n`);
+    const trl = join(dir, 'tiny-chat-trl');
+    expect((await runCaptured(['export-recipe', completion, '--to', 'trl', '--out', trl])).code).toBe(0);
+    expect(JSON.parse(readFileSync(join(trl, 'data', 'train.jsonl'), 'utf8'))).toEqual({
+      prompt: turns.slice(0, -1),
+      completion: turns.slice(-1),
+    });
+    const script = readFileSync(join(trl, 'train_trl.py'), 'utf8');
+    expect(constant(script, 'SFT')).toMatchObject({ completion_only_loss: true, assistant_only_loss: false });
+    expect(JSON.parse(constant(script, 'CHAT_TEMPLATE') as string)).toBe(template);
+    const axolotl = join(dir, 'tiny-chat-axolotl');
+    expect((await runCaptured(['export-recipe', completion, '--to', 'axolotl', '--out', axolotl])).code).toBe(0);
+    const rows = JSON.parse(readFileSync(join(axolotl, 'data', 'train.jsonl'), 'utf8')) as { messages: { training: boolean }[] };
+    expect(rows.messages.map((m) => m.training)).toEqual([false, false, false, false, true]);
+    const yaml = parseYaml(readFileSync(join(axolotl, 'axolotl.yaml'), 'utf8')) as { datasets: unknown[] };
+    expect(yaml.datasets).toEqual([
+      {
+        path: 'data/train.jsonl',
+        ds_type: 'json',
+        type: 'chat_template',
+        field_messages: 'messages',
+        chat_template: 'jinja',
+        chat_template_jinja: template,
+        roles_to_train: ['assistant'],
+        message_field_training: 'training',
+      },
+    ]);
+
+    const assistant = tinyRecipe('tiny-chat-a', [{ messages: turns }], `  chatTemplate: ${join(dir, 'chat.jinja')}\n`);
+    const refused = await runCaptured(['export-recipe', assistant, '--to', 'trl', '--out', join(dir, 'tiny-chat-a-trl')]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('data.mask');
+    expect(refused.stderr).toContain('generation');
+    expect((await runCaptured(['export-recipe', assistant, '--to', 'axolotl', '--out', join(dir, 'tiny-chat-a-ax')])).code).toBe(0);
+  });
+
   it('refuses a non-empty --out without --overwrite, and names the bad record of a strict recipe', async () => {
     const recipe = tinyRecipe('tiny-bad', [{ text: 'ok' }, { txt: 'typo' }], '');
     const out = join(dir, 'tiny-bad-out');

@@ -59,11 +59,17 @@ async function ownChatTemplate(dir: string): Promise<string | undefined> {
 
 /**
  * The chat template the exported tokenizer needs: the recipe's (`stories` or a file) or the
- * tokenizer's own, with `{% generation %}` blocks around the stories template's assistant text
- * (TRL's `assistant_only_loss` and axolotl read them) and `bos_token` first when `data.addBos`.
+ * tokenizer's own, for TRL with `{% generation %}` blocks around the stories template's assistant
+ * text (TRL's `assistant_only_loss` reads them) and `bos_token` first when `data.addBos`.
  * Undefined when the tokenizer's own template is used unchanged.
  */
-async function exportedChatTemplate(recipe: Recipe, file: string, modelDir: string, notes: string[]): Promise<string | undefined> {
+async function exportedChatTemplate(
+  recipe: Recipe,
+  file: string,
+  modelDir: string,
+  target: ExportRecipeOptions['to'],
+  notes: string[],
+): Promise<string | undefined> {
   const { FileFormatError } = await import('@lora/core');
   const { STORIES_CHAT_TEMPLATE } = await import('@lora/data');
   const { recipeChatTemplate } = await import('@lora/train');
@@ -77,7 +83,8 @@ async function exportedChatTemplate(recipe: Recipe, file: string, modelDir: stri
       message: `the data holds conversations but the tokenizer in ${modelDir} has no chat template; set \`data.chatTemplate\`.`,
     });
   }
-  if (recipe.data.mask === 'assistant' && !/\{%-?\s*generation\s*-?%\}/.test(template)) {
+  // axolotl masks by role (roles_to_train); TRL's assistant_only_loss reads generation blocks.
+  if (target === 'trl' && recipe.data.mask === 'assistant' && !/\{%-?\s*generation\s*-?%\}/.test(template)) {
     const assistant = "{{ 'Assistant: ' }}{{ message.content | trim }}{{ '\\n' }}\n";
     if (template === STORIES_CHAT_TEMPLATE && template.includes(assistant)) {
       template = template.replace(
@@ -129,8 +136,9 @@ async function exportRecipe(file: string, options: ExportRecipeOptions, io: CliI
   await mkdir(join(tmp, 'data'), { recursive: true });
   try {
     // Data first: a bad record fails before a model is converted.
-    const train = await convertSplit(recipe.data.train, recipe, recipe.data.limit);
-    const validation = recipe.data.validation === undefined ? undefined : await convertSplit(recipe.data.validation, recipe, undefined);
+    const train = await convertSplit(recipe.data.train, recipe, recipe.data.limit, options.to);
+    const validation =
+      recipe.data.validation === undefined ? undefined : await convertSplit(recipe.data.validation, recipe, undefined, options.to);
     if (validation !== undefined && validation.kind !== train.kind) {
       throw new InvalidArgumentError({
         argument: 'data.validation',
@@ -162,7 +170,9 @@ async function exportRecipe(file: string, options: ExportRecipeOptions, io: CliI
     }
     const modelDir = modelInExport ? join(tmp, 'model') : path;
     const conversational = train.kind === 'messages' || train.kind === 'conversational-prompt-completion';
-    const chatTemplate = conversational ? await exportedChatTemplate(recipe, file, recipe.tokenizer ?? modelDir, notes) : undefined;
+    const chatTemplate = conversational
+      ? await exportedChatTemplate(recipe, file, recipe.tokenizer ?? modelDir, options.to, notes)
+      : undefined;
     if (!conversational && recipe.data.chatTemplate !== undefined)
       notes.push('data.chatTemplate: unused (the data holds no conversation).');
     if (!conversational && recipe.data.addBos !== undefined) {

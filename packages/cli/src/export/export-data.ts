@@ -4,13 +4,17 @@ import type { Recipe } from '@lora/train';
 
 /**
  * The record shape written to `<out>/data/*.jsonl`:
- * - `messages`: `{"messages": [...], "tools"?: [...]}` (TRL conversational, axolotl `chat_template`);
+ * - `messages`: `{"messages": [...], "tools"?: [...]}` (TRL conversational, axolotl `chat_template`;
+ *   for axolotl under `mask: completion` each message carries `training`, true on the last only);
  * - `conversational-prompt-completion`: `{"prompt": [...messages], "completion": [last assistant message]}`
  *   (TRL trains the completion only: the recipe's `mask: completion` for conversations);
  * - `prompt-completion`: `{"prompt": "...", "completion": "..."}` (also multiple-choice records);
  * - `text`: `{"text": "..."}`.
  */
 export type ExportedRecordKind = 'messages' | 'conversational-prompt-completion' | 'prompt-completion' | 'text';
+
+/** The trainer a recipe is exported for. */
+export type ExportTarget = 'trl' | 'axolotl';
 
 /** Counts of one converted split. */
 export interface ExportedSplit {
@@ -31,10 +35,10 @@ export interface ExportedSplit {
 }
 
 /** Which record shape a recipe's examples become (per example: formats may be mixed under `format: auto`). */
-function kindOf(example: Example, mask: Recipe['data']['mask']): ExportedRecordKind {
+function kindOf(example: Example, mask: Recipe['data']['mask'], target: ExportTarget): ExportedRecordKind {
   switch (example.format) {
     case 'messages':
-      return mask === 'completion' ? 'conversational-prompt-completion' : 'messages';
+      return mask === 'completion' && target === 'trl' ? 'conversational-prompt-completion' : 'messages';
     case 'prompt-completion':
     case 'mc':
       return 'prompt-completion';
@@ -43,11 +47,17 @@ function kindOf(example: Example, mask: Recipe['data']['mask']): ExportedRecordK
   }
 }
 
-function recordOf(example: Example, kind: ExportedRecordKind, file: string, line: number): Record<string, unknown> {
+function recordOf(
+  example: Example,
+  kind: ExportedRecordKind,
+  mask: Recipe['data']['mask'],
+  file: string,
+  line: number,
+): Record<string, unknown> {
   switch (example.format) {
     case 'messages': {
       const tools = example.tools === undefined ? {} : { tools: example.tools };
-      if (kind === 'messages') return { messages: example.messages, ...tools };
+      if (kind === 'messages' && mask !== 'completion') return { messages: example.messages, ...tools };
       const last = example.messages.at(-1);
       if (last?.role !== 'assistant' || example.messages.length < 2) {
         throw new FileFormatError({
@@ -57,6 +67,11 @@ function recordOf(example: Example, kind: ExportedRecordKind, file: string, line
           message:
             '`data.mask: completion` trains the final assistant message, but this conversation does not end with an assistant message after a prompt.',
         });
+      }
+      if (kind === 'messages') {
+        // axolotl: a per-message `training` flag (message_field_training) trains the final turn only.
+        const n = example.messages.length;
+        return { messages: example.messages.map((m, i) => ({ ...m, training: i === n - 1 })), ...tools };
       }
       return { prompt: example.messages.slice(0, -1), completion: [last], ...tools };
     }
@@ -79,6 +94,7 @@ export async function convertSplit(
   file: string,
   recipe: Recipe,
   limit: number | undefined,
+  target: ExportTarget,
 ): Promise<ExportedSplit & { kind: ExportedRecordKind }> {
   const format = recipe.data.format;
   const schema = format === 'auto' ? exampleSchema('auto') : (exampleSchema(format) as ReturnType<typeof exampleSchema>);
@@ -88,7 +104,7 @@ export async function convertSplit(
   for await (const { line, value } of reader.entries()) {
     if (limit !== undefined && lines.length >= limit) break;
     const example = value as Example;
-    const k = kindOf(example, recipe.data.mask);
+    const k = kindOf(example, recipe.data.mask, target);
     if (kind === undefined) kind = k;
     else if (k !== kind) {
       throw new FileFormatError({
@@ -97,7 +113,7 @@ export async function convertSplit(
         message: `this ${example.format} record would become a "${k}" row but the earlier ones are "${kind}" rows; TRL and axolotl read one record shape per file (set \`data.format\` or split the file).`,
       });
     }
-    lines.push(JSON.stringify(recordOf(example, k, file, line)));
+    lines.push(JSON.stringify(recordOf(example, k, recipe.data.mask, file, line)));
   }
   const report: ReadReport = reader.report;
   if (report.read === 0) throw new FileFormatError({ file, message: 'the dataset is empty: it holds no record.' });
