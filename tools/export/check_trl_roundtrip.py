@@ -6,8 +6,9 @@ base + adapter with PEFT's in PyTorch.
     pnpm build
     LORA_ASSETS_DIR=/path/to/assets /opt/parity/bin/python tools/export/check_trl_roundtrip.py
 
-Needs trl (tools/export/requirements.txt) in the Python environment. Exits non-zero when the
-training fails, the loss does not fall, the adapter leaves the logits unchanged, or @lora's logits
+Needs trl (tools/export/requirements.txt) in the Python environment. Also checks that TRL's
+assistant mask trains as many tokens per record as @lora's. Exits non-zero when the masks differ,
+the training fails, the loss does not fall, the adapter leaves the logits unchanged, or @lora's logits
 differ from PEFT's by more than --atol.
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import torch
 from peft import PeftModel
-from transformers import AutoModelForCausalLM
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = """name: export-roundtrip
@@ -80,6 +81,23 @@ def main() -> int:
     cli = [str(REPO / "packages/cli/dist/bin.js")]
     subprocess.run(["node", *cli, "export-recipe", str(work / "recipe.yaml"), "--to", "trl", "--out", str(export), "--overwrite"],
                    check=True)
+    # The trained tokens: TRL's assistant mask (the exported template's generation blocks) against
+    # @lora's per-record counts (`lora data inspect`, the same stories template and BOS).
+    inspect = subprocess.run(["node", *cli, "data", "inspect", str(export / "data/train.jsonl"), "--tokenizer", str(export / "model"),
+                              "--stories-template", "--json"], check=True, capture_output=True, text=True)
+    ours_counts = [(r["tokens"], r["trainedTokens"]) for r in map(json.loads, inspect.stdout.splitlines()) if "line" in r]
+    tokenizer = AutoTokenizer.from_pretrained(export / "model")
+    template = next(line for line in (export / "train_trl.py").read_text().splitlines() if line.startswith("CHAT_TEMPLATE = "))
+    tokenizer.chat_template = json.loads(template[len("CHAT_TEMPLATE = "):])
+    trl_counts = []
+    for line in (export / "data/train.jsonl").read_text().splitlines():
+        out = tokenizer.apply_chat_template(json.loads(line)["messages"], tokenize=True, return_dict=True,
+                                            return_assistant_tokens_mask=True)
+        trl_counts.append((len(out["input_ids"]), sum(out["assistant_masks"])))
+    masks_equal = ours_counts == trl_counts
+    print(f"tokens / trained tokens per record equal in @lora and TRL: {masks_equal} ({len(trl_counts)} records, "
+          f"first {trl_counts[0]})")
+
     adapter = work / "adapter"
     run = subprocess.run([sys.executable, str(export / "train_trl.py"), "--output-dir", str(adapter)],
                          check=True, capture_output=True, text=True)
@@ -104,7 +122,7 @@ def main() -> int:
     print(f"adapter moves PEFT's logits by up to {moved:.4f}")
     print(f"max |@lora - transformers| base logits: {diff_base:.3g}")
     print(f"max |@lora - PEFT| base+adapter logits: {diff:.3g}")
-    ok = losses[-1] < losses[0] and moved > 1e-3 and diff <= args.atol and diff_base <= args.atol
+    ok = masks_equal and losses[-1] < losses[0] and moved > 1e-3 and diff <= args.atol and diff_base <= args.atol
     print("OK" if ok else "FAILED")
     return 0 if ok else 1
 
