@@ -145,6 +145,14 @@ describe('lora export-recipe', () => {
       output_dir: './output',
     });
     expect(readFileSync(join(out, 'data', 'train.jsonl'), 'utf8')).toBe('{"text":"a b c"}\n{"text":"d e f"}\n{"text":"g h i"}\n');
+    // PyYAML (axolotl's reader, YAML 1.1) reads the same values: `1e-8` would be a string there.
+    const py = execFileSync('python3', [
+      '-c',
+      'import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))',
+      join(out, 'axolotl.yaml'),
+    ]);
+    expect(JSON.parse(py.toString())).toEqual(yaml);
+    expect(yaml.adam_epsilon).toBe(1e-8);
 
     const trl = join(dir, 'tiny-trl');
     expect((await runCaptured(['export-recipe', recipe, '--to', 'trl', '--out', trl])).code).toBe(0);

@@ -263,7 +263,25 @@ if __name__ == "__main__":
 `;
 }
 
-/** Axolotl YAML (`axolotl.yaml`): values are written as JSON, which YAML reads as is. */
+/**
+ * A value in YAML flow style (JSON syntax), with numbers that YAML 1.1 readers (PyYAML, which
+ * axolotl uses) take as numbers: `1e-8` is a string there, `1.0e-8` a float.
+ */
+function yamlValue(value: unknown): string {
+  if (typeof value === 'number') {
+    const text = JSON.stringify(value);
+    return /e/i.test(text) && !text.includes('.') ? text.replace(/e/i, '.0e') : text;
+  }
+  if (Array.isArray(value)) return `[${value.map(yamlValue).join(', ')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${JSON.stringify(k)}: ${yamlValue(v)}`)
+      .join(', ')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** Axolotl YAML (`axolotl.yaml`): values in flow style (see {@link yamlValue}). */
 export function axolotlYaml(plan: ExportPlan): string {
   commonNotes(plan, 'axolotl');
   const { recipe, training } = plan;
@@ -356,5 +374,5 @@ export function axolotlYaml(plan: ExportPlan): string {
     '  axolotl train axolotl.yaml',
     'then bring the PEFT adapter back: lora eval <recipe> --adapter output',
   ]);
-  return `${head}\n${out.map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join('\n')}\n`;
+  return `${head}\n${out.map(([k, v]) => `${k}: ${yamlValue(v)}`).join('\n')}\n`;
 }
