@@ -4,6 +4,7 @@ import { registerChat } from './commands/chat.js';
 import { registerConvert } from './commands/convert.js';
 import { registerDataInspect } from './commands/data-inspect.js';
 import { registerEval } from './commands/eval.js';
+import { registerExportRecipe } from './commands/export-recipe.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerJudge } from './commands/judge.js';
 import { registerMerge } from './commands/merge.js';
@@ -24,6 +25,7 @@ const commands: readonly RegisterCommand[] = [
   registerChat,
   registerConvert,
   registerMerge,
+  registerExportRecipe,
 ];
 
 /** The CLI version, printed by `lora --version`. */

@@ -34,7 +34,7 @@ export function registerConvert(program: Command, io: CliIo): void {
 }
 
 async function convertCommand(model: string, options: ConvertOptions, io: CliIo): Promise<void> {
-  const { join, resolve } = await import('node:path');
+  const { resolve } = await import('node:path');
   const { readdir } = await import('node:fs/promises');
   const { resolveAsset, InvalidArgumentError } = await import('@lora/core');
   const path = await resolveAsset(model, { kind: 'model', env: io.env, allowDownload: false });
@@ -46,6 +46,18 @@ async function convertCommand(model: string, options: ConvertOptions, io: CliIo)
       message: `${out} is not empty (${existing.slice(0, 3).join(', ')}${existing.length > 3 ? ', …' : ''}); pass --overwrite to replace its files, or choose a new folder.`,
     });
   }
+  const written = await convertToHfFolder(path, out, io);
+  io.writeOut(`${written.map((f) => `wrote ${f}`).join('\n')}\n`);
+}
+
+/**
+ * Writes the GGUF or llama2.c checkpoint at `path` as a Hugging Face folder `out` (the work of
+ * `lora convert`, also used by `lora export-recipe`) and returns the files written. A folder that
+ * already is a Hugging Face checkpoint is an error naming `model`.
+ */
+export async function convertToHfFolder(path: string, out: string, io: CliIo): Promise<string[]> {
+  const { join } = await import('node:path');
+  const { InvalidArgumentError } = await import('@lora/core');
   const models = await import('@lora/models');
   const checkpoint = await models.openCheckpoint(path);
   try {
@@ -67,7 +79,7 @@ async function convertCommand(model: string, options: ConvertOptions, io: CliIo)
       await models.writeJsonAtomic(file, value);
       written.push(file);
     }
-    io.writeOut(`${written.map((f) => `wrote ${f}`).join('\n')}\n`);
+    return written;
   } finally {
     await checkpoint.weights.close();
   }
