@@ -11,7 +11,7 @@
 // reference.mjs). Uses the BUILT packages (packages/*/dist). Writes bench/results/decode.json
 // (or --json FILE).
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { parseArgs } from 'node:util';
+import { parseArgs } from './args.mjs';
 import { W2_CONFIG_JSON, hfLlamaConfig, importBuilt, importTf, runPython, writeFileIn, writeResult } from './common.mjs';
 import { referenceJson, resolveReferenceOrExit } from './reference.mjs';
 

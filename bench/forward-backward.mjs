@@ -15,7 +15,7 @@
 // of single-threaded runs is the steadier one). Uses the BUILT packages (packages/*/dist).
 // Writes bench/results/forward-backward.json.
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { parseArgs } from 'node:util';
+import { parseArgs } from './args.mjs';
 import { W2_CONFIG_JSON, hfLlamaConfig, importBuilt, importTf, runPython, writeResult } from './common.mjs';
 import { referenceJson, resolveReferenceOrExit } from './reference.mjs';
 

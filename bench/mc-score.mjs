@@ -11,7 +11,7 @@
 // Python (default bench/.venv/bin/python from `pnpm bench:setup`; `none` skips it; see
 // reference.mjs). Uses the BUILT packages. Writes bench/results/mc-score.json (or --json FILE).
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
+import { parseArgs } from './args.mjs';
 import {
   W2_CONFIG_JSON,
   fmt,

@@ -22,7 +22,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs } from './args.mjs';
 import { fmt, forwardFlopsPerToken, machineInfo, root, writeResult } from './common.mjs';
 import { resolveReferenceOrExit } from './reference.mjs';
 import { aggregateRuns, ratioLine, runLine, unitDigits } from './repeat.mjs';

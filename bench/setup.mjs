@@ -13,7 +13,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs } from './args.mjs';
 import {
   KEY_PACKAGES,
   REQUIREMENTS_FILE,

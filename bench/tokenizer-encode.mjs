@@ -16,7 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseArgs } from './args.mjs';
 import { resolveReferenceOrExit } from './reference.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -19,7 +19,7 @@
 // must match bench/requirements.txt unless --reference-any, see reference.mjs).
 // Uses the BUILT packages (packages/*/dist). Writes bench/results/train-sft.json (or --json FILE).
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
+import { parseArgs } from './args.mjs';
 import {
   W2_CONFIG_JSON,
   fmt,
