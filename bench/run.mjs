@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { parseArgs } from './args.mjs';
 import { fmt, forwardFlopsPerToken, machineInfo, root, writeResult } from './common.mjs';
 import { resolveReferenceOrExit } from './reference.mjs';
+import { ratioChart } from './chart.mjs';
 import { aggregateRuns, ratioLine, runLine, unitDigits } from './repeat.mjs';
 
 const { values: args } = parseArgs({
@@ -257,50 +258,16 @@ const summary = {
   raw,
 };
 writeResult('bench.json', summary);
-writeResult('bench.svg', ratioChart(rows.filter((r) => r.ratio !== null && r.ratio !== undefined)));
+writeResult(
+  'bench.svg',
+  ratioChart(
+    rows.filter((r) => r.ratio !== null && r.ratio !== undefined),
+    backend,
+    `${machineStart.cpu}, ${machineStart.cores} cores · ${new Date().toISOString().slice(0, 10)}${repeat > 1 ? ` · median of ${repeat} A/B runs` : ''}`,
+  ),
+);
 console.log(`wrote bench/results/bench.json and bench/results/bench.svg`);
 if (failures.length > 0) {
   console.error(`bench: ${failures.length} script run(s) failed: ${failures.join('; ')}`);
   process.exit(1);
-}
-
-/** A horizontal bar chart of the ratios (log-free, with the 1.0 parity line). */
-function ratioChart(items) {
-  const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  const barH = 22;
-  const gap = 10;
-  const left = 260;
-  const width = 760;
-  const plotW = width - left - 70;
-  const top = 40;
-  const max = Math.max(1.2, ...items.map((r) => Math.max(r.ratio, r.cpuTimeRatio ?? 0))) * 1.05;
-  const x = (v) => left + (plotW * v) / max;
-  const height = top + items.length * (barH + gap) + 40;
-  const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
-    `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${left}" y="20" font-size="14" font-weight="bold">@lora ÷ reference (same threads; ≥ 1 is the goal) — backend ${esc(backend)}</text>`,
-  ];
-  items.forEach((r, i) => {
-    const y = top + i * (barH + gap);
-    const color = r.ratio >= 1 ? '#2e7d32' : '#c62828';
-    parts.push(`<text x="${left - 8}" y="${y + barH * 0.7}" text-anchor="end">${esc(r.workload)}</text>`);
-    parts.push(
-      `<rect x="${left}" y="${y}" width="${Math.max(1, x(r.ratio) - left)}" height="${r.cpuTimeRatio ? barH * 0.6 : barH}" fill="${color}"/>`,
-    );
-    if (r.cpuTimeRatio)
-      parts.push(
-        `<rect x="${left}" y="${y + barH * 0.62}" width="${Math.max(1, x(r.cpuTimeRatio) - left)}" height="${barH * 0.38}" fill="${color}" opacity="0.45"/>`,
-      );
-    parts.push(
-      `<text x="${x(Math.max(r.ratio, r.cpuTimeRatio ?? 0)) + 6}" y="${y + barH * 0.7}">${r.ratio.toFixed(2)}${r.cpuTimeRatio ? ` (CPU-s ${r.cpuTimeRatio.toFixed(2)})` : ''}</text>`,
-    );
-  });
-  const bottom = top + items.length * (barH + gap);
-  parts.push(`<line x1="${x(1)}" y1="${top - 6}" x2="${x(1)}" y2="${bottom}" stroke="#333" stroke-dasharray="4 3"/>`);
-  parts.push(`<text x="${x(1)}" y="${bottom + 16}" text-anchor="middle">1.0</text>`);
-  parts.push(`<line x1="${left}" y1="${top - 6}" x2="${left}" y2="${bottom}" stroke="#333"/>`);
-  parts.push(`<text x="${left}" y="${bottom + 16}" text-anchor="middle">0</text>`);
-  parts.push('</svg>');
-  return `${parts.join('\n')}\n`;
 }
