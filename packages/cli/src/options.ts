@@ -1,4 +1,13 @@
-import { InvalidArgumentError as CommanderArgumentError } from 'commander';
+import { InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
+import type { BackendName } from '@lora/models';
+
+/** The tfjs backends `--backend` accepts (@lora/models' `BackendName`, kept here so the CLI starts without tfjs). */
+const BACKEND_CHOICES = ['tensorflow', 'tensorflow-gpu', 'webgpu', 'wasm', 'cpu'] as const satisfies readonly BackendName[];
+
+/** The `--backend <name>` option shared by the commands that load a model. */
+export function backendOption(prefix = ''): Option {
+  return new Option('--backend <name>', `${prefix}tfjs backend (default: LORA_BACKEND or automatic)`).choices(BACKEND_CHOICES);
+}
 
 /** Commander parser of an integer option `>= min`. */
 export function integer(min: number) {

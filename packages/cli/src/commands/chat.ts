@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { Option, type Command } from 'commander';
 import type { BackendName } from '@lora/models';
 import type { CliIo } from '../io.js';
-import { integer, real } from '../options.js';
+import { backendOption, integer, real } from '../options.js';
 
 /** A {@link CliIo} that may carry the chat's input; `lora chat` reads `process.stdin` otherwise. */
 export interface ChatIo extends CliIo {
@@ -76,15 +76,7 @@ export function registerChat(program: Command, io: CliIo): void {
     .option('-t, --temperature <t>', 'sampling temperature; 0 = greedy', real(0, 100), 0)
     .option('--seed <s>', 'seed of the sampler', integer(0))
     .option('--stop <text>', 'string that ends a reply (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .addOption(
-      new Option('--backend <name>', 'tfjs backend (default: LORA_BACKEND or automatic)').choices([
-        'tensorflow',
-        'tensorflow-gpu',
-        'webgpu',
-        'wasm',
-        'cpu',
-      ]),
-    )
+    .addOption(backendOption())
     .action(async (options: ChatOptions) => {
       await chatCommand(options, io as ChatIo);
     });

@@ -1,6 +1,6 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
-import { integer, real } from '../options.js';
+import { backendOption, integer, real } from '../options.js';
 import { decodeContinuation, encodePrompt, loadModelTokenizer, stopTokenIds } from '../tokenizer.js';
 import type { BackendName } from '@lora/models';
 
@@ -51,15 +51,7 @@ export function registerGenerate(program: Command, io: CliIo): void {
     .option('--top-k <k>', 'sample among the k most likely tokens (0 = off)', integer(0))
     .option('--top-p <p>', 'nucleus sampling probability mass (1 = off)', real(0, 1))
     .option('--seed <s>', 'seed of the sampler', integer(0))
-    .addOption(
-      new Option('--backend <name>', 'tfjs backend (default: LORA_BACKEND or automatic)').choices([
-        'tensorflow',
-        'tensorflow-gpu',
-        'webgpu',
-        'wasm',
-        'cpu',
-      ]),
-    )
+    .addOption(backendOption())
     .option('--no-download', 'never download from the Hugging Face Hub')
     .option('--ignore-eos', 'do not stop at end-of-sequence / end-of-turn tokens')
     .action(async (options: GenerateOptions) => {

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import type { CommonSummary, RunJudgeOptions } from '@lora/judge';
 import { type CliIo, progressOf } from '../io.js';
 import { ExitCode } from '../exit-code.js';
-import { integer, real } from '../options.js';
+import { backendOption, integer, real } from '../options.js';
 
 /** Options shared by `lora judge pairwise` and `lora judge score`. */
 interface JudgeCliOptions {
@@ -68,15 +68,7 @@ function sharedOptions(command: Command): Command {
     .option('--criteria <text>', 'extra judging criteria added to the prompt')
     .option('--seed <n>', 'seed of the bootstrap', integer(0))
     .option('--adapter <dir>', 'local: PEFT adapter folder applied to the judge model')
-    .addOption(
-      new Option('--backend <name>', 'local: tfjs backend (default: LORA_BACKEND or automatic)').choices([
-        'tensorflow',
-        'tensorflow-gpu',
-        'webgpu',
-        'wasm',
-        'cpu',
-      ]),
-    )
+    .addOption(backendOption('local: '))
     .option('--max-new-tokens <n>', 'local: longest verdict, in tokens', integer(1), 256)
     .option('--chat-template <stories|file>', "local: `stories` (stories260K) or a .jinja file instead of the tokenizer's chat template");
 }

@@ -1,6 +1,7 @@
 import { InvalidArgumentError as CommanderArgumentError, Option, type Command } from 'commander';
 import type { BackendName } from '@lora/models';
 import type { MergedDtype } from '@lora/peft';
+import { backendOption } from '../options.js';
 import type { CliIo } from '../io.js';
 import { convertedSideFiles } from '../side-files.js';
 
@@ -76,15 +77,7 @@ export function registerMerge(program: Command, io: CliIo): void {
     )
     .option('--max-shard-size <size>', 'largest weights file before sharding, e.g. 5GB (default 50GB, as transformers)', size)
     .option('--overwrite', 'replace an existing, non-empty output folder', false)
-    .addOption(
-      new Option('--backend <name>', 'tfjs backend (default: LORA_BACKEND or automatic)').choices([
-        'tensorflow',
-        'tensorflow-gpu',
-        'webgpu',
-        'wasm',
-        'cpu',
-      ]),
-    )
+    .addOption(backendOption())
     .option('--no-download', 'never download the base model from the Hugging Face Hub')
     .action(async (options: MergeOptions) => {
       await mergeCommand(options, io);
