@@ -5,9 +5,12 @@ import type { BackendName } from '@lora/models';
 const BACKEND_CHOICES = ['tensorflow', 'tensorflow-gpu', 'webgpu', 'wasm', 'cpu'] as const satisfies readonly BackendName[];
 
 /** The `--backend <name>` option shared by the commands that load a model. */
-export function backendOption(prefix = ''): Option {
-  return new Option('--backend <name>', `${prefix}tfjs backend (default: LORA_BACKEND or automatic)`).choices(BACKEND_CHOICES);
+export function backendOption(prefix = '', fallback = 'LORA_BACKEND or automatic'): Option {
+  return new Option('--backend <name>', `${prefix}tfjs backend (default: ${fallback})`).choices(BACKEND_CHOICES);
 }
+
+/** A backend name `--backend` accepted. */
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 /** Commander parser of an integer option `>= min`. */
 export function integer(min: number) {

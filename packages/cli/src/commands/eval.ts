@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { type CliIo, progressOf } from '../io.js';
-import { integer } from '../options.js';
+import { type BackendChoice, backendOption, integer } from '../options.js';
 
 /** Parsed options of `lora eval`. */
 export interface EvalCliOptions {
@@ -17,6 +17,8 @@ export interface EvalCliOptions {
   limit?: number;
   /** Skip the base model (adapters only). */
   base: boolean;
+  /** tfjs backend (overrides the recipe's `backend`). */
+  backend?: BackendChoice;
 }
 
 /**
@@ -44,12 +46,14 @@ export function registerEval(program: Command, io: CliIo): void {
     .option('--test <file>', 'test file (.jsonl / .json): {id, prompt | messages, reference?}')
     .option('--out <dir>', 'report folder')
     .option('--limit <n>', 'evaluate only the first n examples', integer(1))
+    .addOption(backendOption('', "the recipe's `backend`, else LORA_BACKEND or automatic"))
     .action(async (file: string, options: EvalCliOptions) => {
       const { loadRecipe, loadRecipeModel, recipeChatTemplate } = await import('@lora/train');
       const { runEval, promptRowsFromChats } = await import('@lora/eval');
       const { renderChat } = await import('@lora/data');
       const { InvalidArgumentError } = await import('@lora/core');
-      const { recipe } = await loadRecipe(file, io.env);
+      const loadedRecipe = (await loadRecipe(file, io.env)).recipe;
+      const recipe = options.backend === undefined ? loadedRecipe : { ...loadedRecipe, backend: options.backend };
       const evaluation = recipe.evaluation;
       const testFile = options.test ?? evaluation?.test;
       if (testFile === undefined)

@@ -1,8 +1,12 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadModel, generate, selectBackend } from '@lora/models';
+import { getPeftModel, loraConfig } from '@lora/peft';
 import { describe, expect, it } from 'vitest';
 import { runCaptured } from '../testing.js';
+import { decodeContinuation } from '../tokenizer.js';
+import { loadTokenizer } from '@lora/data';
 
 const assets = process.env.LORA_ASSETS_DIR;
 const haveSmol = assets !== undefined && existsSync(join(assets, 'models', 'SmolLM2-135M-Instruct'));
@@ -35,6 +39,31 @@ describe('lora generate', () => {
     expect(code).toBe(0);
     expect(stdout.startsWith('Once upon a time')).toBe(true);
     expect(stdout.endsWith('\n')).toBe(true);
+  });
+
+  it.skipIf(!assets)('--adapter generates with the adapted model, as loadPeftModel + generate do', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lora-gen-adapter-'));
+    try {
+      await selectBackend({ backend: (process.env.LORA_TEST_BACKEND ?? 'wasm') as 'wasm' });
+      const { model } = await loadModel(join(assets as string, 'models', 'stories260K'));
+      const peft = getPeftModel(model, loraConfig({ r: 4, loraAlpha: 64, targetModules: 'all-linear', initLoraWeights: false }));
+      const adapter = join(dir, 'adapter');
+      await peft.saveAdapter(adapter);
+      const direct = await generate(peft, [[1]], { maxNewTokens: 12 });
+      peft.dispose();
+      const { code, stdout, stderr } = await runCaptured(
+        ['generate', '--model', 'stories260K', '--adapter', adapter, '--max-new-tokens', '12', '--no-download'],
+        backend,
+      );
+      expect(code).toBe(0);
+      expect(stderr).toContain(`[lora] adapter ${adapter}`);
+      const base = await runCaptured(['generate', '--model', 'stories260K', '--max-new-tokens', '12', '--no-download'], backend);
+      expect(stdout).not.toBe(base.stdout);
+      const tokenizer = await loadTokenizer(join(assets as string, 'models', 'stories260K'));
+      expect(stdout.trimEnd()).toBe(decodeContinuation(tokenizer, [1], direct.sequences[0] ?? []).trimEnd());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   // SOURCE.txt beside the GGUF: transformers 5.25 (gguf_file=..., fp32, greedy) continues this prompt with

@@ -26,6 +26,8 @@ export interface GenerateOptions {
   download: boolean;
   /** Keep generating through end-of-sequence / end-of-turn tokens (up to `maxNewTokens`). */
   ignoreEos?: boolean;
+  /** PEFT adapter folder applied on top of the model. */
+  adapter?: string;
 }
 
 /**
@@ -38,6 +40,7 @@ export interface GenerateOptions {
  * @example
  * ```sh
  * LORA_ASSETS_DIR=../shared lora generate --model stories260K --max-new-tokens 50
+ * lora generate --model SmolLM2-135M-Instruct --adapter runs/x --prompt "Turn up the volume"
  * ```
  */
 export function registerGenerate(program: Command, io: CliIo): void {
@@ -54,6 +57,7 @@ export function registerGenerate(program: Command, io: CliIo): void {
     .addOption(backendOption())
     .option('--no-download', 'never download from the Hugging Face Hub')
     .option('--ignore-eos', 'do not stop at end-of-sequence / end-of-turn tokens')
+    .option('--adapter <dir>', 'PEFT LoRA adapter folder to apply (written by @lora or PEFT)')
     .action(async (options: GenerateOptions) => {
       await generateCommand(options, io);
     });
@@ -75,10 +79,16 @@ async function generateCommand(options: GenerateOptions, io: CliIo): Promise<voi
     log: (line: string) => io.writeErr(`${line}\n`),
   });
   const loaded = await models.loadModel(path);
+  let model: import('@lora/models').CausalLM = loaded.model;
   try {
+    if (options.adapter !== undefined) {
+      const { loadPeftModel } = await import('@lora/peft');
+      model = await loadPeftModel(model, options.adapter);
+      io.writeErr(`[lora] adapter ${options.adapter}\n`);
+    }
     const tokenizer = await loadModelTokenizer(loaded);
     const promptIds = await encodePrompt(tokenizer, options.prompt);
-    const { sequences } = await models.generate(loaded.model, [promptIds], {
+    const { sequences } = await models.generate(model, [promptIds], {
       maxNewTokens: options.maxNewTokens,
       temperature: options.temperature,
       ...(options.topK === undefined ? {} : { topK: options.topK }),
@@ -88,6 +98,6 @@ async function generateCommand(options: GenerateOptions, io: CliIo): Promise<voi
     });
     io.writeOut(`${decodeContinuation(tokenizer, promptIds, sequences[0] ?? [])}\n`);
   } finally {
-    loaded.model.dispose();
+    model.dispose();
   }
 }

@@ -50,6 +50,16 @@ describe.skipIf(!assets)('lora train (stories260K)', () => {
   const env = { LORA_ASSETS_DIR: assets, LORA_TEST_BACKEND: process.env.LORA_TEST_BACKEND ?? 'wasm' };
   const out = join(dir, 'out');
 
+  it("--backend overrides the recipe's backend; an unknown one lists the choices", async () => {
+    const other = (process.env.LORA_TEST_BACKEND ?? 'wasm') === 'cpu' ? 'wasm' : 'cpu';
+    const run = await runCaptured(['train', recipe, '--output', join(dir, 'out-backend'), '--max-steps', '1', '--backend', other], env);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain(`[lora] backend: ${other} — set by backend option`);
+    const bad = await runCaptured(['train', recipe, '--backend', 'gpu'], env);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('Allowed choices are tensorflow, tensorflow-gpu, webgpu, wasm, cpu');
+  });
+
   it('trains, lowering the loss, and writes the PEFT adapter, state, log and plots', async () => {
     const { code, stdout, stderr } = await runCaptured(['train', recipe, '--output', out], env);
     expect(code, stderr).toBe(0);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
 import { ExitCode } from '../exit-code.js';
-import { integer } from '../options.js';
+import { type BackendChoice, backendOption, integer } from '../options.js';
 
 /** Parsed options of `lora train`. */
 export interface TrainCliOptions {
@@ -13,6 +13,8 @@ export interface TrainCliOptions {
   overwrite: boolean;
   /** Stop after N optimizer steps (overrides `training.maxSteps`). */
   maxSteps?: number;
+  /** tfjs backend (overrides the recipe's `backend`). */
+  backend?: BackendChoice;
 }
 
 /**
@@ -38,9 +40,11 @@ export function registerTrain(program: Command, io: CliIo): void {
     .option('--resume', 'continue from the latest checkpoint in the output folder', false)
     .option('--overwrite', 'delete the run already in the output folder (adapter, log, checkpoints, eval/) and start over', false)
     .option('--max-steps <n>', 'stop after this many optimizer steps', integer(1))
+    .addOption(backendOption('', "the recipe's `backend`, else LORA_BACKEND or automatic"))
     .action(async (file: string, options: TrainCliOptions) => {
       const { loadRecipe, trainRecipe } = await import('@lora/train');
-      const recipe = await loadRecipe(file, io.env);
+      const loaded = await loadRecipe(file, io.env);
+      const recipe = options.backend === undefined ? loaded : { ...loaded, recipe: { ...loaded.recipe, backend: options.backend } };
       const { result, output, model } = await trainRecipe(recipe, {
         ...(options.output === undefined ? {} : { output: options.output }),
         resume: options.resume,

@@ -29,6 +29,23 @@ export async function importOptional(specifier: string): Promise<unknown> {
     return (await import(/* @vite-ignore */ specifier)) as unknown;
   } catch (error) {
     if (isMissing(error, specifier)) throw new OptionalPackageMissing(specifier, error);
-    throw error;
+    throw explainLoadFailure(specifier, error);
   }
+}
+
+/**
+ * A short reason for an installed package that failed to load. tfjs-node(-gpu) installed with
+ * `--ignore-scripts` (as it must be here: its install script downloads from Google storage) has no
+ * native addon until it is built, and its own message is a long path into node_modules; the backend
+ * line says what to do instead. Other failures keep their error.
+ */
+export function explainLoadFailure(specifier: string, error: unknown): unknown {
+  const text = error instanceof Error ? error.message : String(error);
+  if (/tfjs_binding\.node/.test(text) && /can ?not be found|cannot find|no such file/i.test(text)) {
+    const setup = specifier.endsWith('-gpu') ? 'tools/tfjs-node/setup.sh --gpu <node_modules>' : 'pnpm setup:tensorflow';
+    return new LoraError(`${specifier} is installed but its native addon is not built (${setup}; docs/tensorflow-backend.md)`, {
+      cause: error,
+    });
+  }
+  return error;
 }

@@ -153,3 +153,19 @@ describe('softwareAdapterReason', () => {
     expect(softwareAdapterReason({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H100' })).toBeUndefined();
   });
 });
+
+describe('explainLoadFailure', () => {
+  it("turns tfjs-node's missing-addon error into one short line with the fix", async () => {
+    const { explainLoadFailure } = await import('./import-optional.js');
+    const raw = new Error(
+      'The Node.js native addon module (tfjs_binding.node) can not be found at path: /x/node_modules/.pnpm/@tensorflow+tfjs-node@4.22.0/node_modules/@tensorflow/tfjs-node/lib/napi-v8/tfjs_binding.node. \nPlease run command ...',
+    );
+    const explained = explainLoadFailure('@tensorflow/tfjs-node', raw) as Error;
+    expect(explained.message).toBe(
+      '@tensorflow/tfjs-node is installed but its native addon is not built (pnpm setup:tensorflow; docs/tensorflow-backend.md)',
+    );
+    expect((explainLoadFailure('@tensorflow/tfjs-node-gpu', raw) as Error).message).toContain('setup.sh --gpu');
+    const other = new Error('libcudart.so.11.0: cannot open shared object file');
+    expect(explainLoadFailure('@tensorflow/tfjs-node-gpu', other)).toBe(other);
+  });
+});
