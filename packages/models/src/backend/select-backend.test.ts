@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, LoraError } from '@lora/core';
 import { backendCandidates, backendNames, selectBackend, selectFromCandidates, type BackendCandidate } from './select-backend.js';
 import { smokeTestBackend } from './smoke-test.js';
-import { softwareAdapterReason } from './webgpu.js';
+import { gpuDeviceMissingReason, softwareAdapterReason } from './webgpu.js';
 
 const require = createRequire(import.meta.url);
 function installed(name: string): boolean {
@@ -167,5 +167,14 @@ describe('explainLoadFailure', () => {
     expect((explainLoadFailure('@tensorflow/tfjs-node-gpu', raw) as Error).message).toContain('setup.sh --gpu');
     const other = new Error('libcudart.so.11.0: cannot open shared object file');
     expect(explainLoadFailure('@tensorflow/tfjs-node-gpu', other)).toBe(other);
+  });
+});
+
+describe('gpuDeviceMissingReason', () => {
+  it('skips the WebGPU probe (and its Mesa warnings) on Linux without a GPU device node, probes otherwise', () => {
+    expect(gpuDeviceMissingReason('linux', () => false)).toMatch(/^WebGPU: no GPU device on this machine \(none of \/dev\/dri, /);
+    expect(gpuDeviceMissingReason('linux', (p) => p === '/dev/dri')).toBeUndefined();
+    expect(gpuDeviceMissingReason('linux', (p) => p === '/dev/nvidiactl')).toBeUndefined();
+    expect(gpuDeviceMissingReason('darwin', () => false)).toBeUndefined();
   });
 });

@@ -207,6 +207,23 @@ function chunkAddN(maxInputs: number): void {
  * {@link registerWebGpu} for automatic selection: hardware adapters only (software adapters are
  * slower than wasm and are rejected with the reason).
  */
-export function registerHardwareWebGpu(): Promise<string> {
+export async function registerHardwareWebGpu(): Promise<string> {
+  // Node only (Dawn is the Node route); `node:fs` is imported lazily so bundles need no shim.
+  const { existsSync } = await import('node:fs');
+  const missing = gpuDeviceMissingReason(process.platform, existsSync);
+  if (missing !== undefined) throw new LoraError(missing);
   return registerWebGpu();
+}
+
+/** Device nodes a Linux GPU driver creates: DRM (AMD, Intel, nouveau, …), NVIDIA's, WSL2's. */
+const LINUX_GPU_NODES = ['/dev/dri', '/dev/nvidiactl', '/dev/nvidia0', '/dev/dxg'];
+
+/**
+ * Why automatic selection need not ask Dawn for an adapter, or `undefined` when it should: on Linux
+ * without any GPU device node only a software adapter could answer (slower than wasm, and Mesa
+ * prints its limit warnings on every command), so the probe is skipped. Other platforms are probed.
+ */
+export function gpuDeviceMissingReason(platform: string, exists: (path: string) => boolean): string | undefined {
+  if (platform !== 'linux' || LINUX_GPU_NODES.some((node) => exists(node))) return undefined;
+  return `WebGPU: no GPU device on this machine (none of ${LINUX_GPU_NODES.join(', ')}); a software adapter would be slower than wasm`;
 }
