@@ -1,79 +1,156 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolveAsset, type DownloadProgress } from './assets.js';
 import { AssetNotFoundError } from './errors/asset-not-found-error.js';
 import { InvalidArgumentError } from './errors/invalid-argument-error.js';
 import { LoraError } from './errors/lora-error.js';
 
+const PARITY_PYTHON = '/opt/parity/bin/python';
 const SHA = 'a'.repeat(39) + '1';
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-const sha1 = (b: Buffer | string) => createHash('sha1').update(b).digest('hex');
+/** The git blob id: the Hub's ETag of a regular (non-LFS) file. */
+const gitOid = (b: string) =>
+  createHash('sha1')
+    .update(`blob ${Buffer.byteLength(b)}\0${b}`)
+    .digest('hex');
+const TOKEN = 'hf_secret';
 
-/** Files of the fake Hub repos: name -> content. */
+/** Files of the loopback Hub's repos: name -> content. `*.safetensors` are LFS files (served by the CDN). */
 const repos: Record<string, { files: Record<string, string>; private?: boolean; fail?: string; truncate?: string }> = {
   'models/org/tiny': {
     files: { 'config.json': '{"model_type":"llama"}', 'nested/tokenizer.json': '{"v":1}', 'model.safetensors': 'x'.repeat(5000) },
   },
-  'models/org/private': { files: { 'config.json': '{}' }, private: true },
+  'models/org/private': { files: { 'config.json': '{}', 'model.safetensors': 'p'.repeat(300) }, private: true },
   'models/org/broken': { files: { 'config.json': '{}', 'model.safetensors': 'y'.repeat(100) }, fail: 'model.safetensors' },
   'models/org/truncated': { files: { 'a.txt': 'ok', 'model.safetensors': 'z'.repeat(4000) }, truncate: 'model.safetensors' },
   'datasets/org/ds': { files: { 'train.jsonl': '{"text":"hi"}\n' } },
 };
+const isLfs = (file: string) => file.endsWith('.safetensors');
 const lfs = new Map<string, string>(); // sha256 -> content
 
-/** A tiny fake of the Hub HTTP API: /api/<type>s/<repo>/revision/<rev> and /<repo>/resolve/<sha>/<file>. */
-function handle(req: IncomingMessage, res: ServerResponse): void {
+/** The tree/paths-info entry of a file, as the Hub's API returns it. */
+function treeEntry(path: string, content: string, lastCommit: boolean) {
+  const size = Buffer.byteLength(content);
+  const pointer = `version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(content)}\nsize ${size}\n`;
+  return {
+    type: 'file',
+    path,
+    size,
+    oid: gitOid(isLfs(path) ? pointer : content),
+    ...(isLfs(path) ? { lfs: { oid: sha256(content), size, pointerSize: pointer.length } } : {}),
+    ...(lastCommit ? { lastCommit: { id: 'b'.repeat(40), title: 'older commit', date: '2024-01-01T00:00:00.000Z' } } : {}),
+  };
+}
+
+/** Sends `content` honoring a `Range: bytes=a-b` header (206 + Content-Range) like the Hub and its CDN. */
+function sendBody(req: IncomingMessage, res: ServerResponse, content: string, headers: Record<string, string>): void {
+  const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+  const body = Buffer.from(content);
+  const common = { ...headers, 'accept-ranges': 'bytes' };
+  if (range) {
+    const start = Number(range[1]);
+    const end = range[2] === '' ? body.length - 1 : Math.min(Number(range[2]), body.length - 1);
+    const part = body.subarray(start, end + 1);
+    res.writeHead(206, { ...common, 'content-range': `bytes ${start}-${end}/${body.length}`, 'content-length': String(part.length) });
+    res.end(req.method === 'HEAD' ? undefined : part);
+    return;
+  }
+  res.writeHead(200, { ...common, 'content-length': String(body.length) });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/**
+ * A loopback Hub speaking the routes `@huggingface/hub` and huggingface_hub use:
+ * `GET /api/<type>s/<repo>/revision/<rev>`, `GET /api/<type>s/<repo>/tree/<rev>` (paginated with a
+ * `Link: <…>; rel="next"` header), `POST /api/<type>s/<repo>/paths-info/<rev>`, and
+ * `GET|HEAD /[datasets/]<repo>/resolve/<rev>/<file>`: regular files answer with `ETag` (the git blob
+ * id), LFS files with a 302 to the CDN (another origin) carrying `X-Linked-Etag` (sha256) and
+ * `X-Linked-Size`; both send `X-Repo-Commit`. Errors are JSON with `X-Error-Code`, as on the Hub.
+ */
+async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   requests.push(`${req.method} ${req.url}`);
   const url = new URL(req.url ?? '/', 'http://x');
-  const send = (status: number, body = '', headers: Record<string, string> = {}) => {
-    res.writeHead(status, headers).end(body);
+  const error = (status: number, code: string, message: string) => {
+    res.writeHead(status, { 'content-type': 'application/json', 'x-error-code': code }).end(JSON.stringify({ error: message }));
   };
-  const cdn = /^\/cdn\/([0-9a-f]{64})$/.exec(url.pathname);
-  if (cdn) {
-    const body = lfs.get(cdn[1] as string) ?? '';
-    return send(200, body, { 'content-length': String(body.length), etag: '"cdn-etag-ignored"' });
-  }
-  const api = /^\/api\/(model|dataset)s\/([\w.-]+\/[\w.-]+)\/revision\/([\w.-]+)$/.exec(url.pathname);
-  const file = /^\/(datasets\/)?([\w.-]+\/[\w.-]+)\/resolve\/([0-9a-f]{40})\/(.+)$/.exec(url.pathname);
+  const api = /^\/api\/(model|dataset)s\/([\w.-]+\/[\w.-]+)\/(revision|tree|paths-info)\/([\w.%-]+)$/.exec(url.pathname);
+  const file = /^\/(datasets\/)?([\w.-]+\/[\w.-]+)\/resolve\/([\w.%-]+)\/(.+)$/.exec(url.pathname);
   const key = api ? `${api[1]}s/${api[2]}` : file ? `${file[1] ? 'datasets' : 'models'}/${file[2]}` : '';
   const repo = repos[key];
-  if (repo === undefined) return send(404, '{"error":"Repository not found"}');
-  if (repo.private && req.headers.authorization !== 'Bearer secret') return send(401, '{"error":"Invalid credentials"}');
-  if (api) {
-    return send(200, JSON.stringify({ id: api[2], sha: SHA, siblings: Object.keys(repo.files).map((rfilename) => ({ rfilename })) }), {
-      'content-type': 'application/json',
-    });
+  if (repo === undefined) return error(404, 'RepoNotFound', 'Repository not found');
+  if (repo.private && req.headers.authorization !== `Bearer ${TOKEN}`) return error(401, 'RepoNotFound', 'Invalid username or password.');
+  const revision = decodeURIComponent(api?.[4] ?? file?.[3] ?? '');
+  if (revision !== 'main' && revision !== SHA) return error(404, 'RevisionNotFound', `Invalid rev id: ${revision}`);
+  const json = (body: unknown, headers: Record<string, string> = {}) => {
+    res.writeHead(200, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+  };
+  const names = Object.keys(repo.files);
+  if (api?.[3] === 'revision') return json({ _id: 'x', id: api[2], sha: SHA, private: repo.private === true });
+  if (api?.[3] === 'tree') {
+    const dirs = [...new Set(names.filter((n) => n.includes('/')).map((n) => n.slice(0, n.lastIndexOf('/'))))];
+    const entries = [
+      ...dirs.map((path) => ({ type: 'directory', path, oid: gitOid(path), size: 0 })),
+      ...names.map((n) => treeEntry(n, repo.files[n] as string, false)),
+    ];
+    const cursor = Number(url.searchParams.get('cursor') ?? 0);
+    const next = new URL(req.url ?? '/', endpoint);
+    next.searchParams.set('cursor', String(cursor + 2));
+    return json(entries.slice(cursor, cursor + 2), cursor + 2 < entries.length ? { link: `<${next.href}>; rel="next"` } : {});
+  }
+  if (api?.[3] === 'paths-info') {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const { paths } = JSON.parse(Buffer.concat(chunks).toString()) as { paths: string[] };
+    return json(paths.filter((p) => p in repo.files).map((p) => treeEntry(p, repo.files[p] as string, true)));
   }
   const name = decodeURIComponent(file?.[4] ?? '');
   const content = repo.files[name];
-  if (content === undefined) return send(404);
-  if (name === repo.fail) return send(500, 'boom');
-  if (name === repo.truncate) {
-    res.writeHead(200, { 'content-length': String(content.length), etag: `"${sha1(content)}"` });
+  if (content === undefined) return error(404, 'EntryNotFound', `${name} does not exist on "${revision}"`);
+  if (name === repo.fail && req.headers.range === undefined) return error(500, 'InternalError', 'boom');
+  if (name === repo.truncate && req.headers.range === undefined) {
+    res.writeHead(200, { 'content-length': String(content.length), etag: `"${gitOid(content)}"`, 'x-repo-commit': SHA });
     res.write(content.slice(0, 1000));
     setTimeout(() => res.destroy(), 20);
     return;
   }
-  if (name.endsWith('.safetensors')) {
-    // LFS file: redirect to the CDN, the blob name is X-Linked-Etag.
+  if (isLfs(name)) {
     lfs.set(sha256(content), content);
-    return send(302, '', {
-      location: `/cdn/${sha256(content)}`,
+    res.writeHead(302, {
+      location: `${cdnEndpoint}/cdn/${sha256(content)}?token=signed`,
+      etag: `"${treeEntry(name, content, false).oid}"`,
       'x-linked-etag': `"${sha256(content)}"`,
       'x-linked-size': String(content.length),
       'x-repo-commit': SHA,
     });
+    res.end();
+    return;
   }
-  send(200, content, { etag: `"${sha1(content)}"`, 'content-length': String(content.length), 'x-repo-commit': SHA });
+  sendBody(req, res, content, { etag: `"${gitOid(content)}"`, 'x-repo-commit': SHA });
+}
+
+/** The CDN (another origin): serves LFS content by sha256, records whether a token reached it. */
+function handleCdn(req: IncomingMessage, res: ServerResponse): void {
+  requests.push(`CDN ${req.method} ${req.url}${req.headers.authorization === undefined ? '' : ' (with authorization)'}`);
+  const cdn = /^\/cdn\/([0-9a-f]{64})$/.exec(new URL(req.url ?? '/', 'http://x').pathname);
+  const content = cdn ? lfs.get(cdn[1] as string) : undefined;
+  if (content === undefined) {
+    res.writeHead(404).end();
+    return;
+  }
+  sendBody(req, res, content, { etag: '"cdn-etag-ignored"' });
 }
 
 let server: Server;
+let cdn: Server;
 let endpoint: string;
+let cdnEndpoint: string;
 let requests: string[] = [];
 let tmp: string;
 let hfHome: string;
@@ -86,11 +163,17 @@ function listFiles(dir: string): string[] {
 }
 
 beforeAll(async () => {
-  server = createServer(handle);
+  server = createServer((req, res) => void handle(req, res));
+  cdn = createServer(handleCdn);
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  await new Promise<void>((done) => cdn.listen(0, '127.0.0.1', done));
   endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  cdnEndpoint = `http://127.0.0.1:${(cdn.address() as AddressInfo).port}`;
 });
-afterAll(() => new Promise<void>((done) => server.close(() => done())));
+afterAll(async () => {
+  await new Promise<void>((done) => server.close(() => done()));
+  await new Promise<void>((done) => cdn.close(() => done()));
+});
 beforeEach(() => {
   tmp = mkdtempSync(join(tmpdir(), 'lora-assets-'));
   hfHome = join(tmp, 'hf');
@@ -171,9 +254,10 @@ describe('resolveAsset: local places', () => {
 });
 
 describe('resolveAsset: Hub download (real HTTP server on 127.0.0.1)', () => {
-  it('downloads into the huggingface_hub cache layout, then serves from the cache', async () => {
+  it('downloads into the huggingface_hub cache layout (HF_ENDPOINT, HF_HOME), then serves from the cache', async () => {
     const progress: DownloadProgress[] = [];
-    const dir = await resolveAsset('org/tiny', { kind: 'model', hfHome, endpoint, env: {}, onProgress: (p) => progress.push(p) });
+    const env = { HF_ENDPOINT: endpoint, HF_HOME: hfHome };
+    const dir = await resolveAsset('org/tiny', { kind: 'model', env, onProgress: (p) => progress.push(p) });
     const repo = join(hfHome, 'hub', 'models--org--tiny');
     expect(dir).toBe(join(repo, 'snapshots', SHA));
     expect(readFileSync(join(repo, 'refs', 'main'), 'utf8')).toBe(SHA);
@@ -185,9 +269,9 @@ describe('resolveAsset: Hub download (real HTTP server on 127.0.0.1)', () => {
     // Regular files are named by their git ETag, LFS files by X-Linked-Etag (sha256), links are relative.
     const big = files['model.safetensors']!;
     expect(readlinkSync(join(dir, 'model.safetensors'))).toBe(`../../blobs/${sha256(big)}`);
-    expect(readlinkSync(join(dir, 'nested', 'tokenizer.json'))).toBe(`../../../blobs/${sha1(files['nested/tokenizer.json']!)}`);
+    expect(readlinkSync(join(dir, 'nested', 'tokenizer.json'))).toBe(`../../../blobs/${gitOid(files['nested/tokenizer.json']!)}`);
     expect(listFiles(join(repo, 'blobs')).sort()).toEqual(
-      [sha1(files['config.json']!), sha1(files['nested/tokenizer.json']!), sha256(big)].sort(),
+      [gitOid(files['config.json']!), gitOid(files['nested/tokenizer.json']!), sha256(big)].sort(),
     );
     expect(progress.map((p) => [p.file, p.index, p.count, p.bytes])).toEqual([
       ['config.json', 1, 3, files['config.json']!.length],
@@ -195,10 +279,50 @@ describe('resolveAsset: Hub download (real HTTP server on 127.0.0.1)', () => {
       ['model.safetensors', 3, 3, big.length],
     ]);
 
+    // The LFS file came from the CDN; the tree listing was read page by page (Link: rel="next").
+    expect(requests).toContain(`CDN GET /cdn/${sha256(big)}?token=signed`);
+    expect(requests.filter((r) => r.startsWith('GET /api/models/org/tiny/tree/'))).toHaveLength(2);
+
     requests = [];
-    expect(await resolveAsset('org/tiny', { kind: 'model', hfHome, endpoint, env: {} })).toBe(dir);
+    expect(await resolveAsset('org/tiny', { kind: 'model', env })).toBe(dir);
+    expect(await resolveAsset('org/tiny', { kind: 'model', revision: SHA, env })).toBe(dir);
     expect(requests).toEqual([]);
   });
+
+  it('downloads only the files `include` keeps, and a commit revision without writing a ref', async () => {
+    const dir = await resolveAsset('org/tiny', {
+      kind: 'model',
+      revision: SHA,
+      hfHome,
+      endpoint,
+      env: {},
+      include: (f) => f.endsWith('.json'),
+    });
+    expect(listFiles(dir).sort()).toEqual(['config.json', join('nested', 'tokenizer.json')]);
+    expect(existsSync(join(hfHome, 'hub', 'models--org--tiny', 'refs'))).toBe(false);
+    expect(requests.some((r) => r.includes('model.safetensors'))).toBe(false);
+  });
+
+  it.skipIf(!existsSync(PARITY_PYTHON))(
+    'writes a cache the real huggingface_hub reads offline (tools/hub-cache/check_hf_cache.py)',
+    async () => {
+      await resolveAsset('org/tiny', { kind: 'model', hfHome, endpoint, env: {} });
+      await resolveAsset('org/ds', { kind: 'dataset', hfHome, endpoint, env: {} });
+      const check = (type: string, repo: string, revision: string, files: Record<string, string>) => {
+        const script = fileURLToPath(new URL('../../../tools/hub-cache/check_hf_cache.py', import.meta.url));
+        const args = [script, join(hfHome, 'hub'), type, repo, revision, ...Object.keys(files)];
+        const out = JSON.parse(
+          execFileSync(PARITY_PYTHON, args, { encoding: 'utf8', env: { ...process.env, HF_HUB_DISABLE_TELEMETRY: '1' } }),
+        );
+        expect(out.files).toEqual(Object.fromEntries(Object.entries(files).map(([name, content]) => [name, sha256(content)])));
+        expect(out.scan.revisions).toEqual([{ commit: SHA, refs: ['main'], files: Object.keys(files).sort() }]);
+      };
+      const tiny = repos['models/org/tiny']!.files;
+      check('model', 'org/tiny', 'main', tiny);
+      check('model', 'org/tiny', SHA, tiny);
+      check('dataset', 'org/ds', 'main', repos['datasets/org/ds']!.files);
+    },
+  );
 
   it('downloads data sets from the datasets/ routes', async () => {
     const dir = await resolveAsset('org/ds', { kind: 'dataset', endpoint, env: { HF_HOME: hfHome } });
@@ -212,8 +336,22 @@ describe('resolveAsset: Hub download (real HTTP server on 127.0.0.1)', () => {
     expect(AssetNotFoundError.isInstance(error)).toBe(true);
     expect((error as Error).message).toMatch(/HTTP 401/);
     expect((error as Error).message).toMatch(/HINT: .*set HF_TOKEN/);
-    const dir = await resolveAsset('org/private', { kind: 'model', hfHome, endpoint, env: { HF_TOKEN: 'secret' } });
+    requests = [];
+    const dir = await resolveAsset('org/private', { kind: 'model', hfHome, endpoint, env: { HF_TOKEN: TOKEN } });
     expect(readFileSync(join(dir, 'config.json'), 'utf8')).toBe('{}');
+    expect(readFileSync(join(dir, 'model.safetensors'), 'utf8')).toBe('p'.repeat(300));
+    // The token goes to the Hub only, never to the CDN the LFS file redirects to.
+    expect(requests.filter((r) => r.startsWith('CDN')).length).toBeGreaterThan(0);
+    expect(requests.filter((r) => r.includes('(with authorization)'))).toEqual([]);
+  });
+
+  it('refuses a token that is not a Hugging Face token, naming HF_TOKEN', async () => {
+    const error = await resolveAsset('org/private', { kind: 'model', hfHome, endpoint, env: { HF_TOKEN: 'secret' } }).catch(
+      (e: unknown) => e,
+    );
+    expect(InvalidArgumentError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toMatch(/starts with "hf_".*HF_TOKEN/);
+    expect(requests).toEqual([]);
   });
 
   it('turns a 404 into AssetNotFoundError listing the Hub URL', async () => {
@@ -228,7 +366,9 @@ describe('resolveAsset: Hub download (real HTTP server on 127.0.0.1)', () => {
   it.each(['broken', 'truncated'])('leaves nothing behind when a file download fails (%s)', async (name) => {
     const error = await resolveAsset(`org/${name}`, { kind: 'model', hfHome, endpoint, env: {} }).catch((e: unknown) => e);
     expect(LoraError.isInstance(error) || error instanceof Error).toBe(true);
-    expect((error as Error).message).toMatch(name === 'broken' ? /HTTP 500/ : /truncated|terminated|aborted|closed/i);
+    expect((error as Error).message).toMatch(
+      name === 'broken' ? /model\.safetensors failed: boom\. URL: .*\/resolve\// : /truncated|terminated|aborted|closed/i,
+    );
     // The first file was downloaded before the failure; it is removed again, and no ref or snapshot exists.
     expect(listFiles(join(hfHome, 'hub'))).toEqual([]);
   });

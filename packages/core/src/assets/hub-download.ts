@@ -1,13 +1,8 @@
-import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, rmdir, symlink, copyFile, writeFile } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { z } from 'zod';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
 import { LoraError } from '../errors/lora-error.js';
-import { validate } from '../schema.js';
 import { repoFolderName, type AssetKind } from './hf-cache.js';
 
 /** A step of a Hub download, for progress output. */
@@ -39,36 +34,25 @@ export interface HubDownloadOptions {
   onProgress?: (progress: DownloadProgress) => void;
 }
 
-/** The Hub answered with an HTTP error for the repo metadata (not found, unauthorised). */
+/** The Hub answered with an HTTP error (not found, unauthorised, server error). */
 export class HubHttpError extends LoraError {
   constructor(
     readonly url: string,
     readonly status: number,
-    statusText: string,
+    detail: string,
   ) {
-    super(`${url}: HTTP ${status} ${statusText}`);
+    super(`${url}: HTTP ${status}${detail === '' ? '' : ` ${detail}`}`);
     this.name = 'HubHttpError';
   }
 }
 
-const RepoInfoSchema = z.object({
-  sha: z.string().regex(/^[0-9a-f]{40}$/),
-  siblings: z.array(z.object({ rfilename: z.string().min(1) })),
-});
+const COMMIT = /^[0-9a-f]{40}$/;
 
-function headers(token: string | undefined): Record<string, string> {
-  return token === undefined || token === '' ? {} : { authorization: `Bearer ${token}` };
-}
-
-function safeRelativePath(file: string): boolean {
-  return !file.startsWith('/') && !file.split('/').some((part) => part === '..' || part === '');
-}
-
-/** Strips `W/` and quotes from an ETag, as huggingface_hub does. */
-function normalizeEtag(etag: string | null): string | undefined {
-  if (etag === null) return undefined;
-  const value = etag.replace(/^W\//, '').replace(/^"|"$/g, '');
-  return /^[\w.-]+$/.test(value) ? value : undefined;
+/** Every file below `dir` (relative paths, symlinks not followed); empty when `dir` is missing. */
+async function listTree(dir: string): Promise<string[]> {
+  if (!existsSync(dir)) return [];
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((d) => !d.isDirectory()).map((d) => join(d.parentPath, d.name));
 }
 
 /** Removes `dir` and its now-empty parents up to (not including) `stop`. */
@@ -82,138 +66,103 @@ async function removeEmptyDirs(dir: string, stop: string): Promise<void> {
 }
 
 /**
- * Downloads every file of a Hub repo revision into the huggingface_hub cache layout:
- * `blobs/<etag>` (written to `<etag>.incomplete` then renamed), `snapshots/<commit>/<file>` as
- * relative symlinks to the blobs (plain copies where symlinks are not allowed), and
- * `refs/<revision>` holding the commit. The snapshot and ref appear only after every file is
- * complete; on failure every file this call created is removed. Returns the snapshot directory.
+ * Runs `body` with `console.debug` sent to stderr: `@huggingface/hub` logs `Downloading <file> to
+ * <blob>.incomplete` with it, which Node writes to stdout, where the CLI prints its results.
+ */
+async function withDebugOnStderr<T>(body: () => Promise<T>): Promise<T> {
+  const debug = console.debug;
+  console.debug = (...args: unknown[]) => console.error(...args);
+  try {
+    return await body();
+  } finally {
+    console.debug = debug;
+  }
+}
+
+/**
+ * Downloads the files of a Hub repo revision into the huggingface_hub cache layout with
+ * `@huggingface/hub` (`downloadFileToCacheDir`): `blobs/<etag>` (the sha256 of LFS/Xet files, the git
+ * blob id otherwise; written as `<etag>.incomplete`, then renamed), `snapshots/<commit>/<file>` as
+ * relative symlinks to the blobs, and `refs/<revision>` holding the commit.
+ *
+ * On top of `snapshotDownload` it adds what the resolver promises: an `include` filter, one
+ * progress event per file, a size check of each blob against the Hub's listing, `refs/<revision>`
+ * written (atomically) only after every file is complete, and on failure every blob and link this
+ * call created is removed again. Returns the snapshot directory.
  */
 export async function downloadSnapshot(options: HubDownloadOptions): Promise<string> {
   const { repoId, kind, revision, endpoint, token, cacheDir, fetch } = options;
-  const typePrefix = kind === 'dataset' ? 'datasets/' : '';
-  const apiUrl = `${endpoint}/api/${kind}s/${repoId}/revision/${encodeURIComponent(revision)}`;
-  const response = await fetch(apiUrl, { headers: headers(token), signal: AbortSignal.timeout(30_000) });
-  if (!response.ok) throw new HubHttpError(apiUrl, response.status, response.statusText);
-  const info = validate(await response.json(), RepoInfoSchema, { file: apiUrl });
-  const files = info.siblings.map((s) => s.rfilename).filter((f) => options.include?.(f) ?? true);
-  for (const file of files) {
-    if (!safeRelativePath(file)) throw new LoraError(`${apiUrl}: refusing unsafe file name "${file}" in \`siblings\`.`);
+  const hub = await import('@huggingface/hub');
+  if (token !== undefined && token !== '' && !token.startsWith('hf_')) {
+    throw new InvalidArgumentError({
+      argument: 'token',
+      message: 'a Hugging Face token starts with "hf_" (check HF_TOKEN / HUGGING_FACE_HUB_TOKEN).',
+    });
   }
-
+  const common = { hubUrl: endpoint, fetch, ...(token === undefined || token === '' ? {} : { accessToken: token }) };
+  const repo = { type: kind, name: repoId } as const;
   const repoDir = join(cacheDir, repoFolderName(repoId, kind));
-  const blobsDir = join(repoDir, 'blobs');
-  const created: string[] = [];
-  const blobs = new Map<string, string>();
+  const before = new Set([...(await listTree(join(repoDir, 'blobs'))), ...(await listTree(join(repoDir, 'snapshots')))]);
+
   try {
-    await mkdir(blobsDir, { recursive: true });
-    for (const [i, file] of files.entries()) {
-      const blob = await downloadBlob({
-        ...options,
-        file,
-        index: i + 1,
-        count: files.length,
-        blobsDir,
-        created,
-        typePrefix,
-        commit: info.sha,
-      });
-      blobs.set(file, blob);
+    const info =
+      kind === 'model'
+        ? await hub.modelInfo({ name: repoId, revision, additionalFields: ['sha'], ...common })
+        : await hub.datasetInfo({ name: repoId, revision, additionalFields: ['sha'], ...common });
+    const commit = info.sha;
+    if (typeof commit !== 'string' || !COMMIT.test(commit)) {
+      throw new LoraError(`${endpoint}: the Hub's info for ${kind} ${repoId}@${revision} has no commit \`sha\` (got ${String(commit)}).`);
     }
-    // Every blob is complete: publish the snapshot (staged, then renamed) and the ref.
-    const snapshot = join(repoDir, 'snapshots', info.sha);
-    const staging = `${snapshot}.incomplete-${process.pid}`;
-    created.push(staging);
-    for (const [file, blob] of blobs) {
-      const link = join(staging, file);
-      await mkdir(dirname(link), { recursive: true });
-      try {
-        await symlink(relative(dirname(join(snapshot, file)), blob), link);
-      } catch {
-        await copyFile(blob, link);
+    const files: { path: string; size: number }[] = [];
+    for await (const entry of hub.listFiles({ repo, recursive: true, revision: commit, ...common })) {
+      if (entry.type === 'file' && (options.include?.(entry.path) ?? true)) files.push({ path: entry.path, size: entry.size });
+    }
+
+    const snapshot = join(repoDir, 'snapshots', commit);
+    await withDebugOnStderr(async () => {
+      for (const [i, file] of files.entries()) {
+        let link: string;
+        try {
+          link = await hub.downloadFileToCacheDir({ repo, path: file.path, revision: commit, cacheDir, ...common });
+        } catch (error) {
+          // A failed body stream rejects with the message string of the library's HubApiError.
+          const reason =
+            error instanceof hub.HubApiError ? `HTTP ${error.statusCode}` : error instanceof Error ? error.message : String(error);
+          throw new LoraError(`Download of ${repoId}/${file.path} failed: ${reason}.`, { cause: error });
+        }
+        const bytes = (await stat(link)).size;
+        if (bytes !== file.size) {
+          await rm(link, { force: true });
+          throw new LoraError(`Download of ${repoId}/${file.path} is truncated: ${bytes} of ${file.size} bytes.`);
+        }
+        options.onProgress?.({
+          file: file.path,
+          index: i + 1,
+          count: files.length,
+          bytes,
+          total: file.size,
+          message: `[lora] downloaded ${repoId}/${file.path} (${bytes} bytes) [${i + 1}/${files.length}]`,
+        });
       }
-    }
-    if (existsSync(snapshot)) await rm(snapshot, { recursive: true, force: true });
-    await mkdir(dirname(snapshot), { recursive: true });
-    await rename(staging, snapshot);
-    created.pop();
-    if (revision !== info.sha) {
+    });
+    await mkdir(snapshot, { recursive: true }); // a repo whose files were all filtered out
+    if (revision !== commit) {
       const ref = join(repoDir, 'refs', revision);
       await mkdir(dirname(ref), { recursive: true });
-      await writeFile(`${ref}.incomplete`, info.sha);
+      await writeFile(`${ref}.incomplete`, commit);
       await rename(`${ref}.incomplete`, ref);
     }
     return snapshot;
   } catch (error) {
-    for (const path of created.reverse()) await rm(path, { recursive: true, force: true });
-    await removeEmptyDirs(blobsDir, cacheDir);
-    await removeEmptyDirs(join(repoDir, 'snapshots'), cacheDir);
+    const created = [...(await listTree(join(repoDir, 'blobs'))), ...(await listTree(join(repoDir, 'snapshots')))];
+    for (const path of created.filter((p) => !before.has(p))) {
+      await rm(path, { force: true });
+      await removeEmptyDirs(dirname(path), cacheDir);
+    }
+    if (error instanceof hub.HubApiError) {
+      const url = error.url.split('?')[0] ?? error.url;
+      throw new HubHttpError(url, error.statusCode, error.message.split('. URL: ')[0] ?? '');
+    }
     throw error;
   }
-}
-
-async function downloadBlob(
-  o: HubDownloadOptions & {
-    file: string;
-    index: number;
-    count: number;
-    blobsDir: string;
-    created: string[];
-    typePrefix: string;
-    commit: string;
-  },
-): Promise<string> {
-  const path = o.file.split('/').map(encodeURIComponent).join('/');
-  const url = `${o.endpoint}/${o.typePrefix}${o.repoId}/resolve/${o.commit}/${path}`;
-  // Large (LFS) files redirect to a CDN; the blob name is the X-Linked-Etag of the redirect.
-  let response = await o.fetch(url, { headers: headers(o.token), redirect: 'manual' });
-  let etag = normalizeEtag(response.headers.get('x-linked-etag'));
-  let total = Number(response.headers.get('x-linked-size') ?? NaN);
-  if (response.status >= 300 && response.status < 400) {
-    const location = response.headers.get('location');
-    if (location === null) throw new LoraError(`${url}: HTTP ${response.status} without a Location header.`);
-    await response.body?.cancel();
-    const target = new URL(location, url);
-    const sameOrigin = target.origin === new URL(url).origin;
-    response = await o.fetch(target, { headers: sameOrigin ? headers(o.token) : {} });
-  }
-  if (!response.ok || response.body === null) {
-    await response.body?.cancel();
-    throw new LoraError(`Download of ${o.repoId}/${o.file} failed: ${url}: HTTP ${response.status} ${response.statusText}.`);
-  }
-  etag ??= normalizeEtag(response.headers.get('etag'));
-  if (!Number.isFinite(total)) total = Number(response.headers.get('content-length') ?? NaN);
-  const totalBytes = Number.isFinite(total) ? total : undefined;
-  if (etag !== undefined && existsSync(join(o.blobsDir, etag))) {
-    await response.body.cancel();
-    return join(o.blobsDir, etag);
-  }
-
-  const incomplete = join(o.blobsDir, `${etag ?? `download-${process.pid}-${o.index}`}.incomplete`);
-  o.created.push(incomplete);
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      bytes += chunk.length;
-      hash.update(chunk);
-      callback(null, chunk);
-    },
-  });
-  await pipeline(Readable.fromWeb(response.body as WebReadableStream), counter, createWriteStream(incomplete));
-  if (totalBytes !== undefined && bytes !== totalBytes) {
-    throw new LoraError(`Download of ${o.repoId}/${o.file} is truncated: ${bytes} of ${totalBytes} bytes.`);
-  }
-  const blob = join(o.blobsDir, etag ?? hash.digest('hex'));
-  await rename(incomplete, blob);
-  o.created.pop();
-  o.created.push(blob);
-  o.onProgress?.({
-    file: o.file,
-    index: o.index,
-    count: o.count,
-    bytes,
-    total: totalBytes,
-    message: `[lora] downloaded ${o.repoId}/${o.file} (${bytes} bytes) [${o.index}/${o.count}]`,
-  });
-  return blob;
 }
