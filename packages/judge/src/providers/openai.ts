@@ -86,6 +86,8 @@ function createChatCompletionsJudge(provider: string, settings: OpenAIJudgeSetti
     fetch: fetchKeepingErrors,
     ...(settings.headers === undefined ? {} : { defaultHeaders: settings.headers }),
     timeout: settings.timeoutMs ?? 60_000,
+    // JudgeClient retries (runtime/retry.ts says why not the SDK): every attempt is counted and
+    // budget-checked there, so nothing is paid for twice or past the cap.
     maxRetries: 0,
   });
   const negotiator = new StructuredOutputNegotiator(provider, settings.structuredOutputs ?? 'auto');

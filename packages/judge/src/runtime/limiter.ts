@@ -1,3 +1,7 @@
+import { InvalidArgumentError } from '@lora/core';
+import pLimit, { type LimitFunction } from 'p-limit';
+import pThrottle from 'p-throttle';
+
 /** Settings of {@link Limiter}. */
 export interface LimiterOptions {
   /** Most calls in flight at once (default 4). */
@@ -7,38 +11,29 @@ export interface LimiterOptions {
 }
 
 /**
- * A concurrency limit plus a requests-per-minute limit. Each {@link Limiter.run} waits for a free
- * slot and for its start time, then runs.
+ * A concurrency limit (`p-limit`, first come first served) plus a requests-per-minute limit
+ * (`p-throttle` in strict mode: one start per 60 000 / rpm ms, in every window, not per fixed
+ * window). Each {@link Limiter.run} waits for a free slot, then, inside the slot, for its start
+ * time, then runs; the slot is handed on only when the task has settled.
  */
 export class Limiter {
-  private readonly concurrency: number;
-  private readonly intervalMs: number;
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-  private nextStart = 0;
+  private readonly limit: LimitFunction;
+  private readonly start: () => Promise<void>;
 
   constructor(options: LimiterOptions = {}) {
-    this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 4));
-    this.intervalMs = options.requestsPerMinute === undefined ? 0 : 60_000 / options.requestsPerMinute;
+    this.limit = pLimit(Math.max(1, Math.floor(options.concurrency ?? 4)));
+    const rpm = options.requestsPerMinute;
+    if (rpm !== undefined && !(Number.isFinite(rpm) && rpm > 0)) {
+      throw new InvalidArgumentError({ argument: 'requestsPerMinute', message: `expected a number > 0, got ${rpm}.` });
+    }
+    this.start = rpm === undefined ? async () => {} : pThrottle({ limit: 1, interval: 60_000 / rpm, strict: true })(async () => {});
   }
 
   /** Runs `task` under both limits. */
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.concurrency) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.active++;
-    try {
-      if (this.intervalMs > 0) {
-        const now = Date.now();
-        const start = Math.max(now, this.nextStart);
-        this.nextStart = start + this.intervalMs;
-        if (start > now) await new Promise((resolve) => setTimeout(resolve, start - now));
-      }
-      return await task();
-    } finally {
-      const next = this.waiting.shift();
-      if (next)
-        next(); // hands the slot over; `active` stays the same
-      else this.active--;
-    }
+  run<T>(task: () => Promise<T>): Promise<T> {
+    return this.limit(async () => {
+      await this.start();
+      return task();
+    });
   }
 }

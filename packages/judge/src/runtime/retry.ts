@@ -31,6 +31,16 @@ export function backoffDelay(attempt: number, error: JudgeCallError | undefined,
 }
 
 /**
+ * Kept hand-written (issue 17 item 6): neither a library nor the SDKs give these guarantees.
+ * `p-retry` has no per-error delay, so it cannot wait exactly a server's `Retry-After` (only add a
+ * sleep on top of its own backoff) nor fail at once when `Retry-After` exceeds `maxRetryAfterMs`.
+ * (`@google/genai`'s `retryOptions` are p-retry inside the SDK, and ignore `Retry-After`.)
+ * The SDKs' own retries (openai `maxRetries`, `@google/genai` `retryOptions`) run inside one
+ * `complete` call, out of {@link JudgeClient}'s sight: each attempt would not be counted against
+ * `maxCalls`, nor checked against the budget before it is sent, nor spaced by the rate limiter; and
+ * they retry every 5xx, including llama-cpp-python's request-validation errors sent as HTTP 500.
+ * Here each attempt goes through the limiter and the budget, and an invalid reply is re-asked.
+ *
  * Runs `attempt` until it succeeds, retrying retryable {@link JudgeCallError}s (429, 408, 409,
  * 5xx that are not request-validation errors, timeouts, connection errors, malformed bodies,
  * invalid replies) with exponential backoff and jitter, and honouring `Retry-After`. Other errors
