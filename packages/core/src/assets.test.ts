@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { resolveAsset, type DownloadProgress } from './assets.js';
 import { AssetNotFoundError } from './errors/asset-not-found-error.js';
 import { InvalidArgumentError } from './errors/invalid-argument-error.js';
@@ -23,10 +23,11 @@ const gitOid = (b: string) =>
 const TOKEN = 'hf_secret';
 
 /** Files of the loopback Hub's repos: name -> content. `*.safetensors` are LFS files (served by the CDN). */
-const repos: Record<string, { files: Record<string, string>; private?: boolean; fail?: string; truncate?: string }> = {
+const repos: Record<string, { files: Record<string, string>; private?: boolean; gated?: boolean; fail?: string; truncate?: string }> = {
   'models/org/tiny': {
     files: { 'config.json': '{"model_type":"llama"}', 'nested/tokenizer.json': '{"v":1}', 'model.safetensors': 'x'.repeat(5000) },
   },
+  'models/org/gated': { files: { 'config.json': '{"gated":true}' }, gated: true },
   'models/org/private': { files: { 'config.json': '{}', 'model.safetensors': 'p'.repeat(300) }, private: true },
   'models/org/broken': { files: { 'config.json': '{}', 'model.safetensors': 'y'.repeat(100) }, fail: 'model.safetensors' },
   'models/org/truncated': { files: { 'a.txt': 'ok', 'model.safetensors': 'z'.repeat(4000) }, truncate: 'model.safetensors' },
@@ -109,6 +110,13 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const { paths } = JSON.parse(Buffer.concat(chunks).toString()) as { paths: string[] };
     return json(paths.filter((p) => p in repo.files).map((p) => treeEntry(p, repo.files[p] as string, true)));
+  }
+  if (repo.gated && req.headers.authorization !== `Bearer ${TOKEN}`) {
+    return error(
+      403,
+      'GatedRepo',
+      'Access to model org/gated is restricted. You must have access to it and be authenticated to access it.',
+    );
   }
   const name = decodeURIComponent(file?.[4] ?? '');
   const content = repo.files[name];
@@ -343,6 +351,30 @@ describe('resolveAsset: Hub download (real HTTP server on 127.0.0.1)', () => {
     // The token goes to the Hub only, never to the CDN the LFS file redirects to.
     expect(requests.filter((r) => r.startsWith('CDN')).length).toBeGreaterThan(0);
     expect(requests.filter((r) => r.includes('(with authorization)'))).toEqual([]);
+  });
+
+  it('a gated repo (metadata public, files 403) also names HF_TOKEN in the hint, and leaves nothing behind', async () => {
+    const error = await resolveAsset('org/gated', { kind: 'model', hfHome, endpoint, env: {} }).catch((e: unknown) => e);
+    expect(AssetNotFoundError.isInstance(error)).toBe(true);
+    expect((error as AssetNotFoundError).searched.at(-1)).toBe(
+      `Hugging Face Hub ${endpoint}/org/gated/resolve/${SHA}/config.json (HTTP 403)`,
+    );
+    expect((error as Error).message).toMatch(/HINT: the repo is private, gated or does not exist: set HF_TOKEN/);
+    expect(listFiles(hfHome)).toEqual([]);
+    const dir = await resolveAsset('org/gated', { kind: 'model', hfHome, endpoint, env: { HF_TOKEN: TOKEN } });
+    expect(readFileSync(join(dir, 'config.json'), 'utf8')).toBe('{"gated":true}');
+  });
+
+  it("sends @huggingface/hub's console.debug lines to stderr, not stdout, and restores console.debug", async () => {
+    const debug = console.debug;
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      await resolveAsset('org/ds', { kind: 'dataset', hfHome, endpoint, env: {} });
+      expect(errors.mock.calls.map((c) => String(c[0]))).toEqual([expect.stringMatching(/^Downloading train\.jsonl to .*\.incomplete$/)]);
+    } finally {
+      errors.mockRestore();
+    }
+    expect(console.debug).toBe(debug);
   });
 
   it('refuses a token that is not a Hugging Face token, naming HF_TOKEN', async () => {

@@ -125,6 +125,8 @@ export async function downloadSnapshot(options: HubDownloadOptions): Promise<str
         try {
           link = await hub.downloadFileToCacheDir({ repo, path: file.path, revision: commit, cacheDir, ...common });
         } catch (error) {
+          // 401/403 on a file (a gated repo): reported like a metadata error, with the HF_TOKEN hint.
+          if (error instanceof hub.HubApiError && (error.statusCode === 401 || error.statusCode === 403)) throw error;
           // A failed body stream rejects with the message string of the library's HubApiError.
           const reason =
             error instanceof hub.HubApiError ? `HTTP ${error.statusCode}` : error instanceof Error ? error.message : String(error);
