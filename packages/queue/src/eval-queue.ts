@@ -367,6 +367,7 @@ export async function runEvalWorker(options: EvalWorkerOptions): Promise<void> {
     },
     {
       connection: redisConnection(options.url),
+      name,
       concurrency: 1,
       lockDuration: options.lockMs ?? 30_000,
       stalledInterval: Math.max(1000, Math.round((options.lockMs ?? 30_000) / 2)),
