@@ -25,3 +25,12 @@ export {
   type PreparedEval,
   type EvalWorkerOptions,
 } from './eval-queue.js';
+export {
+  JUDGE_QUEUE,
+  JudgeTargetSchema,
+  queuedJudgeModel,
+  runJudgeWorker,
+  type JudgeTarget,
+  type QueuedJudgeModel,
+  type JudgeWorkerOptions,
+} from './judge-queue.js';

@@ -4,10 +4,11 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type JudgeServer, startJudgeServer } from '@lora/judge/test';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCaptured } from '../testing.js';
-import { REDIS_SERVER, type TestRedis, startRedis } from '../test/redis-server.js';
+import { REDIS_SERVER, type TestRedis, startRedis } from '@lora/queue/test';
 
 // `lora eval --queue` + `lora worker` child processes on a real loopback redis-server (stories260K, wasm).
 const assets = process.env.LORA_ASSETS_DIR;
@@ -30,12 +31,16 @@ interface Run {
 }
 
 function lora(...args: string[]): Run {
+  return loraWith(env, ...args);
+}
+
+function loraWith(childEnv: NodeJS.ProcessEnv, ...args: string[]): Run {
   const child = spawn(
     process.execPath,
     [viteNode, '--config', join(root, 'vitest.config.ts'), join(root, 'packages/cli/src/test/cli-child.ts'), ...args],
     {
       cwd: root,
-      env,
+      env: childEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -195,5 +200,80 @@ describe.skipIf(!assets || REDIS_SERVER === undefined)('lora eval --queue with l
     const bad = await runCaptured(['eval', recipe, '--out', join(dir, 'bad'), '--queue', 'http://127.0.0.1:1'], env);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('is not a redis:// URL');
+  });
+});
+
+describe.skipIf(REDIS_SERVER === undefined)('lora judge --queue with a lora worker', () => {
+  const KEY = 'sk-worker-only-5b1e';
+  let redis: TestRedis;
+  let server: JudgeServer;
+  beforeAll(async () => {
+    redis = await startRedis();
+    server = await startJudgeServer({ protocol: 'openai', apiKey: KEY });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await redis?.stop();
+  });
+
+  it('the worker calls the judge with its own key; the coordinator keeps the cache; the key never reaches Redis', async () => {
+    const work = join(dir, 'judge');
+    const input = join(dir, 'judge-preds.jsonl');
+    writeFileSync(
+      input,
+      `${[
+        { id: '1', prompt: 'Capital of France?', prediction: 'Paris', reference: 'Paris' },
+        { id: '2', prompt: 'Capital of France?', prediction: 'Lyon', reference: 'Paris' },
+        { id: '3', prompt: 'Capital of France?', prediction: 'Paris, France', reference: 'Paris' },
+      ]
+        .map((r) => JSON.stringify(r))
+        .join('\n')}\n`,
+    );
+    const { OPENAI_API_KEY: _, ...noKey } = process.env;
+    const worker = loraWith(
+      { ...noKey, OPENAI_API_KEY: KEY },
+      'worker',
+      '--queue',
+      redis.url,
+      '--name',
+      'judge-worker',
+      '--judge-rpm',
+      '600',
+    );
+    const db = new Redis(redis.url);
+    try {
+      await worker.waitFor(/waiting for shards/);
+      const args = ['judge', 'score', '--input', input, '--mode', 'reference', '--provider', 'openai-compatible', '--model', 'm'];
+      const rest = ['--base-url', `${server.url}/v1`, '--queue', redis.url, '--out', join(work, 'out')];
+      const coordinatorEnv = { LORA_JUDGE_CACHE_DIR: join(work, 'cache') }; // no key here
+      const first = await runCaptured([...args, ...rest], coordinatorEnv);
+      expect(first.code, first.stderr).toBe(0);
+      expect(JSON.parse(first.stdout)).toMatchObject({ judged: 3 });
+      expect(server.requests).toHaveLength(3);
+      for (const r of server.requests) expect(r.headers.authorization).toBe(`Bearer ${KEY}`);
+      const verdicts = readFileSync(join(work, 'out', 'verdicts.jsonl'), 'utf8');
+      expect(verdicts).toContain('"correct"');
+      // Rerun: every answer comes from the coordinator's cache, nothing is paid again.
+      const again = await runCaptured([...args, ...rest], coordinatorEnv);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stderr).toContain('(0 calls, 3 from cache)');
+      expect(server.requests).toHaveLength(3);
+      const everything = [];
+      for (const key of await db.keys('*')) {
+        everything.push(key);
+        const type = await db.type(key);
+        if (type === 'hash') everything.push(JSON.stringify(await db.hgetall(key)));
+        else if (type === 'string') everything.push(await db.get(key));
+        else if (type === 'list') everything.push(...(await db.lrange(key, 0, -1)));
+        else if (type === 'zset') everything.push(...(await db.zrange(key, 0, -1)));
+        else if (type === 'stream') everything.push(JSON.stringify(await db.xrange(key, '-', '+')));
+      }
+      expect(everything.join('\n')).toContain('lora-judge');
+      expect(everything.join('\n')).not.toContain(KEY);
+    } finally {
+      worker.child.kill('SIGTERM');
+      await worker.exit;
+      db.disconnect();
+    }
   });
 });

@@ -12,12 +12,18 @@ export interface WorkerCliOptions {
   name?: string;
   /** Shard lock lifetime in ms: a killed worker's shard is retried elsewhere after about this long. */
   lockMs?: number;
+  /** Judge calls in flight on this worker. */
+  judgeConcurrency?: number;
+  /** The judge queue's rate limit across all workers, calls per minute. */
+  judgeRpm?: number;
 }
 
 /**
  * Registers `lora worker --queue redis://host:port`: takes evaluation shards that `lora eval
  * --queue` enqueued (BullMQ), loads each run's model and adapters once and keeps them while its
- * shards keep coming, and sends the predictions back. Runs until SIGINT / SIGTERM (finishing the
+ * shards keep coming, and sends the predictions back; also makes the judge calls of `lora judge
+ * --queue` with the key of its own environment (`OPENAI_API_KEY`, `GEMINI_API_KEY`), under one
+ * rate limit shared by all workers (`--judge-rpm`). Runs until SIGINT / SIGTERM (finishing the
  * shard in progress); a worker killed outright loses nothing: its shard goes back to the queue.
  *
  * @example
@@ -28,18 +34,28 @@ export interface WorkerCliOptions {
 export function registerWorker(program: Command, io: CliIo): void {
   program
     .command('worker')
-    .description('Process `lora eval --queue` shards from Redis (BullMQ) until stopped.')
+    .description('Process `lora eval --queue` shards and `lora judge --queue` calls from Redis (BullMQ) until stopped.')
     .requiredOption('--queue <url>', 'redis://host:port of the queue')
     .option('--name <name>', "name in the coordinator's per-worker throughput (default host:pid)")
+    .option('--judge-concurrency <n>', 'judge calls in flight on this worker (default 4)', integer(1))
+    .option('--judge-rpm <n>', 'judge calls per minute across all workers (BullMQ limiter; give every worker the same)', integer(1))
     .option('--lock-ms <n>', "shard lock lifetime: a dead worker's shard is retried after about this long (default 30000)", integer(1000))
     .action(async (options: WorkerCliOptions) => {
-      const { runEvalWorker } = await import('@lora/queue');
+      const { runEvalWorker, runJudgeWorker } = await import('@lora/queue');
       const stop = new AbortController();
       const onSignal = () => stop.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       io.writeErr(`[lora] worker on ${redactUrl(options.queue)}: waiting for shards (Ctrl-C stops)\n`);
       try {
+        const judge = runJudgeWorker({
+          url: options.queue,
+          env: io.env,
+          ...(options.name === undefined ? {} : { name: options.name }),
+          ...(options.judgeConcurrency === undefined ? {} : { concurrency: options.judgeConcurrency }),
+          ...(options.judgeRpm === undefined ? {} : { rateLimit: { max: options.judgeRpm } }),
+          signal: stop.signal,
+        });
         await runEvalWorker({
           url: options.queue,
           prepare: (spec) => prepareQueuedEval(spec, io),
@@ -51,6 +67,7 @@ export function registerWorker(program: Command, io: CliIo): void {
               `[lora] shard ${job.variant} ${job.start}–${job.end - 1}: ${result.records.length} predictions in ${(result.ms / 1000).toFixed(1)} s\n`,
             ),
         });
+        await judge;
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
