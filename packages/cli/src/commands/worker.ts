@@ -58,13 +58,18 @@ export function registerWorker(program: Command, io: CliIo): void {
         });
         await runEvalWorker({
           url: options.queue,
-          prepare: (spec) => prepareQueuedEval(spec, io),
+          prepare: async (spec) => {
+            const t0 = performance.now();
+            const prepared = await prepareQueuedEval(spec, io);
+            io.writeErr(`[lora] prepared the run's model in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
+            return prepared;
+          },
           ...(options.name === undefined ? {} : { name: options.name }),
           ...(options.lockMs === undefined ? {} : { lockMs: options.lockMs }),
           signal: stop.signal,
           onShard: (job, result) =>
             io.writeErr(
-              `[lora] shard ${job.variant} ${job.start}–${job.end - 1}: ${result.records.length} predictions in ${(result.ms / 1000).toFixed(1)} s\n`,
+              `[lora] shard ${job.variant} ${job.start}–${job.end - 1}: ${result.records.length} predictions in ${(result.ms / 1000).toFixed(3)} s\n`,
             ),
         });
         await judge;
