@@ -18,7 +18,7 @@ import {
   summarizeLatency,
   writeComparison,
 } from '@lora/eval';
-import { Job, Queue, Worker } from 'bullmq';
+import { type ConnectionOptions, Job, Queue, Worker } from 'bullmq';
 import { z } from 'zod';
 import { redisConnection } from './connection.js';
 
@@ -94,6 +94,8 @@ export interface QueuedEvalOptions {
   attempts?: number;
   /** Remove the run's jobs from Redis once the report is written. Default true. */
   cleanup?: boolean;
+  /** How long to wait for Redis at the start before failing, ms. Default 10000. */
+  connectTimeoutMs?: number;
 }
 
 const errorName = 'QueueShardError';
@@ -157,8 +159,10 @@ export async function runQueuedEval(options: QueuedEvalOptions): Promise<EvalRes
       return { id: jobId(run, v, shard), variant: v, data };
     }),
   );
-  const queue = new Queue(EVAL_QUEUE, { connection: redisConnection(options.url) });
+  const connection = redisConnection(options.url);
+  const queue = new Queue(EVAL_QUEUE, { connection });
   try {
+    await reachable(queue, connection, options.connectTimeoutMs ?? 10_000);
     const attempts = options.attempts ?? 3;
     await queue.addBulk(
       jobs.map((j) => ({
@@ -221,6 +225,22 @@ export async function runQueuedEval(options: QueuedEvalOptions): Promise<EvalRes
     return result;
   } finally {
     await queue.close();
+  }
+}
+
+/** Waits for Redis; past `ms`, an {@link InvalidArgumentError} naming `--queue` and the address. */
+async function reachable(queue: Queue, connection: ConnectionOptions, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const { host, port } = connection as { host?: string; port?: number };
+      reject(new InvalidArgumentError({ argument: '--queue', message: `cannot reach Redis at ${host}:${port} within ${ms / 1000} s.` }));
+    }, ms);
+  });
+  try {
+    await Promise.race([queue.waitUntilReady(), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -310,6 +330,8 @@ export interface EvalWorkerOptions {
   maxStalled?: number;
   /** Called after each shard with what it did. */
   onShard?: (job: ShardJob, result: ShardResult) => void;
+  /** Called with Redis / BullMQ errors the worker survives (ioredis reconnects). */
+  onError?: (error: Error) => void;
   /** Stops the worker (after the shard in progress). */
   signal?: AbortSignal;
 }
@@ -375,8 +397,9 @@ export async function runEvalWorker(options: EvalWorkerOptions): Promise<void> {
     },
   );
   try {
-    await new Promise<void>((resolve, reject) => {
-      worker.on('error', reject);
+    // Redis errors (a dropped connection) are reported and retried by ioredis; the worker keeps going.
+    worker.on('error', (error) => options.onError?.(error));
+    await new Promise<void>((resolve) => {
       if (options.signal?.aborted) resolve();
       options.signal?.addEventListener('abort', () => resolve(), { once: true });
     });

@@ -147,6 +147,9 @@ export interface JudgeWorkerOptions {
   createModel?: (target: JudgeTarget, env: Readonly<Record<string, string | undefined>>) => JudgeModel;
   /** Called after each call. */
   onCall?: (target: JudgeTarget, ok: boolean) => void;
+  /** Called with Redis / BullMQ errors the worker survives (ioredis reconnects). */
+  onError?: (error: Error) => void;
+  /** Stops the worker (after the calls in flight). */
   signal?: AbortSignal;
 }
 
@@ -220,8 +223,9 @@ export async function runJudgeWorker(options: JudgeWorkerOptions): Promise<void>
     },
   );
   try {
-    await new Promise<void>((resolve, reject) => {
-      worker.on('error', reject);
+    // Redis errors (a dropped connection) are reported and retried by ioredis; the worker keeps going.
+    worker.on('error', (error) => options.onError?.(error));
+    await new Promise<void>((resolve) => {
       if (options.signal?.aborted) resolve();
       options.signal?.addEventListener('abort', () => resolve(), { once: true });
     });

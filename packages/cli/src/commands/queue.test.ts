@@ -200,11 +200,18 @@ describe.skipIf(!assets || REDIS_SERVER === undefined)('lora eval --queue with l
     const bad = await runCaptured(['eval', recipe, '--out', join(dir, 'bad'), '--queue', 'http://127.0.0.1:1'], env);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('is not a redis:// URL');
+    const stopped = await startRedis();
+    await stopped.stop();
+    const { port } = stopped; // nothing listens there now
+    const down = await runCaptured(['eval', recipe, '--out', join(dir, 'down'), '--queue', `redis://127.0.0.1:${port}`], env);
+    expect(down.code).not.toBe(0);
+    expect(down.stderr).toContain(`cannot reach Redis at 127.0.0.1:${port}`);
   });
 });
 
 describe.skipIf(REDIS_SERVER === undefined)('lora judge --queue with a lora worker', () => {
   const KEY = 'sk-worker-only-5b1e';
+  const dir = mkdtempSync(join(tmpdir(), 'lora-queue-judge-cli-'));
   let redis: TestRedis;
   let server: JudgeServer;
   beforeAll(async () => {
@@ -214,6 +221,7 @@ describe.skipIf(REDIS_SERVER === undefined)('lora judge --queue with a lora work
   afterAll(async () => {
     await server?.close();
     await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('the worker calls the judge with its own key; the coordinator keeps the cache; the key never reaches Redis', async () => {

@@ -55,6 +55,7 @@ export function registerWorker(program: Command, io: CliIo): void {
           ...(options.judgeConcurrency === undefined ? {} : { concurrency: options.judgeConcurrency }),
           ...(options.judgeRpm === undefined ? {} : { rateLimit: { max: options.judgeRpm } }),
           signal: stop.signal,
+          onError: (error) => io.writeErr(`[lora] judge worker: ${error.message}\n`),
         });
         await runEvalWorker({
           url: options.queue,
@@ -67,6 +68,7 @@ export function registerWorker(program: Command, io: CliIo): void {
           ...(options.name === undefined ? {} : { name: options.name }),
           ...(options.lockMs === undefined ? {} : { lockMs: options.lockMs }),
           signal: stop.signal,
+          onError: (error) => io.writeErr(`[lora] worker: ${error.message}\n`),
           onShard: (job, result) =>
             io.writeErr(
               `[lora] shard ${job.variant} ${job.start}–${job.end - 1}: ${result.records.length} predictions in ${(result.ms / 1000).toFixed(3)} s\n`,
