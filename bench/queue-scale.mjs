@@ -14,6 +14,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parseArgs } from './args.mjs';
 import { importBuilt, root, writeFileIn, writeResult } from './common.mjs';
@@ -25,6 +26,7 @@ const { values: args } = parseArgs({
     'batch-size': { type: 'string', default: '4' },
     'new-tokens': { type: 'string', default: '64' },
     workers: { type: 'string', default: '1,2,4' },
+    'overhead-jobs': { type: 'string', default: '200' },
     json: { type: 'string' },
   },
 });
@@ -109,11 +111,62 @@ const predictions = (out) =>
       return JSON.stringify(rest);
     });
 
+/**
+ * BullMQ round trip of a shard-sized job with no generation: add, take, complete with a result the
+ * size of `shardSize` predictions, seen complete by the adder. Sequential, so the mean is the queue's
+ * own cost per shard on loopback Redis (the coordinator's poll adds 0–250 ms once, at the end).
+ */
+async function roundTrip(url, jobs) {
+  const { Queue, QueueEvents, Worker } = await import(createRequire(join(root, 'packages/queue/package.json')).resolve('bullmq'));
+  const { redisConnection } = await importBuilt('queue');
+  const connection = redisConnection(url);
+  const name = 'lora-bench-overhead';
+  const record = {
+    id: 'e0',
+    prompt: 'x'.repeat(120),
+    prediction: 'y'.repeat(200),
+    reference: 'z'.repeat(40),
+    latencyMs: 1.5,
+    newTokens: 64,
+  };
+  const result = {
+    worker: 'bench',
+    records: Array.from({ length: shardSize }, () => record),
+    ms: 1,
+    newTokens: 1,
+    tokensPerSecond: 1,
+    peakTensorBytes: 1,
+  };
+  const worker = new Worker(name, async () => result, { connection, concurrency: 1 });
+  const queue = new Queue(name, { connection });
+  const events = new QueueEvents(name, { connection });
+  await Promise.all([worker.waitUntilReady(), queue.waitUntilReady(), events.waitUntilReady()]);
+  const ms = [];
+  for (let i = 0; i < jobs; i++) {
+    const t0 = performance.now();
+    const job = await queue.add(
+      'shard',
+      { run: 'bench', variant: 'model', shard: i, start: 0, end: shardSize },
+      { removeOnComplete: true },
+    );
+    await job.waitUntilFinished(events);
+    ms.push(performance.now() - t0);
+  }
+  await Promise.all([worker.close(), events.close(), queue.close()]);
+  ms.sort((a, b) => a - b);
+  return { jobs, meanMs: ms.reduce((a, b) => a + b, 0) / jobs, p50Ms: ms[Math.floor(jobs / 2)], p95Ms: ms[Math.floor(jobs * 0.95)] };
+}
+
 const load0 = loadavg()[0];
 console.error(`[queue-scale] ${examples} examples, shard ${shardSize}, ${availableParallelism()} cores, load average ${load0.toFixed(2)}`);
 const redis = await startRedis();
 const results = { examples, shardSize, cores: availableParallelism(), loadAverageAtStart: load0, local: undefined, queued: [] };
 try {
+  results.roundTrip = await roundTrip(redis.url, Number(args['overhead-jobs']));
+  const rt = results.roundTrip;
+  console.error(
+    `[queue-scale] BullMQ round trip of a ${shardSize}-prediction shard: mean ${rt.meanMs.toFixed(2)} ms, p50 ${rt.p50Ms.toFixed(2)}, p95 ${rt.p95Ms.toFixed(2)} (${rt.jobs} jobs)`,
+  );
   const localOut = join(dir, 'local');
   const local = await lora(['eval', recipe, '--out', localOut]);
   results.local = { seconds: local.seconds };
@@ -172,6 +225,9 @@ for (const q of results.queued) {
     `| --queue, ${q.workers} worker(s) | ${q.seconds.toFixed(2)} | ${one ? (one.seconds / q.seconds).toFixed(2) : 'n/a'} | ${rate.toFixed(2)} |`,
   );
 }
+console.log(
+  `queue overhead per shard (BullMQ round trip, no generation): mean ${results.roundTrip.meanMs.toFixed(2)} ms, p95 ${results.roundTrip.p95Ms.toFixed(2)} ms`,
+);
 console.log(`load average: ${load0.toFixed(2)} at start, ${results.loadAverageAtEnd.toFixed(2)} at end; ${results.cores} cores`);
 const file = args.json ? writeFileIn(args.json, results) : writeResult('queue-scale.json', results);
 console.error(`[queue-scale] wrote ${file}`);
