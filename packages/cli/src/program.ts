@@ -9,6 +9,7 @@ import { registerGenerate } from './commands/generate.js';
 import { registerJudge } from './commands/judge.js';
 import { registerMerge } from './commands/merge.js';
 import { registerTrain } from './commands/train.js';
+import { registerWorker } from './commands/worker.js';
 import { ExitCode } from './exit-code.js';
 import { processIo, type CliIo } from './io.js';
 
@@ -26,6 +27,7 @@ const commands: readonly RegisterCommand[] = [
   registerConvert,
   registerMerge,
   registerExportRecipe,
+  registerWorker,
 ];
 
 /** The CLI version, printed by `lora --version`. */

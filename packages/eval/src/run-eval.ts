@@ -101,52 +101,94 @@ export async function evaluateVariants(options: EvaluateVariantsOptions): Promis
     seen.add(v.name);
   }
   mkdirSync(options.outDir, { recursive: true });
-  const confidence = options.confidence ?? options.metrics.some((m) => m.kind === 'calibration');
-  const { model, tokenizer, examples, outDir } = options;
   const runs: RunMetrics[] = [];
   for (const variant of variants) {
-    await variant.activate?.();
-    const predictionsFile = REPORT_FILES.predictions(variant.name);
-    const outFile = join(outDir, predictionsFile);
-    const settings: GenerationSettings = {
-      ...pickSettings(options),
-      ...(variant.generation ?? {}),
-    };
-    const generateAll = () =>
-      runGeneration({
-        ...settings,
-        model,
-        tokenizer,
-        examples,
-        outFile,
-        variant: variant.name,
-        confidence,
-        ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
-        ...(options.formatPrompt === undefined ? {} : { formatPrompt: options.formatPrompt }),
-        ...(options.addBos === undefined ? {} : { addBos: options.addBos }),
-        ...(options.onProgress === undefined ? {} : { onProgress: (p: GenerationProgress) => options.onProgress?.(variant.name, p) }),
-      });
-    const fresh = variant.wrap === undefined ? await generateAll() : await variant.wrap(generateAll);
-    const wanted = new Set(examples.map((e) => e.id));
-    const records = readPredictions(outFile).filter((r) => wanted.has(r.id));
-    const stats = mergeStats(fresh, records, previousStats(outDir, variant.name));
-    const score = scorePredictions(records, options.metrics, options.normalize === undefined ? {} : { normalize: options.normalize });
-    const run: RunMetrics = {
-      formatVersion: METRICS_FORMAT_VERSION,
-      run: variant.name,
-      createdAt: new Date().toISOString(),
-      count: records.length,
-      predictionsFile,
-      metrics: { raw: score.raw, ...(score.normalized === undefined ? {} : { normalized: score.normalized }) },
-      details: score.details,
-      stats,
-      meta: { ...(options.meta ?? {}), generation: settings },
-    };
-    writeRunMetrics(outDir, run);
-    runs.push(run);
+    const fresh = await generateVariant(options, variant);
+    runs.push(scoreVariant(options, variant, fresh));
   }
   // The comparison covers every run saved in the folder (this call's and earlier ones), as rebuildReport does.
-  return { runs, files: writeComparison(outDir, readRuns(outDir)), outDir };
+  return { runs, files: writeComparison(options.outDir, readRuns(options.outDir)), outDir: options.outDir };
+}
+
+/** Where {@link generateVariant} reads and writes, when not the report folder's whole test set. */
+export interface VariantSlice {
+  /** Examples to generate (default: all of `options.examples`). */
+  examples?: readonly TestExample[];
+  /** Predictions file (default: `<outDir>/predictions_<variant>.jsonl`). */
+  outFile?: string;
+}
+
+/**
+ * Generates one variant's predictions exactly as {@link evaluateVariants} does (same settings,
+ * batches and seeds), optionally on a slice of the test set into another file: a queue worker
+ * generates a shard with it. Batches are cut from the start of `slice.examples`, so a slice that
+ * starts on a batch boundary of the whole set gives the same batches, hence the same tokens.
+ */
+export async function generateVariant(
+  options: EvaluateVariantsOptions,
+  variant: Variant,
+  slice: VariantSlice = {},
+): Promise<GenerationStats> {
+  const confidence = options.confidence ?? options.metrics.some((m) => m.kind === 'calibration');
+  await variant.activate?.();
+  const outFile = slice.outFile ?? join(options.outDir, REPORT_FILES.predictions(variant.name));
+  const settings = variantSettings(options, variant);
+  const generateAll = () =>
+    runGeneration({
+      ...settings,
+      model: options.model,
+      tokenizer: options.tokenizer,
+      examples: slice.examples ?? options.examples,
+      outFile,
+      variant: variant.name,
+      confidence,
+      ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+      ...(options.formatPrompt === undefined ? {} : { formatPrompt: options.formatPrompt }),
+      ...(options.addBos === undefined ? {} : { addBos: options.addBos }),
+      ...(options.onProgress === undefined ? {} : { onProgress: (p: GenerationProgress) => options.onProgress?.(variant.name, p) }),
+    });
+  return variant.wrap === undefined ? await generateAll() : await variant.wrap(generateAll);
+}
+
+/** The options {@link scoreVariant} reads: those of {@link evaluateVariants} without the model. */
+export type ScoreVariantOptions = Pick<EvaluateVariantsOptions, 'outDir' | 'metrics' | 'normalize' | 'meta'> &
+  GenerationSettings & {
+    /** The examples scored (only their ids are read). */
+    examples: readonly Pick<TestExample, 'id'>[];
+  };
+
+/**
+ * Scores the predictions saved in `<outDir>/predictions_<variant>.jsonl` for `options.examples`
+ * and writes `metrics_<variant>.json`, as {@link evaluateVariants} does after generating; `fresh`
+ * is what the generation measured (a queue coordinator passes the merged shards' facts).
+ */
+export function scoreVariant(
+  options: ScoreVariantOptions,
+  variant: Pick<Variant, 'name' | 'generation'>,
+  fresh: GenerationStats,
+): RunMetrics {
+  const predictionsFile = REPORT_FILES.predictions(variant.name);
+  const wanted = new Set(options.examples.map((e) => e.id));
+  const records = readPredictions(join(options.outDir, predictionsFile)).filter((r) => wanted.has(r.id));
+  const stats = mergeStats(fresh, records, previousStats(options.outDir, variant.name));
+  const score = scorePredictions(records, options.metrics, options.normalize === undefined ? {} : { normalize: options.normalize });
+  const run: RunMetrics = {
+    formatVersion: METRICS_FORMAT_VERSION,
+    run: variant.name,
+    createdAt: new Date().toISOString(),
+    count: records.length,
+    predictionsFile,
+    metrics: { raw: score.raw, ...(score.normalized === undefined ? {} : { normalized: score.normalized }) },
+    details: score.details,
+    stats,
+    meta: { ...(options.meta ?? {}), generation: variantSettings(options, variant) },
+  };
+  writeRunMetrics(options.outDir, run);
+  return run;
+}
+
+function variantSettings(options: GenerationSettings, variant: Pick<Variant, 'generation'>): GenerationSettings {
+  return { ...pickSettings(options), ...(variant.generation ?? {}) };
 }
 
 function previousStats(dir: string, run: string): GenerationStats | undefined {
@@ -227,37 +269,27 @@ export interface RunEvalOptions {
  * ```
  */
 export async function runEval(options: RunEvalOptions): Promise<EvalResult> {
+  return evaluateVariants(await prepareEval(options));
+}
+
+/**
+ * What {@link runEval} evaluates, resolved without generating: the test set read and cut to
+ * `limit`, metrics parsed, the model and adapters loaded (variants `base` + one per adapter), the
+ * normaliser built. A queue worker prepares once and generates shards with {@link generateVariant}.
+ */
+export async function prepareEval(options: RunEvalOptions): Promise<EvaluateVariantsOptions> {
   let examples: TestExample[];
   if (options.examples !== undefined) examples = toTestSet(options.examples);
   else if (options.testFile !== undefined) examples = await readTestSet(options.testFile);
   else throw new InvalidArgumentError({ argument: 'testFile', message: 'give a test file (or `examples`).' });
   if (options.limit !== undefined) examples = examples.slice(0, options.limit);
-  const metrics = options.metrics.map((m): MetricSpec => {
-    if (typeof m !== 'string') return m;
-    if (m === 'schema_valid' || m === 'calibration') {
-      throw new InvalidArgumentError({
-        argument: 'metrics',
-        message: `"${m}" needs options (${m === 'schema_valid' ? 'a schema' : 'what counts as correct'}); pass it as an object.`,
-      });
-    }
-    if (!(METRIC_KINDS as readonly string[]).includes(m))
-      throw new InvalidArgumentError({ argument: 'metrics', message: `unknown metric "${m}"; use one of ${METRIC_KINDS.join(', ')}.` });
-    return { kind: m } as MetricSpec;
-  });
+  const metrics = resolveMetrics(options.metrics);
   const loaded = typeof options.model === 'string' ? (await loadModel(options.model)).model : options.model;
   let model: CausalLM = loaded;
   let variants = options.variants;
   const adapters = options.adapters ?? [];
   if (variants === undefined && adapters.length > 0) {
-    const names = adapters.map(
-      (a) =>
-        a.name ??
-        a.dir
-          .replace(/[\\/]+$/, '')
-          .split(/[\\/]/)
-          .pop() ??
-        'adapter',
-    );
+    const names = adapterNames(adapters);
     const [first, ...rest] = adapters;
     const peft = await loadPeftModel(loaded, (first as { dir: string }).dir, { adapterName: names[0] as string });
     for (let i = 0; i < rest.length; i++) await peft.loadAdapter((rest[i] as { dir: string }).dir, { adapterName: names[i + 1] as string });
@@ -265,7 +297,7 @@ export async function runEval(options: RunEvalOptions): Promise<EvalResult> {
     variants = adapterVariants(peft, { adapters: names });
   }
   const normalize = options.normalize ?? (options.aliases === undefined ? undefined : aliasNormalizer(options.aliases));
-  return evaluateVariants({
+  return {
     ...(options.generation ?? {}),
     model,
     tokenizer: options.tokenizer,
@@ -279,10 +311,54 @@ export async function runEval(options: RunEvalOptions): Promise<EvalResult> {
     ...(options.addBos === undefined ? {} : { addBos: options.addBos }),
     ...(options.confidence === undefined ? {} : { confidence: options.confidence }),
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
-    meta: {
-      model: typeof options.model === 'string' ? options.model : 'in-memory',
-      adapters: adapters.map((a) => a.dir),
-      testFile: options.testFile ?? 'in-memory',
-    },
+    meta: evalMeta(options),
+  };
+}
+
+/** Metric names or specs as {@link runEval} takes them, checked and turned into specs. */
+export function resolveMetrics(inputs: readonly MetricInput[]): MetricSpec[] {
+  return inputs.map((m): MetricSpec => {
+    if (typeof m !== 'string') return m;
+    if (m === 'schema_valid' || m === 'calibration') {
+      throw new InvalidArgumentError({
+        argument: 'metrics',
+        message: `"${m}" needs options (${m === 'schema_valid' ? 'a schema' : 'what counts as correct'}); pass it as an object.`,
+      });
+    }
+    if (!(METRIC_KINDS as readonly string[]).includes(m))
+      throw new InvalidArgumentError({ argument: 'metrics', message: `unknown metric "${m}"; use one of ${METRIC_KINDS.join(', ')}.` });
+    return { kind: m } as MetricSpec;
   });
+}
+
+/** The run names {@link runEval} gives adapters: `name`, else the folder's last path part. */
+export function adapterNames(adapters: readonly { dir: string; name?: string }[]): string[] {
+  return adapters.map(
+    (a) =>
+      a.name ??
+      a.dir
+        .replace(/[\\/]+$/, '')
+        .split(/[\\/]/)
+        .pop() ??
+      'adapter',
+  );
+}
+
+/**
+ * The variant names {@link runEval} evaluates for these options, without loading anything:
+ * `variants`' names, else `base` + the adapters' names, else `model`.
+ */
+export function evalVariantNames(options: Pick<RunEvalOptions, 'adapters' | 'variants'>): string[] {
+  if (options.variants !== undefined) return options.variants.map((v) => v.name);
+  const adapters = options.adapters ?? [];
+  return adapters.length > 0 ? ['base', ...adapterNames(adapters)] : ['model'];
+}
+
+/** The facts {@link runEval} stores in every metrics file's `meta`. */
+export function evalMeta(options: Pick<RunEvalOptions, 'model' | 'adapters' | 'testFile'>): Record<string, unknown> {
+  return {
+    model: typeof options.model === 'string' ? options.model : 'in-memory',
+    adapters: (options.adapters ?? []).map((a) => a.dir),
+    testFile: options.testFile ?? 'in-memory',
+  };
 }

@@ -19,6 +19,10 @@ export interface EvalCliOptions {
   base: boolean;
   /** tfjs backend (overrides the recipe's `backend`). */
   backend?: BackendChoice;
+  /** `redis://host:port`: fan the shards out to `lora worker`s over BullMQ instead of generating here. */
+  queue?: string;
+  /** Examples per shard with `--queue` (default: 4 batches). */
+  shardSize?: number;
 }
 
 /**
@@ -47,6 +51,8 @@ export function registerEval(program: Command, io: CliIo): void {
     .option('--out <dir>', 'report folder')
     .option('--limit <n>', 'evaluate only the first n examples', integer(1))
     .addOption(backendOption('', "the recipe's `backend`, else LORA_BACKEND or automatic"))
+    .option('--queue <url>', 'redis://host:port: enqueue shards for `lora worker`s (BullMQ) and merge their predictions')
+    .option('--shard-size <n>', 'examples per shard with --queue, a multiple of the batch size (default 4 batches)', integer(1))
     .action(async (file: string, options: EvalCliOptions) => {
       const { loadRecipe, loadRecipeModel, recipeChatTemplate } = await import('@lora/train');
       const { runEval, promptRowsFromChats } = await import('@lora/eval');
@@ -62,6 +68,20 @@ export function registerEval(program: Command, io: CliIo): void {
       const adapters = options.adapter.length > 0 ? options.adapter : existsSync(join(output, 'adapter_config.json')) ? [output] : [];
       const outDir = options.out ?? evaluation?.output ?? join(output, 'eval');
       const rows = await readTestRows(testFile); // before the model loads: a bad test file fails fast
+      if (options.queue !== undefined) {
+        const { queuedEval } = await import('./queue-eval.js');
+        return queuedEval({
+          io,
+          recipe,
+          testFile,
+          rows: rows.length,
+          limit: options.limit ?? evaluation?.limit,
+          adapters,
+          outDir,
+          queue: options.queue,
+          shardSize: options.shardSize,
+        });
+      }
       const { loaded, tokenizer } = await loadRecipeModel(recipe, io.env, (line) => io.writeErr(`${line}\n`), 'inference');
       try {
         if (recipe.quantization !== undefined) {
@@ -106,7 +126,7 @@ export function registerEval(program: Command, io: CliIo): void {
 }
 
 /** The records of a `.json` (array) or `.jsonl` test file; a malformed line or an empty file is an error naming it. */
-async function readTestRows(file: string): Promise<Record<string, unknown>[]> {
+export async function readTestRows(file: string): Promise<Record<string, unknown>[]> {
   const { FileFormatError, readRegularTextFile } = await import('@lora/core');
   const text = await readRegularTextFile(file, 'test set', { maxBytes: 256 * 1024 * 1024 });
   const parse = (json: string, line?: number): unknown => {

@@ -30,6 +30,8 @@ interface JudgeCliOptions {
   maxNewTokens: number;
   /** `--provider local`: `stories` or a Jinja file instead of the tokenizer's chat template. */
   chatTemplate?: string;
+  /** `redis://host:port`: the calls run on `lora worker`s (their keys, one shared rate limit). */
+  queue?: string;
 }
 
 function sharedOptions(command: Command): Command {
@@ -57,6 +59,7 @@ function sharedOptions(command: Command): Command {
     .option('--max-calls <n>', 'stop issuing calls after this many (cached answers are still used)', integer(0))
     .option('--max-cost-usd <x>', 'stop issuing calls past this cost', real(0, 1e9))
     .option('--limit <n>', 'judge only the first n items', integer(1))
+    .option('--queue <url>', 'redis://host:port: send the calls to `lora worker`s (BullMQ); cache and budget stay here')
     .addOption(
       new Option(
         '--response-format <mode>',
@@ -122,6 +125,21 @@ async function withJudge<T>(
   io: CliIo,
   body: (local: Pick<RunJudgeOptions, 'judge' | 'concurrency'>) => Promise<T>,
 ): Promise<T> {
+  if (options.provider !== 'local' && options.queue !== undefined) {
+    const { queuedJudgeModel } = await import('@lora/queue');
+    const judge = queuedJudgeModel(options.queue, {
+      provider: options.provider,
+      model: options.model,
+      ...(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl }),
+      ...(options.responseFormat === undefined ? {} : { structuredOutputs: options.responseFormat }),
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    });
+    try {
+      return await body({ judge });
+    } finally {
+      await judge.close();
+    }
+  }
   if (options.provider !== 'local') return body({});
   const { loadLocalJudge } = await import('../local-judge.js');
   const { judge, dispose } = await loadLocalJudge(

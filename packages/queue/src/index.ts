@@ -1,0 +1,36 @@
+/**
+ * Scale-out for `@lora` on an existing distributed engine, BullMQ on Redis: `lora eval --queue`
+ * splits an evaluation into shards (variant × slice of the test set) that `lora worker`s on any
+ * machine generate; the coordinator merges them into the same report files as one process.
+ *
+ * @example
+ * ```ts
+ * import { runQueuedEval, runEvalWorker } from '@lora/queue';
+ * ```
+ *
+ * @packageDocumentation
+ */
+export { redisConnection } from './connection.js';
+export {
+  EVAL_QUEUE,
+  ShardJobSchema,
+  ShardResultSchema,
+  QueueShardError,
+  runQueuedEval,
+  runEvalWorker,
+  type ShardJob,
+  type ShardResult,
+  type QueueProgress,
+  type QueuedEvalOptions,
+  type PreparedEval,
+  type EvalWorkerOptions,
+} from './eval-queue.js';
+export {
+  JUDGE_QUEUE,
+  JudgeTargetSchema,
+  queuedJudgeModel,
+  runJudgeWorker,
+  type JudgeTarget,
+  type QueuedJudgeModel,
+  type JudgeWorkerOptions,
+} from './judge-queue.js';

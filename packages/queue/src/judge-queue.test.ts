@@ -1,0 +1,108 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BudgetExceededError, JudgeClient } from '@lora/judge';
+import { type JudgeServer, startJudgeServer } from '@lora/judge/test';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { queuedJudgeModel, runJudgeWorker } from './judge-queue.js';
+import { REDIS_SERVER, type TestRedis, startRedis } from './test/redis-server.js';
+
+// Judge calls through BullMQ on a real loopback redis-server, to a real loopback HTTP judge server.
+if (REDIS_SERVER === undefined) console.warn('SKIPPED judge queue tests: /usr/bin/redis-server is missing (apt-get install redis-server).');
+const KEY = 'sk-queue-secret-7f3a9c';
+const Verdict = z.object({ reason: z.string(), score: z.number() });
+const request = (i: number) => ({
+  messages: [
+    { role: 'system' as const, content: 'You grade answers on a rubric.' },
+    { role: 'user' as const, content: `[Answer to score]\nanswer ${i} [score=${i}]\n[End of answer]` },
+  ],
+  responseFormat: { name: 'verdict', schema: Verdict },
+});
+
+/** Every key and value in Redis, as text. */
+async function dump(db: Redis): Promise<string> {
+  const parts: string[] = [];
+  for (const key of await db.keys('*')) {
+    parts.push(key);
+    const type = await db.type(key);
+    if (type === 'string') parts.push((await db.get(key)) ?? '');
+    else if (type === 'hash') parts.push(JSON.stringify(await db.hgetall(key)));
+    else if (type === 'list') parts.push(...(await db.lrange(key, 0, -1)));
+    else if (type === 'set') parts.push(...(await db.smembers(key)));
+    else if (type === 'zset') parts.push(...(await db.zrange(key, 0, -1)));
+    else if (type === 'stream') parts.push(JSON.stringify(await db.xrange(key, '-', '+')));
+    else parts.push(`<${type}>`);
+  }
+  return parts.join('\n');
+}
+
+describe.skipIf(REDIS_SERVER === undefined)('judge calls through the queue (BullMQ)', () => {
+  let redis: TestRedis;
+  let server: JudgeServer;
+  const dir = mkdtempSync(join(tmpdir(), 'lora-judge-queue-'));
+  beforeAll(async () => {
+    redis = await startRedis();
+    server = await startJudgeServer({ protocol: 'openai', apiKey: KEY, delayMs: 50 });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('2 workers share one budget and one rate limit; the cache pays nothing twice; no API key reaches Redis', async () => {
+    const stop = new AbortController();
+    const calls = { w1: 0, w2: 0 };
+    const rateLimit = { max: 2, durationMs: 1000 };
+    const workers = (['w1', 'w2'] as const).map((name) =>
+      runJudgeWorker({
+        url: redis.url,
+        name,
+        env: { OPENAI_API_KEY: KEY },
+        concurrency: 2,
+        rateLimit,
+        signal: stop.signal,
+        onCall: () => calls[name]++,
+      }),
+    );
+    const target = { provider: 'openai-compatible' as const, model: 'judge-model', baseUrl: `${server.url}/v1` };
+    const model = queuedJudgeModel(redis.url, target);
+    const db = new Redis(redis.url);
+    try {
+      // The coordinator holds no key; the budget (5 calls) covers every worker's calls.
+      const client = new JudgeClient(model, { cacheDir: join(dir, 'cache'), maxCalls: 5, concurrency: 4 });
+      const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => client.completeJson(request(i))));
+      const answered = results.filter((r) => r.status === 'fulfilled');
+      expect(answered).toHaveLength(5);
+      for (const r of results) if (r.status === 'rejected') expect(BudgetExceededError.isInstance(r.reason)).toBe(true);
+      expect(server.requests).toHaveLength(5);
+      expect(calls.w1 + calls.w2).toBe(5);
+      expect(calls.w1).toBeGreaterThan(0);
+      expect(calls.w2).toBeGreaterThan(0);
+      // Each request carried the workers' key; answers are the judge's.
+      for (const r of server.requests) expect(r.headers.authorization).toBe(`Bearer ${KEY}`);
+      const scores = answered.map((r) => (r as PromiseFulfilledResult<{ value: { score: number } }>).value.value.score).sort();
+      expect(scores.every((s) => s >= 0 && s < 8)).toBe(true);
+      // One rate limit for both workers: never more than 2 call starts within a second.
+      const at = server.requests.map((r) => r.at).sort((a, b) => a - b);
+      for (let i = 2; i < at.length; i++) expect((at[i] as number) - (at[i - 2] as number)).toBeGreaterThanOrEqual(900);
+      // A second coordinator on the same cache: the 5 answered requests are served from disk, unpaid.
+      const again = new JudgeClient(model, { cacheDir: join(dir, 'cache'), maxCalls: 0 });
+      const fulfilledIds = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+      for (const i of fulfilledIds) expect((await again.completeJson(request(i))).cached).toBe(true);
+      expect(server.requests).toHaveLength(5);
+      expect(again.stats().callsMade).toBe(0);
+      // The key is nowhere in Redis (job data, results, events).
+      const text = await dump(db);
+      expect(text).toContain('judge-model'); // the scan did see the jobs
+      expect(text).not.toContain(KEY);
+    } finally {
+      stop.abort();
+      await Promise.all(workers);
+      await model.close();
+      db.disconnect();
+    }
+  });
+});
