@@ -137,17 +137,21 @@ const SFT_KEYS = new Set<string>([
  * and saves the adapter in PEFT format (`adapter_config.json`, `adapter_model.safetensors`:
  * `loadPeftModel` or Python's `PeftModel.from_pretrained` read it).
  *
- * Differences from TRL 0.2x's defaults (`SFTConfig`):
+ * Same defaults as TRL 1.16's `SFTConfig`: 3 epochs, batch size 8, gradient accumulation 1,
+ * `maxLength` 1024 truncating the end (`keep_start`), no packing, completion-only loss for
+ * prompt/completion records, EOS appended, linear schedule without warmup, `maxGradNorm` 1,
+ * `weightDecay` 0, seed 42. Differences:
  * - `learningRate` 2e-4 (TrainingArgs' LoRA default; TRL 2e-5, tuned for full fine-tuning);
  * - `assistantOnlyLoss` true (TRL false: it trains system and user turns too); pass false for TRL's behaviour;
- * - `maxSteps` wins over `numTrainEpochs` as in transformers, but steps are counted in optimizer
- *   steps of `perDeviceTrainBatchSize × gradientAccumulationSteps` examples, the last partial
- *   accumulation included;
- * - the data are shuffled once with `seed` before batching, and the batches again each epoch (TRL
- *   shuffles examples each epoch);
- * - no `output_dir` default (`trainer_output` in TRL): without `outputDir` nothing is written;
- * - `lrScheduler` linear and `warmup` 0, `maxGradNorm` 1 and `weightDecay` 0, as in TRL;
- * - `packing` uses best-fit-decreasing packing with per-document positions (TRL's `bfd`).
+ * - `gradientCheckpointing` false (TRL true); `loggingSteps` 1 (TRL 10);
+ * - `maxSteps` wins over `numTrainEpochs` as in transformers; an epoch is
+ *   ⌈batches / `gradientAccumulationSteps`⌉ optimizer steps;
+ * - the examples are shuffled once with `seed` before batching, then the batches each epoch (the
+ *   Trainer's sampler shuffles examples each epoch);
+ * - no `output_dir` default (`trainer_output` in transformers): without `outputDir` nothing is written;
+ * - `packing` is best-fit decreasing with per-document positions and attention, like TRL's `bfd`
+ *   strategy (TRL's `padding_free` is not offered);
+ * - no `lora` (and a plain model) means PEFT's `LoraConfig()` defaults, not a full fine-tune.
  *
  * @throws InvalidArgumentError for a bad option; FileFormatError naming the file (or `dataset[i]`)
  *   and field of a bad record.
