@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -111,6 +111,28 @@ describe('sft', () => {
     });
     expect(data.train).toMatchObject({ examples: 3, kept: 3, batches: 2 });
     expect(data.eval?.batches).toBe(1);
+    // A dataset file, TRL's snake_case argument names, packing and full-sequence loss.
+    const file = join(cwd, 'train.jsonl');
+    writeFileSync(
+      file,
+      `${JSON.stringify({ prompt: 'Tom had a cat.', completion: ' It was big.' })}\n${JSON.stringify({ text: 'Lily ran.' })}\n`,
+    );
+    const packed = await sft({
+      model: peft,
+      tokenizer,
+      dataset: file,
+      args: { max_steps: 2, learning_rate: 1e-3, packing: true, completion_only_loss: false, progress: false } as never,
+    });
+    expect(packed.result.step).toBe(2);
+    expect(packed.data.train).toMatchObject({ examples: 2, kept: 2, batches: 1 });
+    const full = tokenizer.encode('Tom had a cat. It was big.').length + tokenizer.encode('Lily ran.').length + 2;
+    expect(packed.data.train.trainedTokens).toBeGreaterThanOrEqual(full - 2);
+    await expect(
+      sft({ model: peft, tokenizer, dataset: file, args: { learningRate: 1e-3, learning_rate: 1e-3 } as never }),
+    ).rejects.toThrow(/given twice/);
+    await expect(sft({ model: peft, tokenizer, dataset: file, args: { learningRat: 1e-3, maxSteps: 1 } as never })).rejects.toThrow(
+      /unknown key learningRat — did you mean learningRate\?/,
+    );
     const userTokens = tokenizer.encode('user: Tell me about Lily.\n', { addBos: false }).length;
     const allTokens = tokenizer.encode(`user: Tell me about Lily.\nassistant: Lily had a red ball.\n`, { addBos: false }).length;
     expect(data.train.trainedTokens / 3).toBeLessThan(allTokens - userTokens + 1);

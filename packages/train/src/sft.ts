@@ -44,7 +44,10 @@ export type SftDataset = string | readonly unknown[];
 
 /**
  * {@link sft}'s arguments: transformers' `TrainingArguments` in camelCase ({@link TrainingArgsInput})
- * plus TRL's `SFTConfig` data options. Every field is optional.
+ * plus TRL's `SFTConfig` data options. Every field is optional. At run time the snake_case
+ * spellings of TRL / transformers are accepted too (`learning_rate`, `num_train_epochs`,
+ * `per_device_train_batch_size`, `output_dir`, …, and `warmup_ratio` / `warmup_steps` /
+ * `lr_scheduler_type` for `warmup` / `lrScheduler`), so a Python `SFTConfig(...)` can be pasted.
  */
 export interface SftArgs extends TrainingArgsInput {
   /** Where the adapter (PEFT format), checkpoints, `train_log.jsonl` and `loss.svg` go; without it nothing is written. */
@@ -166,7 +169,7 @@ const SFT_KEYS = new Set<string>([
  * ```
  */
 export async function sft(options: SftOptions): Promise<SftResult> {
-  const args = options.args ?? {};
+  const args = camelCaseArgs(options.args ?? {});
   const trainingArgs: TrainingArgsInput = Object.fromEntries(Object.entries(args).filter(([key]) => !SFT_KEYS.has(key)));
   const batchSize = args.perDeviceTrainBatchSize ?? 8;
   const maxLength = args.maxLength ?? 1024;
@@ -260,6 +263,27 @@ export async function sft(options: SftOptions): Promise<SftResult> {
     ...(out === undefined ? {} : { outputDir: out }),
     data: { train: trainSplit.report, ...(evalSplit === undefined ? {} : { eval: evalSplit.report }) },
   };
+}
+
+/** TRL / transformers names that differ from ours by more than their case. */
+const ARG_ALIASES: Readonly<Record<string, string>> = { warmupRatio: 'warmup', warmupSteps: 'warmup', lrSchedulerType: 'lrScheduler' };
+
+/** `args` with snake_case keys (and TRL's few other names) turned into ours; two spellings of one key are refused. */
+function camelCaseArgs(args: SftArgs): SftArgs {
+  const out: Record<string, unknown> = {};
+  const spelledAs = new Map<string, string>();
+  for (const [key, value] of Object.entries(args)) {
+    if (value === undefined) continue;
+    const camel = key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+    const name = ARG_ALIASES[camel] ?? camel;
+    const other = spelledAs.get(name);
+    if (other !== undefined) {
+      throw new InvalidArgumentError({ argument: `args.${name}`, message: `given twice, as \`${other}\` and \`${key}\`; keep one.` });
+    }
+    spelledAs.set(name, key);
+    out[name] = value;
+  }
+  return out as SftArgs;
 }
 
 /** Reads (a path) or validates (records) a dataset and encodes each example, naming the record of an error. */
