@@ -76,6 +76,8 @@ describe('sft', () => {
     const last = result.losses.at(-1) as number;
     expect(last).toBeLessThan(first * 0.7);
     const out = join(cwd, 'runs/stories-sft');
+    // Running the same snippet again is refused with what to do, before anything is trained.
+    await expect(snippet()).rejects.toThrow(/overwriteOutputDir: true.*resumeFromCheckpoint: true/);
     const config = JSON.parse(await readFile(join(out, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
     expect(config).toMatchObject({ r: 8, lora_alpha: 16, base_model_name_or_path: 'stories260K', peft_type: 'LORA' });
     const input = tf.tensor2d([[1, 403, 261, 280, 9]], [1, 5], 'int32');

@@ -19,6 +19,7 @@ import { type LoraConfigOptions, PeftModel, getPeftModel, loraConfig } from '@lo
 import { join } from 'node:path';
 import type { TrainCallbacks, TrainResult } from './callbacks.js';
 import { peftWeightsIO } from './checkpoints/peft-weights-io.js';
+import { RunFolderError } from './errors/run-folder-error.js';
 import { curvesWriter } from './reporting/curves.js';
 import { jsonlLogger } from './reporting/jsonl-log.js';
 import { progressReporter } from './reporting/progress.js';
@@ -72,6 +73,8 @@ export interface SftArgs extends TrainingArgsInput {
   progress?: boolean;
   /** Delete an earlier run's checkpoints in `outputDir` instead of refusing (transformers' `overwrite_output_dir`). */
   overwriteOutputDir?: boolean;
+  /** Resume from `outputDir`'s latest checkpoint (`true`) or from this checkpoint folder (transformers' `resume_from_checkpoint`). */
+  resumeFromCheckpoint?: boolean | string;
 }
 
 /** Options of {@link sft}. */
@@ -130,6 +133,7 @@ const SFT_KEYS = new Set<string>([
   'chatTemplate',
   'progress',
   'overwriteOutputDir',
+  'resumeFromCheckpoint',
 ]);
 
 /**
@@ -254,7 +258,19 @@ export async function sft(options: SftOptions): Promise<SftResult> {
     callbacks,
     ...(out === undefined
       ? { handleSignals: false }
-      : { outputDir: join(out, 'checkpoints'), weightsIO: peftWeightsIO(peft), overwrite: args.overwriteOutputDir === true }),
+      : {
+          outputDir: join(out, 'checkpoints'),
+          weightsIO: peftWeightsIO(peft),
+          overwrite: args.overwriteOutputDir === true,
+          ...(args.resumeFromCheckpoint === undefined || args.resumeFromCheckpoint === false ? {} : { resume: args.resumeFromCheckpoint }),
+        }),
+  }).catch((error: unknown) => {
+    if (!RunFolderError.isInstance(error) || error.reason !== 'has-run') throw error;
+    throw new InvalidArgumentError({
+      argument: 'args.outputDir',
+      message: `${out} already holds an earlier run (${error.files.slice(0, 3).join(', ')} in ${error.dir}): pass \`overwriteOutputDir: true\` to replace it, \`resumeFromCheckpoint: true\` to continue it, or another \`outputDir\`.`,
+      cause: error,
+    });
   });
   if (out !== undefined) await peft.saveAdapter(out);
   return {
