@@ -9,6 +9,22 @@ export function backendOption(prefix = '', fallback = 'LORA_BACKEND or automatic
   return new Option('--backend <name>', `${prefix}tfjs backend (default: ${fallback})`).choices(BACKEND_CHOICES);
 }
 
+/**
+ * The `--chat-template <stories|file>` option, spelled the same in `data inspect`, `chat` (and
+ * wherever a command renders conversations): `stories` is the built-in stories260K template, any
+ * other value a Jinja template file; left out, the tokenizer's own template.
+ */
+export function chatTemplateOption(): Option {
+  return new Option('--chat-template <stories|file>', "`stories` (stories260K) or a .jinja file; default the tokenizer's template");
+}
+
+/** The text of a `--chat-template` value: the built-in stories260K template for `stories`, else the file's text. */
+export async function readChatTemplateOption(value: string | undefined): Promise<string | undefined> {
+  if (value === undefined) return undefined;
+  if (value === 'stories') return (await import('@lora/data')).STORIES_CHAT_TEMPLATE;
+  return (await import('@lora/core')).readRegularTextFile(value, 'chat template (--chat-template)');
+}
+
 /** A backend name `--backend` accepted. */
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 

@@ -1,5 +1,5 @@
 /**
- * Supervised fine-tuning for `@lora/models` causal LMs: LoRA / DoRA adapters (with `@lora/peft`)
+ * Supervised fine-tuning for `@lora/models` causal LMs (`sft()` for the common case, `train()` underneath): LoRA / DoRA adapters (with `@lora/peft`)
  * or small full fine-tunes. Causal-LM loss on trained tokens, AdamW / Adam / SGD and an 8-bit
  * blockwise AdamW, transformers' LR schedules, gradient accumulation and clipping, evaluation and
  * early stopping, atomic checkpoints with bit-exact resume, SIGINT/SIGTERM handling, gradient
@@ -7,19 +7,19 @@
  *
  * @example
  * ```ts
+ * import { loadTokenizer } from '@lora/data';
  * import { loadModel } from '@lora/models';
- * import { getPeftModel, loraConfig } from '@lora/peft';
- * import { train, peftWeightsIO, progressReporter, jsonlLogger, curvesWriter } from '@lora/train';
+ * import { sft } from '@lora/train';
  * const { model } = await loadModel(baseDir);
- * const peft = getPeftModel(model, loraConfig({ r: 8, loraAlpha: 16, targetModules: 'all-linear' }));
- * await train({
- *   model: peft,
- *   data: batches, // collated by `@lora/data`: { inputIds, labels (-100 masked), attentionMask, shape }
- *   args: { maxSteps: 200, learningRate: 2e-4, lrScheduler: 'cosine', warmup: 0.03 },
- *   outputDir: 'out', resume: 'auto', weightsIO: peftWeightsIO(peft),
- *   callbacks: [progressReporter(), jsonlLogger('out/log.jsonl'), curvesWriter('out')],
+ * const { model: peft, result } = await sft({
+ *   model,
+ *   tokenizer: await loadTokenizer(baseDir),
+ *   dataset: 'train.jsonl', // `messages`, `prompt` + `completion` or `text` records
+ *   lora: { r: 8, lora_alpha: 16, target_modules: 'all-linear' },
+ *   args: { numTrainEpochs: 1, learningRate: 2e-4, outputDir: 'out' },
  * });
  * ```
+ * `train()` is the loop underneath, for batches built by hand with `@lora/data`'s `collate`.
  *
  * @packageDocumentation
  */
@@ -111,3 +111,12 @@ export {
   type DataReport,
   type SplitReport,
 } from './recipe/run-recipe.js';
+export {
+  sft,
+  type SftOptions,
+  type SftArgs,
+  type SftLoraOptions,
+  type SftDataset,
+  type SftResult,
+  type SftSplitReport,
+} from './sft.js';

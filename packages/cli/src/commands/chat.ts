@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { Option, type Command } from 'commander';
 import type { BackendName } from '@lora/models';
 import type { CliIo } from '../io.js';
-import { backendOption, integer, real } from '../options.js';
+import { backendOption, chatTemplateOption, integer, readChatTemplateOption, real } from '../options.js';
 
 /** A {@link CliIo} that may carry the chat's input; `lora chat` reads `process.stdin` otherwise. */
 export interface ChatIo extends CliIo {
@@ -70,7 +70,7 @@ export function registerChat(program: Command, io: CliIo): void {
     .option('--adapter <dir>', 'PEFT LoRA adapter folder to apply')
     .addOption(new Option('--quantize <type>', 'load the base linears in 4 bits').choices(['nf4', 'fp4']))
     .option('--system <text>', 'system message')
-    .option('--chat-template <stories|file>', "`stories` (stories260K) or a .jinja file; default the tokenizer's template")
+    .addOption(chatTemplateOption())
     .option('--postprocess <module>', 'module file exporting postprocess(reply, messages) → text printed after each reply')
     .option('-n, --max-new-tokens <n>', 'longest reply in tokens', integer(1), 128)
     .option('-t, --temperature <t>', 'sampling temperature; 0 = greedy', real(0, 100), 0)
@@ -108,7 +108,7 @@ async function chatCommand(options: ChatOptions, io: ChatIo): Promise<void> {
   const path = await resolveAsset(options.model, { kind: 'model', env: io.env, onProgress: (p) => io.writeErr(`${p.message}\n`) });
   const postprocess = options.postprocess === undefined ? undefined : await loadPostprocess(options.postprocess);
   const models = await import('@lora/models');
-  const { renderChat, STORIES_CHAT_TEMPLATE } = await import('@lora/data');
+  const { renderChat } = await import('@lora/data');
   const { loadModelTokenizer, decodeContinuation, stopTokenIds } = await import('../tokenizer.js');
   await models.selectBackend({
     ...(options.backend === undefined ? {} : { backend: options.backend }),
@@ -131,12 +131,7 @@ async function chatCommand(options: ChatOptions, io: ChatIo): Promise<void> {
     const tokenizer = await loadModelTokenizer(loaded);
     const stopIds = stopTokenIds(tokenizer, models.defaultStopTokenIds(loaded.config));
     const stories = options.chatTemplate === 'stories';
-    const chatTemplate =
-      options.chatTemplate === undefined
-        ? undefined
-        : stories
-          ? STORIES_CHAT_TEMPLATE
-          : await (await import('@lora/core')).readRegularTextFile(options.chatTemplate, 'chat template (--chat-template)');
+    const chatTemplate = await readChatTemplateOption(options.chatTemplate);
     // The stories template has no end-of-turn token: the next "User:" turn ends a reply.
     const stops = [...options.stop, ...(stories ? ['\nUser:'] : [])];
     const system = options.system === undefined ? [] : [{ role: 'system' as const, content: options.system }];

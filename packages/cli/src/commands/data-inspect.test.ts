@@ -23,7 +23,7 @@ describe.skipIf(!assets)('lora data inspect (stories260K tokenizer)', () => {
     const file = join(dir, 'chat.jsonl');
     writeFileSync(file, `${chat('Tell me a story.', 'Once upon a time there was a cat.')}\n${chat('Hi', 'Hello!')}\n`);
     const { code, stdout, stderr } = await runCaptured(
-      ['data', 'inspect', file, '--tokenizer', 'stories260K', '--stories-template', '--json'],
+      ['data', 'inspect', file, '--tokenizer', 'stories260K', '--chat-template', 'stories', '--json'],
       env,
     );
     expect(stderr).toBe('');
@@ -54,7 +54,7 @@ describe.skipIf(!assets)('lora data inspect (stories260K tokenizer)', () => {
     const file = join(dir, 'bad.jsonl');
     writeFileSync(file, `${chat('a', 'b')}\n${JSON.stringify({ messages: [{ role: 'wizard', content: 'x' }] })}\n`);
     const { code, stderr } = await runCaptured(
-      ['data', 'inspect', file, '--tokenizer', 'stories260K', '--stories-template', '--format', 'messages'],
+      ['data', 'inspect', file, '--tokenizer', 'stories260K', '--chat-template', 'stories', '--format', 'messages'],
       env,
     );
     expect(code).toBe(1);
@@ -93,5 +93,15 @@ describe.skipIf(!assets)('lora data inspect (stories260K tokenizer)', () => {
     expect(stdout).toContain('1 record with invalid UTF-8 (bad bytes read as U+FFFD), at line 2');
     const json = await runCaptured(['data', 'inspect', file, '--tokenizer', 'stories260K', '--json'], env);
     expect(JSON.parse(json.stdout.trim().split('\n').at(-1) as string)).toMatchObject({ read: 2, invalidUtf8: 1 });
+  });
+});
+
+describe('--chat-template', () => {
+  it('is spelled the same in data inspect and chat; --stories-template is a hidden alias', async () => {
+    for (const command of [['data', 'inspect'], ['chat']]) {
+      const { stdout } = await runCaptured([...command, '--help']);
+      expect(stdout, command.join(' ')).toContain('--chat-template <stories|file>');
+      expect(stdout, command.join(' ')).not.toContain('--stories-template');
+    }
   });
 });

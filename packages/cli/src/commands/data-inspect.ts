@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import type { DatasetFormat, InspectSummary, ReadReport } from '@lora/data';
 import type { CliIo } from '../io.js';
-import { integer } from '../options.js';
+import { chatTemplateOption, integer, readChatTemplateOption } from '../options.js';
 
 /** Parsed options of `lora data inspect`. */
 export interface DataInspectOptions {
@@ -15,9 +15,9 @@ export interface DataInspectOptions {
   maxLength: number | undefined;
   /** `strict`: the first bad record fails the command; `skip`: bad records are counted and listed. */
   mode: 'strict' | 'skip';
-  /** A Jinja chat template file, for tokenizers without one (e.g. stories260K). */
+  /** `stories` (the built-in stories260K template) or a Jinja chat template file, for tokenizers without one. */
   chatTemplate: string | undefined;
-  /** Use the built-in stories260K chat template. */
+  /** Hidden alias of `--chat-template stories` (the old spelling). */
   storiesTemplate: boolean;
   /** Which record to render (1-based, default the first). */
   show: number;
@@ -32,7 +32,7 @@ export interface DataInspectOptions {
  * @example
  * ```sh
  * lora data inspect train.jsonl --tokenizer /models/Qwen3-0.6B --max-length 1024
- * lora data inspect train.jsonl --tokenizer stories260K --stories-template --json
+ * lora data inspect train.jsonl --tokenizer stories260K --chat-template stories --json
  * ```
  */
 export function registerDataInspect(program: Command, io: CliIo): void {
@@ -52,8 +52,8 @@ export function registerDataInspect(program: Command, io: CliIo): void {
         .choices(['strict', 'skip'])
         .default('strict'),
     )
-    .option('--chat-template <file>', 'Jinja chat template file (for tokenizers without one)')
-    .option('--stories-template', 'use the built-in stories260K chat template', false)
+    .addOption(chatTemplateOption())
+    .addOption(new Option('--stories-template', 'same as --chat-template stories').default(false).hideHelp())
     .option('--show <n>', 'record to render (1-based)', integer(1), 1)
     .action(async (file: string, options: DataInspectOptions) => {
       await dataInspect(file, options, io);
@@ -61,15 +61,11 @@ export function registerDataInspect(program: Command, io: CliIo): void {
 }
 
 async function dataInspect(file: string, options: DataInspectOptions, io: CliIo): Promise<void> {
-  const { readRegularTextFile, resolveAsset } = await import('@lora/core');
+  const { resolveAsset } = await import('@lora/core');
   const data = await import('@lora/data');
   const dir = await resolveAsset(options.tokenizer, { kind: 'model', env: io.env, allowDownload: false });
   const tokenizer = await data.loadTokenizer(dir);
-  const chatTemplate = options.storiesTemplate
-    ? data.STORIES_CHAT_TEMPLATE
-    : options.chatTemplate === undefined
-      ? undefined
-      : await readRegularTextFile(options.chatTemplate, 'chat template (--chat-template)');
+  const chatTemplate = await readChatTemplateOption(options.storiesTemplate ? 'stories' : options.chatTemplate);
   const inspection = data.inspectDataset({
     file,
     tokenizer,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { IGNORE_INDEX } from '../transforms/tokenized-example.js';
-import { collate } from './collate.js';
+import { collate, collatePacked } from './collate.js';
 
 const a = { inputIds: Int32Array.of(1, 2, 3, 4), labelsMask: Uint8Array.of(0, 0, 1, 1) };
 const b = { inputIds: Int32Array.of(5, 6), labelsMask: Uint8Array.of(0, 1) };
@@ -25,5 +25,14 @@ describe('collate', () => {
 
   it('rejects mismatched lengths naming the example', () => {
     expect(() => collate([a, { inputIds: Int32Array.of(1), labelsMask: new Uint8Array(2) }], { padId: 0 })).toThrow(/examples\[1\]/);
+  });
+
+  it('takes tokenizer.padTokenId as is and refuses a missing pad id by name', () => {
+    const tokenizer: { padTokenId: number | undefined } = { padTokenId: 7 };
+    expect(Array.from(collate([a, b], { padId: tokenizer.padTokenId }).inputIds.subarray(6))).toEqual([7, 7]);
+    expect(() => collate([a, b], { padId: undefined })).toThrow(/padId.*neither a pad token nor an EOS token/);
+    expect(() => collate([a, b], { padId: null })).toThrow(/padId/);
+    expect(() => collatePacked([], { padId: undefined })).toThrow(/padId/);
+    expect(() => collate([a, b], { padId: 1.5 })).toThrow(/integer token id/);
   });
 });

@@ -1,5 +1,4 @@
-import { InvalidArgumentError } from '@lora/core';
-import { padSequences, paddedLength } from '../transforms/pad.js';
+import { padSequences, paddedLength, resolvePadId } from '../transforms/pad.js';
 import type { PackedSequence } from '../transforms/pack.js';
 import { checkLengths } from '../transforms/truncate.js';
 import { IGNORE_INDEX, type TokenizedExample } from '../transforms/tokenized-example.js';
@@ -7,8 +6,12 @@ import type { Batch } from './batch.js';
 
 /** Options of {@link collate}. */
 export interface CollateOptions {
-  /** Token id of padding. */
-  padId: number;
+  /**
+   * Token id of padding; `tokenizer.padTokenId` as is (it already falls back to the first EOS id).
+   * `undefined`/`null` (a tokenizer with neither pad nor EOS token) is refused with an
+   * `InvalidArgumentError` naming `padId`.
+   */
+  padId: number | null | undefined;
   /** `right` (training, default) or `left` (generation). */
   side?: 'left' | 'right';
   /** Padded length; default the longest example (after `padToMultipleOf`). */
@@ -51,8 +54,8 @@ export function collate(examples: readonly TokenizedExample[], options: CollateO
 
 /** Options of {@link collatePacked}. */
 export interface CollatePackedOptions {
-  /** Token id of padding. */
-  padId: number;
+  /** Token id of padding, as in {@link CollateOptions.padId}. */
+  padId: number | null | undefined;
   /** Padded length (usually the packing `maxLength`); default the longest sequence. */
   length?: number;
   /** Round the padded length up to a multiple of this. */
@@ -73,15 +76,14 @@ export interface CollatePackedOptions {
  * ```
  */
 export function collatePacked(sequences: readonly PackedSequence[], options: CollatePackedOptions): Batch {
-  if (!Number.isInteger(options.padId))
-    throw new InvalidArgumentError({ argument: 'padId', message: `must be an integer token id, got ${options.padId}` });
+  const padId = resolvePadId(options.padId);
   sequences.forEach((s, i) => checkLengths(s, i));
   const length = paddedLength(
     sequences.map((s) => s.inputIds.length),
     options,
   );
   const size = sequences.length * length;
-  const inputIds = new Int32Array(size).fill(options.padId);
+  const inputIds = new Int32Array(size).fill(padId);
   const labels = new Int32Array(size).fill(IGNORE_INDEX);
   const attentionMask = new Uint8Array(size);
   const positionIds = new Int32Array(size);

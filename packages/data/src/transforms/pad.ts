@@ -2,8 +2,13 @@ import { InvalidArgumentError } from '@lora/core';
 
 /** Options of {@link padSequences}. */
 export interface PadOptions {
-  /** Token id written into padding positions (its attention mask is 0). */
-  padId: number;
+  /**
+   * Token id written into padding positions (its attention mask is 0). Typed so that
+   * `tokenizer.padTokenId` can be passed as is: the tokenizers already fall back to the first EOS
+   * id when `tokenizer_config.json` names no pad token, so `undefined`/`null` only remains for a
+   * tokenizer with neither, and is refused with an `InvalidArgumentError` naming `padId`.
+   */
+  padId: number | null | undefined;
   /** `right` (training, default) or `left` (generation: every prompt ends at the last column). */
   side?: 'left' | 'right';
   /** Padded length; default the longest sequence (after `padToMultipleOf`). */
@@ -24,6 +29,21 @@ export interface PaddedSequences {
   readonly shape: readonly [number, number];
   /** Column where each row's tokens start (0 for right padding). */
   readonly offsets: readonly number[];
+}
+
+/**
+ * The pad id to write: `padId` itself, or an `InvalidArgumentError` when it is missing (a
+ * tokenizer with neither pad nor EOS token) or not an integer. @internal
+ */
+export function resolvePadId(padId: number | null | undefined): number {
+  if (padId === undefined || padId === null) {
+    throw new InvalidArgumentError({
+      argument: 'padId',
+      message: `is ${padId}: the tokenizer has neither a pad token nor an EOS token to pad with; pass a token id explicitly (e.g. padId: 0)`,
+    });
+  }
+  if (!Number.isInteger(padId)) throw new InvalidArgumentError({ argument: 'padId', message: `must be an integer token id, got ${padId}` });
+  return padId;
 }
 
 /** The padded length for sequences of these lengths (longest, rounded up to `padToMultipleOf`). @internal */
@@ -53,14 +73,13 @@ export function paddedLength(lengths: readonly number[], options: Pick<PadOption
  * ```
  */
 export function padSequences(sequences: readonly ArrayLike<number>[], options: PadOptions): PaddedSequences {
-  if (!Number.isInteger(options.padId))
-    throw new InvalidArgumentError({ argument: 'padId', message: `must be an integer token id, got ${options.padId}` });
+  const padId = resolvePadId(options.padId);
   const length = paddedLength(
     sequences.map((s) => s.length),
     options,
   );
   const batch = sequences.length;
-  const inputIds = new Int32Array(batch * length).fill(options.padId);
+  const inputIds = new Int32Array(batch * length).fill(padId);
   const attentionMask = new Uint8Array(batch * length);
   const positionIds = new Int32Array(batch * length);
   const offsets: number[] = [];

@@ -120,13 +120,14 @@ function metricKeys(runs: readonly RunMetrics[], pass: 'raw' | 'normalized'): st
   return [...keys];
 }
 
-const RUNTIME_ROWS: [string, (s: GenerationStats) => number][] = [
-  ['latency_mean_ms', (s) => s.latencyMs.mean],
-  ['latency_p50_ms', (s) => s.latencyMs.p50],
-  ['latency_p95_ms', (s) => s.latencyMs.p95],
-  ['tokens_per_second', (s) => s.tokensPerSecond],
-  ['peak_tensor_bytes', (s) => s.peakTensorBytes],
-  ['new_tokens', (s) => s.newTokens],
+/** Runtime rows: name, value, and how the summary shows it (the CSV keeps 6 decimals). */
+const RUNTIME_ROWS: [string, (s: GenerationStats) => number, (x: number) => string][] = [
+  ['latency_mean_ms', (s) => s.latencyMs.mean, (x) => x.toFixed(1)],
+  ['latency_p50_ms', (s) => s.latencyMs.p50, (x) => x.toFixed(1)],
+  ['latency_p95_ms', (s) => s.latencyMs.p95, (x) => x.toFixed(1)],
+  ['tokens_per_second', (s) => s.tokensPerSecond, (x) => x.toFixed(1)],
+  ['peak_tensor_bytes', (s) => s.peakTensorBytes, (x) => String(Math.round(x))],
+  ['new_tokens', (s) => s.newTokens, (x) => String(Math.round(x))],
 ];
 
 /** Files written by {@link writeComparison}. */
@@ -217,8 +218,10 @@ export function writeComparison(dir: string, runs: readonly RunMetrics[]): Compa
   }
   if (withStats) {
     md.push('## Runtime', '', `| | ${names.join(' | ')} |`, `|---|${names.map(() => '---:').join('|')}|`);
-    for (const [k, f] of RUNTIME_ROWS)
-      md.push(`| ${k} | ${runs.map((r) => (r.stats === undefined ? '—' : num(f(r.stats)))).join(' | ')} |`);
+    for (const [k, f, show] of RUNTIME_ROWS)
+      md.push(
+        `| ${k} | ${runs.map((r) => (r.stats === undefined || !Number.isFinite(f(r.stats)) ? '—' : show(f(r.stats)))).join(' | ')} |`,
+      );
     md.push('');
   }
   for (const r of runs) {

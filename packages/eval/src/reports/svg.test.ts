@@ -41,6 +41,15 @@ describe('groupedBarChart', () => {
     expect((legend?.x ?? 0) + w11('qlora-r16')).toBeLessThanOrEqual(width);
   });
 
+  it('says when every value is 0 or none is finite, and only then', () => {
+    const chart = (values: number[]) => groupedBarChart('M', ['a', 'b'], [{ name: 's', values }], { max: 1 });
+    expect(chart([0, 0])).toContain('>all values are 0</text>');
+    expect(chart([Number.NaN, Number.NaN])).toContain('>no values (all n/a)</text>');
+    expect(chart([0, 0.1])).not.toMatch(/all values are 0|no values/);
+    // The tick labels and the category labels are still drawn.
+    expect(layout(chart([0, 0])).texts.map((t) => t.text)).toEqual(expect.arrayContaining(['0.000', '1.000', 'a', 'b']));
+  });
+
   it('picks steps of 1, 2, 2.5 or 5 × 10^k', () => {
     const ticksOf = (v: number) =>
       layout(groupedBarChart('T', ['a'], [{ name: 's', values: [v] }]))

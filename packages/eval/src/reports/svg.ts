@@ -36,7 +36,8 @@ const SIN = Math.sin((ROTATION * Math.PI) / 180);
  * A grouped bar chart as standalone SVG: one group per metric, one bar per series (variant).
  * Values are drawn on a 0…`max` axis (default: 1, or a round number above the largest value when
  * that is above 1). The canvas grows to hold the title, the tick labels, the rotated category
- * labels and the legend, so none is clipped.
+ * labels and the legend, so none is clipped. When every value is 0 (or none is finite) the plot
+ * says so (`all values are 0`), so it does not read as an empty or broken chart.
  *
  * @example
  * ```ts
@@ -62,11 +63,15 @@ export function groupedBarChart(
   const widestCategory = Math.max(0, ...categories.map((c) => textWidth(c, 11)));
   // The first rotated category label ends at its group's centre and must not leave the canvas.
   const left = Math.ceil(Math.max(50, widestTick + 12, widestCategory * COS + 6 - 12 - (series.length * barW) / 2));
-  const top = 40;
+  // Bars of 0 (or none at all) would leave the plot looking empty: a line under the title says so.
+  const note = finite.length === 0 ? 'no values (all n/a)' : finite.every((v) => v === 0) ? 'all values are 0' : undefined;
+  const top = note === undefined ? 40 : 54;
   const plotH = 220;
   const plotRight = left + categories.length * groupW;
   const legendW = 20 + 18 + Math.max(0, ...series.map((s) => textWidth(s.name, 11))) + 10;
-  const width = Math.ceil(Math.max(plotRight + legendW, left + textWidth(title, 14, true) + 10));
+  const width = Math.ceil(
+    Math.max(plotRight + legendW, left + textWidth(title, 14, true) + 10, left + (note === undefined ? 0 : textWidth(note, 11) + 10)),
+  );
   const height = Math.ceil(top + plotH + Math.max(40, 14 + widestCategory * SIN + 16));
   const y = (v: number): number => top + plotH - (Math.max(0, Math.min(v, max)) / max) * plotH;
   const parts: string[] = [
@@ -74,6 +79,7 @@ export function groupedBarChart(
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${left}" y="20" font-size="14" font-weight="bold">${esc(title)}</text>`,
   ];
+  if (note !== undefined) parts.push(`<text x="${left}" y="38" fill="#555" font-style="italic">${note}</text>`);
   axis.ticks.forEach((v, t) => {
     parts.push(`<line x1="${left}" x2="${plotRight}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`);
     parts.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${tickLabels[t]}</text>`);
@@ -103,7 +109,8 @@ export function groupedBarChart(
       `<rect x="${lx}" y="${ly}" width="12" height="12" fill="${PALETTE[si % PALETTE.length]}"/><text x="${lx + 18}" y="${ly + 10}">${esc(s.name)}</text>`,
     );
   });
-  parts.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${top + plotH}" stroke="#333"/>`, '</svg>');
+  parts.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${top + plotH}" stroke="#333"/>`);
+  parts.push(`<line x1="${left}" x2="${plotRight}" y1="${top + plotH}" y2="${top + plotH}" stroke="#333"/>`, '</svg>');
   return `${parts.join('\n')}\n`;
 }
 

@@ -3,6 +3,7 @@ import { InvalidArgumentError, LoraError } from '@lora/core';
 import { importOptional } from './import-optional.js';
 import { smokeTestBackend } from './smoke-test.js';
 import { installTensorflowKernels } from './tensorflow-kernels.js';
+import { filterXnnStatusMessages } from './wasm-messages.js';
 import { registerHardwareWebGpu } from './webgpu.js';
 
 /**
@@ -75,7 +76,10 @@ export const backendCandidates: readonly BackendCandidate[] = [
   {
     name: 'wasm',
     tfjsBackend: 'wasm',
-    load: async () => void (await import('@tensorflow/tfjs-backend-wasm')),
+    load: async () => {
+      filterXnnStatusMessages();
+      await import('@tensorflow/tfjs-backend-wasm');
+    },
   },
   { name: 'cpu', tfjsBackend: 'cpu', load: async () => undefined },
 ];

@@ -56,6 +56,16 @@ describe("generate stops at the model's end-of-sequence ids by default", () => {
     );
     model.dispose();
   });
+
+  it("adds the tokenizer's EOS ids to the model's, unless stopTokenIds is given", async () => {
+    const k = fresh(3);
+    const j = fresh(1);
+    const model = await tinyModel(free[k] as number);
+    const tokenizer = { eosTokenIds: [free[j] as number] };
+    expect((await generate(model, [prompt], { maxNewTokens: 12, tokenizer })).sequences[0]).toEqual(free.slice(0, j + 1));
+    expect((await generate(model, [prompt], { maxNewTokens: 12, tokenizer, stopTokenIds: [] })).sequences[0]).toEqual(free);
+    model.dispose();
+  });
 });
 
 describe('readGenerationEosTokenIds', () => {

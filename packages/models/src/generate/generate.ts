@@ -11,10 +11,16 @@ export interface GenerateOptions extends SamplingOptions {
   /**
    * Generation stops for a row when it produces one of these (included in the output). Default:
    * the model's end-of-sequence ids (`defaultStopTokenIds(model.config)`: `generation_config.json`,
-   * else `config.json`; for GGUF the EOS and end-of-turn ids), as transformers does. `[]` turns
-   * stopping on tokens off.
+   * else `config.json`; for GGUF the EOS and end-of-turn ids), as transformers does, plus the EOS
+   * ids of `tokenizer` when given. `[]` turns stopping on tokens off (the opt-out).
    */
   stopTokenIds?: readonly number[];
+  /**
+   * The tokenizer the prompt was encoded with: its `eosTokenIds` (e.g. SmolLM2's `<|im_end|>`,
+   * Llama 3's `<|eot_id|>`) join the default stop ids, as transformers' `generate` stops on the
+   * tokenizer's EOS when `generation_config` lacks it. Ignored when `stopTokenIds` is given.
+   */
+  tokenizer?: { readonly eosTokenIds: readonly number[] };
   /** Stop tokens are suppressed until a row has this many new tokens (transformers' `min_new_tokens`). */
   minNewTokens?: number;
   /** Custom stop criterion over the new tokens of a row (e.g. a decoded stop string). */
@@ -80,7 +86,7 @@ export async function generate(
   const positions = prompts.map((p) => Array.from({ length: width }, (_, t) => Math.max(0, t - (width - p.length))));
   prompts.forEach((p, b) => ids.set(p, b * width + width - p.length));
 
-  const stopIds = new Set(options.stopTokenIds ?? defaultStopTokenIds(model.config));
+  const stopIds = new Set(options.stopTokenIds ?? [...defaultStopTokenIds(model.config), ...(options.tokenizer?.eosTokenIds ?? [])]);
   const rng = new Rng(options.seed ?? 0);
   const sequences: number[][] = prompts.map(() => []);
   const finishReasons: FinishReason[] = prompts.map(() => 'length');
