@@ -30,8 +30,12 @@ const projects = roots.flatMap((root) =>
 );
 // bench/'s pure helpers (ratio statistics, the reference-environment check): plain .mjs beside the scripts.
 projects.push({ extends: true as const, test: { name: 'bench', root: repoRoot, include: ['bench/*.test.mjs'] } });
-// Every command in README.md and docs/ checked against the CLI, the scripts and the files it names.
-projects.push({ extends: true as const, test: { name: 'docs', root: repoRoot, include: ['tools/docs-commands/*.test.ts'] } });
+// Every command in README.md and docs/ checked against the CLI, the scripts and the files it names;
+// the library tutorial's code run as written (tools/docs-site).
+projects.push({
+  extends: true as const,
+  test: { name: 'docs', root: repoRoot, include: ['tools/docs-commands/*.test.ts', 'tools/docs-site/*.test.ts'] },
+});
 
 export default defineConfig({
   root: repoRoot,

@@ -70,7 +70,7 @@ export {
 } from './chat/encode-chat.js';
 export { STORIES_CHAT_TEMPLATE } from './chat/templates.js';
 export { assistantSpansByPrefix, spansToTokenMask, type RenderFn } from './chat/masks.js';
-export type { Tool } from './chat/messages.js';
+export type { Tool, ChatMessage as TemplateMessage, TemplateToolCall } from './chat/messages.js';
 
 export { readJsonl, DEFAULT_MAX_LINE_BYTES, type JsonlReaderOptions } from './readers/jsonl.js';
 export { readJson, type JsonReaderOptions } from './readers/json.js';

@@ -66,6 +66,7 @@ export {
   defaultSet,
   METRIC_KINDS,
   type MetricSpec,
+  type JsonSpecOptions,
   type MetricValues,
   type MetricDetails,
   type ScoreReport,

@@ -42,7 +42,8 @@ export {
   type SafetensorsWeights,
   type OpenWeightsOptions,
 } from './io/sharded.js';
-export { SAFETENSORS_DTYPES, type SafetensorsDtype, type RawTensor } from './io/dtype.js';
+export { SAFETENSORS_DTYPES, type SafetensorsDtype, type RawTensor, type EncodableData } from './io/dtype.js';
+export type { DecoderContext } from './layers/decoder-context.js';
 export { GgufWeightSource } from './io/gguf/gguf-weight-source.js';
 export { ggufToHfConfig, GGUF_ARCHITECTURES, type GgufToHfConfigOptions } from './io/gguf/gguf-config.js';
 export { dequantizeGgml, DEQUANTIZABLE_GGML_TYPES } from './io/gguf/dequantize.js';

@@ -135,8 +135,8 @@ function sourceOf(data: readonly TrainBatch[] | BatchSource): BatchSource {
 }
 
 /**
- * Loss sum and trained-token count of a dataset, without gradients. The per-batch loss sums stay
- * on the device and are read back once, at the end.
+ * Mean loss per trained token (`loss`) and the trained-token count of a dataset, without
+ * gradients. The per-batch loss sums stay on the device and are read back once, at the end.
  */
 export async function evaluateLoss(model: CausalLM, data: readonly TrainBatch[] | BatchSource): Promise<{ loss: number; tokens: number }> {
   const source = sourceOf(data);

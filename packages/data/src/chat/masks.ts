@@ -134,7 +134,7 @@ export function pieceLocator(tokenizer: Tokenizer, text: string, ids: readonly n
  * overlaps one of the character spans (transformers' rule for `{% generation %}` masks). Token
  * boundaries are found by re-encoding text prefixes and comparing with `ids`, so no offset mapping
  * is needed; a token straddling a span boundary counts as inside. Where the text holds special
- * tokens, only the piece between two of them is re-encoded ({@link pieceLocator}), which keeps a
+ * tokens, only the piece between two of them is re-encoded (`pieceLocator`), which keeps a
  * long conversation linear instead of quadratic.
  */
 export function spansToTokenMask(

@@ -2,7 +2,7 @@
  * The one tfjs boundary of `@lora/data`, exported from the `@lora/data/tensors` subpath so the
  * main entry stays tensor-free. `@tensorflow/tfjs` is an optional peer dependency.
  *
- * @packageDocumentation
+ * @module tensors
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Batch } from './batch.js';

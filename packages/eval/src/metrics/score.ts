@@ -18,7 +18,7 @@ export interface ScoredRecord {
 }
 
 /** Options of the JSON-output metrics. */
-interface JsonSpecOptions {
+export interface JsonSpecOptions {
   extraction?: JsonExtraction;
   /** Tag to look inside in lenient mode, e.g. `'ACTION'`. */
   tag?: string;

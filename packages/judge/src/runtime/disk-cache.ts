@@ -5,6 +5,18 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { JudgeCompletion } from '../model.js';
 
+/** One cached answer as stored on disk. */
+export interface CacheEntry {
+  /** Format version of the entry (1). */
+  version: 1;
+  /** Provider that answered. */
+  provider: string;
+  /** Model that answered. */
+  model: string;
+  /** The answer and its token usage. */
+  completion: { text: string; usage: { inputTokens: number; outputTokens: number } };
+}
+
 const EntrySchema = z.object({
   version: z.literal(1),
   provider: z.string(),
@@ -13,10 +25,7 @@ const EntrySchema = z.object({
     text: z.string(),
     usage: z.object({ inputTokens: z.number(), outputTokens: z.number() }),
   }),
-});
-
-/** One cached answer as stored on disk. */
-export type CacheEntry = z.infer<typeof EntrySchema>;
+}) satisfies z.ZodType<CacheEntry>;
 
 /**
  * The judge answer cache shared by every run of this user: `LORA_JUDGE_CACHE_DIR`, else

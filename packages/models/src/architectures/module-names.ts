@@ -39,7 +39,7 @@ export function transformersName(config: ModelConfig, name: string): string {
 
 /**
  * True when `name` (on-disk or in-memory) is a module or tensor of a part of the checkpoint that
- * @lora does not run: the vision tower and multimodal projector of Gemma3ForConditionalGeneration.
+ * \@lora does not run: the vision tower and multimodal projector of Gemma3ForConditionalGeneration.
  */
 export function isNonTextModule(config: ModelConfig, name: string): boolean {
   return config.multimodal && /^(model\.)?(vision_tower|multi_modal_projector)(\.|$)/.test(name);

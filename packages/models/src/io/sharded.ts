@@ -10,13 +10,18 @@ export const SAFETENSORS_WEIGHTS_NAME = 'model.safetensors';
 /** Name of the shard index of a sharded checkpoint. */
 export const SAFETENSORS_INDEX_NAME = 'model.safetensors.index.json';
 
+/** Parsed `model.safetensors.index.json`. */
+export interface SafetensorsIndex {
+  /** `total_size` (bytes of all tensors) and whatever else the writer put there. */
+  metadata?: { total_size?: number | undefined; [key: string]: unknown } | undefined;
+  /** Tensor name → shard file name. */
+  weight_map: Record<string, string>;
+}
+
 const IndexSchema = z.object({
   metadata: z.looseObject({ total_size: z.number().nonnegative().optional() }).optional(),
   weight_map: z.record(z.string(), z.string().min(1)),
-});
-
-/** Parsed `model.safetensors.index.json`. */
-export type SafetensorsIndex = z.output<typeof IndexSchema>;
+}) satisfies z.ZodType<SafetensorsIndex>;
 
 /** Options for opening checkpoints. */
 export interface OpenWeightsOptions {

@@ -43,7 +43,7 @@ export class BiasLinear implements LinearLike {
   private readonly layer: Linear;
   private readonly variable: tf.Variable<tf.Rank.R1>;
 
-  /** Wraps `base` (consumed; see {@link withBiasVariable}), which must have a bias. */
+  /** Wraps `base` (consumed; see `withBiasVariable`), which must have a bias. */
   constructor(base: LinearLike, trainable: boolean, where: string) {
     const made = withBiasVariable(base, trainable, where);
     if (made === undefined) throw new LoraError(`${where} has no bias to train.`);

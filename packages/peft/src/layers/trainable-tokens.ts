@@ -3,7 +3,7 @@ import type { EmbeddingLike, LinearLike } from '@lora/models';
 import * as tf from '@tensorflow/tfjs';
 
 /** One adapter's trained rows: the token ids and their values `[k, hidden]`. */
-interface TokenAdapter {
+export interface TokenAdapter {
   readonly indices: readonly number[];
   /** `trainable_tokens_delta`: the rows' new values (not a difference, despite PEFT's name). */
   delta: tf.Variable<tf.Rank.R2> | tf.Tensor2D;

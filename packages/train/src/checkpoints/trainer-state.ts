@@ -14,11 +14,21 @@ export const CHECKPOINT_FILES = {
 } as const;
 
 /** Where the data order stands: the epoch, its batch order and the next position in it. */
+export interface Cursor {
+  /** 0-based epoch. */
+  epoch: number;
+  /** Next position in `order`. */
+  position: number;
+  /** The epoch's order of the batch source's indices (shuffled when `shuffle` is on). */
+  order: number[];
+}
+
+/** Schema of {@link Cursor}. */
 export const CursorSchema = z.object({
   epoch: z.number().int().nonnegative(),
   position: z.number().int().nonnegative(),
   order: z.array(z.number().int().nonnegative()),
-});
+}) satisfies z.ZodType<Cursor>;
 
 /** Schema of `trainer_state.json`. Unknown keys are kept out (stripped), so newer writers stay readable. */
 export const TrainerStateSchema = z.object({
@@ -45,6 +55,3 @@ export const TrainerStateSchema = z.object({
 
 /** Contents of `trainer_state.json`. */
 export type TrainerState = z.output<typeof TrainerStateSchema>;
-
-/** The data-order cursor. */
-export type Cursor = z.output<typeof CursorSchema>;
