@@ -3,7 +3,9 @@
  * except what reads or writes by path: `loadModel` / `openCheckpoint` (use
  * {@link loadModelFromFiles} with fetched bytes or `File`s), `writeHfCheckpoint`,
  * `writeJsonAtomic` and `writeShardedSafetensors` (use `serializeSafetensors`). `selectBackend`
- * offers wasm, webgpu (the browser's) and cpu.
+ * is Node's chooser (it reads `process.env`, tries the native and Dawn backends); in a browser,
+ * import `@tensorflow/tfjs-backend-wasm` (or `-webgpu`) and call `tf.setBackend` (see
+ * examples/browser).
  *
  * @packageDocumentation
  */
