@@ -1,12 +1,14 @@
 // Drives the page in real headless Chromium (Debian's /usr/bin/chromium via playwright-core):
 // builds it, serves it and stories260K on loopback, clicks Train, checks that the loss falls,
 // captures the two downloads and loads them with @lora/peft in Node as a PEFT adapter.
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { resolveAsset } from '@lora/core';
-import { loadModel } from '@lora/models';
+import { loadModel, openCheckpoint, writeHfCheckpoint } from '@lora/models';
 import { setupTestBackend } from '@lora/models/test';
 import { loadPeftModel } from '@lora/peft';
 import * as tf from '@tensorflow/tfjs';
@@ -16,6 +18,8 @@ import { buildPage } from '../build.mjs';
 import { startServer } from '../serve.mjs';
 
 const CHROMIUM = process.env.LORA_CHROMIUM ?? '/usr/bin/chromium';
+/** The Python with transformers + PEFT that checks the adapter (tools/browser/check_peft_adapter.py); skipped without. */
+const PARITY_PYTHON = process.env.LORA_PARITY_PYTHON ?? '/opt/parity/bin/python';
 const assets = process.env.LORA_ASSETS_DIR;
 const skipReason =
   assets === undefined
@@ -109,5 +113,22 @@ describe.skipIf(skipReason !== undefined)(`examples/browser in headless Chromium
     expect(diff).toBeGreaterThan(1e-3);
     ids.dispose();
     peft.dispose();
+
+    // The real PEFT loads the same files onto the same base and gives the same logits.
+    if (!existsSync(PARITY_PYTHON)) {
+      process.stdout.write(`[lora browser] PEFT check skipped: no ${PARITY_PYTHON}\n`);
+      return;
+    }
+    const checkpoint = await openCheckpoint(await resolveAsset('stories260K', { kind: 'model' }));
+    await writeHfCheckpoint(join(dir, 'base'), checkpoint);
+    await checkpoint.weights.close();
+    await writeFile(join(dir, 'logits.json'), JSON.stringify({ input_ids: [[1, 403, 407, 261, 378]], logits: adapted }));
+    const check = spawnSync(
+      PARITY_PYTHON,
+      ['tools/browser/check_peft_adapter.py', '--base', join(dir, 'base'), '--adapter', adapterDir, '--logits', join(dir, 'logits.json')],
+      { encoding: 'utf8', cwd: fileURLToPath(new URL('../../..', import.meta.url)) },
+    );
+    process.stdout.write(`[lora browser] ${check.stdout}${check.stderr.split('\n').filter((l) => /error/i.test(l)).join('\n')}`);
+    expect(check.status, check.stderr).toBe(0);
   });
 });
