@@ -66,7 +66,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   for (const pkg of BROWSER_PACKAGES) {
     const { bytes, exports, problems } = await checkPackage(pkg, { source });
     failed ||= problems.length > 0;
-    console.log(`@lora/${pkg}: ${problems.length === 0 ? 'ok' : 'FAIL'} (${exports} exports, ${(bytes / 1024).toFixed(0)} KiB minified with dependencies)`);
+    console.log(
+      `@lora/${pkg}: ${problems.length === 0 ? 'ok' : 'FAIL'} (${exports} exports, ${(bytes / 1024).toFixed(0)} KiB minified with dependencies)`,
+    );
     for (const p of problems) console.log(`  ${p}`);
   }
   process.exit(failed ? 1 : 0);

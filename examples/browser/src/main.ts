@@ -26,7 +26,7 @@ const SENTENCES = [
 
 interface PageResult {
   backend: string;
-  losses: number[];
+  losses: readonly number[];
   seconds: number;
 }
 
@@ -74,7 +74,7 @@ async function offerDownloads(peft: PeftModel): Promise<void> {
   const config = $<HTMLAnchorElement>('download-config');
   const weights = $<HTMLAnchorElement>('download-weights');
   config.href = URL.createObjectURL(new Blob([files['adapter_config.json']], { type: 'application/json' }));
-  weights.href = URL.createObjectURL(new Blob([files['adapter_model.safetensors']], { type: 'application/octet-stream' }));
+  weights.href = URL.createObjectURL(new Blob([new Uint8Array(files['adapter_model.safetensors'])], { type: 'application/octet-stream' }));
   $('downloads').hidden = false;
 }
 

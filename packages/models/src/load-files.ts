@@ -29,7 +29,8 @@ function parseObject(text: string, file: string): Record<string, unknown> {
   } catch (error) {
     throw new FileFormatError({ file, message: `invalid JSON: ${(error as Error).message}`, cause: error });
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new FileFormatError({ file, message: 'expected a JSON object.' });
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new FileFormatError({ file, message: 'expected a JSON object.' });
   return json as Record<string, unknown>;
 }
 
@@ -96,7 +97,10 @@ export async function loadModelFromFiles(
   }
   try {
     const parsed = parseModelConfig(configJson, { file: configFile });
-    const config = Object.freeze({ ...withGenerationEosTokenIds(parsed, generationEosTokenIds), nameOrPath: options.nameOrPath ?? '<memory>' });
+    const config = Object.freeze({
+      ...withGenerationEosTokenIds(parsed, generationEosTokenIds),
+      nameOrPath: options.nameOrPath ?? '<memory>',
+    });
     await options.beforeWeights?.(config);
     const path = format === 'llama2c' ? configFile : '<memory>';
     const model = await createCausalLM(config, weights, path, options.onWarning === undefined ? {} : { onWarning: options.onWarning });
