@@ -34,7 +34,7 @@ async function bundle(pkg, { platform, source }) {
   return result;
 }
 
-/** Checks one package; returns `{ pkg, bytes, exports, problems }`. */
+/** Checks one package; returns `{ pkg, bytes, exports, nodeOnly, problems }` (`nodeOnly`: names only the Node entry exports). */
 export async function checkPackage(pkg, { source = true } = {}) {
   const problems = [];
   let browser;
@@ -57,18 +57,21 @@ export async function checkPackage(pkg, { source = true } = {}) {
   for (const name of output.exports) {
     if (!nodeExports.has(name)) problems.push(`exports ${name}, which the Node entry does not`);
   }
-  return { pkg, bytes: browser.outputFiles[0].contents.length, exports: output.exports.length, problems };
+  const browserExports = new Set(output.exports);
+  const nodeOnly = [...nodeExports].filter((name) => !browserExports.has(name)).sort();
+  return { pkg, bytes: browser.outputFiles[0].contents.length, exports: output.exports.length, nodeOnly, problems };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const source = !process.argv.includes('--dist');
   let failed = false;
   for (const pkg of BROWSER_PACKAGES) {
-    const { bytes, exports, problems } = await checkPackage(pkg, { source });
+    const { bytes, exports, nodeOnly, problems } = await checkPackage(pkg, { source });
     failed ||= problems.length > 0;
     console.log(
       `@lora/${pkg}: ${problems.length === 0 ? 'ok' : 'FAIL'} (${exports} exports, ${(bytes / 1024).toFixed(0)} KiB minified with dependencies)`,
     );
+    console.log(`  Node only: ${nodeOnly.join(', ') || 'none'}`);
     for (const p of problems) console.log(`  ${p}`);
   }
   process.exit(failed ? 1 : 0);
