@@ -12,6 +12,7 @@ export { parseJson, validate, formatIssuePath, type Source } from './schema.js';
 export { Rng, type RngState } from './rng.js';
 export { readRegularTextFile, statRegularFile, type ReadRegularTextFileOptions } from './read-file.js';
 export { positiveIntegerFlag } from './flags.js';
+export { nodeBuiltin, type NodeBuiltins } from './node-builtin.js';
 export { progressLine, type ProgressLine, type ProgressLineOptions, type ProgressStream } from './progress.js';
 export { resolveAsset, type ResolveAssetOptions, type AssetKind, type DownloadProgress } from './assets.js';
 export {

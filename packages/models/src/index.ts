@@ -82,6 +82,7 @@ export { createCausalLM, type CreateCausalLMOptions } from './architectures/regi
 export { transformersName, isNonTextModule } from './architectures/module-names.js';
 export { WeightReader, type LinearFactory, type LinearRequest } from './architectures/weight-reader.js';
 export { loadModel, openCheckpoint, type LoadedModel, type LoadModelOptions, type OpenedCheckpoint } from './load.js';
+export { loadModelFromFiles, type ModelFileData } from './load-files.js';
 
 export { generate, type GenerateOptions, type GenerateOutput, type FinishReason } from './generate/generate.js';
 export { defaultStopTokenIds } from './config/generation-config.js';

@@ -67,8 +67,10 @@ export {
   parseAdapterTensorKey,
   trainableTokensKey,
   type AdapterTensorKind,
+  type AdapterFiles,
+  type AdapterSource,
 } from './io/format.js';
-export { adapterStateDict, serializeAdapterWeights, saveAdapterFiles, type AdapterStateOptions } from './io/save.js';
+export { adapterStateDict, serializeAdapterWeights, serializeAdapterFiles, saveAdapterFiles, type AdapterStateOptions } from './io/save.js';
 export { readAdapterConfig, loadAdapterWeights, type LoadAdapterWeightsOptions } from './io/load.js';
 export { BiasLinear } from './layers/trainable-bias.js';
 export { LoraEmbedding, type LoraEmbeddingWeights } from './layers/lora-embedding.js';

@@ -97,6 +97,32 @@ describe('getPeftModel', () => {
 });
 
 describe('PeftModel with several adapters', () => {
+  it('adapterFiles() holds the bytes saveAdapter writes, and loadPeftModel / loadAdapter accept them', async () => {
+    const dir = join(FIXTURES, 'tiny-llama');
+    const x = ids();
+    const peft = getPeftModel((await loadModel(dir)).model, loraConfig({ targetModules: 'all-linear', initLoraWeights: false }), {
+      seed: 5,
+    });
+    const logits = peft.forward(x);
+    const adapterDir = join(tmp, 'adapter-files');
+    await peft.saveAdapter(adapterDir);
+    const files = await peft.adapterFiles();
+    expect(Object.keys(files).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    expect(files['adapter_config.json']).toBe(await readFile(join(adapterDir, 'adapter_config.json'), 'utf8'));
+    expect(Buffer.from(files['adapter_model.safetensors']).equals(await readFile(join(adapterDir, 'adapter_model.safetensors')))).toBe(
+      true,
+    );
+
+    const loaded = await loadPeftModel((await loadModel(dir)).model, files);
+    await expectTensorsClose(loaded.forward(x), logits, { rtol: 0, atol: 0 });
+    await loaded.loadAdapter(files, { adapterName: 'again' });
+    loaded.setAdapter('again');
+    await expectTensorsClose(loaded.forward(x), logits, { rtol: 0, atol: 0 });
+    const broken = { ...files, 'adapter_config.json': '{"peft_type": "LORA", "r": 0}' };
+    await expect(loadPeftModel((await loadModel(dir)).model, broken)).rejects.toThrow(/adapter_config\.json/);
+    loaded.dispose();
+    peft.dispose();
+  });
   it('adds, switches, disables (exact base outputs), deletes', async () => {
     const base = await randomCausalLM('llama');
     const x = ids();

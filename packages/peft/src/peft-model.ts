@@ -17,7 +17,8 @@ import type { LoraEmbedding } from './layers/lora-embedding.js';
 import { LoraLinear } from './layers/lora-linear.js';
 import { BiasLinear } from './layers/trainable-bias.js';
 import { loadAdapterWeights, readAdapterConfig } from './io/load.js';
-import { saveAdapterFiles } from './io/save.js';
+import type { AdapterFiles, AdapterSource } from './io/format.js';
+import { saveAdapterFiles, serializeAdapterFiles } from './io/save.js';
 
 /** Options of {@link getPeftModel} and {@link PeftModel.addAdapter}. */
 export interface AddAdapterOptions {
@@ -173,8 +174,11 @@ export class PeftModel implements CausalLM {
     this.refreshLayers();
   }
 
-  /** Loads a PEFT adapter folder as adapter `adapterName` (not made active unless it is the only one). */
-  async loadAdapter(dir: string, options: LoadAdapterOptions = {}): Promise<void> {
+  /**
+   * Loads a PEFT adapter folder (Node), or its files in memory ({@link AdapterFiles}), as adapter
+   * `adapterName` (not made active unless it is the only one).
+   */
+  async loadAdapter(dir: AdapterSource, options: LoadAdapterOptions = {}): Promise<void> {
     const adapterName = options.adapterName ?? 'default';
     if (this.configs.has(adapterName))
       throw new InvalidArgumentError({
@@ -347,6 +351,36 @@ export class PeftModel implements CausalLM {
    * @throws InvalidArgumentError when neither names the base model.
    */
   async saveAdapter(dir: string, adapterName: string = this.active, options: { onWarning?: WarningHandler } = {}): Promise<void> {
+    await saveAdapterFiles(dir, this.loraLayers(), this.savedConfig(adapterName), adapterName, {
+      model: this.baseModel,
+      auxiliary: this.auxiliaryLayers(adapterName),
+      ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
+    });
+  }
+
+  /**
+   * The files {@link PeftModel.saveAdapter} writes, in memory and byte for byte the same
+   * (`adapter_config.json` text and `adapter_model.safetensors` bytes): what a browser offers as a
+   * download. Set `base_model_name_or_path` with `loraConfig({ baseModelNameOrPath })` or
+   * `loadModelFromFiles(files, { nameOrPath })`.
+   *
+   * @throws InvalidArgumentError when neither names the base model.
+   * @example
+   * ```ts
+   * const files = await peft.adapterFiles();
+   * const url = URL.createObjectURL(new Blob([files['adapter_model.safetensors']]));
+   * ```
+   */
+  async adapterFiles(adapterName: string = this.active, options: { onWarning?: WarningHandler } = {}): Promise<AdapterFiles> {
+    return serializeAdapterFiles(this.loraLayers(), this.savedConfig(adapterName), adapterName, {
+      model: this.baseModel,
+      auxiliary: this.auxiliaryLayers(adapterName),
+      ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
+    });
+  }
+
+  /** The config an adapter is saved with: `base_model_name_or_path` filled from the base model. */
+  private savedConfig(adapterName: string): LoraConfig {
     const config = this.peftConfig(adapterName);
     const baseModelNameOrPath = config.baseModelNameOrPath ?? this.baseModel.config.nameOrPath ?? null;
     if (baseModelNameOrPath === null) {
@@ -357,11 +391,7 @@ export class PeftModel implements CausalLM {
           'load the base with loadModel, or pass loraConfig({ baseModelNameOrPath }).',
       });
     }
-    await saveAdapterFiles(dir, this.loraLayers(), { ...config, baseModelNameOrPath }, adapterName, {
-      model: this.baseModel,
-      auxiliary: this.auxiliaryLayers(adapterName),
-      ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
-    });
+    return { ...config, baseModelNameOrPath };
   }
 
   dispose(): void {
@@ -419,15 +449,15 @@ export function getPeftModel(model: CausalLM, config: LoraConfig, options: AddAd
 }
 
 /**
- * Loads a PEFT adapter folder (`adapter_config.json` + `adapter_model.safetensors`) onto `model`
- * (PEFT `PeftModel.from_pretrained`).
+ * Loads a PEFT adapter folder (`adapter_config.json` + `adapter_model.safetensors`), or those files
+ * in memory ({@link AdapterFiles}, e.g. in a browser), onto `model` (PEFT `PeftModel.from_pretrained`).
  *
  * @example
  * ```ts
  * const peft = await loadPeftModel((await loadModel(baseDir)).model, 'adapters/carbot');
  * ```
  */
-export async function loadPeftModel(model: CausalLM, dir: string, options: LoadAdapterOptions = {}): Promise<PeftModel> {
+export async function loadPeftModel(model: CausalLM, dir: AdapterSource, options: LoadAdapterOptions = {}): Promise<PeftModel> {
   const adapterName = options.adapterName ?? 'default';
   const config = await readAdapterConfig(dir, options.onWarning === undefined ? {} : { onWarning: options.onWarning });
   const trainable = options.isTrainable ?? false;

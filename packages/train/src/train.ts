@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, LoraError, Rng } from '@lora/core';
 import type { CausalLM, ForwardOptions } from '@lora/models';
@@ -14,6 +13,7 @@ import {
   safetensorsWeightsIO,
   writeCheckpoint,
   checkpointName,
+  checkpointPath,
   listCheckpoints,
   LATEST_FILE,
 } from './checkpoints/checkpoint-io.js';
@@ -276,7 +276,7 @@ async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
         outputDir !== undefined &&
         (await listCheckpoints(outputDir)).includes(best.step)
       ) {
-        best = { ...best, checkpoint: join(outputDir, checkpointName(best.step)) };
+        best = { ...best, checkpoint: await checkpointPath(outputDir, best.step) };
       }
       badEvaluations = state.badEvaluations;
       resumedFrom = dir;
@@ -292,7 +292,7 @@ async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
       );
     }
     // Recorded in the state being written, so a resumed run still protects the best checkpoint.
-    if (best !== undefined && best.step === step) best = { ...best, checkpoint: join(outputDir, checkpointName(step)) };
+    if (best !== undefined && best.step === step) best = { ...best, checkpoint: await checkpointPath(outputDir, step) };
     const path = await writeCheckpoint(outputDir, {
       weights,
       params,

@@ -1,6 +1,7 @@
 import { AssetNotFoundError } from '../errors/asset-not-found-error.js';
 import { FileFormatError } from '../errors/file-format-error.js';
 import { ggmlTypeInfo } from './ggml-types.js';
+import { nodeBuiltin } from '../node-builtin.js';
 
 // Why not `@huggingface/gguf` (0.4.6, checked 2026-12): it throws plain `Error`s without the key
 // or tensor involved, returns every u64 (counts, dims, offsets) as bigint, does not check tensor
@@ -359,7 +360,7 @@ export async function readGguf(source: GgufByteSource): Promise<GgufFile> {
  * ```
  */
 export async function openGguf(path: string): Promise<GgufFile> {
-  const fs = await import('node:fs/promises');
+  const fs = await nodeBuiltin('fs/promises', 'openGguf(path)');
   let handle: Awaited<ReturnType<typeof fs.open>>;
   try {
     handle = await fs.open(path, 'r');

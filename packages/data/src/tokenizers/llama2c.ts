@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { AssetNotFoundError, FileFormatError, InvalidArgumentError } from '@lora/core';
+import { AssetNotFoundError, FileFormatError, InvalidArgumentError, nodeBuiltin } from '@lora/core';
 
 /** Fixed ids of llama2.c's SentencePiece-derived vocabularies (run.c hard-codes them). */
 const UNK = 0;
@@ -77,6 +76,7 @@ export class Llama2cTokenizer {
    *   AssetNotFoundError when the path does not exist.
    */
   static async fromFile(file: string, options: { vocabSize?: number } = {}): Promise<Llama2cTokenizer> {
+    const { readFile } = await nodeBuiltin('fs/promises', 'Llama2cTokenizer.fromFile');
     const bytes = await readFile(file).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') throw new AssetNotFoundError({ asset: file, searched: [file], cause: error });
       throw error;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { LoraError } from '@lora/core';
+import { LoraError, nodeBuiltin } from '@lora/core';
 import { importOptional } from './import-optional.js';
 
 /** What a WebGPU adapter says about itself (the `GPUAdapterInfo` fields we look at). */
@@ -208,8 +208,8 @@ function chunkAddN(maxInputs: number): void {
  * slower than wasm and are rejected with the reason).
  */
 export async function registerHardwareWebGpu(): Promise<string> {
-  // Node only (Dawn is the Node route); `node:fs` is imported lazily so bundles need no shim.
-  const { existsSync } = await import('node:fs');
+  // Node only (Dawn is the Node route); `node:fs` is loaded lazily so bundles need no shim.
+  const { existsSync } = await nodeBuiltin('fs', 'registerHardwareWebGpu');
   const missing = gpuDeviceMissingReason(process.platform, existsSync);
   if (missing !== undefined) throw new LoraError(missing);
   return registerWebGpu();

@@ -1,6 +1,4 @@
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { parseJson, readRegularTextFile } from '@lora/core';
+import { parseJson } from '@lora/core';
 import { z } from 'zod';
 import type { ModelConfig } from './model-config.js';
 
@@ -10,16 +8,13 @@ const GenerationConfigJson = z.looseObject({
 });
 
 /**
- * `eos_token_id` of the `generation_config.json` in a model folder, as a list; undefined when the
- * file is absent or does not set it.
+ * `eos_token_id` of a `generation_config.json` text, as a list; undefined when it does not set it.
+ * Platform-neutral half of `readGenerationEosTokenIds` (Node, `read-generation-config.ts`).
  *
- * @throws FileFormatError naming the file and field when the file is malformed.
+ * @throws FileFormatError naming `file` and the field when the JSON is malformed.
  * @internal
  */
-export async function readGenerationEosTokenIds(dir: string): Promise<number[] | undefined> {
-  const file = join(dir, 'generation_config.json');
-  if ((await stat(file).catch(() => undefined)) === undefined) return undefined;
-  const text = await readRegularTextFile(file, 'generation config');
+export function parseGenerationEosTokenIds(text: string, file: string): number[] | undefined {
   const eos = parseJson(text, GenerationConfigJson, { file }).eos_token_id;
   if (eos == null) return undefined;
   return Array.isArray(eos) ? eos : [eos];

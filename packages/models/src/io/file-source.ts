@@ -1,4 +1,4 @@
-import { AssetNotFoundError, FileFormatError } from '@lora/core';
+import { AssetNotFoundError, FileFormatError, nodeBuiltin } from '@lora/core';
 
 /**
  * Random-access, read-only bytes: a file on disk, a browser `Blob`, a buffer in memory. Weight
@@ -101,7 +101,7 @@ export class NodeFileSource implements FileSource {
    * ```
    */
   static async open(path: string): Promise<NodeFileSource> {
-    const fs = await import('node:fs/promises');
+    const fs = await nodeBuiltin('fs/promises', 'NodeFileSource.open(path)');
     let handle;
     try {
       handle = await fs.open(path, 'r');

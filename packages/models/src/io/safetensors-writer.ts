@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@lora/core';
+import { InvalidArgumentError, nodeBuiltin } from '@lora/core';
 import { dtypeBits, dtypeRank, encodeTensor, numElements, SAFETENSORS_DTYPES, type EncodableData, type SafetensorsDtype } from './dtype.js';
 import { MAX_HEADER_SIZE } from './safetensors-header.js';
 
@@ -155,7 +155,7 @@ export async function writeSafetensors(
   options: SafetensorsWriteOptions = {},
 ): Promise<void> {
   const { head, tensors: planned } = plan(tensors, options);
-  const fs = await import('node:fs/promises');
+  const fs = await nodeBuiltin('fs/promises', 'writeSafetensors(path)');
   const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   const handle = await fs.open(temporary, 'wx');
   try {

@@ -14,6 +14,21 @@ export const ADAPTER_CONFIG_NAME = 'adapter_config.json';
 /** Prefix PEFT puts before module paths (`PeftModel.base_model` → `LoraModel.model`). */
 export const PEFT_KEY_PREFIX = 'base_model.model.';
 /** `__metadata__` PEFT writes into `adapter_model.safetensors`. */
+/**
+ * A PEFT adapter in memory: the two files `save_pretrained` writes, by name (what
+ * `PeftModel.adapterFiles` returns and `loadPeftModel` / `PeftModel.loadAdapter` accept instead of
+ * a folder, e.g. in a browser).
+ */
+export interface AdapterFiles {
+  /** The adapter config, as JSON text. */
+  readonly 'adapter_config.json': string;
+  /** The LoRA tensors, as safetensors bytes. */
+  readonly 'adapter_model.safetensors': Uint8Array;
+}
+
+/** A PEFT adapter folder (Node) or its files in memory. */
+export type AdapterSource = string | AdapterFiles;
+
 export const ADAPTER_WEIGHTS_METADATA: Readonly<Record<string, string>> = Object.freeze({ format: 'pt' });
 /** The PEFT version whose format this package writes and stamps into `peft_version`. */
 export const PEFT_FORMAT_VERSION = '0.21.2';

@@ -1,12 +1,11 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { AssetNotFoundError, FileFormatError } from '@lora/core';
+import { AssetNotFoundError, FileFormatError, nodeBuiltin } from '@lora/core';
 import {
   type CausalLM,
   Embedding,
   type HostTensor,
   Linear,
   type ModelConfig,
+  MemoryFileSource,
   SafetensorsReader,
   isNonTextModule,
   transformersName,
@@ -23,6 +22,7 @@ import { ModulesToSaveLinear } from '../layers/modules-to-save.js';
 import {
   ADAPTER_CONFIG_NAME,
   ADAPTER_WEIGHTS_NAME,
+  type AdapterSource,
   type AdapterTensorKind,
   adapterTensorKey,
   modulesToSaveKey,
@@ -30,8 +30,11 @@ import {
   trainableTokensKey,
 } from './format.js';
 
-/** Reads and validates `<dir>/adapter_config.json`. */
-export async function readAdapterConfig(dir: string, options: ParseLoraConfigOptions = {}): Promise<LoraConfig> {
+/** Reads and validates `<dir>/adapter_config.json` (or the in-memory file). */
+export async function readAdapterConfig(dir: AdapterSource, options: ParseLoraConfigOptions = {}): Promise<LoraConfig> {
+  if (typeof dir !== 'string') return parseLoraConfig(dir[ADAPTER_CONFIG_NAME], { file: ADAPTER_CONFIG_NAME }, options);
+  const { join } = await nodeBuiltin('path', 'readAdapterConfig(dir)');
+  const { readFile } = await nodeBuiltin('fs/promises', 'readAdapterConfig(dir)');
   const file = join(dir, ADAPTER_CONFIG_NAME);
   const text = await readFile(file, 'utf8').catch((error: unknown) => {
     throw new AssetNotFoundError({
@@ -76,13 +79,17 @@ export interface LoadAdapterWeightsOptions {
  * trainable token rows; `options.trainable` says whether those become trainable variables.
  */
 export async function loadAdapterWeights(
-  dir: string,
+  dir: AdapterSource,
   layers: ReadonlyMap<string, LoraLinear>,
   adapterName: string,
   options: LoadAdapterWeightsOptions = {},
 ): Promise<void> {
-  const file = join(dir, ADAPTER_WEIGHTS_NAME);
-  const reader = await SafetensorsReader.open(file);
+  let file: string = ADAPTER_WEIGHTS_NAME;
+  let reader: SafetensorsReader;
+  if (typeof dir === 'string') {
+    file = (await nodeBuiltin('path', 'loadAdapterWeights(dir)')).join(dir, ADAPTER_WEIGHTS_NAME);
+    reader = await SafetensorsReader.open(file);
+  } else reader = await SafetensorsReader.open(new MemoryFileSource(dir[ADAPTER_WEIGHTS_NAME], ADAPTER_WEIGHTS_NAME));
   const { model, config } = options;
   const bias = config?.bias ?? 'none';
   const biases = model === undefined ? [] : prepareBiases(model, bias, options.trainable ?? false);

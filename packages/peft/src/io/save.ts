@@ -1,6 +1,4 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { InvalidArgumentError } from '@lora/core';
+import { InvalidArgumentError, nodeBuiltin } from '@lora/core';
 import { type CausalLM, Linear, type TensorToWrite, serializeSafetensors, writeSafetensors } from '@lora/models';
 import * as tf from '@tensorflow/tfjs';
 import { type LoraConfig, type WarningHandler, serializeLoraConfig, withLoraConfig } from '../config/lora-config.js';
@@ -14,6 +12,7 @@ import {
   ADAPTER_CONFIG_NAME,
   ADAPTER_WEIGHTS_METADATA,
   ADAPTER_WEIGHTS_NAME,
+  type AdapterFiles,
   adapterTensorKey,
   modulesToSaveKey,
   trainableTokensKey,
@@ -158,6 +157,7 @@ export async function serializeAdapterWeights(
 
 /** Writes a text file atomically (temporary file in the same folder, then rename). */
 export async function writeTextAtomic(path: string, text: string): Promise<void> {
+  const { rename, writeFile } = await nodeBuiltin('fs/promises', 'writeTextAtomic');
   const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
   await writeFile(tmp, text, 'utf8');
   await rename(tmp, path);
@@ -176,8 +176,26 @@ export async function saveAdapterFiles(
   adapterName: string,
   options: Omit<AdapterStateOptions, 'config'> = {},
 ): Promise<void> {
+  const { join } = await nodeBuiltin('path', 'saveAdapter(dir)');
+  const { mkdir } = await nodeBuiltin('fs/promises', 'saveAdapter(dir)');
   const tensors = await adapterStateDict(layers, adapterName, { ...options, config });
   await mkdir(dir, { recursive: true });
   await writeSafetensors(join(dir, ADAPTER_WEIGHTS_NAME), tensors, { metadata: ADAPTER_WEIGHTS_METADATA });
   await writeTextAtomic(join(dir, ADAPTER_CONFIG_NAME), serializeLoraConfig(withLoraConfig(config, { inferenceMode: true })));
+}
+
+/**
+ * The files {@link saveAdapterFiles} writes, in memory (same bytes): for a browser download, an
+ * upload, or `loadPeftModel(model, files)`.
+ */
+export async function serializeAdapterFiles(
+  layers: ReadonlyMap<string, LoraLinear>,
+  config: LoraConfig,
+  adapterName: string,
+  options: Omit<AdapterStateOptions, 'config'> = {},
+): Promise<AdapterFiles> {
+  return {
+    [ADAPTER_CONFIG_NAME]: serializeLoraConfig(withLoraConfig(config, { inferenceMode: true })),
+    [ADAPTER_WEIGHTS_NAME]: await serializeAdapterWeights(layers, adapterName, { ...options, config }),
+  };
 }

@@ -1,7 +1,5 @@
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { FileFormatError, LoraError, parseJson } from '@lora/core';
+import { FileFormatError, LoraError, nodeBuiltin, parseJson } from '@lora/core';
 import { SafetensorsReader, type TensorToWrite, writeSafetensors } from '@lora/models';
 import type { Optimizer, OptimizerState } from '../optimizers/optimizer.js';
 import { CheckpointWriteError } from '../errors/checkpoint-write-error.js';
@@ -23,15 +21,23 @@ export interface WeightsIO {
 export const LATEST_FILE = 'latest';
 const PREFIX = 'checkpoint-';
 
+// Checkpoints are folders (Node). The file system is loaded on first use, so that `train` without
+// `outputDir`, which never gets here, runs in browsers too.
+const FEATURE = 'training checkpoints (train with `outputDir`)';
+const fsp = () => nodeBuiltin('fs/promises', FEATURE);
+const path = () => nodeBuiltin('path', FEATURE);
+
 /** {@link WeightsIO} over named variables in `trainable.safetensors` (float32). */
 export function safetensorsWeightsIO(params: ReadonlyMap<string, tf.Variable>): WeightsIO {
   return {
     async save(dir) {
+      const { join } = await path();
       const tensors: Record<string, TensorToWrite> = {};
       for (const [key, v] of params) tensors[key] = { dtype: 'F32', shape: v.shape, data: (await v.data()) as Float32Array };
       await writeSafetensors(join(dir, CHECKPOINT_FILES.weights), tensors, { metadata: { format: 'lora-train' } });
     },
     async load(dir) {
+      const { join } = await path();
       const file = join(dir, CHECKPOINT_FILES.weights);
       const reader = await SafetensorsReader.open(file);
       try {
@@ -87,6 +93,11 @@ export function checkpointName(step: number): string {
   return `${PREFIX}${step}`;
 }
 
+/** Path of the checkpoint folder of `step` in `outputDir`. */
+export async function checkpointPath(outputDir: string, step: number): Promise<string> {
+  return (await path()).join(outputDir, checkpointName(step));
+}
+
 /**
  * Writes `outputDir/checkpoint-<step>` atomically: everything goes to a temporary folder that is
  * renamed into place, then `outputDir/latest` is replaced (temp file + rename). A crash leaves
@@ -97,6 +108,7 @@ export function checkpointName(step: number): string {
  */
 export async function writeCheckpoint(outputDir: string, content: CheckpointContent): Promise<string> {
   const name = checkpointName(content.state.step);
+  const { join } = await path();
   const final = join(outputDir, name);
   const previous = await findLatestCheckpoint(outputDir).catch(() => undefined);
   let writing = outputDir;
@@ -125,6 +137,8 @@ async function writeCheckpointFiles(
   content: CheckpointContent,
   at: (path: string) => void,
 ): Promise<string> {
+  const { mkdir, rename, rm, writeFile } = await fsp();
+  const { join } = await path();
   at(outputDir);
   await mkdir(outputDir, { recursive: true });
   const temporary = join(outputDir, `.tmp-${name}-${process.pid}-${Date.now()}`);
@@ -170,6 +184,8 @@ async function writeCheckpointFiles(
 
 /** Reads and validates `trainer_state.json` of a checkpoint folder. */
 export async function readTrainerState(dir: string): Promise<TrainerState> {
+  const { readFile } = await fsp();
+  const { join } = await path();
   const file = join(dir, CHECKPOINT_FILES.state);
   const text = await readFile(file, 'utf8').catch((error: unknown) => {
     throw new FileFormatError({ file, message: 'cannot read the trainer state; is this a checkpoint folder?', cause: error });
@@ -196,6 +212,7 @@ export async function readCheckpoint(
 ): Promise<TrainerState> {
   const state = await readTrainerState(dir);
   await weights.load(dir);
+  const { join } = await path();
   const file = join(dir, CHECKPOINT_FILES.optimizer);
   const reader = await SafetensorsReader.open(file);
   try {
@@ -216,6 +233,8 @@ export async function readCheckpoint(
 
 /** The folder named by `outputDir/latest`, or the highest-numbered checkpoint; undefined if none. */
 export async function findLatestCheckpoint(outputDir: string): Promise<string | undefined> {
+  const { readFile } = await fsp();
+  const { join } = await path();
   const named = await readFile(join(outputDir, LATEST_FILE), 'utf8').catch(() => undefined);
   if (named !== undefined && named.trim() !== '') {
     const dir = join(outputDir, named.trim());
@@ -232,6 +251,7 @@ export async function findLatestCheckpoint(outputDir: string): Promise<string | 
 
 /** Steps of the checkpoint folders in `outputDir`, ascending. */
 export async function listCheckpoints(outputDir: string): Promise<number[]> {
+  const { readdir } = await fsp();
   const entries = await readdir(outputDir, { withFileTypes: true }).catch(() => []);
   return entries
     .filter((e) => e.isDirectory() && e.name.startsWith(PREFIX) && /^\d+$/.test(e.name.slice(PREFIX.length)))
@@ -242,6 +262,8 @@ export async function listCheckpoints(outputDir: string): Promise<number[]> {
 /** Deletes step checkpoints beyond the newest `keep` (0 keeps all), never the `protect`ed ones (best, latest). */
 export async function pruneCheckpoints(outputDir: string, keep: number, protect: readonly (string | undefined)[]): Promise<string[]> {
   if (keep <= 0) return [];
+  const { rm } = await fsp();
+  const { join } = await path();
   const steps = await listCheckpoints(outputDir);
   const keepNames = new Set(protect.filter((p): p is string => p !== undefined).map((p) => p.split(/[\\/]/).pop() as string));
   const removed: string[] = [];

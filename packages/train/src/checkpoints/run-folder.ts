@@ -1,13 +1,15 @@
 // Guards of an output folder: a lock against two trainings writing into it at once, a refusal to
 // write over a finished run unless asked, and the cleanup of what a killed run left behind.
-import { readFileSync, unlinkSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, rm, unlink } from 'node:fs/promises';
-import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { nodeBuiltin } from '@lora/core';
 import { RunFolderError } from '../errors/run-folder-error.js';
 
 /** Name of the lock file a training holds in its output folder. */
 export const LOCK_FILE = '.lora-train.lock';
+
+// Node only; loaded on first use so that modules importing this one also bundle for browsers.
+const FEATURE = 'a training output folder (`outputDir`)';
+const fsp = () => nodeBuiltin('fs/promises', FEATURE);
+const path = () => nodeBuiltin('path', FEATURE);
 
 interface LockContent {
   pid: number;
@@ -43,6 +45,10 @@ function isAlive(pid: number): boolean {
  * The lock is also removed if the process exits without releasing it (`process.exit`).
  */
 export async function acquireRunLock(dir: string): Promise<() => Promise<void>> {
+  const { readFileSync, unlinkSync } = await nodeBuiltin('fs', FEATURE);
+  const { mkdir, open, readFile, unlink } = await fsp();
+  const { hostname } = await nodeBuiltin('os', FEATURE);
+  const { join } = await path();
   await mkdir(dir, { recursive: true });
   const file = join(dir, LOCK_FILE);
   const me: LockContent = { pid: process.pid, hostname: hostname(), started: new Date().toISOString() };
@@ -91,6 +97,7 @@ export async function acquireRunLock(dir: string): Promise<() => Promise<void>> 
 
 /** Entries of `dir` whose name `isRunFile` accepts, sorted; none when `dir` does not exist. */
 export async function findRunFiles(dir: string, isRunFile: (name: string) => boolean): Promise<string[]> {
+  const { readdir } = await fsp();
   const entries = await readdir(dir).catch(() => [] as string[]);
   return entries.filter(isRunFile).sort();
 }
@@ -104,6 +111,8 @@ export async function claimRunFolder(
   options: { isRunFile: (name: string) => boolean; overwrite: boolean; alsoDelete?: readonly string[] },
 ): Promise<void> {
   const files = await findRunFiles(dir, options.isRunFile);
+  const { rm } = await fsp();
+  const { join } = await path();
   if (files.length === 0) return;
   if (!options.overwrite) throw new RunFolderError({ dir, reason: 'has-run', files });
   for (const name of [...files, ...(options.alsoDelete ?? [])]) await rm(join(dir, name), { recursive: true, force: true });
@@ -111,6 +120,8 @@ export async function claimRunFolder(
 
 /** Removes what a killed checkpoint write leaves behind (`.tmp-checkpoint-*`, `.latest.*.tmp`). */
 export async function removeTemporaries(dir: string): Promise<string[]> {
+  const { rm } = await fsp();
+  const { join } = await path();
   const names = await findRunFiles(dir, (name) => name.startsWith('.tmp-checkpoint-') || /^\.latest\..*\.tmp$/.test(name));
   for (const name of names) await rm(join(dir, name), { recursive: true, force: true });
   return names;
