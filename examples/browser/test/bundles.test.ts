@@ -34,6 +34,7 @@ const NODE_ONLY: Record<string, string[]> = {
     'loadRecipe',
     'loadRecipeModel',
     'recipeChatTemplate',
+    'sft',
     'trainRecipe',
     'writeCurves',
   ],
