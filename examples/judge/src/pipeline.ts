@@ -17,11 +17,11 @@ import {
   writeRunMetrics,
 } from '@lora/eval';
 import { type JudgeModel, type JudgeProviderName, createJudgeModel } from '@lora/judge';
-import { renderChat } from '@lora/data';
 import type { TextTokenizer } from '@lora/models';
 import { PeftModel } from '@lora/peft';
 import { withDequantizedWeights } from '@lora/quant';
-import { type TrainResult, loadRecipe, recipeChatTemplate, trainRecipe } from '@lora/train';
+import { chatRenderer, loadRecipe, recipeChatTemplate, trainRecipe } from '@lora/recipe';
+import type { TrainResult } from '@lora/train';
 import { z } from 'zod';
 import { buildJudgeRecords, splitJudgeRecords, writeJudgeSplits, type BuildJudgeOptions } from './dataset.js';
 import { scoreJudge, type JudgeMetrics } from './scoring.js';
@@ -298,14 +298,8 @@ export async function runJudgePipeline(options: JudgePipelineOptions): Promise<J
     // A `messages` recipe trained on the chat rendering: the prompt is the user turn in the model's
     // template (encoded without added special tokens, as training encodes it).
     const chat = loaded.recipe.data.format === 'messages';
-    const chatTemplate = chat ? await recipeChatTemplate(loaded.recipe) : undefined;
-    const promptOf = (text: string): string =>
-      chat
-        ? renderChat(tokenizer, [{ role: 'user', content: text }], {
-            addGenerationPrompt: true,
-            ...(chatTemplate === undefined ? {} : { chatTemplate }),
-          })
-        : text;
+    const render = chat ? chatRenderer(tokenizer, await recipeChatTemplate(loaded.recipe)) : undefined;
+    const promptOf = (text: string): string => (render === undefined ? text : render([{ role: 'user', content: text }]));
     const prompts = rows.map((r) => ({
       id: r.id,
       prompt: promptOf(r.prompt),

@@ -52,6 +52,20 @@ export function adapterVariants(peft: AdapterSwitch, options: { baseName?: strin
   ];
 }
 
+/**
+ * A task's own scores of one run, from {@link EvaluateVariantsOptions.taskMetrics}: added to the
+ * run's metrics after the built-in ones (same names overwrite), so reports, tables and plots
+ * show them.
+ */
+export interface TaskMetrics {
+  /** Scores of the raw predictions. */
+  raw?: Record<string, number>;
+  /** Scores after the normalisation hook; kept only when the run has a normalised pass (`normalize`). */
+  normalized?: Record<string, number>;
+  /** Per-example values merged into `details.raw.perExample` (by example id). */
+  perExample?: Record<string, Record<string, number | string>>;
+}
+
 /** Options of {@link evaluateVariants}. */
 export interface EvaluateVariantsOptions extends GenerationSettings {
   model: CausalLM;
@@ -71,6 +85,12 @@ export interface EvaluateVariantsOptions extends GenerationSettings {
   onProgress?: (variant: string, progress: GenerationProgress) => void;
   /** Facts stored in every metrics file (model path, adapter dirs…). */
   meta?: Record<string, unknown>;
+  /**
+   * The task's own metrics of each variant (a task parser's accuracy, a validation loss…), given
+   * the variant's prediction records in test-set order; added to `metrics_<run>.json` before the
+   * comparison is written.
+   */
+  taskMetrics?: (records: readonly PredictionRecord[], variant: string) => TaskMetrics | Promise<TaskMetrics>;
 }
 
 /** Result of {@link evaluateVariants} and {@link runEval}. */
@@ -131,6 +151,7 @@ export async function evaluateVariants(options: EvaluateVariantsOptions): Promis
     const records = readPredictions(outFile).filter((r) => wanted.has(r.id));
     const stats = mergeStats(fresh, records, previousStats(outDir, variant.name));
     const score = scorePredictions(records, options.metrics, options.normalize === undefined ? {} : { normalize: options.normalize });
+    if (options.taskMetrics !== undefined) addTaskMetrics(score, await options.taskMetrics(records, variant.name));
     const run: RunMetrics = {
       formatVersion: METRICS_FORMAT_VERSION,
       run: variant.name,
@@ -147,6 +168,16 @@ export async function evaluateVariants(options: EvaluateVariantsOptions): Promis
   }
   // The comparison covers every run saved in the folder (this call's and earlier ones), as rebuildReport does.
   return { runs, files: writeComparison(outDir, readRuns(outDir)), outDir };
+}
+
+/** Merges a task's own metrics into the built-in scores of a run (see {@link TaskMetrics}). */
+function addTaskMetrics(score: ReturnType<typeof scorePredictions>, task: TaskMetrics): void {
+  Object.assign(score.raw, task.raw ?? {});
+  if (score.normalized !== undefined) Object.assign(score.normalized, task.normalized ?? {});
+  if (task.perExample !== undefined) {
+    const per = (score.details.raw.perExample ??= {});
+    for (const [id, v] of Object.entries(task.perExample)) per[id] = { ...(per[id] ?? {}), ...v };
+  }
 }
 
 function previousStats(dir: string, run: string): GenerationStats | undefined {

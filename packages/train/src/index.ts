@@ -92,22 +92,3 @@ export { progressReporter, formatStep, formatDuration, type ProgressOptions } fr
 export { jsonlLogger } from './reporting/jsonl-log.js';
 export { lineChartSvg, type Series, type ChartOptions } from './reporting/plot.js';
 export { writeCurves, curvesWriter, type CurveFiles } from './reporting/curves.js';
-export {
-  loadRecipe,
-  RecipeSchema,
-  DataSectionSchema,
-  QuantizationSectionSchema,
-  EvaluationSectionSchema,
-  type Recipe,
-  type LoadedRecipe,
-} from './recipe/recipe.js';
-export {
-  trainRecipe,
-  loadRecipeModel,
-  recipeChatTemplate,
-  batchExamples,
-  type TrainRecipeOptions,
-  type TrainRecipeResult,
-  type DataReport,
-  type SplitReport,
-} from './recipe/run-recipe.js';

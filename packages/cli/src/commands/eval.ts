@@ -48,9 +48,8 @@ export function registerEval(program: Command, io: CliIo): void {
     .option('--limit <n>', 'evaluate only the first n examples', integer(1))
     .addOption(backendOption('', "the recipe's `backend`, else LORA_BACKEND or automatic"))
     .action(async (file: string, options: EvalCliOptions) => {
-      const { loadRecipe, loadRecipeModel, recipeChatTemplate } = await import('@lora/train');
+      const { loadRecipe, prepareModel } = await import('@lora/recipe');
       const { runEval, promptRowsFromChats } = await import('@lora/eval');
-      const { renderChat } = await import('@lora/data');
       const { InvalidArgumentError } = await import('@lora/core');
       const loadedRecipe = (await loadRecipe(file, io.env)).recipe;
       const recipe = options.backend === undefined ? loadedRecipe : { ...loadedRecipe, backend: options.backend };
@@ -62,19 +61,18 @@ export function registerEval(program: Command, io: CliIo): void {
       const adapters = options.adapter.length > 0 ? options.adapter : existsSync(join(output, 'adapter_config.json')) ? [output] : [];
       const outDir = options.out ?? evaluation?.output ?? join(output, 'eval');
       const rows = await readTestRows(testFile); // before the model loads: a bad test file fails fast
-      const { loaded, tokenizer } = await loadRecipeModel(recipe, io.env, (line) => io.writeErr(`${line}\n`), 'inference');
+      // The adapters are loaded by runEval, which names each run after its folder.
+      const { model, tokenizer, render } = await prepareModel(recipe, {
+        env: io.env,
+        log: (line) => io.writeErr(`${line}\n`),
+        kind: 'inference',
+        adapter: 'none',
+      });
       try {
-        if (recipe.quantization !== undefined) {
-          const { quantizeModel } = await import('@lora/quant');
-          await quantizeModel(loaded.model, { ...recipe.quantization });
-        }
-        const chatTemplate = await recipeChatTemplate(recipe);
-        const render = (messages: readonly { role: string; content?: unknown }[]) =>
-          renderChat(tokenizer, messages as never, { addGenerationPrompt: true, ...(chatTemplate === undefined ? {} : { chatTemplate }) });
         const limit = options.limit ?? evaluation?.limit;
         const progress = progressOf(io);
         const result = await runEval({
-          model: loaded.model,
+          model,
           tokenizer,
           examples: promptRowsFromChats(limit === undefined ? rows : rows.slice(0, limit), render),
           metrics: (evaluation?.metrics ?? ['exact_match']) as never,
@@ -100,7 +98,7 @@ export function registerEval(program: Command, io: CliIo): void {
         io.writeOut(await readFile(result.files.summary, 'utf8'));
         io.writeErr(`[lora] wrote ${result.outDir}\n`);
       } finally {
-        loaded.model.dispose();
+        model.dispose();
       }
     });
 }
