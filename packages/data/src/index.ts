@@ -103,7 +103,6 @@ export {
   detectFormat,
   exampleSchema,
   toExample,
-  DATASET_FORMATS,
   type DatasetFormat,
   type Example,
   type ExampleSchemaOf,

@@ -25,14 +25,13 @@ export {
 } from './recipe.js';
 export {
   prepareModel,
-  loadRecipeModel,
   recipeChatTemplate,
   chatRenderer,
   type ChatInput,
   type PrepareModelOptions,
   type PreparedModel,
 } from './prepare.js';
-export { encodeSplit, batchExamples, recipeEncoder, padTokenId, validationLoss, type SplitReport } from './split.js';
+export { encodeSplit, batchExamples, recipeEncoder, validationLoss, type SplitReport } from './split.js';
 export {
   trainRecipe,
   type TrainRecipeOptions,
