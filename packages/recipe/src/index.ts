@@ -29,6 +29,7 @@ export {
   chatRenderer,
   type ChatInput,
   type PrepareModelOptions,
+  type ModelSpec,
   type PreparedModel,
 } from './prepare.js';
 export { encodeSplit, batchExamples, recipeEncoder, validationLoss, type SplitReport } from './split.js';

@@ -1,9 +1,17 @@
 import { dirname } from 'node:path';
 import { InvalidArgumentError, readRegularTextFile, resolveAsset } from '@lora/core';
 import { ChatMessageSchema, type Tokenizer, STORIES_CHAT_TEMPLATE, loadTokenizer, renderChat } from '@lora/data';
-import { type CausalLM, type LoadedModel, type MemoryWorkload, assertFitsBackend, loadModel, selectBackend } from '@lora/models';
+import {
+  type BackendName,
+  type CausalLM,
+  type LoadedModel,
+  type MemoryWorkload,
+  assertFitsBackend,
+  loadModel,
+  selectBackend,
+} from '@lora/models';
 import { type PeftModel, getPeftModel, loadPeftModel, loraConfig } from '@lora/peft';
-import { quantizeModel } from '@lora/quant';
+import { type QuantizeModelOptions, quantizeModel } from '@lora/quant';
 import { makeLinearsTrainable } from '@lora/train';
 import { z } from 'zod';
 import type { Recipe } from './recipe.js';
@@ -25,6 +33,29 @@ export interface PrepareModelOptions {
    * leaves the base as loaded; a list of folders loads those PEFT adapters (the first one active).
    */
   adapter?: 'recipe' | 'none' | readonly { dir: string; name?: string }[];
+  /** Whether the asset resolver may download the model from the Hub (its default otherwise). */
+  allowDownload?: boolean;
+  /** Download progress of the asset resolver. */
+  onProgress?: (progress: { message: string }) => void;
+}
+
+/**
+ * What to load when there is no recipe (`lora chat`, `lora generate`): the model, its tokenizer
+ * folder, backend, 4-bit base and chat template, as the recipe's fields of the same names.
+ */
+export interface ModelSpec {
+  /** Model name (resolved through `LORA_ASSETS_DIR` / the HF cache / the Hub) or folder / file path. */
+  model: string;
+  /** Tokenizer folder; default the model's. */
+  tokenizer?: string;
+  /** tfjs backend; default automatic (`LORA_BACKEND`, then the best available). */
+  backend?: BackendName;
+  /** Load the base linears in 4 bits (`@lora/quant`'s defaults for the fields left out). */
+  quantization?: QuantizeModelOptions;
+  /** `stories`, a `.jinja` file, or omitted for the tokenizer's own template. */
+  chatTemplate?: string;
+  /** The option or field that named `chatTemplate`, for errors (default `data.chatTemplate`). */
+  chatTemplateField?: string;
 }
 
 /** A model ready for training, evaluation or generation: see {@link prepareModel}. */
@@ -48,10 +79,14 @@ const MessagesSchema = z.array(ChatMessageSchema);
 
 /** The chat template text a recipe asks for (`stories`, a file, or the tokenizer's own). */
 export async function recipeChatTemplate(recipe: Pick<Recipe, 'data'>): Promise<string | undefined> {
-  const t = recipe.data.chatTemplate;
-  if (t === undefined) return undefined;
-  if (t === 'stories') return STORIES_CHAT_TEMPLATE;
-  return readRegularTextFile(t, 'chat template (recipe data.chatTemplate)');
+  return chatTemplateText(recipe.data.chatTemplate, 'recipe data.chatTemplate');
+}
+
+/** The text of a chat template choice: `stories`, a file (read; `field` names it in errors), or undefined. */
+async function chatTemplateText(choice: string | undefined, field: string): Promise<string | undefined> {
+  if (choice === undefined) return undefined;
+  if (choice === 'stories') return STORIES_CHAT_TEMPLATE;
+  return readRegularTextFile(choice, `chat template (${field})`);
 }
 
 /** A conversation as generation sees it: role and content (other fields passed to the template). */
@@ -95,9 +130,10 @@ export async function loadRecipeModel(
   env: Readonly<Record<string, string | undefined>>,
   log: (line: string) => void,
   kind: MemoryWorkload['kind'] = 'training',
+  resolve: Pick<PrepareModelOptions, 'allowDownload' | 'onProgress'> = {},
 ): Promise<{ loaded: LoadedModel; tokenizer: Tokenizer; modelDir: string }> {
   const backend = await selectBackend({ ...(recipe.backend === undefined ? {} : { backend: recipe.backend }), env, log });
-  const path = await resolveAsset(recipe.model, { kind: 'model', env });
+  const path = await resolveAsset(recipe.model, { kind: 'model', env, ...resolveOptions(resolve) });
   const batchSize = kind === 'training' ? recipe.data.batchSize : (recipe.evaluation?.batchSize ?? recipe.data.batchSize);
   const loaded = await loadModel(path, {
     beforeWeights: (config) =>
@@ -108,8 +144,31 @@ export async function loadRecipeModel(
   return { loaded, tokenizer, modelDir };
 }
 
+/** The asset resolver's download options that were given. */
+function resolveOptions(o: Pick<PrepareModelOptions, 'allowDownload' | 'onProgress'>) {
+  return {
+    ...(o.allowDownload === undefined ? {} : { allowDownload: o.allowDownload }),
+    ...(o.onProgress === undefined ? {} : { onProgress: o.onProgress }),
+  };
+}
+
+/** {@link loadRecipeModel} without a recipe: the model resolved first (a bad name fails fast), then the backend; no memory check. */
+async function loadSpecModel(
+  spec: ModelSpec,
+  env: Readonly<Record<string, string | undefined>>,
+  log: (line: string) => void,
+  resolve: Pick<PrepareModelOptions, 'allowDownload' | 'onProgress'>,
+): Promise<{ loaded: LoadedModel; tokenizer: Tokenizer; modelDir: string }> {
+  const path = await resolveAsset(spec.model, { kind: 'model', env, ...resolveOptions(resolve) });
+  await selectBackend({ ...(spec.backend === undefined ? {} : { backend: spec.backend }), env, log });
+  const loaded = await loadModel(path);
+  const modelDir = loaded.format === 'llama2c' ? dirname(loaded.path) : loaded.path;
+  const tokenizer = await loadTokenizer(spec.tokenizer ?? modelDir, { vocabSize: loaded.config.vocabSize });
+  return { loaded, tokenizer, modelDir };
+}
+
 /**
- * The one composition of a recipe's model: backend, model (with the memory check), 4-bit base
+ * The one composition of a recipe's (or a {@link ModelSpec}'s) model: backend, model (with the memory check), 4-bit base
  * (`quantization`), adapter (a new one from the recipe, saved ones from folders, or none),
  * tokenizer and chat template. The caller disposes `model`; on an error the model is disposed here.
  *
@@ -119,23 +178,31 @@ export async function loadRecipeModel(
  * const { model, tokenizer, render } = await prepareModel(recipe, { kind: 'inference', adapter: [{ dir: 'runs/smoke' }] });
  * ```
  */
-export async function prepareModel(recipe: Recipe, options: PrepareModelOptions = {}): Promise<PreparedModel> {
+export async function prepareModel(spec: Recipe | ModelSpec, options: PrepareModelOptions = {}): Promise<PreparedModel> {
   const env = options.env ?? process.env;
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const kind = options.kind ?? 'training';
-  const adapter = options.adapter ?? (kind === 'training' ? 'recipe' : 'none');
-  const { loaded, tokenizer, modelDir } = await loadRecipeModel(recipe, env, log, kind);
+  const recipe = 'data' in spec ? spec : undefined;
+  const adapter = options.adapter ?? (kind === 'training' && recipe !== undefined ? 'recipe' : 'none');
+  const { loaded, tokenizer, modelDir } =
+    'data' in spec ? await loadRecipeModel(spec, env, log, kind, options) : await loadSpecModel(spec, env, log, options);
   let model: CausalLM = loaded.model;
   let peft: PeftModel | undefined;
   try {
-    if (recipe.quantization !== undefined) {
-      const q = recipe.quantization;
-      const paths = await quantizeModel(model, { type: q.type, blocksize: q.blocksize, doubleQuant: q.doubleQuant, skip: q.skip });
+    if (spec.quantization !== undefined) {
+      const q = { type: 'nf4' as const, blocksize: 64, doubleQuant: true, ...spec.quantization };
+      const paths = await quantizeModel(model, q);
       log(
         `[lora] quantized ${paths.length} linear modules to ${q.type}${q.doubleQuant ? ' + double quant' : ''} (blocksize ${q.blocksize})`,
       );
     }
     if (adapter === 'recipe') {
+      if (recipe === undefined) {
+        throw new InvalidArgumentError({
+          argument: 'adapter',
+          message: '`recipe` attaches the adapter a recipe describes; give a recipe.',
+        });
+      }
       if (recipe.adapter === 'none') {
         const n = makeLinearsTrainable(model);
         log(`[lora] full fine-tuning of ${n} linear modules`);
@@ -149,9 +216,13 @@ export async function prepareModel(recipe: Recipe, options: PrepareModelOptions 
         peft = await loadPeftModel(model, first.dir, first.name === undefined ? {} : { adapterName: first.name });
         for (const a of rest) await peft.loadAdapter(a.dir, a.name === undefined ? {} : { adapterName: a.name });
         model = peft;
+        for (const a of adapter) log(`[lora] adapter ${a.dir}`);
       }
     }
-    const chatTemplate = await recipeChatTemplate(recipe);
+    const chatTemplate =
+      'data' in spec
+        ? await recipeChatTemplate(spec)
+        : await chatTemplateText(spec.chatTemplate, spec.chatTemplateField ?? 'data.chatTemplate');
     const render = chatRenderer(tokenizer, chatTemplate);
     return {
       loaded,
