@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, parseJson } from '@lora/core';
+import { readJsonl } from '@lora/data';
 import {
   type McItem,
   type McReport,
@@ -158,9 +159,7 @@ export async function prepareF1Data(
 const McRowSchema = z.looseObject({ id: z.string(), question: z.string(), options: z.array(z.string()), answer: z.number().int() });
 
 async function readMcItems(file: string, limit: number | undefined): Promise<McItem[]> {
-  const lines = (await readFile(file, 'utf8')).split('\n');
-  const items = lines.flatMap((line, i) => (line.trim() === '' ? [] : [parseJson(line, McRowSchema, { file, line: i + 1 })]));
-  return items.slice(0, limit);
+  return (await readJsonl(file, { schema: McRowSchema }).toArray()).slice(0, limit);
 }
 
 const LETTERS = ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H'];
