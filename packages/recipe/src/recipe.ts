@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { FileFormatError, InvalidArgumentError, readRegularTextFile, validate } from '@lora/core';
+import { backendNames } from '@lora/models';
 import { type LoraConfigOptions, loraConfig } from '@lora/peft';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -91,7 +92,7 @@ export const RecipeSchema = z.strictObject({
   /** Tokenizer folder; default the model's. */
   tokenizer: z.string().optional(),
   /** tfjs backend (`tensorflow`, `tensorflow-gpu`, `webgpu`, `wasm`, `cpu`); default automatic. */
-  backend: z.enum(['tensorflow', 'tensorflow-gpu', 'webgpu', 'wasm', 'cpu']).optional(),
+  backend: z.enum(backendNames).optional(),
   /** 4-bit base (QLoRA); omit for a float32 base. */
   quantization: QuantizationSectionSchema.optional(),
   /**
