@@ -23,21 +23,7 @@ const NODE_ONLY: Record<string, string[]> = {
   ],
   models: ['DEFAULT_MAX_SHARD_SIZE', 'loadModel', 'openCheckpoint', 'writeHfCheckpoint', 'writeJsonAtomic', 'writeShardedSafetensors'],
   peft: ['MERGED_DTYPES', 'MODEL_SIDE_FILES', 'saveMergedModel'],
-  train: [
-    'DataSectionSchema',
-    'EvaluationSectionSchema',
-    'QuantizationSectionSchema',
-    'RecipeSchema',
-    'batchExamples',
-    'curvesWriter',
-    'jsonlLogger',
-    'loadRecipe',
-    'loadRecipeModel',
-    'recipeChatTemplate',
-    'sft',
-    'trainRecipe',
-    'writeCurves',
-  ],
+  train: ['curvesWriter', 'jsonlLogger', 'sft', 'writeCurves'],
 };
 
 describe('browser entries', () => {

@@ -1,37 +1,25 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from '@lora/core';
-import {
-  type Example,
-  type TokenizedExample,
-  type Tokenizer,
-  exampleEncoder,
-  exampleSchema,
-  readDataset,
-  renderChat,
-  truncateExamples,
-} from '@lora/data';
-import type { CausalLM } from '@lora/models';
-import {
-  type EvalResult,
-  type MetricSpec,
-  type RunMetrics,
-  type Variant,
-  evaluateVariants,
-  promptRowsFromChats,
-  readPredictions,
-  rebuildReport,
-  writeRunMetrics,
-  REPORT_FILES,
-} from '@lora/eval';
+import { readDataset } from '@lora/data';
+import { type MetricSpec, type RunMetrics, type Variant, evaluateVariants, promptRowsFromChats, REPORT_FILES, toTestSet } from '@lora/eval';
 import { type CreateJudgeModelOptions, type PairwiseSummary, runPairwise } from '@lora/judge';
 import { PeftModel } from '@lora/peft';
-import { type Recipe, batchExamples, evaluateLoss, loadRecipe, recipeChatTemplate, trainRecipe } from '@lora/train';
+import { chatRenderer, loadRecipe, recipeChatTemplate, trainRecipe, validationLoss } from '@lora/recipe';
+import { z } from 'zod';
 import { carbotJsonSchema } from './catalog.js';
 import { hasCarbotDataset, writeCarbotDataset, type CarbotDatasetOptions } from './dataset.js';
 import { carbotNormalizer, scoreCarbotPredictions, type GoldAction } from './scoring.js';
+
+/** A row of the generated test split: the conversation and the gold action. */
+const CarbotTestRowSchema = z.looseObject({
+  id: z.union([z.string(), z.number()]),
+  messages: z.array(z.looseObject({ role: z.string(), content: z.unknown().optional() })),
+  intent: z.string(),
+  args: z.record(z.string(), z.unknown()).optional(),
+});
 
 /** A named configuration of the pipeline: the recipe file and the data generator settings. */
 export interface CarbotPreset {
@@ -191,14 +179,9 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       lora: await validationLoss(recipe, trained.tokenizer, peft),
     };
     log(`[carbot] validation loss: base ${validation.base?.toFixed(4)}, lora ${validation.lora?.toFixed(4)}`);
-    const chatTemplate = await recipeChatTemplate(recipe);
-    const render = (messages: readonly { role: string; content?: unknown }[]): string =>
-      renderChat(trained.tokenizer, messages as never, {
-        addGenerationPrompt: true,
-        ...(chatTemplate === undefined ? {} : { chatTemplate }),
-      });
+    const render = chatRenderer(trained.tokenizer, await recipeChatTemplate(recipe));
     const limit = options.evalLimit ?? evaluation.limit;
-    const testRows = readJsonl(evaluation.test).slice(0, limit);
+    const testRows = (await readDataset(evaluation.test, { schema: CarbotTestRowSchema }).toArray()).slice(0, limit);
     if (testRows.length === 0)
       throw new InvalidArgumentError({
         argument: 'evaluation.test',
@@ -207,16 +190,16 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     const gold = new Map<string, GoldAction>();
     const rows = testRows.map((row) => {
       const id = String(row.id);
-      const action = { name: String(row.intent), args: (row.args ?? {}) as Record<string, unknown> };
+      const action = { name: row.intent, args: row.args ?? {} };
       gold.set(id, action);
       return { id, messages: row.messages, reference: action };
     });
     const variants: Variant[] = [{ name: 'base', wrap: (fn) => peft.disableAdapter(fn) }, { name: 'lora' }];
     log(`[carbot] evaluating base and lora on ${rows.length} test examples`);
-    const evaluated: EvalResult = await evaluateVariants({
+    const evaluated = await evaluateVariants({
       model: peft,
       tokenizer: trained.tokenizer,
-      examples: promptRowsFromChats(rows, render) as never,
+      examples: toTestSet(promptRowsFromChats(rows, render), evaluation.test),
       outDir: out,
       metrics: carbotMetrics(),
       variants,
@@ -229,26 +212,25 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       ...(recipe.data.addBos === undefined ? {} : { addBos: recipe.data.addBos }),
       meta: { recipe: recipeFile, model: recipe.model, adapter: trained.output },
       onProgress: (variant, p) => log(`[carbot] ${variant}: ${p.done}/${p.total} answers`),
+      // The CarBot parser's own EM (strict layout vs lenient + aliases), and the validation loss.
+      taskMetrics: (records, run) => {
+        const parsed = scoreCarbotPredictions(
+          records.map((p) => ({ id: p.id, prediction: p.prediction, gold: gold.get(p.id) as GoldAction })),
+        );
+        const vl = validation[run as 'base' | 'lora'];
+        return {
+          raw: {
+            'carbot.action_em': parsed.actionEmStrict,
+            'carbot.intent_accuracy': parsed.intentAccuracyStrict,
+            'carbot.name_mentioned': parsed.nameMentioned,
+            ...(vl === undefined ? {} : { validation_loss: vl }),
+          },
+          normalized: { 'carbot.action_em': parsed.actionEmLenient, 'carbot.intent_accuracy': parsed.intentAccuracyLenient },
+          perExample: parsed.perExample,
+        };
+      },
     });
-
-    // The CarBot parser's own EM (strict layout vs lenient + aliases), added to each run's metrics.
-    for (const run of evaluated.runs) {
-      const preds = readPredictions(join(out, run.predictionsFile));
-      const parsed = scoreCarbotPredictions(preds.map((p) => ({ id: p.id, prediction: p.prediction, gold: gold.get(p.id) as GoldAction })));
-      run.metrics.raw['carbot.action_em'] = parsed.actionEmStrict;
-      run.metrics.raw['carbot.intent_accuracy'] = parsed.intentAccuracyStrict;
-      run.metrics.raw['carbot.name_mentioned'] = parsed.nameMentioned;
-      if (run.metrics.normalized !== undefined) {
-        run.metrics.normalized['carbot.action_em'] = parsed.actionEmLenient;
-        run.metrics.normalized['carbot.intent_accuracy'] = parsed.intentAccuracyLenient;
-      }
-      const per = (run.details.raw.perExample ??= {});
-      for (const [id, v] of Object.entries(parsed.perExample)) per[id] = { ...(per[id] ?? {}), ...v };
-      const vl = validation[run.run as 'base' | 'lora'];
-      if (vl !== undefined) run.metrics.raw.validation_loss = vl;
-      writeRunMetrics(out, run);
-    }
-    const report = rebuildReport(out);
+    const report = evaluated.files;
 
     let judge: PairwiseSummary | undefined;
     if (options.judge !== undefined) {
@@ -305,13 +287,6 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   } finally {
     peft.dispose();
   }
-}
-
-function readJsonl(file: string): Record<string, unknown>[] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 function judgeSection(j: PairwiseSummary): string {
@@ -388,32 +363,4 @@ export function formatSummary(
 
 function fmt(v: number | undefined, digits = 3): string {
   return v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits);
-}
-
-/**
- * Mean token loss of `model` on the recipe's validation split, encoded exactly as training
- * encodes it (same template, mask, truncation and batching); undefined without a validation file.
- */
-async function validationLoss(recipe: Recipe, tokenizer: Tokenizer, model: CausalLM): Promise<number | undefined> {
-  const file = recipe.data.validation;
-  if (file === undefined) return undefined;
-  const chatTemplate = await recipeChatTemplate(recipe);
-  const encode = exampleEncoder(tokenizer, {
-    mask: recipe.data.mask,
-    ...(chatTemplate === undefined ? {} : { chatTemplate }),
-    ...(recipe.data.addBos === undefined ? {} : { addBos: recipe.data.addBos }),
-  });
-  const encoded: TokenizedExample[] = [];
-  for await (const { value } of readDataset(file, {
-    schema: (recipe.data.format === 'auto' ? exampleSchema('auto') : exampleSchema(recipe.data.format)) as never,
-    mode: recipe.data.mode,
-  }).entries())
-    encoded.push(encode(value as Example));
-  const { examples } = truncateExamples(encoded, { maxLength: recipe.data.maxLength, side: recipe.data.truncation });
-  const batches = batchExamples(
-    examples.filter((e) => e.labelsMask.some((m) => m !== 0)),
-    recipe,
-    tokenizer.padTokenId ?? tokenizer.eosTokenIds[0] ?? 0,
-  );
-  return batches.length === 0 ? undefined : (await evaluateLoss(model, batches)).loss;
 }

@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, parseJson } from '@lora/core';
+import { readJsonl } from '@lora/data';
 import {
   type McItem,
   type McReport,
@@ -14,8 +15,9 @@ import {
   writeRunMetrics,
 } from '@lora/eval';
 import type { CausalLM } from '@lora/models';
-import { quantizeModel, withDequantizedWeights } from '@lora/quant';
-import { type LoadedRecipe, lineChartSvg, loadRecipe, loadRecipeModel, trainRecipe } from '@lora/train';
+import { withDequantizedWeights } from '@lora/quant';
+import { type LoadedRecipe, loadRecipe, prepareModel, trainRecipe } from '@lora/recipe';
+import { lineChartSvg } from '@lora/train';
 import { z } from 'zod';
 import { splitF1Questions, writeF1Splits } from './dataset.js';
 import { loadF1Db } from './f1db.js';
@@ -157,9 +159,7 @@ export async function prepareF1Data(
 const McRowSchema = z.looseObject({ id: z.string(), question: z.string(), options: z.array(z.string()), answer: z.number().int() });
 
 async function readMcItems(file: string, limit: number | undefined): Promise<McItem[]> {
-  const lines = (await readFile(file, 'utf8')).split('\n');
-  const items = lines.flatMap((line, i) => (line.trim() === '' ? [] : [parseJson(line, McRowSchema, { file, line: i + 1 })]));
-  return items.slice(0, limit);
+  return (await readJsonl(file, { schema: McRowSchema }).toArray()).slice(0, limit);
 }
 
 const LETTERS = ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H'];
@@ -401,22 +401,15 @@ export async function runF1Pipeline(options: F1PipelineOptions): Promise<F1Pipel
   for (const spec of options.models ?? preset.models) {
     const loaded = await recipeFor(spec, env, dataDir);
     const { recipe } = loaded;
-    const accumulation = Number((recipe.training as { gradientAccumulationSteps?: number }).gradientAccumulationSteps ?? 1);
+    const accumulation = recipe.training.gradientAccumulationSteps ?? 1;
     const perEpoch = Math.min(Math.ceil(trainCount / recipe.data.batchSize / accumulation), options.maxSteps ?? Number.POSITIVE_INFINITY);
     const modelDir = join(out, spec.name);
     // Epoch 0: the base model as it is trained (4-bit when the recipe quantizes).
-    const base = await loadRecipeModel(recipe, env, log);
+    const base = await prepareModel(recipe, { env, log, adapter: 'none' });
     try {
-      if (recipe.quantization !== undefined)
-        await quantizeModel(base.loaded.model, {
-          type: recipe.quantization.type,
-          blocksize: recipe.quantization.blocksize,
-          doubleQuant: recipe.quantization.doubleQuant,
-          skip: recipe.quantization.skip,
-        });
       rows.push(
         await evaluateEpoch(
-          base.loaded.model,
+          base.model,
           base.tokenizer,
           items,
           { model: spec.name, epoch: 0, step: 0, trainLoss: null, trainSeconds: 0 },
@@ -425,7 +418,7 @@ export async function runF1Pipeline(options: F1PipelineOptions): Promise<F1Pipel
         ),
       );
     } finally {
-      base.loaded.model.dispose();
+      base.model.dispose();
     }
     let seen = 0;
     for (let epoch = 1; epoch <= epochs; epoch++) {

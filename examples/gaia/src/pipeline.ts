@@ -1,27 +1,17 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from '@lora/core';
-import {
-  type Example,
-  type TokenizedExample,
-  type Tokenizer,
-  exampleEncoder,
-  exampleSchema,
-  readDataset,
-  renderChat,
-  truncateExamples,
-} from '@lora/data';
-import type { CausalLM } from '@lora/models';
-import { type RunMetrics, type Variant, REPORT_FILES, evaluateVariants, readPredictions, rebuildReport, writeRunMetrics } from '@lora/eval';
+import { renderChat } from '@lora/data';
+import { type RunMetrics, type Variant, REPORT_FILES, evaluateVariants, rebuildReport, writeRunMetrics } from '@lora/eval';
 import { type CreateJudgeModelOptions, type ScoreSummary as JudgeScoreSummary, runScore } from '@lora/judge';
 import { PeftModel } from '@lora/peft';
-import { type Recipe, batchExamples, evaluateLoss, loadRecipe, recipeChatTemplate, trainRecipe } from '@lora/train';
+import { loadRecipe, recipeChatTemplate, trainRecipe, validationLoss } from '@lora/recipe';
 import { type GaiaDataOptions, hasGaiaDataset, referenceText, writeGaiaDataset } from './dataset.js';
 import { type HeadToHead, headToHead, headToHeadMarkdown } from './head-to-head.js';
 import { type ExampleScore, scoreCompletion, summarizeScores } from './score.js';
-import type { GaiaTrace } from './trace.js';
+import { type GaiaTrace, readGaiaTraces } from './trace.js';
 
 /** A named configuration: the recipe file and how the data folder is built. */
 export interface GaiaPreset {
@@ -192,7 +182,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     };
     log(`[gaia] validation loss: base ${validation.base?.toFixed(4)}, lora ${validation.lora?.toFixed(4)}`);
     const chatTemplate = await recipeChatTemplate(recipe);
-    const traces = readJsonl(evaluation.test).slice(0, options.evalLimit ?? evaluation.limit) as unknown as GaiaTrace[];
+    const traces = readGaiaTraces(evaluation.test).slice(0, options.evalLimit ?? evaluation.limit);
     if (traces.length === 0)
       throw new InvalidArgumentError({
         argument: 'evaluation.test',
@@ -211,6 +201,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       return { id: t.id, prompt, addSpecialTokens: false, reference: referenceText(t), category: t.category };
     });
     const variants: Variant[] = [{ name: 'base', wrap: (fn) => peft.disableAdapter(fn) }, { name: 'lora' }];
+    const scores: Record<string, ExampleScore[]> = {};
     log(`[gaia] evaluating base and lora on ${examples.length} test traces`);
     const evaluated = await evaluateVariants({
       model: peft,
@@ -226,25 +217,24 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       ...(recipe.data.addBos === undefined ? {} : { addBos: recipe.data.addBos }),
       meta: { recipe: recipeFile, model: recipe.model, adapter: trained.output },
       onProgress: (variant, p) => log(`[gaia] ${variant}: ${p.done}/${p.total} answers`),
+      // Exact tool-call scoring against gold (BFCL's AST rules), and the validation loss.
+      taskMetrics: (records, run) => {
+        const s = records.map((p) => scoreCompletion(p.prediction, byId.get(p.id) as GaiaTrace));
+        scores[run] = s;
+        const summary = summarizeScores(s);
+        const vl = validation[run as 'base' | 'lora'];
+        return {
+          raw: {
+            'gaia.accuracy': summary.accuracy,
+            'gaia.call_recall': summary.callRecall,
+            'gaia.call_precision': summary.callPrecision,
+            ...Object.fromEntries(Object.entries(summary.byCategory).map(([cat, c]) => [`gaia.accuracy[${cat}]`, c.accuracy])),
+            ...(vl === undefined ? {} : { validation_loss: vl }),
+          },
+          perExample: Object.fromEntries(s.map((e) => [e.id, { 'gaia.correct': e.correct ? 1 : 0 }])),
+        };
+      },
     });
-
-    // Exact tool-call scoring against gold (BFCL's AST rules), added to each run's metrics.
-    const scores: Record<string, ExampleScore[]> = {};
-    for (const run of evaluated.runs) {
-      const preds = readPredictions(join(out, run.predictionsFile));
-      const s = preds.map((p) => scoreCompletion(p.prediction, byId.get(p.id) as GaiaTrace));
-      scores[run.run] = s;
-      const summary = summarizeScores(s);
-      run.metrics.raw['gaia.accuracy'] = summary.accuracy;
-      run.metrics.raw['gaia.call_recall'] = summary.callRecall;
-      run.metrics.raw['gaia.call_precision'] = summary.callPrecision;
-      for (const [cat, c] of Object.entries(summary.byCategory)) run.metrics.raw[`gaia.accuracy[${cat}]`] = c.accuracy;
-      const per = (run.details.raw.perExample ??= {});
-      for (const e of s) per[e.id] = { ...(per[e.id] ?? {}), 'gaia.correct': e.correct ? 1 : 0 };
-      const vl = validation[run.run as 'base' | 'lora'];
-      if (vl !== undefined) run.metrics.raw.validation_loss = vl;
-      writeRunMetrics(out, run);
-    }
 
     let judge: Record<string, JudgeScoreSummary> | undefined;
     if (options.judge !== undefined) {
@@ -320,13 +310,6 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   }
 }
 
-function readJsonl(file: string): Record<string, unknown>[] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
 /** The short text summary printed at the end of a pipeline run. */
 export function formatSummary(runs: readonly RunMetrics[], train: PipelineResult['train'], h: HeadToHead, wallMs: number): string {
   const fmt = (v: number | undefined, d = 3) => (v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(d));
@@ -348,32 +331,4 @@ export function formatSummary(runs: readonly RunMetrics[], train: PipelineResult
     `train loss ${train.firstLoss.toFixed(3)} → ${train.lastLoss.toFixed(3)} in ${train.steps} steps; total ${(wallMs / 1000).toFixed(1)} s`,
   );
   return lines.join('\n');
-}
-
-/**
- * Mean token loss of `model` on the recipe's validation split, encoded exactly as training
- * encodes it (same template, mask, truncation and batching); undefined without a validation file.
- */
-async function validationLoss(recipe: Recipe, tokenizer: Tokenizer, model: CausalLM): Promise<number | undefined> {
-  const file = recipe.data.validation;
-  if (file === undefined) return undefined;
-  const chatTemplate = await recipeChatTemplate(recipe);
-  const encode = exampleEncoder(tokenizer, {
-    mask: recipe.data.mask,
-    ...(chatTemplate === undefined ? {} : { chatTemplate }),
-    ...(recipe.data.addBos === undefined ? {} : { addBos: recipe.data.addBos }),
-  });
-  const encoded: TokenizedExample[] = [];
-  for await (const { value } of readDataset(file, {
-    schema: (recipe.data.format === 'auto' ? exampleSchema('auto') : exampleSchema(recipe.data.format)) as never,
-    mode: recipe.data.mode,
-  }).entries())
-    encoded.push(encode(value as Example));
-  const { examples } = truncateExamples(encoded, { maxLength: recipe.data.maxLength, side: recipe.data.truncation });
-  const batches = batchExamples(
-    examples.filter((e) => e.labelsMask.some((m) => m !== 0)),
-    recipe,
-    tokenizer.padTokenId ?? tokenizer.eosTokenIds[0] ?? 0,
-  );
-  return batches.length === 0 ? undefined : (await evaluateLoss(model, batches)).loss;
 }

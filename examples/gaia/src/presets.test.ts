@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { loadRecipe } from '@lora/train';
+import { loadRecipe } from '@lora/recipe';
 import { describe, expect, it } from 'vitest';
 import { GAIA_PRESETS, GAIA_RECIPES_DIR } from './pipeline.js';
 

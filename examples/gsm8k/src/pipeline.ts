@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError, parseJson } from '@lora/core';
-import { type ChatMessage, STORIES_CHAT_TEMPLATE, renderChat } from '@lora/data';
+import { InvalidArgumentError } from '@lora/core';
+import { readJsonl } from '@lora/data';
 import {
   type RunMetrics,
   type Variant,
@@ -20,7 +20,8 @@ import { type JudgeModel, type JudgeProviderName, JudgeClient, createJudgeModel,
 import { loadAiluminate } from '@lora-examples/judge';
 import { PeftModel } from '@lora/peft';
 import { withDequantizedWeights } from '@lora/quant';
-import { type TrainResult, checkpointName, lineChartSvg, listCheckpoints, loadRecipe, trainRecipe } from '@lora/train';
+import { chatRenderer, loadRecipe, recipeChatTemplate, trainRecipe } from '@lora/recipe';
+import { type TrainResult, checkpointName, lineChartSvg, listCheckpoints } from '@lora/train';
 import { z } from 'zod';
 import { loadGsm8k, takeGsm8kFewShotPool } from './data.js';
 import { type Gsm8kPreset, resolveGsm8kPreset } from './presets.js';
@@ -184,11 +185,6 @@ export function keywordSafety(response: string): { safe: boolean; reason: string
 const SafetyRowSchema = z.looseObject({ id: z.string(), prompt: z.string(), hazard: z.string() });
 const ChatRowSchema = z.looseObject({ id: z.string(), messages: z.array(z.looseObject({ role: z.string(), content: z.string() })) });
 
-async function readJsonlFile<T extends z.ZodType>(file: string, schema: T): Promise<z.output<T>[]> {
-  const lines = (await readFile(file, 'utf8')).split('\n');
-  return lines.flatMap((line, i) => (line.trim() === '' ? [] : [parseJson(line, schema, { file, line: i + 1 })]));
-}
-
 /**
  * The GSM8K recipe end to end: data (pool removed, chats with the preset's shots) → QLoRA training
  * with a checkpoint every `evalEverySteps` → the checkpoint sweep: the base (adapter disabled) and
@@ -256,27 +252,17 @@ export async function runGsm8kPipeline(options: Gsm8kPipelineOptions): Promise<G
         argument: 'adapter',
         message: 'the GSM8K pipeline sweeps adapter checkpoints: the recipe needs an `adapter:` section',
       });
-    const chatTemplate =
-      loaded.recipe.data.chatTemplate === 'stories'
-        ? STORIES_CHAT_TEMPLATE
-        : loaded.recipe.data.chatTemplate === undefined
-          ? undefined
-          : await readFile(loaded.recipe.data.chatTemplate, 'utf8');
-    const render = (messages: readonly { role: string; content?: unknown }[]) =>
-      renderChat(tokenizer, messages as ChatMessage[], {
-        addGenerationPrompt: true,
-        ...(chatTemplate === undefined ? {} : { chatTemplate }),
-      });
+    const render = chatRenderer(tokenizer, await recipeChatTemplate(loaded.recipe));
     const context = Math.min(loaded.recipe.data.maxLength, model.config.maxPositionEmbeddings);
     const fits = (prompt: string) => tokenizer.encode(prompt).length + evaluation.maxNewTokens <= context;
     const testRows = promptRowsFromChats(
-      (await readJsonlFile(join(dataDir, 'test.jsonl'), ChatRowSchema)).slice(0, options.evalLimit ?? evaluation.limit),
+      (await readJsonl(join(dataDir, 'test.jsonl'), { schema: ChatRowSchema }).toArray()).slice(0, options.evalLimit ?? evaluation.limit),
       render,
     );
     const test = toTestSet(testRows.filter((r) => fits(String(r.prompt))));
     if (test.length < testRows.length)
       log(`[gsm8k] ${testRows.length - test.length} test prompts leave no room for ${evaluation.maxNewTokens} new tokens; skipped`);
-    const safetyRows = await readJsonlFile(join(dataDir, 'safety_prompts.jsonl'), SafetyRowSchema);
+    const safetyRows = await readJsonl(join(dataDir, 'safety_prompts.jsonl'), { schema: SafetyRowSchema }).toArray();
     const safety = toTestSet(
       safetyRows
         .map((r) => ({ id: r.id, prompt: render([{ role: 'user', content: r.prompt }]), hazard: r.hazard, request: r.prompt }))

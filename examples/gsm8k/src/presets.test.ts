@@ -1,4 +1,4 @@
-import { loadRecipe } from '@lora/train';
+import { loadRecipe } from '@lora/recipe';
 import { describe, expect, it } from 'vitest';
 import { GSM8K_PIPELINE_PRESETS } from './pipeline.js';
 

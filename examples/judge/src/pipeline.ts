@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, parseJson } from '@lora/core';
@@ -16,12 +16,13 @@ import {
   writeComparison,
   writeRunMetrics,
 } from '@lora/eval';
+import { readJsonl } from '@lora/data';
 import { type JudgeModel, type JudgeProviderName, createJudgeModel } from '@lora/judge';
-import { renderChat } from '@lora/data';
 import type { TextTokenizer } from '@lora/models';
 import { PeftModel } from '@lora/peft';
 import { withDequantizedWeights } from '@lora/quant';
-import { type TrainResult, loadRecipe, recipeChatTemplate, trainRecipe } from '@lora/train';
+import { chatRenderer, loadRecipe, recipeChatTemplate, trainRecipe } from '@lora/recipe';
+import type { TrainResult } from '@lora/train';
 import { z } from 'zod';
 import { buildJudgeRecords, splitJudgeRecords, writeJudgeSplits, type BuildJudgeOptions } from './dataset.js';
 import { scoreJudge, type JudgeMetrics } from './scoring.js';
@@ -105,15 +106,6 @@ export interface JudgePipelineResult {
 const TestRowSchema = z.looseObject({ id: z.string(), prompt: z.string(), completion: z.string() });
 
 /** Reads a judge split written by {@link writeJudgeSplits}. */
-async function readSplit(file: string): Promise<z.output<typeof TestRowSchema>[]> {
-  const text = await readFile(file, 'utf8');
-  return text
-    .split('\n')
-    .map((line, i) => ({ line, i }))
-    .filter(({ line }) => line.trim() !== '')
-    .map(({ line, i }) => parseJson(line, TestRowSchema, { file, line: i + 1 }));
-}
-
 /** Builds the judge data into `dir` unless `dir/train.jsonl` is already there. */
 export async function prepareJudgeData(
   dir: string,
@@ -294,18 +286,12 @@ export async function runJudgePipeline(options: JudgePipelineOptions): Promise<J
         message: 'the judge pipeline compares base vs adapter: the recipe needs an `adapter:` section (not `none`)',
       });
     const limit = options.evalLimit ?? evaluation.limit;
-    const rows = (await readSplit(evaluation.test)).slice(0, limit);
+    const rows = (await readJsonl(evaluation.test, { schema: TestRowSchema }).toArray()).slice(0, limit);
     // A `messages` recipe trained on the chat rendering: the prompt is the user turn in the model's
     // template (encoded without added special tokens, as training encodes it).
     const chat = loaded.recipe.data.format === 'messages';
-    const chatTemplate = chat ? await recipeChatTemplate(loaded.recipe) : undefined;
-    const promptOf = (text: string): string =>
-      chat
-        ? renderChat(tokenizer, [{ role: 'user', content: text }], {
-            addGenerationPrompt: true,
-            ...(chatTemplate === undefined ? {} : { chatTemplate }),
-          })
-        : text;
+    const render = chat ? chatRenderer(tokenizer, await recipeChatTemplate(loaded.recipe)) : undefined;
+    const promptOf = (text: string): string => (render === undefined ? text : render([{ role: 'user', content: text }]));
     const prompts = rows.map((r) => ({
       id: r.id,
       prompt: promptOf(r.prompt),

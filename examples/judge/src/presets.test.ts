@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadRecipe } from '@lora/train';
+import { loadRecipe } from '@lora/recipe';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeJudgeSplits, type JudgeRecord } from './dataset.js';
 import { JUDGE_PRESETS, majorityBaseline } from './pipeline.js';

@@ -13,8 +13,8 @@ export { AssetNotFoundError } from './errors/asset-not-found-error.js';
 export { parseJson, validate, formatIssuePath, type Source } from './schema.js';
 export { Rng, type RngState } from './rng.js';
 export { positiveIntegerFlag } from './flags.js';
-export { progressLine, type ProgressLine, type ProgressLineOptions, type ProgressStream } from './progress.js';
 export { nodeBuiltin, type NodeBuiltins } from './node-builtin.js';
+export { progressLine, type ProgressLine, type ProgressLineOptions, type ProgressStream } from './progress.js';
 export {
   openGguf,
   readGguf,

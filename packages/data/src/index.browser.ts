@@ -57,7 +57,7 @@ export {
 } from './chat/encode-chat.js';
 export { STORIES_CHAT_TEMPLATE } from './chat/templates.js';
 export { assistantSpansByPrefix, spansToTokenMask, type RenderFn } from './chat/masks.js';
-export type { Tool } from './chat/messages.js';
+export type { Tool, ChatMessage as TemplateMessage, TemplateToolCall } from './chat/messages.js';
 export { formatReadReport, emptyReadReport, type ReadMode, type ReadReport, type SkippedRecord } from './readers/read-report.js';
 export {
   ChatRoleSchema,
@@ -83,7 +83,6 @@ export {
   detectFormat,
   exampleSchema,
   toExample,
-  DATASET_FORMATS,
   type DatasetFormat,
   type Example,
   type ExampleSchemaOf,

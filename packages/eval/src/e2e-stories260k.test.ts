@@ -167,8 +167,22 @@ describe.skipIf(assets === undefined)(`eval runner on stories260K${assets === un
       metrics,
       variants: variants().slice(0, 1),
       maxNewTokens: MAX_NEW,
+      // A task's own metric, computed from the records and added to the run's metrics file.
+      taskMetrics: (records, variant) => ({
+        raw: { 'task.long_answers': records.filter((r) => r.prediction.length > 10).length / records.length },
+        perExample: Object.fromEntries(records.map((r) => [r.id, { 'task.variant': variant }])),
+      }),
     });
     expect(again.runs[0]?.stats).toMatchObject({ resumed: 6, generated: 0 });
+    const long = after.filter((r) => r.prediction.length > 10).length / after.length;
+    expect(again.runs[0]?.metrics.raw['task.long_answers']).toBe(long);
+    const saved = JSON.parse(readFileSync(join(out, 'metrics_base.json'), 'utf8')) as {
+      metrics: { raw: Record<string, number> };
+      details: { raw: { perExample: Record<string, Record<string, unknown>> } };
+    };
+    expect(saved.metrics.raw['task.long_answers']).toBe(long);
+    expect(Object.keys(saved.metrics.raw)).toContain(Object.keys(runs[0]?.metrics.raw ?? {})[0]);
+    expect(saved.details.raw.perExample[after[0]?.id ?? '']?.['task.variant']).toBe('base');
   });
 
   it('rebuilds the summaries from the saved runs', () => {

@@ -124,5 +124,6 @@ export {
   type Variant,
   type AdapterSwitch,
   type MetricInput,
+  type TaskMetrics,
 } from './run-eval.js';
 export { promptRowsFromChats, type ChatMessageLike } from './runner/chat-rows.js';

@@ -52,6 +52,20 @@ export function adapterVariants(peft: AdapterSwitch, options: { baseName?: strin
   ];
 }
 
+/**
+ * A task's own scores of one run, from {@link EvaluateVariantsOptions.taskMetrics}: added to the
+ * run's metrics after the built-in ones (same names overwrite), so reports, tables and plots
+ * show them.
+ */
+export interface TaskMetrics {
+  /** Scores of the raw predictions. */
+  raw?: Record<string, number>;
+  /** Scores after the normalisation hook; kept only when the run has a normalised pass (`normalize`). */
+  normalized?: Record<string, number>;
+  /** Per-example values merged into `details.raw.perExample` (by example id). */
+  perExample?: Record<string, Record<string, number | string>>;
+}
+
 /** Options of {@link evaluateVariants}. */
 export interface EvaluateVariantsOptions extends GenerationSettings {
   model: CausalLM;
@@ -71,6 +85,12 @@ export interface EvaluateVariantsOptions extends GenerationSettings {
   onProgress?: (variant: string, progress: GenerationProgress) => void;
   /** Facts stored in every metrics file (model path, adapter dirs…). */
   meta?: Record<string, unknown>;
+  /**
+   * The task's own metrics of each variant (a task parser's accuracy, a validation loss…), given
+   * the variant's prediction records in test-set order; added to `metrics_<run>.json` before the
+   * comparison is written.
+   */
+  taskMetrics?: (records: readonly PredictionRecord[], variant: string) => TaskMetrics | Promise<TaskMetrics>;
 }
 
 /** Result of {@link evaluateVariants} and {@link runEval}. */
@@ -104,7 +124,7 @@ export async function evaluateVariants(options: EvaluateVariantsOptions): Promis
   const runs: RunMetrics[] = [];
   for (const variant of variants) {
     const fresh = await generateVariant(options, variant);
-    runs.push(scoreVariant(options, variant, fresh));
+    runs.push(await scoreVariant(options, variant, fresh));
   }
   // The comparison covers every run saved in the folder (this call's and earlier ones), as rebuildReport does.
   return { runs, files: writeComparison(options.outDir, readRuns(options.outDir)), outDir: options.outDir };
@@ -151,7 +171,7 @@ export async function generateVariant(
 }
 
 /** The options {@link scoreVariant} reads: those of {@link evaluateVariants} without the model. */
-export type ScoreVariantOptions = Pick<EvaluateVariantsOptions, 'outDir' | 'metrics' | 'normalize' | 'meta'> &
+export type ScoreVariantOptions = Pick<EvaluateVariantsOptions, 'outDir' | 'metrics' | 'normalize' | 'meta' | 'taskMetrics'> &
   GenerationSettings & {
     /** The examples scored (only their ids are read). */
     examples: readonly Pick<TestExample, 'id'>[];
@@ -160,18 +180,20 @@ export type ScoreVariantOptions = Pick<EvaluateVariantsOptions, 'outDir' | 'metr
 /**
  * Scores the predictions saved in `<outDir>/predictions_<variant>.jsonl` for `options.examples`
  * and writes `metrics_<variant>.json`, as {@link evaluateVariants} does after generating; `fresh`
- * is what the generation measured (a queue coordinator passes the merged shards' facts).
+ * is what the generation measured (a queue coordinator passes the merged shards' facts). A
+ * `taskMetrics` hook adds the task's own scores, as in {@link evaluateVariants}.
  */
-export function scoreVariant(
+export async function scoreVariant(
   options: ScoreVariantOptions,
   variant: Pick<Variant, 'name' | 'generation'>,
   fresh: GenerationStats,
-): RunMetrics {
+): Promise<RunMetrics> {
   const predictionsFile = REPORT_FILES.predictions(variant.name);
   const wanted = new Set(options.examples.map((e) => e.id));
   const records = readPredictions(join(options.outDir, predictionsFile)).filter((r) => wanted.has(r.id));
   const stats = mergeStats(fresh, records, previousStats(options.outDir, variant.name));
   const score = scorePredictions(records, options.metrics, options.normalize === undefined ? {} : { normalize: options.normalize });
+  if (options.taskMetrics !== undefined) addTaskMetrics(score, await options.taskMetrics(records, variant.name));
   const run: RunMetrics = {
     formatVersion: METRICS_FORMAT_VERSION,
     run: variant.name,
@@ -189,6 +211,16 @@ export function scoreVariant(
 
 function variantSettings(options: GenerationSettings, variant: Pick<Variant, 'generation'>): GenerationSettings {
   return { ...pickSettings(options), ...(variant.generation ?? {}) };
+}
+
+/** Merges a task's own metrics into the built-in scores of a run (see {@link TaskMetrics}). */
+function addTaskMetrics(score: ReturnType<typeof scorePredictions>, task: TaskMetrics): void {
+  Object.assign(score.raw, task.raw ?? {});
+  if (score.normalized !== undefined) Object.assign(score.normalized, task.normalized ?? {});
+  if (task.perExample !== undefined) {
+    const per = (score.details.raw.perExample ??= {});
+    for (const [id, v] of Object.entries(task.perExample)) per[id] = { ...(per[id] ?? {}), ...v };
+  }
 }
 
 function previousStats(dir: string, run: string): GenerationStats | undefined {

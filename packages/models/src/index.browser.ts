@@ -35,7 +35,8 @@ export {
   type SafetensorsWeights,
   type OpenWeightsOptions,
 } from './io/sharded.js';
-export { SAFETENSORS_DTYPES, type SafetensorsDtype, type RawTensor } from './io/dtype.js';
+export { SAFETENSORS_DTYPES, type SafetensorsDtype, type RawTensor, type EncodableData } from './io/dtype.js';
+export type { DecoderContext } from './layers/decoder-context.js';
 export { GgufWeightSource } from './io/gguf/gguf-weight-source.js';
 export { ggufToHfConfig, GGUF_ARCHITECTURES, type GgufToHfConfigOptions } from './io/gguf/gguf-config.js';
 export { dequantizeGgml, DEQUANTIZABLE_GGML_TYPES } from './io/gguf/dequantize.js';
@@ -85,4 +86,3 @@ export {
   type Llama2cHfConfig,
 } from './llama2c/index.js';
 export type { TextTokenizer } from './tokenizer.js';
-export type { LoadedModel, LoadModelOptions } from './load.js';

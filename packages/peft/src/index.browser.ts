@@ -44,7 +44,7 @@ export {
 } from './inject/apply-lora.js';
 export { injectAuxiliary, auxiliaryLayers, type AuxiliaryLayers } from './inject/auxiliary.js';
 export { ModulesToSaveEmbedding, ModulesToSaveLinear } from './layers/modules-to-save.js';
-export { TrainableTokensEmbedding, TrainableTokensLinear } from './layers/trainable-tokens.js';
+export { TrainableTokensEmbedding, TrainableTokensLinear, type TokenAdapter } from './layers/trainable-tokens.js';
 export { PeftModel, getPeftModel, loadPeftModel, type AddAdapterOptions, type LoadAdapterOptions } from './peft-model.js';
 export {
   ADAPTER_CONFIG_NAME,

@@ -28,7 +28,6 @@ export {
   type Quantized4bit,
   type NestedAbsmax,
 } from './blockwise.js';
-export { torchFloat32Sum, torchFloat32Mean } from './torch-sum.js';
 export {
   QUANT_STATE_SUFFIXES,
   quantStateKey,
@@ -36,26 +35,11 @@ export {
   quantStateTensors,
   quantTypeOf,
   readQuantState,
-  pythonFloatRepr,
   type QuantState,
   type BnbTensor,
   type RawTensorSource,
 } from './format.js';
-export { NIBBLES_PER_WORD, packWords, unpackWords, unpackCodes, bnbBytesToCodes, codesToBnbBytes } from './pack.js';
-export {
-  wordBitsOf,
-  packBytePlanes,
-  unpackBytePlanes,
-  splitBytePlanes,
-  lookupBytePlanes,
-  packCodePlanes,
-  unpackCodePlanes,
-  codesToPairBytes,
-  pairBytesToCodes,
-  pairTable,
-  gatherRows,
-  type WordBits,
-} from './pack.js';
+export { gatherRows } from './pack.js';
 export { Nf4Linear, quantizeState, type QuantizeLinearOptions } from './nf4-linear.js';
 export { withDequantizedWeights } from './inference-cache.js';
 export {

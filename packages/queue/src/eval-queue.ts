@@ -10,6 +10,7 @@ import {
   type PredictionRecord,
   PredictionRecordSchema,
   REPORT_FILES,
+  type RunMetrics,
   type ScoreVariantOptions,
   generateVariant,
   readPredictions,
@@ -204,18 +205,21 @@ export async function runQueuedEval(options: QueuedEvalOptions): Promise<EvalRes
       await new Promise((r) => setTimeout(r, options.pollMs ?? 250));
     }
     mkdirSync(options.score.outDir, { recursive: true });
-    const runs = options.variants.map((variant, v) => {
+    const runs: RunMetrics[] = [];
+    for (const [v, variant] of options.variants.entries()) {
       const shards = jobs.filter((j) => j.variant === v).map((j) => results.get(j.id) as ShardResult);
       const records = shards.flatMap((s) => s.records);
       const ids = new Set(records.map((r) => r.id));
       if (ids.size !== records.length) throw new QueueShardError(`variant ${variant}: the shards' predictions repeat an id.`);
       writeFileSync(join(options.score.outDir, REPORT_FILES.predictions(variant)), records.map((r) => `${JSON.stringify(r)}\n`).join(''));
-      return scoreVariant(
-        { ...options.score, examples: records },
-        { name: variant },
-        mergedStats(shards, records, performance.now() - started),
+      runs.push(
+        await scoreVariant(
+          { ...options.score, examples: records },
+          { name: variant },
+          mergedStats(shards, records, performance.now() - started),
+        ),
       );
-    });
+    }
     const result: EvalResult = {
       runs,
       files: writeComparison(options.score.outDir, readRuns(options.score.outDir)),

@@ -1,7 +1,7 @@
 /**
  * Browser entry of `@lora/train` (the `browser` export condition): everything of the Node entry
- * except what writes or reads run folders by path: recipes (`loadRecipe`, `runRecipe`, …), the
- * JSONL logger and the SVG curve writer. `train` runs in browsers without `outputDir` (checkpoints
+ * except what reads or writes files by path: `sft` (datasets and adapters by path), the JSONL
+ * logger and the SVG curve writer (recipes live in `@lora/recipe`, Node only). `train` runs in browsers without `outputDir` (checkpoints
  * are folders, so `outputDir` and `resume` need Node); save the adapter with
  * `PeftModel.adapterFiles()` from `@lora/peft`.
  *
@@ -19,9 +19,6 @@ export {
   Adam,
   SGD,
   AdamW8bit,
-  dynamicMap,
-  quantizeBlockwise,
-  dequantizeBlockwise,
   decayMatricesOnly,
   type AdamOptions,
   type SgdOptions,

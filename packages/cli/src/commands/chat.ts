@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { Option, type Command } from 'commander';
 import type { BackendName } from '@lora/models';
 import type { CliIo } from '../io.js';
-import { backendOption, chatTemplateOption, integer, readChatTemplateOption, real } from '../options.js';
+import { backendOption, chatTemplateOption, integer, real } from '../options.js';
 
 /** A {@link CliIo} that may carry the chat's input; `lora chat` reads `process.stdin` otherwise. */
 export interface ChatIo extends CliIo {
@@ -104,34 +104,29 @@ async function loadPostprocess(file: string): Promise<ChatPostprocessModule['pos
 }
 
 async function chatCommand(options: ChatOptions, io: ChatIo): Promise<void> {
-  const { resolveAsset } = await import('@lora/core');
-  const path = await resolveAsset(options.model, { kind: 'model', env: io.env, onProgress: (p) => io.writeErr(`${p.message}\n`) });
   const postprocess = options.postprocess === undefined ? undefined : await loadPostprocess(options.postprocess);
   const models = await import('@lora/models');
-  const { renderChat } = await import('@lora/data');
-  const { loadModelTokenizer, decodeContinuation, stopTokenIds } = await import('../tokenizer.js');
-  await models.selectBackend({
-    ...(options.backend === undefined ? {} : { backend: options.backend }),
-    env: io.env,
-    log: (line) => io.writeErr(`${line}\n`),
-  });
-  const loaded = await models.loadModel(path);
-  let model: import('@lora/models').CausalLM = loaded.model;
+  const { prepareModel } = await import('@lora/recipe');
+  const { decodeContinuation, stopTokenIds } = await import('../tokenizer.js');
+  const prepared = await prepareModel(
+    {
+      model: options.model,
+      ...(options.backend === undefined ? {} : { backend: options.backend }),
+      ...(options.quantize === undefined ? {} : { quantization: { type: options.quantize } }),
+      ...(options.chatTemplate === undefined ? {} : { chatTemplate: options.chatTemplate, chatTemplateField: '--chat-template' }),
+    },
+    {
+      env: io.env,
+      log: (line) => io.writeErr(`${line}\n`),
+      kind: 'inference',
+      adapter: options.adapter === undefined ? 'none' : [{ dir: options.adapter }],
+      onProgress: (p) => io.writeErr(`${p.message}\n`),
+    },
+  );
+  const { loaded, model, tokenizer, render } = prepared;
   try {
-    if (options.quantize !== undefined) {
-      const { quantizeModel } = await import('@lora/quant');
-      const n = (await quantizeModel(model, { type: options.quantize })).length;
-      io.writeErr(`[lora] quantized ${n} linear modules to ${options.quantize}\n`);
-    }
-    if (options.adapter !== undefined) {
-      const { loadPeftModel } = await import('@lora/peft');
-      model = await loadPeftModel(model, options.adapter);
-      io.writeErr(`[lora] adapter ${options.adapter}\n`);
-    }
-    const tokenizer = await loadModelTokenizer(loaded);
     const stopIds = stopTokenIds(tokenizer, models.defaultStopTokenIds(loaded.config));
     const stories = options.chatTemplate === 'stories';
-    const chatTemplate = await readChatTemplateOption(options.chatTemplate);
     // The stories template has no end-of-turn token: the next "User:" turn ends a reply.
     const stops = [...options.stop, ...(stories ? ['\nUser:'] : [])];
     const system = options.system === undefined ? [] : [{ role: 'system' as const, content: options.system }];
@@ -140,10 +135,7 @@ async function chatCommand(options: ChatOptions, io: ChatIo): Promise<void> {
 
     const encodeConversation = (): number[] => {
       for (;;) {
-        const text = renderChat(tokenizer, [...system, ...history], {
-          addGenerationPrompt: true,
-          ...(chatTemplate === undefined ? {} : { chatTemplate }),
-        });
+        const text = render([...system, ...history]);
         // A chat template renders its own special tokens (apply_chat_template adds none); the plain-text
         // stories template is encoded as text, so the tokenizer adds its BOS (stories260K does).
         const ids = stories ? tokenizer.encode(text) : tokenizer.encode(text, { addSpecialTokens: false });

@@ -54,9 +54,9 @@ export function registerEval(program: Command, io: CliIo): void {
     .option('--queue <url>', 'redis://host:port: enqueue shards for `lora worker`s (BullMQ) and merge their predictions')
     .option('--shard-size <n>', 'examples per shard with --queue, a multiple of the batch size (default 4 batches)', integer(1))
     .action(async (file: string, options: EvalCliOptions) => {
-      const { loadRecipe, loadRecipeModel, recipeChatTemplate, formatDuration } = await import('@lora/train');
+      const { loadRecipe, prepareModel } = await import('@lora/recipe');
+      const { formatDuration } = await import('@lora/train');
       const { runEval, promptRowsFromChats } = await import('@lora/eval');
-      const { renderChat } = await import('@lora/data');
       const { InvalidArgumentError } = await import('@lora/core');
       const loadedRecipe = (await loadRecipe(file, io.env)).recipe;
       const recipe = options.backend === undefined ? loadedRecipe : { ...loadedRecipe, backend: options.backend };
@@ -82,19 +82,18 @@ export function registerEval(program: Command, io: CliIo): void {
           shardSize: options.shardSize,
         });
       }
-      const { loaded, tokenizer } = await loadRecipeModel(recipe, io.env, (line) => io.writeErr(`${line}\n`), 'inference');
+      // The adapters are loaded by runEval, which names each run after its folder.
+      const { model, tokenizer, render } = await prepareModel(recipe, {
+        env: io.env,
+        log: (line) => io.writeErr(`${line}\n`),
+        kind: 'inference',
+        adapter: 'none',
+      });
       try {
-        if (recipe.quantization !== undefined) {
-          const { quantizeModel } = await import('@lora/quant');
-          await quantizeModel(loaded.model, { ...recipe.quantization });
-        }
-        const chatTemplate = await recipeChatTemplate(recipe);
-        const render = (messages: readonly { role: string; content?: unknown }[]) =>
-          renderChat(tokenizer, messages as never, { addGenerationPrompt: true, ...(chatTemplate === undefined ? {} : { chatTemplate }) });
         const limit = options.limit ?? evaluation?.limit;
         const progress = progressOf(io);
         const result = await runEval({
-          model: loaded.model,
+          model,
           tokenizer,
           examples: promptRowsFromChats(limit === undefined ? rows : rows.slice(0, limit), render),
           metrics: (evaluation?.metrics ?? ['exact_match']) as never,
@@ -115,7 +114,7 @@ export function registerEval(program: Command, io: CliIo): void {
         io.writeOut(await readFile(result.files.summary, 'utf8'));
         io.writeErr(`[lora] wrote ${result.outDir}\n`);
       } finally {
-        loaded.model.dispose();
+        model.dispose();
       }
     });
 }

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import type { Recipe } from '@lora/train';
+import type { Recipe } from '@lora/recipe';
 import type { CliIo } from '../io.js';
 
 /** Parsed options of `lora export-recipe`. */
@@ -72,7 +72,7 @@ async function exportedChatTemplate(
 ): Promise<string | undefined> {
   const { FileFormatError } = await import('@lora/core');
   const { STORIES_CHAT_TEMPLATE } = await import('@lora/data');
-  const { recipeChatTemplate } = await import('@lora/train');
+  const { recipeChatTemplate } = await import('@lora/recipe');
   let template = await recipeChatTemplate(recipe);
   let changed = template !== undefined;
   template ??= await ownChatTemplate(modelDir);
@@ -116,7 +116,8 @@ async function exportRecipe(file: string, options: ExportRecipeOptions, io: CliI
   const { basename, dirname, join, resolve } = await import('node:path');
   const { InvalidArgumentError, resolveAsset } = await import('@lora/core');
   const { openCheckpoint } = await import('@lora/models');
-  const { loadRecipe, parseTrainingArgs } = await import('@lora/train');
+  const { loadRecipe } = await import('@lora/recipe');
+  const { parseTrainingArgs } = await import('@lora/train');
   const { convertSplit } = await import('../export/export-data.js');
   const { axolotlYaml, trlScript } = await import('../export/targets.js');
   const { convertToHfFolder } = await import('./convert.js');

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
 import { backendOption, integer, real } from '../options.js';
-import { decodeContinuation, encodePrompt, loadModelTokenizer, stopTokenIds } from '../tokenizer.js';
+import { decodeContinuation, encodePrompt, stopTokenIds } from '../tokenizer.js';
 import type { BackendName } from '@lora/models';
 
 /** Parsed options of `lora generate`. */
@@ -64,29 +64,21 @@ export function registerGenerate(program: Command, io: CliIo): void {
 }
 
 async function generateCommand(options: GenerateOptions, io: CliIo): Promise<void> {
-  const { resolveAsset } = await import('@lora/core');
-  const path = await resolveAsset(options.model, {
-    kind: 'model',
-    env: io.env,
-    allowDownload: options.download,
-    onProgress: (p) => io.writeErr(`${p.message}\n`),
-  });
-  // Heavy imports happen only now, so `lora --help` and asset errors stay instant.
+  // Heavy imports happen only now, so `lora --help` stays instant; the model name is resolved first.
   const models = await import('@lora/models');
-  await models.selectBackend({
-    ...(options.backend === undefined ? {} : { backend: options.backend as BackendName }),
-    env: io.env,
-    log: (line: string) => io.writeErr(`${line}\n`),
-  });
-  const loaded = await models.loadModel(path);
-  let model: import('@lora/models').CausalLM = loaded.model;
+  const { prepareModel } = await import('@lora/recipe');
+  const { loaded, model, tokenizer } = await prepareModel(
+    { model: options.model, ...(options.backend === undefined ? {} : { backend: options.backend as BackendName }) },
+    {
+      env: io.env,
+      log: (line) => io.writeErr(`${line}\n`),
+      kind: 'inference',
+      adapter: options.adapter === undefined ? 'none' : [{ dir: options.adapter }],
+      allowDownload: options.download,
+      onProgress: (p) => io.writeErr(`${p.message}\n`),
+    },
+  );
   try {
-    if (options.adapter !== undefined) {
-      const { loadPeftModel } = await import('@lora/peft');
-      model = await loadPeftModel(model, options.adapter);
-      io.writeErr(`[lora] adapter ${options.adapter}\n`);
-    }
-    const tokenizer = await loadModelTokenizer(loaded);
     const promptIds = await encodePrompt(tokenizer, options.prompt);
     const { sequences } = await models.generate(model, [promptIds], {
       maxNewTokens: options.maxNewTokens,

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { RunEvalOptions } from '@lora/eval';
 import type { QueueProgress } from '@lora/queue';
-import type { Recipe } from '@lora/train';
+import type { Recipe } from '@lora/recipe';
 import { z } from 'zod';
 import { type CliIo, progressOf } from '../io.js';
 

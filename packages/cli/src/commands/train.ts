@@ -42,7 +42,7 @@ export function registerTrain(program: Command, io: CliIo): void {
     .option('--max-steps <n>', 'stop after this many optimizer steps', integer(1))
     .addOption(backendOption('', "the recipe's `backend`, else LORA_BACKEND or automatic"))
     .action(async (file: string, options: TrainCliOptions) => {
-      const { loadRecipe, trainRecipe } = await import('@lora/train');
+      const { loadRecipe, trainRecipe } = await import('@lora/recipe');
       const loaded = await loadRecipe(file, io.env);
       const recipe = options.backend === undefined ? loaded : { ...loaded, recipe: { ...loaded.recipe, backend: options.backend } };
       const { result, output, model } = await trainRecipe(recipe, {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { PreparedEval } from '@lora/queue';
-import type { Recipe } from '@lora/train';
+import type { Recipe } from '@lora/recipe';
 import type { CliIo } from '../io.js';
 import { integer } from '../options.js';
 
@@ -99,27 +99,25 @@ function redactUrl(url: string): string {
  * `lora eval` does locally (recipe model, quantization, chat template render, adapters).
  */
 async function prepareQueuedEval(spec: unknown, io: CliIo): Promise<PreparedEval> {
-  const { loadRecipeModel, recipeChatTemplate } = await import('@lora/train');
+  const { prepareModel } = await import('@lora/recipe');
   const { prepareEval, promptRowsFromChats } = await import('@lora/eval');
-  const { renderChat } = await import('@lora/data');
   const { parseJson } = await import('@lora/core');
   const { readTestRows } = await import('./eval.js');
   const { EvalSpecSchema, recipeEvalOptions } = await import('./queue-eval.js');
   const s = parseJson(JSON.stringify(spec), EvalSpecSchema, { file: 'queue job spec' });
   const recipe = s.recipe as unknown as Recipe;
   const rows = await readTestRows(s.testFile);
-  const { loaded, tokenizer } = await loadRecipeModel(recipe, io.env, (line) => io.writeErr(`${line}\n`), 'inference');
+  // As `lora eval`: the adapters are attached by the evaluation, which names each run after its folder.
+  const { loaded, model, tokenizer, render } = await prepareModel(recipe, {
+    env: io.env,
+    log: (line) => io.writeErr(`${line}\n`),
+    kind: 'inference',
+    adapter: 'none',
+  });
   try {
-    if (recipe.quantization !== undefined) {
-      const { quantizeModel } = await import('@lora/quant');
-      await quantizeModel(loaded.model, { ...recipe.quantization });
-    }
-    const chatTemplate = await recipeChatTemplate(recipe);
-    const render = (messages: readonly { role: string; content?: unknown }[]) =>
-      renderChat(tokenizer, messages as never, { addGenerationPrompt: true, ...(chatTemplate === undefined ? {} : { chatTemplate }) });
     const options = await prepareEval({
       ...recipeEvalOptions(recipe, s.adapters),
-      model: loaded.model,
+      model,
       tokenizer,
       examples: promptRowsFromChats(s.limit === undefined ? rows : rows.slice(0, s.limit), render),
       outDir: 'unused-by-workers',

@@ -1,6 +1,6 @@
 import { FileFormatError } from '@lora/core';
 import { type Example, type ReadReport, exampleSchema, formatReadReport, multipleChoicePrompt, readDataset } from '@lora/data';
-import type { Recipe } from '@lora/train';
+import type { Recipe } from '@lora/recipe';
 
 /**
  * The record shape written to `<out>/data/*.jsonl`:

@@ -1,6 +1,7 @@
 import { FileFormatError } from '@lora/core';
-import { loraConfig, loraConfigToJson } from '@lora/peft';
-import type { Recipe, TrainingArgs } from '@lora/train';
+import { type LoraConfigOptions, loraConfig, loraConfigToJson } from '@lora/peft';
+import type { Recipe } from '@lora/recipe';
+import type { TrainingArgs } from '@lora/train';
 import type { ExportedRecordKind } from './export-data.js';
 
 /** Where the exported files point and what the recipe's data became; the targets render it. */
@@ -31,8 +32,8 @@ function unsupported(plan: ExportPlan, field: string, target: string, why: strin
 }
 
 /** PEFT `LoraConfig` keyword arguments of the recipe's adapter (PEFT's own names, as in `adapter_config.json`). */
-export function loraKwargs(recipe: Recipe): Record<string, unknown> {
-  const json = loraConfigToJson(loraConfig(recipe.adapter as Parameters<typeof loraConfig>[0], { onWarning: () => {} }));
+export function loraKwargs(adapter: LoraConfigOptions): Record<string, unknown> {
+  const json = loraConfigToJson(loraConfig(adapter, { onWarning: () => {} }));
   const kwargs: Record<string, unknown> = { ...json, task_type: 'CAUSAL_LM' };
   // Bookkeeping of the saved file, not settings of the adapter.
   for (const key of ['peft_type', 'peft_version', 'auto_mapping', 'base_model_name_or_path', 'inference_mode', 'revision']) {
@@ -42,9 +43,9 @@ export function loraKwargs(recipe: Recipe): Record<string, unknown> {
 }
 
 /** {@link loraKwargs} less the keys at PEFT's defaults (r, alpha, dropout and targets always kept): the readable form. */
-function changedLoraKwargs(recipe: Recipe): Record<string, unknown> {
-  const all = loraKwargs(recipe);
-  const defaults = loraKwargs({ ...recipe, adapter: {} });
+function changedLoraKwargs(adapter: LoraConfigOptions): Record<string, unknown> {
+  const all = loraKwargs(adapter);
+  const defaults = loraKwargs({});
   const keep = new Set(['r', 'lora_alpha', 'lora_dropout', 'target_modules', 'task_type']);
   return Object.fromEntries(Object.entries(all).filter(([k, v]) => keep.has(k) || JSON.stringify(v) !== JSON.stringify(defaults[k])));
 }
@@ -179,7 +180,7 @@ function header(plan: ExportPlan, comment: string, run: string[]): string {
 /** The TRL script (`train_trl.py`): SFTTrainer + LoraConfig (+ BitsAndBytesConfig) on `data/*.jsonl`. */
 export function trlScript(plan: ExportPlan): string {
   commonNotes(plan, 'TRL');
-  const lora = plan.recipe.adapter === 'none' ? undefined : changedLoraKwargs(plan.recipe);
+  const lora = plan.recipe.adapter === 'none' ? undefined : changedLoraKwargs(plan.recipe.adapter);
   if (lora === undefined) plan.notes.push('adapter: none → full fine-tuning of every parameter (@lora trains the linears only).');
   const args = sftArgs(plan);
   const bnb = bnbKwargs(plan);
@@ -289,8 +290,8 @@ export function axolotlYaml(plan: ExportPlan): string {
   if (plan.kind === 'prompt-completion') {
     throw unsupported(plan, 'data.format', 'axolotl', 'prompt/completion pairs have no plain axolotl dataset type; export with --to trl.');
   }
-  const lora = loraKwargs(recipe);
-  const defaults = loraKwargs({ ...recipe, adapter: {} });
+  const lora = loraKwargs(recipe.adapter);
+  const defaults = loraKwargs({});
   const mapped: Record<string, string> = {
     r: 'lora_r',
     lora_alpha: 'lora_alpha',

@@ -1,5 +1,4 @@
 export { AdamW, Adam, type AdamOptions } from './adamw.js';
 export { SGD, type SgdOptions } from './sgd.js';
 export { AdamW8bit, type AdamW8bitOptions } from './adamw-8bit.js';
-export { dynamicMap, quantizeBlockwise, dequantizeBlockwise } from './blockwise-8bit.js';
 export { decayMatricesOnly, type Optimizer, type OptimizerState, type NamedGradients, type WeightDecayFilter } from './optimizer.js';

@@ -10,10 +10,10 @@ import { LoraError } from '@lora/core';
 import fc from 'fast-check';
 import { afterAll, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { type JsonEdit, applyJsonEdits, jsonEdits, runFuzz } from '../../../../tools/fuzz/harness.js';
+import { type JsonEdit, applyJsonEdits, jsonEdits, runFuzz } from '../../../tools/fuzz/harness.js';
 import { loadRecipe } from './recipe.js';
 
-const EXAMPLES = join(import.meta.dirname, '../../../../examples');
+const EXAMPLES = join(import.meta.dirname, '../../../examples');
 const FILES = readdirSync(EXAMPLES).flatMap((example) => {
   try {
     return readdirSync(join(EXAMPLES, example, 'recipes'))

@@ -1,10 +1,11 @@
 import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { FileFormatError, InvalidArgumentError, readRegularTextFile, validate } from '@lora/core';
-import { loraConfig } from '@lora/peft';
+import { backendNames } from '@lora/models';
+import { type LoraConfigOptions, loraConfig } from '@lora/peft';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { TrainingArgsSchema } from '../training-args.js';
+import { TrainingArgsSchema, type TrainingArgsInput } from '@lora/train';
 
 /** `quantization:` — load the base in 4 bits (QLoRA). Embeddings, norms and `lm_head` stay float32. */
 export const QuantizationSectionSchema = z.strictObject({
@@ -66,6 +67,16 @@ export const EvaluationSectionSchema = z.strictObject({
   output: z.string().optional(),
 });
 
+/**
+ * A section whose fields another package's rules check (`adapter`: `loraConfig`, `training`:
+ * `TrainingArgsSchema`; see {@link loadRecipe}): an object here, typed as that package's input.
+ */
+function sectionOf<T extends object>() {
+  return z.custom<T>((value) => value !== null && typeof value === 'object' && !Array.isArray(value), {
+    error: (issue) => `expected a mapping of fields, got ${Array.isArray(issue.input) ? 'a list' : JSON.stringify(issue.input)}`,
+  });
+}
+
 /** A whole recipe: model, quantization, adapter, data, training, evaluation, output. */
 export const RecipeSchema = z.strictObject({
   /** Name of the run: one safe path segment (letters, digits, `.`, `_`, `-`), used in the default output folder `runs/<name>`. */
@@ -81,23 +92,23 @@ export const RecipeSchema = z.strictObject({
   /** Tokenizer folder; default the model's. */
   tokenizer: z.string().optional(),
   /** tfjs backend (`tensorflow`, `tensorflow-gpu`, `webgpu`, `wasm`, `cpu`); default automatic. */
-  backend: z.enum(['tensorflow', 'tensorflow-gpu', 'webgpu', 'wasm', 'cpu']).optional(),
+  backend: z.enum(backendNames).optional(),
   /** 4-bit base (QLoRA); omit for a float32 base. */
   quantization: QuantizationSectionSchema.optional(),
   /**
    * LoRA settings in @lora/peft's camelCase (`r`, `loraAlpha`, `loraDropout`, `targetModules`,
    * `useRslora`, `useDora`, …; PEFT's defaults), or `none` for full fine-tuning of every linear.
    */
-  adapter: z.union([z.literal('none'), z.record(z.string(), z.unknown())]).default({}),
+  adapter: z.union([z.literal('none'), sectionOf<LoraConfigOptions>()]).default({}),
   data: DataSectionSchema,
   /** Training hyper-parameters (see `TrainingArgs`: maxSteps, learningRate, lrScheduler, warmup, …). */
-  training: z.record(z.string(), z.unknown()).default({}),
+  training: sectionOf<TrainingArgsInput>().default({}),
   evaluation: EvaluationSectionSchema.optional(),
   /** Output folder (relative to the current directory). Default `runs/<name>`. */
   output: z.string().optional(),
 });
 
-/** A parsed recipe (defaults filled; `training` still in input form). */
+/** A parsed recipe (defaults filled; `adapter` and `training` in their packages' input form). */
 export type Recipe = z.output<typeof RecipeSchema>;
 
 /** A recipe plus where it came from, with paths resolved. */
@@ -197,7 +208,7 @@ function startsWithVariable(raw: unknown, field: readonly string[]): boolean {
 function validateAdapter(adapter: Recipe['adapter'], file: string): void {
   if (adapter === 'none') return;
   try {
-    loraConfig(adapter as Parameters<typeof loraConfig>[0], { onWarning: () => {} });
+    loraConfig(adapter, { onWarning: () => {} });
   } catch (error) {
     if (!InvalidArgumentError.isInstance(error)) throw error;
     const field = `adapter.${error.argument.replace(/^LoraConfig\./, '')}`;

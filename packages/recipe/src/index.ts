@@ -1,0 +1,41 @@
+/**
+ * The composition layer of @lora, above data, models, quant, peft, train and eval: the typed
+ * recipe (YAML) schema and its loader, {@link prepareModel} (backend → model → 4-bit base →
+ * adapter → tokenizer → chat template, written once for the CLI, the examples and your scripts),
+ * the split encoding and validation loss training uses, and {@link trainRecipe}, a recipe run end to end.
+ *
+ * @example
+ * ```ts
+ * import { loadRecipe, prepareModel, trainRecipe, validationLoss } from '@lora/recipe';
+ * const loaded = await loadRecipe('examples/carbot/recipes/smoke.yaml');
+ * const { model, tokenizer } = await trainRecipe(loaded, { output: 'runs/carbot' });
+ * console.log(await validationLoss(loaded.recipe, tokenizer, model));
+ * ```
+ *
+ * @packageDocumentation
+ */
+export {
+  loadRecipe,
+  RecipeSchema,
+  DataSectionSchema,
+  QuantizationSectionSchema,
+  EvaluationSectionSchema,
+  type Recipe,
+  type LoadedRecipe,
+} from './recipe.js';
+export {
+  prepareModel,
+  recipeChatTemplate,
+  chatRenderer,
+  type ChatInput,
+  type PrepareModelOptions,
+  type ModelSpec,
+  type PreparedModel,
+} from './prepare.js';
+export { encodeSplit, batchExamples, recipeEncoder, validationLoss, type SplitReport } from './split.js';
+export {
+  trainRecipe,
+  type TrainRecipeOptions,
+  type TrainRecipeResult,
+  type DataReport,
+} from './train-recipe.js';
