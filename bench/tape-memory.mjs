@@ -52,7 +52,7 @@ for (const node of tape) {
     k.bytes += bytes;
     k.tensors++;
     const key = `[${s.shape}]`;
-    k.shapes.set(key, (k.shapes.get(key) ?? 0) + 1);
+    k.shapes.set(key, (k.shapes.get(key) ?? 0) + bytes);
     byKernel.set(node.kernelName, k);
   }
 }
@@ -63,8 +63,8 @@ for (const [name, k] of [...byKernel].sort((x, y) => y[1].bytes - x[1].bytes)) {
   total += k.bytes;
   const shapes = [...k.shapes]
     .sort((x, y) => y[1] - x[1])
-    .slice(0, 3)
-    .map(([s, n]) => `${n}× ${s}`)
+    .slice(0, 6)
+    .map(([s, n]) => `${s} ${mib(n)}`)
     .join(', ');
   console.log(`  ${name.padEnd(28)} ${mib(k.bytes).padStart(11)} in ${String(k.tensors).padStart(4)} buffers (${shapes})`);
 }

@@ -87,6 +87,7 @@ export function variableGradsLean(f: () => tf.Scalar, varList: tf.Variable[]): {
   }
   const tape = engine.state.activeTape ?? [];
   const nodes = nodesFromXsToY(tape, vars, y);
+  releaseUnneededSaves(tape, nodes);
   const wanted = new Set(vars.map((v) => v.id));
   const grads = engine.tidy('backward', () => {
     const acc = new Map<number, tf.Tensor>([[y.id, tf.onesLike(y)]]);
@@ -137,6 +138,26 @@ export function variableGradsLean(f: () => tf.Scalar, varList: tf.Variable[]): {
   // As tf.variableGrads: variables listed but not trainable get a null gradient.
   for (const v of varList) if (!v.trainable) (grads as Record<string, tf.Tensor | null>)[v.name] = null;
   return { value: y as tf.Scalar, grads };
+}
+
+/**
+ * Before the walk: frees what the backward pass will not read. Nodes off every path from the
+ * variables to the value never run, so their saved tensors go now (tfjs keeps them to the end).
+ * `Reshape` saves its whole input only to read the input's shape: the shape is kept, the tensor
+ * freed (on SmolLM2-135M W6, ~170 MiB of attention and hidden-state activations at the peak).
+ */
+function releaseUnneededSaves(tape: readonly TapeNode[], nodes: TapeNode[]): void {
+  const onPath = new Set(nodes.map((n) => n.id));
+  for (const node of tape) if (!onPath.has(node.id)) for (const t of node.saved ?? []) if (!t.isDisposed) t.dispose();
+  for (const node of nodes) {
+    const x = node.inputs.x;
+    if (node.kernelName !== 'Reshape' || x === undefined || node.saved === undefined || node.outputs.length !== 1) continue;
+    const shape = x.shape;
+    const outShape = (node.outputs[0] as tf.Tensor).shape;
+    for (const t of node.saved) if (!t.isDisposed) t.dispose();
+    node.saved = [];
+    node.gradient = (dys) => ({ x: () => tf.reshape(dys[0] ?? tf.zeros(outShape), shape) });
+  }
 }
 
 function isHeld(acc: Map<number, tf.Tensor>, t: tf.Tensor): boolean {
