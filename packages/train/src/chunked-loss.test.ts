@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '@lora/core';
 import { type CausalLM, variableGradsLean } from '@lora/models';
-import { expectArraysClose, randomCausalLM, setupTestBackend } from '@lora/models/test';
+import { randomCausalLM, setupTestBackend } from '@lora/models/test';
 import { getPeftModel, loraConfig } from '@lora/peft';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { chunkedCausalLmLossSum, modelLossSum } from './chunked-loss.js';
@@ -44,7 +44,15 @@ async function expectSameAsUnchunked(model: CausalLM, chunkSize: number): Promis
     const c = chunked.grads[i];
     expect(c === undefined).toBe(g === undefined);
     if (g === undefined || c === undefined) return;
-    expectArraysClose(c, g, { rtol: 1e-5, atol: 1e-7 });
+    // Relative to the gradient's norm: oneDNN (tensorflow) blocks its matmul sums by shape, so
+    // entries near zero move by ~1e-7 absolute between chunk sizes.
+    let diff = 0;
+    let norm = 0;
+    for (let k = 0; k < g.length; k++) {
+      diff += ((c[k] as number) - (g[k] as number)) ** 2;
+      norm += (g[k] as number) ** 2;
+    }
+    expect(Math.sqrt(diff / norm), full.names[i]).toBeLessThan(1e-5);
     compared++;
   });
   expect(compared).toBeGreaterThan(0);

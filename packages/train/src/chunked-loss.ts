@@ -5,11 +5,11 @@ import { type ShiftedTargets, type TokenLossSum, causalLmLossSum, crossEntropySu
 
 type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 
-/** Float32 logits per chunk when the chunk size is automatic: 32 MiB (163 rows of a 49k vocabulary). */
-const AUTO_CHUNK_BYTES = 32 * 1024 * 1024;
+/** Float32 logits per chunk when the chunk size is automatic: 8 MiB (42 rows of a 49k vocabulary). */
+const AUTO_CHUNK_BYTES = 8 * 1024 * 1024;
 
 /**
- * Rows of logits per chunk: `size` itself, or for `'auto'` as many as fit in 32 MiB of float32
+ * Rows of logits per chunk: `size` itself, or for `'auto'` as many as fit in 8 MiB of float32
  * logits (at least 16).
  */
 export function lossChunkRows(size: number | 'auto', vocab: number): number {
@@ -213,7 +213,7 @@ function recomputedHeadLoss(head: OutputHead, variables: tf.Variable[]) {
 /** Options of {@link modelLossSum}. */
 export interface ModelLossOptions {
   /**
-   * Rows (tokens) of logits per chunk of the loss, `'auto'` (default: 32 MiB of float32 logits per
+   * Rows (tokens) of logits per chunk of the loss, `'auto'` (default: 8 MiB of float32 logits per
    * chunk) or `0` for the full `[B·T, vocab]` logits at once.
    */
   chunkSize?: number | 'auto';
