@@ -95,11 +95,21 @@ export function variableGradsLean(f: () => tf.Scalar, varList: tf.Variable[]): {
       const node = nodes[i] as TapeNode;
       const dys = node.outputs.map((o) => acc.get(o.id) ?? null);
       if (node.gradient === undefined) throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
-      const inputGrads = node.gradient(dys);
+      // One scope per node: a custom gradient computes its input gradients eagerly, and its
+      // intermediates would otherwise live until the whole walk ends.
+      const gradient = node.gradient;
+      const inputGrads = tf.tidy(() => {
+        const fns = gradient(dys);
+        const out: Record<string, tf.Tensor> = {};
+        for (const name of Object.keys(node.inputs)) {
+          const fn = fns[name];
+          if (fn === undefined) throw new Error(`Cannot backprop through input ${name} of ${node.kernelName}.`);
+          out[name] = fn();
+        }
+        return out;
+      });
       for (const [name, x] of Object.entries(node.inputs)) {
-        const fn = inputGrads[name];
-        if (fn === undefined) throw new Error(`Cannot backprop through input ${name} of ${node.kernelName}.`);
-        const dx = tf.tidy(fn);
+        const dx = inputGrads[name] as tf.Tensor;
         if (dx.dtype !== 'float32') throw new Error(`Gradient of ${node.kernelName} input ${name} has dtype ${dx.dtype}, not float32.`);
         if (!tf.util.arraysEqual(dx.shape, x.shape)) {
           throw new Error(`Gradient of ${node.kernelName} input ${name} has shape [${dx.shape}], the input [${x.shape}].`);
