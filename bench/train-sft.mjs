@@ -13,6 +13,7 @@
 //
 //   pnpm build && LORA_ASSETS_DIR=../shared node bench/train-sft.mjs [--only W1,W2,W3] [--steps 3]
 //     [--warmup 1] [--quick] [--no-profile] [--torch-threads 1,2] [--json FILE] [--reference-any]
+//     [--loss-chunk-size auto|0|N] [--memory-breakdown]
 //
 // Env: LORA_BACKEND picks the tfjs backend (default automatic); LORA_BENCH_PYTHON the reference
 // Python (default bench/.venv/bin/python from `pnpm bench:setup`; `none` skips it; another one
@@ -48,8 +49,11 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
     'gradient-checkpointing': { type: 'string', default: 'auto' },
     'reference-any': { type: 'boolean', default: false },
+    'loss-chunk-size': { type: 'string', default: 'auto' },
+    'memory-breakdown': { type: 'boolean', default: false },
   },
 });
+const lossChunkSize = args['loss-chunk-size'] === 'auto' ? 'auto' : Number(args['loss-chunk-size']);
 // Checked before @lora's side runs, so a refused reference costs nothing.
 const ref = resolveReferenceOrExit({ any: args['reference-any'] });
 console.error(`[train-sft] ${ref.summary ?? ref.skipped}`);
@@ -127,7 +131,7 @@ async function smolLm2() {
  * the process CPU time since the previous step ended (robust to other jobs on a shared machine
  * when the backend is single-threaded; undefined for the first step).
  */
-async function trainSteps(peft, batches, maxSteps, gradientCheckpointing) {
+async function trainSteps(peft, batches, maxSteps, gradientCheckpointing, chunkSize = lossChunkSize) {
   const reports = [];
   let cpu;
   await trainPkg.train({
@@ -142,6 +146,7 @@ async function trainSteps(peft, batches, maxSteps, gradientCheckpointing) {
       shuffle: false,
       optimizer: 'adamw',
       gradientCheckpointing,
+      lossChunkSize: chunkSize,
     },
     callbacks: {
       onStepEnd: (r) => {
@@ -154,12 +159,86 @@ async function trainSteps(peft, batches, maxSteps, gradientCheckpointing) {
   return reports;
 }
 
+/** Process and tf engine memory at one point (RSS now and its peak so far, V8 heap, engine bytes). */
+function memorySnapshot(label) {
+  const m = process.memoryUsage();
+  const e = tf.memory();
+  return {
+    label,
+    rssBytes: m.rss,
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    heapUsedBytes: m.heapUsed,
+    externalBytes: m.external,
+    engineBytes: e.numBytes,
+    engineTensors: e.numTensors,
+  };
+}
+
+/**
+ * Where a step's memory goes: engine bytes of the base weights and LoRA parameters (measured),
+ * AdamW's two moments (2 × LoRA, as allocated at the first step), and the engine peak of one
+ * profiled step with the full logits (`lossChunkSize: 0`), chunked (`auto`), and chunked with
+ * gradient checkpointing: the differences attribute the logits path and the activations.
+ */
+async function memoryBreakdown({ spec, config, peft, batches, gc, snapshots }) {
+  const [start, loaded, injected] = snapshots;
+  const loraBytes = peft.trainableVariables().reduce((n, v) => n + 4 * v.size, 0);
+  const variants = [
+    { name: 'full logits (lossChunkSize 0)', chunk: 0, gc },
+    { name: 'chunked logits (lossChunkSize auto)', chunk: 'auto', gc },
+    { name: 'chunked + gradient checkpointing', chunk: 'auto', gc: true },
+  ];
+  const steps = [];
+  for (const v of variants) {
+    const info = await tf.profile(async () => {
+      await trainSteps(peft, batches.slice(0, 1), 1, v.gc, v.chunk);
+    });
+    steps.push({ ...v, peakEngineBytes: info.peakBytes });
+  }
+  const [b, t, vocab] = [spec.batch, spec.seq, config.vocabSize];
+  return {
+    snapshots: [...snapshots, memorySnapshot('after the profiled steps')],
+    baseWeightBytes: loaded.engineBytes - start.engineBytes,
+    baseParams: (loaded.engineBytes - start.engineBytes) / 4,
+    loraBytes,
+    adamBytes: 2 * loraBytes,
+    logitsBytes: 4 * b * t * vocab,
+    loadTransientBytes: loaded.maxRssBytes - start.rssBytes - (loaded.engineBytes - start.engineBytes),
+    hostAfterLoadBytes: loaded.rssBytes - start.rssBytes - (loaded.engineBytes - start.engineBytes),
+    injectedBytes: injected.engineBytes - loaded.engineBytes,
+    steps,
+  };
+}
+
+function printBreakdown(id, m) {
+  const mib = (x) => `${fmt(x / 2 ** 20, 1)} MiB`;
+  console.log(`  memory breakdown (${id}, tf engine bytes unless said):`);
+  for (const s of m.snapshots) {
+    console.log(
+      `    ${s.label.padEnd(40)} RSS ${mib(s.rssBytes)} (peak so far ${mib(s.maxRssBytes)}), engine ${mib(s.engineBytes)} in ${s.engineTensors} tensors, V8 heap ${mib(s.heapUsedBytes)}`,
+    );
+  }
+  console.log(`    base weights resident (one copy)         ${mib(m.baseWeightBytes)}`);
+  console.log(
+    `    load transient (RSS peak − engine)       ${mib(m.loadTransientBytes)}; host memory kept after load ${mib(m.hostAfterLoadBytes)}`,
+  );
+  console.log(`    LoRA parameters                          ${mib(m.loraBytes)} (+ AdamW moments ${mib(m.adamBytes)})`);
+  console.log(`    full logits [B·T, vocab] f32, one copy   ${mib(m.logitsBytes)}`);
+  const resident = m.baseWeightBytes + m.loraBytes + m.adamBytes;
+  for (const s of m.steps) {
+    console.log(
+      `    step peak, ${s.name.padEnd(36)} ${mib(s.peakEngineBytes)} = resident ${mib(resident)} + step ${mib(s.peakEngineBytes - resident)}`,
+    );
+  }
+}
+
 const ourPeak = await tfMatmulPeak(tf);
 console.error(`[train-sft] @lora ${backend.name} fp32 matMul peak ${ourPeak.gflops.toFixed(1)} GFLOP/s (n=${ourPeak.size})`);
 
 const rows = [];
 for (const spec of specs) {
   let model;
+  const memLoadStart = memorySnapshot('start (tf loaded, before the model)');
   try {
     model = await spec.build();
   } catch (error) {
@@ -183,10 +262,12 @@ for (const spec of specs) {
     }
     bytesPerParam = bytes / params;
   }
+  const memLoaded = memorySnapshot(`model loaded${spec.quant ? ' and quantized' : ''}`);
   const peft = peftPkg.getPeftModel(
     model,
     peftPkg.loraConfig({ r: LORA.r, loraAlpha: LORA.alpha, loraDropout: 0, targetModules: LORA.targets }),
   );
+  const memPeft = memorySnapshot('LoRA injected');
   const batches = makeBatches(2, spec.batch, spec.seq, config.vocabSize, 7);
   const tokensPerStep = spec.batch * spec.seq;
   // wasm's heap (tfjs-backend-wasm: one 32-bit address space) runs out during W2's backward at
@@ -238,6 +319,11 @@ for (const spec of specs) {
     profile = topKernels(info, 10);
     peakEngineBytes = info.peakBytes;
   }
+  // Before the breakdown's extra steps (one of them with the full logits).
+  const maxRssBytes = process.resourceUsage().maxRSS * 1024;
+  const breakdown = args['memory-breakdown']
+    ? await memoryBreakdown({ spec, config, peft, batches, gc, snapshots: [memLoadStart, memLoaded, memPeft] })
+    : null;
 
   const flops = loraTrainFlopsPerToken(config, spec.seq, LORA.r, LORA.targets);
   const row = {
@@ -263,7 +349,9 @@ for (const spec of specs) {
       // tfjs engine bytes at the peak of one profiled step (weights, optimizer state, activations).
       peakEngineBytes,
       // Process-wide peak RSS so far: the workload's own when it is the only one run (`--only W6`).
-      maxRssBytes: process.resourceUsage().maxRSS * 1024,
+      maxRssBytes,
+      lossChunkSize,
+      memoryBreakdown: breakdown,
       achievedGflops: (tokensPerS * flops.total) / 1e9,
       profile,
     },
@@ -403,6 +491,7 @@ for (const o of out) {
         ` → rss ratio ${fmt(rssRatio, 2)} (process-wide peaks: exact for a run of one workload, e.g. --only ${o.id} --torch-threads ${ourThreads})`,
     );
   }
+  if (o.lora.memoryBreakdown) printBreakdown(o.id, o.lora.memoryBreakdown);
   if (o.lora.profile) {
     console.log(
       `  top kernels (one step, tf.profile, ${fmt(o.lora.profile.totalMs / 1000, 2)} s of kernels): ` +

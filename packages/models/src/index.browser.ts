@@ -67,7 +67,7 @@ export { addSameShape, addScaled, fastFlaggedMatMul, isRecordingGradients } from
 export { variableGradsLean } from './layers/lean-grads.js';
 export { ropeAttentionScaling, ropeInverseFrequencies } from './layers/rope.js';
 export { KVCache } from './cache/kv-cache.js';
-export type { CausalLM, EmbeddingSlot, ForwardOptions, LinearSlot } from './architectures/causal-lm.js';
+export type { CausalLM, EmbeddingSlot, ForwardOptions, LinearSlot, OutputHead } from './architectures/causal-lm.js';
 export { DecoderModel, type DecoderBlock, type DecoderParts } from './architectures/decoder-model.js';
 export { createCausalLM, type CreateCausalLMOptions } from './architectures/registry.js';
 export { transformersName, isNonTextModule } from './architectures/module-names.js';

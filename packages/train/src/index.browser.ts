@@ -14,6 +14,7 @@ export { CheckpointWriteError } from './errors/checkpoint-write-error.js';
 export { TrainingArgsSchema, parseTrainingArgs, type TrainingArgs, type TrainingArgsInput } from './training-args.js';
 export { IGNORE_INDEX, type TrainBatch } from './batch.js';
 export { causalLmLoss, causalLmLossSum, countTrainedTokens, type TokenLossSum } from './loss.js';
+export { chunkedCausalLmLossSum, modelLossSum, type ModelLossOptions } from './chunked-loss.js';
 export {
   AdamW,
   Adam,

@@ -35,15 +35,33 @@ export function countTrainedTokens(labels: ArrayLike<number>, shape: readonly [n
  */
 export function causalLmLossSum(logits: tf.Tensor3D, labels: ArrayLike<number>): TokenLossSum {
   const [b, t, v] = logits.shape;
+  const targets = shiftedTargets(labels, b, t, v);
+  const sum = tf.tidy(() => crossEntropySum(tf.reshape(logits, [b * t, v]) as tf.Tensor2D, targets, 0));
+  return { sum, count: targets.count };
+}
+
+/** Shifted targets of a micro-batch, per row of the flattened `[B·T, vocab]` logits. */
+export interface ShiftedTargets {
+  /** Target id per row (0 where the row is not trained). */
+  readonly targets: Int32Array;
+  /** 1 where the row is trained, else 0. */
+  readonly weights: Float32Array;
+  /** Number of trained rows. */
+  readonly count: number;
+}
+
+/**
+ * Row (r, i) of `[B·T]` predicts `labels[r, i + 1]`; the last column predicts nothing. Refuses
+ * labels of the wrong length or outside `[0, vocab)` (other than -100).
+ */
+export function shiftedTargets(labels: ArrayLike<number>, b: number, t: number, v: number): ShiftedTargets {
   if (labels.length !== b * t) {
     throw new InvalidArgumentError({
       argument: 'labels',
       message: `has ${labels.length} entries; logits [${b}, ${t}, ${v}] need ${b * t} (one per token, -100 where masked).`,
     });
   }
-  // Shifted targets per logits row: row (r, i) predicts labels[r, i + 1]; the last column predicts nothing.
   const targets = new Int32Array(b * t);
-  const flatIndex = new Int32Array(b * t);
   const weights = new Float32Array(b * t);
   let count = 0;
   for (let r = 0; r < b; r++) {
@@ -58,34 +76,44 @@ export function causalLmLossSum(logits: tf.Tensor3D, labels: ArrayLike<number>):
         });
       }
       targets[row] = label;
-      flatIndex[row] = row * v + label;
       weights[row] = 1;
       count++;
     }
   }
-  const sum = tf.tidy(() => {
-    const logits2d = tf.reshape(logits, [b * t, v]) as tf.Tensor2D;
-    if (count === 0) return tf.mul(tf.sum(logits2d), 0) as tf.Scalar;
-    const ce = tf.customGrad(((x: tf.Tensor2D, save: tf.GradSaveFunc) => {
-      const x32 = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
-      const lse = tf.logSumExp(x32, 1);
-      const picked = tf.gather(tf.reshape(x32, [-1]), tf.tensor1d(flatIndex, 'int32'));
-      const w = tf.tensor1d(weights);
-      save([x32, lse, w]);
-      return {
-        value: tf.sum(tf.mul(tf.sub(lse, picked), w)),
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const [xs, lseSaved, ws] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
-          const probs = tf.exp(tf.sub(xs, tf.expandDims(lseSaved, 1)));
-          const oneHot = tf.oneHot(tf.tensor1d(targets, 'int32'), v);
-          const scale = tf.expandDims(tf.mul(ws, dy), 1);
-          return tf.mul(tf.sub(probs, oneHot), scale);
-        },
-      };
-    }) as unknown as CustomGradFn) as unknown as (x: tf.Tensor2D) => tf.Scalar;
-    return ce(logits2d);
-  });
-  return { sum, count };
+  return { targets, weights, count };
+}
+
+/**
+ * Σ −log softmax(logits)[target] over the trained rows `start … start + rows` of `targets`, with
+ * the gradient written explicitly (`softmax − one-hot` on trained rows): the automatic gradient
+ * of `gather` needs `UnsortedSegmentSum`, which the wasm backend lacks. `logits2d` holds exactly
+ * those rows.
+ */
+export function crossEntropySum(logits2d: tf.Tensor2D, all: ShiftedTargets, start: number): tf.Scalar {
+  const [n, v] = logits2d.shape;
+  const targets = all.targets.subarray(start, start + n);
+  const weights = all.weights.subarray(start, start + n);
+  if (!weights.some((w) => w !== 0)) return tf.mul(tf.sum(logits2d), 0) as tf.Scalar;
+  const flatIndex = new Int32Array(n);
+  for (let i = 0; i < n; i++) flatIndex[i] = i * v + (targets[i] as number);
+  const ce = tf.customGrad(((x: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    const x32 = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
+    const lse = tf.logSumExp(x32, 1);
+    const picked = tf.gather(tf.reshape(x32, [-1]), tf.tensor1d(flatIndex, 'int32'));
+    const w = tf.tensor1d(weights);
+    save([x32, lse, w]);
+    return {
+      value: tf.sum(tf.mul(tf.sub(lse, picked), w)),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, lseSaved, ws] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
+        const probs = tf.exp(tf.sub(xs, tf.expandDims(lseSaved, 1)));
+        const oneHot = tf.oneHot(tf.tensor1d(targets, 'int32'), v);
+        const scale = tf.expandDims(tf.mul(ws, dy), 1);
+        return tf.mul(tf.sub(probs, oneHot), scale);
+      },
+    };
+  }) as unknown as CustomGradFn) as unknown as (x: tf.Tensor2D) => tf.Scalar;
+  return ce(logits2d);
 }
 
 /**

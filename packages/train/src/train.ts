@@ -22,7 +22,8 @@ import type { Cursor, TrainerState } from './checkpoints/trainer-state.js';
 import { clipGradNormOnDevice, globalNorm } from './clip-grad-norm.js';
 import { NonFiniteError } from './errors/non-finite-error.js';
 import { enableGradientCheckpointing } from './gradient-checkpointing.js';
-import { causalLmLossSum, countTrainedTokens } from './loss.js';
+import { modelLossSum } from './chunked-loss.js';
+import { countTrainedTokens } from './loss.js';
 import { Adam, AdamW } from './optimizers/adamw.js';
 import { AdamW8bit } from './optimizers/adamw-8bit.js';
 import type { NamedGradients, Optimizer } from './optimizers/optimizer.js';
@@ -137,8 +138,14 @@ function sourceOf(data: readonly TrainBatch[] | BatchSource): BatchSource {
 /**
  * Mean loss per trained token (`loss`) and the trained-token count of a dataset, without
  * gradients. The per-batch loss sums stay on the device and are read back once, at the end.
+ * `lossChunkSize` as in the training arguments
+ * (default `'auto'`: the vocabulary projection in chunks).
  */
-export async function evaluateLoss(model: CausalLM, data: readonly TrainBatch[] | BatchSource): Promise<{ loss: number; tokens: number }> {
+export async function evaluateLoss(
+  model: CausalLM,
+  data: readonly TrainBatch[] | BatchSource,
+  options: { lossChunkSize?: number | 'auto' } = {},
+): Promise<{ loss: number; tokens: number }> {
   const source = sourceOf(data);
   const sums: tf.Scalar[] = [];
   let tokens = 0;
@@ -149,7 +156,7 @@ export async function evaluateLoss(model: CausalLM, data: readonly TrainBatch[] 
       sums.push(
         tf.tidy(() => {
           const ids = tf.tensor2d(batch.inputIds, [...batch.shape], 'int32');
-          const { sum: s, count } = causalLmLossSum(model.forward(ids, forwardOptions(batch)), batch.labels);
+          const { sum: s, count } = modelLossSum(model, ids, batch.labels, forwardOptions(batch), { chunkSize: options.lossChunkSize });
           tokens += count;
           return s;
         }),
@@ -346,7 +353,8 @@ async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
   const runEval = async (): Promise<EvalReport | undefined> => {
     if (options.evalData === undefined && options.evaluate === undefined) return undefined;
     const metrics: Record<string, number> = {};
-    if (options.evalData !== undefined) metrics.eval_loss = (await evaluateLoss(model, options.evalData)).loss;
+    if (options.evalData !== undefined)
+      metrics.eval_loss = (await evaluateLoss(model, options.evalData, { lossChunkSize: args.lossChunkSize })).loss;
     if (options.evaluate !== undefined) Object.assign(metrics, await options.evaluate(model, step));
     const report = { step, metrics };
     evals = [...evals, report];
@@ -388,7 +396,7 @@ async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
         checkInputIds(batch, model.config.vocabSize, `micro-batch of step ${step + 1}`);
         const { value, grads: g } = variableGradsLean(() => {
           const ids = tf.tensor2d(batch.inputIds, [...batch.shape], 'int32');
-          const { sum } = causalLmLossSum(model.forward(ids, forwardOptions(batch)), batch.labels);
+          const { sum } = modelLossSum(model, ids, batch.labels, forwardOptions(batch), { chunkSize: args.lossChunkSize });
           return tf.div(sum, denominator) as tf.Scalar;
         }, variables);
         microLosses.push(value);

@@ -55,6 +55,12 @@ export const TrainingArgsSchema = z
     shuffle: z.boolean().default(true),
     /** Recompute each decoder layer in the backward pass to save activation memory. Default false. */
     gradientCheckpointing: z.boolean().default(false),
+    /**
+     * Tokens per chunk of the loss's vocabulary projection: `lm_head`, softmax and their gradient
+     * run on this many rows at a time, so the `[batch·length, vocab]` logits never exist at once.
+     * `'auto'` (default): 8 MiB of float32 logits per chunk; `0`: the full logits (no chunking).
+     */
+    lossChunkSize: z.union([z.number().int().nonnegative(), z.literal('auto')]).default('auto'),
     /** On a NaN/Inf loss or gradient: `stop` (default, with a message naming the checkpoint to resume from) or `skip` the step. */
     onNonFinite: z.enum(['stop', 'skip']).default('stop'),
     /** Metric that picks the best checkpoint and drives early stopping. Default `eval_loss`. */

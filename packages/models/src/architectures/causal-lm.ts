@@ -16,6 +16,20 @@ export interface ForwardOptions {
   segmentIds?: readonly ArrayLike<number>[];
   /** Compute logits only for the last `n` positions (prefill for generation). */
   logitsToKeep?: number;
+  /**
+   * `'hidden'`: return the final hidden states `[B, T', hidden]` (after the final norm, before
+   * `lm_head`) instead of the logits, for a loss that applies the head itself in chunks
+   * (see {@link CausalLM.outputHead}). Default `'logits'`.
+   */
+  output?: 'logits' | 'hidden';
+}
+
+/** What turns final hidden states into logits: `lm_head`, then the optional soft-capping. */
+export interface OutputHead {
+  /** The module in place as `lm_head` (a LoRA wrapper if one was put there). */
+  readonly lmHead: LinearLike;
+  /** `c` of `logits = c·tanh(z / c)` where the architecture caps its final logits, else undefined. */
+  readonly finalLogitSoftcapping: number | undefined;
 }
 
 /** One replaceable linear module of a model, addressed by its Hugging Face path. */
@@ -62,6 +76,12 @@ export interface CausalLM {
    * original weight alive: the embedding reads it).
    */
   lmHeadModule(): LinearSlot;
+  /**
+   * Optional: the head that {@link ForwardOptions.output} `'hidden'` leaves out. Models that
+   * implement it honour `output: 'hidden'`; a wrapper (e.g. @lora/peft's `PeftModel`) may leave it
+   * to its `baseModel`.
+   */
+  outputHead?(): OutputHead;
   /** Trainable variables of the model and any modules put in place. */
   trainableVariables(): tf.Variable[];
   /** Frees every tensor the model owns. */

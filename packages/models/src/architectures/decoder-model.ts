@@ -6,7 +6,7 @@ import type { EmbeddingLike } from '../layers/embedding.js';
 import type { LinearLike } from '../layers/linear.js';
 import type { RMSNorm } from '../layers/rms-norm.js';
 import { isRecordingGradients } from '../layers/tape.js';
-import { type CausalLM, type EmbeddingSlot, type ForwardOptions, type LinearSlot, slot } from './causal-lm.js';
+import { type CausalLM, type EmbeddingSlot, type ForwardOptions, type LinearSlot, type OutputHead, slot } from './causal-lm.js';
 import { decoderModulePrefix } from './module-names.js';
 
 /** A decoder block whose modules follow the HF names `self_attn.{q,k,v,o}_proj` and `mlp.{gate,up,down}_proj`. */
@@ -76,6 +76,7 @@ export class DecoderModel implements CausalLM {
       const hidden = this.parts.norm.apply(x) as tf.Tensor3D;
       const keep = options.logitsToKeep;
       const kept = keep === undefined || keep >= t ? hidden : tf.slice(hidden, [0, t - keep, 0], [-1, -1, -1]);
+      if (options.output === 'hidden') return kept;
       let logits = this.head.lmHead.apply(kept) as tf.Tensor3D;
       const cap = this.parts.finalLogitSoftcapping;
       if (cap !== undefined) logits = tf.mul(tf.tanh(tf.div(logits, cap)), cap);
@@ -114,6 +115,10 @@ export class DecoderModel implements CausalLM {
         parts.embedding = module;
       },
     };
+  }
+
+  outputHead(): OutputHead {
+    return { lmHead: this.head.lmHead, finalLogitSoftcapping: this.parts.finalLogitSoftcapping };
   }
 
   lmHeadModule(): LinearSlot {

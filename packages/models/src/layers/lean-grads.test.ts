@@ -104,6 +104,18 @@ describe('variableGradsLean', () => {
     tf.dispose([w, x]);
   });
 
+  it('keeps only the shape of a Reshape input and still equals tf.variableGrads', async () => {
+    const w = tf.variable(tf.randomNormal([64, 64], 0, 0.1, 'float32', 4), true, 'lean-reshape-w');
+    const x = tf.randomNormal([8, 64], 0, 1, 'float32', 5);
+    const f = (): tf.Scalar => {
+      let h: tf.Tensor = x;
+      for (let i = 0; i < 6; i++) h = tf.reshape(tf.exp(tf.matMul(tf.reshape(h, [8, 64]), w)), [2, 4, 64]);
+      return tf.sum(h);
+    };
+    await expectSameAsTfjs(f, [w]);
+    tf.dispose([w, x]);
+  });
+
   it('falls back to tf.variableGrads inside an outer gradient (higher order)', () => {
     const v = tf.variable(tf.scalar(1.5), true, 'lean-outer');
     const dOuter = tf.grad((x: tf.Tensor) => {

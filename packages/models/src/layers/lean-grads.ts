@@ -87,6 +87,7 @@ export function variableGradsLean(f: () => tf.Scalar, varList: tf.Variable[]): {
   }
   const tape = engine.state.activeTape ?? [];
   const nodes = nodesFromXsToY(tape, vars, y);
+  releaseUnneededSaves(tape, nodes);
   const wanted = new Set(vars.map((v) => v.id));
   const grads = engine.tidy('backward', () => {
     const acc = new Map<number, tf.Tensor>([[y.id, tf.onesLike(y)]]);
@@ -94,11 +95,21 @@ export function variableGradsLean(f: () => tf.Scalar, varList: tf.Variable[]): {
       const node = nodes[i] as TapeNode;
       const dys = node.outputs.map((o) => acc.get(o.id) ?? null);
       if (node.gradient === undefined) throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
-      const inputGrads = node.gradient(dys);
+      // One scope per node: a custom gradient computes its input gradients eagerly, and its
+      // intermediates would otherwise live until the whole walk ends.
+      const gradient = node.gradient;
+      const inputGrads = tf.tidy(() => {
+        const fns = gradient(dys);
+        const out: Record<string, tf.Tensor> = {};
+        for (const name of Object.keys(node.inputs)) {
+          const fn = fns[name];
+          if (fn === undefined) throw new Error(`Cannot backprop through input ${name} of ${node.kernelName}.`);
+          out[name] = fn();
+        }
+        return out;
+      });
       for (const [name, x] of Object.entries(node.inputs)) {
-        const fn = inputGrads[name];
-        if (fn === undefined) throw new Error(`Cannot backprop through input ${name} of ${node.kernelName}.`);
-        const dx = tf.tidy(fn);
+        const dx = inputGrads[name] as tf.Tensor;
         if (dx.dtype !== 'float32') throw new Error(`Gradient of ${node.kernelName} input ${name} has dtype ${dx.dtype}, not float32.`);
         if (!tf.util.arraysEqual(dx.shape, x.shape)) {
           throw new Error(`Gradient of ${node.kernelName} input ${name} has shape [${dx.shape}], the input [${x.shape}].`);
@@ -137,6 +148,26 @@ export function variableGradsLean(f: () => tf.Scalar, varList: tf.Variable[]): {
   // As tf.variableGrads: variables listed but not trainable get a null gradient.
   for (const v of varList) if (!v.trainable) (grads as Record<string, tf.Tensor | null>)[v.name] = null;
   return { value: y as tf.Scalar, grads };
+}
+
+/**
+ * Before the walk: frees what the backward pass will not read. Nodes off every path from the
+ * variables to the value never run, so their saved tensors go now (tfjs keeps them to the end).
+ * `Reshape` saves its whole input only to read the input's shape: the shape is kept, the tensor
+ * freed (on SmolLM2-135M W6, ~170 MiB of attention and hidden-state activations at the peak).
+ */
+function releaseUnneededSaves(tape: readonly TapeNode[], nodes: TapeNode[]): void {
+  const onPath = new Set(nodes.map((n) => n.id));
+  for (const node of tape) if (!onPath.has(node.id)) for (const t of node.saved ?? []) if (!t.isDisposed) t.dispose();
+  for (const node of nodes) {
+    const x = node.inputs.x;
+    if (node.kernelName !== 'Reshape' || x === undefined || node.saved === undefined || node.outputs.length !== 1) continue;
+    const shape = x.shape;
+    const outShape = (node.outputs[0] as tf.Tensor).shape;
+    for (const t of node.saved) if (!t.isDisposed) t.dispose();
+    node.saved = [];
+    node.gradient = (dys) => ({ x: () => tf.reshape(dys[0] ?? tf.zeros(outShape), shape) });
+  }
 }
 
 function isHeld(acc: Map<number, tf.Tensor>, t: tf.Tensor): boolean {

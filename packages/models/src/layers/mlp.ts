@@ -12,13 +12,15 @@ type CustomGradFn = Parameters<typeof tf.customGrad>[0];
  * kernels over `[N, intermediate]` where tfjs's chain rule runs about twice as many (with casts).
  */
 const siluGate = tf.customGrad(((g: tf.Tensor, u: tf.Tensor, save: tf.GradSaveFunc) => {
-  const s = tf.sigmoid(g);
-  const a = tf.mul(g, s);
-  save([g, u, s, a]);
+  // Only the inputs are kept for the backward pass, which recomputes `s` and `silu(g)` with the
+  // same kernels (identical values): two fewer [N, intermediate] activations per layer.
+  save([g, u]);
   return {
-    value: tf.mul(a, u),
+    value: tf.mul(tf.mul(g, tf.sigmoid(g)), u),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [gs, us, ss, as] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      const [gs, us] = saved as [tf.Tensor, tf.Tensor];
+      const ss = tf.sigmoid(gs);
+      const as = tf.mul(gs, ss);
       const dGate = tf.mul(tf.mul(dy, us), tf.mul(ss, tf.add(tf.mul(gs, tf.sub(1, ss)), 1)));
       return [dGate, tf.mul(dy, as)];
     },
