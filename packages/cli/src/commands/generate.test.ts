@@ -1,10 +1,13 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { loadModel, generate, selectBackend } from '@lora/models';
 import { getPeftModel, loraConfig } from '@lora/peft';
 import { describe, expect, it } from 'vitest';
+import { run } from '../program.js';
 import { runCaptured } from '../testing.js';
+import type { ChatIo } from './chat.js';
 import { decodeContinuation } from '../tokenizer.js';
 import { loadTokenizer } from '@lora/data';
 
@@ -39,6 +42,28 @@ describe('lora generate', () => {
     expect(code).toBe(0);
     expect(stdout.startsWith('Once upon a time')).toBe(true);
     expect(stdout.endsWith('\n')).toBe(true);
+  });
+
+  it.skipIf(!assets)('--chat-template stories renders the prompt as a user turn, as lora chat does', async () => {
+    const args = ['generate', '--model', 'stories260K', '--max-new-tokens', '24', '--no-download', '--prompt', 'Tell me a story'];
+    const plain = await runCaptured(args, backend);
+    const chat = await runCaptured([...args, '--chat-template', 'stories'], backend);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(chat.code, chat.stderr).toBe(0);
+    // The same reply lora chat gives to the same first turn (greedy): one line on stdin.
+    let chatOut = '';
+    const chatCode = await run(['node', 'lora', 'chat', '--model', 'stories260K', '--chat-template', 'stories', '--max-new-tokens', '24'], {
+      writeOut: (t) => void (chatOut += t),
+      writeErr: () => undefined,
+      env: backend,
+      stdin: Readable.from(['Tell me a story\n']),
+    } as ChatIo);
+    const viaChat = { code: chatCode, stdout: chatOut, stderr: '' };
+    expect(viaChat.code, viaChat.stderr).toBe(0);
+    expect(chat.stdout).not.toBe(plain.stdout);
+    expect(chat.stdout.trim().length).toBeGreaterThan(0);
+    expect(chat.stdout).not.toContain('User:');
+    expect(viaChat.stdout).toContain(chat.stdout.trim());
   });
 
   it.skipIf(!assets)('--adapter generates with the adapted model, as loadPeftModel + generate do', async () => {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
-import { backendOption, integer, real } from '../options.js';
+import { backendOption, chatTemplateOption, integer, real } from '../options.js';
 import { decodeContinuation, encodePrompt, stopTokenIds } from '../tokenizer.js';
 import type { BackendName } from '@lora/models';
 
@@ -28,6 +28,10 @@ export interface GenerateOptions {
   ignoreEos?: boolean;
   /** PEFT adapter folder applied on top of the model. */
   adapter?: string;
+  /** Render the prompt as one user turn with the chat template (and its generation prompt). */
+  chat?: boolean;
+  /** `stories` or a .jinja file (implies `chat`); default the tokenizer's own template. */
+  chatTemplate?: string;
 }
 
 /**
@@ -35,12 +39,14 @@ export interface GenerateOptions {
  * with the KV cache, and prints only the generated text on stdout. The backend line goes to stderr.
  * The prompt is encoded as the tokenizer encodes plain text (a BOS only where the tokenizer adds
  * one, as transformers does), and generation stops at the model's end-of-sequence / end-of-turn
- * tokens unless `--ignore-eos` is given.
+ * tokens unless `--ignore-eos` is given. With `--chat` (or `--chat-template`), the prompt is one
+ * user turn rendered by the chat template with its generation prompt, as `lora chat` renders it.
  *
  * @example
  * ```sh
  * LORA_ASSETS_DIR=../shared lora generate --model stories260K --max-new-tokens 50
  * lora generate --model SmolLM2-135M-Instruct --adapter runs/x --prompt "Turn up the volume"
+ * lora generate --model SmolLM2-135M-Instruct --chat --prompt "What is LoRA?"
  * ```
  */
 export function registerGenerate(program: Command, io: CliIo): void {
@@ -58,6 +64,8 @@ export function registerGenerate(program: Command, io: CliIo): void {
     .option('--no-download', 'never download from the Hugging Face Hub')
     .option('--ignore-eos', 'do not stop at end-of-sequence / end-of-turn tokens')
     .option('--adapter <dir>', 'PEFT LoRA adapter folder to apply (written by @lora or PEFT)')
+    .option('--chat', 'render the prompt as one user turn with the chat template (as `lora chat` does)')
+    .addOption(chatTemplateOption())
     .action(async (options: GenerateOptions) => {
       await generateCommand(options, io);
     });
@@ -67,8 +75,13 @@ async function generateCommand(options: GenerateOptions, io: CliIo): Promise<voi
   // Heavy imports happen only now, so `lora --help` stays instant; the model name is resolved first.
   const models = await import('@lora/models');
   const { prepareModel } = await import('@lora/recipe');
-  const { loaded, model, tokenizer } = await prepareModel(
-    { model: options.model, ...(options.backend === undefined ? {} : { backend: options.backend as BackendName }) },
+  const chat = options.chat === true || options.chatTemplate !== undefined;
+  const { loaded, model, tokenizer, render } = await prepareModel(
+    {
+      model: options.model,
+      ...(options.backend === undefined ? {} : { backend: options.backend as BackendName }),
+      ...(options.chatTemplate === undefined ? {} : { chatTemplate: options.chatTemplate, chatTemplateField: '--chat-template' }),
+    },
     {
       env: io.env,
       log: (line) => io.writeErr(`${line}\n`),
@@ -79,7 +92,14 @@ async function generateCommand(options: GenerateOptions, io: CliIo): Promise<voi
     },
   );
   try {
-    const promptIds = await encodePrompt(tokenizer, options.prompt);
+    const stories = options.chatTemplate === 'stories';
+    // As `lora chat`: a chat template renders its own special tokens; the plain-text stories
+    // template is encoded as text (the tokenizer adds its BOS).
+    const promptIds = !chat
+      ? await encodePrompt(tokenizer, options.prompt)
+      : stories
+        ? tokenizer.encode(render([{ role: 'user', content: options.prompt }]))
+        : tokenizer.encode(render([{ role: 'user', content: options.prompt }]), { addSpecialTokens: false });
     const { sequences } = await models.generate(model, [promptIds], {
       maxNewTokens: options.maxNewTokens,
       temperature: options.temperature,
@@ -88,7 +108,10 @@ async function generateCommand(options: GenerateOptions, io: CliIo): Promise<voi
       ...(options.seed === undefined ? {} : { seed: options.seed }),
       stopTokenIds: options.ignoreEos === true ? [] : stopTokenIds(tokenizer, models.defaultStopTokenIds(loaded.config)),
     });
-    io.writeOut(`${decodeContinuation(tokenizer, promptIds, sequences[0] ?? [])}\n`);
+    const text = decodeContinuation(tokenizer, promptIds, sequences[0] ?? []);
+    // The stories template has no end-of-turn token: a next "User:" turn ends the reply.
+    const end = stories ? text.indexOf('\nUser:') : -1;
+    io.writeOut(`${end >= 0 ? text.slice(0, end) : text}\n`);
   } finally {
     model.dispose();
   }
