@@ -39,7 +39,7 @@ export {
   type BnbTensor,
   type RawTensorSource,
 } from './format.js';
-export { gatherRows } from './pack.js';
+export { gatherRows, type WordBits } from './pack.js';
 export { Nf4Linear, quantizeState, type QuantizeLinearOptions } from './nf4-linear.js';
 export { withDequantizedWeights } from './inference-cache.js';
 export {

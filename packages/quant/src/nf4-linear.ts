@@ -92,7 +92,7 @@ interface DeviceNestedAbsmax {
 /**
  * A frozen 4-bit (NF4 or FP4) linear layer: the QLoRA base. Holds the codes as int32 words of
  * eight nibbles (4 bits per parameter) on backends with exact wrapping int32 arithmetic —
- * tensorflow, wasm, cpu — and of six elsewhere (webgpu), see {@link wordBitsOf}. With double
+ * tensorflow, wasm, cpu — and of six elsewhere (webgpu), see {@link WordBits}. With double
  * quantization the absmax stays 8-bit on the device (bytes after the codes in the same words)
  * with its float32 nested absmax and offset, as bitsandbytes keeps it; it is dequantized on each
  * use, bit for bit as `decompressAbsmax`. Resident: 0.516 bytes/param for NF4+DQ blocksize 64
@@ -114,7 +114,7 @@ export class Nf4Linear implements LinearLike {
   readonly bias: tf.Tensor1D | undefined;
   readonly quantType: QuantType;
   readonly blocksize: number;
-  /** Bits used per int32 word of {@link words} and of the 8-bit absmax (see {@link wordBitsOf}). */
+  /** Bits used per int32 word of {@link words} and of the 8-bit absmax (see {@link WordBits}). */
   readonly wordBits: WordBits;
   /**
    * `wordBits / 8` bytes per int32 word in byte planes (`packBytePlanes`): the codes of the
