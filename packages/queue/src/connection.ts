@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '@lora/core';
-import type { ConnectionOptions } from 'bullmq';
+import type { ConnectionOptions, Worker } from 'bullmq';
 
 /**
  * BullMQ connection options for a `redis://[user:password@]host:port[/db]` URL (`rediss://` for
@@ -28,4 +28,21 @@ export function redisConnection(url: string): ConnectionOptions {
     // BullMQ workers block on Redis; they must not give up on a slow command.
     maxRetriesPerRequest: null,
   };
+}
+
+/**
+ * Keeps a BullMQ worker running until `signal` aborts, then closes it (the job it holds is
+ * finished first). Redis errors (a dropped connection) are passed to `onError`; ioredis reconnects
+ * and the worker keeps going.
+ */
+export async function runUntilAborted(worker: Worker, options: { signal?: AbortSignal; onError?: (error: Error) => void }): Promise<void> {
+  try {
+    worker.on('error', (error) => options.onError?.(error));
+    await new Promise<void>((resolve) => {
+      if (options.signal?.aborted) resolve();
+      options.signal?.addEventListener('abort', () => resolve(), { once: true });
+    });
+  } finally {
+    await worker.close();
+  }
 }

@@ -21,7 +21,7 @@ import {
 } from '@lora/eval';
 import { type ConnectionOptions, Job, Queue, Worker } from 'bullmq';
 import { z } from 'zod';
-import { redisConnection } from './connection.js';
+import { redisConnection, runUntilAborted } from './connection.js';
 
 /** The BullMQ queue that carries evaluation shards. */
 export const EVAL_QUEUE = 'lora-eval';
@@ -401,14 +401,8 @@ export async function runEvalWorker(options: EvalWorkerOptions): Promise<void> {
     },
   );
   try {
-    // Redis errors (a dropped connection) are reported and retried by ioredis; the worker keeps going.
-    worker.on('error', (error) => options.onError?.(error));
-    await new Promise<void>((resolve) => {
-      if (options.signal?.aborted) resolve();
-      options.signal?.addEventListener('abort', () => resolve(), { once: true });
-    });
+    await runUntilAborted(worker, options);
   } finally {
-    await worker.close();
     cached?.prepared.dispose?.();
   }
 }

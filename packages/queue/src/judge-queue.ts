@@ -11,7 +11,7 @@ import {
 } from '@lora/judge';
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { z } from 'zod';
-import { redisConnection } from './connection.js';
+import { redisConnection, runUntilAborted } from './connection.js';
 
 /** The BullMQ queue that carries judge calls. */
 export const JUDGE_QUEUE = 'lora-judge';
@@ -222,14 +222,5 @@ export async function runJudgeWorker(options: JudgeWorkerOptions): Promise<void>
       ...(limit === undefined ? {} : { limiter: { max: limit.max, duration: limit.durationMs ?? 60_000 } }),
     },
   );
-  try {
-    // Redis errors (a dropped connection) are reported and retried by ioredis; the worker keeps going.
-    worker.on('error', (error) => options.onError?.(error));
-    await new Promise<void>((resolve) => {
-      if (options.signal?.aborted) resolve();
-      options.signal?.addEventListener('abort', () => resolve(), { once: true });
-    });
-  } finally {
-    await worker.close();
-  }
+  await runUntilAborted(worker, options);
 }

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCaptured } from '../testing.js';
 import { REDIS_SERVER, type TestRedis, startRedis } from '@lora/queue/test';
+import { type WatchedChild, watchChild } from '../test/watched-child.js';
 
 // `lora eval --queue` + `lora worker` child processes on a real loopback redis-server (stories260K, wasm).
 const assets = process.env.LORA_ASSETS_DIR;
@@ -23,12 +24,7 @@ const env = { ...process.env, LORA_ASSETS_DIR: assets, LORA_BACKEND: backend };
 if (REDIS_SERVER === undefined)
   console.warn('SKIPPED lora eval --queue tests: /usr/bin/redis-server is missing (apt-get install redis-server).');
 
-interface Run {
-  child: ChildProcess;
-  stderr: () => string;
-  waitFor: (pattern: RegExp) => Promise<void>;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+type Run = WatchedChild;
 
 function lora(...args: string[]): Run {
   return loraWith(env, ...args);
@@ -44,32 +40,7 @@ function loraWith(childEnv: NodeJS.ProcessEnv, ...args: string[]): Run {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
-  let stderr = '';
-  const waiters: { pattern: RegExp; resolve: () => void }[] = [];
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr += d.toString();
-    for (const w of [...waiters]) {
-      if (w.pattern.test(stderr)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve();
-      }
-    }
-  });
-  child.stdout?.resume();
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return {
-    child,
-    stderr: () => stderr,
-    waitFor: (pattern) =>
-      new Promise<void>((resolve, reject) => {
-        if (pattern.test(stderr)) return resolve();
-        waiters.push({ pattern, resolve });
-        void exit.then(() => reject(new Error(`exited before ${pattern}:\n${stderr}`)));
-      }),
-    exit,
-  };
+  return watchChild(child);
 }
 
 const stories = [

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCaptured } from '../testing.js';
+import { type WatchedChild, watchChild } from '../test/watched-child.js';
 
 // Real signals sent from outside to a training `lora train` process (stories260K, wasm).
 const assets = process.env.LORA_ASSETS_DIR;
@@ -49,42 +50,11 @@ writeFileSync(
 );
 const env = { ...process.env, LORA_ASSETS_DIR: assets, LORA_BACKEND: backend };
 
-interface Run {
-  child: ChildProcess;
-  stderr: () => string;
-  /** Resolves once `pattern` appears on stderr. */
-  waitFor: (pattern: RegExp) => Promise<void>;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+type Run = WatchedChild;
 
 function start(command: string, args: string[], options: { detached?: boolean } = {}): Run {
   const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
-  let stderr = '';
-  const waiters: { pattern: RegExp; resolve: () => void }[] = [];
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr += d.toString();
-    for (const w of [...waiters]) {
-      if (w.pattern.test(stderr)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve();
-      }
-    }
-  });
-  child.stdout?.resume();
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return {
-    child,
-    stderr: () => stderr,
-    waitFor: (pattern) =>
-      new Promise<void>((resolve, reject) => {
-        if (pattern.test(stderr)) return resolve();
-        waiters.push({ pattern, resolve });
-        void exit.then(() => reject(new Error(`exited before ${pattern}:\n${stderr}`)));
-      }),
-    exit,
-  };
+  return watchChild(child);
 }
 
 const lora = (...args: string[]) =>
