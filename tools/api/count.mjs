@@ -4,7 +4,7 @@
 // their sources outside the exporting package). Extra entries (e.g. src/internal.ts) are counted
 // apart. `node tools/api/count.mjs [--unused]` prints a table; `--json` prints the numbers.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
@@ -17,7 +17,11 @@ function exportedNames(file) {
   const names = [];
   for (const node of source.statements) {
     if (ts.isExportDeclaration(node)) {
-      if (node.exportClause === undefined) names.push(`* from ${node.moduleSpecifier?.text}`);
+      const from = node.moduleSpecifier?.text;
+      // `export * from './x.js'` (the Node entry re-exporting the browser entry): follow local files.
+      if (node.exportClause === undefined && from?.startsWith('.'))
+        names.push(...exportedNames(join(dirname(file), from.replace(/\.js$/, '.ts'))));
+      else if (node.exportClause === undefined) names.push(`* from ${from}`);
       else if (ts.isNamedExports(node.exportClause)) for (const e of node.exportClause.elements) names.push(e.name.text);
       else names.push(node.exportClause.name.text);
       continue;
@@ -57,7 +61,7 @@ for (const p of packages) {
   for (const entry of entries) {
     const names = exportedNames(join(root, 'packages', p, 'src', entry));
     const others = consumers.filter((c) => c.name !== `@lora/${p}`);
-    const used = names.filter((n) => others.some((c) => new RegExp(`\\b${n.replace(/[$]/g, '\\$')}\\b`).test(c.text)));
+    const used = names.filter((n) => others.some((c) => new RegExp(`\\b${n.replace(/[$*./]/g, '\\$&')}\\b`).test(c.text)));
     rows.push({ package: `@lora/${p}`, entry, exported: names.length, used: used.length, unused: names.filter((n) => !used.includes(n)) });
   }
 }
