@@ -1,14 +1,26 @@
-// Parity with bitsandbytes 0.50 (CPU) on fixtures/quant, written by tools/parity/quant/make_quant.py.
+// Parity with bitsandbytes 0.50 (CPU) on fixtures/quant, written by tools/parity/quant/make_quant.py, and
+// with bnb's reference 8-bit quantizer on fixtures/train/optimizers.json (tools/parity/train/make_train_fixtures.py).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SafetensorsReader } from '@lora/models';
-import { compressAbsmax, decompressAbsmax, dequantize4bit, quantize4bit, quantizeBlockwise8bit } from './blockwise.js';
-import { DYNAMIC_MAP_SIGNED, FP4_CODE, NF4_CODE } from './codebooks/codebooks.js';
+import {
+  compressAbsmax,
+  decompressAbsmax,
+  dequantize4bit,
+  dequantizeBlockwise8bit,
+  quantize4bit,
+  quantizeBlock8bit,
+  quantizeBlockwise8bit,
+} from './blockwise.js';
+import { DYNAMIC_MAP_SIGNED, dynamicMap, FP4_CODE, NF4_CODE } from './codebooks/codebooks.js';
 import { pythonFloatRepr, quantStateJson } from './format.js';
 import { quantizeState } from './nf4-linear.js';
 import {
   bits,
   bitsUnsignedZero,
   f32,
+  FIXTURES,
   openBlockwiseFixtures,
   rawBytes,
   type BlockwiseCase,
@@ -20,6 +32,11 @@ let reader: SafetensorsReader;
 let cases: BlockwiseCase[];
 let meanLengths: number[];
 let q8Cases: Blockwise8bitCase[];
+// bnb's reference quantizer (torch.bucketize) and bnb.optim.AdamW8bit's maps.
+const trainFixture = JSON.parse(readFileSync(join(FIXTURES, 'train', 'optimizers.json'), 'utf8')) as {
+  adamw8bit: { signed_map: number[]; unsigned_map: number[] };
+  blockwise: { input: number[]; codes: number[]; absmax: number[]; dequantized: number[] };
+};
 
 beforeAll(async () => {
   ({ reader, cases, meanLengths, q8Cases } = await openBlockwiseFixtures());
@@ -33,6 +50,8 @@ describe('code tables', () => {
     expect(bits(NF4_CODE)).toEqual(bits(await f32(reader, 'code.nf4')));
     expect(bits(FP4_CODE)).toEqual(bits(await f32(reader, 'code.fp4')));
     expect(bits(DYNAMIC_MAP_SIGNED)).toEqual(bits(await f32(reader, 'code.dynamic')));
+    expect(bits(dynamicMap(true))).toEqual(bits(Float32Array.from(trainFixture.adamw8bit.signed_map)));
+    expect(bits(dynamicMap(false))).toEqual(bits(Float32Array.from(trainFixture.adamw8bit.unsigned_map)));
   });
 });
 
@@ -115,6 +134,65 @@ describe('8-bit blockwise (the double-quant path) vs bitsandbytes', () => {
       `8-bit stress cases: 0 of ${total} codes differ from bnb; ${offExact} of them are not the exact nearest code (bnb's lookup table)`,
     );
     expect(offExact).toBeGreaterThan(0);
+  });
+});
+
+describe("8-bit blockwise, rounding 'nearest' (the AdamW8bit states) vs bnb's reference quantize_blockwise", () => {
+  it('codes, absmax and dequantized values identical, and they differ from the lookup-table rounding', () => {
+    const { input, codes, absmax, dequantized } = trainFixture.blockwise;
+    const x = Float32Array.from(input);
+    const nearest = quantizeBlockwise8bit(x, DYNAMIC_MAP_SIGNED, 256, { rounding: 'nearest' });
+    expect(bits(nearest.absmax)).toEqual(bits(Float32Array.from(absmax)));
+    expect(Array.from(nearest.codes)).toEqual(codes);
+    const back = dequantizeBlockwise8bit(Uint8Array.from(codes), nearest.absmax, DYNAMIC_MAP_SIGNED, 256);
+    expect(bits(back)).toEqual(bits(Float32Array.from(dequantized)));
+    const lut = quantizeBlockwise8bit(x, DYNAMIC_MAP_SIGNED, 256);
+    expect(bits(lut.absmax)).toEqual(bits(nearest.absmax));
+    const differing = [...lut.codes.keys()].filter((i) => lut.codes[i] !== nearest.codes[i]).length;
+    console.log(`reference fixture (signed map): 'lut' and 'nearest' codes differ at ${differing} of ${x.length}`);
+    expect(differing).toBeGreaterThan(0);
+  });
+
+  it('differ on an all-zero block (bnb CPU: code 0; reference: the zero code) and on small unsigned values', () => {
+    const unsigned = dynamicMap(false);
+    const zeros = new Float32Array(300);
+    expect(quantizeBlockwise8bit(zeros, DYNAMIC_MAP_SIGNED, 256).codes.every((q) => q === 0)).toBe(true);
+    const zeroCode = DYNAMIC_MAP_SIGNED.indexOf(0);
+    expect(zeroCode).toBeGreaterThan(0);
+    expect(quantizeBlockwise8bit(zeros, DYNAMIC_MAP_SIGNED, 256, { rounding: 'nearest' }).codes.every((q) => q === zeroCode)).toBe(true);
+    // A second moment spanning 1e-6..1 of its absmax: the table's 2/65535-wide bins merge the small codes.
+    const v = Float32Array.from({ length: 256 }, (_, i) => 10 ** (-6 + (6 * i) / 255));
+    const lut = quantizeBlockwise8bit(v, unsigned, 256).codes;
+    const nearest = quantizeBlockwise8bit(v, unsigned, 256, { rounding: 'nearest' }).codes;
+    const exact = Array.from(v, (x) => {
+      let best = 0;
+      for (let q = 1; q < 256; q++) if (Math.abs(x - (unsigned[q] as number)) < Math.abs(x - (unsigned[best] as number))) best = q;
+      return best;
+    });
+    expect(Array.from(nearest)).toEqual(exact);
+    expect([...lut.keys()].filter((i) => lut[i] !== exact[i]).length).toBeGreaterThan(0);
+  });
+
+  it('quantizeBlock8bit writes one block at an offset, as the whole-tensor quantizer does', () => {
+    const x = Float32Array.from(trainFixture.blockwise.input);
+    for (const rounding of ['lut', 'nearest'] as const) {
+      const whole = quantizeBlockwise8bit(x, DYNAMIC_MAP_SIGNED, 256, { rounding });
+      const codes = new Uint8Array(x.length);
+      const absmax = new Float32Array(whole.absmax.length);
+      for (let b = 0, start = 0; start < x.length; b++, start += 256) {
+        const scratch = x.slice(start, Math.min(x.length, start + 256));
+        quantizeBlock8bit(scratch, 0, scratch.length, DYNAMIC_MAP_SIGNED, rounding, codes, absmax, b, start);
+      }
+      expect(codes, rounding).toEqual(whole.codes);
+      expect(bits(absmax), rounding).toEqual(bits(whole.absmax));
+    }
+  });
+
+  it('rejects a map that is not 256 entries, a bad blocksize and an unknown rounding', () => {
+    const x = new Float32Array(4);
+    expect(() => quantizeBlockwise8bit(x, NF4_CODE, 256)).toThrow(/256-entry map/);
+    expect(() => quantizeBlockwise8bit(x, DYNAMIC_MAP_SIGNED, 0)).toThrow(/blocksize/);
+    expect(() => quantizeBlockwise8bit(x, DYNAMIC_MAP_SIGNED, 64, { rounding: 'cuda' as 'lut' })).toThrow(/rounding/);
   });
 });
 

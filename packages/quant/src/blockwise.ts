@@ -129,35 +129,41 @@ export function dequantize4bit(packed: Uint8Array, absmax: Float32Array, quantTy
   return out;
 }
 
+const midpointCache = new WeakMap<Float32Array, Float32Array>();
+
+/** float32 midpoints 0.5·(c[i] + c[i+1]) of a sorted code: the bucket bounds of both roundings. */
+function midpointsOf(code: Float32Array): Float32Array {
+  let mid = midpointCache.get(code);
+  if (mid === undefined) {
+    mid = new Float32Array(code.length - 1);
+    for (let i = 0; i + 1 < code.length; i++) mid[i] = f32(0.5 * f32((code[i] as number) + (code[i + 1] as number)));
+    midpointCache.set(code, mid);
+  }
+  return mid;
+}
+
 /** Number of bins of bitsandbytes' CPU 8-bit quantization lookup table over [-1, 1]. */
 const LUT_SIZE = 65536;
 
+const lutCache = new WeakMap<Float32Array, Uint8Array>();
+
 /**
- * bitsandbytes' CPU 8-bit lookup table (0.50, `build_quantize_lut` in csrc/cpu_ops.cpp): float32
- * midpoints 0.5·(c[i] + c[i+1]), bin i at v = 2i/65535 − 1 in float32, lut[i] = the number of
- * midpoints strictly below v (a value on a midpoint goes to the lower code).
+ * bitsandbytes' CPU 8-bit lookup table (0.50, `build_quantize_lut` in csrc/cpu_ops.cpp): bin i at
+ * v = 2i/65535 − 1 in float32, lut[i] = the number of midpoints strictly below v (a value on a
+ * midpoint goes to the lower code).
  */
-function buildLut(code: Float32Array): Uint8Array {
-  const last = code.length - 1;
-  const mid = new Float32Array(last);
-  for (let i = 0; i < last; i++) mid[i] = f32(0.5 * f32((code[i] as number) + (code[i + 1] as number)));
-  const lut = new Uint8Array(LUT_SIZE);
-  let q = 0;
-  for (let i = 0; i < LUT_SIZE; i++) {
-    const v = f32(f32((2 * i) / (LUT_SIZE - 1)) - 1);
-    while (q < last && (mid[q] as number) < v) q++;
-    lut[i] = q;
-  }
-  return lut;
-}
-
-const luts = new WeakMap<Float32Array, Uint8Array>();
-
-function lutFor(code: Float32Array): Uint8Array {
-  let lut = luts.get(code);
+function lutOf(code: Float32Array): Uint8Array {
+  let lut = lutCache.get(code);
   if (lut === undefined) {
-    lut = buildLut(code);
-    luts.set(code, lut);
+    const mid = midpointsOf(code);
+    lut = new Uint8Array(LUT_SIZE);
+    let q = 0;
+    for (let i = 0; i < LUT_SIZE; i++) {
+      const v = f32(f32((2 * i) / (LUT_SIZE - 1)) - 1);
+      while (q < mid.length && (mid[q] as number) < v) q++;
+      lut[i] = q;
+    }
+    lutCache.set(code, lut);
   }
   return lut;
 }
@@ -174,38 +180,96 @@ function lutIndex(v: number): number {
   return Math.trunc(f32(t * (LUT_SIZE - 1) + 0.5));
 }
 
+/** The number of bounds strictly below `x` (`torch.bucketize`, right=False: ties go to the lower code). */
+function bucket(bounds: Float32Array, x: number): number {
+  let lo = 0;
+  let hi = bounds.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((bounds[mid] as number) < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /**
- * 8-bit blockwise quantization with a sorted 256-entry map, byte-identical to bitsandbytes' CPU
- * `quantize_blockwise` (0.50 `quantize_cpu`): absmax = max |x| per block (the last block may be
- * partial), v = x·f32(1/absmax), code = lut[bin(v)] of a 65536-bin table (so near a midpoint the
- * code may be the farther neighbour, as in bnb); a block whose absmax is 0 gets code 0 throughout.
+ * Quantizes `values[start, end)` as block `block` of an 8-bit blockwise tensor, with the `rounding`
+ * of {@link quantizeBlockwise8bit} (the one implementation behind it): writes `absmax[block]` and
+ * `codes[offset + i]` for i in [start, end), so `values` may be a scratch buffer holding only this
+ * block (`@lora/train`'s AdamW8bit requantizes its moments so, through `@lora/quant/internal`).
+ */
+export function quantizeBlock8bit(
+  values: Float32Array,
+  start: number,
+  end: number,
+  code: Float32Array,
+  rounding: 'lut' | 'nearest',
+  codes: Uint8Array,
+  absmax: Float32Array,
+  block: number,
+  offset = 0,
+): void {
+  let m = 0;
+  for (let i = start; i < end; i++) m = Math.max(m, Math.abs(values[i] as number));
+  absmax[block] = m;
+  if (rounding === 'lut') {
+    if (m === 0) {
+      codes.fill(0, offset + start, offset + end);
+      return;
+    }
+    const lut = lutOf(code);
+    const inverse = f32(1 / m);
+    for (let i = start; i < end; i++) codes[offset + i] = lut[lutIndex(f32((values[i] as number) * inverse))] as number;
+  } else {
+    const bounds = midpointsOf(code);
+    const inverse = f32(1 / Math.max(m, MIN_SCALE));
+    for (let i = start; i < end; i++) {
+      const v = f32((values[i] as number) * inverse);
+      codes[offset + i] = bucket(bounds, v < -1 ? -1 : v > 1 ? 1 : v);
+    }
+  }
+}
+
+/**
+ * 8-bit blockwise quantization with a sorted 256-entry map (a dynamic map such as
+ * {@link DYNAMIC_MAP_SIGNED}): absmax = max |x| per block of `blocksize` (the last block may be
+ * partial), then each v = x·f32(1/absmax) becomes a code index, chosen as one of two bitsandbytes
+ * (0.50) code paths does:
+ *
+ * - `rounding: 'lut'` (default) — bnb's native CPU kernel (`quantize_blockwise` → `quantize_cpu` in
+ *   csrc/cpu_ops.cpp), which `quantize_4bit(compress_statistics=True)` runs on CPU: code =
+ *   lut[bin(v)] of a 65536-bin table, so near a midpoint the code may be the farther neighbour and
+ *   codes closer than a bin (2/65535) merge; a block whose absmax is 0 gets code 0. Codes and absmax
+ *   are byte-identical to bnb's (the double-quant path).
+ * - `rounding: 'nearest'` — bnb's pure-PyTorch `quantize_blockwise` (backends/default/ops.py):
+ *   `torch.bucketize` on the float32 code midpoints (the nearest code, ties to the lower), the scale
+ *   clamped at 1e-38, and x·(1/absmax) on a partial last block too (bnb's reference divides there).
+ *   The 8-bit AdamW states follow it: tools/parity/train/make_train_fixtures.py swaps this quantizer
+ *   into bnb's CPU 8-bit optimizer update, whose `'lut'` kernel cannot resolve the second moment's
+ *   small codes.
  */
 export function quantizeBlockwise8bit(
   data: Float32Array,
   code: Float32Array,
   blocksize: number,
+  options: { rounding?: 'lut' | 'nearest' } = {},
 ): { codes: Uint8Array; absmax: Float32Array } {
   if (code.length !== 256)
     throw new InvalidArgumentError({ argument: 'code', message: `expected a 256-entry map, found ${code.length} entries.` });
-  const lut = lutFor(code);
+  if (!Number.isInteger(blocksize) || blocksize < 1)
+    throw new InvalidArgumentError({ argument: 'blocksize', message: `expected a positive integer, found ${blocksize}.` });
+  const rounding = options.rounding ?? 'lut';
+  if (rounding !== 'lut' && rounding !== 'nearest')
+    throw new InvalidArgumentError({ argument: 'rounding', message: `expected 'lut' or 'nearest', found ${String(rounding)}.` });
   const n = data.length;
-  const blocks = blockCount(n, blocksize);
-  const absmax = new Float32Array(blocks);
+  const absmax = new Float32Array(blockCount(n, blocksize));
   const codes = new Uint8Array(n);
-  for (let b = 0; b < blocks; b++) {
-    const start = b * blocksize;
-    const end = Math.min(n, start + blocksize);
-    let m = 0;
-    for (let i = start; i < end; i++) m = Math.max(m, Math.abs(data[i] as number));
-    absmax[b] = m;
-    if (m === 0) continue;
-    const inverse = f32(1 / m);
-    for (let i = start; i < end; i++) codes[i] = lut[lutIndex(f32((data[i] as number) * inverse))] as number;
-  }
+  for (let b = 0, start = 0; start < n; b++, start += blocksize)
+    quantizeBlock8bit(data, start, Math.min(n, start + blocksize), code, rounding, codes, absmax, b);
   return { codes, absmax };
 }
 
-/** code[q]·absmax[block] in float32 (bitsandbytes' `dequantize_blockwise`). */
+/** code[q]·absmax[block] in float32 (bitsandbytes' `dequantize_blockwise`); the inverse of {@link quantizeBlockwise8bit}. */
 export function dequantizeBlockwise8bit(codes: Uint8Array, absmax: Float32Array, code: Float32Array, blocksize: number): Float32Array {
   const out = new Float32Array(codes.length);
   for (let i = 0; i < codes.length; i++) out[i] = f32((code[codes[i] as number] as number) * (absmax[Math.floor(i / blocksize)] as number));

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { LoraError } from '@lora/core';
+import { dynamicMap, quantizeBlock8bit } from '@lora/quant/internal';
 import type { AdamOptions } from './adamw.js';
-import { dynamicMap, quantizeBlock, quantizeBlockwise } from './blockwise-8bit.js';
 import { type NamedGradients, type Optimizer, type OptimizerState, checkVariables, decayMatricesOnly } from './optimizer.js';
 
 /** Options of {@link AdamW8bit}. */
@@ -30,7 +30,8 @@ const f = Math.fround;
  * AdamW whose moments are stored in 8 bits per value, as bitsandbytes' `AdamW8bit`: blockwise
  * dynamic quantization (blocks of 256, one float32 absmax each), the signed dynamic map for the
  * first moment and the unsigned one for the second. Each step dequantizes, applies the float32
- * AdamW update (decoupled weight decay, bias correction) and requantizes.
+ * AdamW update (decoupled weight decay, bias correction) and requantizes to the nearest code
+ * (@lora/quant's 8-bit blockwise codec with `rounding: 'nearest'`, bnb's reference quantizer).
  *
  * States live on the host (tfjs tensors have no 8-bit dtype: a uint8 tensor would be int32), so
  * the state takes ≈ 2.03 bytes per parameter instead of 8 (plus one block of float32 scratch), and
@@ -85,16 +86,12 @@ export class AdamW8bit implements Optimizer {
         eightBit,
         m: new Float32Array(eightBit ? 0 : n),
         v: new Float32Array(eightBit ? 0 : n),
+        // Zero states as bnb's `init_state`: code 0 with absmax 0 (dequantized: ±0).
         mCodes: new Uint8Array(eightBit ? n : 0),
         vCodes: new Uint8Array(eightBit ? n : 0),
         mAbsmax: new Float32Array(eightBit ? blocks : 0),
         vAbsmax: new Float32Array(eightBit ? blocks : 0),
       };
-      if (eightBit) {
-        // Zero states encode as the zero code with absmax 0.
-        quantizeBlockwise(new Float32Array(n), this.signedMap, this.blockSize, s.mCodes, s.mAbsmax);
-        quantizeBlockwise(new Float32Array(n), this.unsignedMap, this.blockSize, s.vCodes, s.vAbsmax);
-      }
       this.states.set(variable.name, s);
     }
     return s;
@@ -152,8 +149,8 @@ export class AdamW8bit implements Optimizer {
             m2[i] = f((this.unsignedMap[s.vCodes[start + i] as number] as number) * vAbs);
           }
           update(m1, m2, 0, len, start);
-          quantizeBlock(m1, 0, len, this.signedMap, s.mCodes, s.mAbsmax, block, start);
-          quantizeBlock(m2, 0, len, this.unsignedMap, s.vCodes, s.vAbsmax, block, start);
+          quantizeBlock8bit(m1, 0, len, this.signedMap, 'nearest', s.mCodes, s.mAbsmax, block, start);
+          quantizeBlock8bit(m2, 0, len, this.unsignedMap, 'nearest', s.vCodes, s.vAbsmax, block, start);
         }
       }
       tf.tidy(() => p.assign(tf.tensor(param, p.shape)));

@@ -4,7 +4,6 @@ import { compareArrays, expectTensorsClose, setupTestBackend } from '@lora/model
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Adam, AdamW } from './adamw.js';
 import { AdamW8bit } from './adamw-8bit.js';
-import { dequantizeBlockwise, dynamicMap, quantizeBlockwise } from './blockwise-8bit.js';
 import type { Optimizer } from './optimizer.js';
 import { SGD } from './sgd.js';
 
@@ -33,13 +32,10 @@ const fixture = JSON.parse(readFileSync(new URL('../../../../fixtures/train/opti
     betas: [number, number];
     eps: number;
     weight_decay: number;
-    signed_map: number[];
-    unsigned_map: number[];
     init: number[];
     grads: number[][];
     steps: { param: number[]; state1: number[]; state2: number[]; absmax1: number[]; absmax2: number[] }[];
   };
-  blockwise: { input: number[]; codes: number[]; absmax: number[]; dequantized: number[] };
 };
 
 beforeAll(async () => {
@@ -98,23 +94,6 @@ describe('optimizers match torch.optim', () => {
 });
 
 describe('8-bit blockwise AdamW (bitsandbytes scheme)', () => {
-  it('builds the dynamic maps of bitsandbytes bit for bit', () => {
-    expect(Array.from(dynamicMap(true))).toEqual(fixture.adamw8bit.signed_map.map(Math.fround));
-    expect(Array.from(dynamicMap(false))).toEqual(fixture.adamw8bit.unsigned_map.map(Math.fround));
-  });
-
-  it("quantizes blockwise like bitsandbytes' reference quantize_blockwise, bit for bit", () => {
-    const { input, codes, absmax, dequantized } = fixture.blockwise;
-    const ours = new Uint8Array(input.length);
-    const ourAbsmax = new Float32Array(absmax.length);
-    quantizeBlockwise(Float32Array.from(input), dynamicMap(true), 256, ours, ourAbsmax);
-    expect(Array.from(ourAbsmax)).toEqual(absmax.map(Math.fround));
-    expect(Array.from(ours)).toEqual(codes);
-    const back = new Float32Array(input.length);
-    dequantizeBlockwise(Uint8Array.from(codes), ourAbsmax, dynamicMap(true), 256, back);
-    expect(Array.from(back)).toEqual(dequantized.map(Math.fround));
-  });
-
   it('follows bnb.optim.AdamW8bit over 5 steps and stores 2 bytes per value', async () => {
     const fx = fixture.adamw8bit;
     const p = tf.variable(tf.tensor2d(fx.init, [24, 25]), true, 'adamw8bit.p');
@@ -131,6 +110,8 @@ describe('8-bit blockwise AdamW (bitsandbytes scheme)', () => {
       const mismatched2 = step.state2.filter((q, i) => q !== codes2[i]).length;
       expect({ step: s + 1, mismatched1, mismatched2 }).toEqual({ step: s + 1, mismatched1: 0, mismatched2: 0 });
       expect(Array.from(state[`${p.name}.absmax1`]?.data ?? [])).toEqual(step.absmax1.map(Math.fround));
+      // absmax2 is max v of the float32 update, which may end 1 ulp from torch's addcmul.
+      expect(compareArrays(state[`${p.name}.absmax2`]?.data as Float32Array, step.absmax2).maxRel).toBeLessThan(1e-6);
       expect(report.maxRel).toBeLessThan(1e-6);
     }
     // 600 values: 2 × 600 code bytes + 2 × 3 absmax floats + one block of scratch per moment.
