@@ -3,7 +3,7 @@ import { InvalidArgumentError, LoraError, Rng } from '@lora/core';
 import type { CausalLM, ForwardOptions } from '@lora/models';
 import { variableGradsLean } from '@lora/models';
 import { rowsOf, type TrainBatch } from './batch.js';
-import { type EvalReport, type StepReport, type TrainCallbacks, type TrainResult, composeCallbacks } from './callbacks.js';
+import { type StepReport, type TrainCallbacks, type TrainResult, composeCallbacks } from './callbacks.js';
 import {
   type WeightsIO,
   findLatestCheckpoint,
@@ -29,7 +29,7 @@ import { AdamW8bit } from './optimizers/adamw-8bit.js';
 import type { NamedGradients, Optimizer } from './optimizers/optimizer.js';
 import { SGD } from './optimizers/sgd.js';
 import { namedParameters } from './parameters.js';
-import { makeSchedule } from './schedules.js';
+import { type Schedule, makeSchedule } from './schedules.js';
 import { type TrainingArgs, type TrainingArgsInput, parseTrainingArgs } from './training-args.js';
 
 /** Micro-batches addressed by index (a collated dataset that need not sit in memory at once). */
@@ -221,9 +221,114 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
 }
 
+/** What stays fixed during a run: the model, its data and arguments, the optimizer, the IO. */
+interface Run {
+  readonly model: CausalLM;
+  readonly args: TrainingArgs;
+  readonly source: BatchSource;
+  readonly params: ReadonlyMap<string, tf.Variable>;
+  readonly variables: tf.Variable[];
+  readonly optimizer: Optimizer;
+  readonly weights: WeightsIO;
+  readonly schedule: Schedule;
+  readonly callbacks: Required<TrainCallbacks>;
+  readonly outputDir: string | undefined;
+  readonly evalData: readonly TrainBatch[] | BatchSource | undefined;
+  readonly evaluate: TrainOptions['evaluate'];
+}
+
+/** What a run carries from step to step: restored on resume, written in every checkpoint. */
+interface RunState {
+  /** Optimizer steps done. */
+  step: number;
+  readonly rng: Rng;
+  cursor: Cursor;
+  losses: number[];
+  lrs: number[];
+  evals: TrainerState['evals'];
+  best: TrainerState['best'];
+  badEvaluations: number;
+  /** The checkpoint last written (or resumed from): where to resume after a failure. */
+  lastCheckpoint: string | undefined;
+}
+
+/** What one optimizer step measured. */
+interface StepOutcome {
+  /** Mean loss per trained token over the step's micro-batches. */
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  /** Whether loss and norm were finite (else the update was not applied). */
+  finite: boolean;
+  trainedTokens: number;
+  tokens: number;
+}
+
 async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
+  const run = setUpRun(options);
+  const { args, callbacks } = run;
+  const gcOff = args.gradientCheckpointing ? enableGradientCheckpointing(run.model) : undefined;
+  const state = startState(args, run.source);
+  const resumedFrom = await resumeState(run, state, options.resume);
+  const signals = (options.handleSignals ?? run.outputDir !== undefined) ? new SignalWatch(state) : undefined;
+  let stopReason: TrainResult['stopReason'] = 'max_steps';
+  const started = performance.now();
+  try {
+    await callbacks.onTrainBegin({ startStep: state.step, maxSteps: args.maxSteps, resumedFrom });
+    // Resumed at (or past) `maxSteps`: nothing runs; evaluate and make sure the end is saved.
+    if (state.step >= args.maxSteps) await finishWithoutSteps(run, state);
+    while (state.step < args.maxSteps) {
+      const stepStart = performance.now();
+      const lr = run.schedule(state.step);
+      const micro = await nextMicroBatches(run, state);
+      const outcome = await optimizerStep(run, micro, state.step + 1, lr);
+      if (!outcome.finite && args.onNonFinite === 'stop') throw nonFiniteError(outcome, state);
+      state.step++;
+      state.losses.push(outcome.loss);
+      state.lrs.push(lr);
+      const report = stepReport(args, state, lr, outcome, stepStart, started);
+      const keepGoing = await callbacks.onStepEnd(report);
+      await yieldToEventLoop();
+
+      // The last step evaluates (every run ends with an evaluation) before its checkpoint is
+      // written, so that checkpoint's state records a best reached at the last step.
+      const last = state.step >= args.maxSteps;
+      const evaluation = every(args.evalSteps, state.step) || last ? await evaluateAndJudge(run, state) : undefined;
+      let stop: TrainResult['stopReason'] | undefined;
+      if (!last && signals?.received !== undefined) stop = 'signal';
+      else if (!last && keepGoing === false) stop = 'callback';
+      else if (!last && evaluation !== undefined && patienceRanOut(args, state)) stop = 'early_stopping';
+      if (every(args.saveSteps, state.step) || last || evaluation?.improved === true || stop !== undefined)
+        await saveCheckpoint(run, state);
+      if (stop !== undefined) {
+        stopReason = stop;
+        break;
+      }
+    }
+  } finally {
+    signals?.dispose();
+    gcOff?.();
+    if (options.optimizer === undefined) run.optimizer.dispose();
+  }
+  const result: TrainResult = {
+    step: state.step,
+    stopReason,
+    losses: state.losses,
+    lrs: state.lrs,
+    evals: state.evals,
+    lastEval: state.evals[state.evals.length - 1]?.metrics,
+    best: state.best,
+    lastCheckpoint: state.lastCheckpoint,
+    ...(signals?.received === undefined ? {} : { signal: signals.received }),
+  };
+  await callbacks.onTrainEnd(result);
+  return result;
+}
+
+/** Validates the options and builds what the run needs: the optimizer, the weights IO, the schedule, the callbacks. */
+function setUpRun(options: TrainOptions): Run {
   const args = parseTrainingArgs(options.args ?? {});
-  const { model, outputDir } = options;
+  const { model } = options;
   const source = sourceOf(options.data);
   if (source.length === 0) throw new InvalidArgumentError({ argument: 'data', message: 'holds no micro-batch.' });
   const params = options.parameters ?? namedParameters(model);
@@ -234,274 +339,293 @@ async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
       message: 'has no trainable variables: inject an adapter (@lora/peft) or call makeLinearsTrainable(model).',
     });
   }
-  const optimizer = options.optimizer ?? buildOptimizer(args, variables);
-  const weights = options.weightsIO ?? safetensorsWeightsIO(params);
-  const schedule = makeSchedule(args.lrScheduler, { lr: args.learningRate, totalSteps: args.maxSteps, warmup: args.warmup });
-  const callbacks = composeCallbacks(
-    ...(Array.isArray(options.callbacks) ? options.callbacks : [options.callbacks as TrainCallbacks | undefined]),
-  );
-  const gcOff = args.gradientCheckpointing ? enableGradientCheckpointing(model) : undefined;
-
-  // ---- state (restored on resume)
-  const rng = new Rng(args.seed);
-  const newOrder = (): number[] => {
-    const order = Array.from({ length: source.length }, (_, i) => i);
-    return args.shuffle ? rng.shuffle(order) : order;
+  return {
+    model,
+    args,
+    source,
+    params,
+    variables,
+    optimizer: options.optimizer ?? buildOptimizer(args, variables),
+    weights: options.weightsIO ?? safetensorsWeightsIO(params),
+    schedule: makeSchedule(args.lrScheduler, { lr: args.learningRate, totalSteps: args.maxSteps, warmup: args.warmup }),
+    callbacks: composeCallbacks(
+      ...(Array.isArray(options.callbacks) ? options.callbacks : [options.callbacks as TrainCallbacks | undefined]),
+    ),
+    outputDir: options.outputDir,
+    evalData: options.evalData,
+    evaluate: options.evaluate,
   };
-  let cursor: Cursor = { epoch: 0, position: 0, order: newOrder() };
-  let step = 0;
-  let losses: number[] = [];
-  let lrs: number[] = [];
-  let evals: TrainerState['evals'] = [];
-  let best: TrainerState['best'];
-  let badEvaluations = 0;
-  let resumedFrom: string | undefined;
-  let lastCheckpoint: string | undefined;
+}
 
-  if (options.resume !== undefined && options.resume !== false) {
-    let dir: string | undefined;
-    if (typeof options.resume === 'string' && options.resume !== 'auto') dir = options.resume;
-    else {
-      if (outputDir === undefined)
-        throw new InvalidArgumentError({ argument: 'resume', message: 'needs `outputDir` (or a checkpoint folder).' });
-      dir = await findLatestCheckpoint(outputDir);
-      if (dir === undefined && options.resume === true) throw noCheckpointError(outputDir);
-    }
-    if (dir !== undefined) {
-      const state = await readCheckpoint(dir, weights, params, optimizer);
-      rng.setState(state.rng);
-      cursor = state.cursor;
-      step = state.step;
-      losses = state.losses;
-      lrs = state.lrs;
-      evals = state.evals;
-      best = state.best;
-      // Checkpoints of format 1 written before `best.checkpoint` was recorded at save time.
-      if (
-        best !== undefined &&
-        best.checkpoint === undefined &&
-        outputDir !== undefined &&
-        (await listCheckpoints(outputDir)).includes(best.step)
-      ) {
-        best = { ...best, checkpoint: await checkpointPath(outputDir, best.step) };
-      }
-      badEvaluations = state.badEvaluations;
-      resumedFrom = dir;
-      lastCheckpoint = dir;
-    }
+/** The state of a fresh run: step 0, the RNG seeded, the first epoch's order drawn. */
+function startState(args: TrainingArgs, source: BatchSource): RunState {
+  const rng = new Rng(args.seed);
+  return {
+    step: 0,
+    rng,
+    cursor: { epoch: 0, position: 0, order: epochOrder(source.length, args.shuffle, rng) },
+    losses: [],
+    lrs: [],
+    evals: [],
+    best: undefined,
+    badEvaluations: 0,
+    lastCheckpoint: undefined,
+  };
+}
+
+/** The batch order of one epoch: the indices, shuffled by `rng` when `shuffle` is on. */
+function epochOrder(length: number, shuffle: boolean, rng: Rng): number[] {
+  const order = Array.from({ length }, (_, i) => i);
+  return shuffle ? rng.shuffle(order) : order;
+}
+
+/**
+ * Loads the checkpoint `resume` asks for (weights and optimizer into the run, the rest into
+ * `state`); returns its folder, or undefined when the run starts fresh.
+ */
+async function resumeState(run: Run, state: RunState, resume: TrainOptions['resume']): Promise<string | undefined> {
+  if (resume === undefined || resume === false) return undefined;
+  const { outputDir } = run;
+  let dir: string | undefined;
+  if (typeof resume === 'string' && resume !== 'auto') dir = resume;
+  else {
+    if (outputDir === undefined)
+      throw new InvalidArgumentError({ argument: 'resume', message: 'needs `outputDir` (or a checkpoint folder).' });
+    dir = await findLatestCheckpoint(outputDir);
+    if (dir === undefined && resume === true) throw noCheckpointError(outputDir);
+  }
+  if (dir === undefined) return undefined;
+  const saved = await readCheckpoint(dir, run.weights, run.params, run.optimizer);
+  state.rng.setState(saved.rng);
+  state.cursor = saved.cursor;
+  state.step = saved.step;
+  state.losses = saved.losses;
+  state.lrs = saved.lrs;
+  state.evals = saved.evals;
+  state.best = saved.best;
+  // Checkpoints of format 1 written before `best.checkpoint` was recorded at save time.
+  if (
+    state.best !== undefined &&
+    state.best.checkpoint === undefined &&
+    outputDir !== undefined &&
+    (await listCheckpoints(outputDir)).includes(state.best.step)
+  ) {
+    state.best = { ...state.best, checkpoint: await checkpointPath(outputDir, state.best.step) };
+  }
+  state.badEvaluations = saved.badEvaluations;
+  state.lastCheckpoint = dir;
+  return dir;
+}
+
+/** The next `gradientAccumulationSteps` micro-batches, starting a new (reshuffled) epoch when one runs out. */
+async function nextMicroBatches(run: Run, state: RunState): Promise<TrainBatch[]> {
+  const micro: TrainBatch[] = [];
+  for (let i = 0; i < run.args.gradientAccumulationSteps; i++) {
+    if (state.cursor.position >= state.cursor.order.length)
+      state.cursor = { epoch: state.cursor.epoch + 1, position: 0, order: epochOrder(run.source.length, run.args.shuffle, state.rng) };
+    const index = state.cursor.order[state.cursor.position] as number;
+    state.cursor = { ...state.cursor, position: state.cursor.position + 1 };
+    micro.push(await run.source.get(index));
+  }
+  return micro;
+}
+
+/**
+ * One optimizer step (number `step`) over `micro`: accumulates the gradients of the summed token
+ * loss normalised by the step's trained tokens, clips their global norm, and applies them at `lr`
+ * when loss and norm are finite. The micro-batch losses and the gradient norm come back in one read.
+ */
+async function optimizerStep(run: Run, micro: readonly TrainBatch[], step: number, lr: number): Promise<StepOutcome> {
+  const { model, args } = run;
+  const trainedTokens = micro.reduce((n, b) => n + countTrainedTokens(b.labels, b.shape), 0);
+  const tokens = micro.reduce((n, b) => n + b.shape[0] * b.shape[1], 0);
+  const denominator = Math.max(trainedTokens, 1);
+  let grads: Record<string, tf.Tensor> | undefined;
+  const microLosses: tf.Scalar[] = [];
+  for (const batch of micro) {
+    checkInputIds(batch, model.config.vocabSize, `micro-batch of step ${step}`);
+    const { value, grads: g } = variableGradsLean(() => {
+      const ids = tf.tensor2d(batch.inputIds, [...batch.shape], 'int32');
+      const { sum } = modelLossSum(model, ids, batch.labels, forwardOptions(batch), { chunkSize: args.lossChunkSize });
+      return tf.div(sum, denominator) as tf.Scalar;
+    }, run.variables);
+    microLosses.push(value);
+    grads = accumulate(grads, g);
+  }
+  const summed = grads ?? {};
+  // The clip coefficient is computed on the device; the micro-batch losses and the gradient
+  // norm come back in ONE read per step (the loss is logged, and a non-finite step must not
+  // be applied), so the backend is never waited on per micro-batch or for the clip.
+  const clip = clipGradNormOnDevice(summed, args.maxGradNorm);
+  const readback = tf.tidy(() => tf.stack([...microLosses, clip.norm]));
+  const values = await readback.data();
+  tf.dispose([readback, clip.norm, ...microLosses]);
+  let loss = 0;
+  for (let i = 0; i < microLosses.length; i++) loss += values[i] as number;
+  const gradNorm = values[microLosses.length] as number;
+  const finite = Number.isFinite(loss) && Number.isFinite(gradNorm);
+  if (finite) await run.optimizer.applyGradients(clip.grads, lr);
+  tf.dispose([...new Set([...Object.values(summed), ...Object.values(clip.grads)])]);
+  return { loss, gradNorm, finite, trainedTokens, tokens };
+}
+
+/** The error that stops a run on a NaN/Inf (`onNonFinite: 'stop'`), naming the checkpoint to resume from. */
+function nonFiniteError(outcome: StepOutcome, state: RunState): NonFiniteError {
+  return new NonFiniteError({
+    step: state.step + 1,
+    what: Number.isFinite(outcome.loss) ? 'the gradient norm' : 'the loss',
+    resumeFrom: state.lastCheckpoint,
+  });
+}
+
+/** The report of the step just done (`state.step`), for the callbacks. */
+function stepReport(args: TrainingArgs, state: RunState, lr: number, outcome: StepOutcome, stepStart: number, started: number): StepReport {
+  const seconds = (performance.now() - stepStart) / 1000;
+  const { cursor } = state;
+  return {
+    step: state.step,
+    maxSteps: args.maxSteps,
+    loss: outcome.loss,
+    lr,
+    gradNorm: outcome.gradNorm,
+    trainedTokens: outcome.trainedTokens,
+    tokens: outcome.tokens,
+    tokensPerSecond: outcome.tokens / Math.max(seconds, 1e-9),
+    elapsedSeconds: (performance.now() - started) / 1000,
+    epoch: cursor.epoch + cursor.position / cursor.order.length,
+    skipped: !outcome.finite,
+  };
+}
+
+/**
+ * On backends whose reads resolve as microtasks (wasm, cpu) the loop would never reach the event
+ * loop's poll phase, where signals (and timers, I/O) are delivered: the loop yields once a step.
+ */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+}
+
+/** Whether step `step` falls on an interval of `n` steps (0: never). */
+function every(n: number, step: number): boolean {
+  return n > 0 && step % n === 0;
+}
+
+/**
+ * Evaluates at `state.step` (`eval_loss` on the eval data, then the `evaluate` metrics), records
+ * the report and updates the best metric; undefined when the run has nothing to evaluate.
+ */
+async function evaluateAndJudge(run: Run, state: RunState): Promise<{ improved: boolean } | undefined> {
+  if (run.evalData === undefined && run.evaluate === undefined) return undefined;
+  const metrics: Record<string, number> = {};
+  if (run.evalData !== undefined)
+    metrics.eval_loss = (await evaluateLoss(run.model, run.evalData, { lossChunkSize: run.args.lossChunkSize })).loss;
+  if (run.evaluate !== undefined) Object.assign(metrics, await run.evaluate(run.model, state.step));
+  const report = { step: state.step, metrics };
+  state.evals = [...state.evals, report];
+  await run.callbacks.onEvaluate(report);
+  return { improved: judge(run.args, state, metrics) };
+}
+
+/** Updates the best metric (and the count of evaluations without improvement); returns whether it improved. */
+function judge(args: TrainingArgs, state: RunState, metrics: Readonly<Record<string, number>>): boolean {
+  const value = metrics[args.metricForBestModel];
+  if (value === undefined || !Number.isFinite(value)) return false;
+  const { best } = state;
+  const better =
+    best === undefined ||
+    (args.greaterIsBetter ? value > best.metric + args.earlyStoppingThreshold : value < best.metric - args.earlyStoppingThreshold);
+  if (better) {
+    state.best = { metric: value, step: state.step };
+    state.badEvaluations = 0;
+  } else state.badEvaluations++;
+  return better;
+}
+
+/** Whether early stopping is on and that many evaluations in a row did not improve. */
+function patienceRanOut(args: TrainingArgs, state: RunState): boolean {
+  return args.earlyStoppingPatience > 0 && state.badEvaluations >= args.earlyStoppingPatience;
+}
+
+/** A run resumed at (or past) `maxSteps`: evaluates, and saves the end unless its checkpoint is the one resumed from. */
+async function finishWithoutSteps(run: Run, state: RunState): Promise<void> {
+  await evaluateAndJudge(run, state);
+  if (run.outputDir !== undefined && state.lastCheckpoint?.endsWith(checkpointName(state.step)) !== true) await saveCheckpoint(run, state);
+}
+
+/**
+ * Writes `checkpoint-<step>` (weights, optimizer state, RNG, data cursor, history) into the output
+ * folder, prunes the old ones (keeping the best) and reports it; without an output folder, nothing.
+ * Refuses weights holding NaN/Inf.
+ */
+async function saveCheckpoint(run: Run, state: RunState): Promise<void> {
+  const { outputDir, params, args } = run;
+  if (outputDir === undefined) return;
+  const { step } = state;
+  if (!Number.isFinite(await globalNorm(Object.fromEntries(params)))) {
+    throw new LoraError(
+      `step ${step}: the weights hold NaN or Inf; refusing to write a poisoned checkpoint. Resume from ${state.lastCheckpoint ?? 'the start'}.`,
+    );
+  }
+  // Recorded in the state being written, so a resumed run still protects the best checkpoint.
+  if (state.best !== undefined && state.best.step === step)
+    state.best = { ...state.best, checkpoint: await checkpointPath(outputDir, step) };
+  const path = await writeCheckpoint(outputDir, {
+    weights: run.weights,
+    params,
+    optimizer: run.optimizer,
+    state: {
+      step,
+      rng: [...state.rng.getState()] as [number, number, number, number],
+      cursor: state.cursor,
+      args: args as unknown as Record<string, unknown>,
+      best: state.best,
+      badEvaluations: state.badEvaluations,
+      losses: state.losses,
+      lrs: state.lrs,
+      evals: state.evals,
+    },
+  });
+  state.lastCheckpoint = path;
+  await pruneCheckpoints(outputDir, args.saveTotalLimit, [state.best?.checkpoint, path]);
+  await run.callbacks.onCheckpoint({ step, path });
+}
+
+/**
+ * SIGINT/SIGTERM while a run goes on: the first one is `received` (the loop stops after the step,
+ * with a checkpoint); a second one, more than a second later, exits the process at once.
+ */
+class SignalWatch {
+  /** The first signal received, if any. */
+  received: 'SIGINT' | 'SIGTERM' | undefined;
+  private receivedAt = 0;
+  private readonly state: RunState;
+  private readonly listener = (signal: NodeJS.Signals): void => this.onSignal(signal);
+
+  constructor(state: RunState) {
+    this.state = state;
+    process.on('SIGINT', this.listener);
+    process.on('SIGTERM', this.listener);
   }
 
-  const save = async (): Promise<string | undefined> => {
-    if (outputDir === undefined) return undefined;
-    if (!Number.isFinite(await globalNorm(Object.fromEntries(params)))) {
-      throw new LoraError(
-        `step ${step}: the weights hold NaN or Inf; refusing to write a poisoned checkpoint. Resume from ${lastCheckpoint ?? 'the start'}.`,
-      );
-    }
-    // Recorded in the state being written, so a resumed run still protects the best checkpoint.
-    if (best !== undefined && best.step === step) best = { ...best, checkpoint: await checkpointPath(outputDir, step) };
-    const path = await writeCheckpoint(outputDir, {
-      weights,
-      params,
-      optimizer,
-      state: {
-        step,
-        rng: [...rng.getState()] as [number, number, number, number],
-        cursor,
-        args: args as unknown as Record<string, unknown>,
-        best,
-        badEvaluations,
-        losses,
-        lrs,
-        evals,
-      },
-    });
-    lastCheckpoint = path;
-    await pruneCheckpoints(outputDir, args.saveTotalLimit, [best?.checkpoint, path]);
-    await callbacks.onCheckpoint({ step, path });
-    return path;
-  };
+  /** Stops listening. */
+  dispose(): void {
+    process.off('SIGINT', this.listener);
+    process.off('SIGTERM', this.listener);
+  }
 
-  let signalled: 'SIGINT' | 'SIGTERM' | undefined;
-  let signalledAt = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
+  private onSignal(signal: NodeJS.Signals): void {
     const name = signal === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
-    if (signalled !== undefined) {
+    if (this.received !== undefined) {
       // Ctrl-C under `pnpm lora` reaches this process twice: from the terminal (the whole process
       // group) and forwarded by pnpm. A repeat within a second is that echo, not a second press.
-      if (Date.now() - signalledAt < SIGNAL_ECHO_MS) return;
-      process.stderr.write(`\n[lora] second ${name}: exiting now without a checkpoint (the last one is ${lastCheckpoint ?? 'none'}).\n`);
+      if (Date.now() - this.receivedAt < SIGNAL_ECHO_MS) return;
+      process.stderr.write(
+        `\n[lora] second ${name}: exiting now without a checkpoint (the last one is ${this.state.lastCheckpoint ?? 'none'}).\n`,
+      );
       process.exit(SIGNAL_EXIT_CODES[name]);
     }
-    signalled = name;
-    signalledAt = Date.now();
+    this.received = name;
+    this.receivedAt = Date.now();
     process.stderr.write(`\n[lora] ${name}: stopping after the current step with a checkpoint (send it again to exit at once).\n`);
-  };
-  const handleSignals = options.handleSignals ?? outputDir !== undefined;
-  if (handleSignals) {
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
   }
-
-  const nextBatch = async (): Promise<TrainBatch> => {
-    if (cursor.position >= cursor.order.length) cursor = { epoch: cursor.epoch + 1, position: 0, order: newOrder() };
-    const index = cursor.order[cursor.position] as number;
-    cursor = { ...cursor, position: cursor.position + 1 };
-    return source.get(index);
-  };
-
-  const runEval = async (): Promise<EvalReport | undefined> => {
-    if (options.evalData === undefined && options.evaluate === undefined) return undefined;
-    const metrics: Record<string, number> = {};
-    if (options.evalData !== undefined)
-      metrics.eval_loss = (await evaluateLoss(model, options.evalData, { lossChunkSize: args.lossChunkSize })).loss;
-    if (options.evaluate !== undefined) Object.assign(metrics, await options.evaluate(model, step));
-    const report = { step, metrics };
-    evals = [...evals, report];
-    await callbacks.onEvaluate(report);
-    return report;
-  };
-
-  /** Updates the best metric; returns whether it improved. */
-  const judge = (report: EvalReport): boolean => {
-    const value = report.metrics[args.metricForBestModel];
-    if (value === undefined || !Number.isFinite(value)) return false;
-    const better =
-      best === undefined ||
-      (args.greaterIsBetter ? value > best.metric + args.earlyStoppingThreshold : value < best.metric - args.earlyStoppingThreshold);
-    if (better) {
-      best = { metric: value, step };
-      badEvaluations = 0;
-    } else badEvaluations++;
-    return better;
-  };
-
-  let stopReason: TrainResult['stopReason'] = 'max_steps';
-  const started = performance.now();
-  let lastEval: Record<string, number> | undefined = evals[evals.length - 1]?.metrics;
-  let ranLastStep = false;
-  try {
-    await callbacks.onTrainBegin({ startStep: step, maxSteps: args.maxSteps, resumedFrom });
-    while (step < args.maxSteps) {
-      const stepStart = performance.now();
-      const lr = schedule(step);
-      const micro: TrainBatch[] = [];
-      for (let i = 0; i < args.gradientAccumulationSteps; i++) micro.push(await nextBatch());
-      const trainedTokens = micro.reduce((n, b) => n + countTrainedTokens(b.labels, b.shape), 0);
-      const tokens = micro.reduce((n, b) => n + b.shape[0] * b.shape[1], 0);
-      const denominator = Math.max(trainedTokens, 1);
-      let grads: Record<string, tf.Tensor> | undefined;
-      const microLosses: tf.Scalar[] = [];
-      for (const batch of micro) {
-        checkInputIds(batch, model.config.vocabSize, `micro-batch of step ${step + 1}`);
-        const { value, grads: g } = variableGradsLean(() => {
-          const ids = tf.tensor2d(batch.inputIds, [...batch.shape], 'int32');
-          const { sum } = modelLossSum(model, ids, batch.labels, forwardOptions(batch), { chunkSize: args.lossChunkSize });
-          return tf.div(sum, denominator) as tf.Scalar;
-        }, variables);
-        microLosses.push(value);
-        grads = accumulate(grads, g);
-      }
-      const summed = grads ?? {};
-      // The clip coefficient is computed on the device; the micro-batch losses and the gradient
-      // norm come back in ONE read per step (the loss is logged, and a non-finite step must not
-      // be applied), so the backend is never waited on per micro-batch or for the clip.
-      const clip = clipGradNormOnDevice(summed, args.maxGradNorm);
-      const readback = tf.tidy(() => tf.stack([...microLosses, clip.norm]));
-      const values = await readback.data();
-      tf.dispose([readback, clip.norm, ...microLosses]);
-      let loss = 0;
-      for (let i = 0; i < microLosses.length; i++) loss += values[i] as number;
-      const gradNorm = values[microLosses.length] as number;
-      const finite = Number.isFinite(loss) && Number.isFinite(gradNorm);
-      if (finite) await optimizer.applyGradients(clip.grads, lr);
-      tf.dispose([...new Set([...Object.values(summed), ...Object.values(clip.grads)])]);
-      if (!finite && args.onNonFinite === 'stop') {
-        stopReason = 'non_finite';
-        throw new NonFiniteError({
-          step: step + 1,
-          what: Number.isFinite(loss) ? 'the gradient norm' : 'the loss',
-          resumeFrom: lastCheckpoint,
-        });
-      }
-      step++;
-      losses.push(loss);
-      lrs.push(lr);
-      const seconds = (performance.now() - stepStart) / 1000;
-      const report: StepReport = {
-        step,
-        maxSteps: args.maxSteps,
-        loss,
-        lr,
-        gradNorm,
-        trainedTokens,
-        tokens,
-        tokensPerSecond: tokens / Math.max(seconds, 1e-9),
-        elapsedSeconds: (performance.now() - started) / 1000,
-        epoch: cursor.epoch + cursor.position / cursor.order.length,
-        skipped: !finite,
-      };
-      const keepGoing = await callbacks.onStepEnd(report);
-      // On backends whose reads resolve as microtasks (wasm, cpu) the loop would never reach the
-      // event loop's poll phase, where signals (and timers, I/O) are delivered: yield once a step.
-      await new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
-
-      // The last step evaluates (every run ends with an evaluation) before its checkpoint is
-      // written, so that checkpoint's state records a best reached at the last step.
-      const last = step >= args.maxSteps;
-      if (last) ranLastStep = true;
-      let saveNow = (args.saveSteps > 0 && step % args.saveSteps === 0) || (last && outputDir !== undefined);
-      let stopNow = false;
-      if ((args.evalSteps > 0 && step % args.evalSteps === 0) || last) {
-        const evaluation = await runEval();
-        if (evaluation !== undefined) {
-          lastEval = evaluation.metrics;
-          if (judge(evaluation)) saveNow = outputDir !== undefined;
-          if (!last && args.earlyStoppingPatience > 0 && badEvaluations >= args.earlyStoppingPatience) {
-            stopReason = 'early_stopping';
-            stopNow = true;
-          }
-        }
-      }
-      if (keepGoing === false && !last) {
-        stopReason = 'callback';
-        stopNow = true;
-      }
-      if (signalled !== undefined && !last) {
-        stopReason = 'signal';
-        stopNow = true;
-      }
-      if (saveNow || stopNow) await save();
-      if (stopNow) break;
-    }
-    // Resumed at (or past) `maxSteps`: nothing ran; evaluate and make sure the end is saved.
-    if (stopReason === 'max_steps' && !ranLastStep) {
-      const evaluation = await runEval();
-      if (evaluation !== undefined) {
-        lastEval = evaluation.metrics;
-        judge(evaluation);
-      }
-      if (outputDir !== undefined && lastCheckpoint?.endsWith(checkpointName(step)) !== true) await save();
-    }
-  } finally {
-    if (handleSignals) {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
-    gcOff?.();
-    if (options.optimizer === undefined) optimizer.dispose();
-  }
-  const result: TrainResult = {
-    step,
-    stopReason,
-    losses,
-    lrs,
-    evals,
-    lastEval,
-    best,
-    lastCheckpoint,
-    ...(signalled === undefined ? {} : { signal: signalled }),
-  };
-  await callbacks.onTrainEnd(result);
-  return result;
 }
