@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setupTestBackend } from '@lora/models/test';
+import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_FILE, acquireRunLock } from './checkpoints/run-folder.js';
 import { RunFolderError } from './errors/run-folder-error.js';
@@ -76,6 +77,26 @@ describe('the output folder lock', () => {
 });
 
 describe('resume', () => {
+  it('a resume that finds no checkpoint fails naming the folder and undoes its set-up (optimizer freed, gradient checkpointing off)', async () => {
+    const out = join(dir, 'empty-resume');
+    await mkdir(out, { recursive: true });
+    const model = await tinyTrainableModel();
+    const layer = (model as unknown as { layers: { apply: unknown }[] }).layers[0];
+    const apply = layer?.apply;
+    const tensors = tf.memory().numTensors;
+    const error = await train({
+      model,
+      data: randomBatches(2, 2, 12),
+      args: { maxSteps: 2, gradientCheckpointing: true },
+      outputDir: out,
+      resume: true,
+    }).catch((e: unknown) => e);
+    expect((error as Error).message).toContain(out);
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(layer?.apply).toBe(apply);
+    model.dispose();
+  });
+
   it('keeps the checkpoint of the best evaluation when resuming from it (saveTotalLimit)', async () => {
     const out = join(dir, 'best');
     const data = randomBatches(2, 2, 12);

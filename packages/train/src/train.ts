@@ -267,13 +267,15 @@ interface StepOutcome {
 async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
   const run = setUpRun(options);
   const { args, callbacks } = run;
-  const gcOff = args.gradientCheckpointing ? enableGradientCheckpointing(run.model) : undefined;
   const state = startState(args, run.source);
-  const resumedFrom = await resumeState(run, state, options.resume);
-  const signals = (options.handleSignals ?? run.outputDir !== undefined) ? new SignalWatch(state) : undefined;
+  // Everything set up from here on is undone in `finally`, a failed resume included.
+  const gcOff = args.gradientCheckpointing ? enableGradientCheckpointing(run.model) : undefined;
+  let signals: SignalWatch | undefined;
   let stopReason: TrainResult['stopReason'] = 'max_steps';
-  const started = performance.now();
   try {
+    const resumedFrom = await resumeState(run, state, options.resume);
+    signals = (options.handleSignals ?? run.outputDir !== undefined) ? new SignalWatch(state) : undefined;
+    const started = performance.now();
     await callbacks.onTrainBegin({ startStep: state.step, maxSteps: args.maxSteps, resumedFrom });
     // Resumed at (or past) `maxSteps`: nothing runs; evaluate and make sure the end is saved.
     if (state.step >= args.maxSteps) await finishWithoutSteps(run, state);
