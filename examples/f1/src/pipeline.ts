@@ -16,7 +16,7 @@ import {
 } from '@lora/eval';
 import type { CausalLM } from '@lora/models';
 import { withDequantizedWeights } from '@lora/quant';
-import { type LoadedRecipe, assetsDir, choosePreset, loadRecipe, prepareModel, trainRecipe } from '@lora/recipe';
+import { assetsDir, choosePreset, loadRecipe, prepareModel, trainRecipe } from '@lora/recipe';
 import { lineChartSvg } from '@lora/train';
 import { z } from 'zod';
 import { splitF1Questions, writeF1Splits } from './dataset.js';
@@ -321,10 +321,6 @@ export async function rebuildF1Report(out: string): Promise<F1ReportFiles> {
   return { epochResults, summaryResults, summary: comparison.summary, table: comparison.table, plots };
 }
 
-async function recipeFor(spec: F1ModelSpec, env: Readonly<Record<string, string | undefined>>, dataDir: string): Promise<LoadedRecipe> {
-  return loadRecipe(spec.recipeFile, { ...env, F1_DATA: dataDir });
-}
-
 async function evaluateEpoch(
   model: CausalLM,
   tokenizer: Parameters<typeof scoreF1>[1],
@@ -391,7 +387,7 @@ export async function runF1Pipeline(options: F1PipelineOptions): Promise<F1Pipel
   const losses: Record<string, number[]> = {};
 
   for (const spec of options.models ?? preset.models) {
-    const loaded = await recipeFor(spec, env, dataDir);
+    const loaded = await loadRecipe(spec.recipeFile, { ...env, F1_DATA: dataDir });
     const { recipe } = loaded;
     const accumulation = recipe.training.gradientAccumulationSteps ?? 1;
     const perEpoch = Math.min(Math.ceil(trainCount / recipe.data.batchSize / accumulation), options.maxSteps ?? Number.POSITIVE_INFINITY);
