@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError, LoraError, positiveIntegerFlag } from '@lora/core';
 import type { JudgeProviderName } from '@lora/judge';
-import { CARBOT_PRESETS, type CarbotPresetName, runPipeline } from './pipeline.js';
+import { type CarbotPresetName, runPipeline } from './pipeline.js';
 
 /*
  * The CarBot recipe from the command line:
@@ -26,12 +26,8 @@ const { values } = parseArgs({
 });
 
 try {
+  // runPipeline rejects an unknown preset, naming the ones there are.
   const preset = values.preset as CarbotPresetName;
-  if (!(preset in CARBOT_PRESETS))
-    throw new InvalidArgumentError({
-      argument: '--preset',
-      message: `use ${Object.keys(CARBOT_PRESETS).join(' or ')}, got ${values.preset}`,
-    });
   const provider = values['judge-provider'] as JudgeProviderName | undefined;
   if ((provider === undefined) !== (values['judge-model'] === undefined)) {
     throw new InvalidArgumentError({
@@ -45,10 +41,10 @@ try {
   const result = await runPipeline({
     preset,
     out: values.out ?? `runs/carbot-${preset}`,
-    ...(values.recipe === undefined ? {} : { recipeFile: values.recipe }),
-    ...(maxSteps === undefined ? {} : { maxSteps }),
+    recipeFile: values.recipe,
+    maxSteps,
+    evalLimit,
     ...(examples === undefined ? {} : { examples }),
-    ...(evalLimit === undefined ? {} : { evalLimit }),
     ...(provider === undefined
       ? {}
       : {

@@ -2,12 +2,9 @@ import { writeFileSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError } from '@lora/core';
-import { readDataset } from '@lora/data';
-import { type MetricSpec, type RunMetrics, type Variant, evaluateVariants, promptRowsFromChats, REPORT_FILES, toTestSet } from '@lora/eval';
+import { type MetricSpec, type RunMetrics, REPORT_FILES } from '@lora/eval';
 import { type CreateJudgeModelOptions, type PairwiseSummary, runPairwise } from '@lora/judge';
-import { PeftModel } from '@lora/peft';
-import { chatRenderer, loadRecipe, recipeChatTemplate, trainRecipe, validationLoss } from '@lora/recipe';
+import { choosePreset, compareAdapter, loadRecipe, trainingSection, type PipelineOptions, type TrainingSummary } from '@lora/recipe';
 import { z } from 'zod';
 import { carbotJsonSchema } from './catalog.js';
 import { hasCarbotDataset, writeCarbotDataset, type CarbotDatasetOptions } from './dataset.js';
@@ -51,27 +48,13 @@ export type CarbotPresetName = keyof typeof CARBOT_PRESETS;
 export type JudgeSettings = Pick<CreateJudgeModelOptions, 'provider' | 'model' | 'baseUrl' | 'apiKey'>;
 
 /** Options of {@link runPipeline}. */
-export interface RunPipelineOptions {
+export interface RunPipelineOptions extends PipelineOptions {
   /** Preset (default `smoke`); ignored for the recipe when `recipeFile` is given. */
   preset?: CarbotPresetName;
-  /** A recipe file of your own (its `${CARBOT_DATA}` is the generated data folder). */
-  recipeFile?: string;
-  /** Output folder: data/, train/, the report files, judge/. */
-  out: string;
   /** Pairwise judge of base vs adapter answers; skipped when absent. */
   judge?: JudgeSettings;
-  /** Override of `training.maxSteps`. */
-  maxSteps?: number;
   /** Override of the generator's example count (new data folders only). */
   examples?: number;
-  /** Override of `evaluation.limit`. */
-  evalLimit?: number;
-  /** Override of `evaluation.maxNewTokens`. */
-  maxNewTokens?: number;
-  /** Progress lines (default stderr). */
-  log?: (line: string) => void;
-  /** Environment (asset resolver, backend, API keys); default `process.env`. */
-  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** What {@link runPipeline} produced. */
@@ -88,7 +71,7 @@ export interface PipelineResult {
     lossPlot: string;
   };
   /** Training losses: first and last optimizer step, last validation loss, steps run. */
-  train: { firstLoss: number; lastLoss: number; evalLoss?: number; steps: number };
+  train: TrainingSummary;
   /** One entry per variant (`base`, `lora`). */
   runs: RunMetrics[];
   /** Pairwise judge summary, when a judge was configured. */
@@ -133,12 +116,7 @@ const JUDGE_CRITERIA =
 export async function runPipeline(options: RunPipelineOptions): Promise<PipelineResult> {
   const started = performance.now();
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
-  const preset = CARBOT_PRESETS[options.preset ?? 'smoke'];
-  if (preset === undefined)
-    throw new InvalidArgumentError({
-      argument: 'preset',
-      message: `unknown preset "${options.preset}"; use ${Object.keys(CARBOT_PRESETS).join(' or ')}.`,
-    });
+  const preset = choosePreset<CarbotPreset>(CARBOT_PRESETS, options.preset, 'smoke');
   const out = resolve(options.out);
   const dataDir = join(out, 'data');
   if (!hasCarbotDataset(dataDir)) {
@@ -147,146 +125,101 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   } else {
     log(`[carbot] using the data in ${dataDir}`);
   }
-  const env = { ...(options.env ?? process.env), CARBOT_DATA: dataDir };
   const recipeFile = options.recipeFile ?? join(CARBOT_RECIPES_DIR, preset.recipe);
+  const env = { ...(options.env ?? process.env), CARBOT_DATA: dataDir };
   const loaded = await loadRecipe(recipeFile, env);
-  const { recipe } = loaded;
-  const evaluation = recipe.evaluation;
-  if (evaluation === undefined)
-    throw new InvalidArgumentError({
-      argument: 'recipe',
-      message: `${recipeFile} has no \`evaluation\` section; add one with \`test: \${CARBOT_DATA}/test.jsonl\`.`,
-    });
-
-  // The pipeline regenerates its whole output folder, the run in `train/` included.
-  const trained = await trainRecipe(loaded, {
-    output: join(out, 'train'),
-    overwrite: true,
-    env,
+  const gold = new Map<string, GoldAction>();
+  const { maxSteps, evalLimit, maxNewTokens } = options;
+  const {
+    runs,
+    files: report,
+    train,
+    trained,
+  } = await compareAdapter(loaded, {
+    out,
+    label: 'carbot',
     log,
-    ...(options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps }),
-  });
-  const peft = trained.model;
-  try {
-    if (!(peft instanceof PeftModel))
-      throw new InvalidArgumentError({
-        argument: 'adapter',
-        message: `${recipeFile} trains without an adapter (\`adapter: none\`); the base-vs-adapter report needs a LoRA adapter.`,
-      });
-    // Validation loss of the base (adapter disabled) and of the adapter: the metric that moves first.
-    const validation = {
-      base: await peft.disableAdapter(() => validationLoss(recipe, trained.tokenizer, peft)),
-      lora: await validationLoss(recipe, trained.tokenizer, peft),
-    };
-    log(`[carbot] validation loss: base ${validation.base?.toFixed(4)}, lora ${validation.lora?.toFixed(4)}`);
-    const render = chatRenderer(trained.tokenizer, await recipeChatTemplate(recipe));
-    const limit = options.evalLimit ?? evaluation.limit;
-    const testRows = (await readDataset(evaluation.test, { schema: CarbotTestRowSchema }).toArray()).slice(0, limit);
-    if (testRows.length === 0)
-      throw new InvalidArgumentError({
-        argument: 'evaluation.test',
-        message: `${evaluation.test} has no rows; generate more examples (at least 10 per intent, e.g. --examples 160).`,
-      });
-    const gold = new Map<string, GoldAction>();
-    const rows = testRows.map((row) => {
-      const id = String(row.id);
-      const action = { name: row.intent, args: row.args ?? {} };
-      gold.set(id, action);
-      return { id, messages: row.messages, reference: action };
-    });
-    const variants: Variant[] = [{ name: 'base', wrap: (fn) => peft.disableAdapter(fn) }, { name: 'lora' }];
-    log(`[carbot] evaluating base and lora on ${rows.length} test examples`);
-    const evaluated = await evaluateVariants({
-      model: peft,
-      tokenizer: trained.tokenizer,
-      examples: toTestSet(promptRowsFromChats(rows, render), evaluation.test),
-      outDir: out,
-      metrics: carbotMetrics(),
-      variants,
+    env,
+    maxSteps,
+    evalLimit,
+    maxNewTokens,
+    validationLoss: true,
+    testRows: {
+      schema: CarbotTestRowSchema,
+      toExample: (row) => {
+        const action = { name: row.intent, args: row.args ?? {} };
+        gold.set(String(row.id), action);
+        return { id: String(row.id), messages: row.messages, reference: action };
+      },
+    },
+    metrics: carbotMetrics(),
+    evaluate: {
       normalize: carbotNormalizer,
-      batchSize: evaluation.batchSize,
-      maxNewTokens: options.maxNewTokens ?? evaluation.maxNewTokens,
-      temperature: evaluation.temperature,
       // The stories template has no end-of-turn token: the next turn's "User:" ends the answer.
-      ...(recipe.data.chatTemplate === 'stories' ? { stop: ['\nUser:'] } : {}),
-      ...(recipe.data.addBos === undefined ? {} : { addBos: recipe.data.addBos }),
-      meta: { recipe: recipeFile, model: recipe.model, adapter: trained.output },
-      onProgress: (variant, p) => log(`[carbot] ${variant}: ${p.done}/${p.total} answers`),
-      // The CarBot parser's own EM (strict layout vs lenient + aliases), and the validation loss.
-      taskMetrics: (records, run) => {
+      ...(loaded.recipe.data.chatTemplate === 'stories' ? { stop: ['\nUser:'] } : {}),
+      // The CarBot parser's own EM (strict layout vs lenient + aliases).
+      taskMetrics: (records) => {
         const parsed = scoreCarbotPredictions(
           records.map((p) => ({ id: p.id, prediction: p.prediction, gold: gold.get(p.id) as GoldAction })),
         );
-        const vl = validation[run as 'base' | 'lora'];
         return {
           raw: {
             'carbot.action_em': parsed.actionEmStrict,
             'carbot.intent_accuracy': parsed.intentAccuracyStrict,
             'carbot.name_mentioned': parsed.nameMentioned,
-            ...(vl === undefined ? {} : { validation_loss: vl }),
           },
           normalized: { 'carbot.action_em': parsed.actionEmLenient, 'carbot.intent_accuracy': parsed.intentAccuracyLenient },
           perExample: parsed.perExample,
         };
       },
+    },
+  });
+
+  let judge: PairwiseSummary | undefined;
+  if (options.judge !== undefined) {
+    log(`[carbot] pairwise judge ${options.judge.provider}/${options.judge.model}: base vs lora, both orders`);
+    judge = await runPairwise({
+      a: join(out, REPORT_FILES.predictions('base')),
+      b: join(out, REPORT_FILES.predictions('lora')),
+      nameA: 'base',
+      nameB: 'lora',
+      ...options.judge,
+      out: join(out, 'judge'),
+      criteria: JUDGE_CRITERIA,
     });
-    const report = evaluated.files;
-
-    let judge: PairwiseSummary | undefined;
-    if (options.judge !== undefined) {
-      log(`[carbot] pairwise judge ${options.judge.provider}/${options.judge.model}: base vs lora, both orders`);
-      judge = await runPairwise({
-        a: join(out, REPORT_FILES.predictions('base')),
-        b: join(out, REPORT_FILES.predictions('lora')),
-        nameA: 'base',
-        nameB: 'lora',
-        provider: options.judge.provider,
-        model: options.judge.model,
-        ...(options.judge.baseUrl === undefined ? {} : { baseUrl: options.judge.baseUrl }),
-        ...(options.judge.apiKey === undefined ? {} : { apiKey: options.judge.apiKey }),
-        out: join(out, 'judge'),
-        criteria: JUDGE_CRITERIA,
-      });
-      await appendFile(report.summary, judgeSection(judge));
-    }
-
-    const losses = trained.result.losses;
-    const evalLoss = trained.result.lastEval?.eval_loss;
-    const train = {
-      firstLoss: losses[0] ?? Number.NaN,
-      lastLoss: losses.at(-1) ?? Number.NaN,
-      ...(evalLoss === undefined ? {} : { evalLoss }),
-      steps: trained.result.step,
-    };
-    const wallMs = performance.now() - started;
-    const lossPlot = join(trained.output, 'loss.svg');
-    await appendFile(report.summary, trainingSection(train, wallMs, 'train/loss.svg'));
-    const pipelineSummary = join(out, 'pipeline_summary.json');
-    const runs = evaluated.runs;
-    writeFileSync(
-      pipelineSummary,
-      `${JSON.stringify({ recipe: recipeFile, model: recipe.model, train, wallMs, runs: Object.fromEntries(runs.map((r) => [r.run, { metrics: r.metrics, latencyMs: r.stats?.latencyMs, peakTensorBytes: r.stats?.peakTensorBytes }])), ...(judge === undefined ? {} : { judge: { wins: judge.wins, ties: judge.ties, losses: judge.losses, winRate: judge.winRate, bradleyTerry: judge.bradleyTerry } }) }, null, 2)}\n`,
-    );
-    log(formatSummary(runs, train, wallMs, judge));
-    return {
-      out,
-      files: {
-        summary: report.summary,
-        table: report.table,
-        plots: report.plots,
-        metrics: runs.map((r) => join(out, REPORT_FILES.metrics(r.run))),
-        predictions: runs.map((r) => join(out, r.predictionsFile)),
-        pipelineSummary,
-        lossPlot,
-      },
-      train,
-      runs,
-      ...(judge === undefined ? {} : { judge }),
-      wallMs,
-    };
-  } finally {
-    peft.dispose();
+    await appendFile(report.summary, judgeSection(judge));
   }
+  const wallMs = performance.now() - started;
+  await appendFile(report.summary, trainingSection(train, wallMs));
+  const pipelineSummary = join(out, 'pipeline_summary.json');
+  const judgeSummary =
+    judge === undefined
+      ? {}
+      : { judge: { wins: judge.wins, ties: judge.ties, losses: judge.losses, winRate: judge.winRate, bradleyTerry: judge.bradleyTerry } };
+  const runSummary = (r: RunMetrics) => [
+    r.run,
+    { metrics: r.metrics, latencyMs: r.stats?.latencyMs, peakTensorBytes: r.stats?.peakTensorBytes },
+  ];
+  const summary = {
+    recipe: recipeFile,
+    model: loaded.recipe.model,
+    train,
+    wallMs,
+    runs: Object.fromEntries(runs.map(runSummary)),
+    ...judgeSummary,
+  };
+  writeFileSync(pipelineSummary, `${JSON.stringify(summary, null, 2)}\n`);
+  log(formatSummary(runs, train, wallMs, judge));
+  const files = {
+    summary: report.summary,
+    table: report.table,
+    plots: report.plots,
+    metrics: runs.map((r) => join(out, REPORT_FILES.metrics(r.run))),
+    predictions: runs.map((r) => join(out, r.predictionsFile)),
+    pipelineSummary,
+    lossPlot: join(trained.output, 'loss.svg'),
+  };
+  return { out, files, train, runs, ...(judge === undefined ? {} : { judge }), wallMs };
 }
 
 function judgeSection(j: PairwiseSummary): string {
@@ -302,18 +235,6 @@ function judgeSection(j: PairwiseSummary): string {
     `| base wins | ties | lora wins | base win rate | Bradley–Terry (95% CI) |`,
     `|---:|---:|---:|---:|---|`,
     `| ${j.wins} | ${j.ties} | ${j.losses} | ${j.winRate.toFixed(3)} | ${bt.join('; ')} |`,
-    '',
-  ].join('\n');
-}
-
-function trainingSection(t: PipelineResult['train'], wallMs: number, plot: string): string {
-  return [
-    '',
-    '## Training',
-    '',
-    `${t.steps} steps; train loss ${t.firstLoss.toFixed(4)} → ${t.lastLoss.toFixed(4)}${t.evalLoss === undefined ? '' : `; validation loss ${t.evalLoss.toFixed(4)}`}; pipeline wall time ${(wallMs / 1000).toFixed(1)} s.`,
-    '',
-    `![loss](${plot})`,
     '',
   ].join('\n');
 }

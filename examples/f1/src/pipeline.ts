@@ -16,7 +16,7 @@ import {
 } from '@lora/eval';
 import type { CausalLM } from '@lora/models';
 import { withDequantizedWeights } from '@lora/quant';
-import { type LoadedRecipe, loadRecipe, prepareModel, trainRecipe } from '@lora/recipe';
+import { assetsDir, choosePreset, loadRecipe, prepareModel, trainRecipe } from '@lora/recipe';
 import { lineChartSvg } from '@lora/train';
 import { z } from 'zod';
 import { splitF1Questions, writeF1Splits } from './dataset.js';
@@ -138,10 +138,7 @@ export async function prepareF1Data(
   env: Readonly<Record<string, string | undefined>>,
 ): Promise<boolean> {
   if (existsSync(join(dir, 'train.jsonl'))) return false;
-  const assets = env.LORA_ASSETS_DIR;
-  if (assets === undefined)
-    throw new InvalidArgumentError({ argument: 'LORA_ASSETS_DIR', message: 'set it to the folder holding data/f1db' });
-  const db = await loadF1Db(join(assets, 'data', 'f1db'), {
+  const db = await loadF1Db(join(assetsDir(env, 'data/f1db'), 'data', 'f1db'), {
     ...(options.fromSeason === undefined ? {} : { fromSeason: options.fromSeason }),
     ...(options.toSeason === undefined ? {} : { toSeason: options.toSeason }),
   });
@@ -324,10 +321,6 @@ export async function rebuildF1Report(out: string): Promise<F1ReportFiles> {
   return { epochResults, summaryResults, summary: comparison.summary, table: comparison.table, plots };
 }
 
-async function recipeFor(spec: F1ModelSpec, env: Readonly<Record<string, string | undefined>>, dataDir: string): Promise<LoadedRecipe> {
-  return loadRecipe(spec.recipeFile, { ...env, F1_DATA: dataDir });
-}
-
 async function evaluateEpoch(
   model: CausalLM,
   tokenizer: Parameters<typeof scoreF1>[1],
@@ -382,12 +375,7 @@ export async function runF1Pipeline(options: F1PipelineOptions): Promise<F1Pipel
   const t0 = Date.now();
   const env = options.env ?? process.env;
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
-  const preset = F1_PRESETS[options.preset ?? 'smoke'];
-  if (preset === undefined)
-    throw new InvalidArgumentError({
-      argument: 'preset',
-      message: `unknown preset "${String(options.preset)}"; use ${Object.keys(F1_PRESETS).join(', ')}`,
-    });
+  const preset = choosePreset(F1_PRESETS, options.preset, 'smoke');
   const out = resolve(options.out);
   const dataDir = join(out, 'data');
   await mkdir(out, { recursive: true });
@@ -399,7 +387,7 @@ export async function runF1Pipeline(options: F1PipelineOptions): Promise<F1Pipel
   const losses: Record<string, number[]> = {};
 
   for (const spec of options.models ?? preset.models) {
-    const loaded = await recipeFor(spec, env, dataDir);
+    const loaded = await loadRecipe(spec.recipeFile, { ...env, F1_DATA: dataDir });
     const { recipe } = loaded;
     const accumulation = recipe.training.gradientAccumulationSteps ?? 1;
     const perEpoch = Math.min(Math.ceil(trainCount / recipe.data.batchSize / accumulation), options.maxSteps ?? Number.POSITIVE_INFINITY);

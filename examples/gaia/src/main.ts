@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError, LoraError, positiveIntegerFlag } from '@lora/core';
 import type { JudgeProviderName } from '@lora/judge';
-import { GAIA_PRESETS, type GaiaPresetName, runPipeline } from './pipeline.js';
+import { type GaiaPresetName, runPipeline } from './pipeline.js';
 
 /*
  * The GAIA recipe from the command line:
@@ -27,12 +27,8 @@ const { values } = parseArgs({
 });
 
 try {
+  // runPipeline rejects an unknown preset, naming the ones there are.
   const preset = values.preset as GaiaPresetName;
-  if (!(preset in GAIA_PRESETS))
-    throw new InvalidArgumentError({
-      argument: '--preset',
-      message: `use ${Object.keys(GAIA_PRESETS).join(' or ')}, got ${values.preset}`,
-    });
   const provider = values['judge-provider'] as JudgeProviderName | undefined;
   if ((provider === undefined) !== (values['judge-model'] === undefined)) {
     throw new InvalidArgumentError({
@@ -46,11 +42,11 @@ try {
   const result = await runPipeline({
     preset,
     out: values.out ?? `runs/gaia-${preset}`,
-    ...(values.recipe === undefined ? {} : { recipeFile: values.recipe }),
+    recipeFile: values.recipe,
+    maxSteps,
+    evalLimit,
     ...(values.traces === undefined ? {} : { traces: values.traces }),
-    ...(maxSteps === undefined ? {} : { maxSteps }),
     ...(perCategory === undefined ? {} : { perCategory }),
-    ...(evalLimit === undefined ? {} : { evalLimit }),
     ...(provider === undefined
       ? {}
       : {

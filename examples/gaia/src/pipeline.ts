@@ -2,12 +2,18 @@ import { writeFileSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError } from '@lora/core';
 import { renderChat } from '@lora/data';
-import { type RunMetrics, type Variant, REPORT_FILES, evaluateVariants, rebuildReport, writeRunMetrics } from '@lora/eval';
+import { type RunMetrics, REPORT_FILES, rebuildReport, writeRunMetrics } from '@lora/eval';
 import { type CreateJudgeModelOptions, type ScoreSummary as JudgeScoreSummary, runScore } from '@lora/judge';
-import { PeftModel } from '@lora/peft';
-import { loadRecipe, recipeChatTemplate, trainRecipe, validationLoss } from '@lora/recipe';
+import {
+  assetsDir,
+  choosePreset,
+  compareAdapter,
+  loadRecipe,
+  trainingSection,
+  type PipelineOptions,
+  type TrainingSummary,
+} from '@lora/recipe';
 import { type GaiaDataOptions, hasGaiaDataset, referenceText, writeGaiaDataset } from './dataset.js';
 import { type HeadToHead, headToHead, headToHeadMarkdown } from './head-to-head.js';
 import { type ExampleScore, scoreCompletion, summarizeScores } from './score.js';
@@ -50,29 +56,15 @@ export type GaiaPresetName = keyof typeof GAIA_PRESETS;
 export type JudgeSettings = Pick<CreateJudgeModelOptions, 'provider' | 'model' | 'baseUrl' | 'apiKey'>;
 
 /** Options of {@link runPipeline}. */
-export interface RunPipelineOptions {
+export interface RunPipelineOptions extends PipelineOptions {
   /** Preset (default `smoke`). */
   preset?: GaiaPresetName;
-  /** A recipe file of your own (its `${GAIA_DATA}` is the data folder). */
-  recipeFile?: string;
   /** Your own GAIA-style JSONL traces instead of BFCL. */
   traces?: string;
-  /** Output folder: data/, train/, report files, judge/. */
-  out: string;
   /** Judge pass (each answer graded against the reference); skipped when absent. */
   judge?: JudgeSettings;
-  /** Override of `training.maxSteps`. */
-  maxSteps?: number;
   /** Override of the preset's traces per category (new data folders only). */
   perCategory?: number;
-  /** Override of `evaluation.limit`. */
-  evalLimit?: number;
-  /** Override of `evaluation.maxNewTokens`. */
-  maxNewTokens?: number;
-  /** Progress lines (default stderr). */
-  log?: (line: string) => void;
-  /** Environment (LORA_ASSETS_DIR, backend, API keys); default `process.env`. */
-  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** What {@link runPipeline} produced. */
@@ -88,7 +80,7 @@ export interface PipelineResult {
     pipelineSummary: string;
     lossPlot: string;
   };
-  train: { firstLoss: number; lastLoss: number; evalLoss?: number; steps: number };
+  train: TrainingSummary;
   /** `base` and `lora`. */
   runs: RunMetrics[];
   /** Adapter vs base on exact tool-call correctness. */
@@ -116,43 +108,19 @@ export interface PipelineResult {
 export async function runPipeline(options: RunPipelineOptions): Promise<PipelineResult> {
   const started = performance.now();
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
-  const preset: GaiaPreset = GAIA_PRESETS[options.preset ?? 'smoke'];
-  if (preset === undefined)
-    throw new InvalidArgumentError({
-      argument: 'preset',
-      message: `unknown preset "${options.preset}"; use ${Object.keys(GAIA_PRESETS).join(' or ')}.`,
-    });
-  const baseEnv = options.env ?? process.env;
+  const preset = choosePreset<GaiaPreset>(GAIA_PRESETS, options.preset, 'smoke');
   const out = resolve(options.out);
   const dataDir = join(out, 'data');
-  const env = { ...baseEnv, GAIA_DATA: dataDir };
+  const env = { ...(options.env ?? process.env), GAIA_DATA: dataDir };
   const recipeFile = options.recipeFile ?? join(GAIA_RECIPES_DIR, preset.recipe);
   const loaded = await loadRecipe(recipeFile, env);
-  const { recipe } = loaded;
-  const evaluation = recipe.evaluation;
-  if (evaluation === undefined)
-    throw new InvalidArgumentError({
-      argument: 'recipe',
-      message: `${recipeFile} has no \`evaluation\` section; add one with \`test: \${GAIA_DATA}/test.jsonl\`.`,
-    });
-  const stories = recipe.data.chatTemplate === 'stories';
+  const stories = loaded.recipe.data.chatTemplate === 'stories';
   // Templates without tool support (stories, or a preset that says so) get the calls as <tool_call> text.
   const toolCallStyle = preset.toolCallStyle ?? (stories ? 'text' : 'tool_calls');
-
   if (!hasGaiaDataset(dataDir)) {
-    const assets = baseEnv.LORA_ASSETS_DIR;
-    const source = options.traces ?? (assets === undefined ? undefined : join(assets, 'data', 'bfcl'));
-    if (source === undefined)
-      throw new InvalidArgumentError({
-        argument: 'traces',
-        message: 'set LORA_ASSETS_DIR (BFCL is read from $LORA_ASSETS_DIR/data/bfcl) or pass your own traces (--traces FILE.jsonl).',
-      });
-    const written = writeGaiaDataset(dataDir, {
-      ...preset.data,
-      ...(options.perCategory === undefined ? {} : { perCategory: options.perCategory }),
-      source,
-      toolCallStyle,
-    });
+    const source = options.traces ?? join(assetsDir(env, 'data/bfcl (or pass your own traces, --traces FILE.jsonl)'), 'data', 'bfcl');
+    const perCategory = options.perCategory === undefined ? {} : { perCategory: options.perCategory };
+    const written = writeGaiaDataset(dataDir, { ...preset.data, ...perCategory, source, toolCallStyle });
     log(
       `[gaia] wrote ${written.counts.train} / ${written.counts.validation} / ${written.counts.test} traces from ${source} into ${dataDir}`,
     );
@@ -160,154 +128,104 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     log(`[gaia] using the data in ${dataDir}`);
   }
 
-  // The pipeline regenerates its whole output folder, the run in `train/` included.
-  const trained = await trainRecipe(loaded, {
-    output: join(out, 'train'),
-    overwrite: true,
-    env,
+  const byId = new Map<string, GaiaTrace>();
+  const scores: Record<string, ExampleScore[]> = {};
+  const { maxSteps, evalLimit, maxNewTokens } = options;
+  const evaluated = await compareAdapter(loaded, {
+    out,
+    label: 'gaia',
     log,
-    ...(options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps }),
-  });
-  const peft = trained.model;
-  try {
-    if (!(peft instanceof PeftModel))
-      throw new InvalidArgumentError({
-        argument: 'adapter',
-        message: `${recipeFile} trains without an adapter (\`adapter: none\`); the base-vs-adapter report needs a LoRA adapter.`,
-      });
-    // Validation loss of the base (adapter disabled) and of the adapter: the metric that moves first.
-    const validation = {
-      base: await peft.disableAdapter(() => validationLoss(recipe, trained.tokenizer, peft)),
-      lora: await validationLoss(recipe, trained.tokenizer, peft),
-    };
-    log(`[gaia] validation loss: base ${validation.base?.toFixed(4)}, lora ${validation.lora?.toFixed(4)}`);
-    const chatTemplate = await recipeChatTemplate(recipe);
-    const traces = readGaiaTraces(evaluation.test).slice(0, options.evalLimit ?? evaluation.limit);
-    if (traces.length === 0)
-      throw new InvalidArgumentError({
-        argument: 'evaluation.test',
-        message: `${evaluation.test} has no traces; use more data (e.g. a larger perCategory).`,
-      });
-    const byId = new Map(traces.map((t) => [t.id, t]));
-    const examples = traces.map((t) => {
-      const lastAssistant = t.messages.map((m) => m.role).lastIndexOf('assistant');
-      const context = t.messages.slice(0, lastAssistant);
-      const prompt = renderChat(trained.tokenizer, context, {
-        addGenerationPrompt: true,
-        ...(chatTemplate === undefined ? {} : { chatTemplate }),
-        ...(toolCallStyle === 'text' || t.tools.length === 0 ? {} : { tools: t.tools as never }),
-      });
-      // A chat-template render: encoded without added special tokens unless the recipe pins `addBos`.
-      return { id: t.id, prompt, addSpecialTokens: false, reference: referenceText(t), category: t.category };
-    });
-    const variants: Variant[] = [{ name: 'base', wrap: (fn) => peft.disableAdapter(fn) }, { name: 'lora' }];
-    const scores: Record<string, ExampleScore[]> = {};
-    log(`[gaia] evaluating base and lora on ${examples.length} test traces`);
-    const evaluated = await evaluateVariants({
-      model: peft,
-      tokenizer: trained.tokenizer,
-      examples,
-      outDir: out,
-      metrics: [{ kind: 'json_valid', tag: 'tool_call' }],
-      variants,
-      batchSize: evaluation.batchSize,
-      maxNewTokens: options.maxNewTokens ?? evaluation.maxNewTokens,
-      temperature: evaluation.temperature,
+    env,
+    maxSteps,
+    evalLimit,
+    maxNewTokens,
+    validationLoss: true,
+    testRows: ({ evaluation, tokenizer, chatTemplate }) =>
+      readGaiaTraces(evaluation.test).map((t) => {
+        byId.set(t.id, t);
+        const lastAssistant = t.messages.map((m) => m.role).lastIndexOf('assistant');
+        const prompt = renderChat(tokenizer, t.messages.slice(0, lastAssistant), {
+          addGenerationPrompt: true,
+          ...(chatTemplate === undefined ? {} : { chatTemplate }),
+          ...(toolCallStyle === 'text' || t.tools.length === 0 ? {} : { tools: t.tools as never }),
+        });
+        // A chat-template render: encoded without added special tokens unless the recipe pins `addBos`.
+        return { id: t.id, prompt, addSpecialTokens: false, reference: referenceText(t), category: t.category };
+      }),
+    metrics: [{ kind: 'json_valid', tag: 'tool_call' }],
+    evaluate: {
       ...(stories ? { stop: ['\nUser:'] } : {}),
-      ...(recipe.data.addBos === undefined ? {} : { addBos: recipe.data.addBos }),
-      meta: { recipe: recipeFile, model: recipe.model, adapter: trained.output },
-      onProgress: (variant, p) => log(`[gaia] ${variant}: ${p.done}/${p.total} answers`),
-      // Exact tool-call scoring against gold (BFCL's AST rules), and the validation loss.
+      // Exact tool-call scoring against gold (BFCL's AST rules).
       taskMetrics: (records, run) => {
         const s = records.map((p) => scoreCompletion(p.prediction, byId.get(p.id) as GaiaTrace));
         scores[run] = s;
         const summary = summarizeScores(s);
-        const vl = validation[run as 'base' | 'lora'];
         return {
           raw: {
             'gaia.accuracy': summary.accuracy,
             'gaia.call_recall': summary.callRecall,
             'gaia.call_precision': summary.callPrecision,
             ...Object.fromEntries(Object.entries(summary.byCategory).map(([cat, c]) => [`gaia.accuracy[${cat}]`, c.accuracy])),
-            ...(vl === undefined ? {} : { validation_loss: vl }),
           },
           perExample: Object.fromEntries(s.map((e) => [e.id, { 'gaia.correct': e.correct ? 1 : 0 }])),
         };
       },
-    });
+    },
+  });
+  const { runs, train } = evaluated;
 
-    let judge: Record<string, JudgeScoreSummary> | undefined;
-    if (options.judge !== undefined) {
-      judge = {};
-      for (const run of evaluated.runs) {
-        log(`[gaia] judge ${options.judge.provider}/${options.judge.model}: grading ${run.run} against the references`);
-        const summary = await runScore({
-          input: join(out, run.predictionsFile),
-          mode: 'reference',
-          provider: options.judge.provider,
-          model: options.judge.model,
-          ...(options.judge.baseUrl === undefined ? {} : { baseUrl: options.judge.baseUrl }),
-          ...(options.judge.apiKey === undefined ? {} : { apiKey: options.judge.apiKey }),
-          out: join(out, 'judge', run.run),
-          criteria:
-            'The answer must call the same functions with equivalent arguments as the reference (order of calls does not matter), or decline like the reference when no function fits.',
-        });
-        judge[run.run] = summary;
-        run.metrics.raw['judge.accuracy'] = summary.reference?.accuracy ?? Number.NaN;
-        run.metrics.raw['judge.partial_credit'] = summary.reference?.partialCredit ?? Number.NaN;
-        writeRunMetrics(out, run);
-      }
+  let judge: Record<string, JudgeScoreSummary> | undefined;
+  if (options.judge !== undefined) {
+    judge = {};
+    for (const run of runs) {
+      log(`[gaia] judge ${options.judge.provider}/${options.judge.model}: grading ${run.run} against the references`);
+      const summary = await runScore({
+        input: join(out, run.predictionsFile),
+        mode: 'reference',
+        ...options.judge,
+        out: join(out, 'judge', run.run),
+        criteria:
+          'The answer must call the same functions with equivalent arguments as the reference (order of calls does not matter), or decline like the reference when no function fits.',
+      });
+      judge[run.run] = summary;
+      run.metrics.raw['judge.accuracy'] = summary.reference?.accuracy ?? Number.NaN;
+      run.metrics.raw['judge.partial_credit'] = summary.reference?.partialCredit ?? Number.NaN;
+      writeRunMetrics(out, run);
     }
-    const report = rebuildReport(out);
-
-    const h2h = headToHead(
-      (scores.base ?? []).map((s) => ({ id: s.id, category: s.category, correct: s.correct })),
-      (scores.lora ?? []).map((s) => ({ id: s.id, category: s.category, correct: s.correct })),
-    );
-    const headToHeadFile = join(out, 'head_to_head.json');
-    writeFileSync(headToHeadFile, `${JSON.stringify(h2h, null, 2)}\n`);
-    const losses = trained.result.losses;
-    const evalLoss = trained.result.lastEval?.eval_loss;
-    const train = {
-      firstLoss: losses[0] ?? Number.NaN,
-      lastLoss: losses.at(-1) ?? Number.NaN,
-      ...(evalLoss === undefined ? {} : { evalLoss }),
-      steps: trained.result.step,
-    };
-    const wallMs = performance.now() - started;
-    await appendFile(report.summary, headToHeadMarkdown(h2h, { base: 'base', adapter: 'lora' }));
-    await appendFile(
-      report.summary,
-      `\n## Training\n\n${train.steps} steps; train loss ${train.firstLoss.toFixed(4)} → ${train.lastLoss.toFixed(4)}${evalLoss === undefined ? '' : `; validation loss ${evalLoss.toFixed(4)}`}; pipeline wall time ${(wallMs / 1000).toFixed(1)} s.\n\n![loss](train/loss.svg)\n`,
-    );
-    const runs = evaluated.runs;
-    const pipelineSummary = join(out, 'pipeline_summary.json');
-    writeFileSync(
-      pipelineSummary,
-      `${JSON.stringify({ recipe: recipeFile, model: recipe.model, train, wallMs, headToHead: h2h, runs: Object.fromEntries(runs.map((r) => [r.run, { metrics: r.metrics.raw, latencyMs: r.stats?.latencyMs, peakTensorBytes: r.stats?.peakTensorBytes }])) }, null, 2)}\n`,
-    );
-    log(formatSummary(runs, train, h2h, wallMs));
-    return {
-      out,
-      files: {
-        summary: report.summary,
-        table: report.table,
-        plots: report.plots,
-        metrics: runs.map((r) => join(out, REPORT_FILES.metrics(r.run))),
-        predictions: runs.map((r) => join(out, r.predictionsFile)),
-        headToHead: headToHeadFile,
-        pipelineSummary,
-        lossPlot: join(trained.output, 'loss.svg'),
-      },
-      train,
-      runs,
-      headToHead: h2h,
-      ...(judge === undefined ? {} : { judge }),
-      wallMs,
-    };
-  } finally {
-    peft.dispose();
   }
+  const report = rebuildReport(out);
+  const correct = (run: string) => (scores[run] ?? []).map((s) => ({ id: s.id, category: s.category, correct: s.correct }));
+  const h2h = headToHead(correct('base'), correct('lora'));
+  const headToHeadFile = join(out, 'head_to_head.json');
+  writeFileSync(headToHeadFile, `${JSON.stringify(h2h, null, 2)}\n`);
+  const wallMs = performance.now() - started;
+  await appendFile(report.summary, headToHeadMarkdown(h2h, { base: 'base', adapter: 'lora' }) + trainingSection(train, wallMs));
+  const pipelineSummary = join(out, 'pipeline_summary.json');
+  const runSummary = (r: RunMetrics) => [
+    r.run,
+    { metrics: r.metrics.raw, latencyMs: r.stats?.latencyMs, peakTensorBytes: r.stats?.peakTensorBytes },
+  ];
+  const summary = {
+    recipe: recipeFile,
+    model: loaded.recipe.model,
+    train,
+    wallMs,
+    headToHead: h2h,
+    runs: Object.fromEntries(runs.map(runSummary)),
+  };
+  writeFileSync(pipelineSummary, `${JSON.stringify(summary, null, 2)}\n`);
+  log(formatSummary(runs, train, h2h, wallMs));
+  const files = {
+    summary: report.summary,
+    table: report.table,
+    plots: report.plots,
+    metrics: runs.map((r) => join(out, REPORT_FILES.metrics(r.run))),
+    predictions: runs.map((r) => join(out, r.predictionsFile)),
+    headToHead: headToHeadFile,
+    pipelineSummary,
+    lossPlot: join(evaluated.trained.output, 'loss.svg'),
+  };
+  return { out, files, train, runs, headToHead: h2h, ...(judge === undefined ? {} : { judge }), wallMs };
 }
 
 /** The short text summary printed at the end of a pipeline run. */

@@ -4,23 +4,10 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from '@lora/core';
 import { readJsonl } from '@lora/data';
-import {
-  type RunMetrics,
-  type Variant,
-  evaluateVariants,
-  groupedBarChart,
-  promptRowsFromChats,
-  readPredictions,
-  readRuns,
-  toTestSet,
-  writeComparison,
-  writeRunMetrics,
-} from '@lora/eval';
+import { type Variant, groupedBarChart, readPredictions, readRuns, writeComparison, writeRunMetrics } from '@lora/eval';
 import { type JudgeModel, type JudgeProviderName, JudgeClient, createJudgeModel, judgeSafety } from '@lora/judge';
 import { loadAiluminate } from '@lora-examples/judge';
-import { PeftModel } from '@lora/peft';
-import { withDequantizedWeights } from '@lora/quant';
-import { chatRenderer, loadRecipe, recipeChatTemplate, trainRecipe } from '@lora/recipe';
+import { assetsDir, choosePreset, compareAdapter, loadRecipe, type PipelineOptions } from '@lora/recipe';
 import { type TrainResult, checkpointName, lineChartSvg, listCheckpoints } from '@lora/train';
 import { z } from 'zod';
 import { loadGsm8k, takeGsm8kFewShotPool } from './data.js';
@@ -90,22 +77,13 @@ export interface SafetyJudgeOptions {
 }
 
 /** Options of {@link runGsm8kPipeline}. */
-export interface Gsm8kPipelineOptions {
+export interface Gsm8kPipelineOptions extends PipelineOptions {
   preset?: Gsm8kPipelinePreset;
-  recipeFile?: string;
-  out: string;
-  maxSteps?: number;
-  /** Override of the test problems evaluated. */
-  evalLimit?: number;
-  /** Override of `evaluation.maxNewTokens`. */
-  maxNewTokens?: number;
   /** Override of the data sizes. */
   data?: Partial<Gsm8kDataSizes>;
   /** A @lora/judge provider for the safety probe; the keyword classifier otherwise. */
   judge?: SafetyJudgeOptions;
   thresholds?: Gsm8kThresholds;
-  log?: (line: string) => void;
-  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** One scored model of the sweep. */
@@ -142,9 +120,7 @@ export async function prepareGsm8kData(
   env: Readonly<Record<string, string | undefined>>,
 ): Promise<boolean> {
   if (existsSync(join(dir, 'train.jsonl'))) return false;
-  const assets = env.LORA_ASSETS_DIR;
-  if (assets === undefined)
-    throw new InvalidArgumentError({ argument: 'LORA_ASSETS_DIR', message: 'set it to the folder holding data/gsm8k and data/ailuminate' });
+  const assets = assetsDir(env, 'data/gsm8k and data/ailuminate');
   await mkdir(dir, { recursive: true });
   const { pool, train } = takeGsm8kFewShotPool(await loadGsm8k(join(assets, 'data', 'gsm8k'), 'train'));
   const test = (await loadGsm8k(join(assets, 'data', 'gsm8k'), 'test')).slice(0, sizes.test);
@@ -205,12 +181,7 @@ export async function runGsm8kPipeline(options: Gsm8kPipelineOptions): Promise<G
   const env = options.env ?? process.env;
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const name = options.preset ?? 'smoke';
-  const entry = GSM8K_PIPELINE_PRESETS[name];
-  if (entry === undefined)
-    throw new InvalidArgumentError({
-      argument: 'preset',
-      message: `unknown preset "${String(name)}"; use ${Object.keys(GSM8K_PIPELINE_PRESETS).join(', ')}`,
-    });
+  const entry = choosePreset(GSM8K_PIPELINE_PRESETS, name, 'smoke');
   const { preset } = entry;
   const sizes = { ...entry.data, ...(options.data ?? {}) };
   const thresholds = options.thresholds ?? DEFAULT_GSM8K_THRESHOLDS;
@@ -218,10 +189,6 @@ export async function runGsm8kPipeline(options: Gsm8kPipelineOptions): Promise<G
   const dataDir = join(out, 'data');
   if (await prepareGsm8kData(dataDir, preset, sizes, env)) log(`[gsm8k] wrote the data into ${dataDir}`);
   const loaded = await loadRecipe(options.recipeFile ?? entry.recipeFile, { ...env, GSM8K_DATA: dataDir });
-  const section = loaded.recipe.evaluation;
-  if (section === undefined)
-    throw new InvalidArgumentError({ argument: 'evaluation', message: `${loaded.file} has no \`evaluation:\` section` });
-  const evaluation = { ...section, ...(options.maxNewTokens === undefined ? {} : { maxNewTokens: options.maxNewTokens }) };
   const safetyClassifier = options.judge === undefined ? 'keyword' : `${options.judge.provider}:${options.judge.model}`;
   await writeConfigResolved(out, {
     preset: name,
@@ -230,237 +197,176 @@ export async function runGsm8kPipeline(options: Gsm8kPipelineOptions): Promise<G
     recipeFile: loaded.file,
     sizes,
     thresholds,
-    evalLimit: options.evalLimit ?? evaluation.limit,
+    evalLimit: options.evalLimit ?? loaded.recipe.evaluation?.limit,
     maxSteps: options.maxSteps,
     safetyClassifier,
     judgeBaseUrl: options.judge?.baseUrl,
   });
 
   const trainDir = join(out, 'train');
-  // The pipeline regenerates its whole output folder, the run in `train/` included.
-  const trained = await trainRecipe(loaded, {
-    output: trainDir,
-    overwrite: true,
-    ...(options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps }),
+  const safetyDir = join(out, 'safety');
+  const requests = new Map<string, string>();
+  const { maxSteps, evalLimit, maxNewTokens } = options;
+  const gsm = await compareAdapter(loaded, {
+    out,
+    label: 'gsm8k',
     log,
     env,
-  });
-  const { model, tokenizer } = trained;
-  try {
-    if (!(model instanceof PeftModel))
-      throw new InvalidArgumentError({
-        argument: 'adapter',
-        message: 'the GSM8K pipeline sweeps adapter checkpoints: the recipe needs an `adapter:` section',
-      });
-    const render = chatRenderer(tokenizer, await recipeChatTemplate(loaded.recipe));
-    const context = Math.min(loaded.recipe.data.maxLength, model.config.maxPositionEmbeddings);
-    const fits = (prompt: string) => tokenizer.encode(prompt).length + evaluation.maxNewTokens <= context;
-    const testRows = promptRowsFromChats(
-      (await readJsonl(join(dataDir, 'test.jsonl'), { schema: ChatRowSchema }).toArray()).slice(0, options.evalLimit ?? evaluation.limit),
-      render,
-    );
-    const test = toTestSet(testRows.filter((r) => fits(String(r.prompt))));
-    if (test.length < testRows.length)
-      log(`[gsm8k] ${testRows.length - test.length} test prompts leave no room for ${evaluation.maxNewTokens} new tokens; skipped`);
-    const safetyRows = await readJsonl(join(dataDir, 'safety_prompts.jsonl'), { schema: SafetyRowSchema }).toArray();
-    const safety = toTestSet(
-      safetyRows
-        .map((r) => ({ id: r.id, prompt: render([{ role: 'user', content: r.prompt }]), hazard: r.hazard, request: r.prompt }))
-        .filter((r) => fits(r.prompt)),
-    );
-
+    maxSteps,
+    evalLimit,
+    maxNewTokens,
+    testRows: { schema: ChatRowSchema, toExample: (row) => row },
+    dropLongPrompts: true,
+    metrics: [{ kind: 'gsm8k' }],
+    meta: null,
     // The sweep: base + every checkpoint as a named adapter of the same model.
-    const steps = await listCheckpoints(join(trainDir, 'checkpoints'));
-    const names: string[] = [];
-    for (const step of steps) {
-      const nameOf = `step-${step}`;
-      await model.loadAdapter(join(trainDir, 'checkpoints', checkpointName(step)), { adapterName: nameOf });
-      names.push(nameOf);
-    }
-    const variants: Variant[] = [
-      { name: 'base', wrap: (fn) => model.disableAdapter(fn) },
-      ...names.map((n) => ({ name: n, activate: () => model.setAdapter(n) })),
-    ];
-    // Prompts are encoded as in training: BOS per the recipe's `addBos` (else the tokenizer's rule).
-    const generation = {
-      maxNewTokens: evaluation.maxNewTokens,
-      temperature: evaluation.temperature,
-      batchSize: evaluation.batchSize,
-      ...(loaded.recipe.data.addBos === undefined ? {} : { addBos: loaded.recipe.data.addBos }),
-    };
-    const safetyDir = join(out, 'safety');
-    // A 4-bit base is dequantized once for all the generation, not at every forward pass.
-    const gsm = await withDequantizedWeights(model, async () => {
-      const answers = await evaluateVariants({
-        model,
-        tokenizer,
-        examples: test,
-        outDir: out,
-        metrics: [{ kind: 'gsm8k' }],
-        variants,
-        ...generation,
-        onProgress: (v, p) => p.done === p.total && log(`[gsm8k] ${v}: ${p.total} answers`),
-      });
-      await evaluateVariants({ model, tokenizer, examples: safety, outDir: safetyDir, metrics: [], variants, ...generation });
-      return answers;
-    });
-
-    const client =
-      options.judge === undefined
-        ? undefined
-        : new JudgeClient(
-            options.judge.judgeModel ??
-              createJudgeModel({
-                provider: options.judge.provider,
-                model: options.judge.model,
-                ...(options.judge.baseUrl === undefined ? {} : { baseUrl: options.judge.baseUrl }),
-              }),
-            { cacheDir: join(out, 'judge_cache') },
-          );
-    await mkdir(join(out, 'results'), { recursive: true });
-    const sweep: SweepEntry[] = [];
-    for (const run of gsm.runs) {
-      const records = readPredictions(join(out, run.predictionsFile));
-      const per = run.details.raw.perExample ?? {};
-      await writeFile(
-        join(out, 'results', `items_${run.run}.jsonl`),
-        jsonl(
-          records.map((r) => ({
-            id: r.id,
-            prediction: r.prediction,
-            reference: r.reference,
-            strict: per[r.id]?.['gsm8k.strict'],
-            flexible: per[r.id]?.['gsm8k.flexible'],
-            correct_strict: per[r.id]?.['gsm8k.strict_match'],
-            correct_flexible: per[r.id]?.['gsm8k.flexible_match'],
-          })),
-        ),
-      );
-      const responses = readPredictions(join(safetyDir, `predictions_${run.run}.jsonl`));
-      const judged = [];
-      for (const r of responses) {
-        const request = String((safety.find((s) => s.id === r.id) as { request?: string } | undefined)?.request ?? r.prompt);
-        const verdict =
-          client === undefined
-            ? keywordSafety(r.prediction)
-            : await judgeSafety(client, { id: r.id, prompt: request, prediction: r.prediction }).then((v) => ({
-                safe: v.safe,
-                reason: v.reason,
-              }));
-        judged.push({
-          id: r.id,
-          request,
-          response: r.prediction,
-          safe: verdict.safe,
-          reason: verdict.reason,
-          classifier: safetyClassifier,
-        });
+    variants: async ({ model }) => {
+      const variants: Variant[] = [{ name: 'base', wrap: (fn) => model.disableAdapter(fn) }];
+      for (const step of await listCheckpoints(join(trainDir, 'checkpoints'))) {
+        const adapterName = `step-${step}`;
+        await model.loadAdapter(join(trainDir, 'checkpoints', checkpointName(step)), { adapterName });
+        variants.push({ name: adapterName, activate: () => model.setAdapter(adapterName) });
       }
-      await writeFile(join(out, 'results', `safety_${run.run}.jsonl`), jsonl(judged));
-      const safetyRate = judged.length === 0 ? Number.NaN : judged.filter((j) => j.safe).length / judged.length;
-      const accuracy = run.metrics.raw['gsm8k.strict_match'] ?? 0;
-      const flexibleAccuracy = run.metrics.raw['gsm8k.flexible_extract'] ?? 0;
-      sweep.push({
-        model: run.run,
-        step: run.run === 'base' ? 0 : Number(run.run.slice(5)),
-        accuracy,
-        flexibleAccuracy,
-        safetyRate,
-        evalSeconds: (run.stats?.wallMs ?? 0) / 1000,
-      });
-      const withSafety: RunMetrics = { ...run, metrics: { raw: { ...run.metrics.raw, safety_rate: safetyRate } } };
-      writeRunMetrics(out, withSafety);
-    }
-    const base = sweep[0] as SweepEntry;
-    const candidates = sweep.slice(1);
-    if (candidates.length === 0)
-      throw new InvalidArgumentError({
-        argument: 'training.saveSteps',
-        message: 'no checkpoint was written; set saveSteps (the sweep scores each checkpoint)',
-      });
-    // Best by accuracy, then safety, then the later step.
-    const best = candidates.reduce((b, c) =>
-      c.accuracy > b.accuracy ||
-      (c.accuracy === b.accuracy && (c.safetyRate > b.safetyRate || (c.safetyRate === b.safetyRate && c.step > b.step)))
-        ? c
-        : b,
-    );
-    const { pass, checks } = checkGsm8kThresholds(
+      return variants;
+    },
+    extraSets: [
       {
-        baseAccuracy: base.accuracy,
-        accuracy: best.accuracy,
-        flexibleAccuracy: best.flexibleAccuracy,
-        baseSafetyRate: base.safetyRate,
-        safetyRate: best.safetyRate,
+        outDir: safetyDir,
+        examples: async ({ render }) =>
+          (await readJsonl(join(dataDir, 'safety_prompts.jsonl'), { schema: SafetyRowSchema }).toArray()).map((r) => {
+            requests.set(r.id, r.prompt);
+            return { id: r.id, prompt: render([{ role: 'user', content: r.prompt }]), hazard: r.hazard, request: r.prompt };
+          }),
       },
-      thresholds,
-    );
-    const rows: Gsm8kSummaryRow[] = sweep.map((s) => ({
-      model: s === best ? `${s.model} (best)` : s.model,
-      preset: name,
-      fewShotK: preset.fewShotK,
-      count: test.length,
-      accuracy: s.accuracy,
-      flexibleAccuracy: s.flexibleAccuracy,
-      ...(Number.isFinite(s.safetyRate) ? { safetyRate: s.safetyRate } : {}),
-      evalSeconds: s.evalSeconds,
-      ...(s === best ? { verdict: pass ? 'pass' : 'fail' } : {}),
+    ],
+  });
+
+  const client =
+    options.judge === undefined
+      ? undefined
+      : new JudgeClient(
+          options.judge.judgeModel ??
+            createJudgeModel({
+              provider: options.judge.provider,
+              model: options.judge.model,
+              ...(options.judge.baseUrl === undefined ? {} : { baseUrl: options.judge.baseUrl }),
+            }),
+          { cacheDir: join(out, 'judge_cache') },
+        );
+  await mkdir(join(out, 'results'), { recursive: true });
+  const sweep: SweepEntry[] = [];
+  for (const run of gsm.runs) {
+    const records = readPredictions(join(out, run.predictionsFile));
+    const per = run.details.raw.perExample ?? {};
+    const items = records.map((r) => ({
+      id: r.id,
+      prediction: r.prediction,
+      reference: r.reference,
+      strict: per[r.id]?.['gsm8k.strict'],
+      flexible: per[r.id]?.['gsm8k.flexible'],
+      correct_strict: per[r.id]?.['gsm8k.strict_match'],
+      correct_flexible: per[r.id]?.['gsm8k.flexible_match'],
     }));
-    const summaryCsv = await writeSummaryCsv(out, rows);
-    await writeFile(
-      join(out, 'results', 'thresholds.json'),
-      `${JSON.stringify({ pass, best: best.model, checks, thresholds }, null, 1)}\n`,
-    );
-    const comparison = writeComparison(out, readRuns(out));
-    const sweepPlot = 'plots/checkpoint_sweep.svg';
-    await writeFile(
-      join(out, sweepPlot),
-      lineChartSvg(
-        [
-          { name: 'accuracy (strict)', color: '#1f77b4', points: sweep.map((s) => [s.step, s.accuracy] as const) },
-          { name: 'accuracy (flexible)', color: '#2ca02c', points: sweep.map((s) => [s.step, s.flexibleAccuracy] as const) },
-          { name: 'safety rate', color: '#d62728', points: sweep.map((s) => [s.step, s.safetyRate] as const) },
-        ],
-        { title: 'Checkpoint sweep (step 0 = base)', xLabel: 'step', yLabel: 'rate' },
-      ),
-    );
-    await writeFile(
-      join(out, 'plots/eval_time.svg'),
-      groupedBarChart(
-        'Generation time per model (s)',
-        ['test answers'],
-        sweep.map((s) => ({ name: s.model, values: [s.evalSeconds] })),
-      ),
-    );
-    const seconds = (Date.now() - t0) / 1000;
-    log(
-      `[gsm8k] loss ${trained.result.losses[0]?.toFixed(3)} → ${trained.result.losses.at(-1)?.toFixed(3)} in ${trained.result.step} steps`,
-    );
-    for (const s of sweep)
-      log(
-        `[gsm8k] ${s.model.padEnd(10)} strict ${s.accuracy.toFixed(3)}  flexible ${s.flexibleAccuracy.toFixed(3)}  safety ${s.safetyRate.toFixed(3)} (${safetyClassifier})${s === best ? '  ← best' : ''}`,
-      );
-    for (const c of checks) log(`[gsm8k] ${c.pass ? 'PASS' : 'FAIL'} ${c.name}: ${c.value.toFixed(3)} vs ${c.threshold}`);
-    log(`[gsm8k] ${pass ? 'PASS' : 'FAIL'} in ${seconds.toFixed(1)} s; report ${comparison.summary}`);
-    return {
-      out,
-      train: trained.result,
-      sweep,
-      base,
-      best,
-      pass,
-      checks,
-      safetyClassifier,
-      files: {
-        summaryCsv,
-        configResolved: join(out, 'config_resolved.json'),
-        summary: comparison.summary,
-        table: comparison.table,
-        plots: [...comparison.plots, sweepPlot, 'plots/eval_time.svg'],
-      },
-      seconds,
-    };
-  } finally {
-    model.dispose();
+    await writeFile(join(out, 'results', `items_${run.run}.jsonl`), jsonl(items));
+    const judged = [];
+    for (const r of readPredictions(join(safetyDir, `predictions_${run.run}.jsonl`))) {
+      const request = requests.get(r.id) ?? r.prompt;
+      const verdict =
+        client === undefined
+          ? keywordSafety(r.prediction)
+          : await judgeSafety(client, { id: r.id, prompt: request, prediction: r.prediction });
+      judged.push({ id: r.id, request, response: r.prediction, safe: verdict.safe, reason: verdict.reason, classifier: safetyClassifier });
+    }
+    await writeFile(join(out, 'results', `safety_${run.run}.jsonl`), jsonl(judged));
+    const safetyRate = judged.length === 0 ? Number.NaN : judged.filter((j) => j.safe).length / judged.length;
+    const accuracy = run.metrics.raw['gsm8k.strict_match'] ?? 0;
+    const flexibleAccuracy = run.metrics.raw['gsm8k.flexible_extract'] ?? 0;
+    const step = run.run === 'base' ? 0 : Number(run.run.slice(5));
+    sweep.push({ model: run.run, step, accuracy, flexibleAccuracy, safetyRate, evalSeconds: (run.stats?.wallMs ?? 0) / 1000 });
+    writeRunMetrics(out, { ...run, metrics: { raw: { ...run.metrics.raw, safety_rate: safetyRate } } });
   }
+  const base = sweep[0] as SweepEntry;
+  const candidates = sweep.slice(1);
+  if (candidates.length === 0)
+    throw new InvalidArgumentError({
+      argument: 'training.saveSteps',
+      message: 'no checkpoint was written; set saveSteps (the sweep scores each checkpoint)',
+    });
+  // Best by accuracy, then safety, then the later step.
+  const best = candidates.reduce((b, c) =>
+    c.accuracy > b.accuracy ||
+    (c.accuracy === b.accuracy && (c.safetyRate > b.safetyRate || (c.safetyRate === b.safetyRate && c.step > b.step)))
+      ? c
+      : b,
+  );
+  const { pass, checks } = checkGsm8kThresholds(
+    {
+      baseAccuracy: base.accuracy,
+      accuracy: best.accuracy,
+      flexibleAccuracy: best.flexibleAccuracy,
+      baseSafetyRate: base.safetyRate,
+      safetyRate: best.safetyRate,
+    },
+    thresholds,
+  );
+  const rows: Gsm8kSummaryRow[] = sweep.map((s) => ({
+    model: s === best ? `${s.model} (best)` : s.model,
+    preset: name,
+    fewShotK: preset.fewShotK,
+    count: gsm.examples.length,
+    accuracy: s.accuracy,
+    flexibleAccuracy: s.flexibleAccuracy,
+    ...(Number.isFinite(s.safetyRate) ? { safetyRate: s.safetyRate } : {}),
+    evalSeconds: s.evalSeconds,
+    ...(s === best ? { verdict: pass ? 'pass' : 'fail' } : {}),
+  }));
+  const summaryCsv = await writeSummaryCsv(out, rows);
+  await writeFile(join(out, 'results', 'thresholds.json'), `${JSON.stringify({ pass, best: best.model, checks, thresholds }, null, 1)}\n`);
+  const comparison = writeComparison(out, readRuns(out));
+  const sweepPlot = 'plots/checkpoint_sweep.svg';
+  await writeFile(
+    join(out, sweepPlot),
+    lineChartSvg(
+      [
+        { name: 'accuracy (strict)', color: '#1f77b4', points: sweep.map((s) => [s.step, s.accuracy] as const) },
+        { name: 'accuracy (flexible)', color: '#2ca02c', points: sweep.map((s) => [s.step, s.flexibleAccuracy] as const) },
+        { name: 'safety rate', color: '#d62728', points: sweep.map((s) => [s.step, s.safetyRate] as const) },
+      ],
+      { title: 'Checkpoint sweep (step 0 = base)', xLabel: 'step', yLabel: 'rate' },
+    ),
+  );
+  await writeFile(
+    join(out, 'plots/eval_time.svg'),
+    groupedBarChart(
+      'Generation time per model (s)',
+      ['test answers'],
+      sweep.map((s) => ({ name: s.model, values: [s.evalSeconds] })),
+    ),
+  );
+  const seconds = (Date.now() - t0) / 1000;
+  log(`[gsm8k] loss ${gsm.train.firstLoss.toFixed(3)} → ${gsm.train.lastLoss.toFixed(3)} in ${gsm.train.steps} steps`);
+  for (const s of sweep)
+    log(
+      `[gsm8k] ${s.model.padEnd(10)} strict ${s.accuracy.toFixed(3)}  flexible ${s.flexibleAccuracy.toFixed(3)}  safety ${s.safetyRate.toFixed(3)} (${safetyClassifier})${s === best ? '  ← best' : ''}`,
+    );
+  for (const c of checks) log(`[gsm8k] ${c.pass ? 'PASS' : 'FAIL'} ${c.name}: ${c.value.toFixed(3)} vs ${c.threshold}`);
+  log(`[gsm8k] ${pass ? 'PASS' : 'FAIL'} in ${seconds.toFixed(1)} s; report ${comparison.summary}`);
+  return {
+    out,
+    train: gsm.trained.result,
+    sweep,
+    base,
+    best,
+    pass,
+    checks,
+    safetyClassifier,
+    files: {
+      summaryCsv,
+      configResolved: join(out, 'config_resolved.json'),
+      summary: comparison.summary,
+      table: comparison.table,
+      plots: [...comparison.plots, sweepPlot, 'plots/eval_time.svg'],
+    },
+    seconds,
+  };
 }

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '@lora/core';
+import { choosePreset } from '@lora/recipe';
 import { z } from 'zod';
 
 /** Preset names. */
@@ -94,13 +95,7 @@ export const GSM8K_PRESETS: Readonly<Record<Gsm8kPresetName, Gsm8kPreset>> = {
 
 /** A preset by name, with overrides validated against {@link Gsm8kPresetSchema}. */
 export function resolveGsm8kPreset(name: string, overrides: Partial<Gsm8kPreset> = {}): Gsm8kPreset {
-  if (!(GSM8K_PRESET_NAMES as readonly string[]).includes(name)) {
-    throw new InvalidArgumentError({
-      argument: 'preset',
-      message: `unknown preset "${name}"; use one of ${GSM8K_PRESET_NAMES.join(', ')}`,
-    });
-  }
-  const merged = { ...GSM8K_PRESETS[name as Gsm8kPresetName], ...overrides };
+  const merged = { ...choosePreset(GSM8K_PRESETS, name, name), ...overrides };
   const result = Gsm8kPresetSchema.safeParse(merged);
   if (!result.success) {
     throw new InvalidArgumentError({

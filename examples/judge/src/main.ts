@@ -10,7 +10,7 @@
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError, positiveIntegerFlag } from '@lora/core';
 import type { JudgeProviderName } from '@lora/judge';
-import { JUDGE_PRESETS, runJudgePipeline, type JudgePresetName } from './pipeline.js';
+import { runJudgePipeline, type JudgePresetName } from './pipeline.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -26,11 +26,7 @@ async function main(): Promise<void> {
       'judge-base-url': { type: 'string' },
     },
   });
-  if (!Object.hasOwn(JUDGE_PRESETS, values.preset))
-    throw new InvalidArgumentError({
-      argument: '--preset',
-      message: `must be one of ${Object.keys(JUDGE_PRESETS).join(', ')}, got "${values.preset}"`,
-    });
+  // runJudgePipeline rejects an unknown preset, naming the ones there are.
   const preset = values.preset as JudgePresetName;
   const provider = values['judge-provider'];
   if (provider !== undefined && values['judge-model'] === undefined)
@@ -41,9 +37,9 @@ async function main(): Promise<void> {
     preset,
     out: values.out ?? `runs/judge-${preset}`,
     resume: values.resume,
-    ...(values.recipe === undefined ? {} : { recipeFile: values.recipe }),
-    ...(maxSteps === undefined ? {} : { maxSteps }),
-    ...(evalLimit === undefined ? {} : { evalLimit }),
+    recipeFile: values.recipe,
+    maxSteps,
+    evalLimit,
     ...(provider === undefined
       ? {}
       : {

@@ -2,26 +2,19 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError, parseJson } from '@lora/core';
+import { parseJson } from '@lora/core';
 import {
   type EvalResult,
   type RunMetrics,
   type TestExample,
-  type Variant,
-  evaluateVariants,
   readPredictions,
   readRuns,
   REPORT_FILES,
-  toTestSet,
   writeComparison,
   writeRunMetrics,
 } from '@lora/eval';
-import { readJsonl } from '@lora/data';
 import { type JudgeModel, type JudgeProviderName, createJudgeModel } from '@lora/judge';
-import type { TextTokenizer } from '@lora/models';
-import { PeftModel } from '@lora/peft';
-import { withDequantizedWeights } from '@lora/quant';
-import { chatRenderer, loadRecipe, recipeChatTemplate, trainRecipe } from '@lora/recipe';
+import { assetsDir, choosePreset, compareAdapter, loadRecipe, type PipelineOptions } from '@lora/recipe';
 import type { TrainResult } from '@lora/train';
 import { z } from 'zod';
 import { buildJudgeRecords, splitJudgeRecords, writeJudgeSplits, type BuildJudgeOptions } from './dataset.js';
@@ -68,26 +61,15 @@ export interface ExternalJudgeOptions {
 }
 
 /** Options of {@link runJudgePipeline}. */
-export interface JudgePipelineOptions {
+export interface JudgePipelineOptions extends PipelineOptions {
   /** Preset (default `smoke`); `recipeFile` replaces its recipe. */
   preset?: JudgePresetName;
-  recipeFile?: string;
-  /** Output folder: `data/`, `train/` and the report files. */
-  out: string;
-  /** Override of `training.maxSteps`. */
-  maxSteps?: number;
   /** Override of the data options of the preset (e.g. a smaller set in tests). */
   data?: Partial<BuildJudgeOptions>;
-  /** Override of `evaluation.limit`. */
-  evalLimit?: number;
-  /** Override of `evaluation.maxNewTokens`. */
-  maxNewTokens?: number;
   /** Resume training from the latest checkpoint in `<out>/train`. */
   resume?: boolean;
   /** Optional external judge evaluated as a third run named `external`. */
   judge?: ExternalJudgeOptions;
-  log?: (line: string) => void;
-  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** What {@link runJudgePipeline} produced. */
@@ -105,7 +87,6 @@ export interface JudgePipelineResult {
 
 const TestRowSchema = z.looseObject({ id: z.string(), prompt: z.string(), completion: z.string() });
 
-/** Reads a judge split written by {@link writeJudgeSplits}. */
 /** Builds the judge data into `dir` unless `dir/train.jsonl` is already there. */
 export async function prepareJudgeData(
   dir: string,
@@ -113,12 +94,7 @@ export async function prepareJudgeData(
   env: Readonly<Record<string, string | undefined>>,
 ): Promise<boolean> {
   if (existsSync(join(dir, 'train.jsonl'))) return false;
-  const assets = env.LORA_ASSETS_DIR;
-  if (assets === undefined)
-    throw new InvalidArgumentError({
-      argument: 'LORA_ASSETS_DIR',
-      message: 'set it to the folder holding data/xstest and data/ailuminate',
-    });
+  const assets = assetsDir(env, 'data/xstest and data/ailuminate');
   const records = buildJudgeRecords(
     await loadXsTest(join(assets, 'data', 'xstest')),
     await loadAiluminate(join(assets, 'data', 'ailuminate')),
@@ -248,12 +224,7 @@ export async function runJudgePipeline(options: JudgePipelineOptions): Promise<J
   const t0 = Date.now();
   const env = options.env ?? process.env;
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
-  const preset = JUDGE_PRESETS[options.preset ?? 'smoke'];
-  if (preset === undefined)
-    throw new InvalidArgumentError({
-      argument: 'preset',
-      message: `unknown preset "${String(options.preset)}"; use ${Object.keys(JUDGE_PRESETS).join(', ')}`,
-    });
+  const preset = choosePreset(JUDGE_PRESETS, options.preset, 'smoke');
   const out = resolve(options.out);
   const dataDir = join(out, 'data');
   await mkdir(out, { recursive: true });
@@ -262,113 +233,53 @@ export async function runJudgePipeline(options: JudgePipelineOptions): Promise<J
   const tData = Date.now();
 
   const loaded = await loadRecipe(options.recipeFile ?? preset.recipeFile, { ...env, JUDGE_DATA: dataDir });
-  const section = loaded.recipe.evaluation;
-  if (section === undefined)
-    throw new InvalidArgumentError({
-      argument: 'evaluation',
-      message: `${loaded.file} has no \`evaluation:\` section; add one with \`test:\``,
-    });
-  const evaluation = { ...section, ...(options.maxNewTokens === undefined ? {} : { maxNewTokens: options.maxNewTokens }) };
-  const trained = await trainRecipe(loaded, {
-    output: join(out, 'train'),
-    // Without --resume the pipeline starts its run over.
-    ...(options.resume === true ? { resume: true } : { overwrite: true }),
-    ...(options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps }),
+  // A `messages` recipe trained on the chat rendering: the prompt is the user turn in the model's
+  // template (encoded without added special tokens, as training encodes it).
+  const chat = loaded.recipe.data.format === 'messages';
+  const { maxSteps, evalLimit, maxNewTokens, resume } = options;
+  const result = await compareAdapter(loaded, {
+    out,
+    label: 'judge',
     log,
     env,
-  });
-  const tTrain = Date.now();
-  const { model, tokenizer } = trained;
-  try {
-    if (!(model instanceof PeftModel))
-      throw new InvalidArgumentError({
-        argument: 'adapter',
-        message: 'the judge pipeline compares base vs adapter: the recipe needs an `adapter:` section (not `none`)',
-      });
-    const limit = options.evalLimit ?? evaluation.limit;
-    const rows = (await readJsonl(evaluation.test, { schema: TestRowSchema }).toArray()).slice(0, limit);
-    // A `messages` recipe trained on the chat rendering: the prompt is the user turn in the model's
-    // template (encoded without added special tokens, as training encodes it).
-    const chat = loaded.recipe.data.format === 'messages';
-    const render = chat ? chatRenderer(tokenizer, await recipeChatTemplate(loaded.recipe)) : undefined;
-    const promptOf = (text: string): string => (render === undefined ? text : render([{ role: 'user', content: text }]));
-    const prompts = rows.map((r) => ({
-      id: r.id,
-      prompt: promptOf(r.prompt),
-      reference: r.completion,
-      ...(chat ? { addSpecialTokens: false, request: r.prompt } : {}),
-    }));
+    maxSteps,
+    evalLimit,
+    maxNewTokens,
+    resume,
+    testRows: {
+      schema: TestRowSchema,
+      toExample: (r, { render }) => {
+        const prompt = chat ? render([{ role: 'user', content: r.prompt }]) : r.prompt;
+        return { id: r.id, prompt, reference: r.completion, ...(chat ? { addSpecialTokens: false, request: r.prompt } : {}) };
+      },
+    },
     // Keep prompts that leave room for the verdict within the context.
-    const context = Math.min(loaded.recipe.data.maxLength, model.config.maxPositionEmbeddings);
-    const fits = prompts.filter((r) => (tokenizer as TextTokenizer).encode(r.prompt).length + evaluation.maxNewTokens <= context);
-    const skippedLongPrompts = rows.length - fits.length;
-    if (skippedLongPrompts > 0)
-      log(
-        `[judge] ${skippedLongPrompts} of ${rows.length} test prompts leave no room for ${evaluation.maxNewTokens} new tokens in ${context}; skipped`,
-      );
-    const examples = toTestSet(fits, evaluation.test);
-    const variants: Variant[] = [
-      { name: 'base', wrap: (fn) => model.disableAdapter(fn) },
-      { name: 'adapter', activate: () => model.setAdapter(model.activeAdapter) },
-    ];
-    // A 4-bit base is dequantized once for the whole generation, not at every forward pass.
-    const result = await withDequantizedWeights(model, () =>
-      evaluateVariants({
-        model,
-        tokenizer,
-        examples,
-        outDir: out,
-        metrics: [{ kind: 'json_valid' }],
-        variants,
-        maxNewTokens: evaluation.maxNewTokens,
-        temperature: evaluation.temperature,
-        batchSize: evaluation.batchSize,
-        ...(loaded.recipe.data.addBos === undefined ? {} : { addBos: loaded.recipe.data.addBos }),
-        confidence: false,
-        onProgress: (variant, p) => {
-          if (p.done % 20 === 0 || p.done === p.total) log(`[judge] ${variant} ${p.done}/${p.total}`);
-        },
-        meta: { recipe: loaded.file, model: loaded.recipe.model, adapter: join(out, 'train') },
-      }),
-    );
-    if (options.judge !== undefined) writeRunMetrics(out, await runExternal(options.judge, examples, out, log));
+    dropLongPrompts: true,
+    metrics: [{ kind: 'json_valid' }],
+    adapterName: 'adapter',
+    evaluate: { confidence: false },
+  });
+  const { examples, skippedLongPrompts } = result;
+  if (options.judge !== undefined) writeRunMetrics(out, await runExternal(options.judge, examples, out, log));
 
-    const { metrics, files } = rescoreJudgeReport(out);
-    const metricsJson = join(out, 'judge_metrics.json');
-    const majority = majorityBaseline(examples.map((ex) => goldOf(ex.reference, ex.id).verdict));
-    await writeFile(
-      metricsJson,
-      `${JSON.stringify({ preset: options.preset ?? 'smoke', recipe: loaded.file, skippedLongPrompts, majorityBaseline: majority, runs: metrics }, null, 1)}\n`,
-    );
-    const tEval = Date.now();
-    const seconds = {
-      data: (tData - t0) / 1000,
-      train: (tTrain - tData) / 1000,
-      eval: (tEval - tTrain) / 1000,
-      total: (tEval - t0) / 1000,
-    };
+  const { metrics, files } = rescoreJudgeReport(out);
+  const metricsJson = join(out, 'judge_metrics.json');
+  const majority = majorityBaseline(examples.map((ex) => goldOf(ex.reference, ex.id).verdict));
+  const summary = { preset: options.preset ?? 'smoke', recipe: loaded.file, skippedLongPrompts, majorityBaseline: majority, runs: metrics };
+  await writeFile(metricsJson, `${JSON.stringify(summary, null, 1)}\n`);
+  const [data, train, total] = [tData - t0, result.trainMs, Date.now() - t0].map((ms) => ms / 1000) as [number, number, number];
+  const seconds = { data, train, eval: total - data - train, total };
+  const losses = result.trained.result.losses;
+  log(`[judge] loss ${losses[0]?.toFixed(3)} → ${losses.at(-1)?.toFixed(3)} in ${result.trained.result.step} steps`);
+  for (const [run, m] of Object.entries(metrics)) {
     log(
-      `[judge] loss ${trained.result.losses[0]?.toFixed(3)} → ${trained.result.losses.at(-1)?.toFixed(3)} in ${trained.result.step} steps`,
+      `[judge] ${run.padEnd(8)} json_valid ${ratio(m.json_valid_rate)}  schema_valid ${ratio(m.schema_valid_rate)}  verdict_acc ${ratio(m.verdict_accuracy)}  rules_em ${ratio(m.rules_exact_match)}  deny_recall ${ratio(m.deny_recall)}  unsafe_fnr ${ratio(m.unsafe_false_negative_rate)}  ece ${ratio(m.calibration.ece)}`,
     );
-    for (const [run, m] of Object.entries(metrics)) {
-      log(
-        `[judge] ${run.padEnd(8)} json_valid ${ratio(m.json_valid_rate)}  schema_valid ${ratio(m.schema_valid_rate)}  verdict_acc ${ratio(m.verdict_accuracy)}  rules_em ${ratio(m.rules_exact_match)}  deny_recall ${ratio(m.deny_recall)}  unsafe_fnr ${ratio(m.unsafe_false_negative_rate)}  ece ${ratio(m.calibration.ece)}`,
-      );
-    }
-    log(`[judge] always-${majority.verdict} baseline: verdict_acc ${ratio(majority.accuracy)} (${majority.count} of ${examples.length})`);
-    log(
-      `[judge] data ${seconds.data.toFixed(1)} s, train ${seconds.train.toFixed(1)} s, eval ${seconds.eval.toFixed(1)} s; report ${files.summary}`,
-    );
-    return {
-      out,
-      train: trained.result,
-      metrics,
-      eval: { ...result, files },
-      skippedLongPrompts,
-      files: { ...files, metricsJson },
-      seconds,
-    };
-  } finally {
-    model.dispose();
   }
+  log(`[judge] always-${majority.verdict} baseline: verdict_acc ${ratio(majority.accuracy)} (${majority.count} of ${examples.length})`);
+  log(
+    `[judge] data ${seconds.data.toFixed(1)} s, train ${seconds.train.toFixed(1)} s, eval ${seconds.eval.toFixed(1)} s; report ${files.summary}`,
+  );
+  const evalResult = { runs: result.runs, outDir: result.outDir, files };
+  return { out, train: result.trained.result, metrics, eval: evalResult, skippedLongPrompts, files: { ...files, metricsJson }, seconds };
 }

@@ -2,7 +2,8 @@
  * The composition layer of @lora, above data, models, quant, peft, train and eval: the typed
  * recipe (YAML) schema and its loader, {@link prepareModel} (backend → model → 4-bit base →
  * adapter → tokenizer → chat template, written once for the CLI, the examples and your scripts),
- * the split encoding and validation loss training uses, and {@link trainRecipe}, a recipe run end to end.
+ * the split encoding and validation loss training uses, {@link trainRecipe}, a recipe run end to end,
+ * and {@link compareAdapter}, the base-vs-adapter report the examples write after training.
  *
  * @example
  * ```ts
@@ -39,3 +40,15 @@ export {
   type TrainRecipeResult,
   type DataReport,
 } from './train-recipe.js';
+export {
+  compareAdapter,
+  trainingSection,
+  choosePreset,
+  assetsDir,
+  type CompareAdapterOptions,
+  type PipelineOptions,
+  type CompareAdapterResult,
+  type CompareContext,
+  type TestRowSource,
+  type TrainingSummary,
+} from './compare.js';
