@@ -17,12 +17,14 @@ describe.skipIf(assets === undefined)('runF1Pipeline (stories260K, two models, t
       epochs: 2,
       maxSteps: 4,
       evalLimit: 6,
-      data: { maxPerCategory: 6, fromSeason: 2015 },
+      data: { maxPerCategory: 10, fromSeason: 2015 },
       log: () => undefined,
       env: { ...process.env, LORA_BACKEND: process.env.LORA_TEST_BACKEND ?? 'wasm' },
     });
     expect(r.epochs).toHaveLength(2 * 3);
     for (const e of r.epochs) {
+      // 10 per category at 0.8/0.1/0.1: one test question per category is scored.
+      expect(e.count).toBeGreaterThan(0);
       expect(Number.isFinite(e.acc) && Number.isFinite(e.accNorm)).toBe(true);
       expect(existsSync(join(out, e.model, `epoch_${e.epoch}`, 'mc_results.json'))).toBe(true);
     }

@@ -381,6 +381,11 @@ export async function runF1Pipeline(options: F1PipelineOptions): Promise<F1Pipel
   await mkdir(out, { recursive: true });
   if (await prepareF1Data(dataDir, { ...preset.data, ...(options.data ?? {}) }, env)) log(`[f1] wrote the questions into ${dataDir}`);
   const items = await readMcItems(join(dataDir, 'test.mc.jsonl'), options.evalLimit ?? preset.evalLimit);
+  if (items.length === 0)
+    throw new InvalidArgumentError({
+      argument: 'data.maxPerCategory',
+      message: `${join(dataDir, 'test.mc.jsonl')} has no questions: a 10 % test split needs at least 10 questions per category (raise maxPerCategory or widen the seasons).`,
+    });
   const trainCount = (await readFile(join(dataDir, 'train.jsonl'), 'utf8')).split('\n').filter((l) => l.trim() !== '').length;
   const epochs = options.epochs ?? preset.epochs;
   const rows: EpochResult[] = [];
