@@ -48,6 +48,28 @@ export class KVCache {
     return this.paddingRows;
   }
 
+  /**
+   * Keeps only the batch rows `rows` (positions in the current batch, ascending) of every layer's
+   * keys and values and of the padding mask, e.g. to stop computing rows that finished
+   * generating. Later forwards pass the smaller batch.
+   */
+  keepRows(rows: readonly number[]): void {
+    const index = tf.tensor1d(Int32Array.from(rows), 'int32');
+    try {
+      for (const store of [this.keys, this.values]) {
+        store.forEach((t, layer) => {
+          if (t === undefined) return;
+          store[layer] = tf.gather(t, index, 0);
+          t.dispose();
+        });
+      }
+    } finally {
+      index.dispose();
+    }
+    const padding = this.paddingRows;
+    if (padding !== undefined) this.paddingRows = rows.map((r) => padding[r] as number[]);
+  }
+
   /** Frees every cached tensor. */
   dispose(): void {
     for (const t of [...this.keys, ...this.values]) t?.dispose();

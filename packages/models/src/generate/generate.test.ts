@@ -150,3 +150,37 @@ describe('generate processLogits', () => {
     model.dispose();
   });
 });
+
+describe('generate drops stopped rows from the batch', () => {
+  beforeAll(async () => {
+    await setupTestBackend();
+  });
+
+  it('computes only the rows still running, and each row gets the tokens it gets alone', async () => {
+    const model = await tinyModel(62);
+    const prompts = [[1, 7, 3], [4, 2], [9, 9, 9, 5], [3]];
+    const lengths = [2, 6, 3, 6];
+    const alone = await Promise.all(
+      prompts.map(async (p) => (await generate(model, [p], { maxNewTokens: 6, stopTokenIds: [] })).sequences[0] as number[]),
+    );
+    const batches: number[] = [];
+    const forward = model.forward.bind(model);
+    model.forward = ((input, options) => {
+      batches.push(input.shape[0]);
+      return forward(input, options);
+    }) as typeof model.forward;
+    const seen: number[] = [];
+    const out = await generate(model, prompts, {
+      maxNewTokens: 6,
+      stopTokenIds: [],
+      stop: (tokens, row) => tokens.length >= (lengths[row] as number),
+      onToken: (_, row) => seen.push(row),
+    });
+    expect(out.sequences).toEqual(alone.map((s, r) => s.slice(0, lengths[r])));
+    expect(out.finishReasons).toEqual(['stop', 'stop', 'stop', 'stop']);
+    // Prompt pass and steps 1–2 with 4 rows; row 0 stops after 2 tokens, row 2 after 3.
+    expect(batches).toEqual([4, 4, 3, 2, 2, 2]);
+    expect(seen.filter((r) => r === 0)).toHaveLength(2);
+    model.dispose();
+  });
+});

@@ -56,7 +56,8 @@ export interface GenerateOutput {
  * different lengths are left-padded and masked; each row gets positions 0.. of its own tokens,
  * as transformers' `generate` does. Greedy by default; temperature / top-k / top-p sampling is
  * seeded. A row stops at the model's end-of-sequence / end-of-turn tokens unless `stopTokenIds`
- * says otherwise (`[]`: run to `maxNewTokens`).
+ * says otherwise (`[]`: run to `maxNewTokens`); a stopped row leaves the batch, so the rows still
+ * running are all that later steps compute.
  *
  * @example
  * ```ts
@@ -96,35 +97,43 @@ export async function generate(
 
   const cache = model.makeCache();
   try {
+    // `active[i]`: the prompt whose row sits at batch position i. A row that stops leaves the
+    // batch (its keys and values with it), so later steps only compute the rows still running.
+    let active = prompts.map((_, b) => b);
     let input = tf.tensor2d(ids, [batch, width], 'int32');
     let logits = model.forward(input, { cache, attentionMask: padding, positionIds: positions, logitsToKeep: 1 });
     input.dispose();
     for (let step = 0; step < options.maxNewTokens; step++) {
       const data = (await logits.data()) as Float32Array;
       logits.dispose();
-      const next = new Int32Array(batch);
-      for (let b = 0; b < batch; b++) {
-        if (done[b]) {
-          next[b] = pad;
-          continue;
-        }
-        const row = data.subarray(b * vocab, (b + 1) * vocab);
+      const next: number[] = [];
+      active.forEach((b, i) => {
+        const row = data.subarray(i * vocab, (i + 1) * vocab);
         if ((sequences[b] as number[]).length < (options.minNewTokens ?? 0)) for (const id of stopIds) row[id] = -Infinity;
         options.processLogits?.(row, sequences[b] as number[], b);
         const token = sampleToken(row, options, rng);
-        next[b] = token;
+        next.push(token);
         sequences[b]?.push(token);
         options.onToken?.(token, b);
         if (stopIds.has(token) || options.stop?.(sequences[b] as number[], b) === true) {
           done[b] = true;
           finishReasons[b] = 'stop';
         }
-      }
+      });
       if (done.every(Boolean) || step === options.maxNewTokens - 1) return { sequences, finishReasons };
-      input = tf.tensor2d(next, [batch, 1], 'int32');
-      const positionIds = nextPosition.map((p) => [p]);
-      nextPosition.forEach((p, b) => (nextPosition[b] = p + 1));
-      logits = model.forward(input, { cache, attentionMask: prompts.map(() => [1]), positionIds });
+      const running = active.flatMap((b, i) => (done[b] ? [] : [i]));
+      if (running.length < active.length) {
+        cache.keepRows(running);
+        active = running.map((i) => active[i] as number);
+      }
+      input = tf.tensor2d(
+        running.map((i) => next[i] as number),
+        [active.length, 1],
+        'int32',
+      );
+      const positionIds = active.map((b) => [nextPosition[b] as number]);
+      for (const b of active) nextPosition[b] = (nextPosition[b] as number) + 1;
+      logits = model.forward(input, { cache, attentionMask: active.map(() => [1]), positionIds });
       input.dispose();
     }
     logits.dispose();
