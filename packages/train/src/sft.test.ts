@@ -85,8 +85,10 @@ describe('sft', () => {
     const dir = await resolveAsset('stories260K', { kind: 'model' });
     const reloaded = await loadPeftModel((await loadModel(dir)).model, out);
     const again = reloaded.forward(input);
-    expect(tf.max(tf.abs(tf.sub(trained, again))).dataSync()[0]).toBeLessThan(1e-5);
-    tf.dispose([input, trained, again]);
+    // Read with await data(): webgpu has no dataSync.
+    const maxDiff = tf.max(tf.abs(tf.sub(trained, again)));
+    expect((await maxDiff.data())[0]).toBeLessThan(1e-5);
+    tf.dispose([input, trained, again, maxDiff]);
     peft.dispose();
     reloaded.dispose();
   });

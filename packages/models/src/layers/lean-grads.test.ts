@@ -116,7 +116,7 @@ describe('variableGradsLean', () => {
     tf.dispose([w, x]);
   });
 
-  it('falls back to tf.variableGrads inside an outer gradient (higher order)', () => {
+  it('falls back to tf.variableGrads inside an outer gradient (higher order)', async () => {
     const v = tf.variable(tf.scalar(1.5), true, 'lean-outer');
     const dOuter = tf.grad((x: tf.Tensor) => {
       const { value, grads } = variableGradsLean(() => tf.mul(tf.mul(v, v), x) as tf.Scalar, [v]);
@@ -124,7 +124,7 @@ describe('variableGradsLean', () => {
       return value;
     });
     const g = dOuter(tf.scalar(2));
-    expect(g.dataSync()[0]).toBeCloseTo(2.25, 6);
+    expect((await g.data())[0]).toBeCloseTo(2.25, 6);
     tf.dispose([g, v]);
   });
 });
