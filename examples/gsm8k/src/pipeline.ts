@@ -3,25 +3,16 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from '@lora/core';
-import { readJsonl } from '@lora/data';
-import {
-  type RunMetrics,
-  type Variant,
-  evaluateVariants,
-  groupedBarChart,
-  promptRowsFromChats,
-  readPredictions,
-  readRuns,
-  toTestSet,
-  writeComparison,
-  writeRunMetrics,
-} from '@lora/eval';
-import { type JudgeModel, type JudgeProviderName, JudgeClient, createJudgeModel, judgeSafety } from '@lora/judge';
+import { readJsonl } from '@lora/data/internal';
+import { type RunMetrics, type Variant, evaluateVariants, toTestSet } from '@lora/eval';
+import { groupedBarChart, promptRowsFromChats, readPredictions, readRuns, writeComparison, writeRunMetrics } from '@lora/eval/internal';
+import { type JudgeModel, type JudgeProviderName, createJudgeModel, judgeSafety, JudgeClient } from '@lora/judge';
 import { loadAiluminate } from '@lora-examples/judge';
 import { PeftModel } from '@lora/peft';
 import { withDequantizedWeights } from '@lora/quant';
 import { chatRenderer, loadRecipe, recipeChatTemplate, trainRecipe } from '@lora/recipe';
-import { type TrainResult, checkpointName, lineChartSvg, listCheckpoints } from '@lora/train';
+import type { TrainResult } from '@lora/train';
+import { checkpointName, lineChartSvg, listCheckpoints } from '@lora/train/internal';
 import { z } from 'zod';
 import { loadGsm8k, takeGsm8kFewShotPool } from './data.js';
 import { type Gsm8kPreset, resolveGsm8kPreset } from './presets.js';

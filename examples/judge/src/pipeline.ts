@@ -3,20 +3,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, parseJson } from '@lora/core';
-import {
-  type EvalResult,
-  type RunMetrics,
-  type TestExample,
-  type Variant,
-  evaluateVariants,
-  readPredictions,
-  readRuns,
-  REPORT_FILES,
-  toTestSet,
-  writeComparison,
-  writeRunMetrics,
-} from '@lora/eval';
-import { readJsonl } from '@lora/data';
+import { type EvalResult, type RunMetrics, type TestExample, type Variant, evaluateVariants, toTestSet } from '@lora/eval';
+import { readPredictions, readRuns, REPORT_FILES, writeComparison, writeRunMetrics } from '@lora/eval/internal';
+import { readJsonl } from '@lora/data/internal';
 import { type JudgeModel, type JudgeProviderName, createJudgeModel } from '@lora/judge';
 import type { TextTokenizer } from '@lora/models';
 import { PeftModel } from '@lora/peft';

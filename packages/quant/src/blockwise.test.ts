@@ -1,6 +1,6 @@
 // Parity with bitsandbytes 0.50 (CPU) on fixtures/quant, written by tools/parity/quant/make_quant.py.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SafetensorsReader } from '@lora/models';
+import type { SafetensorsReader } from '@lora/models/internal';
 import { compressAbsmax, decompressAbsmax, dequantize4bit, quantize4bit, quantizeBlockwise8bit } from './blockwise.js';
 import { DYNAMIC_MAP_SIGNED, FP4_CODE, NF4_CODE } from './codebooks/codebooks.js';
 import { pythonFloatRepr, quantStateJson } from './format.js';

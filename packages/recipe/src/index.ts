@@ -14,15 +14,7 @@
  *
  * @packageDocumentation
  */
-export {
-  loadRecipe,
-  RecipeSchema,
-  DataSectionSchema,
-  QuantizationSectionSchema,
-  EvaluationSectionSchema,
-  type Recipe,
-  type LoadedRecipe,
-} from './recipe.js';
+export { loadRecipe, RecipeSchema, type Recipe, type LoadedRecipe } from './recipe.js';
 export {
   prepareModel,
   recipeChatTemplate,
@@ -32,10 +24,5 @@ export {
   type ModelSpec,
   type PreparedModel,
 } from './prepare.js';
-export { encodeSplit, batchExamples, recipeEncoder, validationLoss, type SplitReport } from './split.js';
-export {
-  trainRecipe,
-  type TrainRecipeOptions,
-  type TrainRecipeResult,
-  type DataReport,
-} from './train-recipe.js';
+export { validationLoss, type SplitReport } from './split.js';
+export { trainRecipe, type TrainRecipeOptions, type TrainRecipeResult, type DataReport } from './train-recipe.js';
