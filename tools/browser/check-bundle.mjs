@@ -69,7 +69,10 @@ export async function checkPackage(pkg, { source = true, entry = 'index' } = {})
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const source = !process.argv.includes('--dist');
   let failed = false;
-  for (const [pkg, entry] of BROWSER_PACKAGES.flatMap((p) => [[p, 'index'], [p, 'internal']])) {
+  for (const [pkg, entry] of BROWSER_PACKAGES.flatMap((p) => [
+    [p, 'index'],
+    [p, 'internal'],
+  ])) {
     const { bytes, exports, nodeOnly, problems } = await checkPackage(pkg, { source, entry });
     failed ||= problems.length > 0;
     console.log(

@@ -16,3 +16,6 @@ export { truncateExamples } from './transforms/truncate.js';
 export { packSequences } from './transforms/pack.js';
 export { collatePacked } from './collate/collate.js';
 export { renderTrainedTokens } from './inspect/render.js';
+export { tokenizerFromGguf } from './tokenizers/gguf/gguf-hf-tokenizer.js';
+export { encodePromptCompletion } from './chat/encode-chat.js';
+export { detectFormat } from './formats/example.js';

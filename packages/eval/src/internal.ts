@@ -24,3 +24,12 @@ export {
   type ScoreVariantOptions,
 } from './run-eval.js';
 export { promptRowsFromChats } from './runner/chat-rows.js';
+export { jsonValidRate } from './metrics/json.js';
+export { canonicalCall, jsonExactMatch, slotF1 } from './metrics/tool-call.js';
+export { compileSchema, schemaValidRate } from './metrics/schema-valid.js';
+export { classificationMetrics } from './metrics/classification.js';
+export { setExactMatch } from './metrics/set-match.js';
+export { multipleChoiceOutcome } from './metrics/multiple-choice.js';
+export { runGeneration } from './runner/run-generation.js';
+export { reliabilityDiagram } from './reports/svg.js';
+export { adapterVariants } from './run-eval.js';

@@ -48,3 +48,11 @@ export {
   type JudgeProgress,
   type CommonSummary,
 } from './run/index.js';
+export { loadApiKey } from './load-api-key.js';
+export { createOpenAIJudge, createOpenAICompatibleJudge, type OpenAIJudgeSettings } from './providers/openai.js';
+export { createGeminiJudge, type GeminiJudgeSettings } from './providers/gemini.js';
+export type { Battle } from './ratings/battles.js';
+export { computeElo, computeEloOrderAveraged, type EloOptions } from './ratings/elo.js';
+export { bradleyTerry, type BradleyTerryOptions, type BradleyTerryResult } from './ratings/bradley-terry.js';
+export { bootstrapRatings, type BootstrapOptions } from './ratings/bootstrap.js';
+export { LoadApiKeyError } from './errors/load-api-key-error.js';

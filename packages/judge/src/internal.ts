@@ -8,3 +8,5 @@
 export { createJsonSchemaAcceptor, type JsonSchemaAcceptor, type AcceptorState } from './constrained/json-schema-acceptor.js';
 export { defaultJudgeCacheDir } from './runtime/disk-cache.js';
 export { PairwiseVerdictSchema, ReferenceVerdictSchema, SafetyVerdictSchema, rubricScoreSchema } from './prompts/schemas.js';
+export { defaultPrices } from './runtime/pricing.js';
+export { hazardOfPromptSetCode } from './prompts/hazards.js';

@@ -7,3 +7,5 @@
  */
 export { loraConfigToJson } from './config/lora-config.js';
 export { loadAdapterWeights } from './io/load.js';
+export { parseLoraConfig } from './config/lora-config.js';
+export type { RebuildableLinear } from './layers/lora-linear.js';

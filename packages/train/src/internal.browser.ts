@@ -10,3 +10,5 @@ export { makeLinearsTrainable } from './parameters.js';
 export { listCheckpoints, checkpointName } from './checkpoints/checkpoint-io.js';
 export { formatDuration } from './reporting/progress.js';
 export { lineChartSvg } from './reporting/plot.js';
+export { AdamW8bit } from './optimizers/index.js';
+export { clipGradNormOnDevice } from './clip-grad-norm.js';
