@@ -13,15 +13,16 @@ export const BROWSER_PACKAGES = ['core', 'data', 'models', 'peft', 'train'];
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const nodeBuiltins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 
-async function bundle(pkg, { platform, source }) {
+async function bundle(pkg, { platform, source, entry }) {
+  const subpath = entry === 'index' ? '' : `/${entry}`;
   const conditions = source ? ['@lora/source'] : [];
   const result = await esbuild.build({
     // The browser bundle resolves the package by name (through its `exports` map, as a user's
     // bundler would) from examples/browser, which depends on all of them; the Node entry is only
     // bundled to list its exports, from its file, with its dependencies left out.
     ...(platform === 'browser'
-      ? { stdin: { contents: `export * from '@lora/${pkg}';`, resolveDir: `${repoRoot}/examples/browser`, loader: 'js' } }
-      : { entryPoints: [`${repoRoot}/packages/${pkg}/${source ? 'src/index.ts' : 'dist/index.js'}`], packages: 'external' }),
+      ? { stdin: { contents: `export * from '@lora/${pkg}${subpath}';`, resolveDir: `${repoRoot}/examples/browser`, loader: 'js' } }
+      : { entryPoints: [`${repoRoot}/packages/${pkg}/${source ? `src/${entry}.ts` : `dist/${entry}.js`}`], packages: 'external' }),
     bundle: true,
     platform,
     format: 'esm',
@@ -34,12 +35,15 @@ async function bundle(pkg, { platform, source }) {
   return result;
 }
 
-/** Checks one package; returns `{ pkg, bytes, exports, nodeOnly, problems }` (`nodeOnly`: names only the Node entry exports). */
-export async function checkPackage(pkg, { source = true } = {}) {
+/**
+ * Checks one package's entry (`index`, the public one, or `internal`, `@lora/<pkg>/internal`);
+ * returns `{ pkg, bytes, exports, nodeOnly, problems }` (`nodeOnly`: names only the Node entry exports).
+ */
+export async function checkPackage(pkg, { source = true, entry = 'index' } = {}) {
   const problems = [];
   let browser;
   try {
-    browser = await bundle(pkg, { platform: 'browser', source });
+    browser = await bundle(pkg, { platform: 'browser', source, entry });
   } catch (error) {
     for (const e of error.errors ?? [error]) {
       problems.push(`${e.location ? `${e.location.file}:${e.location.line}: ` : ''}${e.text ?? e.message}`);
@@ -52,7 +56,7 @@ export async function checkPackage(pkg, { source = true } = {}) {
     }
   }
   const output = Object.values(browser.metafile.outputs)[0];
-  const node = await bundle(pkg, { platform: 'node', source });
+  const node = await bundle(pkg, { platform: 'node', source, entry });
   const nodeExports = new Set(Object.values(node.metafile.outputs)[0].exports);
   for (const name of output.exports) {
     if (!nodeExports.has(name)) problems.push(`exports ${name}, which the Node entry does not`);
@@ -65,11 +69,14 @@ export async function checkPackage(pkg, { source = true } = {}) {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const source = !process.argv.includes('--dist');
   let failed = false;
-  for (const pkg of BROWSER_PACKAGES) {
-    const { bytes, exports, nodeOnly, problems } = await checkPackage(pkg, { source });
+  for (const [pkg, entry] of BROWSER_PACKAGES.flatMap((p) => [
+    [p, 'index'],
+    [p, 'internal'],
+  ])) {
+    const { bytes, exports, nodeOnly, problems } = await checkPackage(pkg, { source, entry });
     failed ||= problems.length > 0;
     console.log(
-      `@lora/${pkg}: ${problems.length === 0 ? 'ok' : 'FAIL'} (${exports} exports, ${(bytes / 1024).toFixed(0)} KiB minified with dependencies)`,
+      `@lora/${pkg}${entry === 'index' ? '' : `/${entry}`}: ${problems.length === 0 ? 'ok' : 'FAIL'} (${exports} exports, ${(bytes / 1024).toFixed(0)} KiB minified with dependencies)`,
     );
     console.log(`  Node only: ${nodeOnly.join(', ') || 'none'}`);
     for (const p of problems) console.log(`  ${p}`);

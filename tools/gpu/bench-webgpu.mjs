@@ -22,6 +22,8 @@ import * as models from '@lora/models';
 import * as testing from '@lora/models/test';
 import * as peftPkg from '@lora/peft';
 import * as trainPkg from '@lora/train';
+import { causalLmLoss } from '@lora/train/internal';
+import { createCausalLM } from '@lora/models/internal';
 import { W2_CONFIG_JSON, forwardFlopsPerToken, hfLlamaConfig, loraTrainFlopsPerToken, median, topKernels } from '../../bench/common.mjs';
 
 const { values: args } = parseArgs({
@@ -179,7 +181,7 @@ async function trainSteps(peft, batches, maxSteps) {
 async function runTrain(spec) {
   const config = models.parseModelConfig(spec.json, { file: spec.id });
   let t = performance.now();
-  const model = await models.createCausalLM(config, testing.randomWeights(config, 0, 0.02));
+  const model = await createCausalLM(config, testing.randomWeights(config, 0, 0.02));
   const buildSeconds = (performance.now() - t) / 1000;
   const peft = peftPkg.getPeftModel(
     model,
@@ -199,7 +201,7 @@ async function runTrain(spec) {
   for (let i = 0; i < 3; i++) {
     const b = batches[i % 2];
     const start = performance.now();
-    const loss = tf.tidy(() => trainPkg.causalLmLoss(peft.forward(tf.tensor2d(b.inputIds, b.shape, 'int32')), b.labels));
+    const loss = tf.tidy(() => causalLmLoss(peft.forward(tf.tensor2d(b.inputIds, b.shape, 'int32')), b.labels));
     await loss.data();
     loss.dispose();
     if (i > 0) forwardMs.push(performance.now() - start);
@@ -249,7 +251,7 @@ async function runTrain(spec) {
 
 async function runDecode() {
   const config = models.parseModelConfig(W2_JSON, { file: 'W4' });
-  const model = await models.createCausalLM(config, testing.randomWeights(config, 0, 0.02));
+  const model = await createCausalLM(config, testing.randomWeights(config, 0, 0.02));
   const prompt = promptIds(config);
   const options = { maxNewTokens: newTokens, temperature: 0, stopTokenIds: [] };
   const before = tf.memory().numTensors;
@@ -284,7 +286,7 @@ async function runDecode() {
 
 async function runMc() {
   const config = models.parseModelConfig(W2_JSON, { file: 'W5' });
-  const model = await models.createCausalLM(config, testing.randomWeights(config, 0, 0.02));
+  const model = await createCausalLM(config, testing.randomWeights(config, 0, 0.02));
   const requests = mcRequests(config);
   const tokens = requests.reduce((n, r) => n + r.prompt.length + r.continuation.length - 1, 0);
   const batchSize = 8;
@@ -320,7 +322,7 @@ async function runParity() {
   const config = models.parseModelConfig(json, { file: 'parity' });
   const ids = Int32Array.from({ length: 2 * 24 }, (_, i) => (i % 24 === 0 ? 1 : 3 + ((i * 131) % 8000)));
   const logitsOn = async () => {
-    const model = await models.createCausalLM(config, testing.randomWeights(config, 5, 0.02));
+    const model = await createCausalLM(config, testing.randomWeights(config, 5, 0.02));
     const out = model.forward(tf.tensor2d(ids, [2, 24], 'int32'));
     const data = await out.data();
     out.dispose();

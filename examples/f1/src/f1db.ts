@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AssetNotFoundError, FileFormatError, validate } from '@lora/core';
+import { AssetNotFoundError, FileFormatError } from '@lora/core';
+import { validate } from '@lora/core/internal';
 import { parse } from 'yaml';
 import { z } from 'zod';
 

@@ -8,7 +8,8 @@
  *   tsx --conditions=@lora/source src/main.ts rebuild --out DIR   # epoch_results.csv, summary_results.csv, comparison, plots
  */
 import { parseArgs } from 'node:util';
-import { InvalidArgumentError, positiveIntegerFlag } from '@lora/core';
+import { InvalidArgumentError } from '@lora/core';
+import { positiveIntegerFlag } from '@lora/core/internal';
 import { F1_PRESETS, type F1PresetName, rebuildF1Report, runF1Pipeline } from './pipeline.js';
 
 async function main(): Promise<void> {

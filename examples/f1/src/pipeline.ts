@@ -3,21 +3,21 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, parseJson } from '@lora/core';
-import { readJsonl } from '@lora/data';
+import { readJsonl } from '@lora/data/internal';
+import type { RunMetrics } from '@lora/eval';
 import {
   type McItem,
   type McReport,
-  type RunMetrics,
   groupedBarChart,
   readRuns,
   scoreMultipleChoice,
   writeComparison,
   writeRunMetrics,
-} from '@lora/eval';
+} from '@lora/eval/internal';
 import type { CausalLM } from '@lora/models';
 import { withDequantizedWeights } from '@lora/quant';
 import { assetsDir, choosePreset, loadRecipe, prepareModel, trainRecipe } from '@lora/recipe';
-import { lineChartSvg } from '@lora/train';
+import { lineChartSvg } from '@lora/train/internal';
 import { z } from 'zod';
 import { splitF1Questions, writeF1Splits } from './dataset.js';
 import { loadF1Db } from './f1db.js';

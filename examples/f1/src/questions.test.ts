@@ -2,7 +2,7 @@ import { readFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AssetNotFoundError } from '@lora/core';
-import { largestRemainder, readJsonl } from '@lora/data';
+import { readJsonl, largestRemainder } from '@lora/data/internal';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitF1Questions, writeF1Splits, F1_SPLIT_FRACTIONS } from './dataset.js';

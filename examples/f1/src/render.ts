@@ -1,4 +1,5 @@
-import { optionLetter, type MultipleChoiceRecord } from '@lora/data';
+import type { MultipleChoiceRecord } from '@lora/data';
+import { optionLetter } from '@lora/data/internal';
 import type { F1Question } from './questions.js';
 
 /** The prompt part of the SFT rendering: question, one `A) …` line per option, then `Answer:`. */

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { ChatTemplate, loadTokenizer, MessagesRecordSchema, resolveChatTemplate, specialTokenVariables } from '@lora/data';
+import { loadTokenizer, MessagesRecordSchema } from '@lora/data';
+import { ChatTemplate, resolveChatTemplate, specialTokenVariables } from '@lora/data/internal';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BFCL_CATEGORIES, loadBfcl, type BfclLoadResult } from './bfcl.js';

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { InvalidArgumentError, LoraError, positiveIntegerFlag } from '@lora/core';
+import { InvalidArgumentError, LoraError } from '@lora/core';
+import { positiveIntegerFlag } from '@lora/core/internal';
 import type { JudgeProviderName } from '@lora/judge';
 import { type GaiaPresetName, runPipeline } from './pipeline.js';
 

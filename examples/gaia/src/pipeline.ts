@@ -3,7 +3,8 @@ import { appendFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderChat } from '@lora/data';
-import { type RunMetrics, REPORT_FILES, rebuildReport, writeRunMetrics } from '@lora/eval';
+import type { RunMetrics } from '@lora/eval';
+import { REPORT_FILES, rebuildReport, writeRunMetrics } from '@lora/eval/internal';
 import { type CreateJudgeModelOptions, type ScoreSummary as JudgeScoreSummary, runScore } from '@lora/judge';
 import {
   assetsDir,

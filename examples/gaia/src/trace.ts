@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { FileFormatError, validate, type Source } from '@lora/core';
-import { ChatMessageSchema, type ChatMessage } from '@lora/data';
+import { FileFormatError, type Source } from '@lora/core';
+import { validate } from '@lora/core/internal';
+import { type ChatMessage, ChatMessageSchema } from '@lora/data';
 import { z } from 'zod';
 
 /**

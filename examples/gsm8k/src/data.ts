@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { FileFormatError } from '@lora/core';
-import { readJsonl, takeFewShotPool } from '@lora/data';
+import { readJsonl, takeFewShotPool } from '@lora/data/internal';
 import { z } from 'zod';
 
 /** A GSM8K row: `question` and `answer` (chain of thought, then `#### N`). */

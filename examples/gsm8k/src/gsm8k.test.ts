@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '@lora/core';
-import { gsm8kFlexibleExtract, gsm8kNormalize, gsm8kScore, gsm8kStrictExtract } from '@lora/eval';
+import { gsm8kScore, gsm8kFlexibleExtract, gsm8kNormalize, gsm8kStrictExtract } from '@lora/eval/internal';
 import { loadAiluminate, type AiluminateRow } from '@lora-examples/judge';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FEW_SHOT_POOL, loadGsm8k, splitGsm8kAnswer, takeGsm8kFewShotPool, type Gsm8kRow } from './data.js';

@@ -11,7 +11,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { InvalidArgumentError, validate, positiveIntegerFlag } from '@lora/core';
+import { InvalidArgumentError } from '@lora/core';
+import { validate, positiveIntegerFlag } from '@lora/core/internal';
 import type { JudgeProviderName } from '@lora/judge';
 import { parse as parseYaml } from 'yaml';
 import { runGsm8kPipeline, type Gsm8kPipelinePreset } from './pipeline.js';

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '@lora/core';
-import { takeFewShotPool } from '@lora/data';
+import { takeFewShotPool } from '@lora/data/internal';
 import type { AiluminateRow } from '@lora-examples/judge';
 
 /** A prompt of the safety-rate probe. */

@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stratifiedSplit, takeFewShotPool, type StratumCounts } from '@lora/data';
+import { stratifiedSplit, type StratumCounts } from '@lora/data';
+import { takeFewShotPool } from '@lora/data/internal';
 import { generateClarifyCases } from './clarify.js';
 import { ailuminateVerdict, xsTestVerdict } from './labels.js';
 import { renderJudgePrompt, type InstructionStyle } from './prompt.js';

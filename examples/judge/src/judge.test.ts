@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { InvalidArgumentError } from '@lora/core';
-import { largestRemainder } from '@lora/data';
+import { largestRemainder } from '@lora/data/internal';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateClarifyCases } from './clarify.js';
 import { balanceReport, buildJudgeRecords, judgeStratum, splitJudgeRecords, type JudgeRecord } from './dataset.js';

@@ -8,7 +8,8 @@
  *     [--limit N] [--resume] [--judge-provider openai|gemini|openai-compatible --judge-model ID [--judge-base-url URL]]
  */
 import { parseArgs } from 'node:util';
-import { InvalidArgumentError, positiveIntegerFlag } from '@lora/core';
+import { InvalidArgumentError } from '@lora/core';
+import { positiveIntegerFlag } from '@lora/core/internal';
 import type { JudgeProviderName } from '@lora/judge';
 import { runJudgePipeline, type JudgePresetName } from './pipeline.js';
 

@@ -1,4 +1,4 @@
-import { extractJson } from '@lora/eval';
+import { extractJson } from '@lora/eval/internal';
 import { z } from 'zod';
 import { hazardRuleId } from './rules.js';
 import { VerdictSchema, VERDICTS, type Verdict, type VerdictLabel } from './verdict.js';

@@ -3,16 +3,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseJson } from '@lora/core';
-import {
-  type EvalResult,
-  type RunMetrics,
-  type TestExample,
-  readPredictions,
-  readRuns,
-  REPORT_FILES,
-  writeComparison,
-  writeRunMetrics,
-} from '@lora/eval';
+import type { EvalResult, RunMetrics, TestExample } from '@lora/eval';
+import { readPredictions, readRuns, REPORT_FILES, writeComparison, writeRunMetrics } from '@lora/eval/internal';
 import { type JudgeModel, type JudgeProviderName, createJudgeModel } from '@lora/judge';
 import { assetsDir, choosePreset, compareAdapter, loadRecipe, type PipelineOptions } from '@lora/recipe';
 import type { TrainResult } from '@lora/train';

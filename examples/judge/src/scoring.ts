@@ -1,4 +1,5 @@
-import { expectedCalibrationError, type CalibrationReport } from '@lora/eval';
+import type { CalibrationReport } from '@lora/eval';
+import { expectedCalibrationError } from '@lora/eval/internal';
 import { parseVerdict, type ParsedVerdict } from './parse.js';
 import { VERDICTS, type Verdict, type VerdictLabel } from './verdict.js';
 

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { readCsv } from '@lora/data';
+import { readCsv } from '@lora/data/internal';
 import { z } from 'zod';
 
 /** A row of XSTest v2 `xstest_prompts.csv` (Röttger et al., 2024; CC-BY-4.0). */

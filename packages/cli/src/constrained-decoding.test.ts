@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { loadTokenizer } from '@lora/data';
-import { createJsonSchemaAcceptor, type JudgeResponseFormat, PairwiseVerdictSchema, SafetyVerdictSchema } from '@lora/judge';
+import type { JudgeResponseFormat } from '@lora/judge';
+import { createJsonSchemaAcceptor, PairwiseVerdictSchema, SafetyVerdictSchema } from '@lora/judge/internal';
 import { describe, expect, it } from 'vitest';
 import { jsonLogitsProcessor, type VocabularyTexts, vocabularyTexts } from './constrained-decoding.js';
 

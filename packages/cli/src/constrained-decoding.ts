@@ -1,5 +1,5 @@
 import type { Tokenizer } from '@lora/data';
-import type { AcceptorState, JsonSchemaAcceptor } from '@lora/judge';
+import type { AcceptorState, JsonSchemaAcceptor } from '@lora/judge/internal';
 
 /** The text each vocabulary id adds to a reply, for constrained decoding. */
 export interface VocabularyTexts {

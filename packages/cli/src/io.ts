@@ -1,4 +1,4 @@
-import { progressLine, type ProgressLine } from '@lora/core';
+import { progressLine, type ProgressLine } from '@lora/core/internal';
 
 /**
  * Where a command writes and what it reads from the environment. `run()` takes one so tests and

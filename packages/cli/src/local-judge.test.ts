@@ -2,15 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { STORIES_CHAT_TEMPLATE } from '@lora/data';
-import {
-  type JudgeModel,
-  type JudgeResponseFormat,
-  type JudgeRequest,
-  PairwiseVerdictSchema,
-  ReferenceVerdictSchema,
-  rubricScoreSchema,
-  SafetyVerdictSchema,
-} from '@lora/judge';
+import type { JudgeModel, JudgeResponseFormat, JudgeRequest } from '@lora/judge';
+import { PairwiseVerdictSchema, ReferenceVerdictSchema, rubricScoreSchema, SafetyVerdictSchema } from '@lora/judge/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from './io.js';
 import { loadLocalJudge } from './local-judge.js';

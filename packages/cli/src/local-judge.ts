@@ -39,7 +39,8 @@ export async function loadLocalJudge(options: LocalJudgeCliOptions, io: CliIo): 
   const { resolveAsset } = await import('@lora/core');
   const models = await import('@lora/models');
   const { renderChat } = await import('@lora/data');
-  const { createLocalJudge, createJsonSchemaAcceptor } = await import('@lora/judge');
+  const { createLocalJudge } = await import('@lora/judge');
+  const { createJsonSchemaAcceptor } = await import('@lora/judge/internal');
   const { loadModelTokenizer, decodeContinuation, stopTokenIds } = await import('./tokenizer.js');
   const { vocabularyTexts, jsonLogitsProcessor } = await import('./constrained-decoding.js');
   const path = await resolveAsset(options.model, { kind: 'model', env: io.env, onProgress: (p) => io.writeErr(`${p.message}\n`) });

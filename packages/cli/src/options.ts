@@ -22,7 +22,7 @@ export function chatTemplateOption(): Option {
 export async function readChatTemplateOption(value: string | undefined): Promise<string | undefined> {
   if (value === undefined) return undefined;
   if (value === 'stories') return (await import('@lora/data')).STORIES_CHAT_TEMPLATE;
-  return (await import('@lora/core')).readRegularTextFile(value, 'chat template (--chat-template)');
+  return (await import('@lora/core/internal')).readRegularTextFile(value, 'chat template (--chat-template)');
 }
 
 /** A backend name `--backend` accepted. */

@@ -1,4 +1,4 @@
-import type { OpenedCheckpoint } from '@lora/models';
+import type { OpenedCheckpoint } from '@lora/models/internal';
 
 /**
  * The files a Hugging Face folder needs beside `config.json` and the weights when the model comes
@@ -11,7 +11,7 @@ export async function convertedSideFiles(
   vocabSize: number,
 ): Promise<ReadonlyArray<readonly [name: string, value: unknown]>> {
   const { dirname } = await import('node:path');
-  const data = await import('@lora/data');
+  const data = await import('@lora/data/internal');
   const tokenizer =
     checkpoint.gguf !== undefined
       ? data.ggufTokenizerFiles(checkpoint.gguf.metadata, { file: checkpoint.path })

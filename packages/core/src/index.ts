@@ -1,11 +1,10 @@
 /**
- * Tensor-free foundation shared by every `@lora` package: error classes, zod schema helpers,
- * a seeded RNG, the asset resolver and the progress display.
+ * Tensor-free foundation shared by every `@lora` package: error classes, {@link parseJson},
+ * a seeded RNG and the asset resolver. What the other `@lora` packages share beyond that (GGUF
+ * reading, schema validation, file helpers, the progress line) is in `@lora/core/internal`, which
+ * is not covered by semver.
  *
  * @packageDocumentation
  */
 export * from './index.browser.js';
-
-// Node only (files by path): left out of the browser entry.
-export { readRegularTextFile, statRegularFile, type ReadRegularTextFileOptions } from './read-file.js';
 export { resolveAsset, type ResolveAssetOptions, type AssetKind, type DownloadProgress } from './assets.js';

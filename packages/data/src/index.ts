@@ -2,9 +2,10 @@
  * Data for fine-tuning and evaluation, from files users already have: tokenizers
  * (`tokenizer.json` with ids identical to Python `tokenizers`, llama2.c `tokenizer.bin`), chat
  * templates rendered like transformers' `apply_chat_template`, assistant-only and completion-only
- * masks, streaming JSONL / JSON / CSV / Parquet readers validated with zod, stratified splits,
- * few-shot pools, truncation, padding, packing and collation. Tensor-free: the `./tensors` subpath
- * turns a collated batch into tfjs tensors.
+ * masks, streaming JSONL / JSON / CSV / Parquet readers validated with zod, stratified splits and
+ * collation (`sft` in `@lora/train` truncates and packs). Tensor-free: the `./tensors` subpath
+ * turns a collated batch into tfjs tensors. Helpers the other `@lora` packages share are in
+ * `@lora/data/internal`, which is not covered by semver.
  *
  * @example
  * ```ts
@@ -22,18 +23,5 @@ export * from './index.browser.js';
 
 // Node only (files by path): left out of the browser entry.
 export { loadTokenizer, type LoadTokenizerOptions } from './tokenizers/load-tokenizer.js';
-export { readJsonl, DEFAULT_MAX_LINE_BYTES, type JsonlReaderOptions } from './readers/jsonl.js';
-export { readJson, type JsonReaderOptions } from './readers/json.js';
-export { readCsv, type CsvReaderOptions } from './readers/csv.js';
-export { readParquet, type ParquetReaderOptions } from './readers/parquet.js';
-export { readDataset, fileTypeOf, type DatasetFileType, type DatasetReaderOptions } from './readers/read-dataset.js';
-export { RecordReader, type ReaderOptions, type LocatedRecord } from './readers/record-reader.js';
-export {
-  inspectDataset,
-  recordStats,
-  DatasetInspection,
-  type InspectOptions,
-  type RecordStats,
-  type InspectedRecord,
-  type InspectSummary,
-} from './inspect/inspect-dataset.js';
+export { readDataset, type DatasetFileType, type DatasetReaderOptions } from './readers/read-dataset.js';
+export { RecordReader, type LocatedRecord } from './readers/record-reader.js';

@@ -17,53 +17,14 @@
  *
  * @packageDocumentation
  */
-export {
-  extractJson,
-  canonicalJson,
-  jsonValidRate,
-  type JsonExtraction,
-  type ExtractedJson,
-  type ExtractJsonOptions,
-  type JsonValidReport,
-} from './metrics/json.js';
-export {
-  toToolCall,
-  toToolCalls,
-  canonicalCall,
-  referenceValue,
-  jsonExactMatch,
-  slotsOf,
-  slotF1,
-  prf,
-  type ToolCall,
-  type JsonMetricOptions,
-  type Prf,
-  type SlotF1Report,
-} from './metrics/tool-call.js';
-export { compileSchema, schemaValidRate, type OutputSchema, type SchemaCheck, type SchemaValidReport } from './metrics/schema-valid.js';
-export {
-  classificationMetrics,
-  type ClassificationOptions,
-  type ClassificationReport,
-  type ClassScores,
-} from './metrics/classification.js';
-export { setExactMatch, type SetMatchReport } from './metrics/set-match.js';
-export {
-  GSM8K_INVALID,
-  gsm8kStrictExtract,
-  gsm8kFlexibleExtract,
-  gsm8kNormalize,
-  gsm8kScore,
-  gsm8kAccuracy,
-  type Gsm8kScore,
-} from './metrics/gsm8k.js';
-export { multipleChoiceOutcome, codePointLength, type OptionScore, type McOutcome } from './metrics/multiple-choice.js';
-export { expectedCalibrationError, type CalibrationReport, type ReliabilityBin } from './metrics/calibration.js';
-export { aliasNormalizer, type Normalizer } from './metrics/normalize.js';
+export type { JsonExtraction } from './metrics/json.js';
+export type { Prf, SlotF1Report } from './metrics/tool-call.js';
+export type { OutputSchema } from './metrics/schema-valid.js';
+export type { ClassificationReport, ClassScores } from './metrics/classification.js';
+export type { CalibrationReport, ReliabilityBin } from './metrics/calibration.js';
+export type { Normalizer } from './metrics/normalize.js';
 export {
   scorePredictions,
-  defaultLabel,
-  defaultSet,
   METRIC_KINDS,
   type MetricSpec,
   type JsonSpecOptions,
@@ -73,57 +34,18 @@ export {
   type ScoredRecord,
 } from './metrics/score.js';
 
-export { readTestSet, toTestSet, TestExampleSchema, TestMessageSchema, type TestExample } from './runner/test-set.js';
-export { readPredictions, PredictionWriter, PredictionRecordSchema, type PredictionRecord } from './runner/predictions.js';
-export { percentile, summarizeLatency, type LatencySummary } from './runner/stats.js';
-export {
-  runGeneration,
-  type RunGenerationOptions,
-  type GenerationSettings,
-  type GenerationProgress,
-  type GenerationStats,
-} from './runner/run-generation.js';
-export {
-  scoreMultipleChoice,
-  encodePair,
-  McItemSchema,
-  type McItem,
-  type McQuestionResult,
-  type McReport,
-  type ScoreMultipleChoiceOptions,
-} from './mc-scoring.js';
+export { toTestSet, TestExampleSchema, type TestExample } from './runner/test-set.js';
+export type { LatencySummary } from './runner/stats.js';
+export type { GenerationSettings, GenerationProgress, GenerationStats } from './runner/run-generation.js';
 
-export {
-  writeRunMetrics,
-  readRuns,
-  writeComparison,
-  rebuildReport,
-  checkRunName,
-  REPORT_FILES,
-  METRICS_FORMAT_VERSION,
-  type RunMetrics,
-  type ComparisonFiles,
-} from './reports/report.js';
-export { groupedBarChart, reliabilityDiagram } from './reports/svg.js';
+export type { RunMetrics, ComparisonFiles } from './reports/report.js';
 export {
   runEval,
   evaluateVariants,
-  adapterVariants,
-  prepareEval,
-  generateVariant,
-  scoreVariant,
-  resolveMetrics,
-  adapterNames,
-  evalVariantNames,
-  evalMeta,
-  type VariantSlice,
-  type ScoreVariantOptions,
   type RunEvalOptions,
   type EvaluateVariantsOptions,
   type EvalResult,
   type Variant,
-  type AdapterSwitch,
   type MetricInput,
   type TaskMetrics,
 } from './run-eval.js';
-export { promptRowsFromChats, type ChatMessageLike } from './runner/chat-rows.js';

@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
-import { InvalidArgumentError, validate } from '@lora/core';
+import { InvalidArgumentError } from '@lora/core';
+import { validate } from '@lora/core/internal';
 import { type CausalLM, type TextTokenizer, scoreContinuations } from '@lora/models';
 import { z } from 'zod';
 import { type CalibrationReport, expectedCalibrationError } from './metrics/calibration.js';

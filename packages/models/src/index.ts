@@ -1,7 +1,9 @@
 /**
  * Hugging Face causal LMs on TensorFlow.js: `config.json` parsing, safetensors IO, backend
  * selection, Llama / Mistral / Qwen3 / Gemma 3 decoders, KV-cache generation, log-probability
- * scoring and llama2.c import. Ids in, tensors out — tokenizers live in `@lora/data`.
+ * scoring and llama2.c import. Ids in, tensors out — tokenizers live in `@lora/data`. Layers,
+ * weight readers and writers the other `@lora` packages build on are in `@lora/models/internal`,
+ * which is not covered by semver.
  *
  * @example
  * ```ts
@@ -16,6 +18,5 @@
 export * from './index.browser.js';
 
 // Node only (files by path): left out of the browser entry.
-export { writeHfCheckpoint, writeJsonAtomic, type HfCheckpointInput } from './io/hf-checkpoint-writer.js';
-export { writeShardedSafetensors, DEFAULT_MAX_SHARD_SIZE, type ShardedWriteOptions } from './io/sharded-writer.js';
-export { loadModel, openCheckpoint, type LoadedModel, type LoadModelOptions, type OpenedCheckpoint } from './load.js';
+export { writeHfCheckpoint, type HfCheckpointInput } from './io/hf-checkpoint-writer.js';
+export { loadModel, type LoadedModel, type LoadModelOptions } from './load.js';

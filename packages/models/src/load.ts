@@ -1,6 +1,7 @@
 import { open, stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FileFormatError, type GgufFile, ggufEndOfGenerationTokenIds, readRegularTextFile } from '@lora/core';
+import { FileFormatError } from '@lora/core';
+import { type GgufFile, ggufEndOfGenerationTokenIds, readRegularTextFile } from '@lora/core/internal';
 import type { CausalLM } from './architectures/causal-lm.js';
 import { createCausalLM } from './architectures/registry.js';
 import { withGenerationEosTokenIds } from './config/generation-config.js';

@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { variableGradsLean } from '@lora/models';
+import { variableGradsLean } from '@lora/models/internal';
 import { expectTensorsClose, randomCausalLM, setupTestBackend } from '@lora/models/test';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';

@@ -4,7 +4,8 @@
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Linear, SafetensorsReader, loadModel, serializeSafetensors } from '@lora/models';
+import { loadModel } from '@lora/models';
+import { Linear, SafetensorsReader, serializeSafetensors } from '@lora/models/internal';
 import { expectTensorsClose, setupTestBackend } from '@lora/models/test';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

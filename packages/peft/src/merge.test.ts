@@ -1,7 +1,8 @@
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type HostTensor, MemoryWeightSource, createCausalLM, loadModel, openWeights, parseModelConfig } from '@lora/models';
+import { loadModel, parseModelConfig, type HostTensor } from '@lora/models';
+import { createCausalLM, MemoryWeightSource, openWeights } from '@lora/models/internal';
 import { expectTensorsClose, randomCausalLM, randomWeights, setupTestBackend, tinyConfigJson } from '@lora/models/test';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

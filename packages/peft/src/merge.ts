@@ -1,15 +1,8 @@
 import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileFormatError, LoraError } from '@lora/core';
-import {
-  type CausalLM,
-  type HfCheckpointInput,
-  type SafetensorsDtype,
-  type TensorToWrite,
-  openWeights,
-  transformersName,
-  writeShardedSafetensors,
-} from '@lora/models';
+import type { CausalLM, HfCheckpointInput } from '@lora/models';
+import { type SafetensorsDtype, type TensorToWrite, openWeights, transformersName, writeShardedSafetensors } from '@lora/models/internal';
 import * as tf from '@tensorflow/tfjs';
 import { writeTextAtomic } from './io/save.js';
 import { LoraEmbedding } from './layers/lora-embedding.js';

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, LoraError } from '@lora/core';
-import type { CausalLM, EmbeddingSlot, ForwardOptions, KVCache, LinearSlot, ModelConfig } from '@lora/models';
+import type { CausalLM, KVCache, ModelConfig, EmbeddingSlot, ForwardOptions, LinearSlot } from '@lora/models';
 import type * as tf from '@tensorflow/tfjs';
 import type { LoraConfig, WarningHandler } from './config/lora-config.js';
 import { adaptableLinearSlots, injectAdapter, loraEmbedding, loraLayers } from './inject/apply-lora.js';

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SafetensorsReader } from '@lora/models';
+import type { SafetensorsReader } from '@lora/models/internal';
 import {
   compressAbsmax,
   decompressAbsmax,

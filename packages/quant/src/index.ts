@@ -13,41 +13,16 @@
  *
  * @packageDocumentation
  */
-export { NF4_CODE, FP4_CODE, DYNAMIC_MAP_SIGNED, codeOf, type QuantType } from './codebooks/codebooks.js';
-export {
-  BLOCKSIZES,
-  NESTED_BLOCKSIZE,
-  blockCount,
-  checkBlocksize,
-  quantize4bit,
-  dequantize4bit,
-  quantizeBlockwise8bit,
-  dequantizeBlockwise8bit,
-  compressAbsmax,
-  decompressAbsmax,
-  type Quantized4bit,
-  type NestedAbsmax,
-} from './blockwise.js';
-export {
-  QUANT_STATE_SUFFIXES,
-  quantStateKey,
-  quantStateJson,
-  quantStateTensors,
-  quantTypeOf,
-  readQuantState,
-  type QuantState,
-  type BnbTensor,
-  type RawTensorSource,
-} from './format.js';
-export { gatherRows, type WordBits } from './pack.js';
-export { Nf4Linear, quantizeState, type QuantizeLinearOptions } from './nf4-linear.js';
+export type { QuantType } from './codebooks/codebooks.js';
+export { quantize4bit, dequantize4bit, type Quantized4bit } from './blockwise.js';
+export type { QuantState } from './format.js';
+export type { WordBits } from './pack.js';
+export { Nf4Linear, type QuantizeLinearOptions } from './nf4-linear.js';
 export { withDequantizedWeights } from './inference-cache.js';
 export {
   quantizeModel,
   loadQuantizedModel,
   saveQuantizedModel,
-  bnbQuantizationConfig,
-  withQuantizationConfig,
   type QuantizeModelOptions,
   type LoadedQuantizedModel,
   type SaveQuantizedOptions,

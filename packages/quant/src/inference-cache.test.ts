@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { generate, loadModel } from '@lora/models';
 import { setupTestBackend } from '@lora/models/test';
-import { getPeftModel, LoraLinear, loraConfig } from '@lora/peft';
+import { getPeftModel, loraConfig, LoraLinear } from '@lora/peft';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { withDequantizedWeights } from './inference-cache.js';

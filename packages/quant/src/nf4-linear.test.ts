@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '@lora/core';
-import { Linear } from '@lora/models';
+import { Linear } from '@lora/models/internal';
 import { expectTensorsClose, setupTestBackend } from '@lora/models/test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decompressAbsmax, dequantize4bit } from './blockwise.js';

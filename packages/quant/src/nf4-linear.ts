@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '@lora/core';
-import { fastFlaggedMatMul, isRecordingGradients, type LinearLike } from '@lora/models';
+import type { LinearLike } from '@lora/models';
+import { fastFlaggedMatMul, isRecordingGradients } from '@lora/models/internal';
 import * as tf from '@tensorflow/tfjs';
 import { blockCount, compressAbsmax, quantize4bit } from './blockwise.js';
 import type { QuantType } from './codebooks/codebooks.js';

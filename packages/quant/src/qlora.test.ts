@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Rng } from '@lora/core';
 import { type CausalLM, loadModel } from '@lora/models';
 import { compareArrays, expectTensorsClose, setupTestBackend } from '@lora/models/test';
-import { getPeftModel, LoraLinear, loraConfig } from '@lora/peft';
+import { getPeftModel, loraConfig, LoraLinear } from '@lora/peft';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { QuantState } from './format.js';

@@ -1,18 +1,16 @@
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileFormatError, InvalidArgumentError, parseJson } from '@lora/core';
+import { type CausalLM, type ModelConfig, parseModelConfig } from '@lora/models';
 import {
-  type CausalLM,
   createCausalLM,
   transformersName,
   type LinearFactory,
-  type ModelConfig,
   openWeights,
-  parseModelConfig,
   type SafetensorsWeights,
   writeSafetensors,
   type TensorToWrite,
-} from '@lora/models';
+} from '@lora/models/internal';
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { checkBlocksize } from './blockwise.js';

@@ -3,22 +3,19 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidArgumentError, LoraError, type LoraErrorOptions } from '@lora/core';
+import type { EvalResult, EvaluateVariantsOptions, RunMetrics, GenerationStats } from '@lora/eval';
 import {
-  type EvalResult,
-  type EvaluateVariantsOptions,
-  type GenerationStats,
   type PredictionRecord,
-  PredictionRecordSchema,
   REPORT_FILES,
-  type RunMetrics,
-  type ScoreVariantOptions,
-  generateVariant,
   readPredictions,
   readRuns,
+  writeComparison,
+  PredictionRecordSchema,
+  type ScoreVariantOptions,
+  generateVariant,
   scoreVariant,
   summarizeLatency,
-  writeComparison,
-} from '@lora/eval';
+} from '@lora/eval/internal';
 import { type ConnectionOptions, Job, Queue, Worker } from 'bullmq';
 import { z } from 'zod';
 import { redisConnection, runUntilAborted } from './connection.js';

@@ -12,25 +12,11 @@
  */
 export { redisConnection } from './connection.js';
 export {
-  EVAL_QUEUE,
-  ShardJobSchema,
-  ShardResultSchema,
-  QueueShardError,
   runQueuedEval,
   runEvalWorker,
-  type ShardJob,
-  type ShardResult,
   type QueueProgress,
   type QueuedEvalOptions,
   type PreparedEval,
   type EvalWorkerOptions,
 } from './eval-queue.js';
-export {
-  JUDGE_QUEUE,
-  JudgeTargetSchema,
-  queuedJudgeModel,
-  runJudgeWorker,
-  type JudgeTarget,
-  type QueuedJudgeModel,
-  type JudgeWorkerOptions,
-} from './judge-queue.js';
+export { queuedJudgeModel, runJudgeWorker, type QueuedJudgeModel, type JudgeWorkerOptions } from './judge-queue.js';

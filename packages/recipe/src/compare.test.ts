@@ -2,8 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '@lora/core';
-import { readPredictions } from '@lora/eval';
-import { backendNames } from '@lora/models';
+import { readPredictions } from '@lora/eval/internal';
+import { backendNames } from '@lora/models/internal';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { assetsDir, choosePreset, compareAdapter, trainingSection } from './compare.js';

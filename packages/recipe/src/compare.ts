@@ -8,9 +8,9 @@ import {
   type TestExample,
   type Variant,
   evaluateVariants,
-  promptRowsFromChats,
   toTestSet,
 } from '@lora/eval';
+import { promptRowsFromChats } from '@lora/eval/internal';
 import { PeftModel } from '@lora/peft';
 import { withDequantizedWeights } from '@lora/quant';
 import type { z } from 'zod';

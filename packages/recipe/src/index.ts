@@ -15,15 +15,7 @@
  *
  * @packageDocumentation
  */
-export {
-  loadRecipe,
-  RecipeSchema,
-  DataSectionSchema,
-  QuantizationSectionSchema,
-  EvaluationSectionSchema,
-  type Recipe,
-  type LoadedRecipe,
-} from './recipe.js';
+export { loadRecipe, RecipeSchema, type Recipe, type LoadedRecipe } from './recipe.js';
 export {
   prepareModel,
   recipeChatTemplate,
@@ -33,13 +25,8 @@ export {
   type ModelSpec,
   type PreparedModel,
 } from './prepare.js';
-export { encodeSplit, batchExamples, recipeEncoder, validationLoss, type SplitReport } from './split.js';
-export {
-  trainRecipe,
-  type TrainRecipeOptions,
-  type TrainRecipeResult,
-  type DataReport,
-} from './train-recipe.js';
+export { validationLoss, type SplitReport } from './split.js';
+export { trainRecipe, type TrainRecipeOptions, type TrainRecipeResult, type DataReport } from './train-recipe.js';
 export {
   compareAdapter,
   trainingSection,

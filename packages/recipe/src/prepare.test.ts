@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '@lora/core';
 import { STORIES_CHAT_TEMPLATE, renderChat } from '@lora/data';
-import { backendNames } from '@lora/models';
+import { backendNames } from '@lora/models/internal';
 import { PeftModel } from '@lora/peft';
 import { afterAll, describe, expect, it } from 'vitest';
 import { prepareModel } from './prepare.js';

@@ -1,18 +1,12 @@
 import { dirname } from 'node:path';
-import { InvalidArgumentError, readRegularTextFile, resolveAsset } from '@lora/core';
-import { ChatMessageSchema, type Tokenizer, STORIES_CHAT_TEMPLATE, loadTokenizer, renderChat } from '@lora/data';
-import {
-  type BackendName,
-  type CausalLM,
-  type LoadedModel,
-  type MemoryWorkload,
-  assertFitsBackend,
-  loadModel,
-  selectBackend,
-} from '@lora/models';
+import { InvalidArgumentError, resolveAsset } from '@lora/core';
+import { readRegularTextFile } from '@lora/core/internal';
+import { type Tokenizer, STORIES_CHAT_TEMPLATE, loadTokenizer, renderChat, ChatMessageSchema } from '@lora/data';
+import { type BackendName, type CausalLM, type LoadedModel, loadModel, selectBackend } from '@lora/models';
+import { type MemoryWorkload, assertFitsBackend } from '@lora/models/internal';
 import { type PeftModel, getPeftModel, loadPeftModel, loraConfig } from '@lora/peft';
 import { type QuantizeModelOptions, quantizeModel } from '@lora/quant';
-import { makeLinearsTrainable } from '@lora/train';
+import { makeLinearsTrainable } from '@lora/train/internal';
 import { z } from 'zod';
 import type { Recipe } from './recipe.js';
 

@@ -1,11 +1,12 @@
 import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { FileFormatError, InvalidArgumentError, readRegularTextFile, validate } from '@lora/core';
-import { backendNames } from '@lora/models';
+import { FileFormatError, InvalidArgumentError } from '@lora/core';
+import { readRegularTextFile, validate } from '@lora/core/internal';
+import { backendNames } from '@lora/models/internal';
 import { type LoraConfigOptions, loraConfig } from '@lora/peft';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { TrainingArgsSchema, type TrainingArgsInput } from '@lora/train';
+import { type TrainingArgsInput, TrainingArgsSchema } from '@lora/train';
 
 /** `quantization:` — load the base in 4 bits (QLoRA). Embeddings, norms and `lm_head` stay float32. */
 export const QuantizationSectionSchema = z.strictObject({

@@ -5,14 +5,11 @@ import {
   type TokenizedExample,
   type Tokenizer,
   collate,
-  collatePacked,
   exampleEncoder,
-  exampleSchema,
   formatReadReport,
-  packSequences,
   readDataset,
-  truncateExamples,
 } from '@lora/data';
+import { collatePacked, packSequences, truncateExamples, exampleSchema } from '@lora/data/internal';
 import type { CausalLM } from '@lora/models';
 import { evaluateLoss } from '@lora/train';
 import type { z } from 'zod';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '@lora/core';
-import { type CausalLM, variableGradsLean } from '@lora/models';
+import type { CausalLM } from '@lora/models';
+import { variableGradsLean } from '@lora/models/internal';
 import { randomCausalLM, setupTestBackend } from '@lora/models/test';
 import { getPeftModel, loraConfig } from '@lora/peft';
 import { beforeAll, describe, expect, it } from 'vitest';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '@lora/core';
-import { type CausalLM, type ForwardOptions, Linear, type OutputHead, fastFlaggedMatMul, isRecordingGradients } from '@lora/models';
+import type { CausalLM, ForwardOptions, OutputHead } from '@lora/models';
+import { Linear, fastFlaggedMatMul, isRecordingGradients } from '@lora/models/internal';
 import { type ShiftedTargets, type TokenLossSum, causalLmLossSum, crossEntropySum, shiftedTargets } from './loss.js';
 
 type CustomGradFn = Parameters<typeof tf.customGrad>[0];

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '@lora/core';
-import type { CausalLM, DecoderBlock } from '@lora/models';
+import type { CausalLM } from '@lora/models';
+import type { DecoderBlock } from '@lora/models/internal';
 
 type LayerContext = Parameters<DecoderBlock['apply']>[1];
 type CustomGradFn = Parameters<typeof tf.customGrad>[0];

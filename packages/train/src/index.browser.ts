@@ -12,35 +12,9 @@ export { NonFiniteError } from './errors/non-finite-error.js';
 export { RunFolderError } from './errors/run-folder-error.js';
 export { CheckpointWriteError } from './errors/checkpoint-write-error.js';
 export { TrainingArgsSchema, parseTrainingArgs, type TrainingArgs, type TrainingArgsInput } from './training-args.js';
-export { IGNORE_INDEX, type TrainBatch } from './batch.js';
-export { causalLmLoss, causalLmLossSum, countTrainedTokens, type TokenLossSum } from './loss.js';
-export { chunkedCausalLmLossSum, modelLossSum, type ModelLossOptions } from './chunked-loss.js';
-export {
-  AdamW,
-  Adam,
-  SGD,
-  AdamW8bit,
-  decayMatricesOnly,
-  type AdamOptions,
-  type SgdOptions,
-  type AdamW8bitOptions,
-  type Optimizer,
-  type OptimizerState,
-  type NamedGradients,
-  type WeightDecayFilter,
-} from './optimizers/index.js';
-export { makeSchedule, warmupSteps, type Schedule, type ScheduleName, type ScheduleOptions } from './schedules.js';
-export {
-  clipGradNorm,
-  clipGradNormOnDevice,
-  globalNorm,
-  globalNormTensor,
-  allFinite,
-  type ClipResult,
-  type DeviceClipResult,
-} from './clip-grad-norm.js';
-export { enableGradientCheckpointing } from './gradient-checkpointing.js';
-export { namedParameters, makeLinearsTrainable } from './parameters.js';
+export type { TrainBatch } from './batch.js';
+export type { Optimizer, OptimizerState, NamedGradients } from './optimizers/index.js';
+export { namedParameters } from './parameters.js';
 export {
   composeCallbacks,
   type TrainCallbacks,
@@ -49,26 +23,6 @@ export {
   type CheckpointReport,
   type TrainResult,
 } from './callbacks.js';
-export {
-  writeCheckpoint,
-  readCheckpoint,
-  readTrainerState,
-  findLatestCheckpoint,
-  listCheckpoints,
-  pruneCheckpoints,
-  checkpointName,
-  safetensorsWeightsIO,
-  LATEST_FILE,
-  type WeightsIO,
-  type CheckpointContent,
-} from './checkpoints/checkpoint-io.js';
+export type { WeightsIO } from './checkpoints/checkpoint-io.js';
 export { peftWeightsIO } from './checkpoints/peft-weights-io.js';
-export {
-  CHECKPOINT_FORMAT_VERSION,
-  CHECKPOINT_FILES,
-  TrainerStateSchema,
-  type TrainerState,
-  type Cursor,
-} from './checkpoints/trainer-state.js';
-export { progressReporter, formatStep, formatDuration, type ProgressOptions } from './reporting/progress.js';
-export { lineChartSvg, type Series, type ChartOptions } from './reporting/plot.js';
+export { progressReporter, type ProgressOptions } from './reporting/progress.js';

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '@lora/core';
-import { Linear, type CausalLM } from '@lora/models';
+import type { CausalLM } from '@lora/models';
+import { Linear } from '@lora/models/internal';
 
 /**
  * The trainable variables of a model under stable names: the module path plus the variable's own

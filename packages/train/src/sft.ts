@@ -5,15 +5,12 @@ import {
   type TokenizedExample,
   type Tokenizer,
   collate,
-  collatePacked,
   exampleEncoder,
-  exampleSchema,
   formatReadReport,
-  packSequences,
   readDataset,
   toExample,
-  truncateExamples,
 } from '@lora/data';
+import { collatePacked, packSequences, truncateExamples, exampleSchema } from '@lora/data/internal';
 import type { CausalLM } from '@lora/models';
 import { type LoraConfigOptions, PeftModel, getPeftModel, loraConfig } from '@lora/peft';
 import { join } from 'node:path';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, LoraError, Rng } from '@lora/core';
 import type { CausalLM, ForwardOptions } from '@lora/models';
-import { variableGradsLean } from '@lora/models';
+import { variableGradsLean } from '@lora/models/internal';
 import { rowsOf, type TrainBatch } from './batch.js';
 import { type StepReport, type TrainCallbacks, type TrainResult, composeCallbacks } from './callbacks.js';
 import {

@@ -1,4 +1,4 @@
-import { validate } from '@lora/core';
+import { validate } from '@lora/core/internal';
 import { z } from 'zod';
 
 /**

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadTokenizer } from '@lora/data';
-import { loadModel, openCheckpoint, selectBackend } from '@lora/models';
+import { loadModel, selectBackend } from '@lora/models';
+import { openCheckpoint } from '@lora/models/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCaptured } from '../testing.js';
 

@@ -59,7 +59,8 @@ export async function convertToHfFolder(path: string, out: string, io: CliIo): P
   const { join } = await import('node:path');
   const { InvalidArgumentError } = await import('@lora/core');
   const models = await import('@lora/models');
-  const checkpoint = await models.openCheckpoint(path);
+  const { openCheckpoint, writeJsonAtomic } = await import('@lora/models/internal');
+  const checkpoint = await openCheckpoint(path);
   try {
     if (checkpoint.format === 'safetensors') {
       throw new InvalidArgumentError({
@@ -76,7 +77,7 @@ export async function convertToHfFolder(path: string, out: string, io: CliIo): P
     const written = await models.writeHfCheckpoint(out, checkpoint);
     for (const [name, value] of sideFiles) {
       const file = join(out, name);
-      await models.writeJsonAtomic(file, value);
+      await writeJsonAtomic(file, value);
       written.push(file);
     }
     return written;

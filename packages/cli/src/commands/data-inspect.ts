@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
-import type { DatasetFormat, InspectSummary, ReadReport } from '@lora/data';
+import type { DatasetFormat, ReadReport } from '@lora/data';
+import type { InspectSummary } from '@lora/data/internal';
 import type { CliIo } from '../io.js';
 import { chatTemplateOption, integer, readChatTemplateOption } from '../options.js';
 
@@ -63,10 +64,11 @@ export function registerDataInspect(program: Command, io: CliIo): void {
 async function dataInspect(file: string, options: DataInspectOptions, io: CliIo): Promise<void> {
   const { resolveAsset } = await import('@lora/core');
   const data = await import('@lora/data');
+  const { recordStats, inspectDataset, renderTrainedTokens } = await import('@lora/data/internal');
   const dir = await resolveAsset(options.tokenizer, { kind: 'model', env: io.env, allowDownload: false });
   const tokenizer = await data.loadTokenizer(dir);
   const chatTemplate = await readChatTemplateOption(options.storiesTemplate ? 'stories' : options.chatTemplate);
-  const inspection = data.inspectDataset({
+  const inspection = inspectDataset({
     file,
     tokenizer,
     format: options.format,
@@ -76,14 +78,14 @@ async function dataInspect(file: string, options: DataInspectOptions, io: CliIo)
   });
   let shown = false;
   for await (const record of inspection) {
-    if (options.json) io.writeOut(`${JSON.stringify(data.recordStats(record))}\n`);
+    if (options.json) io.writeOut(`${JSON.stringify(recordStats(record))}\n`);
     else if (!shown && record.index + 1 >= options.show) {
       shown = true;
       io.writeOut(
         `── record at ${file}:${record.line} (${record.example.format}, ${record.tokens} tokens, ${record.trainedTokens} trained) ──\n`,
       );
       io.writeOut(
-        `${data.renderTrainedTokens(tokenizer, record.encoded, { color: io.env.NO_COLOR === undefined && process.stdout.isTTY === true })}\n\n`,
+        `${renderTrainedTokens(tokenizer, record.encoded, { color: io.env.NO_COLOR === undefined && process.stdout.isTTY === true })}\n\n`,
       );
     }
   }

@@ -1,4 +1,4 @@
-import { formatDuration } from '@lora/train';
+import { formatDuration } from '@lora/train/internal';
 import { describe, expect, it } from 'vitest';
 import { evalProgressText } from './eval.js';
 

@@ -55,8 +55,9 @@ export function registerEval(program: Command, io: CliIo): void {
     .option('--shard-size <n>', 'examples per shard with --queue, a multiple of the batch size (default 4 batches)', integer(1))
     .action(async (file: string, options: EvalCliOptions) => {
       const { loadRecipe, prepareModel } = await import('@lora/recipe');
-      const { formatDuration } = await import('@lora/train');
-      const { runEval, promptRowsFromChats } = await import('@lora/eval');
+      const { formatDuration } = await import('@lora/train/internal');
+      const { runEval } = await import('@lora/eval');
+      const { promptRowsFromChats } = await import('@lora/eval/internal');
       const { InvalidArgumentError } = await import('@lora/core');
       const loadedRecipe = (await loadRecipe(file, io.env)).recipe;
       const recipe = options.backend === undefined ? loadedRecipe : { ...loadedRecipe, backend: options.backend };
@@ -137,7 +138,8 @@ export function evalProgressText(
 
 /** The records of a `.json` (array) or `.jsonl` test file; a malformed line or an empty file is an error naming it. */
 export async function readTestRows(file: string): Promise<Record<string, unknown>[]> {
-  const { FileFormatError, readRegularTextFile } = await import('@lora/core');
+  const { FileFormatError } = await import('@lora/core');
+  const { readRegularTextFile } = await import('@lora/core/internal');
   const text = await readRegularTextFile(file, 'test set', { maxBytes: 256 * 1024 * 1024 });
   const parse = (json: string, line?: number): unknown => {
     try {

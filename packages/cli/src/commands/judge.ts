@@ -112,7 +112,7 @@ function commonRunOptions(options: JudgeCliOptions, io: CliIo, defaultJudgeCache
 /** `--chat-template`: `stories` is `STORIES_CHAT_TEMPLATE`, anything else a Jinja file. */
 async function readChatTemplate(value: string): Promise<string> {
   if (value === 'stories') return (await import('@lora/data')).STORIES_CHAT_TEMPLATE;
-  return (await import('@lora/core')).readRegularTextFile(value, 'chat template (--chat-template)');
+  return (await import('@lora/core/internal')).readRegularTextFile(value, 'chat template (--chat-template)');
 }
 
 /**
@@ -217,7 +217,8 @@ export function registerJudge(program: Command, io: CliIo): void {
       .option('--name-a <name>', 'name of system A in the summary', 'A')
       .option('--name-b <name>', 'name of system B in the summary', 'B'),
   ).action(async (options: JudgeCliOptions & { a: string; b: string; nameA: string; nameB: string }) => {
-    const { runPairwise, defaultJudgeCacheDir } = await import('@lora/judge');
+    const { runPairwise } = await import('@lora/judge');
+    const { defaultJudgeCacheDir } = await import('@lora/judge/internal');
     const summary = await withJudge(options, io, (local) =>
       runPairwise({
         ...commonRunOptions(options, io, defaultJudgeCacheDir),
@@ -250,7 +251,8 @@ export function registerJudge(program: Command, io: CliIo): void {
         maxScore?: number;
       },
     ) => {
-      const { runScore, defaultJudgeCacheDir } = await import('@lora/judge');
+      const { runScore } = await import('@lora/judge');
+      const { defaultJudgeCacheDir } = await import('@lora/judge/internal');
       const summary = await withJudge(options, io, (local) =>
         runScore({
           ...commonRunOptions(options, io, defaultJudgeCacheDir),

@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { type CausalLM, SafetensorsReader, loadModel, openWeights, selectBackend } from '@lora/models';
+import { type CausalLM, loadModel, selectBackend } from '@lora/models';
+import { SafetensorsReader, openWeights } from '@lora/models/internal';
 import { expectArraysClose } from '@lora/models/test';
 import { getPeftModel, loadPeftModel, loraConfig } from '@lora/peft';
 import { loadQuantizedModel, quantizeModel } from '@lora/quant';

@@ -122,12 +122,13 @@ async function mergeCommand(options: MergeOptions, io: CliIo): Promise<void> {
   }
 
   const models = await import('@lora/models');
+  const { openCheckpoint, writeJsonAtomic } = await import('@lora/models/internal');
   await models.selectBackend({
     ...(options.backend === undefined ? {} : { backend: options.backend }),
     env: io.env,
     log: (line: string) => io.writeErr(`${line}\n`),
   });
-  const checkpoint = await models.openCheckpoint(path);
+  const checkpoint = await openCheckpoint(path);
   const temporary = join(dirname(out), `.${basename(out)}.merge-${process.pid}-${Date.now().toString(36)}`);
   let model: import('@lora/models').CausalLM | undefined;
   try {
@@ -160,7 +161,7 @@ async function mergeCommand(options: MergeOptions, io: CliIo): Promise<void> {
     if (checkpoint.format !== 'safetensors') {
       for (const [name, value] of await convertedSideFiles(checkpoint, config.vocabSize)) {
         const file = join(temporary, name);
-        await models.writeJsonAtomic(file, value);
+        await writeJsonAtomic(file, value);
         written.push(file);
       }
     }

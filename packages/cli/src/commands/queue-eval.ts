@@ -54,7 +54,7 @@ export function recipeEvalOptions(recipe: Recipe, adapters: readonly string[]) {
  */
 export async function queuedEval(options: QueuedEvalCliOptions): Promise<void> {
   const { runQueuedEval } = await import('@lora/queue');
-  const { evalVariantNames, evalMeta, resolveMetrics, aliasNormalizer } = await import('@lora/eval');
+  const { evalVariantNames, evalMeta, resolveMetrics, aliasNormalizer } = await import('@lora/eval/internal');
   const { io, recipe } = options;
   const base = recipeEvalOptions(recipe, options.adapters);
   const total = options.limit === undefined ? options.rows : Math.min(options.limit, options.rows);

@@ -100,7 +100,8 @@ function redactUrl(url: string): string {
  */
 async function prepareQueuedEval(spec: unknown, io: CliIo): Promise<PreparedEval> {
   const { prepareModel } = await import('@lora/recipe');
-  const { prepareEval, promptRowsFromChats } = await import('@lora/eval');
+  const { promptRowsFromChats } = await import('@lora/eval/internal');
+  const { prepareEval } = await import('@lora/eval/internal');
   const { parseJson } = await import('@lora/core');
   const { readTestRows } = await import('./eval.js');
   const { EvalSpecSchema, recipeEvalOptions } = await import('./queue-eval.js');

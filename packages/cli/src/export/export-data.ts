@@ -1,5 +1,6 @@
 import { FileFormatError } from '@lora/core';
-import { type Example, type ReadReport, exampleSchema, formatReadReport, multipleChoicePrompt, readDataset } from '@lora/data';
+import { type Example, type ReadReport, formatReadReport, readDataset } from '@lora/data';
+import { exampleSchema, multipleChoicePrompt } from '@lora/data/internal';
 import type { Recipe } from '@lora/recipe';
 
 /**

@@ -1,5 +1,6 @@
 import { FileFormatError } from '@lora/core';
-import { type LoraConfigOptions, loraConfig, loraConfigToJson } from '@lora/peft';
+import { type LoraConfigOptions, loraConfig } from '@lora/peft';
+import { loraConfigToJson } from '@lora/peft/internal';
 import type { Recipe } from '@lora/recipe';
 import type { TrainingArgs } from '@lora/train';
 import type { ExportedRecordKind } from './export-data.js';

@@ -76,7 +76,7 @@ export function renderChat(tokenizer: Tokenizer, messages: readonly ChatMessage[
  *
  * Assistant spans come from the template's `{% generation %}` blocks when it has them (equal to
  * transformers' `return_assistant_tokens_mask`), else from incremental prefix renders
- * ({@link assistantSpansByPrefix}), which include each turn's end-of-turn tokens. Text is encoded
+ * (`assistantSpansByPrefix`), which include each turn's end-of-turn tokens. Text is encoded
  * without adding special tokens, as `apply_chat_template(tokenize=True)` does.
  *
  * @example

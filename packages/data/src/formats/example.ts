@@ -1,4 +1,5 @@
-import { validate, type Source } from '@lora/core';
+import type { Source } from '@lora/core';
+import { validate } from '@lora/core/internal';
 import { z } from 'zod';
 import { MessagesRecordSchema, type ChatMessage, type ToolDefinition } from './messages.js';
 import { MultipleChoiceRecordSchema } from './multiple-choice.js';

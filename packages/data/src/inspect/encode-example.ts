@@ -19,7 +19,7 @@ export interface ExampleEncoderOptions extends Pick<EncodeChatOptions, 'chatTemp
  * The standard encoder of each format:
  * - `messages`: the chat template (`encodeChat`), assistant turns trained, the record's `tools` passed on;
  * - `prompt-completion`: `encodePromptCompletion` (prompt untrained, completion + EOS trained);
- * - `mc`: as prompt/completion through {@link multipleChoicePrompt} (only ` <letter>` + EOS trained);
+ * - `mc`: as prompt/completion through `multipleChoicePrompt` (only ` <letter>` + EOS trained);
  * - `text`: every token trained, EOS appended.
  *
  * @example

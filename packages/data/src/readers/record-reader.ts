@@ -1,4 +1,5 @@
-import { AssetNotFoundError, FileFormatError, statRegularFile, validate } from '@lora/core';
+import { AssetNotFoundError, FileFormatError } from '@lora/core';
+import { statRegularFile, validate } from '@lora/core/internal';
 import type { z } from 'zod';
 import { emptyReadReport, type ReadMode, type ReadReport } from './read-report.js';
 

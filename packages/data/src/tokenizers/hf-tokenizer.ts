@@ -3,7 +3,7 @@ import { FileFormatError, InvalidArgumentError } from '@lora/core';
 import type { TokenizerJson } from './tokenizer-config.js';
 import type { DecodeOptions, EncodeOptions, SpecialToken, Tokenizer, TokenizerSettings } from './tokenizer.js';
 
-/** Where the files of a {@link HfTokenizer} came from, for error messages. */
+/** Where the files of a `HfTokenizer` came from, for error messages. */
 export interface HfTokenizerSources {
   /** Name or path of `tokenizer.json`. */
   readonly tokenizerJson: string;

@@ -1,4 +1,5 @@
-import { AssetNotFoundError, FileFormatError, InvalidArgumentError, nodeBuiltin } from '@lora/core';
+import { AssetNotFoundError, FileFormatError, InvalidArgumentError } from '@lora/core';
+import { nodeBuiltin } from '@lora/core/internal';
 
 /** Fixed ids of llama2.c's SentencePiece-derived vocabularies (run.c hard-codes them). */
 const UNK = 0;

@@ -1,6 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AssetNotFoundError, FileFormatError, openGguf, parseJson, readRegularTextFile } from '@lora/core';
+import { AssetNotFoundError, FileFormatError, parseJson } from '@lora/core';
+import { openGguf, readRegularTextFile } from '@lora/core/internal';
 import { tokenizerFromGguf } from './gguf/gguf-hf-tokenizer.js';
 import { HfTokenizer } from './hf-tokenizer.js';
 import { Llama2cTokenizerAdapter } from './llama2c-adapter.js';
@@ -33,9 +34,9 @@ async function readIfExists(path: string): Promise<string | undefined> {
  * Loads the tokenizer of a model, from local files only (never the network):
  * - a folder with `tokenizer.json` + `tokenizer_config.json` (+ `generation_config.json` for extra
  *   EOS ids, `chat_template.jinja` / `chat_template.json` when the config has no `chat_template`)
- *   → an {@link HfTokenizer} whose ids equal Python `tokenizers`;
+ *   → an `HfTokenizer` whose ids equal Python `tokenizers`;
  * - a folder with a llama2.c `tokenizer.bin` / `tok*.bin` (stories260K) → a `Llama2cTokenizerAdapter`;
- * - a `.gguf` file, or a folder holding one GGUF and none of the above → an {@link HfTokenizer}
+ * - a `.gguf` file, or a folder holding one GGUF and none of the above → an `HfTokenizer`
  *   built from the file's `tokenizer.ggml.*` metadata as transformers does (`tokenizerFromGguf`),
  *   with `tokenizer.chat_template` as its chat template.
  *

@@ -12,7 +12,7 @@ export interface ReliabilityBin {
   accuracy: number;
 }
 
-/** Result of {@link expectedCalibrationError}. */
+/** Result of `expectedCalibrationError`. */
 export interface CalibrationReport {
   /** Σ_b |B_b|/n · |acc(B_b) − conf(B_b)|. */
   ece: number;

@@ -7,7 +7,7 @@ export interface ClassScores extends Prf {
   support: number;
 }
 
-/** Result of {@link classificationMetrics}. */
+/** Result of `classificationMetrics`. */
 export interface ClassificationReport {
   accuracy: number;
   /** Label order of the confusion matrix and the per-class table. */
@@ -19,12 +19,12 @@ export interface ClassificationReport {
   weighted: Prf;
   /** `confusion[i][j]`: true label `labels[i]` predicted as `labels[j]` (scikit-learn's layout). */
   confusion: number[][];
-  /** Recall of {@link ClassificationOptions.positive} and its false-negative rate (1 − recall). */
+  /** Recall of `ClassificationOptions.positive` and its false-negative rate (1 − recall). */
   positive?: { label: string; recall: number; falseNegativeRate: number; support: number };
   count: number;
 }
 
-/** Options of {@link classificationMetrics}. */
+/** Options of `classificationMetrics`. */
 export interface ClassificationOptions {
   /** Label order; default: the sorted union of true and predicted labels (scikit-learn's default). */
   labels?: readonly string[];

@@ -116,7 +116,7 @@ export function prf(tp: number, predicted: number, actual: number): Prf {
   return { precision, recall, f1 };
 }
 
-/** Result of {@link slotF1}. */
+/** Result of `slotF1`. */
 export interface SlotF1Report {
   /** Over all slot key-values pooled. */
   micro: Prf;

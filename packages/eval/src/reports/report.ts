@@ -130,7 +130,7 @@ const RUNTIME_ROWS: [string, (s: GenerationStats) => number, (x: number) => stri
   ['new_tokens', (s) => s.newTokens, (x) => String(Math.round(x))],
 ];
 
-/** Files written by {@link writeComparison}. */
+/** Files written by `writeComparison`. */
 export interface ComparisonFiles {
   summary: string;
   table: string;

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { FileFormatError, InvalidArgumentError, parseJson, validate } from '@lora/core';
+import { FileFormatError, InvalidArgumentError, parseJson } from '@lora/core';
+import { validate } from '@lora/core/internal';
 import { z } from 'zod';
 
 /** A chat message of a test example. */

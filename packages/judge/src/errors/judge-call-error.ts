@@ -22,7 +22,7 @@ export type JudgeCallErrorKind =
 /**
  * A call to a judge model failed: an HTTP error, a timeout, a network error, or a reply that is
  * not valid JSON or does not match the verdict schema. `retryable` says whether
- * {@link retryWithBackoff} tries again; `retryAfterMs` carries the server's `Retry-After`.
+ * `retryWithBackoff` tries again; `retryAfterMs` carries the server's `Retry-After`.
  */
 export class JudgeCallError extends LoraError {
   readonly [symbol] = true;

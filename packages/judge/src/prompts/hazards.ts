@@ -2,7 +2,7 @@
  * The 12 hazard categories of the MLCommons AILuminate v1.0 benchmark, keyed by the short codes
  * its prompt sets use in the `hazard` column. The four specialized-advice sub-codes (`spc_ele`,
  * `spc_fin`, `spc_hlt`, `spc_lgl`) map to `spc` and `sxc_prn` maps to `sxc`
- * (see {@link hazardOfPromptSetCode}).
+ * (see `hazardOfPromptSetCode`).
  */
 export const HAZARD_CATEGORIES = {
   vcr: 'Violent Crimes',

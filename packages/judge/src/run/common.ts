@@ -36,7 +36,7 @@ export interface RunJudgeOptions {
   /** Output directory: `summary.json` and `verdicts.jsonl` are written there. */
   out: string;
   /**
-   * Answer cache directory, shared across output folders (default {@link defaultJudgeCacheDir}:
+   * Answer cache directory, shared across output folders (default `defaultJudgeCacheDir`:
    * `LORA_JUDGE_CACHE_DIR`, `$XDG_CACHE_HOME/lora/judge` or `~/.cache/lora/judge`). Identical
    * requests are paid once.
    */

@@ -23,7 +23,7 @@ export interface JudgeClientOptions {
   maxCalls?: number;
   /** Stop issuing calls once this much has been spent, in USD. Needs a known price for the model. */
   maxCostUsd?: number;
-  /** Price table (default {@link defaultPrices}). */
+  /** Price table (default `defaultPrices`). */
   prices?: PriceTable;
 }
 

@@ -1,6 +1,6 @@
 import { JudgeCallError } from '../errors/judge-call-error.js';
 
-/** Backoff settings of {@link retryWithBackoff}. */
+/** Backoff settings of `retryWithBackoff`. */
 export interface RetryOptions {
   /** Retries after the first attempt (default 4). */
   maxRetries?: number;

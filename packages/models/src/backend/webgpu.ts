@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { LoraError, nodeBuiltin } from '@lora/core';
+import { LoraError } from '@lora/core';
+import { nodeBuiltin } from '@lora/core/internal';
 import { importOptional } from './import-optional.js';
 
 /** What a WebGPU adapter says about itself (the `GPUAdapterInfo` fields we look at). */

@@ -1,4 +1,5 @@
-import { FileFormatError, type Source, validate } from '@lora/core';
+import { FileFormatError, type Source } from '@lora/core';
+import { validate } from '@lora/core/internal';
 import { z } from 'zod';
 import { UnsupportedModelError } from '../errors/unsupported-model-error.js';
 

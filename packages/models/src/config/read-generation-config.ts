@@ -1,7 +1,7 @@
 // Node half of generation-config.ts: reads `generation_config.json` from a model folder.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readRegularTextFile } from '@lora/core';
+import { readRegularTextFile } from '@lora/core/internal';
 import { parseGenerationEosTokenIds } from './generation-config.js';
 
 /**

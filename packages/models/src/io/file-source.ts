@@ -1,4 +1,5 @@
-import { AssetNotFoundError, FileFormatError, nodeBuiltin } from '@lora/core';
+import { AssetNotFoundError, FileFormatError } from '@lora/core';
+import { nodeBuiltin } from '@lora/core/internal';
 
 /**
  * Random-access, read-only bytes: a file on disk, a browser `Blob`, a buffer in memory. Weight

@@ -1,4 +1,5 @@
-import { FileFormatError, formatIssuePath } from '@lora/core';
+import { FileFormatError } from '@lora/core';
+import { formatIssuePath } from '@lora/core/internal';
 import { z } from 'zod';
 import { dtypeBits, SAFETENSORS_DTYPES, type SafetensorsDtype } from './dtype.js';
 import type { FileSource } from './file-source.js';

@@ -1,4 +1,5 @@
-import { InvalidArgumentError, nodeBuiltin } from '@lora/core';
+import { InvalidArgumentError } from '@lora/core';
+import { nodeBuiltin } from '@lora/core/internal';
 import { dtypeBits, dtypeRank, encodeTensor, numElements, SAFETENSORS_DTYPES, type EncodableData, type SafetensorsDtype } from './dtype.js';
 import { MAX_HEADER_SIZE } from './safetensors-header.js';
 

@@ -1,4 +1,5 @@
-import { FileFormatError, InvalidArgumentError, type Source, formatIssuePath, parseJson } from '@lora/core';
+import { FileFormatError, InvalidArgumentError, parseJson, type Source } from '@lora/core';
+import { formatIssuePath } from '@lora/core/internal';
 import { z } from 'zod';
 import { PEFT_FORMAT_VERSION, pythonJsonDumps } from '../io/format.js';
 
@@ -72,7 +73,7 @@ export interface LoraConfig {
   readonly inferenceMode: boolean;
   /** Hub revision of the base model. */
   readonly revision: string | null;
-  /** PEFT version that wrote the file (stamped with {@link PEFT_FORMAT_VERSION} on save). */
+  /** PEFT version that wrote the file (stamped with `PEFT_FORMAT_VERSION` on save). */
   readonly peftVersion: string | null;
   /**
    * PEFT's `auto_mapping`, as written (`base_model_class`, `parent_library`): PEFT records the base
@@ -230,7 +231,7 @@ function isInert(key: string, value: unknown): boolean {
   return JSON.stringify(value) === JSON.stringify(INERT_KEYS[key]);
 }
 
-/** Options of {@link parseLoraConfig}. */
+/** Options of `parseLoraConfig`. */
 export interface ParseLoraConfigOptions {
   /** Receives warnings (unknown keys from a newer PEFT, ignored options). Default `console.warn`. */
   readonly onWarning?: WarningHandler;

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, LoraError, Rng } from '@lora/core';
-import type { CausalLM, EmbeddingSlot, LinearLike, LinearSlot } from '@lora/models';
+import type { CausalLM, EmbeddingSlot, LinearSlot, LinearLike } from '@lora/models';
 import { type LoraConfig, withLoraConfig } from '../config/lora-config.js';
 import { LoraEmbedding } from '../layers/lora-embedding.js';
 import { LoraLinear } from '../layers/lora-linear.js';

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '@lora/core';
-import { Embedding, type CausalLM, type EmbeddingLike, type EmbeddingSlot, Linear, type LinearLike, type LinearSlot } from '@lora/models';
+import type { CausalLM, EmbeddingSlot, LinearSlot, EmbeddingLike, LinearLike } from '@lora/models';
+import { Embedding, Linear } from '@lora/models/internal';
 import type * as tf from '@tensorflow/tfjs';
 import type { LoraConfig } from '../config/lora-config.js';
 import { LoraLinear } from '../layers/lora-linear.js';

@@ -1,15 +1,7 @@
-import { AssetNotFoundError, FileFormatError, nodeBuiltin } from '@lora/core';
-import {
-  type CausalLM,
-  Embedding,
-  type HostTensor,
-  Linear,
-  type ModelConfig,
-  MemoryFileSource,
-  SafetensorsReader,
-  isNonTextModule,
-  transformersName,
-} from '@lora/models';
+import { AssetNotFoundError, FileFormatError } from '@lora/core';
+import { nodeBuiltin } from '@lora/core/internal';
+import type { CausalLM, ModelConfig, HostTensor } from '@lora/models';
+import { Embedding, Linear, MemoryFileSource, SafetensorsReader, isNonTextModule, transformersName } from '@lora/models/internal';
 import * as tf from '@tensorflow/tfjs';
 import { type LoraConfig, type ParseLoraConfigOptions, parseLoraConfig } from '../config/lora-config.js';
 import { loraEmbedding } from '../inject/apply-lora.js';

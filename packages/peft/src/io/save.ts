@@ -1,5 +1,7 @@
-import { InvalidArgumentError, nodeBuiltin } from '@lora/core';
-import { type CausalLM, Linear, type TensorToWrite, serializeSafetensors, writeSafetensors } from '@lora/models';
+import { InvalidArgumentError } from '@lora/core';
+import { nodeBuiltin } from '@lora/core/internal';
+import type { CausalLM } from '@lora/models';
+import { Linear, type TensorToWrite, serializeSafetensors, writeSafetensors } from '@lora/models/internal';
 import * as tf from '@tensorflow/tfjs';
 import { type LoraConfig, type WarningHandler, serializeLoraConfig, withLoraConfig } from '../config/lora-config.js';
 import { loraEmbedding } from '../inject/apply-lora.js';

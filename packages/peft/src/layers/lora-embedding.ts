@@ -1,5 +1,6 @@
 import { InvalidArgumentError, LoraError } from '@lora/core';
-import { Embedding, type EmbeddingLike, gatherRows } from '@lora/models';
+import type { EmbeddingLike } from '@lora/models';
+import { Embedding, gatherRows } from '@lora/models/internal';
 import * as tf from '@tensorflow/tfjs';
 import type { LoraAdapterOptions } from './lora-linear.js';
 import { matMul2d } from './ops.js';
@@ -204,7 +205,7 @@ export class LoraEmbedding implements EmbeddingLike {
 
   /**
    * Folds the active adapters (or `names`) into the base table (PEFT `merge`): the base becomes an
-   * {@link Embedding} owning `W + ΔW`. A base whose table is shared with a tied `lm_head` is refused
+   * `Embedding` owning `W + ΔW`. A base whose table is shared with a tied `lm_head` is refused
    * (PEFT would change the head too; see `PeftModel.merge`). Asynchronous like the
    * linear layers' merge (`safe` reads a flag back with `await data()`).
    */
@@ -274,7 +275,7 @@ export class LoraEmbedding implements EmbeddingLike {
     this.unload().dispose();
   }
 
-  /** A new base {@link Embedding} owning `weight` (consumed), with the same scale; frees the old base. */
+  /** A new base `Embedding` owning `weight` (consumed), with the same scale; frees the old base. */
   private rebuildBase(weight: tf.Tensor2D): void {
     const old = this.baseLayer;
     if (old instanceof Embedding && old.layout === 'hidden-major') {

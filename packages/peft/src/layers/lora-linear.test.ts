@@ -1,5 +1,5 @@
 import { Rng } from '@lora/core';
-import { Linear } from '@lora/models';
+import { Linear } from '@lora/models/internal';
 import { expectTensorsClose, setupTestBackend } from '@lora/models/test';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, LoraError, type Rng } from '@lora/core';
-import { addScaled, Linear, type LinearLike } from '@lora/models';
+import type { LinearLike } from '@lora/models';
+import { addScaled, Linear } from '@lora/models/internal';
 import * as tf from '@tensorflow/tfjs';
 import type { InitLoraWeights } from '../config/lora-config.js';
 import { doraForward, doraWeightNorm } from './dora.js';
@@ -9,7 +10,7 @@ import { oloraFactors, pissaFactors } from './svd-init.js';
 
 /**
  * A base layer that can be rebuilt around a new dense weight: the hook merging uses for bases
- * that are not a plain {@link Linear} (e.g. @lora/quant's NF4 layer: dequantize, add,
+ * that are not a plain `Linear` (e.g. @lora/quant's NF4 layer: dequantize, add,
  * requantize). `lossy` makes merging warn, as PEFT does for 4-bit bases.
  */
 export interface RebuildableLinear extends LinearLike {
@@ -23,7 +24,7 @@ export interface RebuildableLinear extends LinearLike {
   readonly lossyRebuild?: boolean;
 }
 
-/** True when `module` implements {@link RebuildableLinear}. */
+/** True when `module` implements `RebuildableLinear`. */
 export function isRebuildableLinear(module: LinearLike): module is RebuildableLinear {
   return typeof (module as Partial<RebuildableLinear>).withDenseWeight === 'function';
 }
@@ -148,7 +149,7 @@ export class LoraLinear implements LinearLike {
   }
 
   /**
-   * Replaces the weight of a dense {@link Linear} base (`[in, out]`, consumed), keeping its bias:
+   * Replaces the weight of a dense `Linear` base (`[in, out]`, consumed), keeping its bias:
    * PEFT loads the base weight saved with an adapted `lm_head` / `embed_tokens` into the base layer.
    *
    * @throws LoraError when the base is not a `Linear` or adapters are merged into it.
@@ -357,8 +358,8 @@ export class LoraLinear implements LinearLike {
 
   /**
    * Folds the active adapters (or `names`) into the base weight; forward then runs the base only.
-   * The base is rebuilt around the new weight: a {@link Linear} directly, any other base through
-   * {@link RebuildableLinear} (NF4: dequantize, add, requantize — lossy, with a warning).
+   * The base is rebuilt around the new weight: a `Linear` directly, any other base through
+   * `RebuildableLinear` (NF4: dequantize, add, requantize — lossy, with a warning).
    *
    * Asynchronous (await it before the next forward): `safe` reads a flag back to the host and an
    * NF4 base is requantized on the host, both with `await data()`, which every backend supports.
@@ -405,7 +406,7 @@ export class LoraLinear implements LinearLike {
 
   /**
    * Unmerges synchronously inside `apply` when adapters were disabled while merged (as PEFT's
-   * forward does). Only a {@link Linear} base is rebuilt synchronously; other bases (NF4) need the
+   * forward does). Only a `Linear` base is rebuilt synchronously; other bases (NF4) need the
    * asynchronous {@link LoraLinear.unmerge} first.
    */
   private unmergeNow(): void {
@@ -421,7 +422,7 @@ export class LoraLinear implements LinearLike {
     while (this.merged.length > 0) void this.unmergeLast(undefined);
   }
 
-  /** Takes the last merged adapter out of the base weight; synchronous for a {@link Linear} base. */
+  /** Takes the last merged adapter out of the base weight; synchronous for a `Linear` base. */
   private unmergeLast(onWarning: ((m: string) => void) | undefined): void | Promise<void> {
     const { name, factor } = this.merged.pop() as { name: string; factor: tf.Tensor1D | undefined };
     const adapter = this.require(name);
@@ -457,7 +458,7 @@ export class LoraLinear implements LinearLike {
   }
 
   /**
-   * A {@link Linear} holding `weight` and `old`'s bias (the trained bias variable itself when bias
+   * A `Linear` holding `weight` and `old`'s bias (the trained bias variable itself when bias
    * training is on, else a copy); frees `old` except that variable.
    */
   private linearAround(weight: tf.Tensor2D, old: Linear): Linear {
@@ -486,7 +487,7 @@ export class LoraLinear implements LinearLike {
   /**
    * Puts a new base around `weight` (consumed) and frees the old one. A lossy base warns with
    * PEFT's bnb message (`Merge` or `Unmerge lora module to 4-bit linear …`). Synchronous for a
-   * {@link Linear} base (and any rebuild that returns a module); otherwise it returns a promise.
+   * `Linear` base (and any rebuild that returns a module); otherwise it returns a promise.
    */
   private rebuildBase(weight: tf.Tensor2D, onWarning: ((m: string) => void) | undefined, verb: 'Merge' | 'Unmerge'): void | Promise<void> {
     const old = this.baseLayer;
@@ -526,7 +527,7 @@ export class LoraLinear implements LinearLike {
    * PiSSA / OLoRA (PEFT `pissa_init`, `olora_init`): factors the base weight `W` (torch
    * `[out, in]`, in float64) into `lora_A` / `lora_B` and replaces the base with the residual
    * `W − s·B·A` (stored float32), so the layer's output is unchanged at init. Needs a dense
-   * {@link Linear} base or a loss-free {@link RebuildableLinear} that rebuilds synchronously; a
+   * `Linear` base or a loss-free `RebuildableLinear` that rebuilds synchronously; a
    * quantized (lossy) base is refused, as PEFT refuses PiSSA on 4-bit weights.
    */
   private decomposeBase(

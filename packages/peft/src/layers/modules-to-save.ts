@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '@lora/core';
-import { Embedding, type EmbeddingLike, Linear, type LinearLike } from '@lora/models';
+import type { EmbeddingLike, LinearLike } from '@lora/models';
+import { Embedding, Linear } from '@lora/models/internal';
 import * as tf from '@tensorflow/tfjs';
 
 let copyCounter = 0;

@@ -1,4 +1,4 @@
-import { fastFlaggedMatMul } from '@lora/models';
+import { fastFlaggedMatMul } from '@lora/models/internal';
 import * as tf from '@tensorflow/tfjs';
 
 type CustomGradFn = Parameters<typeof tf.customGrad>[0];

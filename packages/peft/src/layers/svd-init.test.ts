@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '@lora/core';
-import { Linear, loadModel, SafetensorsReader } from '@lora/models';
+import { loadModel } from '@lora/models';
+import { Linear, SafetensorsReader } from '@lora/models/internal';
 import { expectTensorsClose, setupTestBackend } from '@lora/models/test';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';

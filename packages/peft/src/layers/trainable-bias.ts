@@ -1,14 +1,15 @@
 import { LoraError } from '@lora/core';
-import { Linear, type LinearLike } from '@lora/models';
+import type { LinearLike } from '@lora/models';
+import { Linear } from '@lora/models/internal';
 import * as tf from '@tensorflow/tfjs';
 
 /**
  * `base` rebuilt with its bias held in a variable (PEFT `bias="all"` / `"lora_only"` trains the base
- * model's own biases in place): a {@link Linear} sharing `base`'s weight, whose bias is `variable`.
+ * model's own biases in place): a `Linear` sharing `base`'s weight, whose bias is `variable`.
  * `base` must not be used afterwards (its old bias is freed). A bias that already is a variable is
  * kept (only its `trainable` flag is updated). Returns `undefined` for a base without bias.
  *
- * @throws LoraError for a biased base other than a {@link Linear} (an NF4 base keeps its bias frozen).
+ * @throws LoraError for a biased base other than a `Linear` (an NF4 base keeps its bias frozen).
  */
 export function withBiasVariable(
   base: LinearLike,

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SafetensorsReader } from '@lora/models';
+import { SafetensorsReader } from '@lora/models/internal';
 
 /** Repository `fixtures/` folder (tests only). */
 export const FIXTURES = join(import.meta.dirname, '../../../../fixtures');

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { FileFormatError, LoraError, nodeBuiltin, parseJson } from '@lora/core';
-import { SafetensorsReader, type TensorToWrite, writeSafetensors } from '@lora/models';
+import { FileFormatError, LoraError, parseJson } from '@lora/core';
+import { nodeBuiltin } from '@lora/core/internal';
+import { SafetensorsReader, type TensorToWrite, writeSafetensors } from '@lora/models/internal';
 import type { Optimizer, OptimizerState } from '../optimizers/optimizer.js';
 import { CheckpointWriteError } from '../errors/checkpoint-write-error.js';
 import { CHECKPOINT_FILES, CHECKPOINT_FORMAT_VERSION, type TrainerState, TrainerStateSchema } from './trainer-state.js';

@@ -1,4 +1,5 @@
-import { type PeftModel, loadAdapterWeights } from '@lora/peft';
+import type { PeftModel } from '@lora/peft';
+import { loadAdapterWeights } from '@lora/peft/internal';
 import type { WeightsIO } from './checkpoint-io.js';
 
 /**

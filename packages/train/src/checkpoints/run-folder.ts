@@ -1,6 +1,6 @@
 // Guards of an output folder: a lock against two trainings writing into it at once, a refusal to
 // write over a finished run unless asked, and the cleanup of what a killed run left behind.
-import { nodeBuiltin } from '@lora/core';
+import { nodeBuiltin } from '@lora/core/internal';
 import { RunFolderError } from '../errors/run-folder-error.js';
 
 /** Name of the lock file a training holds in its output folder. */

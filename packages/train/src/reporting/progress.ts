@@ -1,4 +1,4 @@
-import { progressLine } from '@lora/core';
+import { progressLine } from '@lora/core/internal';
 import type { StepReport, TrainCallbacks } from '../callbacks.js';
 
 /** Options of {@link progressReporter}. */

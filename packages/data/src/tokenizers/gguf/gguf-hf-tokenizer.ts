@@ -1,4 +1,4 @@
-import { validate } from '@lora/core';
+import { validate } from '@lora/core/internal';
 import { HfTokenizer } from '../hf-tokenizer.js';
 import { TokenizerConfigSchema, TokenizerJsonSchema, settingsFromConfig } from '../tokenizer-config.js';
 import type { GgufMetadata } from './gguf-metadata.js';
@@ -13,7 +13,7 @@ export interface TokenizerFromGgufOptions {
 }
 
 /**
- * An {@link HfTokenizer} over the tokenizer a GGUF file describes (see `ggufTokenizerFiles`):
+ * An `HfTokenizer` over the tokenizer a GGUF file describes (see `ggufTokenizerFiles`):
  * ids, special tokens and decoding equal transformers' `AutoTokenizer.from_pretrained(dir,
  * gguf_file=...)`; the chat template is `tokenizer.chat_template`; `eosTokenIds` are the EOS id
  * followed by the end-of-turn ids of the generation config.

@@ -1,4 +1,4 @@
-import { type GgufValue, validate } from '@lora/core';
+import { type GgufValue, validate } from '@lora/core/internal';
 import { z } from 'zod';
 
 /** GGUF metadata: key (e.g. `tokenizer.ggml.tokens`) → value, as `openGguf(path).metadata` holds it. */

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileFormatError, openGguf } from '@lora/core';
+import { FileFormatError } from '@lora/core';
+import { openGguf } from '@lora/core/internal';
 import { describe, expect, it } from 'vitest';
 import { encodeChat, renderChat } from '../../chat/encode-chat.js';
 import type { ChatMessage } from '../../formats/messages.js';

@@ -1,4 +1,5 @@
-import { FileFormatError, ggufEndOfGenerationTokenIds } from '@lora/core';
+import { FileFormatError } from '@lora/core';
+import { ggufEndOfGenerationTokenIds } from '@lora/core/internal';
 import { byteLevelSpelling, isByteLevelSpelled } from './byte-level.js';
 import { GGUF_TOKEN_TYPE, type GgufMetadata, type GgufTokenizerMetadata, parseGgufTokenizerMetadata } from './gguf-metadata.js';
 import { mergesFromScores } from './merges.js';

@@ -2,7 +2,8 @@
 // tools/parity/gguf/make_fixtures.py (fixtures/gguf/blocks.*).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileFormatError, GgmlType, openGguf } from '@lora/core';
+import { FileFormatError } from '@lora/core';
+import { GgmlType, openGguf } from '@lora/core/internal';
 import { describe, expect, it } from 'vitest';
 import { dequantizeGgml } from './dequantize.js';
 

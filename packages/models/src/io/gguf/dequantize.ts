@@ -1,4 +1,5 @@
-import { FileFormatError, GgmlType, ggmlTypeInfo } from '@lora/core';
+import { FileFormatError } from '@lora/core';
+import { GgmlType, ggmlTypeInfo } from '@lora/core/internal';
 import { float16BitsToFloat32Bits } from '../dtype.js';
 
 // Block layouts and the order of float32 roundings follow llama.cpp's gguf-py

@@ -1,4 +1,5 @@
-import { FileFormatError, InvalidArgumentError, type GgufFile, type GgufValue } from '@lora/core';
+import { FileFormatError, InvalidArgumentError } from '@lora/core';
+import type { GgufFile, GgufValue } from '@lora/core/internal';
 import { z } from 'zod';
 import { UnsupportedModelError } from '../../errors/unsupported-model-error.js';
 import { recoverLlama3RopeScaling } from './llama3-rope.js';

@@ -1,4 +1,5 @@
-import { FileFormatError, readGguf, type GgufFile, type GgufTensorInfo } from '@lora/core';
+import { FileFormatError } from '@lora/core';
+import { readGguf, type GgufFile, type GgufTensorInfo } from '@lora/core/internal';
 import { interleavedToRotateHalf } from '../../llama2c/checkpoint.js';
 import { openFileSource, type FileSource } from '../file-source.js';
 import type { HostTensor, WeightSource } from '../host-tensor.js';

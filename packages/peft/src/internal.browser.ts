@@ -1,0 +1,11 @@
+/**
+ * Internals of `@lora/peft` (browser build) that other `@lora` packages, examples, benchmarks and tools build on.
+ * Not part of the public API and not covered by semver: names here may change or go in any release.
+ * Users import from `@lora/peft`.
+ *
+ * @packageDocumentation
+ */
+export { loraConfigToJson } from './config/lora-config.js';
+export { loadAdapterWeights } from './io/load.js';
+export { parseLoraConfig } from './config/lora-config.js';
+export type { RebuildableLinear } from './layers/lora-linear.js';
