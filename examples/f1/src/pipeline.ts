@@ -16,7 +16,8 @@ import {
 } from '@lora/eval/internal';
 import type { CausalLM } from '@lora/models';
 import { withDequantizedWeights } from '@lora/quant';
-import { assetsDir, choosePreset, loadRecipe, prepareModel, trainRecipe } from '@lora/recipe';
+import { loadRecipe, prepareModel, trainRecipe } from '@lora/recipe';
+import { assetsDir, choosePreset } from '@lora/recipe/internal';
 import { lineChartSvg } from '@lora/train/internal';
 import { z } from 'zod';
 import { splitF1Questions, writeF1Splits } from './dataset.js';

@@ -6,15 +6,8 @@ import { renderChat } from '@lora/data';
 import type { RunMetrics } from '@lora/eval';
 import { REPORT_FILES, rebuildReport, writeRunMetrics } from '@lora/eval/internal';
 import { type CreateJudgeModelOptions, type ScoreSummary as JudgeScoreSummary, runScore } from '@lora/judge';
-import {
-  assetsDir,
-  choosePreset,
-  compareAdapter,
-  loadRecipe,
-  trainingSection,
-  type PipelineOptions,
-  type TrainingSummary,
-} from '@lora/recipe';
+import { compareAdapter, loadRecipe, type PipelineOptions, type TrainingSummary } from '@lora/recipe';
+import { assetsDir, choosePreset, trainingSection } from '@lora/recipe/internal';
 import { type GaiaDataOptions, hasGaiaDataset, referenceText, writeGaiaDataset } from './dataset.js';
 import { type HeadToHead, headToHead, headToHeadMarkdown } from './head-to-head.js';
 import { type ExampleScore, scoreCompletion, summarizeScores } from './score.js';

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '@lora/core';
-import { choosePreset } from '@lora/recipe';
+import { choosePreset } from '@lora/recipe/internal';
 import { z } from 'zod';
 
 /** Preset names. */

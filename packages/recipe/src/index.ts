@@ -29,9 +29,6 @@ export { validationLoss, type SplitReport } from './split.js';
 export { trainRecipe, type TrainRecipeOptions, type TrainRecipeResult, type DataReport } from './train-recipe.js';
 export {
   compareAdapter,
-  trainingSection,
-  choosePreset,
-  assetsDir,
   type CompareAdapterOptions,
   type PipelineOptions,
   type CompareAdapterResult,
