@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveAsset } from '@lora/core';
 import { loadModel, writeHfCheckpoint } from '@lora/models';
-import { openCheckpoint } from '@lora/models/internal';
+import { openCheckpoint } from '@lora/models';
 import { setupTestBackend } from '@lora/models/test';
 import { loadPeftModel } from '@lora/peft';
 import * as tf from '@tensorflow/tfjs';

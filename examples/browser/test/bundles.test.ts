@@ -8,7 +8,7 @@ import { BROWSER_PACKAGES, checkPackage } from '../../../tools/browser/check-bun
 const NODE_ONLY: Record<string, string[]> = {
   core: ['resolveAsset'],
   data: ['RecordReader', 'loadTokenizer', 'readDataset'],
-  models: ['loadModel', 'writeHfCheckpoint'],
+  models: ['loadModel', 'openCheckpoint', 'writeHfCheckpoint'],
   peft: ['MERGED_DTYPES', 'saveMergedModel'],
   train: ['curvesWriter', 'jsonlLogger', 'sft', 'writeCurves'],
 };
@@ -17,7 +17,7 @@ const NODE_ONLY: Record<string, string[]> = {
 const INTERNAL_NODE_ONLY: Record<string, string[]> = {
   core: ['readRegularTextFile', 'statRegularFile'],
   data: ['inspectDataset', 'readCsv', 'readJsonl', 'recordStats'],
-  models: ['openCheckpoint', 'writeJsonAtomic', 'writeShardedSafetensors'],
+  models: ['writeJsonAtomic', 'writeShardedSafetensors'],
   peft: [],
   train: ['acquireRunLock', 'claimRunFolder'],
 };

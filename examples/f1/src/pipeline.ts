@@ -4,16 +4,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, parseJson } from '@lora/core';
 import { readJsonl } from '@lora/data/internal';
-import type { RunMetrics } from '@lora/eval';
-import {
-  type McItem,
-  type McReport,
-  groupedBarChart,
-  readRuns,
-  scoreMultipleChoice,
-  writeComparison,
-  writeRunMetrics,
-} from '@lora/eval/internal';
+import { type McItem, type McReport, type RunMetrics, scoreMultipleChoice } from '@lora/eval';
+import { groupedBarChart, readRuns, writeComparison, writeRunMetrics } from '@lora/eval/internal';
 import type { CausalLM } from '@lora/models';
 import { withDequantizedWeights } from '@lora/quant';
 import { loadRecipe, prepareModel, trainRecipe } from '@lora/recipe';

@@ -1,4 +1,4 @@
-import type { OpenedCheckpoint } from '@lora/models/internal';
+import type { OpenedCheckpoint } from '@lora/models';
 
 /**
  * The files a Hugging Face folder needs beside `config.json` and the weights when the model comes

@@ -40,8 +40,19 @@ export type { GenerationSettings, GenerationProgress, GenerationStats } from './
 
 export type { RunMetrics, ComparisonFiles } from './reports/report.js';
 export {
+  scoreMultipleChoice,
+  McItemSchema,
+  type McItem,
+  type McReport,
+  type McQuestionResult,
+  type ScoreMultipleChoiceOptions,
+} from './mc-scoring.js';
+export type { OptionScore, McOutcome } from './metrics/multiple-choice.js';
+export {
   runEval,
   evaluateVariants,
+  adapterVariants,
+  type AdapterSwitch,
   type RunEvalOptions,
   type EvaluateVariantsOptions,
   type EvalResult,

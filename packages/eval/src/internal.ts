@@ -11,7 +11,6 @@ export { expectedCalibrationError } from './metrics/calibration.js';
 export { aliasNormalizer } from './metrics/normalize.js';
 export { readPredictions, PredictionRecordSchema, type PredictionRecord } from './runner/predictions.js';
 export { summarizeLatency } from './runner/stats.js';
-export { scoreMultipleChoice, type McItem, type McReport } from './mc-scoring.js';
 export { writeRunMetrics, readRuns, writeComparison, rebuildReport, REPORT_FILES } from './reports/report.js';
 export { groupedBarChart } from './reports/svg.js';
 export {
@@ -32,4 +31,3 @@ export { setExactMatch } from './metrics/set-match.js';
 export { multipleChoiceOutcome } from './metrics/multiple-choice.js';
 export { runGeneration } from './runner/run-generation.js';
 export { reliabilityDiagram } from './reports/svg.js';
-export { adapterVariants } from './run-eval.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadTokenizer } from '@lora/data';
 import { loadModel, selectBackend } from '@lora/models';
-import { openCheckpoint } from '@lora/models/internal';
+import { openCheckpoint } from '@lora/models';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCaptured } from '../testing.js';
 

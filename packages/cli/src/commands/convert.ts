@@ -59,7 +59,8 @@ export async function convertToHfFolder(path: string, out: string, io: CliIo): P
   const { join } = await import('node:path');
   const { InvalidArgumentError } = await import('@lora/core');
   const models = await import('@lora/models');
-  const { openCheckpoint, writeJsonAtomic } = await import('@lora/models/internal');
+  const { openCheckpoint } = models;
+  const { writeJsonAtomic } = await import('@lora/models/internal');
   const checkpoint = await openCheckpoint(path);
   try {
     if (checkpoint.format === 'safetensors') {

@@ -115,7 +115,7 @@ async function exportRecipe(file: string, options: ExportRecipeOptions, io: CliI
   const { mkdir, readdir, rename, rm, writeFile } = await import('node:fs/promises');
   const { basename, dirname, join, resolve } = await import('node:path');
   const { InvalidArgumentError, resolveAsset } = await import('@lora/core');
-  const { openCheckpoint } = await import('@lora/models/internal');
+  const { openCheckpoint } = await import('@lora/models');
   const { loadRecipe } = await import('@lora/recipe');
   const { parseTrainingArgs } = await import('@lora/train');
   const { convertSplit } = await import('../export/export-data.js');

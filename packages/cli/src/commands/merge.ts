@@ -122,7 +122,8 @@ async function mergeCommand(options: MergeOptions, io: CliIo): Promise<void> {
   }
 
   const models = await import('@lora/models');
-  const { openCheckpoint, writeJsonAtomic } = await import('@lora/models/internal');
+  const { openCheckpoint } = await import('@lora/models');
+  const { writeJsonAtomic } = await import('@lora/models/internal');
   await models.selectBackend({
     ...(options.backend === undefined ? {} : { backend: options.backend }),
     env: io.env,
