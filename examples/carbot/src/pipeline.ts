@@ -6,7 +6,7 @@ import type { MetricSpec, RunMetrics } from '@lora/eval';
 import { REPORT_FILES } from '@lora/eval/internal';
 import { type CreateJudgeModelOptions, type PairwiseSummary, runPairwise } from '@lora/judge';
 import { compareAdapter, loadRecipe, type PipelineOptions, type TrainingSummary } from '@lora/recipe';
-import { choosePreset, trainingSection } from '@lora/recipe/internal';
+import { choosePreset, reportFiles, trainingSection } from '@lora/recipe/internal';
 import { z } from 'zod';
 import { carbotJsonSchema } from './catalog.js';
 import { hasCarbotDataset, writeCarbotDataset, type CarbotDatasetOptions } from './dataset.js';
@@ -212,15 +212,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   };
   writeFileSync(pipelineSummary, `${JSON.stringify(summary, null, 2)}\n`);
   log(formatSummary(runs, train, wallMs, judge));
-  const files = {
-    summary: report.summary,
-    table: report.table,
-    plots: report.plots,
-    metrics: runs.map((r) => join(out, REPORT_FILES.metrics(r.run))),
-    predictions: runs.map((r) => join(out, r.predictionsFile)),
-    pipelineSummary,
-    lossPlot: join(trained.output, 'loss.svg'),
-  };
+  const files = { ...reportFiles(out, report, runs, trained.output), pipelineSummary };
   return { out, files, train, runs, ...(judge === undefined ? {} : { judge }), wallMs };
 }
 

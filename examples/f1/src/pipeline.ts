@@ -2,14 +2,14 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError, parseJson } from '@lora/core';
+import { InvalidArgumentError, parseJson, resolveAsset } from '@lora/core';
 import { readJsonl } from '@lora/data/internal';
 import { type McItem, type McReport, type RunMetrics, scoreMultipleChoice } from '@lora/eval';
 import { groupedBarChart, readRuns, writeComparison, writeRunMetrics } from '@lora/eval/internal';
 import type { CausalLM } from '@lora/models';
 import { withDequantizedWeights } from '@lora/quant';
 import { loadRecipe, prepareModel, trainRecipe } from '@lora/recipe';
-import { assetsDir, choosePreset } from '@lora/recipe/internal';
+import { choosePreset } from '@lora/recipe/internal';
 import { lineChartSvg } from '@lora/train/internal';
 import { z } from 'zod';
 import { splitF1Questions, writeF1Splits } from './dataset.js';
@@ -131,7 +131,7 @@ export async function prepareF1Data(
   env: Readonly<Record<string, string | undefined>>,
 ): Promise<boolean> {
   if (existsSync(join(dir, 'train.jsonl'))) return false;
-  const db = await loadF1Db(join(assetsDir(env, 'data/f1db'), 'data', 'f1db'), {
+  const db = await loadF1Db(await resolveAsset('f1db', { kind: 'dataset', env, allowDownload: false }), {
     ...(options.fromSeason === undefined ? {} : { fromSeason: options.fromSeason }),
     ...(options.toSeason === undefined ? {} : { toSeason: options.toSeason }),
   });

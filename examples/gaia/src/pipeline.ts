@@ -2,12 +2,13 @@ import { writeFileSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { resolveAsset } from '@lora/core';
 import { renderChat } from '@lora/data';
 import type { RunMetrics } from '@lora/eval';
-import { REPORT_FILES, rebuildReport, writeRunMetrics } from '@lora/eval/internal';
+import { rebuildReport, writeRunMetrics } from '@lora/eval/internal';
 import { type CreateJudgeModelOptions, type ScoreSummary as JudgeScoreSummary, runScore } from '@lora/judge';
 import { compareAdapter, loadRecipe, type PipelineOptions, type TrainingSummary } from '@lora/recipe';
-import { assetsDir, choosePreset, trainingSection } from '@lora/recipe/internal';
+import { choosePreset, reportFiles, trainingSection } from '@lora/recipe/internal';
 import { type GaiaDataOptions, hasGaiaDataset, referenceText, writeGaiaDataset } from './dataset.js';
 import { type HeadToHead, headToHead, headToHeadMarkdown } from './head-to-head.js';
 import { type ExampleScore, scoreCompletion, summarizeScores } from './score.js';
@@ -112,7 +113,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   // Templates without tool support (stories, or a preset that says so) get the calls as <tool_call> text.
   const toolCallStyle = preset.toolCallStyle ?? (stories ? 'text' : 'tool_calls');
   if (!hasGaiaDataset(dataDir)) {
-    const source = options.traces ?? join(assetsDir(env, 'data/bfcl (or pass your own traces, --traces FILE.jsonl)'), 'data', 'bfcl');
+    // Without LORA_ASSETS_DIR/data/bfcl, the resolver's error names where it looked; --traces FILE.jsonl avoids it.
+    const source = options.traces ?? (await resolveAsset('bfcl', { kind: 'dataset', env, allowDownload: false }));
     const perCategory = options.perCategory === undefined ? {} : { perCategory: options.perCategory };
     const written = writeGaiaDataset(dataDir, { ...preset.data, ...perCategory, source, toolCallStyle });
     log(
@@ -209,16 +211,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   };
   writeFileSync(pipelineSummary, `${JSON.stringify(summary, null, 2)}\n`);
   log(formatSummary(runs, train, h2h, wallMs));
-  const files = {
-    summary: report.summary,
-    table: report.table,
-    plots: report.plots,
-    metrics: runs.map((r) => join(out, REPORT_FILES.metrics(r.run))),
-    predictions: runs.map((r) => join(out, r.predictionsFile)),
-    headToHead: headToHeadFile,
-    pipelineSummary,
-    lossPlot: join(evaluated.trained.output, 'loss.svg'),
-  };
+  const files = { ...reportFiles(out, report, runs, evaluated.trained.output), headToHead: headToHeadFile, pipelineSummary };
   return { out, files, train, runs, headToHead: h2h, ...(judge === undefined ? {} : { judge }), wallMs };
 }
 

@@ -2,14 +2,14 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError } from '@lora/core';
+import { InvalidArgumentError, resolveAsset } from '@lora/core';
 import { readJsonl } from '@lora/data/internal';
 import type { Variant } from '@lora/eval';
 import { groupedBarChart, readPredictions, readRuns, writeComparison, writeRunMetrics } from '@lora/eval/internal';
 import { type JudgeModel, type JudgeProviderName, JudgeClient, createJudgeModel, judgeSafety } from '@lora/judge';
 import { loadAiluminate } from '@lora-examples/judge';
 import { compareAdapter, loadRecipe, type PipelineOptions } from '@lora/recipe';
-import { assetsDir, choosePreset } from '@lora/recipe/internal';
+import { choosePreset } from '@lora/recipe/internal';
 import type { TrainResult } from '@lora/train';
 import { checkpointName, lineChartSvg, listCheckpoints } from '@lora/train/internal';
 import { z } from 'zod';
@@ -123,11 +123,12 @@ export async function prepareGsm8kData(
   env: Readonly<Record<string, string | undefined>>,
 ): Promise<boolean> {
   if (existsSync(join(dir, 'train.jsonl'))) return false;
-  const assets = assetsDir(env, 'data/gsm8k and data/ailuminate');
+  const gsm8k = await resolveAsset('gsm8k', { kind: 'dataset', env, allowDownload: false });
+  const ailuminate = await resolveAsset('ailuminate', { kind: 'dataset', env, allowDownload: false });
   await mkdir(dir, { recursive: true });
-  const { pool, train } = takeGsm8kFewShotPool(await loadGsm8k(join(assets, 'data', 'gsm8k'), 'train'));
-  const test = (await loadGsm8k(join(assets, 'data', 'gsm8k'), 'test')).slice(0, sizes.test);
-  const safety = sampleSafetyPrompts(await loadAiluminate(join(assets, 'data', 'ailuminate')), { count: sizes.safety, seed: 0 });
+  const { pool, train } = takeGsm8kFewShotPool(await loadGsm8k(gsm8k, 'train'));
+  const test = (await loadGsm8k(gsm8k, 'test')).slice(0, sizes.test);
+  const safety = sampleSafetyPrompts(await loadAiluminate(ailuminate), { count: sizes.safety, seed: 0 });
   await writeFile(join(dir, 'fewshot_pool.jsonl'), jsonl(pool));
   await writeFile(
     join(dir, 'train.jsonl'),

@@ -2,12 +2,12 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseJson } from '@lora/core';
+import { parseJson, resolveAsset } from '@lora/core';
 import type { EvalResult, RunMetrics, TestExample } from '@lora/eval';
 import { readPredictions, readRuns, REPORT_FILES, writeComparison, writeRunMetrics } from '@lora/eval/internal';
 import { type JudgeModel, type JudgeProviderName, createJudgeModel } from '@lora/judge';
 import { compareAdapter, loadRecipe, type PipelineOptions } from '@lora/recipe';
-import { assetsDir, choosePreset } from '@lora/recipe/internal';
+import { choosePreset } from '@lora/recipe/internal';
 import type { TrainResult } from '@lora/train';
 import { z } from 'zod';
 import { buildJudgeRecords, splitJudgeRecords, writeJudgeSplits, type BuildJudgeOptions } from './dataset.js';
@@ -87,10 +87,9 @@ export async function prepareJudgeData(
   env: Readonly<Record<string, string | undefined>>,
 ): Promise<boolean> {
   if (existsSync(join(dir, 'train.jsonl'))) return false;
-  const assets = assetsDir(env, 'data/xstest and data/ailuminate');
   const records = buildJudgeRecords(
-    await loadXsTest(join(assets, 'data', 'xstest')),
-    await loadAiluminate(join(assets, 'data', 'ailuminate')),
+    await loadXsTest(await resolveAsset('xstest', { kind: 'dataset', env, allowDownload: false })),
+    await loadAiluminate(await resolveAsset('ailuminate', { kind: 'dataset', env, allowDownload: false })),
     options,
   );
   await writeJudgeSplits(dir, splitJudgeRecords(records, { seed: options.seed }).splits);

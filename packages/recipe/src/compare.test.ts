@@ -1,12 +1,12 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InvalidArgumentError } from '@lora/core';
+import { InvalidArgumentError, resolveAsset } from '@lora/core';
 import { readPredictions } from '@lora/eval/internal';
 import { backendNames } from '@lora/models/internal';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { assetsDir, choosePreset, compareAdapter, trainingSection } from './compare.js';
+import { choosePreset, compareAdapter, reportFiles, trainingSection } from './compare.js';
 import { loadRecipe } from './recipe.js';
 
 // The base-vs-adapter comparison on the real stories260K: a tiny chat recipe trained for a few
@@ -47,7 +47,7 @@ function writeRecipe(name: string, lines: readonly string[]): string {
   return file;
 }
 
-describe('choosePreset, assetsDir, trainingSection', () => {
+describe("choosePreset, the examples' data lookup, trainingSection, reportFiles", () => {
   it('picks a preset by name or the fallback, and names the choices for an unknown one', () => {
     const presets = { smoke: 1, full: 2 };
     expect(choosePreset(presets, undefined, 'smoke')).toBe(1);
@@ -55,9 +55,24 @@ describe('choosePreset, assetsDir, trainingSection', () => {
     expect(() => choosePreset(presets, 'toString', 'smoke')).toThrow(/unknown preset "toString"; use smoke, full/);
     expect(() => choosePreset(presets, 'big', 'smoke')).toThrow(InvalidArgumentError);
   });
-  it('reads LORA_ASSETS_DIR or says what it should hold', () => {
-    expect(assetsDir({ LORA_ASSETS_DIR: '/a' }, 'data/x')).toBe('/a');
-    expect(() => assetsDir({}, 'data/x')).toThrow(/LORA_ASSETS_DIR.*data\/x/);
+  it('the examples find their data with resolveAsset, which says what LORA_ASSETS_DIR should hold', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'lora-recipe-assets-'));
+    mkdirSync(join(root, 'data', 'x'), { recursive: true });
+    const lookup = (env: Record<string, string>) => resolveAsset('x', { kind: 'dataset', env, allowDownload: false });
+    expect(await lookup({ LORA_ASSETS_DIR: root })).toBe(join(root, 'data', 'x'));
+    await expect(lookup({})).rejects.toThrow(/LORA_ASSETS_DIR.*data\/x/);
+    rmSync(root, { recursive: true, force: true });
+  });
+  it('lists the report files of a comparison', () => {
+    const runs = [{ run: 'base', predictionsFile: 'predictions_base.jsonl' }] as unknown as Parameters<typeof reportFiles>[2];
+    expect(reportFiles('/o', { summary: '/o/s.md', table: '/o/t.csv', plots: [] }, runs, '/o/train')).toEqual({
+      summary: '/o/s.md',
+      table: '/o/t.csv',
+      plots: [],
+      metrics: ['/o/metrics_base.json'],
+      predictions: ['/o/predictions_base.jsonl'],
+      lossPlot: '/o/train/loss.svg',
+    });
   });
   it('formats the training section', () => {
     expect(trainingSection({ firstLoss: 2, lastLoss: 1, evalLoss: 1.5, steps: 3 }, 1234)).toBe(

@@ -2,15 +2,17 @@ import { join } from 'node:path';
 import { InvalidArgumentError } from '@lora/core';
 import { type Tokenizer, readDataset } from '@lora/data';
 import {
+  type ComparisonFiles,
   type EvalResult,
   type EvaluateVariantsOptions,
   type MetricSpec,
+  type RunMetrics,
   type TestExample,
   type Variant,
   evaluateVariants,
   toTestSet,
 } from '@lora/eval';
-import { promptRowsFromChats } from '@lora/eval/internal';
+import { promptRowsFromChats, REPORT_FILES } from '@lora/eval/internal';
 import { PeftModel } from '@lora/peft';
 import { withDequantizedWeights } from '@lora/quant';
 import type { z } from 'zod';
@@ -307,10 +309,19 @@ export function choosePreset<P>(presets: Readonly<Record<string, P>>, name: stri
   return preset;
 }
 
-/** `LORA_ASSETS_DIR` from `env`, or an `InvalidArgumentError` saying which data it should hold. */
-export function assetsDir(env: Readonly<Record<string, string | undefined>>, holding: string): string {
-  const dir = env.LORA_ASSETS_DIR;
-  if (dir === undefined || dir === '')
-    throw new InvalidArgumentError({ argument: 'LORA_ASSETS_DIR', message: `set it to the folder holding ${holding}.` });
-  return dir;
+/** The report files of a comparison in `out`, as the example pipelines return them. */
+export function reportFiles(
+  out: string,
+  report: ComparisonFiles,
+  runs: readonly RunMetrics[],
+  trainOutput: string,
+): ComparisonFiles & { metrics: string[]; predictions: string[]; lossPlot: string } {
+  return {
+    summary: report.summary,
+    table: report.table,
+    plots: report.plots,
+    metrics: runs.map((r) => join(out, REPORT_FILES.metrics(r.run))),
+    predictions: runs.map((r) => join(out, r.predictionsFile)),
+    lossPlot: join(trainOutput, 'loss.svg'),
+  };
 }

@@ -7,4 +7,4 @@
  */
 export { DataSectionSchema, QuantizationSectionSchema, EvaluationSectionSchema } from './recipe.js';
 export { encodeSplit, batchExamples, recipeEncoder } from './split.js';
-export { assetsDir, choosePreset, trainingSection } from './compare.js';
+export { choosePreset, reportFiles, trainingSection } from './compare.js';
