@@ -11,14 +11,23 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 /** Repository root. */
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Imports `packages/<pkg>/dist/<entry>`; exits with a message naming the fix when it is missing. */
+/**
+ * Imports `packages/<pkg>/dist/<entry>`; exits with a message naming the fix when it is missing. For the
+ * package entry (`index.js`) the names of `@lora/<pkg>/internal` come with it: the benchmarks time library
+ * internals (the loss, the lean gradient walk, the kernels) beside the public API.
+ */
 export async function importBuilt(pkg, entry = 'index.js') {
-  const file = join(root, 'packages', pkg, 'dist', entry);
-  if (!existsSync(file)) {
-    console.error(`bench: ${file} is missing — build first: pnpm build (or pnpm --filter @lora/${pkg}... build)`);
-    process.exit(1);
-  }
-  return import(pathToFileURL(file).href);
+  const load = async (name) => {
+    const file = join(root, 'packages', pkg, 'dist', name);
+    if (!existsSync(file)) {
+      console.error(`bench: ${file} is missing — build first: pnpm build (or pnpm --filter @lora/${pkg}... build)`);
+      process.exit(1);
+    }
+    return import(pathToFileURL(file).href);
+  };
+  const main = await load(entry);
+  if (entry !== 'index.js' || !existsSync(join(root, 'packages', pkg, 'dist', 'internal.js'))) return main;
+  return { ...(await load('internal.js')), ...main };
 }
 
 /** The `@tensorflow/tfjs` instance that `@lora/models` uses (one engine, one backend registry). */

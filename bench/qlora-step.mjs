@@ -17,6 +17,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from './args.mjs';
+import { importBuilt } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
@@ -27,14 +28,6 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
   },
 });
-async function importBuilt(pkg) {
-  const file = join(root, 'packages', pkg, 'dist', 'index.js');
-  if (!existsSync(file)) {
-    console.error(`bench/qlora-step.mjs: ${file} is missing — build first: pnpm build`);
-    process.exit(1);
-  }
-  return import(pathToFileURL(file).href);
-}
 const models = await importBuilt('models');
 const quant = await importBuilt('quant');
 const peftLib = await importBuilt('peft');

@@ -12,19 +12,12 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from './args.mjs';
+import { importBuilt } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
   options: { steps: { type: 'string', default: '2' }, seq: { type: 'string', default: '256' }, batch: { type: 'string', default: '4' } },
 });
-async function importBuilt(pkg) {
-  const file = join(root, 'packages', pkg, 'dist', 'index.js');
-  if (!existsSync(file)) {
-    console.error(`bench/quant-memory.mjs: ${file} is missing — build first: pnpm build`);
-    process.exit(1);
-  }
-  return import(pathToFileURL(file).href);
-}
 const models = await importBuilt('models');
 const quant = await importBuilt('quant');
 const { Rng } = await importBuilt('core');

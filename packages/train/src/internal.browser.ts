@@ -10,5 +10,6 @@ export { makeLinearsTrainable } from './parameters.js';
 export { listCheckpoints, checkpointName } from './checkpoints/checkpoint-io.js';
 export { formatDuration } from './reporting/progress.js';
 export { lineChartSvg } from './reporting/plot.js';
-export { AdamW8bit } from './optimizers/index.js';
+export { AdamW, AdamW8bit } from './optimizers/index.js';
+export { modelLossSum } from './chunked-loss.js';
 export { clipGradNormOnDevice } from './clip-grad-norm.js';
