@@ -10,9 +10,11 @@ beforeAll(async () => {
 });
 
 describe('tensorflowMatMulOp', () => {
-  it('routes 2-D products to MatMul, small batched ones to BatchMatMulV3, the rest to BatchMatMulV2', () => {
+  it('routes 2-D products to MatMul (x·Wᵀ to BatchMatMulV2), small batched ones to BatchMatMulV3, the rest to BatchMatMulV2', () => {
     expect(tensorflowMatMulOp([1, 512], [512, 512], false).op).toBe('MatMul');
     expect(tensorflowMatMulOp([4096, 512], [512, 512], true).op).toBe('MatMul');
+    expect(tensorflowMatMulOp([4096, 512], [512, 512], true, true).op).toBe('MatMul');
+    expect(tensorflowMatMulOp([42, 49152], [576, 49152], false, true)).toEqual({ op: 'BatchMatMulV2', flags: ['adj_x', 'adj_y'] });
     expect(tensorflowMatMulOp([1, 8, 1, 64], [1, 8, 53, 64], false).op).toBe('BatchMatMulV3');
     expect(tensorflowMatMulOp([2, 64, SMALL_BATCHED_ROWS + 1], [2, 64, 8], true).op).toBe('BatchMatMulV2');
     expect(tensorflowMatMulOp([2, SMALL_BATCHED_ROWS + 1, 64], [64, 8], false).op).toBe('BatchMatMulV2');
@@ -80,7 +82,8 @@ function reference(
 describe('matmul kernel (routed on tensorflow)', () => {
   const cases: [number[], number[], boolean, boolean][] = [
     [[1, 48], [48, 40], false, false],
-    [[3, 48], [40, 48], false, true],
+    [[3, 48], [40, 48], false, true], // x·Wᵀ (BatchMatMulV2 with adj_y)
+    [[4, 3000], [6, 3000], false, true], // a long contraction, as the chunked loss's hidden-state gradient
     [[48, 5], [48, 40], true, false],
     [[40, 6], [7, 40], true, true],
     [[2, 3, 1, 16], [2, 3, 9, 16], false, true], // a decode step's scores (BatchMatMulV3)
