@@ -58,21 +58,37 @@ abstract class AdamBase extends TensorOptimizer {
     const bias1 = 1 - beta1 ** this.steps;
     const bias2Sqrt = Math.sqrt(1 - beta2 ** this.steps);
     const stepSize = lr / bias1;
-    for (const p of this.variables) {
-      const grad = grads[p.name];
-      if (grad === undefined) continue;
-      const m = this.slot('exp_avg', p);
-      const v = this.slot('exp_avg_sq', p);
-      const wd = this.decays.has(p.name) ? this.weightDecay : 0;
-      tf.tidy(() => {
-        let g = grad;
-        if (!this.decoupled && wd !== 0) g = tf.add(g, tf.mul(p, wd));
-        m.assign(tf.add(m, tf.mul(tf.sub(g, m), 1 - beta1)));
-        v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.mul(g, g), 1 - beta2)));
-        const denom = tf.add(tf.div(tf.sqrt(v), bias2Sqrt), eps);
-        const base = this.decoupled && wd !== 0 ? tf.mul(p, 1 - lr * wd) : p;
-        p.assign(tf.add(base, tf.mul(tf.div(m, denom), -stepSize)));
-      });
+    // The step's constants as float32 scalars, made once for every variable (a number operand
+    // would be written to the backend again by each op: seven uploads per variable per step).
+    const c = tf.tidy(() => ({
+      oneMinusBeta1: tf.scalar(1 - beta1),
+      beta2: tf.scalar(beta2),
+      oneMinusBeta2: tf.scalar(1 - beta2),
+      bias2Sqrt: tf.scalar(bias2Sqrt),
+      eps: tf.scalar(eps),
+      negStepSize: tf.scalar(-stepSize),
+      wd: tf.scalar(this.weightDecay),
+      decayFactor: tf.scalar(1 - lr * this.weightDecay),
+    }));
+    try {
+      for (const p of this.variables) {
+        const grad = grads[p.name];
+        if (grad === undefined) continue;
+        const m = this.slot('exp_avg', p);
+        const v = this.slot('exp_avg_sq', p);
+        const decay = this.weightDecay !== 0 && this.decays.has(p.name);
+        tf.tidy(() => {
+          let g = grad;
+          if (!this.decoupled && decay) g = tf.add(g, tf.mul(p, c.wd));
+          m.assign(tf.add(m, tf.mul(tf.sub(g, m), c.oneMinusBeta1)));
+          v.assign(tf.add(tf.mul(v, c.beta2), tf.mul(tf.mul(g, g), c.oneMinusBeta2)));
+          const denom = tf.add(tf.div(tf.sqrt(v), c.bias2Sqrt), c.eps);
+          const base = this.decoupled && decay ? tf.mul(p, c.decayFactor) : p;
+          p.assign(tf.add(base, tf.mul(tf.div(m, denom), c.negStepSize)));
+        });
+      }
+    } finally {
+      tf.dispose(Object.values(c));
     }
   }
 }
