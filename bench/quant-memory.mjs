@@ -8,7 +8,6 @@
 //   pnpm build && node bench/quant-memory.mjs [--steps 2] [--seq 256] [--batch 4]
 //
 // Env: LORA_BACKEND picks the tfjs backend (default wasm). Uses the BUILT packages (packages/*/dist).
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from './args.mjs';

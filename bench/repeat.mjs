@@ -58,7 +58,7 @@ const num = (x, digits) => (typeof x === 'number' && Number.isFinite(x) ? x.toFi
 
 /** Digits for a unit: 3 for B/param, 2 for questions/s, 1 otherwise. */
 export function unitDigits(unit) {
-  return unit === 'B/param' ? 3 : unit === 'questions/s' ? 2 : 1;
+  return unit === 'B/param' ? 3 : unit === 'questions/s' || unit === 'GiB' ? 2 : 1;
 }
 
 /** `W2 llama-d512 LoRA SFT run 2/3: @lora=1374.3 reference=971.8 tok/s ratio=1.41` */

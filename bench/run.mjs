@@ -8,6 +8,9 @@
 //   W3  W2 with an NF4 + double-quant base (+ bytes/param)   bench/train-sft.mjs
 //   W4  greedy decode, 128 new tokens, KV cache              bench/decode.mjs
 //   W5  multiple-choice scoring, 200 questions × 4 options   bench/mc-score.mjs
+//   W6  LoRA SFT SmolLM2-135M-Instruct (seq 96, batch 4) + peak RSS   bench/train-sft.mjs (--only W6)
+//   W8  W6 with an NF4 + double-quant base (QLoRA)           bench/train-sft.mjs (--only W8)
+//   W6 and W8 read SmolLM2 from LORA_ASSETS_DIR and are not in the default set: --only W6,W8
 //
 //   pnpm bench:setup    # once: the reference environment bench/.venv (bench/requirements.txt)
 //   pnpm build && LORA_ASSETS_DIR=$PWD/../shared pnpm bench [--only W1,W4] [--quick] [--repeat 3]
@@ -78,12 +81,12 @@ let machinePeak = null;
 
 /**
  * Runs one workload script `repeat` times (each run A then B), collecting `toRows(json)` per run;
- * each run's JSON is bench/results/<script>.json, or <script>-run<i>.json when repeated.
+ * each run's JSON is bench/results/<name>.json, or <name>-run<i>.json when repeated (name: the
+ * script's, or e.g. train-sft-W6 for a workload run in its own process).
  */
-function repeated(key, script, argv, toRows) {
+function repeated(key, script, argv, toRows, name = script.replace(/\.mjs$/, '')) {
   raw[key] = [];
   for (let i = 0; i < repeat; i++) {
-    const name = script.replace(/\.mjs$/, '');
     const file = join(results, repeat > 1 ? `${name}-run${i + 1}.json` : `${name}.json`);
     // One kernel profile is enough: later runs skip it (it runs after the timing anyway).
     const extra = i > 0 && script === 'train-sft.mjs' ? ['--no-profile'] : [];
@@ -97,44 +100,66 @@ function repeated(key, script, argv, toRows) {
   }
 }
 
+/** Table rows of one train-sft.mjs JSON: tokens/s, NF4 bytes/param (W3, W8), peak RSS (W6, W8: one workload per process). */
+function sftRows(r) {
+  machinePeak = Math.max(machinePeak ?? 0, r.matmulPeak.machine);
+  const rows = [];
+  for (const w of r.workloads) {
+    const same = w.torch.find((t) => t.threads === r.ourThreads && !t.error);
+    const all = w.torch.find((t) => t.threads !== r.ourThreads && !t.error);
+    rows.push({
+      workload: `${w.id} ${w.name}`,
+      ours: w.lora.tokensPerS,
+      reference: same?.tokens_per_s ?? null,
+      referenceThreads: same?.threads ?? null,
+      referenceAllCores: all?.tokens_per_s ?? null,
+      unit: 'tok/s',
+      ratio: w.ratio,
+      ratioAllCores: w.ratioAllCores,
+      cpuTimeRatio: w.cpuTimeRatio,
+      mfu: w.mfu.ours,
+      note: w.torch.find((t) => t.error)?.error,
+    });
+    if (w.lora.bytesPerParam !== null) {
+      const bnb = same?.bytes_per_param ?? all?.bytes_per_param ?? null;
+      rows.push({
+        workload: `${w.id} NF4+DQ resident memory`,
+        ours: w.lora.bytesPerParam,
+        reference: bnb,
+        unit: 'B/param',
+        // Less is better: reference ÷ ours, so ≥ 1 still means @lora is at least as good.
+        ratio: bnb === null ? null : bnb / w.lora.bytesPerParam,
+        mfu: null,
+        lowerIsBetter: true,
+      });
+    }
+    const torchRss = same?.max_rss_bytes ?? null;
+    if (r.workloads.length === 1 && (w.id === 'W6' || w.id === 'W8') && w.lora.maxRssBytes !== undefined) {
+      rows.push({
+        workload: `${w.id} peak RSS`,
+        ours: w.lora.maxRssBytes / 2 ** 30,
+        reference: torchRss === null ? null : torchRss / 2 ** 30,
+        referenceThreads: same?.threads ?? null,
+        unit: 'GiB',
+        // Less is better: reference ÷ ours, so ≥ 1 means @lora peaks at most as high.
+        ratio: torchRss === null ? null : torchRss / w.lora.maxRssBytes,
+        mfu: null,
+        lowerIsBetter: true,
+      });
+    }
+  }
+  return rows;
+}
+
 // ---- W1–W3: LoRA / QLoRA SFT
 const sft = ['W1', 'W2', 'W3'].filter((w) => only.has(w));
 if (sft.length > 0) {
-  repeated('trainSft', 'train-sft.mjs', ['--only', sft.join(','), ...(quick ? ['--steps', '2'] : [])], (r) => {
-    machinePeak = Math.max(machinePeak ?? 0, r.matmulPeak.machine);
-    const rows = [];
-    for (const w of r.workloads) {
-      const same = w.torch.find((t) => t.threads === r.ourThreads && !t.error);
-      const all = w.torch.find((t) => t.threads !== r.ourThreads && !t.error);
-      rows.push({
-        workload: `${w.id} ${w.name}`,
-        ours: w.lora.tokensPerS,
-        reference: same?.tokens_per_s ?? null,
-        referenceThreads: same?.threads ?? null,
-        referenceAllCores: all?.tokens_per_s ?? null,
-        unit: 'tok/s',
-        ratio: w.ratio,
-        ratioAllCores: w.ratioAllCores,
-        cpuTimeRatio: w.cpuTimeRatio,
-        mfu: w.mfu.ours,
-        note: w.torch.find((t) => t.error)?.error,
-      });
-      if (w.lora.bytesPerParam !== null) {
-        const bnb = same?.bytes_per_param ?? all?.bytes_per_param ?? null;
-        rows.push({
-          workload: `${w.id} NF4+DQ resident memory`,
-          ours: w.lora.bytesPerParam,
-          reference: bnb,
-          unit: 'B/param',
-          // Less is better: reference ÷ ours, so ≥ 1 still means @lora is at least as good.
-          ratio: bnb === null ? null : bnb / w.lora.bytesPerParam,
-          mfu: null,
-          lowerIsBetter: true,
-        });
-      }
-    }
-    return rows;
-  });
+  repeated('trainSft', 'train-sft.mjs', ['--only', sft.join(','), ...(quick ? ['--steps', '2'] : [])], sftRows);
+}
+
+// ---- W6, W8: SmolLM2-135M LoRA / QLoRA SFT, one process each (its peak RSS is the workload's own)
+for (const id of ['W6', 'W8'].filter((w) => only.has(w))) {
+  repeated(`trainSft${id}`, 'train-sft.mjs', ['--only', id, ...(quick ? ['--steps', '2'] : [])], sftRows, `train-sft-${id}`);
 }
 
 // ---- W4: greedy decode (bench/decode.mjs, owned by the decoder's engineer)
@@ -197,7 +222,13 @@ const rows = aggregateRuns(runs);
 // ---- the table
 const machineEnd = machineInfo();
 const firstRun = (key) => raw[key]?.find((r) => r !== null);
-const backend = firstRun('trainSft')?.backend ?? firstRun('mcScore')?.backend ?? firstRun('decode')?.backend ?? 'n/a';
+const backend =
+  firstRun('trainSft')?.backend ??
+  firstRun('trainSftW6')?.backend ??
+  firstRun('trainSftW8')?.backend ??
+  firstRun('mcScore')?.backend ??
+  firstRun('decode')?.backend ??
+  'n/a';
 console.log('');
 console.log(`@lora bench — ${new Date().toISOString()} — ${machineStart.cpu}, ${machineStart.cores} cores, Node ${machineStart.node}`);
 console.log(
