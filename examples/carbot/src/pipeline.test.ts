@@ -104,6 +104,18 @@ describe.skipIf(assets === undefined)(`CarBot pipeline on stories260K${assets ==
   it('prints a short summary', () => {
     const summary = lines.at(-1) ?? '';
     expect(summary).toContain('carbot.action_em');
-    expect(summary).toMatch(/train loss [\d.]+ → [\d.]+ in 6 steps/);
+    expect(summary).toMatch(/train loss [\d.]+ → [\d.]+ in 6 steps; total [\d.]+ s \(training [\d.]+ s, evaluation [\d.]+ s\)/);
+    // Evaluation progress shows the elapsed time (and an ETA before the last batch; the 4 answers here are one batch).
+    expect(lines).toContainEqual(expect.stringMatching(/^\[carbot\] base: 4\/4 answers · \d+s$/));
+  });
+
+  it('records the stage times in pipeline_summary.json', () => {
+    const s = JSON.parse(readFileSync(join(out, 'pipeline_summary.json'), 'utf8')) as {
+      wallMs: number;
+      stageMs: { train: number; eval: number };
+    };
+    expect(s.stageMs.train).toBeGreaterThan(0);
+    expect(s.stageMs.eval).toBeGreaterThan(0);
+    expect(s.stageMs.train + s.stageMs.eval).toBeLessThanOrEqual(s.wallMs);
   });
 });

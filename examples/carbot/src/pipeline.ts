@@ -137,6 +137,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     files: report,
     train,
     trained,
+    trainMs,
+    evalMs,
   } = await compareAdapter(loaded, {
     out,
     label: 'carbot',
@@ -207,11 +209,14 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     model: loaded.recipe.model,
     train,
     wallMs,
+    // The stages' wall times: training (with its evaluation and checkpoints), then the variants'
+    // validation loss, generation and scoring (the speed issue's W9 "eval stage").
+    stageMs: { train: trainMs, eval: evalMs },
     runs: Object.fromEntries(runs.map(runSummary)),
     ...judgeSummary,
   };
   writeFileSync(pipelineSummary, `${JSON.stringify(summary, null, 2)}\n`);
-  log(formatSummary(runs, train, wallMs, judge));
+  log(formatSummary(runs, train, wallMs, judge, { train: trainMs, eval: evalMs }));
   const files = { ...reportFiles(out, report, runs, trained.output), pipelineSummary };
   return { out, files, train, runs, ...(judge === undefined ? {} : { judge }), wallMs };
 }
@@ -256,6 +261,7 @@ export function formatSummary(
   train: PipelineResult['train'],
   wallMs: number,
   judge?: PairwiseSummary,
+  stageMs?: { train: number; eval: number },
 ): string {
   const names = runs.map((r) => r.run);
   const lines = [`metric${' '.repeat(34)}${names.map((n) => n.padStart(COLUMN)).join('')}`];
@@ -270,7 +276,8 @@ export function formatSummary(
     `${'peak tensor MB'.padEnd(40)}${runs.map((r) => fmt(r.stats === undefined ? undefined : r.stats.peakTensorBytes / 2 ** 20, 1).padStart(COLUMN)).join('')}`,
   );
   lines.push(
-    `train loss ${train.firstLoss.toFixed(3)} → ${train.lastLoss.toFixed(3)} in ${train.steps} steps; total ${(wallMs / 1000).toFixed(1)} s`,
+    `train loss ${train.firstLoss.toFixed(3)} → ${train.lastLoss.toFixed(3)} in ${train.steps} steps; total ${(wallMs / 1000).toFixed(1)} s` +
+      (stageMs === undefined ? '' : ` (training ${(stageMs.train / 1000).toFixed(1)} s, evaluation ${(stageMs.eval / 1000).toFixed(1)} s)`),
   );
   if (judge !== undefined) lines.push(`judge: base ${judge.wins} wins, ${judge.ties} ties, lora ${judge.losses} wins`);
   return lines.join('\n');

@@ -19,6 +19,7 @@ import type { z } from 'zod';
 import { type ChatInput, chatRenderer, recipeChatTemplate } from './prepare.js';
 import type { LoadedRecipe, Recipe } from './recipe.js';
 import { validationLoss } from './split.js';
+import { evalProgressText } from './progress.js';
 import { type TrainRecipeResult, trainRecipe } from './train-recipe.js';
 
 /** What {@link compareAdapter}'s hooks are given once the adapter is trained. */
@@ -237,7 +238,7 @@ export async function compareAdapter<Row>(loaded: LoadedRecipe, options: Compare
         examples,
         outDir: options.out,
         metrics: options.metrics,
-        onProgress: (variant, p) => log(`${label} ${variant}: ${p.done}/${p.total} answers`),
+        onProgress: (variant, p) => log(evalProgressText(variant, p, label)),
         ...(taskMetrics === undefined && validation === undefined
           ? {}
           : {

@@ -8,3 +8,4 @@
 export { DataSectionSchema, QuantizationSectionSchema, EvaluationSectionSchema } from './recipe.js';
 export { encodeSplit, batchExamples, recipeEncoder } from './split.js';
 export { choosePreset, reportFiles, trainingSection } from './compare.js';
+export { evalProgressText } from './progress.js';

@@ -55,7 +55,7 @@ export function registerEval(program: Command, io: CliIo): void {
     .option('--shard-size <n>', 'examples per shard with --queue, a multiple of the batch size (default 4 batches)', integer(1))
     .action(async (file: string, options: EvalCliOptions) => {
       const { loadRecipe, prepareModel } = await import('@lora/recipe');
-      const { formatDuration } = await import('@lora/train/internal');
+      const { evalProgressText } = await import('@lora/recipe/internal');
       const { runEval } = await import('@lora/eval');
       const { promptRowsFromChats } = await import('@lora/eval/internal');
       const { InvalidArgumentError } = await import('@lora/core');
@@ -104,7 +104,7 @@ export function registerEval(program: Command, io: CliIo): void {
           batchSize: evaluation?.batchSize ?? 4,
           ...(evaluation?.aliases === undefined ? {} : { aliases: evaluation.aliases }),
           ...(recipe.data.addBos === undefined ? {} : { addBos: recipe.data.addBos }),
-          onProgress: (variant, p) => progress.update(p.done, p.total, evalProgressText(variant, p, formatDuration)),
+          onProgress: (variant, p) => progress.update(p.done, p.total, evalProgressText(variant, p)),
         });
         for (const run of result.runs) {
           const s = run.stats;
@@ -118,22 +118,6 @@ export function registerEval(program: Command, io: CliIo): void {
         model.dispose();
       }
     });
-}
-
-/**
- * One eval progress line: `[lora] base: 32/48 answers (16 resumed) · 12s · ETA 6s`. The ETA comes
- * from the examples generated in this process (resumed ones cost nothing).
- */
-export function evalProgressText(
-  variant: string,
-  p: { done: number; total: number; resumed: number; elapsedMs: number },
-  formatDuration: (seconds: number) => string,
-): string {
-  const generated = p.done - p.resumed;
-  const eta = generated > 0 ? ((p.elapsedMs / 1000) * (p.total - p.done)) / generated : Number.NaN;
-  const resumed = p.resumed > 0 ? ` (${p.resumed} resumed)` : '';
-  const tail = p.done >= p.total ? '' : ` · ETA ${formatDuration(eta)}`;
-  return `[lora] ${variant}: ${p.done}/${p.total} answers${resumed} · ${formatDuration(p.elapsedMs / 1000)}${tail}`;
 }
 
 /** The records of a `.json` (array) or `.jsonl` test file; a malformed line or an empty file is an error naming it. */
