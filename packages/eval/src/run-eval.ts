@@ -76,7 +76,7 @@ export interface EvaluateVariantsOptions extends GenerationSettings {
   metrics: readonly MetricSpec[];
   /** Default: one variant named `model` (the model as given). */
   variants?: readonly Variant[];
-  normalize?: Normalizer;
+  normalize?: (value: unknown) => unknown;
   batchSize?: number;
   formatPrompt?: (example: TestExample) => string;
   addBos?: boolean;
@@ -253,7 +253,7 @@ function pickSettings(o: GenerationSettings): GenerationSettings {
 }
 
 /** A metric given by name (default options) or as a full spec. */
-export type MetricInput = MetricSpec | (typeof METRIC_KINDS)[number];
+export type MetricInput = MetricSpec | MetricSpec['kind'];
 
 /**
  * The resolved configuration `lora eval` passes to {@link runEval}. Paths are absolute or
@@ -282,7 +282,7 @@ export interface RunEvalOptions {
   generation?: GenerationSettings;
   batchSize?: number;
   /** Normalisation hook, or an alias table turned into one with `aliasNormalizer`. */
-  normalize?: Normalizer;
+  normalize?: (value: unknown) => unknown;
   aliases?: Readonly<Record<string, string>>;
   formatPrompt?: (example: TestExample) => string;
   addBos?: boolean;
