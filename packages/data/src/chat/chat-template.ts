@@ -14,7 +14,7 @@ export interface RenderChatOptions {
   /** Append the template's generation prompt (the assistant header). Default false. */
   addGenerationPrompt?: boolean;
   /** Tool definitions, exposed to the template as `tools`. */
-  tools?: readonly Tool[];
+  tools?: readonly Record<string, unknown>[];
   /** Special-token strings exposed as `bos_token`, `eos_token`, `pad_token`, `unk_token`. */
   specialTokens?: { bos_token?: string; eos_token?: string; pad_token?: string; unk_token?: string };
   /** Extra template variables, e.g. `{ enable_thinking: false }` (Qwen3) or `{ date_string }` (Llama 3.x). */
