@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '@lora/core';
-import { type CausalLM, type FinishReason, type TextTokenizer, defaultStopTokenIds, generate, scoreContinuations } from '@lora/models';
+import { type CausalLM, type TextTokenizer, defaultStopTokenIds, generate, scoreContinuations } from '@lora/models';
+import type { FinishReason } from '@lora/models/internal';
 import * as tf from '@tensorflow/tfjs';
 import { type PredictionRecord, PredictionWriter, readPredictions } from './predictions.js';
 import { type LatencySummary, summarizeLatency } from './stats.js';

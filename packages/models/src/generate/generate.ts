@@ -41,14 +41,11 @@ export interface GenerateOptions extends SamplingOptions {
   processLogits?: (logits: Float32Array, tokens: readonly number[], row: number) => void;
 }
 
-/** Why a row stopped. */
-export type FinishReason = 'stop' | 'length';
-
 /** Result of {@link generate}. */
 export interface GenerateOutput {
   /** New tokens per row (a stop token that ended the row is included). */
   sequences: number[][];
-  finishReasons: FinishReason[];
+  finishReasons: ('stop' | 'length')[];
 }
 
 /**
@@ -142,3 +139,6 @@ export async function generate(
     cache.dispose();
   }
 }
+
+/** Why a row stopped. */
+export type FinishReason = GenerateOutput['finishReasons'][number];
