@@ -23,7 +23,13 @@ import {
 } from './format.js';
 
 /** Reads and validates `<dir>/adapter_config.json` (or the in-memory file). */
-export async function readAdapterConfig(dir: AdapterSource, options: ParseLoraConfigOptions = {}): Promise<LoraConfig> {
+export async function readAdapterConfig(
+  dir: AdapterSource,
+  options: {
+    /** Receives warnings (default `console.warn`). */
+    readonly onWarning?: (message: string) => void;
+  } = {},
+): Promise<LoraConfig> {
   if (typeof dir !== 'string') return parseLoraConfig(dir[ADAPTER_CONFIG_NAME], { file: ADAPTER_CONFIG_NAME }, options);
   const { join } = await nodeBuiltin('path', 'readAdapterConfig(dir)');
   const { readFile } = await nodeBuiltin('fs/promises', 'readAdapterConfig(dir)');
