@@ -85,12 +85,12 @@ export class Rng {
   }
 
   /** Returns the current state, to be stored in a checkpoint. */
-  getState(): RngState {
+  getState(): readonly [number, number, number, number] {
     return [this.s0, this.s1, this.s2, this.s3];
   }
 
   /** Restores a state previously returned by {@link Rng.getState}. */
-  setState(state: RngState): void {
+  setState(state: readonly [number, number, number, number]): void {
     [this.s0, this.s1, this.s2, this.s3] = state.map((x) => x >>> 0) as unknown as RngState;
   }
 }
