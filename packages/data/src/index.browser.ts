@@ -17,7 +17,7 @@ export { Llama2cTokenizer } from './tokenizers/llama2c.js';
 export { renderChat, encodeChat, type MaskMode, type EncodeChatOptions, type EncodedExample } from './chat/encode-chat.js';
 export { STORIES_CHAT_TEMPLATE } from './chat/templates.js';
 export type { ChatMessage as TemplateMessage } from './chat/messages.js';
-export { formatReadReport, type ReadMode, type ReadReport, type SkippedRecord } from './readers/read-report.js';
+export { formatReadReport, type ReadMode, type ReadReport } from './readers/read-report.js';
 export { ChatMessageSchema, MessagesRecordSchema, type ChatMessage } from './formats/messages.js';
 export {
   PromptCompletionRecordSchema,

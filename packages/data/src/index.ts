@@ -23,5 +23,5 @@ export * from './index.browser.js';
 
 // Node only (files by path): left out of the browser entry.
 export { loadTokenizer } from './tokenizers/load-tokenizer.js';
-export { readDataset, type DatasetFileType, type DatasetReaderOptions } from './readers/read-dataset.js';
+export { readDataset, type DatasetReaderOptions } from './readers/read-dataset.js';
 export { RecordReader, type LocatedRecord } from './readers/record-reader.js';

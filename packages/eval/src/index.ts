@@ -31,7 +31,6 @@ export {
 } from './metrics/score.js';
 
 export { toTestSet, type TestExample } from './runner/test-set.js';
-export type { LatencySummary } from './runner/stats.js';
 export type { GenerationSettings, GenerationProgress, GenerationStats } from './runner/run-generation.js';
 
 export type { RunMetrics, ComparisonFiles } from './reports/report.js';
@@ -45,7 +44,6 @@ export {
   runEval,
   evaluateVariants,
   adapterVariants,
-  type AdapterSwitch,
   type RunEvalOptions,
   type EvaluateVariantsOptions,
   type EvalResult,

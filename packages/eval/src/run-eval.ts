@@ -34,18 +34,18 @@ export interface Variant {
   generation?: GenerationSettings;
 }
 
-/** The part of `@lora/peft`'s `PeftModel` that {@link adapterVariants} needs. */
-export interface AdapterSwitch {
-  readonly adapterNames: readonly string[];
-  setAdapter(name: string): void;
-  disableAdapter<T>(fn: () => T): T;
-}
-
 /**
  * Variants comparing a PEFT model's base (adapters disabled) with each of its adapters:
  * `[{ name: 'base' }, { name: '<adapter>' }, …]`.
  */
-export function adapterVariants(peft: AdapterSwitch, options: { baseName?: string; adapters?: readonly string[] } = {}): Variant[] {
+export function adapterVariants(
+  peft: {
+    readonly adapterNames: readonly string[];
+    setAdapter(name: string): void;
+    disableAdapter<T>(fn: () => T): T;
+  },
+  options: { baseName?: string; adapters?: readonly string[] } = {},
+): Variant[] {
   return [
     { name: options.baseName ?? 'base', wrap: (fn) => peft.disableAdapter(fn) },
     ...(options.adapters ?? peft.adapterNames).map((a) => ({ name: a, activate: () => peft.setAdapter(a) })),
@@ -394,3 +394,6 @@ export function evalMeta(options: Pick<RunEvalOptions, 'model' | 'adapters' | 't
     testFile: options.testFile ?? 'in-memory',
   };
 }
+
+/** The part of `@lora/peft`'s `PeftModel` that {@link adapterVariants} needs. */
+export type AdapterSwitch = Parameters<typeof adapterVariants>[0];

@@ -27,7 +27,7 @@ export { createLocalJudge } from './providers/local.js';
 export { createJudgeModel, type CreateJudgeModelOptions, type JudgeProviderName } from './create-judge-model.js';
 export { JudgeClient, type JudgeStats } from './runtime/judge-client.js';
 export type { RetryOptions } from './runtime/retry.js';
-export type { ModelPrice } from './runtime/pricing.js';
+
 export { HAZARD_CATEGORIES, type HazardCode } from './prompts/hazards.js';
 export type { RubricScore } from './prompts/schemas.js';
 export { judgePairwise, type PairwiseItem, type PairwiseResult } from './judging/pairwise.js';

@@ -18,7 +18,6 @@ export type { HostTensor, WeightSource } from './io/host-tensor.js';
 export {
   selectBackend,
   type BackendName,
-  type BackendSelection,
 } from './backend/select-backend.js';
 export { InsufficientMemoryError } from './backend/memory.js';
 export type { LinearLike } from './layers/linear.js';
@@ -26,7 +25,7 @@ export type { EmbeddingLike } from './layers/embedding.js';
 export { KVCache } from './cache/kv-cache.js';
 export type { CausalLM, EmbeddingSlot, ForwardOptions, LinearSlot, OutputHead } from './architectures/causal-lm.js';
 export { loadModelFromFiles } from './load-files.js';
-export { generate, type GenerateOptions, type GenerateOutput } from './generate/generate.js';
+export { generate, type GenerateOptions } from './generate/generate.js';
 export { defaultStopTokenIds } from './config/generation-config.js';
 export { scoreContinuations } from './scoring/log-probs.js';
 export type { TextTokenizer } from './tokenizer.js';

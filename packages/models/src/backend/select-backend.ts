@@ -16,24 +16,6 @@ export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 
 /** Every {@link BackendName}, in the automatic order of preference. */
 export const backendNames: readonly BackendName[] = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
 
-/** The result of {@link selectBackend}. */
-export interface BackendSelection {
-  /** The backend that runs. */
-  name: BackendName;
-  /** Its tfjs name (`tf.getBackend()`): `tensorflow`, `webgpu`, `wasm` or `cpu`. */
-  tfjsBackend: string;
-  /** Why it was chosen: `option`, `LORA_BACKEND`, or the automatic order with what was skipped. */
-  reason: string;
-  /** Every backend tried, in order, the chosen one last. */
-  tried: Array<{
-    name: BackendName;
-    /** True for the backend that was chosen. */
-    ok: boolean;
-    /** Why it was not chosen (package missing, software adapter, smoke test failure, ...). */
-    error?: string;
-  }>;
-}
-
 /** How to bring up one backend: import its package and register it with tfjs. */
 export interface BackendCandidate {
   name: BackendName;
@@ -162,7 +144,22 @@ export async function selectBackend(
     /** Environment to read `LORA_BACKEND` and `LORA_DEBUG` from (default `process.env`). */
     env?: Readonly<Record<string, string | undefined>>;
   } = {},
-): Promise<BackendSelection> {
+): Promise<{
+  /** The backend that runs. */
+  name: BackendName;
+  /** Its tfjs name (`tf.getBackend()`): `tensorflow`, `webgpu`, `wasm` or `cpu`. */
+  tfjsBackend: string;
+  /** Why it was chosen: `option`, `LORA_BACKEND`, or the automatic order with what was skipped. */
+  reason: string;
+  /** Every backend tried, in order, the chosen one last. */
+  tried: Array<{
+    name: BackendName;
+    /** True for the backend that was chosen. */
+    ok: boolean;
+    /** Why it was not chosen (package missing, software adapter, smoke test failure, ...). */
+    error?: string;
+  }>;
+}> {
   const env = options.env ?? process.env;
   const fromEnv = env.LORA_BACKEND === undefined || env.LORA_BACKEND === '' ? undefined : env.LORA_BACKEND;
   const wanted = options.backend ?? fromEnv;
@@ -185,3 +182,6 @@ export type BackendAttempt = BackendSelection['tried'][number];
 
 /** Options of {@link selectBackend}. The public signature spells it out. */
 export type SelectBackendOptions = NonNullable<Parameters<typeof selectBackend>[0]>;
+
+/** The result of {@link selectBackend}. */
+export type BackendSelection = Awaited<ReturnType<typeof selectBackend>>;
