@@ -16,7 +16,6 @@ import {
   splitBytePlanes,
   unpackBytePlanes,
   wordBitsOf,
-  type WordBits,
 } from './pack.js';
 
 type CustomGradFn = Parameters<typeof tf.customGrad>[0];

@@ -16,7 +16,7 @@ import { promptRowsFromChats, REPORT_FILES } from '@lora/eval/internal';
 import { PeftModel } from '@lora/peft';
 import { withDequantizedWeights } from '@lora/quant';
 import type { z } from 'zod';
-import { type ChatInput, chatRenderer, recipeChatTemplate } from './prepare.js';
+import { chatRenderer, recipeChatTemplate } from './prepare.js';
 import type { LoadedRecipe, Recipe } from './recipe.js';
 import { validationLoss } from './split.js';
 import { type TrainRecipeResult, trainRecipe } from './train-recipe.js';

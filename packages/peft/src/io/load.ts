@@ -3,7 +3,7 @@ import { nodeBuiltin } from '@lora/core/internal';
 import type { CausalLM, ModelConfig, HostTensor } from '@lora/models';
 import { Embedding, Linear, MemoryFileSource, SafetensorsReader, isNonTextModule, transformersName } from '@lora/models/internal';
 import * as tf from '@tensorflow/tfjs';
-import { type LoraConfig, type ParseLoraConfigOptions, parseLoraConfig } from '../config/lora-config.js';
+import { type LoraConfig, parseLoraConfig } from '../config/lora-config.js';
 import { loraEmbedding } from '../inject/apply-lora.js';
 import type { AuxiliaryLayers } from '../inject/auxiliary.js';
 import { prepareBiases } from '../inject/bias.js';
