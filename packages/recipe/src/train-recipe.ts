@@ -51,7 +51,7 @@ const RECIPE_RUN_FILES = new Set([
  * at the end the adapter in PEFT format (`adapter_config.json`, `adapter_model.safetensors`),
  * `trainer_state.json`, `data_report.json` and `recipe.json` in the output folder. The folder is
  * locked while it trains, and one that already holds a run is refused unless `resume` or
- * `overwrite` (see {@link TrainRecipeOptions}).
+ * `overwrite` (see the options below).
  *
  * @example
  * ```ts

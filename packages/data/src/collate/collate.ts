@@ -54,7 +54,7 @@ export function collate(
 
 /** Options of {@link collatePacked}. */
 export interface CollatePackedOptions {
-  /** Token id of padding, as in {@link CollateOptions.padId}. */
+  /** Token id of padding, as in the `padId` option of {@link collate}. */
   padId: number | null | undefined;
   /** Padded length (usually the packing `maxLength`); default the longest sequence. */
   length?: number;
