@@ -4,7 +4,7 @@ import { InvalidArgumentError } from '@lora/core';
 import { type CausalLM, type TextTokenizer, loadModel } from '@lora/models';
 import { loadPeftModel } from '@lora/peft';
 import { METRIC_KINDS, type MetricSpec, scorePredictions } from './metrics/score.js';
-import { aliasNormalizer, } from './metrics/normalize.js';
+import { aliasNormalizer } from './metrics/normalize.js';
 import {
   type ComparisonFiles,
   METRICS_FORMAT_VERSION,

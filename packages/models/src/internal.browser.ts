@@ -31,3 +31,4 @@ export { ropeAttentionScaling, ropeInverseFrequencies } from './layers/rope.js';
 export { readLlama2cCheckpoint } from './llama2c/index.js';
 export { SUPPORTED_MODEL_TYPES } from './config/model-config.js';
 export type { FinishReason } from './generate/generate.js';
+export { customGrad, type CustomGradResult } from './layers/custom-grad.js';

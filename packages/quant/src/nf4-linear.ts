@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '@lora/core';
 import type { LinearLike } from '@lora/models';
-import { fastFlaggedMatMul, isRecordingGradients } from '@lora/models/internal';
+import { customGrad, fastFlaggedMatMul, isRecordingGradients } from '@lora/models/internal';
 import * as tf from '@tensorflow/tfjs';
 import { blockCount, compressAbsmax, quantize4bit } from './blockwise.js';
 import type { QuantType } from './codebooks/codebooks.js';
@@ -17,8 +17,6 @@ import {
   unpackBytePlanes,
   wordBitsOf,
 } from './pack.js';
-
-type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 
 /**
  * Look-up tables shared by every layer with the same contents on the same backend, freed when the
@@ -180,7 +178,7 @@ export class Nf4Linear implements LinearLike {
     this.bias = options.bias;
     const { packed: _packed, ...host } = state;
     this.host = host;
-    this.matMul = tf.customGrad(((x: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    this.matMul = customGrad<[tf.Tensor2D], tf.Tensor2D>((x: tf.Tensor2D, save: tf.GradSaveFunc) => {
       const w = this.dequantizeTorchLayout();
       // tfjs saves only while a gradient tape records, and frees the saved tensor after backprop.
       const cached = this.cacheWeightForBackward;
@@ -189,7 +187,7 @@ export class Nf4Linear implements LinearLike {
         value: fastFlaggedMatMul() ? tf.matMul(x, w, false, true) : tf.matMul(x, tf.transpose(w)),
         gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => tf.matMul(dy, cached ? (saved[0] as tf.Tensor2D) : this.dequantizeTorchLayout()),
       };
-    }) as unknown as CustomGradFn) as unknown as (x: tf.Tensor2D) => tf.Tensor2D;
+    });
   }
 
   /** Quantizes a PyTorch-layout `[out, in]` host weight as bitsandbytes would (see {@link quantize4bit}). */

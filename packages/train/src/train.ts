@@ -576,7 +576,7 @@ async function saveCheckpoint(run: Run, state: RunState): Promise<void> {
       step,
       rng: [...state.rng.getState()] as [number, number, number, number],
       cursor: state.cursor,
-      args: args as unknown as Record<string, unknown>,
+      args: { ...args },
       best: state.best,
       badEvaluations: state.badEvaluations,
       losses: state.losses,

@@ -2,7 +2,7 @@ import { Template } from '@huggingface/jinja';
 import { InvalidArgumentError, LoraError } from '@lora/core';
 import type { Tokenizer } from '../tokenizers/tokenizer.js';
 import { patchJinjaStripMethods } from './jinja-strip-patch.js';
-import type { ChatMessage, } from './messages.js';
+import type { ChatMessage } from './messages.js';
 
 /** Marks the start / end of a `{% generation %}` block in rendered text (Unicode noncharacters). */
 const GEN_START = '\uFDD0';

@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '@lora/core';
 import type { Tokenizer } from '../tokenizers/tokenizer.js';
 import { ChatTemplate, resolveChatTemplate, specialTokenVariables } from './chat-template.js';
 import { assistantSpansByPrefix, spansToTokenMask } from './masks.js';
-import type { ChatMessage, } from './messages.js';
+import type { ChatMessage } from './messages.js';
 
 /** Which tokens are trained (label mask 1). */
 export type MaskMode = 'assistant' | 'completion' | 'all';

@@ -1,7 +1,7 @@
 import type { Source } from '@lora/core';
 import { validate } from '@lora/core/internal';
 import { z } from 'zod';
-import { MessagesRecordSchema, type ChatMessage, } from './messages.js';
+import { MessagesRecordSchema, type ChatMessage } from './messages.js';
 import { MultipleChoiceRecordSchema } from './multiple-choice.js';
 import { PromptCompletionRecordSchema, TextRecordSchema } from './prompt-completion.js';
 

@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '@lora/core';
 import { expectedCalibrationError, type CalibrationReport } from './calibration.js';
 import { classificationMetrics, type ClassificationReport } from './classification.js';
 import { gsm8kScore } from './gsm8k.js';
-import { extractJson, jsonValidRate, } from './json.js';
+import { extractJson, jsonValidRate } from './json.js';
 import type { Normalizer } from './normalize.js';
 import { schemaValidRate, type OutputSchema } from './schema-valid.js';
 import { setExactMatch } from './set-match.js';
