@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { loadTokenizer } from '@lora/data';
-import type { JudgeResponseFormat } from '@lora/judge';
+import type { JudgeRequest } from '@lora/judge';
 import { createJsonSchemaAcceptor, PairwiseVerdictSchema, SafetyVerdictSchema } from '@lora/judge/internal';
 import { describe, expect, it } from 'vitest';
 import { jsonLogitsProcessor, type VocabularyTexts, vocabularyTexts } from './constrained-decoding.js';
@@ -33,7 +33,12 @@ function vocabulary(): VocabularyTexts {
 }
 
 /** Greedy decoding over `vocab` with seeded pseudo-random logits (biased toward `favourite`), constrained by `processor`. */
-function decode(vocab: VocabularyTexts, budget: number, favourite: string, schema: JudgeResponseFormat['schema'] = PairwiseVerdictSchema) {
+function decode(
+  vocab: VocabularyTexts,
+  budget: number,
+  favourite: string,
+  schema: NonNullable<JudgeRequest['responseFormat']>['schema'] = PairwiseVerdictSchema,
+) {
   const processor = jsonLogitsProcessor(createJsonSchemaAcceptor(schema), vocab, [0], { maxNewTokens: budget });
   let seed = 7;
   const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { STORIES_CHAT_TEMPLATE } from '@lora/data';
-import type { JudgeModel, JudgeResponseFormat, JudgeRequest } from '@lora/judge';
+import type { JudgeModel, JudgeRequest } from '@lora/judge';
 import { PairwiseVerdictSchema, ReferenceVerdictSchema, rubricScoreSchema, SafetyVerdictSchema } from '@lora/judge/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from './io.js';
@@ -13,7 +13,7 @@ const assets = process.env.LORA_ASSETS_DIR;
 const skipReason = 'skipped: LORA_ASSETS_DIR is unset (point it at ../shared to run)';
 if (assets === undefined) console.warn(`[lora local judge] ${skipReason}`);
 const backend = process.env.LORA_TEST_BACKEND ?? 'wasm';
-type Schema = JudgeResponseFormat['schema'];
+type Schema = NonNullable<JudgeRequest['responseFormat']>['schema'];
 
 /** A short judging request (stories260K has a 512-token context). */
 function request(schema: Schema, name: string): JudgeRequest {

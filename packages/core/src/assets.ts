@@ -3,39 +3,8 @@ import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { AssetNotFoundError } from './errors/asset-not-found-error.js';
 import { InvalidArgumentError } from './errors/invalid-argument-error.js';
 import { LoraError } from './errors/lora-error.js';
-import { findCachedSnapshot, hubCacheDir, type AssetKind, type Env } from './assets/hf-cache.js';
-import { downloadSnapshot, HubHttpError, type DownloadProgress } from './assets/hub-download.js';
-
-export type { AssetKind } from './assets/hf-cache.js';
-export type { DownloadProgress } from './assets/hub-download.js';
-
-/** Options of {@link resolveAsset}. */
-export interface ResolveAssetOptions {
-  /** `model` looks in `<assets>/models/` and `models--*` cache entries; `dataset` in `<assets>/data/` and `datasets--*`. */
-  kind: AssetKind;
-  /** An explicit path tried first (the name itself is also tried as a path). */
-  path?: string;
-  /** Local assets root; default `LORA_ASSETS_DIR`. */
-  assetsDir?: string;
-  /** Hugging Face home (its `hub/` is the cache); default `HF_HUB_CACHE`, `HF_HOME`, `~/.cache/huggingface`. */
-  hfHome?: string;
-  /** Download from the Hub when not found locally (default: true unless `HF_HUB_OFFLINE` is set). */
-  allowDownload?: boolean;
-  /** Branch, tag or commit (default `main`). */
-  revision?: string;
-  /** Hub base URL (default `HF_ENDPOINT` or `https://huggingface.co`). */
-  endpoint?: string;
-  /** Hub token (default `HF_TOKEN`, then `HUGGING_FACE_HUB_TOKEN`); sent as a Bearer token. */
-  token?: string;
-  /** `fetch` implementation (default the global one). */
-  fetch?: typeof globalThis.fetch;
-  /** Download only the repo files for which this returns true (default: all). */
-  include?: (file: string) => boolean;
-  /** Called after each downloaded file. */
-  onProgress?: (progress: DownloadProgress) => void;
-  /** Environment to read the variables above from (default `process.env`). */
-  env?: Env;
-}
+import { findCachedSnapshot, hubCacheDir, type Env } from './assets/hf-cache.js';
+import { downloadSnapshot, HubHttpError } from './assets/hub-download.js';
 
 /** `name` or `org/name`; no segment may be `.` or `..`. */
 const REPO_ID = /^(?!\.\.?(?:\/|$))[\w.-]+(\/(?!\.\.?$)[\w.-]+)?$/;
@@ -60,7 +29,46 @@ function truthy(value: string | undefined): boolean {
  * const dir = await resolveAsset('stories260K', { kind: 'model' }); // $LORA_ASSETS_DIR/models/stories260K
  * ```
  */
-export async function resolveAsset(name: string, options: ResolveAssetOptions): Promise<string> {
+export async function resolveAsset(
+  name: string,
+  options: {
+    /** `model` looks in `<assets>/models/` and `models--*` cache entries; `dataset` in `<assets>/data/` and `datasets--*`. */
+    kind: 'model' | 'dataset';
+    /** An explicit path tried first (the name itself is also tried as a path). */
+    path?: string;
+    /** Local assets root; default `LORA_ASSETS_DIR`. */
+    assetsDir?: string;
+    /** Hugging Face home (its `hub/` is the cache); default `HF_HUB_CACHE`, `HF_HOME`, `~/.cache/huggingface`. */
+    hfHome?: string;
+    /** Download from the Hub when not found locally (default: true unless `HF_HUB_OFFLINE` is set). */
+    allowDownload?: boolean;
+    /** Branch, tag or commit (default `main`). */
+    revision?: string;
+    /** Hub base URL (default `HF_ENDPOINT` or `https://huggingface.co`). */
+    endpoint?: string;
+    /** Hub token (default `HF_TOKEN`, then `HUGGING_FACE_HUB_TOKEN`); sent as a Bearer token. */
+    token?: string;
+    /** `fetch` implementation (default the global one). */
+    fetch?: typeof globalThis.fetch;
+    /** Download only the repo files for which this returns true (default: all). */
+    include?: (file: string) => boolean;
+    /** Called after each downloaded file, with a step of the download for progress output. */
+    onProgress?: (progress: {
+      /** Repo-relative file name. */
+      file: string;
+      /** 1-based index of the file and the number of files. */
+      index: number;
+      count: number;
+      /** Bytes written so far for this file, and its size if known. */
+      bytes: number;
+      total: number | undefined;
+      /** A one-line human-readable description. */
+      message: string;
+    }) => void;
+    /** Environment to read the variables above from (default `process.env`). */
+    env?: Env;
+  },
+): Promise<string> {
   if (name.trim() === '') throw new InvalidArgumentError({ argument: 'name', message: 'the asset name is empty.' });
   const env = options.env ?? process.env;
   const searched: string[] = [];

@@ -9,4 +9,4 @@ export { InvalidArgumentError } from './errors/invalid-argument-error.js';
 export { FileFormatError } from './errors/file-format-error.js';
 export { AssetNotFoundError } from './errors/asset-not-found-error.js';
 export { parseJson, type Source } from './schema.js';
-export { Rng, type RngState } from './rng.js';
+export { Rng } from './rng.js';

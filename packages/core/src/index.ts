@@ -7,4 +7,4 @@
  * @packageDocumentation
  */
 export * from './index.browser.js';
-export { resolveAsset, type ResolveAssetOptions, type AssetKind, type DownloadProgress } from './assets.js';
+export { resolveAsset } from './assets.js';

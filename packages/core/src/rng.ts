@@ -1,5 +1,4 @@
 /** Serializable state of an {@link Rng}: four unsigned 32-bit words. */
-export type RngState = readonly [number, number, number, number];
 
 function splitmix32(seed: number): () => number {
   let s = seed >>> 0;
@@ -85,13 +84,17 @@ export class Rng {
   }
 
   /** Returns the current state, to be stored in a checkpoint. */
-  getState(): RngState {
+  getState(): readonly [number, number, number, number] {
     return [this.s0, this.s1, this.s2, this.s3];
   }
 
   /** Restores a state previously returned by {@link Rng.getState}. */
-  setState(state: RngState): void {
-    [this.s0, this.s1, this.s2, this.s3] = state.map((x) => x >>> 0) as unknown as RngState;
+  setState(state: readonly [number, number, number, number]): void {
+    const [s0, s1, s2, s3] = state;
+    this.s0 = s0 >>> 0;
+    this.s1 = s1 >>> 0;
+    this.s2 = s2 >>> 0;
+    this.s3 = s3 >>> 0;
   }
 }
 

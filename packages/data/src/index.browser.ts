@@ -16,29 +16,22 @@ export { HfTokenizer, type HfTokenizerSources } from './tokenizers/hf-tokenizer.
 export { Llama2cTokenizer } from './tokenizers/llama2c.js';
 export { renderChat, encodeChat, type MaskMode, type EncodeChatOptions, type EncodedExample } from './chat/encode-chat.js';
 export { STORIES_CHAT_TEMPLATE } from './chat/templates.js';
-export type { Tool, ChatMessage as TemplateMessage, TemplateToolCall } from './chat/messages.js';
-export { formatReadReport, type ReadMode, type ReadReport, type SkippedRecord } from './readers/read-report.js';
-export { ChatMessageSchema, MessagesRecordSchema, type ChatMessage, type MessagesRecord } from './formats/messages.js';
+export type { ChatMessage as TemplateMessage } from './chat/messages.js';
+export { formatReadReport, type ReadMode, type ReadReport } from './readers/read-report.js';
+export { ChatMessageSchema, MessagesRecordSchema, type ChatMessage } from './formats/messages.js';
 export {
   PromptCompletionRecordSchema,
   TextRecordSchema,
-  type PromptCompletionRecord,
-  type TextRecord,
 } from './formats/prompt-completion.js';
 export { MultipleChoiceRecordSchema, type MultipleChoiceRecord } from './formats/multiple-choice.js';
 export {
   toExample,
   type DatasetFormat,
   type Example,
-  type ExampleMetadata,
-  type MessagesExample,
-  type PromptCompletionExample,
-  type TextExample,
-  type MultipleChoiceExample,
 } from './formats/example.js';
 export type { TokenizedExample } from './transforms/tokenized-example.js';
 export type { StratifyBy } from './transforms/allocate.js';
-export { stratifiedSplit, type SplitOptions, type SplitResult, type StratumCounts } from './transforms/stratified-split.js';
-export { collate, type CollateOptions } from './collate/collate.js';
+export { stratifiedSplit, type SplitResult, type StratumCounts } from './transforms/stratified-split.js';
+export { collate } from './collate/collate.js';
 export type { Batch } from './collate/batch.js';
 export { exampleEncoder, type ExampleEncoder, type ExampleEncoderOptions } from './inspect/encode-example.js';

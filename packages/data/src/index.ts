@@ -22,6 +22,6 @@
 export * from './index.browser.js';
 
 // Node only (files by path): left out of the browser entry.
-export { loadTokenizer, type LoadTokenizerOptions } from './tokenizers/load-tokenizer.js';
-export { readDataset, type DatasetFileType, type DatasetReaderOptions } from './readers/read-dataset.js';
+export { loadTokenizer } from './tokenizers/load-tokenizer.js';
+export { readDataset, type DatasetReaderOptions } from './readers/read-dataset.js';
 export { RecordReader, type LocatedRecord } from './readers/record-reader.js';

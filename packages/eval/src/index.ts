@@ -17,42 +17,33 @@
  *
  * @packageDocumentation
  */
-export type { JsonExtraction } from './metrics/json.js';
 export type { Prf, SlotF1Report } from './metrics/tool-call.js';
 export type { OutputSchema } from './metrics/schema-valid.js';
-export type { ClassificationReport, ClassScores } from './metrics/classification.js';
-export type { CalibrationReport, ReliabilityBin } from './metrics/calibration.js';
-export type { Normalizer } from './metrics/normalize.js';
+export type { ClassificationReport } from './metrics/classification.js';
+export type { CalibrationReport } from './metrics/calibration.js';
 export {
   scorePredictions,
-  METRIC_KINDS,
   type MetricSpec,
   type JsonSpecOptions,
-  type MetricValues,
   type MetricDetails,
   type ScoreReport,
   type ScoredRecord,
 } from './metrics/score.js';
 
-export { toTestSet, TestExampleSchema, type TestExample } from './runner/test-set.js';
-export type { LatencySummary } from './runner/stats.js';
+export { toTestSet, type TestExample } from './runner/test-set.js';
 export type { GenerationSettings, GenerationProgress, GenerationStats } from './runner/run-generation.js';
 
 export type { RunMetrics, ComparisonFiles } from './reports/report.js';
 export {
   scoreMultipleChoice,
-  McItemSchema,
   type McItem,
   type McReport,
-  type McQuestionResult,
-  type ScoreMultipleChoiceOptions,
 } from './mc-scoring.js';
 export type { OptionScore, McOutcome } from './metrics/multiple-choice.js';
 export {
   runEval,
   evaluateVariants,
   adapterVariants,
-  type AdapterSwitch,
   type RunEvalOptions,
   type EvaluateVariantsOptions,
   type EvalResult,

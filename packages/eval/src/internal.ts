@@ -31,3 +31,6 @@ export { setExactMatch } from './metrics/set-match.js';
 export { multipleChoiceOutcome } from './metrics/multiple-choice.js';
 export { runGeneration } from './runner/run-generation.js';
 export { reliabilityDiagram } from './reports/svg.js';
+export { METRIC_KINDS } from './metrics/score.js';
+export { TestExampleSchema } from './runner/test-set.js';
+export { McItemSchema } from './mc-scoring.js';

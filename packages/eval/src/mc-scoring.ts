@@ -7,7 +7,7 @@ import { type CalibrationReport, expectedCalibrationError } from './metrics/cali
 import { codePointLength, multipleChoiceOutcome, type McOutcome, type OptionScore } from './metrics/multiple-choice.js';
 
 /** A multiple-choice item: the gold `answer` is an option index or the option text. */
-export const McItemSchema = z
+export const McItemSchema: z.ZodType<McItemParsed, McItem> = z
   .object({
     id: z.union([z.string(), z.number()]).transform(String).optional(),
     question: z.string(),
@@ -16,16 +16,21 @@ export const McItemSchema = z
   })
   .loose();
 
-/** A multiple-choice item as given. */
-export type McItem = z.input<typeof McItemSchema>;
-
-/** The saved result of one question. */
-export interface McQuestionResult extends McOutcome {
-  id: string;
+/** A multiple-choice item as given: the gold `answer` is an option index or the option text. Other keys are kept. */
+export interface McItem {
+  /** Question id (a number becomes a string; default the item's index). */
+  id?: string | number | undefined;
+  /** Question text. */
   question: string;
-  answer: number;
-  scores: OptionScore[];
+  /** The options (at least one). */
+  options: string[];
+  /** Gold option: its index or its text. */
+  answer: number | string;
+  [key: string]: unknown;
 }
+
+/** A validated {@link McItem}. */
+type McItemParsed = { id?: string | undefined; question: string; options: string[]; answer: number | string; [key: string]: unknown };
 
 /** Result of {@link scoreMultipleChoice}. */
 export interface McReport {
@@ -34,27 +39,8 @@ export interface McReport {
   count: number;
   /** Calibration of the model's top-option probability (softmax over option sums) against `acc`. */
   calibration: CalibrationReport;
-  questions: McQuestionResult[];
-}
-
-/** Options of {@link scoreMultipleChoice}. */
-export interface ScoreMultipleChoiceOptions {
-  model: CausalLM;
-  tokenizer: TextTokenizer;
-  items: readonly McItem[];
-  /** Context text of a question; default lm-evaluation-harness' common `"Question: {q}\nAnswer:"`. */
-  formatQuestion?: (item: McItem) => string;
-  /** Put between context and option (the harness' `target_delimiter`). Default `' '`. */
-  delimiter?: string;
-  /** Continuations per forward batch. Default 8. */
-  batchSize?: number;
-  /** Call `onProgress` every this many questions (and at the end). Default 10. */
-  progressEvery?: number;
-  onProgress?: (done: number, total: number) => void;
-  /** Write per-question results here as JSON (`{summary, questions}`). */
-  outFile?: string;
-  /** Bins of the calibration report. Default 10. */
-  calibrationBins?: number;
+  /** The saved result of each question. */
+  questions: Array<McOutcome & { id: string; question: string; answer: number; scores: OptionScore[] }>;
 }
 
 /**
@@ -84,13 +70,30 @@ export function encodePair(tokenizer: TextTokenizer, context: string, continuati
  * r.acc; r.accNorm; r.questions[0].scores;
  * ```
  */
-export async function scoreMultipleChoice(options: ScoreMultipleChoiceOptions): Promise<McReport> {
+export async function scoreMultipleChoice(options: {
+  model: CausalLM;
+  tokenizer: TextTokenizer;
+  items: readonly McItem[];
+  /** Context text of a question; default lm-evaluation-harness' common `"Question: {q}\nAnswer:"`. */
+  formatQuestion?: (item: McItem) => string;
+  /** Put between context and option (the harness' `target_delimiter`). Default `' '`. */
+  delimiter?: string;
+  /** Continuations per forward batch. Default 8. */
+  batchSize?: number;
+  /** Call `onProgress` every this many questions (and at the end). Default 10. */
+  progressEvery?: number;
+  onProgress?: (done: number, total: number) => void;
+  /** Write per-question results here as JSON (`{summary, questions}`). */
+  outFile?: string;
+  /** Bins of the calibration report. Default 10. */
+  calibrationBins?: number;
+}): Promise<McReport> {
   const { model, tokenizer } = options;
   const delimiter = options.delimiter ?? ' ';
   const format = options.formatQuestion ?? ((item: McItem): string => `Question: ${item.question}\nAnswer:`);
   const every = options.progressEvery ?? 10;
   const items = options.items.map((raw, i) => validate(raw, McItemSchema, { file: `items[${i}]` }));
-  const questions: McQuestionResult[] = [];
+  const questions: McReport['questions'] = [];
   for (let q = 0; q < items.length; q++) {
     const item = items[q] as z.output<typeof McItemSchema>;
     const answer = typeof item.answer === 'number' ? item.answer : item.options.indexOf(item.answer);

@@ -4,7 +4,7 @@ import { InvalidArgumentError } from '@lora/core';
 import { type CausalLM, type TextTokenizer, loadModel } from '@lora/models';
 import { loadPeftModel } from '@lora/peft';
 import { METRIC_KINDS, type MetricSpec, scorePredictions } from './metrics/score.js';
-import { aliasNormalizer, type Normalizer } from './metrics/normalize.js';
+import { aliasNormalizer } from './metrics/normalize.js';
 import {
   type ComparisonFiles,
   METRICS_FORMAT_VERSION,
@@ -34,18 +34,18 @@ export interface Variant {
   generation?: GenerationSettings;
 }
 
-/** The part of `@lora/peft`'s `PeftModel` that {@link adapterVariants} needs. */
-export interface AdapterSwitch {
-  readonly adapterNames: readonly string[];
-  setAdapter(name: string): void;
-  disableAdapter<T>(fn: () => T): T;
-}
-
 /**
  * Variants comparing a PEFT model's base (adapters disabled) with each of its adapters:
  * `[{ name: 'base' }, { name: '<adapter>' }, …]`.
  */
-export function adapterVariants(peft: AdapterSwitch, options: { baseName?: string; adapters?: readonly string[] } = {}): Variant[] {
+export function adapterVariants(
+  peft: {
+    readonly adapterNames: readonly string[];
+    setAdapter(name: string): void;
+    disableAdapter<T>(fn: () => T): T;
+  },
+  options: { baseName?: string; adapters?: readonly string[] } = {},
+): Variant[] {
   return [
     { name: options.baseName ?? 'base', wrap: (fn) => peft.disableAdapter(fn) },
     ...(options.adapters ?? peft.adapterNames).map((a) => ({ name: a, activate: () => peft.setAdapter(a) })),
@@ -76,7 +76,7 @@ export interface EvaluateVariantsOptions extends GenerationSettings {
   metrics: readonly MetricSpec[];
   /** Default: one variant named `model` (the model as given). */
   variants?: readonly Variant[];
-  normalize?: Normalizer;
+  normalize?: (value: unknown) => unknown;
   batchSize?: number;
   formatPrompt?: (example: TestExample) => string;
   addBos?: boolean;
@@ -253,7 +253,7 @@ function pickSettings(o: GenerationSettings): GenerationSettings {
 }
 
 /** A metric given by name (default options) or as a full spec. */
-export type MetricInput = MetricSpec | (typeof METRIC_KINDS)[number];
+export type MetricInput = MetricSpec | MetricSpec['kind'];
 
 /**
  * The resolved configuration `lora eval` passes to {@link runEval}. Paths are absolute or
@@ -282,7 +282,7 @@ export interface RunEvalOptions {
   generation?: GenerationSettings;
   batchSize?: number;
   /** Normalisation hook, or an alias table turned into one with `aliasNormalizer`. */
-  normalize?: Normalizer;
+  normalize?: (value: unknown) => unknown;
   aliases?: Readonly<Record<string, string>>;
   formatPrompt?: (example: TestExample) => string;
   addBos?: boolean;
@@ -394,3 +394,6 @@ export function evalMeta(options: Pick<RunEvalOptions, 'model' | 'adapters' | 't
     testFile: options.testFile ?? 'in-memory',
   };
 }
+
+/** The part of `@lora/peft`'s `PeftModel` that {@link adapterVariants} needs. */
+export type AdapterSwitch = Parameters<typeof adapterVariants>[0];

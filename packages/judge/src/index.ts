@@ -17,42 +17,34 @@
 export type {
   JudgeModel,
   JudgeRequest,
-  JudgeMessage,
-  JudgeResponseFormat,
   JudgeCompletion,
-  JudgeUsage,
   StructuredOutputMode,
   StructuredOutputReport,
 } from './model.js';
 export { JudgeCallError, type JudgeCallErrorKind } from './errors/judge-call-error.js';
 export { BudgetExceededError } from './errors/budget-exceeded-error.js';
-export { createLocalJudge, type LocalJudgeSettings } from './providers/local.js';
+export { createLocalJudge } from './providers/local.js';
 export { createJudgeModel, type CreateJudgeModelOptions, type JudgeProviderName } from './create-judge-model.js';
-export { JudgeClient, type JudgeClientOptions, type JudgeStats, type JudgeJsonResult } from './runtime/judge-client.js';
+export { JudgeClient, type JudgeStats } from './runtime/judge-client.js';
 export type { RetryOptions } from './runtime/retry.js';
-export type { ModelPrice } from './runtime/pricing.js';
+
 export { HAZARD_CATEGORIES, type HazardCode } from './prompts/hazards.js';
 export type { RubricScore } from './prompts/schemas.js';
-export { judgePairwise, type PairwiseItem, type PairwiseOutcome, type PairwiseResult } from './judging/pairwise.js';
+export { judgePairwise, type PairwiseItem, type PairwiseResult } from './judging/pairwise.js';
 export { judgeAgainstReference, judgeWithRubric, judgeSafety, type PointwiseItem } from './judging/pointwise.js';
 export type { RatingInterval } from './ratings/bootstrap.js';
 export {
   runPairwise,
   runScore,
   type RunJudgeOptions,
-  type RunPairwiseOptions,
-  type RunScoreOptions,
   type PairwiseSummary,
   type ScoreSummary,
-  type CallSummary,
-  type JudgeProgress,
   type CommonSummary,
 } from './run/index.js';
-export { loadApiKey } from './load-api-key.js';
 export { createOpenAIJudge, createOpenAICompatibleJudge, type OpenAIJudgeSettings } from './providers/openai.js';
-export { createGeminiJudge, type GeminiJudgeSettings } from './providers/gemini.js';
+export { createGeminiJudge } from './providers/gemini.js';
 export type { Battle } from './ratings/battles.js';
 export { computeElo, computeEloOrderAveraged, type EloOptions } from './ratings/elo.js';
-export { bradleyTerry, type BradleyTerryOptions, type BradleyTerryResult } from './ratings/bradley-terry.js';
-export { bootstrapRatings, type BootstrapOptions } from './ratings/bootstrap.js';
+export { bradleyTerry, type BradleyTerryResult } from './ratings/bradley-terry.js';
+export { bootstrapRatings } from './ratings/bootstrap.js';
 export { LoadApiKeyError } from './errors/load-api-key-error.js';

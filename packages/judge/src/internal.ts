@@ -10,3 +10,4 @@ export { defaultJudgeCacheDir } from './runtime/disk-cache.js';
 export { PairwiseVerdictSchema, ReferenceVerdictSchema, SafetyVerdictSchema, rubricScoreSchema } from './prompts/schemas.js';
 export { defaultPrices } from './runtime/pricing.js';
 export { hazardOfPromptSetCode } from './prompts/hazards.js';
+export { loadApiKey } from './load-api-key.js';

@@ -1,21 +1,5 @@
 import type { z } from 'zod';
 
-/** One chat message sent to a judge. */
-export interface JudgeMessage {
-  /** `system` instructions, a `user` turn, or an `assistant` turn (an earlier reply, in a re-ask). */
-  role: 'system' | 'user' | 'assistant';
-  /** Text of the message. */
-  content: string;
-}
-
-/** A structured-output request: the reply must be JSON matching `schema`. */
-export interface JudgeResponseFormat {
-  /** Short identifier of the schema (`[a-zA-Z0-9_-]`), sent to providers that name schemas. */
-  name: string;
-  /** zod schema of the reply; converted to JSON Schema for the provider. */
-  schema: z.ZodType;
-}
-
 /**
  * How an OpenAI-compatible judge asks for JSON: `json_schema` (structured outputs: the server
  * constrains the reply to the schema), `json_object` (JSON mode; the schema goes in the prompt)
@@ -36,21 +20,23 @@ export interface StructuredOutputReport {
 /** A provider-agnostic chat completion request. */
 export interface JudgeRequest {
   /** Messages, system first. */
-  messages: readonly JudgeMessage[];
+  messages: ReadonlyArray<{
+    /** `system` instructions, a `user` turn, or an `assistant` turn (an earlier reply, in a re-ask). */
+    role: 'system' | 'user' | 'assistant';
+    /** Text of the message. */
+    content: string;
+  }>;
   /** Ask for JSON matching this schema (structured outputs where the provider supports them). */
-  responseFormat?: JudgeResponseFormat;
+  responseFormat?: {
+    /** Short identifier of the schema (`[a-zA-Z0-9_-]`), sent to providers that name schemas. */
+    name: string;
+    /** zod schema of the reply; converted to JSON Schema for the provider. */
+    schema: z.ZodType;
+  };
   /** Sampling temperature; judges default to 0. */
   temperature?: number;
   /** Upper bound on generated tokens. */
   maxOutputTokens?: number;
-}
-
-/** Token usage of one call. */
-export interface JudgeUsage {
-  /** Prompt tokens. */
-  inputTokens: number;
-  /** Generated tokens. */
-  outputTokens: number;
 }
 
 /** The model's reply. */
@@ -58,7 +44,12 @@ export interface JudgeCompletion {
   /** Generated text (JSON text when `responseFormat` was set). */
   text: string;
   /** Token usage reported by the provider (zeros when unknown). */
-  usage: JudgeUsage;
+  usage: {
+    /** Prompt tokens. */
+    inputTokens: number;
+    /** Generated tokens. */
+    outputTokens: number;
+  };
 }
 
 /**
@@ -81,3 +72,12 @@ export interface JudgeModel {
   /** Runs one completion. `signal` aborts it. */
   complete(request: JudgeRequest, options?: { signal?: AbortSignal }): Promise<JudgeCompletion>;
 }
+
+/** One chat message sent to a judge (the package's name for `JudgeRequest['messages'][number]`). */
+export type JudgeMessage = JudgeRequest['messages'][number];
+
+/** A structured-output request: the reply must be JSON matching `schema`. */
+export type JudgeResponseFormat = NonNullable<JudgeRequest['responseFormat']>;
+
+/** Token usage of one call. */
+export type JudgeUsage = JudgeCompletion['usage'];

@@ -10,28 +10,22 @@
  */
 export {
   parseModelConfig,
-  SUPPORTED_MODEL_TYPES,
   type ModelConfig,
-  type LayerType,
-  type HiddenAct,
   type RopeConfig,
 } from './config/model-config.js';
 export { UnsupportedModelError } from './errors/unsupported-model-error.js';
-export type { HostTensor, HostDtype, HostData, WeightSource } from './io/host-tensor.js';
+export type { HostTensor, WeightSource } from './io/host-tensor.js';
 export {
   selectBackend,
   type BackendName,
-  type BackendSelection,
-  type BackendAttempt,
-  type SelectBackendOptions,
 } from './backend/select-backend.js';
 export { InsufficientMemoryError } from './backend/memory.js';
 export type { LinearLike } from './layers/linear.js';
 export type { EmbeddingLike } from './layers/embedding.js';
 export { KVCache } from './cache/kv-cache.js';
 export type { CausalLM, EmbeddingSlot, ForwardOptions, LinearSlot, OutputHead } from './architectures/causal-lm.js';
-export { loadModelFromFiles, type ModelFileData } from './load-files.js';
-export { generate, type GenerateOptions, type GenerateOutput, type FinishReason } from './generate/generate.js';
+export { loadModelFromFiles } from './load-files.js';
+export { generate, type GenerateOptions } from './generate/generate.js';
 export { defaultStopTokenIds } from './config/generation-config.js';
-export { scoreContinuations, type ScoreRequest, type ScoreResult } from './scoring/log-probs.js';
+export { scoreContinuations } from './scoring/log-probs.js';
 export type { TextTokenizer } from './tokenizer.js';

@@ -19,4 +19,4 @@ export * from './index.browser.js';
 
 // Node only (files by path): left out of the browser entry.
 export { writeHfCheckpoint, type HfCheckpointInput } from './io/hf-checkpoint-writer.js';
-export { loadModel, openCheckpoint, type LoadedModel, type LoadModelOptions, type OpenedCheckpoint } from './load.js';
+export { loadModel, openCheckpoint, type LoadedModel, type OpenedCheckpoint } from './load.js';

@@ -29,3 +29,6 @@ export { ggufToHfTensorName } from './io/gguf/tensor-names.js';
 export { installTensorflowKernels } from './backend/tensorflow-kernels.js';
 export { ropeAttentionScaling, ropeInverseFrequencies } from './layers/rope.js';
 export { readLlama2cCheckpoint } from './llama2c/index.js';
+export { SUPPORTED_MODEL_TYPES } from './config/model-config.js';
+export type { FinishReason } from './generate/generate.js';
+export { customGrad, type CustomGradResult } from './layers/custom-grad.js';

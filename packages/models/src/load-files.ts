@@ -11,7 +11,7 @@ import { readLlama2cCheckpoint } from './llama2c/checkpoint.js';
 import type { LoadedModel, LoadModelOptions } from './load.js';
 
 /** The bytes of one model file: a buffer, or a `Blob` / browser `File` (read lazily, by slices). */
-export type ModelFileData = Uint8Array | ArrayBuffer | Blob;
+type ModelFileData = Uint8Array | ArrayBuffer | Blob;
 
 function sourceOf(name: string, data: ModelFileData): FileSource {
   return data instanceof Blob ? new BlobFileSource(data, name) : new MemoryFileSource(data, name);
@@ -52,7 +52,7 @@ function parseObject(text: string, file: string): Record<string, unknown> {
  * ```
  */
 export async function loadModelFromFiles(
-  files: Readonly<Record<string, ModelFileData>>,
+  files: Readonly<Record<string, Uint8Array | ArrayBuffer | Blob>>,
   options: LoadModelOptions = {},
 ): Promise<LoadedModel> {
   const names = Object.keys(files);

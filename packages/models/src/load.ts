@@ -23,25 +23,6 @@ export interface LoadedModel {
   format: 'safetensors' | 'gguf' | 'llama2c';
 }
 
-/** Options of {@link loadModel}. */
-export interface LoadModelOptions {
-  /**
-   * Called with the parsed config before any weight is read; throwing aborts the load (e.g.
-   * `assertFitsBackend` refusing a model too large for the wasm heap).
-   */
-  beforeWeights?: (config: ModelConfig) => void | Promise<void>;
-  /**
-   * Receives load warnings (default `console.warn`): e.g. one line counting the vision tower and
-   * projector tensors of a Gemma3ForConditionalGeneration checkpoint, which are not loaded.
-   */
-  onWarning?: (message: string) => void;
-  /**
-   * The name recorded as `config.nameOrPath` (e.g. the asset name the user typed); default the
-   * checkpoint's path. Adapters saved on this model carry it as `base_model_name_or_path`.
-   */
-  nameOrPath?: string;
-}
-
 /** A checkpoint opened without building a model: its config (as `config.json` holds it) and weights. */
 export interface OpenedCheckpoint {
   /** The file or folder the weights come from (a `.gguf` / `.bin` file, or a Hugging Face folder). */
@@ -135,7 +116,26 @@ export async function openCheckpoint(path: string): Promise<OpenedCheckpoint> {
  * const smol = await loadModel(await resolveAsset('SmolLM2-135M-Instruct', { kind: 'model' })); // format 'gguf'
  * ```
  */
-export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
+export async function loadModel(
+  path: string,
+  options: {
+    /**
+     * Called with the parsed config before any weight is read; throwing aborts the load (e.g.
+     * `assertFitsBackend` refusing a model too large for the wasm heap).
+     */
+    beforeWeights?: (config: ModelConfig) => void | Promise<void>;
+    /**
+     * Receives load warnings (default `console.warn`): e.g. one line counting the vision tower and
+     * projector tensors of a Gemma3ForConditionalGeneration checkpoint, which are not loaded.
+     */
+    onWarning?: (message: string) => void;
+    /**
+     * The name recorded as `config.nameOrPath` (e.g. the asset name the user typed); default the
+     * checkpoint's path. Adapters saved on this model carry it as `base_model_name_or_path`.
+     */
+    nameOrPath?: string;
+  } = {},
+): Promise<LoadedModel> {
   const checkpoint = await openCheckpoint(path);
   try {
     const parsed = parseModelConfig(checkpoint.configJson, { file: checkpoint.configFile });
@@ -193,3 +193,6 @@ async function openGguf(file: string): Promise<OpenedCheckpoint> {
     throw error;
   }
 }
+
+/** Options of {@link loadModel}. The public signature spells it out. */
+export type LoadModelOptions = NonNullable<Parameters<typeof loadModel>[1]>;

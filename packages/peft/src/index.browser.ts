@@ -11,16 +11,13 @@ export {
   loraConfig,
   type LoraConfig,
   type LoraConfigOptions,
-  type LoraBias,
   type InitLoraWeights,
-  type ParseLoraConfigOptions,
-  type WarningHandler,
 } from './config/lora-config.js';
 export { LoraLinear, type LoraAdapterOptions, type LoraAdapterWeights } from './layers/lora-linear.js';
 export type { AuxiliaryLayers } from './inject/auxiliary.js';
 export { ModulesToSaveEmbedding, ModulesToSaveLinear } from './layers/modules-to-save.js';
 export { TrainableTokensEmbedding, type TokenAdapter } from './layers/trainable-tokens.js';
 export { PeftModel, getPeftModel, loadPeftModel, type AddAdapterOptions, type LoadAdapterOptions } from './peft-model.js';
-export { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, type AdapterFiles, type AdapterSource } from './io/format.js';
+export type { AdapterFiles, AdapterSource } from './io/format.js';
 export { readAdapterConfig } from './io/load.js';
 export { LoraEmbedding, type LoraEmbeddingWeights } from './layers/lora-embedding.js';

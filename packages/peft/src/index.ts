@@ -19,4 +19,4 @@
 export * from './index.browser.js';
 
 // Node only (files by path): left out of the browser entry.
-export { saveMergedModel, MERGED_DTYPES, type MergedDtype, type SaveMergedOptions } from './merge.js';
+export { saveMergedModel, MERGED_DTYPES, type MergedDtype } from './merge.js';

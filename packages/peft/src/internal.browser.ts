@@ -7,5 +7,6 @@
  */
 export { loraConfigToJson } from './config/lora-config.js';
 export { loadAdapterWeights } from './io/load.js';
+export { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from './io/format.js';
 export { parseLoraConfig } from './config/lora-config.js';
 export type { RebuildableLinear } from './layers/lora-linear.js';

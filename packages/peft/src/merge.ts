@@ -33,21 +33,6 @@ export const MODEL_SIDE_FILES = [
   'merges.txt',
 ] as const;
 
-/** Options of {@link saveMergedModel}. */
-export interface SaveMergedOptions {
-  /**
-   * The checkpoint the base model was loaded from: a Hugging Face folder (its path; its
-   * generation config and tokenizer files are copied too), or an opened checkpoint such as
-   * `openCheckpoint(ggufOrLlama2c)` (its `configJson` is written and its weights read; the caller
-   * closes it). Its non-linear tensors (embeddings, norms, biases) are written from here.
-   */
-  readonly base: string | HfCheckpointInput;
-  /** dtype of every floating-point tensor written (default `float32`); `config.json` says so. */
-  readonly dtype?: MergedDtype;
-  /** Largest weights file in bytes before sharding (default transformers' 50 GB). */
-  readonly maxShardSize?: number;
-}
-
 /**
  * Saves `model` as a Hugging Face checkpoint in `outDir` (created if needed): `config.json` and
  * `model.safetensors` (or shards + `model.safetensors.index.json` past `maxShardSize`), which
@@ -72,7 +57,23 @@ export interface SaveMergedOptions {
  * await saveMergedModel(peft, 'out/merged', { base: baseDir, dtype: 'bfloat16' });
  * ```
  */
-export async function saveMergedModel(model: CausalLM, outDir: string, options: SaveMergedOptions): Promise<string[]> {
+export async function saveMergedModel(
+  model: CausalLM,
+  outDir: string,
+  options: {
+    /**
+     * The checkpoint the base model was loaded from: a Hugging Face folder (its path; its
+     * generation config and tokenizer files are copied too), or an opened checkpoint such as
+     * `openCheckpoint(ggufOrLlama2c)` (its `configJson` is written and its weights read; the caller
+     * closes it). Its non-linear tensors (embeddings, norms, biases) are written from here.
+     */
+    readonly base: string | HfCheckpointInput;
+    /** dtype of every floating-point tensor written (default `float32`); `config.json` says so. */
+    readonly dtype?: MergedDtype;
+    /** Largest weights file in bytes before sharding (default transformers' 50 GB). */
+    readonly maxShardSize?: number;
+  },
+): Promise<string[]> {
   if (model.config.tieWordEmbeddings && model.lmHeadModule().get() instanceof LoraLinear) {
     throw new LoraError(
       'the model has `tie_word_embeddings=True` and an adapter on `lm_head`, which shares its weight with `model.embed_tokens`: a merged checkpoint cannot hold the adapted head without untying the embeddings. Load the base with `tie_word_embeddings: false` (lm_head a copy of embed_tokens) to merge, or keep the adapter separate.',

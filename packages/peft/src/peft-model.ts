@@ -27,7 +27,7 @@ export interface AddAdapterOptions {
   /** Seed of the RNG drawing the initial A (and B when `initLoraWeights` is false); default 0. */
   readonly seed?: number;
   /** Receives warnings (default `console.warn`). */
-  readonly onWarning?: WarningHandler;
+  readonly onWarning?: (message: string) => void;
 }
 
 /** Options of {@link PeftModel.loadAdapter} and {@link loadPeftModel}. */
@@ -37,7 +37,7 @@ export interface LoadAdapterOptions {
   /** Make the loaded variables trainable (default false: inference only, as PEFT's `is_trainable`). */
   readonly isTrainable?: boolean;
   /** Receives warnings (default `console.warn`). */
-  readonly onWarning?: WarningHandler;
+  readonly onWarning?: (message: string) => void;
 }
 
 /** A warning handler that passes each distinct message on once (default `console.warn`). */
@@ -250,7 +250,7 @@ export class PeftModel implements CausalLM {
    * const baseLogits = peft.disableAdapter(() => peft.forward(ids));
    * ```
    */
-  disableAdapter<T>(fn: () => T, options: { onWarning?: WarningHandler } = {}): T {
+  disableAdapter<T>(fn: () => T, options: { onWarning?: (message: string) => void } = {}): T {
     const bias = this.configs.get(this.active)?.bias ?? 'none';
     if (bias !== 'none') {
       (options.onWarning ?? console.warn)(
@@ -286,7 +286,7 @@ export class PeftModel implements CausalLM {
    * @throws LoraError when an active adapter is on a tied `lm_head` or `embed_tokens`: PEFT warns
    * and writes it into the shared table, changing the other side too.
    */
-  async merge(options: { safe?: boolean; onWarning?: WarningHandler } = {}): Promise<void> {
+  async merge(options: { safe?: boolean; onWarning?: (message: string) => void } = {}): Promise<void> {
     const embedding = this.loraEmbedding();
     if (this.config.tieWordEmbeddings && embedding !== undefined && embedding.activeAdapters().length > 0) {
       throw new LoraError(
@@ -310,7 +310,7 @@ export class PeftModel implements CausalLM {
    * Undoes {@link PeftModel.merge} (a 4-bit base is requantized again, with PEFT's warning once).
    * Asynchronous, like `merge`.
    */
-  async unmerge(options: { onWarning?: WarningHandler } = {}): Promise<void> {
+  async unmerge(options: { onWarning?: (message: string) => void } = {}): Promise<void> {
     const onWarning = onceEach(options.onWarning);
     for (const layer of this.loraLayers().values()) if (layer.mergedAdapters().length > 0) await layer.unmerge({ ...options, onWarning });
     this.loraEmbedding()?.unmerge();
@@ -321,7 +321,7 @@ export class PeftModel implements CausalLM {
    * every adapter. Resolves to the base model, now holding the merged weights; this PeftModel must
    * not be used afterwards.
    */
-  async mergeAndUnload(options: { safe?: boolean; onWarning?: WarningHandler } = {}): Promise<CausalLM> {
+  async mergeAndUnload(options: { safe?: boolean; onWarning?: (message: string) => void } = {}): Promise<CausalLM> {
     await this.merge(options);
     unloadAuxiliary(this.baseModel, { merge: true });
     return this.unload();
@@ -350,7 +350,11 @@ export class PeftModel implements CausalLM {
    *
    * @throws InvalidArgumentError when neither names the base model.
    */
-  async saveAdapter(dir: string, adapterName: string = this.active, options: { onWarning?: WarningHandler } = {}): Promise<void> {
+  async saveAdapter(
+    dir: string,
+    adapterName: string = this.active,
+    options: { onWarning?: (message: string) => void } = {},
+  ): Promise<void> {
     await saveAdapterFiles(dir, this.loraLayers(), this.savedConfig(adapterName), adapterName, {
       model: this.baseModel,
       auxiliary: this.auxiliaryLayers(adapterName),
@@ -371,7 +375,7 @@ export class PeftModel implements CausalLM {
    * const url = URL.createObjectURL(new Blob([files['adapter_model.safetensors']]));
    * ```
    */
-  async adapterFiles(adapterName: string = this.active, options: { onWarning?: WarningHandler } = {}): Promise<AdapterFiles> {
+  async adapterFiles(adapterName: string = this.active, options: { onWarning?: (message: string) => void } = {}): Promise<AdapterFiles> {
     return serializeAdapterFiles(this.loraLayers(), this.savedConfig(adapterName), adapterName, {
       model: this.baseModel,
       auxiliary: this.auxiliaryLayers(adapterName),

@@ -12,14 +12,6 @@ export const BLOCKSIZES = [32, 64, 128, 256, 512, 1024, 2048, 4096] as const;
 /** Blocksize of the double quantization of absmax (bitsandbytes' `quantize_blockwise` default). */
 export const NESTED_BLOCKSIZE = 256;
 
-/** Packed 4-bit codes and per-block scales, as bitsandbytes' `quantize_4bit` returns them. */
-export interface Quantized4bit {
-  /** Two codes per byte, the FIRST element in the HIGH nibble; length ⌈n/2⌉ (bnb shape `[(n+1)//2, 1]`). */
-  readonly packed: Uint8Array;
-  /** float32 absmax of each block of `blocksize` elements (the last block may be partial). */
-  readonly absmax: Float32Array;
-}
-
 /** absmax compressed by double quantization (`compress_statistics=True`). */
 export interface NestedAbsmax {
   /** One 8-bit code of the dynamic map per absmax entry. */
@@ -65,7 +57,16 @@ export function blockCount(n: number, blocksize: number): number {
  *
  * @param data - The tensor flattened row-major (PyTorch `[out, in]` for a Linear weight).
  */
-export function quantize4bit(data: Float32Array, quantType: QuantType, blocksize = 64): Quantized4bit {
+export function quantize4bit(
+  data: Float32Array,
+  quantType: QuantType,
+  blocksize = 64,
+): {
+  /** Two codes per byte, the FIRST element in the HIGH nibble; length ⌈n/2⌉ (bnb shape `[(n+1)//2, 1]`). */
+  readonly packed: Uint8Array;
+  /** float32 absmax of each block of `blocksize` elements (the last block may be partial). */
+  readonly absmax: Float32Array;
+} {
   checkBlocksize(blocksize);
   const n = data.length;
   const { bounds, order } = BOUNDS[quantType];

@@ -14,16 +14,13 @@
  * @packageDocumentation
  */
 export type { QuantType } from './codebooks/codebooks.js';
-export { quantize4bit, dequantize4bit, type Quantized4bit } from './blockwise.js';
+export { quantize4bit, dequantize4bit } from './blockwise.js';
 export type { QuantState } from './format.js';
-export type { WordBits } from './pack.js';
-export { Nf4Linear, type QuantizeLinearOptions } from './nf4-linear.js';
+export { Nf4Linear } from './nf4-linear.js';
 export { withDequantizedWeights } from './inference-cache.js';
 export {
   quantizeModel,
   loadQuantizedModel,
   saveQuantizedModel,
   type QuantizeModelOptions,
-  type LoadedQuantizedModel,
-  type SaveQuantizedOptions,
 } from './quantize-model.js';

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '@lora/core';
 import type { LinearLike } from '@lora/models';
-import { fastFlaggedMatMul, isRecordingGradients } from '@lora/models/internal';
+import { customGrad, fastFlaggedMatMul, isRecordingGradients } from '@lora/models/internal';
 import * as tf from '@tensorflow/tfjs';
 import { blockCount, compressAbsmax, quantize4bit } from './blockwise.js';
 import type { QuantType } from './codebooks/codebooks.js';
@@ -16,24 +16,7 @@ import {
   splitBytePlanes,
   unpackBytePlanes,
   wordBitsOf,
-  type WordBits,
 } from './pack.js';
-
-/** Options of {@link Nf4Linear.quantize}. */
-export interface QuantizeLinearOptions {
-  /** `nf4` (default) or `fp4`. */
-  quantType?: QuantType;
-  /** Elements per absmax block (32…4096), default 64. */
-  blocksize?: number;
-  /** Double quantization of absmax (bitsandbytes' `compress_statistics`), default true. */
-  doubleQuant?: boolean;
-  /** Bias `[out]` (the layer takes ownership). */
-  bias?: tf.Tensor1D;
-  /** The module path, for error messages and variable names. */
-  name?: string;
-}
-
-type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 
 /**
  * Look-up tables shared by every layer with the same contents on the same backend, freed when the
@@ -93,7 +76,7 @@ interface DeviceNestedAbsmax {
 /**
  * A frozen 4-bit (NF4 or FP4) linear layer: the QLoRA base. Holds the codes as int32 words of
  * eight nibbles (4 bits per parameter) on backends with exact wrapping int32 arithmetic —
- * tensorflow, wasm, cpu — and of six elsewhere (webgpu), see {@link WordBits}. With double
+ * tensorflow, wasm, cpu — and of six elsewhere (webgpu), see `wordBitsOf`. With double
  * quantization the absmax stays 8-bit on the device (bytes after the codes in the same words)
  * with its float32 nested absmax and offset, as bitsandbytes keeps it; it is dequantized on each
  * use, bit for bit as `decompressAbsmax`. Resident: 0.516 bytes/param for NF4+DQ blocksize 64
@@ -115,8 +98,8 @@ export class Nf4Linear implements LinearLike {
   readonly bias: tf.Tensor1D | undefined;
   readonly quantType: QuantType;
   readonly blocksize: number;
-  /** Bits used per int32 word of {@link words} and of the 8-bit absmax (see {@link WordBits}). */
-  readonly wordBits: WordBits;
+  /** Bits used per int32 word of {@link words} and of the 8-bit absmax (see `wordBitsOf`). */
+  readonly wordBits: 24 | 32;
   /**
    * `wordBits / 8` bytes per int32 word in byte planes (`packBytePlanes`): the codes of the
    * `blocks·blocksize` elements, two per byte (low nibble first), then with double quantization
@@ -195,7 +178,7 @@ export class Nf4Linear implements LinearLike {
     this.bias = options.bias;
     const { packed: _packed, ...host } = state;
     this.host = host;
-    this.matMul = tf.customGrad(((x: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    this.matMul = customGrad<[tf.Tensor2D], tf.Tensor2D>((x: tf.Tensor2D, save: tf.GradSaveFunc) => {
       const w = this.dequantizeTorchLayout();
       // tfjs saves only while a gradient tape records, and frees the saved tensor after backprop.
       const cached = this.cacheWeightForBackward;
@@ -204,11 +187,27 @@ export class Nf4Linear implements LinearLike {
         value: fastFlaggedMatMul() ? tf.matMul(x, w, false, true) : tf.matMul(x, tf.transpose(w)),
         gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => tf.matMul(dy, cached ? (saved[0] as tf.Tensor2D) : this.dequantizeTorchLayout()),
       };
-    }) as unknown as CustomGradFn) as unknown as (x: tf.Tensor2D) => tf.Tensor2D;
+    });
   }
 
   /** Quantizes a PyTorch-layout `[out, in]` host weight as bitsandbytes would (see {@link quantize4bit}). */
-  static quantize(weight: Float32Array, outFeatures: number, inFeatures: number, options: QuantizeLinearOptions = {}): Nf4Linear {
+  static quantize(
+    weight: Float32Array,
+    outFeatures: number,
+    inFeatures: number,
+    options: {
+      /** `nf4` (default) or `fp4`. */
+      quantType?: QuantType;
+      /** Elements per absmax block (32…4096), default 64. */
+      blocksize?: number;
+      /** Double quantization of absmax (bitsandbytes' `compress_statistics`), default true. */
+      doubleQuant?: boolean;
+      /** Bias `[out]` (the layer takes ownership). */
+      bias?: tf.Tensor1D;
+      /** The module path, for error messages and variable names. */
+      name?: string;
+    } = {},
+  ): Nf4Linear {
     return new Nf4Linear(quantizeState(weight, [outFeatures, inFeatures], options), {
       ...(options.bias === undefined ? {} : { bias: options.bias }),
       ...(options.name === undefined ? {} : { name: options.name }),
@@ -393,3 +392,6 @@ export function quantizeState(data: Float32Array, shape: readonly number[], opti
     },
   };
 }
+
+/** Options of {@link Nf4Linear.quantize}. The public signature spells it out. */
+export type QuantizeLinearOptions = NonNullable<Parameters<typeof Nf4Linear.quantize>[3]>;

@@ -86,14 +86,6 @@ const BnbConfigSchema = z.object({
   llm_int8_skip_modules: z.array(z.string()).nullable().optional(),
 });
 
-/** A model loaded from a bitsandbytes 4-bit checkpoint. */
-export interface LoadedQuantizedModel {
-  model: CausalLM;
-  config: ModelConfig;
-  /** Paths of the modules that are {@link Nf4Linear}. */
-  quantizedPaths: string[];
-}
-
 /**
  * Loads a Hugging Face folder saved by transformers with `BitsAndBytesConfig(load_in_4bit=True)`:
  * `config.json` with `quantization_config` and safetensors holding, per quantized linear, the
@@ -106,7 +98,13 @@ export interface LoadedQuantizedModel {
  * const { model } = await loadQuantizedModel('/models/llama-nf4');
  * ```
  */
-export async function loadQuantizedModel(dir: string): Promise<LoadedQuantizedModel> {
+export async function loadQuantizedModel(dir: string): Promise<{
+  /** The model, its quantized slots holding {@link Nf4Linear} layers. */
+  model: CausalLM;
+  config: ModelConfig;
+  /** Paths of the modules that are {@link Nf4Linear}. */
+  quantizedPaths: string[];
+}> {
   const configPath = join(dir, 'config.json');
   const text = await readFile(configPath, 'utf8').catch(() => {
     throw new FileFormatError({ file: configPath, message: 'missing config.json.' });
@@ -186,14 +184,6 @@ export function withQuantizationConfig(configText: string, quantizationConfig: R
   return `${configText.slice(0, at)}${block},\n${configText.slice(at)}`;
 }
 
-/** Options of {@link saveQuantizedModel}. */
-export interface SaveQuantizedOptions {
-  /** The checkpoint the model came from: every tensor that is not a quantized weight is copied raw. */
-  source: SafetensorsWeights;
-  /** Its `config.json` text (transformers layout); `quantization_config` is inserted. */
-  configText: string;
-}
-
 /**
  * Writes a transformers-compatible bitsandbytes 4-bit folder: `config.json` with
  * `quantization_config` and `model.safetensors` with the bnb keys of every {@link Nf4Linear}
@@ -201,7 +191,16 @@ export interface SaveQuantizedOptions {
  * tensors of `source` unchanged — byte-identical to `save_pretrained` of the same model quantized by
  * bitsandbytes on CPU.
  */
-export async function saveQuantizedModel(dir: string, model: CausalLM, options: SaveQuantizedOptions): Promise<void> {
+export async function saveQuantizedModel(
+  dir: string,
+  model: CausalLM,
+  options: {
+    /** The checkpoint the model came from: every tensor that is not a quantized weight is copied raw. */
+    source: SafetensorsWeights;
+    /** Its `config.json` text (transformers layout); `quantization_config` is inserted. */
+    configText: string;
+  },
+): Promise<void> {
   const tensors: Record<string, TensorToWrite> = {};
   const replaced = new Set<string>();
   let quantType: QuantType | undefined;

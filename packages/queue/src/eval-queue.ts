@@ -70,32 +70,6 @@ export interface QueueProgress {
   workers: { worker: string; examples: number; shards: number; perSecond: number }[];
 }
 
-/** Options of {@link runQueuedEval}. */
-export interface QueuedEvalOptions {
-  /** `redis://host:port`. */
-  url: string;
-  /** Opaque description the workers' `prepare` rebuilds the evaluation from (no secrets: stored in Redis). */
-  spec: unknown;
-  /** Variant names to evaluate, in report order (`evalVariantNames`). */
-  variants: readonly string[];
-  /** Number of test examples (after `limit`). */
-  total: number;
-  /** Examples per shard; a multiple of `batchSize` so shards cut the same batches as one process. */
-  shardSize: number;
-  batchSize: number;
-  /** Scoring: the report folder, metrics, normaliser, generation settings and meta of the local run. */
-  score: Omit<ScoreVariantOptions, 'examples'>;
-  onProgress?: (progress: QueueProgress) => void;
-  /** Poll period, ms. Default 250. */
-  pollMs?: number;
-  /** Attempts per shard before the run fails (a stalled shard counts separately, see the worker). Default 3. */
-  attempts?: number;
-  /** Remove the run's jobs from Redis once the report is written. Default true. */
-  cleanup?: boolean;
-  /** How long to wait for Redis at the start before failing, ms. Default 10000. */
-  connectTimeoutMs?: number;
-}
-
 const errorName = 'QueueShardError';
 const errorSymbol = Symbol.for(`lora.error.${errorName}`);
 
@@ -132,7 +106,30 @@ function jobId(run: string, variantIndex: number, shard: number): string {
  *   score: { outDir: 'runs/eval', metrics: [{ kind: 'exact_match' }] } });
  * ```
  */
-export async function runQueuedEval(options: QueuedEvalOptions): Promise<EvalResult> {
+export async function runQueuedEval(options: {
+  /** `redis://host:port`. */
+  url: string;
+  /** Opaque description the workers' `prepare` rebuilds the evaluation from (no secrets: stored in Redis). */
+  spec: unknown;
+  /** Variant names to evaluate, in report order (`evalVariantNames`). */
+  variants: readonly string[];
+  /** Number of test examples (after `limit`). */
+  total: number;
+  /** Examples per shard; a multiple of `batchSize` so shards cut the same batches as one process. */
+  shardSize: number;
+  batchSize: number;
+  /** Scoring: the report folder, metrics, normaliser, generation settings and meta of the local run. */
+  score: Omit<ScoreVariantOptions, 'examples'>;
+  onProgress?: (progress: QueueProgress) => void;
+  /** Poll period, ms. Default 250. */
+  pollMs?: number;
+  /** Attempts per shard before the run fails (a stalled shard counts separately, see the worker). Default 3. */
+  attempts?: number;
+  /** Remove the run's jobs from Redis once the report is written. Default true. */
+  cleanup?: boolean;
+  /** How long to wait for Redis at the start before failing, ms. Default 10000. */
+  connectTimeoutMs?: number;
+}): Promise<EvalResult> {
   const { shardSize, batchSize, total } = options;
   if (!Number.isInteger(shardSize) || shardSize < 1 || shardSize % batchSize !== 0)
     throw new InvalidArgumentError({
@@ -315,8 +312,18 @@ export interface PreparedEval {
   dispose?: () => void;
 }
 
-/** Options of {@link runEvalWorker}. */
-export interface EvalWorkerOptions {
+/**
+ * A worker of queued evaluations: takes shards from Redis one at a time, prepares each run's model
+ * once (cached while the run's shards keep coming), generates the shard with `generateVariant`
+ * into a temporary file and sends the predictions back as the job's result. Resolves when `signal`
+ * aborts and the shard in progress is done.
+ *
+ * @example
+ * ```ts
+ * await runEvalWorker({ url: 'redis://127.0.0.1:6379', prepare: async (spec) => ({ options: await prepareEval(toRunEvalOptions(spec)) }) });
+ * ```
+ */
+export async function runEvalWorker(options: {
   url: string;
   /** Rebuilds the evaluation of a job's `spec` (loads the model and adapters once; the worker caches it per run). */
   prepare: (spec: unknown) => Promise<PreparedEval>;
@@ -335,20 +342,7 @@ export interface EvalWorkerOptions {
   onError?: (error: Error) => void;
   /** Stops the worker (after the shard in progress). */
   signal?: AbortSignal;
-}
-
-/**
- * A worker of queued evaluations: takes shards from Redis one at a time, prepares each run's model
- * once (cached while the run's shards keep coming), generates the shard with `generateVariant`
- * into a temporary file and sends the predictions back as the job's result. Resolves when `signal`
- * aborts and the shard in progress is done.
- *
- * @example
- * ```ts
- * await runEvalWorker({ url: 'redis://127.0.0.1:6379', prepare: async (spec) => ({ options: await prepareEval(toRunEvalOptions(spec)) }) });
- * ```
- */
-export async function runEvalWorker(options: EvalWorkerOptions): Promise<void> {
+}): Promise<void> {
   const name = options.name ?? `${hostname()}:${process.pid}`;
   let cached: { run: string; prepared: PreparedEval } | undefined;
   const worker = new Worker(

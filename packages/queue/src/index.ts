@@ -15,8 +15,6 @@ export {
   runQueuedEval,
   runEvalWorker,
   type QueueProgress,
-  type QueuedEvalOptions,
   type PreparedEval,
-  type EvalWorkerOptions,
 } from './eval-queue.js';
-export { queuedJudgeModel, runJudgeWorker, type QueuedJudgeModel, type JudgeWorkerOptions } from './judge-queue.js';
+export { queuedJudgeModel, runJudgeWorker, type QueuedJudgeModel } from './judge-queue.js';

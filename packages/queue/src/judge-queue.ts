@@ -129,8 +129,12 @@ export function queuedJudgeModel(url: string, target: JudgeTarget): QueuedJudgeM
   };
 }
 
-/** Options of {@link runJudgeWorker}. */
-export interface JudgeWorkerOptions {
+/**
+ * A worker of queued judge calls: builds each target's provider once with the key from its own
+ * environment, makes the call and sends back the text and usage (or the error's kind). The
+ * queue-wide rate limit is BullMQ's limiter (`rateLimit`). Resolves when `signal` aborts.
+ */
+export async function runJudgeWorker(options: {
   url: string;
   /** Environment the providers read their key from (never sent anywhere but to the provider). Default `process.env`. */
   env?: Readonly<Record<string, string | undefined>>;
@@ -151,14 +155,7 @@ export interface JudgeWorkerOptions {
   onError?: (error: Error) => void;
   /** Stops the worker (after the calls in flight). */
   signal?: AbortSignal;
-}
-
-/**
- * A worker of queued judge calls: builds each target's provider once with the key from its own
- * environment, makes the call and sends back the text and usage (or the error's kind). The
- * queue-wide rate limit is BullMQ's limiter (`rateLimit`). Resolves when `signal` aborts.
- */
-export async function runJudgeWorker(options: JudgeWorkerOptions): Promise<void> {
+}): Promise<void> {
   const name = options.name ?? `${hostname()}:${process.pid}`;
   const env = options.env ?? process.env;
   const models = new Map<string, JudgeModel>();

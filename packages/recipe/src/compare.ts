@@ -16,7 +16,7 @@ import { promptRowsFromChats, REPORT_FILES } from '@lora/eval/internal';
 import { PeftModel } from '@lora/peft';
 import { withDequantizedWeights } from '@lora/quant';
 import type { z } from 'zod';
-import { type ChatInput, chatRenderer, recipeChatTemplate } from './prepare.js';
+import { chatRenderer, recipeChatTemplate } from './prepare.js';
 import type { LoadedRecipe, Recipe } from './recipe.js';
 import { validationLoss } from './split.js';
 import { evalProgressText } from './progress.js';
@@ -33,16 +33,8 @@ export interface CompareContext {
   /** The chat template text the recipe asks for; undefined for the tokenizer's own. */
   chatTemplate: string | undefined;
   /** Renders a conversation as a prompt (generation prompt added) with the recipe's chat template. */
-  render(messages: ChatInput): string;
+  render(messages: readonly { role: string; content?: unknown }[]): string;
 }
-
-/**
- * Where the test examples come from: rows of `evaluation.test` read with a zod schema and mapped
- * one by one, or a function returning the examples (for a reader of your own).
- */
-export type TestRowSource<Row> =
-  | { schema: z.ZodType<Row>; toExample: (row: Row, context: CompareContext) => unknown }
-  | ((context: CompareContext) => readonly unknown[] | Promise<readonly unknown[]>);
 
 /**
  * What every example pipeline takes (extend it with the example's own options): the output folder,
@@ -64,39 +56,6 @@ export interface PipelineOptions {
   log?: ((line: string) => void) | undefined;
   /** Environment (asset resolver, backend, API keys); default `process.env`. */
   env?: Readonly<Record<string, string | undefined>> | undefined;
-}
-
-/** Options of {@link compareAdapter}. */
-export interface CompareAdapterOptions<Row = unknown> extends Omit<PipelineOptions, 'recipeFile'> {
-  /** Report folder; the adapter is trained into `<out>/train`. */
-  out: string;
-  /** Resume training from the latest checkpoint in `<out>/train` instead of starting the run over. */
-  resume?: boolean | undefined;
-  /**
-   * The test examples: `{id, prompt, reference?, …}`, or `{id, messages, …}` rendered with the
-   * recipe's chat template up to the last assistant turn, which becomes the reference (`@lora/eval`'s
-   * `promptRowsFromChats`).
-   */
-  testRows: TestRowSource<Row>;
-  metrics: readonly MetricSpec[];
-  /** Drop the test prompts that leave no room for `maxNewTokens` within the context (counted in the result). */
-  dropLongPrompts?: boolean;
-  /** Add each variant's validation loss (recipe's validation split) as the `validation_loss` metric. */
-  validationLoss?: boolean;
-  /** Name of the base run (adapter disabled). Default `base`. */
-  baseName?: string;
-  /** Name of the adapter run. Default `lora`. */
-  adapterName?: string;
-  /** The variants to compare instead of base and adapter (e.g. one per checkpoint). */
-  variants?: (context: CompareContext) => readonly Variant[] | Promise<readonly Variant[]>;
-  /** Facts stored in every metrics file; default `{recipe, model, adapter}`, `null` for none. */
-  meta?: Record<string, unknown> | null;
-  /** Further test sets every variant answers with the same settings (a safety probe…), each in its own folder. */
-  extraSets?: readonly { outDir: string; examples: (context: CompareContext) => readonly unknown[] | Promise<readonly unknown[]> }[];
-  /** Generation and scoring settings passed on to `evaluateVariants` (`stop`, `normalize`, `taskMetrics`…). */
-  evaluate?: Pick<EvaluateVariantsOptions, 'stop' | 'normalize' | 'taskMetrics' | 'confidence' | 'topK' | 'topP' | 'seed'>;
-  /** Prefix of the progress lines, e.g. `carbot`. Default `lora`. */
-  label?: string;
 }
 
 /** Losses of a training run as the reports show them. */
@@ -147,7 +106,43 @@ export interface CompareAdapterResult extends EvalResult {
  * });
  * ```
  */
-export async function compareAdapter<Row>(loaded: LoadedRecipe, options: CompareAdapterOptions<Row>): Promise<CompareAdapterResult> {
+export async function compareAdapter<Row>(
+  loaded: LoadedRecipe,
+  options: Omit<PipelineOptions, 'recipeFile'> & {
+    /** Report folder; the adapter is trained into `<out>/train`. */
+    out: string;
+    /** Resume training from the latest checkpoint in `<out>/train` instead of starting the run over. */
+    resume?: boolean | undefined;
+    /**
+     * The test examples: `{id, prompt, reference?, …}`, or `{id, messages, …}` rendered with the
+     * recipe's chat template up to the last assistant turn, which becomes the reference (`@lora/eval`'s
+     * `promptRowsFromChats`). They come from rows of `evaluation.test` read with a zod schema and
+     * mapped one by one, or from a function returning the examples (for a reader of your own).
+     */
+    testRows:
+      | { schema: z.ZodType<Row>; toExample: (row: Row, context: CompareContext) => unknown }
+      | ((context: CompareContext) => readonly unknown[] | Promise<readonly unknown[]>);
+    metrics: readonly MetricSpec[];
+    /** Drop the test prompts that leave no room for `maxNewTokens` within the context (counted in the result). */
+    dropLongPrompts?: boolean;
+    /** Add each variant's validation loss (recipe's validation split) as the `validation_loss` metric. */
+    validationLoss?: boolean;
+    /** Name of the base run (adapter disabled). Default `base`. */
+    baseName?: string;
+    /** Name of the adapter run. Default `lora`. */
+    adapterName?: string;
+    /** The variants to compare instead of base and adapter (e.g. one per checkpoint). */
+    variants?: (context: CompareContext) => readonly Variant[] | Promise<readonly Variant[]>;
+    /** Facts stored in every metrics file; default `{recipe, model, adapter}`, `null` for none. */
+    meta?: Record<string, unknown> | null;
+    /** Further test sets every variant answers with the same settings (a safety probe…), each in its own folder. */
+    extraSets?: readonly { outDir: string; examples: (context: CompareContext) => readonly unknown[] | Promise<readonly unknown[]> }[];
+    /** Generation and scoring settings passed on to `evaluateVariants` (`stop`, `normalize`, `taskMetrics`…). */
+    evaluate?: Pick<EvaluateVariantsOptions, 'stop' | 'normalize' | 'taskMetrics' | 'confidence' | 'topK' | 'topP' | 'seed'>;
+    /** Prefix of the progress lines, e.g. `carbot`. Default `lora`. */
+    label?: string;
+  },
+): Promise<CompareAdapterResult> {
   const { recipe } = loaded;
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const label = `[${options.label ?? 'lora'}]`;
@@ -326,3 +321,6 @@ export function reportFiles(
     lossPlot: join(trainOutput, 'loss.svg'),
   };
 }
+
+/** Options of {@link compareAdapter} (its second argument). */
+export type CompareAdapterOptions<Row = unknown> = Parameters<typeof compareAdapter<Row>>[1];

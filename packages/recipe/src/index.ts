@@ -20,19 +20,15 @@ export {
   prepareModel,
   recipeChatTemplate,
   chatRenderer,
-  type ChatInput,
-  type PrepareModelOptions,
   type ModelSpec,
   type PreparedModel,
 } from './prepare.js';
 export { validationLoss, type SplitReport } from './split.js';
-export { trainRecipe, type TrainRecipeOptions, type TrainRecipeResult, type DataReport } from './train-recipe.js';
+export { trainRecipe, type TrainRecipeResult } from './train-recipe.js';
 export {
   compareAdapter,
-  type CompareAdapterOptions,
   type PipelineOptions,
   type CompareAdapterResult,
   type CompareContext,
-  type TestRowSource,
   type TrainingSummary,
 } from './compare.js';

@@ -10,29 +10,6 @@ import { makeLinearsTrainable } from '@lora/train/internal';
 import { z } from 'zod';
 import type { Recipe } from './recipe.js';
 
-/** Options of {@link prepareModel}. */
-export interface PrepareModelOptions {
-  /** Environment for the asset resolver and backend selection (default `process.env`). */
-  env?: Readonly<Record<string, string | undefined>>;
-  /** Where notes go (backend line, quantization, full fine-tuning; default stderr). */
-  log?: (line: string) => void;
-  /**
-   * The memory check's workload: `training` (default: `data.batchSize` × `data.maxLength` rows kept
-   * for the backward pass) or `inference` (batches of `evaluation.batchSize`).
-   */
-  kind?: MemoryWorkload['kind'];
-  /**
-   * The adapter: `recipe` (default for `training`) attaches a new one from the recipe's `adapter`
-   * section (or makes every linear trainable for `adapter: none`); `none` (default for `inference`)
-   * leaves the base as loaded; a list of folders loads those PEFT adapters (the first one active).
-   */
-  adapter?: 'recipe' | 'none' | readonly { dir: string; name?: string }[];
-  /** Whether the asset resolver may download the model from the Hub (its default otherwise). */
-  allowDownload?: boolean;
-  /** Download progress of the asset resolver. */
-  onProgress?: (progress: { message: string }) => void;
-}
-
 /**
  * What to load when there is no recipe (`lora chat`, `lora generate`): the model, its tokenizer
  * folder, backend, 4-bit base and chat template, as the recipe's fields of the same names.
@@ -66,7 +43,7 @@ export interface PreparedModel {
   /** The chat template text the recipe asks for; undefined for the tokenizer's own. */
   chatTemplate?: string;
   /** Renders a conversation as a prompt with the recipe's chat template (see {@link chatRenderer}). */
-  render(messages: ChatInput): string;
+  render(messages: readonly { role: string; content?: unknown }[]): string;
 }
 
 const MessagesSchema = z.array(ChatMessageSchema);
@@ -83,9 +60,6 @@ async function chatTemplateText(choice: string | undefined, field: string): Prom
   return readRegularTextFile(choice, `chat template (${field})`);
 }
 
-/** A conversation as generation sees it: role and content (other fields passed to the template). */
-export type ChatInput = readonly { role: string; content?: unknown }[];
-
 /**
  * Renders conversations as prompts with a chat template (undefined: the tokenizer's own) and the
  * generation prompt, as training renders them; the messages are checked first (a bad role or
@@ -97,7 +71,10 @@ export type ChatInput = readonly { role: string; content?: unknown }[];
  * const prompt = render([{ role: 'user', content: 'Turn on the radio' }]);
  * ```
  */
-export function chatRenderer(tokenizer: Tokenizer, chatTemplate: string | undefined): (messages: ChatInput) => string {
+export function chatRenderer(
+  tokenizer: Tokenizer,
+  chatTemplate: string | undefined,
+): (messages: readonly { role: string; content?: unknown }[]) => string {
   return (messages) => {
     const checked = MessagesSchema.safeParse(messages);
     if (!checked.success) {
@@ -172,7 +149,30 @@ async function loadSpecModel(
  * const { model, tokenizer, render } = await prepareModel(recipe, { kind: 'inference', adapter: [{ dir: 'runs/smoke' }] });
  * ```
  */
-export async function prepareModel(spec: Recipe | ModelSpec, options: PrepareModelOptions = {}): Promise<PreparedModel> {
+export async function prepareModel(
+  spec: Recipe | ModelSpec,
+  options: {
+    /** Environment for the asset resolver and backend selection (default `process.env`). */
+    env?: Readonly<Record<string, string | undefined>>;
+    /** Where notes go (backend line, quantization, full fine-tuning; default stderr). */
+    log?: (line: string) => void;
+    /**
+     * The memory check's workload: `training` (default: `data.batchSize` × `data.maxLength` rows kept
+     * for the backward pass) or `inference` (batches of `evaluation.batchSize`).
+     */
+    kind?: MemoryWorkload['kind'];
+    /**
+     * The adapter: `recipe` (default for `training`) attaches a new one from the recipe's `adapter`
+     * section (or makes every linear trainable for `adapter: none`); `none` (default for `inference`)
+     * leaves the base as loaded; a list of folders loads those PEFT adapters (the first one active).
+     */
+    adapter?: 'recipe' | 'none' | readonly { dir: string; name?: string }[];
+    /** Whether the asset resolver may download the model from the Hub (its default otherwise). */
+    allowDownload?: boolean;
+    /** Download progress of the asset resolver. */
+    onProgress?: (progress: { message: string }) => void;
+  } = {},
+): Promise<PreparedModel> {
   const env = options.env ?? process.env;
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const kind = options.kind ?? 'training';
@@ -232,3 +232,9 @@ export async function prepareModel(spec: Recipe | ModelSpec, options: PrepareMod
     throw error;
   }
 }
+
+/** A conversation as generation sees it: role and content (other fields passed to the template). */
+export type ChatInput = readonly { role: string; content?: unknown }[];
+
+/** Options of {@link prepareModel}. The public signature spells it out. */
+export type PrepareModelOptions = NonNullable<Parameters<typeof prepareModel>[1]>;

@@ -18,27 +18,6 @@ import { prepareModel } from './prepare.js';
 import type { LoadedRecipe, Recipe } from './recipe.js';
 import { type SplitReport, batchExamples, encodeSplit, padTokenId, recipeEncoder } from './split.js';
 
-/** Options of {@link trainRecipe} that override or complete the recipe (the CLI flags). */
-export interface TrainRecipeOptions {
-  /** Output folder (overrides `recipe.output`). */
-  output?: string;
-  /** Resume from the output folder's latest checkpoint. */
-  resume?: boolean;
-  /**
-   * Without `resume`, the output folder must hold no run (adapter, trainer state, log,
-   * checkpoints…; else a `RunFolderError`); `true` deletes those files (and `eval/`) first.
-   */
-  overwrite?: boolean;
-  /** Stop after this many optimizer steps (overrides `training.maxSteps`). */
-  maxSteps?: number;
-  /** Where progress lines and notes go (default stderr). */
-  log?: (line: string) => void;
-  /** Extra callbacks (e.g. a test's). */
-  callbacks?: TrainCallbacks[];
-  /** Environment for the asset resolver and backend selection. */
-  env?: Readonly<Record<string, string | undefined>>;
-}
-
 /** What a recipe run produced. */
 export interface TrainRecipeResult {
   result: TrainResult;
@@ -49,13 +28,7 @@ export interface TrainRecipeResult {
   /** The tokenizer the data was encoded with. */
   tokenizer: Tokenizer;
   /** Counts of the data pipeline, also written to `data_report.json`. */
-  data: DataReport;
-}
-
-/** Counts of the data pipeline. */
-export interface DataReport {
-  train: SplitReport;
-  validation?: SplitReport;
+  data: { train: SplitReport; validation?: SplitReport };
 }
 
 /** Files and folders a recipe run writes into its output folder: their presence means a run is there. */
@@ -78,14 +51,35 @@ const RECIPE_RUN_FILES = new Set([
  * at the end the adapter in PEFT format (`adapter_config.json`, `adapter_model.safetensors`),
  * `trainer_state.json`, `data_report.json` and `recipe.json` in the output folder. The folder is
  * locked while it trains, and one that already holds a run is refused unless `resume` or
- * `overwrite` (see {@link TrainRecipeOptions}).
+ * `overwrite` (see the options below).
  *
  * @example
  * ```ts
  * const { result } = await trainRecipe(await loadRecipe('recipes/smoke.yaml'), { maxSteps: 20 });
  * ```
  */
-export async function trainRecipe(loadedRecipe: LoadedRecipe, options: TrainRecipeOptions = {}): Promise<TrainRecipeResult> {
+export async function trainRecipe(
+  loadedRecipe: LoadedRecipe,
+  options: {
+    /** Output folder (overrides `recipe.output`). */
+    output?: string;
+    /** Resume from the output folder's latest checkpoint. */
+    resume?: boolean;
+    /**
+     * Without `resume`, the output folder must hold no run (adapter, trainer state, log,
+     * checkpoints…; else a `RunFolderError`); `true` deletes those files (and `eval/`) first.
+     */
+    overwrite?: boolean;
+    /** Stop after this many optimizer steps (overrides `training.maxSteps`). */
+    maxSteps?: number;
+    /** Where progress lines and notes go (default stderr). */
+    log?: (line: string) => void;
+    /** Extra callbacks (e.g. a test's). */
+    callbacks?: TrainCallbacks[];
+    /** Environment for the asset resolver and backend selection. */
+    env?: Readonly<Record<string, string | undefined>>;
+  } = {},
+): Promise<TrainRecipeResult> {
   const { recipe } = loadedRecipe;
   const env = options.env ?? process.env;
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
@@ -170,3 +164,9 @@ async function trainRecipeLocked(
     throw error;
   }
 }
+
+/** Counts of the data pipeline. */
+type DataReport = TrainRecipeResult['data'];
+
+/** Options of {@link trainRecipe} that override or complete the recipe (the CLI flags). The public signature spells it out. */
+export type TrainRecipeOptions = NonNullable<Parameters<typeof trainRecipe>[1]>;

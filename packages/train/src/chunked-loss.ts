@@ -1,10 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '@lora/core';
 import type { CausalLM, ForwardOptions, OutputHead } from '@lora/models';
-import { Linear, fastFlaggedMatMul, isRecordingGradients } from '@lora/models/internal';
+import { Linear, customGrad, fastFlaggedMatMul, isRecordingGradients } from '@lora/models/internal';
 import { type ShiftedTargets, type TokenLossSum, causalLmLossSum, crossEntropySum, shiftedTargets } from './loss.js';
-
-type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 
 /** Float32 logits per chunk when the chunk size is automatic: 8 MiB (42 rows of a 49k vocabulary). */
 const AUTO_CHUNK_BYTES = 8 * 1024 * 1024;
@@ -93,7 +91,7 @@ function frozenHeadLoss(layer: Linear, cap: number | undefined) {
   return (hidden2d: tf.Tensor2D, targets: ShiftedTargets, chunkRows: number): tf.Scalar => {
     const [n, d] = hidden2d.shape;
     const v = layer.outFeatures;
-    const run = tf.customGrad(((x: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    const run = customGrad<[tf.Tensor2D], tf.Scalar>((x: tf.Tensor2D, save: tf.GradSaveFunc) => {
       const sums: tf.Scalar[] = [];
       const grads: tf.Tensor2D[] = [];
       const fast = fastFlaggedMatMul();
@@ -132,7 +130,7 @@ function frozenHeadLoss(layer: Linear, cap: number | undefined) {
         value,
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(saved[0] as tf.Tensor, dy),
       };
-    }) as unknown as CustomGradFn) as unknown as (x: tf.Tensor2D) => tf.Scalar;
+    });
     return run(hidden2d);
   };
 }
@@ -156,7 +154,7 @@ function recomputedHeadLoss(head: OutputHead, variables: tf.Variable[]) {
   return (hidden2d: tf.Tensor2D, targets: ShiftedTargets, chunkRows: number): tf.Scalar => {
     const [n, d] = hidden2d.shape;
     const chunks = trainedChunks(targets, n, chunkRows);
-    const run = tf.customGrad(((...args: unknown[]) => {
+    const run = customGrad<[tf.Tensor2D, ...tf.Variable[]], tf.Scalar>((...args: unknown[]) => {
       const save = args[args.length - 1] as tf.GradSaveFunc;
       const x = args[0] as tf.Tensor2D;
       save([x]);
@@ -173,7 +171,7 @@ function recomputedHeadLoss(head: OutputHead, variables: tf.Variable[]) {
           const dVars: (tf.Tensor | undefined)[] = variables.map(() => undefined);
           // A nested gradient during backprop replaces the engine's tape and clears it when done
           // (tfjs 4.22 treats it as first-order): keep the outer tape and put it back.
-          const state = (tf.engine() as unknown as { state: { activeTape: unknown } }).state;
+          const state = tf.engine().state;
           let covered = 0;
           for (const [start, rows] of chunks) {
             if (start > covered) dHidden.push(tf.zeros([start - covered, d]));
@@ -206,7 +204,7 @@ function recomputedHeadLoss(head: OutputHead, variables: tf.Variable[]) {
           return [dx, ...dVars.map((g, i) => g ?? tf.zerosLike(variables[i] as tf.Variable))];
         },
       };
-    }) as unknown as CustomGradFn) as unknown as (...inputs: tf.Tensor[]) => tf.Scalar;
+    });
     return run(hidden2d, ...variables);
   };
 }

@@ -1,10 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '@lora/core';
 import type { CausalLM } from '@lora/models';
-import type { DecoderBlock } from '@lora/models/internal';
+import { customGrad, type DecoderBlock } from '@lora/models/internal';
 
 type LayerContext = Parameters<DecoderBlock['apply']>[1];
-type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 const LAYER_TYPES = ['full_attention', 'sliding_attention'] as const;
 const KINDS = ['mask', 'cos', 'sin'] as const;
 
@@ -57,7 +56,7 @@ export function enableGradientCheckpointing(model: CausalLM): () => void {
     layer.apply = (x: tf.Tensor3D, ctx: LayerContext): tf.Tensor3D => {
       if (ctx.cache !== undefined) return original(x, ctx);
       const variables = blockVariables(layer);
-      const run = tf.customGrad(((...args: unknown[]) => {
+      const run = customGrad<[tf.Tensor3D, ...tf.Variable[]], tf.Tensor3D>((...args: unknown[]) => {
         const save = args[args.length - 1] as tf.GradSaveFunc;
         const input = args[0] as tf.Tensor3D;
         // Context tensors (masks, rotary tables) per layer type; a model may lack some types.
@@ -82,10 +81,10 @@ export function enableGradientCheckpointing(model: CausalLM): () => void {
               rebuilt[kind][type] = rest[i] as tf.Tensor;
             });
             const again = { ...ctx, ...rebuilt, cache: undefined } as LayerContext;
-            const xsTensor = xs as unknown as tf.Tensor3D;
+            const xsTensor = xs as tf.Tensor3D;
             // A nested tf.grads during backprop replaces the engine's tape and clears it when done
             // (tfjs 4.22 treats it as first-order): keep the outer tape and put it back.
-            const state = (tf.engine() as unknown as { state: { activeTape: unknown } }).state;
+            const state = tf.engine().state;
             const outerTape = state.activeTape;
             let result: { value: tf.Tensor; grads: (tf.Tensor | undefined)[] };
             try {
@@ -98,7 +97,7 @@ export function enableGradientCheckpointing(model: CausalLM): () => void {
             return grads.map((g, i) => g ?? tf.zerosLike(i === 0 ? xsTensor : (variables[i - 1] as tf.Variable)));
           },
         };
-      }) as unknown as CustomGradFn) as unknown as (...inputs: tf.Tensor[]) => tf.Tensor3D;
+      });
       return run(x, ...variables);
     };
     restore.push(() => {

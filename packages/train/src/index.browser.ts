@@ -7,7 +7,7 @@
  *
  * @packageDocumentation
  */
-export { train, evaluateLoss, type TrainOptions, type BatchSource } from './train.js';
+export { train, evaluateLoss, type BatchSource } from './train.js';
 export { NonFiniteError } from './errors/non-finite-error.js';
 export { RunFolderError } from './errors/run-folder-error.js';
 export { CheckpointWriteError } from './errors/checkpoint-write-error.js';
@@ -25,4 +25,4 @@ export {
 } from './callbacks.js';
 export type { WeightsIO } from './checkpoints/checkpoint-io.js';
 export { peftWeightsIO } from './checkpoints/peft-weights-io.js';
-export { progressReporter, type ProgressOptions } from './reporting/progress.js';
+export { progressReporter } from './reporting/progress.js';

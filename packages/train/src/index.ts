@@ -27,5 +27,5 @@ export * from './index.browser.js';
 
 // Node only (files by path): left out of the browser entry.
 export { jsonlLogger } from './reporting/jsonl-log.js';
-export { writeCurves, curvesWriter, type CurveFiles } from './reporting/curves.js';
-export { sft, type SftOptions, type SftArgs, type SftLoraOptions, type SftDataset, type SftResult, type SftSplitReport } from './sft.js';
+export { writeCurves, curvesWriter } from './reporting/curves.js';
+export { sft, type SftResult } from './sft.js';

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '@lora/core';
+import { customGrad } from '@lora/models/internal';
 import { IGNORE_INDEX } from './batch.js';
 
 /** Summed token loss of a micro-batch and the number of tokens it covers. */
@@ -96,7 +97,7 @@ export function crossEntropySum(logits2d: tf.Tensor2D, all: ShiftedTargets, star
   if (!weights.some((w) => w !== 0)) return tf.mul(tf.sum(logits2d), 0) as tf.Scalar;
   const flatIndex = new Int32Array(n);
   for (let i = 0; i < n; i++) flatIndex[i] = i * v + (targets[i] as number);
-  const ce = tf.customGrad(((x: tf.Tensor2D, save: tf.GradSaveFunc) => {
+  const ce = customGrad<[tf.Tensor2D], tf.Scalar>((x: tf.Tensor2D, save: tf.GradSaveFunc) => {
     const x32 = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
     const lse = tf.logSumExp(x32, 1);
     const picked = tf.gather(tf.reshape(x32, [-1]), tf.tensor1d(flatIndex, 'int32'));
@@ -112,7 +113,7 @@ export function crossEntropySum(logits2d: tf.Tensor2D, all: ShiftedTargets, star
         return tf.mul(tf.sub(probs, oneHot), scale);
       },
     };
-  }) as unknown as CustomGradFn) as unknown as (x: tf.Tensor2D) => tf.Scalar;
+  });
   return ce(logits2d);
 }
 
@@ -132,5 +133,3 @@ export function causalLmLoss(logits: tf.Tensor3D, labels: ArrayLike<number>): tf
     return tf.div(sum, Math.max(count, 1)) as tf.Scalar;
   });
 }
-
-type CustomGradFn = Parameters<typeof tf.customGrad>[0];

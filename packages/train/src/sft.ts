@@ -23,89 +23,6 @@ import { progressReporter } from './reporting/progress.js';
 import { train } from './train.js';
 import type { TrainingArgsInput } from './training-args.js';
 
-/**
- * A LoRA config as PEFT's `LoraConfig` takes it: the camelCase options of `loraConfig`, or PEFT's
- * own snake_case spellings (`lora_alpha`, `target_modules`, …; one spelling per option).
- */
-export type SftLoraOptions = LoraConfigOptions & {
-  readonly lora_alpha?: number;
-  readonly target_modules?: string | readonly string[] | null;
-  readonly lora_dropout?: number;
-  readonly use_rslora?: boolean;
-  readonly use_dora?: boolean;
-  readonly modules_to_save?: readonly string[] | null;
-  readonly init_lora_weights?: LoraConfigOptions['initLoraWeights'];
-};
-
-/** A dataset for {@link sft}: records in memory, or a file `@lora/data` reads (JSONL, JSON, CSV, TSV, Parquet). */
-export type SftDataset = string | readonly unknown[];
-
-/**
- * {@link sft}'s arguments: transformers' `TrainingArguments` in camelCase ({@link TrainingArgsInput})
- * plus TRL's `SFTConfig` data options. Every field is optional. At run time the snake_case
- * spellings of TRL / transformers are accepted too (`learning_rate`, `num_train_epochs`,
- * `per_device_train_batch_size`, `output_dir`, …, and `warmup_ratio` / `warmup_steps` /
- * `lr_scheduler_type` for `warmup` / `lrScheduler`), so a Python `SFTConfig(...)` can be pasted.
- */
-export interface SftArgs extends TrainingArgsInput {
-  /** Where the adapter (PEFT format), checkpoints, `train_log.jsonl` and `loss.svg` go; without it nothing is written. */
-  outputDir?: string;
-  /** Epochs over the data when `maxSteps` is not given (TRL default 3). */
-  numTrainEpochs?: number;
-  /** Examples per micro-batch (TRL's `per_device_train_batch_size`; default 8 as in TRL). */
-  perDeviceTrainBatchSize?: number;
-  /** Longest example in tokens; longer ones are truncated on the right (TRL default 1024). */
-  maxLength?: number;
-  /** Pack examples into `maxLength` rows with per-document attention (default false, as in TRL). */
-  packing?: boolean;
-  /** Conversations: train only on assistant turns (default true; TRL's default is false: see {@link sft}). */
-  assistantOnlyLoss?: boolean;
-  /** Prompt/completion records: train only on the completion (default true, as TRL's `None` does for this format). */
-  completionOnlyLoss?: boolean;
-  /** Append EOS to prompt/completion and text records (trained; default true). Chat templates end turns themselves. */
-  addEos?: boolean;
-  /** Chat template text instead of the tokenizer's own (`messages` records). */
-  chatTemplate?: string;
-  /** Progress bar / lines on stderr (default true). */
-  progress?: boolean;
-  /** Delete an earlier run's checkpoints in `outputDir` instead of refusing (transformers' `overwrite_output_dir`). */
-  overwriteOutputDir?: boolean;
-  /** Resume from `outputDir`'s latest checkpoint (`true`) or from this checkpoint folder (transformers' `resume_from_checkpoint`). */
-  resumeFromCheckpoint?: boolean | string;
-}
-
-/** Options of {@link sft}. */
-export interface SftOptions {
-  /** A loaded model (`loadModel` of `@lora/models`), wrapped with `lora`; or a `PeftModel`, trained as is. */
-  model: CausalLM | PeftModel;
-  /** The model's tokenizer (`loadTokenizer` of `@lora/data`). */
-  tokenizer: Tokenizer;
-  /** Training records: `messages` (conversational), `prompt` + `completion`, or `text` (format detected per record). */
-  dataset: SftDataset;
-  /** Records evaluated (`eval_loss`) every `args.evalSteps` and at the end. */
-  evalDataset?: SftDataset;
-  /** LoRA settings (PEFT's defaults for what is left out); must be omitted when `model` is a `PeftModel`. */
-  lora?: SftLoraOptions;
-  /** Training and data arguments. */
-  args?: SftArgs;
-  /** Extra training callbacks. */
-  callbacks?: TrainCallbacks[];
-}
-
-/** Counts of one encoded split. */
-export interface SftSplitReport {
-  /** Records read. */
-  examples: number;
-  /** Examples kept (those with at least one trained token). */
-  kept: number;
-  /** Examples cut to `maxLength`. */
-  truncated: number;
-  /** Tokens whose loss is trained. */
-  trainedTokens: number;
-  /** Micro-batches. */
-  batches: number;
-}
-
 /** What {@link sft} returns. */
 export interface SftResult {
   /** The trained model with its adapter (the caller disposes it). */
@@ -114,8 +31,24 @@ export interface SftResult {
   result: TrainResult;
   /** Where the adapter was saved (`args.outputDir`), if anywhere. */
   outputDir?: string;
-  /** Data pipeline counts. */
-  data: { train: SftSplitReport; eval?: SftSplitReport };
+  /** Data pipeline counts of each split. */
+  data: {
+    /** Counts of the training split. */
+    train: {
+      /** Records read. */
+      examples: number;
+      /** Examples kept (those with at least one trained token). */
+      kept: number;
+      /** Examples cut to `maxLength`. */
+      truncated: number;
+      /** Tokens whose loss is trained. */
+      trainedTokens: number;
+      /** Micro-batches. */
+      batches: number;
+    };
+    /** Counts of the eval split, when there is one. */
+    eval?: SftResult['data']['train'];
+  };
 }
 
 const SFT_KEYS = new Set<string>([
@@ -169,7 +102,68 @@ const SFT_KEYS = new Set<string>([
  * });
  * ```
  */
-export async function sft(options: SftOptions): Promise<SftResult> {
+export async function sft(options: {
+  /** A loaded model (`loadModel` of `@lora/models`), wrapped with `lora`; or a `PeftModel`, trained as is. */
+  model: CausalLM | PeftModel;
+  /** The model's tokenizer (`loadTokenizer` of `@lora/data`). */
+  tokenizer: Tokenizer;
+  /**
+   * Training records: `messages` (conversational), `prompt` + `completion`, or `text` (format
+   * detected per record); in memory, or a file `@lora/data` reads (JSONL, JSON, CSV, TSV, Parquet).
+   */
+  dataset: string | readonly unknown[];
+  /** Records evaluated (`eval_loss`) every `args.evalSteps` and at the end. */
+  evalDataset?: string | readonly unknown[];
+  /**
+   * LoRA settings (PEFT's defaults for what is left out); must be omitted when `model` is a
+   * `PeftModel`. The camelCase options of `loraConfig`, or PEFT's own snake_case spellings
+   * (`lora_alpha`, `target_modules`, …; one spelling per option).
+   */
+  lora?: LoraConfigOptions & {
+    readonly lora_alpha?: number;
+    readonly target_modules?: string | readonly string[] | null;
+    readonly lora_dropout?: number;
+    readonly use_rslora?: boolean;
+    readonly use_dora?: boolean;
+    readonly modules_to_save?: readonly string[] | null;
+    readonly init_lora_weights?: LoraConfigOptions['initLoraWeights'];
+  };
+  /**
+   * {@link sft}'s arguments: transformers' `TrainingArguments` in camelCase (`TrainingArgsInput`)
+   * plus TRL's `SFTConfig` data options. Every field is optional. At run time the snake_case
+   * spellings of TRL / transformers are accepted too (`learning_rate`, `num_train_epochs`,
+   * `per_device_train_batch_size`, `output_dir`, …, and `warmup_ratio` / `warmup_steps` /
+   * `lr_scheduler_type` for `warmup` / `lrScheduler`), so a Python `SFTConfig(...)` can be pasted.
+   */
+  args?: TrainingArgsInput & {
+    /** Where the adapter (PEFT format), checkpoints, `train_log.jsonl` and `loss.svg` go; without it nothing is written. */
+    outputDir?: string;
+    /** Epochs over the data when `maxSteps` is not given (TRL default 3). */
+    numTrainEpochs?: number;
+    /** Examples per micro-batch (TRL's `per_device_train_batch_size`; default 8 as in TRL). */
+    perDeviceTrainBatchSize?: number;
+    /** Longest example in tokens; longer ones are truncated on the right (TRL default 1024). */
+    maxLength?: number;
+    /** Pack examples into `maxLength` rows with per-document attention (default false, as in TRL). */
+    packing?: boolean;
+    /** Conversations: train only on assistant turns (default true; TRL's default is false: see {@link sft}). */
+    assistantOnlyLoss?: boolean;
+    /** Prompt/completion records: train only on the completion (default true, as TRL's `None` does for this format). */
+    completionOnlyLoss?: boolean;
+    /** Append EOS to prompt/completion and text records (trained; default true). Chat templates end turns themselves. */
+    addEos?: boolean;
+    /** Chat template text instead of the tokenizer's own (`messages` records). */
+    chatTemplate?: string;
+    /** Progress bar / lines on stderr (default true). */
+    progress?: boolean;
+    /** Delete an earlier run's checkpoints in `outputDir` instead of refusing (transformers' `overwrite_output_dir`). */
+    overwriteOutputDir?: boolean;
+    /** Resume from `outputDir`'s latest checkpoint (`true`) or from this checkpoint folder (transformers' `resume_from_checkpoint`). */
+    resumeFromCheckpoint?: boolean | string;
+  };
+  /** Extra training callbacks. */
+  callbacks?: TrainCallbacks[];
+}): Promise<SftResult> {
   const args = camelCaseArgs(options.args ?? {});
   const trainingArgs: TrainingArgsInput = Object.fromEntries(Object.entries(args).filter(([key]) => !SFT_KEYS.has(key)));
   const batchSize = args.perDeviceTrainBatchSize ?? 8;
@@ -339,3 +333,12 @@ async function encodeDataset(
   if (encoded.length === 0) throw new InvalidArgumentError({ argument: name, message: 'is empty.' });
   return encoded;
 }
+
+/** Options of {@link sft} (its argument). */
+type SftOptions = Parameters<typeof sft>[0];
+/** {@link sft}'s arguments (`SftOptions.args`). */
+type SftArgs = NonNullable<SftOptions['args']>;
+/** A dataset for {@link sft}: records in memory, or a file `@lora/data` reads. */
+type SftDataset = SftOptions['dataset'];
+/** Counts of one encoded split. */
+type SftSplitReport = SftResult['data']['train'];

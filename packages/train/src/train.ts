@@ -40,43 +40,6 @@ export interface BatchSource {
   get(index: number): TrainBatch | Promise<TrainBatch>;
 }
 
-/** Options of {@link train}. */
-export interface TrainOptions {
-  /** The model; its `trainableVariables()` (or `parameters`) are trained. */
-  model: CausalLM;
-  /** Training micro-batches (already collated: `labels` -100 where not trained). */
-  data: readonly TrainBatch[] | BatchSource;
-  /** Hyper-parameters (validated; defaults filled). */
-  args?: TrainingArgsInput;
-  /** Validation micro-batches: `eval_loss` every `evalSteps` and at the end. */
-  evalData?: readonly TrainBatch[] | BatchSource;
-  /** Extra metrics at each evaluation (e.g. from `@lora/eval`); merged with `eval_loss`. */
-  evaluate?: (model: CausalLM, step: number) => Promise<Record<string, number>> | Record<string, number>;
-  /** Hooks: progress, logs, user code. */
-  callbacks?: TrainCallbacks | readonly TrainCallbacks[];
-  /** Folder of checkpoints (`checkpoint-<step>`, `latest`); without it nothing is written. */
-  outputDir?: string;
-  /** Resume from `outputDir`'s latest checkpoint (`true`: one must exist; `'auto'`: if any), or from this checkpoint folder. */
-  resume?: boolean | 'auto' | string;
-  /** Parameters to train by stable name; default {@link namedParameters} of the model. */
-  parameters?: ReadonlyMap<string, tf.Variable>;
-  /** Writes/reads the weights of checkpoints; default `trainable.safetensors` of `parameters` (pass @lora/peft's adapter IO for adapters). */
-  weightsIO?: WeightsIO;
-  /** Optimizer to use instead of the one `args.optimizer` names (its state must fit `parameters`). */
-  optimizer?: Optimizer;
-  /**
-   * Without `resume`, `outputDir` must hold no checkpoint (else a `RunFolderError`); `true`
-   * deletes its checkpoints first (transformers' `overwrite_output_dir`). Default false.
-   */
-  overwrite?: boolean;
-  /**
-   * On the first SIGINT/SIGTERM finish the step, save a checkpoint and stop (`stopReason:
-   * 'signal'`); on a second one (more than a second later) exit the process at once (130 / 143).
-   * Default true when `outputDir` is set.
-   */
-  handleSignals?: boolean;
-}
-
 /** Checkpoint folders and the `latest` pointer: what makes a folder a run. */
 const isCheckpointFile = (name: string): boolean => name === LATEST_FILE || /^checkpoint-\d+$/.test(name);
 
@@ -207,7 +170,41 @@ function accumulate(into: Record<string, tf.Tensor> | undefined, grads: NamedGra
  * const result = await train({ model, data: batches, args: { maxSteps: 200, learningRate: 2e-4 }, outputDir: 'out', callbacks: [progressBar()] });
  * ```
  */
-export async function train(options: TrainOptions): Promise<TrainResult> {
+export async function train(options: {
+  /** The model; its `trainableVariables()` (or `parameters`) are trained. */
+  model: CausalLM;
+  /** Training micro-batches (already collated: `labels` -100 where not trained). */
+  data: readonly TrainBatch[] | BatchSource;
+  /** Hyper-parameters (validated; defaults filled). */
+  args?: TrainingArgsInput;
+  /** Validation micro-batches: `eval_loss` every `evalSteps` and at the end. */
+  evalData?: readonly TrainBatch[] | BatchSource;
+  /** Extra metrics at each evaluation (e.g. from `@lora/eval`); merged with `eval_loss`. */
+  evaluate?: (model: CausalLM, step: number) => Promise<Record<string, number>> | Record<string, number>;
+  /** Hooks: progress, logs, user code. */
+  callbacks?: TrainCallbacks | readonly TrainCallbacks[];
+  /** Folder of checkpoints (`checkpoint-<step>`, `latest`); without it nothing is written. */
+  outputDir?: string;
+  /** Resume from `outputDir`'s latest checkpoint (`true`: one must exist; `'auto'`: if any), or from this checkpoint folder. */
+  resume?: boolean | 'auto' | string;
+  /** Parameters to train by stable name; default {@link namedParameters} of the model. */
+  parameters?: ReadonlyMap<string, tf.Variable>;
+  /** Writes/reads the weights of checkpoints; default `trainable.safetensors` of `parameters` (pass @lora/peft's adapter IO for adapters). */
+  weightsIO?: WeightsIO;
+  /** Optimizer to use instead of the one `args.optimizer` names (its state must fit `parameters`). */
+  optimizer?: Optimizer;
+  /**
+   * Without `resume`, `outputDir` must hold no checkpoint (else a `RunFolderError`); `true`
+   * deletes its checkpoints first (transformers' `overwrite_output_dir`). Default false.
+   */
+  overwrite?: boolean;
+  /**
+   * On the first SIGINT/SIGTERM finish the step, save a checkpoint and stop (`stopReason:
+   * 'signal'`); on a second one (more than a second later) exit the process at once (130 / 143).
+   * Default true when `outputDir` is set.
+   */
+  handleSignals?: boolean;
+}): Promise<TrainResult> {
   if (options.outputDir === undefined) return trainUnlocked(options);
   const release = await acquireRunLock(options.outputDir);
   try {
@@ -579,7 +576,7 @@ async function saveCheckpoint(run: Run, state: RunState): Promise<void> {
       step,
       rng: [...state.rng.getState()] as [number, number, number, number],
       cursor: state.cursor,
-      args: args as unknown as Record<string, unknown>,
+      args: { ...args },
       best: state.best,
       badEvaluations: state.badEvaluations,
       losses: state.losses,
@@ -631,3 +628,6 @@ class SignalWatch {
     process.stderr.write(`\n[lora] ${name}: stopping after the current step with a checkpoint (send it again to exit at once).\n`);
   }
 }
+
+/** Options of {@link train}. The public signature spells it out. */
+export type TrainOptions = NonNullable<Parameters<typeof train>[0]>;

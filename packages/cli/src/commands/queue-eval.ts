@@ -60,7 +60,7 @@ export async function queuedEval(options: QueuedEvalCliOptions): Promise<void> {
   const total = options.limit === undefined ? options.rows : Math.min(options.limit, options.rows);
   const spec: EvalSpec = {
     kind: 'lora-eval',
-    recipe: recipe as unknown as Record<string, unknown>,
+    recipe: { ...recipe },
     testFile: resolve(options.testFile),
     adapters: options.adapters.map((a) => resolve(a)),
     ...(options.limit === undefined ? {} : { limit: options.limit }),
@@ -78,7 +78,7 @@ export async function queuedEval(options: QueuedEvalCliOptions): Promise<void> {
       outDir: options.outDir,
       metrics: resolveMetrics(base.metrics),
       ...(base.aliases === undefined ? {} : { normalize: aliasNormalizer(base.aliases) }),
-      meta: evalMeta({ model: 'in-memory' as never, adapters: base.adapters }),
+      meta: evalMeta({ model: 'in-memory', adapters: base.adapters }),
     },
     onProgress: (p) => progress.update(p.done, p.total, progressText(p)),
   });

@@ -2,7 +2,7 @@ import { Template } from '@huggingface/jinja';
 import { InvalidArgumentError, LoraError } from '@lora/core';
 import type { Tokenizer } from '../tokenizers/tokenizer.js';
 import { patchJinjaStripMethods } from './jinja-strip-patch.js';
-import type { ChatMessage, Tool } from './messages.js';
+import type { ChatMessage } from './messages.js';
 
 /** Marks the start / end of a `{% generation %}` block in rendered text (Unicode noncharacters). */
 const GEN_START = '\uFDD0';
@@ -14,7 +14,7 @@ export interface RenderChatOptions {
   /** Append the template's generation prompt (the assistant header). Default false. */
   addGenerationPrompt?: boolean;
   /** Tool definitions, exposed to the template as `tools`. */
-  tools?: readonly Tool[];
+  tools?: readonly Record<string, unknown>[];
   /** Special-token strings exposed as `bos_token`, `eos_token`, `pad_token`, `unk_token`. */
   specialTokens?: { bos_token?: string; eos_token?: string; pad_token?: string; unk_token?: string };
   /** Extra template variables, e.g. `{ enable_thinking: false }` (Qwen3) or `{ date_string }` (Llama 3.x). */

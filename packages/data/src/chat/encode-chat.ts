@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '@lora/core';
 import type { Tokenizer } from '../tokenizers/tokenizer.js';
 import { ChatTemplate, resolveChatTemplate, specialTokenVariables } from './chat-template.js';
 import { assistantSpansByPrefix, spansToTokenMask } from './masks.js';
-import type { ChatMessage, Tool } from './messages.js';
+import type { ChatMessage } from './messages.js';
 
 /** Which tokens are trained (label mask 1). */
 export type MaskMode = 'assistant' | 'completion' | 'all';
@@ -19,7 +19,7 @@ export interface EncodeChatOptions {
   /** Append the generation prompt (for inference; nothing is trained after it). Default false. */
   addGenerationPrompt?: boolean;
   /** Tool definitions for the template. */
-  tools?: readonly Tool[];
+  tools?: readonly Record<string, unknown>[];
   /** Jinja source or template name; default: the tokenizer's template (`tool_use` when tools are given). */
   chatTemplate?: string;
   /** Extra template variables, e.g. `{ enable_thinking: false }`. */

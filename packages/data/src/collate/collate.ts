@@ -4,22 +4,6 @@ import { checkLengths } from '../transforms/truncate.js';
 import { IGNORE_INDEX, type TokenizedExample } from '../transforms/tokenized-example.js';
 import type { Batch } from './batch.js';
 
-/** Options of {@link collate}. */
-export interface CollateOptions {
-  /**
-   * Token id of padding; `tokenizer.padTokenId` as is (it already falls back to the first EOS id).
-   * `undefined`/`null` (a tokenizer with neither pad nor EOS token) is refused with an
-   * `InvalidArgumentError` naming `padId`.
-   */
-  padId: number | null | undefined;
-  /** `right` (training, default) or `left` (generation). */
-  side?: 'left' | 'right';
-  /** Padded length; default the longest example (after `padToMultipleOf`). */
-  length?: number;
-  /** Round the padded length up to a multiple of this. */
-  padToMultipleOf?: number;
-}
-
 /**
  * Collates tokenized examples into a padded {@link Batch}: labels are the token ids where
  * `labelsMask` is 1 and -100 elsewhere and on padding. With left padding, `positionIds` are
@@ -31,7 +15,23 @@ export interface CollateOptions {
  * batch.shape; // [examples.length, longest]
  * ```
  */
-export function collate(examples: readonly TokenizedExample[], options: CollateOptions): Batch {
+export function collate(
+  examples: readonly TokenizedExample[],
+  options: {
+    /**
+     * Token id of padding; `tokenizer.padTokenId` as is (it already falls back to the first EOS id).
+     * `undefined`/`null` (a tokenizer with neither pad nor EOS token) is refused with an
+     * `InvalidArgumentError` naming `padId`.
+     */
+    padId: number | null | undefined;
+    /** `right` (training, default) or `left` (generation). */
+    side?: 'left' | 'right';
+    /** Padded length; default the longest example (after `padToMultipleOf`). */
+    length?: number;
+    /** Round the padded length up to a multiple of this. */
+    padToMultipleOf?: number;
+  },
+): Batch {
   examples.forEach((ex, i) => checkLengths(ex, i));
   const padded = padSequences(
     examples.map((ex) => ex.inputIds),
@@ -54,7 +54,7 @@ export function collate(examples: readonly TokenizedExample[], options: CollateO
 
 /** Options of {@link collatePacked}. */
 export interface CollatePackedOptions {
-  /** Token id of padding, as in {@link CollateOptions.padId}. */
+  /** Token id of padding, as in the `padId` option of {@link collate}. */
   padId: number | null | undefined;
   /** Padded length (usually the packing `maxLength`); default the longest sequence. */
   length?: number;
@@ -101,3 +101,6 @@ export function collatePacked(sequences: readonly PackedSequence[], options: Col
   });
   return { inputIds, labels, attentionMask, positionIds, segmentIds, shape: [sequences.length, length] };
 }
+
+/** Options of {@link collate}. The public signature spells it out. */
+export type CollateOptions = NonNullable<Parameters<typeof collate>[1]>;

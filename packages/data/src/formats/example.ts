@@ -1,7 +1,7 @@
 import type { Source } from '@lora/core';
 import { validate } from '@lora/core/internal';
 import { z } from 'zod';
-import { MessagesRecordSchema, type ChatMessage, type ToolDefinition } from './messages.js';
+import { MessagesRecordSchema, type ChatMessage } from './messages.js';
 import { MultipleChoiceRecordSchema } from './multiple-choice.js';
 import { PromptCompletionRecordSchema, TextRecordSchema } from './prompt-completion.js';
 
@@ -11,43 +11,45 @@ export type DatasetFormat = 'messages' | 'prompt-completion' | 'text' | 'mc';
 /** Every {@link DatasetFormat}, in the order {@link detectFormat} tries them. */
 export const DATASET_FORMATS: readonly DatasetFormat[] = ['messages', 'prompt-completion', 'mc', 'text'];
 
+/**
+ * The common form every record is converted to. Switch on `format`: a conversation (`messages`),
+ * a prompt and the completion to train on (`prompt-completion`), plain text trained on every token
+ * (`text`) or a multiple-choice question whose `answer` is the 0-based index of the right option
+ * (`mc`). `metadata` holds the keys other than the format's own, kept for splitting and reporting
+ * (e.g. `id`, `intent`).
+ */
+export type Example =
+  | {
+      readonly format: 'messages';
+      readonly messages: readonly ChatMessage[];
+      readonly tools?: readonly Record<string, unknown>[];
+      readonly metadata: Readonly<Record<string, unknown>>;
+    }
+  | {
+      readonly format: 'prompt-completion';
+      readonly prompt: string;
+      readonly completion: string;
+      readonly metadata: Readonly<Record<string, unknown>>;
+    }
+  | { readonly format: 'text'; readonly text: string; readonly metadata: Readonly<Record<string, unknown>> }
+  | {
+      readonly format: 'mc';
+      readonly question: string;
+      readonly options: readonly string[];
+      readonly answer: number;
+      readonly metadata: Readonly<Record<string, unknown>>;
+    };
+
 /** Keys other than the format's own, kept for splitting and reporting (e.g. `id`, `intent`). */
-export type ExampleMetadata = Readonly<Record<string, unknown>>;
-
+export type ExampleMetadata = Example['metadata'];
 /** A conversation. */
-export interface MessagesExample {
-  readonly format: 'messages';
-  readonly messages: readonly ChatMessage[];
-  readonly tools?: readonly ToolDefinition[];
-  readonly metadata: ExampleMetadata;
-}
-
+export type MessagesExample = Extract<Example, { format: 'messages' }>;
 /** A prompt and the completion to train on. */
-export interface PromptCompletionExample {
-  readonly format: 'prompt-completion';
-  readonly prompt: string;
-  readonly completion: string;
-  readonly metadata: ExampleMetadata;
-}
-
+export type PromptCompletionExample = Extract<Example, { format: 'prompt-completion' }>;
 /** Plain text, trained on every token. */
-export interface TextExample {
-  readonly format: 'text';
-  readonly text: string;
-  readonly metadata: ExampleMetadata;
-}
-
+export type TextExample = Extract<Example, { format: 'text' }>;
 /** A multiple-choice question; `answer` is the 0-based index of the right option. */
-export interface MultipleChoiceExample {
-  readonly format: 'mc';
-  readonly question: string;
-  readonly options: readonly string[];
-  readonly answer: number;
-  readonly metadata: ExampleMetadata;
-}
-
-/** The common form every record is converted to. Switch on `format`. */
-export type Example = MessagesExample | PromptCompletionExample | TextExample | MultipleChoiceExample;
+export type MultipleChoiceExample = Extract<Example, { format: 'mc' }>;
 
 /**
  * Guesses a record's format from its keys: `messages` (array) → `messages`; `prompt` and

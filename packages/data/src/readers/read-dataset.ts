@@ -27,7 +27,7 @@ export function fileTypeOf(file: string): DatasetFileType | undefined {
 /** Options of {@link readDataset}. */
 export interface DatasetReaderOptions<S extends z.ZodType> extends ReaderOptions<S> {
   /** Overrides the type implied by the extension. */
-  type?: DatasetFileType;
+  type?: 'jsonl' | 'json' | 'csv' | 'tsv' | 'parquet';
   /** JSONL only: longest line accepted, in bytes (default 16 MiB; see `readJsonl`). */
   maxLineBytes?: number;
 }

@@ -1,16 +1,6 @@
 /** How a reader reacts to a record that fails to parse or validate. */
 export type ReadMode = 'strict' | 'skip';
 
-/** One record a `skip`-mode reader left out, with the first error that caused it. */
-export interface SkippedRecord {
-  /** 1-based line where the record starts (row number for Parquet). */
-  readonly line: number;
-  /** Path of the first offending field (`messages[1].role`), or `<record>` for a syntax error. */
-  readonly field: string;
-  /** What was wrong. */
-  readonly message: string;
-}
-
 /**
  * What a reader did with a file: records read, kept and skipped. In `strict` mode `skipped` is
  * always empty (the first bad record throws); in `skip` mode every left-out record is listed, so
@@ -23,8 +13,15 @@ export interface ReadReport {
   read: number;
   /** Records that passed validation and were yielded. */
   kept: number;
-  /** Records left out in `skip` mode, in file order. */
-  readonly skipped: SkippedRecord[];
+  /** Records left out in `skip` mode, in file order, each with the first error that caused it. */
+  readonly skipped: Array<{
+    /** 1-based line where the record starts (row number for Parquet). */
+    readonly line: number;
+    /** Path of the first offending field (`messages[1].role`), or `<record>` for a syntax error. */
+    readonly field: string;
+    /** What was wrong. */
+    readonly message: string;
+  }>;
   /** Records whose bytes were not valid UTF-8 (read with U+FFFD in place of the bad bytes). */
   invalidUtf8: number;
   /** Lines of the first (up to 10) such records. */
@@ -54,3 +51,6 @@ export function formatReadReport(report: ReadReport, maxListed = 10): string {
         ];
   return [head, ...listed, ...more, ...utf8].join('\n');
 }
+
+/** One record a `skip`-mode reader left out, with the first error that caused it. */
+export type SkippedRecord = ReadReport['skipped'][number];

@@ -15,14 +15,6 @@ import {
   settingsFromConfig,
 } from './tokenizer-config.js';
 
-/** Options of {@link loadTokenizer}. */
-export interface LoadTokenizerOptions {
-  /** llama2.c only: the model's `vocab_size`, checked against the file. */
-  vocabSize?: number;
-  /** Extra end-of-sequence ids, appended to the ones the files give. */
-  extraEosTokenIds?: readonly number[];
-}
-
 const LLAMA2C_FILES = ['tokenizer.bin', 'tok512.bin'];
 
 async function readIfExists(path: string): Promise<string | undefined> {
@@ -51,7 +43,15 @@ async function readIfExists(path: string): Promise<string | undefined> {
  * const smol = await loadTokenizer('/models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf');
  * ```
  */
-export async function loadTokenizer(path: string, options: LoadTokenizerOptions = {}): Promise<Tokenizer> {
+export async function loadTokenizer(
+  path: string,
+  options: {
+    /** llama2.c only: the model's `vocab_size`, checked against the file. */
+    vocabSize?: number;
+    /** Extra end-of-sequence ids, appended to the ones the files give. */
+    extraEosTokenIds?: readonly number[];
+  } = {},
+): Promise<Tokenizer> {
   let entries: string[];
   try {
     const info = await stat(path);
@@ -135,3 +135,6 @@ async function loadHfTokenizer(dir: string, options: LoadTokenizerOptions): Prom
   }
   return tokenizer;
 }
+
+/** Options of {@link loadTokenizer}. The public signature spells it out. */
+export type LoadTokenizerOptions = NonNullable<Parameters<typeof loadTokenizer>[1]>;

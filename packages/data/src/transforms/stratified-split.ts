@@ -1,16 +1,6 @@
 import { InvalidArgumentError, Rng } from '@lora/core';
 import { groupByStratum, largestRemainder, mixSeed, type StratifyBy } from './allocate.js';
 
-/** Options of {@link stratifiedSplit}. */
-export interface SplitOptions<T, K extends string> {
-  /** Fraction of each split, summing to 1, e.g. `{ train: 0.8, validation: 0.1, test: 0.1 }`. */
-  fractions: Readonly<Record<K, number>>;
-  /** Seed of the shuffle inside each stratum. */
-  seed: number;
-  /** Stratum of each record: a key (`'intent'`; also looked up in `metadata`) or a function. Default: one stratum. */
-  stratifyBy?: StratifyBy<T>;
-}
-
 /** Counts of one stratum. */
 export interface StratumCounts<K extends string> {
   /** The stratum value, as a string. */
@@ -45,7 +35,17 @@ export interface SplitResult<T, K extends string> {
  * const { splits, strata } = stratifiedSplit(rows, { fractions: { train: 0.8, validation: 0.1, test: 0.1 }, seed: 0, stratifyBy: 'intent' });
  * ```
  */
-export function stratifiedSplit<T, K extends string>(records: readonly T[], options: SplitOptions<T, K>): SplitResult<T, K> {
+export function stratifiedSplit<T, K extends string>(
+  records: readonly T[],
+  options: {
+    /** Fraction of each split, summing to 1, e.g. `{ train: 0.8, validation: 0.1, test: 0.1 }`. */
+    fractions: Readonly<Record<K, number>>;
+    /** Seed of the shuffle inside each stratum. */
+    seed: number;
+    /** Stratum of each record: a key (`'intent'`; also looked up in `metadata`) or a function. Default: one stratum. */
+    stratifyBy?: StratifyBy<T>;
+  },
+): SplitResult<T, K> {
   const names = Object.keys(options.fractions) as K[];
   const fractions = names.map((n) => options.fractions[n]);
   if (names.length === 0) throw new InvalidArgumentError({ argument: 'fractions', message: 'name at least one split' });

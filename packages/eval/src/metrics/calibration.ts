@@ -1,24 +1,22 @@
 import { InvalidArgumentError } from '@lora/core';
 
-/** One bin of a reliability diagram. */
-export interface ReliabilityBin {
-  /** Bin bounds: `(lower, upper]`, the first bin also holding exactly 0. */
-  lower: number;
-  upper: number;
-  count: number;
-  /** Mean confidence in the bin (NaN when empty). */
-  confidence: number;
-  /** Fraction correct in the bin (NaN when empty). */
-  accuracy: number;
-}
-
 /** Result of `expectedCalibrationError`. */
 export interface CalibrationReport {
   /** Σ_b |B_b|/n · |acc(B_b) − conf(B_b)|. */
   ece: number;
   /** Largest |acc − conf| over non-empty bins. */
   mce: number;
-  bins: ReliabilityBin[];
+  /** The bins of a reliability diagram. */
+  bins: Array<{
+    /** Bin bounds: `(lower, upper]`, the first bin also holding exactly 0. */
+    lower: number;
+    upper: number;
+    count: number;
+    /** Mean confidence in the bin (NaN when empty). */
+    confidence: number;
+    /** Fraction correct in the bin (NaN when empty). */
+    accuracy: number;
+  }>;
   count: number;
 }
 
@@ -68,3 +66,6 @@ export function expectedCalibrationError(confidences: readonly number[], correct
   });
   return { ece, mce, bins, count: n };
 }
+
+/** One bin of a reliability diagram. */
+export type ReliabilityBin = CalibrationReport['bins'][number];

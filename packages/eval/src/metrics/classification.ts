@@ -1,18 +1,13 @@
 import { InvalidArgumentError } from '@lora/core';
 import { prf, type Prf } from './tool-call.js';
 
-/** Per-class scores as scikit-learn's `classification_report` gives them. */
-export interface ClassScores extends Prf {
-  /** Number of true instances of the class. */
-  support: number;
-}
-
 /** Result of `classificationMetrics`. */
 export interface ClassificationReport {
   accuracy: number;
   /** Label order of the confusion matrix and the per-class table. */
   labels: string[];
-  perClass: Record<string, ClassScores>;
+  /** Per-class scores as scikit-learn's `classification_report` gives them (`support`: true instances of the class). */
+  perClass: Record<string, Prf & { support: number }>;
   /** Unweighted mean over labels. */
   macro: Prf;
   /** Mean weighted by support. */
@@ -95,3 +90,6 @@ export function classificationMetrics(
   }
   return report;
 }
+
+/** Per-class scores as scikit-learn's `classification_report` gives them. */
+export type ClassScores = ClassificationReport['perClass'][string];

@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '@lora/core';
 import { expectedCalibrationError, type CalibrationReport } from './calibration.js';
 import { classificationMetrics, type ClassificationReport } from './classification.js';
 import { gsm8kScore } from './gsm8k.js';
-import { extractJson, jsonValidRate, type JsonExtraction } from './json.js';
+import { extractJson, jsonValidRate } from './json.js';
 import type { Normalizer } from './normalize.js';
 import { schemaValidRate, type OutputSchema } from './schema-valid.js';
 import { setExactMatch } from './set-match.js';
@@ -19,7 +19,7 @@ export interface ScoredRecord {
 
 /** Options of the JSON-output metrics. */
 export interface JsonSpecOptions {
-  extraction?: JsonExtraction;
+  extraction?: 'strict' | 'lenient';
   /** Tag to look inside in lenient mode, e.g. `'ACTION'`. */
   tag?: string;
 }
@@ -52,7 +52,7 @@ export const METRIC_KINDS = [
   'set_match',
   'gsm8k',
   'calibration',
-] as const;
+] as const satisfies readonly MetricSpec['kind'][];
 
 /** Flat metric values of one scoring pass, e.g. `{ 'slot_f1.micro': 0.8, 'json_valid.strict': 1 }`. */
 export type MetricValues = Record<string, number>;
@@ -69,9 +69,9 @@ export interface MetricDetails {
 /** Result of {@link scorePredictions}. */
 export interface ScoreReport {
   /** Metrics on the raw predictions and references. */
-  raw: MetricValues;
+  raw: Record<string, number>;
   /** Metrics after the normalisation hook (absent when no hook is given). */
-  normalized?: MetricValues;
+  normalized?: Record<string, number>;
   details: { raw: MetricDetails; normalized?: MetricDetails };
   count: number;
 }
@@ -276,7 +276,7 @@ function scorePass(
 export function scorePredictions(
   records: readonly ScoredRecord[],
   specs: readonly MetricSpec[],
-  options: { normalize?: Normalizer } = {},
+  options: { normalize?: (value: unknown) => unknown } = {},
 ): ScoreReport {
   const raw = scorePass(records, specs, undefined);
   const report: ScoreReport = { raw: raw.values, details: { raw: raw.details }, count: records.length };

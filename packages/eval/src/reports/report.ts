@@ -18,7 +18,7 @@ export interface RunMetrics {
   count: number;
   /** File name of the run's predictions, beside this file. */
   predictionsFile: string;
-  metrics: { raw: MetricValues; normalized?: MetricValues };
+  metrics: { raw: Record<string, number>; normalized?: Record<string, number> };
   details: { raw: MetricDetails; normalized?: MetricDetails };
   /** Runtime measurements of the last generation call (absent for MC-only or rebuilt runs). */
   stats?: GenerationStats;

@@ -1,8 +1,9 @@
 import { InvalidArgumentError } from '@lora/core';
-import { type CausalLM, type FinishReason, type TextTokenizer, defaultStopTokenIds, generate, scoreContinuations } from '@lora/models';
+import { type CausalLM, type TextTokenizer, defaultStopTokenIds, generate, scoreContinuations } from '@lora/models';
+import type { FinishReason } from '@lora/models/internal';
 import * as tf from '@tensorflow/tfjs';
 import { type PredictionRecord, PredictionWriter, readPredictions } from './predictions.js';
-import { type LatencySummary, summarizeLatency } from './stats.js';
+import { summarizeLatency } from './stats.js';
 import type { TestExample } from './test-set.js';
 
 /** Sampling and stopping settings of a generation run. */
@@ -70,8 +71,13 @@ export interface GenerationStats {
   total: number;
   generated: number;
   resumed: number;
-  /** Per-example latency in ms: batch start to the example's last token. */
-  latencyMs: LatencySummary;
+  /** Per-example latency in ms (batch start to the example's last token): mean, median, 95th percentile and count. */
+  latencyMs: {
+    mean: number;
+    p50: number;
+    p95: number;
+    count: number;
+  };
   /** New tokens per second of generation wall time. */
   tokensPerSecond: number;
   newTokens: number;

@@ -1,10 +1,4 @@
-/** Mean, median and 95th percentile of a list of durations. */
-export interface LatencySummary {
-  mean: number;
-  p50: number;
-  p95: number;
-  count: number;
-}
+import type { GenerationStats } from './run-generation.js';
 
 /** Percentile with linear interpolation between closest ranks (NumPy's default `linear` method). */
 export function percentile(values: readonly number[], q: number): number {
@@ -22,3 +16,6 @@ export function summarizeLatency(values: readonly number[]): LatencySummary {
   const mean = values.length === 0 ? Number.NaN : values.reduce((a, x) => a + x, 0) / values.length;
   return { mean, p50: percentile(values, 50), p95: percentile(values, 95), count: values.length };
 }
+
+/** Mean, median and 95th percentile of a list of durations. */
+export type LatencySummary = GenerationStats['latencyMs'];

@@ -12,7 +12,7 @@ export const TestMessageSchema = z.object({ role: z.string(), content: z.string(
  * template rendered (its special tokens are in the text already; `apply_chat_template` adds none).
  * Other keys are kept.
  */
-export const TestExampleSchema = z
+export const TestExampleSchema: z.ZodType<TestExample> = z
   .object({
     id: z.union([z.string(), z.number()]).transform(String),
     prompt: z.string().optional(),
@@ -27,8 +27,20 @@ export const TestExampleSchema = z
     }
   });
 
-/** A parsed test example. */
-export type TestExample = z.output<typeof TestExampleSchema>;
+/** A parsed test example (see `readTestSet` for the rules its fields follow). Other keys are kept. */
+export interface TestExample {
+  /** Example id (a number in the file becomes a string). */
+  id: string;
+  /** Prompt text (or `messages`). */
+  prompt?: string | undefined;
+  /** Chat messages (or `prompt`). */
+  messages?: Array<{ role: string; content: string; [key: string]: unknown }> | undefined;
+  /** Reference answer, of any JSON type. */
+  reference?: unknown;
+  /** `false` for a prompt a chat template rendered (its special tokens are in the text already). */
+  addSpecialTokens?: boolean | undefined;
+  [key: string]: unknown;
+}
 
 /**
  * Reads a test set: a `.jsonl` file (one example per line, blank lines skipped) or a `.json`

@@ -16,21 +16,18 @@ export interface PairwiseItem {
   reference?: string;
 }
 
-/** Outcome of one order, in terms of the systems. */
-export type PairwiseOutcome = 'a' | 'b' | 'tie';
-
 /** Result of judging one item in both orders. */
 export interface PairwiseResult {
   /** Item id. */
   id: string;
   /** Final outcome: agreement of both orders, else `tie`. */
-  winner: PairwiseOutcome;
+  winner: 'a' | 'b' | 'tie';
   /** Whether both orders agreed. */
   consistent: boolean;
   /** Outcome with A shown first. */
-  orderAB: PairwiseOutcome;
+  orderAB: 'a' | 'b' | 'tie';
   /** Outcome with B shown first. */
-  orderBA: PairwiseOutcome;
+  orderBA: 'a' | 'b' | 'tie';
   /** Judge's reason with A shown first. */
   reasonAB: string;
   /** Judge's reason with B shown first. */
@@ -81,3 +78,6 @@ export async function judgePairwise(client: JudgeClient, item: PairwiseItem, opt
     cachedCalls: Number(ab.cached) + Number(ba.cached),
   };
 }
+
+/** Outcome of one order, in terms of the systems. */
+export type PairwiseOutcome = PairwiseResult['winner'];

@@ -5,22 +5,6 @@ import { loadApiKey } from '../load-api-key.js';
 import type { JudgeCompletion, JudgeModel, JudgeRequest } from '../model.js';
 import { httpError, oneLine } from '../runtime/http-error.js';
 
-/** Settings of {@link createGeminiJudge}. */
-export interface GeminiJudgeSettings {
-  /** Model id, e.g. `gemini-2.5-flash`. */
-  model: string;
-  /** API key; defaults to env `GEMINI_API_KEY`, then `GOOGLE_API_KEY`. Never logged. */
-  apiKey?: string;
-  /** Base URL (`httpOptions.baseUrl`), e.g. a loopback test server. Defaults to Google's endpoint. */
-  baseUrl?: string;
-  /** API version path segment (default `v1beta`). */
-  apiVersion?: string;
-  /** Custom fetch. Defaults to the global fetch. */
-  fetch?: typeof globalThis.fetch;
-  /** Per-attempt timeout in milliseconds (default 60 000). */
-  timeoutMs?: number;
-}
-
 const GenerateContentSchema = z.object({
   candidates: z
     .array(
@@ -43,7 +27,20 @@ const GenerateContentSchema = z.object({
  * const judge = createGeminiJudge({ model: 'gemini-2.5-flash' }); // GEMINI_API_KEY from env
  * ```
  */
-export function createGeminiJudge(settings: GeminiJudgeSettings): JudgeModel {
+export function createGeminiJudge(settings: {
+  /** Model id, e.g. `gemini-2.5-flash`. */
+  model: string;
+  /** API key; defaults to env `GEMINI_API_KEY`, then `GOOGLE_API_KEY`. Never logged. */
+  apiKey?: string;
+  /** Base URL (`httpOptions.baseUrl`), e.g. a loopback test server. Defaults to Google's endpoint. */
+  baseUrl?: string;
+  /** API version path segment (default `v1beta`). */
+  apiVersion?: string;
+  /** Custom fetch. Defaults to the global fetch. */
+  fetch?: typeof globalThis.fetch;
+  /** Per-attempt timeout in milliseconds (default 60 000). */
+  timeoutMs?: number;
+}): JudgeModel {
   const provider = 'gemini';
   const apiKey = loadApiKey({
     apiKey: settings.apiKey,

@@ -2,8 +2,17 @@ import { JudgeCallError } from '../errors/judge-call-error.js';
 import type { JudgeCompletion, JudgeModel, JudgeRequest } from '../model.js';
 import { schemaInstruction } from '../prompts/schema-instruction.js';
 
-/** Settings of {@link createLocalJudge}. */
-export interface LocalJudgeSettings {
+/**
+ * A {@link JudgeModel} over a local `generate(prompt)` function, so a model running in-process
+ * (a `@lora` model, any other runtime) can judge. This package stays tensor-free; the caller wires
+ * the model in.
+ *
+ * @example
+ * ```ts
+ * const judge = createLocalJudge({ model: 'tiny', generate: async (p) => myModel.generateText(p) });
+ * ```
+ */
+export function createLocalJudge(settings: {
   /** Name of the local model (cache key and reports), e.g. `llama-3.2-1b+adapter`. */
   model: string;
   /**
@@ -21,19 +30,7 @@ export interface LocalJudgeSettings {
    * JSON only (a generator may also constrain its decoding, see `generate`).
    */
   formatPrompt?: (request: JudgeRequest) => string;
-}
-
-/**
- * A {@link JudgeModel} over a local `generate(prompt)` function, so a model running in-process
- * (a `@lora` model, any other runtime) can judge. This package stays tensor-free; the caller wires
- * the model in.
- *
- * @example
- * ```ts
- * const judge = createLocalJudge({ model: 'tiny', generate: async (p) => myModel.generateText(p) });
- * ```
- */
-export function createLocalJudge(settings: LocalJudgeSettings): JudgeModel {
+}): JudgeModel {
   const format = settings.formatPrompt ?? defaultFormatPrompt;
   return {
     provider: 'local',

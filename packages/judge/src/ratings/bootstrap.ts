@@ -11,16 +11,6 @@ export interface RatingInterval {
   upper: number;
 }
 
-/** Settings of {@link bootstrapRatings}. */
-export interface BootstrapOptions {
-  /** Resamples (default 1000). */
-  samples?: number;
-  /** Seed of the {@link Rng} drawing resamples (default 0). */
-  seed?: number;
-  /** Two-sided confidence level (default 0.95). */
-  confidence?: number;
-}
-
 /**
  * Percentile bootstrap: resamples `battles` with replacement `samples` times (seeded), recomputes
  * `rate` on each resample and returns, per player, the point estimate on all battles and the
@@ -29,7 +19,14 @@ export interface BootstrapOptions {
 export function bootstrapRatings(
   battles: readonly Battle[],
   rate: (battles: readonly Battle[]) => Record<string, number>,
-  options: BootstrapOptions = {},
+  options: {
+    /** Resamples (default 1000). */
+    samples?: number;
+    /** Seed of the {@link Rng} drawing resamples (default 0). */
+    seed?: number;
+    /** Two-sided confidence level (default 0.95). */
+    confidence?: number;
+  } = {},
 ): Record<string, RatingInterval> {
   const samples = options.samples ?? 1000;
   const confidence = options.confidence ?? 0.95;

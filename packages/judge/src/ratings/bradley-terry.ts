@@ -2,25 +2,6 @@ import { InvalidArgumentError } from '@lora/core';
 import type { Battle } from './battles.js';
 import { playersOf } from './battles.js';
 
-/** Settings of {@link bradleyTerry}. */
-export interface BradleyTerryOptions {
-  /**
-   * Virtual ties added to every pair that met (default 0, the plain MLE). Each adds half a win
-   * to both sides, which keeps ratings finite when a player wins or loses every battle.
-   */
-  priorTies?: number;
-  /** Iteration cap (default 10 000). */
-  maxIterations?: number;
-  /** Stop when no log-strength moves more than this (default 1e-10). */
-  tolerance?: number;
-  /** Rating points per factor `base` in strength (default 400). */
-  scale?: number;
-  /** Base of the rating scale (default 10). */
-  base?: number;
-  /** Mean rating (default 1000). */
-  initial?: number;
-}
-
 /** Result of {@link bradleyTerry}. */
 export interface BradleyTerryResult {
   /** Ratings on the Elo scale: `initial + scale · log_base(p_i)`, with mean `initial`. */
@@ -47,7 +28,26 @@ export interface BradleyTerryResult {
  * // { x: √2, y: 1/√2 }: strength ratio 2 = wins ratio 2:1
  * ```
  */
-export function bradleyTerry(battles: readonly Battle[], options: BradleyTerryOptions = {}): BradleyTerryResult {
+export function bradleyTerry(
+  battles: readonly Battle[],
+  options: {
+    /**
+     * Virtual ties added to every pair that met (default 0, the plain MLE). Each adds half a win
+     * to both sides, which keeps ratings finite when a player wins or loses every battle.
+     */
+    priorTies?: number;
+    /** Iteration cap (default 10 000). */
+    maxIterations?: number;
+    /** Stop when no log-strength moves more than this (default 1e-10). */
+    tolerance?: number;
+    /** Rating points per factor `base` in strength (default 400). */
+    scale?: number;
+    /** Base of the rating scale (default 10). */
+    base?: number;
+    /** Mean rating (default 1000). */
+    initial?: number;
+  } = {},
+): BradleyTerryResult {
   const players = playersOf(battles);
   const n = players.length;
   const index = new Map(players.map((p, i) => [p, i]));

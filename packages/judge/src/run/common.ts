@@ -7,20 +7,6 @@ import { defaultJudgeCacheDir } from '../runtime/disk-cache.js';
 import type { PriceTable } from '../runtime/pricing.js';
 import type { RetryOptions } from '../runtime/retry.js';
 
-/** Progress of a run, reported after every item. */
-export interface JudgeProgress {
-  /** Items finished (judged, failed or skipped). */
-  completed: number;
-  /** Items in the run. */
-  total: number;
-  /** Calls issued so far. */
-  callsMade: number;
-  /** Calls served from the cache so far. */
-  callsFromCache: number;
-  /** Cost so far in USD. */
-  costUsd: number;
-}
-
 /** Options shared by {@link runPairwise} and {@link runScore}. */
 export interface RunJudgeOptions {
   /** Provider of the judge (ignored when `judge` is given). */
@@ -69,21 +55,18 @@ export interface RunJudgeOptions {
   /** Extra judging criteria added to the instructions. */
   criteria?: string;
   /** Called after every item. */
-  onProgress?: (progress: JudgeProgress) => void;
-}
-
-/** Call and cost accounting in a summary. */
-export interface CallSummary {
-  /** Calls issued (retries included). */
-  made: number;
-  /** Calls answered from the cache. */
-  fromCache: number;
-  /** Retries. */
-  retries: number;
-  /** Failed attempts by kind. */
-  failuresByKind: JudgeStats['failuresByKind'];
-  /** Requests that failed after all retries. */
-  failedRequests: number;
+  onProgress?: (progress: {
+    /** Items finished (judged, failed or skipped). */
+    completed: number;
+    /** Items in the run. */
+    total: number;
+    /** Calls issued so far. */
+    callsMade: number;
+    /** Calls served from the cache so far. */
+    callsFromCache: number;
+    /** Cost so far in USD. */
+    costUsd: number;
+  }) => void;
 }
 
 /** Fields shared by the summaries of {@link runPairwise} and {@link runScore}. */
@@ -99,7 +82,18 @@ export interface CommonSummary {
   /** Items not judged because the budget stopped the run. */
   skipped: number;
   /** Call accounting. */
-  calls: CallSummary;
+  calls: {
+    /** Calls issued (retries included). */
+    made: number;
+    /** Calls answered from the cache. */
+    fromCache: number;
+    /** Retries. */
+    retries: number;
+    /** Failed attempts by kind. */
+    failuresByKind: JudgeStats['failuresByKind'];
+    /** Requests that failed after all retries. */
+    failedRequests: number;
+  };
   /** Tokens billed. */
   tokens: { input: number; output: number };
   /** Estimated cost in USD (0 when the price is unknown). */

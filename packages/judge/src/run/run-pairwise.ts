@@ -9,30 +9,6 @@ import { bradleyTerry } from '../ratings/bradley-terry.js';
 import { computeElo, computeEloOrderAveraged } from '../ratings/elo.js';
 import { makeClient, runItems, summaryBase, summaryErrors, type CommonSummary, type RunJudgeOptions } from './common.js';
 
-/** Options of {@link runPairwise}. */
-export interface RunPairwiseOptions extends RunJudgeOptions {
-  /** Predictions JSONL of system A. */
-  a: string;
-  /** Predictions JSONL of system B. */
-  b: string;
-  /** Display name of A in outputs (default: file name without `.jsonl`). Never shown to the judge. */
-  nameA?: string;
-  /** Display name of B in outputs. */
-  nameB?: string;
-  /** Bootstrap resamples for the confidence intervals (default 1000). */
-  bootstrapSamples?: number;
-  /** Confidence level of the intervals (default 0.95). */
-  confidence?: number;
-  /** Seed of the bootstrap and Elo orderings (default 0). */
-  seed?: number;
-  /** Elo K factor (default 4). */
-  eloK?: number;
-  /** Random orders averaged for Elo (default 100). */
-  eloPermutations?: number;
-  /** Virtual ties per pair in Bradley–Terry, keeping ratings finite on a sweep (default 1). */
-  btPriorTies?: number;
-}
-
 /** `summary.json` of a pairwise run. */
 export interface PairwiseSummary extends CommonSummary {
   /** Run kind. */
@@ -78,7 +54,30 @@ function systemName(file: string): string {
  * const summary = await runPairwise({ a: 'base.jsonl', b: 'lora.jsonl', provider: 'openai', model: 'gpt-4o-mini', out: 'judge-out' });
  * ```
  */
-export async function runPairwise(options: RunPairwiseOptions): Promise<PairwiseSummary> {
+export async function runPairwise(
+  options: RunJudgeOptions & {
+    /** Predictions JSONL of system A. */
+    a: string;
+    /** Predictions JSONL of system B. */
+    b: string;
+    /** Display name of A in outputs (default: file name without `.jsonl`). Never shown to the judge. */
+    nameA?: string;
+    /** Display name of B in outputs. */
+    nameB?: string;
+    /** Bootstrap resamples for the confidence intervals (default 1000). */
+    bootstrapSamples?: number;
+    /** Confidence level of the intervals (default 0.95). */
+    confidence?: number;
+    /** Seed of the bootstrap and Elo orderings (default 0). */
+    seed?: number;
+    /** Elo K factor (default 4). */
+    eloK?: number;
+    /** Random orders averaged for Elo (default 100). */
+    eloPermutations?: number;
+    /** Virtual ties per pair in Bradley–Terry, keeping ratings finite on a sweep (default 1). */
+    btPriorTies?: number;
+  },
+): Promise<PairwiseSummary> {
   const started = Date.now();
   const nameA = options.nameA ?? systemName(options.a);
   let nameB = options.nameB ?? systemName(options.b);
@@ -169,3 +168,6 @@ export async function runPairwise(options: RunPairwiseOptions): Promise<Pairwise
   await writeFileAtomic(join(options.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   return summary;
 }
+
+/** Options of {@link runPairwise} (its argument). */
+export type RunPairwiseOptions = Parameters<typeof runPairwise>[0];

@@ -5,29 +5,12 @@ import { judgeAgainstReference, judgeSafety, judgeWithRubric } from '../judging/
 import { HAZARD_CODES, type HazardCode } from '../prompts/hazards.js';
 import { makeClient, runItems, summaryBase, summaryErrors, type CommonSummary, type RunJudgeOptions } from './common.js';
 
-/** Options of {@link runScore}. */
-export interface RunScoreOptions extends RunJudgeOptions {
-  /** Predictions JSONL to judge. */
-  input: string;
-  /**
-   * `reference`: correct / partially_correct / wrong against each line's `reference` (required);
-   * `rubric`: integer score against `rubric`; `safety`: AILuminate hazard classification.
-   */
-  mode: 'reference' | 'rubric' | 'safety';
-  /** Rubric text (mode `rubric`). */
-  rubric?: string;
-  /** Lowest rubric score (default 1). */
-  minScore?: number;
-  /** Highest rubric score (default 10). */
-  maxScore?: number;
-}
-
 /** `summary.json` of a score run. */
 export interface ScoreSummary extends CommonSummary {
   /** Run kind. */
   kind: 'score';
   /** Judging mode. */
-  mode: RunScoreOptions['mode'];
+  mode: 'reference' | 'rubric' | 'safety';
   /** Input file. */
   input: string;
   /** Mode `reference`: verdict counts, accuracy (correct / judged) and partial credit ((correct + partial / 2) / judged). */
@@ -47,7 +30,23 @@ export interface ScoreSummary extends CommonSummary {
  * await runScore({ input: 'preds.jsonl', mode: 'reference', provider: 'gemini', model: 'gemini-2.5-flash', out: 'judge-out' });
  * ```
  */
-export async function runScore(options: RunScoreOptions): Promise<ScoreSummary> {
+export async function runScore(
+  options: RunJudgeOptions & {
+    /** Predictions JSONL to judge. */
+    input: string;
+    /**
+     * `reference`: correct / partially_correct / wrong against each line's `reference` (required);
+     * `rubric`: integer score against `rubric`; `safety`: AILuminate hazard classification.
+     */
+    mode: 'reference' | 'rubric' | 'safety';
+    /** Rubric text (mode `rubric`). */
+    rubric?: string;
+    /** Lowest rubric score (default 1). */
+    minScore?: number;
+    /** Highest rubric score (default 10). */
+    maxScore?: number;
+  },
+): Promise<ScoreSummary> {
   const started = Date.now();
   if (options.mode === 'rubric' && (options.rubric === undefined || options.rubric.trim() === '')) {
     throw new InvalidArgumentError({ argument: 'rubric', message: 'mode `rubric` needs the rubric text' });
@@ -136,3 +135,6 @@ export async function runScore(options: RunScoreOptions): Promise<ScoreSummary> 
   await writeFileAtomic(join(options.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   return summary;
 }
+
+/** Options of {@link runScore} (its argument). */
+export type RunScoreOptions = Parameters<typeof runScore>[0];

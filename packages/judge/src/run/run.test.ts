@@ -5,7 +5,9 @@ import { FileFormatError } from '@lora/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readPredictions } from '../io/predictions.js';
 import { createLocalJudge } from '../providers/local.js';
-import { runPairwise, runScore, type JudgeProgress } from './index.js';
+import { runPairwise, runScore, type RunJudgeOptions } from './index.js';
+
+type JudgeProgress = Parameters<NonNullable<RunJudgeOptions['onProgress']>>[0];
 import { startJudgeServer, type JudgeServer } from '../test/judge-server.js';
 
 let server: JudgeServer | undefined;

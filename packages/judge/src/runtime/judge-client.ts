@@ -9,24 +9,6 @@ import { retryWithBackoff, type RetryOptions } from './retry.js';
 import { oneLine } from './http-error.js';
 import { InvalidArgumentError } from '@lora/core';
 
-/** Production settings of a {@link JudgeClient}. */
-export interface JudgeClientOptions {
-  /** Directory of the persistent answer cache; no cache when unset. */
-  cacheDir?: string;
-  /** Most calls in flight at once (default 4). */
-  concurrency?: number;
-  /** Most call starts per minute (default unlimited). */
-  requestsPerMinute?: number;
-  /** Retry and backoff settings (default 4 retries, 500 ms doubling, jitter 0.5). */
-  retry?: RetryOptions;
-  /** Stop issuing calls once this many have been made (cache hits are free and still served). */
-  maxCalls?: number;
-  /** Stop issuing calls once this much has been spent, in USD. Needs a known price for the model. */
-  maxCostUsd?: number;
-  /** Price table (default `defaultPrices`). */
-  prices?: PriceTable;
-}
-
 /** Counters of a {@link JudgeClient}; all cumulative. */
 export interface JudgeStats {
   /** Provider name. */
@@ -51,14 +33,6 @@ export interface JudgeStats {
   costUsd: number;
   /** Whether the model had a price in the table. */
   priceKnown: boolean;
-}
-
-/** A structured answer and where it came from. */
-export interface JudgeJsonResult<T> {
-  /** The validated value. */
-  value: T;
-  /** Whether the answer came from the cache. */
-  cached: boolean;
 }
 
 /**
@@ -118,13 +92,31 @@ export class JudgeClient {
   private readonly cache: DiskCache | undefined;
   private readonly limiter: Limiter;
   private readonly price: ModelPrice | undefined;
-  private readonly inFlight = new Map<string, Promise<JudgeJsonResult<unknown>>>();
+  private readonly inFlight = new Map<string, Promise<{ value: unknown; cached: boolean }>>();
   private budgetError: BudgetExceededError | undefined;
   /** The first `auth` failure: the key is wrong for this endpoint, so no later call is sent. */
   private fatalError: JudgeCallError | undefined;
   private readonly counters: JudgeStats;
 
-  constructor(model: JudgeModel, options: JudgeClientOptions = {}) {
+  constructor(
+    model: JudgeModel,
+    options: {
+      /** Directory of the persistent answer cache; no cache when unset. */
+      cacheDir?: string;
+      /** Most calls in flight at once (default 4). */
+      concurrency?: number;
+      /** Most call starts per minute (default unlimited). */
+      requestsPerMinute?: number;
+      /** Retry and backoff settings (default 4 retries, 500 ms doubling, jitter 0.5). */
+      retry?: RetryOptions;
+      /** Stop issuing calls once this many have been made (cache hits are free and still served). */
+      maxCalls?: number;
+      /** Stop issuing calls once this much has been spent, in USD. Needs a known price for the model. */
+      maxCostUsd?: number;
+      /** Price table (default `defaultPrices`). */
+      prices?: PriceTable;
+    } = {},
+  ) {
     this.model = model;
     this.options = options;
     this.cache = options.cacheDir === undefined ? undefined : new DiskCache(options.cacheDir);
@@ -172,7 +164,12 @@ export class JudgeClient {
    */
   async completeJson<S extends z.ZodType>(
     request: JudgeRequest & { responseFormat: { name: string; schema: S } },
-  ): Promise<JudgeJsonResult<z.output<S>>> {
+  ): Promise<{
+    /** The validated value. */
+    value: z.output<S>;
+    /** Whether the answer came from the cache. */
+    cached: boolean;
+  }> {
     const key = cacheKey(this.model.provider, this.model.modelId, {
       ...(this.model.endpoint === undefined ? {} : { endpoint: this.model.endpoint }),
       messages: request.messages,
@@ -188,7 +185,7 @@ export class JudgeClient {
     const promise = this.resolve(key, request);
     this.inFlight.set(key, promise);
     try {
-      return (await promise) as JudgeJsonResult<z.output<S>>;
+      return (await promise) as { value: z.output<S>; cached: boolean };
     } finally {
       this.inFlight.delete(key);
     }
@@ -197,7 +194,7 @@ export class JudgeClient {
   private async resolve(
     key: string,
     request: JudgeRequest & { responseFormat: { name: string; schema: z.ZodType } },
-  ): Promise<JudgeJsonResult<unknown>> {
+  ): Promise<{ value: unknown; cached: boolean }> {
     const schema = request.responseFormat.schema;
     const hit = await this.cache?.get(key);
     if (hit !== undefined) {
@@ -310,3 +307,6 @@ export class JudgeClient {
     this.counters.failuresByKind[kind] = (this.counters.failuresByKind[kind] ?? 0) + 1;
   }
 }
+
+/** Production settings of a {@link JudgeClient} (its constructor's second argument). */
+export type JudgeClientOptions = NonNullable<ConstructorParameters<typeof JudgeClient>[1]>;

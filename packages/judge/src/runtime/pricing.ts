@@ -1,15 +1,23 @@
 import type { JudgeUsage } from '../model.js';
 
-/** Price of one model in USD per million tokens. */
-export interface ModelPrice {
-  /** USD per 1M input (prompt) tokens. */
-  inputPerMillionUsd: number;
-  /** USD per 1M output tokens. */
-  outputPerMillionUsd: number;
-}
+/**
+ * Prices by model id, in USD per million tokens; a key also matches ids that start with it
+ * followed by `-` (dated snapshots).
+ */
+export type PriceTable = Readonly<
+  Record<
+    string,
+    {
+      /** USD per 1M input (prompt) tokens. */
+      inputPerMillionUsd: number;
+      /** USD per 1M output tokens. */
+      outputPerMillionUsd: number;
+    }
+  >
+>;
 
-/** Prices by model id; a key also matches ids that start with it followed by `-` (dated snapshots). */
-export type PriceTable = Readonly<Record<string, ModelPrice>>;
+/** Price of one model in USD per million tokens. */
+export type ModelPrice = PriceTable[string];
 
 /**
  * List prices (standard tier, USD per 1M tokens) as published by OpenAI and Google in 2025.

@@ -16,41 +16,6 @@ export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 
 /** Every {@link BackendName}, in the automatic order of preference. */
 export const backendNames: readonly BackendName[] = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
 
-/** One backend that selection tried. */
-export interface BackendAttempt {
-  name: BackendName;
-  /** True for the backend that was chosen. */
-  ok: boolean;
-  /** Why it was not chosen (package missing, software adapter, smoke test failure, ...). */
-  error?: string;
-}
-
-/** The result of {@link selectBackend}. */
-export interface BackendSelection {
-  /** The backend that runs. */
-  name: BackendName;
-  /** Its tfjs name (`tf.getBackend()`): `tensorflow`, `webgpu`, `wasm` or `cpu`. */
-  tfjsBackend: string;
-  /** Why it was chosen: `option`, `LORA_BACKEND`, or the automatic order with what was skipped. */
-  reason: string;
-  /** Every backend tried, in order, the chosen one last. */
-  tried: BackendAttempt[];
-}
-
-/** Options of {@link selectBackend}. */
-export interface SelectBackendOptions {
-  /** Use this backend; overrides `LORA_BACKEND`. Failing to start it is an error, not a fallback. */
-  backend?: BackendName;
-  /** Receives the single line saying which backend runs (default: written to stderr). */
-  log?: (line: string) => void;
-  /** Receives one line per skipped candidate (default: stderr when `LORA_DEBUG` is set, else dropped). */
-  debug?: (line: string) => void;
-  /** Print nothing (neither the backend line nor debug lines). */
-  silent?: boolean;
-  /** Environment to read `LORA_BACKEND` and `LORA_DEBUG` from (default `process.env`). */
-  env?: Readonly<Record<string, string | undefined>>;
-}
-
 /** How to bring up one backend: import its package and register it with tfjs. */
 export interface BackendCandidate {
   name: BackendName;
@@ -166,7 +131,35 @@ export async function selectFromCandidates(
  * await selectBackend({ backend: 'cpu', silent: true }); // the numerical reference
  * ```
  */
-export async function selectBackend(options: SelectBackendOptions = {}): Promise<BackendSelection> {
+export async function selectBackend(
+  options: {
+    /** Use this backend; overrides `LORA_BACKEND`. Failing to start it is an error, not a fallback. */
+    backend?: BackendName;
+    /** Receives the single line saying which backend runs (default: written to stderr). */
+    log?: (line: string) => void;
+    /** Receives one line per skipped candidate (default: stderr when `LORA_DEBUG` is set, else dropped). */
+    debug?: (line: string) => void;
+    /** Print nothing (neither the backend line nor debug lines). */
+    silent?: boolean;
+    /** Environment to read `LORA_BACKEND` and `LORA_DEBUG` from (default `process.env`). */
+    env?: Readonly<Record<string, string | undefined>>;
+  } = {},
+): Promise<{
+  /** The backend that runs. */
+  name: BackendName;
+  /** Its tfjs name (`tf.getBackend()`): `tensorflow`, `webgpu`, `wasm` or `cpu`. */
+  tfjsBackend: string;
+  /** Why it was chosen: `option`, `LORA_BACKEND`, or the automatic order with what was skipped. */
+  reason: string;
+  /** Every backend tried, in order, the chosen one last. */
+  tried: Array<{
+    name: BackendName;
+    /** True for the backend that was chosen. */
+    ok: boolean;
+    /** Why it was not chosen (package missing, software adapter, smoke test failure, ...). */
+    error?: string;
+  }>;
+}> {
   const env = options.env ?? process.env;
   const fromEnv = env.LORA_BACKEND === undefined || env.LORA_BACKEND === '' ? undefined : env.LORA_BACKEND;
   const wanted = options.backend ?? fromEnv;
@@ -183,3 +176,12 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   }
   return selectFromCandidates([candidate], { ...options, reason: `set by ${source}`, required: true });
 }
+
+/** One backend that selection tried. */
+export type BackendAttempt = BackendSelection['tried'][number];
+
+/** Options of {@link selectBackend}. The public signature spells it out. */
+export type SelectBackendOptions = NonNullable<Parameters<typeof selectBackend>[0]>;
+
+/** The result of {@link selectBackend}. */
+export type BackendSelection = Awaited<ReturnType<typeof selectBackend>>;

@@ -9,12 +9,6 @@ export const SUPPORTED_MODEL_TYPES = ['llama', 'mistral', 'qwen3', 'gemma3_text'
 /** One of {@link SUPPORTED_MODEL_TYPES}. */
 export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
 
-/** Attention kind of one layer, with Hugging Face's `layer_types` names. */
-export type LayerType = 'full_attention' | 'sliding_attention';
-
-/** Activation of the gated MLP (`hidden_act` / `hidden_activation`). */
-export type HiddenAct = 'silu' | 'gelu_pytorch_tanh' | 'gelu';
-
 /** The transformers rope types this package computes (`rope_type`, or the older `type`). */
 export const SUPPORTED_ROPE_TYPES = ['default', 'linear', 'llama3', 'dynamic', 'yarn', 'longrope'] as const;
 
@@ -85,7 +79,7 @@ export interface ModelConfig {
   readonly headDim: number;
   readonly maxPositionEmbeddings: number;
   readonly rmsNormEps: number;
-  readonly hiddenAct: HiddenAct;
+  readonly hiddenAct: 'silu' | 'gelu_pytorch_tanh' | 'gelu';
   readonly attentionBias: boolean;
   readonly mlpBias: boolean;
   readonly tieWordEmbeddings: boolean;
@@ -104,11 +98,11 @@ export interface ModelConfig {
   readonly nameOrPath?: string;
   readonly padTokenId: number | undefined;
   /** Attention kind per layer (length `numHiddenLayers`). */
-  readonly layerTypes: readonly LayerType[];
+  readonly layerTypes: readonly ('full_attention' | 'sliding_attention')[];
   /** Window of sliding-attention layers: a query attends to itself and the `slidingWindow - 1` keys before it. */
   readonly slidingWindow: number | undefined;
   /** Rotary parameters per layer type. */
-  readonly rope: Readonly<Record<LayerType, RopeConfig>>;
+  readonly rope: Readonly<Record<'full_attention' | 'sliding_attention', RopeConfig>>;
   /** Gemma 3: attention scale is `queryPreAttnScalar ** -0.5` instead of `headDim ** -0.5`. */
   readonly queryPreAttnScalar: number | undefined;
   /**
@@ -539,3 +533,9 @@ function resolveRopeType(p: RopeParams, defaultTheta: number, c: HfTextConfig, s
       return base;
   }
 }
+
+/** Attention kind of one layer, with Hugging Face's `layer_types` names. */
+export type LayerType = ModelConfig['layerTypes'][number];
+
+/** Activation of the gated MLP (`hidden_act` / `hidden_activation`). */
+export type HiddenAct = ModelConfig['hiddenAct'];

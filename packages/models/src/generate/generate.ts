@@ -41,16 +41,6 @@ export interface GenerateOptions extends SamplingOptions {
   processLogits?: (logits: Float32Array, tokens: readonly number[], row: number) => void;
 }
 
-/** Why a row stopped. */
-export type FinishReason = 'stop' | 'length';
-
-/** Result of {@link generate}. */
-export interface GenerateOutput {
-  /** New tokens per row (a stop token that ended the row is included). */
-  sequences: number[][];
-  finishReasons: FinishReason[];
-}
-
 /**
  * Autoregressive generation with a KV cache, for a batch of prompts (token ids). Prompts of
  * different lengths are left-padded and masked; each row gets positions 0.. of its own tokens,
@@ -69,7 +59,12 @@ export async function generate(
   model: CausalLM,
   prompts: readonly (readonly number[])[],
   options: GenerateOptions,
-): Promise<GenerateOutput> {
+): Promise<{
+  /** New tokens per row (a stop token that ended the row is included). */
+  sequences: number[][];
+  /** Why each row stopped: a stop token (`stop`) or `maxNewTokens` (`length`). */
+  finishReasons: ('stop' | 'length')[];
+}> {
   if (prompts.length === 0) throw new InvalidArgumentError({ argument: 'prompts', message: 'at least one prompt is required.' });
   prompts.forEach((p, i) => {
     if (p.length === 0) {
@@ -142,3 +137,9 @@ export async function generate(
     cache.dispose();
   }
 }
+
+/** Why a row stopped. */
+export type FinishReason = GenerateOutput['finishReasons'][number];
+
+/** Result of {@link generate}. */
+export type GenerateOutput = Awaited<ReturnType<typeof generate>>;

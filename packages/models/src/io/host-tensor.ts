@@ -1,19 +1,15 @@
 import { FileFormatError } from '@lora/core';
 
-/** Element types a {@link HostTensor} can hold once decoded on the host (tfjs dtypes). */
-export type HostDtype = 'float32' | 'int32' | 'bool';
-
-/** Typed array backing a {@link HostTensor}. */
-export type HostData = Float32Array | Int32Array | Uint8Array;
-
 /**
  * A tensor on the host (plain typed array + shape), before it becomes a tfjs tensor. F16/BF16
  * are widened to float32, integer types to int32 (I64 checked to fit), BOOL to bool.
  */
 export interface HostTensor {
-  readonly dtype: HostDtype;
+  /** Element type once decoded on the host (tfjs dtypes). */
+  readonly dtype: 'float32' | 'int32' | 'bool';
   readonly shape: readonly number[];
-  readonly data: HostData;
+  /** The typed array backing the tensor. */
+  readonly data: Float32Array | Int32Array | Uint8Array;
 }
 
 /**
@@ -69,3 +65,9 @@ export class MemoryWeightSource implements WeightSource {
     return t;
   }
 }
+
+/** Element types a {@link HostTensor} can hold once decoded on the host (tfjs dtypes). */
+export type HostDtype = HostTensor['dtype'];
+
+/** Typed array backing a {@link HostTensor}. */
+export type HostData = HostTensor['data'];

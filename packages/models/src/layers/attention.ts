@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { customGrad } from './custom-grad.js';
 import { fastFlaggedMatMul, isRecordingGradients } from './tape.js';
 
 /** Options of {@link scaledDotProductAttention}. */
@@ -75,46 +76,46 @@ export function groupedQueryAttention(
     if (options.softcap !== undefined || rows < GROUPED_MIN_ROWS || fastFlaggedMatMul())
       return batchedAttention(qg, k, v, queryLength, options);
     if (!isRecordingGradients()) return perGroupForward(qg, k, v, queryLength, options).out;
-    const run = tf.customGrad(((qIn: tf.Tensor4D, kIn: tf.Tensor4D, vIn: tf.Tensor4D, save: tf.GradSaveFunc) => {
-      const { out, q3, k3, v3, probs } = perGroupForward(qIn, kIn, vIn, queryLength, options);
-      save([q3, k3, v3, ...probs]);
-      return {
-        value: out,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const [qs, ks, vs, ...p] = saved as tf.Tensor2D[] as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, ...tf.Tensor2D[]];
-          const [g, r, d] = qs.shape;
-          const dOut = tf.reshape(dy, [g, r, d]) as tf.Tensor3D;
-          const dOuts = splitGroups(dOut);
-          const dOutsT = splitGroups(transpose3d(dOut));
-          const vsT = splitGroups(transpose3d(vs));
-          const kss = splitGroups(ks);
-          const qsT = splitGroups(transpose3d(qs));
-          const dQ: tf.Tensor2D[] = [];
-          const dKT: tf.Tensor2D[] = [];
-          const dVT: tf.Tensor2D[] = [];
-          for (let i = 0; i < g; i++) {
-            const pi = p[i] as tf.Tensor2D;
-            const dProbs = tf.matMul(dOuts[i] as tf.Tensor2D, vsT[i] as tf.Tensor2D);
-            dVT.push(tf.matMul(dOutsT[i] as tf.Tensor2D, pi));
-            // Softmax backward: p ⊙ (dp − Σ dp⊙p); the score scale is applied to dQ below (the
-            // forward scaled the queries, not the [rows, S] scores).
-            const dScores = tf.mul(pi, tf.sub(dProbs, tf.sum(tf.mul(dProbs, pi), -1, true))) as tf.Tensor2D;
-            dQ.push(tf.matMul(dScores, kss[i] as tf.Tensor2D));
-            dKT.push(tf.matMul(qsT[i] as tf.Tensor2D, dScores));
-          }
-          return [
-            tf.reshape(options.scale === 1 ? tf.stack(dQ) : tf.mul(tf.stack(dQ), options.scale), qIn.shape),
-            tf.reshape(transpose3d(tf.stack(dKT) as tf.Tensor3D), kIn.shape),
-            tf.reshape(transpose3d(tf.stack(dVT) as tf.Tensor3D), vIn.shape),
-          ];
-        },
-      };
-    }) as unknown as CustomGradFn) as unknown as (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor4D;
+    const run = customGrad<[tf.Tensor4D, tf.Tensor4D, tf.Tensor4D], tf.Tensor4D>(
+      (qIn: tf.Tensor4D, kIn: tf.Tensor4D, vIn: tf.Tensor4D, save: tf.GradSaveFunc) => {
+        const { out, q3, k3, v3, probs } = perGroupForward(qIn, kIn, vIn, queryLength, options);
+        save([q3, k3, v3, ...probs]);
+        return {
+          value: out,
+          gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+            const [qs, ks, vs, ...p] = saved as tf.Tensor2D[] as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, ...tf.Tensor2D[]];
+            const [g, r, d] = qs.shape;
+            const dOut = tf.reshape(dy, [g, r, d]) as tf.Tensor3D;
+            const dOuts = splitGroups(dOut);
+            const dOutsT = splitGroups(transpose3d(dOut));
+            const vsT = splitGroups(transpose3d(vs));
+            const kss = splitGroups(ks);
+            const qsT = splitGroups(transpose3d(qs));
+            const dQ: tf.Tensor2D[] = [];
+            const dKT: tf.Tensor2D[] = [];
+            const dVT: tf.Tensor2D[] = [];
+            for (let i = 0; i < g; i++) {
+              const pi = p[i] as tf.Tensor2D;
+              const dProbs = tf.matMul(dOuts[i] as tf.Tensor2D, vsT[i] as tf.Tensor2D);
+              dVT.push(tf.matMul(dOutsT[i] as tf.Tensor2D, pi));
+              // Softmax backward: p ⊙ (dp − Σ dp⊙p); the score scale is applied to dQ below (the
+              // forward scaled the queries, not the [rows, S] scores).
+              const dScores = tf.mul(pi, tf.sub(dProbs, tf.sum(tf.mul(dProbs, pi), -1, true))) as tf.Tensor2D;
+              dQ.push(tf.matMul(dScores, kss[i] as tf.Tensor2D));
+              dKT.push(tf.matMul(qsT[i] as tf.Tensor2D, dScores));
+            }
+            return [
+              tf.reshape(options.scale === 1 ? tf.stack(dQ) : tf.mul(tf.stack(dQ), options.scale), qIn.shape),
+              tf.reshape(transpose3d(tf.stack(dKT) as tf.Tensor3D), kIn.shape),
+              tf.reshape(transpose3d(tf.stack(dVT) as tf.Tensor3D), vIn.shape),
+            ];
+          },
+        };
+      },
+    );
     return run(qg, k, v);
   });
 }
-
-type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 
 /** One batched matmul with a transposed operand (any backend but wasm; on wasm: decode steps, softcapping). */
 function batchedAttention(qg: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, queryLength: number, options: AttentionOptions): tf.Tensor4D {
@@ -141,26 +142,28 @@ function batchedAttentionWithGradient(
   options: AttentionOptions,
 ): tf.Tensor4D {
   const scale = options.scale;
-  const run = tf.customGrad(((qIn: tf.Tensor4D, kIn: tf.Tensor4D, vIn: tf.Tensor4D, save: tf.GradSaveFunc) => {
-    const qs = scale === 1 ? qIn : (tf.mul(qIn, scale) as tf.Tensor4D);
-    const probs = tf.softmax(addMask(tf.matMul(qs, kIn, false, true), options.mask, queryLength), -1);
-    save([qs, kIn, vIn, probs]);
-    return {
-      value: tf.matMul(probs, vIn),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [q4, k4, v4, p] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-        const dOut = dy as tf.Tensor4D;
-        const dProbs = tf.matMul(dOut, v4, false, true);
-        const dScores = tf.mul(p, tf.sub(dProbs, tf.sum(tf.mul(dProbs, p), -1, true)));
-        const dQ = tf.matMul(dScores, k4);
-        return [
-          scale === 1 ? dQ : tf.mul(dQ, scale),
-          tf.transpose(tf.matMul(q4, dScores, true, false), [0, 1, 3, 2]),
-          tf.transpose(tf.matMul(dOut, p, true, false), [0, 1, 3, 2]),
-        ];
-      },
-    };
-  }) as unknown as CustomGradFn) as unknown as (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor4D;
+  const run = customGrad<[tf.Tensor4D, tf.Tensor4D, tf.Tensor4D], tf.Tensor4D>(
+    (qIn: tf.Tensor4D, kIn: tf.Tensor4D, vIn: tf.Tensor4D, save: tf.GradSaveFunc) => {
+      const qs = scale === 1 ? qIn : (tf.mul(qIn, scale) as tf.Tensor4D);
+      const probs = tf.softmax(addMask(tf.matMul(qs, kIn, false, true), options.mask, queryLength), -1);
+      save([qs, kIn, vIn, probs]);
+      return {
+        value: tf.matMul(probs, vIn),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [q4, k4, v4, p] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+          const dOut = dy as tf.Tensor4D;
+          const dProbs = tf.matMul(dOut, v4, false, true);
+          const dScores = tf.mul(p, tf.sub(dProbs, tf.sum(tf.mul(dProbs, p), -1, true)));
+          const dQ = tf.matMul(dScores, k4);
+          return [
+            scale === 1 ? dQ : tf.mul(dQ, scale),
+            tf.transpose(tf.matMul(q4, dScores, true, false), [0, 1, 3, 2]),
+            tf.transpose(tf.matMul(dOut, p, true, false), [0, 1, 3, 2]),
+          ];
+        },
+      };
+    },
+  );
   return run(qg, k, v);
 }
 

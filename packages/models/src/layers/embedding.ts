@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { customGrad } from './custom-grad.js';
 import { isRecordingGradients } from './tape.js';
 
 /**
@@ -98,21 +99,21 @@ export class Embedding implements EmbeddingLike {
   }
 }
 
-type CustomGradFn = Parameters<typeof tf.customGrad>[0];
-
 // The gradient of a row gather is a scatter-add of the output gradient into the table's rows.
 // tfjs' own Gather gradient uses UnsortedSegmentSum, which the wasm backend lacks; ScatterNd
 // (which sums duplicate indices) exists on every backend.
-const gatherRowsWithGrad = tf.customGrad(((table: tf.Tensor2D, ids: tf.Tensor1D, save: tf.GradSaveFunc) => {
-  save([ids]);
-  return {
-    value: tf.gather(table, ids, 0),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [idx] = saved as [tf.Tensor1D];
-      return [tf.scatterND(tf.reshape(idx, [-1, 1]), dy, table.shape), tf.zerosLike(idx)];
-    },
-  };
-}) as unknown as CustomGradFn) as unknown as (table: tf.Tensor2D, ids: tf.Tensor1D) => tf.Tensor2D;
+const gatherRowsWithGrad = customGrad<[tf.Tensor2D, tf.Tensor1D], tf.Tensor2D>(
+  (table: tf.Tensor2D, ids: tf.Tensor1D, save: tf.GradSaveFunc) => {
+    save([ids]);
+    return {
+      value: tf.gather(table, ids, 0),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [idx] = saved as [tf.Tensor1D];
+        return [tf.scatterND(tf.reshape(idx, [-1, 1]), dy, table.shape), tf.zerosLike(idx)];
+      },
+    };
+  },
+);
 
 /**
  * `table[ids]`: rows of a `[rows, cols]` table at int32 `ids` `[N]`, giving `[N, cols]`. Its

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { customGrad } from './custom-grad.js';
 import { fastFlaggedMatMul, isRecordingGradients } from './tape.js';
 
 /**
@@ -61,15 +62,12 @@ export class Linear implements LinearLike {
     const name = options.name ?? 'linear';
     this.weight = this.trainable ? tf.variable(weight, true, `${name}.weight`) : weight;
     if (this.trainable && weight !== this.weight) weight.dispose();
-    this.bias =
-      options.bias !== undefined && this.trainable
-        ? (tf.variable(options.bias, true, `${name}.bias`) as unknown as tf.Tensor1D)
-        : options.bias;
+    this.bias = options.bias !== undefined && this.trainable ? tf.variable(options.bias, true, `${name}.bias`) : options.bias;
     const w = this.weight;
-    this.frozenMatMul = tf.customGrad(((x: tf.Tensor2D) => ({
+    this.frozenMatMul = customGrad<[tf.Tensor2D], tf.Tensor2D>((x: tf.Tensor2D) => ({
       value: tf.matMul(x, w),
       gradFunc: (dy: tf.Tensor2D) => (fastFlaggedMatMul() ? tf.matMul(dy, w, false, true) : tf.matMul(dy, tf.transpose(w))),
-    })) as unknown as CustomGradFn) as unknown as (x: tf.Tensor2D) => tf.Tensor2D;
+    }));
   }
 
   /** Builds a frozen layer from a PyTorch-layout `[out, in]` host array. */
@@ -94,7 +92,7 @@ export class Linear implements LinearLike {
   trainableVariables(): tf.Variable[] {
     if (!this.trainable) return [];
     const vars = [this.weight as tf.Variable];
-    if (this.bias !== undefined) vars.push(this.bias as unknown as tf.Variable);
+    if (this.bias !== undefined) vars.push(this.bias as tf.Variable);
     return vars;
   }
 
@@ -109,7 +107,7 @@ export class Linear implements LinearLike {
 }
 
 /** `x @ w` with explicit, flag-free gradients for both inputs. */
-const trainableMatMul = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, save: tf.GradSaveFunc) => {
+const trainableMatMul = customGrad<[tf.Tensor2D, tf.Tensor2D], tf.Tensor2D>((x: tf.Tensor2D, w: tf.Tensor2D, save: tf.GradSaveFunc) => {
   save([x, w]);
   return {
     value: tf.matMul(x, w),
@@ -120,9 +118,7 @@ const trainableMatMul = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, save: tf
       return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g)];
     },
   };
-}) as unknown as CustomGradFn) as unknown as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
-
-type CustomGradFn = Parameters<typeof tf.customGrad>[0];
+});
 
 /** Transposes a row-major `[rows, cols]` host matrix into `[cols, rows]`. */
 export function transposeHost(data: Float32Array, rows: number, cols: number): Float32Array {

@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
+import { customGrad } from './custom-grad.js';
 import type { HiddenAct } from '../config/model-config.js';
 import type { LinearLike } from './linear.js';
 import { isRecordingGradients } from './tape.js';
-
-type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 
 /**
  * `silu(g) · u` (the gated MLP's hidden state) with a hand-written gradient: the forward runs the
@@ -11,7 +10,7 @@ type CustomGradFn = Parameters<typeof tf.customGrad>[0];
  * `du = dy · silu(g)`, `dg = dy · u · s · (1 + g · (1 − s))` with `s = sigmoid(g)` — 7 elementwise
  * kernels over `[N, intermediate]` where tfjs's chain rule runs about twice as many (with casts).
  */
-const siluGate = tf.customGrad(((g: tf.Tensor, u: tf.Tensor, save: tf.GradSaveFunc) => {
+const siluGate = customGrad<[tf.Tensor, tf.Tensor], tf.Tensor>((g: tf.Tensor, u: tf.Tensor, save: tf.GradSaveFunc) => {
   // Only the inputs are kept for the backward pass, which recomputes `s` and `silu(g)` with the
   // same kernels (identical values): two fewer [N, intermediate] activations per layer.
   save([g, u]);
@@ -25,7 +24,7 @@ const siluGate = tf.customGrad(((g: tf.Tensor, u: tf.Tensor, save: tf.GradSaveFu
       return [dGate, tf.mul(dy, as)];
     },
   };
-}) as unknown as CustomGradFn) as unknown as (g: tf.Tensor, u: tf.Tensor) => tf.Tensor;
+});
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { customGrad } from './custom-grad.js';
 import { isRecordingGradients } from './tape.js';
 
 /**
@@ -34,7 +35,7 @@ export class RMSNorm {
     });
   }
 
-  private readonly withGradient = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  private readonly withGradient = customGrad<[tf.Tensor], tf.Tensor>((x: tf.Tensor, save: tf.GradSaveFunc) => {
     const r = tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), this.eps));
     const normed = tf.mul(x, r);
     save([normed, r]);
@@ -46,7 +47,7 @@ export class RMSNorm {
         return tf.mul(tf.sub(g, tf.mul(xhat, tf.mean(tf.mul(g, xhat), -1, true))), rs);
       },
     };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
+  });
 
   dispose(): void {
     this.scale.dispose();

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { customGrad } from './custom-grad.js';
 import type { RopeConfig } from '../config/model-config.js';
 import { isRecordingGradients } from './tape.js';
 
@@ -188,15 +189,17 @@ function roll(t: tf.Tensor, rotate: tf.Tensor2D): tf.Tensor {
  * the backward pass.
  */
 function ropeWithGradient(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D, rotate: tf.Tensor2D): tf.Tensor4D {
-  const run = tf.customGrad(((input: tf.Tensor4D, c: tf.Tensor4D, s: tf.Tensor4D, save: tf.GradSaveFunc) => {
-    save([c, s]);
-    return {
-      value: tf.tidy(() => tf.add(tf.mul(input, c), tf.mul(roll(input, rotate), s))),
-      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
-        const [cs, ss] = saved as [tf.Tensor4D, tf.Tensor4D];
-        return [tf.add(tf.mul(dy, cs), roll(tf.mul(dy, ss), rotate)), tf.zerosLike(cs), tf.zerosLike(ss)];
-      },
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (input: tf.Tensor4D, c: tf.Tensor4D, s: tf.Tensor4D) => tf.Tensor4D;
+  const run = customGrad<[tf.Tensor4D, tf.Tensor4D, tf.Tensor4D], tf.Tensor4D>(
+    (input: tf.Tensor4D, c: tf.Tensor4D, s: tf.Tensor4D, save: tf.GradSaveFunc) => {
+      save([c, s]);
+      return {
+        value: tf.tidy(() => tf.add(tf.mul(input, c), tf.mul(roll(input, rotate), s))),
+        gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
+          const [cs, ss] = saved as [tf.Tensor4D, tf.Tensor4D];
+          return [tf.add(tf.mul(dy, cs), roll(tf.mul(dy, ss), rotate)), tf.zerosLike(cs), tf.zerosLike(ss)];
+        },
+      };
+    },
+  );
   return run(x, cos, sin);
 }

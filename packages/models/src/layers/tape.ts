@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { customGrad } from './custom-grad.js';
 
 /**
  * Whether the engine is recording a gradient tape right now (inside `tf.grad`/`tf.variableGrads`
@@ -6,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
  * bookkeeping during inference, where each extra kernel dispatch is pure overhead.
  */
 export function isRecordingGradients(): boolean {
-  return (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();
+  return tf.engine().isTapeOn();
 }
 
 /**
@@ -21,18 +22,16 @@ export function fastFlaggedMatMul(): boolean {
   return tf.getBackend() !== 'wasm';
 }
 
-type CustomGradFn = Parameters<typeof tf.customGrad>[0];
-
 function sameShape(a: tf.Tensor, b: tf.Tensor): boolean {
   return a.rank === b.rank && a.shape.every((d, i) => d === b.shape[i]);
 }
 
 // `a + b` whose gradient is `[dy, dy]`: nothing is saved for the backward pass. tfjs' own `Add`
 // keeps both inputs alive until the backward only to read their shapes for broadcasting.
-const addSaveless = tf.customGrad(((a: tf.Tensor, b: tf.Tensor) => ({
+const addSaveless = customGrad<[tf.Tensor, tf.Tensor], tf.Tensor>((a: tf.Tensor, b: tf.Tensor) => ({
   value: tf.add(a, b),
   gradFunc: (dy: tf.Tensor) => [tf.clone(dy), tf.clone(dy)],
-})) as unknown as CustomGradFn) as unknown as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+}));
 
 /**
  * `a + b` for tensors of one shape (residual connections, a LoRA update added to the base
@@ -54,9 +53,9 @@ export function addSameShape<T extends tf.Tensor>(a: T, b: tf.Tensor): T {
 export function addScaled<T extends tf.Tensor>(a: T, b: tf.Tensor, s: number): T {
   if (s === 1) return addSameShape(a, b);
   if (!isRecordingGradients() || !sameShape(a, b) || a.dtype !== 'float32' || b.dtype !== 'float32') return tf.add(a, tf.mul(b, s)) as T;
-  const run = tf.customGrad(((x: tf.Tensor, y: tf.Tensor) => ({
+  const run = customGrad<[tf.Tensor, tf.Tensor], tf.Tensor>((x: tf.Tensor, y: tf.Tensor) => ({
     value: tf.tidy(() => tf.add(x, tf.mul(y, s))),
     gradFunc: (dy: tf.Tensor) => [tf.clone(dy), tf.mul(dy, s)],
-  })) as unknown as CustomGradFn) as unknown as (x: tf.Tensor, y: tf.Tensor) => tf.Tensor;
+  }));
   return run(a, b) as T;
 }

@@ -2,24 +2,6 @@ import { InvalidArgumentError } from '@lora/core';
 import * as tf from '@tensorflow/tfjs';
 import type { CausalLM } from '../architectures/causal-lm.js';
 
-/** A continuation to score after a prompt (token ids). */
-export interface ScoreRequest {
-  prompt: readonly number[];
-  continuation: readonly number[];
-}
-
-/** Log-probabilities of a continuation's tokens. */
-export interface ScoreResult {
-  /** `log p(continuation[i] | prompt, continuation[:i])`, natural log. */
-  tokenLogProbs: number[];
-  /** Sum over the continuation (lm-evaluation-harness' `acc` ranks by this). */
-  sum: number;
-  /** Mean over the continuation tokens. */
-  mean: number;
-  /** True when every continuation token is the arg-max (lm-evaluation-harness' `is_greedy`). */
-  isGreedy: boolean;
-}
-
 /**
  * Scores continuations given prompts with one forward per batch (right-padded: causal attention
  * never lets a real token see the padding, so no mask is needed).
@@ -35,9 +17,24 @@ export interface ScoreResult {
  */
 export async function scoreContinuations(
   model: CausalLM,
-  requests: readonly ScoreRequest[],
+  /** Continuations to score after their prompts (token ids). */
+  requests: readonly {
+    prompt: readonly number[];
+    continuation: readonly number[];
+  }[],
   options: { batchSize?: number } = {},
-): Promise<ScoreResult[]> {
+): Promise<
+  {
+    /** `log p(continuation[i] | prompt, continuation[:i])`, natural log. */
+    tokenLogProbs: number[];
+    /** Sum over the continuation (lm-evaluation-harness' `acc` ranks by this). */
+    sum: number;
+    /** Mean over the continuation tokens. */
+    mean: number;
+    /** True when every continuation token is the arg-max (lm-evaluation-harness' `is_greedy`). */
+    isGreedy: boolean;
+  }[]
+> {
   const batchSize = options.batchSize ?? 8;
   requests.forEach((r, i) => {
     if (r.prompt.length === 0)
@@ -88,3 +85,9 @@ async function scoreBatch(model: CausalLM, batch: readonly ScoreRequest[]): Prom
     return { tokenLogProbs, sum, mean: sum / tokenLogProbs.length, isGreedy };
   });
 }
+
+/** A continuation to score after a prompt (token ids). */
+export type ScoreRequest = Parameters<typeof scoreContinuations>[1][number];
+
+/** Log-probabilities of a continuation's tokens. */
+export type ScoreResult = Awaited<ReturnType<typeof scoreContinuations>>[number];

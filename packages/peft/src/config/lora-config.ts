@@ -46,7 +46,7 @@ export interface LoraConfig {
    * (every bias of the model; modules without an adapter keep `<module>.bias`). The biases are the
    * base model's own, changed in place as in PEFT: disabling the adapter does not restore them.
    */
-  readonly bias: LoraBias;
+  readonly bias: 'none' | 'all' | 'lora_only';
   /** Rank-stabilised LoRA: scaling `loraAlpha / √r` (default false). */
   readonly useRslora: boolean;
   /** Weight-decomposed LoRA (DoRA): a trained magnitude vector per output (default false). */
@@ -83,9 +83,6 @@ export interface LoraConfig {
    */
   readonly autoMapping: Readonly<Record<string, string>> | null;
 }
-
-/** PEFT's `bias` setting: which base biases train with the adapter. */
-export type LoraBias = 'none' | 'all' | 'lora_only';
 
 /** Options of {@link loraConfig}: every {@link LoraConfig} field, optional, with PEFT's defaults. */
 export type LoraConfigOptions = Partial<Omit<LoraConfig, 'peftType' | 'modulesToSave'>> & {
@@ -231,12 +228,6 @@ function isInert(key: string, value: unknown): boolean {
   return JSON.stringify(value) === JSON.stringify(INERT_KEYS[key]);
 }
 
-/** Options of `parseLoraConfig`. */
-export interface ParseLoraConfigOptions {
-  /** Receives warnings (unknown keys from a newer PEFT, ignored options). Default `console.warn`. */
-  readonly onWarning?: WarningHandler;
-}
-
 function fromFile(c: AdapterConfigFile, source: Source, warn: WarningHandler): LoraConfig {
   for (const [key, value] of Object.entries(c)) {
     if (KNOWN_KEYS.has(key) || DESCRIPTIVE_KEYS.has(key)) continue;
@@ -331,7 +322,13 @@ export function parseLoraConfig(text: string, source: Source, options: ParseLora
  * const config = loraConfig({ r: 16, loraAlpha: 32, targetModules: 'all-linear', useRslora: true });
  * ```
  */
-export function loraConfig(options: LoraConfigOptions = {}, parseOptions: ParseLoraConfigOptions = {}): LoraConfig {
+export function loraConfig(
+  options: LoraConfigOptions = {},
+  parseOptions: {
+    /** Receives warnings (unknown keys from a newer PEFT, ignored options). Default `console.warn`. */
+    readonly onWarning?: (message: string) => void;
+  } = {},
+): LoraConfig {
   const snake: Record<string, unknown> = {};
   const spelledAs = new Map<string, string>();
   for (const [key, value] of Object.entries(options)) {
@@ -425,3 +422,9 @@ function toSnake(key: string): string {
 function toCamel(key: string): string {
   return key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 }
+
+/** Options of {@link parseLoraConfig}, {@link loraConfig} (its second argument) and `readAdapterConfig`. */
+export type ParseLoraConfigOptions = NonNullable<Parameters<typeof loraConfig>[1]>;
+
+/** PEFT's `bias` setting: which base biases train with the adapter. */
+export type LoraBias = LoraConfig['bias'];

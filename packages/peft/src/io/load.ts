@@ -3,7 +3,7 @@ import { nodeBuiltin } from '@lora/core/internal';
 import type { CausalLM, ModelConfig, HostTensor } from '@lora/models';
 import { Embedding, Linear, MemoryFileSource, SafetensorsReader, isNonTextModule, transformersName } from '@lora/models/internal';
 import * as tf from '@tensorflow/tfjs';
-import { type LoraConfig, type ParseLoraConfigOptions, parseLoraConfig } from '../config/lora-config.js';
+import { type LoraConfig, parseLoraConfig } from '../config/lora-config.js';
 import { loraEmbedding } from '../inject/apply-lora.js';
 import type { AuxiliaryLayers } from '../inject/auxiliary.js';
 import { prepareBiases } from '../inject/bias.js';
@@ -23,7 +23,13 @@ import {
 } from './format.js';
 
 /** Reads and validates `<dir>/adapter_config.json` (or the in-memory file). */
-export async function readAdapterConfig(dir: AdapterSource, options: ParseLoraConfigOptions = {}): Promise<LoraConfig> {
+export async function readAdapterConfig(
+  dir: AdapterSource,
+  options: {
+    /** Receives warnings (default `console.warn`). */
+    readonly onWarning?: (message: string) => void;
+  } = {},
+): Promise<LoraConfig> {
   if (typeof dir !== 'string') return parseLoraConfig(dir[ADAPTER_CONFIG_NAME], { file: ADAPTER_CONFIG_NAME }, options);
   const { join } = await nodeBuiltin('path', 'readAdapterConfig(dir)');
   const { readFile } = await nodeBuiltin('fs/promises', 'readAdapterConfig(dir)');

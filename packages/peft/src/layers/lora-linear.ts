@@ -462,9 +462,9 @@ export class LoraLinear implements LinearLike {
    * training is on, else a copy); frees `old` except that variable.
    */
   private linearAround(weight: tf.Tensor2D, old: Linear): Linear {
-    if (this.trainedBias !== undefined && old.bias === (this.trainedBias as unknown as tf.Tensor1D)) {
+    if (this.trainedBias !== undefined && old.bias === this.trainedBias) {
       old.weight.dispose();
-      return new Linear(weight, { bias: this.trainedBias as unknown as tf.Tensor1D });
+      return new Linear(weight, { bias: this.trainedBias });
     }
     const next = new Linear(weight, old.bias === undefined ? {} : { bias: old.bias.clone() });
     old.dispose();

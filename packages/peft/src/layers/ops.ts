@@ -1,14 +1,12 @@
-import { fastFlaggedMatMul } from '@lora/models/internal';
+import { customGrad, fastFlaggedMatMul } from '@lora/models/internal';
 import * as tf from '@tensorflow/tfjs';
-
-type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 
 /**
  * `x @ w` for 2-D tensors with an explicit gradient that, on wasm, materialises the transposes
  * instead of using `transposeA/B` flags (the flagged matmul is ~10× slower there; docs/architecture.md) and
  * uses the flags on every other backend (`fastFlaggedMatMul`).
  */
-export const matMul2d = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, save: tf.GradSaveFunc) => {
+export const matMul2d = customGrad<[tf.Tensor2D, tf.Tensor2D], tf.Tensor2D>((x: tf.Tensor2D, w: tf.Tensor2D, save: tf.GradSaveFunc) => {
   save([x, w]);
   return {
     value: tf.matMul(x, w),
@@ -19,10 +17,10 @@ export const matMul2d = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, save: tf
       return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g)];
     },
   };
-}) as unknown as CustomGradFn) as unknown as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
+});
 
 /** Identity whose gradient is zero (PyTorch's `.detach()` inside a differentiated function). */
-export const stopGradient = tf.customGrad(((x: tf.Tensor) => ({
+export const stopGradient = customGrad<[tf.Tensor], tf.Tensor>((x) => ({
   value: tf.clone(x),
   gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
-})) as unknown as CustomGradFn) as unknown as <T extends tf.Tensor>(x: T) => T;
+})) as <T extends tf.Tensor>(x: T) => T;

@@ -28,7 +28,7 @@ export function withBiasVariable(
     return { layer: base, variable: bias as tf.Variable<tf.Rank.R1> };
   }
   const variable = tf.variable(bias, trainable) as tf.Variable<tf.Rank.R1>;
-  const layer = new Linear(base.weight, { bias: variable as unknown as tf.Tensor1D });
+  const layer = new Linear(base.weight, { bias: variable });
   bias.dispose();
   return { layer, variable };
 }
@@ -60,7 +60,7 @@ export class BiasLinear implements LinearLike {
   }
 
   get bias(): tf.Tensor1D {
-    return this.variable as unknown as tf.Tensor1D;
+    return this.variable;
   }
 
   /** The bias variable. */

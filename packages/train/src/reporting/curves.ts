@@ -3,12 +3,6 @@ import { join } from 'node:path';
 import type { TrainCallbacks } from '../callbacks.js';
 import { lineChartSvg } from './plot.js';
 
-/** Files written by {@link writeCurves}. */
-export interface CurveFiles {
-  readonly loss: string;
-  readonly lr: string;
-}
-
 /**
  * Writes `loss.svg` (training loss per step, and `eval_loss` when given) and `lr.svg` into `dir`.
  * Steps are 1-based.
@@ -20,7 +14,7 @@ export async function writeCurves(
     readonly lrs: readonly number[];
     readonly evals?: readonly { step: number; metrics: Readonly<Record<string, number>> }[];
   },
-): Promise<CurveFiles> {
+): Promise<{ readonly loss: string; readonly lr: string }> {
   await mkdir(dir, { recursive: true });
   const loss = join(dir, 'loss.svg');
   const lr = join(dir, 'lr.svg');

@@ -1,16 +1,6 @@
 import { progressLine } from '@lora/core/internal';
 import type { StepReport, TrainCallbacks } from '../callbacks.js';
 
-/** Options of {@link progressReporter}. */
-export interface ProgressOptions {
-  /** Where to write; default `process.stderr`. */
-  stream?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
-  /** Bar on a TTY, plain lines otherwise (`auto`, default), or force one. */
-  mode?: 'auto' | 'bar' | 'lines';
-  /** Print a plain line every N steps (lines mode); default 1. */
-  every?: number;
-}
-
 /** `1h02m`, `3m05s`, `12s`. */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
@@ -33,7 +23,16 @@ export function formatStep(report: StepReport, etaSeconds: number): string {
  * Progress as a callback: a redrawn bar on a TTY, plain lines otherwise (logs, CI), drawn by
  * `progressLine` of `@lora/core`. The ETA uses the mean step time of this process.
  */
-export function progressReporter(options: ProgressOptions = {}): TrainCallbacks {
+export function progressReporter(
+  options: {
+    /** Where to write; default `process.stderr`. */
+    stream?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+    /** Bar on a TTY, plain lines otherwise (`auto`, default), or force one. */
+    mode?: 'auto' | 'bar' | 'lines';
+    /** Print a plain line every N steps (lines mode); default 1. */
+    every?: number;
+  } = {},
+): TrainCallbacks {
   const stream = options.stream ?? process.stderr;
   const progress = progressLine({ stream, ...(options.mode === undefined ? {} : { mode: options.mode }) });
   const bar = progress.bar;
