@@ -8,6 +8,8 @@
 //   W3  W2 with an NF4 + double-quant base (+ bytes/param)   bench/train-sft.mjs
 //   W4  greedy decode, 128 new tokens, KV cache              bench/decode.mjs
 //   W5  multiple-choice scoring, 200 questions × 4 options   bench/mc-score.mjs
+//   W7  SmolLM2-135M decode, batch 1 and 8, + llama.cpp    bench/decode.mjs --only smollm2
+//       (opt-in: --only W7; needs LORA_ASSETS_DIR, and bench:setup --llama-cpp for the anchor)
 //
 //   pnpm bench:setup    # once: the reference environment bench/.venv (bench/requirements.txt)
 //   pnpm build && LORA_ASSETS_DIR=$PWD/../shared pnpm bench [--only W1,W4] [--quick] [--repeat 3]
@@ -27,6 +29,7 @@ import { fmt, forwardFlopsPerToken, machineInfo, root, writeResult } from './com
 import { resolveReferenceOrExit } from './reference.mjs';
 import { ratioChart } from './chart.mjs';
 import { aggregateRuns, ratioLine, runLine, unitDigits } from './repeat.mjs';
+import { w7Rows } from './w7.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -78,12 +81,11 @@ let machinePeak = null;
 
 /**
  * Runs one workload script `repeat` times (each run A then B), collecting `toRows(json)` per run;
- * each run's JSON is bench/results/<script>.json, or <script>-run<i>.json when repeated.
+ * each run's JSON is bench/results/<name>.json, or <name>-run<i>.json when repeated (name: the script's, by default).
  */
-function repeated(key, script, argv, toRows) {
+function repeated(key, script, argv, toRows, name = script.replace(/\.mjs$/, '')) {
   raw[key] = [];
   for (let i = 0; i < repeat; i++) {
-    const name = script.replace(/\.mjs$/, '');
     const file = join(results, repeat > 1 ? `${name}-run${i + 1}.json` : `${name}.json`);
     // One kernel profile is enough: later runs skip it (it runs after the timing anyway).
     const extra = i > 0 && script === 'train-sft.mjs' ? ['--no-profile'] : [];
@@ -192,12 +194,21 @@ if (only.has('W5')) {
     ];
   });
 }
+// ---- W7: SmolLM2-135M-Instruct decode, batch 1 and 8, against transformers and llama.cpp (opt-in)
+if (only.has('W7')) {
+  repeated('decodeSmolLm2', 'decode.mjs', ['--only', 'smollm2', ...(quick ? ['--runs', '1'] : [])], (r) => w7Rows(r), 'decode-smollm2');
+}
 const rows = aggregateRuns(runs);
 
 // ---- the table
 const machineEnd = machineInfo();
 const firstRun = (key) => raw[key]?.find((r) => r !== null);
-const backend = firstRun('trainSft')?.backend ?? firstRun('mcScore')?.backend ?? firstRun('decode')?.backend ?? 'n/a';
+const backend =
+  firstRun('trainSft')?.backend ??
+  firstRun('mcScore')?.backend ??
+  firstRun('decode')?.backend ??
+  firstRun('decodeSmolLm2')?.backend ??
+  'n/a';
 console.log('');
 console.log(`@lora bench — ${new Date().toISOString()} — ${machineStart.cpu}, ${machineStart.cores} cores, Node ${machineStart.node}`);
 console.log(
