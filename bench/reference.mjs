@@ -207,3 +207,46 @@ export function resolveReferenceOrExit(options) {
   }
   return ref;
 }
+
+// ---- The llama.cpp anchor of W7 (opt-in): llama-cpp-python built from source in its own venv.
+
+/** Pins of the llama.cpp anchor (llama-cpp-python and its dependencies). */
+export const LLAMA_CPP_REQUIREMENTS_FILE = join(root, 'bench', 'requirements-llamacpp.txt');
+/** The venv `pnpm bench:setup --llama-cpp` builds (git-ignored). */
+export const LLAMA_CPP_VENV_DIR = join(root, 'bench', '.venv-llama-cpp');
+/** Its interpreter: the default anchor Python. */
+export const LLAMA_CPP_PYTHON = join(LLAMA_CPP_VENV_DIR, 'bin', 'python');
+/** Written by `pnpm bench:setup --llama-cpp`: `{ requirementsSha256, python, packages, systemInfo, date }`. */
+export const LLAMA_CPP_STAMP_FILE = join(LLAMA_CPP_VENV_DIR, 'lora-bench-stamp.json');
+
+/** How to install the anchor: the line W7 prints when it is absent. */
+export const LLAMA_CPP_HINT =
+  'install it with `pnpm bench:setup --llama-cpp` (builds llama-cpp-python from source into bench/.venv-llama-cpp, a few minutes; ' +
+  'needs a C++ compiler and cmake: apt-get install -y build-essential cmake)';
+
+/**
+ * Which Python runs W7's llama.cpp anchor. Never refuses (the anchor is a yardstick, not the
+ * reference): `{ skipped }` with the reason and `LLAMA_CPP_HINT` when LORA_BENCH_LLAMA_CPP_PYTHON=none,
+ * when bench/.venv-llama-cpp is missing or llama-cpp-python is not installed; else
+ * `{ python, version, mismatches, summary }`, the versions that differ from
+ * bench/requirements-llamacpp.txt listed in `summary`.
+ */
+export function resolveLlamaCpp({ env = process.env } = {}) {
+  const chosen = env.LORA_BENCH_LLAMA_CPP_PYTHON;
+  if (chosen === 'none') return { skipped: 'llama.cpp anchor skipped (LORA_BENCH_LLAMA_CPP_PYTHON=none)' };
+  const python = chosen ?? LLAMA_CPP_PYTHON;
+  const shown = chosen ?? relative(root, LLAMA_CPP_PYTHON);
+  if (chosen === undefined && !existsSync(LLAMA_CPP_PYTHON))
+    return { skipped: `llama.cpp anchor skipped: bench/.venv-llama-cpp does not exist; ${LLAMA_CPP_HINT}` };
+  const pins = parseRequirements(readFileSync(LLAMA_CPP_REQUIREMENTS_FILE, 'utf8'), 'bench/requirements-llamacpp.txt');
+  const versions = probeVersions(python, [...pins.keys()]);
+  if (versions.error) return { skipped: `llama.cpp anchor skipped: ${versions.error}; ${LLAMA_CPP_HINT}` };
+  const version = versions.packages['llama-cpp-python'] ?? null;
+  if (version === null) return { skipped: `llama.cpp anchor skipped: llama-cpp-python is not installed in ${shown}; ${LLAMA_CPP_HINT}` };
+  const mismatches = versionMismatches(pins, versions.packages);
+  const note =
+    mismatches.length === 0
+      ? 'versions = bench/requirements-llamacpp.txt'
+      : `DIFFERS from bench/requirements-llamacpp.txt: ${describeMismatches(mismatches)}`;
+  return { python, version, mismatches, summary: `llama.cpp anchor ${shown}: llama-cpp-python ${version}; ${note}` };
+}

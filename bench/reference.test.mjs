@@ -4,12 +4,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   KEY_PACKAGES,
+  LLAMA_CPP_REQUIREMENTS_FILE,
   REQUIREMENTS_FILE,
   describeMismatches,
   normalizeName,
   parseRequirements,
   referenceAnyRequested,
   requirementsHash,
+  resolveLlamaCpp,
   resolveReference,
   versionMismatches,
   versionsLine,
@@ -57,6 +59,8 @@ describe('bench/requirements.txt', () => {
       expect(pins.get(name), name).toBeDefined();
       expect(pins.get(name), name).toBe(parity.get(name));
     }
+    // W7's reference reads the GGUF file with the gguf package, as tools/parity does.
+    expect(pins.get('gguf')).toBe(parity.get('gguf'));
   });
 
   it('has a stable hash', () => {
@@ -134,5 +138,26 @@ describe('resolveReference', () => {
     const ref = resolveReference({ any: true, env: { LORA_BENCH_PYTHON: python } });
     expect(ref.mismatches).toEqual([{ name: 'transformers', pinned: pinned.transformers, installed: '5.25.0' }]);
     expect(ref.summary).toContain('DIFFERS from bench/requirements.txt');
+  });
+
+  describe("W7's llama.cpp anchor", () => {
+    const llamaPins = Object.fromEntries(parseRequirements(readFileSync(LLAMA_CPP_REQUIREMENTS_FILE, 'utf8')));
+
+    it('is skipped, never refused, saying how to install it', () => {
+      expect(resolveLlamaCpp({ env: { LORA_BENCH_LLAMA_CPP_PYTHON: 'none' } }).skipped).toContain('LORA_BENCH_LLAMA_CPP_PYTHON=none');
+      const gone = resolveLlamaCpp({ env: { LORA_BENCH_LLAMA_CPP_PYTHON: '/nonexistent/python' } });
+      expect(gone.skipped).toContain('pnpm bench:setup --llama-cpp');
+      const without = resolveLlamaCpp({ env: { LORA_BENCH_LLAMA_CPP_PYTHON: fakePython({ ...llamaPins, llama_cpp_python: null }) } });
+      expect(without.skipped).toContain('llama-cpp-python is not installed');
+    });
+
+    it('accepts llama-cpp-python, noting versions that differ from the pins', () => {
+      const same = resolveLlamaCpp({ env: { LORA_BENCH_LLAMA_CPP_PYTHON: fakePython(llamaPins) } });
+      expect(same.version).toBe(llamaPins['llama-cpp-python']);
+      expect(same.summary).toContain('versions = bench/requirements-llamacpp.txt');
+      const other = resolveLlamaCpp({ env: { LORA_BENCH_LLAMA_CPP_PYTHON: fakePython({ ...llamaPins, 'llama-cpp-python': '0.3.1' }) } });
+      expect(other.mismatches).toEqual([{ name: 'llama-cpp-python', pinned: llamaPins['llama-cpp-python'], installed: '0.3.1' }]);
+      expect(other.summary).toContain('DIFFERS');
+    });
   });
 });

@@ -10,7 +10,9 @@
 //   W5  multiple-choice scoring, 200 questions × 4 options   bench/mc-score.mjs
 //   W6  LoRA SFT SmolLM2-135M-Instruct (seq 96, batch 4) + peak RSS   bench/train-sft.mjs (--only W6)
 //   W8  W6 with an NF4 + double-quant base (QLoRA)           bench/train-sft.mjs (--only W8)
-//   W6 and W8 read SmolLM2 from LORA_ASSETS_DIR and are not in the default set: --only W6,W8
+//   W7  SmolLM2-135M decode, batch 1 and 8, + llama.cpp    bench/decode.mjs --only smollm2
+//       (opt-in: --only W7; needs LORA_ASSETS_DIR, and bench:setup --llama-cpp for the anchor)
+//   W6, W7 and W8 read SmolLM2 from LORA_ASSETS_DIR and are not in the default set: --only W6,W7,W8
 //
 //   pnpm bench:setup    # once: the reference environment bench/.venv (bench/requirements.txt)
 //   pnpm build && LORA_ASSETS_DIR=$PWD/../shared pnpm bench [--only W1,W4] [--quick] [--repeat 3]
@@ -30,6 +32,7 @@ import { fmt, forwardFlopsPerToken, machineInfo, root, writeResult } from './com
 import { resolveReferenceOrExit } from './reference.mjs';
 import { ratioChart } from './chart.mjs';
 import { aggregateRuns, ratioLine, runLine, unitDigits } from './repeat.mjs';
+import { w7Rows } from './w7.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -217,6 +220,10 @@ if (only.has('W5')) {
     ];
   });
 }
+// ---- W7: SmolLM2-135M-Instruct decode, batch 1 and 8, against transformers and llama.cpp (opt-in)
+if (only.has('W7')) {
+  repeated('decodeSmolLm2', 'decode.mjs', ['--only', 'smollm2', ...(quick ? ['--runs', '1'] : [])], (r) => w7Rows(r), 'decode-smollm2');
+}
 const rows = aggregateRuns(runs);
 
 // ---- the table
@@ -228,6 +235,7 @@ const backend =
   firstRun('trainSftW8')?.backend ??
   firstRun('mcScore')?.backend ??
   firstRun('decode')?.backend ??
+  firstRun('decodeSmolLm2')?.backend ??
   'n/a';
 console.log('');
 console.log(`@lora bench — ${new Date().toISOString()} — ${machineStart.cpu}, ${machineStart.cores} cores, Node ${machineStart.node}`);
