@@ -50,6 +50,9 @@ const { values: args } = parseArgs({
     'gradient-checkpointing': { type: 'string', default: 'auto' },
     'reference-any': { type: 'boolean', default: false },
     'loss-chunk-size': { type: 'string', default: 'auto' },
+    // W3/W8: keep each NF4 layer's dequantized weight from the forward pass for its backward pass
+    // (Nf4Linear.cacheWeightForBackward: one dequantization per step instead of two, more memory).
+    'nf4-cache-weight': { type: 'boolean', default: false },
     'memory-breakdown': { type: 'boolean', default: false },
   },
 });
@@ -256,6 +259,7 @@ for (const spec of specs) {
     for (const slot of model.linearModules()) {
       const layer = slot.get();
       if (layer instanceof quant.Nf4Linear) {
+        layer.cacheWeightForBackward = args['nf4-cache-weight'];
         bytes += layer.residentBytes();
         params += layer.inFeatures * layer.outFeatures;
       }
