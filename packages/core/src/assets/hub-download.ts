@@ -4,20 +4,10 @@ import { dirname, join } from 'node:path';
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
 import { LoraError } from '../errors/lora-error.js';
 import { repoFolderName, type AssetKind } from './hf-cache.js';
+import type { resolveAsset } from '../assets.js';
 
-/** A step of a Hub download, for progress output. */
-export interface DownloadProgress {
-  /** Repo-relative file name. */
-  file: string;
-  /** 1-based index of the file and the number of files. */
-  index: number;
-  count: number;
-  /** Bytes written so far for this file, and its size if known. */
-  bytes: number;
-  total: number | undefined;
-  /** A one-line human-readable description. */
-  message: string;
-}
+/** A step of a Hub download, for progress output (the type `resolveAsset`'s `onProgress` receives). */
+export type DownloadProgress = Parameters<NonNullable<Parameters<typeof resolveAsset>[1]['onProgress']>>[0];
 
 /** Settings of {@link downloadSnapshot}. */
 export interface HubDownloadOptions {
