@@ -20,6 +20,8 @@ import torch
 import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from decode_timing import decode_result, greedy_generate_kwargs, timed_runs
+
 
 def main() -> None:
     spec = json.load(sys.stdin)
@@ -38,40 +40,18 @@ def main() -> None:
     results = []
     for workload in spec["batches"]:
         ids = torch.tensor(workload["prompts"], dtype=torch.long)
-        kwargs = dict(
-            max_new_tokens=new_tokens,
-            min_new_tokens=new_tokens,
-            do_sample=False,
-            use_cache=True,
-            eos_token_id=None,
-            pad_token_id=0,
-            attention_mask=torch.ones_like(ids),
-        )
-        seconds, cpu_seconds, tokens = [], [], None
+        kwargs = greedy_generate_kwargs(ids, new_tokens)
+
+        def run():
+            out = model.generate(ids, **kwargs)
+            assert out.shape[1] == ids.shape[1] + new_tokens, out.shape
+            return out[:, ids.shape[1] :].tolist()
+
         with torch.inference_mode():
             model.generate(ids, **kwargs)  # warm-up, excluded
-            for _ in range(int(spec["runs"])):
-                t0, c0 = time.perf_counter(), time.process_time()
-                out = model.generate(ids, **kwargs)
-                seconds.append(time.perf_counter() - t0)
-                cpu_seconds.append(time.process_time() - c0)
-                assert out.shape[1] == ids.shape[1] + new_tokens, out.shape
-                if tokens is None:
-                    tokens = out[:, ids.shape[1] :].tolist()
-        mid = sorted(seconds)[len(seconds) // 2]
-        cpu_mid = sorted(cpu_seconds)[len(cpu_seconds) // 2]
+            seconds, cpu_seconds, tokens = timed_runs(run, int(spec["runs"]))
         rows = ids.shape[0]
-        results.append(
-            {
-                "name": workload["name"],
-                "batch": rows,
-                "tokens_per_s": rows * new_tokens / mid,
-                "cpu_tokens_per_s": rows * new_tokens / cpu_mid,
-                "seconds": seconds,
-                "cpu_seconds": cpu_seconds,
-                "tokens": tokens,
-            }
-        )
+        results.append(decode_result(workload["name"], rows, new_tokens, seconds, cpu_seconds, batch=rows, tokens=tokens))
     json.dump(
         {
             "torch": torch.__version__,

@@ -24,6 +24,8 @@ import time
 import llama_cpp as L
 import numpy as np
 
+from decode_timing import decode_result, timed_runs
+
 
 @L.llama_log_callback
 def _quiet(level, text, user_data):  # noqa: ARG001 - llama.cpp's load logs would flood stderr
@@ -102,29 +104,11 @@ def main() -> None:
         batch = L.llama_batch_init(params.n_batch, 0, 1)
         try:
             greedy(ctx, batch, n_vocab, prompts, new_tokens)  # warm-up, excluded
-            seconds, cpu_seconds, tokens = [], [], None
-            for _ in range(int(spec["runs"])):
-                t0, c0 = time.perf_counter(), time.process_time()
-                out = greedy(ctx, batch, n_vocab, prompts, new_tokens)
-                seconds.append(time.perf_counter() - t0)
-                cpu_seconds.append(time.process_time() - c0)
-                tokens = tokens or out
+            seconds, cpu_seconds, tokens = timed_runs(lambda: greedy(ctx, batch, n_vocab, prompts, new_tokens), int(spec["runs"]))
         finally:
             L.llama_batch_free(batch)
             L.llama_free(ctx)
-        mid = sorted(seconds)[len(seconds) // 2]
-        cpu_mid = sorted(cpu_seconds)[len(cpu_seconds) // 2]
-        results.append(
-            {
-                "name": workload["name"],
-                "batch": rows,
-                "tokens_per_s": rows * new_tokens / mid,
-                "cpu_tokens_per_s": rows * new_tokens / cpu_mid,
-                "seconds": seconds,
-                "cpu_seconds": cpu_seconds,
-                "tokens": tokens,
-            }
-        )
+        results.append(decode_result(workload["name"], rows, new_tokens, seconds, cpu_seconds, batch=rows, tokens=tokens))
     L.llama_model_free(model)
     json.dump(
         {

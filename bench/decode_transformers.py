@@ -11,11 +11,12 @@ Weights are random (throughput does not depend on their values). Not run by the 
 """
 import json
 import sys
-import time
 
 import torch
 import transformers
 from transformers import LlamaConfig, LlamaForCausalLM
+
+from decode_timing import decode_result, greedy_generate_kwargs, timed_runs
 
 
 def main() -> None:
@@ -28,35 +29,16 @@ def main() -> None:
         config = LlamaConfig(**workload["config"])
         model = LlamaForCausalLM(config).eval()
         ids = torch.tensor([workload["prompt"]], dtype=torch.long)
-        kwargs = dict(
-            max_new_tokens=new_tokens,
-            min_new_tokens=new_tokens,
-            do_sample=False,
-            use_cache=True,
-            eos_token_id=None,
-            pad_token_id=0,
-            attention_mask=torch.ones_like(ids),
-        )
-        seconds, cpu_seconds = [], []
+        kwargs = greedy_generate_kwargs(ids, new_tokens)
+
+        def run():
+            out = model.generate(ids, **kwargs)
+            assert out.shape[1] == ids.shape[1] + new_tokens, out.shape
+
         with torch.inference_mode():
             model.generate(ids, **kwargs)  # warm-up, excluded
-            for _ in range(int(spec["runs"])):
-                start, cpu_start = time.perf_counter(), time.process_time()
-                out = model.generate(ids, **kwargs)
-                seconds.append(time.perf_counter() - start)
-                cpu_seconds.append(time.process_time() - cpu_start)
-                assert out.shape[1] == ids.shape[1] + new_tokens, out.shape
-        best = sorted(seconds)[len(seconds) // 2]
-        cpu_best = sorted(cpu_seconds)[len(cpu_seconds) // 2]
-        results.append(
-            {
-                "name": workload["name"],
-                "tokens_per_s": new_tokens / best,
-                "cpu_tokens_per_s": new_tokens / cpu_best,
-                "seconds": seconds,
-                "cpu_seconds": cpu_seconds,
-            }
-        )
+            seconds, cpu_seconds, _ = timed_runs(run, int(spec["runs"]))
+        results.append(decode_result(workload["name"], 1, new_tokens, seconds, cpu_seconds))
     json.dump(
         {"torch": torch.__version__, "transformers": transformers.__version__, "threads": torch.get_num_threads(), "results": results},
         sys.stdout,
