@@ -67,32 +67,6 @@ function promptIds(config) {
   return [bos, ...Array.from({ length: promptTokens - 1 }, (_, i) => 3 + ((i * 37) % (config.vocabSize - 3)))];
 }
 
-async function timeDecode(model, prompt) {
-  const options = { maxNewTokens: newTokens, temperature: 0, stopTokenIds: [] };
-  const before = tf.memory().numTensors;
-  const warm = await models.generate(model, [prompt], options); // warm-up, excluded
-  if (warm.sequences[0].length !== newTokens) throw new Error(`expected ${newTokens} tokens, got ${warm.sequences[0].length}`);
-  const seconds = [];
-  const cpuSeconds = [];
-  for (let r = 0; r < runs; r++) {
-    const cpu0 = process.cpuUsage();
-    const start = performance.now();
-    await models.generate(model, [prompt], options);
-    seconds.push((performance.now() - start) / 1000);
-    const cpu = process.cpuUsage(cpu0);
-    cpuSeconds.push((cpu.user + cpu.system) / 1e6);
-  }
-  const leaked = tf.memory().numTensors - before;
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  return {
-    tokensPerS: newTokens / median(seconds),
-    cpuTokensPerS: newTokens / median(cpuSeconds),
-    seconds,
-    cpuSeconds,
-    leakedTensors: leaked,
-  };
-}
-
 const workloads = [];
 if (!args.only || args.only === 'stories260K') {
   try {
@@ -111,7 +85,7 @@ if (!args.only || args.only === 'llama-d512') {
 const rows = [];
 for (const w of workloads) {
   const prompt = promptIds(w.model.config);
-  const ours = await timeDecode(w.model, prompt);
+  const { tokens: _tokens, ...ours } = await timeGenerate(w.model, [prompt]);
   rows.push({ name: w.name, prompt, config: hfLlamaConfig(w.model.config), lora: ours });
   w.dispose();
 }
@@ -195,7 +169,7 @@ else writeResult('decode.json', result);
 // ---- W7: SmolLM2-135M-Instruct, batch 1 and batch 8 (`--only smollm2`). Function declarations only
 // below: the W7 branch above runs before the W4 code's constants exist.
 
-/** `generate` of `prompts` (one batch) timed `runs` times after a warm-up; the first timed run's tokens. */
+/** `generate` of `prompts` (one batch) timed `runs` times after a warm-up; the first timed run's tokens (W4: one prompt; W7: batches 1 and 8). */
 async function timeGenerate(model, prompts) {
   const options = { maxNewTokens: newTokens, temperature: 0, stopTokenIds: [] };
   const before = tf.memory().numTensors;
