@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -177,6 +177,26 @@ describe('JudgeClient cache, limits and budget', () => {
     expect((reason as Error).message).toMatch(/3 calls.*`maxCalls`/);
     expect(server.requests).toHaveLength(3);
     expect((await client.completeJson(request(1))).cached).toBe(true);
+  });
+
+  it('spends a call cap on the requests in the order they were made, whatever order their cache lookups finish in', async () => {
+    server = await startJudgeServer({ protocol: 'openai' });
+    const cacheDir = join(dir, 'cache');
+    const model = () => createOpenAIJudge({ model: 'gpt-4o-mini', apiKey: 'k', baseURL: `${server!.url}/v1` });
+    const indexes = Array.from({ length: 30 }, (_, i) => i);
+    // i % 3 == 0: a 4 MB malformed entry (a miss whose lookup is slow); 1: a cached answer; 2: a quick miss.
+    await Promise.all(indexes.filter((i) => i % 3 === 0).map((i) => new JudgeClient(model(), { cacheDir }).completeJson(request(i))));
+    const slowFiles = (await readdir(cacheDir, { recursive: true })).filter((f) => f.endsWith('.json'));
+    await Promise.all(slowFiles.map((f) => writeFile(join(cacheDir, f), `${' '.repeat(4 << 20)}{}`)));
+    await Promise.all(indexes.filter((i) => i % 3 === 1).map((i) => new JudgeClient(model(), { cacheDir }).completeJson(request(i))));
+    const before = server.requests.length;
+
+    const client = new JudgeClient(model(), { cacheDir, maxCalls: 8, concurrency: 1 });
+    const results = await Promise.allSettled(indexes.map((i) => client.completeJson(request(i))));
+    const needCalls = indexes.filter((i) => i % 3 !== 1);
+    const asked = server.requests.slice(before).map((r) => Number(/question (\d+)/.exec(JSON.stringify(r.body))?.[1]));
+    expect(asked).toEqual(needCalls.slice(0, 8));
+    expect(results.map((r) => r.status)).toEqual(indexes.map((i) => (i % 3 === 1 || needCalls.indexOf(i) < 8 ? 'fulfilled' : 'rejected')));
   });
 
   it('stops at maxCostUsd using the price table', async () => {

@@ -93,6 +93,8 @@ export class JudgeClient {
   private readonly limiter: Limiter;
   private readonly price: ModelPrice | undefined;
   private readonly inFlight = new Map<string, Promise<{ value: unknown; cached: boolean }>>();
+  /** Settles once the latest request and every one before it have joined the limiter queue (or needed no call). */
+  private queueTurn: Promise<void> = Promise.resolve();
   private budgetError: BudgetExceededError | undefined;
   /** The first `auth` failure: the key is wrong for this endpoint, so no later call is sent. */
   private fatalError: JudgeCallError | undefined;
@@ -109,7 +111,7 @@ export class JudgeClient {
       requestsPerMinute?: number;
       /** Retry and backoff settings (default 4 retries, 500 ms doubling, jitter 0.5). */
       retry?: RetryOptions;
-      /** Stop issuing calls once this many have been made (cache hits are free and still served). */
+      /** Stop issuing calls once this many have been made (cache hits are free and still served). Calls go to requests in the order they were made, so the same requests are answered on every run. */
       maxCalls?: number;
       /** Stop issuing calls once this much has been spent, in USD. Needs a known price for the model. */
       maxCostUsd?: number;
@@ -196,14 +198,37 @@ export class JudgeClient {
     request: JudgeRequest & { responseFormat: { name: string; schema: z.ZodType } },
   ): Promise<{ value: unknown; cached: boolean }> {
     const schema = request.responseFormat.schema;
-    const hit = await this.cache?.get(key);
-    if (hit !== undefined) {
-      const parsed = schema.safeParse(extractJson(hit.text));
-      if (parsed.success) {
-        this.counters.callsFromCache++;
-        return { value: parsed.data, cached: true };
+    // Requests join the limiter queue in the order they were made, not in the order their cache
+    // lookups finish, so a `maxCalls`/`maxCostUsd` cap stops the same requests on every run. The
+    // lookups still overlap; only the first call of each request waits for its turn.
+    const lookup = this.cache?.get(key);
+    const previousTurn = this.queueTurn;
+    let queued!: () => void;
+    const own = new Promise<void>((resolve) => (queued = resolve));
+    this.queueTurn = previousTurn.then(() => own);
+    try {
+      const hit = await lookup;
+      if (hit !== undefined) {
+        const parsed = schema.safeParse(extractJson(hit.text));
+        if (parsed.success) {
+          this.counters.callsFromCache++;
+          return { value: parsed.data, cached: true };
+        }
       }
+      await previousTurn;
+      return await this.ask(key, request, queued);
+    } finally {
+      queued();
     }
+  }
+
+  /** Calls the model until a valid answer (re-asking on invalid replies), caches and returns it. */
+  private async ask(
+    key: string,
+    request: JudgeRequest & { responseFormat: { name: string; schema: z.ZodType } },
+    queued: () => void,
+  ): Promise<{ value: unknown; cached: boolean }> {
+    const schema = request.responseFormat.schema;
     // A reply that fails validation is answered by a re-ask quoting it and the error, not by the
     // same request again (a deterministic server would repeat itself); the same wrong reply twice
     // ends the request.
@@ -214,7 +239,9 @@ export class JudgeClient {
           const sent = invalid === undefined ? request : reask(request, invalid);
           let completion: JudgeCompletion;
           try {
-            completion = await this.limiter.run(() => this.call(sent));
+            const pending = this.limiter.run(() => this.call(sent));
+            queued();
+            completion = await pending;
           } catch (error) {
             if (!BudgetExceededError.isInstance(error) && error !== this.fatalError) this.countFailure(error);
             throw error;
