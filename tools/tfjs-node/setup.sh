@@ -84,11 +84,41 @@ check_addon() {
   " 2>/dev/null)
 }
 
+# --- lora_ops.node: @lora/models' own TensorFlow kernels (ops/*.cc), built against the same wheel --
+# Compiled with -march=native: the file is built on the machine that runs it. Rebuilt when the
+# sources change (their hash is in the file's stamp). Optional: @lora/models runs without it (its
+# GGUF weights are then dequantized to float32 on load), so a failed build only warns.
+ops_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/ops" && pwd)"
+ops_path="$module_path/lora_ops.node"
+ops_hash() { cat "$ops_dir"/*.cc | sha256sum | cut -c1-16; }
+build_ops() {
+  local inc="$1" lib_dir="$2" want; want="$(ops_hash)"
+  if [[ $force == 0 && -f "$ops_path" && "$(cat "$ops_path.stamp" 2>/dev/null)" == "$want" ]]; then return 0; fi
+  log "building lora_ops.node from $ops_dir"
+  local cxx="${CXX:-g++}" tmp="$ops_path.$$.tmp"
+  local node_inc="$node_prefix/include/node"
+  [[ -f "$node_inc/node_api.h" ]] || node_inc="$(node -p "require('node-addon-api').include_dir" 2>/dev/null || true)"
+  if ! "$cxx" -std=c++17 -O3 -march=native -shared -fPIC -D_GLIBCXX_USE_CXX11_ABI=1 -DEIGEN_MAX_ALIGN_BYTES=64 \
+       -DNODE_GYP_MODULE_NAME=lora_ops -I"$inc" -I"$node_inc" "$ops_dir"/*.cc -o "$tmp" \
+       -L"$lib_dir" -l:libtensorflow_framework.so.2 -Wl,-rpath,'$ORIGIN/../../deps/lib' >&2; then
+    rm -f "$tmp"; log "warning: lora_ops.node did not build; GGUF block kernels are off (weights dequantized on load)"; return 0
+  fi
+  mv "$tmp" "$ops_path"; echo "$want" > "$ops_path.stamp"
+  log "built $ops_path"
+}
+node_prefix="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")"
+
 stamp="$pkg_dir/deps/lora-libtensorflow.txt"
 want_stamp="$wheel_name==$tf_version napi-v$napi_version"
 if [[ $cuda == 1 ]]; then want_stamp+=" +cuda"; fi
 if [[ $force == 0 && -f "$stamp" && "$(cat "$stamp")" == "$want_stamp" && -f "$binding_path" ]]; then
-  if out="$(check_addon)"; then log "already set up ($want_stamp): $out"; exit 0; fi
+  if out="$(check_addon)"; then
+    log "already set up ($want_stamp): $out"
+    ex_inc="$(ls -d "$cache/extract/${wheel_name//-/_}-$tf_version-"*/tensorflow/include 2>/dev/null | head -n1 || true)"
+    if [[ -n "$ex_inc" ]]; then build_ops "$ex_inc" "$pkg_dir/deps/lib"
+    else log "warning: the wheel's headers are not in $cache/extract; rerun with --force to build lora_ops.node"; fi
+    exit 0
+  fi
   log "stamp found but the addon does not load; rebuilding"
 fi
 
@@ -191,7 +221,6 @@ if [[ -z "$node_gyp" ]]; then
 fi
 if [[ -n "$node_gyp" ]]; then gyp=(node "$node_gyp"); else gyp=(npx --yes node-gyp@10.2.0); fi
 # Node's own headers (a Debian/Ubuntu nodejs or a nodejs.org tarball ships include/node):
-node_prefix="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")"
 nodedir_args=()
 if [[ -f "$node_prefix/include/node/node_api.h" ]]; then nodedir_args=(--nodedir="$node_prefix")
 elif [[ -n "${npm_config_nodedir:-}" ]]; then nodedir_args=(--nodedir="$npm_config_nodedir")
@@ -201,6 +230,7 @@ log "building the addon (napi-v$napi_version) with ${gyp[*]} ${nodedir_args[*]}"
    --module_path="$module_path" --napi_build_version="$napi_version" >&2)
 [[ -f "$binding_path" ]] || die "the build did not produce $binding_path"
 
+build_ops "$inc" "$deps/lib"
 echo "$want_stamp" > "$stamp"
 out="$(check_addon)" || die "built, but the addon does not load or compute correctly; run: node -e \"require('$pkg_dir')\""
 log "$out"

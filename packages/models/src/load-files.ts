@@ -104,7 +104,7 @@ export async function loadModelFromFiles(
     await options.beforeWeights?.(config);
     const path = format === 'llama2c' ? configFile : '<memory>';
     const model = await createCausalLM(config, weights, path, options.onWarning === undefined ? {} : { onWarning: options.onWarning });
-    return { model, config, path, format };
+    return { model, config, path, format, quantizedLayers: 0 };
   } finally {
     await weights.close();
   }

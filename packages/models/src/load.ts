@@ -1,9 +1,14 @@
 import { open, stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FileFormatError } from '@lora/core';
+import { FileFormatError, InvalidArgumentError } from '@lora/core';
+import * as tf from '@tensorflow/tfjs';
 import { type GgufFile, ggufEndOfGenerationTokenIds, readRegularTextFile } from '@lora/core/internal';
 import type { CausalLM } from './architectures/causal-lm.js';
 import { createCausalLM } from './architectures/registry.js';
+import type { LinearRequest } from './architectures/weight-reader.js';
+import { ggmlKernelsActive, nativeOpsStatus } from './backend/native-ops.js';
+import { ShapeMismatchError } from './errors/shape-mismatch-error.js';
+import { GGML_KERNEL_TYPES, GgmlLinear } from './layers/ggml-linear.js';
 import { withGenerationEosTokenIds } from './config/generation-config.js';
 import { readGenerationEosTokenIds } from './config/read-generation-config.js';
 import { type ModelConfig, parseModelConfig } from './config/model-config.js';
@@ -21,6 +26,8 @@ export interface LoadedModel {
   path: string;
   /** `safetensors` (Hugging Face folder), `gguf` (llama.cpp file, dequantized) or `llama2c` (legacy `.bin`). */
   format: 'safetensors' | 'gguf' | 'llama2c';
+  /** Linear layers kept in their GGUF blocks (see `keepQuantized`); 0 when every weight was dequantized. */
+  quantizedLayers: number;
 }
 
 /** A checkpoint opened without building a model: its config (as `config.json` holds it) and weights. */
@@ -134,6 +141,15 @@ export async function loadModel(
      * checkpoint's path. Adapters saved on this model carry it as `base_model_name_or_path`.
      */
     nameOrPath?: string;
+    /**
+     * GGUF only: keep Q4_0 / Q4_1 / Q8_0 weights in their ggml blocks ({@link GgmlLinear}) and
+     * multiply by them with @lora's native kernels, as llama.cpp does (0.56–1.06 bytes per weight
+     * resident and read per decoded token, instead of 4). Default: when the kernels are loaded
+     * (tensorflow backend, `lora_ops.node` built by `pnpm setup:tensorflow`). `false`
+     * dequantizes to float32 as transformers does, which full fine-tuning needs and LoRA training
+     * runs faster on.
+     */
+    keepQuantized?: boolean;
   } = {},
 ): Promise<LoadedModel> {
   const checkpoint = await openCheckpoint(path);
@@ -144,13 +160,28 @@ export async function loadModel(
       nameOrPath: options.nameOrPath ?? path,
     });
     await options.beforeWeights?.(config);
-    const model = await createCausalLM(
-      config,
-      checkpoint.weights,
-      checkpoint.path,
-      options.onWarning === undefined ? {} : { onWarning: options.onWarning },
-    );
-    return { model, config, path: checkpoint.path, format: checkpoint.format };
+    const weights = checkpoint.weights;
+    const keep = weights instanceof GgufWeightSource && (options.keepQuantized ?? ggmlKernelsActive());
+    if (keep && !ggmlKernelsActive()) {
+      throw new InvalidArgumentError({
+        argument: 'keepQuantized',
+        message: `the native ggml kernels are not loaded on the ${tf.getBackend()} backend: ${nativeOpsStatus() ?? 'they run on tensorflow only'}.`,
+      });
+    }
+    let quantizedLayers = 0;
+    const model = await createCausalLM(config, weights, checkpoint.path, {
+      ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
+      ...(keep
+        ? {
+            linearFactory: async (request) => {
+              const layer = await ggmlLinear(weights, request);
+              if (layer !== undefined) quantizedLayers++;
+              return layer;
+            },
+          }
+        : {}),
+    });
+    return { model, config, path: checkpoint.path, format: checkpoint.format, quantizedLayers };
   } finally {
     await checkpoint.weights.close();
   }
@@ -196,3 +227,19 @@ async function openGguf(file: string): Promise<OpenedCheckpoint> {
 
 /** Options of {@link loadModel}. The public signature spells it out. */
 export type LoadModelOptions = NonNullable<Parameters<typeof loadModel>[1]>;
+
+/** A {@link GgmlLinear} from the GGUF blocks of the requested weight, or undefined when its type has no kernel. */
+async function ggmlLinear(weights: GgufWeightSource, request: LinearRequest): Promise<GgmlLinear | undefined> {
+  const name = request.weight ?? `${request.path}.weight`;
+  if (!weights.has(name) || !GGML_KERNEL_TYPES.has(weights.info(name).type)) return undefined;
+  const raw = await request.reader.raw(name);
+  const expected = [request.outFeatures, request.inFeatures];
+  if (raw.shape.length !== 2 || raw.shape[0] !== expected[0] || raw.shape[1] !== expected[1]) {
+    throw new ShapeMismatchError({ key: name, expectedShape: expected, actualShape: raw.shape, file: weights.file });
+  }
+  const bias = request.bias ? tf.tensor1d(await request.reader.float(`${request.path}.bias`, [request.outFeatures])) : undefined;
+  return new GgmlLinear(raw.bytes, weights.info(name).type, request.inFeatures, request.outFeatures, {
+    name: request.path,
+    ...(bias === undefined ? {} : { bias }),
+  });
+}

@@ -188,6 +188,12 @@ export async function loadEmbeddingAndHead(
   const table = await r.float('model.embed_tokens.weight', [v, dm]);
   if (config.tieWordEmbeddings) {
     r.ignore('lm_head.weight');
+    const built = await r.built('lm_head', v, dm, false, 'model.embed_tokens.weight');
+    if (built !== undefined) {
+      // The head multiplies by the factory's form of the table (e.g. its GGUF blocks); the lookup
+      // keeps a float32 copy, vocab-major.
+      return { embedding: new Embedding(tf.tensor2d(table, [v, dm]), 'vocab-major', { scale: embedScale }), lmHead: built };
+    }
     const lmHead = Linear.fromTorch(table, v, dm, { name: 'lm_head' });
     // The embedding reads the head's [hidden, vocab] weight; the head owns (and disposes) it.
     return { embedding: new Embedding(lmHead.weight, 'hidden-major', { scale: embedScale, ownsTable: false }), lmHead };

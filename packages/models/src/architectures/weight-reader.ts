@@ -14,6 +14,8 @@ export interface LinearRequest {
   readonly bias: boolean;
   /** The reader: `has`, `float`, `raw` and `markUsed` over canonical tensor names. */
   readonly reader: WeightReader;
+  /** The tensor holding the weight when it is not `<path>.weight` (a tied head reads `model.embed_tokens.weight`). */
+  readonly weight?: string;
 }
 
 /**
@@ -104,9 +106,14 @@ export class WeightReader {
    * frozen {@link Linear} from the PyTorch `[out, in]` weight (and `.bias` when `bias`).
    */
   async linear(prefix: string, outFeatures: number, inFeatures: number, bias = false): Promise<LinearLike> {
-    const built = await this.factory?.({ path: prefix, outFeatures, inFeatures, bias, reader: this });
+    const built = await this.built(prefix, outFeatures, inFeatures, bias);
     if (built !== undefined) return built;
     return this.dense(prefix, outFeatures, inFeatures, bias);
+  }
+
+  /** The {@link LinearFactory}'s module at `prefix` (weight in `weight`, default `<prefix>.weight`), or undefined when it builds none. */
+  async built(prefix: string, outFeatures: number, inFeatures: number, bias = false, weight?: string): Promise<LinearLike | undefined> {
+    return this.factory?.({ path: prefix, outFeatures, inFeatures, bias, reader: this, ...(weight === undefined ? {} : { weight }) });
   }
 
   /** Reads a PyTorch `[out, in]` weight (and `.bias` when `bias`) into a frozen {@link Linear}. */

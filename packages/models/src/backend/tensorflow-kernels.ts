@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { installNativeOps } from './native-ops.js';
 
 /**
  * Matmuls on the tensorflow backend (`@tensorflow/tfjs-node`, `-gpu`), routed to the TensorFlow op
@@ -116,6 +117,7 @@ export function installTensorflowKernels(): boolean {
   tf.unregisterKernel('BatchMatMul', 'tensorflow');
   tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'tensorflow', kernelFunc });
   installConstantArgumentKernels(backend);
+  installNativeOps(backend);
   installed.add(backend);
   return true;
 }

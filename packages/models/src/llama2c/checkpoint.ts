@@ -140,11 +140,12 @@ function parseHeader(bytes: Uint8Array, file: string): Llama2cHeader {
  * pairs `(2i, 2i+1)` to Hugging Face's rotate-half pairs `(i, i + headDim/2)`: within each head,
  * new row `j·headDim/2 + i` is old row `2i + j` — the `permute` of transformers'
  * `convert_llama_weights_to_hf`. q·k scores are unchanged, so an HF decoder reproduces run.c.
+ * `inDim` is the length of a row in elements of `w`: the bytes of a row of ggml blocks work too.
  */
-export function interleavedToRotateHalf(w: Float32Array, nHeads: number, inDim: number): Float32Array {
+export function interleavedToRotateHalf<T extends Float32Array | Uint8Array>(w: T, nHeads: number, inDim: number): T {
   const headDim = w.length / inDim / nHeads;
   const half = headDim / 2;
-  const out = new Float32Array(w.length);
+  const out = (w instanceof Float32Array ? new Float32Array(w.length) : new Uint8Array(w.length)) as T;
   for (let h = 0; h < nHeads; h++) {
     for (let i = 0; i < half; i++) {
       for (let j = 0; j < 2; j++) {

@@ -4,6 +4,7 @@ import { interleavedToRotateHalf } from '../../llama2c/checkpoint.js';
 import { openFileSource, type FileSource } from '../file-source.js';
 import type { HostTensor, WeightSource } from '../host-tensor.js';
 import { dequantizeGgml } from './dequantize.js';
+import { ggmlTypeInfo } from '@lora/core/internal';
 import { ggufToHfTensorName } from './tensor-names.js';
 
 /**
@@ -168,6 +169,35 @@ export class GgufWeightSource implements WeightSource {
       for (let i = 0; i < data.length; i++) data[i] = data[i]! - 1;
     }
     return { dtype: 'float32', shape, data };
+  }
+
+  /**
+   * Reads one tensor's stored bytes undecoded: `dtype` is the ggml type name (`Q4_1`, `Q8_0`,
+   * `F32`, …), `shape` the Hugging Face `[out, in]`. Rows are whole (ggml blocks run along the
+   * last axis), so the Llama q/k fix-up permutes them here too; the Gemma 3 norm fix-up has no
+   * byte form and such tensors are refused.
+   */
+  async getRaw(name: string): Promise<{ readonly dtype: string; readonly shape: readonly number[]; readonly bytes: Uint8Array }> {
+    const t = this.info(name);
+    const dtype = ggmlTypeInfo(t.type)?.name ?? `type ${t.type}`;
+    if (this.arch === 'gemma3' && t.name.endsWith('norm.weight')) {
+      throw new FileFormatError({ file: this.file, field: t.name, message: 'Gemma 3 norm weights are fixed up in float32; read them with get().' });
+    }
+    let bytes = await this.source.read(t.offset, t.byteLength);
+    const shape = [...t.dims].reverse();
+    const heads = this.permuteHeads.get(name);
+    if (heads !== undefined) {
+      const rows = shape[0] ?? 1;
+      if (rows % (2 * heads) !== 0) {
+        throw new FileFormatError({
+          file: this.file,
+          field: t.name,
+          message: `${rows} rows cannot be split into ${heads} heads of an even size (attention.head_count / head_count_kv)`,
+        });
+      }
+      bytes = interleavedToRotateHalf(bytes, heads, t.byteLength / rows);
+    }
+    return { dtype, shape, bytes };
   }
 
   async close(): Promise<void> {

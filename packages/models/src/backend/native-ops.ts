@@ -1,0 +1,133 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * @lora's own TensorFlow kernels on the tensorflow backend: `lora_ops.node`, compiled by
+ * `tools/tfjs-node/setup.sh` from `tools/tfjs-node/ops/*.cc` against the same TensorFlow wheel as
+ * libtensorflow, beside tfjs-node's addon (`lib/napi-vN/`). Loading it registers its ops with
+ * TensorFlow; this module then registers them as tfjs kernels of the `tensorflow` backend, so they
+ * run through `tf.engine().runKernel` like any kernel (tidy, memory accounting, profiling).
+ *
+ * The ops (docs/architecture.md, "Native kernels"):
+ * - `LoraGgmlMatMul` `{x [M, K], blocks int32 [N, W]}`, attrs `{ggmlType, k}` → `[M, N]`
+ *   `= x · dequant(blocks)ᵀ` over llama.cpp's Q4_0 / Q4_1 / Q8_0 blocks, for decoding (few rows);
+ * - `LoraGgmlDequantize` `{blocks}`, attrs `{ggmlType, k}` → the float32 `[N, K]` weight.
+ *
+ * Optional: without the file (not built, another platform, the GPU package, or
+ * `LORA_NATIVE_OPS=0`) nothing is registered and GGUF weights are dequantized to float32 on load.
+ * `LORA_NATIVE_OPS=<path>` loads that file instead of the one beside the addon.
+ */
+export const NATIVE_OPS_VERSION = 1;
+
+/** Names of the kernels this module registers. */
+export const GGML_MATMUL = 'LoraGgmlMatMul';
+export const GGML_DEQUANTIZE = 'LoraGgmlDequantize';
+
+interface Binding {
+  TF_ATTR_INT: number;
+  executeOp(name: string, attrs: { name: string; type: number; value: number }[], inputIds: number[], numOutputs: number): unknown[];
+}
+
+interface NodeBackend {
+  binding: Binding;
+  isGPUPackage?: boolean;
+  getInputTensorIds(tensors: tf.TensorInfo[]): number[];
+  createOutputTensor(metadata: unknown): tf.TensorInfo;
+}
+
+/** Why the native kernels are not loaded, or `undefined` once they are; set by {@link installNativeOps}. */
+let unavailable: string | undefined = 'the tensorflow backend was not activated';
+
+/**
+ * Loads `lora_ops.node` and registers its kernels on the `tensorflow` backend. Idempotent, never
+ * throws: returns whether the kernels are registered (see {@link nativeOpsStatus} for why not).
+ * Called by `installTensorflowKernels` when a tensorflow backend is activated.
+ */
+export function installNativeOps(backend: unknown, env: Readonly<Record<string, string | undefined>> = process.env): boolean {
+  if (tf.getKernel(GGML_MATMUL, 'tensorflow') !== undefined) return true;
+  const b = backend as Partial<NodeBackend> | null;
+  if (b === null || typeof b !== 'object' || typeof b.binding?.executeOp !== 'function' || typeof b.createOutputTensor !== 'function') {
+    unavailable = 'the tensorflow backend is not tfjs-node 4.x';
+    return false;
+  }
+  if (b.isGPUPackage === true) {
+    unavailable = 'the kernels are CPU-only and this is @tensorflow/tfjs-node-gpu';
+    return false;
+  }
+  const setting = env.LORA_NATIVE_OPS;
+  if (setting === '0' || setting === 'false') {
+    unavailable = 'LORA_NATIVE_OPS=0';
+    return false;
+  }
+  const path = setting !== undefined && setting !== '' && setting !== '1' ? setting : findOpsFile();
+  if (path === undefined) {
+    unavailable = 'lora_ops.node is not built (pnpm setup:tensorflow builds it)';
+    return false;
+  }
+  try {
+    const module = { exports: {} as { opsVersion?: unknown } };
+    process.dlopen(module, path);
+    if (module.exports.opsVersion !== NATIVE_OPS_VERSION) {
+      unavailable = `${path} has ops version ${String(module.exports.opsVersion)}, this @lora/models needs ${NATIVE_OPS_VERSION} (rerun pnpm setup:tensorflow)`;
+      return false;
+    }
+  } catch (error) {
+    unavailable = `${path} did not load: ${(error as Error).message}`;
+    return false;
+  }
+  registerKernels(b as NodeBackend);
+  unavailable = undefined;
+  return true;
+}
+
+/** `undefined` when the native kernels are registered, else why not (for logs and errors). */
+export function nativeOpsStatus(): string | undefined {
+  return tf.getKernel(GGML_MATMUL, 'tensorflow') !== undefined ? undefined : unavailable;
+}
+
+/** Whether the ggml kernels can run on the active backend. */
+export function ggmlKernelsActive(): boolean {
+  return tf.getKernel(GGML_MATMUL, tf.getBackend()) !== undefined;
+}
+
+function registerKernels(backend: NodeBackend): void {
+  const { binding } = backend;
+  const ggmlAttrs = (attrs: tf.NamedAttrMap) => [
+    { name: 'ggml_type', type: binding.TF_ATTR_INT, value: attrs.ggmlType as number },
+    { name: 'k', type: binding.TF_ATTR_INT, value: attrs.k as number },
+  ];
+  const run = (op: string, attrs: tf.NamedAttrMap, inputs: tf.TensorInfo[]): tf.TensorInfo => {
+    const [out] = binding.executeOp(op, ggmlAttrs(attrs), backend.getInputTensorIds(inputs), 1);
+    return backend.createOutputTensor(out);
+  };
+  tf.registerKernel({
+    kernelName: GGML_MATMUL,
+    backendName: 'tensorflow',
+    kernelFunc: ({ inputs, attrs }) => run(GGML_MATMUL, attrs ?? {}, [inputs.x as tf.TensorInfo, inputs.blocks as tf.TensorInfo]),
+  });
+  tf.registerKernel({
+    kernelName: GGML_DEQUANTIZE,
+    backendName: 'tensorflow',
+    kernelFunc: ({ inputs, attrs }) => run(GGML_DEQUANTIZE, attrs ?? {}, [inputs.blocks as tf.TensorInfo]),
+  });
+}
+
+/** `lib/napi-v*\/lora_ops.node` of the installed `@tensorflow/tfjs-node`, if built. */
+function findOpsFile(): string | undefined {
+  const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+  if (typeof getBuiltin !== 'function') return undefined; // Node < 20.16
+  const { createRequire } = getBuiltin('node:module') as typeof import('node:module');
+  const { existsSync, readdirSync } = getBuiltin('node:fs') as typeof import('node:fs');
+  const { dirname, join } = getBuiltin('node:path') as typeof import('node:path');
+  let dir: string;
+  try {
+    dir = join(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-node/package.json')), 'lib');
+  } catch {
+    return undefined;
+  }
+  if (!existsSync(dir)) return undefined;
+  for (const sub of readdirSync(dir).filter((d) => d.startsWith('napi-v')).sort().reverse()) {
+    const file = join(dir, sub, 'lora_ops.node');
+    if (existsSync(file)) return file;
+  }
+  return undefined;
+}

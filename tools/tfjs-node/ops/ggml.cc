@@ -1,0 +1,355 @@
+// GGML block kernels of lora_ops.node (see module.cc): llama.cpp's block-quantized weights kept as
+// they are stored in a GGUF file, multiplied by directly, so a decoding step reads 4–8.5 bits per
+// weight instead of 32:
+//
+//   LoraGgmlMatMul(x: float [M, K], blocks: int32 [N, W]) -> y: float [M, N]   y = x · dequant(blocks)ᵀ
+//   LoraGgmlDequantize(blocks: int32 [N, W])              -> w: float [N, K]   w = dequant(blocks)
+//
+// `blocks` holds row n's ggml blocks as little-endian bytes (K / 32 blocks per row), each row
+// zero-padded to whole int32 words (tfjs has no uint8 tensors). Attributes: `ggml_type` (2 Q4_0,
+// 3 Q4_1, 8 Q8_0, ggml's type ids) and `k`. Dequantized values equal gguf-py's `dequantize` bit for
+// bit (d·q + m with d, m widened from float16: d·q is exact in float32, so one rounding); the
+// matmul sums in another order than a float32 GEMM, so it agrees to float32 rounding.
+//
+// The matmul is a fused loop over the rows of the weight, split over TensorFlow's intra-op thread
+// pool: each block is unpacked once into floats and multiplied with the matching 32 inputs of every
+// row of x (AVX2/FMA when the build machine has them, else a scalar loop that dequantizes one row of
+// the weight into a buffer). It suits decoding (a few rows of x); for many rows the caller
+// dequantizes the weight once and runs TensorFlow's own matmul.
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "tensorflow/core/framework/op.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/shape_inference.h"
+#include "tensorflow/core/util/work_sharder.h"
+
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
+
+namespace {
+
+using tensorflow::OpKernel;
+using tensorflow::OpKernelConstruction;
+using tensorflow::OpKernelContext;
+using tensorflow::Tensor;
+using tensorflow::TensorShape;
+namespace errors = tensorflow::errors;
+
+constexpr int kQ4_0 = 2;
+constexpr int kQ4_1 = 3;
+constexpr int kQ8_0 = 8;
+constexpr int kBlock = 32;
+
+int BlockBytes(int type) {
+  switch (type) {
+    case kQ4_0: return 18;
+    case kQ4_1: return 20;
+    case kQ8_0: return 34;
+    default: return 0;
+  }
+}
+
+inline float HalfToFloat(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+#if defined(__F16C__)
+  return _cvtsh_ss(h);
+#else
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  uint32_t exp = (h >> 10) & 0x1f;
+  uint32_t mant = h & 0x3ff;
+  uint32_t bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal: normalise
+      exp = 127 - 15 + 1;
+      while ((mant & 0x400) == 0) {
+        mant <<= 1;
+        exp--;
+      }
+      bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000 | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+#endif
+}
+
+// Dequantizes `blocks` ggml blocks of one row into `out` (blocks · 32 floats).
+void DequantizeRow(int type, const uint8_t* row, int64_t blocks, float* out) {
+  for (int64_t b = 0; b < blocks; b++) {
+    float* o = out + b * kBlock;
+    if (type == kQ4_1) {
+      const uint8_t* p = row + b * 20;
+      const float d = HalfToFloat(p), m = HalfToFloat(p + 2);
+      const uint8_t* qs = p + 4;
+      for (int j = 0; j < 16; j++) {
+        o[j] = static_cast<float>(qs[j] & 15) * d + m;
+        o[j + 16] = static_cast<float>(qs[j] >> 4) * d + m;
+      }
+    } else if (type == kQ4_0) {
+      const uint8_t* p = row + b * 18;
+      const float d = HalfToFloat(p);
+      const uint8_t* qs = p + 2;
+      for (int j = 0; j < 16; j++) {
+        o[j] = static_cast<float>(static_cast<int>(qs[j] & 15) - 8) * d;
+        o[j + 16] = static_cast<float>(static_cast<int>(qs[j] >> 4) - 8) * d;
+      }
+    } else {  // kQ8_0
+      const uint8_t* p = row + b * 34;
+      const float d = HalfToFloat(p);
+      const int8_t* qs = reinterpret_cast<const int8_t*>(p + 2);
+      for (int j = 0; j < 32; j++) o[j] = static_cast<float>(qs[j]) * d;
+    }
+  }
+}
+
+inline float Dot(const float* a, const float* b, int64_t n) {
+  // Eight partial sums, so the compiler can keep them in one vector register without reassociating.
+  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int l = 0; l < 8; l++) s[l] += a[i + l] * b[i + l];
+  }
+  float t = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+  for (; i < n; i++) t += a[i] * b[i];
+  return t;
+}
+
+#if defined(__AVX2__) && defined(__FMA__)
+// The 32 weights of one block as four vectors of 8 integers-as-floats, and the block's scale d and
+// offset m (value = d·q + m): Q4_1 stores m, Q4_0 is d·(q − 8) = d·q − 8d, Q8_0 has none.
+struct Unpacked {
+  __m256 q[4];
+  float d, m;
+};
+
+inline void UnpackBlock(int type, const uint8_t* p, Unpacked* u) {
+  if (type == kQ8_0) {
+    u->d = HalfToFloat(p);
+    u->m = 0.f;
+    for (int g = 0; g < 4; g++) {
+      const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 2 + 8 * g));
+      u->q[g] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
+    }
+    return;
+  }
+  const uint8_t* qs;
+  if (type == kQ4_1) {
+    u->d = HalfToFloat(p);
+    u->m = HalfToFloat(p + 2);
+    qs = p + 4;
+  } else {
+    u->d = HalfToFloat(p);
+    u->m = -8.f * u->d;
+    qs = p + 2;
+  }
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m128i mask = _mm_set1_epi8(0x0f);
+  const __m128i lo = _mm_and_si128(bytes, mask);
+  const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
+  u->q[0] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo));
+  u->q[1] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)));
+  u->q[2] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi));
+  u->q[3] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)));
+}
+
+inline float HorizontalSum(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+}
+
+// y[i, r] for rows [begin, end) of the weight and every row i < m of x: per block,
+// d·Σ q·x + m·Σ x, with Σ x of each block of x computed once (`xsum`, 8 partial sums per block).
+void FusedRows(int type, const uint8_t* src, int64_t rowBytes, int64_t blocksPerRow, const float* xs, const float* xsum,
+               int64_t m, int64_t n, int64_t k, int64_t begin, int64_t end, float* ys) {
+  const int bb = BlockBytes(type);
+  constexpr int64_t kMaxRows = 16;  // rows of x per pass: their accumulators stay in registers/L1
+  for (int64_t r = begin; r < end; r++) {
+    const uint8_t* row = src + r * rowBytes;
+    for (int64_t i0 = 0; i0 < m; i0 += kMaxRows) {
+      const int64_t rows = m - i0 < kMaxRows ? m - i0 : kMaxRows;
+      __m256 acc[kMaxRows];
+      for (int64_t i = 0; i < rows; i++) acc[i] = _mm256_setzero_ps();
+      for (int64_t b = 0; b < blocksPerRow; b++) {
+        Unpacked u;
+        UnpackBlock(type, row + b * bb, &u);
+        const __m256 d = _mm256_set1_ps(u.d), mm = _mm256_set1_ps(u.m);
+        for (int64_t i = 0; i < rows; i++) {
+          const float* x = xs + (i0 + i) * k + b * kBlock;
+          __m256 t = _mm256_mul_ps(u.q[0], _mm256_loadu_ps(x));
+          t = _mm256_fmadd_ps(u.q[1], _mm256_loadu_ps(x + 8), t);
+          t = _mm256_fmadd_ps(u.q[2], _mm256_loadu_ps(x + 16), t);
+          t = _mm256_fmadd_ps(u.q[3], _mm256_loadu_ps(x + 24), t);
+          acc[i] = _mm256_fmadd_ps(d, t, acc[i]);
+          if (type != kQ8_0) acc[i] = _mm256_fmadd_ps(mm, _mm256_loadu_ps(xsum + ((i0 + i) * blocksPerRow + b) * 8), acc[i]);
+        }
+      }
+      for (int64_t i = 0; i < rows; i++) ys[(i0 + i) * n + r] = HorizontalSum(acc[i]);
+    }
+  }
+}
+
+// Σ x over each block of each row of x, as 8 partial sums (lane l: elements l, l+8, l+16, l+24).
+void BlockSums(const float* xs, int64_t m, int64_t k, float* out) {
+  const int64_t blocks = k / kBlock;
+  for (int64_t i = 0; i < m; i++) {
+    for (int64_t b = 0; b < blocks; b++) {
+      const float* x = xs + i * k + b * kBlock;
+      const __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8)),
+                                     _mm256_add_ps(_mm256_loadu_ps(x + 16), _mm256_loadu_ps(x + 24)));
+      _mm256_storeu_ps(out + (i * blocks + b) * 8, s);
+    }
+  }
+}
+#endif
+
+// The shape of one weight in ggml blocks, checked against the attributes.
+struct GgmlLayout {
+  int type = 0;
+  int64_t k = 0;
+  int64_t blocksPerRow = 0;
+  int64_t rowBytes = 0;  // stride of one row in `blocks`
+};
+
+class GgmlOpBase : public OpKernel {
+ public:
+  explicit GgmlOpBase(OpKernelConstruction* c) : OpKernel(c) {
+    OP_REQUIRES_OK(c, c->GetAttr("ggml_type", &type_));
+    OP_REQUIRES_OK(c, c->GetAttr("k", &k_));
+    OP_REQUIRES(c, BlockBytes(type_) > 0,
+                errors::InvalidArgument("ggml_type ", type_, " is not supported (2 Q4_0, 3 Q4_1, 8 Q8_0)"));
+    OP_REQUIRES(c, k_ > 0 && k_ % kBlock == 0, errors::InvalidArgument("k must be a positive multiple of 32, got ", k_));
+  }
+
+ protected:
+  void Layout(OpKernelContext* ctx, const Tensor& blocks, GgmlLayout* layout) {
+    OP_REQUIRES(ctx, blocks.dims() == 2,
+                errors::InvalidArgument("blocks must be 2-D [rows, words], got ", blocks.shape().DebugString()));
+    layout->type = type_;
+    layout->k = k_;
+    layout->blocksPerRow = k_ / kBlock;
+    layout->rowBytes = blocks.dim_size(1) * 4;
+    const int64_t need = layout->blocksPerRow * BlockBytes(type_);
+    OP_REQUIRES(ctx, layout->rowBytes >= need && layout->rowBytes < need + 4,
+                errors::InvalidArgument("a row of ", layout->blocksPerRow, " blocks of ggml type ", type_, " takes ", need,
+                                        " bytes, padded to ", (need + 3) / 4, " int32 words; blocks has ", blocks.dim_size(1)));
+  }
+
+  int type_ = 0;
+  int64_t k_ = 0;
+};
+
+class GgmlDequantizeOp : public GgmlOpBase {
+ public:
+  explicit GgmlDequantizeOp(OpKernelConstruction* c) : GgmlOpBase(c) {}
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& blocks = ctx->input(0);
+    GgmlLayout layout;
+    Layout(ctx, blocks, &layout);
+    if (!ctx->status().ok()) return;
+    const int64_t n = blocks.dim_size(0);
+    Tensor* w = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({n, layout.k}), &w));
+    const uint8_t* src = reinterpret_cast<const uint8_t*>(blocks.tensor_data().data());
+    float* dst = w->flat<float>().data();
+    auto* workers = ctx->device()->tensorflow_cpu_worker_threads();
+    tensorflow::Shard(workers->num_threads, workers->workers, n, layout.k * 2, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; r++) DequantizeRow(layout.type, src + r * layout.rowBytes, layout.blocksPerRow, dst + r * layout.k);
+    });
+  }
+};
+
+class GgmlMatMulOp : public GgmlOpBase {
+ public:
+  explicit GgmlMatMulOp(OpKernelConstruction* c) : GgmlOpBase(c) {}
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& x = ctx->input(0);
+    const Tensor& blocks = ctx->input(1);
+    GgmlLayout layout;
+    Layout(ctx, blocks, &layout);
+    if (!ctx->status().ok()) return;
+    OP_REQUIRES(ctx, x.dims() == 2 && x.dim_size(1) == layout.k,
+                errors::InvalidArgument("x must be [rows, ", layout.k, "], got ", x.shape().DebugString()));
+    const int64_t m = x.dim_size(0), n = blocks.dim_size(0), k = layout.k;
+    Tensor* y = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({m, n}), &y));
+    if (m == 0 || n == 0) return;
+    const uint8_t* src = reinterpret_cast<const uint8_t*>(blocks.tensor_data().data());
+    auto* workers = ctx->device()->tensorflow_cpu_worker_threads();
+    const float* xs = x.flat<float>().data();
+    float* ys = y->flat<float>().data();
+#if defined(__AVX2__) && defined(__FMA__)
+    std::vector<float> xsum(m * layout.blocksPerRow * 8);
+    BlockSums(xs, m, k, xsum.data());
+    tensorflow::Shard(workers->num_threads, workers->workers, n, k * (m + 1), [&](int64_t begin, int64_t end) {
+      FusedRows(layout.type, src, layout.rowBytes, layout.blocksPerRow, xs, xsum.data(), m, n, k, begin, end, ys);
+    });
+    return;
+#endif
+    tensorflow::Shard(workers->num_threads, workers->workers, n, k * (m + 2), [&](int64_t begin, int64_t end) {
+      std::vector<float> row(k);
+      for (int64_t r = begin; r < end; r++) {
+        DequantizeRow(layout.type, src + r * layout.rowBytes, layout.blocksPerRow, row.data());
+        for (int64_t i = 0; i < m; i++) ys[i * n + r] = Dot(xs + i * k, row.data(), k);
+      }
+    });
+  }
+
+};
+
+tensorflow::Status BlocksShape(tensorflow::shape_inference::InferenceContext* c, int input, int64_t k,
+                               tensorflow::shape_inference::DimensionHandle* rows) {
+  tensorflow::shape_inference::ShapeHandle blocks;
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(input), 2, &blocks));
+  *rows = c->Dim(blocks, 0);
+  return tensorflow::OkStatus();
+}
+
+}  // namespace
+
+REGISTER_OP("LoraGgmlMatMul")
+    .Input("x: float")
+    .Input("blocks: int32")
+    .Output("y: float")
+    .Attr("ggml_type: int")
+    .Attr("k: int")
+    .SetShapeFn([](tensorflow::shape_inference::InferenceContext* c) {
+      int64_t k;
+      TF_RETURN_IF_ERROR(c->GetAttr("k", &k));
+      tensorflow::shape_inference::ShapeHandle x;
+      TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 2, &x));
+      tensorflow::shape_inference::DimensionHandle n;
+      TF_RETURN_IF_ERROR(BlocksShape(c, 1, k, &n));
+      c->set_output(0, c->Matrix(c->Dim(x, 0), n));
+      return tensorflow::OkStatus();
+    });
+
+REGISTER_OP("LoraGgmlDequantize")
+    .Input("blocks: int32")
+    .Output("w: float")
+    .Attr("ggml_type: int")
+    .Attr("k: int")
+    .SetShapeFn([](tensorflow::shape_inference::InferenceContext* c) {
+      int64_t k;
+      TF_RETURN_IF_ERROR(c->GetAttr("k", &k));
+      tensorflow::shape_inference::DimensionHandle n;
+      TF_RETURN_IF_ERROR(BlocksShape(c, 0, k, &n));
+      c->set_output(0, c->Matrix(n, k));
+      return tensorflow::OkStatus();
+    });
+
+REGISTER_KERNEL_BUILDER(Name("LoraGgmlMatMul").Device(tensorflow::DEVICE_CPU), GgmlMatMulOp);
+REGISTER_KERNEL_BUILDER(Name("LoraGgmlDequantize").Device(tensorflow::DEVICE_CPU), GgmlDequantizeOp);
