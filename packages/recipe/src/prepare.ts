@@ -109,6 +109,9 @@ export async function loadRecipeModel(
   const loaded = await loadModel(path, {
     beforeWeights: (config) =>
       void assertFitsBackend(backend.tfjsBackend, config, { kind, batchSize, sequenceLength: recipe.data.maxLength }, recipe.model),
+    // Training batches are many rows: a float32 base trains faster than GGUF blocks dequantized
+    // twice a step. Inference keeps the blocks where the native kernels run (decoding reads less).
+    ...(kind === 'training' ? { keepQuantized: false } : {}),
   });
   const modelDir = loaded.format === 'llama2c' ? dirname(loaded.path) : loaded.path;
   const tokenizer = await loadTokenizer(recipe.tokenizer ?? modelDir, { vocabSize: loaded.config.vocabSize });

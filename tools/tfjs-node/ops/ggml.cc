@@ -169,35 +169,65 @@ inline float HorizontalSum(__m256 v) {
   return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
 }
 
-// y[i, r] for rows [begin, end) of the weight and every row i < m of x: per block,
+// Σ q·x over one block: two independent product chains, so consecutive blocks overlap.
+inline __m256 BlockDot(const Unpacked& u, const float* x) {
+  const __m256 a = _mm256_fmadd_ps(u.q[1], _mm256_loadu_ps(x + 8), _mm256_mul_ps(u.q[0], _mm256_loadu_ps(x)));
+  const __m256 b = _mm256_fmadd_ps(u.q[3], _mm256_loadu_ps(x + 24), _mm256_mul_ps(u.q[2], _mm256_loadu_ps(x + 16)));
+  return _mm256_add_ps(a, b);
+}
+
+// y[i0 + i, r] for rows [begin, end) of the weight and R rows of x from i0: per block,
 // d·Σ q·x + m·Σ x, with Σ x of each block of x computed once (`xsum`, 8 partial sums per block).
-void FusedRows(int type, const uint8_t* src, int64_t rowBytes, int64_t blocksPerRow, const float* xs, const float* xsum,
-               int64_t m, int64_t n, int64_t k, int64_t begin, int64_t end, float* ys) {
+// Each row of x has its own accumulators (d-terms and m-terms apart, so no chain waits on two
+// FMAs a block), all in registers for R ≤ 4; one row of x also unrolls two blocks.
+template <int R>
+void FusedTile(int type, const uint8_t* src, int64_t rowBytes, int64_t blocksPerRow, const float* xs, const float* xsum, int64_t i0,
+               int64_t n, int64_t k, int64_t begin, int64_t end, float* ys) {
   const int bb = BlockBytes(type);
-  constexpr int64_t kMaxRows = 16;  // rows of x per pass: their accumulators stay in registers/L1
+  const bool offsets = type != kQ8_0;
   for (int64_t r = begin; r < end; r++) {
     const uint8_t* row = src + r * rowBytes;
-    for (int64_t i0 = 0; i0 < m; i0 += kMaxRows) {
-      const int64_t rows = m - i0 < kMaxRows ? m - i0 : kMaxRows;
-      __m256 acc[kMaxRows];
-      for (int64_t i = 0; i < rows; i++) acc[i] = _mm256_setzero_ps();
-      for (int64_t b = 0; b < blocksPerRow; b++) {
-        Unpacked u;
-        UnpackBlock(type, row + b * bb, &u);
-        const __m256 d = _mm256_set1_ps(u.d), mm = _mm256_set1_ps(u.m);
-        for (int64_t i = 0; i < rows; i++) {
-          const float* x = xs + (i0 + i) * k + b * kBlock;
-          __m256 t = _mm256_mul_ps(u.q[0], _mm256_loadu_ps(x));
-          t = _mm256_fmadd_ps(u.q[1], _mm256_loadu_ps(x + 8), t);
-          t = _mm256_fmadd_ps(u.q[2], _mm256_loadu_ps(x + 16), t);
-          t = _mm256_fmadd_ps(u.q[3], _mm256_loadu_ps(x + 24), t);
-          acc[i] = _mm256_fmadd_ps(d, t, acc[i]);
-          if (type != kQ8_0) acc[i] = _mm256_fmadd_ps(mm, _mm256_loadu_ps(xsum + ((i0 + i) * blocksPerRow + b) * 8), acc[i]);
+    __m256 acc[R], acc2[R], macc[R];
+    for (int i = 0; i < R; i++) acc[i] = acc2[i] = macc[i] = _mm256_setzero_ps();
+    int64_t b = 0;
+    if (R == 1) {
+      const float* x = xs + i0 * k;
+      const float* xsm = xsum + i0 * blocksPerRow * 8;
+      for (; b + 2 <= blocksPerRow; b += 2) {
+        Unpacked u0, u1;
+        UnpackBlock(type, row + b * bb, &u0);
+        UnpackBlock(type, row + (b + 1) * bb, &u1);
+        acc[0] = _mm256_fmadd_ps(_mm256_set1_ps(u0.d), BlockDot(u0, x + b * kBlock), acc[0]);
+        acc2[0] = _mm256_fmadd_ps(_mm256_set1_ps(u1.d), BlockDot(u1, x + (b + 1) * kBlock), acc2[0]);
+        if (offsets) {
+          macc[0] = _mm256_fmadd_ps(_mm256_set1_ps(u0.m), _mm256_loadu_ps(xsm + b * 8), macc[0]);
+          macc[0] = _mm256_fmadd_ps(_mm256_set1_ps(u1.m), _mm256_loadu_ps(xsm + (b + 1) * 8), macc[0]);
         }
       }
-      for (int64_t i = 0; i < rows; i++) ys[(i0 + i) * n + r] = HorizontalSum(acc[i]);
     }
+    for (; b < blocksPerRow; b++) {
+      Unpacked u;
+      UnpackBlock(type, row + b * bb, &u);
+      const __m256 d = _mm256_set1_ps(u.d), mm = _mm256_set1_ps(u.m);
+      for (int i = 0; i < R; i++) {
+        acc[i] = _mm256_fmadd_ps(d, BlockDot(u, xs + (i0 + i) * k + b * kBlock), acc[i]);
+        if (offsets) acc2[i] = _mm256_fmadd_ps(mm, _mm256_loadu_ps(xsum + ((i0 + i) * blocksPerRow + b) * 8), acc2[i]);
+      }
+    }
+    for (int i = 0; i < R; i++) ys[(i0 + i) * n + r] = HorizontalSum(_mm256_add_ps(_mm256_add_ps(acc[i], acc2[i]), macc[i]));
   }
+}
+
+// Every row of x (m of them) against rows [begin, end) of the weight, in tiles of up to 4 rows of x.
+void FusedRows(int type, const uint8_t* src, int64_t rowBytes, int64_t blocksPerRow, const float* xs, const float* xsum, int64_t m,
+               int64_t n, int64_t k, int64_t begin, int64_t end, float* ys) {
+  int64_t i0 = 0;
+  for (; i0 + 4 <= m; i0 += 4) FusedTile<4>(type, src, rowBytes, blocksPerRow, xs, xsum, i0, n, k, begin, end, ys);
+  if (m - i0 >= 2) {
+    FusedTile<2>(type, src, rowBytes, blocksPerRow, xs, xsum, i0, n, k, begin, end, ys);
+    i0 += 2;
+  }
+  if (m - i0 == 1) FusedTile<1>(type, src, rowBytes, blocksPerRow, xs, xsum, i0, n, k, begin, end, ys);
 }
 
 // Σ x over each block of each row of x, as 8 partial sums (lane l: elements l, l+8, l+16, l+24).

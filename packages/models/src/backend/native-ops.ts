@@ -125,7 +125,10 @@ function findOpsFile(): string | undefined {
     return undefined;
   }
   if (!existsSync(dir)) return undefined;
-  for (const sub of readdirSync(dir).filter((d) => d.startsWith('napi-v')).sort().reverse()) {
+  for (const sub of readdirSync(dir)
+    .filter((d) => d.startsWith('napi-v'))
+    .sort()
+    .reverse()) {
     const file = join(dir, sub, 'lora_ops.node');
     if (existsSync(file)) return file;
   }

@@ -14,11 +14,14 @@ import { parseModelConfig } from '../../config/model-config.js';
 import { loadModel } from '../../load.js';
 import { expectTensorsClose, setupTestBackend } from '../../test/index.js';
 import { ggufToHfConfig } from './gguf-config.js';
+import { dequantizeGgml } from './dequantize.js';
 import { GgufWeightSource } from './gguf-weight-source.js';
 import { MemoryFileSource } from '../file-source.js';
 
 const FIXTURES = join(import.meta.dirname, '../../../../../fixtures/gguf');
 const TINY = join(FIXTURES, 'tiny-llama', 'tiny-llama.gguf');
+/** The tensorflow job has the native ggml kernels (`pnpm setup:tensorflow` builds lora_ops.node); loads keep GGUF blocks there. */
+const onTensorflow = process.env.LORA_TEST_BACKEND === 'tensorflow';
 
 beforeAll(async () => {
   await setupTestBackend();
@@ -66,9 +69,31 @@ describe('tiny random Llama GGUF vs transformers from_pretrained(gguf_file=...)'
     }
   });
 
-  it('loadModel(file) logits match within 1e-5', async () => {
-    const loaded = await loadModel(TINY);
+  it('getRaw gives the stored blocks, q/k rows permuted as get() permutes them', async () => {
+    const weights = await GgufWeightSource.open(TINY);
+    try {
+      for (const name of weights.keys()) {
+        const raw = await weights.getRaw(name);
+        const info = weights.info(name);
+        expect(raw.dtype).toBe(info.typeName);
+        expect(raw.shape).toEqual(weights.shape(name));
+        const decoded = dequantizeGgml(
+          raw.bytes,
+          info.type,
+          raw.shape.reduce((a, b) => a * b, 1),
+          { file: TINY, tensor: name },
+        );
+        expect(Array.from(decoded)).toEqual(Array.from((await weights.get(name)).data));
+      }
+    } finally {
+      await weights.close();
+    }
+  });
+
+  it.each(onTensorflow ? [false, true] : [false])('loadModel(file, keepQuantized %s) logits match within 1e-5', async (keepQuantized) => {
+    const loaded = await loadModel(TINY, { keepQuantized });
     expect(loaded.format).toBe('gguf');
+    if (keepQuantized) expect(loaded.quantizedLayers).toBeGreaterThan(0);
     const [b, t] = ref.logits_shape;
     const logits = loaded.model.forward(tf.tensor2d(ref.input_ids.flat(), [b, t], 'int32'));
     const report = await expectTensorsClose(logits, ref.logits, { rtol: 1e-5, atol: 1e-5 });
@@ -258,41 +283,46 @@ const haveSmol = ASSETS !== undefined && existsSync(join(SMOL_DIR, 'SmolLM2-135M
 describe.skipIf(!haveSmol)(
   'SmolLM2-135M-Instruct Q4_1 GGUF vs transformers (needs LORA_ASSETS_DIR with models/SmolLM2-135M-Instruct; skipped without it)',
   () => {
-    it('loadModel(resolveAsset folder) logits match within 1e-4 abs on 256 vocab ids per position, same argmax', async () => {
-      const ref = JSON.parse(readFileSync(SMOL_REF, 'utf8')) as {
-        input_ids: number[];
-        argmax: number[];
-        vocab_ids: number[];
-        logits: number[][];
-      };
-      const dir = await resolveAsset('SmolLM2-135M-Instruct', { kind: 'model', allowDownload: false });
-      expect(dir).toBe(SMOL_DIR);
-      const started = performance.now();
-      const { model, config, format } = await loadModel(dir);
-      const loadSeconds = (performance.now() - started) / 1000;
-      expect(format).toBe('gguf');
-      expect(config).toMatchObject({ numHiddenLayers: 30, hiddenSize: 576, numKeyValueHeads: 3, tieWordEmbeddings: true, bosTokenId: 1 });
-      const T = ref.input_ids.length;
-      const logits = model.forward(tf.tensor2d(ref.input_ids, [1, T], 'int32'));
-      const all = await logits.data();
-      const V = config.vocabSize;
-      let maxAbs = 0;
-      const argmax: number[] = [];
-      for (let t = 0; t < T; t++) {
-        let best = 0;
-        for (let v = 1; v < V; v++) if (all[t * V + v]! > all[t * V + best]!) best = v;
-        argmax.push(best);
-        ref.vocab_ids.forEach((v, i) => {
-          maxAbs = Math.max(maxAbs, Math.abs(all[t * V + v]! - ref.logits[t]![i]!));
-        });
-      }
-      console.log(
-        `SmolLM2 GGUF: load ${loadSeconds.toFixed(2)} s, max abs logit diff ${maxAbs.toExponential(2)} over ${T}x${ref.vocab_ids.length}`,
-      );
-      expect(argmax).toEqual(ref.argmax);
-      expect(maxAbs).toBeLessThan(1e-4);
-      logits.dispose();
-      model.dispose();
-    });
+    // Dequantized to float32, and on tensorflow also kept in its ggml blocks (native kernels).
+    it.each(onTensorflow ? [false, true] : [false])(
+      'loadModel(resolveAsset folder, keepQuantized %s) logits match within 1e-4 abs on 256 vocab ids per position, same argmax',
+      async (keepQuantized) => {
+        const ref = JSON.parse(readFileSync(SMOL_REF, 'utf8')) as {
+          input_ids: number[];
+          argmax: number[];
+          vocab_ids: number[];
+          logits: number[][];
+        };
+        const dir = await resolveAsset('SmolLM2-135M-Instruct', { kind: 'model', allowDownload: false });
+        expect(dir).toBe(SMOL_DIR);
+        const started = performance.now();
+        const { model, config, format, quantizedLayers } = await loadModel(dir, { keepQuantized });
+        expect(quantizedLayers).toBe(keepQuantized ? 30 * 7 + 1 : 0); // every projection and the tied head
+        const loadSeconds = (performance.now() - started) / 1000;
+        expect(format).toBe('gguf');
+        expect(config).toMatchObject({ numHiddenLayers: 30, hiddenSize: 576, numKeyValueHeads: 3, tieWordEmbeddings: true, bosTokenId: 1 });
+        const T = ref.input_ids.length;
+        const logits = model.forward(tf.tensor2d(ref.input_ids, [1, T], 'int32'));
+        const all = await logits.data();
+        const V = config.vocabSize;
+        let maxAbs = 0;
+        const argmax: number[] = [];
+        for (let t = 0; t < T; t++) {
+          let best = 0;
+          for (let v = 1; v < V; v++) if (all[t * V + v]! > all[t * V + best]!) best = v;
+          argmax.push(best);
+          ref.vocab_ids.forEach((v, i) => {
+            maxAbs = Math.max(maxAbs, Math.abs(all[t * V + v]! - ref.logits[t]![i]!));
+          });
+        }
+        console.log(
+          `SmolLM2 GGUF (keepQuantized ${keepQuantized}): load ${loadSeconds.toFixed(2)} s, max abs logit diff ${maxAbs.toExponential(2)} over ${T}x${ref.vocab_ids.length}`,
+        );
+        expect(argmax).toEqual(ref.argmax);
+        expect(maxAbs).toBeLessThan(1e-4);
+        logits.dispose();
+        model.dispose();
+      },
+    );
   },
 );

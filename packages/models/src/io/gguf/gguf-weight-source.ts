@@ -181,7 +181,11 @@ export class GgufWeightSource implements WeightSource {
     const t = this.info(name);
     const dtype = ggmlTypeInfo(t.type)?.name ?? `type ${t.type}`;
     if (this.arch === 'gemma3' && t.name.endsWith('norm.weight')) {
-      throw new FileFormatError({ file: this.file, field: t.name, message: 'Gemma 3 norm weights are fixed up in float32; read them with get().' });
+      throw new FileFormatError({
+        file: this.file,
+        field: t.name,
+        message: 'Gemma 3 norm weights are fixed up in float32; read them with get().',
+      });
     }
     let bytes = await this.source.read(t.offset, t.byteLength);
     const shape = [...t.dims].reverse();
