@@ -113,9 +113,15 @@ export async function loadRecipeModel(
     // twice a step. Inference keeps the blocks where the native kernels run (decoding reads less).
     ...(kind === 'training' ? { keepQuantized: false } : {}),
   });
+  logQuantizedLayers(loaded, log);
   const modelDir = loaded.format === 'llama2c' ? dirname(loaded.path) : loaded.path;
   const tokenizer = await loadTokenizer(recipe.tokenizer ?? modelDir, { vocabSize: loaded.config.vocabSize });
   return { loaded, tokenizer, modelDir };
+}
+
+/** Says when GGUF weights stayed in their blocks (native kernels), so a run's log shows which path it took. */
+function logQuantizedLayers(loaded: LoadedModel, log: (line: string) => void): void {
+  if (loaded.quantizedLayers > 0) log(`[lora] ${loaded.quantizedLayers} linear layers kept in their GGUF blocks (native kernels)`);
 }
 
 /** The asset resolver's download options that were given. */
@@ -136,6 +142,7 @@ async function loadSpecModel(
   const path = await resolveAsset(spec.model, { kind: 'model', env, ...resolveOptions(resolve) });
   await selectBackend({ ...(spec.backend === undefined ? {} : { backend: spec.backend }), env, log });
   const loaded = await loadModel(path);
+  logQuantizedLayers(loaded, log);
   const modelDir = loaded.format === 'llama2c' ? dirname(loaded.path) : loaded.path;
   const tokenizer = await loadTokenizer(spec.tokenizer ?? modelDir, { vocabSize: loaded.config.vocabSize });
   return { loaded, tokenizer, modelDir };

@@ -10,20 +10,25 @@ import * as tf from '@tensorflow/tfjs';
  * The ops (docs/architecture.md, "Native kernels"):
  * - `LoraGgmlMatMul` `{x [M, K], blocks int32 [N, W]}`, attrs `{ggmlType, k}` → `[M, N]`
  *   `= x · dequant(blocks)ᵀ` over llama.cpp's Q4_0 / Q4_1 / Q8_0 blocks, for decoding (few rows);
- * - `LoraGgmlDequantize` `{blocks}`, attrs `{ggmlType, k}` → the float32 `[N, K]` weight.
+ * - `LoraGgmlDequantize` `{blocks}`, attrs `{ggmlType, k}` → the float32 `[N, K]` weight;
+ * - `LoraRmsNorm` `{x, scale}`, attrs `{eps}` and `LoraSiluMul` `{g, u}`: a decoder layer's norm
+ *   and gate in one op each instead of six and three (inference only, no gradient).
  *
  * Optional: without the file (not built, another platform, the GPU package, or
  * `LORA_NATIVE_OPS=0`) nothing is registered and GGUF weights are dequantized to float32 on load.
  * `LORA_NATIVE_OPS=<path>` loads that file instead of the one beside the addon.
  */
-export const NATIVE_OPS_VERSION = 1;
+export const NATIVE_OPS_VERSION = 2;
 
 /** Names of the kernels this module registers. */
 export const GGML_MATMUL = 'LoraGgmlMatMul';
 export const GGML_DEQUANTIZE = 'LoraGgmlDequantize';
+export const RMS_NORM = 'LoraRmsNorm';
+export const SILU_MUL = 'LoraSiluMul';
 
 interface Binding {
   TF_ATTR_INT: number;
+  TF_ATTR_FLOAT: number;
   executeOp(name: string, attrs: { name: string; type: number; value: number }[], inputIds: number[], numOutputs: number): unknown[];
 }
 
@@ -91,24 +96,30 @@ export function ggmlKernelsActive(): boolean {
 
 function registerKernels(backend: NodeBackend): void {
   const { binding } = backend;
-  const ggmlAttrs = (attrs: tf.NamedAttrMap) => [
-    { name: 'ggml_type', type: binding.TF_ATTR_INT, value: attrs.ggmlType as number },
-    { name: 'k', type: binding.TF_ATTR_INT, value: attrs.k as number },
+  const int = (name: string, value: unknown) => ({ name, type: binding.TF_ATTR_INT, value: value as number });
+  const float = (name: string, value: unknown) => ({ name, type: binding.TF_ATTR_FLOAT, value: value as number });
+  const kernels: [name: string, inputs: string[], attrs: (a: tf.NamedAttrMap) => { name: string; type: number; value: number }[]][] = [
+    [GGML_MATMUL, ['x', 'blocks'], (a) => [int('ggml_type', a.ggmlType), int('k', a.k)]],
+    [GGML_DEQUANTIZE, ['blocks'], (a) => [int('ggml_type', a.ggmlType), int('k', a.k)]],
+    [RMS_NORM, ['x', 'scale'], (a) => [float('eps', a.eps)]],
+    [SILU_MUL, ['g', 'u'], () => []],
   ];
-  const run = (op: string, attrs: tf.NamedAttrMap, inputs: tf.TensorInfo[]): tf.TensorInfo => {
-    const [out] = binding.executeOp(op, ggmlAttrs(attrs), backend.getInputTensorIds(inputs), 1);
-    return backend.createOutputTensor(out);
-  };
-  tf.registerKernel({
-    kernelName: GGML_MATMUL,
-    backendName: 'tensorflow',
-    kernelFunc: ({ inputs, attrs }) => run(GGML_MATMUL, attrs ?? {}, [inputs.x as tf.TensorInfo, inputs.blocks as tf.TensorInfo]),
-  });
-  tf.registerKernel({
-    kernelName: GGML_DEQUANTIZE,
-    backendName: 'tensorflow',
-    kernelFunc: ({ inputs, attrs }) => run(GGML_DEQUANTIZE, attrs ?? {}, [inputs.blocks as tf.TensorInfo]),
-  });
+  for (const [kernelName, inputNames, attrs] of kernels) {
+    tf.registerKernel({
+      kernelName,
+      backendName: 'tensorflow',
+      kernelFunc: ({ inputs, attrs: given }) => {
+        const ids = backend.getInputTensorIds(inputNames.map((n) => inputs[n] as tf.TensorInfo));
+        const [out] = binding.executeOp(kernelName, attrs(given ?? {}), ids, 1);
+        return backend.createOutputTensor(out);
+      },
+    });
+  }
+}
+
+/** Whether `kernel` (one of this module's) runs on the active backend; layers fall back to tfjs ops when not. */
+export function nativeKernel(kernel: typeof RMS_NORM | typeof SILU_MUL): boolean {
+  return tf.getKernel(kernel, tf.getBackend()) !== undefined;
 }
 
 /** `lib/napi-v*\/lora_ops.node` of the installed `@tensorflow/tfjs-node`, if built. */

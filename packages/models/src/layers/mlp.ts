@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { nativeKernel, SILU_MUL } from '../backend/native-ops.js';
 import { customGrad } from './custom-grad.js';
 import type { HiddenAct } from '../config/model-config.js';
 import type { LinearLike } from './linear.js';
@@ -57,7 +58,11 @@ export class GatedMLP {
     return tf.tidy(() => {
       const gate = this.gateProj.apply(x);
       const up = this.upProj.apply(x);
-      const hidden = this.act === 'silu' && isRecordingGradients() ? siluGate(gate, up) : tf.mul(activation(this.act, gate), up);
+      let hidden: tf.Tensor;
+      if (this.act !== 'silu') hidden = tf.mul(activation(this.act, gate), up);
+      else if (isRecordingGradients()) hidden = siluGate(gate, up);
+      else if (nativeKernel(SILU_MUL)) hidden = tf.engine().runKernel(SILU_MUL, { g: gate, u: up }) as tf.Tensor;
+      else hidden = tf.mul(activation(this.act, gate), up);
       return this.downProj.apply(hidden);
     });
   }
