@@ -1,3 +1,4 @@
+#include <cstdlib>
 // GGML block kernels of lora_ops.node (see module.cc): llama.cpp's block-quantized weights kept as
 // they are stored in a GGUF file, multiplied by directly, so a decoding step reads 4–8.5 bits per
 // weight instead of 32:
@@ -25,7 +26,7 @@
 #include "tensorflow/core/framework/shape_inference.h"
 #include "tensorflow/core/util/work_sharder.h"
 
-#if defined(__F16C__)
+#if defined(__F16C__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -125,61 +126,106 @@ inline float Dot(const float* a, const float* b, int64_t n) {
   return t;
 }
 
-#if defined(__AVX2__) && defined(__FMA__)
-// The 32 weights of one block as four vectors of 8 integers-as-floats, and the block's scale d and
-// offset m (value = d·q + m): Q4_1 stores m, Q4_0 is d·(q − 8) = d·q − 8d, Q8_0 has none.
-struct Unpacked {
-  __m256 q[4];
-  float d, m;
-};
-
-inline void UnpackBlock(int type, const uint8_t* p, Unpacked* u) {
-  if (type == kQ8_0) {
-    u->d = HalfToFloat(p);
-    u->m = 0.f;
-    for (int g = 0; g < 4; g++) {
-      const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 2 + 8 * g));
-      u->q[g] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
-    }
-    return;
-  }
-  const uint8_t* qs;
-  if (type == kQ4_1) {
-    u->d = HalfToFloat(p);
-    u->m = HalfToFloat(p + 2);
-    qs = p + 4;
-  } else {
-    u->d = HalfToFloat(p);
-    u->m = -8.f * u->d;
-    qs = p + 2;
-  }
-  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-  const __m128i mask = _mm_set1_epi8(0x0f);
-  const __m128i lo = _mm_and_si128(bytes, mask);
-  const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
-  u->q[0] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo));
-  u->q[1] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)));
-  u->q[2] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi));
-  u->q[3] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)));
-}
-
-inline float HorizontalSum(__m256 v) {
+#if defined(__AVX512F__)
+#define LORA_SIMD 1
+// One vector: 16 floats (AVX-512); a block of 32 weights is two.
+using Vec = __m512;
+constexpr int kLanes = 16;
+inline Vec VLoad(const float* p) { return _mm512_loadu_ps(p); }
+inline void VStore(float* p, Vec v) { _mm512_storeu_ps(p, v); }
+inline Vec VSet(float x) { return _mm512_set1_ps(x); }
+inline Vec VZero() { return _mm512_setzero_ps(); }
+inline Vec VAdd(Vec a, Vec b) { return _mm512_add_ps(a, b); }
+inline Vec VMul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
+inline Vec VFma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+inline float VSum(Vec v) { return _mm512_reduce_add_ps(v); }
+inline Vec U8ToFloat(__m128i sixteen) { return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(sixteen)); }
+inline Vec I8ToFloat(__m128i sixteen) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(sixteen)); }
+#elif defined(__AVX2__) && defined(__FMA__)
+#define LORA_SIMD 1
+// One vector: 8 floats (AVX2); a block of 32 weights is four.
+using Vec = __m256;
+constexpr int kLanes = 8;
+inline Vec VLoad(const float* p) { return _mm256_loadu_ps(p); }
+inline void VStore(float* p, Vec v) { _mm256_storeu_ps(p, v); }
+inline Vec VSet(float x) { return _mm256_set1_ps(x); }
+inline Vec VZero() { return _mm256_setzero_ps(); }
+inline Vec VAdd(Vec a, Vec b) { return _mm256_add_ps(a, b); }
+inline Vec VMul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
+inline Vec VFma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+inline float VSum(Vec v) {
   const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
   return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
 }
+#endif
 
-// Σ q·x over one block: two independent product chains, so consecutive blocks overlap.
-inline __m256 BlockDot(const Unpacked& u, const float* x) {
-  const __m256 a = _mm256_fmadd_ps(u.q[1], _mm256_loadu_ps(x + 8), _mm256_mul_ps(u.q[0], _mm256_loadu_ps(x)));
-  const __m256 b = _mm256_fmadd_ps(u.q[3], _mm256_loadu_ps(x + 24), _mm256_mul_ps(u.q[2], _mm256_loadu_ps(x + 16)));
-  return _mm256_add_ps(a, b);
+#if defined(LORA_SIMD)
+constexpr int kGroups = kBlock / kLanes;  // vectors per block
+
+// The 32 weights of one block as integers-as-floats (element j in lane j % kLanes of vector
+// j / kLanes), and the block's scale d and offset m (value = d·q + m): Q4_1 stores m, Q4_0 is
+// d·(q − 8) = d·q − 8d, Q8_0 has none.
+struct Unpacked {
+  Vec q[kGroups];
+  float d, m;
+};
+
+inline void UnpackBlock(int type, const uint8_t* p, Unpacked* u) {
+  u->d = HalfToFloat(p);
+  if (type == kQ8_0) {
+    u->m = 0.f;
+#if defined(__AVX512F__)
+    u->q[0] = I8ToFloat(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2)));
+    u->q[1] = I8ToFloat(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 18)));
+#else
+    for (int g = 0; g < 4; g++) {
+      const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 2 + 8 * g));
+      u->q[g] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
+    }
+#endif
+    return;
+  }
+  const uint8_t* qs;
+  if (type == kQ4_1) {
+    u->m = HalfToFloat(p + 2);
+    qs = p + 4;
+  } else {
+    u->m = -8.f * u->d;
+    qs = p + 2;
+  }
+  // Low nibbles are elements 0–15, high nibbles 16–31.
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m128i mask = _mm_set1_epi8(0x0f);
+  const __m128i lo = _mm_and_si128(bytes, mask);
+  const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
+#if defined(__AVX512F__)
+  u->q[0] = U8ToFloat(lo);
+  u->q[1] = U8ToFloat(hi);
+#else
+  u->q[0] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo));
+  u->q[1] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)));
+  u->q[2] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi));
+  u->q[3] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)));
+#endif
+}
+
+// Σ q·x over one block, as kLanes partial sums: independent product chains, so consecutive
+// blocks overlap.
+inline Vec BlockDot(const Unpacked& u, const float* x) {
+#if defined(__AVX512F__)
+  return VFma(u.q[1], VLoad(x + 16), VMul(u.q[0], VLoad(x)));
+#else
+  const Vec a = VFma(u.q[1], VLoad(x + 8), VMul(u.q[0], VLoad(x)));
+  const Vec b = VFma(u.q[3], VLoad(x + 24), VMul(u.q[2], VLoad(x + 16)));
+  return VAdd(a, b);
+#endif
 }
 
 // y[i0 + i, r] for rows [begin, end) of the weight and R rows of x from i0: per block,
-// d·Σ q·x + m·Σ x, with Σ x of each block of x computed once (`xsum`, 8 partial sums per block).
-// Each row of x has its own accumulators (d-terms and m-terms apart, so no chain waits on two
-// FMAs a block), all in registers for R ≤ 4; one row of x also unrolls two blocks.
+// d·Σ q·x + m·Σ x, with Σ x of each block of x computed once (`xsum`, kLanes partial sums per
+// block). Each row of x has its own accumulators (d-terms and m-terms apart, so no chain waits on
+// two FMAs a block), all in registers for R ≤ 4; one row of x also unrolls two blocks.
 template <int R>
 void FusedTile(int type, const uint8_t* src, int64_t rowBytes, int64_t blocksPerRow, const float* xs, const float* xsum, int64_t i0,
                int64_t n, int64_t k, int64_t begin, int64_t end, float* ys) {
@@ -187,34 +233,34 @@ void FusedTile(int type, const uint8_t* src, int64_t rowBytes, int64_t blocksPer
   const bool offsets = type != kQ8_0;
   for (int64_t r = begin; r < end; r++) {
     const uint8_t* row = src + r * rowBytes;
-    __m256 acc[R], acc2[R], macc[R];
-    for (int i = 0; i < R; i++) acc[i] = acc2[i] = macc[i] = _mm256_setzero_ps();
+    Vec acc[R], acc2[R], macc[R];
+    for (int i = 0; i < R; i++) acc[i] = acc2[i] = macc[i] = VZero();
     int64_t b = 0;
     if (R == 1) {
       const float* x = xs + i0 * k;
-      const float* xsm = xsum + i0 * blocksPerRow * 8;
+      const float* xsm = xsum + i0 * blocksPerRow * kLanes;
       for (; b + 2 <= blocksPerRow; b += 2) {
         Unpacked u0, u1;
         UnpackBlock(type, row + b * bb, &u0);
         UnpackBlock(type, row + (b + 1) * bb, &u1);
-        acc[0] = _mm256_fmadd_ps(_mm256_set1_ps(u0.d), BlockDot(u0, x + b * kBlock), acc[0]);
-        acc2[0] = _mm256_fmadd_ps(_mm256_set1_ps(u1.d), BlockDot(u1, x + (b + 1) * kBlock), acc2[0]);
+        acc[0] = VFma(VSet(u0.d), BlockDot(u0, x + b * kBlock), acc[0]);
+        acc2[0] = VFma(VSet(u1.d), BlockDot(u1, x + (b + 1) * kBlock), acc2[0]);
         if (offsets) {
-          macc[0] = _mm256_fmadd_ps(_mm256_set1_ps(u0.m), _mm256_loadu_ps(xsm + b * 8), macc[0]);
-          macc[0] = _mm256_fmadd_ps(_mm256_set1_ps(u1.m), _mm256_loadu_ps(xsm + (b + 1) * 8), macc[0]);
+          macc[0] = VFma(VSet(u0.m), VLoad(xsm + b * kLanes), macc[0]);
+          macc[0] = VFma(VSet(u1.m), VLoad(xsm + (b + 1) * kLanes), macc[0]);
         }
       }
     }
     for (; b < blocksPerRow; b++) {
       Unpacked u;
       UnpackBlock(type, row + b * bb, &u);
-      const __m256 d = _mm256_set1_ps(u.d), mm = _mm256_set1_ps(u.m);
+      const Vec d = VSet(u.d), mm = VSet(u.m);
       for (int i = 0; i < R; i++) {
-        acc[i] = _mm256_fmadd_ps(d, BlockDot(u, xs + (i0 + i) * k + b * kBlock), acc[i]);
-        if (offsets) acc2[i] = _mm256_fmadd_ps(mm, _mm256_loadu_ps(xsum + ((i0 + i) * blocksPerRow + b) * 8), acc2[i]);
+        acc[i] = VFma(d, BlockDot(u, xs + (i0 + i) * k + b * kBlock), acc[i]);
+        if (offsets) acc2[i] = VFma(mm, VLoad(xsum + ((i0 + i) * blocksPerRow + b) * kLanes), acc2[i]);
       }
     }
-    for (int i = 0; i < R; i++) ys[(i0 + i) * n + r] = HorizontalSum(_mm256_add_ps(_mm256_add_ps(acc[i], acc2[i]), macc[i]));
+    for (int i = 0; i < R; i++) ys[(i0 + i) * n + r] = VSum(VAdd(VAdd(acc[i], acc2[i]), macc[i]));
   }
 }
 
@@ -230,15 +276,15 @@ void FusedRows(int type, const uint8_t* src, int64_t rowBytes, int64_t blocksPer
   if (m - i0 == 1) FusedTile<1>(type, src, rowBytes, blocksPerRow, xs, xsum, i0, n, k, begin, end, ys);
 }
 
-// Σ x over each block of each row of x, as 8 partial sums (lane l: elements l, l+8, l+16, l+24).
+// Σ x over each block of each row of x, as kLanes partial sums (lane l: elements l, l + kLanes, …).
 void BlockSums(const float* xs, int64_t m, int64_t k, float* out) {
   const int64_t blocks = k / kBlock;
   for (int64_t i = 0; i < m; i++) {
     for (int64_t b = 0; b < blocks; b++) {
       const float* x = xs + i * k + b * kBlock;
-      const __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8)),
-                                     _mm256_add_ps(_mm256_loadu_ps(x + 16), _mm256_loadu_ps(x + 24)));
-      _mm256_storeu_ps(out + (i * blocks + b) * 8, s);
+      Vec s = VLoad(x);
+      for (int g = 1; g < kGroups; g++) s = VAdd(s, VLoad(x + g * kLanes));
+      VStore(out + (i * blocks + b) * kLanes, s);
     }
   }
 }
@@ -321,9 +367,14 @@ class GgmlMatMulOp : public GgmlOpBase {
     auto* workers = ctx->device()->tensorflow_cpu_worker_threads();
     const float* xs = x.flat<float>().data();
     float* ys = y->flat<float>().data();
-#if defined(__AVX2__) && defined(__FMA__)
-    std::vector<float> xsum(m * layout.blocksPerRow * 8);
+#if defined(LORA_SIMD)
+    std::vector<float> xsum(m * layout.blocksPerRow * kLanes);
     BlockSums(xs, m, k, xsum.data());
+    static const int64_t inlineBlocks = getenv("LORA_OPS_INLINE") ? atoll(getenv("LORA_OPS_INLINE")) : 0;
+    if (n * layout.blocksPerRow * m < inlineBlocks) {
+      FusedRows(layout.type, src, layout.rowBytes, layout.blocksPerRow, xs, xsum.data(), m, n, k, 0, n, ys);
+      return;
+    }
     tensorflow::Shard(workers->num_threads, workers->workers, n, k * (m + 1), [&](int64_t begin, int64_t end) {
       FusedRows(layout.type, src, layout.rowBytes, layout.blocksPerRow, xs, xsum.data(), m, n, k, begin, end, ys);
     });
