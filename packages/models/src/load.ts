@@ -142,7 +142,7 @@ export async function loadModel(
      */
     nameOrPath?: string;
     /**
-     * GGUF only: keep Q4_0 / Q4_1 / Q8_0 weights in their ggml blocks ({@link GgmlLinear}) and
+     * GGUF only: keep Q4_0 / Q4_1 / Q8_0 weights in their ggml blocks (`GgmlLinear`, in `@lora/models/internal`) and
      * multiply by them with @lora's native kernels, as llama.cpp does (0.56–1.06 bytes per weight
      * resident and read per decoded token, instead of 4). Default: when the kernels are loaded
      * (tensorflow backend, `lora_ops.node` built by `pnpm setup:tensorflow`). `false`

@@ -15,7 +15,11 @@ beforeAll(async () => {
 
 describe.skipIf(!onTensorflow)('native elementwise kernels (LORA_TEST_BACKEND=tensorflow only)', () => {
   it('LoraRmsNorm equals x · rsqrt(mean(x²) + eps) · scale to float32 rounding, over any leading axes', async () => {
-    for (const shape of [[1, 576], [3, 5, 64], [2, 13]]) {
+    for (const shape of [
+      [1, 576],
+      [3, 5, 64],
+      [2, 13],
+    ]) {
       const h = shape[shape.length - 1]!;
       const x = tf.randomNormal(shape, 0, 3, 'float32', h);
       const weight = (await tf.randomUniform([h], 0.5, 1.5, 'float32', 1).data()) as Float32Array;
