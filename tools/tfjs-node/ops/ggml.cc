@@ -17,6 +17,7 @@
 // row of x (AVX2/FMA when the build machine has them, else a scalar loop that dequantizes one row of
 // the weight into a buffer). It suits decoding (a few rows of x); for many rows the caller
 // dequantizes the weight once and runs TensorFlow's own matmul.
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -347,49 +348,79 @@ class GgmlDequantizeOp : public GgmlOpBase {
   }
 };
 
+// LoraGgmlMatMul (one weight) and LoraGgmlMatMulN (N weights of one type and width sharing x,
+// e.g. a layer's q, k and v: one dispatch and one pass over the thread pool instead of N).
 class GgmlMatMulOp : public GgmlOpBase {
  public:
-  explicit GgmlMatMulOp(OpKernelConstruction* c) : GgmlOpBase(c) {}
+  GgmlMatMulOp(OpKernelConstruction* c, bool list) : GgmlOpBase(c) {
+    if (list) OP_REQUIRES_OK(c, c->GetAttr("N", &count_));
+  }
 
   void Compute(OpKernelContext* ctx) override {
     const Tensor& x = ctx->input(0);
-    const Tensor& blocks = ctx->input(1);
-    GgmlLayout layout;
-    Layout(ctx, blocks, &layout);
-    if (!ctx->status().ok()) return;
-    OP_REQUIRES(ctx, x.dims() == 2 && x.dim_size(1) == layout.k,
-                errors::InvalidArgument("x must be [rows, ", layout.k, "], got ", x.shape().DebugString()));
-    const int64_t m = x.dim_size(0), n = blocks.dim_size(0), k = layout.k;
-    Tensor* y = nullptr;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({m, n}), &y));
-    if (m == 0 || n == 0) return;
-    const uint8_t* src = reinterpret_cast<const uint8_t*>(blocks.tensor_data().data());
-    auto* workers = ctx->device()->tensorflow_cpu_worker_threads();
+    OP_REQUIRES(ctx, x.dims() == 2 && x.dim_size(1) == k_,
+                errors::InvalidArgument("x must be [rows, ", k_, "], got ", x.shape().DebugString()));
+    const int64_t m = x.dim_size(0), k = k_;
+    struct Weight {
+      const uint8_t* src;
+      GgmlLayout layout;
+      int64_t n, first;  // rows, and index of the first in the rows of all weights
+      float* ys;
+    };
+    std::vector<Weight> weights(count_);
+    int64_t rows = 0;
+    for (int w = 0; w < count_; w++) {
+      const Tensor& blocks = ctx->input(1 + w);
+      Layout(ctx, blocks, &weights[w].layout);
+      if (!ctx->status().ok()) return;
+      Tensor* y = nullptr;
+      OP_REQUIRES_OK(ctx, ctx->allocate_output(w, TensorShape({m, blocks.dim_size(0)}), &y));
+      weights[w].src = reinterpret_cast<const uint8_t*>(blocks.tensor_data().data());
+      weights[w].n = blocks.dim_size(0);
+      weights[w].first = rows;
+      weights[w].ys = y->flat<float>().data();
+      rows += weights[w].n;
+    }
+    if (m == 0 || rows == 0) return;
     const float* xs = x.flat<float>().data();
-    float* ys = y->flat<float>().data();
+    const int64_t blocksPerRow = k / kBlock;
 #if defined(LORA_SIMD)
-    std::vector<float> xsum(m * layout.blocksPerRow * kLanes);
+    std::vector<float> xsum(m * blocksPerRow * kLanes);
     BlockSums(xs, m, k, xsum.data());
-    static const int64_t inlineBlocks = getenv("LORA_OPS_INLINE") ? atoll(getenv("LORA_OPS_INLINE")) : 0;
-    if (n * layout.blocksPerRow * m < inlineBlocks) {
-      FusedRows(layout.type, src, layout.rowBytes, layout.blocksPerRow, xs, xsum.data(), m, n, k, 0, n, ys);
+#endif
+    // Rows [begin, end) of all weights, in order.
+    auto work = [&](int64_t begin, int64_t end) {
+      for (const Weight& w : weights) {
+        const int64_t lo = std::max(begin, w.first) - w.first, hi = std::min(end, w.first + w.n) - w.first;
+        if (lo >= hi) continue;
+#if defined(LORA_SIMD)
+        FusedRows(type_, w.src, w.layout.rowBytes, blocksPerRow, xs, xsum.data(), m, w.n, k, lo, hi, w.ys);
+#else
+        std::vector<float> row(k);
+        for (int64_t r = lo; r < hi; r++) {
+          DequantizeRow(type_, w.src + r * w.layout.rowBytes, blocksPerRow, row.data());
+          for (int64_t i = 0; i < m; i++) w.ys[i * w.n + r] = Dot(xs + i * k, row.data(), k);
+        }
+#endif
+      }
+    };
+    // Waking the pool's other threads costs more than it saves below about kInlineBlocks blocks ×
+    // rows of x, and on a busy machine the caller then waits for a thread that is not running.
+    if (rows * blocksPerRow * m < kInlineBlocks) {
+      work(0, rows);
       return;
     }
-    tensorflow::Shard(workers->num_threads, workers->workers, n, k * (m + 1), [&](int64_t begin, int64_t end) {
-      FusedRows(layout.type, src, layout.rowBytes, layout.blocksPerRow, xs, xsum.data(), m, n, k, begin, end, ys);
-    });
-    return;
-#endif
-    tensorflow::Shard(workers->num_threads, workers->workers, n, k * (m + 2), [&](int64_t begin, int64_t end) {
-      std::vector<float> row(k);
-      for (int64_t r = begin; r < end; r++) {
-        DequantizeRow(layout.type, src + r * layout.rowBytes, layout.blocksPerRow, row.data());
-        for (int64_t i = 0; i < m; i++) ys[i * n + r] = Dot(xs + i * k, row.data(), k);
-      }
-    });
+    auto* workers = ctx->device()->tensorflow_cpu_worker_threads();
+    tensorflow::Shard(workers->num_threads, workers->workers, rows, k * (m + 1), work);
   }
 
+ private:
+  static const int64_t kInlineBlocks;
+  int count_ = 1;
 };
+
+const int64_t GgmlMatMulOp::kInlineBlocks =
+    getenv("LORA_OPS_INLINE_BLOCKS") != nullptr ? atoll(getenv("LORA_OPS_INLINE_BLOCKS")) : 1 << 16;
 
 tensorflow::Status BlocksShape(tensorflow::shape_inference::InferenceContext* c, int input, int64_t k,
                                tensorflow::shape_inference::DimensionHandle* rows) {
@@ -418,6 +449,26 @@ REGISTER_OP("LoraGgmlMatMul")
       return tensorflow::OkStatus();
     });
 
+REGISTER_OP("LoraGgmlMatMulN")
+    .Input("x: float")
+    .Input("blocks: N * int32")
+    .Output("y: N * float")
+    .Attr("N: int >= 1")
+    .Attr("ggml_type: int")
+    .Attr("k: int")
+    .SetShapeFn([](tensorflow::shape_inference::InferenceContext* c) {
+      int64_t k;
+      TF_RETURN_IF_ERROR(c->GetAttr("k", &k));
+      tensorflow::shape_inference::ShapeHandle x;
+      TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 2, &x));
+      for (int i = 1; i < c->num_inputs(); i++) {
+        tensorflow::shape_inference::DimensionHandle n;
+        TF_RETURN_IF_ERROR(BlocksShape(c, i, k, &n));
+        c->set_output(i - 1, c->Matrix(c->Dim(x, 0), n));
+      }
+      return tensorflow::OkStatus();
+    });
+
 REGISTER_OP("LoraGgmlDequantize")
     .Input("blocks: int32")
     .Output("w: float")
@@ -432,5 +483,14 @@ REGISTER_OP("LoraGgmlDequantize")
       return tensorflow::OkStatus();
     });
 
-REGISTER_KERNEL_BUILDER(Name("LoraGgmlMatMul").Device(tensorflow::DEVICE_CPU), GgmlMatMulOp);
+class GgmlMatMulOneOp : public GgmlMatMulOp {
+ public:
+  explicit GgmlMatMulOneOp(OpKernelConstruction* c) : GgmlMatMulOp(c, false) {}
+};
+class GgmlMatMulListOp : public GgmlMatMulOp {
+ public:
+  explicit GgmlMatMulListOp(OpKernelConstruction* c) : GgmlMatMulOp(c, true) {}
+};
+REGISTER_KERNEL_BUILDER(Name("LoraGgmlMatMul").Device(tensorflow::DEVICE_CPU), GgmlMatMulOneOp);
+REGISTER_KERNEL_BUILDER(Name("LoraGgmlMatMulN").Device(tensorflow::DEVICE_CPU), GgmlMatMulListOp);
 REGISTER_KERNEL_BUILDER(Name("LoraGgmlDequantize").Device(tensorflow::DEVICE_CPU), GgmlDequantizeOp);

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { LayerType, ModelConfig } from '../config/model-config.js';
 import type { WeightSource } from '../io/host-tensor.js';
 import { groupedQueryAttention } from '../layers/attention.js';
+import { applyLinears } from '../layers/ggml-linear.js';
 import type { DecoderContext } from '../layers/decoder-context.js';
 import { Embedding, type EmbeddingLike } from '../layers/embedding.js';
 import { Linear, type LinearLike } from '../layers/linear.js';
@@ -79,9 +80,10 @@ export class LlamaAttention {
         if (rope) z = applyRope(z, cos, sin, ctx.rotateHalf);
         return n === h && rep > 1 ? tf.reshape(z, [b, kv, rep * t, d]) : z;
       };
-      const q = heads(this.qProj.apply(x), h, this.qkNorms?.q, true);
-      let k = heads(this.kProj.apply(x), kv, this.qkNorms?.k, true);
-      let v = heads(this.vProj.apply(x), kv, undefined, false);
+      const [qy, ky, vy] = applyLinears(x, [this.qProj, this.kProj, this.vProj]) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+      const q = heads(qy, h, this.qkNorms?.q, true);
+      let k = heads(ky, kv, this.qkNorms?.k, true);
+      let v = heads(vy, kv, undefined, false);
       if (ctx.cache !== undefined) ({ keys: k, values: v } = ctx.cache.update(this.layerIndex, k, v));
       const scale = queryMatrix !== undefined ? 1 : 1 / Math.sqrt(this.config.queryPreAttnScalar ?? d);
       // Every decoder here is causal (packing segments and sliding windows only mask more); without

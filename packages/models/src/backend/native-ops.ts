@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs';
  *
  * The ops (docs/architecture.md, "Native kernels"):
  * - `LoraGgmlMatMul` `{x [M, K], blocks int32 [N, W]}`, attrs `{ggmlType, k}` → `[M, N]`
- *   `= x · dequant(blocks)ᵀ` over llama.cpp's Q4_0 / Q4_1 / Q8_0 blocks, for decoding (few rows);
+ *   `= x · dequant(blocks)ᵀ` over llama.cpp's Q4_0 / Q4_1 / Q8_0 blocks, for decoding (few rows),
+ *   and `LoraGgmlMatMulN` `{x, blocks0, …}`, attrs `{n, ggmlType, k}`: n such products sharing `x`;
  * - `LoraGgmlDequantize` `{blocks}`, attrs `{ggmlType, k}` → the float32 `[N, K]` weight;
  * - `LoraRmsNorm` `{x, scale}`, attrs `{eps}` and `LoraSiluMul` `{g, u}`: a decoder layer's norm
  *   and gate in one op each instead of six and three (inference only, no gradient).
@@ -22,6 +23,7 @@ export const NATIVE_OPS_VERSION = 2;
 
 /** Names of the kernels this module registers. */
 export const GGML_MATMUL = 'LoraGgmlMatMul';
+export const GGML_MATMUL_N = 'LoraGgmlMatMulN';
 export const GGML_DEQUANTIZE = 'LoraGgmlDequantize';
 export const RMS_NORM = 'LoraRmsNorm';
 export const SILU_MUL = 'LoraSiluMul';
@@ -104,6 +106,20 @@ function registerKernels(backend: NodeBackend): void {
     [RMS_NORM, ['x', 'scale'], (a) => [float('eps', a.eps)]],
     [SILU_MUL, ['g', 'u'], () => []],
   ];
+  // `LoraGgmlMatMulN`: inputs `x`, `blocks0` … `blocks{N-1}`; as many outputs.
+  tf.registerKernel({
+    kernelName: GGML_MATMUL_N,
+    backendName: 'tensorflow',
+    kernelFunc: ({ inputs, attrs: given = {} }) => {
+      const count = given.n as number;
+      const ids = backend.getInputTensorIds([
+        inputs.x as tf.TensorInfo,
+        ...Array.from({ length: count }, (_, i) => inputs[`blocks${i}`] as tf.TensorInfo),
+      ]);
+      const outs = binding.executeOp(GGML_MATMUL_N, [int('N', count), int('ggml_type', given.ggmlType), int('k', given.k)], ids, count);
+      return outs.map((out) => backend.createOutputTensor(out));
+    },
+  });
   for (const [kernelName, inputNames, attrs] of kernels) {
     tf.registerKernel({
       kernelName,

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ggmlKernelsActive, nativeOpsStatus } from '../backend/native-ops.js';
 import { dequantizeGgml } from '../io/gguf/dequantize.js';
 import { setupTestBackend } from '../test/index.js';
-import { GGML_FUSED_MAX_ROWS, GGML_KERNEL_TYPES, GgmlLinear } from './ggml-linear.js';
+import { applyLinears, GGML_FUSED_MAX_ROWS, GGML_KERNEL_TYPES, GgmlLinear } from './ggml-linear.js';
 
 const onTensorflow = process.env.LORA_TEST_BACKEND === 'tensorflow';
 beforeAll(async () => {
@@ -130,6 +130,28 @@ describe.skipIf(!onTensorflow)('GgmlLinear (native ggml kernels; LORA_TEST_BACKE
     expect(dense.dataSync()[1]).toBe(w[inF]); // [in, out]: element (0, 1) is w[1, 0]
     dense.dispose();
     layer.dispose();
+  });
+
+  it('applyLinears runs layers sharing an input as one op, with the values of each layer alone', () => {
+    const rng = new Rng(11);
+    const make = (type: number, out: number, bias?: tf.Tensor1D) =>
+      new GgmlLinear(randomBlocks(rng, type, out, 128), type, 128, out, bias === undefined ? {} : { bias });
+    const [q, k, v] = [make(3, 96), make(3, 32), make(3, 32)];
+    const mixed = [make(3, 16), make(8, 16)]; // two types: applied one by one
+    for (const rows of [1, 3, GGML_FUSED_MAX_ROWS, GGML_FUSED_MAX_ROWS + 3]) {
+      const x = tf.randomNormal([rows, 128], 0, 1, 'float32', rows) as tf.Tensor2D;
+      for (const layers of [[q, k, v], mixed]) {
+        const together = applyLinears(x, layers);
+        const alone = layers.map((l) => l.apply(x));
+        together.forEach((t, i) => {
+          expect(t.shape).toEqual([rows, layers[i]!.outFeatures]);
+          expect(Array.from(t.dataSync())).toEqual(Array.from(alone[i]!.dataSync()));
+        });
+        tf.dispose([...together, ...alone]);
+      }
+      x.dispose();
+    }
+    for (const l of [q, k, v, ...mixed]) l.dispose();
   });
 
   it('refuses types without a kernel and byte counts that do not fit the shape', () => {

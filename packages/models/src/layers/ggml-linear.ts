@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '@lora/core';
 import * as tf from '@tensorflow/tfjs';
-import { GGML_DEQUANTIZE, GGML_MATMUL } from '../backend/native-ops.js';
+import { GGML_DEQUANTIZE, GGML_MATMUL, GGML_MATMUL_N } from '../backend/native-ops.js';
 import { customGrad } from './custom-grad.js';
 import type { LinearLike } from './linear.js';
 import { isRecordingGradients } from './tape.js';
@@ -119,4 +119,32 @@ export class GgmlLinear implements LinearLike {
     this.blocks.dispose();
     this.bias?.dispose();
   }
+}
+
+/**
+ * Applies several linear layers to the same `[rows, in]` input (a layer's q, k and v, or gate and
+ * up). When all are bias-free {@link GgmlLinear}s of one ggml type, the rows are few and no tape
+ * records, they run as one native op (one dispatch and one pass over the thread pool instead of
+ * one each); otherwise each layer applies itself. Same values either way.
+ */
+export function applyLinears(x: tf.Tensor2D, layers: readonly LinearLike[]): tf.Tensor2D[] {
+  const first = layers[0];
+  if (
+    first instanceof GgmlLinear &&
+    layers.length > 1 &&
+    x.shape[0] <= GGML_FUSED_MAX_ROWS &&
+    !isRecordingGradients() &&
+    layers.every(
+      (l) => l instanceof GgmlLinear && l.bias === undefined && l.ggmlType === first.ggmlType && l.inFeatures === first.inFeatures,
+    )
+  ) {
+    const inputs: tf.NamedTensorMap = { x };
+    layers.forEach((l, i) => {
+      inputs[`blocks${i}`] = (l as GgmlLinear).blocks;
+    });
+    return tf
+      .engine()
+      .runKernel(GGML_MATMUL_N, inputs, { n: layers.length, ggmlType: first.ggmlType, k: first.inFeatures }) as tf.Tensor2D[];
+  }
+  return layers.map((l) => l.apply(x) as tf.Tensor2D);
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { nativeKernel, SILU_MUL } from '../backend/native-ops.js';
+import { applyLinears } from './ggml-linear.js';
 import { customGrad } from './custom-grad.js';
 import type { HiddenAct } from '../config/model-config.js';
 import type { LinearLike } from './linear.js';
@@ -56,8 +57,9 @@ export class GatedMLP {
 
   apply(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      const gate = this.gateProj.apply(x);
-      const up = this.upProj.apply(x);
+      const [gate, up] = (
+        x.rank === 2 ? applyLinears(x as tf.Tensor2D, [this.gateProj, this.upProj]) : [this.gateProj.apply(x), this.upProj.apply(x)]
+      ) as [tf.Tensor, tf.Tensor];
       let hidden: tf.Tensor;
       if (this.act !== 'silu') hidden = tf.mul(activation(this.act, gate), up);
       else if (isRecordingGradients()) hidden = siluGate(gate, up);
