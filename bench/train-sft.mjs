@@ -123,10 +123,13 @@ const specs = [
   { id: 'W8', name: 'SmolLM2-135M QLoRA (NF4+DQ) SFT', seq: 96, batch: 4, quant: 'nf4', build: smolLm2 },
 ].filter((s) => only.has(s.id));
 
-/** SmolLM2-135M-Instruct from its GGUF file in LORA_ASSETS_DIR (the real weights; torch uses random ones of the same shapes). */
+/**
+ * SmolLM2-135M-Instruct from its GGUF file in LORA_ASSETS_DIR (the real weights; torch uses random
+ * ones of the same shapes), dequantized to float32 as recipes load it for training.
+ */
 async function smolLm2() {
   const dir = await core.resolveAsset('SmolLM2-135M-Instruct', { kind: 'model', allowDownload: false });
-  return (await models.loadModel(dir)).model;
+  return (await models.loadModel(dir, { keepQuantized: false })).model;
 }
 
 /**
