@@ -1,4 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import { NF4_DEQUANTIZE } from './native-kernel-names.js';
+
+export { NF4_DEQUANTIZE };
 
 /**
  * @lora's own TensorFlow kernels on the tensorflow backend: `lora_ops.node`, compiled by
@@ -10,13 +13,16 @@ import * as tf from '@tensorflow/tfjs';
  * The ops (docs/architecture.md, "Native kernels"):
  * - `LoraGgmlMatMul` `{x [M, K], blocks int32 [N, W]}`, attrs `{ggmlType, k}` → `[M, N]`
  *   `= x · dequant(blocks)ᵀ` over llama.cpp's Q4_0 / Q4_1 / Q8_0 blocks, for decoding (few rows);
- * - `LoraGgmlDequantize` `{blocks}`, attrs `{ggmlType, k}` → the float32 `[N, K]` weight.
+ * - `LoraGgmlDequantize` `{blocks}`, attrs `{ggmlType, k}` → the float32 `[N, K]` weight;
+ * - `LoraNf4Dequantize` `{words, code, absmax}` or `{words, code, nestedAbsmax, offset, nestedMap}`,
+ *   attrs `{rows, cols, blocksize, nestedBlocksize?}` → the float32 `[rows, cols]` weight of an
+ *   `Nf4Linear` (TensorFlow ops `LoraNf4Dequantize` / `LoraNf4DequantizeNested`, see `nf4.cc`).
  *
  * Optional: without the file (not built, another platform, the GPU package, or
  * `LORA_NATIVE_OPS=0`) nothing is registered and GGUF weights are dequantized to float32 on load.
  * `LORA_NATIVE_OPS=<path>` loads that file instead of the one beside the addon.
  */
-export const NATIVE_OPS_VERSION = 1;
+export const NATIVE_OPS_VERSION = 2;
 
 /** Names of the kernels this module registers. */
 export const GGML_MATMUL = 'LoraGgmlMatMul';
@@ -109,6 +115,25 @@ function registerKernels(backend: NodeBackend): void {
     backendName: 'tensorflow',
     kernelFunc: ({ inputs, attrs }) => run(GGML_DEQUANTIZE, attrs ?? {}, [inputs.blocks as tf.TensorInfo]),
   });
+  tf.registerKernel({
+    kernelName: NF4_DEQUANTIZE,
+    backendName: 'tensorflow',
+    kernelFunc: ({ inputs, attrs = {} }) => {
+      const int = (name: string, value: unknown) => ({ name, type: binding.TF_ATTR_INT, value: value as number });
+      const shape = [int('rows', attrs.rows), int('cols', attrs.cols), int('blocksize', attrs.blocksize)];
+      const head = [inputs.words, inputs.code] as tf.TensorInfo[];
+      const [out] =
+        inputs.nestedAbsmax === undefined
+          ? binding.executeOp('LoraNf4Dequantize', shape, backend.getInputTensorIds([...head, inputs.absmax as tf.TensorInfo]), 1)
+          : binding.executeOp(
+              'LoraNf4DequantizeNested',
+              [...shape, int('nested_blocksize', attrs.nestedBlocksize)],
+              backend.getInputTensorIds([...head, ...([inputs.nestedAbsmax, inputs.offset, inputs.nestedMap] as tf.TensorInfo[])]),
+              1,
+            );
+      return backend.createOutputTensor(out);
+    },
+  });
 }
 
 /** `lib/napi-v*\/lora_ops.node` of the installed `@tensorflow/tfjs-node`, if built. */
@@ -125,7 +150,10 @@ function findOpsFile(): string | undefined {
     return undefined;
   }
   if (!existsSync(dir)) return undefined;
-  for (const sub of readdirSync(dir).filter((d) => d.startsWith('napi-v')).sort().reverse()) {
+  for (const sub of readdirSync(dir)
+    .filter((d) => d.startsWith('napi-v'))
+    .sort()
+    .reverse()) {
     const file = join(dir, sub, 'lora_ops.node');
     if (existsSync(file)) return file;
   }
