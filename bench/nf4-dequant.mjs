@@ -22,7 +22,7 @@ const tf = await importTf();
 await models.selectBackend({ backend: 'tensorflow' });
 if (tf.getKernel(models.NF4_DEQUANTIZE, 'tensorflow') === undefined) {
   console.error(
-    `nf4-dequant: ${models.NF4_DEQUANTIZE} is not registered (${models.nativeOpsStatus?.() ?? 'pnpm setup:tensorflow builds lora_ops.node'})`,
+    `nf4-dequant: ${models.NF4_DEQUANTIZE} is not registered (lora_ops.node not built, or LORA_NATIVE_OPS=0; pnpm setup:tensorflow builds it)`,
   );
   process.exit(1);
 }
