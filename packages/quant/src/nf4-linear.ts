@@ -84,7 +84,8 @@ interface DeviceNestedAbsmax {
  * its gradient), one layer at a time. Gradients flow to the input only (`dy @ W` with W
  * dequantized as PyTorch's `[out, in]`; the forward's `x @ Wᵀ` uses a transpose flag except on
  * wasm, see `fastFlaggedMatMul`). Dequantizing looks the codes up a byte (two nibbles) at a time
- * in a 2 KiB table shared by the layers (`lookupBytePlanes`).
+ * in a 2 KiB table shared by the layers (`lookupBytePlanes`); on tensorflow with `lora_ops.node`
+ * built, one native kernel (`LoraNf4Dequantize`) writes the same weight bit for bit in one pass.
  *
  * @example
  * ```ts
