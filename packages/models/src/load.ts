@@ -6,7 +6,8 @@ import { type GgufFile, ggufEndOfGenerationTokenIds, readRegularTextFile } from 
 import type { CausalLM } from './architectures/causal-lm.js';
 import { createCausalLM } from './architectures/registry.js';
 import type { LinearRequest } from './architectures/weight-reader.js';
-import { ggmlKernelsActive, nativeOpsStatus } from './backend/native-ops.js';
+import { ggmlKernelsActive } from './backend/native-kernel-names.js';
+import { nativeOpsStatus } from './backend/native-ops.js';
 import { ShapeMismatchError } from './errors/shape-mismatch-error.js';
 import { GGML_KERNEL_TYPES, GgmlLinear } from './layers/ggml-linear.js';
 import { withGenerationEosTokenIds } from './config/generation-config.js';

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '@lora/core';
 import type { LinearLike } from '@lora/models';
-import { customGrad, fastFlaggedMatMul, isRecordingGradients } from '@lora/models/internal';
+import { customGrad, fastFlaggedMatMul, isRecordingGradients, NF4_DEQUANTIZE } from '@lora/models/internal';
 import * as tf from '@tensorflow/tfjs';
 import { blockCount, compressAbsmax, quantize4bit } from './blockwise.js';
 import type { QuantType } from './codebooks/codebooks.js';
@@ -84,7 +84,8 @@ interface DeviceNestedAbsmax {
  * its gradient), one layer at a time. Gradients flow to the input only (`dy @ W` with W
  * dequantized as PyTorch's `[out, in]`; the forward's `x @ Wᵀ` uses a transpose flag except on
  * wasm, see `fastFlaggedMatMul`). Dequantizing looks the codes up a byte (two nibbles) at a time
- * in a 2 KiB table shared by the layers (`lookupBytePlanes`).
+ * in a 2 KiB table shared by the layers (`lookupBytePlanes`); on tensorflow with `lora_ops.node`
+ * built, one native kernel (`LoraNf4Dequantize`) writes the same weight bit for bit in one pass.
  *
  * @example
  * ```ts
@@ -274,8 +275,46 @@ export class Nf4Linear implements LinearLike {
     return (total === this.blocks ? absmax : absmax.reshape([-1]).slice(0, this.blocks)).reshape([this.blocks, 1]) as tf.Tensor2D;
   }
 
+  /**
+   * Whether {@link dequantizeTorchLayout} runs the native `LoraNf4Dequantize` kernel: registered on
+   * the active backend (tensorflow with `lora_ops.node`, see `@lora/models`' native-ops), and words
+   * of 32 bits with the codes in the first `blocks·blocksize/2` bytes (an even blocksize).
+   */
+  get usesNativeDequantize(): boolean {
+    return this.wordBits === 32 && this.blocksize % 2 === 0 && tf.getKernel(NF4_DEQUANTIZE, tf.getBackend()) !== undefined;
+  }
+
   /** The dequantized weight in PyTorch layout `[out, in]` (caller disposes). */
   dequantizeTorchLayout(): tf.Tensor2D {
+    if (this.usesNativeDequantize) return this.dequantizeNative();
+    return this.dequantizeWithOps();
+  }
+
+  /**
+   * {@link dequantizeTorchLayout} in one native kernel (`tools/tfjs-node/ops/nf4.cc`): the same
+   * float32 products as {@link dequantizeWithOps}, bit for bit.
+   */
+  private dequantizeNative(): tf.Tensor2D {
+    const attrs = { rows: this.outFeatures, cols: this.inFeatures, blocksize: this.blocksize };
+    const nested = this.nestedAbsmax;
+    const inputs =
+      nested === undefined
+        ? { words: this.words, code: this.code, absmax: this.plainAbsmax as tf.Tensor2D }
+        : { words: this.words, code: this.code, nestedAbsmax: nested.nestedAbsmax, offset: nested.offset, nestedMap: nested.map };
+    return tf
+      .engine()
+      .runKernel(
+        NF4_DEQUANTIZE,
+        inputs as unknown as tf.NamedTensorMap,
+        nested === undefined ? attrs : { ...attrs, nestedBlocksize: nested.blocksize },
+      ) as tf.Tensor2D;
+  }
+
+  /**
+   * {@link dequantizeTorchLayout} with tfjs ops, on every backend: split the words into bytes, look
+   * the code pairs up in the shared table, multiply by the absmax of each block.
+   */
+  dequantizeWithOps(): tf.Tensor2D {
     return tf.tidy(() => {
       const n = this.outFeatures * this.inFeatures;
       const padded = this.blocks * this.blocksize;

@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RMSNorm } from '../layers/rms-norm.js';
 import { expectArraysClose, setupTestBackend } from '../test/index.js';
-import { installNativeOps, nativeKernel, nativeOpsStatus, RMS_NORM, SILU_MUL } from './native-ops.js';
+import { nativeKernel, RMS_NORM, SILU_MUL } from './native-kernel-names.js';
+import { installNativeOps, nativeOpsStatus } from './native-ops.js';
 
 const onTensorflow = process.env.LORA_TEST_BACKEND === 'tensorflow';
 beforeAll(async () => {

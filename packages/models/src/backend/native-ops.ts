@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { GGML_DEQUANTIZE, GGML_MATMUL, GGML_MATMUL_N, NF4_DEQUANTIZE, RMS_NORM, SILU_MUL } from './native-kernel-names.js';
 
 /**
  * @lora's own TensorFlow kernels on the tensorflow backend: `lora_ops.node`, compiled by
@@ -7,26 +8,22 @@ import * as tf from '@tensorflow/tfjs';
  * TensorFlow; this module then registers them as tfjs kernels of the `tensorflow` backend, so they
  * run through `tf.engine().runKernel` like any kernel (tidy, memory accounting, profiling).
  *
- * The ops (docs/architecture.md, "Native kernels"):
+ * The ops (docs/tensorflow-backend.md, "Native kernels"):
  * - `LoraGgmlMatMul` `{x [M, K], blocks int32 [N, W]}`, attrs `{ggmlType, k}` → `[M, N]`
  *   `= x · dequant(blocks)ᵀ` over llama.cpp's Q4_0 / Q4_1 / Q8_0 blocks, for decoding (few rows),
  *   and `LoraGgmlMatMulN` `{x, blocks0, …}`, attrs `{n, ggmlType, k}`: n such products sharing `x`;
  * - `LoraGgmlDequantize` `{blocks}`, attrs `{ggmlType, k}` → the float32 `[N, K]` weight;
  * - `LoraRmsNorm` `{x, scale}`, attrs `{eps}` and `LoraSiluMul` `{g, u}`: a decoder layer's norm
  *   and gate in one op each instead of six and three (inference only, no gradient).
+ * - `LoraNf4Dequantize` `{words, code, absmax}` or `{words, code, nestedAbsmax, offset, nestedMap}`,
+ *   attrs `{rows, cols, blocksize, nestedBlocksize?}` → the float32 `[rows, cols]` weight of an
+ *   `Nf4Linear` (TensorFlow ops `LoraNf4Dequantize` / `LoraNf4DequantizeNested`, see `nf4.cc`).
  *
  * Optional: without the file (not built, another platform, the GPU package, or
  * `LORA_NATIVE_OPS=0`) nothing is registered and GGUF weights are dequantized to float32 on load.
  * `LORA_NATIVE_OPS=<path>` loads that file instead of the one beside the addon.
  */
 export const NATIVE_OPS_VERSION = 2;
-
-/** Names of the kernels this module registers. */
-export const GGML_MATMUL = 'LoraGgmlMatMul';
-export const GGML_MATMUL_N = 'LoraGgmlMatMulN';
-export const GGML_DEQUANTIZE = 'LoraGgmlDequantize';
-export const RMS_NORM = 'LoraRmsNorm';
-export const SILU_MUL = 'LoraSiluMul';
 
 interface Binding {
   TF_ATTR_INT: number;
@@ -91,11 +88,6 @@ export function nativeOpsStatus(): string | undefined {
   return tf.getKernel(GGML_MATMUL, 'tensorflow') !== undefined ? undefined : unavailable;
 }
 
-/** Whether the ggml kernels can run on the active backend. */
-export function ggmlKernelsActive(): boolean {
-  return tf.getKernel(GGML_MATMUL, tf.getBackend()) !== undefined;
-}
-
 function registerKernels(backend: NodeBackend): void {
   const { binding } = backend;
   const int = (name: string, value: unknown) => ({ name, type: binding.TF_ATTR_INT, value: value as number });
@@ -131,11 +123,24 @@ function registerKernels(backend: NodeBackend): void {
       },
     });
   }
-}
-
-/** Whether `kernel` (one of this module's) runs on the active backend; layers fall back to tfjs ops when not. */
-export function nativeKernel(kernel: typeof RMS_NORM | typeof SILU_MUL): boolean {
-  return tf.getKernel(kernel, tf.getBackend()) !== undefined;
+  tf.registerKernel({
+    kernelName: NF4_DEQUANTIZE,
+    backendName: 'tensorflow',
+    kernelFunc: ({ inputs, attrs = {} }) => {
+      const shape = [int('rows', attrs.rows), int('cols', attrs.cols), int('blocksize', attrs.blocksize)];
+      const head = [inputs.words, inputs.code] as tf.TensorInfo[];
+      const [out] =
+        inputs.nestedAbsmax === undefined
+          ? binding.executeOp('LoraNf4Dequantize', shape, backend.getInputTensorIds([...head, inputs.absmax as tf.TensorInfo]), 1)
+          : binding.executeOp(
+              'LoraNf4DequantizeNested',
+              [...shape, int('nested_blocksize', attrs.nestedBlocksize)],
+              backend.getInputTensorIds([...head, ...([inputs.nestedAbsmax, inputs.offset, inputs.nestedMap] as tf.TensorInfo[])]),
+              1,
+            );
+      return backend.createOutputTensor(out);
+    },
+  });
 }
 
 /** `lib/napi-v*\/lora_ops.node` of the installed `@tensorflow/tfjs-node`, if built. */

@@ -5,7 +5,8 @@
 import { InvalidArgumentError, Rng } from '@lora/core';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ggmlKernelsActive, nativeOpsStatus } from '../backend/native-ops.js';
+import { ggmlKernelsActive } from '../backend/native-kernel-names.js';
+import { nativeOpsStatus } from '../backend/native-ops.js';
 import { dequantizeGgml } from '../io/gguf/dequantize.js';
 import { setupTestBackend } from '../test/index.js';
 import { applyLinears, GGML_FUSED_MAX_ROWS, GGML_KERNEL_TYPES, GgmlLinear } from './ggml-linear.js';

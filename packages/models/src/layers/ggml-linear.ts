@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '@lora/core';
 import * as tf from '@tensorflow/tfjs';
-import { GGML_DEQUANTIZE, GGML_MATMUL, GGML_MATMUL_N } from '../backend/native-ops.js';
+import { GGML_DEQUANTIZE, GGML_MATMUL, GGML_MATMUL_N } from '../backend/native-kernel-names.js';
 import { customGrad } from './custom-grad.js';
 import type { LinearLike } from './linear.js';
 import { isRecordingGradients } from './tape.js';

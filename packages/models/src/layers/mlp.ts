@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { nativeKernel, SILU_MUL } from '../backend/native-ops.js';
+import { nativeKernel, SILU_MUL } from '../backend/native-kernel-names.js';
 import { applyLinears } from './ggml-linear.js';
 import { customGrad } from './custom-grad.js';
 import type { HiddenAct } from '../config/model-config.js';

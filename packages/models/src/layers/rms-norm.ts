@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { nativeKernel, RMS_NORM } from '../backend/native-ops.js';
+import { nativeKernel, RMS_NORM } from '../backend/native-kernel-names.js';
 import { customGrad } from './custom-grad.js';
 import { isRecordingGradients } from './tape.js';
 

@@ -1,0 +1,37 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Names of the tfjs kernels that `native-ops.ts` registers on the `tensorflow` backend from
+ * `lora_ops.node`, in a module of their own so that browser builds can test for a kernel
+ * (`tf.getKernel(name, tf.getBackend())`) without importing the Node loader.
+ */
+
+/**
+ * `LoraNf4Dequantize`: an `Nf4Linear` base (32-bit byte-plane words) to its float32 `[rows, cols]`
+ * weight in one pass, bit-identical to `Nf4Linear`'s tfjs ops. Inputs `{words, code, absmax}`
+ * (float32 absmax), or `{words, code, nestedAbsmax, offset, nestedMap}` with double quantization
+ * (the 8-bit absmax codes follow the 4-bit codes in `words`); attrs `{rows, cols, blocksize}`, plus
+ * `nestedBlocksize` with double quantization. See `tools/tfjs-node/ops/nf4.cc`.
+ */
+export const NF4_DEQUANTIZE = 'LoraNf4Dequantize';
+
+/** `LoraGgmlMatMul` `{x, blocks}`, attrs `{ggmlType, k}`: `x · dequant(blocks)ᵀ` over GGUF Q4_0 / Q4_1 / Q8_0 blocks (`GgmlLinear`). */
+export const GGML_MATMUL = 'LoraGgmlMatMul';
+/** `LoraGgmlMatMulN` `{x, blocks0, …}`, attrs `{n, ggmlType, k}`: n such products sharing `x`, one output each. */
+export const GGML_MATMUL_N = 'LoraGgmlMatMulN';
+/** `LoraGgmlDequantize` `{blocks}`, attrs `{ggmlType, k}`: the float32 `[out, in]` weight, bit for bit as gguf-py. */
+export const GGML_DEQUANTIZE = 'LoraGgmlDequantize';
+/** `LoraRmsNorm` `{x, scale}`, attrs `{eps}`: `x · rsqrt(mean(x²) + eps) · scale` in one op (no gradient). */
+export const RMS_NORM = 'LoraRmsNorm';
+/** `LoraSiluMul` `{g, u}`: `g · sigmoid(g) · u` in one op (no gradient). */
+export const SILU_MUL = 'LoraSiluMul';
+
+/** Whether `kernel` (one of lora_ops.node's) runs on the active backend; layers fall back to tfjs ops when not. */
+export function nativeKernel(kernel: string): boolean {
+  return tf.getKernel(kernel, tf.getBackend()) !== undefined;
+}
+
+/** Whether the ggml kernels can run on the active backend. */
+export function ggmlKernelsActive(): boolean {
+  return nativeKernel(GGML_MATMUL);
+}
