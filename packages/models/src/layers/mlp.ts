@@ -4,7 +4,7 @@ import { applyLinears } from './ggml-linear.js';
 import { customGrad } from './custom-grad.js';
 import type { HiddenAct } from '../config/model-config.js';
 import type { LinearLike } from './linear.js';
-import { isRecordingGradients } from './tape.js';
+import { insideGradientComputation, isRecordingGradients } from './tape.js';
 
 /**
  * `silu(g) · u` (the gated MLP's hidden state) with a hand-written gradient: the forward runs the
@@ -63,7 +63,8 @@ export class GatedMLP {
       let hidden: tf.Tensor;
       if (this.act !== 'silu') hidden = tf.mul(activation(this.act, gate), up);
       else if (isRecordingGradients()) hidden = siluGate(gate, up);
-      else if (nativeKernel(SILU_MUL)) hidden = tf.engine().runKernel(SILU_MUL, { g: gate, u: up }) as tf.Tensor;
+      else if (!insideGradientComputation() && nativeKernel(SILU_MUL))
+        hidden = tf.engine().runKernel(SILU_MUL, { g: gate, u: up }) as tf.Tensor;
       else hidden = tf.mul(activation(this.act, gate), up);
       return this.downProj.apply(hidden);
     });

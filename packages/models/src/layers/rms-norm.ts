@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { nativeKernel, RMS_NORM } from '../backend/native-kernel-names.js';
 import { customGrad } from './custom-grad.js';
-import { isRecordingGradients } from './tape.js';
+import { insideGradientComputation, isRecordingGradients } from './tape.js';
 
 /**
  * Root-mean-square layer norm over the last axis: `x * rsqrt(mean(x²) + eps) * scale`.
@@ -26,12 +26,14 @@ export class RMSNorm {
    * Normalises `x` of shape `[..., dim]`. While a gradient tape records, the same forward kernels
    * run inside a hand-written gradient, `dx = r · (g − x̂ · mean(g · x̂))` with `g = dy · scale`,
    * `r = rsqrt(mean(x²) + eps)`, `x̂ = x · r`: six kernels where tfjs's chain rule through the mean,
-   * rsqrt and broadcasts runs about fifteen. (The scale is frozen: no gradient for it.) Without
-   * a tape, on tensorflow with lora_ops.node, one native op (`LoraRmsNorm`) does the six.
+   * rsqrt and broadcasts runs about fifteen. (The scale is frozen: no gradient for it.) Outside
+   * any gradient computation, on tensorflow with lora_ops.node, one native op (`LoraRmsNorm`)
+   * does the six.
    */
   apply(x: tf.Tensor): tf.Tensor {
     if (isRecordingGradients()) return this.withGradient(x);
-    if (nativeKernel(RMS_NORM)) return tf.engine().runKernel(RMS_NORM, { x, scale: this.scale }, { eps: this.eps }) as tf.Tensor;
+    if (!insideGradientComputation() && nativeKernel(RMS_NORM))
+      return tf.engine().runKernel(RMS_NORM, { x, scale: this.scale }, { eps: this.eps }) as tf.Tensor;
     return tf.tidy(() => {
       const variance = tf.mean(tf.square(x), -1, true);
       return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, this.eps))), this.scale);

@@ -11,6 +11,16 @@ export function isRecordingGradients(): boolean {
 }
 
 /**
+ * Whether a gradient computation is under way, even where the tape is paused: the forward of a
+ * custom-gradient op (e.g. a gradient-checkpointed block) runs off the tape inside one. Layers
+ * take their inference-only native kernels (`LoraRmsNorm`, `LoraSiluMul`) only outside, so a
+ * training step computes the same values whether or not its blocks are checkpointed.
+ */
+export function insideGradientComputation(): boolean {
+  return tf.engine().state.gradientDepth > 0;
+}
+
+/**
  * Whether the current backend runs transposed and batched matmuls (`transposeA/B` flags,
  * `BatchMatMul` over leading axes) at full speed. True on tensorflow (oneDNN/Eigen), webgpu and
  * cpu; false on wasm, whose XNNPACK path covers only flag-free 2-D products and falls back to a
