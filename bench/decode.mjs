@@ -270,6 +270,7 @@ async function runW7() {
     machine: { cpu: cpus()[0]?.model, cores: availableParallelism(), node: process.version, loadAverage: load, loadAverageEnd: loadavg() },
     settings: { model: loaded.path, promptTokens, newTokens, runs, batches, greedy: true, stopTokens: 'none', threads: refThreads },
     backend: backend.name,
+    quantizedLayers: loaded.quantizedLayers,
     loadSeconds,
     reference:
       reference === null
@@ -298,7 +299,11 @@ async function runW7() {
   console.log(
     `W7 decode: SmolLM2-135M-Instruct (${basename(loaded.path)}), greedy, ${promptTokens}-token chat prompts, ${newTokens} new tokens, no stop token; median of ${runs} (warm-up excluded)`,
   );
-  console.log(`@lora backend ${backend.name} (weights dequantized to float32 at load, ${f(loadSeconds)} s)`);
+  const weightsNote =
+    loaded.quantizedLayers > 0
+      ? `${loaded.quantizedLayers} linear layers kept in their GGUF blocks (native kernels)`
+      : 'weights dequantized to float32 at load';
+  console.log(`@lora backend ${backend.name} (${weightsNote}, ${f(loadSeconds)} s)`);
   console.log(
     reference
       ? `transformers: ${ref.summary}; ${reference.threads} thread(s), float32 from the same GGUF`

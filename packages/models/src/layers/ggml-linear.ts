@@ -14,11 +14,11 @@ export const GGML_KERNEL_TYPES: ReadonlyMap<number, { readonly name: string; rea
 
 /**
  * Rows of `x` up to which the fused kernel runs; above, the weight is dequantized once and
- * TensorFlow's own matmul takes the product (faster for prompts and training batches).
- * Measured on a 2-core EPYC (SmolLM2's `[1536, 576]` Q4_1 gate): fused 150 µs at 1 row and 195 at
- * 8, against 865 at 40 rows where dequantize + matmul is faster.
+ * TensorFlow's own matmul takes the product (faster for training batches). Measured on a 2-core
+ * EPYC (AVX-512), fused vs dequantize + matmul, SmolLM2's Q4_1 `[1536, 576]` gate: 8 rows 291 vs
+ * 865 µs, 39 (a chat prompt) 607 vs 1215, 64 rows 779 vs 1383, 128 rows 1627 vs 1515.
  */
-export const GGML_FUSED_MAX_ROWS = 8;
+export const GGML_FUSED_MAX_ROWS = 64;
 
 /**
  * A frozen linear layer whose weight stays in llama.cpp's (ggml's) blocks as a GGUF file stores it
@@ -27,8 +27,8 @@ export const GGML_FUSED_MAX_ROWS = 8;
  * as many read per decoded token. Results equal the float32 layer's up to summation order: the
  * kernels dequantize exactly as gguf-py does.
  *
- * Few rows (decoding) go through the fused kernel; more rows dequantize the weight (one native
- * op) and use TensorFlow's matmul. Gradients flow to the input only (`dy · W`, the weight
+ * Up to 64 rows (decoding, prompts) go through the fused kernel; more rows dequantize the weight
+ * (one native op) and use TensorFlow's matmul. Gradients flow to the input only (`dy · W`, the weight
  * dequantized again), so the layer can be the frozen base of a LoRA adapter.
  *
  * @example
