@@ -5,13 +5,14 @@ import * as tf from '@tensorflow/tfjs';
 import type { LayerType, ModelConfig } from '../config/model-config.js';
 import type { WeightSource } from '../io/host-tensor.js';
 import { groupedQueryAttention } from '../layers/attention.js';
+import { DECODE_ATTENTION, nativeKernel } from '../backend/native-kernel-names.js';
 import { applyLinears } from '../layers/ggml-linear.js';
 import type { DecoderContext } from '../layers/decoder-context.js';
 import { Embedding, type EmbeddingLike } from '../layers/embedding.js';
 import { Linear, type LinearLike } from '../layers/linear.js';
 import { GatedMLP } from '../layers/mlp.js';
 import { RMSNorm } from '../layers/rms-norm.js';
-import { addSameShape } from '../layers/tape.js';
+import { addSameShape, insideGradientComputation } from '../layers/tape.js';
 import { applyRope } from '../layers/rope.js';
 import { type DecoderBlock, DecoderModel } from './decoder-model.js';
 import { type LinearFactory, WeightReader } from './weight-reader.js';
@@ -81,6 +82,26 @@ export class LlamaAttention {
         return n === h && rep > 1 ? tf.reshape(z, [b, kv, rep * t, d]) : z;
       };
       const [qy, ky, vy] = applyLinears(x, [this.qProj, this.kProj, this.vProj]) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+      // A decoding step without mask or q/k norms: rotation, cache append and attention in one native op.
+      const cached = t === 1 && this.qkNorms === undefined && ctx.mask[type] === undefined ? ctx.cache?.peek(this.layerIndex) : undefined;
+      const keyMatrix = ctx.ropeMatrix?.[type];
+      if (
+        cached !== undefined &&
+        queryMatrix !== undefined &&
+        keyMatrix !== undefined &&
+        nativeKernel(DECODE_ATTENTION) &&
+        !insideGradientComputation()
+      ) {
+        const [out, keys, values] = tf
+          .engine()
+          .runKernel(
+            DECODE_ATTENTION,
+            { q: qy, k: ky, v: vy, qRot: queryMatrix, kRot: keyMatrix, keys: cached.keys, values: cached.values },
+            { heads: h, kvHeads: kv },
+          ) as [tf.Tensor2D, tf.Tensor4D, tf.Tensor4D];
+        ctx.cache?.replace(this.layerIndex, keys, values);
+        return this.oProj.apply(out) as tf.Tensor2D;
+      }
       const q = heads(qy, h, this.qkNorms?.q, true);
       let k = heads(ky, kv, this.qkNorms?.k, true);
       let v = heads(vy, kv, undefined, false);

@@ -26,6 +26,13 @@ export const RMS_NORM = 'LoraRmsNorm';
 /** `LoraSiluMul` `{g, u}`: `g · sigmoid(g) · u` in one op (no gradient). */
 export const SILU_MUL = 'LoraSiluMul';
 
+/**
+ * `LoraDecodeAttention` `{q, k, v, qRot, kRot, keys, values}`, attrs `{heads, kvHeads}`: one decoding
+ * step's attention (rotate, append to the cache, grouped-query attention), outputs
+ * `[out, keys', values']` (no gradient; one query per row, no mask).
+ */
+export const DECODE_ATTENTION = 'LoraDecodeAttention';
+
 /** Whether `kernel` (one of lora_ops.node's) runs on the active backend; layers fall back to tfjs ops when not. */
 export function nativeKernel(kernel: string): boolean {
   return tf.getKernel(kernel, tf.getBackend()) !== undefined;

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RMSNorm } from '../layers/rms-norm.js';
 import { expectArraysClose, setupTestBackend } from '../test/index.js';
-import { nativeKernel, RMS_NORM, SILU_MUL } from './native-kernel-names.js';
+import { DECODE_ATTENTION, nativeKernel, RMS_NORM, SILU_MUL } from './native-kernel-names.js';
 import { installNativeOps, nativeOpsStatus } from './native-ops.js';
 
 const onTensorflow = process.env.LORA_TEST_BACKEND === 'tensorflow';
@@ -43,6 +43,58 @@ describe.skipIf(!onTensorflow)('native elementwise kernels (LORA_TEST_BACKEND=te
     expectArraysClose(native, reference, { rtol: 2e-6, atol: 1e-6 });
     expect(() => tf.engine().runKernel(SILU_MUL, { g, u: tf.zeros([4, 2]) })).toThrow(/one shape/);
     tf.dispose([g, u, native, reference]);
+  });
+});
+
+describe.skipIf(!onTensorflow)('LoraDecodeAttention (LORA_TEST_BACKEND=tensorflow only)', () => {
+  it('equals rotate + append + grouped-query softmax attention with tfjs ops, for per-row and shared rotations', async () => {
+    const [b, h, kv, s, d] = [2, 6, 2, 5, 8];
+    const rep = h / kv;
+    for (const rotRows of [b, 1]) {
+      const q = tf.randomNormal([b, h * d], 0, 1, 'float32', 1);
+      const k = tf.randomNormal([b, kv * d], 0, 1, 'float32', 2);
+      const v = tf.randomNormal([b, kv * d], 0, 1, 'float32', 3);
+      const qRot = tf.randomNormal([rotRows, d, d], 0, 0.5, 'float32', 4);
+      const kRot = tf.randomNormal([rotRows, d, d], 0, 0.5, 'float32', 5);
+      const keys = tf.randomNormal([b, kv, s, d], 0, 1, 'float32', 6);
+      const values = tf.randomNormal([b, kv, s, d], 0, 1, 'float32', 7);
+      const [out, keysOut, valuesOut] = tf
+        .engine()
+        .runKernel(DECODE_ATTENTION, { q, k, v, qRot, kRot, keys, values }, { heads: h, kvHeads: kv }) as tf.Tensor[];
+      const [refOut, refKeys, refValues] = tf.tidy(() => {
+        const rq = tf.reshape(tf.matMul(tf.reshape(q, [b, h, d]), tf.broadcastTo(qRot, [b, d, d])), [b, kv, rep, d]);
+        const rk = tf.reshape(tf.matMul(tf.reshape(k, [b, kv, d]), tf.broadcastTo(kRot, [b, d, d])), [b, kv, 1, d]);
+        const allK = tf.concat([keys, rk], 2);
+        const allV = tf.concat([values, tf.reshape(v, [b, kv, 1, d])], 2);
+        const p = tf.softmax(tf.matMul(rq, allK, false, true));
+        return [tf.reshape(tf.matMul(p, allV), [b, h * d]), allK, allV];
+      });
+      expect(keysOut!.shape).toEqual([b, kv, s + 1, d]);
+      expectArraysClose(out!, refOut!, { rtol: 1e-5, atol: 1e-6 });
+      expectArraysClose(keysOut!, refKeys!, { rtol: 1e-5, atol: 1e-6 });
+      expect(Array.from(valuesOut!.dataSync())).toEqual(Array.from(refValues!.dataSync()));
+      tf.dispose([q, k, v, qRot, kRot, keys, values, out!, keysOut!, valuesOut!, refOut!, refKeys!, refValues!]);
+    }
+  });
+
+  it('names the mismatched input', () => {
+    const t = (shape: number[]) => tf.zeros(shape);
+    const args = {
+      q: t([1, 16]),
+      k: t([1, 8]),
+      v: t([1, 8]),
+      qRot: t([1, 8, 8]),
+      kRot: t([1, 8, 8]),
+      keys: t([1, 1, 3, 8]),
+      values: t([1, 1, 3, 8]),
+    };
+    expect(() => tf.engine().runKernel(DECODE_ATTENTION, { ...args, q: t([1, 12]) }, { heads: 2, kvHeads: 1 })).toThrow(
+      /q must be \[1, 16\]/,
+    );
+    expect(() => tf.engine().runKernel(DECODE_ATTENTION, { ...args, values: t([1, 1, 4, 8]) }, { heads: 2, kvHeads: 1 })).toThrow(
+      /keys and values/,
+    );
+    tf.dispose(Object.values(args));
   });
 });
 

@@ -1,5 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import { GGML_DEQUANTIZE, GGML_MATMUL, GGML_MATMUL_N, NF4_DEQUANTIZE, RMS_NORM, SILU_MUL } from './native-kernel-names.js';
+import {
+  DECODE_ATTENTION,
+  GGML_DEQUANTIZE,
+  GGML_MATMUL,
+  GGML_MATMUL_N,
+  NF4_DEQUANTIZE,
+  RMS_NORM,
+  SILU_MUL,
+} from './native-kernel-names.js';
 
 /**
  * @lora's own TensorFlow kernels on the tensorflow backend: `lora_ops.node`, compiled by
@@ -15,6 +23,7 @@ import { GGML_DEQUANTIZE, GGML_MATMUL, GGML_MATMUL_N, NF4_DEQUANTIZE, RMS_NORM, 
  * - `LoraGgmlDequantize` `{blocks}`, attrs `{ggmlType, k}` → the float32 `[N, K]` weight;
  * - `LoraRmsNorm` `{x, scale}`, attrs `{eps}` and `LoraSiluMul` `{g, u}`: a decoder layer's norm
  *   and gate in one op each instead of six and three (inference only, no gradient).
+ * - `LoraDecodeAttention`: a decoding step's attention after the projections, in one op;
  * - `LoraNf4Dequantize` `{words, code, absmax}` or `{words, code, nestedAbsmax, offset, nestedMap}`,
  *   attrs `{rows, cols, blocksize, nestedBlocksize?}` → the float32 `[rows, cols]` weight of an
  *   `Nf4Linear` (TensorFlow ops `LoraNf4Dequantize` / `LoraNf4DequantizeNested`, see `nf4.cc`).
@@ -23,7 +32,7 @@ import { GGML_DEQUANTIZE, GGML_MATMUL, GGML_MATMUL_N, NF4_DEQUANTIZE, RMS_NORM, 
  * `LORA_NATIVE_OPS=0`) nothing is registered and GGUF weights are dequantized to float32 on load.
  * `LORA_NATIVE_OPS=<path>` loads that file instead of the one beside the addon.
  */
-export const NATIVE_OPS_VERSION = 2;
+export const NATIVE_OPS_VERSION = 3;
 
 interface Binding {
   TF_ATTR_INT: number;
@@ -109,6 +118,16 @@ function registerKernels(backend: NodeBackend): void {
         ...Array.from({ length: count }, (_, i) => inputs[`blocks${i}`] as tf.TensorInfo),
       ]);
       const outs = binding.executeOp(GGML_MATMUL_N, [int('N', count), int('ggml_type', given.ggmlType), int('k', given.k)], ids, count);
+      return outs.map((out) => backend.createOutputTensor(out));
+    },
+  });
+  tf.registerKernel({
+    kernelName: DECODE_ATTENTION,
+    backendName: 'tensorflow',
+    kernelFunc: ({ inputs, attrs: given = {} }) => {
+      const names = ['q', 'k', 'v', 'qRot', 'kRot', 'keys', 'values'];
+      const ids = backend.getInputTensorIds(names.map((n) => inputs[n] as tf.TensorInfo));
+      const outs = binding.executeOp(DECODE_ATTENTION, [int('heads', given.heads), int('kv_heads', given.kvHeads)], ids, 3);
       return outs.map((out) => backend.createOutputTensor(out));
     },
   });

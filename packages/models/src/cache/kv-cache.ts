@@ -33,6 +33,21 @@ export class KVCache {
     return { keys, values };
   }
 
+  /** The keys and values of layer `layer` so far (owned by the cache), or undefined before its first update. */
+  peek(layer: number): { keys: tf.Tensor4D; values: tf.Tensor4D } | undefined {
+    const keys = this.keys[layer];
+    const values = this.values[layer];
+    return keys === undefined || values === undefined ? undefined : { keys, values };
+  }
+
+  /** Replaces layer `layer`'s keys and values with ones that already hold the new slots (the cache takes them). */
+  replace(layer: number, keys: tf.Tensor4D, values: tf.Tensor4D): void {
+    this.keys[layer]?.dispose();
+    this.values[layer]?.dispose();
+    this.keys[layer] = tf.keep(keys);
+    this.values[layer] = tf.keep(values);
+  }
+
   /**
    * Records the padding mask of the new slots (`rows[b][t]`, 1 = real token) and returns the mask
    * over all slots so far. Without padding information every slot counts as real.
