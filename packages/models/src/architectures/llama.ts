@@ -146,8 +146,10 @@ export class LlamaDecoderLayer implements DecoderBlock {
   /** {@link apply} on hidden states already flattened to `[B·T, hidden]`. */
   applyFlat(x2: tf.Tensor2D, b: number, t: number, ctx: DecoderContext): tf.Tensor2D {
     return tf.tidy(() => {
-      const h = addSameShape(x2, this.selfAttn.applyFlat(this.inputLayernorm.apply(x2) as tf.Tensor2D, b, t, ctx));
-      return addSameShape(h, this.mlp.apply(this.postAttentionLayernorm.apply(h)));
+      const attended = this.selfAttn.applyFlat(this.inputLayernorm.apply(x2) as tf.Tensor2D, b, t, ctx);
+      const fused = this.postAttentionLayernorm.addAndApply(x2, attended);
+      const h = (fused?.sum as tf.Tensor2D | undefined) ?? addSameShape(x2, attended);
+      return addSameShape(h, this.mlp.apply(fused?.normed ?? this.postAttentionLayernorm.apply(h)));
     });
   }
 

@@ -33,6 +33,11 @@ export const SILU_MUL = 'LoraSiluMul';
  */
 export const DECODE_ATTENTION = 'LoraDecodeAttention';
 
+/** `LoraAddRmsNorm` `{x, delta, scale}`, attrs `{eps}`: `[h, y]` with `h = x + delta`, `y = RMSNorm(h)` (no gradient). */
+export const ADD_RMS_NORM = 'LoraAddRmsNorm';
+/** `LoraMatMulN` `{x, w0, …}`, attrs `{n}`: `x · w_i` for float32 `[in, out]` weights sharing `x` (no gradient). */
+export const MATMUL_N = 'LoraMatMulN';
+
 /** Whether `kernel` (one of lora_ops.node's) runs on the active backend; layers fall back to tfjs ops when not. */
 export function nativeKernel(kernel: string): boolean {
   return tf.getKernel(kernel, tf.getBackend()) !== undefined;

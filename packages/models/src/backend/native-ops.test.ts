@@ -5,7 +5,9 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RMSNorm } from '../layers/rms-norm.js';
 import { expectArraysClose, setupTestBackend } from '../test/index.js';
-import { DECODE_ATTENTION, nativeKernel, RMS_NORM, SILU_MUL } from './native-kernel-names.js';
+import { Linear } from '../layers/linear.js';
+import { applyLinears } from '../layers/ggml-linear.js';
+import { DECODE_ATTENTION, MATMUL_N, nativeKernel, RMS_NORM, SILU_MUL } from './native-kernel-names.js';
 import { installNativeOps, nativeOpsStatus } from './native-ops.js';
 
 const onTensorflow = process.env.LORA_TEST_BACKEND === 'tensorflow';
@@ -43,6 +45,42 @@ describe.skipIf(!onTensorflow)('native elementwise kernels (LORA_TEST_BACKEND=te
     expectArraysClose(native, reference, { rtol: 2e-6, atol: 1e-6 });
     expect(() => tf.engine().runKernel(SILU_MUL, { g, u: tf.zeros([4, 2]) })).toThrow(/one shape/);
     tf.dispose([g, u, native, reference]);
+  });
+});
+
+describe.skipIf(!onTensorflow)('LoraAddRmsNorm and LoraMatMulN (LORA_TEST_BACKEND=tensorflow only)', () => {
+  it('LoraAddRmsNorm gives x + delta exactly and its norm to float32 rounding', async () => {
+    const x = tf.randomNormal([3, 96], 0, 2, 'float32', 8);
+    const delta = tf.randomNormal([3, 96], 0, 2, 'float32', 9);
+    const weight = (await tf.randomUniform([96], 0.5, 1.5, 'float32', 10).data()) as Float32Array;
+    const norm = new RMSNorm(weight, 1e-6);
+    const fused = norm.addAndApply(x, delta);
+    expect(fused).toBeDefined();
+    const sum = tf.add(x, delta);
+    const reference = tf.tidy(() => tf.mul(tf.mul(sum, tf.rsqrt(tf.add(tf.mean(tf.square(sum), -1, true), 1e-6))), tf.tensor1d(weight)));
+    expect(Array.from(fused!.sum.dataSync())).toEqual(Array.from(sum.dataSync()));
+    expectArraysClose(fused!.normed, reference, { rtol: 2e-6, atol: 1e-6 });
+    // Inside a gradient computation the layer leaves it to the tfjs ops.
+    tf.grad((t: tf.Tensor) => {
+      expect(norm.addAndApply(t, delta)).toBeUndefined();
+      return tf.sum(t);
+    })(x).dispose();
+    tf.dispose([x, delta, sum, reference, fused!.sum, fused!.normed]);
+    norm.dispose();
+  });
+
+  it('applyLinears runs frozen float32 layers through LoraMatMulN to float32 rounding, and trainable ones alone', () => {
+    const layers = [64, 32, 32].map((out, i) => new Linear(tf.randomNormal([48, out], 0, 1, 'float32', 20 + i) as tf.Tensor2D));
+    const x = tf.randomNormal([3, 48], 0, 1, 'float32', 30) as tf.Tensor2D;
+    const together = applyLinears(x, layers);
+    layers.forEach((l, i) => {
+      const alone = tf.matMul(x, l.weight);
+      expectArraysClose(together[i]!, alone, { rtol: 1e-5, atol: 1e-5 });
+      alone.dispose();
+    });
+    expect(() => tf.engine().runKernel(MATMUL_N, { x, w0: tf.zeros([47, 3]) }, { n: 1 })).toThrow(/weight 0 must be \[48, out\]/);
+    tf.dispose([x, ...together]);
+    for (const l of layers) l.dispose();
   });
 });
 

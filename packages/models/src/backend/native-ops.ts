@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import {
+  ADD_RMS_NORM,
   DECODE_ATTENTION,
   GGML_DEQUANTIZE,
   GGML_MATMUL,
   GGML_MATMUL_N,
+  MATMUL_N,
   NF4_DEQUANTIZE,
   RMS_NORM,
   SILU_MUL,
@@ -24,6 +26,8 @@ import {
  * - `LoraRmsNorm` `{x, scale}`, attrs `{eps}` and `LoraSiluMul` `{g, u}`: a decoder layer's norm
  *   and gate in one op each instead of six and three (inference only, no gradient).
  * - `LoraDecodeAttention`: a decoding step's attention after the projections, in one op;
+ * - `LoraAddRmsNorm` (residual add + the next norm) and `LoraMatMulN` (several float32 `[in, out]`
+ *   products sharing `x`, e.g. q/k/v), for decoding (no gradient);
  * - `LoraNf4Dequantize` `{words, code, absmax}` or `{words, code, nestedAbsmax, offset, nestedMap}`,
  *   attrs `{rows, cols, blocksize, nestedBlocksize?}` → the float32 `[rows, cols]` weight of an
  *   `Nf4Linear` (TensorFlow ops `LoraNf4Dequantize` / `LoraNf4DequantizeNested`, see `nf4.cc`).
@@ -32,7 +36,7 @@ import {
  * `LORA_NATIVE_OPS=0`) nothing is registered and GGUF weights are dequantized to float32 on load.
  * `LORA_NATIVE_OPS=<path>` loads that file instead of the one beside the addon.
  */
-export const NATIVE_OPS_VERSION = 3;
+export const NATIVE_OPS_VERSION = 4;
 
 interface Binding {
   TF_ATTR_INT: number;
@@ -129,6 +133,26 @@ function registerKernels(backend: NodeBackend): void {
       const ids = backend.getInputTensorIds(names.map((n) => inputs[n] as tf.TensorInfo));
       const outs = binding.executeOp(DECODE_ATTENTION, [int('heads', given.heads), int('kv_heads', given.kvHeads)], ids, 3);
       return outs.map((out) => backend.createOutputTensor(out));
+    },
+  });
+  tf.registerKernel({
+    kernelName: ADD_RMS_NORM,
+    backendName: 'tensorflow',
+    kernelFunc: ({ inputs, attrs: given = {} }) => {
+      const ids = backend.getInputTensorIds(['x', 'delta', 'scale'].map((n) => inputs[n] as tf.TensorInfo));
+      return binding.executeOp(ADD_RMS_NORM, [float('eps', given.eps)], ids, 2).map((out) => backend.createOutputTensor(out));
+    },
+  });
+  tf.registerKernel({
+    kernelName: MATMUL_N,
+    backendName: 'tensorflow',
+    kernelFunc: ({ inputs, attrs: given = {} }) => {
+      const count = given.n as number;
+      const ids = backend.getInputTensorIds([
+        inputs.x as tf.TensorInfo,
+        ...Array.from({ length: count }, (_, i) => inputs[`w${i}`] as tf.TensorInfo),
+      ]);
+      return binding.executeOp(MATMUL_N, [int('N', count)], ids, count).map((out) => backend.createOutputTensor(out));
     },
   });
   for (const [kernelName, inputNames, attrs] of kernels) {

@@ -1,9 +1,9 @@
 import { InvalidArgumentError } from '@lora/core';
 import * as tf from '@tensorflow/tfjs';
-import { GGML_DEQUANTIZE, GGML_MATMUL, GGML_MATMUL_N } from '../backend/native-kernel-names.js';
+import { GGML_DEQUANTIZE, GGML_MATMUL, GGML_MATMUL_N, MATMUL_N, nativeKernel } from '../backend/native-kernel-names.js';
 import { customGrad } from './custom-grad.js';
-import type { LinearLike } from './linear.js';
-import { isRecordingGradients } from './tape.js';
+import { Linear, type LinearLike } from './linear.js';
+import { insideGradientComputation, isRecordingGradients } from './tape.js';
 
 /** ggml block types the native kernels multiply by: id → bytes per block of 32 weights. */
 export const GGML_KERNEL_TYPES: ReadonlyMap<number, { readonly name: string; readonly blockBytes: number }> = new Map([
@@ -125,7 +125,9 @@ export class GgmlLinear implements LinearLike {
  * Applies several linear layers to the same `[rows, in]` input (a layer's q, k and v, or gate and
  * up). When all are bias-free {@link GgmlLinear}s of one ggml type, the rows are few and no tape
  * records, they run as one native op (one dispatch and one pass over the thread pool instead of
- * one each); otherwise each layer applies itself. Same values either way.
+ * one each), with the values of each alone. Frozen bias-free float32 {@link Linear}s do the same
+ * through `LoraMatMulN` when decoding (≤ 8 rows, outside any gradient computation), summing in
+ * another order than TensorFlow's matmul (float32 rounding). Otherwise each layer applies itself.
  */
 export function applyLinears(x: tf.Tensor2D, layers: readonly LinearLike[]): tf.Tensor2D[] {
   const first = layers[0];
@@ -146,5 +148,23 @@ export function applyLinears(x: tf.Tensor2D, layers: readonly LinearLike[]): tf.
       .engine()
       .runKernel(GGML_MATMUL_N, inputs, { n: layers.length, ggmlType: first.ggmlType, k: first.inFeatures }) as tf.Tensor2D[];
   }
+  if (
+    first instanceof Linear &&
+    layers.length > 1 &&
+    x.shape[0] <= DENSE_FUSED_MAX_ROWS &&
+    !isRecordingGradients() &&
+    !insideGradientComputation() &&
+    nativeKernel(MATMUL_N) &&
+    layers.every((l) => l instanceof Linear && l.bias === undefined && l.trainableVariables().length === 0)
+  ) {
+    const inputs: tf.NamedTensorMap = { x };
+    layers.forEach((l, i) => {
+      inputs[`w${i}`] = (l as Linear).weight;
+    });
+    return tf.engine().runKernel(MATMUL_N, inputs, { n: layers.length }) as tf.Tensor2D[];
+  }
   return layers.map((l) => l.apply(x) as tf.Tensor2D);
 }
+
+/** Rows up to which frozen float32 layers sharing an input run as one native op (decoding). */
+const DENSE_FUSED_MAX_ROWS = 8;

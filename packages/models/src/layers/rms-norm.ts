@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { nativeKernel, RMS_NORM } from '../backend/native-kernel-names.js';
+import { ADD_RMS_NORM, nativeKernel, RMS_NORM } from '../backend/native-kernel-names.js';
 import { customGrad } from './custom-grad.js';
 import { insideGradientComputation, isRecordingGradients } from './tape.js';
 
@@ -38,6 +38,16 @@ export class RMSNorm {
       const variance = tf.mean(tf.square(x), -1, true);
       return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, this.eps))), this.scale);
     });
+  }
+
+  /**
+   * `x + delta` and its norm, as one native op (`LoraAddRmsNorm`) outside any gradient computation
+   * on tensorflow with lora_ops.node; undefined elsewhere, where the caller adds and normalises.
+   */
+  addAndApply(x: tf.Tensor, delta: tf.Tensor): { sum: tf.Tensor; normed: tf.Tensor } | undefined {
+    if (isRecordingGradients() || insideGradientComputation() || !nativeKernel(ADD_RMS_NORM)) return undefined;
+    const [sum, normed] = tf.engine().runKernel(ADD_RMS_NORM, { x, delta, scale: this.scale }, { eps: this.eps }) as [tf.Tensor, tf.Tensor];
+    return { sum, normed };
   }
 
   private readonly withGradient = customGrad<[tf.Tensor], tf.Tensor>((x: tf.Tensor, save: tf.GradSaveFunc) => {
