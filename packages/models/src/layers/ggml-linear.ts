@@ -126,8 +126,8 @@ export class GgmlLinear implements LinearLike {
  * up). When all are bias-free {@link GgmlLinear}s of one ggml type, the rows are few and no tape
  * records, they run as one native op (one dispatch and one pass over the thread pool instead of
  * one each), with the values of each alone. Frozen bias-free float32 {@link Linear}s do the same
- * through `LoraMatMulN` when decoding (≤ 8 rows, outside any gradient computation), summing in
- * another order than TensorFlow's matmul (float32 rounding). Otherwise each layer applies itself.
+ * through `LoraMatMulN` when decoding with small weights (≤ 8 rows, ≤ 64K weights in all, outside
+ * any gradient computation), summing in another order than TensorFlow's matmul (float32 rounding). Otherwise each layer applies itself.
  */
 export function applyLinears(x: tf.Tensor2D, layers: readonly LinearLike[]): tf.Tensor2D[] {
   const first = layers[0];
@@ -155,7 +155,8 @@ export function applyLinears(x: tf.Tensor2D, layers: readonly LinearLike[]): tf.
     !isRecordingGradients() &&
     !insideGradientComputation() &&
     nativeKernel(MATMUL_N) &&
-    layers.every((l) => l instanceof Linear && l.bias === undefined && l.trainableVariables().length === 0)
+    layers.every((l) => l instanceof Linear && l.bias === undefined && l.trainableVariables().length === 0) &&
+    layers.reduce((n, l) => n + l.inFeatures * l.outFeatures, 0) <= DENSE_FUSED_MAX_WEIGHTS
   ) {
     const inputs: tf.NamedTensorMap = { x };
     layers.forEach((l, i) => {
@@ -168,3 +169,10 @@ export function applyLinears(x: tf.Tensor2D, layers: readonly LinearLike[]): tf.
 
 /** Rows up to which frozen float32 layers sharing an input run as one native op (decoding). */
 const DENSE_FUSED_MAX_ROWS = 8;
+
+/**
+ * Most weights (all layers together) for that: where dispatch costs more than the product. Larger
+ * products stay with TensorFlow's matmul, whose threaded GEMV is faster: W4's d512 model (q/k/v
+ * 786K weights) decoded at 0.93× PyTorch through `LoraMatMulN` against 1.08× without.
+ */
+const DENSE_FUSED_MAX_WEIGHTS = 1 << 16;
