@@ -5,6 +5,8 @@
 //
 //   LoraGgmlMatMul(x: float [M, K], blocks: int32 [N, W]) -> y: float [M, N]   y = x · dequant(blocks)ᵀ
 //   LoraGgmlDequantize(blocks: int32 [N, W])              -> w: float [N, K]   w = dequant(blocks)
+//   LoraGgmlMatMulN(x, blocks_0, …)                       -> y_i: several products sharing x
+//   LoraGgmlGateUp(x, gate, up)                            -> h = silu(x · Gᵀ) · (x · Uᵀ)
 //
 // `blocks` holds row n's ggml blocks as little-endian bytes (K / 32 blocks per row), each row
 // zero-padded to whole int32 words (tfjs has no uint8 tensors). Attributes: `ggml_type` (2 Q4_0,
@@ -18,6 +20,7 @@
 // the weight into a buffer). It suits decoding (a few rows of x); for many rows the caller
 // dequantizes the weight once and runs TensorFlow's own matmul.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -352,8 +355,11 @@ class GgmlDequantizeOp : public GgmlOpBase {
 // e.g. a layer's q, k and v: one dispatch and one pass over the thread pool instead of N).
 class GgmlMatMulOp : public GgmlOpBase {
  public:
-  GgmlMatMulOp(OpKernelConstruction* c, bool list) : GgmlOpBase(c) {
+  // `list`: N weights (LoraGgmlMatMulN); `gate`: two weights, gate and up, whose products leave
+  // as one output silu(x·Gᵀ) · (x·Uᵀ) (LoraGgmlGateUp, the gated MLP's hidden state).
+  GgmlMatMulOp(OpKernelConstruction* c, bool list, bool gate = false) : GgmlOpBase(c), gate_(gate) {
     if (list) OP_REQUIRES_OK(c, c->GetAttr("N", &count_));
+    if (gate) count_ = 2;
   }
 
   void Compute(OpKernelContext* ctx) override {
@@ -368,13 +374,21 @@ class GgmlMatMulOp : public GgmlOpBase {
       float* ys;
     };
     std::vector<Weight> weights(count_);
+    Tensor temps[2];  // the gate and up products of LoraGgmlGateUp
     int64_t rows = 0;
     for (int w = 0; w < count_; w++) {
       const Tensor& blocks = ctx->input(1 + w);
       Layout(ctx, blocks, &weights[w].layout);
       if (!ctx->status().ok()) return;
       Tensor* y = nullptr;
-      OP_REQUIRES_OK(ctx, ctx->allocate_output(w, TensorShape({m, blocks.dim_size(0)}), &y));
+      if (gate_) {
+        OP_REQUIRES(ctx, w == 0 || blocks.dim_size(0) == weights[0].n,
+                    errors::InvalidArgument("gate and up must have as many rows, got ", weights[0].n, " and ", blocks.dim_size(0)));
+        OP_REQUIRES_OK(ctx, ctx->allocate_temp(tensorflow::DT_FLOAT, TensorShape({m, blocks.dim_size(0)}), &temps[w]));
+        y = &temps[w];
+      } else {
+        OP_REQUIRES_OK(ctx, ctx->allocate_output(w, TensorShape({m, blocks.dim_size(0)}), &y));
+      }
       weights[w].src = reinterpret_cast<const uint8_t*>(blocks.tensor_data().data());
       weights[w].n = blocks.dim_size(0);
       weights[w].first = rows;
@@ -408,15 +422,24 @@ class GgmlMatMulOp : public GgmlOpBase {
     // rows of x, and on a busy machine the caller then waits for a thread that is not running.
     if (rows * blocksPerRow * m < kInlineBlocks) {
       work(0, rows);
-      return;
+    } else {
+      auto* workers = ctx->device()->tensorflow_cpu_worker_threads();
+      tensorflow::Shard(workers->num_threads, workers->workers, rows, k * (m + 1), work);
     }
-    auto* workers = ctx->device()->tensorflow_cpu_worker_threads();
-    tensorflow::Shard(workers->num_threads, workers->workers, rows, k * (m + 1), work);
+    if (gate_) {
+      // silu(g) · u as LoraSiluMul computes it: (g · sigmoid(g)) · u.
+      Tensor* h = nullptr;
+      OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({m, weights[0].n}), &h));
+      const float *g = weights[0].ys, *u = weights[1].ys;
+      float* hs = h->flat<float>().data();
+      for (int64_t i = 0; i < m * weights[0].n; i++) hs[i] = (g[i] * (1.0f / (1.0f + std::exp(-g[i])))) * u[i];
+    }
   }
 
  private:
   static const int64_t kInlineBlocks;
   int count_ = 1;
+  bool gate_ = false;
 };
 
 const int64_t GgmlMatMulOp::kInlineBlocks =
@@ -469,6 +492,24 @@ REGISTER_OP("LoraGgmlMatMulN")
       return tensorflow::OkStatus();
     });
 
+REGISTER_OP("LoraGgmlGateUp")
+    .Input("x: float")
+    .Input("gate: int32")
+    .Input("up: int32")
+    .Output("h: float")
+    .Attr("ggml_type: int")
+    .Attr("k: int")
+    .SetShapeFn([](tensorflow::shape_inference::InferenceContext* c) {
+      int64_t k;
+      TF_RETURN_IF_ERROR(c->GetAttr("k", &k));
+      tensorflow::shape_inference::ShapeHandle x;
+      TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 2, &x));
+      tensorflow::shape_inference::DimensionHandle n;
+      TF_RETURN_IF_ERROR(BlocksShape(c, 1, k, &n));
+      c->set_output(0, c->Matrix(c->Dim(x, 0), n));
+      return tensorflow::OkStatus();
+    });
+
 REGISTER_OP("LoraGgmlDequantize")
     .Input("blocks: int32")
     .Output("w: float")
@@ -493,4 +534,9 @@ class GgmlMatMulListOp : public GgmlMatMulOp {
 };
 REGISTER_KERNEL_BUILDER(Name("LoraGgmlMatMul").Device(tensorflow::DEVICE_CPU), GgmlMatMulOneOp);
 REGISTER_KERNEL_BUILDER(Name("LoraGgmlMatMulN").Device(tensorflow::DEVICE_CPU), GgmlMatMulListOp);
+class GgmlGateUpOp : public GgmlMatMulOp {
+ public:
+  explicit GgmlGateUpOp(OpKernelConstruction* c) : GgmlMatMulOp(c, false, true) {}
+};
+REGISTER_KERNEL_BUILDER(Name("LoraGgmlGateUp").Device(tensorflow::DEVICE_CPU), GgmlGateUpOp);
 REGISTER_KERNEL_BUILDER(Name("LoraGgmlDequantize").Device(tensorflow::DEVICE_CPU), GgmlDequantizeOp);

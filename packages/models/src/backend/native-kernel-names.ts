@@ -19,6 +19,8 @@ export const NF4_DEQUANTIZE = 'LoraNf4Dequantize';
 export const GGML_MATMUL = 'LoraGgmlMatMul';
 /** `LoraGgmlMatMulN` `{x, blocks0, …}`, attrs `{n, ggmlType, k}`: n such products sharing `x`, one output each. */
 export const GGML_MATMUL_N = 'LoraGgmlMatMulN';
+/** `LoraGgmlGateUp` `{x, gate, up}`, attrs `{ggmlType, k}`: `silu(x · Gᵀ) · (x · Uᵀ)`, the gated MLP's hidden state in one op (no gradient). */
+export const GGML_GATE_UP = 'LoraGgmlGateUp';
 /** `LoraGgmlDequantize` `{blocks}`, attrs `{ggmlType, k}`: the float32 `[out, in]` weight, bit for bit as gguf-py. */
 export const GGML_DEQUANTIZE = 'LoraGgmlDequantize';
 /** `LoraRmsNorm` `{x, scale}`, attrs `{eps}`: `x · rsqrt(mean(x²) + eps) · scale` in one op (no gradient). */

@@ -4,6 +4,7 @@ import {
   DECODE_ATTENTION,
   GGML_DEQUANTIZE,
   GGML_MATMUL,
+  GGML_GATE_UP,
   GGML_MATMUL_N,
   MATMUL_N,
   NF4_DEQUANTIZE,
@@ -36,7 +37,7 @@ import {
  * `LORA_NATIVE_OPS=0`) nothing is registered and GGUF weights are dequantized to float32 on load.
  * `LORA_NATIVE_OPS=<path>` loads that file instead of the one beside the addon.
  */
-export const NATIVE_OPS_VERSION = 4;
+export const NATIVE_OPS_VERSION = 5;
 
 interface Binding {
   TF_ATTR_INT: number;
@@ -107,6 +108,7 @@ function registerKernels(backend: NodeBackend): void {
   const float = (name: string, value: unknown) => ({ name, type: binding.TF_ATTR_FLOAT, value: value as number });
   const kernels: [name: string, inputs: string[], attrs: (a: tf.NamedAttrMap) => { name: string; type: number; value: number }[]][] = [
     [GGML_MATMUL, ['x', 'blocks'], (a) => [int('ggml_type', a.ggmlType), int('k', a.k)]],
+    [GGML_GATE_UP, ['x', 'gate', 'up'], (a) => [int('ggml_type', a.ggmlType), int('k', a.k)]],
     [GGML_DEQUANTIZE, ['blocks'], (a) => [int('ggml_type', a.ggmlType), int('k', a.k)]],
     [RMS_NORM, ['x', 'scale'], (a) => [float('eps', a.eps)]],
     [SILU_MUL, ['g', 'u'], () => []],

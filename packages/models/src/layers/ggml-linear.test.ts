@@ -5,11 +5,11 @@
 import { InvalidArgumentError, Rng } from '@lora/core';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ggmlKernelsActive } from '../backend/native-kernel-names.js';
+import { ggmlKernelsActive, SILU_MUL } from '../backend/native-kernel-names.js';
 import { nativeOpsStatus } from '../backend/native-ops.js';
 import { dequantizeGgml } from '../io/gguf/dequantize.js';
 import { setupTestBackend } from '../test/index.js';
-import { applyLinears, GGML_FUSED_MAX_ROWS, GGML_KERNEL_TYPES, GgmlLinear } from './ggml-linear.js';
+import { applyLinears, GGML_FUSED_MAX_ROWS, GGML_KERNEL_TYPES, GgmlLinear, ggmlGateUp } from './ggml-linear.js';
 
 const onTensorflow = process.env.LORA_TEST_BACKEND === 'tensorflow';
 beforeAll(async () => {
@@ -153,6 +153,26 @@ describe.skipIf(!onTensorflow)('GgmlLinear (native ggml kernels; LORA_TEST_BACKE
       x.dispose();
     }
     for (const l of [q, k, v, ...mixed]) l.dispose();
+  });
+
+  it('ggmlGateUp gives silu(gate(x)) · up(x) in one op, bit for bit as the separate ops', () => {
+    const rng = new Rng(13);
+    const gate = new GgmlLinear(randomBlocks(rng, 3, 80, 96), 3, 96, 80);
+    const up = new GgmlLinear(randomBlocks(rng, 3, 80, 96), 3, 96, 80);
+    for (const rows of [1, 5, GGML_FUSED_MAX_ROWS]) {
+      const x = tf.randomNormal([rows, 96], 0, 1, 'float32', rows) as tf.Tensor2D;
+      const fused = ggmlGateUp(x, gate, up);
+      expect(fused?.shape).toEqual([rows, 80]);
+      const [g, u] = [gate.apply(x), up.apply(x)];
+      const separate = tf.engine().runKernel(SILU_MUL, { g, u }) as tf.Tensor;
+      expect(Array.from(fused!.dataSync())).toEqual(Array.from(separate.dataSync()));
+      tf.dispose([x, fused!, g, u, separate]);
+    }
+    const many = tf.zeros([GGML_FUSED_MAX_ROWS + 1, 96]);
+    expect(ggmlGateUp(many, gate, up)).toBeUndefined(); // many rows: dequantize + matmul instead
+    many.dispose();
+    gate.dispose();
+    up.dispose();
   });
 
   it('refuses types without a kernel and byte counts that do not fit the shape', () => {

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '@lora/core';
 import * as tf from '@tensorflow/tfjs';
-import { GGML_DEQUANTIZE, GGML_MATMUL, GGML_MATMUL_N, MATMUL_N, nativeKernel } from '../backend/native-kernel-names.js';
+import { GGML_DEQUANTIZE, GGML_GATE_UP, GGML_MATMUL, GGML_MATMUL_N, MATMUL_N, nativeKernel } from '../backend/native-kernel-names.js';
 import { customGrad } from './custom-grad.js';
 import { Linear, type LinearLike } from './linear.js';
 import { insideGradientComputation, isRecordingGradients } from './tape.js';
@@ -176,3 +176,30 @@ const DENSE_FUSED_MAX_ROWS = 8;
  * 786K weights) decoded at 0.93× PyTorch through `LoraMatMulN` against 1.08× without.
  */
 const DENSE_FUSED_MAX_WEIGHTS = 1 << 16;
+
+/**
+ * `silu(gate(x)) · up(x)` as one native op (`LoraGgmlGateUp`) when both are bias-free
+ * {@link GgmlLinear}s of one type, `x` has at most {@link GGML_FUSED_MAX_ROWS} rows and no gradient
+ * is being computed; undefined otherwise (the gated MLP then runs its usual ops). The values are
+ * those of `LoraGgmlMatMulN` followed by `LoraSiluMul`.
+ */
+export function ggmlGateUp(x: tf.Tensor, gate: LinearLike, up: LinearLike): tf.Tensor2D | undefined {
+  if (
+    !(gate instanceof GgmlLinear) ||
+    !(up instanceof GgmlLinear) ||
+    x.rank !== 2 ||
+    (x.shape[0] as number) > GGML_FUSED_MAX_ROWS ||
+    gate.bias !== undefined ||
+    up.bias !== undefined ||
+    gate.ggmlType !== up.ggmlType ||
+    gate.inFeatures !== up.inFeatures ||
+    isRecordingGradients() ||
+    insideGradientComputation() ||
+    !nativeKernel(GGML_GATE_UP)
+  ) {
+    return undefined;
+  }
+  return tf
+    .engine()
+    .runKernel(GGML_GATE_UP, { x, gate: gate.blocks, up: up.blocks }, { ggmlType: gate.ggmlType, k: gate.inFeatures }) as tf.Tensor2D;
+}

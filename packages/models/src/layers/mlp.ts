@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { nativeKernel, SILU_MUL } from '../backend/native-kernel-names.js';
-import { applyLinears } from './ggml-linear.js';
+import { applyLinears, ggmlGateUp } from './ggml-linear.js';
 import { customGrad } from './custom-grad.js';
 import type { HiddenAct } from '../config/model-config.js';
 import type { LinearLike } from './linear.js';
@@ -57,6 +57,8 @@ export class GatedMLP {
 
   apply(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
+      const fused = this.act === 'silu' ? ggmlGateUp(x, this.gateProj, this.upProj) : undefined;
+      if (fused !== undefined) return this.downProj.apply(fused);
       const [gate, up] = (
         x.rank === 2 ? applyLinears(x as tf.Tensor2D, [this.gateProj, this.upProj]) : [this.gateProj.apply(x), this.upProj.apply(x)]
       ) as [tf.Tensor, tf.Tensor];
