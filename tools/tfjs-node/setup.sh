@@ -90,7 +90,7 @@ check_addon() {
 # GGUF weights are then dequantized to float32 on load), so a failed build only warns.
 ops_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/ops" && pwd)"
 ops_path="$module_path/lora_ops.node"
-ops_hash() { cat "$ops_dir"/*.cc | sha256sum | cut -c1-16; }
+ops_hash() { cat "$ops_dir"/*.cc "$ops_dir"/*.h | sha256sum | cut -c1-16; }
 build_ops() {
   local inc="$1" lib_dir="$2" want; want="$(ops_hash)"
   if [[ $force == 0 && -f "$ops_path" && "$(cat "$ops_path.stamp" 2>/dev/null)" == "$want" ]]; then return 0; fi

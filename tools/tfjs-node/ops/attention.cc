@@ -16,18 +16,11 @@
 #include <cstring>
 #include <vector>
 
-#include "tensorflow/core/framework/op.h"
-#include "tensorflow/core/framework/op_kernel.h"
-#include "tensorflow/core/framework/shape_inference.h"
+#include "lora_ops.h"
 
 namespace {
 
-using tensorflow::OpKernel;
-using tensorflow::OpKernelConstruction;
-using tensorflow::OpKernelContext;
-using tensorflow::Tensor;
-using tensorflow::TensorShape;
-namespace errors = tensorflow::errors;
+using namespace lora_ops;  // NOLINT: the op files share these names (lora_ops.h)
 
 // out[j] = Σ_i x[i] · m[i, j] (a row vector times a [d, d] matrix).
 void RowTimesMatrix(const float* x, const float* m, int64_t d, float* out) {

@@ -13,18 +13,11 @@
 #include <cmath>
 #include <cstdint>
 
-#include "tensorflow/core/framework/op.h"
-#include "tensorflow/core/framework/op_kernel.h"
-#include "tensorflow/core/framework/shape_inference.h"
-#include "tensorflow/core/util/work_sharder.h"
+#include "lora_ops.h"
 
 namespace {
 
-using tensorflow::OpKernel;
-using tensorflow::OpKernelConstruction;
-using tensorflow::OpKernelContext;
-using tensorflow::Tensor;
-namespace errors = tensorflow::errors;
+using namespace lora_ops;  // NOLINT: the op files share these names (lora_ops.h)
 
 // One row of RmsNorm: y = (x · rsqrt(mean(x²) + eps)) · w.
 void RmsNormRow(const float* xr, const float* w, int64_t h, float eps, float* yr) {

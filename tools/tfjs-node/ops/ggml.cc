@@ -25,23 +25,15 @@
 #include <cstring>
 #include <vector>
 
-#include "tensorflow/core/framework/op.h"
-#include "tensorflow/core/framework/op_kernel.h"
-#include "tensorflow/core/framework/shape_inference.h"
-#include "tensorflow/core/util/work_sharder.h"
-
 #if defined(__F16C__) || defined(__AVX2__)
 #include <immintrin.h>
+
+#include "lora_ops.h"
 #endif
 
 namespace {
 
-using tensorflow::OpKernel;
-using tensorflow::OpKernelConstruction;
-using tensorflow::OpKernelContext;
-using tensorflow::Tensor;
-using tensorflow::TensorShape;
-namespace errors = tensorflow::errors;
+using namespace lora_ops;  // NOLINT: the op files share these names (lora_ops.h)
 
 constexpr int kQ4_0 = 2;
 constexpr int kQ4_1 = 3;
@@ -445,11 +437,16 @@ class GgmlMatMulOp : public GgmlOpBase {
 const int64_t GgmlMatMulOp::kInlineBlocks =
     getenv("LORA_OPS_INLINE_BLOCKS") != nullptr ? atoll(getenv("LORA_OPS_INLINE_BLOCKS")) : 1 << 16;
 
-tensorflow::Status BlocksShape(tensorflow::shape_inference::InferenceContext* c, int input, int64_t k,
-                               tensorflow::shape_inference::DimensionHandle* rows) {
-  tensorflow::shape_inference::ShapeHandle blocks;
-  TF_RETURN_IF_ERROR(c->WithRank(c->input(input), 2, &blocks));
-  *rows = c->Dim(blocks, 0);
+// Shapes of the products: output i is [rows of x, rows of input 1 + i] (LoraGgmlMatMul, …MatMulN,
+// …GateUp, whose one output has the gate's rows).
+tensorflow::Status ProductsShape(tensorflow::shape_inference::InferenceContext* c) {
+  tensorflow::shape_inference::ShapeHandle x;
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 2, &x));
+  for (int i = 0; i < c->num_outputs(); i++) {
+    tensorflow::shape_inference::ShapeHandle blocks;
+    TF_RETURN_IF_ERROR(c->WithRank(c->input(1 + i), 2, &blocks));
+    c->set_output(i, c->Matrix(c->Dim(x, 0), c->Dim(blocks, 0)));
+  }
   return tensorflow::OkStatus();
 }
 
@@ -461,16 +458,7 @@ REGISTER_OP("LoraGgmlMatMul")
     .Output("y: float")
     .Attr("ggml_type: int")
     .Attr("k: int")
-    .SetShapeFn([](tensorflow::shape_inference::InferenceContext* c) {
-      int64_t k;
-      TF_RETURN_IF_ERROR(c->GetAttr("k", &k));
-      tensorflow::shape_inference::ShapeHandle x;
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 2, &x));
-      tensorflow::shape_inference::DimensionHandle n;
-      TF_RETURN_IF_ERROR(BlocksShape(c, 1, k, &n));
-      c->set_output(0, c->Matrix(c->Dim(x, 0), n));
-      return tensorflow::OkStatus();
-    });
+    .SetShapeFn(ProductsShape);
 
 REGISTER_OP("LoraGgmlMatMulN")
     .Input("x: float")
@@ -479,18 +467,7 @@ REGISTER_OP("LoraGgmlMatMulN")
     .Attr("N: int >= 1")
     .Attr("ggml_type: int")
     .Attr("k: int")
-    .SetShapeFn([](tensorflow::shape_inference::InferenceContext* c) {
-      int64_t k;
-      TF_RETURN_IF_ERROR(c->GetAttr("k", &k));
-      tensorflow::shape_inference::ShapeHandle x;
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 2, &x));
-      for (int i = 1; i < c->num_inputs(); i++) {
-        tensorflow::shape_inference::DimensionHandle n;
-        TF_RETURN_IF_ERROR(BlocksShape(c, i, k, &n));
-        c->set_output(i - 1, c->Matrix(c->Dim(x, 0), n));
-      }
-      return tensorflow::OkStatus();
-    });
+    .SetShapeFn(ProductsShape);
 
 REGISTER_OP("LoraGgmlGateUp")
     .Input("x: float")
@@ -499,16 +476,7 @@ REGISTER_OP("LoraGgmlGateUp")
     .Output("h: float")
     .Attr("ggml_type: int")
     .Attr("k: int")
-    .SetShapeFn([](tensorflow::shape_inference::InferenceContext* c) {
-      int64_t k;
-      TF_RETURN_IF_ERROR(c->GetAttr("k", &k));
-      tensorflow::shape_inference::ShapeHandle x;
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 2, &x));
-      tensorflow::shape_inference::DimensionHandle n;
-      TF_RETURN_IF_ERROR(BlocksShape(c, 1, k, &n));
-      c->set_output(0, c->Matrix(c->Dim(x, 0), n));
-      return tensorflow::OkStatus();
-    });
+    .SetShapeFn(ProductsShape);
 
 REGISTER_OP("LoraGgmlDequantize")
     .Input("blocks: int32")
@@ -518,9 +486,9 @@ REGISTER_OP("LoraGgmlDequantize")
     .SetShapeFn([](tensorflow::shape_inference::InferenceContext* c) {
       int64_t k;
       TF_RETURN_IF_ERROR(c->GetAttr("k", &k));
-      tensorflow::shape_inference::DimensionHandle n;
-      TF_RETURN_IF_ERROR(BlocksShape(c, 0, k, &n));
-      c->set_output(0, c->Matrix(n, k));
+      tensorflow::shape_inference::ShapeHandle blocks;
+      TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 2, &blocks));
+      c->set_output(0, c->Matrix(c->Dim(blocks, 0), k));
       return tensorflow::OkStatus();
     });
 

@@ -25,23 +25,15 @@
 #include <cstdint>
 #include <vector>
 
-#include "tensorflow/core/framework/op.h"
-#include "tensorflow/core/framework/op_kernel.h"
-#include "tensorflow/core/framework/shape_inference.h"
-#include "tensorflow/core/util/work_sharder.h"
-
 #if defined(__AVX2__)
 #include <immintrin.h>
+
+#include "lora_ops.h"
 #endif
 
 namespace {
 
-using tensorflow::OpKernel;
-using tensorflow::OpKernelConstruction;
-using tensorflow::OpKernelContext;
-using tensorflow::Tensor;
-using tensorflow::TensorShape;
-namespace errors = tensorflow::errors;
+using namespace lora_ops;  // NOLINT: the op files share these names (lora_ops.h)
 
 // Byte of a word held by each plane (pack.ts PLANES_32).
 constexpr int kPlanes[4] = {0, 2, 1, 3};

@@ -102,90 +102,77 @@ export function nativeOpsStatus(): string | undefined {
   return tf.getKernel(GGML_MATMUL, 'tensorflow') !== undefined ? undefined : unavailable;
 }
 
+/** One tfjs kernel over a TensorFlow op of lora_ops.node. */
+interface NativeKernel {
+  name: string;
+  /** The op's inputs, in order, from the kernel's named inputs and attributes. */
+  inputs: (named: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap) => tf.TensorInfo[];
+  attrs: (attrs: tf.NamedAttrMap) => { name: string; type: number; value: number }[];
+  /** Number of outputs (default 1). */
+  outputs?: (attrs: tf.NamedAttrMap) => number;
+  /** The TensorFlow op when it is not `name` (one kernel over two ops). */
+  op?: (named: tf.NamedTensorInfoMap) => string;
+}
+
 function registerKernels(backend: NodeBackend): void {
   const { binding } = backend;
   const int = (name: string, value: unknown) => ({ name, type: binding.TF_ATTR_INT, value: value as number });
   const float = (name: string, value: unknown) => ({ name, type: binding.TF_ATTR_FLOAT, value: value as number });
-  const kernels: [name: string, inputs: string[], attrs: (a: tf.NamedAttrMap) => { name: string; type: number; value: number }[]][] = [
-    [GGML_MATMUL, ['x', 'blocks'], (a) => [int('ggml_type', a.ggmlType), int('k', a.k)]],
-    [GGML_GATE_UP, ['x', 'gate', 'up'], (a) => [int('ggml_type', a.ggmlType), int('k', a.k)]],
-    [GGML_DEQUANTIZE, ['blocks'], (a) => [int('ggml_type', a.ggmlType), int('k', a.k)]],
-    [RMS_NORM, ['x', 'scale'], (a) => [float('eps', a.eps)]],
-    [SILU_MUL, ['g', 'u'], () => []],
+  const named =
+    (...names: string[]) =>
+    (inputs: tf.NamedTensorInfoMap) =>
+      names.map((n) => inputs[n] as tf.TensorInfo);
+  /** `x` then `prefix0` … `prefix{n-1}` (the list inputs of the `…N` ops). */
+  const list = (prefix: string) => (inputs: tf.NamedTensorInfoMap, a: tf.NamedAttrMap) => [
+    inputs.x as tf.TensorInfo,
+    ...Array.from({ length: a.n as number }, (_, i) => inputs[`${prefix}${i}`] as tf.TensorInfo),
   ];
-  // `LoraGgmlMatMulN`: inputs `x`, `blocks0` … `blocks{N-1}`; as many outputs.
-  tf.registerKernel({
-    kernelName: GGML_MATMUL_N,
-    backendName: 'tensorflow',
-    kernelFunc: ({ inputs, attrs: given = {} }) => {
-      const count = given.n as number;
-      const ids = backend.getInputTensorIds([
-        inputs.x as tf.TensorInfo,
-        ...Array.from({ length: count }, (_, i) => inputs[`blocks${i}`] as tf.TensorInfo),
-      ]);
-      const outs = binding.executeOp(GGML_MATMUL_N, [int('N', count), int('ggml_type', given.ggmlType), int('k', given.k)], ids, count);
-      return outs.map((out) => backend.createOutputTensor(out));
+  const ggml = (a: tf.NamedAttrMap) => [int('ggml_type', a.ggmlType), int('k', a.k)];
+  const kernels: NativeKernel[] = [
+    { name: GGML_MATMUL, inputs: named('x', 'blocks'), attrs: ggml },
+    { name: GGML_MATMUL_N, inputs: list('blocks'), attrs: (a) => [int('N', a.n), ...ggml(a)], outputs: (a) => a.n as number },
+    { name: GGML_GATE_UP, inputs: named('x', 'gate', 'up'), attrs: ggml },
+    { name: GGML_DEQUANTIZE, inputs: named('blocks'), attrs: ggml },
+    { name: RMS_NORM, inputs: named('x', 'scale'), attrs: (a) => [float('eps', a.eps)] },
+    { name: ADD_RMS_NORM, inputs: named('x', 'delta', 'scale'), attrs: (a) => [float('eps', a.eps)], outputs: () => 2 },
+    { name: SILU_MUL, inputs: named('g', 'u'), attrs: () => [] },
+    { name: MATMUL_N, inputs: list('w'), attrs: (a) => [int('N', a.n)], outputs: (a) => a.n as number },
+    {
+      name: DECODE_ATTENTION,
+      inputs: named('q', 'k', 'v', 'qRot', 'kRot', 'keys', 'values'),
+      attrs: (a) => [int('heads', a.heads), int('kv_heads', a.kvHeads)],
+      outputs: () => 3,
     },
-  });
-  tf.registerKernel({
-    kernelName: DECODE_ATTENTION,
-    backendName: 'tensorflow',
-    kernelFunc: ({ inputs, attrs: given = {} }) => {
-      const names = ['q', 'k', 'v', 'qRot', 'kRot', 'keys', 'values'];
-      const ids = backend.getInputTensorIds(names.map((n) => inputs[n] as tf.TensorInfo));
-      const outs = binding.executeOp(DECODE_ATTENTION, [int('heads', given.heads), int('kv_heads', given.kvHeads)], ids, 3);
-      return outs.map((out) => backend.createOutputTensor(out));
+    {
+      // Plain float32 absmax, or double quantization (8-bit absmax codes in the words).
+      name: NF4_DEQUANTIZE,
+      op: (inputs) => (inputs.nestedAbsmax === undefined ? 'LoraNf4Dequantize' : 'LoraNf4DequantizeNested'),
+      inputs: (inputs) =>
+        inputs.nestedAbsmax === undefined
+          ? named('words', 'code', 'absmax')(inputs)
+          : named('words', 'code', 'nestedAbsmax', 'offset', 'nestedMap')(inputs),
+      attrs: (a) => [
+        int('rows', a.rows),
+        int('cols', a.cols),
+        int('blocksize', a.blocksize),
+        ...(a.nestedBlocksize === undefined ? [] : [int('nested_blocksize', a.nestedBlocksize)]),
+      ],
     },
-  });
-  tf.registerKernel({
-    kernelName: ADD_RMS_NORM,
-    backendName: 'tensorflow',
-    kernelFunc: ({ inputs, attrs: given = {} }) => {
-      const ids = backend.getInputTensorIds(['x', 'delta', 'scale'].map((n) => inputs[n] as tf.TensorInfo));
-      return binding.executeOp(ADD_RMS_NORM, [float('eps', given.eps)], ids, 2).map((out) => backend.createOutputTensor(out));
-    },
-  });
-  tf.registerKernel({
-    kernelName: MATMUL_N,
-    backendName: 'tensorflow',
-    kernelFunc: ({ inputs, attrs: given = {} }) => {
-      const count = given.n as number;
-      const ids = backend.getInputTensorIds([
-        inputs.x as tf.TensorInfo,
-        ...Array.from({ length: count }, (_, i) => inputs[`w${i}`] as tf.TensorInfo),
-      ]);
-      return binding.executeOp(MATMUL_N, [int('N', count)], ids, count).map((out) => backend.createOutputTensor(out));
-    },
-  });
-  for (const [kernelName, inputNames, attrs] of kernels) {
+  ];
+  for (const kernel of kernels) {
     tf.registerKernel({
-      kernelName,
+      kernelName: kernel.name,
       backendName: 'tensorflow',
-      kernelFunc: ({ inputs, attrs: given }) => {
-        const ids = backend.getInputTensorIds(inputNames.map((n) => inputs[n] as tf.TensorInfo));
-        const [out] = binding.executeOp(kernelName, attrs(given ?? {}), ids, 1);
-        return backend.createOutputTensor(out);
+      kernelFunc: ({ inputs, attrs = {} }) => {
+        const ids = backend.getInputTensorIds(kernel.inputs(inputs, attrs));
+        const count = kernel.outputs?.(attrs) ?? 1;
+        const outs = binding
+          .executeOp(kernel.op?.(inputs) ?? kernel.name, kernel.attrs(attrs), ids, count)
+          .map((out) => backend.createOutputTensor(out));
+        return count === 1 && kernel.outputs === undefined ? (outs[0] as tf.TensorInfo) : outs;
       },
     });
   }
-  tf.registerKernel({
-    kernelName: NF4_DEQUANTIZE,
-    backendName: 'tensorflow',
-    kernelFunc: ({ inputs, attrs = {} }) => {
-      const shape = [int('rows', attrs.rows), int('cols', attrs.cols), int('blocksize', attrs.blocksize)];
-      const head = [inputs.words, inputs.code] as tf.TensorInfo[];
-      const [out] =
-        inputs.nestedAbsmax === undefined
-          ? binding.executeOp('LoraNf4Dequantize', shape, backend.getInputTensorIds([...head, inputs.absmax as tf.TensorInfo]), 1)
-          : binding.executeOp(
-              'LoraNf4DequantizeNested',
-              [...shape, int('nested_blocksize', attrs.nestedBlocksize)],
-              backend.getInputTensorIds([...head, ...([inputs.nestedAbsmax, inputs.offset, inputs.nestedMap] as tf.TensorInfo[])]),
-              1,
-            );
-      return backend.createOutputTensor(out);
-    },
-  });
 }
 
 /** `lib/napi-v*\/lora_ops.node` of the installed `@tensorflow/tfjs-node`, if built. */

@@ -152,18 +152,7 @@ export class GgufWeightSource implements WeightSource {
     const count = t.dims.reduce((a, b) => a * b, 1);
     let data = dequantizeGgml(bytes, t.type, count, { file: this.file, tensor: t.name });
     const shape = [...t.dims].reverse();
-    const heads = this.permuteHeads.get(name);
-    if (heads !== undefined) {
-      const rows = shape[0] ?? 1;
-      if (rows % (2 * heads) !== 0) {
-        throw new FileFormatError({
-          file: this.file,
-          field: t.name,
-          message: `${rows} rows cannot be split into ${heads} heads of an even size (attention.head_count / head_count_kv)`,
-        });
-      }
-      data = interleavedToRotateHalf(data, heads, count / rows);
-    }
+    data = this.unpermute(name, t, data);
     if (this.arch === 'gemma3' && t.name.endsWith('norm.weight')) {
       // llama.cpp stores Gemma's (1 + w) norm weights as 1 + w; transformers subtracts 1 in float32.
       for (let i = 0; i < data.length; i++) data[i] = data[i]! - 1;
@@ -187,21 +176,23 @@ export class GgufWeightSource implements WeightSource {
         message: 'Gemma 3 norm weights are fixed up in float32; read them with get().',
       });
     }
-    let bytes = await this.source.read(t.offset, t.byteLength);
-    const shape = [...t.dims].reverse();
+    const bytes = this.unpermute(name, t, await this.source.read(t.offset, t.byteLength));
+    return { dtype, shape: [...t.dims].reverse(), bytes };
+  }
+
+  /** Undoes llama.cpp's q/k row permutation (Llama-family files) on whole rows of values or of block bytes. */
+  private unpermute<T extends Float32Array | Uint8Array>(name: string, t: GgufTensorInfo, rowsData: T): T {
     const heads = this.permuteHeads.get(name);
-    if (heads !== undefined) {
-      const rows = shape[0] ?? 1;
-      if (rows % (2 * heads) !== 0) {
-        throw new FileFormatError({
-          file: this.file,
-          field: t.name,
-          message: `${rows} rows cannot be split into ${heads} heads of an even size (attention.head_count / head_count_kv)`,
-        });
-      }
-      bytes = interleavedToRotateHalf(bytes, heads, t.byteLength / rows);
+    if (heads === undefined) return rowsData;
+    const rows = t.dims[t.dims.length - 1] ?? 1;
+    if (rows % (2 * heads) !== 0) {
+      throw new FileFormatError({
+        file: this.file,
+        field: t.name,
+        message: `${rows} rows cannot be split into ${heads} heads of an even size (attention.head_count / head_count_kv)`,
+      });
     }
-    return { dtype, shape, bytes };
+    return interleavedToRotateHalf(rowsData, heads, rowsData.length / rows);
   }
 
   async close(): Promise<void> {
