@@ -33,3 +33,5 @@ export { readLlama2cCheckpoint } from './llama2c/index.js';
 export { SUPPORTED_MODEL_TYPES } from './config/model-config.js';
 export type { FinishReason } from './generate/generate.js';
 export { customGrad, type CustomGradResult } from './layers/custom-grad.js';
+export { GgmlLinear, GGML_KERNEL_TYPES } from './layers/ggml-linear.js';
+export { nativeOpsStatus } from './backend/native-ops.js';

@@ -10,5 +10,3 @@ export * from './internal.browser.js';
 // Node only (files by path): left out of the browser build.
 export { writeJsonAtomic } from './io/hf-checkpoint-writer.js';
 export { writeShardedSafetensors } from './io/sharded-writer.js';
-export { GgmlLinear, GGML_KERNEL_TYPES } from './layers/ggml-linear.js';
-export { nativeOpsStatus } from './backend/native-ops.js';
