@@ -232,14 +232,15 @@ export type LoadModelOptions = NonNullable<Parameters<typeof loadModel>[1]>;
 /** A {@link GgmlLinear} from the GGUF blocks of the requested weight, or undefined when its type has no kernel. */
 async function ggmlLinear(weights: GgufWeightSource, request: LinearRequest): Promise<GgmlLinear | undefined> {
   const name = request.weight ?? `${request.path}.weight`;
-  if (!weights.has(name) || !GGML_KERNEL_TYPES.has(weights.info(name).type)) return undefined;
+  const type = weights.has(name) ? weights.info(name).type : undefined;
+  if (type === undefined || !GGML_KERNEL_TYPES.has(type)) return undefined;
   const raw = await request.reader.raw(name);
   const expected = [request.outFeatures, request.inFeatures];
   if (raw.shape.length !== 2 || raw.shape[0] !== expected[0] || raw.shape[1] !== expected[1]) {
     throw new ShapeMismatchError({ key: name, expectedShape: expected, actualShape: raw.shape, file: weights.file });
   }
   const bias = request.bias ? tf.tensor1d(await request.reader.float(`${request.path}.bias`, [request.outFeatures])) : undefined;
-  return new GgmlLinear(raw.bytes, weights.info(name).type, request.inFeatures, request.outFeatures, {
+  return new GgmlLinear(raw.bytes, type, request.inFeatures, request.outFeatures, {
     name: request.path,
     ...(bias === undefined ? {} : { bias }),
   });

@@ -152,10 +152,7 @@ class SiluMulOp : public OpKernel {
     float* ys = y->flat<float>().data();
     auto* workers = ctx->device()->tensorflow_cpu_worker_threads();
     tensorflow::Shard(workers->num_threads, workers->workers, g.NumElements(), 40, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; i++) {
-        const float s = 1.0f / (1.0f + std::exp(-gs[i]));
-        ys[i] = (gs[i] * s) * us[i];
-      }
+      for (int64_t i = begin; i < end; i++) ys[i] = SiluMul(gs[i], us[i]);
     });
   }
 };

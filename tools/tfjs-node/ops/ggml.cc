@@ -419,12 +419,11 @@ class GgmlMatMulOp : public GgmlOpBase {
       tensorflow::Shard(workers->num_threads, workers->workers, rows, k * (m + 1), work);
     }
     if (gate_) {
-      // silu(g) · u as LoraSiluMul computes it: (g · sigmoid(g)) · u.
       Tensor* h = nullptr;
       OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({m, weights[0].n}), &h));
       const float *g = weights[0].ys, *u = weights[1].ys;
       float* hs = h->flat<float>().data();
-      for (int64_t i = 0; i < m * weights[0].n; i++) hs[i] = (g[i] * (1.0f / (1.0f + std::exp(-g[i])))) * u[i];
+      for (int64_t i = 0; i < m * weights[0].n; i++) hs[i] = SiluMul(g[i], u[i]);
     }
   }
 

@@ -5,14 +5,14 @@ import * as tf from '@tensorflow/tfjs';
 import type { LayerType, ModelConfig } from '../config/model-config.js';
 import type { WeightSource } from '../io/host-tensor.js';
 import { groupedQueryAttention } from '../layers/attention.js';
-import { DECODE_ATTENTION, nativeKernel } from '../backend/native-kernel-names.js';
+import { DECODE_ATTENTION, inferenceKernel } from '../backend/native-kernel-names.js';
 import { applyLinears } from '../layers/ggml-linear.js';
 import type { DecoderContext } from '../layers/decoder-context.js';
 import { Embedding, type EmbeddingLike } from '../layers/embedding.js';
 import { Linear, type LinearLike } from '../layers/linear.js';
 import { GatedMLP } from '../layers/mlp.js';
 import { RMSNorm } from '../layers/rms-norm.js';
-import { addSameShape, insideGradientComputation } from '../layers/tape.js';
+import { addSameShape } from '../layers/tape.js';
 import { applyRope } from '../layers/rope.js';
 import { type DecoderBlock, DecoderModel } from './decoder-model.js';
 import { type LinearFactory, WeightReader } from './weight-reader.js';
@@ -85,13 +85,7 @@ export class LlamaAttention {
       // A decoding step without mask or q/k norms: rotation, cache append and attention in one native op.
       const cached = t === 1 && this.qkNorms === undefined && ctx.mask[type] === undefined ? ctx.cache?.peek(this.layerIndex) : undefined;
       const keyMatrix = ctx.ropeMatrix?.[type];
-      if (
-        cached !== undefined &&
-        queryMatrix !== undefined &&
-        keyMatrix !== undefined &&
-        nativeKernel(DECODE_ATTENTION) &&
-        !insideGradientComputation()
-      ) {
+      if (cached !== undefined && queryMatrix !== undefined && keyMatrix !== undefined && inferenceKernel(DECODE_ATTENTION)) {
         const [out, keys, values] = tf
           .engine()
           .runKernel(

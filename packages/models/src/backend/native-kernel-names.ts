@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { insideGradientComputation } from '../layers/tape.js';
 
 /**
  * Names of the tfjs kernels that `native-ops.ts` registers on the `tensorflow` backend from
@@ -43,6 +44,15 @@ export const MATMUL_N = 'LoraMatMulN';
 /** Whether `kernel` (one of lora_ops.node's) runs on the active backend; layers fall back to tfjs ops when not. */
 export function nativeKernel(kernel: string): boolean {
   return tf.getKernel(kernel, tf.getBackend()) !== undefined;
+}
+
+/**
+ * Whether an inference-only kernel of lora_ops.node (no gradient) may run now: it is registered on
+ * the active backend and no gradient computation is under way (`insideGradientComputation`, which
+ * also covers a recording tape), so a training step never takes it.
+ */
+export function inferenceKernel(kernel: string): boolean {
+  return !insideGradientComputation() && nativeKernel(kernel);
 }
 
 /** Whether the ggml kernels can run on the active backend. */

@@ -3,13 +3,14 @@
 // product equals a float64 reference to float32 rounding. Runs under `pnpm test:tensorflow` once
 // `pnpm setup:tensorflow` has built lora_ops.node; skipped on other backends.
 import { InvalidArgumentError, Rng } from '@lora/core';
+import { ggmlTypeInfo } from '@lora/core/internal';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ggmlKernelsActive, SILU_MUL } from '../backend/native-kernel-names.js';
 import { nativeOpsStatus } from '../backend/native-ops.js';
 import { dequantizeGgml } from '../io/gguf/dequantize.js';
 import { setupTestBackend } from '../test/index.js';
-import { applyLinears, GGML_FUSED_MAX_ROWS, GGML_KERNEL_TYPES, GgmlLinear, ggmlGateUp } from './ggml-linear.js';
+import { applyLinears, GGML_FUSED_MAX_ROWS, GgmlLinear, ggmlGateUp } from './ggml-linear.js';
 
 const onTensorflow = process.env.LORA_TEST_BACKEND === 'tensorflow';
 beforeAll(async () => {
@@ -30,7 +31,7 @@ function randomHalf(rng: Rng, lo: number, hi: number, negative = false): number 
 
 /** Random blocks of `rows × cols` weights in ggml type `type`, as a GGUF file stores them. */
 function randomBlocks(rng: Rng, type: number, rows: number, cols: number): Uint8Array {
-  const info = GGML_KERNEL_TYPES.get(type)!;
+  const info = { blockBytes: ggmlTypeInfo(type)!.typeSize };
   const blocks = (rows * cols) / 32;
   const out = new Uint8Array(blocks * info.blockBytes);
   const view = new DataView(out.buffer);

@@ -1,16 +1,13 @@
 import { InvalidArgumentError } from '@lora/core';
+import { GgmlType, ggmlTypeInfo } from '@lora/core/internal';
 import * as tf from '@tensorflow/tfjs';
-import { GGML_DEQUANTIZE, GGML_GATE_UP, GGML_MATMUL, GGML_MATMUL_N, MATMUL_N, nativeKernel } from '../backend/native-kernel-names.js';
+import { GGML_DEQUANTIZE, GGML_GATE_UP, GGML_MATMUL, GGML_MATMUL_N, inferenceKernel, MATMUL_N } from '../backend/native-kernel-names.js';
 import { customGrad } from './custom-grad.js';
 import { Linear, type LinearLike } from './linear.js';
-import { insideGradientComputation, isRecordingGradients } from './tape.js';
+import { isRecordingGradients } from './tape.js';
 
-/** ggml block types the native kernels multiply by: id → bytes per block of 32 weights. */
-export const GGML_KERNEL_TYPES: ReadonlyMap<number, { readonly name: string; readonly blockBytes: number }> = new Map([
-  [2, { name: 'Q4_0', blockBytes: 18 }],
-  [3, { name: 'Q4_1', blockBytes: 20 }],
-  [8, { name: 'Q8_0', blockBytes: 34 }],
-]);
+/** ggml block types the native kernels multiply by (sizes and names: `ggmlTypeInfo`). */
+export const GGML_KERNEL_TYPES: ReadonlySet<number> = new Set([GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q8_0]);
 
 /**
  * Rows of `x` up to which the fused kernel runs; above, the weight is dequantized once and
@@ -60,12 +57,12 @@ export class GgmlLinear implements LinearLike {
     options: { bias?: tf.Tensor1D; name?: string } = {},
   ) {
     const name = options.name ?? 'linear';
-    const info = GGML_KERNEL_TYPES.get(ggmlType);
+    const info = GGML_KERNEL_TYPES.has(ggmlType) ? ggmlTypeInfo(ggmlType) : undefined;
     if (info === undefined) {
       throw new InvalidArgumentError({ argument: name, message: `ggml type ${ggmlType} has no native kernel (Q4_0, Q4_1, Q8_0 do).` });
     }
-    const rowBytes = (inFeatures / 32) * info.blockBytes;
-    if (!Number.isInteger(inFeatures / 32) || bytes.byteLength !== rowBytes * outFeatures) {
+    const rowBytes = (inFeatures / info.blockSize) * info.typeSize;
+    if (!Number.isInteger(inFeatures / info.blockSize) || bytes.byteLength !== rowBytes * outFeatures) {
       throw new InvalidArgumentError({
         argument: name,
         message: `${outFeatures}×${inFeatures} ${info.name} weights need ${rowBytes * outFeatures} bytes (in features a multiple of 32), got ${bytes.byteLength}.`,
@@ -98,6 +95,8 @@ export class GgmlLinear implements LinearLike {
   }
 
   apply(x: tf.Tensor): tf.Tensor {
+    // The decoding case (flat rows, no bias, no tape) is one kernel: no scope needed.
+    if (x.rank === 2 && this.bias === undefined && !isRecordingGradients()) return this.product(x as tf.Tensor2D);
     return tf.tidy(() => {
       const flat = x.rank === 2;
       const x2 = (flat ? x : x.reshape([-1, this.inFeatures])) as tf.Tensor2D;
@@ -152,9 +151,7 @@ export function applyLinears(x: tf.Tensor2D, layers: readonly LinearLike[]): tf.
     first instanceof Linear &&
     layers.length > 1 &&
     x.shape[0] <= DENSE_FUSED_MAX_ROWS &&
-    !isRecordingGradients() &&
-    !insideGradientComputation() &&
-    nativeKernel(MATMUL_N) &&
+    inferenceKernel(MATMUL_N) &&
     layers.every((l) => l instanceof Linear && l.bias === undefined && l.trainableVariables().length === 0) &&
     layers.reduce((n, l) => n + l.inFeatures * l.outFeatures, 0) <= DENSE_FUSED_MAX_WEIGHTS
   ) {
@@ -193,9 +190,7 @@ export function ggmlGateUp(x: tf.Tensor, gate: LinearLike, up: LinearLike): tf.T
     up.bias !== undefined ||
     gate.ggmlType !== up.ggmlType ||
     gate.inFeatures !== up.inFeatures ||
-    isRecordingGradients() ||
-    insideGradientComputation() ||
-    !nativeKernel(GGML_GATE_UP)
+    !inferenceKernel(GGML_GATE_UP)
   ) {
     return undefined;
   }

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { nativeKernel, SILU_MUL } from '../backend/native-kernel-names.js';
+import { inferenceKernel, SILU_MUL } from '../backend/native-kernel-names.js';
 import { applyLinears, ggmlGateUp } from './ggml-linear.js';
 import { customGrad } from './custom-grad.js';
 import type { HiddenAct } from '../config/model-config.js';
 import type { LinearLike } from './linear.js';
-import { insideGradientComputation, isRecordingGradients } from './tape.js';
+import { isRecordingGradients } from './tape.js';
 
 /**
  * `silu(g) · u` (the gated MLP's hidden state) with a hand-written gradient: the forward runs the
@@ -65,8 +65,7 @@ export class GatedMLP {
       let hidden: tf.Tensor;
       if (this.act !== 'silu') hidden = tf.mul(activation(this.act, gate), up);
       else if (isRecordingGradients()) hidden = siluGate(gate, up);
-      else if (!insideGradientComputation() && nativeKernel(SILU_MUL))
-        hidden = tf.engine().runKernel(SILU_MUL, { g: gate, u: up }) as tf.Tensor;
+      else if (inferenceKernel(SILU_MUL)) hidden = tf.engine().runKernel(SILU_MUL, { g: gate, u: up }) as tf.Tensor;
       else hidden = tf.mul(activation(this.act, gate), up);
       return this.downProj.apply(hidden);
     });

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { ADD_RMS_NORM, nativeKernel, RMS_NORM } from '../backend/native-kernel-names.js';
+import { ADD_RMS_NORM, inferenceKernel, RMS_NORM } from '../backend/native-kernel-names.js';
 import { customGrad } from './custom-grad.js';
-import { insideGradientComputation, isRecordingGradients } from './tape.js';
+import { isRecordingGradients } from './tape.js';
 
 /**
  * Root-mean-square layer norm over the last axis: `x * rsqrt(mean(x²) + eps) * scale`.
@@ -32,8 +32,7 @@ export class RMSNorm {
    */
   apply(x: tf.Tensor): tf.Tensor {
     if (isRecordingGradients()) return this.withGradient(x);
-    if (!insideGradientComputation() && nativeKernel(RMS_NORM))
-      return tf.engine().runKernel(RMS_NORM, { x, scale: this.scale }, { eps: this.eps }) as tf.Tensor;
+    if (inferenceKernel(RMS_NORM)) return tf.engine().runKernel(RMS_NORM, { x, scale: this.scale }, { eps: this.eps }) as tf.Tensor;
     return tf.tidy(() => {
       const variance = tf.mean(tf.square(x), -1, true);
       return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, this.eps))), this.scale);
@@ -45,7 +44,7 @@ export class RMSNorm {
    * on tensorflow with lora_ops.node; undefined elsewhere, where the caller adds and normalises.
    */
   addAndApply(x: tf.Tensor, delta: tf.Tensor): { sum: tf.Tensor; normed: tf.Tensor } | undefined {
-    if (isRecordingGradients() || insideGradientComputation() || !nativeKernel(ADD_RMS_NORM)) return undefined;
+    if (!inferenceKernel(ADD_RMS_NORM)) return undefined;
     const [sum, normed] = tf.engine().runKernel(ADD_RMS_NORM, { x, delta, scale: this.scale }, { eps: this.eps }) as [tf.Tensor, tf.Tensor];
     return { sum, normed };
   }
