@@ -41,6 +41,19 @@ export const ADD_RMS_NORM = 'LoraAddRmsNorm';
 /** `LoraMatMulN` `{x, w0, …}`, attrs `{n}`: `x · w_i` for float32 `[in, out]` weights sharing `x` (no gradient). */
 export const MATMUL_N = 'LoraMatMulN';
 
+/**
+ * `LoraAttention` `{q, k, v, mask?}`, attrs `{scale, queryLength, causal}`: grouped-query attention
+ * over a whole sequence (prefill, training, scoring) in one op, queries in the grouped layout
+ * `[B, KV, rep·T, D]` of `groupedQueryAttention`; outputs `[out, stats]` (per row the maximum score
+ * and the softmax denominator, which the backward op needs). The score matrix never exists as a tensor.
+ */
+export const ATTENTION = 'LoraAttention';
+/**
+ * `LoraAttentionGrad` `{q, k, v, mask?, out, stats, dOut}`, same attrs: the gradients `[dq, dk, dv]`
+ * of {@link ATTENTION}, recomputing the probabilities block by block from `stats`.
+ */
+export const ATTENTION_GRAD = 'LoraAttentionGrad';
+
 /** Whether `kernel` (one of lora_ops.node's) runs on the active backend; layers fall back to tfjs ops when not. */
 export function nativeKernel(kernel: string): boolean {
   return tf.getKernel(kernel, tf.getBackend()) !== undefined;

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   ADD_RMS_NORM,
+  ATTENTION,
+  ATTENTION_GRAD,
   DECODE_ATTENTION,
   GGML_DEQUANTIZE,
   GGML_MATMUL,
@@ -27,6 +29,8 @@ import {
  * - `LoraRmsNorm` `{x, scale}`, attrs `{eps}` and `LoraSiluMul` `{g, u}`: a decoder layer's norm
  *   and gate in one op each instead of six and three (inference only, no gradient).
  * - `LoraDecodeAttention`: a decoding step's attention after the projections, in one op;
+ * - `LoraAttention` / `LoraAttentionGrad`: attention over whole sequences (prefill, training) and
+ *   its gradient, one op each, the scores kept in per-thread blocks (`train_attention.cc`);
  * - `LoraAddRmsNorm` (residual add + the next norm) and `LoraMatMulN` (several float32 `[in, out]`
  *   products sharing `x`, e.g. q/k/v), for decoding (no gradient);
  * - `LoraNf4Dequantize` `{words, code, absmax}` or `{words, code, nestedAbsmax, offset, nestedMap}`,
@@ -37,7 +41,7 @@ import {
  * `LORA_NATIVE_OPS=0`) nothing is registered and GGUF weights are dequantized to float32 on load.
  * `LORA_NATIVE_OPS=<path>` loads that file instead of the one beside the addon.
  */
-export const NATIVE_OPS_VERSION = 5;
+export const NATIVE_OPS_VERSION = 6;
 
 interface Binding {
   TF_ATTR_INT: number;
@@ -143,6 +147,22 @@ function registerKernels(backend: NodeBackend): void {
       attrs: (a) => [int('heads', a.heads), int('kv_heads', a.kvHeads)],
       outputs: () => 3,
     },
+    ...[ATTENTION, ATTENTION_GRAD].map((name) => ({
+      name,
+      // Without a mask the op's `mask` input is not read; `q` stands in for it.
+      inputs: (inputs: tf.NamedTensorInfoMap) => {
+        const mask = (inputs.mask ?? inputs.q) as tf.TensorInfo;
+        const qkv = named('q', 'k', 'v')(inputs);
+        return name === ATTENTION ? [...qkv, mask] : [...qkv, mask, ...named('out', 'stats', 'dOut')(inputs)];
+      },
+      attrs: (a: tf.NamedAttrMap) => [
+        float('scale', a.scale),
+        int('query_length', a.queryLength),
+        int('has_mask', a.hasMask === true ? 1 : 0),
+        int('causal', a.causal === true ? 1 : 0),
+      ],
+      outputs: () => (name === ATTENTION ? 2 : 3),
+    })),
     {
       // Plain float32 absmax, or double quantization (8-bit absmax codes in the words).
       name: NF4_DEQUANTIZE,

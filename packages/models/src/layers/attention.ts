@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { ATTENTION, ATTENTION_GRAD, nativeKernel } from '../backend/native-kernel-names.js';
 import { customGrad } from './custom-grad.js';
 import { fastFlaggedMatMul, isRecordingGradients } from './tape.js';
 
@@ -69,6 +70,7 @@ export function groupedQueryAttention(
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const rows = qg.shape[2];
+    if (options.softcap === undefined && queryLength > 1 && nativeKernel(ATTENTION)) return nativeAttention(qg, k, v, queryLength, options);
     if (fastFlaggedMatMul() && options.softcap === undefined && isRecordingGradients()) {
       if (options.causal === true && queryLength >= CAUSAL_SPLIT_MIN_LENGTH) return causalQueryBlocks(qg, k, v, queryLength, options);
       return batchedAttentionWithGradient(qg, k, v, queryLength, options);
@@ -115,6 +117,37 @@ export function groupedQueryAttention(
     );
     return run(qg, k, v);
   });
+}
+
+/**
+ * `lora_ops.node`'s `LoraAttention` (tensorflow backend, native kernels built): the whole attention
+ * in one op that never forms the `[B, KV, rows, S]` scores, and under a tape its gradient in one
+ * `LoraAttentionGrad` op that recomputes them block by block from the rows' softmax statistics
+ * (saved by the forward). With `causal` the op skips the keys after each query, as the query blocks of
+ * {@link causalQueryBlocks} do.
+ */
+function nativeAttention(qg: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, queryLength: number, options: AttentionOptions): tf.Tensor4D {
+  const mask = options.mask;
+  const attrs = { scale: options.scale, queryLength, hasMask: mask !== undefined, causal: options.causal === true };
+  const forward = (q: tf.Tensor4D, kIn: tf.Tensor4D, vIn: tf.Tensor4D) =>
+    tf.engine().runKernel(ATTENTION, { q, k: kIn, v: vIn, ...(mask === undefined ? {} : { mask }) }, attrs) as [tf.Tensor4D, tf.Tensor3D];
+  if (!isRecordingGradients()) return forward(qg, k, v)[0];
+  const run = customGrad<[tf.Tensor4D, tf.Tensor4D, tf.Tensor4D], tf.Tensor4D>(
+    (qIn: tf.Tensor4D, kIn: tf.Tensor4D, vIn: tf.Tensor4D, save: tf.GradSaveFunc) => {
+      const [out, stats] = forward(qIn, kIn, vIn);
+      // The mask too: the engine keeps saved tensors alive until the backward pass.
+      save(mask === undefined ? [qIn, kIn, vIn, out, stats] : [qIn, kIn, vIn, out, stats, mask]);
+      return {
+        value: out,
+        gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
+          const [q, ks, vs, o, l, m] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+          const inputs = { q, k: ks, v: vs, ...(m === undefined ? {} : { mask: m }), out: o, stats: l, dOut: dy };
+          return tf.engine().runKernel(ATTENTION_GRAD, inputs, attrs) as tf.Tensor[];
+        },
+      };
+    },
+  );
+  return run(qg, k, v);
 }
 
 /** One batched matmul with a transposed operand (any backend but wasm; on wasm: decode steps, softcapping). */
