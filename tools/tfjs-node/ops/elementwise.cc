@@ -6,10 +6,19 @@
 //   LoraAddRmsNorm(x, delta: float [..., H], scale [H]) -> (h, y)   h = x + delta, y = RmsNorm(h)
 //   LoraMatMulN(x [M, K], w_0 [K, N_0], …)           -> y_i = x · w_i   (float32 weights, [in, out])
 //
+// and for training, the gradients of the first two (the layers run the forward ops above inside a
+// hand-written gradient):
+//
+//   LoraRmsNormGrad(x, scale, dy)  -> dx   = r · (g − x̂ · mean(g · x̂)), g = dy · scale, x̂ = x · r,
+//                                             r = rsqrt(mean(x²) + eps)   (the scale is frozen)
+//   LoraSiluMulGrad(g, u, dy)      -> (dg, du)   du = dy · silu(g), dg = dy · u · s · (1 + g · (1 − s))
+//
 // Same formulas, in the same order of float32 roundings per element, as the tfjs ops they
 // replace (`RMSNorm.apply`, the gated MLP); the mean's sum and the sigmoid are computed in another
 // order / approximation than TensorFlow's, so results agree to float32 rounding, not bit for bit.
-// Inference only: these ops have no gradient (the layers use them when no tape records).
+// The forward ops have no registered gradient of their own: under a tape the layers pair them with
+// the gradient ops inside `customGrad`.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -157,7 +166,103 @@ class SiluMulOp : public OpKernel {
   }
 };
 
+// Σ_{j < n} term(j) in 8 interleaved partial sums (vectorizable without reassociating flags).
+template <typename Term>
+inline float Sum8(Term term, int64_t n) {
+  float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; l++) part[l] += term(i + l);
+  float sum = ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
+  for (; i < n; i++) sum += term(i);
+  return sum;
+}
+
+class RmsNormGradOp : public OpKernel {
+ public:
+  explicit RmsNormGradOp(OpKernelConstruction* c) : OpKernel(c) { OP_REQUIRES_OK(c, c->GetAttr("eps", &eps_)); }
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor &x = ctx->input(0), &scale = ctx->input(1), &dy = ctx->input(2);
+    OP_REQUIRES(ctx, x.shape() == dy.shape() && x.dims() >= 1 && scale.dims() == 1 && x.dim_size(x.dims() - 1) == scale.dim_size(0),
+                errors::InvalidArgument("x and dy [..., H] and scale [H] must agree, got ", x.shape().DebugString(), ", ",
+                                        dy.shape().DebugString(), " and ", scale.shape().DebugString()));
+    Tensor* dx = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &dx));
+    const int64_t h = scale.dim_size(0);
+    if (h == 0 || x.NumElements() == 0) return;
+    const int64_t rows = x.NumElements() / h;
+    const float *xs = x.flat<float>().data(), *w = scale.flat<float>().data(), *dys = dy.flat<float>().data();
+    float* dxs = dx->flat<float>().data();
+    const float eps = eps_;
+    auto* workers = ctx->device()->tensorflow_cpu_worker_threads();
+    tensorflow::Shard(workers->num_threads, workers->workers, rows, h * 10, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; r++) {
+        const float *xr = xs + r * h, *dyr = dys + r * h;
+        float* out = dxs + r * h;
+        const float inv = 1.0f / std::sqrt(Sum8([&](int64_t j) { return xr[j] * xr[j]; }, h) / static_cast<float>(h) + eps);
+        const float mean = Sum8([&](int64_t j) { return (dyr[j] * w[j]) * (xr[j] * inv); }, h) / static_cast<float>(h);
+        for (int64_t j = 0; j < h; j++) out[j] = ((dyr[j] * w[j]) - (xr[j] * inv) * mean) * inv;
+      }
+    });
+  }
+
+ private:
+  float eps_ = 0;
+};
+
+class SiluMulGradOp : public OpKernel {
+ public:
+  explicit SiluMulGradOp(OpKernelConstruction* c) : OpKernel(c) {}
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor &g = ctx->input(0), &u = ctx->input(1), &dy = ctx->input(2);
+    OP_REQUIRES(ctx, g.shape() == u.shape() && g.shape() == dy.shape(),
+                errors::InvalidArgument("g, u and dy must have one shape, got ", g.shape().DebugString(), ", ", u.shape().DebugString(),
+                                        " and ", dy.shape().DebugString()));
+    Tensor *dg = nullptr, *du = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, g.shape(), &dg));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, g.shape(), &du));
+    const float *gs = g.flat<float>().data(), *us = u.flat<float>().data(), *dys = dy.flat<float>().data();
+    float *dgs = dg->flat<float>().data(), *dus = du->flat<float>().data();
+    auto* workers = ctx->device()->tensorflow_cpu_worker_threads();
+    tensorflow::Shard(workers->num_threads, workers->workers, g.NumElements(), 40, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; i++) {
+        const float gi = gs[i], s = Sigmoid(gi), dyi = dys[i];
+        dus[i] = dyi * (gi * s);
+        dgs[i] = (dyi * us[i]) * (s * (gi * (1.0f - s) + 1.0f));
+      }
+    });
+  }
+};
+
 }  // namespace
+
+REGISTER_OP("LoraRmsNormGrad")
+    .Input("x: float")
+    .Input("scale: float")
+    .Input("dy: float")
+    .Output("dx: float")
+    .Attr("eps: float")
+    .SetShapeFn([](tensorflow::shape_inference::InferenceContext* c) {
+      c->set_output(0, c->input(0));
+      return tensorflow::OkStatus();
+    });
+
+REGISTER_OP("LoraSiluMulGrad")
+    .Input("g: float")
+    .Input("u: float")
+    .Input("dy: float")
+    .Output("dg: float")
+    .Output("du: float")
+    .SetShapeFn([](tensorflow::shape_inference::InferenceContext* c) {
+      c->set_output(0, c->input(0));
+      c->set_output(1, c->input(0));
+      return tensorflow::OkStatus();
+    });
+
+REGISTER_KERNEL_BUILDER(Name("LoraRmsNormGrad").Device(tensorflow::DEVICE_CPU), RmsNormGradOp);
+REGISTER_KERNEL_BUILDER(Name("LoraSiluMulGrad").Device(tensorflow::DEVICE_CPU), SiluMulGradOp);
 
 REGISTER_OP("LoraRmsNorm")
     .Input("x: float")

@@ -24,10 +24,14 @@ export const GGML_MATMUL_N = 'LoraGgmlMatMulN';
 export const GGML_GATE_UP = 'LoraGgmlGateUp';
 /** `LoraGgmlDequantize` `{blocks}`, attrs `{ggmlType, k}`: the float32 `[out, in]` weight, bit for bit as gguf-py. */
 export const GGML_DEQUANTIZE = 'LoraGgmlDequantize';
-/** `LoraRmsNorm` `{x, scale}`, attrs `{eps}`: `x · rsqrt(mean(x²) + eps) · scale` in one op (no gradient). */
+/** `LoraRmsNorm` `{x, scale}`, attrs `{eps}`: `x · rsqrt(mean(x²) + eps) · scale` in one op (its gradient is {@link RMS_NORM_GRAD}). */
 export const RMS_NORM = 'LoraRmsNorm';
-/** `LoraSiluMul` `{g, u}`: `g · sigmoid(g) · u` in one op (no gradient). */
+/** `LoraRmsNormGrad` `{x, scale, dy}`, attrs `{eps}`: the gradient of {@link RMS_NORM} for `x` (the scale is frozen). */
+export const RMS_NORM_GRAD = 'LoraRmsNormGrad';
+/** `LoraSiluMul` `{g, u}`: `g · sigmoid(g) · u` in one op (its gradient is {@link SILU_MUL_GRAD}). */
 export const SILU_MUL = 'LoraSiluMul';
+/** `LoraSiluMulGrad` `{g, u, dy}`: `[dg, du]`, the gradients of {@link SILU_MUL}. */
+export const SILU_MUL_GRAD = 'LoraSiluMulGrad';
 
 /**
  * `LoraDecodeAttention` `{q, k, v, qRot, kRot, keys, values}`, attrs `{heads, kvHeads}`: one decoding

@@ -6,8 +6,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { RMSNorm } from '../layers/rms-norm.js';
 import { expectArraysClose, setupTestBackend } from '../test/index.js';
 import { Linear } from '../layers/linear.js';
+import { GatedMLP } from '../layers/mlp.js';
 import { applyLinears } from '../layers/ggml-linear.js';
-import { DECODE_ATTENTION, MATMUL_N, nativeKernel, RMS_NORM, SILU_MUL } from './native-kernel-names.js';
+import { DECODE_ATTENTION, MATMUL_N, nativeKernel, RMS_NORM, RMS_NORM_GRAD, SILU_MUL, SILU_MUL_GRAD } from './native-kernel-names.js';
 import { installNativeOps, nativeOpsStatus } from './native-ops.js';
 
 const onTensorflow = process.env.LORA_TEST_BACKEND === 'tensorflow';
@@ -45,6 +46,44 @@ describe.skipIf(!onTensorflow)('native elementwise kernels (LORA_TEST_BACKEND=te
     expectArraysClose(native, reference, { rtol: 2e-6, atol: 1e-6 });
     expect(() => tf.engine().runKernel(SILU_MUL, { g, u: tf.zeros([4, 2]) })).toThrow(/one shape/);
     tf.dispose([g, u, native, reference]);
+  });
+});
+
+describe.skipIf(!onTensorflow)('LoraRmsNormGrad and LoraSiluMulGrad (LORA_TEST_BACKEND=tensorflow only)', () => {
+  it('RMSNorm under a tape: value and input gradient equal tfjs autodiff of the formula to float32 rounding', async () => {
+    const x = tf.randomNormal([37, 96], 0, 2, 'float32', 11);
+    const dy = tf.randomNormal([37, 96], 0, 1, 'float32', 12);
+    const weight = (await tf.randomUniform([96], 0.5, 1.5, 'float32', 13).data()) as Float32Array;
+    const norm = new RMSNorm(weight, 1e-6);
+    const scale = tf.tensor1d(weight);
+    const formula = (t: tf.Tensor) => tf.mul(tf.mul(t, tf.rsqrt(tf.add(tf.mean(tf.square(t), -1, true), 1e-6))), scale);
+    const native = tf.valueAndGrad((t: tf.Tensor) => tf.sum(tf.mul(norm.apply(t), dy)))(x);
+    const reference = tf.valueAndGrad((t: tf.Tensor) => tf.sum(tf.mul(formula(t), dy)))(x);
+    expectArraysClose(native.value, reference.value, { rtol: 1e-5, atol: 1e-4 });
+    expectArraysClose(native.grad, reference.grad, { rtol: 1e-5, atol: 1e-6 });
+    expect(() => tf.engine().runKernel(RMS_NORM_GRAD, { x, scale, dy: tf.zeros([37, 95]) }, { eps: 1e-6 })).toThrow(/must agree/);
+    tf.dispose([x, dy, scale, native.value, native.grad, reference.value, reference.grad]);
+    norm.dispose();
+  });
+
+  it('a SiLU MLP under a tape: its input gradient equals tfjs autodiff of down(silu(x·G) · (x·U)) to float32 rounding', () => {
+    const x = tf.randomNormal([7, 48], 0, 1, 'float32', 14);
+    const dy = tf.randomNormal([7, 48], 0, 1, 'float32', 15);
+    const [wg, wu, wd] = [16, 17, 18].map(
+      (seed, i) => tf.randomNormal(i === 2 ? [1031, 48] : [48, 1031], 0, 0.5, 'float32', seed) as tf.Tensor2D,
+    );
+    const mlp = new GatedMLP(new Linear(wg as tf.Tensor2D), new Linear(wu as tf.Tensor2D), new Linear(wd as tf.Tensor2D), 'silu');
+    const formula = (t: tf.Tensor) => {
+      const gate = tf.matMul(t as tf.Tensor2D, wg as tf.Tensor2D);
+      return tf.matMul(tf.mul(tf.mul(gate, tf.sigmoid(gate)), tf.matMul(t as tf.Tensor2D, wu as tf.Tensor2D)), wd as tf.Tensor2D);
+    };
+    const native = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(mlp.apply(t), dy)))(x);
+    const reference = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(formula(t), dy)))(x);
+    expectArraysClose(native, reference, { rtol: 1e-4, atol: 1e-4 });
+    const g = tf.ones([5, 3]);
+    expect(() => tf.engine().runKernel(SILU_MUL_GRAD, { g, u: g, dy: tf.zeros([5, 2]) })).toThrow(/one shape/);
+    tf.dispose([x, dy, native, reference, g]);
+    mlp.dispose();
   });
 });
 

@@ -116,7 +116,9 @@ describe.skipIf(!onTensorflow)('LoraAttention / LoraAttentionGrad (LORA_TEST_BAC
     const q = tf.zeros([1, 1, 4, 8]);
     const k = tf.zeros([1, 1, 4, 8]);
     const attrs = { scale: 1, queryLength: 4, hasMask: true, causal: false };
-    expect(() => tf.engine().runKernel(ATTENTION, { q, k, v: k, mask: tf.zeros([1, 1, 4, 5]) }, attrs)).toThrow(/mask must be \[1 or 1, 1, 4, 4\]/);
+    expect(() => tf.engine().runKernel(ATTENTION, { q, k, v: k, mask: tf.zeros([1, 1, 4, 5]) }, attrs)).toThrow(
+      /mask must be \[1 or 1, 1, 4, 4\]/,
+    );
     expect(() => tf.engine().runKernel(ATTENTION, { q, k, v: k }, { ...attrs, hasMask: false, queryLength: 3 })).toThrow(/query_length 3/);
     tf.dispose([q, k]);
   });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { inferenceKernel, SILU_MUL } from '../backend/native-kernel-names.js';
+import { nativeKernel, SILU_MUL, SILU_MUL_GRAD } from '../backend/native-kernel-names.js';
 import { applyLinears, ggmlGateUp } from './ggml-linear.js';
 import { customGrad } from './custom-grad.js';
 import type { HiddenAct } from '../config/model-config.js';
@@ -25,6 +25,16 @@ const siluGate = customGrad<[tf.Tensor, tf.Tensor], tf.Tensor>((g: tf.Tensor, u:
       const dGate = tf.mul(tf.mul(dy, us), tf.mul(ss, tf.add(tf.mul(gs, tf.sub(1, ss)), 1)));
       return [dGate, tf.mul(dy, as)];
     },
+  };
+});
+
+/** {@link siluGate} on tensorflow with lora_ops.node: `LoraSiluMul` forward, `LoraSiluMulGrad` backward. */
+const nativeSiluGate = customGrad<[tf.Tensor, tf.Tensor], tf.Tensor>((g: tf.Tensor, u: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([g, u]);
+  return {
+    value: tf.engine().runKernel(SILU_MUL, { g, u }) as tf.Tensor,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.engine().runKernel(SILU_MUL_GRAD, { g: saved[0] as tf.Tensor, u: saved[1] as tf.Tensor, dy }) as tf.Tensor[],
   };
 });
 
@@ -64,8 +74,8 @@ export class GatedMLP {
       ) as [tf.Tensor, tf.Tensor];
       let hidden: tf.Tensor;
       if (this.act !== 'silu') hidden = tf.mul(activation(this.act, gate), up);
-      else if (isRecordingGradients()) hidden = siluGate(gate, up);
-      else if (inferenceKernel(SILU_MUL)) hidden = tf.engine().runKernel(SILU_MUL, { g: gate, u: up }) as tf.Tensor;
+      else if (isRecordingGradients()) hidden = nativeKernel(SILU_MUL_GRAD) ? nativeSiluGate(gate, up) : siluGate(gate, up);
+      else if (nativeKernel(SILU_MUL)) hidden = tf.engine().runKernel(SILU_MUL, { g: gate, u: up }) as tf.Tensor;
       else hidden = tf.mul(activation(this.act, gate), up);
       return this.downProj.apply(hidden);
     });

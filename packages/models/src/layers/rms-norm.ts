@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ADD_RMS_NORM, inferenceKernel, RMS_NORM } from '../backend/native-kernel-names.js';
+import { ADD_RMS_NORM, inferenceKernel, nativeKernel, RMS_NORM, RMS_NORM_GRAD } from '../backend/native-kernel-names.js';
 import { customGrad } from './custom-grad.js';
 import { isRecordingGradients } from './tape.js';
 
@@ -26,13 +26,15 @@ export class RMSNorm {
    * Normalises `x` of shape `[..., dim]`. While a gradient tape records, the same forward kernels
    * run inside a hand-written gradient, `dx = r · (g − x̂ · mean(g · x̂))` with `g = dy · scale`,
    * `r = rsqrt(mean(x²) + eps)`, `x̂ = x · r`: six kernels where tfjs's chain rule through the mean,
-   * rsqrt and broadcasts runs about fifteen. (The scale is frozen: no gradient for it.) Outside
-   * any gradient computation, on tensorflow with lora_ops.node, one native op (`LoraRmsNorm`)
-   * does the six.
+   * rsqrt and broadcasts runs about fifteen. (The scale is frozen: no gradient for it.) On
+   * tensorflow with lora_ops.node one native op does each direction (`LoraRmsNorm`, and under a
+   * tape `LoraRmsNormGrad`, which recomputes `r` from the saved input).
    */
   apply(x: tf.Tensor): tf.Tensor {
-    if (isRecordingGradients()) return this.withGradient(x);
-    if (inferenceKernel(RMS_NORM)) return tf.engine().runKernel(RMS_NORM, { x, scale: this.scale }, { eps: this.eps }) as tf.Tensor;
+    if (isRecordingGradients()) return nativeKernel(RMS_NORM_GRAD) ? this.nativeWithGradient(x) : this.withGradient(x);
+    // Also inside a gradient computation (a checkpointed segment's forward): the same kernel as
+    // under the tape, so both give the same values.
+    if (nativeKernel(RMS_NORM)) return tf.engine().runKernel(RMS_NORM, { x, scale: this.scale }, { eps: this.eps }) as tf.Tensor;
     return tf.tidy(() => {
       const variance = tf.mean(tf.square(x), -1, true);
       return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, this.eps))), this.scale);
@@ -60,6 +62,16 @@ export class RMSNorm {
         const g = tf.mul(dy, this.scale);
         return tf.mul(tf.sub(g, tf.mul(xhat, tf.mean(tf.mul(g, xhat), -1, true))), rs);
       },
+    };
+  });
+
+  private readonly nativeWithGradient = customGrad<[tf.Tensor], tf.Tensor>((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([x]);
+    const attrs = { eps: this.eps };
+    return {
+      value: tf.engine().runKernel(RMS_NORM, { x, scale: this.scale }, attrs) as tf.Tensor,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.engine().runKernel(RMS_NORM_GRAD, { x: saved[0] as tf.Tensor, scale: this.scale, dy }, attrs) as tf.Tensor,
     };
   });
 
