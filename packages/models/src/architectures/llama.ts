@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LayerType, ModelConfig } from '../config/model-config.js';
 import type { WeightSource } from '../io/host-tensor.js';
-import { groupedQueryAttention } from '../layers/attention.js';
+import { groupedQueryAttention, ropeAttention } from '../layers/attention.js';
 import { DECODE_ATTENTION, inferenceKernel } from '../backend/native-kernel-names.js';
 import { applyLinears } from '../layers/ggml-linear.js';
 import type { DecoderContext } from '../layers/decoder-context.js';
@@ -95,6 +95,15 @@ export class LlamaAttention {
           ) as [tf.Tensor2D, tf.Tensor4D, tf.Tensor4D];
         ctx.cache?.replace(this.layerIndex, keys, values);
         return this.oProj.apply(out) as tf.Tensor2D;
+      }
+      // Training and scoring (no cache, no q/k norms): rotation, head layout and attention in one native op.
+      if (t > 1 && ctx.cache === undefined && this.qkNorms === undefined) {
+        const scale = 1 / Math.sqrt(this.config.queryPreAttnScalar ?? d);
+        const fused = ropeAttention(
+          { q: qy, k: ky, v: vy, cos, sin, heads: h, kvHeads: kv, queryLength: t },
+          { scale, mask: ctx.mask[type], causal: ctx.unpadded },
+        );
+        if (fused !== undefined) return this.oProj.apply(fused) as tf.Tensor2D;
       }
       const q = heads(qy, h, this.qkNorms?.q, true);
       let k = heads(ky, kv, this.qkNorms?.k, true);

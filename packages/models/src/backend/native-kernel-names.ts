@@ -57,6 +57,16 @@ export const ATTENTION = 'LoraAttention';
  * of {@link ATTENTION}, recomputing the probabilities block by block from `stats`.
  */
 export const ATTENTION_GRAD = 'LoraAttentionGrad';
+/**
+ * `LoraRopeAttention` `{q, k, v, cos, sin, mask?}`, attrs `{scale, queryLength, causal, heads, kvHeads}`:
+ * {@link ATTENTION} on the projections' rows (`q` `[B·T, H·D]`, `k`/`v` `[B·T, KV·D]`) with the
+ * rotary embedding (`cos`/`sin` `[B, 1, T, D]`, see `applyRope`) applied on the way in and the
+ * output in `o_proj`'s rows `[B·T, H·D]`: no head transposes, no rotation ops. Self-attention
+ * without a cache (training, scoring). Outputs `[out, stats]`.
+ */
+export const ROPE_ATTENTION = 'LoraRopeAttention';
+/** `LoraRopeAttentionGrad` `{q, k, v, cos, sin, mask?, out, stats, dOut}`, same attrs: `[dq, dk, dv]` of {@link ROPE_ATTENTION}. */
+export const ROPE_ATTENTION_GRAD = 'LoraRopeAttentionGrad';
 
 /** Whether `kernel` (one of lora_ops.node's) runs on the active backend; layers fall back to tfjs ops when not. */
 export function nativeKernel(kernel: string): boolean {

@@ -12,6 +12,8 @@ import {
   NF4_DEQUANTIZE,
   RMS_NORM,
   RMS_NORM_GRAD,
+  ROPE_ATTENTION,
+  ROPE_ATTENTION_GRAD,
   SILU_MUL,
   SILU_MUL_GRAD,
 } from './native-kernel-names.js';
@@ -33,7 +35,9 @@ import {
  *   `LoraSiluMulGrad` (one op each instead of about eight and seven) for training;
  * - `LoraDecodeAttention`: a decoding step's attention after the projections, in one op;
  * - `LoraAttention` / `LoraAttentionGrad`: attention over whole sequences (prefill, training) and
- *   its gradient, one op each, the scores kept in per-thread blocks (`train_attention.cc`);
+ *   its gradient, one op each, the scores kept in per-thread blocks (`train_attention.cc`), and
+ *   `LoraRopeAttention` / `LoraRopeAttentionGrad`, the same on the projections' rows with the
+ *   rotary embedding folded in;
  * - `LoraAddRmsNorm` (residual add + the next norm) and `LoraMatMulN` (several float32 `[in, out]`
  *   products sharing `x`, e.g. q/k/v), for decoding (no gradient);
  * - `LoraNf4Dequantize` `{words, code, absmax}` or `{words, code, nestedAbsmax, offset, nestedMap}`,
@@ -167,6 +171,23 @@ function registerKernels(backend: NodeBackend): void {
         int('causal', a.causal === true ? 1 : 0),
       ],
       outputs: () => (name === ATTENTION ? 2 : 3),
+    })),
+    ...[ROPE_ATTENTION, ROPE_ATTENTION_GRAD].map((name) => ({
+      name,
+      inputs: (inputs: tf.NamedTensorInfoMap) => {
+        const mask = (inputs.mask ?? inputs.q) as tf.TensorInfo;
+        const first = [...named('q', 'k', 'v', 'cos', 'sin')(inputs), mask];
+        return name === ROPE_ATTENTION ? first : [...first, ...named('out', 'stats', 'dOut')(inputs)];
+      },
+      attrs: (a: tf.NamedAttrMap) => [
+        float('scale', a.scale),
+        int('query_length', a.queryLength),
+        int('has_mask', a.hasMask === true ? 1 : 0),
+        int('causal', a.causal === true ? 1 : 0),
+        int('heads', a.heads),
+        int('kv_heads', a.kvHeads),
+      ],
+      outputs: () => (name === ROPE_ATTENTION ? 2 : 3),
     })),
     {
       // Plain float32 absmax, or double quantization (8-bit absmax codes in the words).

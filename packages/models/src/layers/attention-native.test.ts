@@ -6,7 +6,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ATTENTION, nativeKernel } from '../backend/native-kernel-names.js';
 import { nativeOpsStatus } from '../backend/native-ops.js';
 import { expectArraysClose, setupTestBackend } from '../test/index.js';
-import { groupedQueryAttention } from './attention.js';
+import { groupedQueryAttention, ropeAttention } from './attention.js';
+import { applyRope, rotateHalfMatrix, ropeTablesForRange } from './rope.js';
 import { attentionMask } from './masks.js';
 
 const onTensorflow = process.env.LORA_TEST_BACKEND === 'tensorflow';
@@ -109,6 +110,49 @@ describe.skipIf(!onTensorflow)('LoraAttention / LoraAttentionGrad (LORA_TEST_BAC
       tf.dispose([out, expected, ...native, ...tfjs]);
       expect(tf.memory().numTensors).toBe(tensorsBefore);
       tf.dispose([q, k, v, w, mask as tf.Tensor]);
+    });
+  }
+
+  for (const c of cases.filter((x) => x.s === x.t)) {
+    it(`LoraRopeAttention, ${c.name}: rows in, rows out, rotation folded in; equals the tfjs layout + applyRope + attention, with gradients`, () => {
+      const h = c.kv * c.rep;
+      const q = tf.randomNormal([c.b * c.t, h * c.d], 0, 1, 'float32', 5) as tf.Tensor2D;
+      const k = tf.randomNormal([c.b * c.t, c.kv * c.d], 0, 1, 'float32', 6) as tf.Tensor2D;
+      const v = tf.randomNormal([c.b * c.t, c.kv * c.d], 0, 1, 'float32', 7) as tf.Tensor2D;
+      const w = tf.randomNormal([c.b * c.t, h * c.d], 0, 1, 'float32', 8);
+      const inv = tf.tensor1d(Array.from({ length: c.d / 2 }, (_, i) => 10000 ** (-(2 * i) / c.d)));
+      const tables = ropeTablesForRange(inv, c.t);
+      // Per batch row [B, 1, T, D], as DecoderContext gives them.
+      const cos = tf.tile(tf.reshape(tables.cos, [1, 1, c.t, c.d]), [c.b, 1, 1, 1]) as tf.Tensor4D;
+      const sin = tf.tile(tf.reshape(tables.sin, [1, 1, c.t, c.d]), [c.b, 1, 1, 1]) as tf.Tensor4D;
+      const rotate = rotateHalfMatrix(c.d);
+      const mask = c.mask(c.b, c.t, c.s);
+      const scale = 1 / Math.sqrt(c.d);
+      const options = { scale, mask, causal: c.causal };
+      const tfjsPath = (qy: tf.Tensor, ky: tf.Tensor, vy: tf.Tensor) => {
+        const headsOf = (y: tf.Tensor, n: number) => tf.transpose(tf.reshape(y, [c.b, c.t, n, c.d]), [0, 2, 1, 3]) as tf.Tensor4D;
+        const qh = applyRope(headsOf(qy, h), cos, sin, rotate);
+        const kh = applyRope(headsOf(ky, c.kv), cos, sin, rotate);
+        const out = reference(tf.reshape(qh, [c.b, c.kv, c.rep * c.t, c.d]), kh, headsOf(vy, c.kv), c.t, scale, mask);
+        return tf.reshape(tf.transpose(tf.reshape(out, [c.b, h, c.t, c.d]), [0, 2, 1, 3]), [c.b * c.t, h * c.d]);
+      };
+      const fusedPath = (qy: tf.Tensor, ky: tf.Tensor, vy: tf.Tensor) =>
+        ropeAttention(
+          { q: qy as tf.Tensor2D, k: ky as tf.Tensor2D, v: vy as tf.Tensor2D, cos, sin, heads: h, kvHeads: c.kv, queryLength: c.t },
+          options,
+        ) as tf.Tensor2D;
+      const tensorsBefore = tf.memory().numTensors;
+      const out = fusedPath(q, k, v);
+      expect(out.shape).toEqual([c.b * c.t, h * c.d]);
+      const expected = tf.tidy(() => tfjsPath(q, k, v));
+      expectArraysClose(out, expected, { rtol: 1e-5, atol: 2e-6 });
+      const loss = (f: typeof tfjsPath) => (a: tf.Tensor, bb: tf.Tensor, cc: tf.Tensor) => tf.sum(tf.mul(f(a, bb, cc), w));
+      const native = tf.grads(loss(fusedPath))([q, k, v]);
+      const tfjs = tf.grads(loss(tfjsPath))([q, k, v]);
+      for (let i = 0; i < 3; i++) expectArraysClose(native[i] as tf.Tensor, tfjs[i] as tf.Tensor, { rtol: 1e-4, atol: 1e-5 });
+      tf.dispose([out, expected, ...native, ...tfjs]);
+      expect(tf.memory().numTensors).toBe(tensorsBefore);
+      tf.dispose([q, k, v, w, inv, tables.cos, tables.sin, cos, sin, rotate, mask as tf.Tensor]);
     });
   }
 

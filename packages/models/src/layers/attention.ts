@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ATTENTION, ATTENTION_GRAD, nativeKernel } from '../backend/native-kernel-names.js';
+import { ATTENTION, ATTENTION_GRAD, nativeKernel, ROPE_ATTENTION, ROPE_ATTENTION_GRAD } from '../backend/native-kernel-names.js';
 import { customGrad } from './custom-grad.js';
 import { fastFlaggedMatMul, isRecordingGradients } from './tape.js';
 
@@ -148,6 +148,66 @@ function nativeAttention(qg: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, queryL
     },
   );
   return run(qg, k, v);
+}
+
+/** Inputs of {@link ropeAttention}. */
+export interface RopeAttentionInputs {
+  /** Query rows `[B·T, H·D]`, key and value rows `[B·T, KV·D]` (the projections' outputs). */
+  q: tf.Tensor2D;
+  k: tf.Tensor2D;
+  v: tf.Tensor2D;
+  /** Rotary tables `[B, 1, T, D]` (`DecoderContext.cos` / `.sin`: the signed sin). */
+  cos: tf.Tensor4D;
+  sin: tf.Tensor4D;
+  heads: number;
+  kvHeads: number;
+  queryLength: number;
+}
+
+/**
+ * Self-attention without a cache from the projections' rows to `o_proj`'s input rows `[B·T, H·D]`
+ * in one native op each way (`LoraRopeAttention` / `LoraRopeAttentionGrad`): the rotary embedding
+ * of `applyRope`, the head layout and grouped-query attention. `undefined` where the kernels are
+ * not registered or the options need the tfjs path (soft-capping); the caller then runs it.
+ */
+export function ropeAttention(inputs: RopeAttentionInputs, options: AttentionOptions): tf.Tensor2D | undefined {
+  if (options.softcap !== undefined || inputs.queryLength < 2 || !nativeKernel(ROPE_ATTENTION)) return undefined;
+  const { cos, sin, heads, kvHeads, queryLength } = inputs;
+  const mask = options.mask;
+  const attrs = { scale: options.scale, queryLength, hasMask: mask !== undefined, causal: options.causal === true, heads, kvHeads };
+  const tables = { cos, sin, ...(mask === undefined ? {} : { mask }) };
+  const forward = (q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D) =>
+    tf.engine().runKernel(ROPE_ATTENTION, { q, k, v, ...tables }, attrs) as [tf.Tensor2D, tf.Tensor4D];
+  if (!isRecordingGradients()) {
+    const [out, stats] = forward(inputs.q, inputs.k, inputs.v);
+    stats.dispose();
+    return out;
+  }
+  const run = customGrad<[tf.Tensor2D, tf.Tensor2D, tf.Tensor2D], tf.Tensor2D>(
+    (qIn: tf.Tensor2D, kIn: tf.Tensor2D, vIn: tf.Tensor2D, save: tf.GradSaveFunc) => {
+      const [out, stats] = forward(qIn, kIn, vIn);
+      // The tables and mask too: the engine keeps saved tensors alive until the backward pass.
+      save([qIn, kIn, vIn, out, stats, cos, sin, ...(mask === undefined ? [] : [mask])]);
+      return {
+        value: out,
+        gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
+          const [q, k, v, o, st, c, s, m] = saved as [
+            tf.Tensor,
+            tf.Tensor,
+            tf.Tensor,
+            tf.Tensor,
+            tf.Tensor,
+            tf.Tensor,
+            tf.Tensor,
+            tf.Tensor | undefined,
+          ];
+          const named = { q, k, v, cos: c, sin: s, ...(m === undefined ? {} : { mask: m }), out: o, stats: st, dOut: dy };
+          return tf.engine().runKernel(ROPE_ATTENTION_GRAD, named, attrs) as tf.Tensor[];
+        },
+      };
+    },
+  );
+  return run(inputs.q, inputs.k, inputs.v);
 }
 
 /** One batched matmul with a transposed operand (any backend but wasm; on wasm: decode steps, softcapping). */
