@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <utility>
 
 #include "lora_ops.h"
 
@@ -236,7 +237,90 @@ class SiluMulGradOp : public OpKernel {
   }
 };
 
+// One Adam / AdamW update of a variable, in the order of float32 roundings of @lora/train's tfjs
+// ops (torch.optim.Adam(W)'s single-tensor path):
+//   g' = g + p·wd (mode 1, Adam's L2)      m' = m + (g' − m)·(1 − β1)     v' = v·β2 + (g'·g')·(1 − β2)
+//   denom = sqrt(v') / sqrt(1 − β2ᵗ) + eps  p' = base + (m' / denom)·(−step), base = p·(1 − lr·wd) (mode 2, AdamW) or p
+class AdamStepOp : public OpKernel {
+ public:
+  explicit AdamStepOp(OpKernelConstruction* c) : OpKernel(c) {
+    for (const auto& [name, field] : {std::pair<const char*, float*>{"one_minus_beta1", &oneMinusBeta1_},
+                                      {"beta2", &beta2_},
+                                      {"one_minus_beta2", &oneMinusBeta2_},
+                                      {"bias2_sqrt", &bias2Sqrt_},
+                                      {"eps", &eps_},
+                                      {"neg_step_size", &negStep_},
+                                      {"weight_decay", &wd_},
+                                      {"decay_factor", &decayFactor_}})
+      OP_REQUIRES_OK(c, c->GetAttr(name, field));
+    OP_REQUIRES_OK(c, c->GetAttr("mode", &mode_));
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor &p = ctx->input(0), &m = ctx->input(1), &v = ctx->input(2), &g = ctx->input(3);
+    OP_REQUIRES(ctx, m.shape() == p.shape() && v.shape() == p.shape() && g.shape() == p.shape(),
+                errors::InvalidArgument("param, exp_avg, exp_avg_sq and grad must have one shape, got ", p.shape().DebugString(), ", ",
+                                        m.shape().DebugString(), ", ", v.shape().DebugString(), " and ", g.shape().DebugString()));
+    Tensor *pOut = nullptr, *mOut = nullptr, *vOut = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, p.shape(), &pOut));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, p.shape(), &mOut));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, p.shape(), &vOut));
+    const float *ps = p.flat<float>().data(), *ms = m.flat<float>().data(), *vs = v.flat<float>().data(), *gs = g.flat<float>().data();
+    float *po = pOut->flat<float>().data(), *mo = mOut->flat<float>().data(), *vo = vOut->flat<float>().data();
+    const int64_t n = p.NumElements();
+    const float omb1 = oneMinusBeta1_, b2 = beta2_, omb2 = oneMinusBeta2_, bc2 = bias2Sqrt_, eps = eps_, step = negStep_, wd = wd_,
+                decay = decayFactor_;
+    const int64_t mode = mode_;
+    auto work = [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; i++) {
+        const float gi = mode == 1 ? gs[i] + ps[i] * wd : gs[i];
+        const float mi = ms[i] + (gi - ms[i]) * omb1;
+        const float vi = vs[i] * b2 + (gi * gi) * omb2;
+        const float denom = std::sqrt(vi) / bc2 + eps;
+        const float base = mode == 2 ? ps[i] * decay : ps[i];
+        po[i] = base + (mi / denom) * step;
+        mo[i] = mi;
+        vo[i] = vi;
+      }
+    };
+    if (n < (1 << 16)) {
+      work(0, n);
+    } else {
+      auto* workers = ctx->device()->tensorflow_cpu_worker_threads();
+      tensorflow::Shard(workers->num_threads, workers->workers, n, 30, work);
+    }
+  }
+
+ private:
+  float oneMinusBeta1_ = 0, beta2_ = 0, oneMinusBeta2_ = 0, bias2Sqrt_ = 1, eps_ = 0, negStep_ = 0, wd_ = 0, decayFactor_ = 1;
+  int64_t mode_ = 0;
+};
+
 }  // namespace
+
+REGISTER_OP("LoraAdamStep")
+    .Input("param: float")
+    .Input("exp_avg: float")
+    .Input("exp_avg_sq: float")
+    .Input("grad: float")
+    .Output("param_out: float")
+    .Output("exp_avg_out: float")
+    .Output("exp_avg_sq_out: float")
+    .Attr("one_minus_beta1: float")
+    .Attr("beta2: float")
+    .Attr("one_minus_beta2: float")
+    .Attr("bias2_sqrt: float")
+    .Attr("eps: float")
+    .Attr("neg_step_size: float")
+    .Attr("weight_decay: float")
+    .Attr("decay_factor: float")
+    .Attr("mode: int")
+    .SetShapeFn([](tensorflow::shape_inference::InferenceContext* c) {
+      for (int i = 0; i < 3; i++) c->set_output(i, c->input(0));
+      return tensorflow::OkStatus();
+    });
+
+REGISTER_KERNEL_BUILDER(Name("LoraAdamStep").Device(tensorflow::DEVICE_CPU), AdamStepOp);
 
 REGISTER_OP("LoraRmsNormGrad")
     .Input("x: float")

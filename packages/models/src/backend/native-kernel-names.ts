@@ -68,6 +68,14 @@ export const ROPE_ATTENTION = 'LoraRopeAttention';
 /** `LoraRopeAttentionGrad` `{q, k, v, cos, sin, mask?, out, stats, dOut}`, same attrs: `[dq, dk, dv]` of {@link ROPE_ATTENTION}. */
 export const ROPE_ATTENTION_GRAD = 'LoraRopeAttentionGrad';
 
+/**
+ * `LoraAdamStep` `{param, expAvg, expAvgSq, grad}`, attrs `{oneMinusBeta1, beta2, oneMinusBeta2,
+ * bias2Sqrt, eps, negStepSize, weightDecay, decayFactor, mode}` (mode 0 none, 1 L2, 2 decoupled):
+ * one Adam(W) update of a variable in one op, outputs `[param', expAvg', expAvgSq']`, rounded as
+ * `@lora/train`'s tfjs ops round them.
+ */
+export const ADAM_STEP = 'LoraAdamStep';
+
 /** Whether `kernel` (one of lora_ops.node's) runs on the active backend; layers fall back to tfjs ops when not. */
 export function nativeKernel(kernel: string): boolean {
   return tf.getKernel(kernel, tf.getBackend()) !== undefined;

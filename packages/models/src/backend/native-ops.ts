@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import {
+  ADAM_STEP,
   ADD_RMS_NORM,
   ATTENTION,
   ATTENTION_GRAD,
@@ -40,6 +41,7 @@ import {
  *   rotary embedding folded in;
  * - `LoraAddRmsNorm` (residual add + the next norm) and `LoraMatMulN` (several float32 `[in, out]`
  *   products sharing `x`, e.g. q/k/v), for decoding (no gradient);
+ * - `LoraAdamStep`: one Adam(W) update of a variable (parameter and both moments) in one op;
  * - `LoraNf4Dequantize` `{words, code, absmax}` or `{words, code, nestedAbsmax, offset, nestedMap}`,
  *   attrs `{rows, cols, blocksize, nestedBlocksize?}` → the float32 `[rows, cols]` weight of an
  *   `Nf4Linear` (TensorFlow ops `LoraNf4Dequantize` / `LoraNf4DequantizeNested`, see `nf4.cc`).
@@ -172,6 +174,22 @@ function registerKernels(backend: NodeBackend): void {
       ],
       outputs: () => (name === ATTENTION ? 2 : 3),
     })),
+    {
+      name: ADAM_STEP,
+      inputs: named('param', 'expAvg', 'expAvgSq', 'grad'),
+      attrs: (a) => [
+        float('one_minus_beta1', a.oneMinusBeta1),
+        float('beta2', a.beta2),
+        float('one_minus_beta2', a.oneMinusBeta2),
+        float('bias2_sqrt', a.bias2Sqrt),
+        float('eps', a.eps),
+        float('neg_step_size', a.negStepSize),
+        float('weight_decay', a.weightDecay),
+        float('decay_factor', a.decayFactor),
+        int('mode', a.mode),
+      ],
+      outputs: () => 3,
+    },
     ...[ROPE_ATTENTION, ROPE_ATTENTION_GRAD].map((name) => ({
       name,
       inputs: (inputs: tf.NamedTensorInfoMap) => {

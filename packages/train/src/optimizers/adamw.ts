@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '@lora/core';
+import { ADAM_STEP, nativeKernel } from '@lora/models/internal';
 import { type NamedGradients, TensorOptimizer, type WeightDecayFilter, decayMatricesOnly } from './optimizer.js';
 
 /** Options of {@link AdamW} and {@link Adam}. */
@@ -58,6 +59,35 @@ abstract class AdamBase extends TensorOptimizer {
     const bias1 = 1 - beta1 ** this.steps;
     const bias2Sqrt = Math.sqrt(1 - beta2 ** this.steps);
     const stepSize = lr / bias1;
+    if (nativeKernel(ADAM_STEP)) {
+      // tensorflow with lora_ops.node: one op per variable, the same float32 roundings as below.
+      const attrs = {
+        oneMinusBeta1: 1 - beta1,
+        beta2,
+        oneMinusBeta2: 1 - beta2,
+        bias2Sqrt,
+        eps,
+        negStepSize: -stepSize,
+        weightDecay: this.weightDecay,
+        decayFactor: 1 - lr * this.weightDecay,
+      };
+      for (const p of this.variables) {
+        const grad = grads[p.name];
+        if (grad === undefined) continue;
+        const m = this.slot('exp_avg', p);
+        const v = this.slot('exp_avg_sq', p);
+        const decay = this.weightDecay !== 0 && this.decays.has(p.name);
+        const mode = decay ? (this.decoupled ? 2 : 1) : 0;
+        const [param, expAvg, expAvgSq] = tf
+          .engine()
+          .runKernel(ADAM_STEP, { param: p, expAvg: m, expAvgSq: v, grad }, { ...attrs, mode }) as tf.Tensor[];
+        m.assign(expAvg as tf.Tensor);
+        v.assign(expAvgSq as tf.Tensor);
+        p.assign(param as tf.Tensor);
+        tf.dispose([param as tf.Tensor, expAvg as tf.Tensor, expAvgSq as tf.Tensor]);
+      }
+      return;
+    }
     // The step's constants as float32 scalars, made once for every variable (a number operand
     // would be written to the backend again by each op: seven uploads per variable per step).
     const c = tf.tidy(() => ({

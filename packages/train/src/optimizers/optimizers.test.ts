@@ -93,6 +93,40 @@ describe('optimizers match torch.optim', () => {
   });
 });
 
+describe('AdamW rounding', () => {
+  it('rounds every operation once in float32, in torch\'s order (native LoraAdamStep on tensorflow, tfjs ops elsewhere)', async () => {
+    const f = Math.fround;
+    const n = 333;
+    const init = Array.from({ length: n }, (_, i) => f(Math.sin(i) * 0.5));
+    const p = tf.variable(tf.tensor2d(init, [9, 37]), true, 'rounding.w');
+    const optimizer = new AdamW([p], { weightDecay: 0.1 });
+    // The same update in JavaScript, with Math.fround after every operation.
+    const ref = { p: init.slice(), m: new Array<number>(n).fill(0), v: new Array<number>(n).fill(0) };
+    for (let step = 1; step <= 3; step++) {
+      const lr = 1e-3 * step;
+      const g = Array.from({ length: n }, (_, i) => f(Math.cos(i * step) * 0.01 * (i % 7)));
+      const grad = tf.tensor2d(g, [9, 37]);
+      optimizer.applyGradients({ [p.name]: grad }, lr);
+      grad.dispose();
+      const [omb1, b2, omb2] = [f(1 - 0.9), f(0.999), f(1 - 0.999)];
+      const bias2 = f(Math.sqrt(1 - 0.999 ** step));
+      const [eps, negStep, decay] = [f(1e-8), f(-(lr / (1 - 0.9 ** step))), f(1 - lr * 0.1)];
+      for (let i = 0; i < n; i++) {
+        const gi = g[i] as number;
+        const m = f((ref.m[i] as number) + f(f(gi - (ref.m[i] as number)) * omb1));
+        const v = f(f((ref.v[i] as number) * b2) + f(f(gi * gi) * omb2));
+        const denom = f(f(f(Math.sqrt(v)) / bias2) + eps);
+        ref.p[i] = f(f((ref.p[i] as number) * decay) + f(f(m / denom) * negStep));
+        ref.m[i] = m;
+        ref.v[i] = v;
+      }
+      expect(Array.from(await p.data())).toEqual(ref.p);
+    }
+    optimizer.dispose();
+    p.dispose();
+  });
+});
+
 describe('8-bit blockwise AdamW (bitsandbytes scheme)', () => {
   it('follows bnb.optim.AdamW8bit over 5 steps and stores 2 bytes per value', async () => {
     const fx = fixture.adamw8bit;
