@@ -12,7 +12,7 @@ export { serializeSafetensors, writeSafetensors, type TensorToWrite } from './io
 export { openWeights, type SafetensorsWeights } from './io/sharded.js';
 export type { SafetensorsDtype } from './io/dtype.js';
 export { backendNames } from './backend/select-backend.js';
-export { ADAM_STEP, NF4_DEQUANTIZE, nativeKernel } from './backend/native-kernel-names.js';
+export { ADAM_STEP, LORA_LINEAR, LORA_LINEAR_GRAD, NF4_DEQUANTIZE, nativeKernel } from './backend/native-kernel-names.js';
 export { assertFitsBackend, type MemoryWorkload } from './backend/memory.js';
 export { Linear } from './layers/linear.js';
 export { Embedding, gatherRows } from './layers/embedding.js';

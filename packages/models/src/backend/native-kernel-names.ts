@@ -69,6 +69,15 @@ export const ROPE_ATTENTION = 'LoraRopeAttention';
 export const ROPE_ATTENTION_GRAD = 'LoraRopeAttentionGrad';
 
 /**
+ * `LoraLinear` `{x, w, a, b, bias?}`, attrs `{scale, hasBias}`: a frozen float32 base and one LoRA
+ * adapter, `(x · w + bias) + ((x · a) · b) · scale`, in one op; outputs `[y, xa]` (`x · a`, which
+ * the backward needs). Rows in fixed chunks: results do not depend on thread scheduling.
+ */
+export const LORA_LINEAR = 'LoraLinear';
+/** `LoraLinearGrad` `{x, w, a, b, xa, dy}`, attrs `{scale}`: `[dx, da, db]` of {@link LORA_LINEAR}. */
+export const LORA_LINEAR_GRAD = 'LoraLinearGrad';
+
+/**
  * `LoraAdamStep` `{param, expAvg, expAvgSq, grad}`, attrs `{oneMinusBeta1, beta2, oneMinusBeta2,
  * bias2Sqrt, eps, negStepSize, weightDecay, decayFactor, mode}` (mode 0 none, 1 L2, 2 decoupled):
  * one Adam(W) update of a variable in one op, outputs `[param', expAvg', expAvgSq']`, rounded as

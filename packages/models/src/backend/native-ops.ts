@@ -9,6 +9,8 @@ import {
   GGML_MATMUL,
   GGML_GATE_UP,
   GGML_MATMUL_N,
+  LORA_LINEAR,
+  LORA_LINEAR_GRAD,
   MATMUL_N,
   NF4_DEQUANTIZE,
   RMS_NORM,
@@ -41,6 +43,7 @@ import {
  *   rotary embedding folded in;
  * - `LoraAddRmsNorm` (residual add + the next norm) and `LoraMatMulN` (several float32 `[in, out]`
  *   products sharing `x`, e.g. q/k/v), for decoding (no gradient);
+ * - `LoraLinear` / `LoraLinearGrad`: a frozen float32 base with one LoRA adapter, one op each way;
  * - `LoraAdamStep`: one Adam(W) update of a variable (parameter and both moments) in one op;
  * - `LoraNf4Dequantize` `{words, code, absmax}` or `{words, code, nestedAbsmax, offset, nestedMap}`,
  *   attrs `{rows, cols, blocksize, nestedBlocksize?}` → the float32 `[rows, cols]` weight of an
@@ -174,6 +177,14 @@ function registerKernels(backend: NodeBackend): void {
       ],
       outputs: () => (name === ATTENTION ? 2 : 3),
     })),
+    {
+      name: LORA_LINEAR,
+      // Without a bias the op's `bias` input is not read; `x` stands in for it.
+      inputs: (inputs) => [...named('x', 'w', 'a', 'b')(inputs), (inputs.bias ?? inputs.x) as tf.TensorInfo],
+      attrs: (a) => [float('scale', a.scale), int('has_bias', a.hasBias === true ? 1 : 0)],
+      outputs: () => 2,
+    },
+    { name: LORA_LINEAR_GRAD, inputs: named('x', 'w', 'a', 'b', 'xa', 'dy'), attrs: (a) => [float('scale', a.scale)], outputs: () => 3 },
     {
       name: ADAM_STEP,
       inputs: named('param', 'expAvg', 'expAvgSq', 'grad'),

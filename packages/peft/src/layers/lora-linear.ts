@@ -1,6 +1,6 @@
 import { InvalidArgumentError, LoraError, type Rng } from '@lora/core';
 import type { LinearLike } from '@lora/models';
-import { addScaled, Linear } from '@lora/models/internal';
+import { addScaled, customGrad, isRecordingGradients, Linear, LORA_LINEAR, LORA_LINEAR_GRAD, nativeKernel } from '@lora/models/internal';
 import * as tf from '@tensorflow/tfjs';
 import type { InitLoraWeights } from '../config/lora-config.js';
 import { doraForward, doraWeightNorm } from './dora.js';
@@ -302,6 +302,8 @@ export class LoraLinear implements LinearLike {
       const flat = x.rank === 2;
       const lead = x.shape.slice(0, -1);
       const x2 = (flat ? x : x.reshape([-1, this.inFeatures])) as tf.Tensor2D;
+      const fused = this.nativeApply(x2, names);
+      if (fused !== undefined) return flat ? fused : fused.reshape([...lead, this.outFeatures]);
       let result = this.baseLayer.apply(x2) as tf.Tensor2D;
       for (const name of names) {
         const ad = this.adapters.get(name) as Adapter;
@@ -327,6 +329,49 @@ export class LoraLinear implements LinearLike {
       }
       return flat ? result : result.reshape([...lead, this.outFeatures]);
     });
+  }
+
+  /**
+   * On tensorflow with lora_ops.node, a frozen float32 `Linear` base (bias frozen too) with one
+   * plain adapter (no DoRA, no dropout while training) runs as one native op each way (`LoraLinear`,
+   * `LoraLinearGrad`) instead of about five and eight; `undefined` otherwise.
+   */
+  private nativeApply(x: tf.Tensor2D, names: readonly string[]): tf.Tensor2D | undefined {
+    if (names.length !== 1 || !nativeKernel(LORA_LINEAR)) return undefined;
+    const base = this.baseLayer;
+    if (!(base instanceof Linear) || base.weight.dtype !== 'float32' || base.trainableVariables().length > 0) return undefined;
+    // A trained bias (PEFT `bias`: a variable inside the frozen Linear) needs its gradient: tfjs ops.
+    if (base.bias instanceof tf.Variable && base.bias.trainable) return undefined;
+    const ad = this.adapters.get(names[0] as string) as Adapter;
+    if (ad.magnitude !== undefined || (this.training && ad.dropout > 0)) return undefined;
+    const attrs = { scale: ad.scaling, hasBias: base.bias !== undefined };
+    const forward = (xIn: tf.Tensor2D, a: tf.Tensor2D, b: tf.Tensor2D) =>
+      tf
+        .engine()
+        .runKernel(LORA_LINEAR, { x: xIn, w: base.weight, a, b, ...(base.bias === undefined ? {} : { bias: base.bias }) }, attrs) as [
+        tf.Tensor2D,
+        tf.Tensor2D,
+      ];
+    if (!isRecordingGradients()) {
+      const [y, xa] = forward(x, ad.a, ad.b);
+      xa.dispose();
+      return y;
+    }
+    const w = base.weight;
+    const run = customGrad<[tf.Tensor2D, tf.Tensor2D, tf.Tensor2D], tf.Tensor2D>(
+      (xIn: tf.Tensor2D, a: tf.Tensor2D, b: tf.Tensor2D, save: tf.GradSaveFunc) => {
+        const [y, xa] = forward(xIn, a, b);
+        save([xIn, a, b, xa]);
+        return {
+          value: y,
+          gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
+            const [xs, as, bs, xas] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+            return tf.engine().runKernel(LORA_LINEAR_GRAD, { x: xs, w, a: as, b: bs, xa: xas, dy }, { scale: ad.scaling }) as tf.Tensor[];
+          },
+        };
+      },
+    );
+    return run(x, ad.a, ad.b);
   }
 
   /** Variables of the active, trainable adapters (the base layer is frozen). */
