@@ -94,7 +94,7 @@ describe('optimizers match torch.optim', () => {
 });
 
 describe('AdamW rounding', () => {
-  it('rounds every operation once in float32, in torch\'s order (native LoraAdamStep on tensorflow, tfjs ops elsewhere)', async () => {
+  it("rounds every operation once in float32, in torch's order (native LoraAdamStep on tensorflow, tfjs ops elsewhere)", async () => {
     const f = Math.fround;
     const n = 333;
     const init = Array.from({ length: n }, (_, i) => f(Math.sin(i) * 0.5));
