@@ -46,6 +46,16 @@ struct Dims {
   float scale;
 };
 
+// With `has_mask`: checks the mask is [B or 1, 1, T, S] and sets `maskBatch`.
+tensorflow::Status ReadMaskBatch(const Tensor& mask, Dims* d) {
+  if (!d->hasMask) return tensorflow::OkStatus();
+  if (mask.dims() != 4 || (mask.dim_size(0) != 1 && mask.dim_size(0) != d->b) || mask.dim_size(1) != 1 || mask.dim_size(2) != d->t ||
+      mask.dim_size(3) != d->s)
+    return errors::InvalidArgument("mask must be [", d->b, " or 1, 1, ", d->t, ", ", d->s, "], got ", mask.shape().DebugString());
+  d->maskBatch = mask.dim_size(0);
+  return tensorflow::OkStatus();
+}
+
 tensorflow::Status ReadDims(OpKernelContext* ctx, int64_t queryLength, bool hasMask, bool causal, float scale, Dims* dims) {
   const Tensor &q = ctx->input(0), &k = ctx->input(1), &v = ctx->input(2), &mask = ctx->input(3);
   if (q.dims() != 4 || k.dims() != 4 || v.shape() != k.shape())
@@ -58,12 +68,7 @@ tensorflow::Status ReadDims(OpKernelContext* ctx, int64_t queryLength, bool hasM
   if (d.t <= 0 || d.rows % d.t != 0 || d.t > d.s)
     return errors::InvalidArgument("query_length ", d.t, " must divide the ", d.rows, " query rows and be at most the ", d.s, " keys");
   d.rep = d.rows / d.t, d.offset = d.s - d.t, d.hasMask = hasMask, d.causal = causal, d.scale = scale, d.maskBatch = 1;
-  if (hasMask) {
-    if (mask.dims() != 4 || (mask.dim_size(0) != 1 && mask.dim_size(0) != d.b) || mask.dim_size(1) != 1 || mask.dim_size(2) != d.t ||
-        mask.dim_size(3) != d.s)
-      return errors::InvalidArgument("mask must be [", d.b, " or 1, 1, ", d.t, ", ", d.s, "], got ", mask.shape().DebugString());
-    d.maskBatch = mask.dim_size(0);
-  }
+  TF_RETURN_IF_ERROR(ReadMaskBatch(mask, &d));
   *dims = d;
   return tensorflow::OkStatus();
 }
@@ -195,6 +200,28 @@ class AttentionOp : public OpKernel {
   AttentionAttrs attrs_;
 };
 
+// What a backward op reads and writes besides q, k, v and the mask: the forward's `out` and
+// `stats` and the output gradient (inputs first..first+2), and the gradients of q, k, v (outputs
+// 0–2, their inputs' shapes).
+struct GradIo {
+  const float *o = nullptr, *st = nullptr, *dO = nullptr;
+  float *dq = nullptr, *dk = nullptr, *dv = nullptr;
+};
+
+tensorflow::Status ReadGradIo(OpKernelContext* ctx, const Dims& d, int first, GradIo* io) {
+  const Tensor &q = ctx->input(0), &out = ctx->input(first), &stats = ctx->input(first + 1), &dOut = ctx->input(first + 2);
+  if (out.shape() != q.shape() || dOut.shape() != q.shape())
+    return errors::InvalidArgument("out and d_out must have q's shape ", q.shape().DebugString(), ", got ", out.shape().DebugString(), " and ",
+                                   dOut.shape().DebugString());
+  if (stats.NumElements() != 2 * d.b * d.kv * d.rows)
+    return errors::InvalidArgument("stats must be [", d.b, ", ", d.kv, ", ", d.rows, ", 2], got ", stats.shape().DebugString());
+  Tensor* grads[3] = {nullptr, nullptr, nullptr};
+  for (int i = 0; i < 3; i++) TF_RETURN_IF_ERROR(ctx->allocate_output(i, ctx->input(i).shape(), &grads[i]));
+  io->o = out.flat<float>().data(), io->st = stats.flat<float>().data(), io->dO = dOut.flat<float>().data();
+  io->dq = grads[0]->flat<float>().data(), io->dk = grads[1]->flat<float>().data(), io->dv = grads[2]->flat<float>().data();
+  return tensorflow::OkStatus();
+}
+
 class AttentionGradOp : public OpKernel {
  public:
   explicit AttentionGradOp(OpKernelConstruction* c) : OpKernel(c), attrs_(c) {}
@@ -202,28 +229,18 @@ class AttentionGradOp : public OpKernel {
   void Compute(OpKernelContext* ctx) override {
     Dims d;
     OP_REQUIRES_OK(ctx, ReadDims(ctx, attrs_.queryLength, attrs_.hasMask != 0, attrs_.causal != 0, attrs_.scale, &d));
-    const Tensor &outT = ctx->input(4), &statsT = ctx->input(5), &dOutT = ctx->input(6);
-    OP_REQUIRES(ctx, outT.shape() == ctx->input(0).shape() && dOutT.shape() == outT.shape(),
-                errors::InvalidArgument("out and d_out must have q's shape ", ctx->input(0).shape().DebugString(), ", got ",
-                                        outT.shape().DebugString(), " and ", dOutT.shape().DebugString()));
-    OP_REQUIRES(ctx, statsT.NumElements() == 2 * d.b * d.kv * d.rows,
-                errors::InvalidArgument("stats must be [", d.b, ", ", d.kv, ", ", d.rows, ", 2], got ", statsT.shape().DebugString()));
-    Tensor *dqT = nullptr, *dkT = nullptr, *dvT = nullptr;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, ctx->input(0).shape(), &dqT));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, ctx->input(1).shape(), &dkT));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, ctx->input(2).shape(), &dvT));
+    GradIo io;
+    OP_REQUIRES_OK(ctx, ReadGradIo(ctx, d, 4, &io));
     const float *q = ctx->input(0).flat<float>().data(), *k = ctx->input(1).flat<float>().data(),
                 *v = ctx->input(2).flat<float>().data();
     const float* mask = d.hasMask ? ctx->input(3).flat<float>().data() : nullptr;
-    const float *o = outT.flat<float>().data(), *st = statsT.flat<float>().data(), *dO = dOutT.flat<float>().data();
-    float *dq = dqT->flat<float>().data(), *dk = dkT->flat<float>().data(), *dv = dvT->flat<float>().data();
     auto* workers = ctx->device()->tensorflow_cpu_worker_threads();
     tensorflow::Shard(workers->num_threads, workers->workers, d.b * d.kv, d.rows * d.s * (10 * d.d + 30), [&](int64_t begin, int64_t end) {
       Scratch w;
       for (int64_t task = begin; task < end; task++) {
         const int64_t rows = task * d.rows, keys = task * d.s;
-        BackwardGroup(d, q + rows * d.d, k + keys * d.d, v + keys * d.d, MaskOf(d, mask, task / d.kv), o + rows * d.d, st + 2 * rows,
-                      dO + rows * d.d, dq + rows * d.d, dk + keys * d.d, dv + keys * d.d, w);
+        BackwardGroup(d, q + rows * d.d, k + keys * d.d, v + keys * d.d, MaskOf(d, mask, task / d.kv), io.o + rows * d.d, io.st + 2 * rows,
+                      io.dO + rows * d.d, io.dq + rows * d.d, io.dk + keys * d.d, io.dv + keys * d.d, w);
       }
     });
   }
@@ -305,12 +322,7 @@ tensorflow::Status ReadRopeDims(OpKernelContext* ctx, const AttentionAttrs& a, i
   if (cos.shape() != tableShape || sin.shape() != tableShape)
     return errors::InvalidArgument("cos and sin must be ", tableShape.DebugString(), ", got ", cos.shape().DebugString(), " and ",
                                    sin.shape().DebugString());
-  if (d.hasMask) {
-    if (mask.dims() != 4 || (mask.dim_size(0) != 1 && mask.dim_size(0) != d.b) || mask.dim_size(1) != 1 || mask.dim_size(2) != t ||
-        mask.dim_size(3) != t)
-      return errors::InvalidArgument("mask must be [", d.b, " or 1, 1, ", t, ", ", t, "], got ", mask.shape().DebugString());
-    d.maskBatch = mask.dim_size(0);
-  }
+  TF_RETURN_IF_ERROR(ReadMaskBatch(mask, &d));
   *dims = d;
   return tensorflow::OkStatus();
 }
@@ -373,22 +385,12 @@ class RopeAttentionGradOp : public OpKernel {
   void Compute(OpKernelContext* ctx) override {
     Dims d;
     OP_REQUIRES_OK(ctx, ReadRopeDims(ctx, attrs_, heads_, kvHeads_, &d));
-    const Tensor &outT = ctx->input(6), &statsT = ctx->input(7), &dOutT = ctx->input(8);
-    OP_REQUIRES(ctx, outT.shape() == ctx->input(0).shape() && dOutT.shape() == outT.shape(),
-                errors::InvalidArgument("out and d_out must have q's shape ", ctx->input(0).shape().DebugString(), ", got ",
-                                        outT.shape().DebugString(), " and ", dOutT.shape().DebugString()));
-    OP_REQUIRES(ctx, statsT.NumElements() == 2 * d.b * d.kv * d.rows,
-                errors::InvalidArgument("stats must be [", d.b, ", ", d.kv, ", ", d.rows, ", 2], got ", statsT.shape().DebugString()));
-    Tensor *dqT = nullptr, *dkT = nullptr, *dvT = nullptr;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, ctx->input(0).shape(), &dqT));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, ctx->input(1).shape(), &dkT));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, ctx->input(2).shape(), &dvT));
+    GradIo io;
+    OP_REQUIRES_OK(ctx, ReadGradIo(ctx, d, 6, &io));
     const float *q = ctx->input(0).flat<float>().data(), *k = ctx->input(1).flat<float>().data(),
                 *v = ctx->input(2).flat<float>().data();
     const RopeTables rope{ctx->input(3).flat<float>().data(), ctx->input(4).flat<float>().data()};
     const float* mask = d.hasMask ? ctx->input(5).flat<float>().data() : nullptr;
-    const float *o = outT.flat<float>().data(), *st = statsT.flat<float>().data(), *dO = dOutT.flat<float>().data();
-    float *dq = dqT->flat<float>().data(), *dk = dkT->flat<float>().data(), *dv = dvT->flat<float>().data();
     auto* workers = ctx->device()->tensorflow_cpu_worker_threads();
     tensorflow::Shard(workers->num_threads, workers->workers, d.b * d.kv, d.rows * d.s * (10 * d.d + 30), [&](int64_t begin, int64_t end) {
       Scratch w;
@@ -398,14 +400,14 @@ class RopeAttentionGradOp : public OpKernel {
         const int64_t bi = task / d.kv, g = task % d.kv;
         in.Gather(d, q, k, v, bi, g, rope);
         for (int64_t r = 0; r < d.rep; r++) {
-          GatherHead(d, o, heads_, bi, g * d.rep + r, nullptr, og.data() + r * d.t * d.d);
-          GatherHead(d, dO, heads_, bi, g * d.rep + r, nullptr, dOg.data() + r * d.t * d.d);
+          GatherHead(d, io.o, heads_, bi, g * d.rep + r, nullptr, og.data() + r * d.t * d.d);
+          GatherHead(d, io.dO, heads_, bi, g * d.rep + r, nullptr, dOg.data() + r * d.t * d.d);
         }
-        BackwardGroup(d, in.q.data(), in.k.data(), in.v.data(), MaskOf(d, mask, bi), og.data(), st + 2 * task * d.rows, dOg.data(),
+        BackwardGroup(d, in.q.data(), in.k.data(), in.v.data(), MaskOf(d, mask, bi), og.data(), io.st + 2 * task * d.rows, dOg.data(),
                       dQg.data(), dKg.data(), dVg.data(), w);
-        for (int64_t r = 0; r < d.rep; r++) ScatterHead(d, dQg.data() + r * d.t * d.d, heads_, bi, g * d.rep + r, &rope, dq);
-        ScatterHead(d, dKg.data(), kvHeads_, bi, g, &rope, dk);
-        ScatterHead(d, dVg.data(), kvHeads_, bi, g, nullptr, dv);
+        for (int64_t r = 0; r < d.rep; r++) ScatterHead(d, dQg.data() + r * d.t * d.d, heads_, bi, g * d.rep + r, &rope, io.dq);
+        ScatterHead(d, dKg.data(), kvHeads_, bi, g, &rope, io.dk);
+        ScatterHead(d, dVg.data(), kvHeads_, bi, g, nullptr, io.dv);
       }
     });
   }

@@ -53,6 +53,21 @@ abstract class AdamBase extends TensorOptimizer {
     this.decays = new Set(variables.filter(filter).map((v) => v.name));
   }
 
+  /** The variables with a gradient, their moments and whether they decay. */
+  private *updates(grads: NamedGradients): Generator<{ p: tf.Variable; grad: tf.Tensor; m: tf.Variable; v: tf.Variable; decay: boolean }> {
+    for (const p of this.variables) {
+      const grad = grads[p.name];
+      if (grad === undefined) continue;
+      yield {
+        p,
+        grad,
+        m: this.slot('exp_avg', p),
+        v: this.slot('exp_avg_sq', p),
+        decay: this.weightDecay !== 0 && this.decays.has(p.name),
+      };
+    }
+  }
+
   applyGradients(grads: NamedGradients, lr: number): void {
     this.steps++;
     const { beta1, beta2, eps } = this;
@@ -71,12 +86,7 @@ abstract class AdamBase extends TensorOptimizer {
         weightDecay: this.weightDecay,
         decayFactor: 1 - lr * this.weightDecay,
       };
-      for (const p of this.variables) {
-        const grad = grads[p.name];
-        if (grad === undefined) continue;
-        const m = this.slot('exp_avg', p);
-        const v = this.slot('exp_avg_sq', p);
-        const decay = this.weightDecay !== 0 && this.decays.has(p.name);
+      for (const { p, grad, m, v, decay } of this.updates(grads)) {
         const mode = decay ? (this.decoupled ? 2 : 1) : 0;
         const [param, expAvg, expAvgSq] = tf
           .engine()
@@ -101,12 +111,7 @@ abstract class AdamBase extends TensorOptimizer {
       decayFactor: tf.scalar(1 - lr * this.weightDecay),
     }));
     try {
-      for (const p of this.variables) {
-        const grad = grads[p.name];
-        if (grad === undefined) continue;
-        const m = this.slot('exp_avg', p);
-        const v = this.slot('exp_avg_sq', p);
-        const decay = this.weightDecay !== 0 && this.decays.has(p.name);
+      for (const { p, grad, m, v, decay } of this.updates(grads)) {
         tf.tidy(() => {
           let g = grad;
           if (!this.decoupled && decay) g = tf.add(g, tf.mul(p, c.wd));
