@@ -69,12 +69,16 @@ export const ROPE_ATTENTION = 'LoraRopeAttention';
 export const ROPE_ATTENTION_GRAD = 'LoraRopeAttentionGrad';
 
 /**
- * `LoraLinear` `{x, w, a, b, bias?}`, attrs `{scale, hasBias}`: a frozen float32 base and one LoRA
- * adapter, `(x · w + bias) + ((x · a) · b) · scale`, in one op; outputs `[y, xa]` (`x · a`, which
- * the backward needs). Rows in fixed chunks: results do not depend on thread scheduling.
+ * `LoraLinear` `{x, xl?, w, a, b, bias?}`, attrs `{scale, hasBias}`: a frozen float32 base and one
+ * LoRA adapter, `(x · w + bias) + ((xl · a) · b) · scale` with `xl` the adapter's input (`x`, or
+ * `x` after dropout), in one op; outputs `[y, xa]` (`xl · a`, which the backward needs). Rows in
+ * fixed chunks: results do not depend on thread scheduling.
  */
 export const LORA_LINEAR = 'LoraLinear';
-/** `LoraLinearGrad` `{x, w, a, b, xa, dy}`, attrs `{scale}`: `[dx, da, db]` of {@link LORA_LINEAR}. */
+/**
+ * `LoraLinearGrad` `{xl, w, a, b, xa, dy}`, attrs `{scale, split}`: `[dx, dxl, da, db]` of
+ * {@link LORA_LINEAR}; without `split` (`xl` is `x`) `dx` holds both paths and `dxl` is empty.
+ */
 export const LORA_LINEAR_GRAD = 'LoraLinearGrad';
 
 /**

@@ -179,12 +179,22 @@ function registerKernels(backend: NodeBackend): void {
     })),
     {
       name: LORA_LINEAR,
-      // Without a bias the op's `bias` input is not read; `x` stands in for it.
-      inputs: (inputs) => [...named('x', 'w', 'a', 'b')(inputs), (inputs.bias ?? inputs.x) as tf.TensorInfo],
+      // `xl` (the adapter's input) defaults to `x`; without a bias the op's `bias` input is not read.
+      inputs: (inputs) => [
+        ...named('x')(inputs),
+        (inputs.xl ?? inputs.x) as tf.TensorInfo,
+        ...named('w', 'a', 'b')(inputs),
+        (inputs.bias ?? inputs.x) as tf.TensorInfo,
+      ],
       attrs: (a) => [float('scale', a.scale), int('has_bias', a.hasBias === true ? 1 : 0)],
       outputs: () => 2,
     },
-    { name: LORA_LINEAR_GRAD, inputs: named('x', 'w', 'a', 'b', 'xa', 'dy'), attrs: (a) => [float('scale', a.scale)], outputs: () => 3 },
+    {
+      name: LORA_LINEAR_GRAD,
+      inputs: named('xl', 'w', 'a', 'b', 'xa', 'dy'),
+      attrs: (a) => [float('scale', a.scale), int('split', a.split === true ? 1 : 0)],
+      outputs: () => 4,
+    },
     {
       name: ADAM_STEP,
       inputs: named('param', 'expAvg', 'expAvgSq', 'grad'),

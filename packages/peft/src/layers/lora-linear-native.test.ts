@@ -2,6 +2,7 @@
 // backend for a frozen float32 base with one plain adapter) against the layer's formula in tfjs
 // ops, `(x·W + bias) + ((x·A)·B)·s`, and tfjs's gradients of it. Runs under `pnpm test:tensorflow`.
 import { Rng } from '@lora/core';
+import type { LinearLike } from '@lora/models';
 import { LORA_LINEAR, Linear, nativeKernel, nativeOpsStatus } from '@lora/models/internal';
 import { expectTensorsClose, setupTestBackend } from '@lora/models/test';
 import * as tf from '@tensorflow/tfjs';
@@ -75,6 +76,56 @@ describe.skipIf(!onTensorflow)('LoraLinear through the native op (LORA_TEST_BACK
       layer.dispose();
     });
   }
+
+  it('with dropout while training: the same masks, output and gradients as the tfjs path', async () => {
+    const [rows, inF, outF, r] = [300, 24, 40, 8];
+    const w = Float32Array.from({ length: inF * outF }, (_, i) => Math.sin(i) * 0.3);
+    const make = (native: boolean) => {
+      const linear = Linear.fromTorch(w, outF, inF, { bias: tf.tensor1d(Float32Array.from({ length: outF }, (_, i) => Math.cos(i))) });
+      // A base that is not a `Linear` instance keeps the tfjs path (same weights, same dropout seeds).
+      const base: LinearLike = native
+        ? linear
+        : {
+            inFeatures: inF,
+            outFeatures: outF,
+            bias: linear.bias,
+            apply: (t) => linear.apply(t),
+            trainableVariables: () => [],
+            denseWeight: () => linear.denseWeight(),
+            dispose: () => linear.dispose(),
+          };
+      const layer = LoraLinear.fromBase(base, 'default', {
+        r,
+        loraAlpha: 16,
+        useRslora: false,
+        useDora: false,
+        loraDropout: 0.3,
+        initLoraWeights: false,
+        rng: new Rng(9),
+        trainable: true,
+      });
+      layer.training = true;
+      return layer;
+    };
+    const [native, tfjs] = [make(true), make(false)];
+    const x = tf.randomNormal([rows, inF], 0, 1, 'float32', 6) as tf.Tensor2D;
+    const dy = tf.randomNormal([rows, outF], 0, 1, 'float32', 7);
+    const grads = (layer: LoraLinear) => {
+      const { a, b } = layer.weights('default');
+      const { grads: g } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x), dy)) as tf.Scalar, [a, b]);
+      return [g[a.name] as tf.Tensor, g[b.name] as tf.Tensor];
+    };
+    const [yNative, yTfjs] = [native.apply(x), tfjs.apply(x)];
+    await expectTensorsClose(yNative, yTfjs, { rtol: 1e-5, atol: 1e-5 });
+    // One call each: every apply draws the next dropout seed, in the same order on both layers.
+    const [gNative, gTfjs] = [grads(native), grads(tfjs)];
+    for (let i = 0; i < 2; i++) await expectTensorsClose(gNative[i] as tf.Tensor, gTfjs[i] as tf.Tensor, { rtol: 1e-4, atol: 1e-4 });
+    const dx = (layer: LoraLinear) => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(layer.apply(t), dy)))(x);
+    await expectTensorsClose(dx(native), dx(tfjs), { rtol: 1e-4, atol: 1e-4 });
+    tf.dispose([x, dy, yNative, yTfjs]);
+    native.dispose();
+    tfjs.dispose();
+  });
 
   it('names the mismatched shapes', () => {
     const x = tf.zeros([2, 4]);

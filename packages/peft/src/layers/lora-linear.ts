@@ -333,8 +333,9 @@ export class LoraLinear implements LinearLike {
 
   /**
    * On tensorflow with lora_ops.node, a frozen float32 `Linear` base (bias frozen too) with one
-   * plain adapter (no DoRA, no dropout while training) runs as one native op each way (`LoraLinear`,
-   * `LoraLinearGrad`) instead of about five and eight; `undefined` otherwise.
+   * plain adapter (no DoRA) runs as one native op each way (`LoraLinear`, `LoraLinearGrad`) instead
+   * of about five and eight; `undefined` otherwise. Dropout while training stays a tfjs op (same
+   * seeds, same mask) in front of the adapter's input, which the op takes separately.
    */
   private nativeApply(x: tf.Tensor2D, names: readonly string[]): tf.Tensor2D | undefined {
     if (names.length !== 1 || !nativeKernel(LORA_LINEAR)) return undefined;
@@ -343,35 +344,59 @@ export class LoraLinear implements LinearLike {
     // A trained bias (PEFT `bias`: a variable inside the frozen Linear) needs its gradient: tfjs ops.
     if (base.bias instanceof tf.Variable && base.bias.trainable) return undefined;
     const ad = this.adapters.get(names[0] as string) as Adapter;
-    if (ad.magnitude !== undefined || (this.training && ad.dropout > 0)) return undefined;
-    const attrs = { scale: ad.scaling, hasBias: base.bias !== undefined };
-    const forward = (xIn: tf.Tensor2D, a: tf.Tensor2D, b: tf.Tensor2D) =>
+    if (ad.magnitude !== undefined) return undefined;
+    const dropped = this.training && ad.dropout > 0 ? (tf.dropout(x, ad.dropout, undefined, this.nextSeed()) as tf.Tensor2D) : undefined;
+    const w = base.weight;
+    const bias: tf.NamedTensorMap = base.bias === undefined ? {} : { bias: base.bias };
+    const forward = (xIn: tf.Tensor2D, xl: tf.Tensor2D | undefined, a: tf.Tensor2D, b: tf.Tensor2D) =>
       tf
         .engine()
-        .runKernel(LORA_LINEAR, { x: xIn, w: base.weight, a, b, ...(base.bias === undefined ? {} : { bias: base.bias }) }, attrs) as [
-        tf.Tensor2D,
-        tf.Tensor2D,
-      ];
+        .runKernel(
+          LORA_LINEAR,
+          { x: xIn, ...(xl === undefined ? {} : { xl }), w, a, b, ...bias },
+          { scale: ad.scaling, hasBias: base.bias !== undefined },
+        ) as [tf.Tensor2D, tf.Tensor2D];
     if (!isRecordingGradients()) {
-      const [y, xa] = forward(x, ad.a, ad.b);
+      const [y, xa] = forward(x, dropped, ad.a, ad.b);
       xa.dispose();
       return y;
     }
-    const w = base.weight;
-    const run = customGrad<[tf.Tensor2D, tf.Tensor2D, tf.Tensor2D], tf.Tensor2D>(
-      (xIn: tf.Tensor2D, a: tf.Tensor2D, b: tf.Tensor2D, save: tf.GradSaveFunc) => {
-        const [y, xa] = forward(xIn, a, b);
-        save([xIn, a, b, xa]);
+    const backward = (dy: tf.Tensor2D, xl: tf.Tensor, a: tf.Tensor, b: tf.Tensor, xa: tf.Tensor, split: boolean) =>
+      tf.engine().runKernel(LORA_LINEAR_GRAD, { xl, w, a, b, xa, dy }, { scale: ad.scaling, split }) as [
+        tf.Tensor,
+        tf.Tensor,
+        tf.Tensor,
+        tf.Tensor,
+      ];
+    if (dropped === undefined) {
+      const run = customGrad<[tf.Tensor2D, tf.Tensor2D, tf.Tensor2D], tf.Tensor2D>(
+        (xIn: tf.Tensor2D, a: tf.Tensor2D, b: tf.Tensor2D, save: tf.GradSaveFunc) => {
+          const [y, xa] = forward(xIn, undefined, a, b);
+          save([xIn, a, b, xa]);
+          return {
+            value: y,
+            gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
+              const [dx, dxl, da, db] = backward(dy, ...(saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]), false);
+              dxl.dispose();
+              return [dx, da, db];
+            },
+          };
+        },
+      );
+      return run(x, ad.a, ad.b);
+    }
+    // The dropped input is an input of its own: its gradient flows back through tfjs's dropout.
+    const run = customGrad<[tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D], tf.Tensor2D>(
+      (xIn: tf.Tensor2D, xl: tf.Tensor2D, a: tf.Tensor2D, b: tf.Tensor2D, save: tf.GradSaveFunc) => {
+        const [y, xa] = forward(xIn, xl, a, b);
+        save([xl, a, b, xa]);
         return {
           value: y,
-          gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
-            const [xs, as, bs, xas] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
-            return tf.engine().runKernel(LORA_LINEAR_GRAD, { x: xs, w, a: as, b: bs, xa: xas, dy }, { scale: ad.scaling }) as tf.Tensor[];
-          },
+          gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => backward(dy, ...(saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]), true),
         };
       },
     );
-    return run(x, ad.a, ad.b);
+    return run(x, dropped, ad.a, ad.b);
   }
 
   /** Variables of the active, trainable adapters (the base layer is frozen). */
