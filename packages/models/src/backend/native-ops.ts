@@ -161,21 +161,27 @@ function registerKernels(backend: NodeBackend): void {
       attrs: (a) => [int('heads', a.heads), int('kv_heads', a.kvHeads)],
       outputs: () => 3,
     },
-    ...[ATTENTION, ATTENTION_GRAD].map((name) => ({
+    // The four attention ops: `q, k, v`, the extra inputs (`mask` read only with `hasMask`: `q`
+    // stands in without one), and for the gradient ops `out, stats, dOut`.
+    ...(
+      [
+        [ATTENTION, ['mask'], []],
+        [ATTENTION_GRAD, ['mask', 'out', 'stats', 'dOut'], []],
+        [ROPE_ATTENTION, ['cos', 'sin', 'mask'], ['heads', 'kvHeads']],
+        [ROPE_ATTENTION_GRAD, ['cos', 'sin', 'mask', 'out', 'stats', 'dOut'], ['heads', 'kvHeads']],
+      ] as const
+    ).map(([name, extra, heads]) => ({
       name,
-      // Without a mask the op's `mask` input is not read; `q` stands in for it.
-      inputs: (inputs: tf.NamedTensorInfoMap) => {
-        const mask = (inputs.mask ?? inputs.q) as tf.TensorInfo;
-        const qkv = named('q', 'k', 'v')(inputs);
-        return name === ATTENTION ? [...qkv, mask] : [...qkv, mask, ...named('out', 'stats', 'dOut')(inputs)];
-      },
+      inputs: (inputs: tf.NamedTensorInfoMap) =>
+        (['q', 'k', 'v', ...extra] as string[]).map((n) => (inputs[n] ?? (n === 'mask' ? inputs.q : undefined)) as tf.TensorInfo),
       attrs: (a: tf.NamedAttrMap) => [
         float('scale', a.scale),
         int('query_length', a.queryLength),
         int('has_mask', a.hasMask === true ? 1 : 0),
         int('causal', a.causal === true ? 1 : 0),
+        ...(heads as readonly string[]).map((key) => int(key === 'heads' ? 'heads' : 'kv_heads', a[key])),
       ],
-      outputs: () => (name === ATTENTION ? 2 : 3),
+      outputs: () => (name === ATTENTION || name === ROPE_ATTENTION ? 2 : 3),
     })),
     {
       name: LORA_LINEAR,
@@ -211,23 +217,6 @@ function registerKernels(backend: NodeBackend): void {
       ],
       outputs: () => 3,
     },
-    ...[ROPE_ATTENTION, ROPE_ATTENTION_GRAD].map((name) => ({
-      name,
-      inputs: (inputs: tf.NamedTensorInfoMap) => {
-        const mask = (inputs.mask ?? inputs.q) as tf.TensorInfo;
-        const first = [...named('q', 'k', 'v', 'cos', 'sin')(inputs), mask];
-        return name === ROPE_ATTENTION ? first : [...first, ...named('out', 'stats', 'dOut')(inputs)];
-      },
-      attrs: (a: tf.NamedAttrMap) => [
-        float('scale', a.scale),
-        int('query_length', a.queryLength),
-        int('has_mask', a.hasMask === true ? 1 : 0),
-        int('causal', a.causal === true ? 1 : 0),
-        int('heads', a.heads),
-        int('kv_heads', a.kvHeads),
-      ],
-      outputs: () => (name === ROPE_ATTENTION ? 2 : 3),
-    })),
     {
       // Plain float32 absmax, or double quantization (8-bit absmax codes in the words).
       name: NF4_DEQUANTIZE,

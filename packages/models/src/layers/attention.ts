@@ -129,25 +129,43 @@ export function groupedQueryAttention(
 function nativeAttention(qg: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, queryLength: number, options: AttentionOptions): tf.Tensor4D {
   const mask = options.mask;
   const attrs = { scale: options.scale, queryLength, hasMask: mask !== undefined, causal: options.causal === true };
-  const forward = (q: tf.Tensor4D, kIn: tf.Tensor4D, vIn: tf.Tensor4D) =>
-    tf.engine().runKernel(ATTENTION, { q, k: kIn, v: vIn, ...(mask === undefined ? {} : { mask }) }, attrs) as [tf.Tensor4D, tf.Tensor3D];
-  if (!isRecordingGradients()) return forward(qg, k, v)[0];
-  const run = customGrad<[tf.Tensor4D, tf.Tensor4D, tf.Tensor4D], tf.Tensor4D>(
-    (qIn: tf.Tensor4D, kIn: tf.Tensor4D, vIn: tf.Tensor4D, save: tf.GradSaveFunc) => {
-      const [out, stats] = forward(qIn, kIn, vIn);
-      // The mask too: the engine keeps saved tensors alive until the backward pass.
-      save(mask === undefined ? [qIn, kIn, vIn, out, stats] : [qIn, kIn, vIn, out, stats, mask]);
-      return {
-        value: out,
-        gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
-          const [q, ks, vs, o, l, m] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
-          const inputs = { q, k: ks, v: vs, ...(m === undefined ? {} : { mask: m }), out: o, stats: l, dOut: dy };
-          return tf.engine().runKernel(ATTENTION_GRAD, inputs, attrs) as tf.Tensor[];
-        },
-      };
-    },
-  );
-  return run(qg, k, v);
+  return attentionKernels([ATTENTION, ATTENTION_GRAD], [qg, k, v], mask === undefined ? {} : { mask }, attrs);
+}
+
+/**
+ * Runs a native attention op (`kernels[0]`) on `q`, `k`, `v` and the `extra` inputs (mask, rotary
+ * tables) and, under a tape, pairs it with its gradient op (`kernels[1]`), which gets the same
+ * inputs plus the forward's `out` and `stats` and the output gradient `dOut`. Outside a tape the
+ * forward's `stats` are dropped.
+ */
+function attentionKernels<T extends tf.Tensor>(
+  kernels: readonly [string, string],
+  qkv: [T, tf.Tensor, tf.Tensor],
+  extra: tf.NamedTensorMap,
+  attrs: tf.NamedAttrMap,
+): T {
+  const names = Object.keys(extra);
+  const forward = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) =>
+    tf.engine().runKernel(kernels[0], { q, k, v, ...extra }, attrs) as [T, tf.Tensor];
+  if (!isRecordingGradients()) {
+    const [out, stats] = forward(...qkv);
+    stats.dispose();
+    return out;
+  }
+  const run = customGrad<[T, tf.Tensor, tf.Tensor], T>((qIn: T, kIn: tf.Tensor, vIn: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [out, stats] = forward(qIn, kIn, vIn);
+    // The extra inputs too: the engine keeps saved tensors alive until the backward pass.
+    save([qIn, kIn, vIn, out, stats, ...names.map((n) => extra[n] as tf.Tensor)]);
+    return {
+      value: out,
+      gradFunc: (dy: T, saved: tf.Tensor[]) => {
+        const [q, k, v, o, st, ...rest] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, ...tf.Tensor[]];
+        const savedExtra = Object.fromEntries(names.map((n, i) => [n, rest[i] as tf.Tensor]));
+        return tf.engine().runKernel(kernels[1], { q, k, v, ...savedExtra, out: o, stats: st, dOut: dy }, attrs) as tf.Tensor[];
+      },
+    };
+  });
+  return run(...qkv);
 }
 
 /** Inputs of {@link ropeAttention}. */
@@ -175,39 +193,8 @@ export function ropeAttention(inputs: RopeAttentionInputs, options: AttentionOpt
   const { cos, sin, heads, kvHeads, queryLength } = inputs;
   const mask = options.mask;
   const attrs = { scale: options.scale, queryLength, hasMask: mask !== undefined, causal: options.causal === true, heads, kvHeads };
-  const tables = { cos, sin, ...(mask === undefined ? {} : { mask }) };
-  const forward = (q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D) =>
-    tf.engine().runKernel(ROPE_ATTENTION, { q, k, v, ...tables }, attrs) as [tf.Tensor2D, tf.Tensor4D];
-  if (!isRecordingGradients()) {
-    const [out, stats] = forward(inputs.q, inputs.k, inputs.v);
-    stats.dispose();
-    return out;
-  }
-  const run = customGrad<[tf.Tensor2D, tf.Tensor2D, tf.Tensor2D], tf.Tensor2D>(
-    (qIn: tf.Tensor2D, kIn: tf.Tensor2D, vIn: tf.Tensor2D, save: tf.GradSaveFunc) => {
-      const [out, stats] = forward(qIn, kIn, vIn);
-      // The tables and mask too: the engine keeps saved tensors alive until the backward pass.
-      save([qIn, kIn, vIn, out, stats, cos, sin, ...(mask === undefined ? [] : [mask])]);
-      return {
-        value: out,
-        gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
-          const [q, k, v, o, st, c, s, m] = saved as [
-            tf.Tensor,
-            tf.Tensor,
-            tf.Tensor,
-            tf.Tensor,
-            tf.Tensor,
-            tf.Tensor,
-            tf.Tensor,
-            tf.Tensor | undefined,
-          ];
-          const named = { q, k, v, cos: c, sin: s, ...(m === undefined ? {} : { mask: m }), out: o, stats: st, dOut: dy };
-          return tf.engine().runKernel(ROPE_ATTENTION_GRAD, named, attrs) as tf.Tensor[];
-        },
-      };
-    },
-  );
-  return run(inputs.q, inputs.k, inputs.v);
+  const extra = { cos, sin, ...(mask === undefined ? {} : { mask }) };
+  return attentionKernels([ROPE_ATTENTION, ROPE_ATTENTION_GRAD], [inputs.q, inputs.k, inputs.v], extra, attrs);
 }
 
 /** One batched matmul with a transposed operand (any backend but wasm; on wasm: decode steps, softcapping). */
